@@ -1,0 +1,80 @@
+//! FLV tag and codec configuration parsing for the TS hub (called on sequence headers, not per
+//! frame).
+
+use napi_derive::napi;
+use sluice_rtmp::flv::{
+    AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec,
+    VideoTagHeader,
+};
+
+/// What a sequence header says about the codec.
+#[napi(object)]
+pub struct CodecInfo {
+    /// `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, or `"flv-<id>"`.
+    pub codec: String,
+    /// RFC 6381 codec string when known (`avc1.64001f`, `mp4a.40.2`).
+    pub codec_string: Option<String>,
+    /// Audio sample rate in Hz.
+    pub sample_rate: Option<u32>,
+    /// Audio channel count.
+    pub channels: Option<u32>,
+    /// H.264 profile_idc.
+    pub profile: Option<u32>,
+    /// H.264 level_idc.
+    pub level: Option<u32>,
+}
+
+/// Describes the codec of a video message body (FLV §E.4.3.1 / Enhanced RTMP), reading the
+/// AVCDecoderConfigurationRecord when it is a sequence header. `null` when too short.
+#[napi(js_name = "describeVideoTag")]
+pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
+    let h = VideoTagHeader::parse(body)?;
+    let codec = match h.codec {
+        VideoCodec::Avc => "H264".to_string(),
+        VideoCodec::Hevc => "H265".to_string(),
+        VideoCodec::Av1 => "AV1".to_string(),
+        VideoCodec::Vp9 => "VP9".to_string(),
+        VideoCodec::Other(id) => format!("flv-{id}"),
+        _ => "unknown".to_string(),
+    };
+    let record = if h.codec == VideoCodec::Avc && h.is_sequence_header {
+        body.get(h.data_offset..).and_then(AvcDecoderConfigurationRecord::parse)
+    } else {
+        None
+    };
+    Some(CodecInfo {
+        codec,
+        codec_string: record.as_ref().map(|r| r.codec_string()),
+        sample_rate: None,
+        channels: None,
+        profile: record.as_ref().map(|r| r.profile as u32),
+        level: record.as_ref().map(|r| r.level as u32),
+    })
+}
+
+/// Describes the codec of an audio message body (FLV §E.4.2.1), reading the
+/// AudioSpecificConfig of an AAC sequence header. `null` when too short.
+#[napi(js_name = "describeAudioTag")]
+pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
+    let h = AudioTagHeader::parse(body)?;
+    let codec = match h.sound_format {
+        10 => "AAC".to_string(),
+        2 | 14 => "MP3".to_string(),
+        9 if body.get(1..5) == Some(b"Opus") => "Opus".to_string(),
+        id => format!("flv-{id}"),
+    };
+    let asc = if h.sound_format == 10 && h.is_sequence_header {
+        body.get(h.data_offset..).and_then(AudioSpecificConfig::parse)
+    } else {
+        None
+    };
+    let rates = [5512u32, 11025, 22050, 44100];
+    Some(CodecInfo {
+        codec,
+        codec_string: asc.as_ref().map(|a| a.codec_string()),
+        sample_rate: Some(asc.map_or(rates[h.sound_rate as usize & 3], |a| a.sample_rate)),
+        channels: Some(asc.map_or(h.sound_type as u32 + 1, |a| a.channels as u32)),
+        profile: None,
+        level: None,
+    })
+}

@@ -1,0 +1,7 @@
+//! The only crate that knows Node: N-API bindings over the protocol crates.
+//! Only `ts/` imports the generated `binding.js`.
+#![deny(clippy::all)]
+
+mod amf;
+mod flv;
+mod rtmp;

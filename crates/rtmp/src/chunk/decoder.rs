@@ -1,0 +1,408 @@
+//! Chunk stream demux as an explicit state machine: a parse stage, and the previous message
+//! header per chunk stream id (RTMP 1.0 §5.3.1).
+
+use std::collections::HashMap;
+
+use super::{DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP_MARK};
+use crate::error::RtmpError;
+use crate::message::{Message, ABORT, SET_CHUNK_SIZE};
+
+/// Bounds on what a peer can make the decoder hold. Every length read from the wire is
+/// checked against these before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderLimits {
+    /// Largest chunk size (bytes) a Set Chunk Size may announce. Default 65 536.
+    pub max_chunk_size: u32,
+    /// Largest message length (bytes) a message header may announce. Default 8 MiB.
+    pub max_message_size: u32,
+    /// Most bytes of partial messages held across all chunk streams at once. Default 32 MiB.
+    pub max_buffered: usize,
+}
+
+impl Default for DecoderLimits {
+    fn default() -> Self {
+        DecoderLimits {
+            max_chunk_size: 65_536,
+            max_message_size: 8 * 1024 * 1024,
+            max_buffered: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// The previous header and partial payload of one chunk stream.
+#[derive(Debug, Default)]
+struct StreamState {
+    /// A fmt 0 header has been seen, so fmt 1/2/3 can inherit from it.
+    has_header: bool,
+    /// Absolute timestamp (ms) of the current or last message.
+    timestamp: u32,
+    /// Timestamp delta (ms) a fmt 3 chunk starting a new message adds. After fmt 0 it is the
+    /// fmt 0 timestamp field, as ffmpeg and SRS read it.
+    delta: u32,
+    /// Message length in bytes.
+    length: u32,
+    type_id: u8,
+    message_stream_id: u32,
+    /// The extended timestamp field of the last fmt 0/1/2 header, if it had one; fmt 3 chunks
+    /// then carry it again.
+    extended: Option<u32>,
+    /// Payload received so far for the message in progress (empty between messages).
+    payload: Vec<u8>,
+    /// A message is in progress (some but not all of its payload arrived).
+    in_message: bool,
+}
+
+/// A parsed chunk header, before it is applied to its stream state.
+#[derive(Debug, Clone, Copy)]
+struct ChunkHeader {
+    fmt: u8,
+    csid: u32,
+    /// The 24-bit field or the extended timestamp that replaced it.
+    time_field: u32,
+    extended: Option<u32>,
+    length: u32,
+    type_id: u8,
+    message_stream_id: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Waiting for (the rest of) a chunk header; its first bytes may be in `header`.
+    Header,
+    /// Copying `remaining` payload bytes of the current chunk for `csid`.
+    Payload { csid: u32, remaining: usize },
+}
+
+/// Longest chunk header: 3-byte basic header + 11-byte fmt 0 header + 4-byte extended timestamp.
+const MAX_HEADER: usize = 18;
+/// Chunk stream ids below this live in a flat table; others in a map.
+const FLAT_CSIDS: usize = 64;
+
+/// Reassembles RTMP messages from chunks, bytes in and messages out (sans-IO).
+///
+/// State transitions: `Header` → (header complete) → `Payload` → (chunk's payload copied) →
+/// `Header`. A message completes when its last chunk's payload is copied. Set Chunk Size and
+/// Abort Message are applied here, at the point in the byte stream where they arrive, and are
+/// still returned to the caller.
+#[derive(Debug)]
+pub struct ChunkDecoder {
+    limits: DecoderLimits,
+    chunk_size: u32,
+    flat: Vec<StreamState>,
+    other: HashMap<u32, StreamState>,
+    header: [u8; MAX_HEADER],
+    header_len: usize,
+    stage: Stage,
+    buffered: usize,
+}
+
+impl ChunkDecoder {
+    /// A decoder at the default chunk size of 128 bytes.
+    pub fn new(limits: DecoderLimits) -> Self {
+        ChunkDecoder {
+            limits,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            flat: (0..FLAT_CSIDS).map(|_| StreamState::default()).collect(),
+            other: HashMap::new(),
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            stage: Stage::Header,
+            buffered: 0,
+        }
+    }
+
+    /// The peer's current chunk size in bytes.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+
+    /// Applies a chunk size (bytes); errors when it is 0 or above `max_chunk_size`.
+    pub fn set_chunk_size(&mut self, size: u32) -> Result<(), RtmpError> {
+        if size == 0 || size > self.limits.max_chunk_size {
+            return Err(RtmpError::ChunkSizeOutOfRange {
+                requested: size,
+                max: self.limits.max_chunk_size,
+            });
+        }
+        self.chunk_size = size;
+        Ok(())
+    }
+
+    /// Bytes of partial messages currently held.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    fn state(&mut self, csid: u32) -> &mut StreamState {
+        if (csid as usize) < FLAT_CSIDS {
+            &mut self.flat[csid as usize]
+        } else {
+            self.other.entry(csid).or_default()
+        }
+    }
+
+    fn peek_state(&self, csid: u32) -> Option<&StreamState> {
+        if (csid as usize) < FLAT_CSIDS {
+            Some(&self.flat[csid as usize])
+        } else {
+            self.other.get(&csid)
+        }
+    }
+
+    /// Feeds bytes as they arrive (any split) and appends every message they complete to
+    /// `out`. On error the session is unusable and must be closed.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<Message>) -> Result<(), RtmpError> {
+        let mut pos = 0;
+        while pos < input.len() {
+            match self.stage {
+                Stage::Header => {
+                    let rest = &input[pos..];
+                    if self.header_len == 0 {
+                        match self.parse_header(rest)? {
+                            Some((header, used)) => {
+                                pos += used;
+                                self.apply_header(header, out)?;
+                            }
+                            None => {
+                                // Fewer bytes than the header needs: keep them (< MAX_HEADER).
+                                let n = rest.len().min(MAX_HEADER);
+                                self.header[..n].copy_from_slice(&rest[..n]);
+                                self.header_len = n;
+                                pos += n;
+                            }
+                        }
+                    } else {
+                        let have = self.header_len;
+                        let take = (MAX_HEADER - have).min(rest.len());
+                        let mut buf = self.header;
+                        buf[have..have + take].copy_from_slice(&rest[..take]);
+                        match self.parse_header(&buf[..have + take])? {
+                            Some((header, used)) => {
+                                pos += used.saturating_sub(have);
+                                self.header_len = 0;
+                                self.apply_header(header, out)?;
+                            }
+                            None => {
+                                self.header = buf;
+                                self.header_len = have + take;
+                                pos += take;
+                            }
+                        }
+                    }
+                }
+                Stage::Payload { csid, remaining } => {
+                    let n = remaining.min(input.len() - pos);
+                    let bytes = &input[pos..pos + n];
+                    pos += n;
+                    self.buffered += n;
+                    if self.buffered > self.limits.max_buffered {
+                        return Err(RtmpError::TooMuchBuffered {
+                            buffered: self.buffered,
+                            max: self.limits.max_buffered,
+                        });
+                    }
+                    self.state(csid).payload.extend_from_slice(bytes);
+                    if n == remaining {
+                        self.stage = Stage::Header;
+                        self.finish_chunk(csid, out)?;
+                    } else {
+                        self.stage = Stage::Payload {
+                            csid,
+                            remaining: remaining - n,
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a whole chunk header from the front of `b`; `None` when more bytes are needed.
+    fn parse_header(&self, b: &[u8]) -> Result<Option<(ChunkHeader, usize)>, RtmpError> {
+        let Some(&first) = b.first() else {
+            return Ok(None);
+        };
+        let fmt = first >> 6;
+        let (csid, mut at) = match first & 0x3F {
+            0 => match b.get(1) {
+                Some(&x) => (x as u32 + 64, 2),
+                None => return Ok(None),
+            },
+            1 => match (b.get(1), b.get(2)) {
+                (Some(&lo), Some(&hi)) => (((hi as u32) << 8 | lo as u32) + 64, 3),
+                _ => return Ok(None),
+            },
+            id => (id as u32, 1),
+        };
+        let prev = self.peek_state(csid);
+        let has_prev = prev.is_some_and(|s| s.has_header);
+        if fmt != 0 && !has_prev {
+            return Err(RtmpError::MissingPreviousHeader { csid, fmt });
+        }
+        let size = [11usize, 7, 3, 0][fmt as usize];
+        let Some(mh) = b.get(at..at + size) else {
+            return Ok(None);
+        };
+        at += size;
+        let mut header = ChunkHeader {
+            fmt,
+            csid,
+            time_field: 0,
+            extended: None,
+            length: 0,
+            type_id: 0,
+            message_stream_id: 0,
+        };
+        if fmt <= 2 {
+            header.time_field = u24(&mh[0..3]);
+        }
+        if fmt <= 1 {
+            header.length = u24(&mh[3..6]);
+            header.type_id = mh[6];
+        }
+        if fmt == 0 {
+            header.message_stream_id = u32::from_le_bytes([mh[7], mh[8], mh[9], mh[10]]);
+        }
+        if fmt <= 2 && header.time_field == EXTENDED_TIMESTAMP_MARK {
+            let Some(ext) = b.get(at..at + 4) else {
+                return Ok(None);
+            };
+            let value = u32::from_be_bytes([ext[0], ext[1], ext[2], ext[3]]);
+            header.time_field = value;
+            header.extended = Some(value);
+            at += 4;
+        } else if fmt == 3 {
+            if let Some(state) = prev {
+                if let Some(stored) = state.extended {
+                    // Extended timestamps repeat on fmt 3 chunks (Adobe, ffmpeg); some encoders
+                    // omit them on continuations, so there they are taken only if they match.
+                    let Some(ext) = b.get(at..at + 4) else {
+                        return Ok(None);
+                    };
+                    let value = u32::from_be_bytes([ext[0], ext[1], ext[2], ext[3]]);
+                    if !state.in_message || value == stored {
+                        header.time_field = value;
+                        header.extended = Some(value);
+                        at += 4;
+                    }
+                }
+            }
+        }
+        Ok(Some((header, at)))
+    }
+
+    fn apply_header(&mut self, h: ChunkHeader, out: &mut Vec<Message>) -> Result<(), RtmpError> {
+        let chunk_size = self.chunk_size as usize;
+        let max_message = self.limits.max_message_size;
+        let state = self.state(h.csid);
+        if state.in_message && h.fmt != 3 {
+            return Err(RtmpError::HeaderChangedMidMessage { csid: h.csid });
+        }
+        match h.fmt {
+            0 => {
+                state.timestamp = h.time_field;
+                state.delta = h.time_field;
+                state.length = h.length;
+                state.type_id = h.type_id;
+                state.message_stream_id = h.message_stream_id;
+                state.extended = h.extended;
+                state.has_header = true;
+            }
+            1 => {
+                state.delta = h.time_field;
+                state.timestamp = state.timestamp.wrapping_add(h.time_field);
+                state.length = h.length;
+                state.type_id = h.type_id;
+                state.extended = h.extended;
+            }
+            2 => {
+                state.delta = h.time_field;
+                state.timestamp = state.timestamp.wrapping_add(h.time_field);
+                state.extended = h.extended;
+            }
+            _ => {
+                if !state.in_message {
+                    if let Some(ext) = h.extended {
+                        state.delta = ext;
+                    }
+                    state.timestamp = state.timestamp.wrapping_add(state.delta);
+                }
+            }
+        }
+        if !state.in_message {
+            if state.length > max_message {
+                return Err(RtmpError::MessageTooLarge {
+                    length: state.length,
+                    max: max_message,
+                });
+            }
+            state.in_message = true;
+            state.payload = Vec::with_capacity((state.length as usize).min(chunk_size * 4));
+        }
+        let remaining = (state.length as usize - state.payload.len()).min(chunk_size);
+        if remaining == 0 {
+            return self.finish_chunk(h.csid, out);
+        }
+        self.stage = Stage::Payload {
+            csid: h.csid,
+            remaining,
+        };
+        Ok(())
+    }
+
+    /// Called when a chunk's payload is complete: emits the message if it is whole.
+    fn finish_chunk(&mut self, csid: u32, out: &mut Vec<Message>) -> Result<(), RtmpError> {
+        let state = self.state(csid);
+        if state.payload.len() < state.length as usize {
+            return Ok(());
+        }
+        state.in_message = false;
+        let message = Message {
+            csid,
+            timestamp: state.timestamp,
+            type_id: state.type_id,
+            message_stream_id: state.message_stream_id,
+            payload: std::mem::take(&mut state.payload),
+        };
+        self.buffered -= message.payload.len();
+        self.apply_chunk_layer_control(&message)?;
+        out.push(message);
+        Ok(())
+    }
+
+    /// Set Chunk Size (§5.4.1) and Abort Message (§5.4.2) change how the following bytes are
+    /// read, so they take effect here.
+    fn apply_chunk_layer_control(&mut self, m: &Message) -> Result<(), RtmpError> {
+        if m.type_id != SET_CHUNK_SIZE && m.type_id != ABORT {
+            return Ok(());
+        }
+        let Some(v) = m.payload.get(0..4) else {
+            return Err(RtmpError::ControlMessageTooShort {
+                type_id: m.type_id,
+                length: m.payload.len(),
+            });
+        };
+        let value = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+        if m.type_id == SET_CHUNK_SIZE {
+            self.set_chunk_size(value)
+        } else {
+            // Only streams that exist are touched: an Abort never creates state.
+            let state = if (value as usize) < FLAT_CSIDS {
+                Some(&mut self.flat[value as usize])
+            } else {
+                self.other.get_mut(&value)
+            };
+            if let Some(state) = state {
+                let dropped = state.payload.len();
+                state.payload = Vec::new();
+                state.in_message = false;
+                self.buffered -= dropped;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn u24(b: &[u8]) -> u32 {
+    (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32
+}

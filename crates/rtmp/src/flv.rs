@@ -1,0 +1,308 @@
+//! FLV tag bodies as RTMP audio/video messages carry them (FLV spec v10.1 §E.4.2, §E.4.3;
+//! Enhanced RTMP v1 for HEVC/AV1/VP9 FourCC video): headers, sequence headers, keyframes and
+//! composition time.
+
+/// FLV video codec id 7: AVC (H.264).
+pub const CODEC_AVC: u8 = 7;
+/// FLV video codec id 12: HEVC (H.265, the non-standard id used by many Chinese CDNs).
+pub const CODEC_HEVC: u8 = 12;
+/// FLV sound format 10: AAC.
+pub const SOUND_AAC: u8 = 10;
+
+/// Video codec of a video tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VideoCodec {
+    /// H.264 (codec id 7, or Enhanced RTMP FourCC `avc1`).
+    Avc,
+    /// H.265 (codec id 12, or FourCC `hvc1`).
+    Hevc,
+    /// AV1 (FourCC `av01`).
+    Av1,
+    /// VP9 (FourCC `vp09`).
+    Vp9,
+    /// Another legacy codec id (2 Sorenson H.263, 4 VP6, ...).
+    Other(u8),
+}
+
+/// Video tag header (FLV §E.4.3.1), legacy or Enhanced RTMP (`IsExHeader`, top bit of byte 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoTagHeader {
+    /// Frame type: 1 keyframe, 2 inter, 3 disposable inter, 4 generated keyframe, 5 command.
+    pub frame_type: u8,
+    /// The codec.
+    pub codec: VideoCodec,
+    /// The body is a decoder configuration record (AVC/HEVC packet type 0 or Enhanced
+    /// `PacketTypeSequenceStart`).
+    pub is_sequence_header: bool,
+    /// End of sequence (packet type 2 / `PacketTypeSequenceEnd`).
+    pub is_end_of_sequence: bool,
+    /// Composition time offset in ms (signed 24-bit; pts = dts + composition time).
+    pub composition_time: i32,
+    /// Offset in the tag body where the codec data (NALUs, record) begins.
+    pub data_offset: usize,
+}
+
+impl VideoTagHeader {
+    /// Whether this frame is a keyframe (frame type 1) carrying coded video.
+    pub fn is_keyframe(&self) -> bool {
+        self.frame_type == 1 && !self.is_end_of_sequence
+    }
+
+    /// Parses the first bytes of a video message; `None` when too short.
+    pub fn parse(body: &[u8]) -> Option<Self> {
+        let b0 = *body.first()?;
+        if b0 & 0x80 != 0 {
+            // Enhanced RTMP: [IsExHeader:1][FrameType:3][PacketType:4][FourCC:4] ...
+            let packet_type = b0 & 0x0F;
+            let fourcc = body.get(1..5)?;
+            let codec = match fourcc {
+                b"avc1" => VideoCodec::Avc,
+                b"hvc1" => VideoCodec::Hevc,
+                b"av01" => VideoCodec::Av1,
+                b"vp09" => VideoCodec::Vp9,
+                _ => VideoCodec::Other(0),
+            };
+            // PacketTypeCodedFrames (1) carries a SI24 composition time for avc1/hvc1.
+            let (composition_time, data_offset) =
+                if packet_type == 1 && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
+                    (si24(body.get(5..8)?), 8)
+                } else {
+                    (0, 5)
+                };
+            return Some(VideoTagHeader {
+                frame_type: (b0 >> 4) & 0x07,
+                codec,
+                is_sequence_header: packet_type == 0,
+                is_end_of_sequence: packet_type == 2,
+                composition_time,
+                data_offset,
+            });
+        }
+        let frame_type = b0 >> 4;
+        let codec = match b0 & 0x0F {
+            CODEC_AVC => VideoCodec::Avc,
+            CODEC_HEVC => VideoCodec::Hevc,
+            other => VideoCodec::Other(other),
+        };
+        if matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
+            let packet_type = *body.get(1)?;
+            Some(VideoTagHeader {
+                frame_type,
+                codec,
+                is_sequence_header: packet_type == 0,
+                is_end_of_sequence: packet_type == 2,
+                composition_time: si24(body.get(2..5)?),
+                data_offset: 5,
+            })
+        } else {
+            Some(VideoTagHeader {
+                frame_type,
+                codec,
+                is_sequence_header: false,
+                is_end_of_sequence: false,
+                composition_time: 0,
+                data_offset: 1,
+            })
+        }
+    }
+}
+
+/// Audio tag header (FLV §E.4.2.1): `[SoundFormat:4][SoundRate:2][SoundSize:1][SoundType:1]`,
+/// then for AAC an `AACPacketType` byte (0 sequence header, 1 raw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioTagHeader {
+    /// Sound format: 2 MP3, 10 AAC, 11 Speex, 7/8 G.711, 9 Enhanced RTMP (FourCC follows).
+    pub sound_format: u8,
+    /// Sound rate code 0..=3 (5.5, 11, 22, 44 kHz; AAC always says 3).
+    pub sound_rate: u8,
+    /// 0 = 8-bit, 1 = 16-bit samples.
+    pub sound_size: u8,
+    /// 0 mono, 1 stereo.
+    pub sound_type: u8,
+    /// The body is an AudioSpecificConfig (AAC packet type 0).
+    pub is_sequence_header: bool,
+    /// Offset in the tag body where the codec data begins.
+    pub data_offset: usize,
+}
+
+impl AudioTagHeader {
+    /// Parses the first bytes of an audio message; `None` when too short.
+    pub fn parse(body: &[u8]) -> Option<Self> {
+        let b0 = *body.first()?;
+        let sound_format = b0 >> 4;
+        let (is_sequence_header, data_offset) = if sound_format == SOUND_AAC {
+            (*body.get(1)? == 0, 2)
+        } else {
+            (false, 1)
+        };
+        Some(AudioTagHeader {
+            sound_format,
+            sound_rate: (b0 >> 2) & 0x03,
+            sound_size: (b0 >> 1) & 0x01,
+            sound_type: b0 & 0x01,
+            is_sequence_header,
+            data_offset,
+        })
+    }
+}
+
+/// AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvcDecoderConfigurationRecord {
+    /// profile_idc (66 baseline, 77 main, 100 high, ...).
+    pub profile: u8,
+    /// profile_compatibility flags.
+    pub compatibility: u8,
+    /// level_idc (e.g. 31 = 3.1).
+    pub level: u8,
+    /// NALU length field size in bytes (1, 2 or 4).
+    pub nalu_length_size: u8,
+    /// Sequence parameter sets.
+    pub sps: Vec<Vec<u8>>,
+    /// Picture parameter sets.
+    pub pps: Vec<Vec<u8>>,
+}
+
+impl AvcDecoderConfigurationRecord {
+    /// Parses a record; `None` when truncated or its version is not 1.
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        if *b.first()? != 1 {
+            return None;
+        }
+        let mut at = 5;
+        let read_sets = |count_mask: u8, at: &mut usize| -> Option<Vec<Vec<u8>>> {
+            let count = (*b.get(*at)? & count_mask) as usize;
+            *at += 1;
+            let mut sets = Vec::with_capacity(count);
+            for _ in 0..count {
+                let len = u16::from_be_bytes([*b.get(*at)?, *b.get(*at + 1)?]) as usize;
+                sets.push(b.get(*at + 2..*at + 2 + len)?.to_vec());
+                *at += 2 + len;
+            }
+            Some(sets)
+        };
+        let sps = read_sets(0x1F, &mut at)?;
+        let pps = read_sets(0xFF, &mut at)?;
+        Some(AvcDecoderConfigurationRecord {
+            profile: *b.get(1)?,
+            compatibility: *b.get(2)?,
+            level: *b.get(3)?,
+            nalu_length_size: (*b.get(4)? & 0x03) + 1,
+            sps,
+            pps,
+        })
+    }
+
+    /// The RFC 6381 codec string, e.g. `avc1.64001f`.
+    pub fn codec_string(&self) -> String {
+        format!("avc1.{:02x}{:02x}{:02x}", self.profile, self.compatibility, self.level)
+    }
+}
+
+/// AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1), the AAC sequence header body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioSpecificConfig {
+    /// Audio object type (2 = AAC-LC, 5 = SBR, 29 = PS).
+    pub object_type: u8,
+    /// Sampling frequency in Hz.
+    pub sample_rate: u32,
+    /// Channel configuration (1 mono, 2 stereo, ...).
+    pub channels: u8,
+}
+
+const AAC_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+impl AudioSpecificConfig {
+    /// Parses the first bytes of an AudioSpecificConfig; `None` when truncated or invalid.
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        let mut bits = BitReader { data: b, pos: 0 };
+        let mut object_type = bits.read(5)? as u8;
+        if object_type == 31 {
+            object_type = 32 + bits.read(6)? as u8;
+        }
+        let index = bits.read(4)?;
+        let sample_rate = if index == 15 {
+            bits.read(24)?
+        } else {
+            *AAC_RATES.get(index as usize)?
+        };
+        let channels = bits.read(4)? as u8;
+        Some(AudioSpecificConfig {
+            object_type,
+            sample_rate,
+            channels,
+        })
+    }
+
+    /// The RFC 6381 codec string, e.g. `mp4a.40.2`.
+    pub fn codec_string(&self) -> String {
+        format!("mp4a.40.{}", self.object_type)
+    }
+}
+
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl BitReader<'_> {
+    fn read(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            v = v << 1 | ((byte >> (7 - self.pos % 8)) & 1) as u32;
+            self.pos += 1;
+        }
+        Some(v)
+    }
+}
+
+fn si24(b: &[u8]) -> i32 {
+    let v = (b[0] as i32) << 16 | (b[1] as i32) << 8 | b[2] as i32;
+    (v << 8) >> 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avc_keyframe_with_negative_composition_time() {
+        let h = VideoTagHeader::parse(&[0x17, 1, 0xFF, 0xFF, 0xD8, 0, 0, 0, 1]).unwrap();
+        assert!(h.is_keyframe());
+        assert!(!h.is_sequence_header);
+        assert_eq!(h.codec, VideoCodec::Avc);
+        assert_eq!(h.composition_time, -40);
+    }
+
+    #[test]
+    fn enhanced_rtmp_hevc_sequence_start() {
+        let h = VideoTagHeader::parse(&[0x90, b'h', b'v', b'c', b'1', 1]).unwrap();
+        assert_eq!(h.codec, VideoCodec::Hevc);
+        assert!(h.is_sequence_header);
+        assert_eq!(h.frame_type, 1);
+    }
+
+    #[test]
+    fn aac_sequence_header_and_config() {
+        let h = AudioTagHeader::parse(&[0xAF, 0x00, 0x12, 0x10]).unwrap();
+        assert!(h.is_sequence_header);
+        let asc = AudioSpecificConfig::parse(&[0x12, 0x10]).unwrap();
+        assert_eq!((asc.object_type, asc.sample_rate, asc.channels), (2, 44100, 2));
+        assert_eq!(asc.codec_string(), "mp4a.40.2");
+    }
+
+    #[test]
+    fn avc_record() {
+        let rec = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xEE];
+        let r = AvcDecoderConfigurationRecord::parse(&rec).unwrap();
+        assert_eq!(r.codec_string(), "avc1.64001f");
+        assert_eq!(r.nalu_length_size, 4);
+        assert_eq!(r.sps, vec![vec![0x67, 0x64]]);
+        assert_eq!(r.pps, vec![vec![0x68, 0xEE]]);
+        assert!(AvcDecoderConfigurationRecord::parse(&rec[..10]).is_none());
+    }
+}

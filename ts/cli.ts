@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/** `npx sluice`: starts the relay with embedded defaults (RTMP 1935, HTTP 8000). */
+import { parseArgs } from 'node:util'
+import { Sluice } from './server'
+import { ListenError } from './errors'
+
+const HELP = `Usage: sluice [options]
+
+Real-time media relay: RTMP publish and play, HTTP API.
+
+Options:
+  --rtmp-port <port>   RTMP port (default 1935)
+  --http-port <port>   HTTP port (default 8000): GET /api/streams, GET /healthz
+  --host <address>     address to bind (default 0.0.0.0)
+  -h, --help           show this help
+
+Environment:
+  SLUICE_LOG_LEVEL     log level: fatal, error, warn, info (default), debug, trace
+
+Publish: ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
+Play:    ffplay rtmp://127.0.0.1:1935/live/test
+`
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    process.stderr.write(`sluice: ${flag} must be a port number (0-65535), not "${value}"\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+async function main(): Promise<void> {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      options: {
+        'rtmp-port': { type: 'string' },
+        'http-port': { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    process.stderr.write(`sluice: ${(error as Error).message}\n\n${HELP}`)
+    process.exit(2)
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return
+  }
+  const host = values.host ?? '0.0.0.0'
+  const sluice = new Sluice({
+    rtmp: { port: port(values['rtmp-port'], 1935, '--rtmp-port'), host },
+    http: { port: port(values['http-port'], 8000, '--http-port'), host },
+  })
+  try {
+    await sluice.start()
+  } catch (error) {
+    const message = error instanceof ListenError && error.code === 'EADDRINUSE' ? `${error.message} (port already in use)` : (error as Error).message
+    process.stderr.write(`sluice: ${message}\n`)
+    process.exit(1)
+  }
+  process.stderr.write(`sluice listening: rtmp://${host}:${sluice.rtmp.port}  http://${host}:${sluice.http.port}\n`)
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    sluice.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 5000)
+    force.unref()
+    void sluice.close().then(() => process.exit(0))
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+void main()

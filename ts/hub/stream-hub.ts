@@ -1,0 +1,71 @@
+/**
+ * The stream hub: live streams keyed by `app/name`. A stream exists while it has a publisher
+ * or subscribers (players that arrive first wait in it for the publisher).
+ */
+import { Stream, type Publisher, type Subscriber } from './stream'
+import type { GopCacheLimits } from './gop-cache'
+import { RequestRejectedError } from '../errors'
+
+export class StreamHub {
+  readonly #streams = new Map<string, Stream>()
+  readonly #gopLimits?: Partial<GopCacheLimits>
+
+  constructor(options: { gopLimits?: Partial<GopCacheLimits> } = {}) {
+    this.#gopLimits = options.gopLimits
+  }
+
+  get(app: string, name: string): Stream | undefined {
+    return this.#streams.get(`${app}/${name}`)
+  }
+
+  /** Streams that have a publisher now. */
+  live(): Stream[] {
+    return [...this.#streams.values()].filter((s) => s.isLive)
+  }
+
+  all(): Stream[] {
+    return [...this.#streams.values()]
+  }
+
+  #getOrCreate(app: string, name: string): Stream {
+    const key = `${app}/${name}`
+    let stream = this.#streams.get(key)
+    if (!stream) {
+      stream = new Stream(app, name, this.#gopLimits)
+      this.#streams.set(key, stream)
+    }
+    return stream
+  }
+
+  /** Starts publishing. Throws `RequestRejectedError` (`PUBLISH_BAD_NAME`) when the name is live. */
+  publish(app: string, name: string, publisher: Publisher): Stream {
+    const stream = this.#getOrCreate(app, name)
+    if (stream.publisher) {
+      throw new RequestRejectedError('PUBLISH_BAD_NAME', `stream ${stream.key} is already being published`)
+    }
+    stream.attachPublisher(publisher)
+    return stream
+  }
+
+  unpublish(stream: Stream, publisher: Publisher): void {
+    stream.detachPublisher(publisher)
+    this.#collect(stream)
+  }
+
+  subscribe(app: string, name: string, subscriber: Subscriber): Stream {
+    const stream = this.#getOrCreate(app, name)
+    stream.addSubscriber(subscriber)
+    return stream
+  }
+
+  unsubscribe(stream: Stream, subscriber: Subscriber): void {
+    stream.removeSubscriber(subscriber)
+    this.#collect(stream)
+  }
+
+  #collect(stream: Stream): void {
+    if (!stream.publisher && stream.subscribers.size === 0 && this.#streams.get(stream.key) === stream) {
+      this.#streams.delete(stream.key)
+    }
+  }
+}

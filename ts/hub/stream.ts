@@ -1,0 +1,205 @@
+/**
+ * A live stream {app, name}: its publisher, sequence headers, metadata, GOP cache and
+ * subscribers. Work that is the same for every subscriber happens here, once.
+ */
+import { GopCache, type GopCacheLimits } from './gop-cache'
+import type { MediaFrame } from './media-frame'
+import { native } from '../native'
+
+/** Who publishes into a stream. */
+export interface Publisher {
+  readonly id: string
+  /** `rtmp`, later `whip`, `relay`... */
+  readonly protocol: string
+  readonly remoteAddress: string
+  /** Ends the publishing session with a logged reason. */
+  close(reason: string): void
+}
+
+/** Who receives a stream. Calls arrive in stream order; a subscriber must never throw. */
+export interface Subscriber {
+  readonly id: string
+  /** A publisher started (or restarted): sequence headers and metadata follow as they arrive. */
+  onPublish(stream: Stream): void
+  /** The publisher left; the subscriber stays attached and waits for the next one. */
+  onUnpublish(stream: Stream): void
+  /** `onMetaData` changed (AMF0 payload: `"onMetaData"`, object). */
+  onMetadata(stream: Stream, payload: Buffer): void
+  onFrame(stream: Stream, frame: MediaFrame): void
+}
+
+export interface CodecSummary {
+  codec: string
+  codecString?: string | null
+  sampleRate?: number | null
+  channels?: number | null
+  profile?: number | null
+  level?: number | null
+}
+
+export class Stream {
+  readonly app: string
+  readonly name: string
+  readonly #subscribers = new Set<Subscriber>()
+  readonly #gop: GopCache
+  #publisher: Publisher | null = null
+  #publishedAt = 0
+  #metadata: Buffer | null = null
+  #metadataValues: Record<string, unknown> | null = null
+  #videoSequenceHeader: MediaFrame | null = null
+  #audioSequenceHeader: MediaFrame | null = null
+  #video: CodecSummary | null = null
+  #audio: CodecSummary | null = null
+  /** Added to publisher timestamps so the stream's timeline never goes back across restarts. */
+  #timestampOffset = 0
+  #rebasePending = false
+  #lastDts: number | null = null
+  /** Bytes received in the current and previous one-second windows, for the bitrate. */
+  #bytesIn = 0
+  #windowStart = 0
+  #windowBytes = 0
+  #bitrate = 0
+
+  constructor(app: string, name: string, gopLimits?: Partial<GopCacheLimits>) {
+    this.app = app
+    this.name = name
+    this.#gop = new GopCache(gopLimits)
+  }
+
+  get key(): string {
+    return `${this.app}/${this.name}`
+  }
+  get publisher(): Publisher | null {
+    return this.#publisher
+  }
+  get isLive(): boolean {
+    return this.#publisher !== null
+  }
+  get subscribers(): ReadonlySet<Subscriber> {
+    return this.#subscribers
+  }
+  get metadata(): Buffer | null {
+    return this.#metadata
+  }
+  get metadataValues(): Record<string, unknown> | null {
+    return this.#metadataValues
+  }
+  get videoSequenceHeader(): MediaFrame | null {
+    return this.#videoSequenceHeader
+  }
+  get audioSequenceHeader(): MediaFrame | null {
+    return this.#audioSequenceHeader
+  }
+  /** Whether this stream carries video (a video sequence header or frame was seen). */
+  get hasVideo(): boolean {
+    return this.#video !== null
+  }
+  get gop(): readonly MediaFrame[] {
+    return this.#gop.frames
+  }
+  get publishedAt(): number {
+    return this.#publishedAt
+  }
+  get bytesIn(): number {
+    return this.#bytesIn
+  }
+
+  /** Incoming bitrate in bits/s over the last full second. */
+  bitrate(now = Date.now()): number {
+    this.#rollWindow(now)
+    return this.#bitrate
+  }
+
+  get video(): CodecSummary | null {
+    return this.#video
+  }
+  get audio(): CodecSummary | null {
+    return this.#audio
+  }
+
+  attachPublisher(publisher: Publisher): void {
+    if (this.#publisher) throw new Error(`stream ${this.key} already has a publisher`)
+    this.#publisher = publisher
+    this.#publishedAt = Date.now()
+    this.#metadata = null
+    this.#metadataValues = null
+    this.#videoSequenceHeader = null
+    this.#audioSequenceHeader = null
+    this.#video = null
+    this.#audio = null
+    this.#gop.clear()
+    this.#rebasePending = this.#lastDts !== null
+    this.#bytesIn = 0
+    this.#windowStart = Date.now()
+    this.#windowBytes = 0
+    this.#bitrate = 0
+    for (const s of this.#subscribers) s.onPublish(this)
+  }
+
+  detachPublisher(publisher: Publisher): void {
+    if (this.#publisher !== publisher) return
+    this.#publisher = null
+    this.#gop.clear()
+    for (const s of this.#subscribers) s.onUnpublish(this)
+  }
+
+  setMetadata(payload: Buffer, values: Record<string, unknown> | null): void {
+    this.#metadata = payload
+    this.#metadataValues = values
+    for (const s of this.#subscribers) s.onMetadata(this, payload)
+  }
+
+  /**
+   * A frame from the publisher with its own timestamps (ms): re-based onto the stream's
+   * timeline, cached and handed to every subscriber.
+   */
+  pushFrame(kind: 'audio' | 'video', dts: number, payload: Buffer, keyframe: boolean, sequenceHeader: boolean, compositionTime: number): void {
+    this.#bytesIn += payload.length
+    this.#windowBytes += payload.length
+    if (this.#rebasePending && this.#lastDts !== null) {
+      this.#timestampOffset = this.#lastDts + 1 - dts
+      this.#rebasePending = false
+    }
+    const streamDts = Math.max(0, dts + this.#timestampOffset)
+    const frame: MediaFrame = {
+      kind,
+      dts: streamDts,
+      pts: streamDts + compositionTime,
+      keyframe,
+      sequenceHeader,
+      payload,
+    }
+    if (sequenceHeader) {
+      if (kind === 'video') {
+        this.#videoSequenceHeader = frame
+        this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }
+      } else {
+        this.#audioSequenceHeader = frame
+        this.#audio = native.describeAudioTag(payload) ?? { codec: 'unknown' }
+      }
+    } else {
+      if (kind === 'video' && !this.#video) this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }
+      if (kind === 'audio' && !this.#audio) this.#audio = native.describeAudioTag(payload) ?? { codec: 'unknown' }
+      this.#lastDts = streamDts
+      this.#gop.push(frame)
+    }
+    for (const s of this.#subscribers) s.onFrame(this, frame)
+  }
+
+  addSubscriber(subscriber: Subscriber): void {
+    this.#subscribers.add(subscriber)
+  }
+
+  removeSubscriber(subscriber: Subscriber): void {
+    this.#subscribers.delete(subscriber)
+  }
+
+  #rollWindow(now: number): void {
+    const elapsed = now - this.#windowStart
+    if (elapsed >= 1000) {
+      this.#bitrate = elapsed < 2000 ? Math.round((this.#windowBytes * 8 * 1000) / elapsed) : 0
+      this.#windowStart = now
+      this.#windowBytes = 0
+    }
+  }
+}

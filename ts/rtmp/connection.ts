@@ -1,0 +1,390 @@
+/**
+ * One RTMP connection: a socket, the native sans-IO session, and the NetConnection/NetStream
+ * commands (connect, createStream, publish, play, deleteStream, ...).
+ *
+ * States: `handshake` → (C2 received) → `handshaken` → (`connect` answered) → `connected`
+ * → (`close()`, socket end or error, malformed input) → `closed`. Each message stream id made by
+ * `createStream` is idle, publishing or playing.
+ */
+import type { Socket } from 'node:net'
+import { native, MEDIA_INDEX_STRIDE, MEDIA_FLAG_KEYFRAME, MEDIA_FLAG_SEQUENCE_HEADER, type NativeRtmpSession, type RtmpEvent } from '../native'
+import type { Logger } from '../log'
+import type { StreamHub } from '../hub/stream-hub'
+import type { Publisher, Stream } from '../hub/stream'
+import { RequestRejectedError } from '../errors'
+import type { RtmpOptions } from './options'
+import { RtmpPlayer } from './player'
+import { StreamRequest, type RequestKind } from './request'
+import { status, type StatusInfo } from './status'
+
+/** Asks the application to accept a request; resolves with the decision. */
+export type RequestGate = (request: StreamRequest) => void
+
+type StreamSlot =
+  | { state: 'idle' }
+  | { state: 'pending' }
+  | { state: 'publishing'; stream: Stream; publisher: Publisher }
+  | { state: 'playing'; stream: Stream; player: RtmpPlayer }
+
+let nextConnectionId = 1
+
+export class RtmpConnection {
+  readonly id: string
+  readonly socket: Socket
+  readonly options: RtmpOptions
+  readonly log: Logger
+  readonly remoteAddress: string
+  readonly #session: NativeRtmpSession
+  readonly #hub: StreamHub
+  readonly #gate: RequestGate
+  readonly #slots = new Map<number, StreamSlot>()
+  readonly #onClose: (c: RtmpConnection) => void
+  #state: 'handshake' | 'handshaken' | 'connected' | 'closed' = 'handshake'
+  #app = ''
+  #tcUrl = ''
+  #objectEncoding = 0
+  #nextStreamId = 1
+  #lastInput = Date.now()
+  #timer: NodeJS.Timeout
+  readonly connectedAt = Date.now()
+
+  constructor(socket: Socket, deps: { hub: StreamHub; options: RtmpOptions; log: Logger; gate: RequestGate; onClose: (c: RtmpConnection) => void }) {
+    this.id = `rtmp-${nextConnectionId++}`
+    this.socket = socket
+    this.options = deps.options
+    this.#hub = deps.hub
+    this.#gate = deps.gate
+    this.#onClose = deps.onClose
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+    this.log = deps.log.child({ conn: this.id, remote: this.remoteAddress })
+    this.#session = new native.RtmpSession({
+      role: 'server',
+      maxChunkSize: deps.options.maxChunkSize,
+      maxMessageSize: deps.options.maxMessageSize,
+      epochMs: 0,
+    })
+    socket.setNoDelay(true)
+    socket.on('data', (data: Buffer) => this.#onData(data))
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`))
+    socket.on('close', () => this.close('peer closed the connection'))
+    this.#timer = setInterval(() => this.#tick(), Math.min(this.options.pingIntervalMs, this.options.connectTimeoutMs))
+    this.#timer.unref()
+  }
+
+  get app(): string {
+    return this.#app
+  }
+  get state(): string {
+    return this.#state
+  }
+  /** Bytes queued in the socket, not yet written to the kernel. */
+  get queuedBytes(): number {
+    return this.socket.writableLength
+  }
+
+  #tick(): void {
+    const now = Date.now()
+    if (this.#state !== 'connected' && now - this.connectedAt > this.options.connectTimeoutMs) {
+      this.close(`no connect command within ${this.options.connectTimeoutMs} ms`)
+      return
+    }
+    if (now - this.#lastInput > 3 * this.options.pingIntervalMs) {
+      this.close(`peer silent for ${now - this.#lastInput} ms (ping timeout)`)
+      return
+    }
+    if (this.#state === 'connected') {
+      this.sendUserControl(6, now >>> 0) // PingRequest
+      this.flush()
+    }
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#state === 'closed') return
+    this.#lastInput = Date.now()
+    const r = this.#session.feed(data)
+    if (r.transmit) this.socket.write(r.transmit)
+    const index = r.mediaIndex
+    const media = r.media
+    let m = 0
+    const mediaCount = index ? index.length / MEDIA_INDEX_STRIDE : 0
+    const deliverMediaUpTo = (end: number) => {
+      for (; m < end && index && media; m++) {
+        const o = m * MEDIA_INDEX_STRIDE
+        const offset = index[o + 3]!
+        this.#onMedia(
+          index[o]! === 8 ? 'audio' : 'video',
+          index[o + 1]!,
+          index[o + 2]!,
+          media.subarray(offset, offset + index[o + 4]!),
+          index[o + 5]!,
+          index[o + 6]! | 0,
+        )
+      }
+    }
+    for (const event of r.events) {
+      deliverMediaUpTo(event.mediaBefore)
+      if (this.#isClosed()) return
+      this.#onEvent(event)
+    }
+    deliverMediaUpTo(mediaCount)
+    if (r.errorCode) {
+      this.close(`${r.errorCode}: ${r.errorMessage ?? 'malformed input'}`)
+    }
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed'
+  }
+
+  #onEvent(e: RtmpEvent): void {
+    switch (e.kind) {
+      case 'handshake':
+        this.#state = 'handshaken'
+        this.log.debug({ handshake: e.name }, 'handshake done')
+        return
+      case 'command':
+        this.#onCommand(e)
+        return
+      case 'data':
+        this.#onDataMessage(e)
+        return
+      case 'windowAckSize':
+      case 'peerBandwidth':
+      case 'acknowledgement':
+      case 'chunkSize':
+      case 'userControl':
+        return
+      default:
+        this.log.debug({ kind: e.kind, typeId: e.eventType }, 'ignored message')
+    }
+  }
+
+  #onCommand(e: RtmpEvent): void {
+    const name = e.name ?? ''
+    const tx = e.transactionId ?? 0
+    const args = e.values ?? []
+    const msid = e.messageStreamId ?? 0
+    if (this.#state !== 'connected' && name !== 'connect') {
+      this.close(`command ${name} before connect`)
+      return
+    }
+    switch (name) {
+      case 'connect':
+        return this.#connect(tx, (e.commandObject ?? {}) as Record<string, unknown>)
+      case 'createStream': {
+        const id = this.#nextStreamId++
+        this.#slots.set(id, { state: 'idle' })
+        this.#session.sendCommand(0, '_result', tx, null, [id])
+        return this.flush()
+      }
+      case 'releaseStream':
+      case 'FCPublish':
+      case 'getStreamLength':
+        if (tx > 0) this.#session.sendCommand(msid, '_result', tx, null, name === 'getStreamLength' ? [0] : [])
+        return this.flush()
+      case 'publish':
+        return this.#request('publish', msid, String(args[0] ?? ''))
+      case 'play':
+        return this.#request('play', msid, String(args[0] ?? ''))
+      case 'FCUnpublish':
+        for (const [id, slot] of this.#slots) if (slot.state === 'publishing') this.#endSlot(id, 'FCUnpublish')
+        if (tx > 0) this.#session.sendCommand(0, '_result', tx, null, [])
+        return this.flush()
+      case 'deleteStream':
+        this.#endSlot(Number(args[0] ?? msid), 'deleteStream')
+        this.#slots.delete(Number(args[0] ?? msid))
+        return this.flush()
+      case 'closeStream':
+        this.#endSlot(msid, 'closeStream')
+        return this.flush()
+      case 'pause':
+      case 'receiveAudio':
+      case 'receiveVideo':
+        return
+      default:
+        if (tx > 0) {
+          this.#session.sendCommand(msid, '_error', tx, null, [status('NetConnection.Call.Failed', `unknown command ${name}`)])
+          this.flush()
+        }
+        this.log.debug({ command: name }, 'unknown command')
+    }
+  }
+
+  #connect(tx: number, obj: Record<string, unknown>): void {
+    if (this.#state === 'connected') return
+    const app = typeof obj.app === 'string' ? obj.app.split('?')[0]!.replace(/\/+$/, '') : ''
+    if (!app) {
+      this.#session.sendCommand(0, '_error', tx, null, [status('NetConnection.Connect.Rejected', 'connect without an app name')])
+      this.flush()
+      this.close('connect without an app name')
+      return
+    }
+    this.#app = app
+    this.#tcUrl = typeof obj.tcUrl === 'string' ? obj.tcUrl : ''
+    this.#objectEncoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0
+    this.#state = 'connected'
+    const s = this.#session
+    s.sendWindowAckSize(this.options.windowAckSize)
+    s.sendPeerBandwidth(this.options.windowAckSize, 2)
+    s.setChunkSize(this.options.chunkSize)
+    s.sendCommand(0, '_result', tx, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, [
+      { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: this.#objectEncoding },
+    ])
+    this.flush()
+    this.log.info({ app, tcUrl: this.#tcUrl }, 'connected')
+  }
+
+  #request(kind: RequestKind, msid: number, fullName: string): void {
+    const slot = this.#slots.get(msid)
+    if (!slot || slot.state !== 'idle') {
+      this.sendStatus(msid, status(kind === 'publish' ? 'NetStream.Publish.BadName' : 'NetStream.Play.Failed', `stream id ${msid} is not available`))
+      this.flush()
+      return
+    }
+    const q = fullName.indexOf('?')
+    const name = q >= 0 ? fullName.slice(0, q) : fullName
+    const query = new URLSearchParams(q >= 0 ? fullName.slice(q + 1) : '')
+    if (!name) {
+      this.sendStatus(msid, status(kind === 'publish' ? 'NetStream.Publish.BadName' : 'NetStream.Play.StreamNotFound', 'empty stream name'))
+      this.flush()
+      return
+    }
+    this.#slots.set(msid, { state: 'pending' })
+    const request = new StreamRequest(
+      { kind, app: this.#app, name, query, remoteAddress: this.remoteAddress, connectionId: this.id },
+      (accepted, reason) => {
+        if (this.#state === 'closed' || this.#slots.get(msid)?.state !== 'pending') return
+        if (!accepted) {
+          this.#slots.set(msid, { state: 'idle' })
+          const code = kind === 'publish' ? 'NetStream.Publish.Unauthorized' : 'NetStream.Play.Unauthorized'
+          this.sendStatus(msid, { level: 'error', code, description: reason })
+          this.flush()
+          this.log.info({ kind, stream: `${this.#app}/${name}`, reason }, 'request rejected')
+          return
+        }
+        if (kind === 'publish') this.#startPublish(msid, name)
+        else this.#startPlay(msid, name)
+      },
+    )
+    this.#gate(request)
+  }
+
+  #startPublish(msid: number, name: string): void {
+    const publisher: Publisher = {
+      id: this.id,
+      protocol: 'rtmp',
+      remoteAddress: this.remoteAddress,
+      close: (reason: string) => this.close(reason),
+    }
+    let stream: Stream
+    try {
+      stream = this.#hub.publish(this.#app, name, publisher)
+    } catch (error) {
+      if (!(error instanceof RequestRejectedError)) throw error
+      this.#slots.set(msid, { state: 'idle' })
+      this.sendStatus(msid, status('NetStream.Publish.BadName', error.message, { details: name }))
+      this.flush()
+      this.log.warn({ stream: `${this.#app}/${name}` }, 'publish refused: name already live')
+      return
+    }
+    this.#slots.set(msid, { state: 'publishing', stream, publisher })
+    this.sendUserControl(0, msid)
+    this.sendStatus(msid, status('NetStream.Publish.Start', `${this.#app}/${name} is now published.`, { details: name }))
+    this.flush()
+    this.log.info({ stream: stream.key }, 'publish started')
+  }
+
+  #startPlay(msid: number, name: string): void {
+    const player = new RtmpPlayer(this, msid)
+    const stream = this.#hub.subscribe(this.#app, name, player)
+    this.#slots.set(msid, { state: 'playing', stream, player })
+    player.start(stream)
+    this.log.info({ stream: stream.key, live: stream.isLive }, 'play started')
+  }
+
+  #endSlot(msid: number, why: string): void {
+    const slot = this.#slots.get(msid)
+    if (!slot) return
+    if (slot.state === 'publishing') {
+      this.#hub.unpublish(slot.stream, slot.publisher)
+      if (this.#state !== 'closed') {
+        this.sendStatus(msid, status('NetStream.Unpublish.Success', `${slot.stream.key} is now unpublished.`, { details: slot.stream.name }))
+      }
+      this.log.info({ stream: slot.stream.key, why }, 'publish ended')
+    } else if (slot.state === 'playing') {
+      slot.player.stop()
+      this.#hub.unsubscribe(slot.stream, slot.player)
+      this.log.info({ stream: slot.stream.key, why, sent: slot.player.framesSent, dropped: slot.player.framesDropped }, 'play ended')
+    }
+    this.#slots.set(msid, { state: 'idle' })
+  }
+
+  #onDataMessage(e: RtmpEvent): void {
+    const slot = this.#slots.get(e.messageStreamId ?? 0)
+    if (!slot || slot.state !== 'publishing') return
+    let values = e.values ?? []
+    if (values[0] === '@setDataFrame') values = values.slice(1)
+    if (values[0] !== 'onMetaData') return
+    const meta = (values[1] && typeof values[1] === 'object' ? values[1] : {}) as Record<string, unknown>
+    slot.stream.setMetadata(native.encodeAmf0(['onMetaData', meta]), meta)
+  }
+
+  #onMedia(kind: 'audio' | 'video', msid: number, timestamp: number, payload: Buffer, flags: number, compositionTime: number): void {
+    const slot = this.#slots.get(msid)
+    if (!slot || slot.state !== 'publishing') return
+    slot.stream.pushFrame(
+      kind,
+      timestamp,
+      payload,
+      (flags & MEDIA_FLAG_KEYFRAME) !== 0,
+      (flags & MEDIA_FLAG_SEQUENCE_HEADER) !== 0,
+      compositionTime,
+    )
+  }
+
+  /** Queues an onStatus command on a message stream. */
+  sendStatus(msid: number, info: StatusInfo): void {
+    this.#session.sendCommand(msid, 'onStatus', 0, null, [info])
+  }
+
+  /** Queues a data message with these AMF0 values. */
+  sendData(msid: number, values: unknown[]): void {
+    this.#session.sendData(msid, 0, values)
+  }
+
+  /** Queues a data message (type 18) with a ready AMF0 payload. */
+  sendDataPayload(msid: number, timestamp: number, payload: Buffer): void {
+    this.#session.sendMessage(5, timestamp, 18, msid, payload)
+  }
+
+  /** Queues a user control event (0 StreamBegin, 1 StreamEOF, 6 PingRequest, ...). */
+  sendUserControl(eventType: number, value: number): void {
+    this.#session.sendUserControl(eventType, value)
+  }
+
+  /** Writes what the session has queued. */
+  flush(): void {
+    const out = this.#session.takeTransmit()
+    if (out && this.#state !== 'closed') this.socket.write(out)
+  }
+
+  /** Writes ready chunk bytes (shared media bytes) after anything queued. */
+  writeRaw(bytes: Buffer): void {
+    if (this.#state === 'closed') return
+    this.flush()
+    this.socket.write(bytes)
+  }
+
+  /** Closes the connection with a logged reason (idempotent); streams it published or played end. */
+  close(reason: string): void {
+    if (this.#state === 'closed') return
+    for (const id of [...this.#slots.keys()]) this.#endSlot(id, reason)
+    this.#state = 'closed'
+    clearInterval(this.#timer)
+    const normal = reason === 'peer closed the connection' || reason === 'server shutting down'
+    if (normal) this.log.info({ reason }, 'connection closed')
+    else this.log.warn({ reason }, 'connection closed')
+    this.socket.destroy()
+    this.#onClose(this)
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * An RTMP player: a hub subscriber writing one stream to one connection.
+ *
+ * Slow players never slow the publisher: frames go to the socket's own queue, and once more than
+ * `playerQueueBytes` are queued the player drops frames until the queue is half drained and a
+ * keyframe arrives. A player still behind after `playerMaxBehindMs` is disconnected.
+ */
+import type { Stream, Subscriber } from '../hub/stream'
+import { wireBytes, type MediaFrame } from '../hub/media-frame'
+import type { RtmpConnection } from './connection'
+import { status } from './status'
+
+let nextPlayerId = 1
+
+export class RtmpPlayer implements Subscriber {
+  readonly id: string
+  readonly messageStreamId: number
+  readonly #connection: RtmpConnection
+  #stream: Stream | null = null
+  /** Dropping frames until a keyframe (at start, after a publisher restart, or when behind). */
+  #waitingKeyframe = true
+  #behindSince: number | null = null
+  #closed = false
+  framesSent = 0
+  framesDropped = 0
+  bytesSent = 0
+
+  constructor(connection: RtmpConnection, messageStreamId: number) {
+    this.id = `player-${nextPlayerId++}`
+    this.#connection = connection
+    this.messageStreamId = messageStreamId
+  }
+
+  get stream(): Stream | null {
+    return this.#stream
+  }
+
+  /** Sends the play responses, then what the stream has (metadata, sequence headers, GOP). */
+  start(stream: Stream): void {
+    this.#stream = stream
+    const c = this.#connection
+    c.sendUserControl(0, this.messageStreamId) // StreamBegin
+    c.sendStatus(this.messageStreamId, status('NetStream.Play.Reset', `Playing and resetting ${stream.name}.`, { details: stream.name }))
+    c.sendStatus(this.messageStreamId, status('NetStream.Play.Start', `Started playing ${stream.name}.`, { details: stream.name }))
+    c.sendData(this.messageStreamId, ['|RtmpSampleAccess', true, true])
+    if (stream.isLive) this.#sendStreamHead(stream)
+    c.flush()
+  }
+
+  #sendStreamHead(stream: Stream): void {
+    if (stream.metadata) this.#connection.sendDataPayload(this.messageStreamId, 0, stream.metadata)
+    for (const header of [stream.videoSequenceHeader, stream.audioSequenceHeader]) {
+      if (header) this.#write(header)
+    }
+    const gop = stream.gop
+    if (gop.length > 0) {
+      this.#waitingKeyframe = false
+      for (const frame of gop) this.#write(frame)
+    }
+  }
+
+  onPublish(stream: Stream): void {
+    this.#waitingKeyframe = true
+    this.#behindSince = null
+    const c = this.#connection
+    c.sendUserControl(0, this.messageStreamId)
+    c.sendStatus(this.messageStreamId, status('NetStream.Play.PublishNotify', `${stream.name} is now published.`, { details: stream.name }))
+    c.flush()
+  }
+
+  onUnpublish(stream: Stream): void {
+    this.#connection.sendStatus(this.messageStreamId, status('NetStream.Play.UnpublishNotify', `${stream.name} is now unpublished.`, { details: stream.name }))
+    this.#connection.flush()
+  }
+
+  onMetadata(_stream: Stream, payload: Buffer): void {
+    this.#connection.sendDataPayload(this.messageStreamId, 0, payload)
+    this.#connection.flush()
+  }
+
+  onFrame(stream: Stream, frame: MediaFrame): void {
+    if (this.#closed) return
+    if (frame.sequenceHeader) {
+      this.#write(frame)
+      return
+    }
+    const queued = this.#connection.queuedBytes
+    const limit = this.#connection.options.playerQueueBytes
+    if (this.#waitingKeyframe) {
+      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo
+      if (canStart && queued <= limit / 2) {
+        this.#waitingKeyframe = false
+        this.#behindSince = null
+      } else {
+        this.#drop()
+        return
+      }
+    } else if (queued > limit) {
+      this.#waitingKeyframe = true
+      this.#behindSince ??= Date.now()
+      this.#connection.log.warn({ player: this.id, queued }, 'player behind: skipping to the next keyframe')
+      this.#drop()
+      return
+    }
+    this.#write(frame)
+  }
+
+  #drop(): void {
+    this.framesDropped++
+    if (this.#behindSince !== null && Date.now() - this.#behindSince > this.#connection.options.playerMaxBehindMs) {
+      this.#closed = true
+      this.#connection.close(
+        `player stayed behind for more than ${this.#connection.options.playerMaxBehindMs} ms (${this.#connection.queuedBytes} bytes queued)`,
+      )
+    }
+  }
+
+  #write(frame: MediaFrame): void {
+    const bytes = wireBytes(frame, this.messageStreamId, this.#connection.options.chunkSize)
+    this.framesSent++
+    this.bytesSent += bytes.length
+    this.#connection.writeRaw(bytes)
+  }
+
+  /** Detaches from the stream (idempotent). */
+  stop(): void {
+    this.#closed = true
+  }
+}

@@ -1,0 +1,50 @@
+/** `Sluice`: the stream hub with its RTMP and HTTP servers, started and stopped together. */
+import { StreamHub } from './hub/stream-hub'
+import { RtmpServer } from './rtmp/server'
+import { HttpServer, type HttpOptions } from './http/server'
+import type { RtmpOptions } from './rtmp/options'
+import { createLogger, type Logger } from './log'
+
+export interface SluiceOptions {
+  rtmp?: Partial<RtmpOptions>
+  http?: Partial<HttpOptions>
+  /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
+  logger?: Logger
+}
+
+export class Sluice {
+  readonly hub: StreamHub
+  readonly rtmp: RtmpServer
+  readonly http: HttpServer
+  readonly log: Logger
+  #started = false
+  #closed = false
+
+  constructor(options: SluiceOptions = {}) {
+    this.log = options.logger ?? createLogger()
+    this.hub = new StreamHub()
+    this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
+    this.http = new HttpServer(this.hub, this.log, options.http)
+  }
+
+  /** Binds both ports; rejects with `ListenError` if either can't be bound (nothing stays open). */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    try {
+      await this.rtmp.listen()
+      await this.http.listen()
+    } catch (error) {
+      await this.close()
+      throw error
+    }
+    this.log.info({ rtmp: `${this.rtmp.options.host}:${this.rtmp.port}`, http: `${this.http.options.host}:${this.http.port}` }, 'sluice listening')
+  }
+
+  /** Closes every connection and both listeners (idempotent). */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.allSettled([this.rtmp.close(), this.http.close()])
+  }
+}

@@ -1,5 +1,5 @@
 /** `Sluice`: the stream hub with its RTMP and HTTP servers, started and stopped together. */
-import { StreamHub } from './hub/stream-hub'
+import { StreamHub, type StreamHubOptions } from './hub/stream-hub'
 import { RtmpServer } from './rtmp/server'
 import { HttpServer, type HttpOptions } from './http/server'
 import type { RtmpOptions } from './rtmp/options'
@@ -8,6 +8,8 @@ import { createLogger, type Logger } from './log'
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
   http?: Partial<HttpOptions>
+  /** Stream hub settings (GOP cache bounds, unpublish grace). */
+  hub?: StreamHubOptions
   /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
   logger?: Logger
 }
@@ -22,7 +24,7 @@ export class Sluice {
 
   constructor(options: SluiceOptions = {}) {
     this.log = options.logger ?? createLogger()
-    this.hub = new StreamHub()
+    this.hub = new StreamHub(options.hub)
     this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
     this.http = new HttpServer(this.hub, this.log, options.http)
   }

@@ -6,12 +6,19 @@ import { Stream, type Publisher, type Subscriber } from './stream'
 import type { GopCacheLimits } from './gop-cache'
 import { RequestRejectedError } from '../errors'
 
+export interface StreamHubOptions {
+  /** Bounds of each stream's GOP cache. */
+  gopLimits?: Partial<GopCacheLimits>
+  /** Ms a stream's subscribers wait for a returning publisher before UnpublishNotify. Default 3000. */
+  unpublishGraceMs?: number
+}
+
 export class StreamHub {
   readonly #streams = new Map<string, Stream>()
-  readonly #gopLimits?: Partial<GopCacheLimits>
+  readonly #options: StreamHubOptions
 
-  constructor(options: { gopLimits?: Partial<GopCacheLimits> } = {}) {
-    this.#gopLimits = options.gopLimits
+  constructor(options: StreamHubOptions = {}) {
+    this.#options = options
   }
 
   get(app: string, name: string): Stream | undefined {
@@ -31,7 +38,7 @@ export class StreamHub {
     const key = `${app}/${name}`
     let stream = this.#streams.get(key)
     if (!stream) {
-      stream = new Stream(app, name, this.#gopLimits)
+      stream = new Stream(app, name, this.#options)
       this.#streams.set(key, stream)
     }
     return stream
@@ -66,6 +73,7 @@ export class StreamHub {
   #collect(stream: Stream): void {
     if (!stream.publisher && stream.subscribers.size === 0 && this.#streams.get(stream.key) === stream) {
       this.#streams.delete(stream.key)
+      stream.dispose()
     }
   }
 }

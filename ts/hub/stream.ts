@@ -60,10 +60,20 @@ export class Stream {
   #windowBytes = 0
   #bitrate = 0
 
-  constructor(app: string, name: string, gopLimits?: Partial<GopCacheLimits>) {
+  readonly #unpublishGraceMs: number
+  #unpublishTimer: NodeJS.Timeout | null = null
+
+  /**
+   * `unpublishGraceMs`: how long subscribers keep waiting, unaware, when the publisher leaves,
+   * before they are told (`onUnpublish`). A publisher that comes back within it (an OBS
+   * reconnect, an ffmpeg restart) continues the stream for them seamlessly; this matters for
+   * players such as ffmpeg and librtmp, which end on NetStream.Play.UnpublishNotify.
+   */
+  constructor(app: string, name: string, options: { gopLimits?: Partial<GopCacheLimits>; unpublishGraceMs?: number } = {}) {
     this.app = app
     this.name = name
-    this.#gop = new GopCache(gopLimits)
+    this.#gop = new GopCache(options.gopLimits)
+    this.#unpublishGraceMs = options.unpublishGraceMs ?? 3000
   }
 
   get key(): string {
@@ -133,6 +143,10 @@ export class Stream {
     this.#windowStart = Date.now()
     this.#windowBytes = 0
     this.#bitrate = 0
+    if (this.#unpublishTimer) {
+      clearTimeout(this.#unpublishTimer)
+      this.#unpublishTimer = null
+    }
     for (const s of this.#subscribers) s.onPublish(this)
   }
 
@@ -140,7 +154,20 @@ export class Stream {
     if (this.#publisher !== publisher) return
     this.#publisher = null
     this.#gop.clear()
-    for (const s of this.#subscribers) s.onUnpublish(this)
+    const notify = () => {
+      this.#unpublishTimer = null
+      if (this.#publisher) return
+      for (const s of this.#subscribers) s.onUnpublish(this)
+    }
+    if (this.#unpublishGraceMs <= 0) return notify()
+    this.#unpublishTimer = setTimeout(notify, this.#unpublishGraceMs)
+    this.#unpublishTimer.unref()
+  }
+
+  /** Cancels pending timers (the hub calls it when the stream is forgotten). */
+  dispose(): void {
+    if (this.#unpublishTimer) clearTimeout(this.#unpublishTimer)
+    this.#unpublishTimer = null
   }
 
   setMetadata(payload: Buffer, values: Record<string, unknown> | null): void {
@@ -154,6 +181,7 @@ export class Stream {
    * timeline, cached and handed to every subscriber.
    */
   pushFrame(kind: 'audio' | 'video', dts: number, payload: Buffer, keyframe: boolean, sequenceHeader: boolean, compositionTime: number): void {
+    this.#rollWindow(Date.now())
     this.#bytesIn += payload.length
     this.#windowBytes += payload.length
     if (this.#rebasePending && this.#lastDts !== null) {
@@ -197,7 +225,7 @@ export class Stream {
   #rollWindow(now: number): void {
     const elapsed = now - this.#windowStart
     if (elapsed >= 1000) {
-      this.#bitrate = elapsed < 2000 ? Math.round((this.#windowBytes * 8 * 1000) / elapsed) : 0
+      this.#bitrate = Math.round((this.#windowBytes * 8 * 1000) / elapsed)
       this.#windowStart = now
       this.#windowBytes = 0
     }

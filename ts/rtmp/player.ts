@@ -21,6 +21,9 @@ export class RtmpPlayer implements Subscriber {
   #waitingKeyframe = true
   #behindSince: number | null = null
   #closed = false
+  #toldUnpublished = false
+  /** Dropping frames because the socket queue was over its bound. */
+  #skipping = false
   framesSent = 0
   framesDropped = 0
   bytesSent = 0
@@ -61,7 +64,10 @@ export class RtmpPlayer implements Subscriber {
 
   onPublish(stream: Stream): void {
     this.#waitingKeyframe = true
+    this.#skipping = false
     this.#behindSince = null
+    if (!this.#toldUnpublished) return // a publisher restart within the grace period: seamless
+    this.#toldUnpublished = false
     const c = this.#connection
     c.sendUserControl(0, this.messageStreamId)
     c.sendStatus(this.messageStreamId, status('NetStream.Play.PublishNotify', `${stream.name} is now published.`, { details: stream.name }))
@@ -69,6 +75,7 @@ export class RtmpPlayer implements Subscriber {
   }
 
   onUnpublish(stream: Stream): void {
+    this.#toldUnpublished = true
     this.#connection.sendStatus(this.messageStreamId, status('NetStream.Play.UnpublishNotify', `${stream.name} is now unpublished.`, { details: stream.name }))
     this.#connection.flush()
   }
@@ -87,16 +94,22 @@ export class RtmpPlayer implements Subscriber {
     const queued = this.#connection.queuedBytes
     const limit = this.#connection.options.playerQueueBytes
     if (this.#waitingKeyframe) {
-      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo
+      // At the start of a publish session nothing was skipped yet, so audio ahead of the first
+      // keyframe passes; a player skipping because it is behind resumes on a keyframe only.
+      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo || !this.#skipping
       if (canStart && queued <= limit / 2) {
-        this.#waitingKeyframe = false
-        this.#behindSince = null
+        if (frame.kind === 'video') {
+          this.#waitingKeyframe = false
+          this.#skipping = false
+          this.#behindSince = null
+        }
       } else {
         this.#drop()
         return
       }
     } else if (queued > limit) {
       this.#waitingKeyframe = true
+      this.#skipping = true
       this.#behindSince ??= Date.now()
       this.#connection.log.warn({ player: this.id, queued }, 'player behind: skipping to the next keyframe')
       this.#drop()

@@ -1,0 +1,58 @@
+/** Starts a Sluice server in this process on free loopback ports, with its logs captured. */
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { Sluice, type SluiceOptions } from '../../dist/index.js'
+
+export interface LogLine {
+  level: number
+  msg: string
+  reason?: string
+  handshake?: string
+  [key: string]: unknown
+}
+
+export interface TestServer {
+  sluice: Sluice
+  rtmpUrl: (path: string) => string
+  httpUrl: (path: string) => string
+  logs: LogLine[]
+  close: () => Promise<void>
+}
+
+export async function startSluice(options: Omit<SluiceOptions, 'logger'> = {}): Promise<TestServer> {
+  const logs: LogLine[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine)
+      done()
+    },
+  })
+  const logger = pino({ level: 'debug', base: undefined }, sink)
+  const sluice = new Sluice({
+    ...options,
+    rtmp: { port: 0, host: '127.0.0.1', ...options.rtmp },
+    http: { port: 0, host: '127.0.0.1', ...options.http },
+    logger,
+  })
+  await sluice.start()
+  return {
+    sluice,
+    rtmpUrl: (path) => `rtmp://127.0.0.1:${sluice.rtmp.port}/${path}`,
+    httpUrl: (path) => `http://127.0.0.1:${sluice.http.port}${path}`,
+    logs,
+    close: () => sluice.close(),
+  }
+}
+
+export function waitFor<T>(check: () => T | undefined | null | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const start = Date.now()
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = check()
+      if (v) return resolve(v)
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+      setTimeout(tick, 50)
+    }
+    tick()
+  })
+}

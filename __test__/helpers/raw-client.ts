@@ -43,3 +43,38 @@ export function fmt0Chunk(csid: number, typeId: number, msid: number, length: nu
   h.writeUInt32LE(msid, 8)
   return Buffer.concat([h, payload])
 }
+
+/** AMF0 encoding of the few shapes test commands need (string, number, null, flat object). */
+export function amf0(...values: unknown[]): Buffer {
+  const parts: Buffer[] = []
+  const str = (s: string) => {
+    const b = Buffer.from(s)
+    const h = Buffer.alloc(2)
+    h.writeUInt16BE(b.length)
+    return Buffer.concat([h, b])
+  }
+  for (const v of values) {
+    if (typeof v === 'number') {
+      const b = Buffer.alloc(9)
+      b[0] = 0
+      b.writeDoubleBE(v, 1)
+      parts.push(b)
+    } else if (typeof v === 'string') {
+      parts.push(Buffer.from([2]), str(v))
+    } else if (v === null) {
+      parts.push(Buffer.from([5]))
+    } else if (typeof v === 'object') {
+      parts.push(Buffer.from([3]))
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) parts.push(str(k), amf0(x))
+      parts.push(Buffer.from([0, 0, 9]))
+    }
+  }
+  return Buffer.concat(parts)
+}
+
+/** A type-20 command in one chunk (payload must fit the default 128-byte chunk size). */
+export function command(msid: number, ...values: unknown[]): Buffer {
+  const payload = amf0(...values)
+  if (payload.length > 128) throw new Error('command too long for one chunk')
+  return fmt0Chunk(3, 20, msid, payload.length, payload)
+}

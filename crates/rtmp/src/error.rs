@@ -88,7 +88,7 @@ impl RtmpError {
 impl fmt::Display for RtmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RtmpError::Handshake(e) => write!(f, "handshake failed: {e:?}"),
+            RtmpError::Handshake(e) => write!(f, "handshake failed: {e}"),
             RtmpError::ChunkSizeOutOfRange { requested, max } => {
                 write!(f, "peer chunk size {requested} outside 1..={max}")
             }

@@ -116,13 +116,12 @@ impl ChunkDecoder {
         self.chunk_size
     }
 
-    /// Applies a chunk size (bytes); errors when it is 0 or above `max_chunk_size`.
+    /// Applies a chunk size (bytes); errors when it is 0, has the reserved top bit set
+    /// (§5.4.1) or is above `max_chunk_size`.
     pub fn set_chunk_size(&mut self, size: u32) -> Result<(), RtmpError> {
-        if size == 0 || size > self.limits.max_chunk_size {
-            return Err(RtmpError::ChunkSizeOutOfRange {
-                requested: size,
-                max: self.limits.max_chunk_size,
-            });
+        let max = self.limits.max_chunk_size.min(0x7FFF_FFFF);
+        if size == 0 || size > max {
+            return Err(RtmpError::ChunkSizeOutOfRange { requested: size, max });
         }
         self.chunk_size = size;
         Ok(())

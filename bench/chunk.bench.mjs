@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+// RTMP chunk demux/mux throughput through N-API, over a recorded ffmpeg publish session.
+//
+//   npm run bench            (= node --expose-gc bench/chunk.bench.mjs)
+//   BENCH_TIME=5000 npm run bench     longer time budget per task (ms)
+//
+// Prints a table and writes bench/results/chunk.json. See bench/README.md.
+
+import { Bench } from 'tinybench'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { here, binding, FIXTURE, decodeRecording, clientHandshake, synthesizeStream, currentCommit } from './lib.mjs'
+
+const { RtmpSession, muxMessage } = binding
+
+const TIME = Number(process.env.BENCH_TIME ?? 2000)
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 200)
+const RESULTS = path.join(here, 'results', 'chunk.json')
+const MB = 1e6 // MB/s in this file = 10^6 bytes per second
+
+if (!fs.existsSync(FIXTURE)) {
+  console.error(`missing ${FIXTURE}: run node bench/record-session.mjs first`)
+  process.exit(1)
+}
+const recording = fs.readFileSync(FIXTURE)
+
+// ---------------------------------------------------------------------------------------------
+// Inputs, built and checked once before anything is timed.
+
+/** The recording cut into socket-read-sized views (no copies). */
+function slices(bytes, size) {
+  const out = []
+  for (let off = 0; off < bytes.length; off += size) out.push(bytes.subarray(off, off + size))
+  return out
+}
+
+/** Feeds `reads` to a fresh server session; returns the number of messages (media + events). */
+function demux(reads) {
+  const s = new RtmpSession()
+  let messages = 0
+  for (let i = 0; i < reads.length; i++) {
+    const r = s.feed(reads[i])
+    if (r.errorCode !== undefined && r.errorCode !== null) throw new Error(`${r.errorCode}: ${r.errorMessage}`)
+    if (r.mediaIndex) messages += r.mediaIndex.length / 7
+    messages += r.events.length
+  }
+  return messages
+}
+
+const decoded = decodeRecording(recording)
+const av = decoded.messages.filter((m) => m.payload)
+const avPayloadBytes = av.reduce((n, m) => n + m.payload.length, 0)
+// Copy the payloads out of the big `media` Buffers so mux inputs are independent small Buffers.
+const muxInputs = av.map((m) => ({ ...m, payload: Buffer.from(m.payload), csid: m.typeId === 8 ? 4 : 6 }))
+
+const synthetic = {}
+for (const size of [128, 4096]) {
+  const stream = synthesizeStream(decoded.messages, size)
+  // The synthetic stream must decode to the same audio/video messages as the recording.
+  const back = decodeRecording(stream).messages.filter((m) => m.payload)
+  if (back.length !== av.length || back.some((m, i) => m.timestamp !== av[i].timestamp || !m.payload.equals(av[i].payload))) {
+    throw new Error(`synthetic stream at chunk size ${size} does not round-trip`)
+  }
+  synthetic[size] = stream
+}
+
+const inputs = {
+  recorded64k: slices(recording, 64 * 1024),
+  recorded1460: slices(recording, 1460),
+  synth128: slices(synthetic[128], 64 * 1024),
+  synth4096: slices(synthetic[4096], 64 * 1024),
+}
+const messagesPer = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, demux(v)]))
+
+// A session past its handshake, for the per-call floor.
+const { c0c1, c2 } = clientHandshake()
+const idle = new RtmpSession()
+idle.feed(Buffer.concat([c0c1, c2]))
+const EMPTY = new Uint8Array(0)
+const FLOOR_CALLS = 1000
+
+/** Reference: the same fmt 0 + fmt 3 layout as muxMessage, in JS (csid 2-63, no extended ts). */
+function jsMux(csid, timestamp, typeId, msid, payload, chunkSize) {
+  const pieces = Math.max(1, Math.ceil(payload.length / chunkSize))
+  const out = Buffer.allocUnsafe(12 + payload.length + (pieces - 1))
+  out[0] = csid
+  out.writeUIntBE(timestamp & 0xffffff, 1, 3)
+  out.writeUIntBE(payload.length, 4, 3)
+  out[7] = typeId
+  out.writeUInt32LE(msid, 8)
+  let at = 12
+  for (let off = 0; off < payload.length; off += chunkSize) {
+    if (off > 0) out[at++] = 0xc0 | csid
+    at += payload.copy(out, at, off, Math.min(off + chunkSize, payload.length))
+  }
+  return out
+}
+{
+  const m = muxInputs.find((x) => x.payload.length > 9000)
+  if (!jsMux(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).equals(muxMessage(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096))) {
+    throw new Error('JS reference mux differs from muxMessage')
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks. `bytes` is what MB/s counts per iteration, `messages` what messages/s counts.
+
+let sink = 0
+const tasks = [
+  {
+    name: 'demux recorded, 64 KiB reads',
+    bytes: recording.length, messages: messagesPer.recorded64k,
+    note: `${inputs.recorded64k.length} feed() calls`,
+    fn: () => { sink += demux(inputs.recorded64k) },
+  },
+  {
+    name: 'demux re-chunked 128 B, 64 KiB reads',
+    bytes: synthetic[128].length, messages: messagesPer.synth128,
+    note: `${inputs.synth128.length} feed() calls`,
+    fn: () => { sink += demux(inputs.synth128) },
+  },
+  {
+    name: 'demux re-chunked 4096 B, 64 KiB reads',
+    bytes: synthetic[4096].length, messages: messagesPer.synth4096,
+    note: `${inputs.synth4096.length} feed() calls`,
+    fn: () => { sink += demux(inputs.synth4096) },
+  },
+  {
+    name: 'mux A/V at 4096 B (muxMessage)',
+    bytes: avPayloadBytes, messages: muxInputs.length,
+    note: 'payload bytes',
+    fn: () => {
+      for (let i = 0; i < muxInputs.length; i++) {
+        const m = muxInputs[i]
+        sink += muxMessage(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).length
+      }
+    },
+  },
+  // Diagnostics: where the time goes.
+  {
+    name: 'diag: demux recorded, 1460 B reads',
+    bytes: recording.length, messages: messagesPer.recorded1460,
+    note: `${inputs.recorded1460.length} feed() calls`,
+    fn: () => { sink += demux(inputs.recorded1460) },
+  },
+  {
+    name: `diag: feed(empty) x${FLOOR_CALLS}`,
+    bytes: 0, messages: 0, calls: FLOOR_CALLS,
+    note: 'per-call floor',
+    fn: () => {
+      for (let i = 0; i < FLOOR_CALLS; i++) sink += idle.feed(EMPTY).events.length
+    },
+  },
+  {
+    name: 'diag: mux A/V at 4096 B, JS reference',
+    bytes: avPayloadBytes, messages: muxInputs.length,
+    note: 'Buffer.allocUnsafe + copy',
+    fn: () => {
+      for (let i = 0; i < muxInputs.length; i++) {
+        const m = muxInputs[i]
+        sink += jsMux(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).length
+      }
+    },
+  },
+  {
+    name: 'diag: memcpy of the recording',
+    bytes: recording.length, messages: 0,
+    note: 'Buffer.from(recording)',
+    fn: () => { sink += Buffer.from(recording).length },
+  },
+]
+
+const bench = new Bench({ name: 'sluice chunk', time: TIME, warmupTime: WARMUP })
+for (const t of tasks) {
+  bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
+}
+
+console.log(`recording: ${path.relative(process.cwd(), FIXTURE)}, ${recording.length} bytes, ${decoded.messages.length} messages ` +
+  `(${av.length} audio/video, ${avPayloadBytes} payload bytes), peer chunk size ${decoded.peerChunkSize}`)
+console.log(`re-chunked: 128 B → ${synthetic[128].length} bytes, 4096 B → ${synthetic[4096].length} bytes`)
+console.log(`time budget ${TIME} ms per task${globalThis.gc ? '' : ' (run with --expose-gc to collect between tasks)'}\n`)
+
+await bench.run()
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+const rows = tasks.map((t, i) => {
+  const task = bench.tasks[i]
+  const r = task.result
+  if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state} ${r.error?.stack ?? ''}`)
+  const meanMs = r.latency.mean
+  const opsPerSec = 1000 / meanMs
+  return {
+    name: t.name,
+    opsPerSec,
+    mbPerSec: t.bytes ? (t.bytes * opsPerSec) / MB : null,
+    messagesPerSec: t.messages ? t.messages * opsPerSec : null,
+    samples: r.latency.samplesCount,
+    meanMs,
+    p50Ms: r.latency.p50,
+    rmePercent: r.latency.rme,
+    bytesPerOp: t.bytes,
+    messagesPerOp: t.messages,
+    ...(t.calls ? { nsPerCall: (meanMs * 1e6) / t.calls } : {}),
+    note: t.note,
+  }
+})
+
+const fmt = (n, digits = 0) => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+const table = [
+  ['task', 'ops/s', 'mean ms', '±rme', 'MB/s', 'msgs/s', 'samples', 'note'],
+  ...rows.map((r) => [
+    r.name, fmt(r.opsPerSec, 1), fmt(r.meanMs, 3), `${fmt(r.rmePercent, 1)}%`, fmt(r.mbPerSec, 0),
+    fmt(r.messagesPerSec, 0), String(r.samples), r.nsPerCall ? `${fmt(r.nsPerCall, 0)} ns/call` : r.note,
+  ]),
+]
+const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)))
+const line = (row) => row.map((cell, c) => (c === 0 || c === row.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')
+console.log(line(table[0]))
+console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+for (const row of table.slice(1)) console.log(line(row))
+
+// Split a 64 KiB-read demux into per-call and per-byte costs from the 1460 B run (same bytes).
+const big = rows[0]
+const small = rows[4]
+const calls64k = inputs.recorded64k.length
+const calls1460 = inputs.recorded1460.length
+const perCallUs = ((small.meanMs - big.meanMs) * 1000) / (calls1460 - calls64k)
+const perByteNs = ((big.meanMs * 1000 - perCallUs * calls64k) * 1000) / recording.length
+console.log(`\nfrom the 64 KiB vs 1460 B runs: ~${perCallUs.toFixed(2)} µs per feed() call (incl. result objects), ` +
+  `~${perByteNs.toFixed(3)} ns per wire byte (≈ ${(1000 / perByteNs).toFixed(0)} MB/s with free calls)`)
+
+const cpus = os.cpus()
+const json = {
+  benchmark: 'chunk',
+  fixture: path.relative(path.resolve(here, '..'), FIXTURE),
+  fixtureBytes: recording.length,
+  timeBudgetMs: TIME,
+  mbUnit: '1e6 bytes',
+  results: rows,
+  derived: { feedCallOverheadUs: perCallUs, demuxNsPerWireByte: perByteNs },
+  machine: {
+    cpus: cpus[0]?.model ?? 'unknown',
+    cpuCount: cpus.length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    osRelease: os.release(),
+  },
+  commit: currentCommit(),
+  date: new Date().toISOString(),
+}
+fs.mkdirSync(path.dirname(RESULTS), { recursive: true })
+fs.writeFileSync(RESULTS, JSON.stringify(json, null, 2) + '\n')
+console.log(`\nwrote ${path.relative(process.cwd(), RESULTS)}${sink < 0 ? '' : ''}`)

@@ -1,0 +1,116 @@
+// Helpers shared by record-session.mjs and chunk.bench.mjs (plain ESM, no build step).
+
+import { createRequire } from 'node:module'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const here = path.dirname(fileURLToPath(import.meta.url))
+export const root = path.resolve(here, '..')
+export const binding = createRequire(import.meta.url)('../binding.js')
+const { RtmpSession, muxMessage, encodeAmf0 } = binding
+
+export const FIXTURE = path.join(here, 'fixtures', 'ffmpeg-publish-720p.rtmp')
+
+/** Message type id of each non-media event kind `RtmpSession.feed` returns. */
+const KIND_TYPE = { chunkSize: 1, acknowledgement: 3, userControl: 4, windowAckSize: 5, peerBandwidth: 6, data: 18, command: 20 }
+
+/**
+ * Decodes a client→server byte stream with a server RtmpSession fed `sliceSize` slices.
+ * Returns every message in arrival order: media as {typeId, msid, timestamp, payload, flags,
+ * cts}, others as {typeId, msid, timestamp, event}.
+ */
+export function decodeRecording(bytes, sliceSize = 64 * 1024) {
+  const session = new RtmpSession()
+  const messages = []
+  let reads = 0
+  for (let off = 0; off < bytes.length; off += sliceSize) {
+    const r = session.feed(bytes.subarray(off, off + sliceSize))
+    reads++
+    const idx = r.mediaIndex ?? new Uint32Array(0)
+    const media = []
+    for (let i = 0; i < idx.length; i += 7) {
+      media.push({
+        typeId: idx[i], msid: idx[i + 1], timestamp: idx[i + 2],
+        payload: r.media.subarray(idx[i + 3], idx[i + 3] + idx[i + 4]),
+        flags: idx[i + 5], cts: idx[i + 6] | 0,
+      })
+    }
+    let m = 0
+    for (const ev of r.events) {
+      while (m < ev.mediaBefore) messages.push(media[m++])
+      if (ev.kind === 'handshake') continue
+      const typeId = ev.kind === 'other' ? ev.eventType : KIND_TYPE[ev.kind]
+      messages.push({ typeId, msid: ev.messageStreamId ?? 0, timestamp: ev.timestamp ?? 0, event: ev })
+    }
+    while (m < media.length) messages.push(media[m++])
+    if (r.errorCode) throw new Error(`decode failed at read ${reads}: ${r.errorCode} ${r.errorMessage}`)
+  }
+  return { messages, reads, peerChunkSize: session.peerChunkSize, handshakeDone: session.handshakeDone }
+}
+
+/** C0+C1 and C2 of a simple handshake, made by a client RtmpSession against a server one. */
+export function clientHandshake() {
+  const client = new RtmpSession({ role: 'client', handshake: 'simple' })
+  const server = new RtmpSession()
+  const c0c1 = client.takeTransmit()
+  const s0s1s2 = server.feed(c0c1).transmit
+  const r = client.feed(s0s1s2)
+  const c2 = r.transmit ?? client.takeTransmit()
+  if (c0c1?.length !== 1537 || c2?.length !== 1536 || !client.handshakeDone) {
+    throw new Error(`unexpected handshake: C0C1 ${c0c1?.length} bytes, C2 ${c2?.length} bytes`)
+  }
+  return { c0c1, c2 }
+}
+
+/**
+ * A client→server stream carrying `messages` at `chunkSize`: handshake, then Set Chunk Size
+ * (when not 128), then every message as fmt 0 + fmt 3 chunks (`muxMessage`). Commands and data
+ * are re-encoded from their decoded values; the peer's own Set Chunk Size and other protocol
+ * control messages are left out.
+ */
+export function synthesizeStream(messages, chunkSize) {
+  const { c0c1, c2 } = clientHandshake()
+  const parts = [c0c1, c2]
+  if (chunkSize !== 128) {
+    const p = Buffer.alloc(4)
+    p.writeUInt32BE(chunkSize)
+    parts.push(muxMessage(2, 0, 1, 0, p, 128))
+  }
+  for (const m of messages) {
+    if (m.payload) {
+      parts.push(muxMessage(m.typeId === 8 ? 4 : 6, m.timestamp, m.typeId, m.msid, m.payload, chunkSize))
+    } else if (m.typeId === 20) {
+      const e = m.event
+      const payload = encodeAmf0([e.name, e.transactionId, e.commandObject ?? null, ...(e.values ?? [])])
+      parts.push(muxMessage(3, m.timestamp, 20, m.msid, payload, chunkSize))
+    } else if (m.typeId === 18) {
+      parts.push(muxMessage(3, m.timestamp, 18, m.msid, encodeAmf0(m.event.values ?? []), chunkSize))
+    }
+  }
+  return Buffer.concat(parts)
+}
+
+/** The checked-out commit, read from .git without running git; `git rev-parse` as fallback. */
+export function currentCommit() {
+  try {
+    let gitDir = path.join(root, '.git')
+    if (fs.statSync(gitDir).isFile()) {
+      gitDir = path.resolve(root, fs.readFileSync(gitDir, 'utf8').match(/gitdir:\s*(.+)/)[1].trim())
+    }
+    const head = fs.readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim()
+    const ref = head.match(/^ref:\s*(.+)$/)?.[1]
+    if (!ref) return head
+    const loose = path.join(gitDir, ref)
+    if (fs.existsSync(loose)) return fs.readFileSync(loose, 'utf8').trim()
+    const packed = fs.readFileSync(path.join(gitDir, 'packed-refs'), 'utf8')
+    const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`))
+    if (line) return line.split(' ')[0]
+  } catch {}
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+  } catch {
+    return null
+  }
+}

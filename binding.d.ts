@@ -10,6 +10,127 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * One stream's AAC → Opus transcoder, sans-IO: push each raw AAC frame, send what it returns.
+ * Throws `AUDIO_*: reason` errors (`AUDIO_FRAME_MALFORMED` for a frame the decoder refuses:
+ * drop that frame and keep pushing).
+ */
+export declare class AacToOpusTranscoder {
+  /**
+   * `audioSpecificConfig`: the AAC sequence header body (the FLV audio tag body after its
+   * 2-byte header; ISO/IEC 14496-3 §1.6.2.1). `bitrate`: Opus target in bits/s, 6 000 to
+   * 510 000; default 96 000 for stereo, 48 000 for mono. Throws `AUDIO_CONFIG_MALFORMED`,
+   * `AUDIO_CONFIG_UNSUPPORTED` (not AAC-LC/HE-AAC, more than 2 channels, 960-sample frames,
+   * a rate outside ISO/IEC 14496-3 Table 1.18) or `AUDIO_BITRATE_INVALID`.
+   */
+  constructor(audioSpecificConfig: Uint8Array, bitrate?: number | undefined | null)
+  /**
+   * Transcodes one raw AAC frame (an FLV AAC raw message body minus its 2-byte header) with
+   * its timestamp in ms. Returns the Opus packets completed by it (usually one, sometimes
+   * zero or two). Throws `AUDIO_FRAME_MALFORMED` or `AUDIO_TIMESTAMP_INVALID` for this frame
+   * only; the transcoder stays usable and fills the hole with silence.
+   */
+  push(aacFrame: Uint8Array, ptsMs: number): OpusFrames
+  /**
+   * Ends the stream: returns the audio still buffered (the last packet padded with
+   * silence). The next `push` starts a new time line at its own timestamp.
+   */
+  flush(): OpusFrames
+  /**
+   * Sampling rate of the AAC input in Hz (for HE-AAC: its AAC-LC core's, which is what is
+   * decoded). The output is always 48 000.
+   */
+  get sampleRate(): number
+  /** Channels of the input and of the Opus output: 1 or 2. */
+  get channels(): number
+  /** The Opus target bitrate in bits/s. */
+  get bitrate(): number
+  /**
+   * Algorithmic delay added, in 48 kHz samples (resampler + Opus lookahead); trimmed from
+   * the output so timestamps are exact, but it is wall-clock latency.
+   */
+  get delaySamples(): number
+}
+
+/**
+ * H.264 packetizer (RFC 6184, packetization-mode=1) fed with FLV/RTMP access units in AVCC
+ * form. Drops AUD and filler NAL units, sends the stored SPS+PPS as a STAP-A before IDR
+ * access units that lack them, aggregates small NAL units into STAP-A, fragments large ones
+ * as FU-A, and sets the marker bit on the last packet of each access unit.
+ */
+export declare class H264Packetizer {
+  /**
+   * `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's H.264 payload type).
+   * `mtu`: largest RTP packet in bytes, header included, 15–65535, default 1200. The
+   * initial sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+   */
+  constructor(ssrc: number, payloadType: number, mtu?: number | undefined | null)
+  /**
+   * Takes the AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1: the FLV AVC
+   * sequence header body after its 5-byte tag header) for its NAL unit length size and its
+   * SPS/PPS, sent before IDR access units. Throws `RTP_AVC_CONFIG_MALFORMED` when the record
+   * is truncated, not version 1, or has a length size of 3.
+   */
+  setParameterSets(avcDecoderConfigurationRecord: Uint8Array): void
+  /**
+   * Packetizes one access unit in AVCC form (the FLV AVC NALU body after its 5-byte tag
+   * header). `rtpTimestamp`: 90 kHz ticks, shared by all its packets. Throws
+   * `RTP_AVCC_MALFORMED` (nothing emitted, sequence number unchanged) when a length runs
+   * past the end.
+   */
+  packetize(avcc: Uint8Array, rtpTimestamp: number): RtpPackets
+  /** Sequence number of the next packet (0–65535, wraps). */
+  get sequenceNumber(): number
+  /** Sets the sequence number of the next packet; throws `RTP_INVALID_ARGUMENT` above 65535. */
+  set sequenceNumber(value: number)
+  /** SSRC written into every packet. */
+  get ssrc(): number
+  /** Changes the SSRC for the following packets. */
+  set ssrc(value: number)
+  /** Payload type (0–127). */
+  get payloadType(): number
+  /** Largest RTP packet in bytes, header included. */
+  get mtu(): number
+  /** AVCC NAL unit length prefix size in bytes (1, 2 or 4; 4 until `setParameterSets`). */
+  get naluLengthSize(): number
+}
+
+/**
+ * Opus packetizer (RFC 7587): one Opus packet per RTP packet, 48 kHz timestamps, marker 0
+ * except after `markNextPacket()`.
+ */
+export declare class OpusPacketizer {
+  /**
+   * `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's opus/48000/2 payload type).
+   * `mtu`: largest RTP packet in bytes, header included, 15–65535, default 1200. The
+   * initial sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+   */
+  constructor(ssrc: number, payloadType: number, mtu?: number | undefined | null)
+  /**
+   * Packetizes one Opus packet. `rtpTimestamp`: 48 kHz ticks (960 per 20 ms frame).
+   * Throws `RTP_FRAME_EMPTY` for zero bytes and `RTP_PAYLOAD_TOO_LARGE` above MTU − 12
+   * bytes; nothing is emitted then.
+   */
+  packetize(frame: Uint8Array, rtpTimestamp: number): RtpPackets
+  /**
+   * Sets the marker bit on the next packet only: call it when audio resumes after a
+   * DTX/silence gap (first packet of a talkspurt).
+   */
+  markNextPacket(): void
+  /** Sequence number of the next packet (0–65535, wraps). */
+  get sequenceNumber(): number
+  /** Sets the sequence number of the next packet; throws `RTP_INVALID_ARGUMENT` above 65535. */
+  set sequenceNumber(value: number)
+  /** SSRC written into every packet. */
+  get ssrc(): number
+  /** Changes the SSRC for the following packets. */
+  set ssrc(value: number)
+  /** Payload type (0–127). */
+  get payloadType(): number
+  /** Largest RTP packet in bytes, header included. */
+  get mtu(): number
+}
+
+/**
  * One RTMP connection (client or server side), sans-IO: feed it socket bytes, write what it
  * returns. See `crates/rtmp/src/session.rs` for the protocol behaviour.
  */
@@ -92,6 +213,23 @@ export declare function encodeAmf0(values: Array<any>): Buffer
  */
 export declare function muxMessage(csid: number, timestamp: number, typeId: number, messageStreamId: number, payload: Uint8Array, chunkSize: number): Buffer
 
+/** The Opus packets one call produced, back to back in one Buffer. */
+export interface OpusFrames {
+  /**
+   * The packets, concatenated. Packet `i` is `data.subarray(i ? ends[i - 1] : 0, ends[i])`:
+   * one 20 ms Opus frame, an RTP payload as is (RFC 7587).
+   */
+  data: Buffer
+  /** End offset in `data` of each packet, in bytes. */
+  ends: Uint32Array
+  /**
+   * Timestamp of each packet in 48 kHz ticks (the RTP clock of RFC 7587, before the
+   * sender's random offset): continuous, `+ 960` per packet, the first one at the first
+   * frame's `ptsMs × 48`. Exact up to 2^53.
+   */
+  timestamps: Float64Array
+}
+
 /** Media type ids, re-exported for TS. */
 export declare const RTMP_AUDIO: number
 
@@ -163,4 +301,19 @@ export interface RtmpSessionOptions {
   maxBuffered?: number
   /** Handshake time field (ms). Default 0. */
   epochMs?: number
+}
+
+/**
+ * The RTP packets of one frame, back to back in `data`. Packet `i` is
+ * `data.subarray(i === 0 ? 0 : ends[i - 1], ends[i])`; each is a complete RTP packet (12-byte
+ * header, no CSRCs, no extension), ready for `Track.sendMessageBinary` or an SRTP context.
+ */
+export interface RtpPackets {
+  /** All packets of the frame, back to back (bytes). */
+  data: Buffer
+  /**
+   * End offset in `data` of each packet (bytes), one entry per packet. Empty when the frame
+   * produced no packet (an H.264 access unit of only AUD/filler NAL units).
+   */
+  ends: Uint32Array
 }

@@ -835,6 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
+module.exports.H264Packetizer = nativeBinding.H264Packetizer
+module.exports.OpusPacketizer = nativeBinding.OpusPacketizer
 module.exports.RtmpSession = nativeBinding.RtmpSession
 module.exports.decodeAmf0 = nativeBinding.decodeAmf0
 module.exports.describeAudioTag = nativeBinding.describeAudioTag

@@ -4,10 +4,14 @@ import { RtmpServer } from './rtmp/server'
 import { HttpServer, type HttpOptions } from './http/server'
 import type { RtmpOptions } from './rtmp/options'
 import { createLogger, type Logger } from './log'
+import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
+import { servePlayerPage } from './http/player-page'
 
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
   http?: Partial<HttpOptions>
+  /** WebRTC (WHEP) settings: ICE servers, bind address, worker threads, auth hook. */
+  webrtc?: Partial<WebRtcOptions>
   /** Stream hub settings (GOP cache bounds, unpublish grace). */
   hub?: StreamHubOptions
   /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
@@ -18,6 +22,7 @@ export class Sluice {
   readonly hub: StreamHub
   readonly rtmp: RtmpServer
   readonly http: HttpServer
+  readonly whep: WhepEndpoint
   readonly log: Logger
   #started = false
   #closed = false
@@ -27,6 +32,8 @@ export class Sluice {
     this.hub = new StreamHub(options.hub)
     this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
     this.http = new HttpServer(this.hub, this.log, options.http)
+    this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
+    servePlayerPage(this.http)
   }
 
   /** Binds both ports; rejects with `ListenError` if either can't be bound (nothing stays open). */
@@ -47,6 +54,6 @@ export class Sluice {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.allSettled([this.rtmp.close(), this.http.close()])
+    await Promise.allSettled([this.rtmp.close(), this.http.close(), this.whep.close()])
   }
 }

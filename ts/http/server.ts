@@ -52,11 +52,41 @@ export function describeStream(s: Stream, now = Date.now()): StreamInfo {
   }
 }
 
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], url: URL) => void | Promise<void>
+
+/** Answers with a plain-text body. */
+export function sendText(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+/** Reads a request body of at most `limit` bytes; rejects with a `BodyTooLargeError` past it. */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > limit) {
+        reject(new BodyTooLargeError(`request body over ${limit} bytes`))
+        req.destroy()
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
+
+export class BodyTooLargeError extends Error {}
+
 export class HttpServer {
   readonly options: HttpOptions
   readonly #hub: StreamHub
   readonly #log: Logger
   readonly #server: http.Server
+  readonly #routes: { method: string; pattern: RegExp; handler: RouteHandler }[] = []
 
   constructor(hub: StreamHub, log: Logger, options: Partial<HttpOptions> = {}) {
     this.options = { ...defaultHttpOptions, ...options }
@@ -83,10 +113,30 @@ export class HttpServer {
     })
   }
 
+  /**
+   * Adds a route: `pattern` is matched against the path; its groups are passed to `handler`.
+   * Routes added later are tried first. A throwing or rejecting handler answers 500 (logged).
+   */
+  route(method: string, pattern: RegExp, handler: RouteHandler): void {
+    this.#routes.unshift({ method, pattern, handler })
+  }
+
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost')
     res.setHeader('Access-Control-Allow-Origin', '*')
     this.#log.debug({ method: req.method, path: url.pathname }, 'request')
+    for (const r of this.#routes) {
+      const m = r.pattern.exec(url.pathname)
+      if (!m || (r.method !== '*' && r.method !== req.method)) continue
+      Promise.resolve()
+        .then(() => r.handler(req, res, m.slice(1).map((x) => decodeURIComponent(x ?? '')), url))
+        .catch((err: unknown) => {
+          this.#log.error({ err: String(err), path: url.pathname }, 'request handler failed')
+          if (!res.headersSent) sendText(res, 500, 'internal error')
+          else res.destroy()
+        })
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return this.#json(res, 405, { error: 'method not allowed' })
     }

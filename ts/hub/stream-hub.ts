@@ -70,6 +70,11 @@ export class StreamHub {
     this.#collect(stream)
   }
 
+  /** Drops a stream with neither publisher nor subscribers (after a subscriber left directly). */
+  forget(stream: Stream): void {
+    this.#collect(stream)
+  }
+
   #collect(stream: Stream): void {
     if (!stream.publisher && stream.subscribers.size === 0 && this.#streams.get(stream.key) === stream) {
       this.#streams.delete(stream.key)

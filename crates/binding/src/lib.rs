@@ -3,5 +3,7 @@
 #![deny(clippy::all)]
 
 mod amf;
+mod audio;
 mod flv;
 mod rtmp;
+mod rtp;

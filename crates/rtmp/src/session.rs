@@ -28,18 +28,10 @@ pub enum Role {
 }
 
 /// Settings of one session.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SessionConfig {
     /// Bounds on what the peer can make the decoder hold.
     pub limits: DecoderLimits,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            limits: DecoderLimits::default(),
-        }
-    }
 }
 
 /// What the peer said, in arrival order.

@@ -50,7 +50,10 @@ fn connect_command() -> Command {
             ("videoFunction", 1.0.into()),
             ("objectEncoding", 0.0.into()),
         ]),
-        arguments: vec![Amf0Value::object([("extra", Amf0Value::from("arg"))]), Amf0Value::Null],
+        arguments: vec![
+            Amf0Value::object([("extra", Amf0Value::from("arg"))]),
+            Amf0Value::Null,
+        ],
     }
 }
 
@@ -105,11 +108,23 @@ fn rtmp_5_2_handshake_both_kinds_report_handshake_done() {
             assert_eq!(link.server.error, None, "{kind:?} seed {seed}");
             assert!(link.client.session.is_handshake_done());
             assert!(link.server.session.is_handshake_done());
-            assert_eq!(link.client.events, vec![SessionEvent::HandshakeDone { kind }]);
-            assert_eq!(link.server.events, vec![SessionEvent::HandshakeDone { kind }]);
+            assert_eq!(
+                link.client.events,
+                vec![SessionEvent::HandshakeDone { kind }]
+            );
+            assert_eq!(
+                link.server.events,
+                vec![SessionEvent::HandshakeDone { kind }]
+            );
             // C0+C1+C2 and S0+S1+S2 are all that moved.
-            assert_eq!(link.server.session.bytes_received(), 1 + 2 * HANDSHAKE_SIZE as u64);
-            assert_eq!(link.client.session.bytes_received(), 1 + 2 * HANDSHAKE_SIZE as u64);
+            assert_eq!(
+                link.server.session.bytes_received(),
+                1 + 2 * HANDSHAKE_SIZE as u64
+            );
+            assert_eq!(
+                link.client.session.bytes_received(),
+                1 + 2 * HANDSHAKE_SIZE as u64
+            );
         }
     }
 }
@@ -118,8 +133,18 @@ fn rtmp_5_2_handshake_both_kinds_report_handshake_done() {
 fn rtmp_5_2_handshake_one_byte_at_a_time_then_chunks_in_the_same_read() {
     for kind in KINDS {
         let mut rng = XorShift::new(7);
-        let mut client = Session::new(Role::Client(kind), SessionConfig::default(), rng.random_block(), 1);
-        let mut server = Session::new(Role::Server, SessionConfig::default(), rng.random_block(), 2);
+        let mut client = Session::new(
+            Role::Client(kind),
+            SessionConfig::default(),
+            rng.random_block(),
+            1,
+        );
+        let mut server = Session::new(
+            Role::Server,
+            SessionConfig::default(),
+            rng.random_block(),
+            2,
+        );
         let c0c1 = client.take_transmit();
         for b in &c0c1 {
             server.handle_input(std::slice::from_ref(b)).unwrap();
@@ -129,13 +154,19 @@ fn rtmp_5_2_handshake_one_byte_at_a_time_then_chunks_in_the_same_read() {
         for b in &s0s1s2 {
             client.handle_input(std::slice::from_ref(b)).unwrap();
         }
-        assert_eq!(client.poll_event(), Some(SessionEvent::HandshakeDone { kind }));
+        assert_eq!(
+            client.poll_event(),
+            Some(SessionEvent::HandshakeDone { kind })
+        );
         // The client's first command is queued right behind C2 and arrives in the same read.
         client.send_command(0, &connect_command());
         let c2_and_connect = client.take_transmit();
         assert!(c2_and_connect.len() > HANDSHAKE_SIZE);
         server.handle_input(&c2_and_connect).unwrap();
-        assert_eq!(server.poll_event(), Some(SessionEvent::HandshakeDone { kind }));
+        assert_eq!(
+            server.poll_event(),
+            Some(SessionEvent::HandshakeDone { kind })
+        );
         match server.poll_event() {
             Some(SessionEvent::Command { command, .. }) => assert_eq!(command, connect_command()),
             other => panic!("expected the connect command, got {other:?}"),
@@ -153,7 +184,10 @@ fn rtmp_5_2_2_c0_of_6_is_a_handshake_error() {
     }] {
         let mut server = Session::new(Role::Server, SessionConfig::default(), [0; 1528], 0);
         let err = server.handle_input(&input).unwrap_err();
-        assert_eq!(err, RtmpError::Handshake(HandshakeError::UnsupportedVersion(6)));
+        assert_eq!(
+            err,
+            RtmpError::Handshake(HandshakeError::UnsupportedVersion(6))
+        );
         assert_eq!(err.code(), "RTMP_HANDSHAKE_FAILED");
         assert!(err.to_string().contains("RTMPE"), "{err}");
         // The failure sticks, and nothing was answered.
@@ -170,7 +204,10 @@ fn rtmp_5_2_2_s0_other_than_3_is_a_handshake_error_on_the_client() {
         let mut client = Session::new(Role::Client(kind), SessionConfig::default(), [1; 1528], 0);
         assert_eq!(client.take_transmit().len(), 1 + HANDSHAKE_SIZE);
         let err = client.handle_input(&[9, 0, 0]).unwrap_err();
-        assert_eq!(err, RtmpError::Handshake(HandshakeError::UnsupportedVersion(9)));
+        assert_eq!(
+            err,
+            RtmpError::Handshake(HandshakeError::UnsupportedVersion(9))
+        );
         assert_eq!(err.code(), "RTMP_HANDSHAKE_FAILED");
     }
 }
@@ -194,9 +231,16 @@ fn rtmp_7_2_1_1_connect_command_arrives_identical_with_property_order() {
                     command: connect_command(),
                 }]
             );
-            let SessionEvent::Command { command, .. } = &events[0] else { unreachable!() };
-            let keys: Vec<&str> =
-                command.command_object.properties().unwrap().iter().map(|(k, _)| k.as_str()).collect();
+            let SessionEvent::Command { command, .. } = &events[0] else {
+                unreachable!()
+            };
+            let keys: Vec<&str> = command
+                .command_object
+                .properties()
+                .unwrap()
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect();
             assert_eq!(keys[..3], ["app", "type", "flashVer"]);
             assert_eq!(keys.last(), Some(&"objectEncoding"));
 
@@ -241,7 +285,9 @@ fn rtmp_7_1_1_amf3_command_type_17_skips_the_format_byte() {
         );
         // One argument through the AVM+ switch (AMF0 §3.1): AMF3 string "live" (0x06, U29 4<<1|1).
         payload.extend_from_slice(&[0x11, 0x06, 0x09, b'l', b'i', b'v', b'e']);
-        link.client.session.send_message(CSID_COMMAND, 0, COMMAND_AMF3, 1, &payload);
+        link.client
+            .session
+            .send_message(CSID_COMMAND, 0, COMMAND_AMF3, 1, &payload);
         link.pump();
         assert_eq!(link.server.error, None);
         assert_eq!(
@@ -264,8 +310,13 @@ fn rtmp_7_1_1_amf3_command_type_17_skips_the_format_byte() {
 fn rtmp_7_1_1_command_without_a_name_is_malformed() {
     let mut link = Link::connected(HandshakeKind::Simple, 4);
     let mut payload = Vec::new();
-    encode_all(&[Amf0Value::Number(1.0), Amf0Value::from("connect")], &mut payload);
-    link.client.session.send_message(CSID_COMMAND, 0, COMMAND_AMF0, 0, &payload);
+    encode_all(
+        &[Amf0Value::Number(1.0), Amf0Value::from("connect")],
+        &mut payload,
+    );
+    link.client
+        .session
+        .send_message(CSID_COMMAND, 0, COMMAND_AMF0, 0, &payload);
     link.pump();
     let err = link.server.error.clone().expect("error");
     assert!(matches!(err, RtmpError::MalformedCommand(_)), "{err:?}");
@@ -291,7 +342,10 @@ fn rtmp_7_1_2_set_data_frame_on_metadata_with_ecma_array() {
             ("audiosamplesize", 16.0.into()),
             ("stereo", true.into()),
             ("audiocodecid", 10.0.into()),
-            ("encoder", "obs-output module (libobs version 30.0.0)".into()),
+            (
+                "encoder",
+                "obs-output module (libobs version 30.0.0)".into(),
+            ),
             ("filesize", 0.0.into()),
         ]),
     ];
@@ -316,10 +370,15 @@ fn rtmp_7_1_2_set_data_frame_on_metadata_with_ecma_array() {
 #[test]
 fn rtmp_7_1_2_amf3_data_message_type_15() {
     let mut link = Link::connected(HandshakeKind::Complex, 5);
-    let values = vec![Amf0Value::from("onTextData"), Amf0Value::object([("text", Amf0Value::from("hi"))])];
+    let values = vec![
+        Amf0Value::from("onTextData"),
+        Amf0Value::object([("text", Amf0Value::from("hi"))]),
+    ];
     let mut payload = vec![0x00];
     encode_all(&values, &mut payload);
-    link.client.session.send_message(CSID_DATA, 40, DATA_AMF3, 1, &payload);
+    link.client
+        .session
+        .send_message(CSID_DATA, 40, DATA_AMF3, 1, &payload);
     link.pump();
     assert_eq!(
         link.server.take_events(),
@@ -343,8 +402,13 @@ fn rtmp_5_4_1_set_chunk_size_4096_then_10000_byte_video() {
             link.server.session.set_chunk_size(4096);
             assert_eq!(link.server.session.chunk_size(), 4096);
             let set_chunk_size = link.server.session.take_transmit();
-            assert_eq!(set_chunk_size, [0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]);
-            link.server.session.send_message(CSID_VIDEO, 33, VIDEO, 1, &video);
+            assert_eq!(
+                set_chunk_size,
+                [0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]
+            );
+            link.server
+                .session
+                .send_message(CSID_VIDEO, 33, VIDEO, 1, &video);
             let chunks = link.server.session.take_transmit();
             // fmt 0 header (12) + 4096 + fmt 3 (1) + 4096 + fmt 3 (1) + 1808.
             assert_eq!(chunks.len(), 12 + 10_000 + 2);
@@ -392,7 +456,9 @@ fn rtmp_5_4_1_set_chunk_size_0x7fffffff_is_out_of_range() {
 #[test]
 fn rtmp_5_4_1_set_chunk_size_zero_is_out_of_range() {
     let mut link = Link::connected(HandshakeKind::Simple, 7);
-    link.client.session.send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &[0, 0, 0, 0]);
+    link.client
+        .session
+        .send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &[0, 0, 0, 0]);
     link.pump();
     assert!(matches!(
         link.server.error,
@@ -408,23 +474,49 @@ fn rtmp_5_4_1_set_chunk_size_top_bit_is_rejected_even_with_a_huge_limit() {
         ..DecoderLimits::default()
     };
     let server_config = SessionConfig { limits };
-    let mut link =
-        Link::with_config_connected(HandshakeKind::Simple, 8, SessionConfig::default(), server_config);
-    link.client
-        .session
-        .send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &0x8000_0080u32.to_be_bytes());
+    let mut link = Link::with_config_connected(
+        HandshakeKind::Simple,
+        8,
+        SessionConfig::default(),
+        server_config,
+    );
+    link.client.session.send_message(
+        CSID_PROTOCOL_CONTROL,
+        0,
+        SET_CHUNK_SIZE,
+        0,
+        &0x8000_0080u32.to_be_bytes(),
+    );
     link.pump();
-    let err = link.server.error.clone().expect("a chunk size with the top bit set is an error");
-    assert_eq!(err, RtmpError::ChunkSizeOutOfRange { requested: 0x8000_0080, max: 0x7FFF_FFFF });
+    let err = link
+        .server
+        .error
+        .clone()
+        .expect("a chunk size with the top bit set is an error");
+    assert_eq!(
+        err,
+        RtmpError::ChunkSizeOutOfRange {
+            requested: 0x8000_0080,
+            max: 0x7FFF_FFFF
+        }
+    );
 }
 
 #[test]
 fn rtmp_5_4_1_set_chunk_size_too_short_is_a_control_error() {
     let mut link = Link::connected(HandshakeKind::Simple, 9);
-    link.client.session.send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &[0, 1]);
+    link.client
+        .session
+        .send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &[0, 1]);
     link.pump();
     let err = link.server.error.clone().expect("error");
-    assert_eq!(err, RtmpError::ControlMessageTooShort { type_id: SET_CHUNK_SIZE, length: 2 });
+    assert_eq!(
+        err,
+        RtmpError::ControlMessageTooShort {
+            type_id: SET_CHUNK_SIZE,
+            length: 2
+        }
+    );
     assert_eq!(err.code(), "RTMP_CONTROL_MALFORMED");
 }
 
@@ -441,7 +533,10 @@ fn rtmp_5_4_2_abort_discards_the_partial_message() {
     bytes.extend_from_slice(&[0x17; 10]);
     link.server.feed(&bytes, &mut link.rng);
     assert_eq!(link.server.error, None);
-    assert_eq!(media_events(&link.server.events), vec![(VIDEO, 1, 40, vec![0x17; 10])]);
+    assert_eq!(
+        media_events(&link.server.events),
+        vec![(VIDEO, 1, 40, vec![0x17; 10])]
+    );
 }
 
 // ------------------------------------------------------------------ §5.4.3 / §5.4.4 acks
@@ -453,13 +548,18 @@ fn rtmp_5_4_3_acknowledgement_after_window() {
             let mut link = Link::connected(kind, seed);
             link.client.session.send_window_ack_size(5000);
             link.pump();
-            assert_eq!(link.server.take_events(), vec![SessionEvent::WindowAckSize(5000)]);
+            assert_eq!(
+                link.server.take_events(),
+                vec![SessionEvent::WindowAckSize(5000)]
+            );
             let window_set_at = link.server.log.len() - 1;
             let mut rng = XorShift::new(seed);
             for i in 0..20u32 {
                 let len = rng.range(100, 3000);
                 let frame = rng.bytes(len);
-                link.client.session.send_message(CSID_VIDEO, i * 40, VIDEO, 1, &frame);
+                link.client
+                    .session
+                    .send_message(CSID_VIDEO, i * 40, VIDEO, 1, &frame);
                 link.pump();
             }
             assert_eq!(link.server.error, None);
@@ -498,7 +598,9 @@ fn rtmp_5_4_3_acknowledgement_after_window() {
 fn rtmp_5_4_4_no_acknowledgement_without_a_window() {
     let mut link = Link::connected(HandshakeKind::Complex, 11);
     for i in 0..10 {
-        link.client.session.send_message(CSID_AUDIO, i * 20, AUDIO, 1, &[0xAF; 2000]);
+        link.client
+            .session
+            .send_message(CSID_AUDIO, i * 20, AUDIO, 1, &[0xAF; 2000]);
     }
     link.pump();
     assert_eq!(media_events(&link.server.events).len(), 10);
@@ -509,14 +611,26 @@ fn rtmp_5_4_4_no_acknowledgement_without_a_window() {
 fn rtmp_5_4_5_set_peer_bandwidth() {
     let mut link = Link::connected(HandshakeKind::Complex, 12);
     link.server.session.send_peer_bandwidth(2_500_000, 2);
-    link.server.session.send_message(CSID_PROTOCOL_CONTROL, 0, SET_PEER_BANDWIDTH, 0, &[0, 0, 1, 0]);
+    link.server.session.send_message(
+        CSID_PROTOCOL_CONTROL,
+        0,
+        SET_PEER_BANDWIDTH,
+        0,
+        &[0, 0, 1, 0],
+    );
     link.pump();
     assert_eq!(
         link.client.take_events(),
         vec![
-            SessionEvent::PeerBandwidth { size: 2_500_000, limit_type: 2 },
+            SessionEvent::PeerBandwidth {
+                size: 2_500_000,
+                limit_type: 2
+            },
             // A missing limit type reads as dynamic.
-            SessionEvent::PeerBandwidth { size: 256, limit_type: 2 },
+            SessionEvent::PeerBandwidth {
+                size: 256,
+                limit_type: 2
+            },
         ]
     );
 }
@@ -530,15 +644,21 @@ fn rtmp_7_1_7_ping_request_is_answered_with_ping_response() {
             let mut link = Link::connected(kind, seed);
             // Simulated time: the server pings at its own clock.
             let now = SERVER_EPOCH_MS + 30_000 + seed as u32;
-            link.server.session.send_user_control(UserControlEvent::PingRequest(now));
+            link.server
+                .session
+                .send_user_control(UserControlEvent::PingRequest(now));
             link.pump();
             assert_eq!(
                 link.client.take_events(),
-                vec![SessionEvent::UserControl(UserControlEvent::PingRequest(now))]
+                vec![SessionEvent::UserControl(UserControlEvent::PingRequest(
+                    now
+                ))]
             );
             assert_eq!(
                 link.server.take_events(),
-                vec![SessionEvent::UserControl(UserControlEvent::PingResponse(now))]
+                vec![SessionEvent::UserControl(UserControlEvent::PingResponse(
+                    now
+                ))]
             );
         }
     }
@@ -549,11 +669,17 @@ fn rtmp_7_1_7_user_control_events_round_trip() {
     let mut link = Link::connected(HandshakeKind::Simple, 13);
     let events = [
         UserControlEvent::StreamBegin(1),
-        UserControlEvent::SetBufferLength { stream_id: 1, buffer_ms: 3000 },
+        UserControlEvent::SetBufferLength {
+            stream_id: 1,
+            buffer_ms: 3000,
+        },
         UserControlEvent::StreamIsRecorded(1),
         UserControlEvent::StreamDry(1),
         UserControlEvent::StreamEof(1),
-        UserControlEvent::Other { event_type: 31, value: CLIENT_EPOCH_MS },
+        UserControlEvent::Other {
+            event_type: 31,
+            value: CLIENT_EPOCH_MS,
+        },
     ];
     for e in events {
         link.server.session.send_user_control(e);
@@ -566,10 +692,26 @@ fn rtmp_7_1_7_user_control_events_round_trip() {
 #[test]
 fn rtmp_6_2_short_user_control_is_a_control_error() {
     let mut link = Link::connected(HandshakeKind::Simple, 14);
-    link.server.session.send_message(CSID_PROTOCOL_CONTROL, 0, USER_CONTROL, 0, &[0, 3, 0, 0, 0, 1]);
+    link.server.session.send_message(
+        CSID_PROTOCOL_CONTROL,
+        0,
+        USER_CONTROL,
+        0,
+        &[0, 3, 0, 0, 0, 1],
+    );
     link.pump();
-    let err = link.client.error.clone().expect("SetBufferLength needs 10 bytes");
-    assert_eq!(err, RtmpError::ControlMessageTooShort { type_id: USER_CONTROL, length: 6 });
+    let err = link
+        .client
+        .error
+        .clone()
+        .expect("SetBufferLength needs 10 bytes");
+    assert_eq!(
+        err,
+        RtmpError::ControlMessageTooShort {
+            type_id: USER_CONTROL,
+            length: 6
+        }
+    );
 }
 
 // ------------------------------------------------------------------ §7.1.6 aggregate
@@ -577,13 +719,17 @@ fn rtmp_6_2_short_user_control_is_a_control_error() {
 #[test]
 fn rtmp_7_1_6_aggregate_splits_into_media_with_rebased_timestamps() {
     let audio = [0xAF, 0x01, 0x21, 0x10, 0x04];
-    let video = [0x17, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x65, 0x88];
+    let video = [
+        0x17, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x65, 0x88,
+    ];
     for kind in KINDS {
         for seed in 0..SEEDS {
             let mut link = Link::connected(kind, seed);
             let mut payload = flv_tag(AUDIO, 1000, &audio, true);
             payload.extend_from_slice(&flv_tag(VIDEO, 1040, &video, seed % 2 == 0));
-            link.client.session.send_message(CSID_VIDEO, 5000, AGGREGATE, 1, &payload);
+            link.client
+                .session
+                .send_message(CSID_VIDEO, 5000, AGGREGATE, 1, &payload);
             link.pump();
             assert_eq!(link.server.error, None);
             assert_eq!(
@@ -613,9 +759,14 @@ fn rtmp_7_1_6_aggregate_timestamps_use_the_extended_byte() {
     // 0x01_00_00_10 and 0x01_00_00_30: the fourth byte of the FLV tag timestamp is the high one.
     let mut payload = flv_tag(VIDEO, 0x0100_0010, &[0x27, 1, 0, 0, 0], true);
     payload.extend_from_slice(&flv_tag(VIDEO, 0x0100_0030, &[0x27, 1, 0, 0, 0], true));
-    link.client.session.send_message(CSID_VIDEO, 100, AGGREGATE, 1, &payload);
+    link.client
+        .session
+        .send_message(CSID_VIDEO, 100, AGGREGATE, 1, &payload);
     link.pump();
-    let ts: Vec<u32> = media_events(&link.server.events).iter().map(|m| m.2).collect();
+    let ts: Vec<u32> = media_events(&link.server.events)
+        .iter()
+        .map(|m| m.2)
+        .collect();
     assert_eq!(ts, vec![100, 132]);
 }
 
@@ -627,7 +778,9 @@ fn rtmp_7_1_6_truncated_aggregate_is_malformed() {
         payload.extend_from_slice(&flv_tag(VIDEO, 0, &[0x17; 20], true));
         let full = payload.len();
         payload.truncate(full - cut - 4);
-        link.client.session.send_message(CSID_VIDEO, 0, AGGREGATE, 1, &payload);
+        link.client
+            .session
+            .send_message(CSID_VIDEO, 0, AGGREGATE, 1, &payload);
         link.pump();
         let err = link.server.error.clone().expect("error");
         assert_eq!(err, RtmpError::MalformedAggregate, "cut {cut}");
@@ -656,7 +809,11 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                 let up = rng.chance(2);
                 if rng.chance(40) {
                     let size = rng.range(1, 70_000) as u32;
-                    let peer = if up { &mut link.client } else { &mut link.server };
+                    let peer = if up {
+                        &mut link.client
+                    } else {
+                        &mut link.server
+                    };
                     peer.session.set_chunk_size(size.min(65_536));
                 }
                 let i = rng.below(csids.len());
@@ -665,7 +822,11 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                     1 => 0xFFFF_FF00u32.wrapping_add(rng.below(0x200) as u32),
                     2 => clocks[i].wrapping_add(0x0100_0000 + rng.below(5) as u32),
                     3 => 0xFF_FFFF,
-                    _ => clocks[i].wrapping_add(if rng.chance(2) { 40 } else { rng.below(100) as u32 }),
+                    _ => clocks[i].wrapping_add(if rng.chance(2) {
+                        40
+                    } else {
+                        rng.below(100) as u32
+                    }),
                 };
                 let len = match rng.below(5) {
                     0 => 0,
@@ -683,9 +844,23 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                     message_stream_id: msid,
                     payload,
                 };
-                let peer = if up { &mut link.client } else { &mut link.server };
-                peer.session.send_message(m.csid, m.timestamp, m.type_id, m.message_stream_id, &m.payload);
-                if up { sent_up.push(m) } else { sent_down.push(m) }
+                let peer = if up {
+                    &mut link.client
+                } else {
+                    &mut link.server
+                };
+                peer.session.send_message(
+                    m.csid,
+                    m.timestamp,
+                    m.type_id,
+                    m.message_stream_id,
+                    &m.payload,
+                );
+                if up {
+                    sent_up.push(m)
+                } else {
+                    sent_down.push(m)
+                }
                 if rng.chance(5) {
                     link.pump();
                 }
@@ -698,12 +873,25 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                     .events
                     .iter()
                     .filter_map(|e| match e {
-                        SessionEvent::Media { type_id, message_stream_id, timestamp, payload } => {
-                            Some((None, *type_id, *message_stream_id, *timestamp, payload.clone()))
-                        }
-                        SessionEvent::Other(m) => {
-                            Some((Some(m.csid), m.type_id, m.message_stream_id, m.timestamp, m.payload.clone()))
-                        }
+                        SessionEvent::Media {
+                            type_id,
+                            message_stream_id,
+                            timestamp,
+                            payload,
+                        } => Some((
+                            None,
+                            *type_id,
+                            *message_stream_id,
+                            *timestamp,
+                            payload.clone(),
+                        )),
+                        SessionEvent::Other(m) => Some((
+                            Some(m.csid),
+                            m.type_id,
+                            m.message_stream_id,
+                            m.timestamp,
+                            m.payload.clone(),
+                        )),
                         _ => None,
                     })
                     .zip(sent.iter())
@@ -728,13 +916,26 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
 fn rtmp_5_3_1_3_extended_timestamps_through_a_session() {
     let mut link = Link::connected(HandshakeKind::Complex, 17);
     let frame = vec![0x27u8; 300]; // three chunks at 128: fmt 3 continuations repeat the field
-    let stamps = [0xFF_FFFEu32, 0xFF_FFFF, 0x0100_0000, 0x0100_0028, 0x0100_0050, 0x0100_0078, 0x0000_0010];
+    let stamps = [
+        0xFF_FFFEu32,
+        0xFF_FFFF,
+        0x0100_0000,
+        0x0100_0028,
+        0x0100_0050,
+        0x0100_0078,
+        0x0000_0010,
+    ];
     for ts in stamps {
-        link.client.session.send_message(CSID_VIDEO, ts, VIDEO, 1, &frame);
+        link.client
+            .session
+            .send_message(CSID_VIDEO, ts, VIDEO, 1, &frame);
     }
     link.pump();
     assert_eq!(link.server.error, None);
-    let ts: Vec<u32> = media_events(&link.server.events).iter().map(|m| m.2).collect();
+    let ts: Vec<u32> = media_events(&link.server.events)
+        .iter()
+        .map(|m| m.2)
+        .collect();
     assert_eq!(ts, stamps);
 }
 
@@ -750,11 +951,19 @@ fn random_bytes_after_handshake_give_a_coded_error_and_never_panic() {
         let mut rng = XorShift::new(seed.wrapping_mul(31) + 1);
         let len = rng.range(1, 4096);
         let garbage = rng.bytes(len);
-        let target = if seed % 3 == 0 { &mut link.client } else { &mut link.server };
+        let target = if seed % 3 == 0 {
+            &mut link.client
+        } else {
+            &mut link.server
+        };
         target.feed(&garbage, &mut rng);
         if let Some(err) = target.error.clone() {
             errors += 1;
-            assert!(CODES.contains(&err.code()), "{err:?} has code {}", err.code());
+            assert!(
+                CODES.contains(&err.code()),
+                "{err:?} has code {}",
+                err.code()
+            );
             assert!(!err.to_string().is_empty());
             // Feeding a failed session more bytes must not panic either.
             let _ = target.session.handle_input(&rng.bytes(64));
@@ -762,7 +971,10 @@ fn random_bytes_after_handshake_give_a_coded_error_and_never_panic() {
         }
     }
     // Short garbage may still be waiting for the rest of a plausible chunk; most must fail.
-    assert!(errors * 10 >= runs * 9, "only {errors} of {runs} runs failed");
+    assert!(
+        errors * 10 >= runs * 9,
+        "only {errors} of {runs} runs failed"
+    );
 }
 
 #[test]
@@ -811,6 +1023,9 @@ fn too_much_buffered_across_chunk_streams() {
     }
     link.server.feed(&bytes, &mut link.rng);
     let err = link.server.error.clone().expect("error");
-    assert!(matches!(err, RtmpError::TooMuchBuffered { max: 1000, .. }), "{err:?}");
+    assert!(
+        matches!(err, RtmpError::TooMuchBuffered { max: 1000, .. }),
+        "{err:?}"
+    );
     assert_eq!(err.code(), "RTMP_TOO_MUCH_BUFFERED");
 }

@@ -121,7 +121,10 @@ impl ChunkDecoder {
     pub fn set_chunk_size(&mut self, size: u32) -> Result<(), RtmpError> {
         let max = self.limits.max_chunk_size.min(0x7FFF_FFFF);
         if size == 0 || size > max {
-            return Err(RtmpError::ChunkSizeOutOfRange { requested: size, max });
+            return Err(RtmpError::ChunkSizeOutOfRange {
+                requested: size,
+                max,
+            });
         }
         self.chunk_size = size;
         Ok(())

@@ -93,7 +93,7 @@ impl Peer {
         let mut rest = bytes;
         while !rest.is_empty() && self.error.is_none() {
             let n = rng.split().min(rest.len());
-            self.feed_once(&rest[..n]);
+            let _ = self.feed_once(&rest[..n]); // recorded in `self.error`
             rest = &rest[n..];
         }
     }
@@ -104,7 +104,8 @@ impl Peer {
         while let Some(e) = self.session.poll_event() {
             self.events.push(e);
         }
-        self.log.push((self.session.bytes_received(), self.events.len()));
+        self.log
+            .push((self.session.bytes_received(), self.events.len()));
         if let Err(e) = &result {
             self.error.get_or_insert(e.clone());
         }
@@ -139,7 +140,12 @@ pub const SERVER_EPOCH_MS: u32 = 2_000;
 impl Link {
     /// A fresh pair; the client's C0+C1 are pending, nothing has moved yet.
     pub fn new(kind: HandshakeKind, seed: u64) -> Self {
-        Self::with_config(kind, seed, SessionConfig::default(), SessionConfig::default())
+        Self::with_config(
+            kind,
+            seed,
+            SessionConfig::default(),
+            SessionConfig::default(),
+        )
     }
 
     pub fn with_config(
@@ -155,7 +161,12 @@ impl Link {
             rng.random_block(),
             CLIENT_EPOCH_MS,
         );
-        let server = Session::new(Role::Server, server_config, rng.random_block(), SERVER_EPOCH_MS);
+        let server = Session::new(
+            Role::Server,
+            server_config,
+            rng.random_block(),
+            SERVER_EPOCH_MS,
+        );
         Link {
             client: Peer::new(client),
             server: Peer::new(server),
@@ -167,8 +178,14 @@ impl Link {
     pub fn connected(kind: HandshakeKind, seed: u64) -> Self {
         let mut link = Self::new(kind, seed);
         link.pump();
-        assert!(link.client.session.is_handshake_done(), "client handshake done");
-        assert!(link.server.session.is_handshake_done(), "server handshake done");
+        assert!(
+            link.client.session.is_handshake_done(),
+            "client handshake done"
+        );
+        assert!(
+            link.server.session.is_handshake_done(),
+            "server handshake done"
+        );
         assert_eq!(link.client.error, None);
         assert_eq!(link.server.error, None);
         link.client.take_events();

@@ -1,0 +1,106 @@
+/**
+ * WHEP end to end: real ffmpeg publishes H.264 + AAC over RTMP, real Chromium plays it over
+ * WebRTC from Sluice's player page.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { run, type Proc } from './helpers/ffmpeg'
+import { launchChromium, type PlayerStats } from './helpers/browser'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-whep-'))
+let server: TestServer
+let browser: Browser
+const publishers: Proc[] = []
+
+function publishLive(url: string, seconds: number, extra: string[] = []): Proc {
+  const p = run('ffmpeg', [
+    '-hide_banner', '-v', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-pix_fmt', 'yuv420p', ...extra,
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+    '-f', 'flv', url,
+  ])
+  publishers.push(p)
+  return p
+}
+
+async function stats(page: Page): Promise<PlayerStats> {
+  return page.evaluate(async () => {
+    const p = (window as any).sluicePlayer
+    const out: any = { connectedAt: p.connectedAt, firstFrameAt: p.firstFrameAt }
+    if (!p.pc) return out
+    const report = await p.pc.getStats()
+    report.forEach((r: any) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') out.video = r
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audio = r
+    })
+    return JSON.parse(JSON.stringify(out))
+  })
+}
+
+async function watch(path: string, seconds: number): Promise<{ page: Page; s: PlayerStats }> {
+  const page = await browser.newPage()
+  await page.goto(server.httpUrl(`/?play=${path}`))
+  await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
+  await page.waitForTimeout(seconds * 1000)
+  return { page, s: await stats(page) }
+}
+
+beforeAll(async () => {
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+  browser = await launchChromium()
+}, 60_000)
+
+afterAll(async () => {
+  for (const p of publishers) p.child.kill('SIGKILL')
+  await browser?.close()
+  await server?.close()
+})
+
+describe('WHEP playback in Chromium', () => {
+  it('plays H.264 + AAC from an RTMP publisher: >60 frames at the source resolution in 10 s, audio with a level', async () => {
+    publishLive(server.rtmpUrl('live/whep'), 20)
+    await waitFor(() => server.logs.find((l) => l.msg === 'publish started' && l.stream === 'live/whep'), 10_000, 'publisher')
+    await new Promise((r) => setTimeout(r, 1000))
+    const { page, s } = await watch('live/whep', 8)
+    expect(s.video?.framesDecoded).toBeGreaterThan(60)
+    expect(s.video?.frameWidth).toBe(640)
+    expect(s.video?.frameHeight).toBe(360)
+    expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)
+    expect(s.audio?.audioLevel).toBeGreaterThan(0)
+    console.log('WHEP first frame after connected (ms):', Math.round(s.firstFrameAt! - s.connectedAt!), 'freezes:', s.video?.freezeCount)
+    await page.close()
+  }, 40_000)
+
+  it('plays a publisher that sends B-frames (-bf 2) smoothly', async () => {
+    publishLive(server.rtmpUrl('live/bframes'), 20, ['-tune', 'film', '-bf', '2', '-x264-params', 'b-pyramid=0'])
+    await waitFor(() => server.logs.find((l) => l.msg === 'publish started' && l.stream === 'live/bframes'), 10_000, 'publisher')
+    await new Promise((r) => setTimeout(r, 1000))
+    const { page, s } = await watch('live/bframes', 8)
+    console.log('B-frames: framesDecoded', s.video?.framesDecoded, 'framesDropped', s.video?.framesDropped, 'freezeCount', s.video?.freezeCount)
+    expect(s.video?.framesDecoded).toBeGreaterThan(60)
+    expect(s.video?.freezeCount).toBe(0)
+    await page.close()
+  }, 40_000)
+
+  it('a viewer joining mid-GOP decodes its first frame within 500 ms of connected', async () => {
+    // 4 s GOP: join 2.5 s after a keyframe, far from the next one
+    publishLive(server.rtmpUrl('live/midgop'), 20, ['-g', '120', '-keyint_min', '120', '-sc_threshold', '0'])
+    await waitFor(() => server.logs.find((l) => l.msg === 'publish started' && l.stream === 'live/midgop'), 10_000, 'publisher')
+    await new Promise((r) => setTimeout(r, 2500))
+    const page = await browser.newPage()
+    await page.goto(server.httpUrl('/?play=live/midgop'))
+    await page.waitForFunction(() => (window as any).sluicePlayer?.firstFrameAt, null, { timeout: 10_000, polling: 10 })
+    const s = await stats(page)
+    const ms = s.firstFrameAt! - s.connectedAt!
+    console.log('mid-GOP join: first frame decoded', Math.round(ms), 'ms after connected')
+    expect(ms).toBeLessThan(500)
+    await page.close()
+  }, 40_000)
+})

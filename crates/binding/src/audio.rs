@@ -1,0 +1,139 @@
+//! `AacToOpusTranscoder`: an RTMP publisher's AAC to Opus for WebRTC viewers, once per stream.
+//! See `crates/audio` for the pipeline, timing and latency.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_audio::asc::AudioSpecificConfig;
+use sluice_audio::{
+    AacToOpus, AudioError, OpusPacket, DEFAULT_BITRATE_MONO, DEFAULT_BITRATE_STEREO,
+};
+
+/// The Opus packets one call produced, back to back in one Buffer.
+#[napi(object)]
+pub struct OpusFrames {
+    /// The packets, concatenated. Packet `i` is `data.subarray(i ? ends[i - 1] : 0, ends[i])`:
+    /// one 20 ms Opus frame, an RTP payload as is (RFC 7587).
+    pub data: Buffer,
+    /// End offset in `data` of each packet, in bytes.
+    pub ends: Uint32Array,
+    /// Timestamp of each packet in 48 kHz ticks (the RTP clock of RFC 7587, before the
+    /// sender's random offset): continuous, `+ 960` per packet, the first one at the first
+    /// frame's `ptsMs × 48`. Exact up to 2^53.
+    pub timestamps: Float64Array,
+}
+
+fn to_napi(e: AudioError) -> Error {
+    Error::new(Status::InvalidArg, format!("{}: {e}", e.code()))
+}
+
+/// One stream's AAC → Opus transcoder, sans-IO: push each raw AAC frame, send what it returns.
+/// Throws `AUDIO_*: reason` errors (`AUDIO_FRAME_MALFORMED` for a frame the decoder refuses:
+/// drop that frame and keep pushing).
+#[napi]
+pub struct AacToOpusTranscoder {
+    inner: AacToOpus,
+    packets: Vec<OpusPacket>,
+}
+
+impl AacToOpusTranscoder {
+    fn frames(&mut self) -> OpusFrames {
+        let size = self.packets.iter().map(|p| p.data.len()).sum();
+        let mut data = Vec::with_capacity(size);
+        let mut ends = Vec::with_capacity(self.packets.len());
+        let mut timestamps = Vec::with_capacity(self.packets.len());
+        for p in self.packets.drain(..) {
+            data.extend_from_slice(&p.data);
+            ends.push(data.len() as u32);
+            timestamps.push(p.timestamp as f64);
+        }
+        OpusFrames {
+            data: data.into(),
+            ends: Uint32Array::new(ends),
+            timestamps: Float64Array::new(timestamps),
+        }
+    }
+}
+
+#[napi]
+impl AacToOpusTranscoder {
+    /// `audioSpecificConfig`: the AAC sequence header body (the FLV audio tag body after its
+    /// 2-byte header; ISO/IEC 14496-3 §1.6.2.1). `bitrate`: Opus target in bits/s, 6 000 to
+    /// 510 000; default 96 000 for stereo, 48 000 for mono. Throws `AUDIO_CONFIG_MALFORMED`,
+    /// `AUDIO_CONFIG_UNSUPPORTED` (not AAC-LC/HE-AAC, more than 2 channels, 960-sample frames,
+    /// a rate outside ISO/IEC 14496-3 Table 1.18) or `AUDIO_BITRATE_INVALID`.
+    #[napi(constructor)]
+    pub fn new(audio_specific_config: &[u8], bitrate: Option<u32>) -> Result<Self> {
+        let bitrate = match bitrate {
+            Some(b) => b,
+            None => {
+                let config = AudioSpecificConfig::parse(audio_specific_config).map_err(to_napi)?;
+                if config.channel_configuration == 1 {
+                    DEFAULT_BITRATE_MONO
+                } else {
+                    DEFAULT_BITRATE_STEREO
+                }
+            }
+        };
+        Ok(AacToOpusTranscoder {
+            inner: AacToOpus::new(audio_specific_config, bitrate).map_err(to_napi)?,
+            packets: Vec::with_capacity(4),
+        })
+    }
+
+    /// Transcodes one raw AAC frame (an FLV AAC raw message body minus its 2-byte header) with
+    /// its timestamp in ms. Returns the Opus packets completed by it (usually one, sometimes
+    /// zero or two). Throws `AUDIO_FRAME_MALFORMED` or `AUDIO_TIMESTAMP_INVALID` for this frame
+    /// only; the transcoder stays usable and fills the hole with silence.
+    #[napi]
+    pub fn push(&mut self, aac_frame: &[u8], pts_ms: f64) -> Result<OpusFrames> {
+        let pts = if pts_ms.is_finite() {
+            pts_ms.floor() as i64
+        } else {
+            -1
+        };
+        let result = self.inner.push(aac_frame, pts, &mut self.packets);
+        if let Err(e) = result {
+            self.packets.clear();
+            return Err(to_napi(e));
+        }
+        Ok(self.frames())
+    }
+
+    /// Ends the stream: returns the audio still buffered (the last packet padded with
+    /// silence). The next `push` starts a new time line at its own timestamp.
+    #[napi]
+    pub fn flush(&mut self) -> Result<OpusFrames> {
+        let result = self.inner.flush(&mut self.packets);
+        if let Err(e) = result {
+            self.packets.clear();
+            return Err(to_napi(e));
+        }
+        Ok(self.frames())
+    }
+
+    /// Sampling rate of the AAC input in Hz (for HE-AAC: its AAC-LC core's, which is what is
+    /// decoded). The output is always 48 000.
+    #[napi(getter)]
+    pub fn sample_rate(&self) -> u32 {
+        self.inner.sample_rate()
+    }
+
+    /// Channels of the input and of the Opus output: 1 or 2.
+    #[napi(getter)]
+    pub fn channels(&self) -> u32 {
+        self.inner.channels() as u32
+    }
+
+    /// The Opus target bitrate in bits/s.
+    #[napi(getter)]
+    pub fn bitrate(&self) -> u32 {
+        self.inner.bitrate()
+    }
+
+    /// Algorithmic delay added, in 48 kHz samples (resampler + Opus lookahead); trimmed from
+    /// the output so timestamps are exact, but it is wall-clock latency.
+    #[napi(getter)]
+    pub fn delay_samples(&self) -> u32 {
+        self.inner.delay_samples()
+    }
+}

@@ -1,0 +1,242 @@
+//! RTP packetizers for the hub: one per outgoing stream (not per viewer), one call per media
+//! frame, all packets of the frame in one Buffer. See `crates/rtp` for the payload rules.
+
+use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
+use napi_derive::napi;
+use sluice_rtmp::flv::AvcDecoderConfigurationRecord;
+use sluice_rtp::packetizer::{self as pk, PacketBatch, Packetizer};
+use sluice_rtp::RtpError;
+
+/// The RTP packets of one frame, back to back in `data`. Packet `i` is
+/// `data.subarray(i === 0 ? 0 : ends[i - 1], ends[i])`; each is a complete RTP packet (12-byte
+/// header, no CSRCs, no extension), ready for `Track.sendMessageBinary` or an SRTP context.
+#[napi(object)]
+pub struct RtpPackets {
+    /// All packets of the frame, back to back (bytes).
+    pub data: Buffer,
+    /// End offset in `data` of each packet (bytes), one entry per packet. Empty when the frame
+    /// produced no packet (an H.264 access unit of only AUD/filler NAL units).
+    pub ends: Uint32Array,
+}
+
+fn rtp_error(e: RtpError) -> Error {
+    Error::new(Status::InvalidArg, format!("{}: {e}", e.code()))
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("RTP_INVALID_ARGUMENT: {message}"),
+    )
+}
+
+/// RFC 3550 §5.1: the initial sequence number SHOULD be random.
+fn random_sequence_number() -> u16 {
+    let mut b = [0u8; 2];
+    // The OS RNG only fails on platforms Node does not run on; 0 is still a valid start.
+    let _ = getrandom::getrandom(&mut b);
+    u16::from_be_bytes(b)
+}
+
+fn configure(state: &mut pk::PacketizerState, mtu: Option<u32>) -> Result<()> {
+    state.set_sequence_number(random_sequence_number());
+    if let Some(mtu) = mtu {
+        state.set_mtu(mtu as usize).map_err(rtp_error)?;
+    }
+    Ok(())
+}
+
+fn payload_type(payload_type: u32) -> Result<u8> {
+    u8::try_from(payload_type)
+        .ok()
+        .filter(|pt| *pt <= 127)
+        .ok_or_else(|| invalid(format!("payload type {payload_type} outside 0..=127")))
+}
+
+fn sequence_number(value: u32) -> Result<u16> {
+    u16::try_from(value).map_err(|_| invalid(format!("sequence number {value} outside 0..=65535")))
+}
+
+fn run(packetizer: &mut impl Packetizer, frame: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+    let mut batch = PacketBatch::new();
+    packetizer
+        .packetize(frame, rtp_timestamp, &mut batch)
+        .map_err(rtp_error)?;
+    Ok(RtpPackets {
+        data: batch.data.into(),
+        ends: Uint32Array::new(batch.ends),
+    })
+}
+
+/// H.264 packetizer (RFC 6184, packetization-mode=1) fed with FLV/RTMP access units in AVCC
+/// form. Drops AUD and filler NAL units, sends the stored SPS+PPS as a STAP-A before IDR
+/// access units that lack them, aggregates small NAL units into STAP-A, fragments large ones
+/// as FU-A, and sets the marker bit on the last packet of each access unit.
+#[napi]
+pub struct H264Packetizer {
+    inner: pk::H264Packetizer,
+}
+
+#[napi]
+impl H264Packetizer {
+    /// `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's H.264 payload type).
+    /// `mtu`: largest RTP packet in bytes, header included, 15–65535, default 1200. The
+    /// initial sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, mtu: Option<u32>) -> Result<Self> {
+        let mut inner =
+            pk::H264Packetizer::new(ssrc, self::payload_type(payload_type)?).map_err(rtp_error)?;
+        configure(inner.state_mut(), mtu)?;
+        Ok(H264Packetizer { inner })
+    }
+
+    /// Takes the AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1: the FLV AVC
+    /// sequence header body after its 5-byte tag header) for its NAL unit length size and its
+    /// SPS/PPS, sent before IDR access units. Throws `RTP_AVC_CONFIG_MALFORMED` when the record
+    /// is truncated, not version 1, or has a length size of 3.
+    #[napi]
+    pub fn set_parameter_sets(&mut self, avc_decoder_configuration_record: &[u8]) -> Result<()> {
+        let malformed = |why: &str| {
+            Error::new(
+                Status::InvalidArg,
+                format!("RTP_AVC_CONFIG_MALFORMED: {why}"),
+            )
+        };
+        let record = AvcDecoderConfigurationRecord::parse(avc_decoder_configuration_record)
+            .ok_or_else(|| malformed("AVCDecoderConfigurationRecord truncated or not version 1"))?;
+        self.inner
+            .set_nalu_length_size(record.nalu_length_size)
+            .map_err(|e| malformed(&e.to_string()))?;
+        self.inner.set_parameter_sets(record.sps, record.pps);
+        Ok(())
+    }
+
+    /// Packetizes one access unit in AVCC form (the FLV AVC NALU body after its 5-byte tag
+    /// header). `rtpTimestamp`: 90 kHz ticks, shared by all its packets. Throws
+    /// `RTP_AVCC_MALFORMED` (nothing emitted, sequence number unchanged) when a length runs
+    /// past the end.
+    #[napi]
+    pub fn packetize(&mut self, avcc: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+        run(&mut self.inner, avcc, rtp_timestamp)
+    }
+
+    /// Sequence number of the next packet (0–65535, wraps).
+    #[napi(getter)]
+    pub fn sequence_number(&self) -> u32 {
+        self.inner.state().sequence_number() as u32
+    }
+
+    /// Sets the sequence number of the next packet; throws `RTP_INVALID_ARGUMENT` above 65535.
+    #[napi(setter)]
+    pub fn set_sequence_number(&mut self, value: u32) -> Result<()> {
+        self.inner
+            .state_mut()
+            .set_sequence_number(sequence_number(value)?);
+        Ok(())
+    }
+
+    /// SSRC written into every packet.
+    #[napi(getter)]
+    pub fn ssrc(&self) -> u32 {
+        self.inner.state().ssrc()
+    }
+
+    /// Changes the SSRC for the following packets.
+    #[napi(setter)]
+    pub fn set_ssrc(&mut self, value: u32) {
+        self.inner.state_mut().set_ssrc(value);
+    }
+
+    /// Payload type (0–127).
+    #[napi(getter)]
+    pub fn payload_type(&self) -> u32 {
+        self.inner.state().payload_type() as u32
+    }
+
+    /// Largest RTP packet in bytes, header included.
+    #[napi(getter)]
+    pub fn mtu(&self) -> u32 {
+        self.inner.state().mtu() as u32
+    }
+
+    /// AVCC NAL unit length prefix size in bytes (1, 2 or 4; 4 until `setParameterSets`).
+    #[napi(getter)]
+    pub fn nalu_length_size(&self) -> u32 {
+        self.inner.nalu_length_size() as u32
+    }
+}
+
+/// Opus packetizer (RFC 7587): one Opus packet per RTP packet, 48 kHz timestamps, marker 0
+/// except after `markNextPacket()`.
+#[napi]
+pub struct OpusPacketizer {
+    inner: pk::OpusPacketizer,
+}
+
+#[napi]
+impl OpusPacketizer {
+    /// `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's opus/48000/2 payload type).
+    /// `mtu`: largest RTP packet in bytes, header included, 15–65535, default 1200. The
+    /// initial sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, mtu: Option<u32>) -> Result<Self> {
+        let mut inner =
+            pk::OpusPacketizer::new(ssrc, self::payload_type(payload_type)?).map_err(rtp_error)?;
+        configure(inner.state_mut(), mtu)?;
+        Ok(OpusPacketizer { inner })
+    }
+
+    /// Packetizes one Opus packet. `rtpTimestamp`: 48 kHz ticks (960 per 20 ms frame).
+    /// Throws `RTP_FRAME_EMPTY` for zero bytes and `RTP_PAYLOAD_TOO_LARGE` above MTU − 12
+    /// bytes; nothing is emitted then.
+    #[napi]
+    pub fn packetize(&mut self, frame: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+        run(&mut self.inner, frame, rtp_timestamp)
+    }
+
+    /// Sets the marker bit on the next packet only: call it when audio resumes after a
+    /// DTX/silence gap (first packet of a talkspurt).
+    #[napi]
+    pub fn mark_next_packet(&mut self) {
+        self.inner.mark_next_packet();
+    }
+
+    /// Sequence number of the next packet (0–65535, wraps).
+    #[napi(getter)]
+    pub fn sequence_number(&self) -> u32 {
+        self.inner.state().sequence_number() as u32
+    }
+
+    /// Sets the sequence number of the next packet; throws `RTP_INVALID_ARGUMENT` above 65535.
+    #[napi(setter)]
+    pub fn set_sequence_number(&mut self, value: u32) -> Result<()> {
+        self.inner
+            .state_mut()
+            .set_sequence_number(sequence_number(value)?);
+        Ok(())
+    }
+
+    /// SSRC written into every packet.
+    #[napi(getter)]
+    pub fn ssrc(&self) -> u32 {
+        self.inner.state().ssrc()
+    }
+
+    /// Changes the SSRC for the following packets.
+    #[napi(setter)]
+    pub fn set_ssrc(&mut self, value: u32) {
+        self.inner.state_mut().set_ssrc(value);
+    }
+
+    /// Payload type (0–127).
+    #[napi(getter)]
+    pub fn payload_type(&self) -> u32 {
+        self.inner.state().payload_type() as u32
+    }
+
+    /// Largest RTP packet in bytes, header included.
+    #[napi(getter)]
+    pub fn mtu(&self) -> u32 {
+        self.inner.state().mtu() as u32
+    }
+}

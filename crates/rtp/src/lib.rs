@@ -1,0 +1,21 @@
+//! Sluice's RTP core, sans-IO: headers in and out, media frames in, RTP packets out.
+//!
+//! - [`packet`]: the RTP header (RFC 3550 §5.1): CSRCs, header extension (§5.3.1 with the
+//!   RFC 8285 one-byte and two-byte forms) and padding; parse and write into caller buffers.
+//! - [`packetizer`]: the [`Packetizer`](packetizer::Packetizer) trait, the reusable
+//!   [`PacketBatch`](packetizer::PacketBatch) output and one file per payload format:
+//!   [`h264`](packetizer::h264) (RFC 6184, packetization-mode=1) and
+//!   [`opus`](packetizer::opus) (RFC 7587). Depacketizers will sit beside it in a
+//!   `depacketizer` module.
+//!
+//! Nothing here touches a socket, a clock or a random number generator (initial sequence
+//! numbers and SSRCs come from the caller); every length read from input is bounded and
+//! malformed input is an [`RtpError`], never a panic.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod packet;
+pub mod packetizer;
+
+pub use error::RtpError;

@@ -1,0 +1,236 @@
+/**
+ * One stream's WebRTC feed: H.264 packetized once per stream (RFC 6184) and AAC transcoded to
+ * Opus once per stream (RFC 7587), only while WHEP viewers watch; the same packets go to every
+ * viewer through the viewer pool.
+ *
+ * Instant start: a viewer that connects mid-GOP gets the cached GOP's packets at once, with
+ * their RTP timestamps squeezed 1 ms apart so that the GOP's last frame keeps its timestamp and
+ * the live frames follow it; the picture appears within a round trip and the viewer is at the
+ * live edge. Audio joins at the live edge. A PLI/FIR (the RTMP publisher cannot be asked for a
+ * keyframe) is answered the same way, from the GOP cache.
+ *
+ * RTP clocks: video 90 kHz from the FLV dts (ms), which stays monotonic when the publisher sends
+ * B-frames (Chromium's decoder reorders them itself; with pts-based timestamps it drops every frame
+ * whose timestamp goes back); audio 48 kHz from the transcoder. Sender reports map both to the same NTP wallclock every second, for lip sync.
+ */
+import { randomInt } from 'node:crypto'
+import { native } from '../native'
+import type { Logger } from '../log'
+import type { Stream, Subscriber } from '../hub/stream'
+import type { MediaFrame } from '../hub/media-frame'
+import type { ViewerPool } from './viewer-pool'
+import { senderReport } from './rtcp'
+
+/** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
+export const FEED_H264_PT = 102
+export const FEED_OPUS_PT = 111
+
+interface PacketBatch {
+  data: Buffer
+  ends: Uint32Array
+}
+
+interface FeedViewer {
+  id: string
+  seqOffset: number
+  live: boolean
+  joinedAt: number
+}
+
+let nextFeedId = 1
+
+export class WebRtcFeed implements Subscriber {
+  readonly id = `webrtc-feed-${nextFeedId++}`
+  readonly stream: Stream
+  readonly videoSsrc = randomInt(1, 0xffffffff)
+  readonly audioSsrc = randomInt(1, 0xffffffff)
+  readonly #pool: ViewerPool
+  readonly #log: Logger
+  readonly #video = new native.H264Packetizer(this.videoSsrc, FEED_H264_PT, 1200)
+  readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
+  #transcoder: InstanceType<typeof native.AacToOpusTranscoder> | null = null
+  #videoCodecOk = false
+  #audioNote: string | null = null
+  readonly #videoBase = randomInt(0, 0x7fffffff)
+  readonly #audioBase = randomInt(0, 0x7fffffff)
+  /** Video packet batches (one per access unit) since the last keyframe, with their RTP timestamp. */
+  #gop: { batch: PacketBatch; rtpTimestamp: number }[] = []
+  readonly #viewers = new Map<string, FeedViewer>()
+  /** Stream media time (ms) at wallclock `#clockWall`, for sender reports. */
+  #clockMedia = 0
+  #clockWall = 0
+  #videoPackets = 0
+  #videoOctets = 0
+  #audioPackets = 0
+  #audioOctets = 0
+  readonly #srTimer: NodeJS.Timeout
+
+  constructor(stream: Stream, pool: ViewerPool, log: Logger) {
+    this.stream = stream
+    this.#pool = pool
+    this.#log = log.child({ stream: stream.key, feed: this.id })
+    if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
+    if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
+    for (const frame of stream.gop) if (frame.kind === 'video') this.#onVideo(frame, false)
+    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
+    this.#srTimer.unref()
+  }
+
+  get viewerCount(): number {
+    return this.#viewers.size
+  }
+
+  addViewer(id: string): void {
+    this.#viewers.set(id, { id, seqOffset: 0, live: false, joinedAt: Date.now() })
+  }
+
+  removeViewer(id: string): void {
+    this.#viewers.delete(id)
+  }
+
+  /** ICE+DTLS are up: replay the GOP to this viewer and let it join the live edge. */
+  start(id: string): void {
+    const v = this.#viewers.get(id)
+    if (!v || v.live) return
+    this.#replayGop(v, true)
+  }
+
+  /** PLI/FIR from a viewer: answered from the GOP cache. */
+  keyframeRequest(id: string): void {
+    const v = this.#viewers.get(id)
+    if (v?.live) this.#replayGop(v, true)
+  }
+
+  #replayGop(v: FeedViewer, live: boolean): void {
+    const frames = this.#gop
+    if (frames.length === 0) {
+      this.#pool.inject(v.id, 'video', new Uint8Array(0), new Uint32Array(0), v.seqOffset, live)
+      v.live = live
+      return
+    }
+    const total = frames.reduce((n, f) => n + f.batch.data.length, 0)
+    const data = Buffer.allocUnsafe(total)
+    const ends: number[] = []
+    const lastTs = frames[frames.length - 1]!.rtpTimestamp
+    let seq = (this.#video.sequenceNumber + v.seqOffset) & 0xffff
+    let at = 0
+    frames.forEach((f, i) => {
+      const ts = (lastTs - (frames.length - 1 - i) * 90) >>> 0
+      let start = 0
+      for (const end of f.batch.ends) {
+        f.batch.data.copy(data, at, start, end)
+        data.writeUInt16BE(seq, at + 2)
+        data.writeUInt32BE(ts, at + 4)
+        seq = (seq + 1) & 0xffff
+        at += end - start
+        ends.push(at)
+        start = end
+      }
+    })
+    v.seqOffset = (v.seqOffset + ends.length) & 0xffff
+    v.live = live
+    this.#pool.inject(v.id, 'video', data, Uint32Array.from(ends), v.seqOffset, live)
+    this.#log.debug({ viewer: v.id, frames: frames.length, packets: ends.length }, 'GOP replayed')
+  }
+
+  onPublish(): void {
+    this.#transcoder = null
+  }
+
+  onUnpublish(): void {
+    this.#gop = []
+  }
+
+  onMetadata(): void {}
+
+  onFrame(_stream: Stream, frame: MediaFrame): void {
+    if (frame.kind === 'video') this.#onVideo(frame, true)
+    else this.#onAudio(frame)
+  }
+
+  #onVideo(frame: MediaFrame, send: boolean): void {
+    const codec = frame.payload[0]! & 0x0f
+    if (frame.sequenceHeader) {
+      this.#videoCodecOk = codec === 7
+      if (this.#videoCodecOk) this.#video.setParameterSets(frame.payload.subarray(5))
+      else this.#log.warn({ codec: this.stream.video?.codec }, 'video is not H.264: WebRTC viewers get no video')
+      return
+    }
+    if (!this.#videoCodecOk || frame.payload[1] !== 1) return
+    const rtpTimestamp = (this.#videoBase + Math.round(frame.dts * 90)) >>> 0
+    let batch: PacketBatch
+    try {
+      batch = this.#video.packetize(frame.payload.subarray(5), rtpTimestamp)
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, 'access unit dropped: cannot packetize')
+      return
+    }
+    if (frame.keyframe) this.#gop = []
+    if (frame.keyframe || this.#gop.length > 0) this.#gop.push({ batch, rtpTimestamp })
+    this.#clockMedia = frame.dts
+    this.#clockWall = Date.now()
+    if (!send || batch.ends.length === 0) return
+    this.#videoPackets += batch.ends.length
+    this.#videoOctets += batch.data.length
+    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends)
+  }
+
+  #onAudio(frame: MediaFrame): void {
+    const format = frame.payload[0]! >> 4
+    if (format !== 10) {
+      this.#noteAudio(`audio codec ${this.stream.audio?.codec ?? format} is not AAC: WebRTC viewers get video only`)
+      return
+    }
+    if (frame.sequenceHeader) {
+      try {
+        this.#transcoder = new native.AacToOpusTranscoder(frame.payload.subarray(2), 64000)
+      } catch (error) {
+        this.#transcoder = null
+        this.#noteAudio(`AAC configuration not supported (${String(error)}): WebRTC viewers get video only`)
+      }
+      return
+    }
+    if (!this.#transcoder) return
+    let out
+    try {
+      out = this.#transcoder.push(frame.payload.subarray(2), frame.pts)
+    } catch (error) {
+      this.#log.debug({ err: String(error) }, 'AAC frame dropped')
+      return
+    }
+    let start = 0
+    for (let i = 0; i < out.ends.length; i++) {
+      const end = out.ends[i]!
+      const ts = (this.#audioBase + out.timestamps[i]!) >>> 0
+      const batch = this.#audio.packetize(out.data.subarray(start, end), ts)
+      start = end
+      this.#audioPackets += batch.ends.length
+      this.#audioOctets += batch.data.length
+      this.#pool.media(this.stream.key, 'audio', batch.data, batch.ends)
+    }
+  }
+
+  #noteAudio(reason: string): void {
+    if (this.#audioNote === reason) return
+    this.#audioNote = reason
+    this.#log.warn({ reason }, 'WebRTC audio disabled')
+  }
+
+  #senderReports(): void {
+    if (this.#clockWall === 0) return
+    const now = Date.now()
+    const media = this.#clockMedia + (now - this.#clockWall)
+    const v = senderReport(this.videoSsrc, now, (this.#videoBase + Math.round(media * 90)) >>> 0, this.#videoPackets, this.#videoOctets)
+    this.#pool.media(this.stream.key, 'video', v, Uint32Array.of(v.length))
+    if (this.#transcoder) {
+      const a = senderReport(this.audioSsrc, now, (this.#audioBase + Math.round(media * 48)) >>> 0, this.#audioPackets, this.#audioOctets)
+      this.#pool.media(this.stream.key, 'audio', a, Uint32Array.of(a.length))
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#srTimer)
+    this.#viewers.clear()
+    this.#gop = []
+  }
+}

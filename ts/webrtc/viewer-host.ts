@@ -1,0 +1,268 @@
+/**
+ * The WebRTC side of WHEP viewers: node-datachannel PeerConnections (ICE, DTLS-SRTP) and the
+ * per-packet sends. It runs inside a worker thread (`viewer-worker.ts`) so that fan-out, which
+ * costs node-datachannel about 10 µs of CPU per packet per viewer, never starves the main
+ * thread's RTMP ingest, HTTP and signaling. The main thread (`viewer-pool.ts`) packetizes once per
+ * stream and posts the same packets here; this host sends them to each of its viewers.
+ *
+ * Per viewer: video packets carry the stream's sequence numbers plus the viewer's `seqOffset`
+ * (packets injected for it alone — a GOP replay at join or after a PLI — shift it); NACKs are
+ * answered from a per-stream retransmission buffer of recent video packets.
+ */
+import nodeDataChannel from 'node-datachannel'
+import { parseRtcpFeedback } from './rtcp'
+import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
+
+const { PeerConnection, Video, Audio } = nodeDataChannel
+type PeerConnection = InstanceType<typeof PeerConnection>
+type Track = ReturnType<PeerConnection['addTrack']>
+
+/** RTCP packet types 192–223 (RFC 5761 §4) share the second byte's range with RTP M|PT. */
+function isRtcp(p: Buffer): boolean {
+  const b = p[1]!
+  return b >= 192 && b <= 223
+}
+
+/** Video packets kept per stream for NACK (about 2 s at 2.5 Mbit/s). */
+const RETRANSMIT_PACKETS = 1024
+
+interface HostedViewer {
+  id: string
+  streamKey: string
+  pc: PeerConnection
+  video: Track | null
+  audio: Track | null
+  videoSsrc: number
+  /** This viewer's negotiated payload types; shared packets carry the feed's and get patched. */
+  videoPt: number
+  audioPt: number
+  /** Receives live packets (after its GOP replay). */
+  live: boolean
+  seqOffset: number
+  packetsSent: number
+  bytesSent: number
+  nacks: number
+  retransmitted: number
+  closed: boolean
+}
+
+interface HostedStream {
+  viewers: Set<HostedViewer>
+  /** Retransmission ring: stream sequence number → packet. */
+  ring: (Buffer | undefined)[]
+}
+
+export class ViewerHost {
+  readonly #post: (m: HostMessage) => void
+  readonly #viewers = new Map<string, HostedViewer>()
+  readonly #streams = new Map<string, HostedStream>()
+
+  constructor(post: (m: HostMessage) => void) {
+    this.#post = post
+  }
+
+  handle(m: PoolMessage): void {
+    switch (m.op) {
+      case 'create':
+        return this.#create(m.viewer)
+      case 'candidate': {
+        const v = this.#viewers.get(m.id)
+        try {
+          v?.pc.addRemoteCandidate(m.candidate, m.mid)
+        } catch (error) {
+          this.#post({ op: 'log', level: 'warn', msg: 'remote candidate refused', data: { id: m.id, error: String(error) } })
+        }
+        return
+      }
+      case 'close':
+        return this.#close(m.id, 'closed by server')
+      case 'media':
+        return this.#media(m.streamKey, m.kind, m.data, m.ends)
+      case 'inject': {
+        const v = this.#viewers.get(m.id)
+        if (!v || v.closed) return
+        this.#sendBatch(v, m.kind, m.data, m.ends, 0)
+        v.seqOffset = m.seqOffset
+        if (m.live) v.live = true
+        return
+      }
+      case 'stats':
+        return this.#post({
+          op: 'stats',
+          viewers: [...this.#viewers.values()].map((v) => ({
+            id: v.id,
+            packetsSent: v.packetsSent,
+            bytesSent: v.bytesSent,
+            nacks: v.nacks,
+            retransmitted: v.retransmitted,
+          })),
+        })
+    }
+  }
+
+  #stream(key: string): HostedStream {
+    let s = this.#streams.get(key)
+    if (!s) {
+      s = { viewers: new Set(), ring: new Array(RETRANSMIT_PACKETS) }
+      this.#streams.set(key, s)
+    }
+    return s
+  }
+
+  #create(spec: ViewerSpec): void {
+    let pc: PeerConnection
+    try {
+      pc = new PeerConnection(spec.id, {
+        iceServers: spec.ice.iceServers,
+        bindAddress: spec.ice.bindAddress,
+        portRangeBegin: spec.ice.portRangeBegin,
+        portRangeEnd: spec.ice.portRangeEnd,
+        enableIceUdpMux: false,
+      })
+    } catch (error) {
+      this.#post({ op: 'error', id: spec.id, message: `PeerConnection failed: ${String(error)}` })
+      return
+    }
+    const v: HostedViewer = {
+      id: spec.id,
+      streamKey: spec.streamKey,
+      pc,
+      video: null,
+      audio: null,
+      videoSsrc: spec.video?.ssrc ?? 0,
+      videoPt: spec.video?.payloadType ?? 0,
+      audioPt: spec.audio?.payloadType ?? 0,
+      live: false,
+      seqOffset: 0,
+      packetsSent: 0,
+      bytesSent: 0,
+      nacks: 0,
+      retransmitted: 0,
+      closed: false,
+    }
+    this.#viewers.set(spec.id, v)
+    this.#stream(spec.streamKey).viewers.add(v)
+    let answered = false
+    const answer = () => {
+      if (answered) return
+      const d = pc.localDescription()
+      if (!d) return
+      answered = true
+      this.#post({ op: 'answer', id: spec.id, sdp: d.sdp })
+    }
+    try {
+      if (spec.video) {
+        const video = new Video(spec.video.mid, 'SendOnly')
+        video.addH264Codec(spec.video.payloadType, spec.video.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
+        video.addSSRC(spec.video.ssrc, spec.cname, spec.msid, `${spec.msid}-video`)
+        v.video = pc.addTrack(video)
+        v.video.onMessage((msg) => this.#onRtcp(v, msg))
+      }
+      if (spec.audio) {
+        const audio = new Audio(spec.audio.mid, 'SendOnly')
+        audio.addOpusCodec(spec.audio.payloadType, spec.audio.fmtp || 'minptime=10;useinbandfec=1')
+        audio.addSSRC(spec.audio.ssrc, spec.cname, spec.msid, `${spec.msid}-audio`)
+        v.audio = pc.addTrack(audio)
+      }
+      pc.onStateChange((state) => {
+        this.#post({ op: 'state', id: spec.id, state })
+        if (state === 'closed' || state === 'failed') this.#close(spec.id, `peer connection ${state}`)
+      })
+      pc.onGatheringStateChange((state) => {
+        if (state === 'complete') answer()
+      })
+      pc.setRemoteDescription(spec.offer, 'offer')
+      if (pc.gatheringState() === 'complete') answer()
+    } catch (error) {
+      this.#post({ op: 'error', id: spec.id, message: `cannot answer the offer: ${String(error)}` })
+      this.#close(spec.id, 'offer refused')
+    }
+  }
+
+  #onRtcp(v: HostedViewer, msg: Buffer): void {
+    for (const fb of parseRtcpFeedback(msg)) {
+      if (fb.type === 'nack') {
+        v.nacks++
+        const ring = this.#streams.get(v.streamKey)?.ring
+        if (!ring || !v.video) continue
+        for (const seq of fb.sequenceNumbers) {
+          const streamSeq = (seq - v.seqOffset) & 0xffff
+          const p = ring[streamSeq % RETRANSMIT_PACKETS]
+          if (p && p.readUInt16BE(2) === streamSeq) {
+            this.#sendOne(v, v.video, p, v.seqOffset)
+            v.retransmitted++
+          }
+        }
+      } else {
+        this.#post({ op: 'keyframe', id: v.id, reason: fb.type })
+      }
+    }
+  }
+
+  #media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
+    const s = this.#streams.get(streamKey)
+    if (!s) return
+    if (kind === 'video') {
+      let start = 0
+      for (const end of ends) {
+        const p = Buffer.from(data.buffer, data.byteOffset + start, end - start)
+        if (!isRtcp(p)) s.ring[p.readUInt16BE(2) % RETRANSMIT_PACKETS] = p
+        start = end
+      }
+    }
+    for (const v of s.viewers) if (v.live && !v.closed) this.#sendBatch(v, kind, data, ends, v.seqOffset)
+  }
+
+  #sendBatch(v: HostedViewer, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number): void {
+    const track = kind === 'video' ? v.video : v.audio
+    if (!track) return
+    let start = 0
+    for (const end of ends) {
+      this.#sendOne(v, track, Buffer.from(data.buffer, data.byteOffset + start, end - start), kind === 'video' ? seqOffset : 0)
+      start = end
+    }
+  }
+
+  #sendOne(v: HostedViewer, track: Track, packet: Buffer, seqOffset: number): void {
+    let p = packet
+    if (!isRtcp(p)) {
+      const pt = track === v.video ? v.videoPt : v.audioPt
+      if (seqOffset !== 0 || (p[1]! & 0x7f) !== pt) {
+        p = Buffer.from(packet)
+        p[1] = (p[1]! & 0x80) | pt
+        p.writeUInt16BE((p.readUInt16BE(2) + seqOffset) & 0xffff, 2)
+      }
+    }
+    try {
+      if (track.isOpen() && track.sendMessageBinary(p)) {
+        v.packetsSent++
+        v.bytesSent += p.length
+      }
+    } catch {
+      // a track closing under us: the state change closes the viewer
+    }
+  }
+
+  #close(id: string, reason: string): void {
+    const v = this.#viewers.get(id)
+    if (!v || v.closed) return
+    v.closed = true
+    this.#viewers.delete(id)
+    const s = this.#streams.get(v.streamKey)
+    s?.viewers.delete(v)
+    if (s && s.viewers.size === 0) this.#streams.delete(v.streamKey)
+    try {
+      v.video?.close()
+      v.audio?.close()
+      v.pc.close()
+    } catch {
+      // already closed
+    }
+    this.#post({ op: 'closed', id, reason, packetsSent: v.packetsSent, bytesSent: v.bytesSent })
+  }
+
+  /** Closes every viewer (worker shutdown). */
+  closeAll(): void {
+    for (const id of [...this.#viewers.keys()]) this.#close(id, 'server shutting down')
+  }
+}

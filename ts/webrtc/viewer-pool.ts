@@ -1,0 +1,190 @@
+/**
+ * Main-thread side of WHEP viewers: a pool of worker threads hosting the PeerConnections
+ * (`viewer-host.ts`). Viewers of one stream are packed onto as few workers as their limit allows,
+ * so each packet batch is posted once per worker, not once per viewer.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { Logger } from '../log'
+import type { HostMessage, PoolMessage, ViewerCounters, ViewerSpec } from './viewer-protocol'
+
+export interface ViewerPoolOptions {
+  /** Worker threads. Default: available parallelism, at most 4. */
+  workers: number
+  /** Viewers of one stream per worker before the next worker takes them. Default 200. */
+  viewersPerWorker: number
+}
+
+export interface ViewerEvents {
+  onState(state: string): void
+  onKeyframeRequest(reason: string): void
+  onClosed(reason: string, packetsSent: number, bytesSent: number): void
+}
+
+interface PoolWorker {
+  worker: Worker
+  viewers: number
+  /** Viewer count per stream key on this worker. */
+  streams: Map<string, number>
+}
+
+interface PendingViewer {
+  worker: PoolWorker
+  streamKey: string
+  events: ViewerEvents
+  answer?: { resolve: (sdp: string) => void; reject: (e: Error) => void }
+}
+
+export class ViewerPool {
+  readonly #workers: PoolWorker[] = []
+  readonly #viewers = new Map<string, PendingViewer>()
+  readonly #log: Logger
+  readonly #options: ViewerPoolOptions
+  #statsWaiters: ((v: ViewerCounters[]) => void)[] = []
+  #statsParts: ViewerCounters[] = []
+  #statsPending = 0
+
+  constructor(log: Logger, options: Partial<ViewerPoolOptions> = {}) {
+    this.#log = log.child({ component: 'webrtc' })
+    this.#options = {
+      workers: Math.max(1, Math.min(4, options.workers ?? os.availableParallelism())),
+      viewersPerWorker: options.viewersPerWorker ?? 200,
+    }
+  }
+
+  get size(): number {
+    return this.#viewers.size
+  }
+
+  #spawn(): PoolWorker {
+    const worker = new Worker(path.join(__dirname, 'viewer-worker.js'))
+    const w: PoolWorker = { worker, viewers: 0, streams: new Map() }
+    worker.on('message', (m: HostMessage) => this.#onMessage(w, m))
+    worker.on('error', (err) => this.#log.error({ err }, 'viewer worker failed'))
+    worker.unref()
+    this.#workers.push(w)
+    return w
+  }
+
+  #pick(streamKey: string): PoolWorker {
+    const limit = this.#options.viewersPerWorker
+    const withStream = this.#workers.filter((w) => (w.streams.get(streamKey) ?? 0) > 0 && (w.streams.get(streamKey) ?? 0) < limit)
+    if (withStream.length > 0) return withStream[0]!
+    if (this.#workers.length < this.#options.workers) return this.#spawn()
+    return this.#workers.reduce((a, b) => (b.viewers < a.viewers ? b : a))
+  }
+
+  /** Creates a viewer's PeerConnection in a worker; resolves with the SDP answer. */
+  create(spec: ViewerSpec, events: ViewerEvents): Promise<string> {
+    const worker = this.#pick(spec.streamKey)
+    worker.viewers++
+    worker.streams.set(spec.streamKey, (worker.streams.get(spec.streamKey) ?? 0) + 1)
+    const pending: PendingViewer = { worker, streamKey: spec.streamKey, events }
+    this.#viewers.set(spec.id, pending)
+    return new Promise((resolve, reject) => {
+      pending.answer = { resolve, reject }
+      this.#post(worker, { op: 'create', viewer: spec })
+    })
+  }
+
+  addCandidate(id: string, candidate: string, mid: string): void {
+    const v = this.#viewers.get(id)
+    if (v) this.#post(v.worker, { op: 'candidate', id, candidate, mid })
+  }
+
+  closeViewer(id: string): void {
+    const v = this.#viewers.get(id)
+    if (v) this.#post(v.worker, { op: 'close', id })
+  }
+
+  /** Posts a stream's packets to every worker that hosts viewers of it. */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
+    for (const w of this.#workers) {
+      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends })
+    }
+  }
+
+  /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
+  inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
+    const v = this.#viewers.get(id)
+    if (v) this.#post(v.worker, { op: 'inject', id, kind, data, ends, seqOffset, live })
+  }
+
+  /** Per-viewer counters from every worker. */
+  stats(): Promise<ViewerCounters[]> {
+    if (this.#workers.length === 0) return Promise.resolve([])
+    return new Promise((resolve) => {
+      this.#statsWaiters.push(resolve)
+      if (this.#statsPending > 0) return
+      this.#statsPending = this.#workers.length
+      this.#statsParts = []
+      for (const w of this.#workers) this.#post(w, { op: 'stats' })
+    })
+  }
+
+  #post(w: PoolWorker, m: PoolMessage): void {
+    w.worker.postMessage(m)
+  }
+
+  #onMessage(w: PoolWorker, m: HostMessage): void {
+    switch (m.op) {
+      case 'answer': {
+        const v = this.#viewers.get(m.id)
+        v?.answer?.resolve(m.sdp)
+        if (v) v.answer = undefined
+        return
+      }
+      case 'error': {
+        const v = this.#viewers.get(m.id)
+        v?.answer?.reject(new Error(m.message))
+        if (v) v.answer = undefined
+        this.#log.warn({ viewer: m.id, reason: m.message }, 'viewer error')
+        return
+      }
+      case 'state':
+        this.#viewers.get(m.id)?.events.onState(m.state)
+        return
+      case 'keyframe':
+        this.#viewers.get(m.id)?.events.onKeyframeRequest(m.reason)
+        return
+      case 'closed': {
+        const v = this.#viewers.get(m.id)
+        if (!v) return
+        this.#viewers.delete(m.id)
+        w.viewers--
+        const n = (w.streams.get(v.streamKey) ?? 1) - 1
+        if (n <= 0) w.streams.delete(v.streamKey)
+        else w.streams.set(v.streamKey, n)
+        v.answer?.reject(new Error(m.reason))
+        v.events.onClosed(m.reason, m.packetsSent, m.bytesSent)
+        return
+      }
+      case 'stats':
+        this.#statsParts.push(...m.viewers)
+        if (--this.#statsPending === 0) {
+          const waiters = this.#statsWaiters
+          this.#statsWaiters = []
+          for (const r of waiters) r(this.#statsParts)
+        }
+        return
+      case 'log':
+        this.#log[m.level](m.data ?? {}, m.msg)
+    }
+  }
+
+  /** Closes every viewer and stops the workers. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.worker.once('exit', () => resolve())
+            w.worker.postMessage({ op: 'shutdown' })
+            setTimeout(() => void w.worker.terminate().then(() => resolve()), 2000).unref()
+          }),
+      ),
+    )
+    this.#workers.length = 0
+  }
+}

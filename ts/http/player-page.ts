@@ -44,7 +44,7 @@ const PAGE = /* html */ `<!doctype html>
     <div id="empty">No live stream. Publish one: <code>ffmpeg -re -i in.mp4 -c copy -f flv rtmp://HOST/live/test</code></div>
   </section>
   <section>
-    <video id="video" autoplay playsinline controls muted></video>
+    <video id="video" autoplay playsinline controls></video>
     <div id="status">Pick a stream.</div>
     <div id="stats"></div>
   </section>
@@ -89,7 +89,11 @@ async function play(key) {
   pc.addTransceiver('audio', { direction: 'recvonly' })
   const media = new MediaStream()
   $('video').srcObject = media
-  pc.ontrack = (e) => media.addTrack(e.track)
+  pc.ontrack = (e) => {
+    media.addTrack(e.track)
+    // with sound when the browser allows it (a click, or an autoplay policy); else muted
+    $('video').play().catch(() => { $('video').muted = true; $('video').play().catch(() => {}) })
+  }
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'connected' && !player.connectedAt) player.connectedAt = performance.now()
     status(key + ': ' + pc.connectionState, pc.connectionState === 'failed')

@@ -22,7 +22,7 @@ function publishLive(url: string, seconds: number, extra: string[] = []): Proc {
     '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-pix_fmt', 'yuv420p', ...extra,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', ...extra,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
     '-f', 'flv', url,
   ])
@@ -76,6 +76,7 @@ describe('WHEP playback in Chromium', () => {
     expect(s.audio?.audioLevel).toBeGreaterThan(0)
     console.log('WHEP first frame after connected (ms):', Math.round(s.firstFrameAt! - s.connectedAt!), 'freezes:', s.video?.freezeCount)
     await page.close()
+    publishers.pop()!.child.kill('SIGKILL')
   }, 40_000)
 
   it('plays a publisher that sends B-frames (-bf 2) smoothly', async () => {
@@ -87,6 +88,7 @@ describe('WHEP playback in Chromium', () => {
     expect(s.video?.framesDecoded).toBeGreaterThan(60)
     expect(s.video?.freezeCount).toBe(0)
     await page.close()
+    publishers.pop()!.child.kill('SIGKILL')
   }, 40_000)
 
   it('a viewer joining mid-GOP decodes its first frame within 500 ms of connected', async () => {

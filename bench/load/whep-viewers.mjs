@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * whep-viewers: N WHEP viewers as node-datachannel clients (ICE bound to 127.0.0.1), for a
- * bounded time. Reports per viewer: video/audio RTP packets, sequence gaps, reordering, and time
+ * whep-viewers: N WHEP viewers as werift clients (ICE bound to 127.0.0.1), for a bounded time.
+ * (node-datachannel 0.33 as a receiver connects but hands no RTP to `Track.onMessage` here, so the
+ * viewers use werift, an independent WebRTC stack that also sends NACKs.) Reports per viewer: video/audio RTP packets, sequence gaps, reordering, and time
  * from `connected` to the first keyframe (an IDR or SPS NAL unit). Optionally samples a server
  * process's CPU (user+sys per wall second, /proc) and RSS.
  *
@@ -10,9 +11,8 @@
  */
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
-import nodeDataChannel from 'node-datachannel'
+import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift'
 
-const { PeerConnection, Video, Audio } = nodeDataChannel
 const { values } = parseArgs({
   options: {
     http: { type: 'string', default: 'http://127.0.0.1:8000' },
@@ -44,15 +44,36 @@ function nalTypesOf(payload) {
 }
 
 function tracker() {
-  return { packets: 0, bytes: 0, first: null, last: null, gaps: 0, missing: 0, reordered: 0 }
+  return { packets: 0, bytes: 0, first: null, last: null, gaps: 0, missing: 0, reordered: 0, ext: null, seen: null }
 }
 
-function onRtp(t, buf) {
-  const b1 = buf[1]
-  if (b1 >= 192 && b1 <= 223) return false // RTCP
-  const seq = buf.readUInt16BE(2)
+/** Extended sequence numbers seen inside the measured window (to count what NACK never filled). */
+function recordWindow(t, seq) {
+  if (!t.seen) return
+  let ext = seq
+  if (t.ext !== null) {
+    const d = (seq - (t.ext & 0xffff) + 0x10000) & 0xffff
+    ext = d < 0x8000 ? t.ext + d : t.ext - (0x10000 - d)
+  }
+  if (t.ext === null || ext > t.ext) t.ext = ext
+  t.seen.add(ext)
+}
+
+function windowLoss(t) {
+  if (!t.seen || t.seen.size === 0) return { received: 0, unrecovered: 0 }
+  let min = Infinity
+  let max = -Infinity
+  for (const e of t.seen) {
+    if (e < min) min = e
+    if (e > max) max = e
+  }
+  return { received: t.seen.size, unrecovered: max - min + 1 - t.seen.size }
+}
+
+function onRtp(t, seq, size) {
+  recordWindow(t, seq)
   t.packets++
-  t.bytes += buf.length
+  t.bytes += size
   if (t.last !== null) {
     const d = (seq - t.last) & 0xffff
     if (d === 0 || d > 0x8000) t.reordered++
@@ -63,44 +84,58 @@ function onRtp(t, buf) {
   }
   if (t.last === null || ((seq - t.last) & 0xffff) < 0x8000) t.last = seq
   if (t.first === null) t.first = seq
-  return true
 }
 
+/**
+ * One viewer: a werift RTCPeerConnection (an independent WebRTC stack: ICE, DTLS-SRTP, RTCP with
+ * NACK) with recvonly H.264 and Opus, ICE on 127.0.0.1 only.
+ */
 async function viewer(i) {
-  const pc = new PeerConnection(`viewer-${i}`, { iceServers: [], bindAddress: '127.0.0.1' })
-  const v = { i, state: 'new', connectedAt: 0, firstKeyframeMs: null, video: tracker(), audio: tracker(), error: null, pc, resource: null }
-  const video = new Video('0', 'RecvOnly')
-  video.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-  const vt = pc.addTrack(video)
-  const audio = new Audio('1', 'RecvOnly')
-  audio.addOpusCodec(111, 'minptime=10;useinbandfec=1')
-  const at = pc.addTrack(audio)
-  vt.onMessage((buf) => {
-    if (!onRtp(v.video, buf)) return
-    if (v.firstKeyframeMs === null) {
-      const offset = 12 + 4 * (buf[0] & 0x0f) + (buf[0] & 0x10 ? 4 + 4 * buf.readUInt16BE(12 + 4 * (buf[0] & 0x0f) + 2) : 0)
-      const types = nalTypesOf(buf.subarray(offset))
-      if (types.includes(5) || types.includes(7)) v.firstKeyframeMs = Date.now() - v.connectedAt
-    }
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceUseIpv4: true,
+    iceUseIpv6: false,
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    codecs: {
+      video: [
+        new RTCRtpCodecParameters({
+          mimeType: 'video/H264',
+          clockRate: 90000,
+          parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+          rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }],
+        }),
+      ],
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+    },
   })
-  at.onMessage((buf) => onRtp(v.audio, buf))
-  pc.onStateChange((s) => {
+  const v = { i, state: 'new', connectedAt: 0, firstKeyframeMs: null, video: tracker(), audio: tracker(), error: null, pc, resource: null }
+  pc.addTransceiver('video', { direction: 'recvonly' })
+  pc.addTransceiver('audio', { direction: 'recvonly' })
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => {
+      const t = track.kind === 'video' ? v.video : v.audio
+      onRtp(t, rtp.header.sequenceNumber, rtp.payload.length + 12)
+      if (track.kind === 'video' && v.firstKeyframeMs === null) {
+        const types = nalTypesOf(rtp.payload)
+        if (types.includes(5) || types.includes(7)) v.firstKeyframeMs = Date.now() - v.connectedAt
+      }
+    })
+  })
+  pc.connectionStateChange.subscribe((s) => {
     v.state = s
     if (s === 'connected') v.connectedAt = Date.now()
   })
-  const gathered = new Promise((resolve) => {
-    pc.onGatheringStateChange((s) => s === 'complete' && resolve())
-    setTimeout(resolve, 3000)
-  })
-  pc.setLocalDescription()
-  await gathered
-  const res = await fetch(`${origin}/whep/${values.stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription().sdp })
+  await pc.setLocalDescription(await pc.createOffer())
+  const deadline = Date.now() + 3000
+  while (pc.iceGatheringState !== 'complete' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  v.gatherMs = 3000 - (deadline - Date.now())
+  const res = await fetch(`${origin}/whep/${values.stream}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
   if (res.status !== 201) {
     v.error = `WHEP ${res.status}: ${await res.text()}`
     return v
   }
   v.resource = origin + res.headers.get('location')
-  pc.setRemoteDescription(await res.text(), 'answer')
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() })
   return v
 }
 
@@ -112,17 +147,21 @@ function cpuSample(pid) {
   return { ticks, rss, at: Date.now() }
 }
 
-const viewers = []
-for (let i = 0; i < N; i++) viewers.push(await viewer(i))
+const viewers = await Promise.all(Array.from({ length: N }, (_, i) => viewer(i)))
 const connectDeadline = Date.now() + 15000
 while (viewers.some((v) => !v.error && v.state !== 'connected') && Date.now() < connectDeadline) await new Promise((r) => setTimeout(r, 100))
 // the measured window starts once everyone is connected
 for (const v of viewers) {
   v.windowStart = { video: v.video.packets, audio: v.audio.packets, gaps: v.video.gaps, missing: v.video.missing }
+  v.video.seen = new Set()
 }
 const cpu0 = cpuSample(Number(values['server-pid']))
 await new Promise((r) => setTimeout(r, duration))
 const cpu1 = cpuSample(Number(values['server-pid']))
+for (const v of viewers) {
+  v.windowLoss = windowLoss(v.video)
+  v.video.seen = null
+}
 
 const report = viewers.map((v) => ({
   viewer: v.i,
@@ -133,6 +172,8 @@ const report = viewers.map((v) => ({
   videoKbps: Math.round((v.video.bytes * 8) / duration),
   gaps: v.video.gaps,
   missing: v.video.missing,
+  windowReceived: v.windowLoss?.received ?? 0,
+  unrecovered: v.windowLoss?.unrecovered ?? 0,
   reordered: v.video.reordered,
   firstKeyframeMs: v.firstKeyframeMs,
 }))
@@ -144,20 +185,19 @@ const summary = {
   maxVideoPackets: Math.max(...report.map((r) => r.videoPackets)),
   totalGaps: report.reduce((n, r) => n + r.gaps, 0),
   totalMissing: report.reduce((n, r) => n + r.missing, 0),
+  totalUnrecovered: report.reduce((n, r) => n + r.unrecovered, 0),
+  minWindowReceived: Math.min(...report.map((r) => r.windowReceived)),
   medianFirstKeyframeMs: report.map((r) => r.firstKeyframeMs ?? Infinity).sort((a, b) => a - b)[Math.floor(N / 2)],
   serverCpuPercent: cpu0 && cpu1 ? Math.round(((cpu1.ticks - cpu0.ticks) / 100 / ((cpu1.at - cpu0.at) / 1000)) * 1000) / 10 : null,
   serverRssMb: cpu1 ? Math.round(cpu1.rss / 1048576) : null,
 }
 for (const v of viewers) {
   if (v.resource) await fetch(v.resource, { method: 'DELETE' }).catch(() => {})
-  try {
-    v.pc.close()
-  } catch {}
+  await v.pc.close().catch(() => {})
 }
 if (values.json) process.stdout.write(JSON.stringify({ summary, viewers: report }) + '\n')
 else {
   console.table(report)
   console.log(summary)
 }
-nodeDataChannel.cleanup()
 process.exit(0)

@@ -1,11 +1,12 @@
 /**
- * Main-thread side of WHEP viewers: a pool of worker threads hosting the PeerConnections
- * (`viewer-host.ts`). Viewers of one stream are packed onto as few workers as their limit allows,
- * so each packet batch is posted once per worker, not once per viewer.
+ * Main-thread side of WHEP viewers: a pool of viewer processes hosting the PeerConnections
+ * (`viewer-host.ts`, forked with structured-clone IPC). Viewers of one stream are packed onto as
+ * few workers as their limit allows, so each packet batch is posted once per worker, not once per
+ * viewer.
  */
 import os from 'node:os'
 import path from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { fork, type ChildProcess } from 'node:child_process'
 import type { Logger } from '../log'
 import type { HostMessage, PoolMessage, ViewerCounters, ViewerSpec } from './viewer-protocol'
 
@@ -23,7 +24,7 @@ export interface ViewerEvents {
 }
 
 interface PoolWorker {
-  worker: Worker
+  worker: ChildProcess
   viewers: number
   /** Viewer count per stream key on this worker. */
   streams: Map<string, number>
@@ -58,11 +59,13 @@ export class ViewerPool {
   }
 
   #spawn(): PoolWorker {
-    const worker = new Worker(path.join(__dirname, 'viewer-worker.js'))
+    const worker = fork(path.join(__dirname, 'viewer-worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const w: PoolWorker = { worker, viewers: 0, streams: new Map() }
     worker.on('message', (m: HostMessage) => this.#onMessage(w, m))
-    worker.on('error', (err) => this.#log.error({ err }, 'viewer worker failed'))
+    worker.on('error', (err) => this.#log.error({ err }, 'viewer process failed'))
+    worker.on('exit', (code, signal) => this.#onExit(w, code, signal))
     worker.unref()
+    worker.channel?.unref()
     this.#workers.push(w)
     return w
   }
@@ -124,7 +127,26 @@ export class ViewerPool {
   }
 
   #post(w: PoolWorker, m: PoolMessage): void {
-    w.worker.postMessage(m)
+    if (w.worker.connected) w.worker.send(m)
+  }
+
+  /** A viewer process ended: its viewers are gone (logged when it was not a shutdown). */
+  #onExit(w: PoolWorker, code: number | null, signal: string | null): void {
+    const i = this.#workers.indexOf(w)
+    if (i < 0) return
+    this.#workers.splice(i, 1)
+    this.#log.error({ code, signal }, 'viewer process exited; its viewers are closed')
+    for (const [id, v] of this.#viewers) {
+      if (v.worker !== w) continue
+      this.#viewers.delete(id)
+      v.answer?.reject(new Error('viewer process exited'))
+      v.events.onClosed('viewer process exited', 0, 0)
+    }
+    if (this.#statsPending > 0 && --this.#statsPending === 0) {
+      const waiters = this.#statsWaiters
+      this.#statsWaiters = []
+      for (const r of waiters) r(this.#statsParts)
+    }
   }
 
   #onMessage(w: PoolWorker, m: HostMessage): void {
@@ -173,18 +195,22 @@ export class ViewerPool {
     }
   }
 
-  /** Closes every viewer and stops the workers. */
+  /** Closes every viewer and stops the viewer processes. */
   async close(): Promise<void> {
+    const workers = this.#workers.splice(0)
     await Promise.all(
-      this.#workers.map(
+      workers.map(
         (w) =>
           new Promise<void>((resolve) => {
             w.worker.once('exit', () => resolve())
-            w.worker.postMessage({ op: 'shutdown' })
-            setTimeout(() => void w.worker.terminate().then(() => resolve()), 2000).unref()
+            if (w.worker.exitCode !== null || w.worker.signalCode !== null) return resolve()
+            if (w.worker.connected) w.worker.send({ op: 'shutdown' })
+            setTimeout(() => {
+              w.worker.kill('SIGKILL')
+              resolve()
+            }, 2000).unref()
           }),
       ),
     )
-    this.#workers.length = 0
   }
 }

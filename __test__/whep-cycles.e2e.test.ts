@@ -1,0 +1,65 @@
+/** 200 WHEP viewer create/delete cycles leave no PeerConnection, timer or buffer behind. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { run, type Proc } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+
+let server: TestServer
+let pub: Proc
+
+const offer = [
+  'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
+  'm=video 9 UDP/TLS/RTP/SAVPF 102', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=recvonly', 'a=rtpmap:102 H264/90000',
+  'a=fmtp:102 packetization-mode=1;profile-level-id=42e01f', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx',
+  'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
+  'a=setup:actpass', 'a=rtcp-mux',
+  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=recvonly', 'a=rtpmap:111 opus/48000/2',
+  'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=setup:actpass', 'a=rtcp-mux', '',
+].join('\r\n')
+
+function resources(): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1
+  return counts
+}
+
+beforeAll(async () => {
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+  pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', server.rtmpUrl('live/cycles')])
+  await waitFor(() => server.logs.find((l) => l.msg === 'publish started'), 10_000, 'publisher')
+})
+
+afterAll(async () => {
+  pub?.child.kill('SIGKILL')
+  await server?.close()
+})
+
+describe('WHEP viewer lifecycle', () => {
+  it('200 connect/disconnect cycles leave nothing behind', async () => {
+    const whep = server.sluice.whep
+    // one warm-up cycle so the worker thread exists before counting
+    const warm = await fetch(server.httpUrl('/whep/live/cycles'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })
+    await fetch(server.httpUrl(warm.headers.get('location')!), { method: 'DELETE' })
+    await waitFor(async () => (await whep.pool.stats()).length === 0, 5000, 'warm-up viewer gone')
+    const before = resources()
+    for (let i = 0; i < 200; i++) {
+      const r = await fetch(server.httpUrl('/whep/live/cycles'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })
+      expect(r.status).toBe(201)
+      await r.text()
+      const d = await fetch(server.httpUrl(r.headers.get('location')!), { method: 'DELETE' })
+      expect(d.status).toBe(200)
+    }
+    expect(whep.sessions).toBe(0)
+    expect(whep.feeds).toBe(0)
+    let hosted = -1
+    for (let i = 0; i < 50 && hosted !== 0; i++) {
+      hosted = (await whep.pool.stats()).length
+      if (hosted !== 0) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(hosted, 'PeerConnections still hosted by the worker').toBe(0)
+    expect(whep.pool.size, 'viewers known to the pool').toBe(0)
+    const after = resources()
+    expect(after.Timeout ?? 0, 'timers').toBeLessThanOrEqual((before.Timeout ?? 0) + 1)
+    expect(server.sluice.hub.get('live', 'cycles')?.subscribers.size ?? 0, 'hub subscribers').toBe(0)
+    console.log('resources before', before, 'after', after)
+  }, 120_000)
+})

@@ -9,9 +9,8 @@
  * live edge. Audio joins at the live edge. A PLI/FIR (the RTMP publisher cannot be asked for a
  * keyframe) is answered the same way, from the GOP cache.
  *
- * RTP clocks: video 90 kHz from the FLV dts (ms), which stays monotonic when the publisher sends
- * B-frames (Chromium's decoder reorders them itself; with pts-based timestamps it drops every frame
- * whose timestamp goes back); audio 48 kHz from the transcoder. Sender reports map both to the same NTP wallclock every second, for lip sync.
+ * RTP clocks: video 90 kHz from the FLV pts (dts + composition time, ms); audio 48 kHz from the
+ * transcoder. B-frames, whose pts is older than a frame already sent, are not sent (see #onVideo). Sender reports map both to the same NTP wallclock every second, for lip sync.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
@@ -50,6 +49,9 @@ export class WebRtcFeed implements Subscriber {
   readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
   #transcoder: InstanceType<typeof native.AacToOpusTranscoder> | null = null
   #videoCodecOk = false
+  /** Presentation time (ms) of the last video frame sent. */
+  #lastVideoPts: number | null = null
+  #bFramesDropped = 0
   #audioNote: string | null = null
   readonly #videoBase = randomInt(0, 0x7fffffff)
   readonly #audioBase = randomInt(0, 0x7fffffff)
@@ -135,6 +137,12 @@ export class WebRtcFeed implements Subscriber {
 
   onPublish(): void {
     this.#transcoder = null
+    this.#lastVideoPts = null
+  }
+
+  /** B-frames not sent to WebRTC viewers (their timestamps would go back). */
+  get bFramesDropped(): number {
+    return this.#bFramesDropped
   }
 
   onUnpublish(): void {
@@ -157,7 +165,15 @@ export class WebRtcFeed implements Subscriber {
       return
     }
     if (!this.#videoCodecOk || frame.payload[1] !== 1) return
-    const rtpTimestamp = (this.#videoBase + Math.round(frame.dts * 90)) >>> 0
+    // WebRTC receivers drop a frame whose RTP timestamp is older than one already decoded, so a
+    // B-frame (presented before the frame decoded ahead of it) is not sent: the viewer gets the
+    // I and P frames, in order, at their presentation times.
+    if (!frame.keyframe && this.#lastVideoPts !== null && frame.pts <= this.#lastVideoPts) {
+      this.#bFramesDropped++
+      return
+    }
+    this.#lastVideoPts = frame.pts
+    const rtpTimestamp = (this.#videoBase + Math.round(frame.pts * 90)) >>> 0
     let batch: PacketBatch
     try {
       batch = this.#video.packetize(frame.payload.subarray(5), rtpTimestamp)
@@ -167,7 +183,7 @@ export class WebRtcFeed implements Subscriber {
     }
     if (frame.keyframe) this.#gop = []
     if (frame.keyframe || this.#gop.length > 0) this.#gop.push({ batch, rtpTimestamp })
-    this.#clockMedia = frame.dts
+    this.#clockMedia = frame.pts
     this.#clockWall = Date.now()
     if (!send || batch.ends.length === 0) return
     this.#videoPackets += batch.ends.length

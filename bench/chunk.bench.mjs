@@ -16,6 +16,7 @@ const { RtmpSession, muxMessage } = binding
 
 const TIME = Number(process.env.BENCH_TIME ?? 2000)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 200)
+const DIAG_TIME = Number(process.env.BENCH_DIAG_TIME ?? Math.min(TIME, 1000))
 const RESULTS = path.join(here, 'results', 'chunk.json')
 const MB = 1e6 // MB/s in this file = 10^6 bytes per second
 
@@ -35,7 +36,7 @@ function slices(bytes, size) {
   return out
 }
 
-/** Feeds `reads` to a fresh server session; returns the number of messages (media + events). */
+/** Feeds `reads` to a fresh server session; returns the number of media messages and events. */
 function demux(reads) {
   const s = new RtmpSession()
   let messages = 0
@@ -71,7 +72,14 @@ const inputs = {
   synth128: slices(synthetic[128], 64 * 1024),
   synth4096: slices(synthetic[4096], 64 * 1024),
 }
-const messagesPer = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, demux(v)]))
+// Messages per pass (the handshake event not counted); each input is also fed once untimed.
+const messagesPer = {
+  recorded64k: decoded.messages.length,
+  recorded1460: decodeRecording(recording, 1460).messages.length,
+  synth128: decodeRecording(synthetic[128]).messages.length,
+  synth4096: decodeRecording(synthetic[4096]).messages.length,
+}
+for (const v of Object.values(inputs)) demux(v)
 
 // A session past its handshake, for the per-call floor.
 const { c0c1, c2 } = clientHandshake()
@@ -107,87 +115,144 @@ function jsMux(csid, timestamp, typeId, msid, payload, chunkSize) {
 // Tasks. `bytes` is what MB/s counts per iteration, `messages` what messages/s counts.
 
 let sink = 0
+
+/**
+ * One event-loop turn. Node frees the memory behind Buffers that Rust hands over (napi external
+ * buffers: feed()'s media/mediaIndex/transmit, muxMessage's output) in a finalizer it runs from
+ * setImmediate, so a loop that never yields keeps every one of them alive and each new
+ * allocation touches fresh pages. A server yields between socket reads; every task below ends
+ * its iteration with a turn, inside the timed section, so the cost of freeing is counted.
+ */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+const muxAll = (mux, list) => {
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i]
+    sink += mux(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).length
+  }
+}
+const audioInputs = muxInputs.filter((m) => m.typeId === 8)
+const audioBytes = audioInputs.reduce((n, m) => n + m.payload.length, 0)
+
 const tasks = [
   {
     name: 'demux recorded, 64 KiB reads',
     bytes: recording.length, messages: messagesPer.recorded64k,
     note: `${inputs.recorded64k.length} feed() calls`,
-    fn: () => { sink += demux(inputs.recorded64k) },
+    fn: async () => { sink += demux(inputs.recorded64k); await turn() },
   },
   {
     name: 'demux re-chunked 128 B, 64 KiB reads',
     bytes: synthetic[128].length, messages: messagesPer.synth128,
     note: `${inputs.synth128.length} feed() calls`,
-    fn: () => { sink += demux(inputs.synth128) },
+    fn: async () => { sink += demux(inputs.synth128); await turn() },
   },
   {
     name: 'demux re-chunked 4096 B, 64 KiB reads',
     bytes: synthetic[4096].length, messages: messagesPer.synth4096,
     note: `${inputs.synth4096.length} feed() calls`,
-    fn: () => { sink += demux(inputs.synth4096) },
+    fn: async () => { sink += demux(inputs.synth4096); await turn() },
   },
   {
     name: 'mux A/V at 4096 B (muxMessage)',
     bytes: avPayloadBytes, messages: muxInputs.length,
-    note: 'payload bytes',
-    fn: () => {
-      for (let i = 0; i < muxInputs.length; i++) {
-        const m = muxInputs[i]
-        sink += muxMessage(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).length
-      }
-    },
+    note: 'MB/s of payload',
+    fn: async () => { muxAll(muxMessage, muxInputs); await turn() },
   },
-  // Diagnostics: where the time goes.
+]
+
+// Diagnostics: where the time goes (shorter budget).
+const diagnostics = [
   {
     name: 'diag: demux recorded, 1460 B reads',
     bytes: recording.length, messages: messagesPer.recorded1460,
     note: `${inputs.recorded1460.length} feed() calls`,
-    fn: () => { sink += demux(inputs.recorded1460) },
+    fn: async () => { sink += demux(inputs.recorded1460); await turn() },
   },
   {
     name: `diag: feed(empty) x${FLOOR_CALLS}`,
     bytes: 0, messages: 0, calls: FLOOR_CALLS,
     note: 'per-call floor',
-    fn: () => {
+    fn: async () => {
       for (let i = 0; i < FLOOR_CALLS; i++) sink += idle.feed(EMPTY).events.length
+      await turn()
     },
+  },
+  {
+    name: 'diag: muxMessage, audio only',
+    bytes: audioBytes, messages: audioInputs.length,
+    note: `${Math.round(audioBytes / audioInputs.length)} B per message`,
+    fn: async () => { muxAll(muxMessage, audioInputs); await turn() },
   },
   {
     name: 'diag: mux A/V at 4096 B, JS reference',
     bytes: avPayloadBytes, messages: muxInputs.length,
     note: 'Buffer.allocUnsafe + copy',
-    fn: () => {
-      for (let i = 0; i < muxInputs.length; i++) {
-        const m = muxInputs[i]
-        sink += jsMux(m.csid, m.timestamp, m.typeId, m.msid, m.payload, 4096).length
-      }
-    },
+    fn: async () => { muxAll(jsMux, muxInputs); await turn() },
   },
   {
     name: 'diag: memcpy of the recording',
     bytes: recording.length, messages: 0,
     note: 'Buffer.from(recording)',
-    fn: () => { sink += Buffer.from(recording).length },
+    fn: async () => { sink += Buffer.from(recording).length; await turn() },
   },
 ]
-
-const bench = new Bench({ name: 'sluice chunk', time: TIME, warmupTime: WARMUP })
-for (const t of tasks) {
-  bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
-}
 
 console.log(`recording: ${path.relative(process.cwd(), FIXTURE)}, ${recording.length} bytes, ${decoded.messages.length} messages ` +
   `(${av.length} audio/video, ${avPayloadBytes} payload bytes), peer chunk size ${decoded.peerChunkSize}`)
 console.log(`re-chunked: 128 B → ${synthetic[128].length} bytes, 4096 B → ${synthetic[4096].length} bytes`)
-console.log(`time budget ${TIME} ms per task${globalThis.gc ? '' : ' (run with --expose-gc to collect between tasks)'}\n`)
+console.log(`time budget ${TIME} ms per task, ${DIAG_TIME} ms per diagnostic${globalThis.gc ? '' : ' (run with --expose-gc to collect between tasks)'}\n`)
 
-await bench.run()
+/**
+ * The same work with and without an event-loop turn between iterations: time per iteration,
+ * RSS growth and what it does to throughput (see `turn`).
+ */
+async function withoutTurns(name, bytes, work, iterations) {
+  const out = { name, iterations }
+  for (const yieldEach of [false, true]) {
+    await turn()
+    globalThis.gc?.()
+    await turn()
+    const rss0 = process.memoryUsage().rss
+    const faults0 = process.resourceUsage().minorPageFault
+    let elapsed = 0
+    for (let i = 0; i < iterations; i++) {
+      if (yieldEach) await turn()
+      const t0 = performance.now()
+      work()
+      elapsed += performance.now() - t0
+    }
+    const key = yieldEach ? 'withTurns' : 'noTurns'
+    out[key] = {
+      msPerIteration: elapsed / iterations,
+      mbPerSec: (bytes * iterations) / (elapsed / 1000) / MB,
+      rssGrowthMB: (process.memoryUsage().rss - rss0) / MB,
+      pageFaultsPerIteration: (process.resourceUsage().minorPageFault - faults0) / iterations,
+    }
+  }
+  await turn()
+  globalThis.gc?.()
+  return out
+}
+// Run first, in a fresh heap, so RSS growth is not hidden by memory freed by earlier tasks.
+const finalizerDiag = [
+  await withoutTurns('demux recorded, 64 KiB reads', recording.length, () => { sink += demux(inputs.recorded64k) }, 40),
+  await withoutTurns('mux A/V at 4096 B (muxMessage)', avPayloadBytes, () => muxAll(muxMessage, muxInputs), 40),
+]
+
+const benches = [
+  [new Bench({ name: 'sluice chunk', time: TIME, warmupTime: WARMUP }), tasks],
+  [new Bench({ name: 'sluice chunk diagnostics', time: DIAG_TIME, warmupTime: WARMUP }), diagnostics],
+]
+for (const [bench, list] of benches) {
+  for (const t of list) bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
+  await bench.run()
+}
 
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-const rows = tasks.map((t, i) => {
-  const task = bench.tasks[i]
+const rows = benches.flatMap(([bench, list]) => list.map((t, i) => [t, bench.tasks[i]])).map(([t, task]) => {
   const r = task.result
   if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state} ${r.error?.stack ?? ''}`)
   const meanMs = r.latency.mean
@@ -223,8 +288,8 @@ console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const row of table.slice(1)) console.log(line(row))
 
 // Split a 64 KiB-read demux into per-call and per-byte costs from the 1460 B run (same bytes).
-const big = rows[0]
-const small = rows[4]
+const big = rows.find((r) => r.name === 'demux recorded, 64 KiB reads')
+const small = rows.find((r) => r.name === 'diag: demux recorded, 1460 B reads')
 const calls64k = inputs.recorded64k.length
 const calls1460 = inputs.recorded1460.length
 const perCallUs = ((small.meanMs - big.meanMs) * 1000) / (calls1460 - calls64k)
@@ -232,15 +297,25 @@ const perByteNs = ((big.meanMs * 1000 - perCallUs * calls64k) * 1000) / recordin
 console.log(`\nfrom the 64 KiB vs 1460 B runs: ~${perCallUs.toFixed(2)} µs per feed() call (incl. result objects), ` +
   `~${perByteNs.toFixed(3)} ns per wire byte (≈ ${(1000 / perByteNs).toFixed(0)} MB/s with free calls)`)
 
+console.log('\nwithout an event-loop turn between iterations (native Buffers are freed only on a later turn):')
+for (const d of finalizerDiag) {
+  console.log(`  ${d.name}, ${d.iterations} iterations: ` +
+    `no turns ${d.noTurns.mbPerSec.toFixed(0)} MB/s, RSS +${d.noTurns.rssGrowthMB.toFixed(0)} MB, ${d.noTurns.pageFaultsPerIteration.toFixed(0)} page faults/iter; ` +
+    `a turn each ${d.withTurns.mbPerSec.toFixed(0)} MB/s, RSS +${d.withTurns.rssGrowthMB.toFixed(0)} MB, ${d.withTurns.pageFaultsPerIteration.toFixed(0)} page faults/iter`)
+}
+
 const cpus = os.cpus()
 const json = {
   benchmark: 'chunk',
   fixture: path.relative(path.resolve(here, '..'), FIXTURE),
   fixtureBytes: recording.length,
   timeBudgetMs: TIME,
+  diagnosticTimeBudgetMs: DIAG_TIME,
+  loadAverage: os.loadavg(),
   mbUnit: '1e6 bytes',
   results: rows,
   derived: { feedCallOverheadUs: perCallUs, demuxNsPerWireByte: perByteNs },
+  finalizerDeferral: finalizerDiag,
   machine: {
     cpus: cpus[0]?.model ?? 'unknown',
     cpuCount: cpus.length,
@@ -253,4 +328,5 @@ const json = {
 }
 fs.mkdirSync(path.dirname(RESULTS), { recursive: true })
 fs.writeFileSync(RESULTS, JSON.stringify(json, null, 2) + '\n')
-console.log(`\nwrote ${path.relative(process.cwd(), RESULTS)}${sink < 0 ? '' : ''}`)
+console.log(`\nwrote ${path.relative(process.cwd(), RESULTS)}`)
+if (Number.isNaN(sink)) console.log(sink) // keeps the work observable

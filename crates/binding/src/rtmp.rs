@@ -179,10 +179,18 @@ impl RtmpSession {
     #[napi]
     pub fn feed(&mut self, data: &[u8]) -> RtmpFeedResult {
         let result = self.inner.handle_input(data);
-        let mut media: Vec<u8> = Vec::new();
+        let mut pending = Vec::new();
+        let mut media_len = 0;
+        while let Some(e) = self.inner.poll_event() {
+            if let SessionEvent::Media { payload, .. } = &e {
+                media_len += payload.len();
+            }
+            pending.push(e);
+        }
+        let mut media: Vec<u8> = Vec::with_capacity(media_len);
         let mut index: Vec<u32> = Vec::new();
         let mut events = Vec::new();
-        while let Some(e) = self.inner.poll_event() {
+        for e in pending {
             let before = (index.len() / MEDIA_INDEX_STRIDE) as u32;
             match e {
                 SessionEvent::Media {
@@ -192,9 +200,6 @@ impl RtmpSession {
                     payload,
                 } => {
                     let (flags, cts) = media_flags(type_id, &payload);
-                    if media.is_empty() {
-                        media.reserve(data.len());
-                    }
                     index.extend_from_slice(&[
                         type_id as u32,
                         message_stream_id,
@@ -425,7 +430,7 @@ pub fn mux_message(
     payload: &[u8],
     chunk_size: u32,
 ) -> Buffer {
-    let mut out = Vec::with_capacity(payload.len() + 32);
+    let mut out = Vec::new(); // sized exactly by encode_standalone
     encode_standalone(csid, timestamp, type_id as u8, message_stream_id, payload, chunk_size, &mut out);
     out.into()
 }

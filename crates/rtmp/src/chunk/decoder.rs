@@ -75,6 +75,8 @@ enum Stage {
 
 /// Longest chunk header: 3-byte basic header + 11-byte fmt 0 header + 4-byte extended timestamp.
 const MAX_HEADER: usize = 18;
+/// Most bytes reserved for a message before its payload arrives.
+const PREALLOCATE_MAX: usize = 1 << 20;
 /// Chunk stream ids below this live in a flat table; others in a map.
 const FLAT_CSIDS: usize = 64;
 
@@ -339,7 +341,9 @@ impl ChunkDecoder {
                 });
             }
             state.in_message = true;
-            state.payload = Vec::with_capacity((state.length as usize).min(chunk_size * 4));
+            // The whole message at once (no regrowth), but never more than 1 MiB ahead of the
+            // bytes actually received: the length is the peer's word.
+            state.payload = Vec::with_capacity((state.length as usize).min(PREALLOCATE_MAX));
         }
         let remaining = (state.length as usize - state.payload.len()).min(chunk_size);
         if remaining == 0 {

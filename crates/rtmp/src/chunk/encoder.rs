@@ -132,7 +132,7 @@ pub fn encode_standalone(
     out: &mut Vec<u8>,
 ) {
     let chunk_size = chunk_size.max(1) as usize;
-    out.reserve(payload.len() + 16 + payload.len() / chunk_size * 8);
+    out.reserve(standalone_len(csid, timestamp, payload.len(), chunk_size));
     write_basic_header(0, csid, out);
     let extended = (timestamp >= EXTENDED_TIMESTAMP_MARK).then_some(timestamp);
     let field = if extended.is_some() {
@@ -148,6 +148,19 @@ pub fn encode_standalone(
         out.extend_from_slice(&ext.to_be_bytes());
     }
     write_payload(csid, payload, chunk_size, extended, out);
+}
+
+/// Exact length of [`encode_standalone`]'s output: fmt 0 header, payload, and a fmt 3 basic
+/// header (plus the repeated extended timestamp) before every chunk after the first.
+pub fn standalone_len(csid: u32, timestamp: u32, payload_len: usize, chunk_size: usize) -> usize {
+    let basic = match csid {
+        2..=63 => 1,
+        64..=319 => 2,
+        _ => 3,
+    };
+    let ext = if timestamp >= EXTENDED_TIMESTAMP_MARK { 4 } else { 0 };
+    let chunks = payload_len.div_ceil(chunk_size.max(1)).max(1);
+    basic + 11 + ext + payload_len + (chunks - 1) * (basic + ext)
 }
 
 /// Writes the payload in chunk-size pieces, with a fmt 3 basic header (and the repeated

@@ -11,7 +11,7 @@ mod decoder;
 mod encoder;
 
 pub use decoder::{ChunkDecoder, DecoderLimits};
-pub use encoder::{encode_standalone, ChunkEncoder};
+pub use encoder::{encode_standalone, standalone_len, ChunkEncoder};
 
 /// The chunk size every RTMP connection starts with (§5.4.1).
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;

@@ -257,3 +257,13 @@ fn random_bytes_never_panic() {
         let _ = d.push(&bytes, &mut out);
     }
 }
+
+#[test]
+fn standalone_len_is_exact() {
+    for (csid, ts, len, cs) in [(4u32, 0u32, 0usize, 128u32), (6, 1000, 307, 128), (6, 0x0100_0000, 300, 128), (320, 5, 10_000, 4096), (70, 0xFFFFFF, 4096, 4096)] {
+        let payload = vec![1u8; len];
+        let mut out = Vec::new();
+        encode_standalone(csid, ts, 9, 1, &payload, cs, &mut out);
+        assert_eq!(out.len(), standalone_len(csid, ts, len, cs as usize), "csid {csid} ts {ts} len {len} cs {cs}");
+    }
+}

@@ -6,6 +6,7 @@ import type { RtmpOptions } from './rtmp/options'
 import { createLogger, type Logger } from './log'
 import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
 import { servePlayerPage } from './http/player-page'
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
@@ -24,6 +25,8 @@ export class Sluice {
   readonly http: HttpServer
   readonly whep: WhepEndpoint
   readonly log: Logger
+  /** Event-loop delay of the main thread (RTMP ingest, HTTP, signaling), since start or reset. */
+  readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 })
   #started = false
   #closed = false
 
@@ -34,6 +37,20 @@ export class Sluice {
     this.http = new HttpServer(this.hub, this.log, options.http)
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
     servePlayerPage(this.http)
+    this.http.route('GET', /^\/api\/stats$/, (_req, res, _params, url) => {
+      const h = this.eventLoopDelay
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100
+      const body = JSON.stringify({
+        eventLoopDelayMs: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) },
+        rtmpConnections: this.rtmp.connections.size,
+        webrtcViewers: this.whep.sessions,
+        liveStreams: this.hub.live().length,
+        rssMb: Math.round(process.memoryUsage().rss / 1048576),
+      })
+      if (url.searchParams.has('reset')) h.reset()
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
+      res.end(body)
+    })
   }
 
   /** Binds both ports; rejects with `ListenError` if either can't be bound (nothing stays open). */
@@ -47,6 +64,7 @@ export class Sluice {
       await this.close()
       throw error
     }
+    this.eventLoopDelay.enable()
     this.log.info({ rtmp: `${this.rtmp.options.host}:${this.rtmp.port}`, http: `${this.http.options.host}:${this.http.port}` }, 'sluice listening')
   }
 
@@ -54,6 +72,7 @@ export class Sluice {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.eventLoopDelay.disable()
     await Promise.allSettled([this.rtmp.close(), this.http.close(), this.whep.close()])
   }
 }

@@ -139,12 +139,23 @@ async function viewer(i) {
   return v
 }
 
+/** CPU ticks (user+sys) and RSS of a process and its children (the viewer processes). */
 function cpuSample(pid) {
   if (!pid) return null
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  const ticks = Number(f[11]) + Number(f[12])
-  const rss = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096
-  return { ticks, rss, at: Date.now() }
+  const pids = [pid]
+  try {
+    for (const t of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) if (t) pids.push(Number(t))
+  } catch {}
+  let ticks = 0
+  let rss = 0
+  for (const p of pids) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+      rss += Number(readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * 4096
+    } catch {}
+  }
+  return { ticks, rss, at: Date.now(), processes: pids.length }
 }
 
 const viewers = await Promise.all(Array.from({ length: N }, (_, i) => viewer(i)))
@@ -156,8 +167,10 @@ for (const v of viewers) {
   v.video.seen = new Set()
 }
 const cpu0 = cpuSample(Number(values['server-pid']))
+await fetch(`${origin}/api/stats?reset`).catch(() => null)
 await new Promise((r) => setTimeout(r, duration))
 const cpu1 = cpuSample(Number(values['server-pid']))
+const serverStats = await fetch(`${origin}/api/stats`).then((r) => r.json()).catch(() => null)
 for (const v of viewers) {
   v.windowLoss = windowLoss(v.video)
   v.video.seen = null
@@ -190,6 +203,7 @@ const summary = {
   medianFirstKeyframeMs: report.map((r) => r.firstKeyframeMs ?? Infinity).sort((a, b) => a - b)[Math.floor(N / 2)],
   serverCpuPercent: cpu0 && cpu1 ? Math.round(((cpu1.ticks - cpu0.ticks) / 100 / ((cpu1.at - cpu0.at) / 1000)) * 1000) / 10 : null,
   serverRssMb: cpu1 ? Math.round(cpu1.rss / 1048576) : null,
+  serverEventLoopDelayMs: serverStats?.eventLoopDelayMs ?? null,
 }
 for (const v of viewers) {
   if (v.resource) await fetch(v.resource, { method: 'DELETE' }).catch(() => {})

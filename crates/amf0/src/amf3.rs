@@ -135,11 +135,17 @@ struct Shape {
 
 impl Shape {
     fn leaf(extra: usize) -> Shape {
-        Shape { height: 0, cost: NODE_COST.saturating_add(extra) }
+        Shape {
+            height: 0,
+            cost: NODE_COST.saturating_add(extra),
+        }
     }
 
     fn container() -> Shape {
-        Shape { height: 1, cost: NODE_COST }
+        Shape {
+            height: 1,
+            cost: NODE_COST,
+        }
     }
 
     /// Account for a child (with `key_len` bytes of key) of this container.
@@ -185,7 +191,9 @@ impl Amf3Decoder<'_, '_> {
         }
         self.expansion = self.expansion.saturating_add(bytes);
         if self.expansion > MAX_AMF3_EXPANSION {
-            return Err(Amf0Error::Amf3ExpansionLimit { limit: MAX_AMF3_EXPANSION });
+            return Err(Amf0Error::Amf3ExpansionLimit {
+                limit: MAX_AMF3_EXPANSION,
+            });
         }
         Ok(())
     }
@@ -194,7 +202,11 @@ impl Amf3Decoder<'_, '_> {
     /// successful reads of the same input, so the range is in bounds.
     fn text(&self, span: Span) -> String {
         let end = span.start.saturating_add(span.len);
-        self.r.buf().get(span.start..end).map(lossy).unwrap_or_default()
+        self.r
+            .buf()
+            .get(span.start..end)
+            .map(lossy)
+            .unwrap_or_default()
     }
 
     /// AMF3 §1.3.2 UTF-8-vr: U29S-ref (low bit 0, string-table index in the
@@ -206,11 +218,14 @@ impl Amf3Decoder<'_, '_> {
         let n = to_usize(header >> 1);
         if header & 1 == 0 {
             let len = self.strings.len();
-            let span = *self.strings.get(n).ok_or(Amf0Error::Amf3ReferenceOutOfRange {
-                table: Amf3Table::String,
-                index: n,
-                len,
-            })?;
+            let span = *self
+                .strings
+                .get(n)
+                .ok_or(Amf0Error::Amf3ReferenceOutOfRange {
+                    table: Amf3Table::String,
+                    index: n,
+                    len,
+                })?;
             return Ok((span, true));
         }
         let start = self.r.pos();
@@ -218,7 +233,9 @@ impl Amf3Decoder<'_, '_> {
         let span = Span { start, len: n };
         if n > 0 && self.replaying == 0 {
             if self.strings.len() >= MAX_AMF3_REFERENCES {
-                return Err(Amf0Error::Amf3TableFull { table: Amf3Table::String });
+                return Err(Amf0Error::Amf3TableFull {
+                    table: Amf3Table::String,
+                });
             }
             self.strings.push(span);
         }
@@ -295,7 +312,13 @@ impl Amf3Decoder<'_, '_> {
             marker3::DATE => {
                 // §3.10: U29D-value (remaining bits unused), then DOUBLE.
                 let millis = self.r.f64()?;
-                (Amf0Value::Date { millis, time_zone: 0 }, Shape::leaf(0))
+                (
+                    Amf0Value::Date {
+                        millis,
+                        time_zone: 0,
+                    },
+                    Shape::leaf(0),
+                )
             }
             marker3::ARRAY => self.array(to_usize(bits), depth)?,
             marker3::OBJECT => self.object(bits, depth)?,
@@ -328,7 +351,9 @@ impl Amf3Decoder<'_, '_> {
             return Ok(None);
         }
         if self.objects.len() >= MAX_AMF3_REFERENCES {
-            return Err(Amf0Error::Amf3TableFull { table: Amf3Table::Object });
+            return Err(Amf0Error::Amf3TableFull {
+                table: Amf3Table::Object,
+            });
         }
         self.objects.push(ObjectEntry { start, shape: None });
         Ok(Some(self.objects.len() - 1))
@@ -337,12 +362,17 @@ impl Amf3Decoder<'_, '_> {
     /// Resolve a U29O-ref by re-decoding the referenced definition.
     fn object_reference(&mut self, index: usize, depth: usize) -> Result<Decoded, Amf0Error> {
         let len = self.objects.len();
-        let entry = *self.objects.get(index).ok_or(Amf0Error::Amf3ReferenceOutOfRange {
-            table: Amf3Table::Object,
-            index,
-            len,
-        })?;
-        let shape = entry.shape.ok_or(Amf0Error::Amf3CyclicReference { index })?;
+        let entry = *self
+            .objects
+            .get(index)
+            .ok_or(Amf0Error::Amf3ReferenceOutOfRange {
+                table: Amf3Table::Object,
+                index,
+                len,
+            })?;
+        let shape = entry
+            .shape
+            .ok_or(Amf0Error::Amf3CyclicReference { index })?;
         if depth.saturating_add(shape.height) > MAX_DEPTH {
             return Err(Amf0Error::NestingTooDeep);
         }
@@ -362,7 +392,10 @@ impl Amf3Decoder<'_, '_> {
         let available = self.r.remaining();
         match count.checked_mul(min_bytes) {
             Some(needed) if needed <= available => Ok(()),
-            _ => Err(Amf0Error::TooManyElements { declared: count, available }),
+            _ => Err(Amf0Error::TooManyElements {
+                declared: count,
+                available,
+            }),
         }
     }
 
@@ -392,7 +425,8 @@ impl Amf3Decoder<'_, '_> {
         if assoc.is_empty() {
             return Ok((Amf0Value::StrictArray(dense), shape));
         }
-        let mut props: Vec<(String, Amf0Value)> = Vec::with_capacity(dense.len().saturating_add(assoc.len()));
+        let mut props: Vec<(String, Amf0Value)> =
+            Vec::with_capacity(dense.len().saturating_add(assoc.len()));
         for (i, value) in dense.into_iter().enumerate() {
             let key = i.to_string();
             shape.cost = shape.cost.saturating_add(key.len());
@@ -413,11 +447,14 @@ impl Amf3Decoder<'_, '_> {
         let traits = if bits & 1 == 0 {
             let index = to_usize(bits >> 1);
             let len = self.traits.len();
-            let traits = self.traits.get(index).ok_or(Amf0Error::Amf3ReferenceOutOfRange {
-                table: Amf3Table::Traits,
-                index,
-                len,
-            })?;
+            let traits = self
+                .traits
+                .get(index)
+                .ok_or(Amf0Error::Amf3ReferenceOutOfRange {
+                    table: Amf3Table::Traits,
+                    index,
+                    len,
+                })?;
             // Each sealed value needs at least one byte: check before cloning.
             self.check_count(traits.sealed.len(), 1)?;
             traits.clone()
@@ -434,10 +471,16 @@ impl Amf3Decoder<'_, '_> {
             for _ in 0..count {
                 sealed.push(self.string_span()?.0);
             }
-            let traits = Traits { class_name, dynamic, sealed };
+            let traits = Traits {
+                class_name,
+                dynamic,
+                sealed,
+            };
             if self.replaying == 0 {
                 if self.traits.len() >= MAX_AMF3_REFERENCES {
-                    return Err(Amf0Error::Amf3TableFull { table: Amf3Table::Traits });
+                    return Err(Amf0Error::Amf3TableFull {
+                        table: Amf3Table::Traits,
+                    });
                 }
                 self.traits.push(traits.clone());
             }
@@ -470,7 +513,10 @@ impl Amf3Decoder<'_, '_> {
         let value = if class_name.is_empty() {
             Amf0Value::Object(props)
         } else {
-            Amf0Value::TypedObject { class_name, properties: props }
+            Amf0Value::TypedObject {
+                class_name,
+                properties: props,
+            }
         };
         Ok((value, shape))
     }
@@ -497,8 +543,12 @@ impl Amf3Decoder<'_, '_> {
         let mut items = Vec::with_capacity(count.min(PREALLOC_LIMIT));
         for _ in 0..count {
             let (value, child) = match m {
-                marker3::VECTOR_INT => (Amf0Value::Number(f64::from(self.r.i32()?)), Shape::leaf(0)),
-                marker3::VECTOR_UINT => (Amf0Value::Number(f64::from(self.r.u32()?)), Shape::leaf(0)),
+                marker3::VECTOR_INT => {
+                    (Amf0Value::Number(f64::from(self.r.i32()?)), Shape::leaf(0))
+                }
+                marker3::VECTOR_UINT => {
+                    (Amf0Value::Number(f64::from(self.r.u32()?)), Shape::leaf(0))
+                }
                 marker3::VECTOR_DOUBLE => (Amf0Value::Number(self.r.f64()?), Shape::leaf(0)),
                 _ => self.value(inner)?,
             };

@@ -70,13 +70,19 @@ pub fn decode_all_strict(input: &[u8]) -> Result<Vec<Amf0Value>, Amf0Error> {
 }
 
 fn decode_one(input: &[u8], lenient: bool) -> Result<(Amf0Value, usize), Amf0Error> {
-    let mut decoder = Decoder { r: Reader::new(input), lenient };
+    let mut decoder = Decoder {
+        r: Reader::new(input),
+        lenient,
+    };
     let value = decoder.value(0)?;
     Ok((value, decoder.r.pos()))
 }
 
 fn decode_many(input: &[u8], lenient: bool) -> Result<Vec<Amf0Value>, Amf0Error> {
-    let mut decoder = Decoder { r: Reader::new(input), lenient };
+    let mut decoder = Decoder {
+        r: Reader::new(input),
+        lenient,
+    };
     let mut values = Vec::new();
     while decoder.r.remaining() > 0 {
         values.push(decoder.value(0)?);
@@ -125,7 +131,10 @@ impl Decoder<'_> {
                 // Every value takes at least its 1-byte marker.
                 let available = self.r.remaining();
                 if count > available {
-                    return Err(Amf0Error::TooManyElements { declared: count, available });
+                    return Err(Amf0Error::TooManyElements {
+                        declared: count,
+                        available,
+                    });
                 }
                 let mut items = Vec::with_capacity(count.min(PREALLOC_LIMIT));
                 for _ in 0..count {
@@ -145,7 +154,10 @@ impl Decoder<'_> {
                 let inner = enter(depth)?;
                 let class_name = self.utf8()?;
                 let properties = self.properties(inner)?;
-                Amf0Value::TypedObject { class_name, properties }
+                Amf0Value::TypedObject {
+                    class_name,
+                    properties,
+                }
             }
             marker::AVMPLUS_OBJECT => crate::amf3::decode_amf3(&mut self.r, depth)?,
             other => return Err(Amf0Error::UnknownMarker(other)),

@@ -73,7 +73,10 @@ pub fn encode_value(value: &Amf0Value, out: &mut Vec<u8>) {
             out.push(marker::XML_DOCUMENT);
             write_utf8_long(s, out);
         }
-        Amf0Value::TypedObject { class_name, properties } => {
+        Amf0Value::TypedObject {
+            class_name,
+            properties,
+        } => {
             out.push(marker::TYPED_OBJECT);
             write_utf8(class_name, out);
             write_properties(properties, out);

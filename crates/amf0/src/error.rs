@@ -115,14 +115,21 @@ impl fmt::Display for Amf0Error {
                 f,
                 "AMF0: unexpected end of input (needed {needed} bytes, {available} available)"
             ),
-            Amf0Error::UnknownMarker(m) => write!(f, "AMF0: unknown or unsupported type marker 0x{m:02X}"),
-            Amf0Error::UnexpectedObjectEnd => f.write_str("AMF0: object-end marker 0x09 where a value was expected"),
+            Amf0Error::UnknownMarker(m) => {
+                write!(f, "AMF0: unknown or unsupported type marker 0x{m:02X}")
+            }
+            Amf0Error::UnexpectedObjectEnd => {
+                f.write_str("AMF0: object-end marker 0x09 where a value was expected")
+            }
             Amf0Error::NestingTooDeep => write!(
                 f,
                 "AMF0: containers nested deeper than {} levels",
                 crate::MAX_DEPTH
             ),
-            Amf0Error::TooManyElements { declared, available } => write!(
+            Amf0Error::TooManyElements {
+                declared,
+                available,
+            } => write!(
                 f,
                 "AMF0: {declared} elements announced but only {available} bytes remain"
             ),
@@ -131,16 +138,24 @@ impl fmt::Display for Amf0Error {
                 write!(f, "AMF3: type marker 0x{marker:02X} is not supported")
             }
             Amf0Error::Amf3Externalizable { class_name } => {
-                write!(f, "AMF3: externalizable object of class {class_name:?} cannot be decoded")
+                write!(
+                    f,
+                    "AMF3: externalizable object of class {class_name:?} cannot be decoded"
+                )
             }
             Amf0Error::Amf3ReferenceOutOfRange { table, index, len } => write!(
                 f,
                 "AMF3: {table} reference {index} out of range (table has {len} entries)"
             ),
             Amf0Error::Amf3CyclicReference { index } => {
-                write!(f, "AMF3: object reference {index} points at an object still being decoded")
+                write!(
+                    f,
+                    "AMF3: object reference {index} points at an object still being decoded"
+                )
             }
-            Amf0Error::Amf3TableFull { table } => write!(f, "AMF3: {table} reference table is full"),
+            Amf0Error::Amf3TableFull { table } => {
+                write!(f, "AMF3: {table} reference table is full")
+            }
             Amf0Error::Amf3ExpansionLimit { limit } => {
                 write!(f, "AMF3: references expand to more than {limit} bytes")
             }

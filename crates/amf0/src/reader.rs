@@ -51,7 +51,10 @@ impl<'a> Reader<'a> {
     /// Consume exactly `n` bytes.
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Amf0Error> {
         let available = self.remaining();
-        let eof = Amf0Error::UnexpectedEof { needed: n, available };
+        let eof = Amf0Error::UnexpectedEof {
+            needed: n,
+            available,
+        };
         if n > available {
             return Err(eof);
         }
@@ -111,11 +114,29 @@ mod tests {
     fn reads_are_big_endian_and_bounds_checked() {
         let mut r = Reader::new(&[0x12, 0x34, 0xFF]);
         assert_eq!(r.u16(), Ok(0x1234));
-        assert_eq!(r.u16(), Err(Amf0Error::UnexpectedEof { needed: 2, available: 1 }));
+        assert_eq!(
+            r.u16(),
+            Err(Amf0Error::UnexpectedEof {
+                needed: 2,
+                available: 1
+            })
+        );
         assert_eq!(r.pos(), 2, "a failed read consumes nothing");
-        assert_eq!(r.i16(), Err(Amf0Error::UnexpectedEof { needed: 2, available: 1 }));
+        assert_eq!(
+            r.i16(),
+            Err(Amf0Error::UnexpectedEof {
+                needed: 2,
+                available: 1
+            })
+        );
         assert_eq!(r.u8(), Ok(0xFF));
-        assert_eq!(r.u8(), Err(Amf0Error::UnexpectedEof { needed: 1, available: 0 }));
+        assert_eq!(
+            r.u8(),
+            Err(Amf0Error::UnexpectedEof {
+                needed: 1,
+                available: 0
+            })
+        );
         assert!(r.take(usize::MAX).is_err());
         r.seek(usize::MAX);
         assert_eq!(r.remaining(), 0);

@@ -116,7 +116,9 @@ impl Amf0Value {
         match self {
             Amf0Value::Object(props)
             | Amf0Value::EcmaArray(props)
-            | Amf0Value::TypedObject { properties: props, .. } => Some(props),
+            | Amf0Value::TypedObject {
+                properties: props, ..
+            } => Some(props),
             _ => None,
         }
     }
@@ -214,6 +216,9 @@ mod tests {
         assert_eq!(typed.get("k"), Some(&Amf0Value::Null));
         let arr = Amf0Value::StrictArray(vec![Amf0Value::Null]);
         assert_eq!(arr.as_array().map(<[_]>::len), Some(1));
-        assert_eq!(Amf0Value::ecma_array([("a", Amf0Value::Null)]).get("a"), Some(&Amf0Value::Null));
+        assert_eq!(
+            Amf0Value::ecma_array([("a", Amf0Value::Null)]).get("a"),
+            Some(&Amf0Value::Null)
+        );
     }
 }

@@ -5,15 +5,18 @@ mod common;
 
 use common::sample_values;
 use sluice_amf0::{
-    decode_all, decode_all_strict, decode_value, decode_value_strict, encode_all, encode_to_vec, Amf0Error,
-    Amf0Value, MAX_DEPTH,
+    decode_all, decode_all_strict, decode_value, decode_value_strict, encode_all, encode_to_vec,
+    Amf0Error, Amf0Value, MAX_DEPTH,
 };
 
 fn connect_object() -> Amf0Value {
     Amf0Value::object([
         ("app", Amf0Value::from("live")),
         ("tcUrl", Amf0Value::from("rtmp://h/live")),
-        ("caps", Amf0Value::ecma_array([("n", Amf0Value::Number(1.0))])),
+        (
+            "caps",
+            Amf0Value::ecma_array([("n", Amf0Value::Number(1.0))]),
+        ),
     ])
 }
 
@@ -24,7 +27,10 @@ fn connect_command() -> Vec<u8> {
             Amf0Value::from("connect"),
             Amf0Value::Number(1.0),
             connect_object(),
-            Amf0Value::StrictArray(vec![Amf0Value::Date { millis: 0.0, time_zone: 0 }]),
+            Amf0Value::StrictArray(vec![Amf0Value::Date {
+                millis: 0.0,
+                time_zone: 0,
+            }]),
         ],
         &mut bytes,
     );
@@ -43,7 +49,10 @@ fn every_strict_prefix_is_an_error() {
     for full in &single_encodings() {
         for len in 0..full.len() {
             let prefix = &full[..len];
-            assert!(decode_value_strict(prefix).is_err(), "strict prefix {len} of {full:02X?} decoded");
+            assert!(
+                decode_value_strict(prefix).is_err(),
+                "strict prefix {len} of {full:02X?} decoded"
+            );
         }
     }
     // A sequence cut between two values decodes to the values before the
@@ -58,7 +67,10 @@ fn every_strict_prefix_is_an_error() {
     for len in 0..full.len() {
         match boundaries.iter().position(|&b| b == len) {
             Some(count) => assert_eq!(decode_all_strict(&full[..len]).unwrap(), values[..count]),
-            None => assert!(decode_all_strict(&full[..len]).is_err(), "decode_all_strict prefix {len}"),
+            None => assert!(
+                decode_all_strict(&full[..len]).is_err(),
+                "decode_all_strict prefix {len}"
+            ),
         }
     }
 }
@@ -71,7 +83,10 @@ fn lenient_prefixes_fail_unless_only_an_object_end_is_missing() {
             let _ = decode_all(prefix);
             if let Ok((_, consumed)) = decode_value(prefix) {
                 // Leniency only ever closes objects at the very end of the input.
-                assert_eq!(consumed, len, "lenient decode of prefix {len} of {full:02X?}");
+                assert_eq!(
+                    consumed, len,
+                    "lenient decode of prefix {len} of {full:02X?}"
+                );
                 assert!(decode_value_strict(prefix).is_err());
             }
         }
@@ -101,7 +116,10 @@ fn missing_object_end_at_end_of_input_is_tolerated() {
     // Nested: both the inner and the outer terminator are missing.
     let nested = [0x03, 0, 1, b'o', 0x03, 0, 1, b'k', 0x05];
     let (value, _) = decode_value(&nested).unwrap();
-    assert_eq!(value, Amf0Value::object([("o", Amf0Value::object([("k", Amf0Value::Null)]))]));
+    assert_eq!(
+        value,
+        Amf0Value::object([("o", Amf0Value::object([("k", Amf0Value::Null)]))])
+    );
     // A missing terminator in the middle of the input is still an error.
     let mut bad = vec![0x03, 0, 1, b'a', 0x05];
     bad.extend_from_slice(&[0x05]);
@@ -117,11 +135,17 @@ fn missing_object_end_at_end_of_input_is_tolerated() {
 fn strict_array_count_bomb_is_rejected() {
     assert_eq!(
         decode_value(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF]),
-        Err(Amf0Error::TooManyElements { declared: 0xFFFF_FFFF, available: 0 })
+        Err(Amf0Error::TooManyElements {
+            declared: 0xFFFF_FFFF,
+            available: 0
+        })
     );
     assert!(matches!(
         decode_value(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x05, 0x05]),
-        Err(Amf0Error::TooManyElements { declared: 0xFFFF_FFFF, available: 2 })
+        Err(Amf0Error::TooManyElements {
+            declared: 0xFFFF_FFFF,
+            available: 2
+        })
     ));
     // Count equal to the remaining bytes is allowed to try (and succeeds here).
     assert_eq!(
@@ -134,20 +158,38 @@ fn strict_array_count_bomb_is_rejected() {
 fn length_bombs_are_eof_errors() {
     assert_eq!(
         decode_value(&[0x0C, 0xFF, 0xFF, 0xFF, 0xFF, b'a']),
-        Err(Amf0Error::UnexpectedEof { needed: 0xFFFF_FFFF, available: 1 })
+        Err(Amf0Error::UnexpectedEof {
+            needed: 0xFFFF_FFFF,
+            available: 1
+        })
     );
     assert_eq!(
         decode_value(&[0x0F, 0xFF, 0xFF, 0xFF, 0xFF]),
-        Err(Amf0Error::UnexpectedEof { needed: 0xFFFF_FFFF, available: 0 })
+        Err(Amf0Error::UnexpectedEof {
+            needed: 0xFFFF_FFFF,
+            available: 0
+        })
     );
-    assert_eq!(decode_value(&[0x02, 0xFF, 0xFF]), Err(Amf0Error::UnexpectedEof { needed: 0xFFFF, available: 0 }));
+    assert_eq!(
+        decode_value(&[0x02, 0xFF, 0xFF]),
+        Err(Amf0Error::UnexpectedEof {
+            needed: 0xFFFF,
+            available: 0
+        })
+    );
     assert_eq!(
         decode_value(&[0x08, 0xFF, 0xFF, 0xFF, 0xFF]),
         Ok((Amf0Value::EcmaArray(vec![]), 5)),
         "ECMA count is only a hint; lenient end of input"
     );
     assert!(decode_value_strict(&[0x08, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
-    assert_eq!(decode_value(&[]), Err(Amf0Error::UnexpectedEof { needed: 1, available: 0 }));
+    assert_eq!(
+        decode_value(&[]),
+        Err(Amf0Error::UnexpectedEof {
+            needed: 1,
+            available: 0
+        })
+    );
 }
 
 fn nested_strict_arrays(levels: usize) -> Vec<u8> {
@@ -161,8 +203,14 @@ fn nested_strict_arrays(levels: usize) -> Vec<u8> {
 
 #[test]
 fn depth_bomb_is_nesting_too_deep() {
-    assert_eq!(decode_value(&nested_strict_arrays(1_000_000)), Err(Amf0Error::NestingTooDeep));
-    assert_eq!(decode_value(&nested_strict_arrays(MAX_DEPTH + 1)), Err(Amf0Error::NestingTooDeep));
+    assert_eq!(
+        decode_value(&nested_strict_arrays(1_000_000)),
+        Err(Amf0Error::NestingTooDeep)
+    );
+    assert_eq!(
+        decode_value(&nested_strict_arrays(MAX_DEPTH + 1)),
+        Err(Amf0Error::NestingTooDeep)
+    );
     let (value, _) = decode_value(&nested_strict_arrays(MAX_DEPTH)).unwrap();
     // The deepest allowed value re-encodes to the same bytes.
     assert_eq!(encode_to_vec(&value), nested_strict_arrays(MAX_DEPTH));
@@ -198,10 +246,16 @@ fn depth_bomb_is_nesting_too_deep() {
 #[test]
 fn errors_display() {
     let errors = [
-        Amf0Error::UnexpectedEof { needed: 2, available: 1 },
+        Amf0Error::UnexpectedEof {
+            needed: 2,
+            available: 1,
+        },
         Amf0Error::UnknownMarker(0x04),
         Amf0Error::NestingTooDeep,
-        Amf0Error::TooManyElements { declared: 9, available: 1 },
+        Amf0Error::TooManyElements {
+            declared: 9,
+            available: 1,
+        },
     ];
     for e in errors {
         let text = e.to_string();

@@ -8,8 +8,14 @@ use sluice_amf0::{decode_all, decode_value, encode_all, encode_to_vec, Amf0Value
 #[test]
 fn scalar_encodings() {
     let cases: Vec<(Amf0Value, Vec<u8>)> = vec![
-        (Amf0Value::Number(1.0), vec![0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0]),
-        (Amf0Value::Number(-2.5), vec![0x00, 0xC0, 0x04, 0, 0, 0, 0, 0, 0]),
+        (
+            Amf0Value::Number(1.0),
+            vec![0x00, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            Amf0Value::Number(-2.5),
+            vec![0x00, 0xC0, 0x04, 0, 0, 0, 0, 0, 0],
+        ),
         (Amf0Value::Boolean(true), vec![0x01, 0x01]),
         (Amf0Value::Boolean(false), vec![0x01, 0x00]),
         (Amf0Value::from("hi"), vec![0x02, 0x00, 0x02, b'h', b'i']),
@@ -18,25 +24,44 @@ fn scalar_encodings() {
         (Amf0Value::Undefined, vec![0x06]),
         (Amf0Value::Reference(0x0102), vec![0x07, 0x01, 0x02]),
         (Amf0Value::Unsupported, vec![0x0D]),
-        (Amf0Value::LongString("ab".into()), vec![0x0C, 0, 0, 0, 2, b'a', b'b']),
-        (Amf0Value::XmlDocument("<x/>".into()), vec![0x0F, 0, 0, 0, 4, b'<', b'x', b'/', b'>']),
         (
-            Amf0Value::Date { millis: 1.0, time_zone: -60 },
+            Amf0Value::LongString("ab".into()),
+            vec![0x0C, 0, 0, 0, 2, b'a', b'b'],
+        ),
+        (
+            Amf0Value::XmlDocument("<x/>".into()),
+            vec![0x0F, 0, 0, 0, 4, b'<', b'x', b'/', b'>'],
+        ),
+        (
+            Amf0Value::Date {
+                millis: 1.0,
+                time_zone: -60,
+            },
             vec![0x0B, 0x3F, 0xF0, 0, 0, 0, 0, 0, 0, 0xFF, 0xC4],
         ),
         (Amf0Value::Object(vec![]), vec![0x03, 0x00, 0x00, 0x09]),
-        (Amf0Value::EcmaArray(vec![]), vec![0x08, 0, 0, 0, 0, 0x00, 0x00, 0x09]),
+        (
+            Amf0Value::EcmaArray(vec![]),
+            vec![0x08, 0, 0, 0, 0, 0x00, 0x00, 0x09],
+        ),
         (
             Amf0Value::StrictArray(vec![Amf0Value::Null, Amf0Value::Boolean(true)]),
             vec![0x0A, 0, 0, 0, 2, 0x05, 0x01, 0x01],
         ),
         (
-            Amf0Value::TypedObject { class_name: "C".into(), properties: vec![("k".into(), Amf0Value::Null)] },
-            vec![0x10, 0x00, 0x01, b'C', 0x00, 0x01, b'k', 0x05, 0x00, 0x00, 0x09],
+            Amf0Value::TypedObject {
+                class_name: "C".into(),
+                properties: vec![("k".into(), Amf0Value::Null)],
+            },
+            vec![
+                0x10, 0x00, 0x01, b'C', 0x00, 0x01, b'k', 0x05, 0x00, 0x00, 0x09,
+            ],
         ),
         (
             Amf0Value::ecma_array([("a", Amf0Value::Null), ("b", Amf0Value::Undefined)]),
-            vec![0x08, 0, 0, 0, 2, 0, 1, b'a', 0x05, 0, 1, b'b', 0x06, 0, 0, 9],
+            vec![
+                0x08, 0, 0, 0, 2, 0, 1, b'a', 0x05, 0, 1, b'b', 0x06, 0, 0, 9,
+            ],
         ),
     ];
     for (value, bytes) in cases {
@@ -86,7 +111,10 @@ fn ffmpeg_publish_connect_command() {
     assert_eq!(decoded, command);
     assert_eq!(decoded[0].as_str(), Some("connect"));
     assert_eq!(decoded[1].as_number(), Some(1.0));
-    assert_eq!(decoded[2].get("tcUrl").and_then(Amf0Value::as_str), Some(tc_url));
+    assert_eq!(
+        decoded[2].get("tcUrl").and_then(Amf0Value::as_str),
+        Some(tc_url)
+    );
 }
 
 /// The `connect` command ffmpeg sends when playing (extra capability fields).
@@ -104,7 +132,12 @@ fn ffmpeg_play_connect_command() {
     amf0_string(&mut expected, "rtmp://localhost/live");
     amf0_key(&mut expected, "fpad");
     expected.extend_from_slice(&[0x01, 0x00]);
-    for (k, n) in [("capabilities", 15.0), ("audioCodecs", 4071.0), ("videoCodecs", 252.0), ("videoFunction", 1.0)] {
+    for (k, n) in [
+        ("capabilities", 15.0),
+        ("audioCodecs", 4071.0),
+        ("videoCodecs", 252.0),
+        ("videoFunction", 1.0),
+    ] {
         amf0_key(&mut expected, k);
         amf0_number(&mut expected, n);
     }
@@ -114,7 +147,10 @@ fn ffmpeg_play_connect_command() {
     assert_eq!(decoded.len(), 3);
     let obj = &decoded[2];
     assert_eq!(obj.get("fpad").and_then(Amf0Value::as_bool), Some(false));
-    assert_eq!(obj.get("audioCodecs").and_then(Amf0Value::as_number), Some(4071.0));
+    assert_eq!(
+        obj.get("audioCodecs").and_then(Amf0Value::as_number),
+        Some(4071.0)
+    );
     let mut reencoded = Vec::new();
     encode_all(&decoded, &mut reencoded);
     assert_eq!(reencoded, expected);
@@ -127,7 +163,10 @@ fn connect_result_reply() {
     let reply = vec![
         Amf0Value::from("_result"),
         Amf0Value::Number(1.0),
-        Amf0Value::object([("fmsVer", Amf0Value::from("FMS/3,0,1,123")), ("capabilities", Amf0Value::Number(31.0))]),
+        Amf0Value::object([
+            ("fmsVer", Amf0Value::from("FMS/3,0,1,123")),
+            ("capabilities", Amf0Value::Number(31.0)),
+        ]),
         Amf0Value::object([
             ("level", Amf0Value::from("status")),
             ("code", Amf0Value::from("NetConnection.Connect.Success")),

@@ -14,7 +14,9 @@ use sluice_amf0::{decode_all, encode_all, Amf0Value};
 /// AMF0 value → JSON value for JS.
 pub fn to_json(v: &Amf0Value) -> Value {
     match v {
-        Amf0Value::Number(n) => Number::from_f64(*n).map(Value::Number).unwrap_or(Value::Null),
+        Amf0Value::Number(n) => Number::from_f64(*n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Amf0Value::Boolean(b) => Value::Bool(*b),
         Amf0Value::String(s) | Amf0Value::LongString(s) => Value::String(s.clone()),
         Amf0Value::Object(props) | Amf0Value::EcmaArray(props) => {
@@ -25,9 +27,9 @@ pub fn to_json(v: &Amf0Value) -> Value {
             Value::Object(map)
         }
         Amf0Value::StrictArray(items) => Value::Array(items.iter().map(to_json).collect()),
-        Amf0Value::Date { millis, .. } => {
-            Number::from_f64(*millis).map(Value::Number).unwrap_or(Value::Null)
-        }
+        Amf0Value::Date { millis, .. } => Number::from_f64(*millis)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         other => match other.as_str() {
             Some(s) => Value::String(s.to_string()),
             None => Value::Null,
@@ -43,9 +45,9 @@ pub fn from_json(v: &Value) -> Amf0Value {
         Value::Number(n) => Amf0Value::Number(n.as_f64().unwrap_or(0.0)),
         Value::String(s) => Amf0Value::String(s.clone()),
         Value::Array(items) => Amf0Value::StrictArray(items.iter().map(from_json).collect()),
-        Value::Object(map) => Amf0Value::Object(
-            map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
-        ),
+        Value::Object(map) => {
+            Amf0Value::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
     }
 }
 

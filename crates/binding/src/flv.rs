@@ -3,8 +3,7 @@
 
 use napi_derive::napi;
 use sluice_rtmp::flv::{
-    AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec,
-    VideoTagHeader,
+    AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader,
 };
 
 /// What a sequence header says about the codec.
@@ -38,7 +37,8 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
         _ => "unknown".to_string(),
     };
     let record = if h.codec == VideoCodec::Avc && h.is_sequence_header {
-        body.get(h.data_offset..).and_then(AvcDecoderConfigurationRecord::parse)
+        body.get(h.data_offset..)
+            .and_then(AvcDecoderConfigurationRecord::parse)
     } else {
         None
     };
@@ -64,7 +64,8 @@ pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
         id => format!("flv-{id}"),
     };
     let asc = if h.sound_format == 10 && h.is_sequence_header {
-        body.get(h.data_offset..).and_then(AudioSpecificConfig::parse)
+        body.get(h.data_offset..)
+            .and_then(AudioSpecificConfig::parse)
     } else {
         None
     };

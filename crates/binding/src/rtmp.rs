@@ -345,8 +345,16 @@ impl RtmpSession {
 
     /// Queues one message (chunked with the smallest fmt). `timestamp` in ms.
     #[napi]
-    pub fn send_message(&mut self, csid: u32, timestamp: u32, type_id: u32, message_stream_id: u32, payload: &[u8]) {
-        self.inner.send_message(csid, timestamp, type_id as u8, message_stream_id, payload);
+    pub fn send_message(
+        &mut self,
+        csid: u32,
+        timestamp: u32,
+        type_id: u32,
+        message_stream_id: u32,
+        payload: &[u8],
+    ) {
+        self.inner
+            .send_message(csid, timestamp, type_id as u8, message_stream_id, payload);
     }
 
     /// Queues a type-20 command: name, transaction id, command object, then arguments.
@@ -363,7 +371,11 @@ impl RtmpSession {
             name,
             transaction_id,
             command_object: from_json(&command_object),
-            arguments: arguments.unwrap_or_default().iter().map(from_json).collect(),
+            arguments: arguments
+                .unwrap_or_default()
+                .iter()
+                .map(from_json)
+                .collect(),
         };
         self.inner.send_command(message_stream_id, &command);
     }
@@ -431,7 +443,15 @@ pub fn mux_message(
     chunk_size: u32,
 ) -> Buffer {
     let mut out = Vec::new(); // sized exactly by encode_standalone
-    encode_standalone(csid, timestamp, type_id as u8, message_stream_id, payload, chunk_size, &mut out);
+    encode_standalone(
+        csid,
+        timestamp,
+        type_id as u8,
+        message_stream_id,
+        payload,
+        chunk_size,
+        &mut out,
+    );
     out.into()
 }
 

@@ -99,13 +99,22 @@ impl fmt::Display for RtmpError {
                 write!(f, "{buffered} bytes of partial messages exceed limit {max}")
             }
             RtmpError::MissingPreviousHeader { csid, fmt } => {
-                write!(f, "fmt {fmt} chunk on csid {csid} without a previous fmt 0 header")
+                write!(
+                    f,
+                    "fmt {fmt} chunk on csid {csid} without a previous fmt 0 header"
+                )
             }
             RtmpError::HeaderChangedMidMessage { csid } => {
-                write!(f, "chunk header on csid {csid} changed in the middle of a message")
+                write!(
+                    f,
+                    "chunk header on csid {csid} changed in the middle of a message"
+                )
             }
             RtmpError::ControlMessageTooShort { type_id, length } => {
-                write!(f, "control message type {type_id} too short ({length} bytes)")
+                write!(
+                    f,
+                    "control message type {type_id} too short ({length} bytes)"
+                )
             }
             RtmpError::Amf(e) => write!(f, "AMF decode failed: {e}"),
             RtmpError::MalformedCommand(why) => write!(f, "malformed command: {why}"),

@@ -196,7 +196,10 @@ impl AvcDecoderConfigurationRecord {
 
     /// The RFC 6381 codec string, e.g. `avc1.64001f`.
     pub fn codec_string(&self) -> String {
-        format!("avc1.{:02x}{:02x}{:02x}", self.profile, self.compatibility, self.level)
+        format!(
+            "avc1.{:02x}{:02x}{:02x}",
+            self.profile, self.compatibility, self.level
+        )
     }
 }
 
@@ -291,13 +294,18 @@ mod tests {
         let h = AudioTagHeader::parse(&[0xAF, 0x00, 0x12, 0x10]).unwrap();
         assert!(h.is_sequence_header);
         let asc = AudioSpecificConfig::parse(&[0x12, 0x10]).unwrap();
-        assert_eq!((asc.object_type, asc.sample_rate, asc.channels), (2, 44100, 2));
+        assert_eq!(
+            (asc.object_type, asc.sample_rate, asc.channels),
+            (2, 44100, 2)
+        );
         assert_eq!(asc.codec_string(), "mp4a.40.2");
     }
 
     #[test]
     fn avc_record() {
-        let rec = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xEE];
+        let rec = [
+            1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xEE,
+        ];
         let r = AvcDecoderConfigurationRecord::parse(&rec).unwrap();
         assert_eq!(r.codec_string(), "avc1.64001f");
         assert_eq!(r.nalu_length_size, 4);

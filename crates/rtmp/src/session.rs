@@ -199,7 +199,13 @@ impl Session {
         if self.ack_window > 0 && self.received - self.acked >= self.ack_window as u64 {
             self.acked = self.received;
             let seq = (self.received & 0xFFFF_FFFF) as u32;
-            self.send_message(CSID_PROTOCOL_CONTROL, 0, ACKNOWLEDGEMENT, 0, &seq.to_be_bytes());
+            self.send_message(
+                CSID_PROTOCOL_CONTROL,
+                0,
+                ACKNOWLEDGEMENT,
+                0,
+                &seq.to_be_bytes(),
+            );
         }
         Ok(())
     }
@@ -297,8 +303,16 @@ impl Session {
     }
 
     /// Chunks one message onto the connection (smallest fmt per chunk). `timestamp` in ms.
-    pub fn send_message(&mut self, csid: u32, timestamp: u32, type_id: u8, msid: u32, payload: &[u8]) {
-        self.encoder.encode(csid, timestamp, type_id, msid, payload, &mut self.transmit);
+    pub fn send_message(
+        &mut self,
+        csid: u32,
+        timestamp: u32,
+        type_id: u8,
+        msid: u32,
+        payload: &[u8],
+    ) {
+        self.encoder
+            .encode(csid, timestamp, type_id, msid, payload, &mut self.transmit);
     }
 
     /// Sends a type-20 command on csid 3.
@@ -323,13 +337,25 @@ impl Session {
     /// Sends Set Chunk Size (§5.4.1) and uses the new size (bytes, 1..=0x7FFFFFFF) from here on.
     pub fn set_chunk_size(&mut self, size: u32) {
         let size = size.clamp(1, 0x7FFF_FFFF);
-        self.send_message(CSID_PROTOCOL_CONTROL, 0, SET_CHUNK_SIZE, 0, &size.to_be_bytes());
+        self.send_message(
+            CSID_PROTOCOL_CONTROL,
+            0,
+            SET_CHUNK_SIZE,
+            0,
+            &size.to_be_bytes(),
+        );
         self.encoder.set_chunk_size(size);
     }
 
     /// Sends Window Acknowledgement Size (§5.4.4), in bytes.
     pub fn send_window_ack_size(&mut self, size: u32) {
-        self.send_message(CSID_PROTOCOL_CONTROL, 0, WINDOW_ACK_SIZE, 0, &size.to_be_bytes());
+        self.send_message(
+            CSID_PROTOCOL_CONTROL,
+            0,
+            WINDOW_ACK_SIZE,
+            0,
+            &size.to_be_bytes(),
+        );
     }
 
     /// Sends Set Peer Bandwidth (§5.4.5): window in bytes, limit type 0 hard / 1 soft / 2 dynamic.

@@ -37,9 +37,13 @@ impl XorShift {
 
 /// Short random text, sometimes non-ASCII, never longer than 40 bytes.
 pub fn random_text(rng: &mut XorShift) -> String {
-    const ALPHABET: &[&str] = &["a", "b", "z", "0", " ", "_", "é", "日", "🎥", "app", "tcUrl"];
+    const ALPHABET: &[&str] = &[
+        "a", "b", "z", "0", " ", "_", "é", "日", "🎥", "app", "tcUrl",
+    ];
     let n = rng.below(6);
-    (0..n).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
+    (0..n)
+        .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+        .collect()
 }
 
 /// A random value that survives an encode/decode round trip unchanged
@@ -59,19 +63,31 @@ pub fn random_value(rng: &mut XorShift, depth: usize) -> Amf0Value {
         3 => Amf0Value::Null,
         4 => Amf0Value::Undefined,
         5 => Amf0Value::Reference(rng.next_u64() as u16),
-        6 => Amf0Value::Date { millis: 1_700_000_000_000.0, time_zone: rng.next_u64() as i16 },
+        6 => Amf0Value::Date {
+            millis: 1_700_000_000_000.0,
+            time_zone: rng.next_u64() as i16,
+        },
         7 => Amf0Value::LongString(random_text(rng)),
         8 => Amf0Value::Unsupported,
         9 => Amf0Value::XmlDocument(random_text(rng)),
         10 | 11 => Amf0Value::Object(random_props(rng, depth)),
         12 => Amf0Value::EcmaArray(random_props(rng, depth)),
-        13 => Amf0Value::StrictArray((0..rng.below(5)).map(|_| random_value(rng, depth + 1)).collect()),
-        _ => Amf0Value::TypedObject { class_name: random_text(rng), properties: random_props(rng, depth) },
+        13 => Amf0Value::StrictArray(
+            (0..rng.below(5))
+                .map(|_| random_value(rng, depth + 1))
+                .collect(),
+        ),
+        _ => Amf0Value::TypedObject {
+            class_name: random_text(rng),
+            properties: random_props(rng, depth),
+        },
     }
 }
 
 fn random_props(rng: &mut XorShift, depth: usize) -> Vec<(String, Amf0Value)> {
-    (0..rng.below(5)).map(|_| (random_text(rng), random_value(rng, depth + 1))).collect()
+    (0..rng.below(5))
+        .map(|_| (random_text(rng), random_value(rng, depth + 1)))
+        .collect()
 }
 
 /// AMF0 §2.4 string written by hand (independent of the crate's encoder).
@@ -102,15 +118,30 @@ pub fn sample_values() -> Vec<Amf0Value> {
         Amf0Value::String("connect".into()),
         Amf0Value::object([
             ("app", Amf0Value::from("live")),
-            ("nested", Amf0Value::object([("x", Amf0Value::Number(2.0)), ("n", Amf0Value::Null)])),
-            ("arr", Amf0Value::StrictArray(vec![Amf0Value::Undefined, Amf0Value::from("s")])),
+            (
+                "nested",
+                Amf0Value::object([("x", Amf0Value::Number(2.0)), ("n", Amf0Value::Null)]),
+            ),
+            (
+                "arr",
+                Amf0Value::StrictArray(vec![Amf0Value::Undefined, Amf0Value::from("s")]),
+            ),
         ]),
         Amf0Value::Null,
         Amf0Value::Undefined,
         Amf0Value::Reference(3),
-        Amf0Value::ecma_array([("duration", Amf0Value::Number(0.0)), ("encoder", Amf0Value::from("Lavf"))]),
-        Amf0Value::StrictArray(vec![Amf0Value::Number(1.0), Amf0Value::StrictArray(vec![Amf0Value::Null])]),
-        Amf0Value::Date { millis: 1.5e12, time_zone: 0 },
+        Amf0Value::ecma_array([
+            ("duration", Amf0Value::Number(0.0)),
+            ("encoder", Amf0Value::from("Lavf")),
+        ]),
+        Amf0Value::StrictArray(vec![
+            Amf0Value::Number(1.0),
+            Amf0Value::StrictArray(vec![Amf0Value::Null]),
+        ]),
+        Amf0Value::Date {
+            millis: 1.5e12,
+            time_zone: 0,
+        },
         Amf0Value::LongString("long".into()),
         Amf0Value::Unsupported,
         Amf0Value::XmlDocument("<a/>".into()),

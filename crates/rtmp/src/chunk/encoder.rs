@@ -100,8 +100,18 @@ impl ChunkEncoder {
             out.extend_from_slice(&ext.to_be_bytes());
         }
         // The value fmt 3 continuations repeat: this header's, or the one it inherits.
-        let continuation_ext = extended.or(if fmt == 3 { prev.and_then(|p| p.extended) } else { None });
-        write_payload(csid, payload, self.chunk_size as usize, continuation_ext, out);
+        let continuation_ext = extended.or(if fmt == 3 {
+            prev.and_then(|p| p.extended)
+        } else {
+            None
+        });
+        write_payload(
+            csid,
+            payload,
+            self.chunk_size as usize,
+            continuation_ext,
+            out,
+        );
         let header = PrevHeader {
             timestamp,
             delta: time_field,
@@ -158,14 +168,24 @@ pub fn standalone_len(csid: u32, timestamp: u32, payload_len: usize, chunk_size:
         64..=319 => 2,
         _ => 3,
     };
-    let ext = if timestamp >= EXTENDED_TIMESTAMP_MARK { 4 } else { 0 };
+    let ext = if timestamp >= EXTENDED_TIMESTAMP_MARK {
+        4
+    } else {
+        0
+    };
     let chunks = payload_len.div_ceil(chunk_size.max(1)).max(1);
     basic + 11 + ext + payload_len + (chunks - 1) * (basic + ext)
 }
 
 /// Writes the payload in chunk-size pieces, with a fmt 3 basic header (and the repeated
 /// extended timestamp) before every piece after the first.
-fn write_payload(csid: u32, payload: &[u8], chunk_size: usize, ext: Option<u32>, out: &mut Vec<u8>) {
+fn write_payload(
+    csid: u32,
+    payload: &[u8],
+    chunk_size: usize,
+    ext: Option<u32>,
+    out: &mut Vec<u8>,
+) {
     let mut pieces = payload.chunks(chunk_size.max(1));
     if let Some(first) = pieces.next() {
         out.extend_from_slice(first);

@@ -46,16 +46,23 @@ fn spec_5_3_2_1_audio_example_chunks_44_36_33_33() {
     assert_eq!(fmts, vec![0, 2, 3, 3]);
     // fmt 2 chunk carries delta 20
     assert_eq!(&all[45..48], &[0, 0, 20]);
-    for msgs in [decode_all_at_once(&all, 128), decode_byte_by_byte(&all, 128)] {
+    for msgs in [
+        decode_all_at_once(&all, 128),
+        decode_byte_by_byte(&all, 128),
+    ] {
         let ts: Vec<u32> = msgs.iter().map(|m| m.timestamp).collect();
         assert_eq!(ts, vec![1000, 1020, 1040, 1060]);
-        assert!(msgs.iter().all(|m| m.message_stream_id == 12345 && m.type_id == 8 && m.payload == payload));
+        assert!(msgs
+            .iter()
+            .all(|m| m.message_stream_id == 12345 && m.type_id == 8 && m.payload == payload));
     }
 }
 
 #[test]
 fn spec_5_3_2_1_audio_example_decodes_from_hand_written_bytes() {
-    let mut bytes = vec![0x03, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x39, 0x30, 0x00, 0x00];
+    let mut bytes = vec![
+        0x03, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x39, 0x30, 0x00, 0x00,
+    ];
     bytes.extend_from_slice(&[1u8; 32]);
     bytes.extend_from_slice(&[0x83, 0x00, 0x00, 0x14]);
     bytes.extend_from_slice(&[2u8; 32]);
@@ -86,7 +93,10 @@ fn spec_5_3_2_2_video_example_307_bytes_in_128_byte_chunks() {
     let mut standalone = Vec::new();
     encode_standalone(4, 1000, 9, 12346, &payload, 128, &mut standalone);
     assert_eq!(standalone, out);
-    for msgs in [decode_all_at_once(&out, 128), decode_byte_by_byte(&out, 128)] {
+    for msgs in [
+        decode_all_at_once(&out, 128),
+        decode_byte_by_byte(&out, 128),
+    ] {
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].payload, payload);
         assert_eq!(msgs[0].timestamp, 1000);
@@ -108,7 +118,10 @@ fn extended_timestamps_repeat_on_fmt3_continuations() {
     // continuation: fmt 3 then the same extended timestamp
     assert_eq!(out[16 + 128], 0xC6);
     assert_eq!(&out[16 + 129..16 + 133], &[0x01, 0x00, 0x00, 0x00]);
-    for msgs in [decode_all_at_once(&out, 128), decode_byte_by_byte(&out, 128)] {
+    for msgs in [
+        decode_all_at_once(&out, 128),
+        decode_byte_by_byte(&out, 128),
+    ] {
         let ts: Vec<u32> = msgs.iter().map(|m| m.timestamp).collect();
         assert_eq!(ts, vec![0x0100_0000, 0x0100_0040, 0x0100_0080]);
         assert!(msgs.iter().all(|m| m.payload == payload));
@@ -164,8 +177,14 @@ fn interleaved_chunk_streams_reassemble() {
     bytes.extend_from_slice(&video[128..]);
     let msgs = decode_byte_by_byte(&bytes, 128);
     assert_eq!(msgs.len(), 2);
-    assert_eq!((msgs[0].csid, msgs[0].timestamp, &msgs[0].payload), (4, 12, &audio));
-    assert_eq!((msgs[1].csid, msgs[1].timestamp, &msgs[1].payload), (6, 10, &video));
+    assert_eq!(
+        (msgs[0].csid, msgs[0].timestamp, &msgs[0].payload),
+        (4, 12, &audio)
+    );
+    assert_eq!(
+        (msgs[1].csid, msgs[1].timestamp, &msgs[1].payload),
+        (6, 10, &video)
+    );
 }
 
 #[test]
@@ -201,7 +220,9 @@ fn fmt1_and_fmt2_inherit_stream_id_and_type() {
     let msgs = decode_byte_by_byte(&out, 128);
     let ts: Vec<u32> = msgs.iter().map(|m| m.timestamp).collect();
     assert_eq!(ts, vec![100, 120, 150, 180, 170]);
-    assert!(msgs.iter().all(|m| m.message_stream_id == 7 && m.type_id == 8));
+    assert!(msgs
+        .iter()
+        .all(|m| m.message_stream_id == 7 && m.type_id == 8));
 }
 
 #[test]
@@ -223,11 +244,19 @@ fn bounded_lengths_are_errors() {
     let mut out = Vec::new();
     // 16 MB message announced on the default 128-byte chunk size
     let bytes = [0x06, 0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0];
-    assert!(matches!(d.push(&bytes, &mut out), Err(RtmpError::MessageTooLarge { .. })));
+    assert!(matches!(
+        d.push(&bytes, &mut out),
+        Err(RtmpError::MessageTooLarge { .. })
+    ));
 
     let mut d = ChunkDecoder::new(DecoderLimits::default());
-    let absurd = [0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF];
-    assert!(matches!(d.push(&absurd, &mut out), Err(RtmpError::ChunkSizeOutOfRange { .. })));
+    let absurd = [
+        0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF,
+    ];
+    assert!(matches!(
+        d.push(&absurd, &mut out),
+        Err(RtmpError::ChunkSizeOutOfRange { .. })
+    ));
 
     let mut d = ChunkDecoder::new(DecoderLimits::default());
     assert!(matches!(
@@ -260,10 +289,20 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn standalone_len_is_exact() {
-    for (csid, ts, len, cs) in [(4u32, 0u32, 0usize, 128u32), (6, 1000, 307, 128), (6, 0x0100_0000, 300, 128), (320, 5, 10_000, 4096), (70, 0xFFFFFF, 4096, 4096)] {
+    for (csid, ts, len, cs) in [
+        (4u32, 0u32, 0usize, 128u32),
+        (6, 1000, 307, 128),
+        (6, 0x0100_0000, 300, 128),
+        (320, 5, 10_000, 4096),
+        (70, 0xFFFFFF, 4096, 4096),
+    ] {
         let payload = vec![1u8; len];
         let mut out = Vec::new();
         encode_standalone(csid, ts, 9, 1, &payload, cs, &mut out);
-        assert_eq!(out.len(), standalone_len(csid, ts, len, cs as usize), "csid {csid} ts {ts} len {len} cs {cs}");
+        assert_eq!(
+            out.len(),
+            standalone_len(csid, ts, len, cs as usize),
+            "csid {csid} ts {ts} len {len} cs {cs}"
+        );
     }
 }

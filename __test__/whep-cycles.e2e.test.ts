@@ -2,19 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { staticOffer } from './helpers/sdp'
 
 let server: TestServer
 let pub: Proc
 
-const offer = [
-  'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
-  'm=video 9 UDP/TLS/RTP/SAVPF 102', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=recvonly', 'a=rtpmap:102 H264/90000',
-  'a=fmtp:102 packetization-mode=1;profile-level-id=42e01f', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx',
-  'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
-  'a=setup:actpass', 'a=rtcp-mux',
-  'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=recvonly', 'a=rtpmap:111 opus/48000/2',
-  'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=setup:actpass', 'a=rtcp-mux', '',
-].join('\r\n')
+const offer = staticOffer()
 
 function resources(): Record<string, number> {
   const counts: Record<string, number> = {}

@@ -19,6 +19,13 @@ export interface SluiceOptions {
   logger?: Logger
 }
 
+function percentiles(samples: number[]): { p50: number; p99: number; samples: number } | null {
+  if (samples.length === 0) return null
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000) / 1000
+  return { p50: at(0.5), p99: at(0.99), samples: sorted.length }
+}
+
 export class Sluice {
   readonly hub: StreamHub
   readonly rtmp: RtmpServer
@@ -37,13 +44,21 @@ export class Sluice {
     this.http = new HttpServer(this.hub, this.log, options.http)
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
     servePlayerPage(this.http)
-    this.http.route('GET', /^\/api\/stats$/, (_req, res, _params, url) => {
+    this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
+      const viewers = await this.whep.pool.stats()
       const h = this.eventLoopDelay
       const ms = (ns: number) => Math.round(ns / 1e4) / 100
       const body = JSON.stringify({
         eventLoopDelayMs: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) },
         rtmpConnections: this.rtmp.connections.size,
         webrtcViewers: this.whep.sessions,
+        webrtc: {
+          packetsSent: viewers.reduce((n, v) => n + v.packetsSent, 0),
+          nacks: viewers.reduce((n, v) => n + v.nacks, 0),
+          retransmitted: viewers.reduce((n, v) => n + v.retransmitted, 0),
+          sendFailures: viewers.reduce((n, v) => n + v.sendFailures, 0),
+          fanoutLatencyMs: percentiles(this.whep.pool.latencyMs),
+        },
         liveStreams: this.hub.live().length,
         rssMb: Math.round(process.memoryUsage().rss / 1048576),
       })

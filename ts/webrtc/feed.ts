@@ -19,6 +19,7 @@ import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerPool } from './viewer-pool'
 import { senderReport } from './rtcp'
+import { epochMs } from './clock'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
@@ -157,6 +158,7 @@ export class WebRtcFeed implements Subscriber {
   }
 
   #onVideo(frame: MediaFrame, send: boolean): void {
+    const arrivedAt = epochMs()
     const codec = frame.payload[0]! & 0x0f
     if (frame.sequenceHeader) {
       this.#videoCodecOk = codec === 7
@@ -188,7 +190,7 @@ export class WebRtcFeed implements Subscriber {
     if (!send || batch.ends.length === 0) return
     this.#videoPackets += batch.ends.length
     this.#videoOctets += batch.data.length
-    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends)
+    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt)
   }
 
   #onAudio(frame: MediaFrame): void {
@@ -237,7 +239,7 @@ export class WebRtcFeed implements Subscriber {
     const now = Date.now()
     const media = this.#clockMedia + (now - this.#clockWall)
     const v = senderReport(this.videoSsrc, now, (this.#videoBase + Math.round(media * 90)) >>> 0, this.#videoPackets, this.#videoOctets)
-    this.#pool.media(this.stream.key, 'video', v, Uint32Array.of(v.length))
+    this.#pool.media(this.stream.key, 'video', v, Uint32Array.of(v.length), NaN)
     if (this.#transcoder) {
       const a = senderReport(this.audioSsrc, now, (this.#audioBase + Math.round(media * 48)) >>> 0, this.#audioPackets, this.#audioOctets)
       this.#pool.media(this.stream.key, 'audio', a, Uint32Array.of(a.length))

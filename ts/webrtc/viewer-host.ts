@@ -11,6 +11,7 @@
  */
 import nodeDataChannel from 'node-datachannel'
 import { parseRtcpFeedback } from './rtcp'
+import { epochMs } from './clock'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
@@ -22,6 +23,9 @@ function isRtcp(p: Buffer): boolean {
   const b = p[1]!
   return b >= 192 && b <= 223
 }
+
+/** Fan-out latency samples kept (one per video batch). */
+const LATENCY_SAMPLES = 4096
 
 /** Video packets kept per stream for NACK (about 2 s at 2.5 Mbit/s). */
 const RETRANSMIT_PACKETS = 1024
@@ -43,6 +47,8 @@ interface HostedViewer {
   bytesSent: number
   nacks: number
   retransmitted: number
+  /** Packets node-datachannel refused (track not open, or its send failed). */
+  sendFailures: number
   closed: boolean
 }
 
@@ -56,6 +62,8 @@ export class ViewerHost {
   readonly #post: (m: HostMessage) => void
   readonly #viewers = new Map<string, HostedViewer>()
   readonly #streams = new Map<string, HostedStream>()
+  readonly #latency: number[] = new Array(LATENCY_SAMPLES)
+  #latencyAt = 0
 
   constructor(post: (m: HostMessage) => void) {
     this.#post = post
@@ -77,7 +85,11 @@ export class ViewerHost {
       case 'close':
         return this.#close(m.id, 'closed by server')
       case 'media':
-        return this.#media(m.streamKey, m.kind, m.data, m.ends)
+        this.#media(m.streamKey, m.kind, m.data, m.ends)
+        if (m.kind === 'video' && !Number.isNaN(m.at) && this.#streams.get(m.streamKey)?.viewers.size) {
+          this.#latency[this.#latencyAt++ % LATENCY_SAMPLES] = epochMs() - m.at
+        }
+        return
       case 'inject': {
         const v = this.#viewers.get(m.id)
         if (!v || v.closed) return
@@ -89,12 +101,14 @@ export class ViewerHost {
       case 'stats':
         return this.#post({
           op: 'stats',
+          latencyMs: this.#latency.slice(0, Math.min(this.#latencyAt, LATENCY_SAMPLES)),
           viewers: [...this.#viewers.values()].map((v) => ({
             id: v.id,
             packetsSent: v.packetsSent,
             bytesSent: v.bytesSent,
             nacks: v.nacks,
             retransmitted: v.retransmitted,
+            sendFailures: v.sendFailures,
           })),
         })
     }
@@ -138,6 +152,7 @@ export class ViewerHost {
       bytesSent: 0,
       nacks: 0,
       retransmitted: 0,
+      sendFailures: 0,
       closed: false,
     }
     this.#viewers.set(spec.id, v)
@@ -237,6 +252,8 @@ export class ViewerHost {
       if (track.isOpen() && track.sendMessageBinary(p)) {
         v.packetsSent++
         v.bytesSent += p.length
+      } else {
+        v.sendFailures++
       }
     } catch {
       // a track closing under us: the state change closes the viewer

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { fork, type ChildProcess } from 'node:child_process'
 import type { Logger } from '../log'
 import type { HostMessage, PoolMessage, ViewerCounters, ViewerSpec } from './viewer-protocol'
+import { epochMs } from './clock'
 
 export interface ViewerPoolOptions {
   /** Worker threads. Default: available parallelism, at most 4. */
@@ -44,6 +45,9 @@ export class ViewerPool {
   readonly #options: ViewerPoolOptions
   #statsWaiters: ((v: ViewerCounters[]) => void)[] = []
   #statsParts: ViewerCounters[] = []
+  /** Fan-out latency samples (ms) from the last `stats()` call, all viewer processes. */
+  latencyMs: number[] = []
+  #latencyParts: number[] = []
   #statsPending = 0
 
   constructor(log: Logger, options: Partial<ViewerPoolOptions> = {}) {
@@ -102,9 +106,9 @@ export class ViewerPool {
   }
 
   /** Posts a stream's packets to every worker that hosts viewers of it. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at = epochMs()): void {
     for (const w of this.#workers) {
-      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends })
+      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends, at })
     }
   }
 
@@ -122,6 +126,7 @@ export class ViewerPool {
       if (this.#statsPending > 0) return
       this.#statsPending = this.#workers.length
       this.#statsParts = []
+      this.#latencyParts = []
       for (const w of this.#workers) this.#post(w, { op: 'stats' })
     })
   }
@@ -184,7 +189,9 @@ export class ViewerPool {
       }
       case 'stats':
         this.#statsParts.push(...m.viewers)
+        this.#latencyParts.push(...m.latencyMs)
         if (--this.#statsPending === 0) {
+          this.latencyMs = this.#latencyParts
           const waiters = this.#statsWaiters
           this.#statsWaiters = []
           for (const r of waiters) r(this.#statsParts)

@@ -25,7 +25,8 @@ export type PoolMessage =
   | { op: 'candidate'; id: string; candidate: string; mid: string }
   | { op: 'close'; id: string }
   /** Live packets of a stream, back to back in `data`, packet i ending at `ends[i]`. */
-  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array }
+  /** `at`: when the source message reached the server (ms since the epoch, fractional). */
+  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number }
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */
   | { op: 'inject'; id: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; seqOffset: number; live: boolean }
   | { op: 'stats' }
@@ -36,6 +37,7 @@ export interface ViewerCounters {
   bytesSent: number
   nacks: number
   retransmitted: number
+  sendFailures: number
 }
 
 export type HostMessage =
@@ -44,5 +46,6 @@ export type HostMessage =
   | { op: 'state'; id: string; state: string }
   | { op: 'keyframe'; id: string; reason: string }
   | { op: 'closed'; id: string; reason: string; packetsSent: number; bytesSent: number }
-  | { op: 'stats'; viewers: ViewerCounters[] }
+  /** `latencyMs`: for recent video batches, source message arrival → last viewer's last packet sent. */
+  | { op: 'stats'; viewers: ViewerCounters[]; latencyMs: number[] }
   | { op: 'log'; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }

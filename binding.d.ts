@@ -78,6 +78,11 @@ export declare class H264Packetizer {
    * past the end.
    */
   packetize(avcc: Uint8Array, rtpTimestamp: number): RtpPackets
+  /**
+   * Like `packetize`, into caller-owned `out` (bytes) and `ends` (end offset of each packet);
+   * returns the packet count. Throws `RTP_BUFFER_TOO_SMALL` if they cannot hold the result.
+   */
+  packetizeInto(avcc: Uint8Array, rtpTimestamp: number, out: Buffer, ends: Uint32Array): number
   /** Sequence number of the next packet (0–65535, wraps). */
   get sequenceNumber(): number
   /** Sets the sequence number of the next packet; throws `RTP_INVALID_ARGUMENT` above 65535. */

@@ -50,6 +50,8 @@ export class WebRtcFeed implements Subscriber {
   readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
   #transcoder: InstanceType<typeof native.AacToOpusTranscoder> | null = null
   #videoCodecOk = false
+  #scratch = Buffer.allocUnsafe(256 * 1024)
+  #scratchEnds = new Uint32Array(1024)
   /** Presentation time (ms) of the last video frame sent. */
   #lastVideoPts: number | null = null
   #bFramesDropped = 0
@@ -178,7 +180,7 @@ export class WebRtcFeed implements Subscriber {
     const rtpTimestamp = (this.#videoBase + Math.round(frame.pts * 90)) >>> 0
     let batch: PacketBatch
     try {
-      batch = this.#video.packetize(frame.payload.subarray(5), rtpTimestamp)
+      batch = this.#packetize(frame.payload.subarray(5), rtpTimestamp)
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'access unit dropped: cannot packetize')
       return
@@ -191,6 +193,21 @@ export class WebRtcFeed implements Subscriber {
     this.#videoPackets += batch.ends.length
     this.#videoOctets += batch.data.length
     this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt)
+  }
+
+  /**
+   * Packetizes into this feed's reusable native-side buffers (no Buffer made by native code per
+   * access unit), then copies the packets out into one JS Buffer the batch keeps.
+   */
+  #packetize(avcc: Buffer, rtpTimestamp: number): PacketBatch {
+    // worst case: every NAL unit fragmented into MTU-sized packets, plus STAP-A and headers
+    const need = avcc.length + 64 * Math.ceil(avcc.length / 1000) + 4096
+    if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.#scratch.length))
+    const maxPackets = Math.ceil(need / 100)
+    if (this.#scratchEnds.length < maxPackets) this.#scratchEnds = new Uint32Array(Math.max(maxPackets, 2 * this.#scratchEnds.length))
+    const n = this.#video.packetizeInto(avcc, rtpTimestamp, this.#scratch, this.#scratchEnds)
+    const bytes = n > 0 ? this.#scratchEnds[n - 1]! : 0
+    return { data: Buffer.from(this.#scratch.subarray(0, bytes)), ends: this.#scratchEnds.slice(0, n) }
   }
 
   #onAudio(frame: MediaFrame): void {

@@ -57,6 +57,38 @@ fn sequence_number(value: u32) -> Result<u16> {
     u16::try_from(value).map_err(|_| invalid(format!("sequence number {value} outside 0..=65535")))
 }
 
+/// Packetizes into caller-owned memory: packets back to back in `out`, packet i ending at
+/// `ends[i]`; returns the packet count. Throws `RTP_BUFFER_TOO_SMALL` when either is too small
+/// (nothing is written then). No allocation reaches JS: the hot-path form of `packetize`.
+fn run_into(
+    packetizer: &mut impl Packetizer,
+    scratch: &mut PacketBatch,
+    frame: &[u8],
+    rtp_timestamp: u32,
+    out: &mut [u8],
+    ends: &mut [u32],
+) -> Result<u32> {
+    scratch.clear();
+    packetizer
+        .packetize(frame, rtp_timestamp, scratch)
+        .map_err(rtp_error)?;
+    if scratch.data.len() > out.len() || scratch.ends.len() > ends.len() {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!(
+                "RTP_BUFFER_TOO_SMALL: {} bytes in {} packets do not fit {} bytes / {} ends",
+                scratch.data.len(),
+                scratch.ends.len(),
+                out.len(),
+                ends.len()
+            ),
+        ));
+    }
+    out[..scratch.data.len()].copy_from_slice(&scratch.data);
+    ends[..scratch.ends.len()].copy_from_slice(&scratch.ends);
+    Ok(scratch.ends.len() as u32)
+}
+
 fn run(packetizer: &mut impl Packetizer, frame: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
     let mut batch = PacketBatch::new();
     packetizer
@@ -75,6 +107,7 @@ fn run(packetizer: &mut impl Packetizer, frame: &[u8], rtp_timestamp: u32) -> Re
 #[napi]
 pub struct H264Packetizer {
     inner: pk::H264Packetizer,
+    scratch: PacketBatch,
 }
 
 #[napi]
@@ -87,7 +120,10 @@ impl H264Packetizer {
         let mut inner =
             pk::H264Packetizer::new(ssrc, self::payload_type(payload_type)?).map_err(rtp_error)?;
         configure(inner.state_mut(), mtu)?;
-        Ok(H264Packetizer { inner })
+        Ok(H264Packetizer {
+            inner,
+            scratch: PacketBatch::new(),
+        })
     }
 
     /// Takes the AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1: the FLV AVC
@@ -118,6 +154,29 @@ impl H264Packetizer {
     #[napi]
     pub fn packetize(&mut self, avcc: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
         run(&mut self.inner, avcc, rtp_timestamp)
+    }
+
+    /// Like `packetize`, into caller-owned `out` (bytes) and `ends` (end offset of each packet);
+    /// returns the packet count. Throws `RTP_BUFFER_TOO_SMALL` if they cannot hold the result.
+    #[napi]
+    pub fn packetize_into(
+        &mut self,
+        avcc: &[u8],
+        rtp_timestamp: u32,
+        mut out: Buffer,
+        mut ends: Uint32Array,
+    ) -> Result<u32> {
+        // SAFETY: the call is synchronous on the JS thread, so nothing else touches the array's
+        // memory while this slice lives.
+        let ends = unsafe { ends.as_mut() };
+        run_into(
+            &mut self.inner,
+            &mut self.scratch,
+            avcc,
+            rtp_timestamp,
+            &mut out,
+            ends,
+        )
     }
 
     /// Sequence number of the next packet (0–65535, wraps).

@@ -3,21 +3,34 @@
 //
 //   npm run bench            (= node --expose-gc bench/chunk.bench.mjs)
 //   BENCH_TIME=5000 npm run bench     longer time budget per task (ms)
+//   npm run bench:check      short run compared with bench/baseline/chunk.json (bench/check.mjs)
+//
+// Env: BENCH_TIME, BENCH_WARMUP, BENCH_DIAG_TIME (ms); BENCH_DIAGNOSTICS=0 skips the diagnostics;
+// BENCH_OUT=<file> writes the JSON there instead of bench/results/chunk.json;
+// BENCH_SEED_REGRESSION=1 makes our demux copy every read first (only to prove bench:check fails).
 //
 // Prints a table and writes bench/results/chunk.json. See bench/README.md.
 
 import { Bench } from 'tinybench'
+import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { here, binding, FIXTURE, decodeRecording, clientHandshake, synthesizeStream, currentCommit } from './lib.mjs'
 
 const { RtmpSession, muxMessage } = binding
+// Peer: node-media-server v4's RTMP protocol class (pure JS, no socket: it hands what it would
+// send to onOutputCallback). Its version goes into the JSON.
+const requireCjs = createRequire(import.meta.url)
+const NmsRtmp = requireCjs('node-media-server/src/protocol/rtmp.js')
+const NMS_VERSION = requireCjs('node-media-server/package.json').version
 
 const TIME = Number(process.env.BENCH_TIME ?? 2000)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 200)
 const DIAG_TIME = Number(process.env.BENCH_DIAG_TIME ?? Math.min(TIME, 1000))
-const RESULTS = path.join(here, 'results', 'chunk.json')
+const DIAGNOSTICS = process.env.BENCH_DIAGNOSTICS !== '0'
+const SEED_REGRESSION = process.env.BENCH_SEED_REGRESSION === '1'
+const RESULTS = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(here, 'results', 'chunk.json')
 const MB = 1e6 // MB/s in this file = 10^6 bytes per second
 
 if (!fs.existsSync(FIXTURE)) {
@@ -41,10 +54,35 @@ function demux(reads) {
   const s = new RtmpSession()
   let messages = 0
   for (let i = 0; i < reads.length; i++) {
-    const r = s.feed(reads[i])
+    // BENCH_SEED_REGRESSION=1: an extra copy of every read, a deliberate slowdown of our path only.
+    const r = s.feed(SEED_REGRESSION ? Buffer.from(reads[i]) : reads[i])
     if (r.errorCode !== undefined && r.errorCode !== null) throw new Error(`${r.errorCode}: ${r.errorMessage}`)
     if (r.mediaIndex) messages += r.mediaIndex.length / 7
     messages += r.events.length
+  }
+  return messages
+}
+
+/**
+ * The same reads through node-media-server's parser: a fresh instance, no-op callbacks.
+ * Returns the number of audio/video messages it delivered (`parserData` parses the handshake,
+ * every chunk, AMF0 commands and FLV tag headers, and answers connect/publish into
+ * onOutputCallback). `collect` (untimed check only) receives each audio/video packet.
+ */
+const noop = () => {}
+function peerDemux(reads, collect) {
+  const rtmp = new NmsRtmp()
+  let messages = 0
+  rtmp.onConnectCallback = noop
+  rtmp.onPlayCallback = noop
+  rtmp.onPushCallback = noop
+  rtmp.onOutputCallback = noop
+  rtmp.onPacketCallback = collect
+    ? (p) => { if (p.codec_type === 8 || p.codec_type === 9) { messages++; collect(p) } }
+    : (p) => { if (p.codec_type === 8 || p.codec_type === 9) messages++ }
+  for (let i = 0; i < reads.length; i++) {
+    const err = rtmp.parserData(reads[i])
+    if (err) throw new Error(`node-media-server: ${err}`)
   }
   return messages
 }
@@ -80,6 +118,16 @@ const messagesPer = {
   synth4096: decodeRecording(synthetic[4096]).messages.length,
 }
 for (const v of Object.values(inputs)) demux(v)
+// The peer must see the same audio/video messages (count, timestamps, payload bytes) as we do.
+for (const key of ['recorded64k', 'synth128']) {
+  let i = 0
+  let bad = null
+  const n = peerDemux(inputs[key], (p) => {
+    const m = av[i++]
+    if (!bad && (!m || p.dts !== m.timestamp || !p.data.subarray(0, p.size).equals(m.payload))) bad = i - 1
+  })
+  if (n !== av.length || bad !== null) throw new Error(`node-media-server on ${key}: ${n} of ${av.length} A/V messages, first mismatch ${bad}`)
+}
 
 // A session past its handshake, for the per-call floor.
 const { c0c1, c2 } = clientHandshake()
@@ -139,13 +187,27 @@ const tasks = [
     name: 'demux recorded, 64 KiB reads',
     bytes: recording.length, messages: messagesPer.recorded64k,
     note: `${inputs.recorded64k.length} feed() calls`,
+    peer: 'peer: NMS demux recorded, 64 KiB reads',
     fn: async () => { sink += demux(inputs.recorded64k); await turn() },
+  },
+  {
+    name: 'peer: NMS demux recorded, 64 KiB reads',
+    bytes: recording.length, messages: messagesPer.recorded64k,
+    note: `node-media-server ${NMS_VERSION} parserData()`,
+    fn: async () => { sink += peerDemux(inputs.recorded64k); await turn() },
   },
   {
     name: 'demux re-chunked 128 B, 64 KiB reads',
     bytes: synthetic[128].length, messages: messagesPer.synth128,
     note: `${inputs.synth128.length} feed() calls`,
+    peer: 'peer: NMS demux re-chunked 128 B, 64 KiB reads',
     fn: async () => { sink += demux(inputs.synth128); await turn() },
+  },
+  {
+    name: 'peer: NMS demux re-chunked 128 B, 64 KiB reads',
+    bytes: synthetic[128].length, messages: messagesPer.synth128,
+    note: `node-media-server ${NMS_VERSION} parserData()`,
+    fn: async () => { sink += peerDemux(inputs.synth128); await turn() },
   },
   {
     name: 'demux re-chunked 4096 B, 64 KiB reads',
@@ -201,7 +263,9 @@ const diagnostics = [
 console.log(`recording: ${path.relative(process.cwd(), FIXTURE)}, ${recording.length} bytes, ${decoded.messages.length} messages ` +
   `(${av.length} audio/video, ${avPayloadBytes} payload bytes), peer chunk size ${decoded.peerChunkSize}`)
 console.log(`re-chunked: 128 B → ${synthetic[128].length} bytes, 4096 B → ${synthetic[4096].length} bytes`)
-console.log(`time budget ${TIME} ms per task, ${DIAG_TIME} ms per diagnostic${globalThis.gc ? '' : ' (run with --expose-gc to collect between tasks)'}\n`)
+console.log(`time budget ${TIME} ms per task, ${DIAGNOSTICS ? `${DIAG_TIME} ms per diagnostic` : 'no diagnostics'}` +
+  `${globalThis.gc ? '' : ' (run with --expose-gc to collect between tasks)'}; peer: node-media-server ${NMS_VERSION}\n`)
+if (SEED_REGRESSION) console.log('BENCH_SEED_REGRESSION=1: our demux copies every read first (deliberate slowdown)\n')
 
 /**
  * The same work with and without an event-loop turn between iterations: time per iteration,
@@ -235,14 +299,14 @@ async function withoutTurns(name, bytes, work, iterations) {
   return out
 }
 // Run first, in a fresh heap, so RSS growth is not hidden by memory freed by earlier tasks.
-const finalizerDiag = [
+const finalizerDiag = DIAGNOSTICS ? [
   await withoutTurns('demux recorded, 64 KiB reads', recording.length, () => { sink += demux(inputs.recorded64k) }, 40),
   await withoutTurns('mux A/V at 4096 B (muxMessage)', avPayloadBytes, () => muxAll(muxMessage, muxInputs), 40),
-]
+] : []
 
 const benches = [
   [new Bench({ name: 'sluice chunk', time: TIME, warmupTime: WARMUP }), tasks],
-  [new Bench({ name: 'sluice chunk diagnostics', time: DIAG_TIME, warmupTime: WARMUP }), diagnostics],
+  ...(DIAGNOSTICS ? [[new Bench({ name: 'sluice chunk diagnostics', time: DIAG_TIME, warmupTime: WARMUP }), diagnostics]] : []),
 ]
 for (const [bench, list] of benches) {
   for (const t of list) bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
@@ -261,6 +325,7 @@ const rows = benches.flatMap(([bench, list]) => list.map((t, i) => [t, bench.tas
     name: t.name,
     opsPerSec,
     mbPerSec: t.bytes ? (t.bytes * opsPerSec) / MB : null,
+    mbPerSecMedian: t.bytes ? (t.bytes * 1000) / r.latency.p50 / MB : null,
     messagesPerSec: t.messages ? t.messages * opsPerSec : null,
     samples: r.latency.samplesCount,
     meanMs,
@@ -270,15 +335,27 @@ const rows = benches.flatMap(([bench, list]) => list.map((t, i) => [t, bench.tas
     messagesPerOp: t.messages,
     ...(t.calls ? { nsPerCall: (meanMs * 1e6) / t.calls } : {}),
     note: t.note,
+    peerName: t.peer,
   }
 })
+// Our rows that have a peer get `peer` (its numbers) and `ratio` = our median MB/s / the peer's
+// median MB/s (same bytes, so = peer p50 ms / our p50 ms). Medians, not means: on a shared machine
+// a few slow iterations move the mean by 20-30 % from run to run, the median much less.
+for (const r of rows) {
+  const name = r.peerName
+  delete r.peerName
+  if (!name) continue
+  const p = rows.find((x) => x.name === name)
+  r.peer = { name: p.name, mbPerSec: p.mbPerSec, mbPerSecMedian: p.mbPerSecMedian, messagesPerSec: p.messagesPerSec, p50Ms: p.p50Ms, rmePercent: p.rmePercent }
+  r.ratio = r.mbPerSecMedian / p.mbPerSecMedian
+}
 
 const fmt = (n, digits = 0) => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
 const table = [
-  ['task', 'ops/s', 'mean ms', '±rme', 'MB/s', 'msgs/s', 'samples', 'note'],
+  ['task', 'ops/s', 'mean ms', '±rme', 'MB/s', 'p50 MB/s', 'msgs/s', 'vs peer', 'samples', 'note'],
   ...rows.map((r) => [
-    r.name, fmt(r.opsPerSec, 1), fmt(r.meanMs, 3), `${fmt(r.rmePercent, 1)}%`, fmt(r.mbPerSec, 0),
-    fmt(r.messagesPerSec, 0), String(r.samples), r.nsPerCall ? `${fmt(r.nsPerCall, 0)} ns/call` : r.note,
+    r.name, fmt(r.opsPerSec, 1), fmt(r.meanMs, 3), `${fmt(r.rmePercent, 1)}%`, fmt(r.mbPerSec, 0), fmt(r.mbPerSecMedian, 0),
+    fmt(r.messagesPerSec, 0), r.ratio ? `${fmt(r.ratio, 2)}×` : '', String(r.samples), r.nsPerCall ? `${fmt(r.nsPerCall, 0)} ns/call` : r.note,
   ]),
 ]
 const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)))
@@ -287,17 +364,21 @@ console.log(line(table[0]))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const row of table.slice(1)) console.log(line(row))
 
+console.log('\nvs peer = our p50 MB/s ÷ node-media-server p50 MB/s, same bytes and reads (above 1×: we are faster)')
+
 // Split a 64 KiB-read demux into per-call and per-byte costs from the 1460 B run (same bytes).
 const big = rows.find((r) => r.name === 'demux recorded, 64 KiB reads')
 const small = rows.find((r) => r.name === 'diag: demux recorded, 1460 B reads')
 const calls64k = inputs.recorded64k.length
 const calls1460 = inputs.recorded1460.length
-const perCallUs = ((small.meanMs - big.meanMs) * 1000) / (calls1460 - calls64k)
-const perByteNs = ((big.meanMs * 1000 - perCallUs * calls64k) * 1000) / recording.length
-console.log(`\nfrom the 64 KiB vs 1460 B runs: ~${perCallUs.toFixed(2)} µs per feed() call (incl. result objects), ` +
-  `~${perByteNs.toFixed(3)} ns per wire byte (≈ ${(1000 / perByteNs).toFixed(0)} MB/s with free calls)`)
+const perCallUs = small ? ((small.meanMs - big.meanMs) * 1000) / (calls1460 - calls64k) : null
+const perByteNs = small ? ((big.meanMs * 1000 - perCallUs * calls64k) * 1000) / recording.length : null
+if (small) {
+  console.log(`\nfrom the 64 KiB vs 1460 B runs: ~${perCallUs.toFixed(2)} µs per feed() call (incl. result objects), ` +
+    `~${perByteNs.toFixed(3)} ns per wire byte (≈ ${(1000 / perByteNs).toFixed(0)} MB/s with free calls)`)
+}
 
-console.log('\nwithout an event-loop turn between iterations (native Buffers are freed only on a later turn):')
+if (finalizerDiag.length) console.log('\nwithout an event-loop turn between iterations (native Buffers are freed only on a later turn):')
 for (const d of finalizerDiag) {
   console.log(`  ${d.name}, ${d.iterations} iterations: ` +
     `no turns ${d.noTurns.mbPerSec.toFixed(0)} MB/s, RSS +${d.noTurns.rssGrowthMB.toFixed(0)} MB, ${d.noTurns.pageFaultsPerIteration.toFixed(0)} page faults/iter; ` +
@@ -310,7 +391,9 @@ const json = {
   fixture: path.relative(path.resolve(here, '..'), FIXTURE),
   fixtureBytes: recording.length,
   timeBudgetMs: TIME,
-  diagnosticTimeBudgetMs: DIAG_TIME,
+  diagnosticTimeBudgetMs: DIAGNOSTICS ? DIAG_TIME : null,
+  peer: { package: 'node-media-server', version: NMS_VERSION, entry: 'src/protocol/rtmp.js parserData()' },
+  ...(SEED_REGRESSION ? { seededRegression: true } : {}),
   loadAverage: os.loadavg(),
   mbUnit: '1e6 bytes',
   results: rows,
@@ -328,5 +411,6 @@ const json = {
 }
 fs.mkdirSync(path.dirname(RESULTS), { recursive: true })
 fs.writeFileSync(RESULTS, JSON.stringify(json, null, 2) + '\n')
-console.log(`\nwrote ${path.relative(process.cwd(), RESULTS)}`)
+const shown = path.relative(process.cwd(), RESULTS)
+console.log(`\nwrote ${shown.startsWith('..') ? RESULTS : shown}`)
 if (Number.isNaN(sink)) console.log(sink) // keeps the work observable

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { frameHashes, makeSource, play, publish, type FrameHash } from './helpers/ffmpeg'
 import { fmt0Chunk, rawHandshake } from './helpers/raw-client'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { RtmpHandshakeError, RtmpProtocolError } from '../dist/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-malformed-'))
 const source = join(dir, 'source.flv')
@@ -16,11 +17,13 @@ let server: TestServer
 let src: { video: FrameHash[] }
 let player: { video: FrameHash[]; errors: string }
 const reasons: Record<string, string> = {}
+const errors: RtmpProtocolError[] = []
 
 beforeAll(async () => {
   await makeSource(source, 6)
   src = await frameHashes(source)
   server = await startSluice({ hub: { unpublishGraceMs: 0 } })
+  server.sluice.rtmp.on('protocolError', (_connection, error) => errors.push(error))
   const url = server.rtmpUrl('live/victim')
   const p = play(url, join(dir, 'player.flv'))
   await waitFor(() => server.logs.some((l) => l.msg === 'play started'), 10_000, 'player')
@@ -75,6 +78,14 @@ describe('malformed RTMP sessions', () => {
 
   it('close a handshake with version 6', () => {
     expect(server.logs.some((l) => String(l.reason).startsWith('RTMP_HANDSHAKE_FAILED'))).toBe(true)
+  })
+
+  it('reach the application as error classes with stable codes', () => {
+    expect(errors.every((e) => e instanceof RtmpProtocolError)).toBe(true)
+    const codes = errors.map((e) => e.code)
+    expect(codes).toContain('RTMP_CHUNK_SIZE_OUT_OF_RANGE')
+    expect(codes).toContain('RTMP_MESSAGE_TOO_LARGE')
+    expect(errors.find((e) => e.code === 'RTMP_HANDSHAKE_FAILED')).toBeInstanceOf(RtmpHandshakeError)
   })
 
   it("leave another player's stream intact, frame for frame", () => {

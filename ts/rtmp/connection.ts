@@ -11,7 +11,7 @@ import { native, MEDIA_INDEX_STRIDE, MEDIA_FLAG_KEYFRAME, MEDIA_FLAG_SEQUENCE_HE
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Publisher, Stream } from '../hub/stream'
-import { RequestRejectedError } from '../errors'
+import { RequestRejectedError, rtmpErrorFromCode, type RtmpProtocolError } from '../errors'
 import type { RtmpOptions } from './options'
 import { RtmpPlayer } from './player'
 import { StreamRequest, type RequestKind } from './request'
@@ -39,6 +39,7 @@ export class RtmpConnection {
   readonly #gate: RequestGate
   readonly #slots = new Map<number, StreamSlot>()
   readonly #onClose: (c: RtmpConnection) => void
+  readonly #onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
   #state: 'handshake' | 'handshaken' | 'connected' | 'closed' = 'handshake'
   #app = ''
   #tcUrl = ''
@@ -48,13 +49,14 @@ export class RtmpConnection {
   #timer: NodeJS.Timeout
   readonly connectedAt = Date.now()
 
-  constructor(socket: Socket, deps: { hub: StreamHub; options: RtmpOptions; log: Logger; gate: RequestGate; onClose: (c: RtmpConnection) => void }) {
+  constructor(socket: Socket, deps: { hub: StreamHub; options: RtmpOptions; log: Logger; gate: RequestGate; onClose: (c: RtmpConnection) => void; onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void }) {
     this.id = `rtmp-${nextConnectionId++}`
     this.socket = socket
     this.options = deps.options
     this.#hub = deps.hub
     this.#gate = deps.gate
     this.#onClose = deps.onClose
+    this.#onProtocolError = deps.onProtocolError
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
     this.log = deps.log.child({ conn: this.id, remote: this.remoteAddress })
     this.#session = new native.RtmpSession({
@@ -128,7 +130,9 @@ export class RtmpConnection {
     }
     deliverMediaUpTo(mediaCount)
     if (r.errorCode) {
-      this.close(`${r.errorCode}: ${r.errorMessage ?? 'malformed input'}`)
+      const error = rtmpErrorFromCode(r.errorCode, r.errorMessage ?? 'malformed input')
+      this.close(`${error.code}: ${error.message}`)
+      this.#onProtocolError(this, error)
     }
   }
 

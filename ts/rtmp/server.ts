@@ -3,7 +3,7 @@ import net from 'node:net'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import { TypedEmitter } from '../events'
-import { ListenError } from '../errors'
+import { ListenError, type RtmpProtocolError } from '../errors'
 import { RtmpConnection } from './connection'
 import { defaultRtmpOptions, type RtmpOptions } from './options'
 import type { StreamRequest } from './request'
@@ -14,6 +14,12 @@ export type RtmpServerEvents = {
   /** A play request; call `accept()` or `reject(reason)`. Without listeners it is accepted. */
   play: [request: StreamRequest]
   connection: [connection: RtmpConnection]
+  /**
+   * A peer sent malformed input (`RtmpProtocolError`, or `RtmpHandshakeError` for a bad
+   * handshake; `error.code` is stable, e.g. `RTMP_CHUNK_SIZE_OUT_OF_RANGE`). Its connection is
+   * already closed; every other session goes on.
+   */
+  protocolError: [connection: RtmpConnection, error: RtmpProtocolError]
 }
 
 const REQUEST_TIMEOUT_MS = 10_000
@@ -65,6 +71,7 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
       log: this.#log,
       gate: (request) => this.#gate(request),
       onClose: (c) => this.#connections.delete(c),
+      onProtocolError: (c, error) => this.safeEmit('protocolError', c, error),
     })
     this.#connections.add(connection)
     this.safeEmit('connection', connection)

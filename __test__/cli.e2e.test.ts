@@ -22,6 +22,7 @@ describe('sluice CLI', () => {
     expect(p.stdout()).toContain('--rtmp-port')
     expect(p.stdout()).toContain('--http-port')
     expect(p.stdout()).toContain('--host')
+    expect(p.stdout()).toContain('--ice-server')
   })
 
   it('rejects an unknown flag', async () => {
@@ -33,7 +34,7 @@ describe('sluice CLI', () => {
   it('starts, answers /healthz and /api/streams, refuses a taken port, stops on SIGTERM', async () => {
     const rtmpPort = await freePort()
     const httpPort = await freePort()
-    const args = [...cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1']
+    const args = [...cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--ice-server', 'stun:stun.example.net:3478']
     const p = run('node', args)
     await waitFor(() => p.stderr().includes('sluice listening'), 10_000, 'listening line')
     expect(p.stderr()).toContain(`rtmp://127.0.0.1:${rtmpPort}`)
@@ -45,6 +46,8 @@ describe('sluice CLI', () => {
     const streams = await fetch(`http://127.0.0.1:${httpPort}/api/streams`)
     expect(await streams.json()).toEqual({ streams: [] })
     expect((await fetch(`http://127.0.0.1:${httpPort}/nope`)).status).toBe(404)
+    const options = await fetch(`http://127.0.0.1:${httpPort}/whep/live/x`, { method: 'OPTIONS' })
+    expect(options.headers.get('link')).toBe('<stun:stun.example.net:3478>; rel="ice-server"')
 
     const second = run('node', args)
     expect(await second.exited).toBe(1)

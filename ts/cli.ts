@@ -12,6 +12,9 @@ Options:
   --rtmp-port <port>   RTMP port (default 1935)
   --http-port <port>   HTTP port (default 8000): GET /api/streams, GET /healthz
   --host <address>     address to bind (default 0.0.0.0)
+  --webrtc-bind <addr> local address WebRTC (WHEP) ICE binds to (default: every interface)
+  --ice-server <url>   STUN/TURN server announced to WHEP viewers (repeatable),
+                       e.g. stun:stun.example.net:3478 or turn:user:pass@host:3478
   -h, --help           show this help
 
 Environment:
@@ -19,6 +22,7 @@ Environment:
 
 Publish: ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
 Play:    ffplay rtmp://127.0.0.1:1935/live/test
+Browser: http://127.0.0.1:8000/ (WebRTC over WHEP: POST /whep/{app}/{stream})
 `
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -39,6 +43,8 @@ async function main(): Promise<void> {
         'rtmp-port': { type: 'string' },
         'http-port': { type: 'string' },
         host: { type: 'string' },
+        'webrtc-bind': { type: 'string' },
+        'ice-server': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -54,6 +60,7 @@ async function main(): Promise<void> {
   const sluice = new Sluice({
     rtmp: { port: port(values['rtmp-port'], 1935, '--rtmp-port'), host },
     http: { port: port(values['http-port'], 8000, '--http-port'), host },
+    webrtc: { bindAddress: values['webrtc-bind'], iceServers: values['ice-server'] ?? [] },
   })
   try {
     await sluice.start()

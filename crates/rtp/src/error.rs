@@ -94,6 +94,20 @@ pub enum RtpError {
         /// The largest payload that fits the MTU, in bytes.
         max: usize,
     },
+    /// A payload whose structure (aggregation sizes, fragment headers, AU headers) runs past
+    /// its end or contradicts itself, e.g. an H.264 STAP-A size past the packet (RFC 6184
+    /// §5.7.1), an FU-A continuation without its start (§5.8), RFC 3640 AU headers longer than
+    /// the payload.
+    MalformedPayload {
+        /// Offset in the payload where the structure broke, in bytes.
+        offset: usize,
+    },
+    /// A payload structure this depacketizer does not handle, e.g. H.264 interleaved-mode
+    /// STAP-B, MTAP or FU-B (RFC 6184 types 25–27, 29).
+    UnsupportedPayload {
+        /// The payload's type field (the NAL unit type for H.264).
+        kind: u8,
+    },
     /// A [`PacketBatch`](crate::packetizer::PacketBatch) would exceed 4 GiB, the range of its
     /// `u32` end offsets.
     BatchTooLarge,
@@ -117,6 +131,8 @@ impl RtpError {
             RtpError::EmptyFrame => "RTP_FRAME_EMPTY",
             RtpError::PayloadTooLarge { .. } => "RTP_PAYLOAD_TOO_LARGE",
             RtpError::BatchTooLarge => "RTP_BATCH_TOO_LARGE",
+            RtpError::MalformedPayload { .. } => "RTP_PAYLOAD_MALFORMED",
+            RtpError::UnsupportedPayload { .. } => "RTP_PAYLOAD_UNSUPPORTED",
         }
     }
 }
@@ -162,6 +178,12 @@ impl fmt::Display for RtpError {
                 write!(f, "frame of {size} bytes exceeds the largest payload of {max} bytes")
             }
             RtpError::BatchTooLarge => write!(f, "packet batch would exceed 4 GiB"),
+            RtpError::MalformedPayload { offset } => {
+                write!(f, "RTP payload structure broken at offset {offset}")
+            }
+            RtpError::UnsupportedPayload { kind } => {
+                write!(f, "RTP payload type field {kind} is not supported")
+            }
         }
     }
 }

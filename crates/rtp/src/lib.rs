@@ -5,8 +5,12 @@
 //! - [`packetizer`]: the [`Packetizer`](packetizer::Packetizer) trait, the reusable
 //!   [`PacketBatch`](packetizer::PacketBatch) output and one file per payload format:
 //!   [`h264`](packetizer::h264) (RFC 6184, packetization-mode=1) and
-//!   [`opus`](packetizer::opus) (RFC 7587). Depacketizers will sit beside it in a
-//!   `depacketizer` module.
+//!   [`opus`](packetizer::opus) (RFC 7587) and [`aac`](packetizer::aac) (RFC 3640
+//!   `mpeg4-generic`, AAC-hbr).
+//! - [`depacketizer`]: the way back: a time-bounded [`ReorderBuffer`](depacketizer::ReorderBuffer)
+//!   reporting gaps for NACK and loss, and H.264 (RFC 6184 single NAL unit, STAP-A, FU-A → AVCC
+//!   access units, dropping what a loss broke until the next IDR) and AAC (RFC 3640)
+//!   depacketizers. Opus needs none: one RTP payload is one Opus packet (RFC 7587 §4.2).
 //!
 //! Nothing here touches a socket, a clock or a random number generator (initial sequence
 //! numbers and SSRCs come from the caller); every length read from input is bounded and
@@ -15,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod depacketizer;
 pub mod packet;
 pub mod packetizer;
 

@@ -10,9 +10,11 @@
 //! batch and advances the sequence number by as many; on error it appends nothing and the
 //! sequence number is unchanged.
 
+pub mod aac;
 pub mod h264;
 pub mod opus;
 
+pub use aac::AacPacketizer;
 pub use h264::H264Packetizer;
 pub use opus::OpusPacketizer;
 

@@ -4,6 +4,7 @@
 
 mod amf;
 mod audio;
+mod depacketize;
 mod flv;
 mod rtmp;
 mod rtp;

@@ -299,3 +299,45 @@ impl OpusPacketizer {
         self.inner.state().mtu() as u32
     }
 }
+
+/// AAC packetizer (RFC 3640 `mpeg4-generic`, mode AAC-hbr: 13-bit AU-size, 3-bit AU-index):
+/// one raw AAC access unit per packet (fragmented above the MTU), timestamps in samples.
+#[napi]
+pub struct AacPacketizer {
+    inner: pk::AacPacketizer,
+}
+
+#[napi]
+impl AacPacketizer {
+    /// `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's mpeg4-generic payload type).
+    /// `sampleRate`: the RTP clock rate in Hz (the AudioSpecificConfig's sampling rate).
+    /// `mtu`: largest RTP packet in bytes, header included, default 1200. The initial
+    /// sequence number is random. Throws `RTP_INVALID_ARGUMENT`.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, sample_rate: u32, mtu: Option<u32>) -> Result<Self> {
+        let mut inner = pk::AacPacketizer::new(ssrc, self::payload_type(payload_type)?, sample_rate)
+            .map_err(rtp_error)?;
+        configure(inner.state_mut(), mtu)?;
+        Ok(AacPacketizer { inner })
+    }
+
+    /// Packetizes one raw AAC access unit (the FLV AAC raw body after its 2-byte tag header).
+    /// `rtpTimestamp`: samples at `sampleRate`. Throws `RTP_FRAME_EMPTY` or
+    /// `RTP_PAYLOAD_TOO_LARGE` (above 8191 bytes); nothing is emitted then.
+    #[napi]
+    pub fn packetize(&mut self, frame: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+        run(&mut self.inner, frame, rtp_timestamp)
+    }
+
+    /// Sequence number of the next packet (0–65535, wraps).
+    #[napi(getter)]
+    pub fn sequence_number(&self) -> u32 {
+        self.inner.state().sequence_number() as u32
+    }
+
+    /// SSRC written into every packet.
+    #[napi(getter)]
+    pub fn ssrc(&self) -> u32 {
+        self.inner.state().ssrc()
+    }
+}

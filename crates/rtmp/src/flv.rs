@@ -194,6 +194,49 @@ impl AvcDecoderConfigurationRecord {
         })
     }
 
+    /// A record for one SPS and one PPS (NAL units without start codes or lengths), with
+    /// 4-byte NAL unit lengths; profile, compatibility and level come from SPS bytes 1–3.
+    /// `None` when the SPS is shorter than 4 bytes or a set is longer than 65 535 bytes.
+    pub fn from_parameter_sets(sps: &[u8], pps: &[u8]) -> Option<Self> {
+        if sps.len() < 4 || sps.len() > 0xFFFF || pps.len() > 0xFFFF {
+            return None;
+        }
+        Some(AvcDecoderConfigurationRecord {
+            profile: sps[1],
+            compatibility: sps[2],
+            level: sps[3],
+            nalu_length_size: 4,
+            sps: vec![sps.to_vec()],
+            pps: vec![pps.to_vec()],
+        })
+    }
+
+    /// The record's bytes (§5.2.4.1.1): version 1, profile, compatibility, level,
+    /// `0xFC | lengthSizeMinusOne`, `0xE0 | numOfSPS`, each SPS with a 16-bit length,
+    /// `numOfPPS`, each PPS with a 16-bit length. At most 31 SPS and 255 PPS are written.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = vec![
+            1,
+            self.profile,
+            self.compatibility,
+            self.level,
+            0xFC | (self.nalu_length_size.clamp(1, 4) - 1),
+        ];
+        let sps = &self.sps[..self.sps.len().min(31)];
+        b.push(0xE0 | sps.len() as u8);
+        for set in sps {
+            b.extend_from_slice(&(set.len() as u16).to_be_bytes());
+            b.extend_from_slice(set);
+        }
+        let pps = &self.pps[..self.pps.len().min(255)];
+        b.push(pps.len() as u8);
+        for set in pps {
+            b.extend_from_slice(&(set.len() as u16).to_be_bytes());
+            b.extend_from_slice(set);
+        }
+        b
+    }
+
     /// The RFC 6381 codec string, e.g. `avc1.64001f`.
     pub fn codec_string(&self) -> String {
         format!(
@@ -271,6 +314,17 @@ fn si24(b: &[u8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avc_config_record_round_trip() {
+        let sps = [0x67, 0x64, 0x00, 0x1F, 0xAC];
+        let pps = [0x68, 0xEB, 0xE3];
+        let record = AvcDecoderConfigurationRecord::from_parameter_sets(&sps, &pps).unwrap();
+        let bytes = record.to_bytes();
+        assert_eq!(bytes[..6], [1, 0x64, 0x00, 0x1F, 0xFF, 0xE1]);
+        assert_eq!(AvcDecoderConfigurationRecord::parse(&bytes), Some(record));
+        assert!(AvcDecoderConfigurationRecord::from_parameter_sets(&sps[..3], &pps).is_none());
+    }
 
     #[test]
     fn avc_keyframe_with_negative_composition_time() {

@@ -8,3 +8,4 @@ mod depacketize;
 mod flv;
 mod rtmp;
 mod rtp;
+mod srtp;

@@ -57,7 +57,7 @@ impl AacDepacketizer {
             return Err(RtpError::EmptyFrame);
         }
         let headers_bits = u16::from_be_bytes([payload[0], payload[1]]) as usize;
-        if headers_bits == 0 || headers_bits % 16 != 0 {
+        if headers_bits == 0 || !headers_bits.is_multiple_of(16) {
             return Err(RtpError::MalformedPayload { offset: 0 });
         }
         let count = headers_bits / 16;

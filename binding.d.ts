@@ -10,6 +10,30 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * AAC packetizer (RFC 3640 `mpeg4-generic`, mode AAC-hbr: 13-bit AU-size, 3-bit AU-index):
+ * one raw AAC access unit per packet (fragmented above the MTU), timestamps in samples.
+ */
+export declare class AacPacketizer {
+  /**
+   * `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's mpeg4-generic payload type).
+   * `sampleRate`: the RTP clock rate in Hz (the AudioSpecificConfig's sampling rate).
+   * `mtu`: largest RTP packet in bytes, header included, default 1200. The initial
+   * sequence number is random. Throws `RTP_INVALID_ARGUMENT`.
+   */
+  constructor(ssrc: number, payloadType: number, sampleRate: number, mtu?: number | undefined | null)
+  /**
+   * Packetizes one raw AAC access unit (the FLV AAC raw body after its 2-byte tag header).
+   * `rtpTimestamp`: samples at `sampleRate`. Throws `RTP_FRAME_EMPTY` or
+   * `RTP_PAYLOAD_TOO_LARGE` (above 8191 bytes); nothing is emitted then.
+   */
+  packetize(frame: Uint8Array, rtpTimestamp: number): RtpPackets
+  /** Sequence number of the next packet (0–65535, wraps). */
+  get sequenceNumber(): number
+  /** SSRC written into every packet. */
+  get ssrc(): number
+}
+
+/**
  * One stream's AAC → Opus transcoder, sans-IO: push each raw AAC frame, send what it returns.
  * Throws `AUDIO_*: reason` errors (`AUDIO_FRAME_MALFORMED` for a frame the decoder refuses:
  * drop that frame and keep pushing).
@@ -174,6 +198,97 @@ export declare class RtmpSession {
   sendPeerBandwidth(size: number, limitType: number): void
 }
 
+/**
+ * Reordering buffer + payload depacketizer for one RTP stream (one SSRC), sans-IO: `push`
+ * each received (already SRTP-unprotected) packet with its arrival time, `poll` at the
+ * returned deadline. Nothing is thrown for bad packets: they come back in `dropped`.
+ */
+export declare class RtpDepacketizer {
+  /** Throws `RTP_INVALID_ARGUMENT` for an unknown codec. */
+  constructor(options: DepacketizerOptions)
+  /**
+   * Takes one RTP packet (RFC 3550 §5.1, plain, not SRTP) that arrived at `nowMs` (any
+   * monotonic ms clock, the same for `poll`).
+   */
+  push(packet: Uint8Array, nowMs: number): DepacketizeResult
+  /** Gives up on holes whose deadline has passed at `nowMs` and returns what that releases. */
+  poll(nowMs: number): DepacketizeResult
+}
+
+/**
+ * One direction of SRTP + SRTCP with one master key: per-SSRC rollover counters, SRTCP
+ * indices and replay windows are kept inside. Output is bit-exact with libsrtp 2.
+ *
+ * Byte layouts: SRTP = `RTP header (12 + 4×CC + extension) | encrypted payload | tag`
+ * (tag 10 / 4 / 16 bytes for _80 / _32 / GCM). SRTCP = `header+SSRC (8) | encrypted rest |
+ * E+index (4) | tag (10)` for AES-CM, `header+SSRC (8) | encrypted rest | tag (16) |
+ * E+index (4)` for GCM.
+ *
+ * Errors thrown (single-packet methods) or returned as per-packet status (batch methods):
+ * -1 `SRTP_AUTH_FAILED`, -2 `SRTP_REPLAY_DUPLICATE`, -3 `SRTP_REPLAY_OLD`,
+ * -4 `SRTP_TOO_SHORT`, -5 `SRTP_MALFORMED`, -6 `SRTP_TOO_LONG` (over 65535 bytes),
+ * -7 `SRTP_BUFFER_TOO_SMALL`, -8 `SRTP_TOO_MANY_SSRCS`, -9 `SRTP_INDEX_EXHAUSTED`.
+ */
+export declare class SrtpSession {
+  /**
+   * Derives the session keys (RFC 3711 §4.3, key derivation rate 0; RFC 7714 §11). Throws
+   * `SRTP_INVALID_ARGUMENT` (unknown profile), `SRTP_INVALID_KEY_LENGTH`,
+   * `SRTP_INVALID_OPTION`.
+   */
+  constructor(options: SrtpSessionOptions)
+  /** The profile name. */
+  get profile(): string
+  /** Bytes `protectRtp` appends: the tag (10, 4 or 16). */
+  get rtpOverhead(): number
+  /** Bytes `protectRtcp` appends: SRTCP index and tag (14 or 20). */
+  get rtcpOverhead(): number
+  /** Number of SSRCs with state. */
+  get ssrcCount(): number
+  /** Forgets an SSRC's rollover counter, SRTCP index and replay windows; true if it was known. */
+  removeSsrc(ssrc: number): boolean
+  /** Rollover counter of the highest SRTP index seen for `ssrc` (RFC 3711 §3.3.1), or null. */
+  rolloverCounter(ssrc: number): number | null
+  /**
+   * Protects one RTP packet (RFC 3711 §3.3 / RFC 7714 §8) into a new Buffer, `rtpOverhead`
+   * bytes longer. Convenience form: allocating a Buffer costs microseconds; use
+   * `protectRtpBatch` on the hot path. Throws `SRTP_*` (see the class).
+   */
+  protectRtp(packet: Uint8Array): Buffer
+  /**
+   * Unprotects one SRTP packet into a new Buffer (the RTP packet). Throws `SRTP_*`,
+   * e.g. `SRTP_AUTH_FAILED`, `SRTP_REPLAY_DUPLICATE`.
+   */
+  unprotectRtp(packet: Uint8Array): Buffer
+  /**
+   * Protects one RTCP compound packet (RFC 3711 §3.4 / RFC 7714 §9) into a new Buffer,
+   * `rtcpOverhead` bytes longer (E flag set, 31-bit SRTCP index from 1 per SSRC).
+   */
+  protectRtcp(packet: Uint8Array): Buffer
+  /** Unprotects one SRTCP packet into a new Buffer (the RTCP compound packet). */
+  unprotectRtcp(packet: Uint8Array): Buffer
+  /**
+   * Protects `count` RTP packets in place in `buf` (default `count`: `lengths.length`).
+   * Packet i is `buf[offsets[i], offsets[i] + lengths[i])`; its slot runs to `offsets[i+1]`
+   * (the last one's to the end of `buf`), and must have room for `rtpOverhead` more bytes
+   * (fixed stride: `offsets[i] = i * stride`, stride ≥ largest packet + 16). On return
+   * `lengths[i]` holds the SRTP length and `status[i]` (if given) 0 or a negative code
+   * (see the class); a failed packet is left as it was and only it is dropped. Returns the
+   * number protected. Throws `SRTP_INVALID_ARGUMENT` only for a bad layout (nothing done).
+   * The arrays must not share memory with `buf`.
+   */
+  protectRtpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+  /**
+   * Unprotects `count` SRTP packets in place, laid out as for `protectRtpBatch`; on return
+   * `lengths[i]` is the RTP length and `status[i]` 0, or e.g. -1 (auth failed), -2/-3
+   * (replay): drop those packets. Returns the number accepted.
+   */
+  unprotectRtpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+  /** `protectRtpBatch` for RTCP compound packets; each slot needs `rtcpOverhead` spare bytes. */
+  protectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+  /** `unprotectRtpBatch` for SRTCP packets. */
+  unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+}
+
 /** What a sequence header says about the codec. */
 export interface CodecInfo {
   /** `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, or `"flv-<id>"`. */
@@ -196,6 +311,62 @@ export interface CodecInfo {
  */
 export declare function decodeAmf0(data: Uint8Array): Array<any>
 
+/** One media frame out. */
+export interface DepacketizedFrame {
+  /**
+   * RTP timestamp (presentation time) in the codec's clock: 90 kHz ticks for H.264, samples
+   * at the sampling rate for AAC, 48 kHz ticks for Opus.
+   */
+  timestamp: number
+  /**
+   * H.264: an access unit in AVCC form (4-byte NAL unit lengths, SPS/PPS/AUD removed).
+   * AAC: one raw access unit. Opus: one Opus packet.
+   */
+  data: Buffer
+  /** H.264: holds an IDR slice. Always true for audio. */
+  keyframe: boolean
+  /**
+   * H.264 only, when the SPS or PPS changed (and on the first frame): the
+   * AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1) to send ahead of this frame.
+   */
+  decoderConfig?: Buffer
+}
+
+/** What one `push()` or `poll()` produced. */
+export interface DepacketizeResult {
+  /** Frames completed, in order. */
+  frames: Array<DepacketizedFrame>
+  /** Sequence numbers newly seen missing: send a generic NACK for them (RFC 4585 §6.2.1). */
+  nack: Array<number>
+  /** The depacketizer waits for a keyframe: send a PLI (RFC 4585 §6.3.1), rate-limited. */
+  keyframeRequest: boolean
+  /** Packets given up on by this call (never arrived within `maxDelayMs`). */
+  lost: number
+  /**
+   * The pushed packet was dropped: `"CODE: reason"` (`RTP_PACKET_MALFORMED`,
+   * `RTP_PAYLOAD_MALFORMED`, `RTP_DUPLICATE`, `RTP_TOO_LATE`...). The stream goes on.
+   */
+  dropped?: string
+  /**
+   * When to call `poll()` if nothing else arrives, in the caller's ms clock (a hole is
+   * pending), or undefined.
+   */
+  deadlineMs?: number
+}
+
+/** Options of `new RtpDepacketizer(options)`. */
+export interface DepacketizerOptions {
+  /** `"H264"` (RFC 6184), `"AAC"` (RFC 3640 mpeg4-generic AAC-hbr) or `"OPUS"` (RFC 7587). */
+  codec: string
+  /**
+   * How long a missing packet is waited for before the frame it belonged to is dropped,
+   * in ms (default 100).
+   */
+  maxDelayMs?: number
+  /** Packets held for reordering, at most (default 512, at most 32 768). */
+  capacity?: number
+}
+
 /**
  * Describes the codec of an audio message body (FLV §E.4.2.1), reading the
  * AudioSpecificConfig of an AAC sequence header. `null` when too short.
@@ -210,6 +381,9 @@ export declare function describeVideoTag(body: Uint8Array): CodecInfo | null
 
 /** Encodes JS values as consecutive AMF0 values (AMF0 spec §2). */
 export declare function encodeAmf0(values: Array<any>): Buffer
+
+/** Formats `inline:<base64 key||salt>` for an SDES `a=crypto` line (RFC 4568 §6.1). */
+export declare function formatSdesInline(key: Uint8Array): string
 
 /**
  * Muxes one message without per-connection state (fmt 0 then fmt 3 chunks of `chunkSize`
@@ -234,6 +408,13 @@ export interface OpusFrames {
    */
   timestamps: Float64Array
 }
+
+/**
+ * Parses an SDES key parameter `inline:<base64 key||salt>[|lifetime][|MKI:length]`
+ * (RFC 4568 §6.1; the part after the profile in `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:…`)
+ * for `profile`, checking the key length. Throws `SRTP_MALFORMED`, `SRTP_INVALID_KEY_LENGTH`.
+ */
+export declare function parseSdesInline(keyParams: string, profileName: string): SdesInlineKey
 
 /** Media type ids, re-exported for TS. */
 export declare const RTMP_AUDIO: number
@@ -321,4 +502,38 @@ export interface RtpPackets {
    * produced no packet (an H.264 access unit of only AUD/filler NAL units).
    */
   ends: Uint32Array
+}
+
+/** A parsed SDES key parameter (RFC 4568 §6.1). */
+export interface SdesInlineKey {
+  /** Master key || master salt, ready for `new SrtpSession({ key })`. */
+  key: Buffer
+  /** Master key lifetime in packets, when given (`2^31` or decimal). */
+  lifetime?: number
+  /** MKI value, when given. SrtpSession neither sends nor expects MKIs: negotiate without. */
+  mkiValue?: number
+  /** MKI length in bytes (1–128), when given. */
+  mkiLength?: number
+}
+
+/** Options of `new SrtpSession(...)`. */
+export interface SrtpSessionOptions {
+  /**
+   * Protection profile (RFC 4568 / RFC 7714 names; the DTLS-SRTP names
+   * `SRTP_AES128_CM_HMAC_SHA1_80`, `SRTP_AEAD_AES_128_GCM`, ... are accepted too).
+   */
+  profile: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM'
+  /**
+   * Master key || master salt, as in an SDES `inline:` key (RFC 4568) or the DTLS-SRTP
+   * exporter: 30 bytes (AES_CM_128_*: 16 + 14), 28 (AEAD_AES_128_GCM: 16 + 12) or 44
+   * (AEAD_AES_256_GCM: 32 + 12).
+   */
+  key: Buffer
+  /** Replay window in packets, 1–32768, default 64 (RFC 3711 §3.3.2). */
+  replayWindow?: number
+  /**
+   * Most SSRCs tracked, 1–65536, default 256; packets of further SSRCs fail with
+   * `SRTP_TOO_MANY_SSRCS` (status -8).
+   */
+  maxSsrcs?: number
 }

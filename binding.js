@@ -835,14 +835,19 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AacPacketizer = nativeBinding.AacPacketizer
 module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
 module.exports.H264Packetizer = nativeBinding.H264Packetizer
 module.exports.OpusPacketizer = nativeBinding.OpusPacketizer
 module.exports.RtmpSession = nativeBinding.RtmpSession
+module.exports.RtpDepacketizer = nativeBinding.RtpDepacketizer
+module.exports.SrtpSession = nativeBinding.SrtpSession
 module.exports.decodeAmf0 = nativeBinding.decodeAmf0
 module.exports.describeAudioTag = nativeBinding.describeAudioTag
 module.exports.describeVideoTag = nativeBinding.describeVideoTag
 module.exports.encodeAmf0 = nativeBinding.encodeAmf0
+module.exports.formatSdesInline = nativeBinding.formatSdesInline
 module.exports.muxMessage = nativeBinding.muxMessage
+module.exports.parseSdesInline = nativeBinding.parseSdesInline
 module.exports.RTMP_AUDIO = nativeBinding.RTMP_AUDIO
 module.exports.RTMP_VIDEO = nativeBinding.RTMP_VIDEO

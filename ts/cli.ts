@@ -15,14 +15,20 @@ Options:
   --webrtc-bind <addr> local address WebRTC (WHEP) ICE binds to (default: every interface)
   --ice-server <url>   STUN/TURN server announced to WHEP viewers (repeatable),
                        e.g. stun:stun.example.net:3478 or turn:user:pass@host:3478
+  --rtp-host <addr>    address RTP/SRTP forwarders, ingest and relay links bind
+                       (default: --host)
+  --relay-secret <s>   shared secret that authorizes relay links between nodes
+                       (also SLUICE_RELAY_SECRET); relays are refused without it
   -h, --help           show this help
 
 Environment:
   SLUICE_LOG_LEVEL     log level: fatal, error, warn, info (default), debug, trace
+  SLUICE_RELAY_SECRET  relay secret (see --relay-secret)
 
 Publish: ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
 Play:    ffplay rtmp://127.0.0.1:1935/live/test
 Browser: http://127.0.0.1:8000/ (WebRTC over WHEP: POST /whep/{app}/{stream})
+RTP:     POST /api/forwards, POST /api/ingests/{app}/{stream}, POST /api/relays
 `
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -45,6 +51,8 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         'webrtc-bind': { type: 'string' },
         'ice-server': { type: 'string', multiple: true },
+        'rtp-host': { type: 'string' },
+        'relay-secret': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -61,6 +69,7 @@ async function main(): Promise<void> {
     rtmp: { port: port(values['rtmp-port'], 1935, '--rtmp-port'), host },
     http: { port: port(values['http-port'], 8000, '--http-port'), host },
     webrtc: { bindAddress: values['webrtc-bind'], iceServers: values['ice-server'] ?? [] },
+    rtp: { host: values['rtp-host'] ?? host, relaySecret: values['relay-secret'] ?? process.env.SLUICE_RELAY_SECRET ?? null },
   })
   try {
     await sluice.start()

@@ -6,6 +6,7 @@ import type { RtmpOptions } from './rtmp/options'
 import { createLogger, type Logger } from './log'
 import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
 import { servePlayerPage } from './http/player-page'
+import { RtpService, type RtpOptions } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 
 export interface SluiceOptions {
@@ -13,6 +14,8 @@ export interface SluiceOptions {
   http?: Partial<HttpOptions>
   /** WebRTC (WHEP) settings: ICE servers, bind address, worker threads, auth hook. */
   webrtc?: Partial<WebRtcOptions>
+  /** RTP/SRTP forwarders, ingest and relay links: UDP bind address, relay secret. */
+  rtp?: Partial<RtpOptions>
   /** Stream hub settings (GOP cache bounds, unpublish grace). */
   hub?: StreamHubOptions
   /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
@@ -31,6 +34,7 @@ export class Sluice {
   readonly rtmp: RtmpServer
   readonly http: HttpServer
   readonly whep: WhepEndpoint
+  readonly rtpService: RtpService
   readonly log: Logger
   /** Event-loop delay of the main thread (RTMP ingest, HTTP, signaling), since start or reset. */
   readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 })
@@ -43,6 +47,7 @@ export class Sluice {
     this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
     this.http = new HttpServer(this.hub, this.log, options.http)
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
+    this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
     this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
       const viewers = await this.whep.pool.stats()
@@ -88,6 +93,7 @@ export class Sluice {
     if (this.#closed) return
     this.#closed = true
     this.eventLoopDelay.disable()
+    this.rtpService.close()
     await Promise.allSettled([this.rtmp.close(), this.http.close(), this.whep.close()])
   }
 }

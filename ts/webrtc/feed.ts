@@ -18,7 +18,7 @@ import type { Logger } from '../log'
 import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerPool } from './viewer-pool'
-import { senderReport } from './rtcp'
+import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */

@@ -10,7 +10,7 @@
  * answered from a per-stream retransmission buffer of recent video packets.
  */
 import nodeDataChannel from 'node-datachannel'
-import { parseRtcpFeedback } from './rtcp'
+import { parseRtcpFeedback } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 

@@ -1,0 +1,285 @@
+/**
+ * One stream's plain RTP output, for forwarders and relay links: H.264 packetized once
+ * (RFC 6184, every frame, B-frames included) and AAC passed through untouched (RFC 3640
+ * `mpeg4-generic`, AAC-hbr), the same packets for every sink. No transcoding.
+ *
+ * Clocks: video RTP timestamps are 90 kHz ticks of the FLV pts (dts + composition time, ms);
+ * audio RTP timestamps are samples at the AAC sampling rate. Both start at random offsets
+ * (RFC 3550 §5.1) and keep going across publisher restarts (the hub's timeline is monotonic).
+ * When `compositionTimeExtensionId` is set, video packets carry the frame's composition time
+ * (pts − dts, in 90 kHz ticks, signed 24-bit) in an RFC 8285 one-byte header extension, so a
+ * Sluice receiver can give FLV players back the decode timestamps of B-frame streams.
+ *
+ * The last 1024 packets of each kind are kept for retransmission on NACK (RFC 4585 §6.2.1).
+ * Sender reports (RFC 3550 §6.4.1) are produced every second.
+ */
+import { randomInt } from 'node:crypto'
+import { native } from '../native'
+import type { Stream, Subscriber } from '../hub/stream'
+import type { MediaFrame } from '../hub/media-frame'
+import { senderReport } from './rtcp'
+
+export const RTP_H264_PT = 96
+export const RTP_AAC_PT = 97
+const RETRANSMIT_PACKETS = 1024
+
+export type RtpKind = 'video' | 'audio'
+
+/** What the SDP of this output says (RFC 6184 §8.1, RFC 3640 §4.1). */
+export interface RtpSenderCodecs {
+  video: { payloadType: number; ssrc: number; sps: Buffer; pps: Buffer } | null
+  audio: { payloadType: number; ssrc: number; sampleRate: number; channels: number; config: Buffer } | null
+}
+
+export interface RtpSink {
+  /** A packet (RTP or RTCP) of `kind`'s stream, ready to protect and send. Must not throw. */
+  send(kind: RtpKind, packet: Buffer): void
+}
+
+export interface RtpSenderOptions {
+  /** RFC 8285 one-byte extension id (1–14) for the composition time; none by default. */
+  compositionTimeExtensionId?: number
+  /** Largest RTP packet in bytes, default 1200. */
+  mtu?: number
+}
+
+interface Track {
+  ssrc: number
+  base: number
+  packets: number
+  octets: number
+  ring: (Buffer | undefined)[]
+  /** Last RTP timestamp sent and when (wallclock ms), for sender reports. */
+  lastTimestamp: number
+  lastWall: number
+  clockRate: number
+}
+
+function track(clockRate: number): Track {
+  return {
+    ssrc: randomInt(1, 0xffffffff),
+    base: randomInt(0, 0x7fffffff),
+    packets: 0,
+    octets: 0,
+    ring: new Array(RETRANSMIT_PACKETS),
+    lastTimestamp: 0,
+    lastWall: 0,
+    clockRate,
+  }
+}
+
+/** Sample rates by AudioSpecificConfig samplingFrequencyIndex (ISO/IEC 14496-3 §1.6.3.4). */
+const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
+
+/** Sampling rate and channel count of an AudioSpecificConfig, or null when it cannot be read. */
+export function describeAudioSpecificConfig(asc: Buffer): { sampleRate: number; channels: number } | null {
+  if (asc.length < 2) return null
+  const index = ((asc[0]! & 0x07) << 1) | (asc[1]! >> 7)
+  const sampleRate = index === 15 && asc.length >= 5 ? ((asc.readUInt32BE(1) >>> 7) & 0xffffff) : AAC_RATES[index]
+  const channels = index === 15 ? (asc[4]! >> 3) & 0x0f : (asc[1]! >> 3) & 0x0f
+  return sampleRate ? { sampleRate, channels } : null
+}
+
+let nextId = 1
+
+export class RtpSender implements Subscriber {
+  readonly id = `rtp-sender-${nextId++}`
+  readonly stream: Stream
+  readonly #sinks = new Set<RtpSink>()
+  readonly #options: RtpSenderOptions
+  readonly #videoTrack = track(90000)
+  #audioTrack: Track | null = null
+  #video: InstanceType<typeof native.H264Packetizer>
+  #audio: InstanceType<typeof native.AacPacketizer> | null = null
+  #codecs: RtpSenderCodecs = { video: null, audio: null }
+  readonly #srTimer: NodeJS.Timeout
+
+  constructor(stream: Stream, options: RtpSenderOptions = {}) {
+    this.stream = stream
+    this.#options = options
+    this.#video = new native.H264Packetizer(this.#videoTrack.ssrc, RTP_H264_PT, options.mtu ?? 1200)
+    if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
+    if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
+    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
+    this.#srTimer.unref()
+  }
+
+  get codecs(): RtpSenderCodecs {
+    return this.#codecs
+  }
+
+  addSink(sink: RtpSink): void {
+    this.#sinks.add(sink)
+  }
+
+  removeSink(sink: RtpSink): void {
+    this.#sinks.delete(sink)
+  }
+
+  get sinkCount(): number {
+    return this.#sinks.size
+  }
+
+  /** The kept packet with this sequence number of `kind`'s stream, for a NACK. */
+  retransmission(kind: RtpKind, sequenceNumber: number): Buffer | undefined {
+    const t = kind === 'video' ? this.#videoTrack : this.#audioTrack
+    const p = t?.ring[sequenceNumber % RETRANSMIT_PACKETS]
+    return p && p.readUInt16BE(2) === sequenceNumber ? p : undefined
+  }
+
+  /** Which stream an SSRC (from a NACK or PLI) names. */
+  kindOf(ssrc: number): RtpKind | null {
+    if (ssrc === this.#videoTrack.ssrc) return 'video'
+    if (this.#audioTrack && ssrc === this.#audioTrack.ssrc) return 'audio'
+    return null
+  }
+
+  onPublish(): void {}
+  onUnpublish(): void {}
+  onMetadata(): void {}
+
+  onFrame(_stream: Stream, frame: MediaFrame): void {
+    if (frame.kind === 'video') this.#onVideo(frame)
+    else this.#onAudio(frame)
+  }
+
+  #onVideo(frame: MediaFrame): void {
+    if ((frame.payload[0]! & 0x0f) !== 7) return
+    if (frame.sequenceHeader) {
+      try {
+        this.#video.setParameterSets(frame.payload.subarray(5))
+      } catch {
+        return
+      }
+      const record = frame.payload.subarray(5)
+      const sets = parseAvcRecord(record)
+      if (sets) this.#codecs.video = { payloadType: RTP_H264_PT, ssrc: this.#videoTrack.ssrc, ...sets }
+      return
+    }
+    if (frame.payload[1] !== 1) return
+    const ticks = Math.round(frame.pts * 90)
+    const timestamp = (this.#videoTrack.base + ticks) >>> 0
+    let out
+    try {
+      out = this.#video.packetize(frame.payload.subarray(5), timestamp)
+    } catch {
+      return
+    }
+    const cts = Math.round((frame.pts - frame.dts) * 90)
+    this.#emit('video', this.#videoTrack, out.data, out.ends, timestamp, cts)
+  }
+
+  #onAudio(frame: MediaFrame): void {
+    if (frame.payload[0]! >> 4 !== 10) return
+    if (frame.sequenceHeader) {
+      const config = Buffer.from(frame.payload.subarray(2))
+      const info = describeAudioSpecificConfig(config)
+      if (!info) return
+      if (!this.#audioTrack || this.#audioTrack.clockRate !== info.sampleRate) {
+        this.#audioTrack = track(info.sampleRate)
+        this.#audio = new native.AacPacketizer(this.#audioTrack.ssrc, RTP_AAC_PT, info.sampleRate, this.#options.mtu ?? 1200)
+      }
+      this.#codecs.audio = { payloadType: RTP_AAC_PT, ssrc: this.#audioTrack.ssrc, ...info, config }
+      return
+    }
+    if (!this.#audio || !this.#audioTrack) return
+    const t = this.#audioTrack
+    const timestamp = (t.base + Math.round((frame.pts * t.clockRate) / 1000)) >>> 0
+    let out
+    try {
+      out = this.#audio.packetize(frame.payload.subarray(2), timestamp)
+    } catch {
+      return
+    }
+    this.#emit('audio', t, out.data, out.ends, timestamp, null)
+  }
+
+  #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null): void {
+    const id = this.#options.compositionTimeExtensionId
+    let start = 0
+    for (const end of ends) {
+      let packet = data.subarray(start, end)
+      start = end
+      if (id && cts !== null) packet = withCompositionTime(packet, id, cts)
+      t.ring[packet.readUInt16BE(2) % RETRANSMIT_PACKETS] = packet
+      t.packets++
+      t.octets += packet.length - 12
+      for (const sink of this.#sinks) sink.send(kind, packet)
+    }
+    t.lastTimestamp = timestamp
+    t.lastWall = Date.now()
+  }
+
+  #senderReports(): void {
+    const now = Date.now()
+    for (const [kind, t] of [['video', this.#videoTrack], ['audio', this.#audioTrack]] as const) {
+      if (!t || t.lastWall === 0) continue
+      const rtp = (t.lastTimestamp + Math.round(((now - t.lastWall) * t.clockRate) / 1000)) >>> 0
+      const sr = senderReport(t.ssrc, now, rtp, t.packets, t.octets)
+      for (const sink of this.#sinks) sink.send(kind, sr)
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#srTimer)
+    this.#sinks.clear()
+  }
+}
+
+/** The first SPS and PPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1). */
+export function parseAvcRecord(record: Buffer): { sps: Buffer; pps: Buffer } | null {
+  if (record.length < 8 || record[0] !== 1) return null
+  const spsCount = record[5]! & 0x1f
+  let at = 6
+  let sps: Buffer | null = null
+  for (let i = 0; i < spsCount; i++) {
+    if (at + 2 > record.length) return null
+    const len = record.readUInt16BE(at)
+    if (at + 2 + len > record.length) return null
+    sps ??= record.subarray(at + 2, at + 2 + len)
+    at += 2 + len
+  }
+  if (at >= record.length) return null
+  const ppsCount = record[at]!
+  at++
+  if (ppsCount === 0 || at + 2 > record.length) return null
+  const len = record.readUInt16BE(at)
+  if (!sps || at + 2 + len > record.length) return null
+  return { sps: Buffer.from(sps), pps: Buffer.from(record.subarray(at + 2, at + 2 + len)) }
+}
+
+/**
+ * A copy of a 12-byte-header RTP packet with an RFC 8285 one-byte header extension holding the
+ * composition time: `0xBEDE`, length 1, then `id << 4 | 2` and 3 bytes of signed 90 kHz ticks.
+ */
+export function withCompositionTime(packet: Buffer, id: number, cts: number): Buffer {
+  const out = Buffer.allocUnsafe(packet.length + 8)
+  packet.copy(out, 0, 0, 12)
+  out[0] = out[0]! | 0x10
+  out.writeUInt32BE(0xbede0001, 12)
+  out[16] = ((id & 0x0f) << 4) | 2
+  out.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, cts)), 17, 3)
+  packet.copy(out, 20, 12)
+  return out
+}
+
+/** The composition time (90 kHz ticks) carried by `withCompositionTime`, or null. */
+export function readCompositionTime(packet: Buffer, id: number): number | null {
+  if (packet.length < 12 || !(packet[0]! & 0x10)) return null
+  const at = 12 + 4 * (packet[0]! & 0x0f)
+  if (packet.length < at + 4 || packet.readUInt16BE(at) !== 0xbede) return null
+  const end = at + 4 + 4 * packet.readUInt16BE(at + 2)
+  if (end > packet.length) return null
+  for (let i = at + 4; i < end; ) {
+    const b = packet[i]!
+    if (b === 0) {
+      i++
+      continue
+    }
+    const len = (b & 0x0f) + 1
+    if (b >> 4 === 15 || i + 1 + len > end) return null
+    if (b >> 4 === id && len === 3) return packet.readIntBE(i + 1, 3)
+    i += 1 + len
+  }
+  return null
+}

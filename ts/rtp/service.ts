@@ -1,0 +1,433 @@
+/**
+ * RTP out and in over HTTP: forwarders, RTP/SRTP ingest and relay links between Sluice nodes.
+ *
+ * Forwarders — `POST /api/forwards` `{stream: "app/name", host, videoPort, audioPort?, srtp?:
+ * true | {suite?, key?}}` → `201 {id, sdp, sdpUrl}`; `GET /api/forwards`,
+ * `GET /api/forwards/{id}/sdp` (`application/sdp`, for `ffmpeg -protocol_whitelist
+ * file,udp,rtp,srtp -i stream.sdp`), `DELETE /api/forwards/{id}`.
+ *
+ * Ingest — `POST /api/ingests/{app}/{name}` with a JSON body `{video?: {payloadType?, sps?,
+ * pps?}, audio?: {payloadType?, config (hex AudioSpecificConfig)}, srtp?: true | {suite?, key?}}`
+ * or an SDP (`application/sdp`, e.g. what `ffmpeg -sdp_file` writes: payload types, rtpmap,
+ * `sprop-parameter-sets`, `config`, `a=crypto`) → `201 {id, host, videoPort, audioPort, srtp}`:
+ * send video RTP to `videoPort` and audio to `audioPort` (RTCP on +1, or multiplexed).
+ * `GET /api/ingests`, `DELETE /api/ingests/{id}`.
+ *
+ * Relay links — on the edge node, `POST /api/relays` `{origin: "http://host:port", stream:
+ * "app/name"}` pulls `app/name` from the origin: the edge binds a UDP port, makes two SRTP keys
+ * (origin→edge media, edge→origin feedback) and sends them in an authenticated call
+ * (`Authorization: Bearer <relaySecret>`) to the origin's `POST /api/relay/offers`; the origin
+ * answers with its codecs and starts forwarding (one multiplexed port, composition-time header
+ * extension, NACK answered from its retransmission ring). The stream is then an ordinary hub
+ * stream on the edge (RTMP, WHEP, further relays). `GET /api/relays` gives loss, jitter,
+ * NACKs; the origin's `GET /api/forwards` gives its RTT. `DELETE /api/relays/{id}` ends it.
+ * `simulateLoss` (0–0.5) in the request drops that fraction of first transmissions at the
+ * edge, to see NACK recovery at work.
+ */
+import dgram from 'node:dgram'
+import type http from 'node:http'
+import { randomUUID, timingSafeEqual } from 'node:crypto'
+import type { Logger } from '../log'
+import type { StreamHub } from '../hub/stream-hub'
+import type { Stream } from '../hub/stream'
+import { readBody, sendText, type HttpServer } from '../http/server'
+import { RequestRejectedError } from '../errors'
+import { RtpSender, RTP_AAC_PT, RTP_H264_PT, describeAudioSpecificConfig } from './sender'
+import { RtpForwarder } from './forwarder'
+import { RtpIngest, type IngestAudio, type IngestVideo } from './ingest'
+import { parseSdpMedia, type SdesKey } from './sdp'
+import { checkSdesKey, createSrtpContext, DEFAULT_SRTP_SUITE, generateSdesKey } from './srtp'
+
+export interface RtpOptions {
+  /** Address UDP sockets bind to. Default `0.0.0.0`; tests use `127.0.0.1`. */
+  host: string
+  /** Address given to senders in ingest answers and to origins in relay offers. Default: `host`, or 127.0.0.1 when `host` is a wildcard. */
+  advertisedHost: string | null
+  /** Shared secret for relay offers between nodes; relays are refused while it is null. */
+  relaySecret: string | null
+}
+
+export const defaultRtpOptions: RtpOptions = { host: '0.0.0.0', advertisedHost: null, relaySecret: null }
+
+const COMPOSITION_TIME_EXTENSION_ID = 1
+/**
+ * SRTP replay window of received media, in packets: a retransmission answering our NACK comes
+ * after the rest of a keyframe's burst (often over 100 packets), past the default 64.
+ */
+const INGEST_REPLAY_WINDOW = 2048
+/** Receive buffer asked for UDP sockets (the kernel caps it at net.core.rmem_max). */
+const RECEIVE_BUFFER_BYTES = 4 << 20
+const BODY_LIMIT = 64 * 1024
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function bind(host: string, port = 0): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    socket.once('error', reject)
+    socket.bind(port, host, () => {
+      socket.off('error', reject)
+      try {
+        socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES)
+      } catch {
+        // capped or refused: keep the default
+      }
+      socket.on('error', () => {})
+      resolve(socket)
+    })
+  })
+}
+
+/** Binds an even port and the odd one after it (RTP and RTCP, RFC 3550 §11). */
+async function bindPair(host: string): Promise<[dgram.Socket, dgram.Socket]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await bind(host)
+    const port = first.address().port
+    if (port % 2 !== 0 || port === 65535) {
+      first.close()
+      continue
+    }
+    try {
+      return [first, await bind(host, port + 1)]
+    } catch {
+      first.close()
+    }
+  }
+  throw new Error('no free even/odd UDP port pair')
+}
+
+function srtpKey(value: unknown): SdesKey | null {
+  if (!value) return null
+  if (value === true) return generateSdesKey(DEFAULT_SRTP_SUITE)
+  if (typeof value !== 'object') throw new HttpError(400, 'srtp must be true or {suite?, key?}')
+  const v = value as { suite?: unknown; key?: unknown; inline?: unknown }
+  const suite = typeof v.suite === 'string' ? v.suite : DEFAULT_SRTP_SUITE
+  const given = typeof v.key === 'string' ? v.key : typeof v.inline === 'string' ? v.inline : null
+  try {
+    if (given === null) return generateSdesKey(suite)
+    const key = { suite, inline: given.replace(/^inline:/, '') }
+    checkSdesKey(key)
+    return key
+  } catch (error) {
+    throw new HttpError(400, String((error as Error).message))
+  }
+}
+
+function splitStream(value: unknown): [string, string] {
+  const m = typeof value === 'string' ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null
+  if (!m) throw new HttpError(400, 'stream must be "app/name"')
+  return [m[1]!, m[2]!]
+}
+
+function port(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) throw new HttpError(400, `${what} must be a port number`)
+  return value
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readBody(req, BODY_LIMIT)
+  try {
+    const v = JSON.parse(text || '{}') as unknown
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+    return v as Record<string, unknown>
+  } catch {
+    throw new HttpError(400, 'body must be a JSON object')
+  }
+}
+
+interface RelayLink {
+  id: string
+  origin: string
+  stream: string
+  offerId: string
+  ingest: RtpIngest
+  createdAt: number
+}
+
+export class RtpService {
+  readonly options: RtpOptions
+  readonly #hub: StreamHub
+  readonly #log: Logger
+  /** One sender per stream and flavour (plain for forwarders, with composition times for relays). */
+  readonly #senders = new Map<string, RtpSender>()
+  readonly forwarders = new Map<string, RtpForwarder>()
+  readonly ingests = new Map<string, RtpIngest>()
+  readonly relays = new Map<string, RelayLink>()
+
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<RtpOptions> = {}) {
+    this.options = { ...defaultRtpOptions, ...options }
+    this.#hub = hub
+    this.#log = log.child({ component: 'rtp' })
+    const handle = (fn: (req: http.IncomingMessage, res: http.ServerResponse, params: string[]) => Promise<void>) =>
+      async (req: http.IncomingMessage, res: http.ServerResponse, params: string[]) => {
+        try {
+          await fn(req, res, params)
+        } catch (error) {
+          if (error instanceof HttpError) return sendText(res, error.status, error.message)
+          if (error instanceof RequestRejectedError) return sendText(res, 409, error.message)
+          throw error
+        }
+      }
+    http.route('POST', /^\/api\/forwards\/?$/, handle((req, res) => this.#postForward(req, res)))
+    http.route('GET', /^\/api\/forwards\/?$/, handle(async (_req, res) => json(res, 200, [...this.forwarders.values()].map((f) => f.stats()))))
+    http.route('GET', /^\/api\/forwards\/([^/]+)\/sdp$/, handle(async (_req, res, [id]) => {
+      const f = this.forwarders.get(id!)
+      if (!f) throw new HttpError(404, `no forwarder ${id}`)
+      const sdp = f.sdp()
+      res.writeHead(200, { 'Content-Type': 'application/sdp', 'Content-Length': Buffer.byteLength(sdp) })
+      res.end(sdp)
+    }))
+    http.route('DELETE', /^\/api\/forwards\/([^/]+)$/, handle(async (_req, res, [id]) => {
+      const f = this.forwarders.get(id!)
+      if (!f) throw new HttpError(404, `no forwarder ${id}`)
+      this.#closeForwarder(f, 'deleted over HTTP')
+      res.writeHead(204).end()
+    }))
+    http.route('POST', /^\/api\/ingests\/([^/]+)\/([^/]+)\/?$/, handle((req, res, [app, name]) => this.#postIngest(req, res, app!, name!)))
+    http.route('GET', /^\/api\/ingests\/?$/, handle(async (_req, res) => json(res, 200, [...this.ingests.values()].map((i) => i.stats()))))
+    http.route('DELETE', /^\/api\/ingests\/([^/]+)$/, handle(async (_req, res, [id]) => {
+      const i = this.ingests.get(id!)
+      if (!i) throw new HttpError(404, `no ingest ${id}`)
+      i.close('deleted over HTTP')
+      res.writeHead(204).end()
+    }))
+    http.route('POST', /^\/api\/relays\/?$/, handle((req, res) => this.#postRelay(req, res)))
+    http.route('GET', /^\/api\/relays\/?$/, handle(async (_req, res) => json(res, 200, [...this.relays.values()].map((r) => this.#relayInfo(r)))))
+    http.route('DELETE', /^\/api\/relays\/([^/]+)$/, handle(async (_req, res, [id]) => {
+      const r = this.relays.get(id!)
+      if (!r) throw new HttpError(404, `no relay ${id}`)
+      r.ingest.close('deleted over HTTP')
+      res.writeHead(204).end()
+    }))
+    http.route('POST', /^\/api\/relay\/offers\/?$/, handle((req, res) => this.#postOffer(req, res)))
+    http.route('DELETE', /^\/api\/relay\/offers\/([^/]+)$/, handle(async (req, res, [id]) => {
+      this.#authorize(req)
+      const f = this.forwarders.get(id!)
+      if (!f) throw new HttpError(404, `no relay offer ${id}`)
+      this.#closeForwarder(f, 'relay ended by the edge')
+      res.writeHead(204).end()
+    }))
+  }
+
+  get #advertised(): string {
+    if (this.options.advertisedHost) return this.options.advertisedHost
+    return this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host
+  }
+
+  #sender(stream: Stream, relay: boolean): RtpSender {
+    const key = `${stream.key}#${relay ? 'relay' : 'plain'}`
+    let sender = this.#senders.get(key)
+    if (!sender) {
+      sender = new RtpSender(stream, relay ? { compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID } : {})
+      this.#hub.subscribe(stream.app, stream.name, sender)
+      this.#senders.set(key, sender)
+    }
+    return sender
+  }
+
+  #closeForwarder(f: RtpForwarder, reason: string): void {
+    f.close(reason)
+    this.forwarders.delete(f.id)
+    const sender = f.sender
+    if (sender.sinkCount === 0) {
+      for (const [key, s] of this.#senders) if (s === sender) this.#senders.delete(key)
+      sender.close()
+      this.#hub.unsubscribe(sender.stream, sender)
+    }
+  }
+
+  async #startForwarder(stream: Stream, relay: boolean, target: { host: string; videoPort: number; audioPort?: number }, key: SdesKey | null, feedbackKey: SdesKey | null): Promise<RtpForwarder> {
+    const socket = await bind(this.options.host)
+    const srtp = key ? { context: createSrtpContext(key), key } : null
+    const feedback = feedbackKey ? createSrtpContext(feedbackKey) : null
+    const forwarder = new RtpForwarder(
+      this.#sender(stream, relay),
+      { ...target, layout: relay ? 'mux' : 'ports' },
+      socket,
+      srtp && feedback ? { context: { ...srtp.context, unprotectRtcp: feedback.unprotectRtcp }, key: srtp.key } : srtp,
+      this.#log,
+    )
+    this.forwarders.set(forwarder.id, forwarder)
+    return forwarder
+  }
+
+  async #postForward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJson(req)
+    const [app, name] = splitStream(body.stream)
+    const stream = this.#hub.get(app, name)
+    if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
+    if (typeof body.host !== 'string' || !body.host) throw new HttpError(400, 'host is required')
+    const videoPort = port(body.videoPort, 'videoPort')
+    const audioPort = body.audioPort === undefined ? videoPort + 2 : port(body.audioPort, 'audioPort')
+    const key = srtpKey(body.srtp)
+    const f = await this.#startForwarder(stream, false, { host: body.host, videoPort, audioPort }, key, null)
+    json(res, 201, { id: f.id, sdp: f.sdp(), sdpUrl: `/api/forwards/${f.id}/sdp`, srtp: key })
+  }
+
+  async #postIngest(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
+    const isSdp = (req.headers['content-type'] ?? '').startsWith('application/sdp')
+    let video: IngestVideo | null = null
+    let audio: IngestAudio | null = null
+    let key: SdesKey | null = null
+    if (isSdp) {
+      const media = parseSdpMedia(await readBody(req, BODY_LIMIT))
+      for (const m of media) {
+        if (m.kind === 'video' && m.codec === 'H264') {
+          const sets = (m.fmtp['sprop-parameter-sets'] ?? '').split(',').map((s) => Buffer.from(s, 'base64'))
+          video = { payloadType: m.payloadType, codec: 'H264', sps: sets[0]?.length ? sets[0] : undefined, pps: sets[1]?.length ? sets[1] : undefined }
+        } else if (m.kind === 'audio' && m.codec === 'MPEG4-GENERIC' && m.fmtp.config) {
+          audio = { payloadType: m.payloadType, codec: 'AAC', clockRate: m.clockRate, config: Buffer.from(m.fmtp.config, 'hex') }
+        } else throw new HttpError(400, `${m.kind} codec ${m.codec || '(none)'} is not supported for RTP ingest (H264 video, MPEG4-GENERIC AAC audio)`)
+        if (m.crypto) key = srtpKey({ suite: m.crypto.suite, key: m.crypto.inline })
+      }
+    } else {
+      const body = await readJson(req)
+      const v = body.video as { payloadType?: number; sps?: string; pps?: string } | undefined
+      const a = body.audio as { payloadType?: number; config?: string } | undefined
+      if (v) video = { payloadType: v.payloadType ?? RTP_H264_PT, codec: 'H264', sps: v.sps ? Buffer.from(v.sps, 'base64') : undefined, pps: v.pps ? Buffer.from(v.pps, 'base64') : undefined }
+      if (a) {
+        if (typeof a.config !== 'string') throw new HttpError(400, 'audio.config (hex AudioSpecificConfig) is required')
+        const config = Buffer.from(a.config, 'hex')
+        const info = describeAudioSpecificConfig(config)
+        if (!info) throw new HttpError(400, 'audio.config is not an AudioSpecificConfig')
+        audio = { payloadType: a.payloadType ?? RTP_AAC_PT, codec: 'AAC', clockRate: info.sampleRate, config }
+      }
+      key = srtpKey(body.srtp)
+    }
+    if (!video && !audio) throw new HttpError(400, 'neither video nor audio described')
+    const existing = this.#hub.get(app, name)
+    if (existing?.isLive) throw new HttpError(409, `stream ${app}/${name} is already being published`)
+    const videoPair = video ? await bindPair(this.options.host) : null
+    const audioPair = audio ? await bindPair(this.options.host) : null
+    const sockets = [...(videoPair ?? []), ...(audioPair ?? [])]
+    let ingest: RtpIngest
+    try {
+      ingest = new RtpIngest(this.#hub, this.#log, {
+        app, name, video, audio, sockets, protocol: 'rtp',
+        srtpIn: key ? createSrtpContext(key, { replayWindow: INGEST_REPLAY_WINDOW }) : null,
+        srtpOut: key ? createSrtpContext(key) : null,
+      })
+    } catch (error) {
+      for (const s of sockets) s.close()
+      throw error
+    }
+    this.ingests.set(ingest.id, ingest)
+    ingest.onClose(() => this.ingests.delete(ingest.id))
+    json(res, 201, {
+      id: ingest.id,
+      host: this.#advertised,
+      videoPort: videoPair?.[0].address().port ?? null,
+      audioPort: audioPair?.[0].address().port ?? null,
+      srtp: key,
+    })
+  }
+
+  #authorize(req: http.IncomingMessage): void {
+    const secret = this.options.relaySecret
+    if (!secret) throw new HttpError(403, 'relay links are disabled on this node (no relay secret configured)')
+    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''
+    const a = Buffer.from(given)
+    const b = Buffer.from(secret)
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'relay secret does not match')
+  }
+
+  /** Origin side: an edge asks for a stream, giving its address and both keys. */
+  async #postOffer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.#authorize(req)
+    const body = await readJson(req)
+    const [app, name] = splitStream(body.stream)
+    const stream = this.#hub.get(app, name)
+    if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
+    if (typeof body.host !== 'string') throw new HttpError(400, 'host is required')
+    const isKey = (k: unknown) => typeof k === 'object' && k !== null && typeof (k as SdesKey).inline === 'string'
+    if (!isKey(body.media) || !isKey(body.feedback)) throw new HttpError(400, 'media and feedback SRTP keys ({suite, inline}) are required')
+    const media = srtpKey(body.media)
+    const feedback = srtpKey(body.feedback)
+    const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: port(body.port, 'port') }, media!, feedback!)
+    const codecs = f.sender.codecs
+    json(res, 201, {
+      id: f.id,
+      compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID,
+      video: codecs.video ? { payloadType: codecs.video.payloadType, sps: codecs.video.sps.toString('base64'), pps: codecs.video.pps.toString('base64') } : null,
+      audio: codecs.audio ? { payloadType: codecs.audio.payloadType, config: codecs.audio.config.toString('hex') } : null,
+    })
+  }
+
+  /** Edge side: pull `stream` from `origin`. */
+  async #postRelay(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJson(req)
+    const [app, name] = splitStream(body.stream)
+    if (typeof body.origin !== 'string' || !/^https?:\/\//.test(body.origin)) throw new HttpError(400, 'origin must be an http(s) URL of the origin node')
+    const secret = typeof body.secret === 'string' ? body.secret : this.options.relaySecret
+    if (!secret) throw new HttpError(400, 'no relay secret configured or given')
+    if (this.#hub.get(app, name)?.isLive) throw new HttpError(409, `stream ${app}/${name} is already live here`)
+    const simulateLoss = typeof body.simulateLoss === 'number' ? Math.min(0.5, Math.max(0, body.simulateLoss)) : 0
+    const link = await this.pull(body.origin, app, name, secret, { simulateLoss })
+    json(res, 201, this.#relayInfo(link))
+  }
+
+  /** Pulls `app/name` from the origin node over an SRTP relay link (see the module docs). */
+  async pull(origin: string, app: string, name: string, secret: string, testing: { simulateLoss?: number } = {}): Promise<RelayLink> {
+    const socket = await bind(this.options.host)
+    const media = generateSdesKey(DEFAULT_SRTP_SUITE)
+    const feedback = generateSdesKey(DEFAULT_SRTP_SUITE)
+    const base = origin.replace(/\/$/, '')
+    let answer: { id: string; compositionTimeExtensionId: number; video: { payloadType: number; sps: string; pps: string } | null; audio: { payloadType: number; config: string } | null }
+    try {
+      const r = await fetch(`${base}/api/relay/offers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${secret}` },
+        body: JSON.stringify({ stream: `${app}/${name}`, host: this.#advertised, port: socket.address().port, media, feedback }),
+        signal: AbortSignal.timeout(5000),
+      })
+      if (r.status !== 201) throw new HttpError(502, `origin answered ${r.status}: ${await r.text()}`)
+      answer = (await r.json()) as typeof answer
+    } catch (error) {
+      socket.close()
+      if (error instanceof HttpError) throw error
+      throw new HttpError(502, `origin ${base} unreachable: ${(error as Error).message}`)
+    }
+    const video: IngestVideo | null = answer.video
+      ? { payloadType: answer.video.payloadType, codec: 'H264', sps: Buffer.from(answer.video.sps, 'base64'), pps: Buffer.from(answer.video.pps, 'base64'), compositionTimeExtensionId: answer.compositionTimeExtensionId }
+      : null
+    const config = answer.audio ? Buffer.from(answer.audio.config, 'hex') : null
+    const info = config ? describeAudioSpecificConfig(config) : null
+    const audio: IngestAudio | null = answer.audio && config && info ? { payloadType: answer.audio.payloadType, codec: 'AAC', clockRate: info.sampleRate, config } : null
+    const ingest = new RtpIngest(this.#hub, this.#log, {
+      app, name, video, audio, sockets: [socket], protocol: 'relay',
+      srtpIn: createSrtpContext(media, { replayWindow: INGEST_REPLAY_WINDOW }),
+      srtpOut: createSrtpContext(feedback),
+      idleTimeoutMs: 15_000,
+      simulateLoss: testing.simulateLoss,
+    })
+    const link: RelayLink = { id: randomUUID(), origin: base, stream: `${app}/${name}`, offerId: answer.id, ingest, createdAt: Date.now() }
+    this.relays.set(link.id, link)
+    ingest.onClose((reason) => {
+      this.relays.delete(link.id)
+      this.#log.info({ relay: link.id, reason }, 'relay link closed')
+      fetch(`${base}/api/relay/offers/${answer.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(2000) }).catch(() => {})
+    })
+    this.#log.info({ relay: link.id, origin: base, stream: link.stream }, 'relay link up')
+    return link
+  }
+
+  #relayInfo(r: RelayLink): unknown {
+    return { ...r.ingest.stats(), ingest: r.ingest.id, id: r.id, origin: r.origin, stream: r.stream, uptime: Math.round((Date.now() - r.createdAt) / 1000) }
+  }
+
+  close(): void {
+    for (const f of [...this.forwarders.values()]) this.#closeForwarder(f, 'server closing')
+    for (const i of [...this.ingests.values()]) i.close('server closing')
+    for (const r of [...this.relays.values()]) r.ingest.close('server closing')
+  }
+}

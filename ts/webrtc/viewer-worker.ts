@@ -19,5 +19,6 @@ process.on('message', (m: PoolMessage | { op: 'shutdown' }) => {
   }
   host.handle(m)
 })
-// The server went away: nothing left to serve.
-process.on('disconnect', () => process.exit(0))
+// The server went away: nothing left to serve. SIGKILL rather than exit(): libdatachannel's
+// teardown can hang in exit handlers while its threads still run, leaving an orphan behind.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'))

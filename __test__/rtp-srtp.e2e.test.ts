@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { frameHashes, makeSource, play, publish, run, runOk, type Proc } from './helpers/ffmpeg'
 import { launchChromium } from './helpers/browser'
@@ -31,6 +31,17 @@ const audioOut = ['-map', '1:a', '-c:a', 'aac', '-b:a', '96k', '-f', 'rtp']
 
 function srtpArgs(inline: string): string[] {
   return ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', inline]
+}
+
+/** `framesDecoded` of the player page's inbound video (`window.sluicePlayer`). */
+function videoFramesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    let n = 0
+    ;(await (window as any).sluicePlayer.pc.getStats()).forEach((r: any) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.framesDecoded
+    })
+    return n
+  })
 }
 
 async function api(server: TestServer, method: string, path: string, body?: unknown, type = 'application/json'): Promise<{ status: number; json: any; text: string }> {
@@ -143,13 +154,7 @@ describe('RTP/SRTP ingest from ffmpeg', () => {
     await page.goto(origin.httpUrl('/?play=live/srtp'))
     await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
     await page.waitForTimeout(8000)
-    const framesDecoded = await page.evaluate(async () => {
-      let n = 0
-      ;(await (window as any).sluicePlayer.pc.getStats()).forEach((r: any) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.framesDecoded
-      })
-      return n
-    })
+    const framesDecoded = await videoFramesDecoded(page)
     await page.close()
     player.child.kill('SIGINT')
     await player.exited
@@ -186,13 +191,7 @@ describe('relay link between two Sluice nodes over SRTP', () => {
     await page.goto(edge.httpUrl('/?play=live/relay'))
     await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
     await page.waitForTimeout(5000)
-    const framesDecoded = await page.evaluate(async () => {
-      let n = 0
-      ;(await (window as any).sluicePlayer.pc.getStats()).forEach((r: any) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.framesDecoded
-      })
-      return n
-    })
+    const framesDecoded = await videoFramesDecoded(page)
     await page.close()
     expect(await pub.exited).toBe(0)
     await new Promise((r) => setTimeout(r, 1000))

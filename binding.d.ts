@@ -289,6 +289,26 @@ export declare class SrtpSession {
   unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
 }
 
+/**
+ * An AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1, 4-byte NAL unit lengths) for
+ * one SPS and one PPS; `null` when the SPS is shorter than 4 bytes or a set exceeds 65 535.
+ */
+export declare function avcDecoderConfigurationRecord(sps: Uint8Array, pps: Uint8Array): Buffer | null
+
+/**
+ * The first SPS and PPS of an AVCDecoderConfigurationRecord (the FLV AVC sequence header body
+ * after its 5-byte tag header); `null` when truncated, not version 1, or without one of them.
+ */
+export declare function avcParameterSets(record: Uint8Array): AvcParameterSets | null
+
+/** The first SPS and PPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1). */
+export interface AvcParameterSets {
+  /** Sequence parameter set NAL unit (no start code or length). */
+  sps: Buffer
+  /** Picture parameter set NAL unit (no start code or length). */
+  pps: Buffer
+}
+
 /** What a sequence header says about the codec. */
 export interface CodecInfo {
   /** `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, or `"flv-<id>"`. */

@@ -93,11 +93,14 @@ export interface IngestStats {
   dropped: Record<string, number>
 }
 
+/** The counters a track keeps; SSRC and jitter are added from its state. */
+type Counters = Omit<IngestTrackStats, 'ssrc' | 'jitterMs'>
+
 interface Track {
   kind: 'video' | 'audio'
   clockRate: number
   depacketizer: InstanceType<typeof native.RtpDepacketizer>
-  stats: IngestTrackStats
+  stats: Counters
   ssrc: number | null
   /** Extended (unwrapped) last RTP timestamp of a frame and its first one. */
   firstTimestamp: number | null
@@ -136,6 +139,8 @@ export class RtpIngest implements Publisher {
   #keyframeRequests = 0
   #lastPliAt = 0
   readonly #dropped: Record<string, number> = {}
+  /** Composition times (90 kHz ticks) by RTP timestamp, from the header extension (relay links). */
+  readonly #cts = new Map<number, number>()
   /** `pt:seq` of NACKed packets, so that simulated loss spares their retransmissions. */
   readonly #nacked = new Set<string>()
   #closed = false
@@ -153,7 +158,7 @@ export class RtpIngest implements Publisher {
       kind,
       clockRate,
       depacketizer: new native.RtpDepacketizer({ codec, maxDelayMs }),
-      stats: { ssrc: null, packets: 0, bytes: 0, frames: 0, lost: 0, nacked: 0, jitterMs: 0 },
+      stats: emptyStats(),
       ssrc: null,
       firstTimestamp: null,
       lastTimestamp: 0,
@@ -176,7 +181,7 @@ export class RtpIngest implements Publisher {
     this.#audio = options.audio ? makeTrack('audio', 'AAC', options.audio.clockRate) : null
     this.stream = hub.publish(options.app, options.name, this)
     if (options.video?.sps && options.video.pps) {
-      const record = avcRecord(options.video.sps, options.video.pps)
+      const record = native.avcDecoderConfigurationRecord(options.video.sps, options.video.pps)
       if (record) this.stream.pushFrame('video', 0, Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), record]), true, true, 0)
     }
     if (options.audio) this.stream.pushFrame('audio', 0, Buffer.concat([Buffer.from([0xaf, 0]), options.audio.config]), false, true, 0)
@@ -197,8 +202,8 @@ export class RtpIngest implements Publisher {
       stream: this.stream.key,
       protocol: this.protocol,
       remoteAddress: this.remoteAddress,
-      video: this.#video ? { ...this.#video.stats, jitterMs: (this.#video.jitter / 90000) * 1000 } : emptyStats(),
-      audio: this.#audio ? { ...this.#audio.stats, jitterMs: (this.#audio.jitter / this.#audio.clockRate) * 1000 } : emptyStats(),
+      video: this.#video ? trackStats(this.#video) : { ssrc: null, jitterMs: 0, ...emptyStats() },
+      audio: this.#audio ? trackStats(this.#audio) : { ssrc: null, jitterMs: 0, ...emptyStats() },
       keyframeRequests: this.#keyframeRequests,
       dropped: { ...this.#dropped },
     }
@@ -239,7 +244,6 @@ export class RtpIngest implements Publisher {
     const ssrc = packet.readUInt32BE(8)
     if (track.ssrc !== ssrc) {
       track.ssrc = ssrc
-      track.stats.ssrc = ssrc
       track.baseSeq = null
     }
     track.rtcpPeer ??= { address: rinfo.address, port: rinfo.port, socket }
@@ -251,9 +255,6 @@ export class RtpIngest implements Publisher {
     const result = track.depacketizer.push(packet, performance.now())
     this.#handle(track, result)
   }
-
-  /** Composition times by RTP timestamp, from the header extension (relay links). */
-  readonly #cts = new Map<number, number>()
 
   #account(track: Track, packet: Buffer): void {
     const seq = packet.readUInt16BE(2)
@@ -421,24 +422,10 @@ export class RtpIngest implements Publisher {
   }
 }
 
-function emptyStats(): IngestTrackStats {
-  return { ssrc: null, packets: 0, bytes: 0, frames: 0, lost: 0, nacked: 0, jitterMs: 0 }
+function emptyStats(): Counters {
+  return { packets: 0, bytes: 0, frames: 0, lost: 0, nacked: 0 }
 }
 
-/** AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1) for one SPS and PPS. */
-export function avcRecord(sps: Buffer, pps: Buffer): Buffer | null {
-  if (sps.length < 4) return null
-  const b = Buffer.alloc(11 + sps.length + pps.length)
-  b[0] = 1
-  b[1] = sps[1]!
-  b[2] = sps[2]!
-  b[3] = sps[3]!
-  b[4] = 0xff
-  b[5] = 0xe1
-  b.writeUInt16BE(sps.length, 6)
-  sps.copy(b, 8)
-  b[8 + sps.length] = 1
-  b.writeUInt16BE(pps.length, 9 + sps.length)
-  pps.copy(b, 11 + sps.length)
-  return b
+function trackStats(t: Track): IngestTrackStats {
+  return { ssrc: t.ssrc, ...t.stats, jitterMs: (t.jitter / t.clockRate) * 1000 }
 }

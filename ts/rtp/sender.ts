@@ -68,16 +68,13 @@ function track(clockRate: number): Track {
   }
 }
 
-/** Sample rates by AudioSpecificConfig samplingFrequencyIndex (ISO/IEC 14496-3 §1.6.3.4). */
-const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
-
-/** Sampling rate and channel count of an AudioSpecificConfig, or null when it cannot be read. */
+/**
+ * Sampling rate and channel count of an AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1), read by
+ * the native FLV parser; null when it cannot be read.
+ */
 export function describeAudioSpecificConfig(asc: Buffer): { sampleRate: number; channels: number } | null {
-  if (asc.length < 2) return null
-  const index = ((asc[0]! & 0x07) << 1) | (asc[1]! >> 7)
-  const sampleRate = index === 15 && asc.length >= 5 ? ((asc.readUInt32BE(1) >>> 7) & 0xffffff) : AAC_RATES[index]
-  const channels = index === 15 ? (asc[4]! >> 3) & 0x0f : (asc[1]! >> 3) & 0x0f
-  return sampleRate ? { sampleRate, channels } : null
+  const info = native.describeAudioTag(Buffer.concat([Buffer.from([0xaf, 0]), asc]))
+  return info?.codecString && info.sampleRate && info.channels ? { sampleRate: info.sampleRate, channels: info.channels } : null
 }
 
 let nextId = 1
@@ -151,8 +148,7 @@ export class RtpSender implements Subscriber {
       } catch {
         return
       }
-      const record = frame.payload.subarray(5)
-      const sets = parseAvcRecord(record)
+      const sets = native.avcParameterSets(frame.payload.subarray(5))
       if (sets) this.#codecs.video = { payloadType: RTP_H264_PT, ssrc: this.#videoTrack.ssrc, ...sets }
       return
     }
@@ -224,28 +220,6 @@ export class RtpSender implements Subscriber {
     clearInterval(this.#srTimer)
     this.#sinks.clear()
   }
-}
-
-/** The first SPS and PPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1). */
-export function parseAvcRecord(record: Buffer): { sps: Buffer; pps: Buffer } | null {
-  if (record.length < 8 || record[0] !== 1) return null
-  const spsCount = record[5]! & 0x1f
-  let at = 6
-  let sps: Buffer | null = null
-  for (let i = 0; i < spsCount; i++) {
-    if (at + 2 > record.length) return null
-    const len = record.readUInt16BE(at)
-    if (at + 2 + len > record.length) return null
-    sps ??= record.subarray(at + 2, at + 2 + len)
-    at += 2 + len
-  }
-  if (at >= record.length) return null
-  const ppsCount = record[at]!
-  at++
-  if (ppsCount === 0 || at + 2 > record.length) return null
-  const len = record.readUInt16BE(at)
-  if (!sps || at + 2 + len > record.length) return null
-  return { sps: Buffer.from(sps), pps: Buffer.from(record.subarray(at + 2, at + 2 + len)) }
 }
 
 /**

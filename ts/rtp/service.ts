@@ -36,7 +36,7 @@ import { RtpSender, RTP_AAC_PT, RTP_H264_PT, describeAudioSpecificConfig } from 
 import { RtpForwarder } from './forwarder'
 import { RtpIngest, type IngestAudio, type IngestVideo } from './ingest'
 import { parseSdpMedia, type SdesKey } from './sdp'
-import { checkSdesKey, createSrtpContext, DEFAULT_SRTP_SUITE, generateSdesKey } from './srtp'
+import { createSrtpContext, sdesKeyMaterial, DEFAULT_SRTP_SUITE, generateSdesKey } from './srtp'
 
 export interface RtpOptions {
   /** Address UDP sockets bind to. Default `0.0.0.0`; tests use `127.0.0.1`. */
@@ -116,7 +116,7 @@ function srtpKey(value: unknown): SdesKey | null {
   try {
     if (given === null) return generateSdesKey(suite)
     const key = { suite, inline: given.replace(/^inline:/, '') }
-    checkSdesKey(key)
+    sdesKeyMaterial(key)
     return key
   } catch (error) {
     throw new HttpError(400, String((error as Error).message))

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { native } from '../native'
 import type { SdesKey } from './sdp'
 
-/** Suites and their master key + salt lengths in bytes. */
+/** Suites and their master key + salt lengths in bytes (for making keys; parsing is native). */
 export const SRTP_SUITES: Record<string, { key: number; salt: number }> = {
   AES_CM_128_HMAC_SHA1_80: { key: 16, salt: 14 },
   AES_CM_128_HMAC_SHA1_32: { key: 16, salt: 14 },
@@ -37,15 +37,14 @@ export function generateSdesKey(suite = DEFAULT_SRTP_SUITE): SdesKey {
   return { suite, inline: randomBytes(sizes.key + sizes.salt).toString('base64') }
 }
 
-/** Checks a key against its suite; throws with a readable reason. */
-export function checkSdesKey(key: SdesKey): void {
-  const sizes = SRTP_SUITES[key.suite]
-  if (!sizes) throw new Error(`unknown SRTP suite ${key.suite}; expected one of ${Object.keys(SRTP_SUITES).join(', ')}`)
-  const inline = key.inline.replace(/^inline:/, '').split('|')[0]!
-  const bytes = Buffer.from(inline, 'base64')
-  if (bytes.length !== sizes.key + sizes.salt) {
-    throw new Error(`SRTP key for ${key.suite} must be ${sizes.key + sizes.salt} bytes of base64 (key || salt), got ${bytes.length}`)
-  }
+/**
+ * The master key || salt of `key`, checked against its suite by the native SDES parser
+ * (RFC 4568 §6.1). Throws `SRTP_INVALID_ARGUMENT` (unknown suite), `SRTP_MALFORMED` or
+ * `SRTP_INVALID_KEY_LENGTH`.
+ */
+export function sdesKeyMaterial(key: SdesKey): Buffer {
+  const params = key.inline.startsWith('inline:') ? key.inline : `inline:${key.inline}`
+  return native.parseSdesInline(params, key.suite).key
 }
 
 function attempt(fn: () => Buffer): Buffer | string {
@@ -58,8 +57,7 @@ function attempt(fn: () => Buffer): Buffer | string {
 
 /** An SRTP context for `key` (one direction). Throws on a bad suite or key length. */
 export function createSrtpContext(key: SdesKey, options: { replayWindow?: number } = {}): SrtpContext {
-  checkSdesKey(key)
-  const material = Buffer.from(key.inline.replace(/^inline:/, '').split('|')[0]!, 'base64')
+  const material = sdesKeyMaterial(key)
   const session = new native.SrtpSession({ profile: key.suite as 'AES_CM_128_HMAC_SHA1_80', key: material, replayWindow: options.replayWindow })
   return {
     protectRtp: (p) => attempt(() => session.protectRtp(p)),

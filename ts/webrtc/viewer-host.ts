@@ -10,19 +10,13 @@
  * answered from a per-stream retransmission buffer of recent video packets.
  */
 import nodeDataChannel from 'node-datachannel'
-import { parseRtcpFeedback } from '../rtp/rtcp'
+import { isRtcpPacket, parseRtcpFeedback } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
 type Track = ReturnType<PeerConnection['addTrack']>
-
-/** RTCP packet types 192–223 (RFC 5761 §4) share the second byte's range with RTP M|PT. */
-function isRtcp(p: Buffer): boolean {
-  const b = p[1]!
-  return b >= 192 && b <= 223
-}
 
 /** Fan-out latency samples kept (one per video batch). */
 const LATENCY_SAMPLES = 4096
@@ -221,7 +215,7 @@ export class ViewerHost {
       let start = 0
       for (const end of ends) {
         const p = Buffer.from(data.buffer, data.byteOffset + start, end - start)
-        if (!isRtcp(p)) s.ring[p.readUInt16BE(2) % RETRANSMIT_PACKETS] = p
+        if (!isRtcpPacket(p)) s.ring[p.readUInt16BE(2) % RETRANSMIT_PACKETS] = p
         start = end
       }
     }
@@ -240,7 +234,7 @@ export class ViewerHost {
 
   #sendOne(v: HostedViewer, track: Track, packet: Buffer, seqOffset: number): void {
     let p = packet
-    if (!isRtcp(p)) {
+    if (!isRtcpPacket(p)) {
       const pt = track === v.video ? v.videoPt : v.audioPt
       if (seqOffset !== 0 || (p[1]! & 0x7f) !== pt) {
         p = Buffer.from(packet)

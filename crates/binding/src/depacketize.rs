@@ -193,20 +193,22 @@ impl RtpDepacketizer {
             }
         }
         if let Codec::H264(d) = &mut self.codec {
-            let config = d
-                .parameter_sets()
-                .and_then(|(sps, pps)| AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps))
-                .map(|r| r.to_bytes());
             for au in video {
+                // Built only for the (rare) access unit after an SPS/PPS change.
+                let decoder_config = if au.parameter_sets_changed {
+                    d.parameter_sets()
+                        .and_then(|(sps, pps)| {
+                            AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps)
+                        })
+                        .map(|r| Buffer::from(r.to_bytes()))
+                } else {
+                    None
+                };
                 result.frames.push(DepacketizedFrame {
                     timestamp: au.timestamp,
                     data: au.data.into(),
                     keyframe: au.keyframe,
-                    decoder_config: au
-                        .parameter_sets_changed
-                        .then(|| config.clone())
-                        .flatten()
-                        .map(Buffer::from),
+                    decoder_config,
                 });
             }
             result.keyframe_request = d.take_keyframe_request();

@@ -79,3 +79,30 @@ pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
         level: None,
     })
 }
+
+/// The first SPS and PPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1).
+#[napi(object)]
+pub struct AvcParameterSets {
+    /// Sequence parameter set NAL unit (no start code or length).
+    pub sps: napi::bindgen_prelude::Buffer,
+    /// Picture parameter set NAL unit (no start code or length).
+    pub pps: napi::bindgen_prelude::Buffer,
+}
+
+/// The first SPS and PPS of an AVCDecoderConfigurationRecord (the FLV AVC sequence header body
+/// after its 5-byte tag header); `null` when truncated, not version 1, or without one of them.
+#[napi(js_name = "avcParameterSets")]
+pub fn avc_parameter_sets(record: &[u8]) -> Option<AvcParameterSets> {
+    let r = AvcDecoderConfigurationRecord::parse(record)?;
+    Some(AvcParameterSets {
+        sps: r.sps.into_iter().next()?.into(),
+        pps: r.pps.into_iter().next()?.into(),
+    })
+}
+
+/// An AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1, 4-byte NAL unit lengths) for
+/// one SPS and one PPS; `null` when the SPS is shorter than 4 bytes or a set exceeds 65 535.
+#[napi(js_name = "avcDecoderConfigurationRecord")]
+pub fn avc_decoder_configuration_record(sps: &[u8], pps: &[u8]) -> Option<napi::bindgen_prelude::Buffer> {
+    AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps).map(|r| r.to_bytes().into())
+}

@@ -32,7 +32,7 @@ describe('WHEP viewer lifecycle', () => {
     // one warm-up cycle so the worker thread exists before counting
     const warm = await fetch(server.httpUrl('/whep/live/cycles'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })
     await fetch(server.httpUrl(warm.headers.get('location')!), { method: 'DELETE' })
-    await waitFor(async () => (await whep.pool.stats()).length === 0, 5000, 'warm-up viewer gone')
+    await waitFor(async () => (await whep.pool.stats()).viewers.length === 0, 5000, 'warm-up viewer gone')
     const before = resources()
     for (let i = 0; i < 200; i++) {
       const r = await fetch(server.httpUrl('/whep/live/cycles'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })
@@ -45,7 +45,7 @@ describe('WHEP viewer lifecycle', () => {
     expect(whep.feeds).toBe(0)
     let hosted = -1
     for (let i = 0; i < 50 && hosted !== 0; i++) {
-      hosted = (await whep.pool.stats()).length
+      hosted = (await whep.pool.stats()).viewers.length
       if (hosted !== 0) await new Promise((r) => setTimeout(r, 100))
     }
     expect(hosted, 'PeerConnections still hosted by the worker').toBe(0)

@@ -50,7 +50,8 @@ export class Sluice {
     this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
     this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
-      const viewers = await this.whep.pool.stats()
+      const pool = await this.whep.pool.stats()
+      const viewers = pool.viewers
       const h = this.eventLoopDelay
       const ms = (ns: number) => Math.round(ns / 1e4) / 100
       const body = JSON.stringify({
@@ -62,7 +63,10 @@ export class Sluice {
           nacks: viewers.reduce((n, v) => n + v.nacks, 0),
           retransmitted: viewers.reduce((n, v) => n + v.retransmitted, 0),
           sendFailures: viewers.reduce((n, v) => n + v.sendFailures, 0),
-          fanoutLatencyMs: percentiles(this.whep.pool.latencyMs),
+          fanoutLatencyMs: percentiles(pool.latencyMs),
+          lagEvents: pool.lagEvents,
+          packetsSkipped: pool.packetsSkipped,
+          viewerProcessesUnanswered: pool.unanswered,
         },
         liveStreams: this.hub.live().length,
         rssMb: Math.round(process.memoryUsage().rss / 1048576),

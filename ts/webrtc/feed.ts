@@ -192,7 +192,7 @@ export class WebRtcFeed implements Subscriber {
     if (!send || batch.ends.length === 0) return
     this.#videoPackets += batch.ends.length
     this.#videoOctets += batch.data.length
-    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt)
+    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt, frame.keyframe)
   }
 
   /**

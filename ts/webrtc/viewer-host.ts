@@ -6,8 +6,15 @@
  * stream and posts the same packets here; this host sends them to each of its viewers.
  *
  * Per viewer: video packets carry the stream's sequence numbers plus the viewer's `seqOffset`
- * (packets injected for it alone — a GOP replay at join or after a PLI — shift it); NACKs are
- * answered from a per-stream retransmission buffer of recent video packets.
+ * (packets injected for it alone — a GOP replay at join or after a PLI — shift it). NACKs are
+ * answered from the viewer's own ring of injected packets, else from the per-stream
+ * retransmission ring through the offset that was in force when the packet was sent.
+ *
+ * Backlog bound: when this process falls behind the stream (a video batch arrives more than
+ * `MAX_LAG_MS` after the server got its RTMP message — the machine is saturated), it stops
+ * sending that stream, drains its queue, and resumes each viewer at the next live keyframe, with
+ * its sequence numbers kept continuous (the skipped packets are not announced as losses), the
+ * way RTMP players skip to a keyframe when they fall behind.
  */
 import nodeDataChannel from 'node-datachannel'
 import { isRtcpPacket, parseRtcpFeedback } from '../rtp/rtcp'
@@ -24,6 +31,18 @@ const LATENCY_SAMPLES = 4096
 /** Video packets kept per stream for NACK (about 2 s at 2.5 Mbit/s). */
 const RETRANSMIT_PACKETS = 1024
 
+/** Injected (GOP replay) packets kept per viewer for NACK: a 2 s GOP at 2.5 Mbit/s is ~550. */
+const INJECTED_PACKETS = 1024
+
+/** Sequence offsets remembered per viewer, newest last (each GOP replay or skip adds one). */
+const OFFSET_HISTORY = 8
+
+/** A video batch later than this (source arrival → here) puts its stream behind. */
+export const MAX_LAG_MS = 1000
+
+/** A stream that was behind resumes (at the next keyframe) once batches arrive this fresh. */
+export const RESUME_LAG_MS = 150
+
 interface HostedViewer {
   id: string
   streamKey: string
@@ -37,6 +56,17 @@ interface HostedViewer {
   /** Receives live packets (after its GOP replay). */
   live: boolean
   seqOffset: number
+  /**
+   * Offsets in force, oldest first: from viewer sequence number `from` on (up to the next
+   * entry), live packet `s` went out as `s + offset`. `from` is null until known.
+   */
+  offsets: { from: number | null; offset: number }[]
+  /** Injected packets as sent, by viewer sequence number % INJECTED_PACKETS. */
+  injected: (Buffer | undefined)[]
+  /** Skipping live video until the next keyframe (after the stream fell behind). */
+  awaitKeyframe: boolean
+  /** Video packets skipped while behind; `seqOffset` is lowered by them on resume. */
+  skippedPackets: number
   packetsSent: number
   bytesSent: number
   nacks: number
@@ -50,6 +80,11 @@ interface HostedStream {
   viewers: Set<HostedViewer>
   /** Retransmission ring: stream sequence number → packet. */
   ring: (Buffer | undefined)[]
+  /** Fell more than MAX_LAG_MS behind: batches are dropped until they arrive fresh again. */
+  behind: boolean
+  /** Times this stream fell behind, and video packets dropped while it was. */
+  lagEvents: number
+  packetsSkipped: number
 }
 
 export class ViewerHost {
@@ -58,6 +93,8 @@ export class ViewerHost {
   readonly #streams = new Map<string, HostedStream>()
   readonly #latency: number[] = new Array(LATENCY_SAMPLES)
   #latencyAt = 0
+  /** One packet patched for one viewer (sequence number, payload type); sends copy it. */
+  #scratch = Buffer.allocUnsafe(2048)
 
   constructor(post: (m: HostMessage) => void) {
     this.#post = post
@@ -78,17 +115,35 @@ export class ViewerHost {
       }
       case 'close':
         return this.#close(m.id, 'closed by server')
-      case 'media':
-        this.#media(m.streamKey, m.kind, m.data, m.ends)
-        if (m.kind === 'video' && !Number.isNaN(m.at) && this.#streams.get(m.streamKey)?.viewers.size) {
+      case 'media': {
+        const s = this.#streams.get(m.streamKey)
+        if (!s) return
+        if (!Number.isNaN(m.at) && !this.#keepUp(s, m.streamKey, epochMs() - m.at)) {
+          if (m.kind === 'video') s.packetsSkipped += this.#skip(s, m.ends.length)
+          return
+        }
+        this.#media(s, m.kind, m.data, m.ends, m.keyframe)
+        if (m.kind === 'video' && !Number.isNaN(m.at) && s.viewers.size) {
           this.#latency[this.#latencyAt++ % LATENCY_SAMPLES] = epochMs() - m.at
         }
         return
+      }
       case 'inject': {
         const v = this.#viewers.get(m.id)
         if (!v || v.closed) return
         this.#sendBatch(v, m.kind, m.data, m.ends, 0)
-        v.seqOffset = m.seqOffset
+        if (m.kind === 'video' && m.ends.length > 0) {
+          let start = 0
+          for (const end of m.ends) {
+            const p = Buffer.from(m.data.buffer, m.data.byteOffset + start, end - start)
+            v.injected[p.readUInt16BE(2) % INJECTED_PACKETS] = p
+            start = end
+          }
+          const last = Buffer.from(m.data.buffer, m.data.byteOffset + (m.ends.length > 1 ? m.ends[m.ends.length - 2]! : 0), 4)
+          this.#setOffset(v, m.seqOffset, (last.readUInt16BE(2) + 1) & 0xffff)
+        } else if (m.seqOffset !== v.seqOffset) {
+          this.#setOffset(v, m.seqOffset, null)
+        }
         if (m.live) v.live = true
         return
       }
@@ -96,6 +151,8 @@ export class ViewerHost {
         return this.#post({
           op: 'stats',
           latencyMs: this.#latency.slice(0, Math.min(this.#latencyAt, LATENCY_SAMPLES)),
+          lagEvents: [...this.#streams.values()].reduce((n, s) => n + s.lagEvents, 0),
+          packetsSkipped: [...this.#streams.values()].reduce((n, s) => n + s.packetsSkipped, 0),
           viewers: [...this.#viewers.values()].map((v) => ({
             id: v.id,
             packetsSent: v.packetsSent,
@@ -111,7 +168,7 @@ export class ViewerHost {
   #stream(key: string): HostedStream {
     let s = this.#streams.get(key)
     if (!s) {
-      s = { viewers: new Set(), ring: new Array(RETRANSMIT_PACKETS) }
+      s = { viewers: new Set(), ring: new Array(RETRANSMIT_PACKETS), behind: false, lagEvents: 0, packetsSkipped: 0 }
       this.#streams.set(key, s)
     }
     return s
@@ -142,6 +199,10 @@ export class ViewerHost {
       audioPt: spec.audio?.payloadType ?? 0,
       live: false,
       seqOffset: 0,
+      offsets: [{ from: null, offset: 0 }],
+      injected: new Array(INJECTED_PACKETS),
+      awaitKeyframe: false,
+      skippedPackets: 0,
       packetsSent: 0,
       bytesSent: 0,
       nacks: 0,
@@ -195,10 +256,17 @@ export class ViewerHost {
         const ring = this.#streams.get(v.streamKey)?.ring
         if (!ring || !v.video) continue
         for (const seq of fb.sequenceNumbers) {
-          const streamSeq = (seq - v.seqOffset) & 0xffff
+          const injected = v.injected[seq % INJECTED_PACKETS]
+          if (injected && injected.readUInt16BE(2) === seq) {
+            this.#sendOne(v, v.video, injected, 0)
+            v.retransmitted++
+            continue
+          }
+          const offset = offsetAt(v, seq)
+          const streamSeq = (seq - offset) & 0xffff
           const p = ring[streamSeq % RETRANSMIT_PACKETS]
           if (p && p.readUInt16BE(2) === streamSeq) {
-            this.#sendOne(v, v.video, p, v.seqOffset)
+            this.#sendOne(v, v.video, p, offset)
             v.retransmitted++
           }
         }
@@ -208,9 +276,31 @@ export class ViewerHost {
     }
   }
 
-  #media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
-    const s = this.#streams.get(streamKey)
-    if (!s) return
+  /**
+   * Whether a batch `lagMs` late is sent. Past MAX_LAG_MS the stream is behind and batches are
+   * dropped until one arrives within RESUME_LAG_MS; then every live viewer waits for a keyframe.
+   */
+  #keepUp(s: HostedStream, streamKey: string, lagMs: number): boolean {
+    if (!s.behind) {
+      if (lagMs <= MAX_LAG_MS) return true
+      s.behind = true
+      s.lagEvents++
+      this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: streamKey, lagMs: Math.round(lagMs), viewers: s.viewers.size } })
+      return false
+    }
+    if (lagMs > RESUME_LAG_MS) return false
+    s.behind = false
+    for (const v of s.viewers) if (v.live) v.awaitKeyframe = true
+    return true
+  }
+
+  /** Counts `packets` skipped video packets against every live viewer of `s`. */
+  #skip(s: HostedStream, packets: number): number {
+    for (const v of s.viewers) if (v.live) v.skippedPackets += packets
+    return packets
+  }
+
+  #media(s: HostedStream, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, keyframe: boolean): void {
     if (kind === 'video') {
       let start = 0
       for (const end of ends) {
@@ -219,7 +309,28 @@ export class ViewerHost {
         start = end
       }
     }
-    for (const v of s.viewers) if (v.live && !v.closed) this.#sendBatch(v, kind, data, ends, v.seqOffset)
+    for (const v of s.viewers) {
+      if (!v.live || v.closed) continue
+      if (v.awaitKeyframe) {
+        if (kind === 'audio') continue
+        if (!keyframe) {
+          v.skippedPackets += ends.length
+          continue
+        }
+        v.awaitKeyframe = false
+        const first = Buffer.from(data.buffer, data.byteOffset, 4).readUInt16BE(2)
+        this.#setOffset(v, (v.seqOffset - v.skippedPackets) & 0xffff, (first + v.seqOffset - v.skippedPackets) & 0xffff)
+        v.skippedPackets = 0
+      }
+      this.#sendBatch(v, kind, data, ends, v.seqOffset)
+    }
+  }
+
+  /** From viewer sequence number `from` on, live packets go out with `offset` added. */
+  #setOffset(v: HostedViewer, offset: number, from: number | null): void {
+    v.seqOffset = offset
+    v.offsets.push({ from, offset })
+    if (v.offsets.length > OFFSET_HISTORY) v.offsets.shift()
   }
 
   #sendBatch(v: HostedViewer, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number): void {
@@ -237,7 +348,10 @@ export class ViewerHost {
     if (!isRtcpPacket(p)) {
       const pt = track === v.video ? v.videoPt : v.audioPt
       if (seqOffset !== 0 || (p[1]! & 0x7f) !== pt) {
-        p = Buffer.from(packet)
+        // node-datachannel copies the packet before sending: one scratch buffer serves them all
+        if (this.#scratch.length < packet.length) this.#scratch = Buffer.allocUnsafe(packet.length * 2)
+        p = this.#scratch.subarray(0, packet.length)
+        packet.copy(p)
         p[1] = (p[1]! & 0x80) | pt
         p.writeUInt16BE((p.readUInt16BE(2) + seqOffset) & 0xffff, 2)
       }
@@ -276,4 +390,16 @@ export class ViewerHost {
   closeAll(): void {
     for (const id of [...this.#viewers.keys()]) this.#close(id, 'server shutting down')
   }
+}
+
+/**
+ * The offset live packet `seq` (a viewer sequence number) went out with: the newest entry whose
+ * `from` is at or before `seq` (mod 2^16), or the oldest known one.
+ */
+function offsetAt(v: HostedViewer, seq: number): number {
+  for (let i = v.offsets.length - 1; i >= 0; i--) {
+    const e = v.offsets[i]!
+    if (e.from === null || ((seq - e.from) & 0xffff) < 0x8000) return e.offset
+  }
+  return v.offsets[0]!.offset
 }

@@ -24,6 +24,25 @@ export interface ViewerEvents {
   onClosed(reason: string, packetsSent: number, bytesSent: number): void
 }
 
+/** What `ViewerPool.stats()` gathers from the viewer processes. */
+export interface ViewerStats {
+  viewers: ViewerCounters[]
+  /** Source message arrival → last viewer's last packet sent, ms, recent video batches. */
+  latencyMs: number[]
+  /** Times a viewer process fell behind a stream and skipped to the next keyframe. */
+  lagEvents: number
+  /** Video packets skipped by viewer processes while behind. */
+  packetsSkipped: number
+  /** Viewer processes that did not answer in time (busy). */
+  unanswered: number
+}
+
+interface StatsRound {
+  waiting: Set<PoolWorker>
+  result: ViewerStats
+  timer: NodeJS.Timeout | null
+}
+
 interface PoolWorker {
   worker: ChildProcess
   viewers: number
@@ -43,12 +62,10 @@ export class ViewerPool {
   readonly #viewers = new Map<string, PendingViewer>()
   readonly #log: Logger
   readonly #options: ViewerPoolOptions
-  #statsWaiters: ((v: ViewerCounters[]) => void)[] = []
-  #statsParts: ViewerCounters[] = []
+  #statsWaiters: ((v: ViewerStats) => void)[] = []
+  #statsRound: StatsRound | null = null
   /** Fan-out latency samples (ms) from the last `stats()` call, all viewer processes. */
   latencyMs: number[] = []
-  #latencyParts: number[] = []
-  #statsPending = 0
 
   constructor(log: Logger, options: Partial<ViewerPoolOptions> = {}) {
     this.#log = log.child({ component: 'webrtc' })
@@ -106,9 +123,9 @@ export class ViewerPool {
   }
 
   /** Posts a stream's packets to every worker that hosts viewers of it. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at = epochMs()): void {
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at = epochMs(), keyframe = false): void {
     for (const w of this.#workers) {
-      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends, at })
+      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends, at, keyframe })
     }
   }
 
@@ -118,17 +135,32 @@ export class ViewerPool {
     if (v) this.#post(v.worker, { op: 'inject', id, kind, data, ends, seqOffset, live })
   }
 
-  /** Per-viewer counters from every worker. */
-  stats(): Promise<ViewerCounters[]> {
-    if (this.#workers.length === 0) return Promise.resolve([])
+  /**
+   * Per-viewer counters from every viewer process. A process that has not answered within
+   * `timeoutMs` (busy, or its queue long) is left out and counted in `unanswered`.
+   */
+  stats(timeoutMs = 1000): Promise<ViewerStats> {
+    if (this.#workers.length === 0) return Promise.resolve({ viewers: [], latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 })
     return new Promise((resolve) => {
       this.#statsWaiters.push(resolve)
-      if (this.#statsPending > 0) return
-      this.#statsPending = this.#workers.length
-      this.#statsParts = []
-      this.#latencyParts = []
+      if (this.#statsRound) return
+      const round: StatsRound = { waiting: new Set(this.#workers), result: { viewers: [], latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }, timer: null }
+      this.#statsRound = round
+      round.timer = setTimeout(() => this.#finishStats(round), timeoutMs)
+      round.timer.unref()
       for (const w of this.#workers) this.#post(w, { op: 'stats' })
     })
+  }
+
+  #finishStats(round: StatsRound): void {
+    if (this.#statsRound !== round) return
+    this.#statsRound = null
+    if (round.timer) clearTimeout(round.timer)
+    round.result.unanswered = round.waiting.size
+    this.latencyMs = round.result.latencyMs
+    const waiters = this.#statsWaiters
+    this.#statsWaiters = []
+    for (const r of waiters) r(round.result)
   }
 
   #post(w: PoolWorker, m: PoolMessage): void {
@@ -147,11 +179,8 @@ export class ViewerPool {
       v.answer?.reject(new Error('viewer process exited'))
       v.events.onClosed('viewer process exited', 0, 0)
     }
-    if (this.#statsPending > 0 && --this.#statsPending === 0) {
-      const waiters = this.#statsWaiters
-      this.#statsWaiters = []
-      for (const r of waiters) r(this.#statsParts)
-    }
+    const round = this.#statsRound
+    if (round?.waiting.delete(w) && round.waiting.size === 0) this.#finishStats(round)
   }
 
   #onMessage(w: PoolWorker, m: HostMessage): void {
@@ -187,16 +216,16 @@ export class ViewerPool {
         v.events.onClosed(m.reason, m.packetsSent, m.bytesSent)
         return
       }
-      case 'stats':
-        this.#statsParts.push(...m.viewers)
-        this.#latencyParts.push(...m.latencyMs)
-        if (--this.#statsPending === 0) {
-          this.latencyMs = this.#latencyParts
-          const waiters = this.#statsWaiters
-          this.#statsWaiters = []
-          for (const r of waiters) r(this.#statsParts)
-        }
+      case 'stats': {
+        const round = this.#statsRound
+        if (!round?.waiting.delete(w)) return
+        round.result.viewers.push(...m.viewers)
+        round.result.latencyMs.push(...m.latencyMs)
+        round.result.lagEvents += m.lagEvents
+        round.result.packetsSkipped += m.packetsSkipped
+        if (round.waiting.size === 0) this.#finishStats(round)
         return
+      }
       case 'log':
         this.#log[m.level](m.data ?? {}, m.msg)
     }

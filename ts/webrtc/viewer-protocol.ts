@@ -25,8 +25,9 @@ export type PoolMessage =
   | { op: 'candidate'; id: string; candidate: string; mid: string }
   | { op: 'close'; id: string }
   /** Live packets of a stream, back to back in `data`, packet i ending at `ends[i]`. */
-  /** `at`: when the source message reached the server (ms since the epoch, fractional). */
-  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number }
+  /** `at`: when the source message reached the server (ms since the epoch, fractional; NaN for RTCP). */
+  /** `keyframe`: the batch is an IDR access unit (a viewer skipping ahead may resume on it). */
+  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number; keyframe: boolean }
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */
   | { op: 'inject'; id: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; seqOffset: number; live: boolean }
   | { op: 'stats' }
@@ -47,5 +48,6 @@ export type HostMessage =
   | { op: 'keyframe'; id: string; reason: string }
   | { op: 'closed'; id: string; reason: string; packetsSent: number; bytesSent: number }
   /** `latencyMs`: for recent video batches, source message arrival → last viewer's last packet sent. */
-  | { op: 'stats'; viewers: ViewerCounters[]; latencyMs: number[] }
+  /** `lagEvents`: times a stream fell behind; `packetsSkipped`: video packets dropped then. */
+  | { op: 'stats'; viewers: ViewerCounters[]; latencyMs: number[]; lagEvents: number; packetsSkipped: number }
   | { op: 'log'; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }

@@ -8,6 +8,8 @@ import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
 import { servePlayerPage } from './http/player-page'
 import { RtpService, type RtpOptions } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { SignalingServer, type SignalingOptions } from './signaling/server'
+import { serveRoomPage } from './http/room-page'
 
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
@@ -16,6 +18,8 @@ export interface SluiceOptions {
   webrtc?: Partial<WebRtcOptions>
   /** RTP/SRTP forwarders, ingest and relay links: UDP bind address, relay secret. */
   rtp?: Partial<RtpOptions>
+  /** Signaling (WebSocket on the HTTP port, rooms): path, limits, `authorize` hook, SFU plug. */
+  signaling?: Partial<SignalingOptions>
   /** Stream hub settings (GOP cache bounds, unpublish grace). */
   hub?: StreamHubOptions
   /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
@@ -35,6 +39,7 @@ export class Sluice {
   readonly http: HttpServer
   readonly whep: WhepEndpoint
   readonly rtpService: RtpService
+  readonly signaling: SignalingServer
   readonly log: Logger
   /** Event-loop delay of the main thread (RTMP ingest, HTTP, signaling), since start or reset. */
   readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 })
@@ -49,6 +54,8 @@ export class Sluice {
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
     this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
+    this.signaling = new SignalingServer(this.http, this.log, { iceServers: options.webrtc?.iceServers ?? [], ...options.signaling })
+    serveRoomPage(this.http)
     this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
       const pool = await this.whep.pool.stats()
       const viewers = pool.viewers
@@ -98,6 +105,6 @@ export class Sluice {
     this.#closed = true
     this.eventLoopDelay.disable()
     this.rtpService.close()
-    await Promise.allSettled([this.rtmp.close(), this.http.close(), this.whep.close()])
+    await Promise.allSettled([this.rtmp.close(), this.signaling.close(), this.http.close(), this.whep.close()])
   }
 }

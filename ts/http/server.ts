@@ -3,6 +3,7 @@
  * answers `{"status":"ok"}`. CORS is open for GET.
  */
 import http from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import { ListenError } from '../errors'
@@ -81,18 +82,23 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<stri
 
 export class BodyTooLargeError extends Error {}
 
+/** Takes over an HTTP upgrade request (a WebSocket handshake) on its path. */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
+
 export class HttpServer {
   readonly options: HttpOptions
   readonly #hub: StreamHub
   readonly #log: Logger
   readonly #server: http.Server
   readonly #routes: { method: string; pattern: RegExp; handler: RouteHandler }[] = []
+  readonly #upgrades = new Map<string, UpgradeHandler>()
 
   constructor(hub: StreamHub, log: Logger, options: Partial<HttpOptions> = {}) {
     this.options = { ...defaultHttpOptions, ...options }
     this.#hub = hub
     this.#log = log.child({ component: 'http' })
     this.#server = http.createServer((req, res) => this.#handle(req, res))
+    this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head))
   }
 
   get port(): number {
@@ -119,6 +125,22 @@ export class HttpServer {
    */
   route(method: string, pattern: RegExp, handler: RouteHandler): void {
     this.#routes.unshift({ method, pattern, handler })
+  }
+
+  /** Hands upgrade requests (WebSocket handshakes) on `path` to `handler`; others get 404. */
+  onUpgrade(path: string, handler: UpgradeHandler): void {
+    this.#upgrades.set(path, handler)
+  }
+
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    const handler = this.#upgrades.get(path)
+    socket.on('error', () => {})
+    if (!handler) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    handler(req, socket, head)
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -1,0 +1,326 @@
+/**
+ * The room page's script (plain browser JS, no build step), served inline by `room-page.ts`.
+ * It speaks the schema of docs/signaling.md over `/signaling`:
+ * - `p2p` rooms: a full mesh. The newcomer offers to every peer listed in `joined`; the others
+ *   answer (one deterministic offerer per pair, so no glare). Chat goes over a negotiated
+ *   RTCDataChannel (`chat`, id 0) on each PeerConnection.
+ * - `sfu` rooms: one sendrecv PeerConnection to the peer `sfu`; the page offers first and answers
+ *   the server's renegotiation offers (polite: its own pending offer is rolled back). An offer's
+ *   `streams` map labels remote MediaStreams with peer ids. Chat goes over the data channel
+ *   `chat` to the server, which relays it.
+ * Test hooks: `window.sluiceRoom`.
+ */
+export const ROOM_SCRIPT = /* js */ `
+const $ = (id) => document.getElementById(id)
+const params = new URLSearchParams(location.search)
+const state = { ws: null, room: null, mode: null, peerId: null, local: null, iceServers: [], peers: new Map(), sfu: null, chat: [], errors: [], joined: false }
+
+window.sluiceRoom = {
+  get peerId() { return state.peerId },
+  get room() { return state.room },
+  get mode() { return state.mode },
+  get joined() { return state.joined },
+  /** ids of the other peers in the room */
+  get peerIds() { return [...state.peers.keys()] },
+  /** chat messages received: {from, text, at} */
+  chat: state.chat,
+  /** error messages from the server */
+  errors: state.errors,
+  sendChat: (text) => sendChat(text),
+  /** per remote peer: inbound video framesDecoded (and bytes) from getStats */
+  framesDecoded: () => framesDecoded(),
+  /** per remote peer: RTCPeerConnection state and chat channel state */
+  connections: () => {
+    const out = {}
+    for (const p of state.peers.values()) out[p.id] = { pc: p.pc ? p.pc.connectionState : 'new', chat: p.dc ? p.dc.readyState : 'none' }
+    if (state.sfu) out.sfu = { pc: state.sfu.pc.connectionState, chat: state.sfu.dc.readyState }
+    return out
+  },
+  leave: () => leave(),
+}
+
+function status(text, error) { $('status').textContent = text; $('status').className = error ? 'error' : '' }
+function send(message) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(message)) }
+
+/** 'turn:user:pass@host:port' → { urls, username, credential } */
+function iceServer(url) {
+  const m = /^(turns?):([^:@]+):([^@]+)@(.+)$/.exec(url)
+  return m ? { urls: m[1] + ':' + m[4], username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) } : { urls: url }
+}
+
+// ---- tiles ---------------------------------------------------------------------------------
+function tile(id, label) {
+  let t = document.querySelector('figure[data-peer="' + CSS.escape(id) + '"]')
+  if (!t) {
+    t = document.createElement('figure')
+    t.dataset.peer = id
+    t.innerHTML = '<video autoplay playsinline></video><figcaption></figcaption>'
+    $('tiles').appendChild(t)
+  }
+  if (label) t.querySelector('figcaption').textContent = label
+  return t
+}
+function removeTile(id) { const t = document.querySelector('figure[data-peer="' + CSS.escape(id) + '"]'); if (t) t.remove() }
+function show(id, label, stream) {
+  const video = tile(id, label).querySelector('video')
+  if (video.srcObject !== stream) video.srcObject = stream
+  video.play().catch(() => { video.muted = true; video.play().catch(() => {}) })
+}
+function labelOf(id) { const p = state.peers.get(id); return p && p.name ? p.name + ' (' + id + ')' : id }
+
+// ---- chat ----------------------------------------------------------------------------------
+function addChat(from, text) {
+  const entry = { from, text, at: Date.now() }
+  if (from !== state.peerId) state.chat.push(entry)
+  const li = document.createElement('li')
+  const who = document.createElement('b')
+  who.textContent = from === state.peerId ? 'me' : labelOf(from)
+  li.append(who, document.createTextNode(' ' + text))
+  $('messages').appendChild(li)
+  $('messages').scrollTop = $('messages').scrollHeight
+}
+/** Wires a chat data channel; messages are JSON {type:'chat', text} (from the SFU also {from}). */
+function wireChat(dc, peerId) {
+  dc.onmessage = (e) => {
+    try {
+      const m = JSON.parse(e.data)
+      if (m && m.type === 'chat' && typeof m.text === 'string') addChat(peerId || String(m.from || 'sfu'), m.text)
+    } catch {}
+  }
+  dc.onopen = () => renderPeers()
+  dc.onclose = () => renderPeers()
+}
+/** Sends a chat line to everyone; returns how many channels took it. */
+function sendChat(text) {
+  text = String(text || '').trim()
+  if (!text || !state.joined) return 0
+  const payload = JSON.stringify({ type: 'chat', text })
+  let n = 0
+  if (state.sfu) {
+    if (state.sfu.dc.readyState === 'open') { state.sfu.dc.send(payload); n = 1 } else { send({ type: 'chat', text }); n = 1 }
+  } else {
+    for (const p of state.peers.values()) if (p.dc && p.dc.readyState === 'open') { p.dc.send(payload); n++ }
+  }
+  addChat(state.peerId, text)
+  return n
+}
+
+// ---- P2P mesh ------------------------------------------------------------------------------
+function peerEntry(desc) {
+  let p = state.peers.get(desc.id)
+  if (!p) {
+    p = { id: desc.id, name: desc.name, pc: null, dc: null, chain: Promise.resolve() }
+    state.peers.set(desc.id, p)
+  }
+  tile(p.id, labelOf(p.id))
+  renderPeers()
+  return p
+}
+/** Runs signaling steps of one peer in order. */
+function queue(p, step) {
+  p.chain = p.chain.then(step).catch((err) => { console.warn('peer', p.id, err); status('peer ' + p.id + ': ' + err, true) })
+}
+function ensurePc(p) {
+  if (p.pc) return p.pc
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers })
+  p.pc = pc
+  pc.onicecandidate = (e) => send({ type: 'candidate', to: p.id, candidate: e.candidate ? e.candidate.toJSON() : null })
+  pc.ontrack = (e) => show(p.id, labelOf(p.id), e.streams[0] || new MediaStream([e.track]))
+  pc.onconnectionstatechange = () => renderPeers()
+  p.dc = pc.createDataChannel('chat', { negotiated: true, id: 0 })
+  wireChat(p.dc, p.id)
+  return pc
+}
+function addLocalTracks(pc) {
+  if (state.local) for (const t of state.local.getTracks()) pc.addTrack(t, state.local)
+}
+function call(p) {
+  queue(p, async () => {
+    const pc = ensurePc(p)
+    if (state.local) addLocalTracks(pc)
+    else { pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' }) }
+    await pc.setLocalDescription()
+    send({ type: 'offer', to: p.id, sdp: pc.localDescription.sdp })
+  })
+}
+function closePeer(id) {
+  const p = state.peers.get(id)
+  if (p && p.pc) p.pc.close()
+  state.peers.delete(id)
+  removeTile(id)
+  renderPeers()
+}
+
+// ---- SFU -----------------------------------------------------------------------------------
+function startSfu() {
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers })
+  const s = { id: 'sfu', pc, dc: pc.createDataChannel('chat'), chain: Promise.resolve(), streams: {}, trackPeer: {} }
+  state.sfu = s
+  wireChat(s.dc, null)
+  pc.onicecandidate = (e) => send({ type: 'candidate', to: 'sfu', candidate: e.candidate ? e.candidate.toJSON() : null })
+  pc.ontrack = (e) => {
+    const stream = e.streams[0] || new MediaStream([e.track])
+    const id = s.streams[stream.id] || stream.id
+    s.trackPeer[e.track.id] = id
+    show(id, labelOf(id), stream)
+    stream.onremovetrack = () => { if (stream.getTracks().length === 0) removeTile(id) }
+  }
+  pc.onconnectionstatechange = () => renderPeers()
+  pc.onnegotiationneeded = () => queue(s, async () => {
+    await pc.setLocalDescription()
+    send({ type: 'offer', to: 'sfu', sdp: pc.localDescription.sdp })
+  })
+  if (state.local) for (const t of state.local.getTracks()) pc.addTransceiver(t, { direction: 'sendrecv', streams: [state.local] })
+  else { pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' }) }
+}
+
+// ---- signaling -----------------------------------------------------------------------------
+function onMessage(m) {
+  const sfu = m.from === 'sfu' ? state.sfu : null
+  switch (m.type) {
+    case 'joined':
+      state.joined = true
+      state.peerId = m.peerId
+      state.room = m.room
+      state.mode = m.mode
+      state.iceServers = (m.iceServers || []).map(iceServer)
+      status('In room ' + m.room + ' (' + m.mode + ') as ' + m.peerId)
+      tile('local', 'me (' + m.peerId + ')')
+      if (m.mode === 'sfu') { for (const d of m.peers) peerEntry(d); startSfu() }
+      else for (const d of m.peers) call(peerEntry(d))
+      break
+    case 'peer-joined':
+      if (state.mode === 'sfu') state.peers.set(m.peer.id, { id: m.peer.id, name: m.peer.name, chain: Promise.resolve() })
+      else peerEntry(m.peer) // it offers to us
+      renderPeers()
+      break
+    case 'peer-left':
+      closePeer(m.peerId)
+      break
+    case 'offer':
+      if (sfu) {
+        queue(sfu, async () => {
+          Object.assign(sfu.streams, m.streams || {})
+          await sfu.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp }) // rolls back our own pending offer
+          await sfu.pc.setLocalDescription()
+          send({ type: 'answer', to: 'sfu', sdp: sfu.pc.localDescription.sdp })
+        })
+      } else if (state.mode === 'p2p') {
+        const p = peerEntry({ id: m.from })
+        queue(p, async () => {
+          const pc = ensurePc(p)
+          const first = !pc.remoteDescription
+          await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp })
+          if (first) addLocalTracks(pc)
+          await pc.setLocalDescription()
+          send({ type: 'answer', to: p.id, sdp: pc.localDescription.sdp })
+        })
+      }
+      break
+    case 'answer': {
+      const p = sfu || state.peers.get(m.from)
+      if (p && p.pc) queue(p, async () => { if (p.pc.signalingState === 'have-local-offer') await p.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }) })
+      break
+    }
+    case 'candidate': {
+      const p = sfu || state.peers.get(m.from)
+      if (p && p.pc && m.candidate) queue(p, () => p.pc.addIceCandidate(m.candidate))
+      break
+    }
+    case 'chat': // relayed over the WebSocket (SFU rooms without an open data channel)
+      addChat(m.from, m.text)
+      break
+    case 'error':
+      state.errors.push(m)
+      status(m.code + ': ' + m.message, true)
+      break
+  }
+}
+
+async function join(room, mode, name) {
+  if (state.ws) return
+  try {
+    state.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true })
+    show('local', 'me', state.local)
+    tile('local').querySelector('video').muted = true
+  } catch (err) {
+    status('No camera (' + err.name + '): joining to watch only', true)
+  }
+  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/signaling')
+  state.ws = ws
+  ws.onopen = () => {
+    const msg = { type: 'join', room, mode, name: name || undefined, token: params.get('token') || undefined }
+    send(msg)
+  }
+  ws.onmessage = (e) => { try { onMessage(JSON.parse(e.data)) } catch (err) { console.warn(err) } }
+  ws.onclose = (e) => { status('Disconnected from signaling (' + e.code + ')', true); state.joined = false; state.ws = null }
+  const ping = setInterval(() => (state.ws === ws ? send({ type: 'ping', ts: Date.now() }) : clearInterval(ping)), 10000)
+  $('join').disabled = true
+  $('leave').disabled = false
+  history.replaceState(null, '', '?room=' + encodeURIComponent(room) + '&mode=' + mode)
+}
+
+function leave() {
+  send({ type: 'leave' })
+  if (state.ws) state.ws.close()
+  state.ws = null
+  for (const id of [...state.peers.keys()]) closePeer(id)
+  if (state.sfu) { state.sfu.pc.close(); state.sfu = null }
+  if (state.local) state.local.getTracks().forEach((t) => t.stop())
+  state.local = null
+  state.joined = false
+  $('tiles').innerHTML = ''
+  $('join').disabled = false
+  $('leave').disabled = true
+  status('Left.')
+}
+
+async function framesDecoded() {
+  const out = {}
+  const read = async (pc, label) => {
+    const report = await pc.getStats()
+    report.forEach((r) => {
+      if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
+      const id = label || state.sfu.trackPeer[r.trackIdentifier] || r.trackIdentifier
+      const prev = out[id] || { framesDecoded: 0, bytesReceived: 0 }
+      out[id] = { framesDecoded: prev.framesDecoded + (r.framesDecoded || 0), bytesReceived: prev.bytesReceived + (r.bytesReceived || 0) }
+    })
+  }
+  for (const p of state.peers.values()) if (p.pc) await read(p.pc, p.id)
+  if (state.sfu) await read(state.sfu.pc, null)
+  return out
+}
+
+function renderPeers() {
+  const row = (label, meta) => {
+    const li = document.createElement('li')
+    const a = document.createElement('span')
+    const b = document.createElement('span')
+    a.textContent = label
+    b.textContent = meta
+    b.className = 'meta'
+    li.append(a, b)
+    return li
+  }
+  const rows = []
+  for (const p of state.peers.values()) {
+    const conn = p.pc ? p.pc.connectionState : state.mode === 'sfu' ? 'via sfu' : 'waiting'
+    rows.push(row(labelOf(p.id), conn + (p.dc ? ' · chat ' + p.dc.readyState : '')))
+  }
+  if (state.sfu) rows.push(row('sfu', state.sfu.pc.connectionState + ' · chat ' + state.sfu.dc.readyState))
+  $('peers').replaceChildren(...rows)
+}
+
+$('room').value = params.get('room') || ''
+$('mode').value = params.get('mode') === 'sfu' ? 'sfu' : 'p2p'
+$('name').value = params.get('name') || ''
+$('join-form').onsubmit = (e) => {
+  e.preventDefault()
+  const room = $('room').value.trim()
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(room)) return status('Room names are 1-64 of A-Z a-z 0-9 . _ -', true)
+  join(room, $('mode').value, $('name').value.trim())
+}
+$('leave').onclick = () => leave()
+$('chat-form').onsubmit = (e) => { e.preventDefault(); sendChat($('text').value); $('text').value = '' }
+if (params.get('room')) join(params.get('room'), $('mode').value, $('name').value.trim())
+`

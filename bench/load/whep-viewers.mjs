@@ -50,12 +50,12 @@
  *    the answer took ~300 ms (`--candidates-in-offer` restores that behaviour).
  */
 import { parseArgs } from 'node:util'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { fork, spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { availableParallelism, loadavg, setPriority } from 'node:os'
+import { sleep, round, freePort, stopProcess, descendants, procSample, machineCpu, udpSnmp } from './lib.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -80,8 +80,6 @@ const { values } = parseArgs({
   },
 })
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const round = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d)
 
 if (values.child) await runChild()
 else await runMain()
@@ -731,6 +729,9 @@ async function runMain() {
       retransmitted: delta('webrtc.retransmitted'),
       sendFailures: delta('webrtc.sendFailures'),
       fanoutLatencyMs: stats1?.webrtc?.fanoutLatencyMs ?? null,
+      /** viewer processes that fell > 1 s behind and skipped to a keyframe, and packets skipped */
+      lagEvents: delta('webrtc.lagEvents'),
+      packetsSkipped: delta('webrtc.packetsSkipped'),
     },
     publisherCpuPercent: cleanups.ffmpegPid ? cpu(publisher0, publisher1) : null,
     clients: {
@@ -763,96 +764,3 @@ async function runMain() {
   process.exit(summary.allReceivedEverything ? 0 : 1)
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-function stopProcess(p, signal) {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      try {
-        p.kill('SIGKILL')
-      } catch {}
-      resolve()
-    }, 6000)
-    p.once('exit', () => {
-      clearTimeout(t)
-      resolve()
-    })
-    p.kill(signal)
-  })
-}
-
-/** All descendants of `pid` (children of any of its threads, recursively). */
-function descendants(pid) {
-  const out = []
-  const visit = (p) => {
-    let tasks = []
-    try {
-      tasks = readdirSync(`/proc/${p}/task`)
-    } catch {
-      return
-    }
-    for (const t of tasks) {
-      let kids = ''
-      try {
-        kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8')
-      } catch {}
-      for (const k of kids.trim().split(/\s+/)) if (k && !out.includes(Number(k))) {
-        out.push(Number(k))
-        visit(Number(k))
-      }
-    }
-  }
-  visit(pid)
-  return out
-}
-
-/** User+system CPU ticks (CLK_TCK 100) and RSS summed over `pids`. */
-function procSample(pids) {
-  let ticks = 0
-  let rss = 0
-  let processes = 0
-  const each = {}
-  for (const p of pids) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
-      const t = Number(f[11]) + Number(f[12])
-      ticks += t
-      each[p] = t
-      rss += Number(readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * 4096
-      processes++
-    } catch {}
-  }
-  return { ticks, rss, at: Date.now(), processes, each }
-}
-
-/** Aggregate jiffies of the machine (/proc/stat), busy = total - idle - iowait. */
-function machineCpu() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-    const total = f.reduce((a, b) => a + b, 0)
-    return { total, busy: total - f[3] - f[4] }
-  } catch {
-    return null
-  }
-}
-
-function udpSnmp() {
-  try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
-    const keys = lines[0].split(/\s+/).slice(1)
-    const vals = lines[1].split(/\s+/).slice(1).map(Number)
-    return Object.fromEntries(keys.map((k, i) => [k, vals[i]]))
-  } catch {
-    return null
-  }
-}

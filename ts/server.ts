@@ -5,7 +5,9 @@ import { HttpServer, type HttpOptions } from './http/server'
 import type { RtmpOptions } from './rtmp/options'
 import { createLogger, type Logger } from './log'
 import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
+import { WhipEndpoint } from './webrtc/whip'
 import { servePlayerPage } from './http/player-page'
+import { servePublishPage } from './http/publish-page'
 import { RtpService, type RtpOptions } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { SignalingServer, type SignalingOptions } from './signaling/server'
@@ -14,7 +16,7 @@ import { serveRoomPage } from './http/room-page'
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
   http?: Partial<HttpOptions>
-  /** WebRTC (WHEP) settings: ICE servers, bind address, worker threads, auth hook. */
+  /** WebRTC (WHEP and WHIP) settings: ICE servers, bind address, viewer processes, auth hook. */
   webrtc?: Partial<WebRtcOptions>
   /** RTP/SRTP forwarders, ingest and relay links: UDP bind address, relay secret. */
   rtp?: Partial<RtpOptions>
@@ -38,6 +40,7 @@ export class Sluice {
   readonly rtmp: RtmpServer
   readonly http: HttpServer
   readonly whep: WhepEndpoint
+  readonly whip: WhipEndpoint
   readonly rtpService: RtpService
   readonly signaling: SignalingServer
   readonly log: Logger
@@ -52,8 +55,10 @@ export class Sluice {
     this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
     this.http = new HttpServer(this.hub, this.log, options.http)
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
+    this.whip = new WhipEndpoint(this.hub, this.http, this.log, options.webrtc)
     this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
+    servePublishPage(this.http)
     this.signaling = new SignalingServer(this.http, this.log, { iceServers: options.webrtc?.iceServers ?? [], ...options.signaling })
     serveRoomPage(this.http)
     this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
@@ -105,6 +110,7 @@ export class Sluice {
     this.#closed = true
     this.eventLoopDelay.disable()
     this.rtpService.close()
+    this.whip.close()
     await Promise.allSettled([this.rtmp.close(), this.signaling.close(), this.http.close(), this.whep.close()])
   }
 }

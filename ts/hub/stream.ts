@@ -5,6 +5,7 @@
 import { GopCache, type GopCacheLimits } from './gop-cache'
 import type { MediaFrame } from './media-frame'
 import { native } from '../native'
+import type { RtpSource } from './rtp-source'
 
 /** Who publishes into a stream. */
 export interface Publisher {
@@ -14,11 +15,17 @@ export interface Publisher {
   readonly remoteAddress: string
   /** Ends the publishing session with a logged reason. */
   close(reason: string): void
+  /** RTP-origin publishers (WHIP, SFU rooms): their packets, for WebRTC viewers as they came. */
+  readonly rtpSource?: RtpSource
+  /** The stream's subscribers changed (a publisher may start or stop work only some need). */
+  onSubscribersChanged?(stream: Stream): void
 }
 
 /** Who receives a stream. Calls arrive in stream order; a subscriber must never throw. */
 export interface Subscriber {
   readonly id: string
+  /** Takes the publisher's RTP as it came when there is some (WebRTC feeds), not hub frames. */
+  readonly prefersRtp?: boolean
   /** A publisher started (or restarted): sequence headers and metadata follow as they arrive. */
   onPublish(stream: Stream): void
   /** The publisher left; the subscriber stays attached and waits for the next one. */
@@ -216,10 +223,11 @@ export class Stream {
 
   addSubscriber(subscriber: Subscriber): void {
     this.#subscribers.add(subscriber)
+    this.#publisher?.onSubscribersChanged?.(this)
   }
 
   removeSubscriber(subscriber: Subscriber): void {
-    this.#subscribers.delete(subscriber)
+    if (this.#subscribers.delete(subscriber)) this.#publisher?.onSubscribersChanged?.(this)
   }
 
   #rollWindow(now: number): void {

@@ -10,9 +10,9 @@
  * depacketizer waits for an IDR). Receiver reports go back every second with loss, jitter
  * and LSR/DLSR, so the sender sees the round-trip time.
  *
- * Timestamps: each track's RTP clock is anchored at the arrival time of its first packet
- * (wallclock ms since the ingest started), then follows the RTP clock (32-bit wrap handled).
- * Video decode times come from the composition-time header extension when the sender adds it
+ * Timestamps: RTP clocks map to the session's ms timeline through the sender reports when the
+ * sender sends them (lip sync by the sender's wallclock), else from each track's first arrival
+ * (`rtp-clock.ts`). Video decode times come from the composition-time header extension when the sender adds it
  * (Sluice relay links); otherwise dts = pts, kept monotonic (B-frames then get a negative
  * composition time, which FLV allows).
  */
@@ -22,9 +22,12 @@ import { native } from '../native'
 import type { Logger } from '../log'
 import type { Publisher, Stream } from '../hub/stream'
 import type { StreamHub } from '../hub/stream-hub'
-import { genericNack, isRtcpPacket, parseRtcpReports, pictureLossIndication, receiverReport, type ReportBlock } from './rtcp'
+import { isRtcpPacket, parseRtcpReports, receiverReport, type ReportBlock } from './rtcp'
 import { readCompositionTime } from './sender'
 import type { SrtpContext } from './srtp'
+import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from './receiver'
+import { SessionClock } from './rtp-clock'
+import { AvcFrameWriter, pushAacConfig, pushAacFrame } from './hub-frames'
 
 export interface IngestVideo {
   payloadType: number
@@ -68,18 +71,7 @@ export interface IngestOptions {
   simulateLoss?: number
 }
 
-export interface IngestTrackStats {
-  ssrc: number | null
-  packets: number
-  bytes: number
-  frames: number
-  /** Packets given up on (never arrived, NACK or not). */
-  lost: number
-  /** Sequence numbers NACKed. */
-  nacked: number
-  /** Interarrival jitter in ms (RFC 3550 §6.4.1). */
-  jitterMs: number
-}
+export type IngestTrackStats = Omit<ReceiverStats, 'keyframeRequests'>
 
 export interface IngestStats {
   id: string
@@ -93,31 +85,9 @@ export interface IngestStats {
   dropped: Record<string, number>
 }
 
-/** The counters a track keeps; SSRC and jitter are added from its state. */
-type Counters = Omit<IngestTrackStats, 'ssrc' | 'jitterMs'>
-
 interface Track {
   kind: 'video' | 'audio'
-  clockRate: number
-  depacketizer: InstanceType<typeof native.RtpDepacketizer>
-  stats: Counters
-  ssrc: number | null
-  /** Extended (unwrapped) last RTP timestamp of a frame and its first one. */
-  firstTimestamp: number | null
-  lastTimestamp: number
-  anchorMs: number
-  highestSeq: number
-  baseSeq: number | null
-  cycles: number
-  expectedPrior: number
-  receivedPrior: number
-  received: number
-  transit: number | null
-  jitter: number
-  lastSr: number
-  lastSrAt: number
-  lastDts: number
-  deadline: NodeJS.Timeout | null
+  receiver: RtpTrackReceiver
   rtcpPeer: { address: string; port: number; socket: dgram.Socket } | null
 }
 
@@ -134,10 +104,9 @@ export class RtpIngest implements Publisher {
   readonly #video: Track | null
   readonly #audio: Track | null
   readonly #ssrc = randomInt(1, 0xffffffff)
-  readonly #startedAt = Date.now()
+  readonly #clock = new SessionClock()
+  #avc: AvcFrameWriter
   #lastPacketAt = 0
-  #keyframeRequests = 0
-  #lastPliAt = 0
   readonly #dropped: Record<string, number> = {}
   /** Composition times (90 kHz ticks) by RTP timestamp, from the header extension (relay links). */
   readonly #cts = new Map<number, number>()
@@ -154,37 +123,36 @@ export class RtpIngest implements Publisher {
     this.protocol = options.protocol
     this.#log = log.child({ ingest: this.id, stream: `${options.app}/${options.name}` })
     const maxDelayMs = options.maxDelayMs ?? 150
-    const makeTrack = (kind: 'video' | 'audio', codec: string, clockRate: number): Track => ({
-      kind,
-      clockRate,
-      depacketizer: new native.RtpDepacketizer({ codec, maxDelayMs }),
-      stats: emptyStats(),
-      ssrc: null,
-      firstTimestamp: null,
-      lastTimestamp: 0,
-      anchorMs: 0,
-      highestSeq: 0,
-      baseSeq: null,
-      cycles: 0,
-      expectedPrior: 0,
-      receivedPrior: 0,
-      received: 0,
-      transit: null,
-      jitter: 0,
-      lastSr: 0,
-      lastSrAt: 0,
-      lastDts: -1,
-      deadline: null,
-      rtcpPeer: null,
-    })
+    const makeTrack = (kind: 'video' | 'audio', codec: 'H264' | 'AAC', clockRate: number): Track => {
+      const track: Track = { kind, rtcpPeer: null, receiver: null! }
+      track.receiver = new RtpTrackReceiver({
+        codec,
+        clockRate,
+        clock: this.#clock.track(clockRate),
+        maxDelayMs,
+        senderSsrc: this.#ssrc,
+        sendRtcp: (packet) => this.#sendRtcp(track, packet),
+        onFrame: (frame) => this.#publishFrame(track, frame),
+        onDrop: (reason) => this.#drop(reason),
+        onNack: options.simulateLoss
+          ? (seqs) => {
+              const pt = kind === 'video' ? options.video!.payloadType : options.audio!.payloadType
+              for (const seq of seqs) this.#nacked.add(`${pt}:${seq}`)
+              if (this.#nacked.size > 4096) this.#nacked.clear()
+            }
+          : undefined,
+      })
+      return track
+    }
     this.#video = options.video ? makeTrack('video', 'H264', 90000) : null
     this.#audio = options.audio ? makeTrack('audio', 'AAC', options.audio.clockRate) : null
     this.stream = hub.publish(options.app, options.name, this)
+    this.#avc = new AvcFrameWriter(this.stream)
     if (options.video?.sps && options.video.pps) {
       const record = native.avcDecoderConfigurationRecord(options.video.sps, options.video.pps)
-      if (record) this.stream.pushFrame('video', 0, Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), record]), true, true, 0)
+      if (record) this.#avc.decoderConfig(record, 0)
     }
-    if (options.audio) this.stream.pushFrame('audio', 0, Buffer.concat([Buffer.from([0xaf, 0]), options.audio.config]), false, true, 0)
+    if (options.audio) pushAacConfig(this.stream, options.audio.config)
     for (const socket of options.sockets) socket.on('message', (msg, rinfo) => this.#onDatagram(socket, msg, rinfo))
     this.#timer = setInterval(() => this.#tick(), 1000)
     this.#timer.unref()
@@ -202,9 +170,9 @@ export class RtpIngest implements Publisher {
       stream: this.stream.key,
       protocol: this.protocol,
       remoteAddress: this.remoteAddress,
-      video: this.#video ? trackStats(this.#video) : { ssrc: null, jitterMs: 0, ...emptyStats() },
-      audio: this.#audio ? trackStats(this.#audio) : { ssrc: null, jitterMs: 0, ...emptyStats() },
-      keyframeRequests: this.#keyframeRequests,
+      video: trackStats(this.#video),
+      audio: trackStats(this.#audio),
+      keyframeRequests: this.#video?.receiver.stats().keyframeRequests ?? 0,
       dropped: { ...this.#dropped },
     }
   }
@@ -241,122 +209,29 @@ export class RtpIngest implements Publisher {
     const pt = packet[1]! & 0x7f
     const track = pt === this.#options.video?.payloadType ? this.#video : pt === this.#options.audio?.payloadType ? this.#audio : null
     if (!track) return this.#drop('RTP_UNKNOWN_PAYLOAD_TYPE')
-    const ssrc = packet.readUInt32BE(8)
-    if (track.ssrc !== ssrc) {
-      track.ssrc = ssrc
-      track.baseSeq = null
-    }
     track.rtcpPeer ??= { address: rinfo.address, port: rinfo.port, socket }
-    this.#account(track, packet)
     const cts = track.kind === 'video' && this.#options.video?.compositionTimeExtensionId
       ? readCompositionTime(packet, this.#options.video.compositionTimeExtensionId)
       : null
     if (cts !== null) this.#cts.set(packet.readUInt32BE(4), cts)
-    const result = track.depacketizer.push(packet, performance.now())
-    this.#handle(track, result)
+    track.receiver.push(packet)
   }
 
-  #account(track: Track, packet: Buffer): void {
-    const seq = packet.readUInt16BE(2)
-    track.stats.packets++
-    track.stats.bytes += packet.length
-    track.received++
-    if (track.baseSeq === null) {
-      track.baseSeq = seq
-      track.highestSeq = seq
-      track.cycles = 0
-      track.expectedPrior = 0
-      track.receivedPrior = 0
-      track.received = 1
-    } else {
-      const delta = (seq - track.highestSeq) & 0xffff
-      if (delta > 0 && delta < 0x8000) {
-        if (seq < track.highestSeq) track.cycles += 0x10000
-        track.highestSeq = seq
-      }
-    }
-    // RFC 3550 §6.4.1 / A.8 interarrival jitter, in RTP units.
-    const arrival = (performance.now() * track.clockRate) / 1000
-    const transit = arrival - packet.readUInt32BE(4)
-    if (track.transit !== null) {
-      let d = Math.abs(transit - track.transit)
-      if (d > 0x80000000) d = Math.abs(d - 0x100000000)
-      track.jitter += (d - track.jitter) / 16
-    }
-    track.transit = transit
-  }
-
-  #handle(track: Track, result: ReturnType<InstanceType<typeof native.RtpDepacketizer>['push']>): void {
-    if (result.dropped) this.#drop(result.dropped)
-    track.stats.lost += result.lost
-    if (result.nack.length > 0 && track.ssrc !== null) {
-      track.stats.nacked += result.nack.length
-      if (this.#options.simulateLoss) {
-        const pt = track.kind === 'video' ? this.#options.video!.payloadType : this.#options.audio!.payloadType
-        for (const seq of result.nack) this.#nacked.add(`${pt}:${seq}`)
-        if (this.#nacked.size > 4096) this.#nacked.clear()
-      }
-      this.#sendRtcp(track, genericNack(this.#ssrc, track.ssrc, result.nack))
-    }
-    if (result.keyframeRequest && track.ssrc !== null && Date.now() - this.#lastPliAt > 500) {
-      this.#lastPliAt = Date.now()
-      this.#keyframeRequests++
-      this.#sendRtcp(track, pictureLossIndication(this.#ssrc, track.ssrc))
-    }
-    for (const frame of result.frames) this.#publishFrame(track, frame)
-    if (track.deadline) clearTimeout(track.deadline)
-    track.deadline = null
-    if (result.deadlineMs !== undefined && result.deadlineMs !== null) {
-      const wait = Math.max(0, result.deadlineMs - performance.now())
-      track.deadline = setTimeout(() => {
-        track.deadline = null
-        if (!this.#closed) this.#handle(track, track.depacketizer.poll(performance.now()))
-      }, wait + 1)
-    }
-  }
-
-  #publishFrame(track: Track, frame: { timestamp: number; data: Buffer; keyframe: boolean; decoderConfig?: Buffer | null }): void {
-    // Unwrap the 32-bit RTP timestamp against the previous frame's.
-    let ts = frame.timestamp
-    if (track.firstTimestamp === null) {
-      track.firstTimestamp = ts
-      track.lastTimestamp = ts
-      track.anchorMs = Date.now() - this.#startedAt
-    } else {
-      const delta = ((ts - (track.lastTimestamp >>> 0)) | 0)
-      ts = track.lastTimestamp + delta
-      track.lastTimestamp = ts
-    }
-    const ptsMs = track.anchorMs + ((ts - track.firstTimestamp) * 1000) / track.clockRate
-    track.stats.frames++
-    if (track.kind === 'audio') {
-      const dts = Math.max(0, Math.round(ptsMs))
-      this.stream.pushFrame('audio', dts, Buffer.concat([Buffer.from([0xaf, 1]), frame.data]), false, false, 0)
-      return
-    }
-    if (frame.decoderConfig) {
-      this.stream.pushFrame('video', Math.max(0, Math.round(ptsMs)), Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), frame.decoderConfig]), true, true, 0)
-    }
+  #publishFrame(track: Track, frame: ReceivedFrame): void {
+    if (track.kind === 'audio') return pushAacFrame(this.stream, frame.data, frame.ms)
+    if (frame.decoderConfig) this.#avc.decoderConfig(frame.decoderConfig, frame.ms)
     const ctsTicks = this.#cts.get(frame.timestamp)
     this.#cts.delete(frame.timestamp)
     if (this.#cts.size > 256) this.#cts.clear()
-    let dts = Math.round(ptsMs - (ctsTicks ?? 0) / 90)
-    if (dts <= track.lastDts) dts = track.lastDts + 1
-    dts = Math.max(0, dts)
-    track.lastDts = dts
-    const cts = Math.round(ptsMs) - dts
-    const header = Buffer.from([frame.keyframe ? 0x17 : 0x27, 1, 0, 0, 0])
-    header.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, cts)), 2, 3)
-    this.stream.pushFrame('video', dts, Buffer.concat([header, frame.data]), frame.keyframe, false, cts)
+    this.#avc.accessUnit(frame.data, frame.ms, frame.keyframe, ctsTicks === undefined ? null : ctsTicks / 90)
   }
 
   #onRtcp(packet: Buffer, socket: dgram.Socket, rinfo: dgram.RemoteInfo): void {
     for (const report of parseRtcpReports(packet)) {
       if (report.type !== 'sr') continue
       for (const track of [this.#video, this.#audio]) {
-        if (track && track.ssrc === report.ssrc) {
-          track.lastSr = report.ntpMiddle
-          track.lastSrAt = Date.now()
+        if (track && track.receiver.ssrc === report.ssrc) {
+          track.receiver.onSenderReport(report)
           track.rtcpPeer = { address: rinfo.address, port: rinfo.port, socket }
         }
       }
@@ -382,24 +257,8 @@ export class RtpIngest implements Publisher {
       return
     }
     for (const track of [this.#video, this.#audio]) {
-      if (!track || track.ssrc === null || track.baseSeq === null) continue
-      const extendedMax = track.cycles + track.highestSeq
-      const expected = extendedMax - track.baseSeq + 1
-      const expectedInterval = expected - track.expectedPrior
-      const receivedInterval = track.received - track.receivedPrior
-      track.expectedPrior = expected
-      track.receivedPrior = track.received
-      const lostInterval = expectedInterval - receivedInterval
-      const block: ReportBlock = {
-        ssrc: track.ssrc,
-        fractionLost: expectedInterval > 0 && lostInterval > 0 ? Math.floor((lostInterval * 256) / expectedInterval) & 0xff : 0,
-        cumulativeLost: Math.max(0, expected - track.received),
-        highestSequence: extendedMax,
-        jitter: Math.round(track.jitter),
-        lastSr: track.lastSr,
-        delaySinceLastSr: track.lastSr ? Math.round(((Date.now() - track.lastSrAt) / 1000) * 65536) : 0,
-      }
-      this.#sendRtcp(track, receiverReport(this.#ssrc, [block]))
+      const block: ReportBlock | null | undefined = track?.receiver.reportBlock()
+      if (track && block) this.#sendRtcp(track, receiverReport(this.#ssrc, [block]))
     }
   }
 
@@ -408,7 +267,7 @@ export class RtpIngest implements Publisher {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#timer)
-    for (const t of [this.#video, this.#audio]) if (t?.deadline) clearTimeout(t.deadline)
+    for (const t of [this.#video, this.#audio]) t?.receiver.close()
     this.#hub.unpublish(this.stream, this)
     for (const socket of this.#options.sockets) {
       try {
@@ -422,10 +281,8 @@ export class RtpIngest implements Publisher {
   }
 }
 
-function emptyStats(): Counters {
-  return { packets: 0, bytes: 0, frames: 0, lost: 0, nacked: 0 }
-}
-
-function trackStats(t: Track): IngestTrackStats {
-  return { ssrc: t.ssrc, ...t.stats, jitterMs: (t.jitter / t.clockRate) * 1000 }
+function trackStats(t: Track | null): IngestTrackStats {
+  if (!t) return { ssrc: null, packets: 0, bytes: 0, frames: 0, lost: 0, nacked: 0, jitterMs: 0 }
+  const { keyframeRequests: _, ...stats } = t.receiver.stats()
+  return stats
 }

@@ -42,9 +42,12 @@ export function parseRtcpFeedback(buf: Uint8Array): RtcpFeedback[] {
   return out
 }
 
+/** Seconds from the NTP era 0 epoch (1900-01-01) to the Unix epoch. */
+const NTP_UNIX_OFFSET_S = 2208988800
+
 /** NTP time (RFC 5905 §6, 32.32 fixed point seconds since 1900) for a Unix time in ms. */
 export function ntpTime(unixMs: number): { seconds: number; fraction: number } {
-  const ms = unixMs + 2208988800000
+  const ms = unixMs + NTP_UNIX_OFFSET_S * 1000
   const seconds = Math.floor(ms / 1000)
   const fraction = Math.floor(((ms % 1000) / 1000) * 0x100000000)
   return { seconds: seconds >>> 0, fraction: fraction >>> 0 }
@@ -84,7 +87,8 @@ export interface ReportBlock {
 }
 
 export type RtcpReport =
-  | { type: 'sr'; ssrc: number; ntpMiddle: number; rtpTimestamp: number; packets: number; octets: number; blocks: ReportBlock[] }
+  /** `ntpMs`: the SR's 64-bit NTP timestamp as ms since the Unix epoch (RFC 3550 §6.4.1). */
+  | { type: 'sr'; ssrc: number; ntpMiddle: number; ntpMs: number; rtpTimestamp: number; packets: number; octets: number; blocks: ReportBlock[] }
   | { type: 'rr'; ssrc: number; blocks: ReportBlock[] }
 
 /** Parses the SR and RR parts of a (compound) RTCP packet. */
@@ -117,7 +121,8 @@ export function parseRtcpReports(buf: Uint8Array): RtcpReport[] {
       }
       if (pt === 200) {
         const ntpMiddle = ((view.getUint32(at + 8) & 0xffff) * 0x10000 + (view.getUint32(at + 12) >>> 16)) >>> 0
-        out.push({ type: 'sr', ssrc, ntpMiddle, rtpTimestamp: view.getUint32(at + 16), packets: view.getUint32(at + 20), octets: view.getUint32(at + 24), blocks })
+        const ntpMs = (view.getUint32(at + 8) - NTP_UNIX_OFFSET_S) * 1000 + (view.getUint32(at + 12) / 0x100000000) * 1000
+        out.push({ type: 'sr', ssrc, ntpMiddle, ntpMs, rtpTimestamp: view.getUint32(at + 16), packets: view.getUint32(at + 20), octets: view.getUint32(at + 24), blocks })
       } else out.push({ type: 'rr', ssrc, blocks })
     }
     at += len

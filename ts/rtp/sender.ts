@@ -202,8 +202,12 @@ export class RtpSender implements Subscriber {
       t.octets += packet.length - 12
       for (const sink of this.#sinks) sink.send(kind, packet)
     }
-    t.lastTimestamp = timestamp
-    t.lastWall = Date.now()
+    // Sender reports extrapolate from the newest presentation time: a B-frame (older pts) does
+    // not move it back, or the reports would jitter by the reorder depth.
+    if (t.lastWall === 0 || ((timestamp - t.lastTimestamp) | 0) > 0) {
+      t.lastTimestamp = timestamp
+      t.lastWall = Date.now()
+    }
   }
 
   #senderReports(): void {

@@ -9,6 +9,12 @@
  * live edge. Audio joins at the live edge. A PLI/FIR (the RTMP publisher cannot be asked for a
  * keyframe) is answered the same way, from the GOP cache.
  *
+ * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`): the publisher's packets
+ * are forwarded as they came, any codec, with this feed's SSRCs, continuous sequence numbers and
+ * timestamps (across publisher restarts), header extensions removed (their ids were negotiated
+ * with the publisher, not the viewer); its sender reports are forwarded re-based. A joining
+ * viewer or a PLI asks the publisher for a keyframe.
+ *
  * RTP clocks: video 90 kHz from the FLV pts (dts + composition time, ms); audio 48 kHz from the
  * transcoder. B-frames, whose pts is older than a frame already sent, are not sent (see #onVideo). Sender reports map both to the same NTP wallclock every second, for lip sync.
  */
@@ -20,6 +26,7 @@ import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerPool } from './viewer-pool'
 import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
+import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
@@ -37,10 +44,25 @@ interface FeedViewer {
   joinedAt: number
 }
 
+/** Output numbering of one forwarded track: publisher values + deltas, re-based per SSRC. */
+interface ForwardState {
+  ssrc: number | null
+  seqDelta: number
+  tsDelta: number
+  lastSeq: number
+  lastTs: number
+  lastAt: number
+  clockRate: number
+}
+
+/** Video packets forwarded in one batch at most (a batch ends at the marker bit). */
+const FORWARD_BATCH = 64
+
 let nextFeedId = 1
 
-export class WebRtcFeed implements Subscriber {
+export class WebRtcFeed implements Subscriber, RtpSourceListener {
   readonly id = `webrtc-feed-${nextFeedId++}`
+  readonly prefersRtp = true
   readonly stream: Stream
   readonly videoSsrc = randomInt(1, 0xffffffff)
   readonly audioSsrc = randomInt(1, 0xffffffff)
@@ -69,16 +91,40 @@ export class WebRtcFeed implements Subscriber {
   #audioPackets = 0
   #audioOctets = 0
   readonly #srTimer: NodeJS.Timeout
+  /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
+  #source: RtpSource | null = null
+  readonly #forward = {
+    video: { ssrc: null, seqDelta: 0, tsDelta: 0, lastSeq: randomInt(0, 0xffff), lastTs: randomInt(0, 0x7fffffff), lastAt: 0, clockRate: 90000 } as ForwardState,
+    audio: { ssrc: null, seqDelta: 0, tsDelta: 0, lastSeq: randomInt(0, 0xffff), lastTs: randomInt(0, 0x7fffffff), lastAt: 0, clockRate: 48000 } as ForwardState,
+  }
+  #pending: Buffer[] = []
+  #pendingKeyframe = false
+  #pendingAt = 0
 
   constructor(stream: Stream, pool: ViewerPool, log: Logger) {
     this.stream = stream
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })
+    this.#attachSource(stream)
+    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
+    this.#srTimer.unref()
+    if (this.#source) return
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
     for (const frame of stream.gop) if (frame.kind === 'video') this.#onVideo(frame, false)
-    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
-    this.#srTimer.unref()
+  }
+
+  /** The publisher's video codec for viewers' SDP: its RTP codec, else H.264 from hub frames. */
+  get videoCodec(): { codec: 'H264' | 'VP8' | 'VP9' | 'AV1'; fmtp: Record<string, string> } {
+    return this.#source?.video ?? { codec: 'H264', fmtp: {} }
+  }
+
+  #attachSource(stream: Stream): void {
+    const source = stream.publisher?.rtpSource ?? null
+    if (source === this.#source) return
+    this.#source?.removeListener(this)
+    this.#source = source
+    source?.addListener(this)
   }
 
   get viewerCount(): number {
@@ -97,13 +143,82 @@ export class WebRtcFeed implements Subscriber {
   start(id: string): void {
     const v = this.#viewers.get(id)
     if (!v || v.live) return
+    if (this.#source) {
+      v.live = true
+      this.#pool.inject(v.id, 'video', new Uint8Array(0), new Uint32Array(0), v.seqOffset, true)
+      this.#source.requestKeyframe('WebRTC viewer joined')
+      return
+    }
     this.#replayGop(v, true)
   }
 
-  /** PLI/FIR from a viewer: answered from the GOP cache. */
+  /** PLI/FIR from a viewer: answered from the GOP cache, or by the WebRTC publisher. */
   keyframeRequest(id: string): void {
     const v = this.#viewers.get(id)
-    if (v?.live) this.#replayGop(v, true)
+    if (!v?.live) return
+    if (this.#source) this.#source.requestKeyframe('WebRTC viewer PLI')
+    else this.#replayGop(v, true)
+  }
+
+  /** A publisher's RTP packet: re-numbered for this feed and forwarded to every viewer. */
+  onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
+    const at = rtpPayloadOffset(packet)
+    if (at < 0) return
+    const f = this.#forward[kind]
+    const ssrc = packet.readUInt32BE(8)
+    const seq = packet.readUInt16BE(2)
+    const ts = packet.readUInt32BE(4)
+    const now = Date.now()
+    if (f.ssrc !== ssrc) {
+      // a new publisher (or SSRC): continue right after what the viewers last got
+      f.ssrc = ssrc
+      f.seqDelta = (f.lastSeq + 1 - seq) & 0xffff
+      const elapsed = f.lastAt ? Math.max(1, Math.round(((now - f.lastAt) * f.clockRate) / 1000)) : 0
+      f.tsDelta = (f.lastTs + elapsed - ts) >>> 0
+    }
+    const out = Buffer.allocUnsafe(12 + packet.length - at)
+    out[0] = 0x80 | (packet[0]! & 0x20)
+    out[1] = (packet[1]! & 0x80) | (kind === 'video' ? FEED_H264_PT : FEED_OPUS_PT)
+    f.lastSeq = (seq + f.seqDelta) & 0xffff
+    f.lastTs = (ts + f.tsDelta) >>> 0
+    f.lastAt = now
+    out.writeUInt16BE(f.lastSeq, 2)
+    out.writeUInt32BE(f.lastTs, 4)
+    out.writeUInt32BE(kind === 'video' ? this.videoSsrc : this.audioSsrc, 8)
+    packet.copy(out, 12, at)
+    if (kind === 'audio') {
+      this.#audioPackets++
+      this.#audioOctets += out.length
+      this.#pool.media(this.stream.key, 'audio', out, Uint32Array.of(out.length), arrivedAt)
+      return
+    }
+    this.#videoPackets++
+    this.#videoOctets += out.length
+    if (this.#pending.length === 0) {
+      this.#pendingAt = arrivedAt
+      this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(at)) : false
+    }
+    this.#pending.push(out)
+    if ((packet[1]! & 0x80) !== 0 || this.#pending.length >= FORWARD_BATCH) this.#flushVideo()
+  }
+
+  #flushVideo(): void {
+    const packets = this.#pending
+    this.#pending = []
+    const ends = new Uint32Array(packets.length)
+    let n = 0
+    packets.forEach((p, i) => (ends[i] = n += p.length))
+    this.#pool.media(this.stream.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe)
+  }
+
+  /** A publisher's sender report, re-based onto this feed's SSRC and timestamps (A/V sync). */
+  onSenderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
+    const f = this.#forward[kind]
+    if (f.ssrc === null) return
+    const sr = kind === 'video'
+      ? senderReport(this.videoSsrc, ntpMs, (rtpTimestamp + f.tsDelta) >>> 0, this.#videoPackets, this.#videoOctets)
+      : senderReport(this.audioSsrc, ntpMs, (rtpTimestamp + f.tsDelta) >>> 0, this.#audioPackets, this.#audioOctets)
+    this.#pool.media(this.stream.key, kind, sr, Uint32Array.of(sr.length), NaN)
   }
 
   #replayGop(v: FeedViewer, live: boolean): void {
@@ -138,9 +253,10 @@ export class WebRtcFeed implements Subscriber {
     this.#log.debug({ viewer: v.id, frames: frames.length, packets: ends.length }, 'GOP replayed')
   }
 
-  onPublish(): void {
+  onPublish(stream: Stream): void {
     this.#transcoder = null
     this.#lastVideoPts = null
+    this.#attachSource(stream)
   }
 
   /** B-frames not sent to WebRTC viewers (their timestamps would go back). */
@@ -150,11 +266,14 @@ export class WebRtcFeed implements Subscriber {
 
   onUnpublish(): void {
     this.#gop = []
+    this.#source?.removeListener(this)
+    this.#source = null
   }
 
   onMetadata(): void {}
 
   onFrame(_stream: Stream, frame: MediaFrame): void {
+    if (this.#source) return
     if (frame.kind === 'video') this.#onVideo(frame, true)
     else this.#onAudio(frame)
   }
@@ -264,6 +383,8 @@ export class WebRtcFeed implements Subscriber {
   }
 
   close(): void {
+    this.#source?.removeListener(this)
+    this.#source = null
     clearInterval(this.#srTimer)
     this.#viewers.clear()
     this.#gop = []

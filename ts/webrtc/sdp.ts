@@ -128,6 +128,31 @@ export function chooseH264(section: SdpMediaSection): SdpCodec | undefined {
   return h264.sort((a, b) => score(b) - score(a))[0]
 }
 
+/**
+ * The video codec to receive from a WebRTC publisher: H.264 with packetization-mode=1 first (it
+ * also plays over RTMP/HTTP-FLV), then VP8, VP9 (profile 0), AV1. Undefined when none is offered.
+ */
+export function choosePublishVideo(section: SdpMediaSection): { codec: 'H264' | 'VP8' | 'VP9' | 'AV1'; sdp: SdpCodec } | undefined {
+  const h264 = chooseH264(section)
+  if (h264) return { codec: 'H264', sdp: h264 }
+  const named = (name: string, ok: (c: SdpCodec) => boolean = () => true) => section.codecs.find((c) => c.name.toUpperCase() === name && c.clockRate === 90000 && ok(c))
+  const vp8 = named('VP8')
+  if (vp8) return { codec: 'VP8', sdp: vp8 }
+  const vp9 = named('VP9', (c) => (c.fmtp['profile-id'] ?? '0') === '0')
+  if (vp9) return { codec: 'VP9', sdp: vp9 }
+  const av1 = named('AV1')
+  if (av1) return { codec: 'AV1', sdp: av1 }
+  return undefined
+}
+
+/** The offered codec that matches a WebRTC publisher's `codec` (and VP9 profile), for a viewer. */
+export function chooseMatching(section: SdpMediaSection, codec: 'H264' | 'VP8' | 'VP9' | 'AV1', fmtp: Record<string, string>): SdpCodec | undefined {
+  if (codec === 'H264') return chooseH264(section)
+  return section.codecs.find(
+    (c) => c.name.toUpperCase() === codec && c.clockRate === 90000 && (codec !== 'VP9' || (c.fmtp['profile-id'] ?? '0') === (fmtp['profile-id'] ?? '0')),
+  )
+}
+
 export function chooseOpus(section: SdpMediaSection): SdpCodec | undefined {
   return section.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48000)
 }

@@ -223,7 +223,11 @@ export class ViewerHost {
     try {
       if (spec.video) {
         const video = new Video(spec.video.mid, 'SendOnly')
-        video.addH264Codec(spec.video.payloadType, spec.video.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
+        const pt = spec.video.payloadType
+        if (spec.video.codec === 'VP8') video.addVP8Codec(pt)
+        else if (spec.video.codec === 'VP9') video.addVideoCodec(pt, 'VP9', spec.video.fmtp || undefined)
+        else if (spec.video.codec === 'AV1') video.addAV1Codec(pt)
+        else video.addH264Codec(pt, spec.video.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
         video.addSSRC(spec.video.ssrc, spec.cname, spec.msid, `${spec.msid}-video`)
         v.video = pc.addTrack(video)
         v.video.onMessage((msg) => this.#onRtcp(v, msg))

@@ -15,7 +15,8 @@ export interface ViewerSpec {
   offer: string
   cname: string
   msid: string
-  video?: { mid: string; payloadType: number; fmtp: string; ssrc: number }
+  /** `codec`: the RTP encoding name; H.264 from RTMP sources, the publisher's for WebRTC ones. */
+  video?: { mid: string; codec: 'H264' | 'VP8' | 'VP9' | 'AV1'; payloadType: number; fmtp: string; ssrc: number }
   audio?: { mid: string; payloadType: number; fmtp: string; ssrc: number }
   ice: IceSettings
 }

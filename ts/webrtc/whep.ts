@@ -15,8 +15,9 @@ import type http from 'node:http'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
-import { BodyTooLargeError, readBody, sendText, type HttpServer } from '../http/server'
-import { chooseH264, chooseOpus, parseSdp, parseTrickleFragment, type SdpCodec } from './sdp'
+import type { HttpServer } from '../http/server'
+import { bearerToken, CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import { chooseMatching, chooseOpus, parseSdp, parseTrickleFragment, type SdpCodec } from './sdp'
 import { WebRtcFeed } from './feed'
 import { ViewerPool } from './viewer-pool'
 import type { IceSettings } from './viewer-protocol'
@@ -36,14 +37,6 @@ export interface WebRtcOptions {
    * bearer token of the `Authorization` header, if any.
    */
   authorize?: (request: { app: string; stream: string; token: string | null; remoteAddress: string }) => boolean | Promise<boolean>
-}
-
-const SDP_LIMIT = 64 * 1024
-const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Content-Type, Authorization, If-Match',
-  'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
 }
 
 interface WhepSession {
@@ -93,24 +86,15 @@ export class WhepEndpoint {
   }
 
   #linkHeader(): Record<string, string> {
-    if (this.#options.iceServers.length === 0) return {}
-    return { Link: this.#options.iceServers.map((u) => `<${u}>; rel="ice-server"`).join(', ') }
+    return iceLinkHeader(this.#options.iceServers)
   }
 
   async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
-    const fail = (status: number, text: string) => sendText(res, status, text, CORS_HEADERS)
-    if (!(req.headers['content-type'] ?? '').startsWith('application/sdp')) {
-      return fail(415, 'WHEP offers must be sent as Content-Type: application/sdp')
-    }
-    let offer: string
-    try {
-      offer = await readBody(req, SDP_LIMIT)
-    } catch (error) {
-      return fail(error instanceof BodyTooLargeError ? 413 : 400, `cannot read the offer: ${(error as Error).message}`)
-    }
+    const fail = (status: number, text: string) => answerText(res, status, text)
+    const offer = await readOffer(req, res, 'WHEP')
+    if (offer === null) return
     if (this.#options.authorize) {
-      const auth = req.headers.authorization ?? ''
-      const token = auth.startsWith('Bearer ') ? auth.slice(7) : null
+      const token = bearerToken(req)
       const ok = await this.#options.authorize({ app, stream: name, token, remoteAddress: req.socket.remoteAddress ?? '' })
       if (!ok) return fail(401, 'unauthorized: the bearer token was refused')
     }
@@ -124,9 +108,14 @@ export class WhepEndpoint {
     }
     const videoSection = parsed.media.find((m) => m.kind === 'video' && m.direction !== 'inactive' && m.direction !== 'sendonly')
     const audioSection = parsed.media.find((m) => m.kind === 'audio' && m.direction !== 'inactive' && m.direction !== 'sendonly')
-    const h264 = videoSection && chooseH264(videoSection)
+    const source = stream.publisher?.rtpSource
+    const want = source ? source.video : { codec: 'H264' as const, fmtp: {} }
+    const videoCodec = videoSection && want && chooseMatching(videoSection, want.codec, want.fmtp)
     const opus = audioSection && chooseOpus(audioSection)
-    if (!videoSection || !h264) return fail(400, 'the offer cannot be answered: it has no receivable video with H.264 (packetization-mode=1)')
+    if (want && (!videoSection || !videoCodec)) {
+      const what = want.codec === 'H264' ? 'H.264 (packetization-mode=1)' : want.codec
+      return fail(400, `the offer cannot be answered: it has no receivable video with ${what}, the stream's video codec`)
+    }
     if (!audioSection || !opus) return fail(400, 'the offer cannot be answered: it has no receivable audio with Opus')
 
     const feed = this.#feed(stream)
@@ -150,7 +139,9 @@ export class WhepEndpoint {
           offer,
           cname: `sluice-${msid}`,
           msid,
-          video: { mid: videoSection.mid, payloadType: h264.payloadType, fmtp: fmtpString(h264), ssrc: feed.videoSsrc },
+          video: want && videoSection && videoCodec
+            ? { mid: videoSection.mid, codec: want.codec, payloadType: videoCodec.payloadType, fmtp: fmtpString(videoCodec), ssrc: feed.videoSsrc }
+            : undefined,
           audio: { mid: audioSection.mid, payloadType: opus.payloadType, fmtp: fmtpString(opus), ssrc: feed.audioSsrc },
           ice,
         },
@@ -219,16 +210,9 @@ export class WhepEndpoint {
 
   async #patch(req: http.IncomingMessage, res: http.ServerResponse, id: string): Promise<void> {
     const session = this.#sessions.get(id)
-    if (!session) return sendText(res, 404, `no WHEP session ${id}`, CORS_HEADERS)
-    if (!(req.headers['content-type'] ?? '').startsWith('application/trickle-ice-sdpfrag')) {
-      return sendText(res, 415, 'PATCH bodies must be application/trickle-ice-sdpfrag', CORS_HEADERS)
-    }
-    let body: string
-    try {
-      body = await readBody(req, SDP_LIMIT)
-    } catch (error) {
-      return sendText(res, 413, (error as Error).message, CORS_HEADERS)
-    }
+    if (!session) return answerText(res, 404, `no WHEP session ${id}`)
+    const body = await readTrickle(req, res)
+    if (body === null) return
     for (const c of parseTrickleFragment(body)) this.pool.addCandidate(id, c.candidate, c.mid)
     res.writeHead(204, CORS_HEADERS)
     res.end()
@@ -236,10 +220,10 @@ export class WhepEndpoint {
 
   #delete(res: http.ServerResponse, id: string): void {
     const session = this.#sessions.get(id)
-    if (!session) return sendText(res, 404, `no WHEP session ${id}`, CORS_HEADERS)
+    if (!session) return answerText(res, 404, `no WHEP session ${id}`)
     this.pool.closeViewer(id)
     this.#end(session)
-    sendText(res, 200, 'WHEP session ended', CORS_HEADERS)
+    answerText(res, 200, 'WHEP session ended')
   }
 
   async close(): Promise<void> {

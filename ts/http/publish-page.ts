@@ -1,0 +1,142 @@
+/**
+ * The publish page at `/publish`: camera and microphone → WHIP (RFC 9725) into `app/stream`, with
+ * the outgoing codec, resolution, frame rate and bitrate from `getStats()`. Plain HTML and JS, no
+ * build step. `/publish?stream=app/name&start=1` publishes at once (tests); `&codec=VP8` makes the
+ * browser offer only that video codec (H.264 by default, so RTMP players can watch too).
+ */
+import type { HttpServer } from './server'
+
+const PAGE = /* html */ `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sluice publish</title>
+<style>
+  :root { --bg:#0f1419; --panel:#182029; --text:#e6e6e6; --muted:#8a96a3; --accent:#3fb7ff; --bad:#ff6b6b; }
+  * { box-sizing: border-box; }
+  body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
+  header { padding:14px 24px; border-bottom:1px solid #26313d; display:flex; align-items:baseline; gap:14px; }
+  header h1 { margin:0; font-size:18px; } header span, header a { color:var(--muted); }
+  main { max-width:960px; padding:20px 24px; }
+  form { display:flex; gap:10px; align-items:center; margin-bottom:14px; flex-wrap:wrap; }
+  input, select, button { font:inherit; padding:7px 10px; border-radius:7px; border:1px solid #2c3946; background:var(--panel); color:var(--text); }
+  button { background:var(--accent); color:#06121c; border:0; cursor:pointer; font-weight:600; }
+  button.stop { background:#33414f; color:var(--text); }
+  video { width:100%; background:#000; border-radius:10px; display:block; }
+  #stats { display:grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap:10px; margin-top:14px; }
+  .stat { background:var(--panel); border-radius:8px; padding:10px 12px; }
+  .stat b { display:block; font-size:18px; font-variant-numeric: tabular-nums; } .stat span { color:var(--muted); font-size:12px; }
+  #status { margin-top:10px; color:var(--muted); min-height:20px; } #status.error { color:var(--bad); }
+</style>
+</head>
+<body>
+<header><h1>Sluice</h1><span>publish your camera over WebRTC (WHIP)</span><a href="/">player</a><a href="/room">rooms</a></header>
+<main>
+  <form id="form">
+    <label>Stream <input id="stream" value="live/camera" size="24"></label>
+    <label>Video <select id="codec"><option>H264</option><option>VP8</option><option>VP9</option><option>AV1</option></select></label>
+    <button id="go" type="submit">Publish</button>
+    <button id="stop" class="stop" type="button" disabled>Stop</button>
+  </form>
+  <video id="preview" autoplay playsinline muted></video>
+  <div id="status">Choose a stream name and publish. Watch it at <code>/?play=app/name</code> or <code>rtmp://HOST/app/name</code>.</div>
+  <div id="stats"></div>
+</main>
+<script>
+const $ = (id) => document.getElementById(id)
+const pub = { pc: null, resource: null, connectedAt: null, last: null }
+window.sluicePublisher = pub
+function status(text, error) { $('status').textContent = text; $('status').className = error ? 'error' : '' }
+
+function preferCodec(transceiver, name) {
+  const caps = RTCRtpSender.getCapabilities('video')
+  if (!caps || !transceiver.setCodecPreferences) return
+  const mime = 'video/' + name.toLowerCase()
+  // only the chosen codec (Sluice's answer prefers H.264 whenever it is offered), with its helpers
+  const chosen = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mime && (name !== 'H264' || /packetization-mode=1/.test(c.sdpFmtpLine || '')))
+  const helpers = caps.codecs.filter((c) => /(rtx|red|ulpfec)$/i.test(c.mimeType))
+  if (chosen.length) transceiver.setCodecPreferences([...chosen, ...helpers])
+}
+
+async function start() {
+  await stop()
+  const key = $('stream').value.trim().replace(/^\\/+|\\/+$/g, '')
+  if (!/^[^/]+\\/[^/]+$/.test(key)) return status('The stream name must be app/name.', true)
+  let media
+  try {
+    media = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true })
+  } catch (e) {
+    return status('No camera: ' + e.message, true)
+  }
+  $('preview').srcObject = media
+  const pc = new RTCPeerConnection()
+  pub.pc = pc
+  pub.media = media
+  for (const track of media.getTracks()) {
+    const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [media] })
+    if (track.kind === 'video') preferCodec(t, $('codec').value)
+  }
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === 'connected' && !pub.connectedAt) { pub.connectedAt = performance.now(); status('Publishing ' + key + '.') }
+    if (pc.connectionState === 'failed') status('Connection failed.', true)
+  }
+  await pc.setLocalDescription(await pc.createOffer())
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve()
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
+    setTimeout(resolve, 2000)
+  })
+  const res = await fetch('/whip/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
+  const body = await res.text()
+  if (res.status !== 201) { status('WHIP ' + res.status + ': ' + body, true); return stop() }
+  pub.resource = new URL(res.headers.get('Location'), location.href).href
+  await pc.setRemoteDescription({ type: 'answer', sdp: body })
+  $('go').disabled = true; $('stop').disabled = false
+  status('Connecting…')
+}
+
+async function stop() {
+  if (pub.resource) fetch(pub.resource, { method: 'DELETE' }).catch(() => {})
+  if (pub.pc) pub.pc.close()
+  if (pub.media) for (const t of pub.media.getTracks()) t.stop()
+  Object.assign(pub, { pc: null, resource: null, connectedAt: null, last: null, media: null })
+  $('go').disabled = false; $('stop').disabled = true
+}
+
+function stat(label, value) { return '<div class="stat"><b>' + value + '</b><span>' + label + '</span></div>' }
+
+async function tick() {
+  if (!pub.pc) return
+  const report = await pub.pc.getStats()
+  let v = null, codec = null
+  report.forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') v = r })
+  if (v && v.codecId) codec = report.get(v.codecId)
+  if (!v) return
+  const now = v.timestamp, bytes = v.bytesSent
+  const kbps = pub.last ? Math.round(((bytes - pub.last.bytes) * 8) / (now - pub.last.at)) : 0
+  pub.last = { at: now, bytes }
+  $('stats').innerHTML = stat('codec', codec ? codec.mimeType.replace('video/', '') : '–') +
+    stat('resolution', (v.frameWidth || 0) + '×' + (v.frameHeight || 0)) +
+    stat('frames per second', v.framesPerSecond || 0) + stat('video kbit/s', kbps) +
+    stat('frames sent', v.framesSent || 0) + stat('NACKs / PLIs', (v.nackCount || 0) + ' / ' + (v.pliCount || 0))
+}
+
+$('form').onsubmit = (e) => { e.preventDefault(); start().catch((err) => status(String(err), true)) }
+$('stop').onclick = () => { stop(); status('Stopped.') }
+const q = new URLSearchParams(location.search)
+if (q.get('stream')) $('stream').value = q.get('stream')
+if (q.get('codec')) $('codec').value = q.get('codec').toUpperCase()
+if (q.get('start')) start().catch((err) => status(String(err), true))
+setInterval(tick, 1000)
+</script>
+</body>
+</html>
+`
+
+export function servePublishPage(http: HttpServer): void {
+  http.route('GET', /^\/publish\/?$/, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE), 'Cache-Control': 'no-cache' })
+    res.end(PAGE)
+  })
+}

@@ -1,0 +1,64 @@
+/**
+ * HTTP pieces WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) share: CORS, ICE servers in `Link`
+ * headers (RFC 8288 `rel="ice-server"`, RFC 9725 §4.6), the offer body and the bearer token.
+ */
+import type http from 'node:http'
+import { BodyTooLargeError, readBody, sendText } from '../http/server'
+
+/** Largest SDP offer or trickle fragment read, bytes. */
+export const SDP_LIMIT = 64 * 1024
+
+export const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type, Authorization, If-Match',
+  'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
+}
+
+/** `Link` header announcing ICE servers, or nothing when none are configured. */
+export function iceLinkHeader(iceServers: readonly string[]): Record<string, string> {
+  if (iceServers.length === 0) return {}
+  return { Link: iceServers.map((u) => `<${u}>; rel="ice-server"`).join(', ') }
+}
+
+/** The bearer token of the `Authorization` header, or null. */
+export function bearerToken(req: http.IncomingMessage): string | null {
+  const auth = req.headers.authorization ?? ''
+  return auth.startsWith('Bearer ') ? auth.slice(7) : null
+}
+
+/** Answers with a text body and the CORS headers. */
+export function answerText(res: http.ServerResponse, status: number, text: string): void {
+  sendText(res, status, text, CORS_HEADERS)
+}
+
+/**
+ * Reads an `application/sdp` offer; on a wrong content type (415), an oversized (413) or broken
+ * body (400) it answers the request itself and returns null.
+ */
+export async function readOffer(req: http.IncomingMessage, res: http.ServerResponse, protocol: string): Promise<string | null> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/sdp')) {
+    answerText(res, 415, `${protocol} offers must be sent as Content-Type: application/sdp`)
+    return null
+  }
+  try {
+    return await readBody(req, SDP_LIMIT)
+  } catch (error) {
+    answerText(res, error instanceof BodyTooLargeError ? 413 : 400, `cannot read the offer: ${(error as Error).message}`)
+    return null
+  }
+}
+
+/** Reads a trickle-ICE PATCH body (RFC 8840); answers 415/413 itself and returns null on error. */
+export async function readTrickle(req: http.IncomingMessage, res: http.ServerResponse): Promise<string | null> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/trickle-ice-sdpfrag')) {
+    answerText(res, 415, 'PATCH bodies must be application/trickle-ice-sdpfrag')
+    return null
+  }
+  try {
+    return await readBody(req, SDP_LIMIT)
+  } catch (error) {
+    answerText(res, 413, (error as Error).message)
+    return null
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * A WebRTC publisher (WHIP, an SFU room participant) as a hub publisher. Its transport hands over
+ * decrypted RTP/RTCP per track; here:
+ * - every packet goes as it came to the `RtpSource` listeners (WebRTC viewers: any codec, no
+ *   transcoding);
+ * - H.264 is depacketized in Rust (RFC 6184: single NAL unit, STAP-A, FU-A → AVCC access units;
+ *   an access unit with a hole is dropped and a PLI asks for a keyframe; NACK for holes) into hub
+ *   frames, so RTMP and HTTP-FLV players get it;
+ * - Opus (RFC 7587) is transcoded to AAC once per stream, only while a player that needs FLV
+ *   audio (not a WebRTC feed) watches;
+ * - timestamps: RTP clocks → FLV ms through the publisher's sender reports (`rtp-clock.ts`);
+ * - receiver reports go back every second; keyframe requests from viewers or joining players
+ *   become PLIs (at most one per 500 ms).
+ */
+import { randomInt } from 'node:crypto'
+import { native } from '../native'
+import type { Logger } from '../log'
+import type { Publisher, Stream } from '../hub/stream'
+import type { StreamHub } from '../hub/stream-hub'
+import type { RtpSource, RtpSourceListener, RtpVideoCodec } from '../hub/rtp-source'
+import { isRtcpPacket, parseRtcpReports, receiverReport, type ReportBlock } from '../rtp/rtcp'
+import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from '../rtp/receiver'
+import { SessionClock } from '../rtp/rtp-clock'
+import { AvcFrameWriter, pushAacConfig, pushAacFrame } from '../rtp/hub-frames'
+
+export interface WebRtcPublisherOptions {
+  app: string
+  name: string
+  /** `whip` or `sfu`. */
+  protocol: string
+  remoteAddress: string
+  video: { codec: RtpVideoCodec; payloadType: number; fmtp: Record<string, string> } | null
+  audio: { payloadType: number; channels: number } | null
+  /** Sends an RTCP packet (NACK, PLI, RR) to the publisher on a track. */
+  sendRtcp(kind: 'video' | 'audio', packet: Buffer): void
+  /** How long a hole is waited for before the access unit is given up, ms. Default 150. */
+  maxDelayMs?: number
+}
+
+export interface WebRtcPublisherStats {
+  id: string
+  stream: string
+  protocol: string
+  remoteAddress: string
+  video: (ReceiverStats & { codec: RtpVideoCodec }) | null
+  audio: (ReceiverStats & { codec: 'opus'; transcodingToAac: boolean }) | null
+  dropped: Record<string, number>
+}
+
+let nextId = 1
+
+/** Opus → AAC bitrate, bits/s. */
+const AAC_BITRATE = 128_000
+
+export class WebRtcPublisher implements Publisher, RtpSource {
+  readonly id = `webrtc-publisher-${nextId++}`
+  readonly protocol: string
+  readonly remoteAddress: string
+  readonly stream: Stream
+  readonly video: RtpSource['video']
+  readonly audio: RtpSource['audio']
+  readonly #hub: StreamHub
+  readonly #log: Logger
+  readonly #o: WebRtcPublisherOptions
+  readonly #ssrc = randomInt(1, 0xffffffff)
+  readonly #clock = new SessionClock()
+  readonly #listeners = new Set<RtpSourceListener>()
+  readonly #videoReceiver: RtpTrackReceiver
+  readonly #audioReceiver: RtpTrackReceiver | null
+  readonly #avc: AvcFrameWriter
+  readonly #dropped: Record<string, number> = {}
+  #transcoder: any = null // TEMP until the binding has OpusToAacTranscoder
+  /** Timeline ms minus transcoder output ms, fixed at the transcoder's first output. */
+  #aacOffset: number | null = null
+  readonly #timer: NodeJS.Timeout
+  #closed = false
+  #onClose: ((reason: string) => void) | null = null
+
+  /** Publishes `app/name`; throws `RequestRejectedError` (PUBLISH_BAD_NAME) when it is live. */
+  constructor(hub: StreamHub, log: Logger, options: WebRtcPublisherOptions) {
+    this.#hub = hub
+    this.#o = options
+    this.protocol = options.protocol
+    this.remoteAddress = options.remoteAddress
+    this.video = options.video ? { codec: options.video.codec, fmtp: options.video.fmtp } : null
+    this.audio = options.audio ? { codec: 'opus', channels: options.audio.channels } : null
+    this.#log = log.child({ publisher: this.id, stream: `${options.app}/${options.name}` })
+    const maxDelayMs = options.maxDelayMs ?? 150
+    const receiver = (kind: 'video' | 'audio', codec: 'H264' | 'OPUS', clockRate: number, onFrame: (f: ReceivedFrame) => void) =>
+      new RtpTrackReceiver({
+        codec,
+        clockRate,
+        clock: this.#clock.track(clockRate),
+        maxDelayMs,
+        senderSsrc: this.#ssrc,
+        sendRtcp: (packet) => this.#o.sendRtcp(kind, packet),
+        onFrame,
+        onDrop: (reason) => this.#drop(reason),
+      })
+    // VP8/VP9/AV1 go to WebRTC viewers only: their receiver keeps statistics and NACKs holes
+    // through the depacketizer's reorder buffer in its one-packet-per-frame (Opus) mode.
+    this.#videoReceiver = receiver('video', options.video?.codec === 'H264' ? 'H264' : 'OPUS', 90000, (f) => this.#onVideoFrame(f))
+    this.#audioReceiver = options.audio ? receiver('audio', 'OPUS', 48000, (f) => this.#onOpus(f)) : null
+    this.stream = hub.publish(options.app, options.name, this)
+    this.#avc = new AvcFrameWriter(this.stream)
+    this.#timer = setInterval(() => this.#receiverReports(), 1000)
+    this.#timer.unref()
+    this.onSubscribersChanged(this.stream)
+    this.#log.info({ protocol: this.protocol, video: options.video?.codec ?? null, audio: options.audio ? 'opus' : null }, 'WebRTC publisher publishing')
+  }
+
+  /** This publisher offers its RTP as it came (see `Publisher.rtpSource`). */
+  get rtpSource(): RtpSource {
+    return this
+  }
+
+  /** Called once when the session ends. */
+  onClose(listener: (reason: string) => void): void {
+    this.#onClose = listener
+  }
+
+  addListener(listener: RtpSourceListener): void {
+    this.#listeners.add(listener)
+  }
+
+  removeListener(listener: RtpSourceListener): void {
+    this.#listeners.delete(listener)
+  }
+
+  requestKeyframe(reason: string): void {
+    if (this.#videoReceiver.requestKeyframe()) this.#log.debug({ reason }, 'keyframe requested from the publisher (PLI)')
+  }
+
+  /** Starts or stops Opus → AAC with the players that need FLV audio; new players get a keyframe. */
+  onSubscribersChanged(stream: Stream): void {
+    const flvPlayers = [...stream.subscribers].filter((s) => !s.prefersRtp).length
+    if (flvPlayers > 0) this.requestKeyframe('a player joined')
+    if (!this.audio) return
+    if (flvPlayers > 0 && !this.#transcoder) {
+      try {
+        this.#transcoder = new (native as any).OpusToAacTranscoder({ channels: Math.min(2, Math.max(1, this.audio.channels)) as 1 | 2, bitrate: AAC_BITRATE })
+        this.#aacOffset = null
+        pushAacConfig(this.stream, this.#transcoder.audioSpecificConfig, 0)
+        this.#log.info('Opus → AAC started for RTMP/FLV players')
+      } catch (error) {
+        this.#log.warn({ err: String(error) }, 'Opus → AAC unavailable: RTMP/FLV players get video only')
+      }
+    } else if (flvPlayers === 0 && this.#transcoder) {
+      this.#transcoder = null
+      this.#log.info('Opus → AAC stopped: no RTMP/FLV player')
+    }
+  }
+
+  /** One decrypted RTP or RTCP packet from the publisher on a track. */
+  push(kind: 'video' | 'audio', packet: Buffer): void {
+    if (this.#closed) return
+    if (isRtcpPacket(packet)) return this.#onRtcp(kind, packet)
+    if (packet.length < 12 || packet[0]! >> 6 !== 2) return this.#drop('RTP_PACKET_MALFORMED: not an RTP version 2 packet')
+    const pt = packet[1]! & 0x7f
+    const expected = kind === 'video' ? this.#o.video?.payloadType : this.#o.audio?.payloadType
+    if (pt !== expected) return this.#drop(`RTP_UNKNOWN_PAYLOAD_TYPE: ${pt} on the ${kind} track`)
+    const arrivedAt = performance.timeOrigin + performance.now()
+    for (const l of this.#listeners) l.onRtp(kind, packet, arrivedAt)
+    if (kind === 'video') this.#videoReceiver.push(packet)
+    else this.#audioReceiver?.push(packet)
+  }
+
+  #onRtcp(kind: 'video' | 'audio', packet: Buffer): void {
+    for (const report of parseRtcpReports(packet)) {
+      if (report.type !== 'sr') continue
+      const receiver = kind === 'video' ? this.#videoReceiver : this.#audioReceiver
+      if (!receiver || receiver.ssrc !== report.ssrc) continue
+      receiver.onSenderReport(report)
+      for (const l of this.#listeners) l.onSenderReport(kind, report.ntpMs, report.rtpTimestamp)
+    }
+  }
+
+  #onVideoFrame(frame: ReceivedFrame): void {
+    if (this.video?.codec !== 'H264') return
+    if (frame.decoderConfig) this.#avc.decoderConfig(frame.decoderConfig, frame.ms)
+    this.#avc.accessUnit(frame.data, frame.ms, frame.keyframe)
+  }
+
+  #onOpus(frame: ReceivedFrame): void {
+    const t = this.#transcoder
+    if (!t) return
+    let out
+    try {
+      out = t.push(frame.data, frame.timestamp)
+    } catch (error) {
+      this.#drop(String((error as Error).message ?? error))
+      return
+    }
+    if (out.ends.length === 0) return
+    this.#aacOffset ??= frame.ms - out.timestamps[0]!
+    let start = 0
+    for (let i = 0; i < out.ends.length; i++) {
+      const end = out.ends[i]!
+      pushAacFrame(this.stream, out.data.subarray(start, end), out.timestamps[i]! + this.#aacOffset)
+      start = end
+    }
+  }
+
+  #drop(reason: string): void {
+    const colon = reason.indexOf(':')
+    const code = colon > 0 ? reason.slice(0, colon) : reason
+    this.#dropped[code] = (this.#dropped[code] ?? 0) + 1
+    if (this.#dropped[code] === 1 || this.#dropped[code] % 1000 === 0) this.#log.warn({ code, reason, count: this.#dropped[code] }, 'RTP packet dropped')
+  }
+
+  #receiverReports(): void {
+    for (const [kind, r] of [['video', this.#videoReceiver], ['audio', this.#audioReceiver]] as const) {
+      const block: ReportBlock | null | undefined = r?.reportBlock()
+      if (block) this.#o.sendRtcp(kind, receiverReport(this.#ssrc, [block]))
+    }
+  }
+
+  stats(): WebRtcPublisherStats {
+    return {
+      id: this.id,
+      stream: this.stream.key,
+      protocol: this.protocol,
+      remoteAddress: this.remoteAddress,
+      video: this.video ? { codec: this.video.codec, ...this.#videoReceiver.stats() } : null,
+      audio: this.#audioReceiver ? { codec: 'opus', transcodingToAac: this.#transcoder !== null, ...this.#audioReceiver.stats() } : null,
+      dropped: { ...this.#dropped },
+    }
+  }
+
+  /** Unpublishes (idempotent). */
+  close(reason: string): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#timer)
+    this.#videoReceiver.close()
+    this.#audioReceiver?.close()
+    this.#transcoder = null
+    this.#listeners.clear()
+    this.#hub.unpublish(this.stream, this)
+    this.#log.info({ reason, stats: this.stats() }, 'WebRTC publisher closed')
+    this.#onClose?.(reason)
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * WHIP (WebRTC-HTTP Ingestion Protocol, RFC 9725): a browser or encoder POSTs an SDP offer to
+ * `/whip/{app}/{stream}` and gets `201 Created`, the session resource in `Location` (§4.2) and
+ * the SDP answer; `PATCH` on the resource trickles ICE candidates (`application/trickle-ice-sdpfrag`,
+ * RFC 8840, §4.3.1); `DELETE` unpublishes (§4.2). CORS is open; ICE servers go in `Link` headers.
+ *
+ * The answer receives H.264 (preferred, packetization-mode=1), else VP8, VP9 or AV1 video, and
+ * Opus audio. One node-datachannel PeerConnection per publisher, in the main process (publishers
+ * are few; viewers' fan-out runs in the viewer processes); the media go to a `WebRtcPublisher`.
+ *
+ * Errors, each with a readable text body: 400 malformed SDP or no codec we can receive, 401 a
+ * bearer token the `authorize` hook refused, 404 an unknown resource, 409 a stream that is already
+ * being published, 413 an oversized body, 415 a wrong content type, 503 when the PeerConnection
+ * could not be set up.
+ */
+import { randomUUID } from 'node:crypto'
+import type http from 'node:http'
+import nodeDataChannel from 'node-datachannel'
+import type { Logger } from '../log'
+import type { StreamHub } from '../hub/stream-hub'
+import type { HttpServer } from '../http/server'
+import { RequestRejectedError } from '../errors'
+import { answerText, bearerToken, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import { chooseOpus, choosePublishVideo, parseSdp, parseTrickleFragment, type SdpCodec } from './sdp'
+import { WebRtcPublisher } from './rtp-publisher'
+import type { WebRtcOptions } from './whep'
+
+const { PeerConnection, Video, Audio } = nodeDataChannel
+type PeerConnection = InstanceType<typeof PeerConnection>
+type Track = ReturnType<PeerConnection['addTrack']>
+
+/** How long ICE gathering may take before the answer goes out with what it has, ms. */
+const GATHER_TIMEOUT_MS = 3000
+
+/** A session whose ICE never connects is closed after this, ms. */
+const CONNECT_TIMEOUT_MS = 30_000
+
+interface WhipSession {
+  id: string
+  pc: PeerConnection
+  tracks: Track[]
+  publisher: WebRtcPublisher
+  createdAt: number
+  connectedAt: number | null
+  timer: NodeJS.Timeout | null
+}
+
+function fmtpString(c: SdpCodec): string {
+  return Object.entries(c.fmtp)
+    .map(([k, v]) => (v ? `${k}=${v}` : k))
+    .join(';')
+}
+
+export class WhipEndpoint {
+  readonly #hub: StreamHub
+  readonly #log: Logger
+  readonly #options: WebRtcOptions
+  readonly #sessions = new Map<string, WhipSession>()
+
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions> = {}) {
+    this.#hub = hub
+    this.#log = log.child({ component: 'whip' })
+    this.#options = { iceServers: [], ...options }
+    http.route('OPTIONS', /^\/whip\//, (_req, res) => {
+      res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...iceLinkHeader(this.#options.iceServers) })
+      res.end()
+    })
+    http.route('POST', /^\/whip\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name]) => this.#post(req, res, app!, name!))
+    http.route('PATCH', /^\/whip\/resource\/([^/]+)$/, (req, res, [id]) => this.#patch(req, res, id!))
+    http.route('DELETE', /^\/whip\/resource\/([^/]+)$/, (_req, res, [id]) => this.#delete(res, id!))
+    http.route('GET', /^\/api\/publishers\/?$/, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', ...CORS_HEADERS })
+      res.end(JSON.stringify([...this.#sessions.values()].map((s) => ({ ...s.publisher.stats(), resource: `/whip/resource/${s.id}`, connected: s.connectedAt !== null }))))
+    })
+  }
+
+  /** Live WHIP sessions. */
+  get sessions(): number {
+    return this.#sessions.size
+  }
+
+  async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
+    const fail = (status: number, text: string) => answerText(res, status, text)
+    const offer = await readOffer(req, res, 'WHIP')
+    if (offer === null) return
+    if (this.#options.authorize) {
+      const ok = await this.#options.authorize({ app, stream: name, token: bearerToken(req), remoteAddress: req.socket.remoteAddress ?? '' })
+      if (!ok) return fail(401, 'unauthorized: the bearer token was refused')
+    }
+    let parsed
+    try {
+      parsed = parseSdp(offer)
+    } catch (error) {
+      return fail(400, `malformed SDP offer: ${(error as Error).message}`)
+    }
+    const sending = (kind: string) => parsed.media.find((m) => m.kind === kind && (m.direction === 'sendonly' || m.direction === 'sendrecv'))
+    const videoSection = sending('video')
+    const audioSection = sending('audio')
+    const video = videoSection && choosePublishVideo(videoSection)
+    const opus = audioSection && chooseOpus(audioSection)
+    if (videoSection && !video) {
+      const offered = [...new Set(videoSection.codecs.map((c) => c.name).filter((n) => n && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(n)))]
+      return fail(400, `the offer cannot be answered: none of its video codecs (${offered.join(', ') || 'none'}) is H.264 (packetization-mode=1), VP8, VP9 or AV1`)
+    }
+    if (audioSection && !opus) return fail(400, 'the offer cannot be answered: its audio is not Opus')
+    if (!video && !opus) return fail(400, 'the offer cannot be answered: it sends neither video nor audio')
+
+    const id = randomUUID()
+    const tracks: { kind: 'video' | 'audio'; track: Track }[] = []
+    const send = (kind: 'video' | 'audio', packet: Buffer) => {
+      const t = tracks.find((x) => x.kind === kind)?.track
+      try {
+        if (t?.isOpen()) t.sendMessageBinary(packet)
+      } catch {
+        // the track is closing: its state change ends the session
+      }
+    }
+    let publisher: WebRtcPublisher
+    try {
+      publisher = new WebRtcPublisher(this.#hub, this.#log, {
+        app,
+        name,
+        protocol: 'whip',
+        remoteAddress: req.socket.remoteAddress ?? '',
+        video: video ? { codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp } : null,
+        audio: opus ? { payloadType: opus.payloadType, channels: opus.fmtp.stereo === '1' ? 2 : 1 } : null,
+        sendRtcp: send,
+      })
+    } catch (error) {
+      if (error instanceof RequestRejectedError) return fail(409, `stream ${app}/${name} is already being published`)
+      throw error
+    }
+    let pc: PeerConnection
+    try {
+      pc = new PeerConnection(id, {
+        iceServers: this.#options.iceServers,
+        bindAddress: this.#options.bindAddress,
+        portRangeBegin: this.#options.portRangeBegin,
+        portRangeEnd: this.#options.portRangeEnd,
+        enableIceUdpMux: false,
+      })
+    } catch (error) {
+      publisher.close('PeerConnection failed')
+      return fail(503, `cannot set up the WebRTC session: ${String(error)}`)
+    }
+    const session: WhipSession = { id, pc, tracks: [], publisher, createdAt: Date.now(), connectedAt: null, timer: null }
+    this.#sessions.set(id, session)
+    publisher.onClose(() => this.#end(session, 'unpublished'))
+    let answer: string
+    try {
+      if (video && videoSection) {
+        const v = new Video(videoSection.mid, 'RecvOnly')
+        const pt = video.sdp.payloadType
+        if (video.codec === 'H264') v.addH264Codec(pt, fmtpString(video.sdp))
+        else if (video.codec === 'VP8') v.addVP8Codec(pt)
+        else if (video.codec === 'VP9') v.addVideoCodec(pt, 'VP9', fmtpString(video.sdp) || undefined)
+        else v.addAV1Codec(pt)
+        const track = pc.addTrack(v)
+        track.onMessage((msg) => publisher.push('video', msg))
+        tracks.push({ kind: 'video', track })
+      }
+      if (opus && audioSection) {
+        const a = new Audio(audioSection.mid, 'RecvOnly')
+        a.addOpusCodec(opus.payloadType, fmtpString(opus) || undefined)
+        const track = pc.addTrack(a)
+        track.onMessage((msg) => publisher.push('audio', msg))
+        tracks.push({ kind: 'audio', track })
+      }
+      session.tracks = tracks.map((t) => t.track)
+      pc.onStateChange((state) => this.#onState(session, state))
+      answer = await new Promise<string>((resolve, reject) => {
+        const done = () => {
+          const d = pc.localDescription()
+          if (d) resolve(d.sdp)
+          else reject(new Error('no local description'))
+        }
+        const timer = setTimeout(done, GATHER_TIMEOUT_MS)
+        pc.onGatheringStateChange((state) => {
+          if (state === 'complete') {
+            clearTimeout(timer)
+            done()
+          }
+        })
+        pc.setRemoteDescription(offer, 'offer')
+        if (pc.gatheringState() === 'complete') {
+          clearTimeout(timer)
+          done()
+        }
+      })
+    } catch (error) {
+      this.#end(session, 'offer refused')
+      return fail(400, `the offer cannot be answered: ${String((error as Error).message ?? error)}`)
+    }
+    session.timer = setTimeout(() => {
+      if (session.connectedAt === null) this.#end(session, `ICE did not connect within ${CONNECT_TIMEOUT_MS / 1000} s`)
+    }, CONNECT_TIMEOUT_MS)
+    session.timer.unref()
+    res.writeHead(201, {
+      ...CORS_HEADERS,
+      'Content-Type': 'application/sdp',
+      Location: `/whip/resource/${id}`,
+      ETag: `"${id}"`,
+      'Accept-Patch': 'application/trickle-ice-sdpfrag',
+      ...iceLinkHeader(this.#options.iceServers),
+    })
+    res.end(answer)
+    this.#log.info({ session: id, stream: `${app}/${name}`, video: video?.codec ?? null, audio: opus ? 'opus' : null, remote: req.socket.remoteAddress }, 'WHIP session created')
+  }
+
+  #onState(session: WhipSession, state: string): void {
+    if (state === 'connected' && session.connectedAt === null) {
+      session.connectedAt = Date.now()
+      this.#log.info({ session: session.id, setupMs: session.connectedAt - session.createdAt }, 'WHIP publisher connected')
+      session.publisher.requestKeyframe('publisher connected')
+    }
+    if (state === 'failed' || state === 'closed' || state === 'disconnected') this.#end(session, `peer connection ${state}`)
+  }
+
+  #end(session: WhipSession, reason: string): void {
+    if (!this.#sessions.delete(session.id)) return
+    if (session.timer) clearTimeout(session.timer)
+    session.publisher.close(reason)
+    try {
+      for (const t of session.tracks) t.close()
+      session.pc.close()
+    } catch {
+      // already closed
+    }
+    this.#log.info({ session: session.id, reason }, 'WHIP session ended')
+  }
+
+  async #patch(req: http.IncomingMessage, res: http.ServerResponse, id: string): Promise<void> {
+    const session = this.#sessions.get(id)
+    if (!session) return answerText(res, 404, `no WHIP session ${id}`)
+    const body = await readTrickle(req, res)
+    if (body === null) return
+    for (const c of parseTrickleFragment(body)) {
+      try {
+        session.pc.addRemoteCandidate(c.candidate, c.mid)
+      } catch (error) {
+        this.#log.debug({ session: id, error: String(error) }, 'remote candidate refused')
+      }
+    }
+    res.writeHead(204, CORS_HEADERS)
+    res.end()
+  }
+
+  #delete(res: http.ServerResponse, id: string): void {
+    const session = this.#sessions.get(id)
+    if (!session) return answerText(res, 404, `no WHIP session ${id}`)
+    this.#end(session, 'DELETE by the publisher')
+    answerText(res, 200, 'WHIP session ended')
+  }
+
+  close(): void {
+    for (const s of [...this.#sessions.values()]) this.#end(s, 'server shutting down')
+  }
+}

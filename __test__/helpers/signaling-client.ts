@@ -59,6 +59,25 @@ export class SignalingClient {
     })
   }
 
+  /** Resolves once `cond()` holds (checked on each message). */
+  until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`condition not met in ${timeoutMs} ms (${this.received.length} received)`)), timeoutMs)
+      const check = () => {
+        if (cond()) {
+          clearTimeout(timer)
+          return resolve()
+        }
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          clearTimeout(timer)
+          return reject(new Error('socket closed waiting for a condition'))
+        }
+        this.#waiters.push(check)
+      }
+      check()
+    })
+  }
+
   /** Joins and returns the `joined` message (or throws with the error). */
   async join(room: string, extra: Record<string, unknown> = {}): Promise<Msg> {
     this.send({ type: 'join', room, ...extra })

@@ -1,15 +1,23 @@
 #!/usr/bin/env node
-// Regression check for the chunk benchmark: our demux throughput relative to node-media-server's
-// parser (the `ratio` of each row that has a peer), against the committed baseline.
+// Regression check: each benchmark's ratio of our throughput to an in-run peer's, against the
+// committed baselines (bench/baseline/<bench>.json).
 //
-//   npm run bench:check        short run (BENCH_TIME=1000), compare with bench/baseline/chunk.json,
-//                              exit 1 when a ratio falls more than BENCH_TOLERANCE (default 0.25 =
-//                              25 %) below its baseline
-//   npm run bench:baseline     rewrite bench/baseline/chunk.json (BENCH_TIME=2000); commit it
+//   chunk  chunk.bench.mjs (BENCH_TIME 1000)          demux MB/s ÷ node-media-server's parser
+//   srtp   srtp.bench.mjs --quick (BENCH_TIME 250)    protect/unprotect pkt/s ÷ werift-rtp's
+//                                                     (AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM,
+//                                                     1200 B, batched ×64 and single)
+//   rtp    rtp.bench.mjs --quick (BENCH_TIME 300)     H.264 packetize AU/s ÷ a plain-JS packetizer
 //
-// Ratios (of medians), not MB/s: both sides run in the same process on the same bytes, so machine speed and
-// load mostly cancel out and a baseline made on one machine is usable on another.
-// Neither mode touches bench/results/chunk.json (the bench writes its JSON to a temp file).
+//   npm run bench:check        short runs, compare, exit 1 when a ratio falls more than
+//                              BENCH_TOLERANCE (default 0.25 = 25 %) below its baseline
+//   npm run bench:baseline     rewrite the baselines (BENCH_TIME 2000 / 500 / 600); commit them
+//   --only chunk,srtp          either mode, a subset
+//   BENCH_RETRIES=1            a bench with a failing row runs once more; each row keeps its
+//                              better ratio (noise passes, a real regression fails both runs)
+//
+// Ratios (of medians), not absolute rates: both sides run in the same process (or run) on the
+// same bytes, so machine speed and load mostly cancel out and a baseline made on one machine is
+// usable on another. Neither mode touches bench/results/ (the benches write to a temp file).
 
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -17,96 +25,181 @@ import os from 'node:os'
 import path from 'node:path'
 import { here } from './lib.mjs'
 
-const BASELINE = path.join(here, 'baseline', 'chunk.json')
 const writeBaseline = process.argv.includes('--write-baseline')
+const onlyArg = process.argv.indexOf('--only')
+const only = onlyArg > 0 ? process.argv[onlyArg + 1]?.split(',') : null
 const tolerance = Number(process.env.BENCH_TOLERANCE ?? 0.25)
 if (!(tolerance >= 0 && tolerance < 1)) {
   console.error(`BENCH_TOLERANCE must be a fraction in [0, 1), e.g. 0.25; got ${process.env.BENCH_TOLERANCE}`)
   process.exit(2)
 }
 
-const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-')), 'chunk.json')
-const run = spawnSync(process.execPath, ['--expose-gc', path.join(here, 'chunk.bench.mjs')], {
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    BENCH_TIME: process.env.BENCH_TIME ?? (writeBaseline ? '2000' : '1000'),
-    BENCH_DIAGNOSTICS: '0',
-    BENCH_OUT: out,
+/** Each bench: how to run it and how to read its JSON into rows {name, ratio, ours, peer, unit}. */
+const BENCHES = [
+  {
+    name: 'chunk',
+    script: 'chunk.bench.mjs',
+    args: [],
+    env: { BENCH_DIAGNOSTICS: '0' },
+    time: { check: '1000', baseline: '2000' },
+    peerLabel: (j) => `node-media-server ${j.peer?.version ?? '?'}`,
+    rows: (j) => j.results.filter((r) => typeof r.ratio === 'number').map((r) => ({ name: r.name, ratio: r.ratio, ours: r.mbPerSecMedian, peer: r.peer.mbPerSecMedian, unit: 'MB/s', raw: r })),
+    // the original baseline layout (kept: bench:check of older checkouts reads it)
+    baselineRow: (r) => ({
+      name: r.name, ratio: r.ratio, mbPerSecMedian: r.raw.mbPerSecMedian, mbPerSec: r.raw.mbPerSec, rmePercent: r.raw.rmePercent,
+      peer: { name: r.raw.peer.name, mbPerSecMedian: r.raw.peer.mbPerSecMedian, mbPerSec: r.raw.peer.mbPerSec, rmePercent: r.raw.peer.rmePercent },
+    }),
+    about: 'ratio = our median MB/s / peer median MB/s, same bytes and reads; written by `npm run bench:baseline`, checked by `npm run bench:check`',
   },
-})
-if (run.status !== 0) {
-  console.error(`\nbench failed (exit ${run.status ?? run.signal})`)
+  {
+    name: 'srtp',
+    script: 'srtp.bench.mjs',
+    args: ['--quick'],
+    env: {},
+    time: { check: '250', baseline: '500' },
+    peerLabel: (j) => `werift-rtp ${j.peer?.version ?? '?'}`,
+    rows: (j) =>
+      j.results
+        .filter((r) => typeof r.ratioMedian === 'number')
+        .map((r) => {
+          const peer = j.results.find((p) => p.impl === 'werift-rtp' && p.suite === r.suite && p.payload === r.payload && p.op === r.op)
+          return { name: `${r.suite} ${r.payload} B ${r.op}, ${r.impl}`, ratio: r.ratioMedian, ours: r.ppsMedian / 1000, peer: peer.ppsMedian / 1000, unit: 'kpkt/s', raw: r }
+        }),
+    about: 'ratio = our median packets/s / werift-rtp median packets/s, same packets, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
+  {
+    name: 'rtp',
+    script: 'rtp.bench.mjs',
+    args: ['--quick'],
+    env: {},
+    time: { check: '300', baseline: '600' },
+    peerLabel: () => 'JS RFC 6184 packetizer',
+    rows: (j) =>
+      j.results
+        .filter((r) => typeof r.ratioMedian === 'number')
+        .map((r) => ({ name: r.name, ratio: r.ratioMedian, ours: r.auPerSecMedian / 1000, peer: j.results.find((p) => p.name === r.peer).auPerSecMedian / 1000, unit: 'kAU/s', raw: r })),
+    about: 'ratio = our median access units/s / the plain-JS packetizer median access units/s, same access units, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
+].filter((b) => !only || only.includes(b.name))
+if (BENCHES.length === 0) {
+  console.error(`--only: no such benchmark (chunk, srtp, rtp)`)
   process.exit(2)
 }
-const current = JSON.parse(fs.readFileSync(out, 'utf8'))
-fs.rmSync(path.dirname(out), { recursive: true, force: true })
-const compared = current.results.filter((r) => typeof r.ratio === 'number')
+
+const retries = Number(process.env.BENCH_RETRIES ?? 1)
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
+const baselineFile = (b) => path.join(here, 'baseline', `${b.name}.json`)
+const readBaseline = (b) => (fs.existsSync(baselineFile(b)) ? JSON.parse(fs.readFileSync(baselineFile(b), 'utf8')) : null)
+const failing = (rows, baseline) => baseline.rows.filter((base) => {
+  const c = rows.find((r) => r.name === base.name)
+  return !c || c.ratio < base.ratio * (1 - tolerance)
+})
+
+function runBench(b, attempt) {
+  const out = path.join(tmp, `${b.name}-${attempt}.json`)
+  console.log(`\n── ${b.name}${attempt ? ` (again: confirming ${attempt === 1 ? 'a' : 'the'} failure)` : ''}: node ${b.script} ${b.args.join(' ')}`)
+  const run = spawnSync(process.execPath, ['--expose-gc', path.join(here, b.script), ...b.args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...b.env, BENCH_TIME: process.env.BENCH_TIME ?? (writeBaseline ? b.time.baseline : b.time.check), BENCH_OUT: out },
+  })
+  if (run.status !== 0 || !fs.existsSync(out)) {
+    console.error(`\n${b.name} bench failed (exit ${run.status ?? run.signal})`)
+    fs.rmSync(tmp, { recursive: true, force: true })
+    process.exit(2)
+  }
+  return JSON.parse(fs.readFileSync(out, 'utf8'))
+}
+
+// A failing bench runs again (BENCH_RETRIES, default 1) and each row keeps its better ratio: a
+// real regression fails every run, while a peer that happened to run fast once (werift's GCM
+// figures jump by up to ~40 % between processes on a busy machine) does not fail the check.
+const runs = []
+for (const b of BENCHES) {
+  const started = Date.now()
+  const json = runBench(b, 0)
+  let rows = b.rows(json)
+  let attempts = 1
+  const baseline = writeBaseline ? null : readBaseline(b)
+  while (baseline && attempts <= retries && failing(rows, baseline).length) {
+    const again = b.rows(runBench(b, attempts++))
+    rows = rows.map((r) => {
+      const a = again.find((x) => x.name === r.name)
+      return a && a.ratio > r.ratio ? a : r
+    })
+  }
+  runs.push({ bench: b, json, rows, attempts, seconds: (Date.now() - started) / 1000 })
+}
+fs.rmSync(tmp, { recursive: true, force: true })
 
 if (writeBaseline) {
-  if (current.seededRegression) {
+  if (runs.some((r) => r.json.seededRegression)) {
     console.error('\nrefusing to write a baseline with BENCH_SEED_REGRESSION=1')
     process.exit(2)
   }
-  const baseline = {
-    benchmark: current.benchmark,
-    about: 'ratio = our median MB/s / peer median MB/s, same bytes and reads; written by `npm run bench:baseline`, checked by `npm run bench:check`',
-    peer: current.peer,
-    fixture: current.fixture,
-    timeBudgetMs: current.timeBudgetMs,
-    loadAverage: current.loadAverage,
-    rows: compared.map((r) => ({
-      name: r.name, ratio: r.ratio, mbPerSecMedian: r.mbPerSecMedian, mbPerSec: r.mbPerSec, rmePercent: r.rmePercent,
-      peer: { name: r.peer.name, mbPerSecMedian: r.peer.mbPerSecMedian, mbPerSec: r.peer.mbPerSec, rmePercent: r.peer.rmePercent },
-    })),
-    machine: current.machine,
-    commit: current.commit,
-    date: current.date,
+  for (const { bench: b, json, rows } of runs) {
+    const baseline = {
+      benchmark: json.benchmark,
+      about: b.about,
+      peer: json.peer,
+      ...(json.fixture ? { fixture: json.fixture } : {}),
+      timeBudgetMs: json.timeBudgetMs ?? Number(process.env.BENCH_TIME ?? b.time.baseline),
+      loadAverage: json.loadAverage ?? json.machine?.loadavg ?? os.loadavg(),
+      rows: rows.map((r) => (b.baselineRow ? b.baselineRow(r) : { name: r.name, ratio: r.ratio, ours: r.ours, peer: r.peer, unit: r.unit, rmePercent: r.raw.rmePercent })),
+      machine: json.machine,
+      commit: json.commit,
+      date: json.date,
+    }
+    const file = baselineFile(b)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, JSON.stringify(baseline, null, 2) + '\n')
+    console.log(`\nwrote ${path.relative(process.cwd(), file)}:`)
+    for (const r of rows) console.log(`  ${r.name}: ${r.ratio.toFixed(2)}× (p50 ${r.ours.toFixed(0)} vs ${r.peer.toFixed(0)} ${r.unit})`)
   }
-  fs.mkdirSync(path.dirname(BASELINE), { recursive: true })
-  fs.writeFileSync(BASELINE, JSON.stringify(baseline, null, 2) + '\n')
-  console.log(`\nwrote ${path.relative(process.cwd(), BASELINE)}:`)
-  for (const r of baseline.rows) console.log(`  ${r.name}: ${r.ratio.toFixed(2)}× (p50 ${r.mbPerSecMedian.toFixed(0)} vs ${r.peer.mbPerSecMedian.toFixed(0)} MB/s)`)
   process.exit(0)
 }
 
-if (!fs.existsSync(BASELINE)) {
-  console.error(`\nno baseline at ${path.relative(process.cwd(), BASELINE)}: run npm run bench:baseline and commit it`)
-  process.exit(2)
-}
-const baseline = JSON.parse(fs.readFileSync(BASELINE, 'utf8'))
-if (baseline.peer?.version !== current.peer?.version) {
-  console.log(`\nnote: baseline peer is node-media-server ${baseline.peer?.version}, this run uses ${current.peer?.version}`)
-}
-
 const fmtRatio = (x) => (typeof x === 'number' ? `${x.toFixed(2)}×` : '-')
-const table = [['row', 'baseline', 'current', 'change', 'p50 MB/s ours / peer', 'result']]
+const table = [['bench', 'row', 'baseline', 'current', 'change', 'p50 ours / peer', 'result']]
 let failed = 0
-for (const b of baseline.rows) {
-  const c = compared.find((r) => r.name === b.name)
-  if (!c) {
-    failed++
-    table.push([b.name, fmtRatio(b.ratio), '-', '-', '-', 'FAIL (row missing)'])
+let missingBaseline = 0
+const notes = []
+for (const { bench: b, json, rows, attempts } of runs) {
+  const file = baselineFile(b)
+  if (!fs.existsSync(file)) {
+    missingBaseline++
+    notes.push(`no baseline at ${path.relative(process.cwd(), file)}: run npm run bench:baseline -- --only ${b.name} and commit it`)
+    for (const c of rows) table.push([b.name, c.name, '-', fmtRatio(c.ratio), '-', `${c.ours.toFixed(0)} / ${c.peer.toFixed(0)} ${c.unit}`, 'NO BASELINE'])
     continue
   }
-  const change = c.ratio / b.ratio - 1
-  const ok = c.ratio >= b.ratio * (1 - tolerance)
-  if (!ok) failed++
-  table.push([
-    b.name, fmtRatio(b.ratio), fmtRatio(c.ratio), `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`,
-    `${c.mbPerSecMedian.toFixed(0)} / ${c.peer.mbPerSecMedian.toFixed(0)}`, ok ? 'PASS' : 'FAIL',
-  ])
-}
-for (const c of compared) {
-  if (!baseline.rows.some((b) => b.name === c.name)) table.push([c.name, '-', fmtRatio(c.ratio), '-', `${c.mbPerSecMedian.toFixed(0)} / ${c.peer.mbPerSecMedian.toFixed(0)}`, 'new (not checked)'])
+  const baseline = readBaseline(b)
+  if (baseline.peer?.version !== json.peer?.version) notes.push(`${b.name}: baseline peer ${baseline.peer?.package ?? ''} ${baseline.peer?.version}, this run ${json.peer?.version}`)
+  notes.push(`${b.name}: vs ${b.peerLabel(json)}, baseline ${baseline.commit?.slice(0, 10) ?? '?'} ${baseline.date?.slice(0, 10) ?? ''}${attempts > 1 ? `, best of ${attempts} runs per row` : ''}`)
+  for (const base of baseline.rows) {
+    const c = rows.find((r) => r.name === base.name)
+    if (!c) {
+      failed++
+      table.push([b.name, base.name, fmtRatio(base.ratio), '-', '-', '-', 'FAIL (row missing)'])
+      continue
+    }
+    const change = c.ratio / base.ratio - 1
+    const ok = c.ratio >= base.ratio * (1 - tolerance)
+    if (!ok) failed++
+    table.push([b.name, base.name, fmtRatio(base.ratio), fmtRatio(c.ratio), `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`, `${c.ours.toFixed(0)} / ${c.peer.toFixed(0)} ${c.unit}`, ok ? 'PASS' : 'FAIL'])
+  }
+  for (const c of rows) {
+    if (!baseline.rows.some((base) => base.name === c.name)) table.push([b.name, c.name, '-', fmtRatio(c.ratio), '-', `${c.ours.toFixed(0)} / ${c.peer.toFixed(0)} ${c.unit}`, 'new (not checked)'])
+  }
 }
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
-const line = (row) => row.map((cell, i) => (i === 0 || i === row.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()
-console.log(`\nbench:check — ratio to node-media-server vs ${path.relative(process.cwd(), BASELINE)} ` +
-  `(baseline ${baseline.commit?.slice(0, 10) ?? '?'} ${baseline.date?.slice(0, 10) ?? ''}), fail below baseline × ${(1 - tolerance).toFixed(2)}` +
-  `${current.seededRegression ? ' [BENCH_SEED_REGRESSION=1]' : ''}`)
+const line = (row) => row.map((cell, i) => (i <= 1 || i === row.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()
+const seeded = runs.some((r) => r.json.seededRegression)
+console.log(`\nbench:check — ratio to the in-run peer vs bench/baseline/*.json, fail below baseline × ${(1 - tolerance).toFixed(2)}${seeded ? ' [BENCH_SEED_REGRESSION=1]' : ''}`)
+for (const n of notes) console.log(`  ${n}`)
 console.log(line(table[0]))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const row of table.slice(1)) console.log(line(row))
-console.log(failed ? `\nFAIL: ${failed} row(s) regressed more than ${(tolerance * 100).toFixed(0)}% against the baseline` : '\nPASS')
-process.exit(failed ? 1 : 0)
+console.log(`(run times: ${runs.map((r) => `${r.bench.name} ${r.seconds.toFixed(1)} s${r.attempts > 1 ? ` in ${r.attempts} runs` : ''}`).join(', ')})`)
+if (failed) console.log(`\nFAIL: ${failed} row(s) regressed more than ${(tolerance * 100).toFixed(0)}% against the baseline`)
+else if (missingBaseline) console.log('\nNO BASELINE for some benchmarks (see above)')
+else console.log('\nPASS')
+process.exit(failed ? 1 : missingBaseline ? 2 : 0)

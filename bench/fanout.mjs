@@ -227,6 +227,7 @@ for (const serverKey of servers) {
         cpuIdle: r.idle?.cpuPercent,
         cpuMarginalPer100: round(((s.server?.cpuPercent - (r.idle?.cpuPercent ?? 0)) / n) * 100, 2),
         cpuMaxSecond: s.server?.cpuPercentMaxSecond,
+        cpuSysPercent: s.server?.cpuSysPercent,
         rssMbIdle: r.idle?.rssMb,
         rssMbMax: s.server?.rssMbMax,
         rssKbPerClient: round((((s.server?.rssMbMax ?? 0) - (r.idle?.rssMb ?? 0)) * 1024) / n),
@@ -257,9 +258,12 @@ if (viewerCounts.length && servers.includes('sluice')) {
     log(`WHEP sluice × ${n} viewers`)
     const procs = values['whep-procs'] ?? String(Math.min(4, Math.ceil(n / 100)))
     const r = await cell('sluice', async (server, publisher, idle) => {
+      const sampler = new ServerSampler(server.pid, [publisher.pid])
       const { code, json } = await runTool('whep-viewers.mjs', ['--url', server.origin, '--stream', STREAM, '--viewers', String(n), '--procs', procs, '--duration', String(windowS),
         '--server-pid', String(server.pid), '--connect-timeout', String(Math.max(20, Math.ceil(n / 8)))], (windowS + 200) * 1000)
-      return { server: server.name, code, json, idle }
+      const whole = sampler.stop()
+      // kernel share over the whole tool run (join + window), as whep-viewers reports no split
+      return { server: server.name, code, json, idle, sys: whole.cpuPercent ? round((whole.cpuSysPercent / whole.cpuPercent) * 100) : null }
     })
     const s = r.json?.summary
     const kbps = (k) => s?.perViewer?.videoKbps?.[k] ?? null
@@ -273,6 +277,9 @@ if (viewerCounts.length && servers.includes('sluice')) {
         cpuMarginalPer100: round(((s.server?.cpuPercent - (r.idle?.cpuPercent ?? 0)) / n) * 100, 2),
         cpuMaxSecond: s.server?.cpuPercentMaxSecond,
         cpuPercentByProcess: s.server?.cpuPercentByProcess,
+        cpuSysPercent: r.sys,
+        serverPacketsSkipped: s.server?.packetsSkipped ?? null,
+        serverLagEvents: s.server?.lagEvents ?? null,
         rssMbIdle: r.idle?.rssMb,
         rssMbMax: s.server?.rssMbMax,
         rssKbPerClient: round((((s.server?.rssMbMax ?? 0) - (r.idle?.rssMb ?? 0)) * 1024) / n),
@@ -302,7 +309,7 @@ await cleanup()
 
 // ───────────────────────────── table ─────────────────────────────
 const fmt = (x, d = 0) => (x === null || x === undefined ? '-' : typeof x === 'number' ? x.toFixed(d) : String(x))
-const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'client CPU %', 'machine %']
+const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'sys', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'client CPU %', 'machine %']
 const table = [header]
 for (const r of rows) {
   if (r.error) {
@@ -310,7 +317,8 @@ for (const r of rows) {
     continue
   }
   table.push([
-    r.kind, r.server, String(r.n), `${r.playing}/${r.n}`, `${fmt(r.cpuIdle)}→${fmt(r.cpuPercent)}`, fmt(r.cpuPer100, 1), fmt(r.cpuMarginalPer100, 1), `${fmt(r.rssMbIdle)}→${fmt(r.rssMbMax)}`, fmt(r.rssKbPerClient),
+    r.kind, r.server, String(r.n), `${r.playing}/${r.n}`, `${fmt(r.cpuIdle)}→${fmt(r.cpuPercent)}`, fmt(r.cpuPer100, 1), fmt(r.cpuMarginalPer100, 1),
+    r.kind === 'rtmp' ? (r.cpuPercent ? `${fmt((r.cpuSysPercent / r.cpuPercent) * 100)}%` : '-') : r.cpuSysPercent === null ? '-' : `${fmt(r.cpuSysPercent)}%*`, `${fmt(r.rssMbIdle)}→${fmt(r.rssMbMax)}`, fmt(r.rssKbPerClient),
     `${fmt(r.medianKbps)} / ${fmt(r.minKbps)} (${r.sourceKbps})`, `${fmt(r.medianDelivery, 2)} / ${fmt(r.minDelivery, 2)}`,
     r.kind === 'rtmp' ? `${r.withGaps}/${r.lagging}` : `${r.unrecovered}/${r.lagging}`, fmt(r.firstKeyframeMsMedian), fmt(r.clientCpuPercent), fmt(r.machineBusyPercent),
   ])
@@ -323,7 +331,8 @@ console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const row of table.slice(1)) console.log(line(row))
 console.log(`
 CPU %: server process + descendants, user+sys per wall second (100 = one core), with the publisher
-alone (idle, ${values.idle} s) → with N clients; CPU %/100: per 100 clients; (−idle): the same without the idle part.
+alone (idle, ${values.idle} s) → with N clients; CPU %/100: per 100 clients; (−idle): the same without the idle part;
+sys: the share of that CPU spent in the kernel (socket I/O, loopback TCP/UDP); *WHEP: over join + window.
 RSS MB: idle with the publisher → max during the window; RSS KB/cl: (max − idle) / N.
 kbit/s: per client over the window — RTMP: audio+video message payload vs the source's media bitrate;
 WHEP: video RTP packet bytes vs the source's video bitrate. deliv = that ÷ source (1.00 = all of it).

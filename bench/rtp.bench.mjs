@@ -4,16 +4,25 @@
 // connected track's media-handler chain, and werift ships no H.264 packetizer.
 //
 //   node --expose-gc bench/rtp.bench.mjs        (BENCH_TIME ms per task, default 2000)
+//   node --expose-gc bench/rtp.bench.mjs --quick  (or BENCH_QUICK=1) what `npm run bench:check`
+//   runs: the packetize rows only (no transcode), BENCH_TIME default 300: ~3 s.
+// BENCH_OUT=<file> writes the JSON there instead of results/rtp.json. BENCH_SEED_REGRESSION=1
+// makes our packetizer rows packetize every access unit twice (a second packetizer): a
+// deliberate 2× slowdown of our side only, to prove bench:check fails (see bench/README.md).
+// `ratioMedian`: our median access units/s ÷ the JS peer's (what bench:check compares).
 
 import { Bench } from 'tinybench'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { binding, here } from './lib.mjs'
+import { binding, here, currentCommit } from './lib.mjs'
 
 const { H264Packetizer, AacToOpusTranscoder } = binding
-const TIME = Number(process.env.BENCH_TIME ?? 2000)
+const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
+const SEED_REGRESSION = process.env.BENCH_SEED_REGRESSION === '1'
+const TIME = Number(process.env.BENCH_TIME ?? (QUICK ? 300 : 2000))
+if (SEED_REGRESSION) console.log('BENCH_SEED_REGRESSION=1: our packetizer does every access unit twice (deliberate slowdown)\n')
 const MTU = 1200
 
 function pseudoRandom(n, seed) {
@@ -87,40 +96,55 @@ const idr = accessUnit(50 * 1024, true)
 const p = accessUnit(5 * 1024, false)
 const ours = new H264Packetizer(1234, 102, MTU)
 ours.setParameterSets(record)
+const seed = SEED_REGRESSION ? new H264Packetizer(1234, 102, MTU) : null
+seed?.setParameterSets(record)
+const outBuf2 = Buffer.allocUnsafe(128 * 1024)
+const outEnds2 = new Uint32Array(256)
+const packetize = (au, t) => { seed?.packetize(au, t); return ours.packetize(au, t) }
+const packetizeInto = (au, t) => { seed?.packetizeInto(au, t, outBuf2, outEnds2); return ours.packetizeInto(au, t, outBuf, outEnds) }
 const peer = new JsH264Packetizer(1234, 102)
 let ts = 0
 
 const outBuf = Buffer.allocUnsafe(128 * 1024)
 const outEnds = new Uint32Array(256)
-const bench = new Bench({ time: TIME, warmupTime: 200, setup: () => globalThis.gc?.() })
+const bench = new Bench({ time: TIME, warmupTime: QUICK ? 100 : 200, setup: () => globalThis.gc?.() })
 bench
-  .add('packetize 50 KB IDR, sluice (N-API)', () => { ours.packetize(idr, (ts += 3000)) })
+  .add('packetize 50 KB IDR, sluice (N-API)', () => { packetize(idr, (ts += 3000)) })
   .add('packetize 50 KB IDR, JS peer', () => { peer.packetize(idr, (ts += 3000)) })
-  .add('packetize 50 KB IDR, sluice into caller buffer', () => { ours.packetizeInto(idr, (ts += 3000), outBuf, outEnds) })
-  .add('packetize 5 KB P frame, sluice (N-API)', () => { ours.packetize(p, (ts += 3000)) })
+  .add('packetize 50 KB IDR, sluice into caller buffer', () => { packetizeInto(idr, (ts += 3000)) })
+  .add('packetize 5 KB P frame, sluice (N-API)', () => { packetize(p, (ts += 3000)) })
   .add('packetize 5 KB P frame, JS peer', () => { peer.packetize(p, (ts += 3000)) })
-  .add('packetize 5 KB P frame, sluice into caller buffer', () => { ours.packetizeInto(p, (ts += 3000), outBuf, outEnds) })
+  .add('packetize 5 KB P frame, sluice into caller buffer', () => { packetizeInto(p, (ts += 3000)) })
 await bench.run()
 
 const rows = bench.tasks.map((t) => {
   const hz = t.result.throughput?.mean ?? t.result.hz
   const bytes = t.name.includes('50 KB') ? idr.length : p.length
-  return { name: t.name, auPerSec: Math.round(hz), mbPerSec: Math.round((hz * bytes) / 1e6), samples: t.result.latency?.samples?.length ?? t.result.samples?.length }
+  // median: access units per median iteration time; bench:check compares ratios of these
+  const auPerSecMedian = t.result.latency?.p50 ? Math.round(1000 / t.result.latency.p50) : null
+  return { name: t.name, auPerSec: Math.round(hz), auPerSecMedian, mbPerSec: Math.round((hz * bytes) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? 0) * 10) / 10, samples: t.result.latency?.samples?.length ?? t.result.samples?.length }
 })
-for (const pair of [[0, 1], [2, 1], [3, 4], [5, 4]]) rows[pair[0]].ratioToPeer = Math.round((rows[pair[0]].auPerSec / rows[pair[1]].auPerSec) * 100) / 100
+for (const pair of [[0, 1], [2, 1], [3, 4], [5, 4]]) {
+  const [r, peer] = [rows[pair[0]], rows[pair[1]]]
+  r.ratioToPeer = Math.round((r.auPerSec / peer.auPerSec) * 100) / 100
+  if (r.auPerSecMedian && peer.auPerSecMedian) r.ratioMedian = Math.round((r.auPerSecMedian / peer.auPerSecMedian) * 1000) / 1000
+  r.peer = peer.name
+}
 console.table(rows)
 
 // AAC → Opus: CPU ms per second of audio, 10 s of 44.1 kHz stereo AAC-LC from ffmpeg.
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
-const adts = path.join(dir, 'a.aac')
-execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-ac', '2', '-t', '10', '-c:a', 'aac', '-b:a', '128k', '-f', 'adts', adts])
-const aac = fs.readFileSync(adts)
-const frames = []
-for (let at = 0; at + 7 <= aac.length; ) {
-  const len = ((aac[at + 3] & 0x03) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5)
-  const header = aac[at + 1] & 0x01 ? 7 : 9
-  frames.push(aac.subarray(at + header, at + len))
-  at += len
+let transcode = null
+if (!QUICK) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
+  const adts = path.join(dir, 'a.aac')
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-ac', '2', '-t', '10', '-c:a', 'aac', '-b:a', '128k', '-f', 'adts', adts])
+  const aac = fs.readFileSync(adts)
+  const frames = []
+  for (let at = 0; at + 7 <= aac.length; ) {
+    const len = ((aac[at + 3] & 0x03) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5)
+    const header = aac[at + 1] & 0x01 ? 7 : 9
+    frames.push(aac.subarray(at + header, at + len))
+    at += len
 }
 const objectType = ((aac[2] >> 6) & 0x03) + 1
 const rateIndex = (aac[2] >> 2) & 0x0f
@@ -135,10 +159,27 @@ for (let run = 0; run < 3; run++) {
   const used = process.cpuUsage(before)
   costs.push((used.user + used.system) / 1000 / seconds)
 }
-const transcode = { input: '44.1 kHz stereo AAC-LC 128 kb/s → Opus 48 kHz 64 kb/s', audioSeconds: Math.round(seconds * 100) / 100, cpuMsPerAudioSecond: Math.round(Math.min(...costs) * 100) / 100 }
+transcode = { input: '44.1 kHz stereo AAC-LC 128 kb/s → Opus 48 kHz 64 kb/s', audioSeconds: Math.round(seconds * 100) / 100, cpuMsPerAudioSecond: Math.round(Math.min(...costs) * 100) / 100 }
 console.log('AAC → Opus transcode:', transcode)
 fs.rmSync(dir, { recursive: true, force: true })
+}
 
-fs.mkdirSync(path.join(here, 'results'), { recursive: true })
-fs.writeFileSync(path.join(here, 'results', 'rtp.json'), JSON.stringify({ benchmark: 'rtp', date: new Date().toISOString(), machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version }, mtu: MTU, results: rows, transcode }, null, 2) + '\n')
-console.log('wrote bench/results/rtp.json')
+// --quick writes no JSON unless BENCH_OUT says where (results/rtp.json holds full runs)
+const outFile = process.env.BENCH_OUT ?? (QUICK ? null : path.join(here, 'results', 'rtp.json'))
+if (outFile) {
+  fs.mkdirSync(path.dirname(outFile), { recursive: true })
+  fs.writeFileSync(outFile, JSON.stringify({
+    benchmark: 'rtp',
+    peer: { package: null, version: null, entry: 'plain-JS RFC 6184 packetizer in bench/rtp.bench.mjs (a Buffer per packet)' },
+    quick: QUICK,
+    timeBudgetMs: TIME,
+    ...(SEED_REGRESSION ? { seededRegression: true } : {}),
+    date: new Date().toISOString(),
+    commit: currentCommit(),
+    machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+    mtu: MTU,
+    results: rows,
+    transcode,
+  }, null, 2) + '\n')
+  console.log(`wrote ${path.relative(process.cwd(), outFile)}`)
+}

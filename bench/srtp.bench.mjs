@@ -12,6 +12,13 @@
 //
 //   node --expose-gc bench/srtp.bench.mjs      (BENCH_TIME ms per task, default 500;
 //   SLUICE_BINDING=/path/to/sluice.linux-x64-gnu.node to load another build)
+//   node --expose-gc bench/srtp.bench.mjs --quick   (or BENCH_QUICK=1) what `npm run bench:check`
+//   runs: AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM, 1200 B, sluice batched/single beside
+//   werift and node:crypto only (no libsrtp2 or Rust loop), BENCH_TIME default 250: ~6 s.
+// BENCH_OUT=<file> writes the JSON there instead of results/srtp.json. BENCH_SEED_REGRESSION=1
+// makes every sluice task do its work twice (a second session on a scratch copy): a deliberate
+// 2× slowdown of our side only, to prove bench:check fails (see bench/README.md).
+// `ratioMedian` on sluice rows: our median packets/s ÷ werift-rtp's (what bench:check compares).
 
 import { Bench } from 'tinybench'
 import { execFileSync } from 'node:child_process'
@@ -31,7 +38,9 @@ if (!SrtpSession) throw new Error('this binding has no SrtpSession: build it (np
 const { currentCommit } = await import('./lib.mjs').catch(() => ({ currentCommit: () => null }))
 const werift = require('werift-rtp')
 
-const TIME = Number(process.env.BENCH_TIME ?? 500)
+const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
+const SEED_REGRESSION = process.env.BENCH_SEED_REGRESSION === '1'
+const TIME = Number(process.env.BENCH_TIME ?? (QUICK ? 250 : 500))
 const BATCH = 64
 const RING = 4096
 const SSRC = 0x12345678
@@ -41,7 +50,9 @@ const SUITES = {
   AEAD_AES_128_GCM: { key: 16, salt: 12, tag: 16, gcm: true, werift: werift.ProtectionProfileAeadAes128Gcm },
   AEAD_AES_256_GCM: { key: 32, salt: 12, tag: 16, gcm: true },
 }
-const SIZES = [1200, 160]
+const SIZES = QUICK ? [1200] : [1200, 160]
+if (QUICK) for (const suite of ['AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_256_GCM']) delete SUITES[suite]
+if (SEED_REGRESSION) console.log('BENCH_SEED_REGRESSION=1: every sluice task does its work twice (deliberate slowdown)\n')
 
 function rtpPacket(payload, seq) {
   const p = Buffer.alloc(12 + payload)
@@ -146,7 +157,7 @@ class NodeCryptoSrtp {
   }
 }
 
-const bench = new Bench({ time: TIME, warmupTime: 100, setup: () => globalThis.gc?.() })
+const bench = new Bench({ time: TIME, warmupTime: QUICK ? 50 : 100, setup: () => globalThis.gc?.() })
 const meta = [] // per task: { suite, payload, impl, op, packets }
 
 function add(suite, payload, impl, op, packets, fn) {
@@ -168,8 +179,14 @@ for (const [suite, s] of Object.entries(SUITES)) {
       const status = new Int32Array(BATCH)
       for (let i = 0; i < BATCH; i++) { offsets[i] = i * stride; rtpPacket(payload, i).copy(buf, i * stride) }
       let seq = 0
+      const seed = SEED_REGRESSION ? { session: new SrtpSession({ profile: suite, key: material }), buf: Buffer.alloc(buf.length), lengths: new Uint32Array(BATCH) } : null
       add(suite, payload, 'sluice batch×64', 'protect', BATCH, () => {
         for (let i = 0; i < BATCH; i++) { lengths[i] = len; buf.writeUInt16BE(seq++ & 0xffff, i * stride + 2) }
+        if (seed) {
+          buf.copy(seed.buf)
+          seed.lengths.set(lengths)
+          seed.session.protectRtpBatch(seed.buf, offsets, seed.lengths, BATCH)
+        }
         if (session.protectRtpBatch(buf, offsets, lengths, BATCH, status) !== BATCH) throw new Error('protect failed')
       })
     }
@@ -178,8 +195,10 @@ for (const [suite, s] of Object.entries(SUITES)) {
       const session = new SrtpSession({ profile: suite, key: material })
       const p = rtpPacket(payload, 0)
       let seq = 0
+      const seed = SEED_REGRESSION ? new SrtpSession({ profile: suite, key: material }) : null
       add(suite, payload, 'sluice single', 'protect', 1, () => {
         p.writeUInt16BE(seq++ & 0xffff, 2)
+        seed?.protectRtp(p)
         session.protectRtp(p)
       })
     }
@@ -203,8 +222,15 @@ for (const [suite, s] of Object.entries(SUITES)) {
       const status = new Int32Array(BATCH)
       for (let i = 0; i < BATCH; i++) offsets[i] = i * stride
       let at = 0
+      const seed = SEED_REGRESSION ? { session: null, buf: Buffer.alloc(buf.length), lengths: new Uint32Array(BATCH) } : null
       add(suite, payload, 'sluice batch×64', 'unprotect', BATCH, () => {
         if (at === RING) { at = 0; session = new SrtpSession({ profile: suite, key: material }) }
+        if (seed) {
+          if (at === 0) seed.session = new SrtpSession({ profile: suite, key: material })
+          ring.copy(seed.buf, 0, at * stride, (at + BATCH) * stride)
+          for (let i = 0; i < BATCH; i++) seed.lengths[i] = ringLen[at + i]
+          seed.session.unprotectRtpBatch(seed.buf, offsets, seed.lengths, BATCH)
+        }
         ring.copy(buf, 0, at * stride, (at + BATCH) * stride)
         for (let i = 0; i < BATCH; i++) lengths[i] = ringLen[at + i]
         at += BATCH
@@ -215,8 +241,13 @@ for (const [suite, s] of Object.entries(SUITES)) {
     {
       let session = new SrtpSession({ profile: suite, key: material })
       let at = 0
+      let seed = null
       add(suite, payload, 'sluice single', 'unprotect', 1, () => {
         if (at === RING) { at = 0; session = new SrtpSession({ profile: suite, key: material }) }
+        if (SEED_REGRESSION) {
+          if (at === 0 || !seed) seed = new SrtpSession({ profile: suite, key: material })
+          seed.unprotectRtp(ringPackets[at])
+        }
         session.unprotectRtp(ringPackets[at++])
       })
     }
@@ -258,7 +289,10 @@ const rows = bench.tasks.map((t, i) => {
   const m = meta[i]
   const hz = t.result.throughput?.mean ?? t.result.hz
   const pps = Math.round(hz * m.packets)
-  return { ...m, pps, mbPerSec: Math.round((pps * (12 + m.payload)) / 1e6) }
+  // median: packets per median iteration time (a few slow iterations on a shared machine move
+  // the mean far more than the median); bench:check compares ratios of these
+  const ppsMedian = t.result.latency?.p50 ? Math.round((m.packets * 1000) / t.result.latency.p50) : null
+  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * (12 + m.payload)) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
 })
 
 // Native figures from child processes.
@@ -271,7 +305,7 @@ function runNative(label, fn) {
   }
 }
 const nativeMs = String(Math.max(300, TIME))
-const libsrtp = runNative('libsrtp2', () => {
+const libsrtp = QUICK ? null : runNative('libsrtp2', () => {
   const bin = path.join(os.tmpdir(), `sluice-libsrtp-bench-${process.pid}`)
   execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', bin, path.join(here, 'native', 'libsrtp_bench.c'), '-lsrtp2'], { stdio: ['ignore', 'ignore', 'pipe'] })
   try {
@@ -280,7 +314,7 @@ const libsrtp = runNative('libsrtp2', () => {
     fs.rmSync(bin, { force: true })
   }
 })
-const rustLoop = runNative('Rust loop', () =>
+const rustLoop = QUICK ? null : runNative('Rust loop', () =>
   JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'sluice-srtp', '--example', 'throughput', '--', nativeMs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }).toString()),
 )
 for (const [impl, data] of [['libsrtp2 (C loop)', libsrtp], ['sluice Rust loop (no N-API)', rustLoop]]) {
@@ -302,21 +336,38 @@ for (const r of rows) {
     const peer = find(r, impl)
     if (peer) r[key] = Math.round((r.pps / peer.pps) * 100) / 100
   }
+  const werift = find(r, 'werift-rtp')
+  if (werift && r.ppsMedian && werift.ppsMedian) r.ratioMedian = Math.round((r.ppsMedian / werift.ppsMedian) * 1000) / 1000
 }
 rows.sort((a, b) => a.suite.localeCompare(b.suite) || b.payload - a.payload || a.op.localeCompare(b.op) || b.pps - a.pps)
 console.table(rows.map(({ packets, ...r }) => r))
 
-fs.mkdirSync(path.join(here, 'results'), { recursive: true })
-fs.writeFileSync(
-  path.join(here, 'results', 'srtp.json'),
-  JSON.stringify({
-    benchmark: 'srtp',
-    date: new Date().toISOString(),
-    commit: currentCommit(),
-    machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
-    batch: BATCH,
-    binding: process.env.SLUICE_BINDING ?? 'binding.js',
-    results: rows.map(({ packets, ...r }) => r),
-  }, null, 2) + '\n',
-)
-console.log('wrote bench/results/srtp.json')
+function weriftVersion() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'werift-rtp', 'package.json'), 'utf8')).version
+  } catch {
+    return null
+  }
+}
+// --quick writes no JSON unless BENCH_OUT says where (results/srtp.json holds full runs)
+const outFile = process.env.BENCH_OUT ?? (QUICK ? null : path.join(here, 'results', 'srtp.json'))
+if (outFile) {
+  fs.mkdirSync(path.dirname(outFile), { recursive: true })
+  fs.writeFileSync(
+    outFile,
+    JSON.stringify({
+      benchmark: 'srtp',
+      peer: { package: 'werift-rtp', version: weriftVersion(), entry: 'SrtpSession encrypt/decrypt' },
+      quick: QUICK,
+      timeBudgetMs: TIME,
+      ...(SEED_REGRESSION ? { seededRegression: true } : {}),
+      date: new Date().toISOString(),
+      commit: currentCommit(),
+      machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+      batch: BATCH,
+      binding: process.env.SLUICE_BINDING ?? 'binding.js',
+      results: rows.map(({ packets, ...r }) => r),
+    }, null, 2) + '\n',
+  )
+  console.log(`wrote ${path.relative(process.cwd(), outFile)}`)
+}

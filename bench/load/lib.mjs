@@ -70,9 +70,10 @@ export function descendants(pid) {
   return out
 }
 
-/** User+system CPU ticks (CLK_TCK 100) and RSS summed over `pids`. */
+/** User+system CPU ticks (CLK_TCK 100; `sysTicks` the system part) and RSS summed over `pids`. */
 export function procSample(pids) {
   let ticks = 0
+  let sysTicks = 0
   let rss = 0
   let processes = 0
   const each = {}
@@ -81,12 +82,13 @@ export function procSample(pids) {
       const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
       const t = Number(f[11]) + Number(f[12])
       ticks += t
+      sysTicks += Number(f[12])
       each[p] = t
       rss += Number(readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * 4096
       processes++
     } catch {}
   }
-  return { ticks, rss, at: Date.now(), processes, each }
+  return { ticks, sysTicks, rss, at: Date.now(), processes, each }
 }
 
 /** CPU % of one core (100 = one core busy) between two procSample()s. */
@@ -153,6 +155,8 @@ export class ServerSampler {
     this.maxRss = Math.max(this.maxRss, end.rss)
     return {
       cpuPercent: cpuPercent(this.first, end),
+      /** the part spent in the kernel (socket writes and reads, TCP on loopback) */
+      cpuSysPercent: cpuPercent({ ticks: this.first.sysTicks, at: this.first.at }, { ticks: end.sysTicks, at: end.at }),
       cpuPercentMaxSecond: this.perSecond.length ? round(Math.max(...this.perSecond)) : null,
       cpuPercentByProcess: Object.keys(end.each).map((p) => (this.first.each[p] === undefined ? null : round(((end.each[p] - this.first.each[p]) / 100 / ((end.at - this.first.at) / 1000)) * 100))),
       processes: end.processes,

@@ -160,6 +160,53 @@ export declare class OpusPacketizer {
 }
 
 /**
+ * One stream's Opus → AAC-LC transcoder (48 kHz out), sans-IO: push each Opus RTP payload
+ * with its RTP timestamp, mux what it returns as FLV AAC raw tags after a sequence header
+ * made of `audioSpecificConfig`. Lost packets and DTX silences (timestamp gaps up to 1 s) are
+ * concealed by libopus; late and duplicate packets are dropped; a longer jump restarts the
+ * time line at the new timestamp. Throws `AUDIO_*: reason` errors (`AUDIO_FRAME_MALFORMED`
+ * for a packet libopus refuses: drop that packet and keep pushing).
+ */
+export declare class OpusToAacTranscoder {
+  /** Throws `AUDIO_CONFIG_UNSUPPORTED` (channels not 1 or 2) or `AUDIO_BITRATE_INVALID`. */
+  constructor(options?: OpusToAacOptions | undefined | null)
+  /**
+   * Transcodes one Opus packet (an RTP payload, RFC 7587) with its RTP timestamp (48 kHz,
+   * 0 to 2^32 - 1). Returns the AAC units completed by it (usually zero or one, more after
+   * a gap). Throws `AUDIO_FRAME_MALFORMED` for this packet only (empty, over 65 535 bytes,
+   * or breaking RFC 6716 §3.4); the transcoder stays usable and conceals its slot.
+   */
+  push(opusPacket: Uint8Array, rtpTimestamp: number): AacFrames
+  /**
+   * Ends the stream: returns the audio still buffered (the last unit padded with silence).
+   * The next `push` starts a new time line at its own timestamp.
+   */
+  flush(): AacFrames
+  /**
+   * The AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1) of the output: the FLV AAC sequence
+   * header body after its 2-byte header (`0xAF 0x00`). `11 90` for stereo, `11 88` mono.
+   */
+  get audioSpecificConfig(): Buffer
+  /** AAC output sampling rate in Hz: 48 000. */
+  get sampleRate(): number
+  /** Channels of the AAC output: 1 or 2. */
+  get channels(): number
+  /** The AAC bitrate in bits/s. */
+  get bitrate(): number
+  /**
+   * Algorithmic delay added, in 48 kHz samples (the AAC encoder's, 2 048); trimmed from the
+   * output so timestamps are exact, but it is wall-clock latency.
+   */
+  get delaySamples(): number
+  /** 48 kHz samples synthesised so far for lost or DTX-skipped packets. */
+  get concealedSamples(): number
+  /** Late or duplicate packets dropped so far. */
+  get latePackets(): number
+  /** Timestamp jumps over 1 s that restarted the time line so far. */
+  get discontinuities(): number
+}
+
+/**
  * One RTMP connection (client or server side), sans-IO: feed it socket bytes, write what it
  * returns. See `crates/rtmp/src/session.rs` for the protocol behaviour.
  */
@@ -287,6 +334,25 @@ export declare class SrtpSession {
   protectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
   /** `unprotectRtpBatch` for SRTCP packets. */
   unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+}
+
+/** The AAC access units one call produced, back to back in one Buffer. */
+export interface AacFrames {
+  /**
+   * The units, concatenated. Unit `i` is `data.subarray(i ? ends[i - 1] : 0, ends[i])`: one
+   * raw AAC-LC access unit (no ADTS), an FLV AAC raw tag body after its 2-byte header
+   * (`0xAF 0x01`).
+   */
+  data: Buffer
+  /** End offset in `data` of each unit, in bytes. */
+  ends: Uint32Array
+  /**
+   * Presentation time of each unit in ms: the input's RTP timestamp (48 kHz), extended
+   * across 2^32 wraps (the first packet's as is), divided by 48. Fractional: units are
+   * 1 024 samples = 21.333… ms apart. Subtract the base the RTP time maps to, then round
+   * for FLV.
+   */
+  timestamps: Float64Array
 }
 
 /**
@@ -427,6 +493,17 @@ export interface OpusFrames {
    * frame's `ptsMs × 48`. Exact up to 2^53.
    */
   timestamps: Float64Array
+}
+
+/** Options of `new OpusToAacTranscoder(...)`. */
+export interface OpusToAacOptions {
+  /**
+   * AAC output channels, 1 or 2 (default 2). The Opus stream may be mono or stereo either
+   * way: libopus mixes down or duplicates.
+   */
+  channels?: 1 | 2
+  /** AAC-LC bitrate in bits/s, 8 000 to 320 000 (default 128 000), constant. */
+  bitrate?: number
 }
 
 /**

@@ -839,6 +839,7 @@ module.exports.AacPacketizer = nativeBinding.AacPacketizer
 module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
 module.exports.H264Packetizer = nativeBinding.H264Packetizer
 module.exports.OpusPacketizer = nativeBinding.OpusPacketizer
+module.exports.OpusToAacTranscoder = nativeBinding.OpusToAacTranscoder
 module.exports.RtmpSession = nativeBinding.RtmpSession
 module.exports.RtpDepacketizer = nativeBinding.RtpDepacketizer
 module.exports.SrtpSession = nativeBinding.SrtpSession

@@ -2,11 +2,13 @@
 
 use std::fmt;
 
-/// Everything that can go wrong while setting up or running an [`AacToOpus`](crate::AacToOpus).
+/// Everything that can go wrong while setting up or running an [`AacToOpus`](crate::AacToOpus)
+/// or an [`OpusToAac`](crate::OpusToAac).
 ///
-/// Errors from [`AacToOpus::new`](crate::AacToOpus::new) mean the stream cannot be transcoded
-/// with this configuration. Errors from [`AacToOpus::push`](crate::AacToOpus::push) concern one
-/// frame only: the caller drops that frame and keeps going, and the transcoder stays usable.
+/// Errors from the constructors mean the stream cannot be transcoded with this configuration.
+/// Errors from [`AacToOpus::push`](crate::AacToOpus::push) and
+/// [`OpusToAac::push`](crate::OpusToAac::push) concern one frame or packet only: the caller
+/// drops it and keeps going, and the transcoder stays usable.
 /// The caller logs [`AudioError::code`] and the `Display` text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,11 +59,34 @@ pub enum AudioError {
     /// The AAC decoder rejected the frame (bad Huffman code, element the configuration does not
     /// allow, truncated data …). Nothing was output for it.
     MalformedFrame(String),
-    /// libopus refused a request (reported with the libopus function and message). Not expected
-    /// with validated inputs.
+    /// libopus refused a request (reported with the libopus function and message): the Opus
+    /// encoder of an [`AacToOpus`](crate::AacToOpus), or setting up the Opus decoder of an
+    /// [`OpusToAac`](crate::OpusToAac). Not expected with validated inputs.
     Encoder(String),
     /// The resampler refused a request. Not expected with validated inputs.
     Resampler(String),
+    /// The output channel count asked of an [`OpusToAac`](crate::OpusToAac) is not 1 or 2.
+    InvalidChannels {
+        /// The requested channel count.
+        channels: u32,
+    },
+    /// The AAC bitrate is outside [`MIN_AAC_BITRATE`](crate::MIN_AAC_BITRATE) ..=
+    /// [`MAX_AAC_BITRATE`](crate::MAX_AAC_BITRATE).
+    InvalidAacBitrate {
+        /// The requested bitrate in bits/s.
+        bitrate: u32,
+    },
+    /// The Opus packet was empty (RFC 6716 §3.4 R1: packets are at least one byte) or longer
+    /// than [`MAX_OPUS_PACKET_BYTES`](crate::MAX_OPUS_PACKET_BYTES).
+    OpusPacketSize {
+        /// The packet's length in bytes.
+        length: usize,
+    },
+    /// The Opus packet breaks the framing rules of RFC 6716 §3.4 (TOC, frame count and frame
+    /// lengths, as checked by libopus' `opus_packet_parse`), or libopus refused to decode it.
+    MalformedOpusPacket(String),
+    /// The AAC encoder (FDK AAC) refused a request. Not expected with validated inputs.
+    AacEncoder(String),
 }
 
 impl AudioError {
@@ -75,8 +100,13 @@ impl AudioError {
             | AudioError::UnsupportedFrameLength { .. } => "AUDIO_CONFIG_UNSUPPORTED",
             AudioError::InvalidBitrate { .. } => "AUDIO_BITRATE_INVALID",
             AudioError::InvalidTimestamp { .. } => "AUDIO_TIMESTAMP_INVALID",
-            AudioError::FrameSize { .. } | AudioError::MalformedFrame(_) => "AUDIO_FRAME_MALFORMED",
-            AudioError::Encoder(_) => "AUDIO_ENCODER_FAILED",
+            AudioError::FrameSize { .. }
+            | AudioError::MalformedFrame(_)
+            | AudioError::OpusPacketSize { .. }
+            | AudioError::MalformedOpusPacket(_) => "AUDIO_FRAME_MALFORMED",
+            AudioError::InvalidChannels { .. } => "AUDIO_CONFIG_UNSUPPORTED",
+            AudioError::InvalidAacBitrate { .. } => "AUDIO_BITRATE_INVALID",
+            AudioError::Encoder(_) | AudioError::AacEncoder(_) => "AUDIO_ENCODER_FAILED",
             AudioError::Resampler(_) => "AUDIO_RESAMPLER_FAILED",
         }
     }
@@ -120,8 +150,24 @@ impl fmt::Display for AudioError {
                 crate::MAX_FRAME_BYTES
             ),
             AudioError::MalformedFrame(why) => write!(f, "AAC frame not decodable: {why}"),
-            AudioError::Encoder(why) => write!(f, "Opus encoder: {why}"),
+            AudioError::Encoder(why) => write!(f, "libopus: {why}"),
             AudioError::Resampler(why) => write!(f, "resampler: {why}"),
+            AudioError::InvalidChannels { channels } => {
+                write!(f, "{channels} AAC output channels asked (1 and 2 are supported)")
+            }
+            AudioError::InvalidAacBitrate { bitrate } => write!(
+                f,
+                "AAC bitrate {bitrate} bit/s outside {}..={}",
+                crate::MIN_AAC_BITRATE,
+                crate::MAX_AAC_BITRATE
+            ),
+            AudioError::OpusPacketSize { length } => write!(
+                f,
+                "Opus packet of {length} bytes outside 1..={}",
+                crate::MAX_OPUS_PACKET_BYTES
+            ),
+            AudioError::MalformedOpusPacket(why) => write!(f, "Opus packet not decodable: {why}"),
+            AudioError::AacEncoder(why) => write!(f, "AAC encoder: {why}"),
         }
     }
 }

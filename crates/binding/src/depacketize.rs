@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{Buffer, Error, Result, Status};
 use napi_derive::napi;
 use sluice_rtmp::flv::AvcDecoderConfigurationRecord;
 use sluice_rtp::depacketizer::{
-    AacDepacketizer, H264Depacketizer, PushOutcome, ReorderBuffer, Released,
+    AacDepacketizer, H264Depacketizer, PushOutcome, Released, ReorderBuffer,
 };
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::RtpError;
@@ -121,7 +121,12 @@ impl RtpDepacketizer {
                 }
             },
         }
-        result.nack = self.buffer.take_missing().into_iter().map(u32::from).collect();
+        result.nack = self
+            .buffer
+            .take_missing()
+            .into_iter()
+            .map(u32::from)
+            .collect();
         self.drain(now, &mut result);
         result
     }

@@ -103,6 +103,9 @@ pub fn avc_parameter_sets(record: &[u8]) -> Option<AvcParameterSets> {
 /// An AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1, 4-byte NAL unit lengths) for
 /// one SPS and one PPS; `null` when the SPS is shorter than 4 bytes or a set exceeds 65 535.
 #[napi(js_name = "avcDecoderConfigurationRecord")]
-pub fn avc_decoder_configuration_record(sps: &[u8], pps: &[u8]) -> Option<napi::bindgen_prelude::Buffer> {
+pub fn avc_decoder_configuration_record(
+    sps: &[u8],
+    pps: &[u8],
+) -> Option<napi::bindgen_prelude::Buffer> {
     AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps).map(|r| r.to_bytes().into())
 }

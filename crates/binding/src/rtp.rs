@@ -315,8 +315,9 @@ impl AacPacketizer {
     /// sequence number is random. Throws `RTP_INVALID_ARGUMENT`.
     #[napi(constructor)]
     pub fn new(ssrc: u32, payload_type: u32, sample_rate: u32, mtu: Option<u32>) -> Result<Self> {
-        let mut inner = pk::AacPacketizer::new(ssrc, self::payload_type(payload_type)?, sample_rate)
-            .map_err(rtp_error)?;
+        let mut inner =
+            pk::AacPacketizer::new(ssrc, self::payload_type(payload_type)?, sample_rate)
+                .map_err(rtp_error)?;
         configure(inner.state_mut(), mtu)?;
         Ok(AacPacketizer { inner })
     }

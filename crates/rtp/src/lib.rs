@@ -18,8 +18,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod error;
 pub mod depacketizer;
+mod error;
 pub mod packet;
 pub mod packetizer;
 

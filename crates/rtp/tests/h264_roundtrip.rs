@@ -2,7 +2,7 @@
 //! (SPS/PPS aside), in order, through shuffling, duplicates, and loss (dropped until the next
 //! IDR, with a keyframe request).
 
-use sluice_rtp::depacketizer::{H264AccessUnit, H264Depacketizer, ReorderBuffer, Released};
+use sluice_rtp::depacketizer::{H264AccessUnit, H264Depacketizer, Released, ReorderBuffer};
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::packetizer::{H264Packetizer, PacketBatch, Packetizer};
 
@@ -48,7 +48,9 @@ fn packets(rng: &mut Rng, frames: usize) -> (Vec<Vec<u8>>, Vec<(u32, Vec<u8>)>) 
         p.packetize(&au, ts, &mut batch).unwrap();
         sent.push((ts, au));
     }
-    let out = (0..batch.len()).map(|i| batch.get(i).unwrap().to_vec()).collect();
+    let out = (0..batch.len())
+        .map(|i| batch.get(i).unwrap().to_vec())
+        .collect();
     (out, sent)
 }
 
@@ -57,20 +59,21 @@ fn receive(order: &[Vec<u8>]) -> (Vec<H264AccessUnit>, usize) {
     let mut d = H264Depacketizer::default();
     let mut out = Vec::new();
     let mut requests = 0;
-    let mut drain = |buffer: &mut ReorderBuffer, d: &mut H264Depacketizer, out: &mut Vec<_>, now| {
-        while let Some(r) = buffer.pop(now) {
-            match r {
-                Released::Packet { data, .. } => {
-                    let (h, off, len) = RtpHeader::parse(data).unwrap();
-                    d.push(&h, &data[off..off + len], out).unwrap();
+    let mut drain =
+        |buffer: &mut ReorderBuffer, d: &mut H264Depacketizer, out: &mut Vec<_>, now| {
+            while let Some(r) = buffer.pop(now) {
+                match r {
+                    Released::Packet { data, .. } => {
+                        let (h, off, len) = RtpHeader::parse(data).unwrap();
+                        d.push(&h, &data[off..off + len], out).unwrap();
+                    }
+                    Released::Lost { .. } => d.lost(),
                 }
-                Released::Lost { .. } => d.lost(),
             }
-        }
-        if d.take_keyframe_request() {
-            requests += 1;
-        }
-    };
+            if d.take_keyframe_request() {
+                requests += 1;
+            }
+        };
     for (i, pkt) in order.iter().enumerate() {
         let (h, _, _) = RtpHeader::parse(pkt).unwrap();
         buffer.push(h.sequence_number, pkt, i as u64);

@@ -109,7 +109,10 @@ impl AacDepacketizer {
         }
         bytes.extend_from_slice(data);
         if bytes.len() == size {
-            out.push(AacAccessUnit { timestamp: ts, data: bytes });
+            out.push(AacAccessUnit {
+                timestamp: ts,
+                data: bytes,
+            });
         } else if !marker {
             self.fragment = Some((ts, size, bytes));
         }
@@ -133,7 +136,8 @@ mod tests {
         for i in 0..batch.len() {
             let pkt = batch.get(i).unwrap();
             let (h, off, len) = RtpHeader::parse(pkt).unwrap();
-            d.push(h.timestamp, h.marker, &pkt[off..off + len], &mut out).unwrap();
+            d.push(h.timestamp, h.marker, &pkt[off..off + len], &mut out)
+                .unwrap();
         }
         (batch.len(), out)
     }
@@ -143,7 +147,13 @@ mod tests {
         let frame: Vec<u8> = (0..300).map(|i| i as u8).collect();
         let (packets, out) = roundtrip(&frame, 1200);
         assert_eq!(packets, 1);
-        assert_eq!(out, vec![AacAccessUnit { timestamp: 4096, data: frame }]);
+        assert_eq!(
+            out,
+            vec![AacAccessUnit {
+                timestamp: 4096,
+                data: frame
+            }]
+        );
     }
 
     #[test]
@@ -159,9 +169,23 @@ mod tests {
         // AU-headers-length 32 bits: sizes 2 and 3.
         let payload = [0, 32, 0, 2 << 3, 0, 3 << 3, 1, 2, 3, 4, 5];
         let mut out = Vec::new();
-        AacDepacketizer::new().push(1000, true, &payload, &mut out).unwrap();
-        assert_eq!(out[0], AacAccessUnit { timestamp: 1000, data: vec![1, 2] });
-        assert_eq!(out[1], AacAccessUnit { timestamp: 2024, data: vec![3, 4, 5] });
+        AacDepacketizer::new()
+            .push(1000, true, &payload, &mut out)
+            .unwrap();
+        assert_eq!(
+            out[0],
+            AacAccessUnit {
+                timestamp: 1000,
+                data: vec![1, 2]
+            }
+        );
+        assert_eq!(
+            out[1],
+            AacAccessUnit {
+                timestamp: 2024,
+                data: vec![3, 4, 5]
+            }
+        );
     }
 
     #[test]
@@ -179,7 +203,8 @@ mod tests {
             }
             let pkt = batch.get(i).unwrap();
             let (h, off, len) = RtpHeader::parse(pkt).unwrap();
-            d.push(h.timestamp, h.marker, &pkt[off..off + len], &mut out).unwrap();
+            d.push(h.timestamp, h.marker, &pkt[off..off + len], &mut out)
+                .unwrap();
         }
         assert!(out.is_empty());
     }
@@ -188,7 +213,13 @@ mod tests {
     fn malformed_headers_are_errors() {
         let mut d = AacDepacketizer::new();
         let mut out = Vec::new();
-        for p in [&[0u8][..], &[0, 0], &[0, 15, 0, 0], &[0, 48, 0, 8], &[0, 32, 0, 16, 0, 16, 1]] {
+        for p in [
+            &[0u8][..],
+            &[0, 0],
+            &[0, 15, 0, 0],
+            &[0, 48, 0, 8],
+            &[0, 32, 0, 16, 0, 16, 1],
+        ] {
             assert!(d.push(0, true, p, &mut out).is_err(), "{p:?}");
         }
         assert!(out.is_empty());

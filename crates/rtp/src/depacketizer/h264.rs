@@ -158,7 +158,8 @@ impl H264Depacketizer {
                         return Err(RtpError::MalformedPayload { offset: at });
                     };
                     let size = u16::from_be_bytes([size[0], size[1]]) as usize;
-                    let Some(nal) = payload.get(at + 2..at + 2 + size).filter(|n| !n.is_empty()) else {
+                    let Some(nal) = payload.get(at + 2..at + 2 + size).filter(|n| !n.is_empty())
+                    else {
                         return Err(RtpError::MalformedPayload { offset: at });
                     };
                     self.take_nal(nal)?;
@@ -224,7 +225,11 @@ impl H264Depacketizer {
         match nal_type {
             NAL_SPS | NAL_PPS => {
                 let nal = self.au[at + 4..].to_vec();
-                let current = if nal_type == NAL_SPS { &mut self.sps } else { &mut self.pps };
+                let current = if nal_type == NAL_SPS {
+                    &mut self.sps
+                } else {
+                    &mut self.pps
+                };
                 if *current != nal {
                     *current = nal;
                     self.parameter_sets_changed = true;
@@ -290,7 +295,12 @@ mod tests {
         h
     }
 
-    fn push(d: &mut H264Depacketizer, ts: u32, marker: bool, payload: &[u8]) -> Vec<H264AccessUnit> {
+    fn push(
+        d: &mut H264Depacketizer,
+        ts: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Vec<H264AccessUnit> {
         let mut out = Vec::new();
         d.push(&header(ts, marker), payload, &mut out).unwrap();
         out
@@ -342,7 +352,10 @@ mod tests {
         assert_eq!(au.len(), 1);
         assert_eq!(au[0].timestamp, 0);
         let au = push(&mut d, 6000, true, &[0x41, 3]);
-        assert_eq!(au.iter().map(|a| a.timestamp).collect::<Vec<_>>(), [3000, 6000]);
+        assert_eq!(
+            au.iter().map(|a| a.timestamp).collect::<Vec<_>>(),
+            [3000, 6000]
+        );
     }
 
     #[test]
@@ -350,7 +363,10 @@ mod tests {
         let mut d = H264Depacketizer::default();
         assert!(push(&mut d, 0, true, &[0x41, 1]).is_empty());
         assert!(d.take_keyframe_request());
-        assert_eq!(push(&mut d, 10, true, &stap(&[SPS, PPS, &[0x65, 1]])).len(), 1);
+        assert_eq!(
+            push(&mut d, 10, true, &stap(&[SPS, PPS, &[0x65, 1]])).len(),
+            1
+        );
         d.lost();
         assert!(push(&mut d, 20, true, &[0x41, 2]).is_empty());
         assert!(d.take_keyframe_request());
@@ -372,7 +388,15 @@ mod tests {
 
     #[test]
     fn malformed_payloads_are_errors_not_panics() {
-        for p in [&[][..], &[0x78, 0, 9, 1], &[0x78, 0], &[0x7C], &[0x7C, 0x05, 1], &[0x79, 1], &[0x7D, 1]] {
+        for p in [
+            &[][..],
+            &[0x78, 0, 9, 1],
+            &[0x78, 0],
+            &[0x7C],
+            &[0x7C, 0x05, 1],
+            &[0x79, 1],
+            &[0x7D, 1],
+        ] {
             let mut d = H264Depacketizer::default();
             push(&mut d, 0, true, &stap(&[SPS, PPS, &[0x65, 1]]));
             let mut out = Vec::new();

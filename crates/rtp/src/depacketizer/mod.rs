@@ -15,4 +15,4 @@ pub mod reorder;
 
 pub use aac::{AacAccessUnit, AacDepacketizer};
 pub use h264::{H264AccessUnit, H264Depacketizer};
-pub use reorder::{PushOutcome, ReorderBuffer, Released};
+pub use reorder::{PushOutcome, Released, ReorderBuffer};

@@ -195,7 +195,8 @@ impl ReorderBuffer {
         // A hole at `next`: find the first held packet after it.
         let (first_held, arrival) = self.first_held_after(next)?;
         let waited = now_ms.saturating_sub(arrival) >= self.max_delay_ms;
-        let full = self.held as u64 >= self.capacity() / 2 || first_held - next >= self.capacity() / 2;
+        let full =
+            self.held as u64 >= self.capacity() / 2 || first_held - next >= self.capacity() / 2;
         if waited || full {
             self.next = Some(first_held);
             return Some(Released::Lost {
@@ -224,7 +225,8 @@ impl ReorderBuffer {
         if slot.filled && slot.extended_sequence == next {
             return None;
         }
-        self.first_held_after(next).map(|(_, arrival)| arrival + self.max_delay_ms)
+        self.first_held_after(next)
+            .map(|(_, arrival)| arrival + self.max_delay_ms)
     }
 
     /// Sequence numbers first seen missing since the last call (at most 1024 per call), for
@@ -247,7 +249,10 @@ mod tests {
         let mut out = Vec::new();
         while let Some(r) = b.pop(now) {
             out.push(match r {
-                Released::Packet { extended_sequence, data } => {
+                Released::Packet {
+                    extended_sequence,
+                    data,
+                } => {
                     format!("{}:{}", extended_sequence as u16, data[0])
                 }
                 Released::Lost { first, count } => format!("lost {}+{}", first as u16, count),

@@ -63,7 +63,8 @@ impl Packetizer for AacPacketizer {
         let count = fragments.len();
         for (i, fragment) in fragments.enumerate() {
             self.state.push_header(out, i + 1 == count, rtp_timestamp);
-            out.data.extend_from_slice(&[0, 16, au_header[0], au_header[1]]);
+            out.data
+                .extend_from_slice(&[0, 16, au_header[0], au_header[1]]);
             out.data.extend_from_slice(fragment);
             if let Err(e) = out.end_packet() {
                 out.rollback(mark);

@@ -219,12 +219,12 @@ function onMessage(m) {
       break
     case 'answer': {
       const p = sfu || state.peers.get(m.from)
-      if (p && p.pc) queue(p, async () => { if (p.pc.signalingState === 'have-local-offer') await p.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }) })
+      if (p) queue(p, async () => { if (p.pc && p.pc.signalingState === 'have-local-offer') await p.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }) })
       break
     }
     case 'candidate': {
       const p = sfu || state.peers.get(m.from)
-      if (p && p.pc && m.candidate) queue(p, () => p.pc.addIceCandidate(m.candidate))
+      if (p && m.candidate) queue(p, async () => { if (p.pc) await p.pc.addIceCandidate(m.candidate) })
       break
     }
     case 'chat': // relayed over the WebSocket (SFU rooms without an open data channel)

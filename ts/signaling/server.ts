@@ -298,7 +298,7 @@ export class SignalingServer {
     if (!room) return
     peer.room = null
     room.peers.delete(peer.id)
-    if (room.mode === 'sfu') this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
+    if (room.mode === 'sfu' && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
     room.broadcast({ type: 'peer-left', peerId: peer.id })
     if (room.peers.size === 0) this.#rooms.delete(room.name)
     this.#log.info({ peer: peer.id, room: room.name, why, peers: room.peers.size }, 'left')

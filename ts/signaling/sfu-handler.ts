@@ -38,7 +38,8 @@ export interface SfuContext {
 
 /**
  * A server-side SFU. Calls come in order per peer: `onJoin`, any number of `onSignal`, `onLeave`
- * (on `leave`, socket close or heartbeat timeout). A throwing or rejecting call is logged and the
+ * (on `leave`, socket close or heartbeat timeout); returned promises are not awaited, so an SFU
+ * with asynchronous setup queues per peer itself. A throwing or rejecting call is logged and the
  * peer gets an `INTERNAL` error.
  */
 export interface SfuHandler {

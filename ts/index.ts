@@ -12,3 +12,4 @@ export { SignalingServer, type SignalingOptions, type JoiningPeer } from './sign
 export type { SfuHandler, SfuFactory, SfuContext, SfuRoom, SfuPeer, SfuOutgoingMessage } from './signaling/sfu-handler'
 export { ErrorCode as SignalingErrorCode, SFU_PEER_ID, type ClientMessage, type ServerMessage, type SignalMessage, type RoomMode } from './signaling/protocol'
 export type { RoomInfo } from './signaling/room'
+export { RoomSfu, roomStreamName, type RoomSfuOptions } from './sfu/room-sfu'

@@ -12,6 +12,7 @@ import { RtpService, type RtpOptions } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { SignalingServer, type SignalingOptions } from './signaling/server'
 import { serveRoomPage } from './http/room-page'
+import { RoomSfu, type RoomSfuOptions } from './sfu/room-sfu'
 
 export interface SluiceOptions {
   rtmp?: Partial<RtmpOptions>
@@ -22,6 +23,12 @@ export interface SluiceOptions {
   rtp?: Partial<RtpOptions>
   /** Signaling (WebSocket on the HTTP port, rooms): path, limits, `authorize` hook, SFU plug. */
   signaling?: Partial<SignalingOptions>
+  /**
+   * The SFU of `sfu` rooms (hub app of the participants' streams, default `room`); its ICE
+   * settings come from `webrtc`. `false`: no SFU (joining an `sfu` room answers
+   * `SFU_UNAVAILABLE`). A `signaling.sfu` factory replaces it.
+   */
+  sfu?: Partial<Pick<RoomSfuOptions, 'app'>> | false
   /** Stream hub settings (GOP cache bounds, unpublish grace). */
   hub?: StreamHubOptions
   /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
@@ -43,6 +50,8 @@ export class Sluice {
   readonly whip: WhipEndpoint
   readonly rtpService: RtpService
   readonly signaling: SignalingServer
+  /** The SFU of `sfu` rooms, unless disabled or replaced (`options.sfu`, `signaling.sfu`). */
+  sfu: RoomSfu | null = null
   readonly log: Logger
   /** Event-loop delay of the main thread (RTMP ingest, HTTP, signaling), since start or reset. */
   readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 })
@@ -59,7 +68,14 @@ export class Sluice {
     this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
     servePublishPage(this.http)
-    this.signaling = new SignalingServer(this.http, this.log, { iceServers: options.webrtc?.iceServers ?? [], ...options.signaling })
+    const ice = { iceServers: options.webrtc?.iceServers ?? [], bindAddress: options.webrtc?.bindAddress, portRangeBegin: options.webrtc?.portRangeBegin, portRangeEnd: options.webrtc?.portRangeEnd }
+    const sfu = options.sfu === false ? undefined : RoomSfu.factory(this.hub, { ...options.sfu, ice }, (created) => (this.sfu = created))
+    this.signaling = new SignalingServer(this.http, this.log, { iceServers: ice.iceServers, sfu, ...options.signaling })
+    this.http.route('GET', /^\/api\/sfu$/, (_req, res) => {
+      const body = JSON.stringify(this.sfu?.stats() ?? { rooms: [] })
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
+      res.end(body)
+    })
     serveRoomPage(this.http)
     this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
       const pool = await this.whep.pool.stats()

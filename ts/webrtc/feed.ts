@@ -27,6 +27,7 @@ import type { ViewerPool } from './viewer-pool'
 import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
+import { RtpRewriter } from '../rtp/rewriter'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
@@ -42,17 +43,6 @@ interface FeedViewer {
   seqOffset: number
   live: boolean
   joinedAt: number
-}
-
-/** Output numbering of one forwarded track: publisher values + deltas, re-based per SSRC. */
-interface ForwardState {
-  ssrc: number | null
-  seqDelta: number
-  tsDelta: number
-  lastSeq: number
-  lastTs: number
-  lastAt: number
-  clockRate: number
 }
 
 /** Video packets forwarded in one batch at most (a batch ends at the marker bit). */
@@ -93,9 +83,10 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   readonly #srTimer: NodeJS.Timeout
   /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
   #source: RtpSource | null = null
+  /** Output numbering of the forwarded tracks (publisher values + deltas, re-based per SSRC). */
   readonly #forward = {
-    video: { ssrc: null, seqDelta: 0, tsDelta: 0, lastSeq: randomInt(0, 0xffff), lastTs: randomInt(0, 0x7fffffff), lastAt: 0, clockRate: 90000 } as ForwardState,
-    audio: { ssrc: null, seqDelta: 0, tsDelta: 0, lastSeq: randomInt(0, 0xffff), lastTs: randomInt(0, 0x7fffffff), lastAt: 0, clockRate: 48000 } as ForwardState,
+    video: new RtpRewriter(this.videoSsrc, FEED_H264_PT, 90000),
+    audio: new RtpRewriter(this.audioSsrc, FEED_OPUS_PT, 48000),
   }
   #pending: Buffer[] = []
   #pendingKeyframe = false
@@ -162,30 +153,8 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   /** A publisher's RTP packet: re-numbered for this feed and forwarded to every viewer. */
   onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
-    const at = rtpPayloadOffset(packet)
-    if (at < 0) return
-    const f = this.#forward[kind]
-    const ssrc = packet.readUInt32BE(8)
-    const seq = packet.readUInt16BE(2)
-    const ts = packet.readUInt32BE(4)
-    const now = Date.now()
-    if (f.ssrc !== ssrc) {
-      // a new publisher (or SSRC): continue right after what the viewers last got
-      f.ssrc = ssrc
-      f.seqDelta = (f.lastSeq + 1 - seq) & 0xffff
-      const elapsed = f.lastAt ? Math.max(1, Math.round(((now - f.lastAt) * f.clockRate) / 1000)) : 0
-      f.tsDelta = (f.lastTs + elapsed - ts) >>> 0
-    }
-    const out = Buffer.allocUnsafe(12 + packet.length - at)
-    out[0] = 0x80 | (packet[0]! & 0x20)
-    out[1] = (packet[1]! & 0x80) | (kind === 'video' ? FEED_H264_PT : FEED_OPUS_PT)
-    f.lastSeq = (seq + f.seqDelta) & 0xffff
-    f.lastTs = (ts + f.tsDelta) >>> 0
-    f.lastAt = now
-    out.writeUInt16BE(f.lastSeq, 2)
-    out.writeUInt32BE(f.lastTs, 4)
-    out.writeUInt32BE(kind === 'video' ? this.videoSsrc : this.audioSsrc, 8)
-    packet.copy(out, 12, at)
+    const out = this.#forward[kind].rewrite(packet)
+    if (!out) return
     if (kind === 'audio') {
       this.#audioPackets++
       this.#audioOctets += out.length
@@ -196,7 +165,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     this.#videoOctets += out.length
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
-      this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(at)) : false
+      this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(rtpPayloadOffset(packet))) : false
     }
     this.#pending.push(out)
     if ((packet[1]! & 0x80) !== 0 || this.#pending.length >= FORWARD_BATCH) this.#flushVideo()
@@ -214,10 +183,10 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   /** A publisher's sender report, re-based onto this feed's SSRC and timestamps (A/V sync). */
   onSenderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
     const f = this.#forward[kind]
-    if (f.ssrc === null) return
+    if (!f.started) return
     const sr = kind === 'video'
-      ? senderReport(this.videoSsrc, ntpMs, (rtpTimestamp + f.tsDelta) >>> 0, this.#videoPackets, this.#videoOctets)
-      : senderReport(this.audioSsrc, ntpMs, (rtpTimestamp + f.tsDelta) >>> 0, this.#audioPackets, this.#audioOctets)
+      ? senderReport(this.videoSsrc, ntpMs, f.timestamp(rtpTimestamp), this.#videoPackets, this.#videoOctets)
+      : senderReport(this.audioSsrc, ntpMs, f.timestamp(rtpTimestamp), this.#audioPackets, this.#audioOctets)
     this.#pool.media(this.stream.key, kind, sr, Uint32Array.of(sr.length), NaN)
   }
 

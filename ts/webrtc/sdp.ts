@@ -168,3 +168,10 @@ export function parseTrickleFragment(body: string): { candidate: string; mid: st
   }
   return out
 }
+
+/** A codec's fmtp parameters as one `a=fmtp` value (`k=v;k2=v2`; bare keys kept bare). */
+export function fmtpString(c: Pick<SdpCodec, 'fmtp'>): string {
+  return Object.entries(c.fmtp)
+    .map(([k, v]) => (v ? `${k}=${v}` : k))
+    .join(';')
+}

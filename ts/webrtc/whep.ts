@@ -17,7 +17,7 @@ import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
 import type { HttpServer } from '../http/server'
 import { bearerToken, CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from './http-common'
-import { chooseMatching, chooseOpus, parseSdp, parseTrickleFragment, type SdpCodec } from './sdp'
+import { chooseMatching, chooseOpus, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcFeed } from './feed'
 import { ViewerPool } from './viewer-pool'
 import type { IceSettings } from './viewer-protocol'
@@ -45,12 +45,6 @@ interface WhepSession {
   createdAt: number
   connectedAt: number | null
   state: string
-}
-
-function fmtpString(c: SdpCodec): string {
-  return Object.entries(c.fmtp)
-    .map(([k, v]) => (v ? `${k}=${v}` : k))
-    .join(';')
 }
 
 export class WhepEndpoint {

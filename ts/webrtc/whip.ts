@@ -21,7 +21,7 @@ import type { StreamHub } from '../hub/stream-hub'
 import type { HttpServer } from '../http/server'
 import { RequestRejectedError } from '../errors'
 import { answerText, bearerToken, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
-import { chooseOpus, choosePublishVideo, parseSdp, parseTrickleFragment, type SdpCodec } from './sdp'
+import { chooseOpus, choosePublishVideo, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcPublisher } from './rtp-publisher'
 import type { WebRtcOptions } from './whep'
 
@@ -43,12 +43,6 @@ interface WhipSession {
   createdAt: number
   connectedAt: number | null
   timer: NodeJS.Timeout | null
-}
-
-function fmtpString(c: SdpCodec): string {
-  return Object.entries(c.fmtp)
-    .map(([k, v]) => (v ? `${k}=${v}` : k))
-    .join(';')
 }
 
 export class WhipEndpoint {

@@ -69,7 +69,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
   readonly #audioReceiver: RtpTrackReceiver | null
   readonly #avc: AvcFrameWriter
   readonly #dropped: Record<string, number> = {}
-  #transcoder: any = null // TEMP until the binding has OpusToAacTranscoder
+  #transcoder: InstanceType<typeof native.OpusToAacTranscoder> | null = null
   /** Timeline ms minus transcoder output ms, fixed at the transcoder's first output. */
   #aacOffset: number | null = null
   readonly #timer: NodeJS.Timeout
@@ -138,7 +138,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     if (!this.audio) return
     if (flvPlayers > 0 && !this.#transcoder) {
       try {
-        this.#transcoder = new (native as any).OpusToAacTranscoder({ channels: Math.min(2, Math.max(1, this.audio.channels)) as 1 | 2, bitrate: AAC_BITRATE })
+        this.#transcoder = new native.OpusToAacTranscoder({ channels: Math.min(2, Math.max(1, this.audio.channels)) as 1 | 2, bitrate: AAC_BITRATE })
         this.#aacOffset = null
         pushAacConfig(this.stream, this.#transcoder.audioSpecificConfig, 0)
         this.#log.info('Opus → AAC started for RTMP/FLV players')

@@ -157,6 +157,9 @@ export class SfuParticipant {
       portRangeBegin: ice.portRangeBegin,
       portRangeEnd: ice.portRangeEnd,
       enableIceUdpMux: false,
+      // DTLS-SRTP even when the first offer has no media (a watch-only client's data channel):
+      // downlinks are added by renegotiation, after the transport is up
+      forceMediaTransport: true,
     })
     this.#pc = pc
     pc.onStateChange((state) => this.#onState(state))

@@ -1,0 +1,181 @@
+/**
+ * SFU feedback paths with node-datachannel clients (exact packets, no browser): two publishers
+ * and one watch-only subscriber in an `sfu` room.
+ * - PLI (RFC 4585 §6.3.1) from the subscriber on one publisher's video SSRC reaches that
+ *   publisher, and only it, as a PLI;
+ * - NACK (RFC 4585 §6.2.1) from the subscriber is answered from its own ring (a sequence number
+ *   it was sent is sent again; one it was never sent is not);
+ * - chat over the data channel is relayed with the sender's peer id.
+ */
+import { createRequire } from 'node:module'
+import { randomInt } from 'node:crypto'
+import WebSocket from 'ws'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { genericNack, parseRtcpFeedback, pictureLossIndication } from '../dist/rtp/rtcp.js'
+
+const nd = createRequire(import.meta.url)('node-datachannel') as typeof import('node-datachannel')
+type PeerConnection = InstanceType<typeof nd.PeerConnection>
+type Track = ReturnType<PeerConnection['addTrack']>
+type DataChannel = ReturnType<PeerConnection['createDataChannel']>
+
+let server: TestServer
+const clients: Client[] = []
+
+interface Client {
+  id: string
+  ws: WebSocket
+  pc: PeerConnection
+  tracks: Track[]
+  dc: DataChannel | null
+  video: Track | null
+  videoSsrc: number
+  /** RTCP received on the publisher's own video track (from the SFU). */
+  rtcp: Buffer[]
+  /** RTP received on downlink tracks, by SSRC. */
+  rtp: Map<number, Buffer[]>
+  /** The SSRC each downlink track carries. */
+  trackSsrc: Map<Track, number>
+  chat: string[]
+  closed: boolean
+}
+
+async function join(room: string, publish: boolean): Promise<Client> {
+  const ws = new WebSocket(server.httpUrl('/signaling').replace('http:', 'ws:'))
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)))
+  const pc = new nd.PeerConnection('client', { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false, forceMediaTransport: true })
+  const c: Client = { id: '', ws, pc, tracks: [], dc: null, video: null, videoSsrc: randomInt(1, 0xffffffff), rtcp: [], rtp: new Map(), trackSsrc: new Map(), chat: [], closed: false }
+  clients.push(c)
+  const send = (m: unknown) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m))
+  pc.onLocalCandidate((candidate, mid) => send({ type: 'candidate', to: 'sfu', candidate: { candidate, sdpMid: mid } }))
+  pc.onLocalDescription((sdp, type) => send({ type, to: 'sfu', sdp }))
+  pc.onTrack((track) => {
+    c.tracks.push(track)
+    track.onMessage((msg) => {
+      if (msg[1]! >= 192 && msg[1]! <= 223) return
+      const ssrc = msg.readUInt32BE(8)
+      c.trackSsrc.set(track, ssrc)
+      if (!c.rtp.has(ssrc)) c.rtp.set(ssrc, [])
+      c.rtp.get(ssrc)!.push(Buffer.from(msg))
+    })
+  })
+  if (publish) {
+    const v = new nd.Video('0', 'SendOnly')
+    v.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
+    v.addSSRC(c.videoSsrc, 'test', 'pub', 'pub-video')
+    c.video = pc.addTrack(v)
+    c.video.onMessage((msg) => c.rtcp.push(Buffer.from(msg)))
+    c.tracks.push(c.video)
+  }
+  const joined = new Promise<void>((resolve) => {
+    ws.on('message', (data) => {
+      if (c.closed) return
+      const m = JSON.parse(String(data))
+      if (m.type === 'joined') {
+        c.id = m.peerId
+        c.dc = pc.createDataChannel('chat')
+        c.dc.onMessage((text) => c.chat.push(String(text)))
+        resolve()
+      } else if (m.type === 'offer' || m.type === 'answer') pc.setRemoteDescription(m.sdp, m.type)
+      else if (m.type === 'candidate' && m.candidate?.candidate) pc.addRemoteCandidate(m.candidate.candidate, m.candidate.sdpMid ?? '0')
+    })
+  })
+  send({ type: 'join', room, mode: 'sfu' })
+  await joined
+  return c
+}
+
+/** Sends `count` FU-A video packets (one frame each) from a publisher. */
+function sendVideo(c: Client, count: number, state: { seq: number; ts: number }): void {
+  for (let i = 0; i < count; i++) {
+    const p = Buffer.alloc(12 + 2 + 200, i & 0xff)
+    p[0] = 0x80
+    p[1] = 0x80 | 102
+    p.writeUInt16BE(state.seq, 2)
+    p.writeUInt32BE(state.ts >>> 0, 4)
+    p.writeUInt32BE(c.videoSsrc, 8)
+    p[12] = 0x60 | 28
+    p[13] = 0xc0 | 1 // start+end, non-IDR
+    state.seq = (state.seq + 1) & 0xffff
+    state.ts += 3000
+    c.video!.sendMessageBinary(p)
+  }
+}
+
+beforeAll(async () => {
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+})
+
+afterAll(async () => {
+  for (const c of clients) {
+    c.closed = true
+    try {
+      c.ws.close()
+      for (const t of c.tracks) t.close()
+      c.pc.close()
+    } catch {}
+  }
+  await server?.close()
+})
+
+describe('SFU feedback with node-datachannel clients', () => {
+  it('PLI reaches the right publisher, NACK is answered from the subscriber ring, chat is relayed', async () => {
+    const a = await join('rtcp', true)
+    const b = await join('rtcp', true)
+    const s = await join('rtcp', false)
+    await waitFor(() => a.video?.isOpen() && b.video?.isOpen(), 10_000, 'publishers connected')
+    const stateA = { seq: 1000, ts: 0 }
+    const stateB = { seq: 5000, ts: 0 }
+    // the subscriber gets both publishers' video (one downlink SSRC each)
+    await waitFor(() => {
+      sendVideo(a, 2, stateA)
+      sendVideo(b, 2, stateB)
+      return s.rtp.size >= 2
+    }, 10_000, 'the subscriber receiving both publishers')
+    const sfu = (await (await fetch(server.httpUrl('/api/sfu'))).json()) as any
+    const sub = sfu.rooms[0].participants.find((p: any) => p.peerId === s.id)
+    expect(sub.downlinks.map((d: any) => d.publisher).sort()).toEqual([a.id, b.id].sort())
+
+    // which downlink SSRC carries A? A's packets are filled with the byte pattern of its frame
+    // index; tell them apart by sending from A alone
+    const counts = new Map([...s.rtp].map(([ssrc, ps]) => [ssrc, ps.length]))
+    sendVideo(a, 5, stateA)
+    await waitFor(() => [...s.rtp].some(([ssrc, ps]) => ps.length >= counts.get(ssrc)! + 5), 5000, 'A alone forwarded')
+    const ssrcA = [...s.rtp].find(([ssrc, ps]) => ps.length >= counts.get(ssrc)! + 5)![0]
+
+    // PLI on A's downlink → a PLI on A's uplink, none on B's
+    await new Promise((r) => setTimeout(r, 600)) // past the publisher's 500 ms PLI rate limit
+    const plis = (c: Client) => c.rtcp.flatMap((p) => parseRtcpFeedback(p)).filter((f) => f.type === 'pli' && f.mediaSsrc === c.videoSsrc).length
+    const [aBefore, bBefore] = [plis(a), plis(b)]
+    const downlink = [...s.trackSsrc].find(([, ssrc]) => ssrc === ssrcA)![0]
+    expect(downlink.sendMessageBinary(pictureLossIndication(0x5eed, ssrcA))).toBe(true)
+    await waitFor(() => plis(a) > aBefore, 3000, 'a PLI at publisher A')
+    expect(plis(b)).toBe(bBefore)
+
+    // NACK for a packet A's downlink carried → found in the subscriber's ring and sent again
+    // (the client's SRTP replay check drops the duplicate, as it had the packet: counted server side)
+    const sent = s.rtp.get(ssrcA)!
+    const seq = sent[sent.length - 3]!.readUInt16BE(2)
+    expect(downlink.sendMessageBinary(genericNack(0x5eed, ssrcA, [seq, (seq + 40000) & 0xffff]))).toBe(true)
+    const downlinkOf = async (publisher: string) =>
+      ((await (await fetch(server.httpUrl('/api/sfu'))).json()) as any).rooms[0].participants.find((p: any) => p.peerId === s.id).downlinks.find((d: any) => d.publisher === publisher)
+    let dA: any
+    for (let i = 0; i < 30 && !(dA?.nacks >= 1); i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      dA = await downlinkOf(a.id)
+    }
+    expect(dA).toMatchObject({ nacks: 1, retransmitted: 1 }) // the unknown sequence number is not sent
+    expect(await downlinkOf(b.id)).toMatchObject({ nacks: 0, retransmitted: 0 })
+    expect(dA.keyframeRequests).toBeGreaterThanOrEqual(1)
+
+    // chat over the data channels: relayed with the sender's id, not echoed
+    await waitFor(() => a.dc?.isOpen() && b.dc?.isOpen() && s.dc?.isOpen(), 5000, 'data channels open')
+    a.dc!.sendMessage(JSON.stringify({ type: 'chat', text: 'hi from a' }))
+    a.dc!.sendMessage('not json') // dropped
+    await waitFor(() => b.chat.length > 0 && s.chat.length > 0, 3000, 'chat relayed')
+    for (const c of [b, s]) expect(JSON.parse(c.chat[0]!)).toMatchObject({ type: 'chat', from: a.id, text: 'hi from a' })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(a.chat).toEqual([])
+    expect(b.chat.length).toBe(1)
+  }, 60_000)
+})

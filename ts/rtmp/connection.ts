@@ -28,6 +28,22 @@ type StreamSlot =
 
 let nextConnectionId = 1
 
+/** Sockets corked in this event-loop turn; uncorked together once its I/O callbacks ran. */
+const corked = new Set<Socket>()
+
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork()
+  corked.clear()
+}
+
+/** Corks `socket` until the end of this turn, so the turn's writes to it leave in one writev. */
+function corkUntilNextTurn(socket: Socket): void {
+  if (corked.has(socket)) return
+  if (corked.size === 0) setImmediate(uncorkAll)
+  socket.cork()
+  corked.add(socket)
+}
+
 export class RtmpConnection {
   readonly id: string
   readonly socket: Socket
@@ -35,6 +51,8 @@ export class RtmpConnection {
   readonly log: Logger
   readonly remoteAddress: string
   readonly #session: NativeRtmpSession
+  /** Messages were queued on the session since the last `flush()`. */
+  #queued = false
   readonly #hub: StreamHub
   readonly #gate: RequestGate
   readonly #slots = new Map<number, StreamSlot>()
@@ -178,13 +196,13 @@ export class RtmpConnection {
       case 'createStream': {
         const id = this.#nextStreamId++
         this.#slots.set(id, { state: 'idle' })
-        this.#session.sendCommand(0, '_result', tx, null, [id])
+        this.#queue().sendCommand(0, '_result', tx, null, [id])
         return this.flush()
       }
       case 'releaseStream':
       case 'FCPublish':
       case 'getStreamLength':
-        if (tx > 0) this.#session.sendCommand(msid, '_result', tx, null, name === 'getStreamLength' ? [0] : [])
+        if (tx > 0) this.#queue().sendCommand(msid, '_result', tx, null, name === 'getStreamLength' ? [0] : [])
         return this.flush()
       case 'publish':
         return this.#request('publish', msid, String(args[0] ?? ''))
@@ -192,7 +210,7 @@ export class RtmpConnection {
         return this.#request('play', msid, String(args[0] ?? ''))
       case 'FCUnpublish':
         for (const [id, slot] of this.#slots) if (slot.state === 'publishing') this.#endSlot(id, 'FCUnpublish')
-        if (tx > 0) this.#session.sendCommand(0, '_result', tx, null, [])
+        if (tx > 0) this.#queue().sendCommand(0, '_result', tx, null, [])
         return this.flush()
       case 'deleteStream':
         this.#endSlot(Number(args[0] ?? msid), 'deleteStream')
@@ -207,7 +225,7 @@ export class RtmpConnection {
         return
       default:
         if (tx > 0) {
-          this.#session.sendCommand(msid, '_error', tx, null, [status('NetConnection.Call.Failed', `unknown command ${name}`)])
+          this.#queue().sendCommand(msid, '_error', tx, null, [status('NetConnection.Call.Failed', `unknown command ${name}`)])
           this.flush()
         }
         this.log.debug({ command: name }, 'unknown command')
@@ -218,7 +236,7 @@ export class RtmpConnection {
     if (this.#state === 'connected') return
     const app = typeof obj.app === 'string' ? obj.app.split('?')[0]!.replace(/\/+$/, '') : ''
     if (!app) {
-      this.#session.sendCommand(0, '_error', tx, null, [status('NetConnection.Connect.Rejected', 'connect without an app name')])
+      this.#queue().sendCommand(0, '_error', tx, null, [status('NetConnection.Connect.Rejected', 'connect without an app name')])
       this.flush()
       this.close('connect without an app name')
       return
@@ -227,7 +245,7 @@ export class RtmpConnection {
     this.#tcUrl = typeof obj.tcUrl === 'string' ? obj.tcUrl : ''
     this.#objectEncoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0
     this.#state = 'connected'
-    const s = this.#session
+    const s = this.#queue()
     s.sendWindowAckSize(this.options.windowAckSize)
     s.sendPeerBandwidth(this.options.windowAckSize, 2)
     s.setChunkSize(this.options.chunkSize)
@@ -348,34 +366,46 @@ export class RtmpConnection {
 
   /** Queues an onStatus command on a message stream. */
   sendStatus(msid: number, info: StatusInfo): void {
-    this.#session.sendCommand(msid, 'onStatus', 0, null, [info])
+    this.#queue().sendCommand(msid, 'onStatus', 0, null, [info])
   }
 
   /** Queues a data message with these AMF0 values. */
   sendData(msid: number, values: unknown[]): void {
-    this.#session.sendData(msid, 0, values)
+    this.#queue().sendData(msid, 0, values)
   }
 
   /** Queues a data message (type 18) with a ready AMF0 payload. */
   sendDataPayload(msid: number, timestamp: number, payload: Buffer): void {
-    this.#session.sendMessage(5, timestamp, 18, msid, payload)
+    this.#queue().sendMessage(5, timestamp, 18, msid, payload)
   }
 
   /** Queues a user control event (0 StreamBegin, 1 StreamEOF, 6 PingRequest, ...). */
   sendUserControl(eventType: number, value: number): void {
-    this.#session.sendUserControl(eventType, value)
+    this.#queue().sendUserControl(eventType, value)
   }
 
   /** Writes what the session has queued. */
   flush(): void {
+    if (!this.#queued) return
+    this.#queued = false
     const out = this.#session.takeTransmit()
     if (out && this.#state !== 'closed') this.socket.write(out)
   }
 
-  /** Writes ready chunk bytes (shared media bytes) after anything queued. */
+  /** The session, for queueing messages that the next `flush()` sends. */
+  #queue(): NativeRtmpSession {
+    this.#queued = true
+    return this.#session
+  }
+
+  /**
+   * Writes ready chunk bytes (shared media bytes) after anything queued. Writes of one
+   * event-loop turn leave in one `writev` (the socket is corked until the turn's I/O is done).
+   */
   writeRaw(bytes: Buffer): void {
     if (this.#state === 'closed') return
     this.flush()
+    corkUntilNextTurn(this.socket)
     this.socket.write(bytes)
   }
 

@@ -69,6 +69,9 @@ describe('WHIP publishing from Chromium', () => {
     const rtmpOut = join(dir, 'rtmp.txt')
     const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.rtmpUrl('live/cam'), '-t', '6',
       '-map', '0:v', '-map', '0:a', '-f', 'framemd5', rtmpOut])
+    const flvOut = join(dir, 'flv.txt')
+    const flvPlayer = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl('/live/cam.flv'), '-t', '6',
+      '-map', '0:v', '-map', '0:a', '-f', 'framemd5', flvOut])
     const { page, s } = await watch('live/cam', 10)
     console.log('WHIP → WHEP: framesDecoded', s.video?.framesDecoded, s.video?.frameWidth, 'x', s.video?.frameHeight, 'codec', (s.video as any)?.codec,
       'freezes', s.video?.freezeCount, 'audio samples', s.audio?.totalSamplesReceived)
@@ -82,6 +85,11 @@ describe('WHIP publishing from Chromium', () => {
     console.log('WHIP → RTMP (ffmpeg): video frames', video.length, 'audio frames', audio.length, 'errors:', player.stderr().slice(0, 300))
     expect(video.length).toBeGreaterThan(60)
     expect(audio.length).toBeGreaterThan(100)
+    expect(await flvPlayer.exited).toBe(0)
+    const flvLines = (await import('node:fs')).readFileSync(flvOut, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+    console.log('WHIP → HTTP-FLV (ffmpeg): video frames', flvLines.filter((l) => l.startsWith('0,')).length, 'audio frames', flvLines.filter((l) => l.startsWith('1,')).length)
+    expect(flvLines.filter((l) => l.startsWith('0,')).length).toBeGreaterThan(60)
+    expect(flvLines.filter((l) => l.startsWith('1,')).length).toBeGreaterThan(100)
     const pub = (await (await fetch(server.httpUrl('/api/publishers'))).json())[0]
     expect(pub.audio.codec).toBe('opus')
     await page.close()
@@ -126,6 +134,15 @@ describe('WHIP publishing from Chromium', () => {
     r = await post('/whip/live/taken', offer)
     expect(r.status).toBe(409)
     expect(await r.text()).toMatch(/already being published/)
+    // trickle ICE on the live session's resource (RFC 8840 fragment), wrong type, unknown resource
+    const resource = await publisher.evaluate(() => (window as any).sluicePublisher.resource as string)
+    const patch = (url: string, body: string, type = 'application/trickle-ice-sdpfrag') => fetch(url, { method: 'PATCH', headers: { 'Content-Type': type }, body })
+    r = await patch(resource, 'a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef01234567\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n')
+    expect(r.status).toBe(204)
+    r = await patch(resource, 'x', 'text/plain')
+    expect(r.status).toBe(415)
+    r = await patch(server.httpUrl('/whip/resource/nope'), 'a=mid:0\r\n')
+    expect(r.status).toBe(404)
     await publisher.close()
     expect((await fetch(server.httpUrl('/healthz'))).status).toBe(200)
   }, 60_000)

@@ -8,6 +8,7 @@ import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
 import { WhipEndpoint } from './webrtc/whip'
 import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
+import { serveHttpFlv } from './http/flv-player'
 import { RtpService, type RtpOptions } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { SignalingServer, type SignalingOptions } from './signaling/server'
@@ -68,6 +69,7 @@ export class Sluice {
     this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
     servePlayerPage(this.http)
     servePublishPage(this.http)
+    serveHttpFlv(this.http, this.hub, this.log, { queueBytes: this.rtmp.options.playerQueueBytes, maxBehindMs: this.rtmp.options.playerMaxBehindMs })
     const ice = { iceServers: options.webrtc?.iceServers ?? [], bindAddress: options.webrtc?.bindAddress, portRangeBegin: options.webrtc?.portRangeBegin, portRangeEnd: options.webrtc?.portRangeEnd }
     const sfu = options.sfu === false ? undefined : RoomSfu.factory(this.hub, { ...options.sfu, ice }, (created) => (this.sfu = created))
     this.signaling = new SignalingServer(this.http, this.log, { iceServers: ice.iceServers, sfu, ...options.signaling })

@@ -1,0 +1,178 @@
+/**
+ * HTTP-FLV delivery: `GET /{app}/{stream}.flv` streams the live stream as an FLV file (Adobe FLV
+ * spec v10.1, Annex E) over a chunked HTTP response, the way node-media-server, SRS and nginx-
+ * http-flv serve it (flv.js, mpegts.js, ffmpeg, VLC play it). 404 with a text body when the
+ * stream is not live. The response ends when the publisher leaves (after the hub's unpublish
+ * grace, so a publisher that reconnects at once continues the same file).
+ *
+ * Body: the FLV header (E.2: `FLV`, version 1, audio/video flags, header size 9) and
+ * PreviousTagSize0, then tags (E.4.1: type 8 audio / 9 video / 18 script data, 24-bit data size,
+ * 24+8-bit timestamp in ms, stream id 0, the tag body — the hub frame's payload — and the 32-bit
+ * PreviousTagSize): `onMetaData`, the sequence headers, the cached GOP, then live frames. Each
+ * frame's tag bytes are built once per stream and shared by every HTTP-FLV player.
+ *
+ * Slow players never slow the publisher: past `queueBytes` queued in the response the player
+ * drops frames until the queue is half drained and a keyframe arrives; one still behind after
+ * `maxBehindMs` is disconnected (logged), as RTMP players are.
+ */
+import type http from 'node:http'
+import type { Logger } from '../log'
+import type { StreamHub } from '../hub/stream-hub'
+import type { Stream, Subscriber } from '../hub/stream'
+import type { MediaFrame } from '../hub/media-frame'
+import type { HttpServer } from './server'
+
+export interface FlvPlayerOptions {
+  /** Bytes queued in a response before the player skips to the next keyframe. Default 4 MiB. */
+  queueBytes: number
+  /** A player still behind after this long is disconnected, ms. Default 10 000. */
+  maxBehindMs: number
+}
+
+const TAG_HEADER = 11
+
+/** One FLV tag (E.4.1) with its PreviousTagSize: `type` 8/9/18, `timestamp` ms, `body` the tag data. */
+export function flvTag(type: number, timestamp: number, body: Buffer): Buffer {
+  const tag = Buffer.allocUnsafe(TAG_HEADER + body.length + 4)
+  tag[0] = type
+  tag.writeUIntBE(body.length, 1, 3)
+  const ts = Math.max(0, Math.round(timestamp)) >>> 0
+  tag.writeUIntBE(ts & 0xffffff, 4, 3)
+  tag[7] = ts >>> 24
+  tag.writeUIntBE(0, 8, 3)
+  body.copy(tag, TAG_HEADER)
+  tag.writeUInt32BE(TAG_HEADER + body.length, TAG_HEADER + body.length)
+  return tag
+}
+
+/** The FLV file header (E.2) and PreviousTagSize0. */
+function flvHeader(audio: boolean, video: boolean): Buffer {
+  return Buffer.from([0x46, 0x4c, 0x56, 1, (audio ? 4 : 0) | (video ? 1 : 0), 0, 0, 0, 9, 0, 0, 0, 0])
+}
+
+/** The frame's FLV tag, built once per frame and shared by every HTTP-FLV player. */
+const tags = new WeakMap<MediaFrame, Buffer>()
+function frameTag(frame: MediaFrame): Buffer {
+  let tag = tags.get(frame)
+  if (!tag) {
+    tag = flvTag(frame.kind === 'audio' ? 8 : 9, frame.dts, frame.payload)
+    tags.set(frame, tag)
+  }
+  return tag
+}
+
+let nextId = 1
+
+class FlvPlayer implements Subscriber {
+  readonly id = `flv-player-${nextId++}`
+  readonly #res: http.ServerResponse
+  readonly #options: FlvPlayerOptions
+  readonly #log: Logger
+  #waitingKeyframe = true
+  #skipping = false
+  #behindSince: number | null = null
+  #closed = false
+  framesSent = 0
+  framesDropped = 0
+
+  constructor(res: http.ServerResponse, options: FlvPlayerOptions, log: Logger) {
+    this.#res = res
+    this.#options = options
+    this.#log = log
+  }
+
+  start(stream: Stream): void {
+    this.#res.write(flvHeader(true, true))
+    this.onPublish(stream)
+    if (stream.metadata) this.#res.write(flvTag(18, 0, stream.metadata))
+    for (const h of [stream.videoSequenceHeader, stream.audioSequenceHeader]) if (h) this.#send(h)
+    const gop = stream.gop
+    if (gop.length > 0) {
+      this.#waitingKeyframe = false
+      for (const frame of gop) this.#send(frame)
+    }
+  }
+
+  onPublish(_stream: Stream): void {
+    this.#waitingKeyframe = true
+    this.#skipping = false
+    this.#behindSince = null
+  }
+
+  /** The publisher left (after the hub's grace period): the FLV file ends. */
+  onUnpublish(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#res.end()
+  }
+
+  onMetadata(_stream: Stream, payload: Buffer): void {
+    if (!this.#closed) this.#res.write(flvTag(18, 0, payload))
+  }
+
+  onFrame(stream: Stream, frame: MediaFrame): void {
+    if (this.#closed) return
+    if (frame.sequenceHeader) return this.#send(frame)
+    const queued = this.#res.writableLength
+    const limit = this.#options.queueBytes
+    if (this.#waitingKeyframe) {
+      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo || !this.#skipping
+      if (!canStart || queued > limit / 2) return this.#drop()
+      if (frame.kind === 'video') {
+        this.#waitingKeyframe = false
+        this.#skipping = false
+        this.#behindSince = null
+      }
+    } else if (queued > limit) {
+      this.#waitingKeyframe = true
+      this.#skipping = true
+      this.#behindSince ??= Date.now()
+      this.#log.warn({ player: this.id, queued }, 'HTTP-FLV player behind: skipping to the next keyframe')
+      return this.#drop()
+    }
+    this.#send(frame)
+  }
+
+  #send(frame: MediaFrame): void {
+    this.framesSent++
+    this.#res.write(frameTag(frame))
+  }
+
+  #drop(): void {
+    this.framesDropped++
+    if (this.#behindSince !== null && Date.now() - this.#behindSince > this.#options.maxBehindMs) {
+      this.#log.warn({ player: this.id }, `HTTP-FLV player stayed behind for more than ${this.#options.maxBehindMs} ms: disconnected`)
+      this.#closed = true
+      this.#res.destroy()
+    }
+  }
+
+  stop(): void {
+    this.#closed = true
+  }
+}
+
+/** Serves `GET /{app}/{stream}.flv` from the hub. */
+export function serveHttpFlv(http: HttpServer, hub: StreamHub, log: Logger, options: Partial<FlvPlayerOptions> = {}): void {
+  const opts: FlvPlayerOptions = { queueBytes: 4 * 1024 * 1024, maxBehindMs: 10_000, ...options }
+  const flvLog = log.child({ component: 'http-flv' })
+  http.route('GET', /^\/([^/]+)\/([^/]+)\.flv$/, (req, res, [app, name]) => {
+    const stream = hub.get(app!, name!)
+    if (!stream?.isLive) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' })
+      res.end(`stream ${app}/${name} is not live`)
+      return
+    }
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache', Connection: 'close' })
+    const player = new FlvPlayer(res, opts, flvLog)
+    player.start(stream)
+    hub.subscribe(app!, name!, player)
+    flvLog.info({ player: player.id, stream: stream.key, remote: req.socket.remoteAddress }, 'HTTP-FLV player started')
+    const end = () => {
+      player.stop()
+      hub.unsubscribe(stream, player)
+      flvLog.info({ player: player.id, framesSent: player.framesSent, framesDropped: player.framesDropped }, 'HTTP-FLV player ended')
+    }
+    res.once('close', end)
+  })
+}

@@ -20,6 +20,7 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
+import { KeyframeGate } from '../hub/keyframe-gate'
 import type { HttpServer } from './server'
 
 export interface FlvPlayerOptions {
@@ -68,17 +69,19 @@ class FlvPlayer implements Subscriber {
   readonly #res: http.ServerResponse
   readonly #options: FlvPlayerOptions
   readonly #log: Logger
-  #waitingKeyframe = true
-  #skipping = false
-  #behindSince: number | null = null
+  readonly #gate: KeyframeGate
   #closed = false
   framesSent = 0
-  framesDropped = 0
 
   constructor(res: http.ServerResponse, options: FlvPlayerOptions, log: Logger) {
     this.#res = res
     this.#options = options
     this.#log = log
+    this.#gate = new KeyframeGate(options.queueBytes, options.maxBehindMs)
+  }
+
+  get framesDropped(): number {
+    return this.#gate.framesDropped
   }
 
   start(stream: Stream): void {
@@ -88,15 +91,13 @@ class FlvPlayer implements Subscriber {
     for (const h of [stream.videoSequenceHeader, stream.audioSequenceHeader]) if (h) this.#send(h)
     const gop = stream.gop
     if (gop.length > 0) {
-      this.#waitingKeyframe = false
+      this.#gate.startedOnGop()
       for (const frame of gop) this.#send(frame)
     }
   }
 
   onPublish(_stream: Stream): void {
-    this.#waitingKeyframe = true
-    this.#skipping = false
-    this.#behindSince = null
+    this.#gate.reset()
   }
 
   /** The publisher left (after the hub's grace period): the FLV file ends. */
@@ -114,37 +115,25 @@ class FlvPlayer implements Subscriber {
     if (this.#closed) return
     if (frame.sequenceHeader) return this.#send(frame)
     const queued = this.#res.writableLength
-    const limit = this.#options.queueBytes
-    if (this.#waitingKeyframe) {
-      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo || !this.#skipping
-      if (!canStart || queued > limit / 2) return this.#drop()
-      if (frame.kind === 'video') {
-        this.#waitingKeyframe = false
-        this.#skipping = false
-        this.#behindSince = null
-      }
-    } else if (queued > limit) {
-      this.#waitingKeyframe = true
-      this.#skipping = true
-      this.#behindSince ??= Date.now()
-      this.#log.warn({ player: this.id, queued }, 'HTTP-FLV player behind: skipping to the next keyframe')
-      return this.#drop()
+    switch (this.#gate.admit(stream, frame, queued)) {
+      case 'send':
+        return this.#send(frame)
+      case 'behind':
+        this.#log.warn({ player: this.id, queued }, 'HTTP-FLV player behind: skipping to the next keyframe')
+        return
+      case 'disconnect':
+        this.#log.warn({ player: this.id }, `HTTP-FLV player stayed behind for more than ${this.#options.maxBehindMs} ms: disconnected`)
+        this.#closed = true
+        this.#res.destroy()
+        return
+      case 'drop':
+        return
     }
-    this.#send(frame)
   }
 
   #send(frame: MediaFrame): void {
     this.framesSent++
     this.#res.write(frameTag(frame))
-  }
-
-  #drop(): void {
-    this.framesDropped++
-    if (this.#behindSince !== null && Date.now() - this.#behindSince > this.#options.maxBehindMs) {
-      this.#log.warn({ player: this.id }, `HTTP-FLV player stayed behind for more than ${this.#options.maxBehindMs} ms: disconnected`)
-      this.#closed = true
-      this.#res.destroy()
-    }
   }
 
   stop(): void {

@@ -7,6 +7,7 @@
  */
 import type { Stream, Subscriber } from '../hub/stream'
 import { wireBytes, type MediaFrame } from '../hub/media-frame'
+import { KeyframeGate } from '../hub/keyframe-gate'
 import type { RtmpConnection } from './connection'
 import { status } from './status'
 
@@ -17,21 +18,21 @@ export class RtmpPlayer implements Subscriber {
   readonly messageStreamId: number
   readonly #connection: RtmpConnection
   #stream: Stream | null = null
-  /** Dropping frames until a keyframe (at start, after a publisher restart, or when behind). */
-  #waitingKeyframe = true
-  #behindSince: number | null = null
+  readonly #gate: KeyframeGate
   #closed = false
   #toldUnpublished = false
-  /** Dropping frames because the socket queue was over its bound. */
-  #skipping = false
   framesSent = 0
-  framesDropped = 0
   bytesSent = 0
 
   constructor(connection: RtmpConnection, messageStreamId: number) {
     this.id = `player-${nextPlayerId++}`
     this.#connection = connection
     this.messageStreamId = messageStreamId
+    this.#gate = new KeyframeGate(connection.options.playerQueueBytes, connection.options.playerMaxBehindMs)
+  }
+
+  get framesDropped(): number {
+    return this.#gate.framesDropped
   }
 
   get stream(): Stream | null {
@@ -57,15 +58,13 @@ export class RtmpPlayer implements Subscriber {
     }
     const gop = stream.gop
     if (gop.length > 0) {
-      this.#waitingKeyframe = false
+      this.#gate.startedOnGop()
       for (const frame of gop) this.#write(frame)
     }
   }
 
   onPublish(stream: Stream): void {
-    this.#waitingKeyframe = true
-    this.#skipping = false
-    this.#behindSince = null
+    this.#gate.reset()
     if (!this.#toldUnpublished) return // a publisher restart within the grace period: seamless
     this.#toldUnpublished = false
     const c = this.#connection
@@ -92,39 +91,18 @@ export class RtmpPlayer implements Subscriber {
       return
     }
     const queued = this.#connection.queuedBytes
-    const limit = this.#connection.options.playerQueueBytes
-    if (this.#waitingKeyframe) {
-      // At the start of a publish session nothing was skipped yet, so audio ahead of the first
-      // keyframe passes; a player skipping because it is behind resumes on a keyframe only.
-      const canStart = frame.kind === 'video' ? frame.keyframe : !stream.hasVideo || !this.#skipping
-      if (canStart && queued <= limit / 2) {
-        if (frame.kind === 'video') {
-          this.#waitingKeyframe = false
-          this.#skipping = false
-          this.#behindSince = null
-        }
-      } else {
-        this.#drop()
+    switch (this.#gate.admit(stream, frame, queued)) {
+      case 'send':
+        return this.#write(frame)
+      case 'behind':
+        this.#connection.log.warn({ player: this.id, queued }, 'player behind: skipping to the next keyframe')
         return
-      }
-    } else if (queued > limit) {
-      this.#waitingKeyframe = true
-      this.#skipping = true
-      this.#behindSince ??= Date.now()
-      this.#connection.log.warn({ player: this.id, queued }, 'player behind: skipping to the next keyframe')
-      this.#drop()
-      return
-    }
-    this.#write(frame)
-  }
-
-  #drop(): void {
-    this.framesDropped++
-    if (this.#behindSince !== null && Date.now() - this.#behindSince > this.#connection.options.playerMaxBehindMs) {
-      this.#closed = true
-      this.#connection.close(
-        `player stayed behind for more than ${this.#connection.options.playerMaxBehindMs} ms (${this.#connection.queuedBytes} bytes queued)`,
-      )
+      case 'disconnect':
+        this.#closed = true
+        this.#connection.close(`player stayed behind for more than ${this.#connection.options.playerMaxBehindMs} ms (${queued} bytes queued)`)
+        return
+      case 'drop':
+        return
     }
   }
 

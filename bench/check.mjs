@@ -72,7 +72,7 @@ const BENCHES = [
     script: 'rtp.bench.mjs',
     args: ['--quick'],
     env: {},
-    time: { check: '300', baseline: '600' },
+    time: { check: '1000', baseline: '2000' },
     peerLabel: () => 'JS RFC 6184 packetizer',
     rows: (j) =>
       j.results

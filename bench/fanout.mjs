@@ -18,7 +18,8 @@
  *
  * Flags: --players LIST (default 100,500,1000), --viewers LIST (default 50,200,500; '' skips),
  * --servers LIST (sluice,nginx,nms), --window S (default 15), --settle S (default 2),
- * --json PATH (default bench/results/fanout.json), --whep-procs K (default: one per 100
+ * --json PATH (default bench/results/fanout.json), --sluice-args 'FLAGS' (extra CLI flags for
+ * Sluice, e.g. '--merge-write-ms 50'), --whep-procs K (default: one per 100
  * viewers, at most 4), --player-procs K (default: one per 250 players, at most 4).
  */
 import { parseArgs } from 'node:util'
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     json: { type: 'string', default: path.join(here, 'results', 'fanout.json') },
     'whep-procs': { type: 'string' },
     'player-procs': { type: 'string' },
+    /** extra `sluice` CLI flags for the Sluice cells, e.g. --sluice-args='--merge-write-ms 50' */
+    'sluice-args': { type: 'string', default: '' },
   },
 })
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number)
@@ -87,7 +90,7 @@ function waitPort(port, timeoutMs = 10000) {
 /** Each returns { name, pid, rtmpUrl, origin?, stop }. */
 const starters = {
   async sluice() {
-    const s = await startSluice()
+    const s = await startSluice({ extraArgs: values['sluice-args'].split(/\s+/).filter(Boolean) })
     return { name: 'sluice', pid: s.pid, rtmpUrl: `rtmp://127.0.0.1:${s.rtmpPort}/${STREAM}`, origin: s.origin, stop: s.stop }
   },
   async nginx() {

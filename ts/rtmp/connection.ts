@@ -28,20 +28,31 @@ type StreamSlot =
 
 let nextConnectionId = 1
 
-/** Sockets corked in this event-loop turn; uncorked together once its I/O callbacks ran. */
-const corked = new Set<Socket>()
+/**
+ * Sockets corked for merged writes, per merge delay (0: until the end of this event-loop turn),
+ * uncorked together so each leaves in one writev.
+ */
+const corked = new Map<number, Set<Socket>>()
 
-function uncorkAll(): void {
-  for (const socket of corked) socket.uncork()
-  corked.clear()
+function uncorkAll(delayMs: number): void {
+  const sockets = corked.get(delayMs)
+  if (!sockets) return
+  corked.delete(delayMs)
+  for (const socket of sockets) socket.uncork()
 }
 
-/** Corks `socket` until the end of this turn, so the turn's writes to it leave in one writev. */
-function corkUntilNextTurn(socket: Socket): void {
-  if (corked.has(socket)) return
-  if (corked.size === 0) setImmediate(uncorkAll)
+/** Corks `socket` for `delayMs` (0: the rest of this turn), so the writes meanwhile leave in one writev. */
+function corkFor(socket: Socket, delayMs: number): void {
+  let sockets = corked.get(delayMs)
+  if (sockets?.has(socket)) return
+  if (!sockets) {
+    sockets = new Set()
+    corked.set(delayMs, sockets)
+    if (delayMs > 0) setTimeout(uncorkAll, delayMs, delayMs).unref()
+    else setImmediate(uncorkAll, 0)
+  }
   socket.cork()
-  corked.add(socket)
+  sockets.add(socket)
 }
 
 export class RtmpConnection {
@@ -400,12 +411,13 @@ export class RtmpConnection {
 
   /**
    * Writes ready chunk bytes (shared media bytes) after anything queued. Writes of one
-   * event-loop turn leave in one `writev` (the socket is corked until the turn's I/O is done).
+   * event-loop turn (or of `playerMergeWriteMs`) leave in one `writev`: the socket is corked
+   * meanwhile.
    */
   writeRaw(bytes: Buffer): void {
     if (this.#state === 'closed') return
     this.flush()
-    corkUntilNextTurn(this.socket)
+    corkFor(this.socket, this.options.playerMergeWriteMs)
     this.socket.write(bytes)
   }
 

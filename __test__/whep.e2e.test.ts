@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
-import { launchChromium, type PlayerStats } from './helpers/browser'
+import { launchChromium, playerStats, type PlayerStats } from './helpers/browser'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-whep-'))
@@ -30,26 +30,12 @@ function publishLive(url: string, seconds: number, extra: string[] = []): Proc {
   return p
 }
 
-async function stats(page: Page): Promise<PlayerStats> {
-  return page.evaluate(async () => {
-    const p = (window as any).sluicePlayer
-    const out: any = { connectedAt: p.connectedAt, firstFrameAt: p.firstFrameAt }
-    if (!p.pc) return out
-    const report = await p.pc.getStats()
-    report.forEach((r: any) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') out.video = r
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audio = r
-    })
-    return JSON.parse(JSON.stringify(out))
-  })
-}
-
 async function watch(path: string, seconds: number): Promise<{ page: Page; s: PlayerStats }> {
   const page = await browser.newPage()
   await page.goto(server.httpUrl(`/?play=${path}`))
   await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
   await page.waitForTimeout(seconds * 1000)
-  return { page, s: await stats(page) }
+  return { page, s: await playerStats(page) }
 }
 
 beforeAll(async () => {
@@ -86,7 +72,7 @@ describe('WHEP playback in Chromium', () => {
     // the join (a GOP replayed in a burst) is over after 2 s; then 8 s of steady playback
     const { page, s: atJoin } = await watch('live/bframes', 2)
     await page.waitForTimeout(8000)
-    const s = await stats(page)
+    const s = await playerStats(page)
     const steadyFreezes = (s.video?.freezeCount ?? 0) - (atJoin.video?.freezeCount ?? 0)
     const steadyDropped = (s.video?.framesDropped ?? 0) - (atJoin.video?.framesDropped ?? 0)
     console.log('B-frames: framesDecoded', s.video?.framesDecoded, 'framesDropped', s.video?.framesDropped, 'freezeCount', s.video?.freezeCount,
@@ -106,7 +92,7 @@ describe('WHEP playback in Chromium', () => {
     const page = await browser.newPage()
     await page.goto(server.httpUrl('/?play=live/midgop'))
     await page.waitForFunction(() => (window as any).sluicePlayer?.firstFrameAt, null, { timeout: 10_000, polling: 10 })
-    const s = await stats(page)
+    const s = await playerStats(page)
     const ms = s.firstFrameAt! - s.connectedAt!
     console.log('mid-GOP join: first frame decoded', Math.round(ms), 'ms after connected')
     expect(ms).toBeLessThan(500)

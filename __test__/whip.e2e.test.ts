@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run } from './helpers/ffmpeg'
-import { launchChromium, type PlayerStats } from './helpers/browser'
+import { launchChromium, playerStats, type PlayerStats } from './helpers/browser'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-whip-'))
@@ -23,21 +23,7 @@ async function publishFromPage(stream: string, codec = 'H264'): Promise<Page> {
   return page
 }
 
-async function playerStats(page: Page): Promise<PlayerStats> {
-  return page.evaluate(async () => {
-    const p = (window as any).sluicePlayer
-    const out: any = { connectedAt: p.connectedAt, firstFrameAt: p.firstFrameAt }
-    if (!p.pc) return out
-    const report = await p.pc.getStats()
-    report.forEach((r: any) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') out.video = { ...r, codec: r.codecId ? report.get(r.codecId)?.mimeType : null }
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audio = r
-    })
-    return JSON.parse(JSON.stringify(out))
-  })
-}
-
-async function watch(stream: string, seconds: number): Promise<{ page: Page; s: PlayerStats & { video?: { codec?: string } } }> {
+async function watch(stream: string, seconds: number): Promise<{ page: Page; s: PlayerStats }> {
   const page = await browser.newPage()
   await page.goto(server.httpUrl(`/?play=${stream}`))
   await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
@@ -73,7 +59,7 @@ describe('WHIP publishing from Chromium', () => {
     const flvPlayer = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl('/live/cam.flv'), '-t', '6',
       '-map', '0:v', '-map', '0:a', '-f', 'framemd5', flvOut])
     const { page, s } = await watch('live/cam', 10)
-    console.log('WHIP → WHEP: framesDecoded', s.video?.framesDecoded, s.video?.frameWidth, 'x', s.video?.frameHeight, 'codec', (s.video as any)?.codec,
+    console.log('WHIP → WHEP: framesDecoded', s.video?.framesDecoded, s.video?.frameWidth, 'x', s.video?.frameHeight, 'codec', s.video?.codec,
       'freezes', s.video?.freezeCount, 'audio samples', s.audio?.totalSamplesReceived)
     expect(s.video?.framesDecoded).toBeGreaterThan(60)
     expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)
@@ -101,8 +87,8 @@ describe('WHIP publishing from Chromium', () => {
     const publisher = await publishFromPage('live/vp8', 'VP8')
     await waitFor(() => server.sluice.hub.get('live', 'vp8')?.isLive, 10_000, 'VP8 publisher')
     const { page, s } = await watch('live/vp8', 6)
-    console.log('WHIP VP8 → WHEP: framesDecoded', s.video?.framesDecoded, 'codec', (s.video as any)?.codec)
-    expect((s.video as any)?.codec).toBe('video/VP8')
+    console.log('WHIP VP8 → WHEP: framesDecoded', s.video?.framesDecoded, 'codec', s.video?.codec)
+    expect(s.video?.codec).toBe('video/VP8')
     expect(s.video?.framesDecoded).toBeGreaterThan(60)
     await page.close()
     await publisher.close()

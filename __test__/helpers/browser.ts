@@ -1,5 +1,5 @@
 /** Debian's Chromium driven by playwright-core (headless, loopback only; playwright gives it a fresh profile). */
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
@@ -24,6 +24,8 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
 /** Inbound video/audio stats of the page's player (`window.sluicePlayer`). */
 export interface PlayerStats {
   video?: {
+    /** The negotiated video codec's MIME type (`video/H264`, `video/VP8`...). */
+    codec?: string | null
     framesDecoded: number
     frameWidth: number
     frameHeight: number
@@ -36,4 +38,19 @@ export interface PlayerStats {
   audio?: { totalSamplesReceived: number; audioLevel: number; packetsReceived: number }
   connectedAt: number | null
   firstFrameAt: number | null
+}
+
+/** `getStats()` of the player page's PeerConnection: inbound video (with its codec) and audio. */
+export async function playerStats(page: Page): Promise<PlayerStats> {
+  return page.evaluate(async () => {
+    const p = (window as any).sluicePlayer
+    const out: any = { connectedAt: p.connectedAt, firstFrameAt: p.firstFrameAt }
+    if (!p.pc) return out
+    const report = await p.pc.getStats()
+    report.forEach((r: any) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') out.video = { ...r, codec: r.codecId ? report.get(r.codecId)?.mimeType : null }
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audio = r
+    })
+    return JSON.parse(JSON.stringify(out))
+  })
 }

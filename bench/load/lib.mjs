@@ -3,7 +3,7 @@
 // publishers they start (Sluice, a pre-encoded source file, ffmpeg publishing it in a loop).
 
 import { readFileSync, readdirSync, existsSync, mkdirSync, statSync } from 'node:fs'
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, execFileSync, fork } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
@@ -261,4 +261,38 @@ export function startLoopPublisher(file, url) {
   }
   pub.stop = () => stopProcess(proc, 'SIGTERM')
   return pub
+}
+
+/**
+ * Forks `K` client processes of `script` (run with `--child`) and deals clients 0..N-1 to them
+ * round-robin. Each child posts `{op: 'ready'}` then `{op: 'results'}`; `waitAll(key, ms)` waits
+ * until every child has sent `key` (or exited) or the time is up; `killAll()` SIGKILLs the rest.
+ */
+export function forkClients(script, N, K, env = process.env) {
+  const children = Array.from({ length: K }, (_, k) => {
+    const ids = []
+    for (let i = k; i < N; i += K) ids.push(i)
+    const child = fork(script, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
+    const c = { child, ids, ready: null, results: null, waiters: [], exited: undefined }
+    child.on('message', (m) => {
+      if (m.op === 'ready') c.ready = m
+      if (m.op === 'results') c.results = m
+      for (const w of c.waiters.splice(0)) w()
+    })
+    child.on('exit', (code) => {
+      c.exited = code
+      for (const w of c.waiters.splice(0)) w()
+    })
+    return c
+  })
+  const waitAll = async (key, timeoutMs) => {
+    const deadline = Date.now() + timeoutMs
+    for (const c of children) {
+      while (!c[key] && c.exited === undefined && Date.now() < deadline) await new Promise((r) => { c.waiters.push(r); setTimeout(r, 500) })
+    }
+  }
+  const killAll = async () => {
+    for (const c of children) if (c.exited === undefined) c.child.kill('SIGKILL')
+  }
+  return { children, waitAll, killAll }
 }

@@ -38,12 +38,11 @@
  */
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
-import { fork } from 'node:child_process'
 import { connect } from 'node:net'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { availableParallelism, loadavg } from 'node:os'
-import { sleep, round, procSample, cpuPercent, machineCpu, distribution, ServerSampler, startSluice, encodeSource, startLoopPublisher } from './lib.mjs'
+import { sleep, round, procSample, cpuPercent, machineCpu, distribution, ServerSampler, startSluice, encodeSource, startLoopPublisher, forkClients } from './lib.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -389,31 +388,8 @@ async function runMain() {
   const server = serverPid ? new ServerSampler(serverPid, publisher ? [publisher.pid] : []) : null
   const before = server ? server.sample() : null
 
-  const children = Array.from({ length: K }, (_, k) => {
-    const ids = []
-    for (let i = k; i < N; i += K) ids.push(i)
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    const c = { child, ids, ready: null, results: null, waiters: [] }
-    child.on('message', (m) => {
-      if (m.op === 'ready') c.ready = m
-      if (m.op === 'results') c.results = m
-      for (const w of c.waiters.splice(0)) w()
-    })
-    child.on('exit', (code) => {
-      c.exited = code
-      for (const w of c.waiters.splice(0)) w()
-    })
-    return c
-  })
-  cleanups.push(async () => {
-    for (const c of children) if (c.exited === undefined) c.child.kill('SIGKILL')
-  })
-  const waitAll = async (key, timeoutMs) => {
-    const deadline = Date.now() + timeoutMs
-    for (const c of children) {
-      while (!c[key] && c.exited === undefined && Date.now() < deadline) await new Promise((r) => { c.waiters.push(r); setTimeout(r, 500) })
-    }
-  }
+  const { children, waitAll, killAll } = forkClients(fileURLToPath(import.meta.url), N, K)
+  cleanups.push(killAll)
 
   const connectStart = Date.now()
   for (const c of children) c.child.send({ op: 'init', ids: c.ids, url, concurrency: Number(values.concurrency), connectTimeoutMs, handshake: values.handshake, readIntervalMs: Number(values['read-interval']) })

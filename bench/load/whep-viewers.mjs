@@ -51,11 +51,11 @@
  */
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
-import { fork, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { availableParallelism, loadavg, setPriority } from 'node:os'
-import { sleep, round, freePort, stopProcess, descendants, procSample, machineCpu, udpSnmp } from './lib.mjs'
+import { sleep, round, freePort, stopProcess, descendants, procSample, machineCpu, udpSnmp, forkClients } from './lib.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -590,31 +590,8 @@ async function runMain() {
   }
 
   // viewer processes
-  const children = Array.from({ length: K }, (_, k) => {
-    const ids = []
-    for (let i = k; i < N; i += K) ids.push(i)
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv })
-    const c = { child, ids, ready: null, results: null, waiters: [] }
-    child.on('message', (m) => {
-      if (m.op === 'ready') c.ready = m
-      if (m.op === 'results') c.results = m
-      for (const w of c.waiters.splice(0)) w()
-    })
-    child.on('exit', (code) => {
-      c.exited = code
-      for (const w of c.waiters.splice(0)) w()
-    })
-    return c
-  })
-  cleanups.push(async () => {
-    for (const c of children) if (c.exited === undefined) c.child.kill('SIGKILL')
-  })
-  const waitAll = async (key, timeoutMs) => {
-    const deadline = Date.now() + timeoutMs
-    for (const c of children) {
-      while (!c[key] && c.exited === undefined && Date.now() < deadline) await new Promise((r) => { c.waiters.push(r); setTimeout(r, 500) })
-    }
-  }
+  const { children, waitAll, killAll } = forkClients(fileURLToPath(import.meta.url), N, K, childEnv)
+  cleanups.push(killAll)
   const connectStart = Date.now()
   const connectTimeoutMs = Number(values['connect-timeout']) * 1000
   for (const c of children) c.child.send({ op: 'init', ids: c.ids, origin, stream: values.stream, concurrency: 8, connectTimeoutMs, candidatesInOffer: values['candidates-in-offer'] })

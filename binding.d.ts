@@ -213,8 +213,18 @@ export declare class OpusToAacTranscoder {
 export declare class RtmpSession {
   /** Creates a session. A client session has C0+C1 ready in `takeTransmit()`. */
   constructor(options?: RtmpSessionOptions | undefined | null)
-  /** Feeds one socket read. Never throws for malformed input: see `errorCode`. */
+  /**
+   * Feeds one socket read. Never throws for malformed input: see `errorCode`. Throws only
+   * when Node cannot create a Buffer.
+   */
   feed(data: Uint8Array): RtmpFeedResult
+  /**
+   * Lets go of this session's payload slabs now instead of when the session is collected
+   * (call it when the connection closes): Buffers and views already handed out stay valid,
+   * and the slabs' memory returns to the pool once they are gone. Messages in progress are
+   * dropped; a later `feed()` starts new slabs.
+   */
+  release(): void
   /** Bytes queued by `send*` calls since the last call, or null. */
   takeTransmit(): Buffer | null
   /** Whether the handshake has completed. */
@@ -552,15 +562,26 @@ export interface RtmpEvent {
 export interface RtmpFeedResult {
   /** Bytes to write to the socket now (handshake replies, acknowledgements, ping responses). */
   transmit?: Buffer
-  /** Audio and video message payloads of this read, concatenated. */
-  media?: Buffer
   /**
-   * 7 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), offset and length
-   * in `media`, flags (1 keyframe, 2 sequence header), composition time (ms, signed 32-bit).
+   * The payload slabs this read's media messages sit in (Buffers of 2 MiB, or one message's
+   * size for a message over 512 KiB). Messages are reassembled straight from the chunks
+   * into these (one copy, `crates/rtmp/src/chunk/arena.rs`); a slab reaches JS once, the same
+   * Buffer object in every read that has messages in it. Views keep a slab alive: copy
+   * payloads that live for the whole connection (sequence headers) out of it.
    */
-  mediaIndex?: Uint32Array
-  /** Non-media events in arrival order. */
-  events: Array<RtmpEvent>
+  slabs?: Array<unknown>
+  /**
+   * 8 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), slab (index in
+   * `slabs`), offset and length in that slab (bytes), flags (1 keyframe, 2 sequence
+   * header), composition time (ms, signed 32-bit). A `Uint32Array` the session keeps, the
+   * same object every read (a new one only when a read needs more room): only the first
+   * `mediaCount * 8` slots are this read's, and the next `feed()` overwrites them.
+   */
+  mediaIndex?: unknown
+  /** Number of media messages in this read. */
+  mediaCount: number
+  /** Non-media events in arrival order (absent when there are none). */
+  events?: Array<RtmpEvent>
   /**
    * Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
    * before the fault is still returned above; the session must then be closed.

@@ -62,9 +62,11 @@ function demux(reads) {
     seed?.feed(reads[i])
     const r = s.feed(reads[i])
     if (r.errorCode !== undefined && r.errorCode !== null) throw new Error(`${r.errorCode}: ${r.errorMessage}`)
-    if (r.mediaIndex) messages += r.mediaIndex.length / 7
-    messages += r.events.length
+    messages += r.mediaCount
+    if (r.events) messages += r.events.length
   }
+  s.release() // as the server does when the connection closes
+  seed?.release()
   return messages
 }
 
@@ -171,7 +173,7 @@ let sink = 0
 
 /**
  * One event-loop turn. Node frees the memory behind Buffers that Rust hands over (napi external
- * buffers: feed()'s media/mediaIndex/transmit, muxMessage's output) in a finalizer it runs from
+ * buffers: feed()'s payload slabs and transmit, muxMessage's output) in a finalizer it runs from
  * setImmediate, so a loop that never yields keeps every one of them alive and each new
  * allocation touches fresh pages. A server yields between socket reads; every task below ends
  * its iteration with a turn, inside the timed section, so the cost of freeing is counted.
@@ -241,7 +243,7 @@ const diagnostics = [
     bytes: 0, messages: 0, calls: FLOOR_CALLS,
     note: 'per-call floor',
     fn: async () => {
-      for (let i = 0; i < FLOOR_CALLS; i++) sink += idle.feed(EMPTY).events.length
+      for (let i = 0; i < FLOOR_CALLS; i++) sink += idle.feed(EMPTY).mediaCount
       await turn()
     },
   },

@@ -28,17 +28,17 @@ export function decodeRecording(bytes, sliceSize = 64 * 1024) {
   for (let off = 0; off < bytes.length; off += sliceSize) {
     const r = session.feed(bytes.subarray(off, off + sliceSize))
     reads++
-    const idx = r.mediaIndex ?? new Uint32Array(0)
+    const idx = r.mediaIndex
     const media = []
-    for (let i = 0; i < idx.length; i += 7) {
+    for (let i = 0; i < r.mediaCount * 8; i += 8) {
       media.push({
         typeId: idx[i], msid: idx[i + 1], timestamp: idx[i + 2],
-        payload: r.media.subarray(idx[i + 3], idx[i + 3] + idx[i + 4]),
-        flags: idx[i + 5], cts: idx[i + 6] | 0,
+        payload: r.slabs[idx[i + 3]].subarray(idx[i + 4], idx[i + 4] + idx[i + 5]),
+        flags: idx[i + 6], cts: idx[i + 7] | 0,
       })
     }
     let m = 0
-    for (const ev of r.events) {
+    for (const ev of r.events ?? []) {
       while (m < ev.mediaBefore) messages.push(media[m++])
       if (ev.kind === 'handshake') continue
       const typeId = ev.kind === 'other' ? ev.eventType : KIND_TYPE[ev.kind]

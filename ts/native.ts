@@ -8,8 +8,11 @@ import binding = require('../binding.js')
 export const native = binding
 export type { RtmpSession as NativeRtmpSession, RtmpFeedResult, RtmpEvent, CodecInfo } from '../binding.js'
 
-/** Slots per media message in `RtmpFeedResult.mediaIndex`. */
-export const MEDIA_INDEX_STRIDE = 7
+/**
+ * Slots per media message in `RtmpFeedResult.mediaIndex`: typeId, messageStreamId, timestamp (ms),
+ * slab (index in `slabs`), offset, length (bytes), flags, composition time (ms, signed).
+ */
+export const MEDIA_INDEX_STRIDE = 8
 /** Media flag bits in `mediaIndex`. */
 export const MEDIA_FLAG_KEYFRAME = 1
 export const MEDIA_FLAG_SEQUENCE_HEADER = 2

@@ -73,7 +73,7 @@ else await runMain()
 
 function runChild() {
   const { RtmpSession } = createRequire(import.meta.url)('../../binding.js')
-  const STRIDE = 7
+  const STRIDE = 8 // RtmpFeedResult.mediaIndex slots per message (ts/native.ts)
   const players = []
   let windowOpen = false
   let batchedReads = false
@@ -134,11 +134,11 @@ function runChild() {
     if (idx) {
       const now = performance.now()
       if (p.firstMediaAt === null) p.firstMediaAt = now
-      for (let o = 0; o < idx.length; o += STRIDE) {
+      for (let o = 0; o < r.mediaCount * STRIDE; o += STRIDE) {
         const type = idx[o]
         const ts = idx[o + 2]
-        const len = idx[o + 4]
-        const flags = idx[o + 5]
+        const len = idx[o + 5]
+        const flags = idx[o + 6]
         if (w) w.mediaBytes += len
         if (flags & 2) continue // sequence header
         if (type === 9) {
@@ -188,7 +188,7 @@ function runChild() {
         }
       }
     }
-    for (const e of r.events) {
+    for (const e of r.events ?? []) {
       if (e.kind === 'handshake') {
         p.state = 'handshaken'
         const [host, port] = [p.url.hostname, p.url.port || 1935]

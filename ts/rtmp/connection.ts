@@ -134,25 +134,29 @@ export class RtmpConnection {
     this.#lastInput = Date.now()
     const r = this.#session.feed(data)
     if (r.transmit) this.socket.write(r.transmit)
-    const index = r.mediaIndex
-    const media = r.media
+    const index = r.mediaIndex as Uint32Array | undefined
+    const slabs = r.slabs as Buffer[] | undefined
     let m = 0
-    const mediaCount = index ? index.length / MEDIA_INDEX_STRIDE : 0
+    const mediaCount = r.mediaCount
     const deliverMediaUpTo = (end: number) => {
-      for (; m < end && index && media; m++) {
+      for (; m < end && index && slabs; m++) {
         const o = m * MEDIA_INDEX_STRIDE
-        const offset = index[o + 3]!
+        const offset = index[o + 4]!
+        const flags = index[o + 6]!
+        const view = slabs[index[o + 3]!]!.subarray(offset, offset + index[o + 5]!)
         this.#onMedia(
           index[o]! === 8 ? 'audio' : 'video',
           index[o + 1]!,
           index[o + 2]!,
-          media.subarray(offset, offset + index[o + 4]!),
-          index[o + 5]!,
-          index[o + 6]! | 0,
+          // A sequence header lives as long as the stream: copied, so it does not keep a
+          // 2 MiB payload slab alive.
+          flags & MEDIA_FLAG_SEQUENCE_HEADER ? Buffer.from(view) : view,
+          flags,
+          index[o + 7]! | 0,
         )
       }
     }
-    for (const event of r.events) {
+    for (const event of r.events ?? []) {
       deliverMediaUpTo(event.mediaBefore)
       if (this.#isClosed()) return
       this.#onEvent(event)
@@ -427,6 +431,7 @@ export class RtmpConnection {
     for (const id of [...this.#slots.keys()]) this.#endSlot(id, reason)
     this.#state = 'closed'
     clearInterval(this.#timer)
+    this.#session.release() // payload slabs return to the pool once the views handed out are gone
     const normal = reason === 'peer closed the connection' || reason === 'server shutting down'
     if (normal) this.log.info({ reason }, 'connection closed')
     else this.log.warn({ reason }, 'connection closed')

@@ -1,8 +1,13 @@
 //! `RtmpSession`: one RTMP connection's protocol state, fed once per socket read.
 
+use std::sync::Arc;
+
 use napi::bindgen_prelude::*;
+use napi::sys;
+use napi::Unknown;
 use napi_derive::napi;
 use serde_json::Value;
+use sluice_rtmp::chunk::arena::Slab;
 use sluice_rtmp::chunk::{encode_standalone, DecoderLimits};
 use sluice_rtmp::command::Command;
 use sluice_rtmp::control::UserControlEvent;
@@ -14,7 +19,7 @@ use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 use crate::amf::{from_json, to_json};
 
 /// Number of u32 slots per media message in `RtmpFeedResult.mediaIndex`.
-pub const MEDIA_INDEX_STRIDE: usize = 7;
+pub const MEDIA_INDEX_STRIDE: usize = 8;
 /// Media flag: keyframe (video frame type 1).
 pub const FLAG_KEYFRAME: u32 = 1;
 /// Media flag: sequence header (AVC/HEVC decoder configuration record, AAC AudioSpecificConfig).
@@ -66,17 +71,26 @@ pub struct RtmpEvent {
 }
 
 /// Everything one socket read produced.
-#[napi(object)]
-pub struct RtmpFeedResult {
+#[napi(object, object_from_js = false)]
+pub struct RtmpFeedResult<'env> {
     /// Bytes to write to the socket now (handshake replies, acknowledgements, ping responses).
     pub transmit: Option<Buffer>,
-    /// Audio and video message payloads of this read, concatenated.
-    pub media: Option<Buffer>,
-    /// 7 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), offset and length
-    /// in `media`, flags (1 keyframe, 2 sequence header), composition time (ms, signed 32-bit).
-    pub media_index: Option<Uint32Array>,
-    /// Non-media events in arrival order.
-    pub events: Vec<RtmpEvent>,
+    /// The payload slabs this read's media messages sit in (Buffers of 2 MiB, or one message's
+    /// size for a message over 512 KiB). Messages are reassembled straight from the chunks
+    /// into these (one copy, `crates/rtmp/src/chunk/arena.rs`); a slab reaches JS once, the same
+    /// Buffer object in every read that has messages in it. Views keep a slab alive: copy
+    /// payloads that live for the whole connection (sequence headers) out of it.
+    pub slabs: Option<Vec<Unknown<'env>>>,
+    /// 8 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), slab (index in
+    /// `slabs`), offset and length in that slab (bytes), flags (1 keyframe, 2 sequence
+    /// header), composition time (ms, signed 32-bit). A `Uint32Array` the session keeps, the
+    /// same object every read (a new one only when a read needs more room): only the first
+    /// `mediaCount * 8` slots are this read's, and the next `feed()` overwrites them.
+    pub media_index: Option<Unknown<'env>>,
+    /// Number of media messages in this read.
+    pub media_count: u32,
+    /// Non-media events in arrival order (absent when there are none).
+    pub events: Option<Vec<RtmpEvent>>,
     /// Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
     /// before the fault is still returned above; the session must then be closed.
     pub error_code: Option<String>,
@@ -86,9 +100,83 @@ pub struct RtmpFeedResult {
 
 /// One RTMP connection (client or server side), sans-IO: feed it socket bytes, write what it
 /// returns. See `crates/rtmp/src/session.rs` for the protocol behaviour.
-#[napi]
+#[napi(custom_finalize)]
 pub struct RtmpSession {
     inner: Session,
+    /// Slabs handed to JS that the decoder may still complete messages in.
+    exported: Vec<ExportedSlab>,
+    /// This read's media index, before it is copied into `index_array`.
+    index: Vec<u32>,
+    /// The JS `Uint32Array` the index is copied into (strong reference), its memory and its
+    /// length in u32 slots; made on the first media message, replaced only to grow.
+    index_array: Option<(sys::napi_ref, *mut u32, usize)>,
+}
+
+/// Slots of the first media index array (512 messages per read).
+const INDEX_SLOTS_MIN: usize = 512 * MEDIA_INDEX_STRIDE;
+
+/// A slab's JS Buffer, held (strong reference) while the decoder can still complete a message
+/// in the slab, so every message of a slab is a view of one Buffer object.
+struct ExportedSlab {
+    slab: Arc<Slab>,
+    buffer: sys::napi_ref,
+}
+
+/// Finalizer of a slab's external Buffer: drops the `Arc<Slab>` the Buffer held. (Node tells
+/// V8 about the slab's size when the Buffer is made and when it is freed.)
+unsafe extern "C" fn release_slab(
+    _env: sys::napi_env,
+    _data: *mut std::ffi::c_void,
+    hint: *mut std::ffi::c_void,
+) {
+    // SAFETY: `hint` is the `Box<Arc<Slab>>` leaked in `export_slab`, released exactly once here.
+    drop(unsafe { Box::from_raw(hint as *mut Arc<Slab>) });
+}
+
+/// Wraps a slab's whole memory in an external Buffer (no copy) and keeps a strong reference.
+fn export_slab(env: &Env, slab: &Arc<Slab>) -> Result<ExportedSlab> {
+    let hint = Box::into_raw(Box::new(slab.clone()));
+    let mut value = std::ptr::null_mut();
+    // SAFETY: the memory lives as long as the `Arc<Slab>` in `hint`, which the Buffer's
+    // finalizer drops; JS reads only ranges of finished payloads (the index says which).
+    let status = unsafe {
+        sys::napi_create_external_buffer(
+            env.raw(),
+            slab.len(),
+            slab.as_ptr() as *mut std::ffi::c_void,
+            Some(release_slab),
+            hint as *mut std::ffi::c_void,
+            &mut value,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        // SAFETY: the finalizer was not registered, so the hint is still ours.
+        drop(unsafe { Box::from_raw(hint) });
+        return Err(Error::new(
+            Status::GenericFailure,
+            format!("napi_create_external_buffer failed ({status})"),
+        ));
+    }
+    let mut buffer = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_reference(env.raw(), value, 1, &mut buffer) })?;
+    Ok(ExportedSlab {
+        slab: slab.clone(),
+        buffer,
+    })
+}
+
+impl ObjectFinalize for RtmpSession {
+    fn finalize(self, env: Env) -> Result<()> {
+        for e in &self.exported {
+            // SAFETY: references created by `export_slab` in this env, deleted once.
+            unsafe { sys::napi_delete_reference(env.raw(), e.buffer) };
+        }
+        if let Some((array, _, _)) = self.index_array {
+            // SAFETY: made by `index_array` in this env, deleted once.
+            unsafe { sys::napi_delete_reference(env.raw(), array) };
+        }
+        Ok(())
+    }
 }
 
 fn event(kind: &str, media_before: u32) -> RtmpEvent {
@@ -172,25 +260,24 @@ impl RtmpSession {
         let config = SessionConfig { limits };
         Ok(RtmpSession {
             inner: Session::new(role, config, random_1528(), o.epoch_ms.unwrap_or(0)),
+            exported: Vec::new(),
+            index: Vec::new(),
+            index_array: None,
         })
     }
 
-    /// Feeds one socket read. Never throws for malformed input: see `errorCode`.
+    /// Feeds one socket read. Never throws for malformed input: see `errorCode`. Throws only
+    /// when Node cannot create a Buffer.
     #[napi]
-    pub fn feed(&mut self, data: &[u8]) -> RtmpFeedResult {
+    pub fn feed<'env>(&mut self, env: &'env Env, data: &[u8]) -> Result<RtmpFeedResult<'env>> {
         let result = self.inner.handle_input(data);
-        let mut pending = Vec::new();
-        let mut media_len = 0;
-        while let Some(e) = self.inner.poll_event() {
-            if let SessionEvent::Media { payload, .. } = &e {
-                media_len += payload.len();
-            }
-            pending.push(e);
-        }
-        let mut media: Vec<u8> = Vec::with_capacity(media_len);
-        let mut index: Vec<u32> = Vec::new();
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        let mut slabs: Vec<Unknown<'env>> = Vec::new();
+        // Serial of each entry of `slabs` (a read's messages sit in one to three slabs).
+        let mut slab_serials: Vec<u64> = Vec::new();
         let mut events = Vec::new();
-        for e in pending {
+        while let Some(e) = self.inner.poll_event() {
             let before = (index.len() / MEDIA_INDEX_STRIDE) as u32;
             match e {
                 SessionEvent::Media {
@@ -200,16 +287,25 @@ impl RtmpSession {
                     payload,
                 } => {
                     let (flags, cts) = media_flags(type_id, &payload);
+                    let serial = payload.slab().serial();
+                    let slot = match slab_serials.iter().position(|&s| s == serial) {
+                        Some(slot) => slot,
+                        None => {
+                            slabs.push(self.slab_buffer(env, payload.slab())?);
+                            slab_serials.push(serial);
+                            slab_serials.len() - 1
+                        }
+                    };
                     index.extend_from_slice(&[
                         type_id as u32,
                         message_stream_id,
                         timestamp,
-                        media.len() as u32,
+                        slot as u32,
+                        payload.offset() as u32,
                         payload.len() as u32,
                         flags,
                         cts as u32,
                     ]);
-                    media.extend_from_slice(&payload);
                 }
                 SessionEvent::HandshakeDone { kind } => {
                     let mut ev = event("handshake", before);
@@ -298,18 +394,114 @@ impl RtmpSession {
                 _ => {}
             }
         }
+        self.release_finished_slabs(env);
         let (error_code, error_message) = match result {
             Ok(()) => (None, None),
             Err(e) => (Some(e.code().to_string()), Some(e.to_string())),
         };
-        RtmpFeedResult {
+        let media_count = (index.len() / MEDIA_INDEX_STRIDE) as u32;
+        let media_index = if index.is_empty() {
+            None
+        } else {
+            Some(self.index_array(env, &index)?)
+        };
+        self.index = index;
+        Ok(RtmpFeedResult {
             transmit: self.take_transmit(),
-            media: (!index.is_empty()).then(|| media.into()),
-            media_index: (!index.is_empty()).then(|| Uint32Array::new(index)),
-            events,
+            slabs: (!slabs.is_empty()).then_some(slabs),
+            media_index,
+            media_count,
+            events: (!events.is_empty()).then_some(events),
             error_code,
             error_message,
+        })
+    }
+
+    /// Copies `index` into the session's `Uint32Array` (made, or replaced by a larger one, when
+    /// it is too small) and returns that array.
+    fn index_array<'env>(&mut self, env: &'env Env, index: &[u32]) -> Result<Unknown<'env>> {
+        let fits = matches!(self.index_array, Some((_, _, slots)) if slots >= index.len());
+        if !fits {
+            let slots = index.len().max(INDEX_SLOTS_MIN).next_power_of_two();
+            let mut data = std::ptr::null_mut();
+            let mut buffer = std::ptr::null_mut();
+            let mut array = std::ptr::null_mut();
+            let mut held = std::ptr::null_mut();
+            // SAFETY: plain N-API calls on this env; `data` is the ArrayBuffer's memory, kept
+            // alive by the strong reference to the array that views it.
+            unsafe {
+                check_status!(sys::napi_create_arraybuffer(
+                    env.raw(),
+                    slots * 4,
+                    &mut data,
+                    &mut buffer
+                ))?;
+                check_status!(sys::napi_create_typedarray(
+                    env.raw(),
+                    sys::TypedarrayType::uint32_array,
+                    slots,
+                    buffer,
+                    0,
+                    &mut array,
+                ))?;
+                check_status!(sys::napi_create_reference(env.raw(), array, 1, &mut held))?;
+                if let Some((old, _, _)) = self.index_array.take() {
+                    sys::napi_delete_reference(env.raw(), old);
+                }
+            }
+            self.index_array = Some((held, data as *mut u32, slots));
         }
+        let Some((held, data, _)) = self.index_array else {
+            return Err(Error::new(Status::GenericFailure, "no media index array"));
+        };
+        // SAFETY: `data` has `slots >= index.len()` u32s (checked above) and lives while `held`
+        // does; JS runs only after this call returns.
+        unsafe { std::ptr::copy_nonoverlapping(index.as_ptr(), data, index.len()) };
+        let mut value = std::ptr::null_mut();
+        check_status!(unsafe { sys::napi_get_reference_value(env.raw(), held, &mut value) })?;
+        // SAFETY: a live Uint32Array of this env.
+        unsafe { Unknown::from_napi_value(env.raw(), value) }
+    }
+
+    /// The JS Buffer of a slab, made on its first message.
+    fn slab_buffer<'env>(&mut self, env: &'env Env, slab: &Arc<Slab>) -> Result<Unknown<'env>> {
+        let held = match self.exported.iter().find(|e| Arc::ptr_eq(&e.slab, slab)) {
+            Some(e) => e.buffer,
+            None => {
+                let e = export_slab(env, slab)?;
+                let buffer = e.buffer;
+                self.exported.push(e);
+                buffer
+            }
+        };
+        let mut value = std::ptr::null_mut();
+        check_status!(unsafe { sys::napi_get_reference_value(env.raw(), held, &mut value) })?;
+        // SAFETY: a live Buffer value of this env.
+        unsafe { Unknown::from_napi_value(env.raw(), value) }
+    }
+
+    /// Lets go of the Buffers of slabs no message in progress can land in any more: then only
+    /// this list and the Buffer's finalizer hint hold the slab (the decoder's current slab and
+    /// its reservations hold more), and JS frees the Buffer once its views are gone.
+    fn release_finished_slabs(&mut self, env: &Env) {
+        self.exported.retain(|e| {
+            let active = Arc::strong_count(&e.slab) > 2;
+            if !active {
+                // SAFETY: a reference made by `export_slab` in this env, deleted once.
+                unsafe { sys::napi_delete_reference(env.raw(), e.buffer) };
+            }
+            active
+        });
+    }
+
+    /// Lets go of this session's payload slabs now instead of when the session is collected
+    /// (call it when the connection closes): Buffers and views already handed out stay valid,
+    /// and the slabs' memory returns to the pool once they are gone. Messages in progress are
+    /// dropped; a later `feed()` starts new slabs.
+    #[napi]
+    pub fn release(&mut self, env: &Env) {
+        self.inner.release_payload_memory();
+        self.release_finished_slabs(env);
     }
 
     /// Bytes queued by `send*` calls since the last call, or null.

@@ -1,5 +1,7 @@
 //! RTMP messages (RTMP 1.0 §5.4, §6, §7): the unit the chunk stream carries.
 
+use crate::chunk::Payload;
+
 /// Set Chunk Size (RTMP 1.0 §5.4.1): payload u32 BE, top bit 0, 1..=0x7FFFFFFF bytes.
 pub const SET_CHUNK_SIZE: u8 = 1;
 /// Abort Message (§5.4.2): payload u32 BE csid whose partial message is discarded.
@@ -53,6 +55,6 @@ pub struct Message {
     pub type_id: u8,
     /// Message stream id (0 for protocol control and NetConnection commands).
     pub message_stream_id: u32,
-    /// The message payload.
-    pub payload: Vec<u8>,
+    /// The message payload (shared memory, see [`crate::chunk::arena`]).
+    pub payload: Payload,
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use sluice_amf0::{decode_all, encode_all, Amf0Value};
 
-use crate::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits};
+use crate::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits, Payload};
 use crate::command::{strip_amf3_format_byte, Command};
 use crate::control::{read_u32, UserControlEvent};
 use crate::error::RtmpError;
@@ -69,8 +69,8 @@ pub enum SessionEvent {
         message_stream_id: u32,
         /// Timestamp in ms (the FLV dts).
         timestamp: u32,
-        /// The FLV tag body.
-        payload: Vec<u8>,
+        /// The FLV tag body (shared memory, see [`crate::chunk::arena`]).
+        payload: Payload,
     },
     /// A user control event; PingRequest has already been answered.
     UserControl(UserControlEvent),
@@ -261,13 +261,18 @@ impl Session {
     /// stream id u24, body, back pointer u32). Sub-message timestamps are re-based so the first
     /// one takes the aggregate's timestamp.
     fn split_aggregate(&mut self, m: &Message) -> Result<(), RtmpError> {
-        let mut p = &m.payload[..];
+        let mut at = 0;
         let mut base: Option<u32> = None;
-        while !p.is_empty() {
+        while at < m.payload.len() {
+            let p = &m.payload[at..];
             let h = p.get(0..11).ok_or(RtmpError::MalformedAggregate)?;
             let size = (h[1] as usize) << 16 | (h[2] as usize) << 8 | h[3] as usize;
             let ts = (h[7] as u32) << 24 | (h[4] as u32) << 16 | (h[5] as u32) << 8 | h[6] as u32;
-            let body = p.get(11..11 + size).ok_or(RtmpError::MalformedAggregate)?;
+            // The sub-message shares the aggregate's memory.
+            let body = m
+                .payload
+                .slice(at + 11..at + 11 + size)
+                .ok_or(RtmpError::MalformedAggregate)?;
             let first = *base.get_or_insert(ts);
             let timestamp = m.timestamp.wrapping_add(ts.wrapping_sub(first));
             let sub = Message {
@@ -275,16 +280,22 @@ impl Session {
                 timestamp,
                 type_id: h[0],
                 message_stream_id: m.message_stream_id,
-                payload: body.to_vec(),
+                payload: body,
             };
             if sub.type_id == AGGREGATE {
                 return Err(RtmpError::MalformedAggregate);
             }
             self.dispatch(sub)?;
             // The back pointer may be missing after the last tag.
-            p = p.get(11 + size + 4..).unwrap_or(&[]);
+            at += 11 + size + 4;
         }
         Ok(())
+    }
+
+    /// Drops the payload memory this session holds: messages in progress and the decoder's
+    /// current slab (see [`ChunkDecoder::release_payload_memory`]).
+    pub fn release_payload_memory(&mut self) {
+        self.decoder.release_payload_memory();
     }
 
     /// The next event, in arrival order.

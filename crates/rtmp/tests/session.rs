@@ -80,7 +80,7 @@ fn media_events(events: &[SessionEvent]) -> Vec<(u8, u32, u32, Vec<u8>)> {
                 message_stream_id,
                 timestamp,
                 payload,
-            } => Some((*type_id, *message_stream_id, *timestamp, payload.clone())),
+            } => Some((*type_id, *message_stream_id, *timestamp, payload.to_vec())),
             _ => None,
         })
         .collect()
@@ -427,7 +427,7 @@ fn rtmp_5_4_1_set_chunk_size_4096_then_10000_byte_video() {
                         type_id: VIDEO,
                         message_stream_id: 1,
                         timestamp: 33,
-                        payload: video,
+                        payload: video.into(),
                     }
                 ]
             );
@@ -739,13 +739,13 @@ fn rtmp_7_1_6_aggregate_splits_into_media_with_rebased_timestamps() {
                         type_id: AUDIO,
                         message_stream_id: 1,
                         timestamp: 5000,
-                        payload: audio.to_vec(),
+                        payload: audio.to_vec().into(),
                     },
                     SessionEvent::Media {
                         type_id: VIDEO,
                         message_stream_id: 1,
                         timestamp: 5040,
-                        payload: video.to_vec(),
+                        payload: video.to_vec().into(),
                     },
                 ]
             );
@@ -842,7 +842,7 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                     timestamp: clocks[i],
                     type_id,
                     message_stream_id: msid,
-                    payload,
+                    payload: payload.into(),
                 };
                 let peer = if up {
                     &mut link.client

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::arena::{Arena, Reservation};
 use super::{DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP_MARK};
 use crate::error::RtmpError;
 use crate::message::{Message, ABORT, SET_CHUNK_SIZE};
@@ -15,7 +16,8 @@ pub struct DecoderLimits {
     pub max_chunk_size: u32,
     /// Largest message length (bytes) a message header may announce. Default 8 MiB.
     pub max_message_size: u32,
-    /// Most bytes of partial messages held across all chunk streams at once. Default 32 MiB.
+    /// Most bytes reserved for partial messages across all chunk streams at once (each message
+    /// in progress counts with its announced length). Default 32 MiB.
     pub max_buffered: usize,
 }
 
@@ -46,8 +48,8 @@ struct StreamState {
     /// The extended timestamp field of the last fmt 0/1/2 header, if it had one; fmt 3 chunks
     /// then carry it again.
     extended: Option<u32>,
-    /// Payload received so far for the message in progress (empty between messages).
-    payload: Vec<u8>,
+    /// Where the message in progress is being reassembled (`None` between messages).
+    payload: Option<Reservation>,
     /// A message is in progress (some but not all of its payload arrived).
     in_message: bool,
 }
@@ -75,8 +77,6 @@ enum Stage {
 
 /// Longest chunk header: 3-byte basic header + 11-byte fmt 0 header + 4-byte extended timestamp.
 const MAX_HEADER: usize = 18;
-/// Most bytes reserved for a message before its payload arrives.
-const PREALLOCATE_MAX: usize = 1 << 20;
 /// Chunk stream ids below this live in a flat table; others in a map.
 const FLAT_CSIDS: usize = 64;
 
@@ -96,6 +96,7 @@ pub struct ChunkDecoder {
     header_len: usize,
     stage: Stage,
     buffered: usize,
+    arena: Arena,
 }
 
 impl ChunkDecoder {
@@ -110,6 +111,7 @@ impl ChunkDecoder {
             header_len: 0,
             stage: Stage::Header,
             buffered: 0,
+            arena: Arena::new(),
         }
     }
 
@@ -132,7 +134,21 @@ impl ChunkDecoder {
         Ok(())
     }
 
-    /// Bytes of partial messages currently held.
+    /// Drops every message in progress and the current slab, so the memory can return to the
+    /// pool once the payloads made from it are gone. Meant for a connection that is closing; a
+    /// later chunk is read as after an Abort Message (§5.4.2) on every chunk stream.
+    pub fn release_payload_memory(&mut self) {
+        for state in self.flat.iter_mut().chain(self.other.values_mut()) {
+            state.payload = None;
+            state.in_message = false;
+        }
+        self.buffered = 0;
+        self.stage = Stage::Header;
+        self.header_len = 0;
+        self.arena = Arena::new();
+    }
+
+    /// Bytes reserved for partial messages now (their announced lengths).
     pub fn buffered(&self) -> usize {
         self.buffered
     }
@@ -160,6 +176,10 @@ impl ChunkDecoder {
         while pos < input.len() {
             match self.stage {
                 Stage::Header => {
+                    if let Some(used) = self.continuation_chunk(&input[pos..], out)? {
+                        pos += used;
+                        continue;
+                    }
                     let rest = &input[pos..];
                     if self.header_len == 0 {
                         match self.parse_header(rest)? {
@@ -198,14 +218,9 @@ impl ChunkDecoder {
                     let n = remaining.min(input.len() - pos);
                     let bytes = &input[pos..pos + n];
                     pos += n;
-                    self.buffered += n;
-                    if self.buffered > self.limits.max_buffered {
-                        return Err(RtmpError::TooMuchBuffered {
-                            buffered: self.buffered,
-                            max: self.limits.max_buffered,
-                        });
+                    if let Some(r) = &mut self.state(csid).payload {
+                        r.write(bytes);
                     }
-                    self.state(csid).payload.extend_from_slice(bytes);
                     if n == remaining {
                         self.stage = Stage::Header;
                         self.finish_chunk(csid, out)?;
@@ -219,6 +234,42 @@ impl ChunkDecoder {
             }
         }
         Ok(())
+    }
+
+    /// Fast path for the most common chunk: fmt 3 with a 1-byte basic header continuing a message
+    /// in progress without an extended timestamp, its whole payload in `b`. Decodes it (the
+    /// same result as the general path) and returns the bytes used, or `None` to take the
+    /// general path.
+    #[inline]
+    fn continuation_chunk(
+        &mut self,
+        b: &[u8],
+        out: &mut Vec<Message>,
+    ) -> Result<Option<usize>, RtmpError> {
+        if self.header_len != 0 {
+            return Ok(None);
+        }
+        let Some(&first) = b.first() else {
+            return Ok(None);
+        };
+        let csid = (first & 0x3F) as usize;
+        if first >> 6 != 3 || csid < 2 {
+            return Ok(None);
+        }
+        let chunk_size = self.chunk_size as usize;
+        let state = &mut self.flat[csid];
+        let (true, None, Some(r)) = (state.in_message, state.extended, &mut state.payload) else {
+            return Ok(None);
+        };
+        let want = (r.len() - r.filled()).min(chunk_size);
+        let Some(payload) = b.get(1..1 + want) else {
+            return Ok(None);
+        };
+        r.write(payload);
+        if r.filled() == r.len() {
+            self.finish_chunk(csid as u32, out)?;
+        }
+        Ok(Some(1 + want))
     }
 
     /// Parses a whole chunk header from the front of `b`; `None` when more bytes are needed.
@@ -340,12 +391,26 @@ impl ChunkDecoder {
                     max: max_message,
                 });
             }
+            // The whole announced length is reserved at once (one copy per byte, no regrowth);
+            // the length is the peer's word, so reservations are bounded by `max_buffered`.
+            let length = state.length as usize;
+            if self.buffered + length > self.limits.max_buffered {
+                return Err(RtmpError::TooMuchBuffered {
+                    buffered: self.buffered + length,
+                    max: self.limits.max_buffered,
+                });
+            }
+            self.buffered += length;
+            let reservation = self.arena.reserve(length);
+            let state = self.state(h.csid);
             state.in_message = true;
-            // The whole message at once (no regrowth), but never more than 1 MiB ahead of the
-            // bytes actually received: the length is the peer's word.
-            state.payload = Vec::with_capacity((state.length as usize).min(PREALLOCATE_MAX));
+            state.payload = Some(reservation);
         }
-        let remaining = (state.length as usize - state.payload.len()).min(chunk_size);
+        let state = self.state(h.csid);
+        let filled = state.payload.as_ref().map_or(0, Reservation::filled);
+        let remaining = (state.length as usize)
+            .saturating_sub(filled)
+            .min(chunk_size);
         if remaining == 0 {
             return self.finish_chunk(h.csid, out);
         }
@@ -359,16 +424,20 @@ impl ChunkDecoder {
     /// Called when a chunk's payload is complete: emits the message if it is whole.
     fn finish_chunk(&mut self, csid: u32, out: &mut Vec<Message>) -> Result<(), RtmpError> {
         let state = self.state(csid);
-        if state.payload.len() < state.length as usize {
+        let filled = state.payload.as_ref().map_or(0, Reservation::filled);
+        if filled < state.length as usize {
             return Ok(());
         }
         state.in_message = false;
+        let Some(reservation) = state.payload.take() else {
+            return Ok(());
+        };
         let message = Message {
             csid,
             timestamp: state.timestamp,
             type_id: state.type_id,
             message_stream_id: state.message_stream_id,
-            payload: std::mem::take(&mut state.payload),
+            payload: reservation.finish(),
         };
         self.buffered -= message.payload.len();
         self.apply_chunk_layer_control(&message)?;
@@ -399,8 +468,7 @@ impl ChunkDecoder {
                 self.other.get_mut(&value)
             };
             if let Some(state) = state {
-                let dropped = state.payload.len();
-                state.payload = Vec::new();
+                let dropped = state.payload.take().map_or(0, |r| r.len());
                 state.in_message = false;
                 self.buffered -= dropped;
             }

@@ -7,9 +7,11 @@
 //! 24-bit field is 0xFFFFFF, also repeated on fmt 3 chunks of that message), then at most
 //! chunk-size bytes of payload.
 
+pub mod arena;
 mod decoder;
 mod encoder;
 
+pub use arena::Payload;
 pub use decoder::{ChunkDecoder, DecoderLimits};
 pub use encoder::{encode_standalone, standalone_len, ChunkEncoder};
 

@@ -178,12 +178,12 @@ fn interleaved_chunk_streams_reassemble() {
     let msgs = decode_byte_by_byte(&bytes, 128);
     assert_eq!(msgs.len(), 2);
     assert_eq!(
-        (msgs[0].csid, msgs[0].timestamp, &msgs[0].payload),
-        (4, 12, &audio)
+        (msgs[0].csid, msgs[0].timestamp, &msgs[0].payload[..]),
+        (4, 12, &audio[..])
     );
     assert_eq!(
-        (msgs[1].csid, msgs[1].timestamp, &msgs[1].payload),
-        (6, 10, &video)
+        (msgs[1].csid, msgs[1].timestamp, &msgs[1].payload[..]),
+        (6, 10, &video[..])
     );
 }
 
@@ -303,6 +303,42 @@ fn standalone_len_is_exact() {
             out.len(),
             standalone_len(csid, ts, len, cs as usize),
             "csid {csid} ts {ts} len {len} cs {cs}"
+        );
+    }
+}
+
+/// The fmt 3 continuation fast path (whole chunk in one read) and the general path (a byte at
+/// a time) must give the same messages, over interleaved streams, extended timestamps, 2- and
+/// 3-byte basic headers and chunk sizes from 1 to larger than the messages.
+#[test]
+fn continuation_fast_path_matches_the_general_path() {
+    for chunk_size in [1u32, 7, 128, 4096] {
+        let mut enc = ChunkEncoder::new();
+        enc.set_chunk_size(chunk_size);
+        let mut bytes = Vec::new();
+        for i in 0..40u32 {
+            let csid = [3, 4, 6, 63, 64, 320][i as usize % 6];
+            let ts = if i % 5 == 0 {
+                0x0100_0000 + i * 40
+            } else {
+                i * 40
+            };
+            let payload: Vec<u8> = (0..(i * 97 % 5000)).map(|k| (k * 31 + i) as u8).collect();
+            enc.encode(
+                csid,
+                ts,
+                if i % 2 == 0 { 8 } else { 9 },
+                1,
+                &payload,
+                &mut bytes,
+            );
+        }
+        let whole = decode_all_at_once(&bytes, chunk_size);
+        assert_eq!(whole.len(), 40);
+        assert_eq!(
+            whole,
+            decode_byte_by_byte(&bytes, chunk_size),
+            "chunk size {chunk_size}"
         );
     }
 }

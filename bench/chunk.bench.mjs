@@ -13,6 +13,7 @@
 // Prints a table and writes bench/results/chunk.json. See bench/README.md.
 
 import { Bench } from 'tinybench'
+import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -357,6 +358,31 @@ for (const r of rows) {
   r.ratio = r.mbPerSecMedian / p.mbPerSecMedian
 }
 
+// The same demux in a Rust loop without N-API (crates/rtmp/examples/demux_throughput.rs: a fresh
+// server Session per pass, 64 KiB reads, every event polled): the gap to our rows above is what
+// crossing into JS costs (result objects, payload slabs handed out as Buffers). Diagnostics only.
+let rustLoop = null
+if (DIAGNOSTICS) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-chunk-'))
+  try {
+    const files = { 'demux recorded, 64 KiB reads': FIXTURE }
+    for (const size of [128, 4096]) {
+      files[`demux re-chunked ${size} B, 64 KiB reads`] = path.join(dir, `rechunked-${size}.rtmp`)
+      fs.writeFileSync(files[`demux re-chunked ${size} B, 64 KiB reads`], synthetic[size])
+    }
+    const out = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'sluice-rtmp', '--example', 'demux_throughput', '--', String(Math.max(500, TIME)), ...Object.values(files)],
+      { cwd: path.resolve(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] }).toString())
+    rustLoop = Object.entries(files).map(([name, file]) => {
+      const ours = rows.find((r) => r.name === name)
+      return { name, mbPerSec: out[file].mbPerSec, napiShare: ours ? ours.mbPerSecMedian / out[file].mbPerSec : null }
+    })
+  } catch (error) {
+    console.error(`Rust loop skipped: ${error.message.split('\n')[0]}`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const fmt = (n, digits = 0) => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
 const table = [
   ['task', 'ops/s', 'mean ms', '±rme', 'MB/s', 'p50 MB/s', 'msgs/s', 'vs peer', 'samples', 'note'],
@@ -385,6 +411,11 @@ if (small) {
     `~${perByteNs.toFixed(3)} ns per wire byte (≈ ${(1000 / perByteNs).toFixed(0)} MB/s with free calls)`)
 }
 
+if (rustLoop) {
+  console.log('\nthe same demux in a Rust loop without N-API (cargo run --release -p sluice-rtmp --example demux_throughput):')
+  for (const r of rustLoop) console.log(`  ${r.name}: ${fmt(r.mbPerSec)} MB/s; through N-API (p50) ${fmt(r.napiShare * 100)} % of that`)
+}
+
 if (finalizerDiag.length) console.log('\nwithout an event-loop turn between iterations (native Buffers are freed only on a later turn):')
 for (const d of finalizerDiag) {
   console.log(`  ${d.name}, ${d.iterations} iterations: ` +
@@ -406,6 +437,7 @@ const json = {
   results: rows,
   derived: { feedCallOverheadUs: perCallUs, demuxNsPerWireByte: perByteNs },
   finalizerDeferral: finalizerDiag,
+  rustLoop,
   machine: {
     cpus: cpus[0]?.model ?? 'unknown',
     cpuCount: cpus.length,

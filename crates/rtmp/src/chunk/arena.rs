@@ -7,7 +7,7 @@
 //! memory goes back to a process-wide pool (at most [`POOL_MAX`] slabs) when its last view is
 //! dropped, so a busy connection writes into pages that are already mapped instead of fresh ones.
 //! A message longer than [`DEDICATED_MIN`] gets a slab of its own, allocated zeroed and lazily
-//! committed by the OS, and never pooled.
+//! committed by the OS, and never pooled; so does an arena's first slab ([`FIRST_SLAB_SIZE`]).
 //!
 //! Invariants behind the `unsafe` below (this is the crate's only unsafe code):
 //! - reservations are disjoint byte ranges of a slab (bump allocation never hands out a byte
@@ -34,6 +34,9 @@ pub const SLAB_SIZE: usize = 2 << 20;
 pub const DEDICATED_MIN: usize = SLAB_SIZE / 4;
 /// Most free slabs the process keeps for reuse (64 MiB).
 pub const POOL_MAX: usize = 32;
+/// Size of an arena's first slab (64 KiB), freshly allocated rather than pooled: a connection
+/// that only ever carries commands (an RTMP player's) does not hold 2 MiB of pooled memory.
+pub const FIRST_SLAB_SIZE: usize = 64 << 10;
 
 static POOL: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -275,11 +278,14 @@ impl Reservation {
     }
 }
 
-/// Bump allocator of reservations over pooled slabs (one per chunk decoder).
+/// Bump allocator of reservations over slabs (one per chunk decoder): a first slab of
+/// [`FIRST_SLAB_SIZE`], then pooled slabs of [`SLAB_SIZE`].
 #[derive(Debug, Default)]
 pub struct Arena {
     current: Option<Arc<Slab>>,
     used: usize,
+    /// Slabs taken so far.
+    slabs: usize,
 }
 
 impl Arena {
@@ -301,7 +307,12 @@ impl Arena {
         let slab = match &self.current {
             Some(slab) if self.used + len <= slab.len => slab.clone(),
             _ => {
-                let slab = Slab::pooled();
+                let slab = if self.slabs == 0 && len <= FIRST_SLAB_SIZE {
+                    Slab::dedicated(FIRST_SLAB_SIZE)
+                } else {
+                    Slab::pooled()
+                };
+                self.slabs += 1;
                 self.current = Some(slab.clone());
                 self.used = 0;
                 slab
@@ -344,7 +355,10 @@ mod tests {
         let mut arena = Arena::new();
         let big = arena.reserve(DEDICATED_MIN + 1);
         assert_eq!(big.slab.len(), DEDICATED_MIN + 1);
+        let small = arena.reserve(1);
+        assert_eq!(small.slab.len(), FIRST_SLAB_SIZE, "the first slab is small");
         let first = arena.reserve(DEDICATED_MIN).slab.serial();
+        assert_ne!(first, small.slab.serial());
         for _ in 0..3 {
             assert_eq!(arena.reserve(DEDICATED_MIN).slab.serial(), first);
         }

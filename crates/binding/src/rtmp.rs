@@ -75,8 +75,8 @@ pub struct RtmpEvent {
 pub struct RtmpFeedResult<'env> {
     /// Bytes to write to the socket now (handshake replies, acknowledgements, ping responses).
     pub transmit: Option<Buffer>,
-    /// The payload slabs this read's media messages sit in (Buffers of 2 MiB; a connection's
-    /// first is 64 KiB, and a message over 512 KiB gets one of its own size). Messages are reassembled straight from the chunks
+    /// The payload slabs this read's media messages sit in (Buffers of 4 KiB growing ×4 per slab
+    /// to 2 MiB; a message over 512 KiB gets one of its own size). Messages are reassembled straight from the chunks
     /// into these (one copy, `crates/rtmp/src/chunk/arena.rs`); a slab reaches JS once, the same
     /// Buffer object in every read that has messages in it. Views keep a slab alive: copy
     /// payloads that live for the whole connection (sequence headers) out of it.

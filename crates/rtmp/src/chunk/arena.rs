@@ -3,11 +3,14 @@
 //! The chunk decoder reserves each message's whole length (the message header announces it,
 //! RTMP 1.0 §5.3.1.2) in a [`Slab`] of [`SLAB_SIZE`] bytes, bump-allocated front to back, and
 //! copies every chunk's payload straight to its place. A finished message is a [`Payload`]: a
-//! shared, immutable view (slab, offset, length) that is cheap to clone and to slice. A slab's
-//! memory goes back to a process-wide pool (at most [`POOL_MAX`] slabs) when its last view is
-//! dropped, so a busy connection writes into pages that are already mapped instead of fresh ones.
-//! A message longer than [`DEDICATED_MIN`] gets a slab of its own, allocated zeroed and lazily
-//! committed by the OS, and never pooled; so does an arena's first slab ([`FIRST_SLAB_SIZE`]).
+//! shared, immutable view (slab, offset, length) that is cheap to clone and to slice. An arena's
+//! slabs grow ×4 from 4 KiB to [`SLAB_SIZE`] ([`SLAB_CLASSES`]), so a connection that only
+//! carries commands (an RTMP player's) holds 4 KiB while a publisher reaches 2 MiB slabs within
+//! its first megabytes. A slab's memory goes back to a process-wide pool per size (at most
+//! [`POOL_BYTES_PER_CLASS`] each) when its last view is dropped, so a busy connection writes into
+//! pages that are already mapped instead of fresh ones. A message longer than
+//! [`DEDICATED_MIN`] gets a slab of its own, allocated zeroed and lazily committed by the OS,
+//! and never pooled.
 //!
 //! Invariants behind the `unsafe` below (this is the crate's only unsafe code):
 //! - reservations are disjoint byte ranges of a slab (bump allocation never hands out a byte
@@ -32,13 +35,15 @@ use std::sync::{Arc, Mutex};
 pub const SLAB_SIZE: usize = 2 << 20;
 /// Messages longer than this (512 KiB) get a dedicated slab.
 pub const DEDICATED_MIN: usize = SLAB_SIZE / 4;
-/// Most free slabs the process keeps for reuse (64 MiB).
-pub const POOL_MAX: usize = 32;
-/// Size of an arena's first slab (64 KiB), freshly allocated rather than pooled: a connection
-/// that only ever carries commands (an RTMP player's) does not hold 2 MiB of pooled memory.
-pub const FIRST_SLAB_SIZE: usize = 64 << 10;
+/// Slab sizes in bytes: an arena's first slab is the smallest, each next one the next size
+/// (or the first that holds the message), up to [`SLAB_SIZE`].
+pub const SLAB_CLASSES: [usize; 6] = [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, SLAB_SIZE];
+/// Most bytes of free slabs the process keeps for reuse, per size (32 MiB).
+pub const POOL_BYTES_PER_CLASS: usize = 32 << 20;
 
-static POOL: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_POOL: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+static POOLS: [Mutex<Vec<Box<[u8]>>>; SLAB_CLASSES.len()] = [EMPTY_POOL; SLAB_CLASSES.len()];
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// A block of payload memory, shared by the payloads reassembled into it.
@@ -46,7 +51,8 @@ pub struct Slab {
     ptr: NonNull<u8>,
     len: usize,
     serial: u64,
-    pooled: bool,
+    /// Size class (index in [`SLAB_CLASSES`]) whose pool takes the memory back.
+    class: Option<usize>,
 }
 
 // SAFETY: the memory is plain bytes owned by the slab; concurrent access is confined to disjoint
@@ -55,27 +61,25 @@ unsafe impl Send for Slab {}
 unsafe impl Sync for Slab {}
 
 impl Slab {
-    fn from_box(memory: Box<[u8]>, pooled: bool) -> Arc<Slab> {
+    fn from_box(memory: Box<[u8]>, class: Option<usize>) -> Arc<Slab> {
         let len = memory.len();
         let ptr = NonNull::new(Box::into_raw(memory) as *mut u8).unwrap_or(NonNull::dangling());
         Arc::new(Slab {
             ptr,
             len,
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
-            pooled,
+            class,
         })
     }
 
-    fn pooled() -> Arc<Slab> {
-        let reused = POOL.lock().ok().and_then(|mut p| p.pop());
-        Slab::from_box(
-            reused.unwrap_or_else(|| vec![0u8; SLAB_SIZE].into_boxed_slice()),
-            true,
-        )
+    fn pooled(class: usize) -> Arc<Slab> {
+        let reused = POOLS[class].lock().ok().and_then(|mut p| p.pop());
+        let memory = reused.unwrap_or_else(|| vec![0u8; SLAB_CLASSES[class]].into_boxed_slice());
+        Slab::from_box(memory, Some(class))
     }
 
     fn dedicated(len: usize) -> Arc<Slab> {
-        Slab::from_box(vec![0u8; len].into_boxed_slice(), false)
+        Slab::from_box(vec![0u8; len].into_boxed_slice(), None)
     }
 
     /// A number no other slab of this process has had (memory reused from the pool gets a new
@@ -111,9 +115,9 @@ impl Drop for Slab {
                 self.len,
             ))
         };
-        if self.pooled {
-            if let Ok(mut pool) = POOL.lock() {
-                if pool.len() < POOL_MAX {
+        if let Some(class) = self.class {
+            if let Ok(mut pool) = POOLS[class].lock() {
+                if (pool.len() + 1) * SLAB_CLASSES[class] <= POOL_BYTES_PER_CLASS {
                     pool.push(memory);
                 }
             }
@@ -179,7 +183,7 @@ impl From<Vec<u8>> for Payload {
     fn from(bytes: Vec<u8>) -> Payload {
         let len = bytes.len();
         Payload {
-            slab: Slab::from_box(bytes.into_boxed_slice(), false),
+            slab: Slab::from_box(bytes.into_boxed_slice(), None),
             start: 0,
             len,
         }
@@ -278,14 +282,14 @@ impl Reservation {
     }
 }
 
-/// Bump allocator of reservations over slabs (one per chunk decoder): a first slab of
-/// [`FIRST_SLAB_SIZE`], then pooled slabs of [`SLAB_SIZE`].
+/// Bump allocator of reservations over pooled slabs growing through [`SLAB_CLASSES`] (one per
+/// chunk decoder).
 #[derive(Debug, Default)]
 pub struct Arena {
     current: Option<Arc<Slab>>,
     used: usize,
-    /// Slabs taken so far.
-    slabs: usize,
+    /// Smallest size class the next slab may have.
+    next_class: usize,
 }
 
 impl Arena {
@@ -307,12 +311,12 @@ impl Arena {
         let slab = match &self.current {
             Some(slab) if self.used + len <= slab.len => slab.clone(),
             _ => {
-                let slab = if self.slabs == 0 && len <= FIRST_SLAB_SIZE {
-                    Slab::dedicated(FIRST_SLAB_SIZE)
-                } else {
-                    Slab::pooled()
-                };
-                self.slabs += 1;
+                // `len <= DEDICATED_MIN < SLAB_SIZE`, so the last class always fits.
+                let class = (self.next_class..SLAB_CLASSES.len())
+                    .find(|&c| SLAB_CLASSES[c] >= len)
+                    .unwrap_or(SLAB_CLASSES.len() - 1);
+                let slab = Slab::pooled(class);
+                self.next_class = (class + 1).min(SLAB_CLASSES.len() - 1);
                 self.current = Some(slab.clone());
                 self.used = 0;
                 slab
@@ -356,16 +360,31 @@ mod tests {
         let big = arena.reserve(DEDICATED_MIN + 1);
         assert_eq!(big.slab.len(), DEDICATED_MIN + 1);
         let small = arena.reserve(1);
-        assert_eq!(small.slab.len(), FIRST_SLAB_SIZE, "the first slab is small");
-        let first = arena.reserve(DEDICATED_MIN).slab.serial();
-        assert_ne!(first, small.slab.serial());
+        assert_eq!(small.slab.len(), SLAB_CLASSES[0], "the first slab is small");
+        assert_eq!(
+            arena.reserve(5000).slab.len(),
+            SLAB_CLASSES[1],
+            "then the next size"
+        );
+        assert_eq!(
+            arena.reserve(300 << 10).slab.len(),
+            SLAB_CLASSES[4],
+            "or one that holds the message"
+        );
+        let in_1m = arena.reserve(DEDICATED_MIN).slab.serial();
+        let next = arena.reserve(DEDICATED_MIN);
+        assert_eq!(
+            next.slab.len(),
+            SLAB_SIZE,
+            "what does not fit starts a 2 MiB slab"
+        );
+        let first = next.slab.serial();
+        assert_ne!(first, in_1m);
         for _ in 0..3 {
             assert_eq!(arena.reserve(DEDICATED_MIN).slab.serial(), first);
         }
-        assert_ne!(
-            arena.reserve(1).slab.serial(),
-            first,
-            "a full slab is replaced"
-        );
+        let last = arena.reserve(1);
+        assert_ne!(last.slab.serial(), first, "a full slab is replaced");
+        assert_eq!(last.slab.len(), SLAB_SIZE, "by another of the largest size");
     }
 }

@@ -280,6 +280,35 @@ for (const [suite, s] of Object.entries(SUITES)) {
       })
     }
   }
+  // SRTCP (RFC 3711 §3.4, RFC 7714 §9): one RTCP SR with one report block (52 bytes), one call
+  // per packet, beside werift's SrtcpSession. Full runs only (bench:check's --quick rows stay
+  // the RTP ones its baseline has).
+  if (!QUICK && s.werift !== undefined) {
+    const sr = Buffer.alloc(52)
+    sr[0] = 0x81; sr[1] = 200; sr.writeUInt16BE(12, 2); sr.writeUInt32BE(0x1234_5678, 4)
+    for (let i = 8; i < 52; i++) sr[i] = i
+    const keys = { localMasterKey: material.subarray(0, s.key), localMasterSalt: material.subarray(s.key), remoteMasterKey: material.subarray(0, s.key), remoteMasterSalt: material.subarray(s.key) }
+    const tx = new SrtpSession({ profile: suite, key: material })
+    add(suite, 'RTCP 52', 'sluice', 'protect', 1, () => { tx.protectRtcp(sr) })
+    const wtx = new werift.SrtcpSession({ keys, profile: s.werift })
+    add(suite, 'RTCP 52', 'werift-rtp', 'protect', 1, () => { wtx.encrypt(sr) })
+    const ringTx = new SrtpSession({ profile: suite, key: material })
+    const ring = Array.from({ length: RING }, () => ringTx.protectRtcp(sr))
+    const probe = new werift.SrtcpSession({ keys, profile: s.werift })
+    if (!probe.decrypt(ring[0]).equals(sr) || !new SrtpSession({ profile: suite, key: material }).unprotectRtcp(ring[0]).equals(sr)) throw new Error(`SRTCP disagreement for ${suite}`)
+    let at = 0
+    let rx = new SrtpSession({ profile: suite, key: material })
+    add(suite, 'RTCP 52', 'sluice', 'unprotect', 1, () => {
+      if (at === RING) { at = 0; rx = new SrtpSession({ profile: suite, key: material }) }
+      rx.unprotectRtcp(ring[at++])
+    })
+    let wat = 0
+    let wrx = new werift.SrtcpSession({ keys, profile: s.werift })
+    add(suite, 'RTCP 52', 'werift-rtp', 'unprotect', 1, () => {
+      if (wat === RING) { wat = 0; wrx = new werift.SrtcpSession({ keys, profile: s.werift }) }
+      wrx.decrypt(ring[wat++])
+    })
+  }
 }
 
 await bench.run()
@@ -292,7 +321,7 @@ const rows = bench.tasks.map((t, i) => {
   // median: packets per median iteration time (a few slow iterations on a shared machine move
   // the mean far more than the median); bench:check compares ratios of these
   const ppsMedian = t.result.latency?.p50 ? Math.round((m.packets * 1000) / t.result.latency.p50) : null
-  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * (12 + m.payload)) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
+  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * (typeof m.payload === "number" ? 12 + m.payload : Number(String(m.payload).split(" ")[1]))) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
 })
 
 // Native figures from child processes.

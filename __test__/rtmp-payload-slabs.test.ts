@@ -1,0 +1,103 @@
+/**
+ * Payload slabs (crates/rtmp/src/chunk/arena.rs) seen from JS: every media message is a view
+ * into a slab Buffer; a view must keep its bytes for as long as JS holds it, through later
+ * reads, `release()`, collected sessions and slab memory going round the pool.
+ */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { describe, expect, it } from 'vitest'
+import { native, MEDIA_INDEX_STRIDE } from '../dist/native.js'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+/** C0+C1+C2 of a simple handshake made by a client session. */
+function handshake(): Buffer {
+  const client = new native.RtmpSession({ role: 'client', handshake: 'simple' })
+  const server = new native.RtmpSession()
+  const c0c1 = client.takeTransmit()!
+  const c2 = client.feed(server.feed(c0c1).transmit!).transmit ?? client.takeTransmit()!
+  return Buffer.concat([c0c1, c2])
+}
+
+/**
+ * Video messages chunked at `chunkSize`: `sizes` if given, else `count` pseudo-random sizes
+ * (one chunk to several slabs' worth).
+ */
+function stream(seed: number, count: number, chunkSize: number, sizes?: number[]): { wire: Buffer; payloads: Buffer[] } {
+  const payloads: Buffer[] = []
+  const parts: Buffer[] = [handshake()]
+  if (chunkSize !== 128) {
+    const size = Buffer.alloc(4)
+    size.writeUInt32BE(chunkSize)
+    parts.push(native.muxMessage(2, 0, 1, 0, size, 128))
+  }
+  let x = seed
+  for (let i = 0; i < (sizes?.length ?? count); i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    const len = sizes?.[i] ?? 2 + (x % (i % 50 === 0 ? 700_000 : 40_000)) // now and then one over 512 KiB
+    const p = Buffer.alloc(len, (seed + i) & 0xff)
+    p[0] = 0x27 // inter frame, AVC
+    p[1] = 1 // NALU
+    if (len >= 6) p.writeUInt32BE(i, len - 4)
+    payloads.push(p)
+    parts.push(native.muxMessage(6, i * 33, 9, 1, p, chunkSize))
+  }
+  return { wire: Buffer.concat(parts), payloads }
+}
+
+/** Feeds `wire` in `readSize` reads and returns every media payload view, in order. */
+function demux(session: InstanceType<typeof native.RtmpSession>, wire: Buffer, readSize: number): Buffer[] {
+  const views: Buffer[] = []
+  for (let off = 0; off < wire.length; off += readSize) {
+    const r = session.feed(wire.subarray(off, off + readSize))
+    expect(r.errorCode).toBeUndefined()
+    const index = r.mediaIndex as Uint32Array | undefined
+    const slabs = r.slabs as Buffer[] | undefined
+    for (let m = 0; m < r.mediaCount; m++) {
+      const o = m * MEDIA_INDEX_STRIDE
+      views.push(slabs![index![o + 3]!]!.subarray(index![o + 4]!, index![o + 4]! + index![o + 5]!))
+    }
+  }
+  return views
+}
+
+describe('RTMP payload slabs', () => {
+  it('keeps every view intact through later reads, release(), collection and pool reuse', async () => {
+    const kept = stream(1, 300, 4096)
+    const session = new native.RtmpSession()
+    const views = demux(session, kept.wire, 64 * 1024)
+    session.release()
+    expect(views.length).toBe(kept.payloads.length)
+    // Churn: many more sessions, their views dropped, collected, their slabs back in the pool
+    // and handed out again.
+    for (let round = 0; round < 6; round++) {
+      const other = stream(100 + round, 200, round % 2 ? 128 : 4096)
+      const s = new native.RtmpSession()
+      const got = demux(s, other.wire, round % 3 === 0 ? 1460 : 64 * 1024)
+      expect(got.length).toBe(other.payloads.length)
+      for (let i = 0; i < got.length; i++) expect(got[i]!.equals(other.payloads[i]!)).toBe(true)
+      if (round % 2) s.release()
+      gc()
+      await turn()
+      gc()
+      await turn()
+    }
+    for (let i = 0; i < views.length; i++) expect(views[i]!.equals(kept.payloads[i]!), `message ${i}`).toBe(true)
+  })
+
+  it('grows slabs from small ones to 2 MiB, with a slab of its own for a message over 512 KiB', () => {
+    const { wire } = stream(7, 0, 4096, [100, 5000, 20_000, 70_000, 300_000, 600_000, 400_000, 400_000, 400_000])
+    const s = new native.RtmpSession()
+    const seen = new Set<Buffer>()
+    for (let off = 0; off < wire.length; off += 64 * 1024) {
+      const r = s.feed(wire.subarray(off, off + 64 * 1024))
+      for (const slab of (r.slabs as Buffer[] | undefined) ?? []) seen.add(slab)
+    }
+    const sizes = [...seen].map((b) => b.length).sort((a, b) => a - b)
+    // ×4 from 4 KiB, each message in the next size that holds it; the 600 000-byte message in a
+    // slab of its own; the third 400 000 no longer fits the 1 MiB slab.
+    expect(sizes).toEqual([4096, 16_384, 65_536, 262_144, 600_000, 1_048_576, 2_097_152])
+  })
+})

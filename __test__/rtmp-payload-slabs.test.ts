@@ -100,4 +100,20 @@ describe('RTMP payload slabs', () => {
     // slab of its own; the third 400 000 no longer fits the 1 MiB slab.
     expect(sizes).toEqual([4096, 16_384, 65_536, 262_144, 600_000, 1_048_576, 2_097_152])
   })
+
+  it('gives a new media index array when JS has detached the old one', () => {
+    const { wire, payloads } = stream(9, 0, 4096, [300, 5000, 300, 9000])
+    const s = new native.RtmpSession()
+    const first = s.feed(wire.subarray(0, wire.length - 9000))
+    const index = first.mediaIndex as Uint32Array
+    expect(first.mediaCount).toBe(3)
+    structuredClone(index.buffer, { transfer: [index.buffer] }) // detaches it
+    expect(index.length).toBe(0)
+    const next = s.feed(wire.subarray(wire.length - 9000))
+    const fresh = next.mediaIndex as Uint32Array
+    expect(next.mediaCount).toBe(1)
+    expect(fresh === index).toBe(false)
+    const slab = (next.slabs as Buffer[])[fresh[3]!]!
+    expect(slab.subarray(fresh[4]!, fresh[4]! + fresh[5]!).equals(payloads[3]!)).toBe(true)
+  })
 })

@@ -160,9 +160,11 @@ class NodeCryptoSrtp {
 const bench = new Bench({ time: TIME, warmupTime: QUICK ? 50 : 100, setup: () => globalThis.gc?.() })
 const meta = [] // per task: { suite, payload, impl, op, packets }
 
+/** `payload`: RTP payload bytes (a 12-byte header goes in front), or `'RTCP <bytes>'`. */
 function add(suite, payload, impl, op, packets, fn) {
   bench.add(`${suite} ${payload} B ${op} ${impl}`, fn)
-  meta.push({ suite, payload, impl, op, packets })
+  const packetBytes = typeof payload === 'number' ? 12 + payload : Number(payload.split(' ')[1])
+  meta.push({ suite, payload, impl, op, packets, packetBytes })
 }
 
 for (const [suite, s] of Object.entries(SUITES)) {
@@ -321,7 +323,7 @@ const rows = bench.tasks.map((t, i) => {
   // median: packets per median iteration time (a few slow iterations on a shared machine move
   // the mean far more than the median); bench:check compares ratios of these
   const ppsMedian = t.result.latency?.p50 ? Math.round((m.packets * 1000) / t.result.latency.p50) : null
-  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * (typeof m.payload === "number" ? 12 + m.payload : Number(String(m.payload).split(" ")[1]))) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
+  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * m.packetBytes) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
 })
 
 // Native figures from child processes.
@@ -395,7 +397,7 @@ if (outFile) {
       machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) },
       batch: BATCH,
       binding: process.env.SLUICE_BINDING ?? 'binding.js',
-      results: rows.map(({ packets, ...r }) => r),
+      results: rows.map(({ packets, packetBytes, ...r }) => r),
     }, null, 2) + '\n',
   )
   console.log(`wrote ${path.relative(process.cwd(), outFile)}`)

@@ -107,9 +107,9 @@ pub struct RtmpSession {
     exported: Vec<ExportedSlab>,
     /// This read's media index, before it is copied into `index_array`.
     index: Vec<u32>,
-    /// The JS `Uint32Array` the index is copied into (strong reference), its memory and its
-    /// length in u32 slots; made on the first media message, replaced only to grow.
-    index_array: Option<(sys::napi_ref, *mut u32, usize)>,
+    /// The JS `Uint32Array` the index is copied into (strong reference); made on the first
+    /// media message, replaced only to grow (or when JS detached its buffer).
+    index_array: Option<sys::napi_ref>,
 }
 
 /// Slots of the first media index array (512 messages per read).
@@ -171,7 +171,7 @@ impl ObjectFinalize for RtmpSession {
             // SAFETY: references created by `export_slab` in this env, deleted once.
             unsafe { sys::napi_delete_reference(env.raw(), e.buffer) };
         }
-        if let Some((array, _, _)) = self.index_array {
+        if let Some(array) = self.index_array {
             // SAFETY: made by `index_array` in this env, deleted once.
             unsafe { sys::napi_delete_reference(env.raw(), array) };
         }
@@ -420,47 +420,70 @@ impl RtmpSession {
     /// Copies `index` into the session's `Uint32Array` (made, or replaced by a larger one, when
     /// it is too small) and returns that array.
     fn index_array<'env>(&mut self, env: &'env Env, index: &[u32]) -> Result<Unknown<'env>> {
-        let fits = matches!(self.index_array, Some((_, _, slots)) if slots >= index.len());
-        if !fits {
-            let slots = index.len().max(INDEX_SLOTS_MIN).next_power_of_two();
-            let mut data = std::ptr::null_mut();
-            let mut buffer = std::ptr::null_mut();
+        // The array's memory and length are read from the live array every time: JS may have
+        // transferred or detached its buffer (length 0), and then it gets a new array.
+        let mut current = None;
+        if let Some(held) = self.index_array {
             let mut array = std::ptr::null_mut();
-            let mut held = std::ptr::null_mut();
-            // SAFETY: plain N-API calls on this env; `data` is the ArrayBuffer's memory, kept
-            // alive by the strong reference to the array that views it.
+            let (mut kind, mut slots, mut data) =
+                (sys::TypedarrayType::uint32_array, 0, std::ptr::null_mut());
+            let (mut buffer, mut offset) = (std::ptr::null_mut(), 0);
+            // SAFETY: plain N-API calls on a reference of this env.
             unsafe {
-                check_status!(sys::napi_create_arraybuffer(
+                check_status!(sys::napi_get_reference_value(env.raw(), held, &mut array))?;
+                check_status!(sys::napi_get_typedarray_info(
                     env.raw(),
-                    slots * 4,
+                    array,
+                    &mut kind,
+                    &mut slots,
                     &mut data,
-                    &mut buffer
+                    &mut buffer,
+                    &mut offset
                 ))?;
-                check_status!(sys::napi_create_typedarray(
-                    env.raw(),
-                    sys::TypedarrayType::uint32_array,
-                    slots,
-                    buffer,
-                    0,
-                    &mut array,
-                ))?;
-                check_status!(sys::napi_create_reference(env.raw(), array, 1, &mut held))?;
-                if let Some((old, _, _)) = self.index_array.take() {
-                    sys::napi_delete_reference(env.raw(), old);
-                }
             }
-            self.index_array = Some((held, data as *mut u32, slots));
+            if slots >= index.len() && !data.is_null() {
+                current = Some((array, data as *mut u32));
+            }
         }
-        let Some((held, data, _)) = self.index_array else {
-            return Err(Error::new(Status::GenericFailure, "no media index array"));
+        let (array, data) = match current {
+            Some(found) => found,
+            None => {
+                let slots = index.len().max(INDEX_SLOTS_MIN).next_power_of_two();
+                let (mut data, mut buffer, mut array, mut held) = (
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+                // SAFETY: plain N-API calls on this env; the reference keeps the array alive.
+                unsafe {
+                    check_status!(sys::napi_create_arraybuffer(
+                        env.raw(),
+                        slots * 4,
+                        &mut data,
+                        &mut buffer
+                    ))?;
+                    check_status!(sys::napi_create_typedarray(
+                        env.raw(),
+                        sys::TypedarrayType::uint32_array,
+                        slots,
+                        buffer,
+                        0,
+                        &mut array,
+                    ))?;
+                    check_status!(sys::napi_create_reference(env.raw(), array, 1, &mut held))?;
+                    if let Some(old) = self.index_array.replace(held) {
+                        sys::napi_delete_reference(env.raw(), old);
+                    }
+                }
+                (array, data as *mut u32)
+            }
         };
-        // SAFETY: `data` has `slots >= index.len()` u32s (checked above) and lives while `held`
-        // does; JS runs only after this call returns.
+        // SAFETY: `data` holds at least `index.len()` u32s (checked or just made), alive while
+        // the array is; JS runs only after this call returns.
         unsafe { std::ptr::copy_nonoverlapping(index.as_ptr(), data, index.len()) };
-        let mut value = std::ptr::null_mut();
-        check_status!(unsafe { sys::napi_get_reference_value(env.raw(), held, &mut value) })?;
         // SAFETY: a live Uint32Array of this env.
-        unsafe { Unknown::from_napi_value(env.raw(), value) }
+        unsafe { Unknown::from_napi_value(env.raw(), array) }
     }
 
     /// The JS Buffer of a slab, made on its first message.

@@ -214,10 +214,22 @@ export declare class RtmpSession {
   /** Creates a session. A client session has C0+C1 ready in `takeTransmit()`. */
   constructor(options?: RtmpSessionOptions | undefined | null)
   /**
-   * Feeds one socket read. Never throws for malformed input: see `errorCode`. Throws only
-   * when Node cannot create a Buffer.
+   * Feeds one socket read; `data` is only read (each media payload is copied into a slab).
+   * Never throws for malformed input: see `errorCode`. Throws only when Node cannot create a
+   * Buffer.
    */
   feed(data: Uint8Array): RtmpFeedResult
+  /**
+   * Feeds one socket read and reassembles messages inside `data` itself: each message's
+   * chunk payloads are moved together over the chunk headers between them, and a media
+   * message whose chunks all arrived in this read is returned as a range of `data` (`data`
+   * itself is then one of `slabs`), with no copy. Messages that continue into the next read,
+   * or that are interleaved with one being reassembled in `data`, are copied into slabs as
+   * with `feed()`. Use it for a Buffer nothing else reads afterwards and that is never fed
+   * again, such as a socket read's; the views it returns keep `data` alive. Errors as
+   * `feed()`.
+   */
+  feedInPlace(data: Buffer): RtmpFeedResult
   /**
    * Lets go of this session's payload slabs now instead of when the session is collected
    * (call it when the connection closes): Buffers and views already handed out stay valid,
@@ -563,10 +575,11 @@ export interface RtmpFeedResult {
   /** Bytes to write to the socket now (handshake replies, acknowledgements, ping responses). */
   transmit?: Buffer
   /**
-   * The payload slabs this read's media messages sit in (Buffers of 4 KiB growing ×4 per slab
-   * to 2 MiB; a message over 512 KiB gets one of its own size). Messages are reassembled straight from the chunks
-   * into these (one copy, `crates/rtmp/src/chunk/arena.rs`); a slab reaches JS once, the same
-   * Buffer object in every read that has messages in it. Views keep a slab alive: copy
+   * The Buffers this read's media messages sit in: payload slabs (4 KiB growing ×4 per slab
+   * to 2 MiB; a message over 512 KiB gets one of its own size) and, for `feedInPlace()`, the
+   * input Buffer itself. Messages are reassembled straight from the chunks into these (one
+   * copy, `crates/rtmp/src/chunk/arena.rs`, or none in place); a slab reaches JS once, the
+   * same Buffer object in every read that has messages in it. Views keep a slab alive: copy
    * payloads that live for the whole connection (sequence headers) out of it.
    */
   slabs?: Array<unknown>

@@ -47,12 +47,25 @@ function stream(seed: number, count: number, chunkSize: number, sizes?: number[]
   return { wire: Buffer.concat(parts), payloads }
 }
 
-/** Feeds `wire` in `readSize` reads and returns every media payload view, in order. */
-function demux(session: InstanceType<typeof native.RtmpSession>, wire: Buffer, readSize: number): Buffer[] {
+/**
+ * Feeds `wire` in `readSize` reads and returns every media payload view, in order. With
+ * `inPlace` each read is a fresh copy given to `feedInPlace()` (as a socket read is), and
+ * `stats` counts the views that point into their read.
+ */
+function demux(
+  session: InstanceType<typeof native.RtmpSession>,
+  wire: Buffer,
+  readSize: number,
+  inPlace = false,
+  stats = { inRead: 0 },
+): Buffer[] {
   const views: Buffer[] = []
   for (let off = 0; off < wire.length; off += readSize) {
-    const r = session.feed(wire.subarray(off, off + readSize))
+    const read = wire.subarray(off, off + readSize)
+    const fresh = inPlace ? Buffer.from(read) : read
+    const r = inPlace ? session.feedInPlace(fresh) : session.feed(read)
     expect(r.errorCode).toBeUndefined()
+    if (inPlace) stats.inRead += (r.slabs as Buffer[] | undefined)?.includes(fresh) ? 1 : 0
     const index = r.mediaIndex as Uint32Array | undefined
     const slabs = r.slabs as Buffer[] | undefined
     for (let m = 0; m < r.mediaCount; m++) {
@@ -115,5 +128,28 @@ describe('RTMP payload slabs', () => {
     expect(fresh === index).toBe(false)
     const slab = (next.slabs as Buffer[])[fresh[3]!]!
     expect(slab.subarray(fresh[4]!, fresh[4]! + fresh[5]!).equals(payloads[3]!)).toBe(true)
+  })
+  it('feedInPlace() returns views into the read itself, the same payloads as feed()', async () => {
+    for (const [seed, chunkSize, readSize] of [[7, 4096, 64 * 1024], [8, 128, 64 * 1024], [9, 4096, 1460], [10, 60_000, 8192]] as const) {
+      const sizes = seed === 10 ? [1, 59_999, 60_000, 60_001, 300_000, 5, 123_456] : undefined
+      const kept = stream(seed, 120, chunkSize, sizes)
+      const session = new native.RtmpSession()
+      const stats = { inRead: 0 }
+      const views = demux(session, kept.wire, readSize, true, stats)
+      session.release()
+      expect(views.length).toBe(kept.payloads.length)
+      for (let i = 0; i < views.length; i++) expect(views[i]!.equals(kept.payloads[i]!), `seed ${seed} message ${i}`).toBe(true)
+      // Messages whole in one read stay in it (the rest span reads and go to slabs).
+      if (readSize > chunkSize) expect(stats.inRead).toBeGreaterThan(0)
+      // Other sessions' slabs churning through the pool do not touch the views.
+      for (let round = 0; round < 2; round++) {
+        const s = new native.RtmpSession()
+        demux(s, stream(200 + round, 100, 4096).wire, 64 * 1024, true)
+        s.release()
+        gc()
+        await turn()
+      }
+      for (let i = 0; i < views.length; i++) expect(views[i]!.equals(kept.payloads[i]!)).toBe(true)
+    }
   })
 })

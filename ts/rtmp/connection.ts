@@ -132,7 +132,12 @@ export class RtmpConnection {
   #onData(data: Buffer): void {
     if (this.#state === 'closed') return
     this.#lastInput = Date.now()
-    const r = this.#session.feed(data)
+    // A socket read's Buffer is the whole of a fresh ArrayBuffer that nothing else reads, so the
+    // session reassembles messages inside it (views of `data`, no copy). A Buffer that shares
+    // its memory (a slice of a pool, pushed by a JS stream) is only read.
+    const r = data.byteOffset === 0 && data.buffer.byteLength === data.length
+      ? this.#session.feedInPlace(data)
+      : this.#session.feed(data)
     if (r.transmit) this.socket.write(r.transmit)
     const index = r.mediaIndex as Uint32Array | undefined
     const slabs = r.slabs as Buffer[] | undefined
@@ -149,7 +154,7 @@ export class RtmpConnection {
           index[o + 1]!,
           index[o + 2]!,
           // A sequence header lives as long as the stream: copied, so it does not keep a
-          // 2 MiB payload slab alive.
+          // socket read or payload slab alive.
           flags & MEDIA_FLAG_SEQUENCE_HEADER ? Buffer.from(view) : view,
           flags,
           index[o + 7]! | 0,

@@ -75,10 +75,11 @@ pub struct RtmpEvent {
 pub struct RtmpFeedResult<'env> {
     /// Bytes to write to the socket now (handshake replies, acknowledgements, ping responses).
     pub transmit: Option<Buffer>,
-    /// The payload slabs this read's media messages sit in (Buffers of 4 KiB growing ×4 per slab
-    /// to 2 MiB; a message over 512 KiB gets one of its own size). Messages are reassembled straight from the chunks
-    /// into these (one copy, `crates/rtmp/src/chunk/arena.rs`); a slab reaches JS once, the same
-    /// Buffer object in every read that has messages in it. Views keep a slab alive: copy
+    /// The Buffers this read's media messages sit in: payload slabs (4 KiB growing ×4 per slab
+    /// to 2 MiB; a message over 512 KiB gets one of its own size) and, for `feedInPlace()`, the
+    /// input Buffer itself. Messages are reassembled straight from the chunks into these (one
+    /// copy, `crates/rtmp/src/chunk/arena.rs`, or none in place); a slab reaches JS once, the
+    /// same Buffer object in every read that has messages in it. Views keep a slab alive: copy
     /// payloads that live for the whole connection (sequence headers) out of it.
     pub slabs: Option<Vec<Unknown<'env>>>,
     /// 8 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), slab (index in
@@ -111,6 +112,10 @@ pub struct RtmpSession {
     /// media message, replaced only to grow (or when JS detached its buffer).
     index_array: Option<sys::napi_ref>,
 }
+
+/// Stands for the input Buffer of an in-place read among the slab serials of a read (slab
+/// serials start at 1).
+const INPUT_SERIAL: u64 = 0;
 
 /// Slots of the first media index array (512 messages per read).
 const INDEX_SLOTS_MIN: usize = 512 * MEDIA_INDEX_STRIDE;
@@ -266,11 +271,46 @@ impl RtmpSession {
         })
     }
 
-    /// Feeds one socket read. Never throws for malformed input: see `errorCode`. Throws only
-    /// when Node cannot create a Buffer.
+    /// Feeds one socket read; `data` is only read (each media payload is copied into a slab).
+    /// Never throws for malformed input: see `errorCode`. Throws only when Node cannot create a
+    /// Buffer.
     #[napi]
     pub fn feed<'env>(&mut self, env: &'env Env, data: &[u8]) -> Result<RtmpFeedResult<'env>> {
         let result = self.inner.handle_input(data);
+        self.drain(env, result, None)
+    }
+
+    /// Feeds one socket read and reassembles messages inside `data` itself: each message's
+    /// chunk payloads are moved together over the chunk headers between them, and a media
+    /// message whose chunks all arrived in this read is returned as a range of `data` (`data`
+    /// itself is then one of `slabs`), with no copy. Messages that continue into the next read,
+    /// or that are interleaved with one being reassembled in `data`, are copied into slabs as
+    /// with `feed()`. Use it for a Buffer nothing else reads afterwards and that is never fed
+    /// again, such as a socket read's; the views it returns keep `data` alive. Errors as
+    /// `feed()`.
+    #[napi]
+    pub fn feed_in_place<'env>(
+        &mut self,
+        env: &'env Env,
+        mut data: BufferSlice<'env>,
+    ) -> Result<RtmpFeedResult<'env>> {
+        let result = self.inner.handle_input_in_place(&mut data);
+        // SAFETY: the Buffer value this call received, alive for the call.
+        let value = unsafe {
+            let raw = <&BufferSlice as ToNapiValue>::to_napi_value(env.raw(), &data)?;
+            Unknown::from_napi_value(env.raw(), raw)?
+        };
+        self.drain(env, result, Some((&data, value)))
+    }
+
+    /// Turns the session's events after a read into the feed result. `input` is the read's
+    /// bytes and Buffer for an in-place read.
+    fn drain<'env>(
+        &mut self,
+        env: &'env Env,
+        result: std::result::Result<(), sluice_rtmp::RtmpError>,
+        input: Option<(&[u8], Unknown<'env>)>,
+    ) -> Result<RtmpFeedResult<'env>> {
         let mut index = std::mem::take(&mut self.index);
         index.clear();
         let mut slabs: Vec<Unknown<'env>> = Vec::new();
@@ -303,6 +343,35 @@ impl RtmpSession {
                         slot as u32,
                         payload.offset() as u32,
                         payload.len() as u32,
+                        flags,
+                        cts as u32,
+                    ]);
+                }
+                SessionEvent::MediaInInput {
+                    type_id,
+                    message_stream_id,
+                    timestamp,
+                    range,
+                } => {
+                    let Some((bytes, buffer)) = input else {
+                        continue; // only made by in-place reads
+                    };
+                    let (flags, cts) = media_flags(type_id, &bytes[range.clone()]);
+                    let slot = match slab_serials.iter().position(|&s| s == INPUT_SERIAL) {
+                        Some(slot) => slot,
+                        None => {
+                            slabs.push(buffer);
+                            slab_serials.push(INPUT_SERIAL);
+                            slab_serials.len() - 1
+                        }
+                    };
+                    index.extend_from_slice(&[
+                        type_id as u32,
+                        message_stream_id,
+                        timestamp,
+                        slot as u32,
+                        range.start as u32,
+                        range.len() as u32,
                         flags,
                         cts as u32,
                     ]);

@@ -44,9 +44,11 @@ pub const CSID_DATA: u32 = 5;
 /// Chunk stream id this crate uses for video messages.
 pub const CSID_VIDEO: u32 = 6;
 
-/// One complete RTMP message as reassembled from (or to be split into) chunks.
+/// One complete RTMP message as reassembled from (or to be split into) chunks. `P` is where
+/// its payload is: shared slab memory, or for [`crate::chunk::ChunkDecoder::push_in_place`] a
+/// [`crate::chunk::Body`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<P = Payload> {
     /// Chunk stream id it travelled on (2..=65599).
     pub csid: u32,
     /// Absolute timestamp in milliseconds (32-bit, wraps).
@@ -56,5 +58,5 @@ pub struct Message {
     /// Message stream id (0 for protocol control and NetConnection commands).
     pub message_stream_id: u32,
     /// The message payload (shared memory, see [`crate::chunk::arena`]).
-    pub payload: Payload,
+    pub payload: P,
 }

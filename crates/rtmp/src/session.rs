@@ -8,10 +8,11 @@
 //! Nothing here reads a clock: time stamps given to `new` are inputs.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use sluice_amf0::{decode_all, encode_all, Amf0Value};
 
-use crate::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits, Payload};
+use crate::chunk::{Body, ChunkDecoder, ChunkEncoder, DecoderLimits, Payload};
 use crate::command::{strip_amf3_format_byte, Command};
 use crate::control::{read_u32, UserControlEvent};
 use crate::error::RtmpError;
@@ -72,6 +73,19 @@ pub enum SessionEvent {
         /// The FLV tag body (shared memory, see [`crate::chunk::arena`]).
         payload: Payload,
     },
+    /// An audio (8) or video (9) message left by [`Session::handle_input_in_place`] in the
+    /// buffer it was given: the FLV tag body is bytes `range` of that buffer, valid until the
+    /// caller changes or reuses it (drain the events after every call).
+    MediaInInput {
+        /// [`AUDIO`] or [`VIDEO`].
+        type_id: u8,
+        /// Message stream id.
+        message_stream_id: u32,
+        /// Timestamp in ms (the FLV dts).
+        timestamp: u32,
+        /// Byte range of the input buffer holding the tag body.
+        range: Range<usize>,
+    },
     /// A user control event; PingRequest has already been answered.
     UserControl(UserControlEvent),
     /// The peer acknowledged this many bytes (§5.4.3).
@@ -107,6 +121,7 @@ pub struct Session {
     transmit: Vec<u8>,
     events: VecDeque<SessionEvent>,
     scratch: Vec<Message>,
+    scratch_in_place: Vec<Message<Body>>,
     /// Total bytes received (for Acknowledgement sequence numbers).
     received: u64,
     /// `received` when the last Acknowledgement was sent.
@@ -136,6 +151,7 @@ impl Session {
             transmit,
             events: VecDeque::new(),
             scratch: Vec::new(),
+            scratch_in_place: Vec::new(),
             received: 0,
             acked: 0,
             ack_window: 0,
@@ -163,29 +179,12 @@ impl Session {
     }
 
     /// Feeds bytes read from the socket. On error the session must be closed.
-    pub fn handle_input(&mut self, mut input: &[u8]) -> Result<(), RtmpError> {
-        self.received += input.len() as u64;
-        if !self.handshake_done {
-            let (used, done, kind) = match &mut self.handshake {
-                Handshaker::Server(h) => {
-                    let used = h.feed(input, &mut self.transmit)?;
-                    (used, h.is_done(), h.kind())
-                }
-                Handshaker::Client(h) => {
-                    let used = h.feed(input, &mut self.transmit)?;
-                    (used, h.is_done(), h.kind())
-                }
-            };
-            input = &input[used.min(input.len())..];
-            if !done {
-                return Ok(());
-            }
-            self.handshake_done = true;
-            let kind = kind.unwrap_or(HandshakeKind::Simple);
-            self.events.push_back(SessionEvent::HandshakeDone { kind });
-        }
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), RtmpError> {
+        let Some(used) = self.handshake_input(input)? else {
+            return Ok(());
+        };
         let mut messages = std::mem::take(&mut self.scratch);
-        let result = self.decoder.push(input, &mut messages);
+        let result = self.decoder.push(&input[used..], &mut messages);
         let mut dispatched = Ok(());
         for m in messages.drain(..) {
             if dispatched.is_ok() {
@@ -196,6 +195,63 @@ impl Session {
         // Messages before a fault are delivered; then the fault ends the session.
         dispatched?;
         result?;
+        self.acknowledge();
+        Ok(())
+    }
+
+    /// Like [`Session::handle_input`], but reassembles messages inside `input` (see
+    /// [`ChunkDecoder::push_in_place`]): `input` is rewritten, and audio/video messages whose
+    /// chunks all arrived in it come out as [`SessionEvent::MediaInInput`] ranges of it instead of
+    /// copies. For a buffer nothing else reads afterwards, such as a socket read's.
+    pub fn handle_input_in_place(&mut self, input: &mut [u8]) -> Result<(), RtmpError> {
+        let Some(used) = self.handshake_input(input)? else {
+            return Ok(());
+        };
+        let mut messages = std::mem::take(&mut self.scratch_in_place);
+        let result = self
+            .decoder
+            .push_in_place(&mut input[used..], &mut messages);
+        let mut dispatched = Ok(());
+        for m in messages.drain(..) {
+            if dispatched.is_ok() {
+                dispatched = self.dispatch_in_place(m, input, used);
+            }
+        }
+        self.scratch_in_place = messages;
+        dispatched?;
+        result?;
+        self.acknowledge();
+        Ok(())
+    }
+
+    /// Counts the bytes and feeds the handshake; returns how many bytes of `input` it used once
+    /// it is complete (chunks follow), or `None` while it is not.
+    fn handshake_input(&mut self, input: &[u8]) -> Result<Option<usize>, RtmpError> {
+        self.received += input.len() as u64;
+        if self.handshake_done {
+            return Ok(Some(0));
+        }
+        let (used, done, kind) = match &mut self.handshake {
+            Handshaker::Server(h) => {
+                let used = h.feed(input, &mut self.transmit)?;
+                (used, h.is_done(), h.kind())
+            }
+            Handshaker::Client(h) => {
+                let used = h.feed(input, &mut self.transmit)?;
+                (used, h.is_done(), h.kind())
+            }
+        };
+        if !done {
+            return Ok(None);
+        }
+        self.handshake_done = true;
+        let kind = kind.unwrap_or(HandshakeKind::Simple);
+        self.events.push_back(SessionEvent::HandshakeDone { kind });
+        Ok(Some(used.min(input.len())))
+    }
+
+    /// Sends an Acknowledgement when a window's worth of bytes arrived since the last (§5.4.3).
+    fn acknowledge(&mut self) {
         if self.ack_window > 0 && self.received - self.acked >= self.ack_window as u64 {
             self.acked = self.received;
             let seq = (self.received & 0xFFFF_FFFF) as u32;
@@ -207,7 +263,60 @@ impl Session {
                 &seq.to_be_bytes(),
             );
         }
-        Ok(())
+    }
+
+    /// Dispatches a message of an in-place read; `m`'s input range is relative to
+    /// `input[base..]`. Audio and video stay in the input; anything else is copied out (a few
+    /// small messages per connection).
+    fn dispatch_in_place(
+        &mut self,
+        m: Message<Body>,
+        input: &[u8],
+        base: usize,
+    ) -> Result<(), RtmpError> {
+        let range = match m.payload {
+            Body::Payload(payload) => {
+                return self.dispatch(Message {
+                    csid: m.csid,
+                    timestamp: m.timestamp,
+                    type_id: m.type_id,
+                    message_stream_id: m.message_stream_id,
+                    payload,
+                })
+            }
+            Body::Input(r) => r.start + base..r.end + base,
+        };
+        match m.type_id {
+            AUDIO | VIDEO => {
+                self.events.push_back(SessionEvent::MediaInInput {
+                    type_id: m.type_id,
+                    message_stream_id: m.message_stream_id,
+                    timestamp: m.timestamp,
+                    range,
+                });
+                Ok(())
+            }
+            AGGREGATE => {
+                let at = range.start;
+                for_each_aggregate_part(&input[range], m.timestamp, |type_id, timestamp, r| {
+                    let sub = Message {
+                        csid: m.csid,
+                        timestamp,
+                        type_id,
+                        message_stream_id: m.message_stream_id,
+                        payload: Body::Input(at + r.start..at + r.end),
+                    };
+                    self.dispatch_in_place(sub, input, 0)
+                })
+            }
+            _ => self.dispatch(Message {
+                csid: m.csid,
+                timestamp: m.timestamp,
+                type_id: m.type_id,
+                message_stream_id: m.message_stream_id,
+                payload: Payload::from(input[range].to_vec()),
+            }),
+        }
     }
 
     fn dispatch(&mut self, m: Message) -> Result<(), RtmpError> {
@@ -257,39 +366,18 @@ impl Session {
         Ok(())
     }
 
-    /// Aggregate message (§7.1.6): FLV tags (type u8, size u24, timestamp u24 + u8 high byte,
-    /// stream id u24, body, back pointer u32). Sub-message timestamps are re-based so the first
-    /// one takes the aggregate's timestamp.
+    /// Aggregate message (§7.1.6): each sub-message shares the aggregate's memory.
     fn split_aggregate(&mut self, m: &Message) -> Result<(), RtmpError> {
-        let mut at = 0;
-        let mut base: Option<u32> = None;
-        while at < m.payload.len() {
-            let p = &m.payload[at..];
-            let h = p.get(0..11).ok_or(RtmpError::MalformedAggregate)?;
-            let size = (h[1] as usize) << 16 | (h[2] as usize) << 8 | h[3] as usize;
-            let ts = (h[7] as u32) << 24 | (h[4] as u32) << 16 | (h[5] as u32) << 8 | h[6] as u32;
-            // The sub-message shares the aggregate's memory.
-            let body = m
-                .payload
-                .slice(at + 11..at + 11 + size)
-                .ok_or(RtmpError::MalformedAggregate)?;
-            let first = *base.get_or_insert(ts);
-            let timestamp = m.timestamp.wrapping_add(ts.wrapping_sub(first));
+        for_each_aggregate_part(&m.payload, m.timestamp, |type_id, timestamp, r| {
             let sub = Message {
                 csid: m.csid,
                 timestamp,
-                type_id: h[0],
+                type_id,
                 message_stream_id: m.message_stream_id,
-                payload: body,
+                payload: m.payload.slice(r).ok_or(RtmpError::MalformedAggregate)?,
             };
-            if sub.type_id == AGGREGATE {
-                return Err(RtmpError::MalformedAggregate);
-            }
-            self.dispatch(sub)?;
-            // The back pointer may be missing after the last tag.
-            at += 11 + size + 4;
-        }
-        Ok(())
+            self.dispatch(sub)
+        })
     }
 
     /// Drops the payload memory this session holds: messages in progress and the decoder's
@@ -375,4 +463,34 @@ impl Session {
         p.push(limit_type);
         self.send_message(CSID_PROTOCOL_CONTROL, 0, SET_PEER_BANDWIDTH, 0, &p);
     }
+}
+
+/// Walks an aggregate message's payload (§7.1.6): FLV tags (type u8, size u24, timestamp u24 +
+/// u8 high byte, stream id u24, body, back pointer u32). Calls `f` with each sub-message's type
+/// id, timestamp in ms (re-based so the first takes `timestamp`, the aggregate's) and body range
+/// in `payload`, in order, until `f` fails. A truncated tag or a nested aggregate is
+/// [`RtmpError::MalformedAggregate`] (the parts before it are still delivered).
+fn for_each_aggregate_part(
+    payload: &[u8],
+    timestamp: u32,
+    mut f: impl FnMut(u8, u32, Range<usize>) -> Result<(), RtmpError>,
+) -> Result<(), RtmpError> {
+    let mut at = 0;
+    let mut base: Option<u32> = None;
+    while at < payload.len() {
+        let h = payload
+            .get(at..at + 11)
+            .ok_or(RtmpError::MalformedAggregate)?;
+        let size = (h[1] as usize) << 16 | (h[2] as usize) << 8 | h[3] as usize;
+        let ts = (h[7] as u32) << 24 | (h[4] as u32) << 16 | (h[5] as u32) << 8 | h[6] as u32;
+        let body = at + 11..at + 11 + size;
+        if body.end > payload.len() || h[0] == AGGREGATE {
+            return Err(RtmpError::MalformedAggregate);
+        }
+        let first = *base.get_or_insert(ts);
+        f(h[0], timestamp.wrapping_add(ts.wrapping_sub(first)), body)?;
+        // The back pointer may be missing after the last tag.
+        at += 11 + size + 4;
+    }
+    Ok(())
 }

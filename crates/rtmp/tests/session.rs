@@ -803,8 +803,8 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
             let mut rng = XorShift::new(seed ^ 0xC0FFEE);
             let csids = [3u32, 4, 6, 63, 64, 319, 320, 65599];
             let mut clocks = [0u32; 8];
-            let mut sent_up = Vec::new();
-            let mut sent_down = Vec::new();
+            let mut sent_up = Vec::<Message>::new();
+            let mut sent_down = Vec::<Message>::new();
             for _ in 0..300 {
                 let up = rng.chance(2);
                 if rng.chance(40) {
@@ -837,7 +837,7 @@ fn rtmp_5_3_1_random_messages_round_trip_both_ways() {
                 let payload = rng.bytes(len);
                 let type_id = [AUDIO, VIDEO, 0x30, 0x41][rng.below(4)];
                 let msid = [0u32, 1, 0xFFFF_FFFF][rng.below(3)];
-                let m = Message {
+                let m: Message = Message {
                     csid: csids[i],
                     timestamp: clocks[i],
                     type_id,

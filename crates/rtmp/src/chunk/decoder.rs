@@ -1,9 +1,15 @@
 //! Chunk stream demux as an explicit state machine: a parse stage, and the previous message
 //! header per chunk stream id (RTMP 1.0 §5.3.1).
+//!
+//! Two ways to feed it: [`ChunkDecoder::push`] copies each message's payload into slab memory
+//! ([`super::arena`]); [`ChunkDecoder::push_in_place`] reassembles messages inside the input
+//! buffer itself, moving each later chunk's payload down over the chunk headers before it, and
+//! copies only a message that continues into the next read.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use super::arena::{Arena, Reservation};
+use super::arena::{Arena, Payload, Reservation};
 use super::{DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP_MARK};
 use crate::error::RtmpError;
 use crate::message::{Message, ABORT, SET_CHUNK_SIZE};
@@ -49,9 +55,96 @@ struct StreamState {
     /// then carry it again.
     extended: Option<u32>,
     /// Where the message in progress is being reassembled (`None` between messages).
-    payload: Option<Reservation>,
+    payload: Option<Target>,
     /// A message is in progress (some but not all of its payload arrived).
     in_message: bool,
+}
+
+/// Where the payload of a message in progress is being reassembled.
+#[derive(Debug)]
+enum Target {
+    /// In a slab reservation, copied chunk by chunk.
+    Slab(Reservation),
+    /// In the buffer of the current [`ChunkDecoder::push_in_place`] call: the message's first
+    /// payload byte is at `start`, and each later chunk's payload is moved down to
+    /// `start + filled`, over the chunk headers in between. At most one message at a time.
+    Input {
+        start: usize,
+        len: usize,
+        filled: usize,
+    },
+}
+
+impl Target {
+    fn filled(&self) -> usize {
+        match self {
+            Target::Slab(r) => r.filled(),
+            Target::Input { filled, .. } => *filled,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Target::Slab(r) => r.len(),
+            Target::Input { len, .. } => *len,
+        }
+    }
+
+    /// Appends the chunk payload at `src` of the input (never more than the message has left).
+    fn append<W: Wire>(&mut self, input: &mut W, src: Range<usize>) {
+        match self {
+            Target::Slab(r) => {
+                r.write(&input.bytes()[src]);
+            }
+            Target::Input { start, filled, .. } => {
+                let dest = *start + *filled;
+                *filled += src.len();
+                if dest != src.start {
+                    input.move_down(src, dest);
+                }
+            }
+        }
+    }
+}
+
+/// Where a message decoded by [`ChunkDecoder::push_in_place`] has its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// In slab memory (the message began in an earlier read, or shared its read with another
+    /// message in progress).
+    Payload(Payload),
+    /// Bytes `range` of the buffer given to the `push_in_place` call that returned the message.
+    Input(Range<usize>),
+}
+
+/// The decoder's view of its input: read-only for [`ChunkDecoder::push`], writable for
+/// [`ChunkDecoder::push_in_place`].
+trait Wire {
+    /// Whether messages may be reassembled inside the input.
+    const IN_PLACE: bool;
+    fn bytes(&self) -> &[u8];
+    /// Moves the bytes at `src` down to `dest` (`dest < src.start`).
+    fn move_down(&mut self, src: Range<usize>, dest: usize);
+}
+
+impl Wire for &[u8] {
+    const IN_PLACE: bool = false;
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn move_down(&mut self, _: Range<usize>, _: usize) {
+        // Never called: without IN_PLACE no message is reassembled in the input.
+    }
+}
+
+impl Wire for &mut [u8] {
+    const IN_PLACE: bool = true;
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn move_down(&mut self, src: Range<usize>, dest: usize) {
+        self.copy_within(src, dest);
+    }
 }
 
 /// A parsed chunk header, before it is applied to its stream state.
@@ -97,6 +190,10 @@ pub struct ChunkDecoder {
     stage: Stage,
     buffered: usize,
     arena: Arena,
+    /// The chunk stream whose message is being reassembled in the input (in-place reads only).
+    in_input: Option<u32>,
+    /// Scratch list for [`ChunkDecoder::push`].
+    decoded: Vec<Message<Body>>,
 }
 
 impl ChunkDecoder {
@@ -112,6 +209,8 @@ impl ChunkDecoder {
             stage: Stage::Header,
             buffered: 0,
             arena: Arena::new(),
+            in_input: None,
+            decoded: Vec::new(),
         }
     }
 
@@ -146,6 +245,7 @@ impl ChunkDecoder {
         self.stage = Stage::Header;
         self.header_len = 0;
         self.arena = Arena::new();
+        self.in_input = None;
     }
 
     /// Bytes reserved for partial messages now (their announced lengths).
@@ -170,22 +270,86 @@ impl ChunkDecoder {
     }
 
     /// Feeds bytes as they arrive (any split) and appends every message they complete to
-    /// `out`. On error the session is unusable and must be closed.
+    /// `out`, its payload copied into slab memory. On error the session is unusable and must be
+    /// closed.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<Message>) -> Result<(), RtmpError> {
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let result = self.decode(&mut &*input, &mut decoded);
+        out.extend(decoded.drain(..).map(|m| Message {
+            csid: m.csid,
+            timestamp: m.timestamp,
+            type_id: m.type_id,
+            message_stream_id: m.message_stream_id,
+            payload: match m.payload {
+                Body::Payload(p) => p,
+                // Not made without IN_PLACE; copied rather than lost if it ever were.
+                Body::Input(r) => Payload::from(input[r].to_vec()),
+            },
+        }));
+        self.decoded = decoded;
+        result
+    }
+
+    /// Like [`ChunkDecoder::push`], but reassembles messages inside `input`: a message whose
+    /// chunks all lie in this read is returned as [`Body::Input`], a range of `input` where its
+    /// chunks' payloads have been moved together (the chunk headers between them are
+    /// overwritten). Only one message is reassembled in the input at a time: a message that
+    /// starts while another is in progress here (interleaved chunk streams), or that began in an
+    /// earlier read, goes to slab memory as with `push`, and so does a message still in
+    /// progress when the read ends (its bytes so far are copied there, counted against
+    /// `max_buffered`). The caller must read the returned ranges before it changes `input`.
+    pub fn push_in_place(
+        &mut self,
+        mut input: &mut [u8],
+        out: &mut Vec<Message<Body>>,
+    ) -> Result<(), RtmpError> {
+        self.decode(&mut input, out)?;
+        self.move_input_message_to_slab(input)
+    }
+
+    /// At the end of an in-place read: the message in progress in the input moves to a slab.
+    fn move_input_message_to_slab(&mut self, input: &[u8]) -> Result<(), RtmpError> {
+        let Some(csid) = self.in_input.take() else {
+            return Ok(());
+        };
+        let (buffered, max) = (self.buffered, self.limits.max_buffered);
+        let state = self.state(csid);
+        let Some(Target::Input { start, len, filled }) = state.payload else {
+            return Ok(());
+        };
+        if buffered + len > max {
+            return Err(RtmpError::TooMuchBuffered {
+                buffered: buffered + len,
+                max,
+            });
+        }
+        self.buffered += len;
+        let mut reservation = self.arena.reserve(len);
+        reservation.write(&input[start..start + filled]);
+        self.state(csid).payload = Some(Target::Slab(reservation));
+        Ok(())
+    }
+
+    fn decode<W: Wire>(
+        &mut self,
+        input: &mut W,
+        out: &mut Vec<Message<Body>>,
+    ) -> Result<(), RtmpError> {
+        let end = input.bytes().len();
         let mut pos = 0;
-        while pos < input.len() {
+        while pos < end {
             match self.stage {
                 Stage::Header => {
-                    if let Some(used) = self.continuation_chunk(&input[pos..], out)? {
+                    if let Some(used) = self.continuation_chunk(input, pos, out)? {
                         pos += used;
                         continue;
                     }
-                    let rest = &input[pos..];
+                    let rest = &input.bytes()[pos..];
                     if self.header_len == 0 {
                         match self.parse_header(rest)? {
                             Some((header, used)) => {
                                 pos += used;
-                                self.apply_header(header, out)?;
+                                self.apply_header(header, input, pos, out)?;
                             }
                             None => {
                                 // Fewer bytes than the header needs: keep them (< MAX_HEADER).
@@ -204,7 +368,7 @@ impl ChunkDecoder {
                             Some((header, used)) => {
                                 pos += used.saturating_sub(have);
                                 self.header_len = 0;
-                                self.apply_header(header, out)?;
+                                self.apply_header(header, input, pos, out)?;
                             }
                             None => {
                                 self.header = buf;
@@ -215,15 +379,14 @@ impl ChunkDecoder {
                     }
                 }
                 Stage::Payload { csid, remaining } => {
-                    let n = remaining.min(input.len() - pos);
-                    let bytes = &input[pos..pos + n];
-                    pos += n;
-                    if let Some(r) = &mut self.state(csid).payload {
-                        r.write(bytes);
+                    let n = remaining.min(end - pos);
+                    if let Some(target) = &mut self.state(csid).payload {
+                        target.append(input, pos..pos + n);
                     }
+                    pos += n;
                     if n == remaining {
                         self.stage = Stage::Header;
-                        self.finish_chunk(csid, out)?;
+                        self.finish_chunk(csid, input, out)?;
                     } else {
                         self.stage = Stage::Payload {
                             csid,
@@ -237,18 +400,20 @@ impl ChunkDecoder {
     }
 
     /// Fast path for the most common chunk: fmt 3 with a 1-byte basic header continuing a message
-    /// in progress without an extended timestamp, its whole payload in `b`. Decodes it (the
-    /// same result as the general path) and returns the bytes used, or `None` to take the
-    /// general path.
+    /// in progress without an extended timestamp, its whole payload in the input at `pos`.
+    /// Decodes it (the same result as the general path) and returns the bytes used, or `None` to
+    /// take the general path.
     #[inline]
-    fn continuation_chunk(
+    fn continuation_chunk<W: Wire>(
         &mut self,
-        b: &[u8],
-        out: &mut Vec<Message>,
+        input: &mut W,
+        pos: usize,
+        out: &mut Vec<Message<Body>>,
     ) -> Result<Option<usize>, RtmpError> {
         if self.header_len != 0 {
             return Ok(None);
         }
+        let b = &input.bytes()[pos..];
         let Some(&first) = b.first() else {
             return Ok(None);
         };
@@ -256,18 +421,20 @@ impl ChunkDecoder {
         if first >> 6 != 3 || csid < 2 {
             return Ok(None);
         }
+        let available = b.len() - 1;
         let chunk_size = self.chunk_size as usize;
         let state = &mut self.flat[csid];
-        let (true, None, Some(r)) = (state.in_message, state.extended, &mut state.payload) else {
+        let (true, None, Some(target)) = (state.in_message, state.extended, &mut state.payload)
+        else {
             return Ok(None);
         };
-        let want = (r.len() - r.filled()).min(chunk_size);
-        let Some(payload) = b.get(1..1 + want) else {
+        let want = (target.len() - target.filled()).min(chunk_size);
+        if want > available {
             return Ok(None);
-        };
-        r.write(payload);
-        if r.filled() == r.len() {
-            self.finish_chunk(csid as u32, out)?;
+        }
+        target.append(input, pos + 1..pos + 1 + want);
+        if target.filled() == target.len() {
+            self.finish_chunk(csid as u32, input, out)?;
         }
         Ok(Some(1 + want))
     }
@@ -346,7 +513,14 @@ impl ChunkDecoder {
         Ok(Some((header, at)))
     }
 
-    fn apply_header(&mut self, h: ChunkHeader, out: &mut Vec<Message>) -> Result<(), RtmpError> {
+    /// Applies a parsed header to its chunk stream; `pos` is where the chunk's payload begins.
+    fn apply_header<W: Wire>(
+        &mut self,
+        h: ChunkHeader,
+        input: &mut W,
+        pos: usize,
+        out: &mut Vec<Message<Body>>,
+    ) -> Result<(), RtmpError> {
         let chunk_size = self.chunk_size as usize;
         let max_message = self.limits.max_message_size;
         let state = self.state(h.csid);
@@ -391,28 +565,39 @@ impl ChunkDecoder {
                     max: max_message,
                 });
             }
-            // The whole announced length is reserved at once (one copy per byte, no regrowth);
-            // the length is the peer's word, so reservations are bounded by `max_buffered`.
             let length = state.length as usize;
-            if self.buffered + length > self.limits.max_buffered {
-                return Err(RtmpError::TooMuchBuffered {
-                    buffered: self.buffered + length,
-                    max: self.limits.max_buffered,
-                });
-            }
-            self.buffered += length;
-            let reservation = self.arena.reserve(length);
+            let target = if W::IN_PLACE && self.in_input.is_none() {
+                // Reassembled where its first payload byte is; bounded by the input's length.
+                self.in_input = Some(h.csid);
+                Target::Input {
+                    start: pos,
+                    len: length,
+                    filled: 0,
+                }
+            } else {
+                // The whole announced length is reserved at once (one copy per byte, no
+                // regrowth); the length is the peer's word, so reservations are bounded by
+                // `max_buffered`.
+                if self.buffered + length > self.limits.max_buffered {
+                    return Err(RtmpError::TooMuchBuffered {
+                        buffered: self.buffered + length,
+                        max: self.limits.max_buffered,
+                    });
+                }
+                self.buffered += length;
+                Target::Slab(self.arena.reserve(length))
+            };
             let state = self.state(h.csid);
             state.in_message = true;
-            state.payload = Some(reservation);
+            state.payload = Some(target);
         }
         let state = self.state(h.csid);
-        let filled = state.payload.as_ref().map_or(0, Reservation::filled);
+        let filled = state.payload.as_ref().map_or(0, Target::filled);
         let remaining = (state.length as usize)
             .saturating_sub(filled)
             .min(chunk_size);
         if remaining == 0 {
-            return self.finish_chunk(h.csid, out);
+            return self.finish_chunk(h.csid, input, out);
         }
         self.stage = Stage::Payload {
             csid: h.csid,
@@ -422,14 +607,19 @@ impl ChunkDecoder {
     }
 
     /// Called when a chunk's payload is complete: emits the message if it is whole.
-    fn finish_chunk(&mut self, csid: u32, out: &mut Vec<Message>) -> Result<(), RtmpError> {
+    fn finish_chunk<W: Wire>(
+        &mut self,
+        csid: u32,
+        input: &W,
+        out: &mut Vec<Message<Body>>,
+    ) -> Result<(), RtmpError> {
         let state = self.state(csid);
-        let filled = state.payload.as_ref().map_or(0, Reservation::filled);
+        let filled = state.payload.as_ref().map_or(0, Target::filled);
         if filled < state.length as usize {
             return Ok(());
         }
         state.in_message = false;
-        let Some(reservation) = state.payload.take() else {
+        let Some(target) = state.payload.take() else {
             return Ok(());
         };
         let message = Message {
@@ -437,28 +627,39 @@ impl ChunkDecoder {
             timestamp: state.timestamp,
             type_id: state.type_id,
             message_stream_id: state.message_stream_id,
-            payload: reservation.finish(),
+            payload: match target {
+                Target::Slab(reservation) => {
+                    self.buffered -= reservation.len();
+                    Body::Payload(reservation.finish())
+                }
+                Target::Input { start, len, .. } => {
+                    self.in_input = None;
+                    Body::Input(start..start + len)
+                }
+            },
         };
-        self.buffered -= message.payload.len();
-        self.apply_chunk_layer_control(&message)?;
+        if message.type_id == SET_CHUNK_SIZE || message.type_id == ABORT {
+            let bytes = match &message.payload {
+                Body::Payload(p) => &p[..],
+                Body::Input(r) => &input.bytes()[r.clone()],
+            };
+            self.apply_chunk_layer_control(message.type_id, bytes)?;
+        }
         out.push(message);
         Ok(())
     }
 
     /// Set Chunk Size (§5.4.1) and Abort Message (§5.4.2) change how the following bytes are
     /// read, so they take effect here.
-    fn apply_chunk_layer_control(&mut self, m: &Message) -> Result<(), RtmpError> {
-        if m.type_id != SET_CHUNK_SIZE && m.type_id != ABORT {
-            return Ok(());
-        }
-        let Some(v) = m.payload.get(0..4) else {
+    fn apply_chunk_layer_control(&mut self, type_id: u8, payload: &[u8]) -> Result<(), RtmpError> {
+        let Some(v) = payload.get(0..4) else {
             return Err(RtmpError::ControlMessageTooShort {
-                type_id: m.type_id,
-                length: m.payload.len(),
+                type_id,
+                length: payload.len(),
             });
         };
         let value = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
-        if m.type_id == SET_CHUNK_SIZE {
+        if type_id == SET_CHUNK_SIZE {
             self.set_chunk_size(value)
         } else {
             // Only streams that exist are touched: an Abort never creates state.
@@ -468,9 +669,12 @@ impl ChunkDecoder {
                 self.other.get_mut(&value)
             };
             if let Some(state) = state {
-                let dropped = state.payload.take().map_or(0, |r| r.len());
                 state.in_message = false;
-                self.buffered -= dropped;
+                match state.payload.take() {
+                    Some(Target::Slab(r)) => self.buffered -= r.len(),
+                    Some(Target::Input { .. }) => self.in_input = None,
+                    None => {}
+                }
             }
             Ok(())
         }

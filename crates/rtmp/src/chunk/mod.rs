@@ -12,7 +12,7 @@ mod decoder;
 mod encoder;
 
 pub use arena::Payload;
-pub use decoder::{ChunkDecoder, DecoderLimits};
+pub use decoder::{Body, ChunkDecoder, DecoderLimits};
 pub use encoder::{encode_standalone, standalone_len, ChunkEncoder};
 
 /// The chunk size every RTMP connection starts with (§5.4.1).
@@ -24,5 +24,7 @@ pub const MAX_CSID: u32 = 65599;
 /// The 24-bit timestamp field value that announces an extended timestamp.
 pub const EXTENDED_TIMESTAMP_MARK: u32 = 0xFF_FFFF;
 
+#[cfg(test)]
+mod in_place_tests;
 #[cfg(test)]
 mod tests;

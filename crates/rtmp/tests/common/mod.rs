@@ -98,12 +98,39 @@ impl Peer {
         }
     }
 
-    /// One `handle_input` call with exactly these bytes.
+    /// One `handle_input` call with exactly these bytes. Every other call goes through
+    /// `handle_input_in_place` on a copy instead (the copy is overwritten afterwards, as a
+    /// reused buffer would be), and its `MediaInInput` events are reported as `Media` with the
+    /// bytes they name, so every test checks both paths and their mix.
     pub fn feed_once(&mut self, bytes: &[u8]) -> Result<(), RtmpError> {
-        let result = self.session.handle_input(bytes);
-        while let Some(e) = self.session.poll_event() {
-            self.events.push(e);
-        }
+        let result = if self.log.len() % 2 == 1 {
+            let mut read = bytes.to_vec();
+            let result = self.session.handle_input_in_place(&mut read);
+            while let Some(e) = self.session.poll_event() {
+                self.events.push(match e {
+                    SessionEvent::MediaInInput {
+                        type_id,
+                        message_stream_id,
+                        timestamp,
+                        range,
+                    } => SessionEvent::Media {
+                        type_id,
+                        message_stream_id,
+                        timestamp,
+                        payload: read[range].to_vec().into(),
+                    },
+                    e => e,
+                });
+            }
+            read.fill(0xEE);
+            result
+        } else {
+            let result = self.session.handle_input(bytes);
+            while let Some(e) = self.session.poll_event() {
+                self.events.push(e);
+            }
+            result
+        };
         self.log
             .push((self.session.bytes_received(), self.events.len()));
         if let Err(e) = &result {

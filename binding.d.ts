@@ -561,7 +561,7 @@ export interface RtmpEvent {
   /** Command object (AMF0 object as a JS object, or null). */
   commandObject?: any
   /** Command arguments after the command object, or the values of a data message. */
-  values?: Array<any>
+  values?: any[]
   /** User control event type (0 StreamBegin … 7 PingResponse), or message type id for `other`. */
   eventType?: number
   /** Acknowledgement sequence number, window size, chunk size, or the user control value. */

@@ -51,7 +51,7 @@ function slices(bytes, size) {
   return out
 }
 
-/** Feeds `reads` to a fresh server session; returns the number of media messages and events. */
+/** Feeds `reads` to a fresh server session with `feed()`; returns the number of media messages and events. */
 function demux(reads) {
   const s = new RtmpSession()
   // BENCH_SEED_REGRESSION=1: a second session decodes every read too, a deliberate 2× slowdown of
@@ -61,14 +61,50 @@ function demux(reads) {
   let messages = 0
   for (let i = 0; i < reads.length; i++) {
     seed?.feed(reads[i])
-    const r = s.feed(reads[i])
-    if (r.errorCode !== undefined && r.errorCode !== null) throw new Error(`${r.errorCode}: ${r.errorMessage}`)
-    messages += r.mediaCount
-    if (r.events) messages += r.events.length
+    messages += count(s.feed(reads[i]))
   }
   s.release() // as the server does when the connection closes
   seed?.release()
   return messages
+}
+
+function count(r) {
+  if (r.errorCode !== undefined && r.errorCode !== null) throw new Error(`${r.errorCode}: ${r.errorMessage}`)
+  return r.mediaCount + (r.events ? r.events.length : 0)
+}
+
+/**
+ * The server's path: each read is copied into its read buffer just before `feedInPlace()` (as
+ * the kernel fills a socket read's fresh buffer, so its bytes are in cache), and only our part
+ * is timed: the session, every `feedInPlace()` and `release()`. Returns the messages and the ms
+ * spent. `buffers` are the read buffers, reused from pass to pass (nothing keeps the views).
+ */
+function demuxInPlace(reads, buffers) {
+  let busy = 0
+  let t0 = performance.now()
+  const s = new RtmpSession()
+  const seed = SEED_REGRESSION ? new RtmpSession() : null
+  let messages = 0
+  for (let i = 0; i < reads.length; i++) {
+    busy += performance.now() - t0
+    buffers[i].set(reads[i])
+    t0 = performance.now()
+    seed?.feed(reads[i])
+    messages += count(s.feedInPlace(buffers[i]))
+  }
+  s.release()
+  seed?.release()
+  busy += performance.now() - t0
+  return { messages, busy }
+}
+
+/** Each read copied into a Buffer over an ArrayBuffer of its own size, as Node hands over a socket read. */
+function freshReads(reads) {
+  return reads.map((r) => {
+    const b = Buffer.allocUnsafeSlow(r.length)
+    b.set(r)
+    return b
+  })
 }
 
 /**
@@ -125,7 +161,10 @@ const messagesPer = {
   synth128: decodeRecording(synthetic[128]).messages.length,
   synth4096: decodeRecording(synthetic[4096]).messages.length,
 }
-for (const v of Object.values(inputs)) demux(v)
+const readBuffers = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, freshReads(v)]))
+for (const [k, v] of Object.entries(inputs)) {
+  if (demuxInPlace(v, readBuffers[k]).messages !== demux(v)) throw new Error(`${k}: feedInPlace() and feed() disagree`)
+}
 // The peer must see the same audio/video messages (count, timestamps, payload bytes) as we do.
 for (const key of ['recorded64k', 'synth128']) {
   let i = 0
@@ -190,9 +229,28 @@ const muxAll = (mux, list) => {
 const audioInputs = muxInputs.filter((m) => m.typeId === 8)
 const audioBytes = audioInputs.reduce((n, m) => n + m.payload.length, 0)
 
+// Demux rows: `feedInPlace()` is what the server does with socket reads (it reassembles
+// messages inside the read, see `demuxInPlace`); `feed()` only reads its input and copies every
+// payload into a slab.
+const inPlaceTask = (key) => ({
+  fn: async () => {
+    const { messages, busy } = demuxInPlace(inputs[key], readBuffers[key])
+    sink += messages
+    const t0 = performance.now()
+    await turn()
+    return { overriddenDuration: busy + performance.now() - t0 }
+  },
+})
 const tasks = [
   {
     name: 'demux recorded, 64 KiB reads',
+    bytes: recording.length, messages: messagesPer.recorded64k,
+    note: `${inputs.recorded64k.length} feedInPlace() calls`,
+    peer: 'peer: NMS demux recorded, 64 KiB reads',
+    ...inPlaceTask('recorded64k'),
+  },
+  {
+    name: 'demux recorded, 64 KiB reads, copying feed()',
     bytes: recording.length, messages: messagesPer.recorded64k,
     note: `${inputs.recorded64k.length} feed() calls`,
     peer: 'peer: NMS demux recorded, 64 KiB reads',
@@ -207,6 +265,13 @@ const tasks = [
   {
     name: 'demux re-chunked 128 B, 64 KiB reads',
     bytes: synthetic[128].length, messages: messagesPer.synth128,
+    note: `${inputs.synth128.length} feedInPlace() calls`,
+    peer: 'peer: NMS demux re-chunked 128 B, 64 KiB reads',
+    ...inPlaceTask('synth128'),
+  },
+  {
+    name: 'demux re-chunked 128 B, 64 KiB reads, copying feed()',
+    bytes: synthetic[128].length, messages: messagesPer.synth128,
     note: `${inputs.synth128.length} feed() calls`,
     peer: 'peer: NMS demux re-chunked 128 B, 64 KiB reads',
     fn: async () => { sink += demux(inputs.synth128); await turn() },
@@ -220,8 +285,8 @@ const tasks = [
   {
     name: 'demux re-chunked 4096 B, 64 KiB reads',
     bytes: synthetic[4096].length, messages: messagesPer.synth4096,
-    note: `${inputs.synth4096.length} feed() calls`,
-    fn: async () => { sink += demux(inputs.synth4096); await turn() },
+    note: `${inputs.synth4096.length} feedInPlace() calls`,
+    ...inPlaceTask('synth4096'),
   },
   {
     name: 'mux A/V at 4096 B (muxMessage)',
@@ -236,8 +301,8 @@ const diagnostics = [
   {
     name: 'diag: demux recorded, 1460 B reads',
     bytes: recording.length, messages: messagesPer.recorded1460,
-    note: `${inputs.recorded1460.length} feed() calls`,
-    fn: async () => { sink += demux(inputs.recorded1460); await turn() },
+    note: `${inputs.recorded1460.length} feedInPlace() calls`,
+    ...inPlaceTask('recorded1460'),
   },
   {
     name: `diag: feed(empty) x${FLOOR_CALLS}`,
@@ -308,7 +373,7 @@ async function withoutTurns(name, bytes, work, iterations) {
 }
 // Run first, in a fresh heap, so RSS growth is not hidden by memory freed by earlier tasks.
 const finalizerDiag = DIAGNOSTICS ? [
-  await withoutTurns('demux recorded, 64 KiB reads', recording.length, () => { sink += demux(inputs.recorded64k) }, 40),
+  await withoutTurns('demux recorded, 64 KiB reads, copying feed()', recording.length, () => { sink += demux(inputs.recorded64k) }, 40),
   await withoutTurns('mux A/V at 4096 B (muxMessage)', avPayloadBytes, () => muxAll(muxMessage, muxInputs), 40),
 ] : []
 
@@ -359,7 +424,7 @@ for (const r of rows) {
 }
 
 // The same demux in a Rust loop without N-API (crates/rtmp/examples/demux_throughput.rs: a fresh
-// server Session per pass, 64 KiB reads, every event polled): the gap to our rows above is what
+// server Session per pass, 64 KiB reads, every event polled, in place and copying): the gap to our rows above is what
 // crossing into JS costs (result objects, payload slabs handed out as Buffers). Diagnostics only.
 let rustLoop = null
 if (DIAGNOSTICS) {
@@ -372,10 +437,12 @@ if (DIAGNOSTICS) {
     }
     const out = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'sluice-rtmp', '--example', 'demux_throughput', '--', String(Math.max(500, TIME)), ...Object.values(files)],
       { cwd: path.resolve(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] }).toString())
-    rustLoop = Object.entries(files).map(([name, file]) => {
-      const ours = rows.find((r) => r.name === name)
-      return { name, mbPerSec: out[file].mbPerSec, napiShare: ours ? ours.mbPerSecMedian / out[file].mbPerSec : null }
-    })
+    // The row names are the in-place rows; their copying feed() rows add ", copying feed()".
+    rustLoop = Object.entries(files).flatMap(([name, file]) => [[name, out[file].inPlaceMbPerSec], [`${name}, copying feed()`, out[file].mbPerSec]]
+      .map(([row, mbPerSec]) => {
+        const ours = rows.find((r) => r.name === row)
+        return { name: row, mbPerSec, napiShare: ours ? ours.mbPerSecMedian / mbPerSec : null }
+      }))
   } catch (error) {
     console.error(`Rust loop skipped: ${error.message.split('\n')[0]}`)
   } finally {
@@ -413,7 +480,7 @@ if (small) {
 
 if (rustLoop) {
   console.log('\nthe same demux in a Rust loop without N-API (cargo run --release -p sluice-rtmp --example demux_throughput):')
-  for (const r of rustLoop) console.log(`  ${r.name}: ${fmt(r.mbPerSec)} MB/s; through N-API (p50) ${fmt(r.napiShare * 100)} % of that`)
+  for (const r of rustLoop) console.log(`  ${r.name}: ${fmt(r.mbPerSec)} MB/s${r.napiShare ? `; through N-API (p50) ${fmt(r.napiShare * 100)} % of that` : ''}`)
 }
 
 if (finalizerDiag.length) console.log('\nwithout an event-loop turn between iterations (native Buffers are freed only on a later turn):')

@@ -1,5 +1,6 @@
-//! AMF0 values ⇄ JS values (through serde_json with ordered maps, so object property order is
-//! kept both ways).
+//! AMF0 values ⇄ JS values: decoded values become JS values directly ([`to_js`]); JS values
+//! to encode come in through serde_json with ordered maps. Object property order is kept both
+//! ways.
 //!
 //! Mapping: Number ↔ number; Boolean ↔ boolean; String / LongString / XmlDocument → string
 //! (strings over 65 535 bytes encode as LongString); Object and EcmaArray → plain object (JS
@@ -7,34 +8,69 @@
 //! number (ms since the epoch).
 
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi_derive::napi;
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use sluice_amf0::{decode_all, encode_all, Amf0Value};
 
-/// AMF0 value → JSON value for JS.
-pub fn to_json(v: &Amf0Value) -> Value {
-    match v {
-        Amf0Value::Number(n) => Number::from_f64(*n)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Amf0Value::Boolean(b) => Value::Bool(*b),
-        Amf0Value::String(s) | Amf0Value::LongString(s) => Value::String(s.clone()),
-        Amf0Value::Object(props) | Amf0Value::EcmaArray(props) => {
-            let mut map = Map::with_capacity(props.len());
-            for (k, v) in props {
-                map.insert(k.clone(), to_json(v));
+/// AMF0 value → JS value, made with N-API calls (no intermediate tree). Numbers and dates that
+/// are not finite become null, as JSON would have them.
+pub fn to_js<'env>(env: &'env Env, v: &Amf0Value) -> Result<Unknown<'env>> {
+    let raw = raw_js(env.raw(), v)?;
+    // SAFETY: a value just made in this env.
+    unsafe { Unknown::from_napi_value(env.raw(), raw) }
+}
+
+/// Consecutive AMF0 values → JS values.
+pub fn to_js_all<'env>(env: &'env Env, values: &[Amf0Value]) -> Result<Vec<Unknown<'env>>> {
+    values.iter().map(|v| to_js(env, v)).collect()
+}
+
+fn raw_js(env: sys::napi_env, v: &Amf0Value) -> Result<sys::napi_value> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: plain N-API value constructors on this env; strings are passed with their length.
+    unsafe {
+        match v {
+            Amf0Value::Number(n) | Amf0Value::Date { millis: n, .. } if n.is_finite() => {
+                check_status!(sys::napi_create_double(env, *n, &mut out))?
             }
-            Value::Object(map)
+            Amf0Value::Boolean(b) => check_status!(sys::napi_get_boolean(env, *b, &mut out))?,
+            Amf0Value::String(s) | Amf0Value::LongString(s) => string(env, s, &mut out)?,
+            Amf0Value::Object(props) | Amf0Value::EcmaArray(props) => {
+                check_status!(sys::napi_create_object(env, &mut out))?;
+                for (k, v) in props {
+                    let mut key = std::ptr::null_mut();
+                    string(env, k, &mut key)?;
+                    let value = raw_js(env, v)?;
+                    check_status!(sys::napi_set_property(env, out, key, value))?;
+                }
+            }
+            Amf0Value::StrictArray(items) => {
+                check_status!(sys::napi_create_array_with_length(
+                    env,
+                    items.len(),
+                    &mut out
+                ))?;
+                for (i, item) in items.iter().enumerate() {
+                    let value = raw_js(env, item)?;
+                    check_status!(sys::napi_set_element(env, out, i as u32, value))?;
+                }
+            }
+            other => match other.as_str() {
+                Some(s) => string(env, s, &mut out)?,
+                None => check_status!(sys::napi_get_null(env, &mut out))?,
+            },
         }
-        Amf0Value::StrictArray(items) => Value::Array(items.iter().map(to_json).collect()),
-        Amf0Value::Date { millis, .. } => Number::from_f64(*millis)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        other => match other.as_str() {
-            Some(s) => Value::String(s.to_string()),
-            None => Value::Null,
-        },
     }
+    Ok(out)
+}
+
+/// # Safety
+/// `env` is a live env of this thread.
+unsafe fn string(env: sys::napi_env, s: &str, out: &mut sys::napi_value) -> Result<()> {
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, out)
+    })
 }
 
 /// JSON value from JS → AMF0 value.
@@ -62,9 +98,9 @@ pub fn encode_amf0(values: Vec<Value>) -> Buffer {
 
 /// Decodes consecutive AMF0 values (with the AMF3 switch). Throws `RTMP_AMF_MALFORMED: ...`
 /// when the bytes are not valid AMF0.
-#[napi(js_name = "decodeAmf0")]
-pub fn decode_amf0(data: &[u8]) -> Result<Vec<Value>> {
-    decode_all(data)
-        .map(|values| values.iter().map(to_json).collect())
-        .map_err(|e| Error::new(Status::InvalidArg, format!("RTMP_AMF_MALFORMED: {e}")))
+#[napi(js_name = "decodeAmf0", ts_return_type = "Array<any>")]
+pub fn decode_amf0<'env>(env: &'env Env, data: &[u8]) -> Result<Vec<Unknown<'env>>> {
+    let values = decode_all(data)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("RTMP_AMF_MALFORMED: {e}")))?;
+    to_js_all(env, &values)
 }

@@ -16,7 +16,7 @@ use sluice_rtmp::handshake::HandshakeKind;
 use sluice_rtmp::message::{AUDIO, VIDEO};
 use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 
-use crate::amf::{from_json, to_json};
+use crate::amf::{from_json, to_js, to_js_all};
 
 /// Number of u32 slots per media message in `RtmpFeedResult.mediaIndex`.
 pub const MEDIA_INDEX_STRIDE: usize = 8;
@@ -43,8 +43,8 @@ pub struct RtmpSessionOptions {
 }
 
 /// A non-media event, in arrival order.
-#[napi(object)]
-pub struct RtmpEvent {
+#[napi(object, object_from_js = false)]
+pub struct RtmpEvent<'env> {
     /// `handshake`, `command`, `data`, `userControl`, `acknowledgement`, `windowAckSize`,
     /// `peerBandwidth`, `chunkSize` or `other`.
     pub kind: String,
@@ -59,9 +59,11 @@ pub struct RtmpEvent {
     /// Command transaction id.
     pub transaction_id: Option<f64>,
     /// Command object (AMF0 object as a JS object, or null).
-    pub command_object: Option<Value>,
+    #[napi(ts_type = "any")]
+    pub command_object: Option<Unknown<'env>>,
     /// Command arguments after the command object, or the values of a data message.
-    pub values: Option<Vec<Value>>,
+    #[napi(ts_type = "any[]")]
+    pub values: Option<Vec<Unknown<'env>>>,
     /// User control event type (0 StreamBegin … 7 PingResponse), or message type id for `other`.
     pub event_type: Option<u32>,
     /// Acknowledgement sequence number, window size, chunk size, or the user control value.
@@ -91,7 +93,7 @@ pub struct RtmpFeedResult<'env> {
     /// Number of media messages in this read.
     pub media_count: u32,
     /// Non-media events in arrival order (absent when there are none).
-    pub events: Option<Vec<RtmpEvent>>,
+    pub events: Option<Vec<RtmpEvent<'env>>>,
     /// Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
     /// before the fault is still returned above; the session must then be closed.
     pub error_code: Option<String>,
@@ -117,8 +119,9 @@ pub struct RtmpSession {
 /// serials start at 1).
 const INPUT_SERIAL: u64 = 0;
 
-/// Slots of the first media index array (512 messages per read).
-const INDEX_SLOTS_MIN: usize = 512 * MEDIA_INDEX_STRIDE;
+/// Slots of the first media index array (64 messages per read; a read with more gets a larger
+/// one, in powers of two).
+const INDEX_SLOTS_MIN: usize = 64 * MEDIA_INDEX_STRIDE;
 
 /// A slab's JS Buffer, held (strong reference) while the decoder can still complete a message
 /// in the slab, so every message of a slab is a view of one Buffer object.
@@ -184,7 +187,7 @@ impl ObjectFinalize for RtmpSession {
     }
 }
 
-fn event(kind: &str, media_before: u32) -> RtmpEvent {
+fn event<'env>(kind: &str, media_before: u32) -> RtmpEvent<'env> {
     RtmpEvent {
         kind: kind.to_string(),
         media_before,
@@ -223,10 +226,33 @@ fn media_flags(type_id: u8, payload: &[u8]) -> (u32, i32) {
     }
 }
 
+thread_local! {
+    /// splitmix64 state for handshake random bytes, seeded once per thread from the OS RNG.
+    static HANDSHAKE_RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        let mut seed = [0u8; 8];
+        // The OS RNG only fails on platforms Node does not run on; a fixed seed still works.
+        let _ = getrandom::getrandom(&mut seed);
+        u64::from_le_bytes(seed)
+    });
+}
+
+/// The random field of C1/S1 (RTMP 1.0 §5.2.3): it only has to differ between handshakes (the
+/// peer echoes it back), so it comes from splitmix64 seeded by the OS RNG rather than from a
+/// 1528-byte `getrandom` call per connection.
 fn random_1528() -> [u8; 1528] {
     let mut r = [0u8; 1528];
-    // The OS RNG only fails on platforms Node does not run on; zeros still complete a handshake.
-    let _ = getrandom::getrandom(&mut r);
+    HANDSHAKE_RNG.with(|state| {
+        let mut x = state.get();
+        for chunk in r.chunks_mut(8) {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        state.set(x);
+    });
     r
 }
 
@@ -393,8 +419,8 @@ impl RtmpSession {
                     ev.message_stream_id = Some(message_stream_id);
                     ev.timestamp = Some(timestamp);
                     ev.transaction_id = Some(command.transaction_id);
-                    ev.command_object = Some(to_json(&command.command_object));
-                    ev.values = Some(command.arguments.iter().map(to_json).collect());
+                    ev.command_object = Some(to_js(env, &command.command_object)?);
+                    ev.values = Some(to_js_all(env, &command.arguments)?);
                     ev.name = Some(command.name);
                     events.push(ev);
                 }
@@ -406,7 +432,7 @@ impl RtmpSession {
                     let mut ev = event("data", before);
                     ev.message_stream_id = Some(message_stream_id);
                     ev.timestamp = Some(timestamp);
-                    ev.values = Some(values.iter().map(to_json).collect());
+                    ev.values = Some(to_js_all(env, &values)?);
                     events.push(ev);
                 }
                 SessionEvent::UserControl(u) => {

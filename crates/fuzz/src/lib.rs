@@ -16,7 +16,7 @@ use sluice_amf0::{
     decode_all, decode_all_strict, decode_value, decode_value_strict, encode_all, encode_to_vec,
     Amf0Value,
 };
-use sluice_rtmp::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits};
+use sluice_rtmp::chunk::{Body, ChunkDecoder, ChunkEncoder, DecoderLimits, Payload};
 use sluice_rtmp::flv::{
     AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoTagHeader,
 };
@@ -155,10 +155,46 @@ fn decode_chunks(
     (out, Ok(()))
 }
 
+/// The same pieces through `push_in_place`, each piece a fresh buffer that is overwritten once
+/// its messages were read (payloads copied out of it first).
+fn decode_chunks_in_place(
+    pieces: &[&[u8]],
+    chunk_size: u32,
+    limits: DecoderLimits,
+) -> (Vec<Message>, Result<(), RtmpError>) {
+    let mut decoder = ChunkDecoder::new(limits);
+    decoder
+        .set_chunk_size(chunk_size)
+        .expect("chosen chunk size is valid");
+    let mut decoded = Vec::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        let mut read = piece.to_vec();
+        let result = decoder.push_in_place(&mut read, &mut decoded);
+        out.extend(decoded.drain(..).map(|m| Message {
+            csid: m.csid,
+            timestamp: m.timestamp,
+            type_id: m.type_id,
+            message_stream_id: m.message_stream_id,
+            payload: match m.payload {
+                Body::Payload(p) => p,
+                Body::Input(r) => Payload::from(read[r].to_vec()),
+            },
+        }));
+        read.fill(0xEE);
+        if let Err(e) = result {
+            return (out, Err(e));
+        }
+        assert!(decoder.buffered() <= limits.max_buffered);
+    }
+    (out, Ok(()))
+}
+
 /// Chunk demux (§5.3): the first byte chooses the chunk size, the rest is the chunk stream.
-/// Fed whole and in pieces, the decoder must give the same messages and the same error; every
-/// message stays within the limits; the messages, re-encoded by [`ChunkEncoder`], decode to
-/// themselves.
+/// Fed whole and in pieces, the decoder must give the same messages and the same error, and so
+/// must in-place decoding of the pieces (unless `max_buffered` is reached: in place, a message
+/// counts against it only when it continues past the end of a read); every message stays within
+/// the limits; the messages, re-encoded by [`ChunkEncoder`], decode to themselves.
 pub fn chunk_decoder(data: &[u8]) {
     let Some((&choice, stream)) = data.split_first() else {
         return;
@@ -173,6 +209,12 @@ pub fn chunk_decoder(data: &[u8]) {
         whole_result, split_result,
         "result depends on the read splits"
     );
+    let (in_place, in_place_result) = decode_chunks_in_place(&pieces, chunk_size, limits);
+    let bounded = |r: &Result<(), RtmpError>| matches!(r, Err(RtmpError::TooMuchBuffered { .. }));
+    if !bounded(&split_result) && !bounded(&in_place_result) {
+        assert_eq!(split, in_place, "in-place messages differ");
+        assert_eq!(split_result, in_place_result, "in-place result differs");
+    }
     if let Err(e) = &whole_result {
         assert!(e.code().starts_with("RTMP_"));
     }

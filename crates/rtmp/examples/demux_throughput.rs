@@ -1,8 +1,10 @@
 //! Chunk demux throughput without N-API, for bench/chunk.bench.mjs (the crossing cost is the gap
-//! to the `feed()` figures). Each file is a byte stream a client sent to a server (handshake
-//! included); a fresh server `Session` is fed it in 64 KiB reads and every event is polled, as
-//! the binding does. Prints one JSON object: `{"<file>": {"mbPerSec": <10^6 wire bytes/s>,
-//! "messagesPerPass": n}}`.
+//! to the `feed()`/`feedInPlace()` figures). Each file is a byte stream a client sent to a server
+//! (handshake included); a fresh server `Session` is fed it in 64 KiB reads and every event is
+//! polled, as the binding does: once with `handle_input` (payloads copied into slabs), once with
+//! `handle_input_in_place`, each read copied into its buffer just before (not timed), as a socket
+//! read arrives. Prints one JSON object:
+//! `{"<file>": {"mbPerSec": <10^6 wire bytes/s>, "inPlaceMbPerSec": <same>, "messagesPerPass": n}}`.
 //!
 //!   cargo run --release -p sluice-rtmp --example demux_throughput -- <ms per file> <file>...
 
@@ -11,11 +13,24 @@ use std::time::{Duration, Instant};
 
 const READ: usize = 64 * 1024;
 
-fn pass(bytes: &[u8]) -> usize {
+/// One pass over `reads`; returns the events seen and the time spent in the session. In place,
+/// each read is first copied into its buffer in `buffers` (not timed), as the kernel fills a
+/// socket read's buffer just before the server parses it.
+fn pass(reads: &[&[u8]], buffers: &mut [Vec<u8>], in_place: bool) -> (usize, Duration) {
+    let mut busy = Duration::ZERO;
+    let mut start = Instant::now();
     let mut s = Session::new(Role::Server, SessionConfig::default(), [7; 1528], 0);
     let mut events = 0;
-    for read in bytes.chunks(READ) {
-        if let Err(e) = s.handle_input(read) {
+    for (read, buffer) in reads.iter().zip(buffers.iter_mut()) {
+        let result = if in_place {
+            busy += start.elapsed();
+            buffer.copy_from_slice(read);
+            start = Instant::now();
+            s.handle_input_in_place(buffer)
+        } else {
+            s.handle_input(read)
+        };
+        if let Err(e) = result {
             eprintln!("demux error: {e}");
             std::process::exit(1);
         }
@@ -25,7 +40,24 @@ fn pass(bytes: &[u8]) -> usize {
         }
         std::hint::black_box(s.take_transmit());
     }
-    events
+    (events, busy + start.elapsed())
+}
+
+/// 10^6 bytes per second of feeding for `ms` milliseconds of passes.
+fn throughput(bytes: &[u8], ms: u64, in_place: bool) -> (f64, usize) {
+    let reads: Vec<&[u8]> = bytes.chunks(READ).collect();
+    let mut buffers: Vec<Vec<u8>> = reads.iter().map(|r| r.to_vec()).collect();
+    let messages = pass(&reads, &mut buffers, in_place).0;
+    let (mut busy, mut passes) = (Duration::ZERO, 0u64);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(ms) {
+        busy += std::hint::black_box(pass(&reads, &mut buffers, in_place)).1;
+        passes += 1;
+    }
+    (
+        (passes as f64 * bytes.len() as f64) / busy.as_secs_f64() / 1e6,
+        messages,
+    )
 }
 
 fn main() {
@@ -37,17 +69,14 @@ fn main() {
             eprintln!("{file}: {e}");
             std::process::exit(1);
         });
-        let messages = pass(&bytes);
-        let start = Instant::now();
-        let mut passes = 0u64;
-        while start.elapsed() < Duration::from_millis(ms) {
-            std::hint::black_box(pass(&bytes));
-            passes += 1;
+        let (mb, messages) = throughput(&bytes, ms / 2, false);
+        let (in_place, in_place_messages) = throughput(&bytes, ms / 2, true);
+        if messages != in_place_messages {
+            eprintln!("{file}: {messages} events copying, {in_place_messages} in place");
+            std::process::exit(1);
         }
-        let mb = (passes as f64 * bytes.len() as f64) / start.elapsed().as_secs_f64() / 1e6;
         out.push(format!(
-            "{:?}: {{\"mbPerSec\": {mb:.1}, \"messagesPerPass\": {messages}}}",
-            file
+            "{file:?}: {{\"mbPerSec\": {mb:.1}, \"inPlaceMbPerSec\": {in_place:.1}, \"messagesPerPass\": {messages}}}"
         ));
     }
     println!("{{{}}}", out.join(", "));

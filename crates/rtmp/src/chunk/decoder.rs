@@ -349,7 +349,7 @@ impl ChunkDecoder {
                         match self.parse_header(rest)? {
                             Some((header, used)) => {
                                 pos += used;
-                                self.apply_header(header, input, pos, out)?;
+                                self.apply_header(header, input, Some(pos), out)?;
                             }
                             None => {
                                 // Fewer bytes than the header needs: keep them (< MAX_HEADER).
@@ -365,10 +365,18 @@ impl ChunkDecoder {
                         let mut buf = self.header;
                         buf[have..have + take].copy_from_slice(&rest[..take]);
                         match self.parse_header(&buf[..have + take])? {
-                            Some((header, used)) => {
-                                pos += used.saturating_sub(have);
+                            Some((header, used)) if used >= have => {
+                                pos += used - have;
                                 self.header_len = 0;
-                                self.apply_header(header, input, pos, out)?;
+                                self.apply_header(header, input, Some(pos), out)?;
+                            }
+                            Some((header, used)) => {
+                                // The header ended inside the bytes kept from the last read (a
+                                // fmt 3 chunk's optional extended timestamp was absent): the
+                                // kept bytes after it are the chunk's payload and come first.
+                                self.header_len = 0;
+                                self.apply_header(header, input, None, out)?;
+                                self.decode(&mut &buf[used..have], out)?;
                             }
                             None => {
                                 self.header = buf;
@@ -513,12 +521,14 @@ impl ChunkDecoder {
         Ok(Some((header, at)))
     }
 
-    /// Applies a parsed header to its chunk stream; `pos` is where the chunk's payload begins.
+    /// Applies a parsed header to its chunk stream. `pos` is where the chunk's payload begins in
+    /// `input`, or `None` when it begins in bytes kept from an earlier read (then a new message
+    /// goes to a slab).
     fn apply_header<W: Wire>(
         &mut self,
         h: ChunkHeader,
         input: &mut W,
-        pos: usize,
+        pos: Option<usize>,
         out: &mut Vec<Message<Body>>,
     ) -> Result<(), RtmpError> {
         let chunk_size = self.chunk_size as usize;
@@ -566,11 +576,11 @@ impl ChunkDecoder {
                 });
             }
             let length = state.length as usize;
-            let target = if W::IN_PLACE && self.in_input.is_none() {
+            let target = if let (true, None, Some(start)) = (W::IN_PLACE, self.in_input, pos) {
                 // Reassembled where its first payload byte is; bounded by the input's length.
                 self.in_input = Some(h.csid);
                 Target::Input {
-                    start: pos,
+                    start,
                     len: length,
                     filled: 0,
                 }

@@ -141,6 +141,17 @@ fn extended_timestamp_omitted_on_continuation_is_accepted() {
     assert_eq!(msgs[0].timestamp, 0x0123_4567);
     assert_eq!(&msgs[0].payload[..128], &[5u8; 128][..]);
     assert_eq!(&msgs[0].payload[128..], &[6u8; 16][..]);
+    // Split inside the 4 bytes that could have been the extended timestamp: the decoder keeps
+    // them until it can tell, and they turn out to be payload (found by fuzzing: they were
+    // dropped, and the rest of the stream was read out of step).
+    for cut in 145..150 {
+        let mut d = ChunkDecoder::new(DecoderLimits::default());
+        let mut split = Vec::new();
+        d.push(&bytes[..cut], &mut split).unwrap();
+        d.push(&bytes[cut..], &mut split).unwrap();
+        assert_eq!(split, msgs, "cut at {cut}");
+    }
+    assert_eq!(decode_byte_by_byte(&bytes, 128), msgs);
 }
 
 #[test]

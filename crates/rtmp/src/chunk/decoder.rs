@@ -429,22 +429,32 @@ impl ChunkDecoder {
         if first >> 6 != 3 || csid < 2 {
             return Ok(None);
         }
-        let available = b.len() - 1;
+        let end = input.bytes().len();
         let chunk_size = self.chunk_size as usize;
         let state = &mut self.flat[csid];
         let (true, None, Some(target)) = (state.in_message, state.extended, &mut state.payload)
         else {
             return Ok(None);
         };
-        let want = (target.len() - target.filled()).min(chunk_size);
-        if want > available {
-            return Ok(None);
+        // The chunks that follow on the same chunk stream, back to back (a message sent whole),
+        // are taken in this loop.
+        let mut at = pos;
+        loop {
+            let want = (target.len() - target.filled()).min(chunk_size);
+            if at + 1 + want > end {
+                break;
+            }
+            target.append(input, at + 1..at + 1 + want);
+            at += 1 + want;
+            if target.filled() == target.len() {
+                self.finish_chunk(csid as u32, input, out)?;
+                break;
+            }
+            if input.bytes().get(at) != Some(&first) {
+                break;
+            }
         }
-        target.append(input, pos + 1..pos + 1 + want);
-        if target.filled() == target.len() {
-            self.finish_chunk(csid as u32, input, out)?;
-        }
-        Ok(Some(1 + want))
+        Ok((at > pos).then_some(at - pos))
     }
 
     /// Parses a whole chunk header from the front of `b`; `None` when more bytes are needed.

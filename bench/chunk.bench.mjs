@@ -5,7 +5,8 @@
 //   BENCH_TIME=5000 npm run bench     longer time budget per task (ms)
 //   npm run bench:check      short run compared with bench/baseline/chunk.json (bench/check.mjs)
 //
-// Env: BENCH_TIME, BENCH_WARMUP, BENCH_DIAG_TIME (ms); BENCH_DIAGNOSTICS=0 skips the diagnostics;
+// Env: BENCH_TIME, BENCH_WARMUP, BENCH_DIAG_TIME (ms); BENCH_ROUNDS (default 5: the main tasks run
+// in that many rounds of BENCH_TIME / rounds, ratios taken per round); BENCH_DIAGNOSTICS=0 skips the diagnostics;
 // BENCH_OUT=<file> writes the JSON there instead of bench/results/chunk.json;
 // BENCH_SEED_REGRESSION=1 makes our demux do its work twice (a second session fed the same reads;
 // only to prove bench:check fails).
@@ -377,33 +378,60 @@ const finalizerDiag = DIAGNOSTICS ? [
   await withoutTurns('mux A/V at 4096 B (muxMessage)', avPayloadBytes, () => muxAll(muxMessage, muxInputs), 40),
 ] : []
 
-const benches = [
-  [new Bench({ name: 'sluice chunk', time: TIME, warmupTime: WARMUP }), tasks],
-  ...(DIAGNOSTICS ? [[new Bench({ name: 'sluice chunk diagnostics', time: DIAG_TIME, warmupTime: WARMUP }), diagnostics]] : []),
-]
-for (const [bench, list] of benches) {
-  for (const t of list) bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
-  await bench.run()
+/**
+ * Runs `list` in `rounds` rounds of `time / rounds` ms per task, the tasks one after the other
+ * in each round, and returns per task {mean, p50, rme, samples, p50s (one per round)}. The
+ * machine's speed and the peer's JIT state both drift over seconds (node-media-server's 128 B
+ * demux runs at ~0.4 or ~0.7 GB/s for stretches of a few seconds in one process), so a ratio is
+ * taken per round, between tasks that ran a moment apart, and its median is reported.
+ */
+async function runRounds(name, list, time, rounds) {
+  const out = list.map(() => ({ means: [], p50s: [], rmes: [], samples: 0 }))
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({ name: `${name} ${round + 1}/${rounds}`, time: time / rounds, warmupTime: round === 0 ? WARMUP : WARMUP / 4 })
+    for (const t of list) bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
+    await bench.run()
+    bench.tasks.forEach((task, i) => {
+      const r = task.result
+      if (r.state !== 'completed') throw new Error(`${list[i].name}: ${r.state} ${r.error?.stack ?? ''}`)
+      out[i].means.push(r.latency.mean)
+      out[i].p50s.push(r.latency.p50)
+      out[i].rmes.push(r.latency.rme)
+      out[i].samples += r.latency.samplesCount
+    })
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  return out.map((o) => ({
+    mean: o.means.reduce((a, b) => a + b, 0) / rounds,
+    p50: median(o.p50s),
+    rme: median(o.rmes),
+    samples: o.samples,
+    p50s: o.p50s,
+  }))
 }
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const benches = [
+  [tasks, await runRounds('sluice chunk', tasks, TIME, ROUNDS)],
+  ...(DIAGNOSTICS ? [[diagnostics, await runRounds('sluice chunk diagnostics', diagnostics, DIAG_TIME, 1)]] : []),
+]
 
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-const rows = benches.flatMap(([bench, list]) => list.map((t, i) => [t, bench.tasks[i]])).map(([t, task]) => {
-  const r = task.result
-  if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state} ${r.error?.stack ?? ''}`)
-  const meanMs = r.latency.mean
+const rows = benches.flatMap(([list, results]) => list.map((t, i) => [t, results[i]])).map(([t, r]) => {
+  const meanMs = r.mean
   const opsPerSec = 1000 / meanMs
   return {
     name: t.name,
     opsPerSec,
     mbPerSec: t.bytes ? (t.bytes * opsPerSec) / MB : null,
-    mbPerSecMedian: t.bytes ? (t.bytes * 1000) / r.latency.p50 / MB : null,
+    mbPerSecMedian: t.bytes ? (t.bytes * 1000) / r.p50 / MB : null,
     messagesPerSec: t.messages ? t.messages * opsPerSec : null,
-    samples: r.latency.samplesCount,
+    samples: r.samples,
     meanMs,
-    p50Ms: r.latency.p50,
-    rmePercent: r.latency.rme,
+    p50Ms: r.p50,
+    p50MsPerRound: r.p50s,
+    rmePercent: r.rme,
     bytesPerOp: t.bytes,
     messagesPerOp: t.messages,
     ...(t.calls ? { nsPerCall: (meanMs * 1e6) / t.calls } : {}),
@@ -411,16 +439,18 @@ const rows = benches.flatMap(([bench, list]) => list.map((t, i) => [t, bench.tas
     peerName: t.peer,
   }
 })
-// Our rows that have a peer get `peer` (its numbers) and `ratio` = our median MB/s / the peer's
-// median MB/s (same bytes, so = peer p50 ms / our p50 ms). Medians, not means: on a shared machine
-// a few slow iterations move the mean by 20-30 % from run to run, the median much less.
+// Our rows that have a peer get `peer` (its numbers) and `ratio`: per round, our median MB/s / the
+// peer's median MB/s (same bytes, so = peer p50 ms / our p50 ms), and the median of those
+// (`ratioPerRound` holds them all). Medians, not means: on a shared machine a few slow iterations
+// move the mean by 20-30 % from run to run, the median much less.
 for (const r of rows) {
   const name = r.peerName
   delete r.peerName
   if (!name) continue
   const p = rows.find((x) => x.name === name)
   r.peer = { name: p.name, mbPerSec: p.mbPerSec, mbPerSecMedian: p.mbPerSecMedian, messagesPerSec: p.messagesPerSec, p50Ms: p.p50Ms, rmePercent: p.rmePercent }
-  r.ratio = r.mbPerSecMedian / p.mbPerSecMedian
+  r.ratioPerRound = r.p50MsPerRound.map((ours, i) => p.p50MsPerRound[i] / ours)
+  r.ratio = [...r.ratioPerRound].sort((a, b) => a - b)[r.ratioPerRound.length >> 1]
 }
 
 // The same demux in a Rust loop without N-API (crates/rtmp/examples/demux_throughput.rs: a fresh

@@ -128,7 +128,11 @@ function runChild() {
     p.bytes += data.length
     const w = windowOpen ? p.w : null
     if (w) w.bytes += data.length
-    const r = p.session.feed(data)
+    // A read's own Buffer (the whole of its ArrayBuffer, nothing else reads it) is decoded in
+    // place, as the server does; anything else (a pooled slice) is only read.
+    const r = data.byteOffset === 0 && data.buffer.byteLength === data.length
+      ? p.session.feedInPlace(data)
+      : p.session.feed(data)
     if (r.transmit && !p.socket.destroyed) p.socket.write(r.transmit)
     const idx = r.mediaIndex
     if (idx) {

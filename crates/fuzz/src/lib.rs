@@ -24,7 +24,7 @@ use sluice_rtmp::handshake::{
     ClientHandshake, HandshakeError, HandshakeKind, ServerHandshake, HANDSHAKE_SIZE, RANDOM_SIZE,
 };
 use sluice_rtmp::message::{Message, ABORT, SET_CHUNK_SIZE};
-use sluice_rtmp::session::{Role, Session, SessionConfig};
+use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 use sluice_rtmp::RtmpError;
 
 /// Read sizes derived from the input (xorshift), so a run is a pure function of its bytes.
@@ -332,8 +332,8 @@ fn pump(a: &mut Session, b: &mut Session) {
 /// A whole connection (§5.2–§7): a real handshake with a client [`Session`] first (bit 0 of the
 /// first byte chooses simple or complex; bit 1 makes the client announce a small window so the
 /// server acknowledges often), then the rest of the input is the client's chunk stream, fed to
-/// the server in pieces. Errors must carry a code; whatever the server sends back (pings
-/// answered, acknowledgements) must decode on the client.
+/// the server in pieces, every other piece in place. Errors must carry a code; whatever the
+/// server sends back (pings answered, acknowledgements) must decode on the client.
 pub fn session_server(data: &[u8]) {
     let Some((&choice, stream)) = data.split_first() else {
         return;
@@ -361,9 +361,23 @@ pub fn session_server(data: &[u8]) {
     }
 
     let mut splits = Splits::new(data.len() as u64 ^ choice as u64);
-    for piece in splits.pieces(stream) {
-        let result = server.handle_input(piece);
-        while server.poll_event().is_some() {}
+    for (n, piece) in splits.pieces(stream).into_iter().enumerate() {
+        // Every other read goes in place (as the server's socket reads do); the ranges its
+        // media events name must lie in that read.
+        let result = if n % 2 == 1 {
+            let mut read = piece.to_vec();
+            let result = server.handle_input_in_place(&mut read);
+            while let Some(e) = server.poll_event() {
+                if let SessionEvent::MediaInInput { range, .. } = e {
+                    assert!(range.start <= range.end && range.end <= read.len());
+                }
+            }
+            result
+        } else {
+            let result = server.handle_input(piece);
+            while server.poll_event().is_some() {}
+            result
+        };
         let reply = server.take_transmit();
         client
             .handle_input(&reply)

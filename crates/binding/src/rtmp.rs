@@ -203,6 +203,44 @@ fn event<'env>(kind: &str, media_before: u32) -> RtmpEvent<'env> {
     }
 }
 
+/// The media index slots of one message whose body is `body`, at `offset` in `slabs[slot]`.
+fn index_entry(
+    type_id: u8,
+    message_stream_id: u32,
+    timestamp: u32,
+    slot: usize,
+    offset: usize,
+    body: &[u8],
+) -> [u32; MEDIA_INDEX_STRIDE] {
+    let (flags, cts) = media_flags(type_id, body);
+    [
+        type_id as u32,
+        message_stream_id,
+        timestamp,
+        slot as u32,
+        offset as u32,
+        body.len() as u32,
+        flags,
+        cts as u32,
+    ]
+}
+
+/// The position in `slabs` of the Buffer with this serial (`serials` runs beside `slabs`), added
+/// by `make` on its first message of the read.
+fn slot_of<'env>(
+    serials: &mut Vec<u64>,
+    slabs: &mut Vec<Unknown<'env>>,
+    serial: u64,
+    make: impl FnOnce() -> Result<Unknown<'env>>,
+) -> Result<usize> {
+    if let Some(slot) = serials.iter().position(|&s| s == serial) {
+        return Ok(slot);
+    }
+    slabs.push(make()?);
+    serials.push(serial);
+    Ok(serials.len() - 1)
+}
+
 fn media_flags(type_id: u8, payload: &[u8]) -> (u32, i32) {
     if type_id == VIDEO {
         match VideoTagHeader::parse(payload) {
@@ -352,26 +390,18 @@ impl RtmpSession {
                     timestamp,
                     payload,
                 } => {
-                    let (flags, cts) = media_flags(type_id, &payload);
-                    let serial = payload.slab().serial();
-                    let slot = match slab_serials.iter().position(|&s| s == serial) {
-                        Some(slot) => slot,
-                        None => {
-                            slabs.push(self.slab_buffer(env, payload.slab())?);
-                            slab_serials.push(serial);
-                            slab_serials.len() - 1
-                        }
-                    };
-                    index.extend_from_slice(&[
-                        type_id as u32,
+                    let slab = payload.slab();
+                    let slot = slot_of(&mut slab_serials, &mut slabs, slab.serial(), || {
+                        self.slab_buffer(env, slab)
+                    })?;
+                    index.extend_from_slice(&index_entry(
+                        type_id,
                         message_stream_id,
                         timestamp,
-                        slot as u32,
-                        payload.offset() as u32,
-                        payload.len() as u32,
-                        flags,
-                        cts as u32,
-                    ]);
+                        slot,
+                        payload.offset(),
+                        &payload,
+                    ));
                 }
                 SessionEvent::MediaInInput {
                     type_id,
@@ -382,25 +412,15 @@ impl RtmpSession {
                     let Some((bytes, buffer)) = input else {
                         continue; // only made by in-place reads
                     };
-                    let (flags, cts) = media_flags(type_id, &bytes[range.clone()]);
-                    let slot = match slab_serials.iter().position(|&s| s == INPUT_SERIAL) {
-                        Some(slot) => slot,
-                        None => {
-                            slabs.push(buffer);
-                            slab_serials.push(INPUT_SERIAL);
-                            slab_serials.len() - 1
-                        }
-                    };
-                    index.extend_from_slice(&[
-                        type_id as u32,
+                    let slot = slot_of(&mut slab_serials, &mut slabs, INPUT_SERIAL, || Ok(buffer))?;
+                    index.extend_from_slice(&index_entry(
+                        type_id,
                         message_stream_id,
                         timestamp,
-                        slot as u32,
-                        range.start as u32,
-                        range.len() as u32,
-                        flags,
-                        cts as u32,
-                    ]);
+                        slot,
+                        range.start,
+                        &bytes[range],
+                    ));
                 }
                 SessionEvent::HandshakeDone { kind } => {
                     let mut ev = event("handshake", before);

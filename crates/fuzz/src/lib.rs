@@ -16,7 +16,7 @@ use sluice_amf0::{
     decode_all, decode_all_strict, decode_value, decode_value_strict, encode_all, encode_to_vec,
     Amf0Value,
 };
-use sluice_rtmp::chunk::{Body, ChunkDecoder, ChunkEncoder, DecoderLimits, Payload};
+use sluice_rtmp::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits};
 use sluice_rtmp::flv::{
     AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoTagHeader,
 };
@@ -136,52 +136,30 @@ fn chosen_chunk_size(b: u8) -> u32 {
     }
 }
 
+/// Feeds the pieces to a fresh decoder, with `push` or (each piece a fresh buffer that is
+/// overwritten once its messages were copied out) with `push_in_place`.
 fn decode_chunks(
     pieces: &[&[u8]],
     chunk_size: u32,
     limits: DecoderLimits,
+    in_place: bool,
 ) -> (Vec<Message>, Result<(), RtmpError>) {
     let mut decoder = ChunkDecoder::new(limits);
     decoder
         .set_chunk_size(chunk_size)
         .expect("chosen chunk size is valid");
     let mut out = Vec::new();
-    for piece in pieces {
-        if let Err(e) = decoder.push(piece, &mut out) {
-            return (out, Err(e));
-        }
-        assert!(decoder.buffered() <= limits.max_buffered);
-    }
-    (out, Ok(()))
-}
-
-/// The same pieces through `push_in_place`, each piece a fresh buffer that is overwritten once
-/// its messages were read (payloads copied out of it first).
-fn decode_chunks_in_place(
-    pieces: &[&[u8]],
-    chunk_size: u32,
-    limits: DecoderLimits,
-) -> (Vec<Message>, Result<(), RtmpError>) {
-    let mut decoder = ChunkDecoder::new(limits);
-    decoder
-        .set_chunk_size(chunk_size)
-        .expect("chosen chunk size is valid");
     let mut decoded = Vec::new();
-    let mut out = Vec::new();
     for piece in pieces {
-        let mut read = piece.to_vec();
-        let result = decoder.push_in_place(&mut read, &mut decoded);
-        out.extend(decoded.drain(..).map(|m| Message {
-            csid: m.csid,
-            timestamp: m.timestamp,
-            type_id: m.type_id,
-            message_stream_id: m.message_stream_id,
-            payload: match m.payload {
-                Body::Payload(p) => p,
-                Body::Input(r) => Payload::from(read[r].to_vec()),
-            },
-        }));
-        read.fill(0xEE);
+        let result = if in_place {
+            let mut read = piece.to_vec();
+            let result = decoder.push_in_place(&mut read, &mut decoded);
+            out.extend(decoded.drain(..).map(|m| m.into_shared(&read)));
+            read.fill(0xEE);
+            result
+        } else {
+            decoder.push(piece, &mut out)
+        };
         if let Err(e) = result {
             return (out, Err(e));
         }
@@ -201,15 +179,15 @@ pub fn chunk_decoder(data: &[u8]) {
     };
     let chunk_size = chosen_chunk_size(choice);
     let limits = fuzz_limits();
-    let (whole, whole_result) = decode_chunks(&[stream], chunk_size, limits);
+    let (whole, whole_result) = decode_chunks(&[stream], chunk_size, limits, false);
     let pieces = Splits::new(data.len() as u64 ^ choice as u64).pieces(stream);
-    let (split, split_result) = decode_chunks(&pieces, chunk_size, limits);
+    let (split, split_result) = decode_chunks(&pieces, chunk_size, limits, false);
     assert_eq!(whole, split, "messages depend on the read splits");
     assert_eq!(
         whole_result, split_result,
         "result depends on the read splits"
     );
-    let (in_place, in_place_result) = decode_chunks_in_place(&pieces, chunk_size, limits);
+    let (in_place, in_place_result) = decode_chunks(&pieces, chunk_size, limits, true);
     let bounded = |r: &Result<(), RtmpError>| matches!(r, Err(RtmpError::TooMuchBuffered { .. }));
     if !bounded(&split_result) && !bounded(&in_place_result) {
         assert_eq!(split, in_place, "in-place messages differ");
@@ -242,7 +220,7 @@ pub fn chunk_decoder(data: &[u8]) {
             &mut bytes,
         );
     }
-    let (again, result) = decode_chunks(&[&bytes], chunk_size, limits);
+    let (again, result) = decode_chunks(&[&bytes], chunk_size, limits, false);
     assert_eq!(result, Ok(()), "the encoder's output must decode");
     assert_eq!(again.len(), replay.len());
     for (a, m) in again.iter().zip(replay) {

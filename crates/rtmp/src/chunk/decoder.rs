@@ -117,6 +117,23 @@ pub enum Body {
     Input(Range<usize>),
 }
 
+impl Message<Body> {
+    /// The same message with its payload in shared memory: a [`Body::Input`] range of `input`
+    /// (the buffer the message was decoded from) is copied into a slab of its own.
+    pub fn into_shared(self, input: &[u8]) -> Message {
+        Message {
+            csid: self.csid,
+            timestamp: self.timestamp,
+            type_id: self.type_id,
+            message_stream_id: self.message_stream_id,
+            payload: match self.payload {
+                Body::Payload(p) => p,
+                Body::Input(r) => Payload::from(input[r].to_vec()),
+            },
+        }
+    }
+}
+
 /// The decoder's view of its input: read-only for [`ChunkDecoder::push`], writable for
 /// [`ChunkDecoder::push_in_place`].
 trait Wire {
@@ -275,17 +292,8 @@ impl ChunkDecoder {
     pub fn push(&mut self, input: &[u8], out: &mut Vec<Message>) -> Result<(), RtmpError> {
         let mut decoded = std::mem::take(&mut self.decoded);
         let result = self.decode(&mut &*input, &mut decoded);
-        out.extend(decoded.drain(..).map(|m| Message {
-            csid: m.csid,
-            timestamp: m.timestamp,
-            type_id: m.type_id,
-            message_stream_id: m.message_stream_id,
-            payload: match m.payload {
-                Body::Payload(p) => p,
-                // Not made without IN_PLACE; copied rather than lost if it ever were.
-                Body::Input(r) => Payload::from(input[r].to_vec()),
-            },
-        }));
+        // Without IN_PLACE every payload is in a slab already (`into_shared` copies nothing).
+        out.extend(decoded.drain(..).map(|m| m.into_shared(input)));
         self.decoded = decoded;
         result
     }

@@ -177,14 +177,8 @@ fn by_push_in_place(bytes: &[u8], cuts: &[usize]) -> (Vec<Flat>, usize) {
         let mut read = bytes[from..to].to_vec();
         d.push_in_place(&mut read, &mut out).unwrap();
         for m in out.drain(..) {
-            let payload = match &m.payload {
-                Body::Payload(p) => p.to_vec(),
-                Body::Input(r) => {
-                    in_input += 1;
-                    read[r.clone()].to_vec()
-                }
-            };
-            got.push((m.csid, m.timestamp, m.type_id, m.message_stream_id, payload));
+            in_input += matches!(m.payload, Body::Input(_)) as usize;
+            got.push(flat(m.into_shared(&read)));
         }
         read.fill(0xEE);
         from = to;
@@ -258,14 +252,7 @@ fn a_message_whole_in_one_read_is_reassembled_over_its_chunk_headers() {
 fn a_message_interleaved_with_one_in_the_input_goes_to_a_slab() {
     // Video (csid 6) in progress in the input; an audio message (csid 4) starts between its
     // chunks, so the audio is copied out and the video's next chunk can move over it.
-    let video: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
-    let audio = vec![9u8; 20];
-    let mut bytes = vec![0x06, 0, 0, 10, 0, 0, 200, 9, 1, 0, 0, 0];
-    bytes.extend_from_slice(&video[..128]);
-    bytes.extend_from_slice(&[0x04, 0, 0, 12, 0, 0, 20, 8, 1, 0, 0, 0]);
-    bytes.extend_from_slice(&audio);
-    bytes.push(0xC6);
-    bytes.extend_from_slice(&video[128..]);
+    let (mut bytes, video, audio) = super::tests::video_interleaved_with_audio();
     let mut d = ChunkDecoder::new(DecoderLimits::default());
     let mut out = Vec::new();
     d.push_in_place(&mut bytes, &mut out).unwrap();

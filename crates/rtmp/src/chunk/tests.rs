@@ -175,9 +175,10 @@ fn two_and_three_byte_basic_headers() {
     assert_eq!(&out[..3], &[0x01, 0xFF, 0xFF]);
 }
 
-#[test]
-fn interleaved_chunk_streams_reassemble() {
-    // Video (csid 6) and audio (csid 4) chunks interleaved, as a muxer may send them.
+/// A 200-byte video message (csid 6, timestamp 10) at chunk size 128 with a 20-byte audio
+/// message (csid 4, timestamp 12) between its two chunks, as a muxer may send them; returns the
+/// bytes, the video payload and the audio payload.
+pub(super) fn video_interleaved_with_audio() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let video: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
     let audio = vec![9u8; 20];
     let mut bytes = vec![0x06, 0, 0, 10, 0, 0, 200, 9, 1, 0, 0, 0];
@@ -186,6 +187,12 @@ fn interleaved_chunk_streams_reassemble() {
     bytes.extend_from_slice(&audio);
     bytes.push(0xC6);
     bytes.extend_from_slice(&video[128..]);
+    (bytes, video, audio)
+}
+
+#[test]
+fn interleaved_chunk_streams_reassemble() {
+    let (bytes, video, audio) = video_interleaved_with_audio();
     let msgs = decode_byte_by_byte(&bytes, 128);
     assert_eq!(msgs.len(), 2);
     assert_eq!(

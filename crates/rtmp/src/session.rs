@@ -214,7 +214,7 @@ impl Session {
         let mut dispatched = Ok(());
         for m in messages.drain(..) {
             if dispatched.is_ok() {
-                dispatched = self.dispatch_in_place(m, input, used);
+                dispatched = self.dispatch_in_place(m, &input[used..], used);
             }
         }
         self.scratch_in_place = messages;
@@ -265,58 +265,42 @@ impl Session {
         }
     }
 
-    /// Dispatches a message of an in-place read; `m`'s input range is relative to
-    /// `input[base..]`. Audio and video stay in the input; anything else is copied out (a few
-    /// small messages per connection).
+    /// Dispatches a message of an in-place read: its input range is of `chunks`, which starts at
+    /// `base` in the buffer the caller gave. Audio and video stay in the input; anything else is
+    /// copied out (a few small messages per connection).
     fn dispatch_in_place(
         &mut self,
         m: Message<Body>,
-        input: &[u8],
+        chunks: &[u8],
         base: usize,
     ) -> Result<(), RtmpError> {
-        let range = match m.payload {
-            Body::Payload(payload) => {
-                return self.dispatch(Message {
-                    csid: m.csid,
-                    timestamp: m.timestamp,
-                    type_id: m.type_id,
-                    message_stream_id: m.message_stream_id,
-                    payload,
-                })
-            }
-            Body::Input(r) => r.start + base..r.end + base,
+        let range = match (&m.payload, m.type_id) {
+            (Body::Input(r), AUDIO | VIDEO | AGGREGATE) => r.clone(),
+            _ => return self.dispatch(m.into_shared(chunks)),
         };
-        match m.type_id {
-            AUDIO | VIDEO => {
-                self.events.push_back(SessionEvent::MediaInInput {
-                    type_id: m.type_id,
-                    message_stream_id: m.message_stream_id,
-                    timestamp: m.timestamp,
-                    range,
-                });
-                Ok(())
-            }
-            AGGREGATE => {
-                let at = range.start;
-                for_each_aggregate_part(&input[range], m.timestamp, |type_id, timestamp, r| {
+        if m.type_id == AGGREGATE {
+            return for_each_aggregate_part(
+                &chunks[range.clone()],
+                m.timestamp,
+                |type_id, timestamp, r| {
                     let sub = Message {
                         csid: m.csid,
                         timestamp,
                         type_id,
                         message_stream_id: m.message_stream_id,
-                        payload: Body::Input(at + r.start..at + r.end),
+                        payload: Body::Input(range.start + r.start..range.start + r.end),
                     };
-                    self.dispatch_in_place(sub, input, 0)
-                })
-            }
-            _ => self.dispatch(Message {
-                csid: m.csid,
-                timestamp: m.timestamp,
-                type_id: m.type_id,
-                message_stream_id: m.message_stream_id,
-                payload: Payload::from(input[range].to_vec()),
-            }),
+                    self.dispatch_in_place(sub, chunks, base)
+                },
+            );
         }
+        self.events.push_back(SessionEvent::MediaInInput {
+            type_id: m.type_id,
+            message_stream_id: m.message_stream_id,
+            timestamp: m.timestamp,
+            range: range.start + base..range.end + base,
+        });
+        Ok(())
     }
 
     fn dispatch(&mut self, m: Message) -> Result<(), RtmpError> {

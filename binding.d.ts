@@ -215,26 +215,58 @@ export declare class RtmpSession {
   constructor(options?: RtmpSessionOptions | undefined | null)
   /**
    * Feeds one socket read; `data` is only read (each media payload is copied into a slab).
-   * Never throws for malformed input: see `errorCode`. Throws only when Node cannot create a
-   * Buffer.
+   *
+   * Returns `mediaCount << RTMP_FEED_COUNT_SHIFT | flags` (a number, so a read builds no JS
+   * object): the read's media messages are described in `mediaIndex` (8 u32 per message)
+   * and sit in `slabs`; `flags & RTMP_FEED_NEW_INDEX` means `mediaIndex` is a new array;
+   * `flags & RTMP_FEED_DETAILS` means transmit bytes, events or an error wait in
+   * `takeDetails()`, which must be called before the next read (that read drops what was
+   * not taken, except transmit bytes). Never throws for malformed input: see
+   * `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array.
    */
-  feed(data: Uint8Array): RtmpFeedResult
+  feed(data: Uint8Array): number
   /**
    * Feeds one socket read and reassembles messages inside `data` itself: each message's
    * chunk payloads are moved together over the chunk headers between them, and a media
-   * message whose chunks all arrived in this read is returned as a range of `data` (`data`
-   * itself is then one of `slabs`), with no copy. Messages that continue into the next read,
-   * or that are interleaved with one being reassembled in `data`, are copied into slabs as
-   * with `feed()`. Use it for a Buffer nothing else reads afterwards and that is never fed
-   * again, such as a socket read's; the views it returns keep `data` alive. Errors as
-   * `feed()`.
+   * message whose chunks all arrived in this read is described in `mediaIndex` with slab
+   * slot 0, which stands for `data` itself (no copy). Messages that continue into the next
+   * read, or that are interleaved with one being reassembled in `data`, are copied into
+   * slabs as with `feed()`. Use it for a Buffer nothing else reads afterwards and that is
+   * never fed again, such as a socket read's; the views of it keep `data` alive. Result and
+   * errors as `feed()`.
    */
-  feedInPlace(data: Buffer): RtmpFeedResult
+  feedInPlace(data: Buffer): number
+  /**
+   * The Buffers media messages sit in, by the slab slot of `mediaIndex`: payload slabs (4 KiB
+   * growing ×4 per slab to 2 MiB; a message over 512 KiB gets one of its own size). Slot 0
+   * is always empty: it stands for the input of `feedInPlace()`. The same Array for the
+   * session's whole life; a slab stays in its slot while the decoder can still complete
+   * messages in it and until the read after its last one, then the slot is emptied and
+   * reused. Messages are reassembled straight from the chunks into the slabs (one copy,
+   * `crates/rtmp/src/chunk/arena.rs`). Views keep a slab alive: copy payloads that live for
+   * the whole connection (sequence headers) out of it.
+   */
+  get slabs(): Array<Buffer | undefined>
+  /**
+   * The media index of the last read, a `Uint32Array` the session keeps (null before the
+   * first media message): 8 u32 per media message, typeId (8/9), messageStreamId, timestamp
+   * (ms), slab slot (in `slabs`; 0 = the `feedInPlace()` input), offset and length in that
+   * Buffer (bytes), flags (1 keyframe, 2 sequence header), composition time (ms, signed
+   * 32-bit). Only the first `mediaCount * 8` slots are the last read's; the next read
+   * overwrites them, and a read that needs more room makes a new array (`RTMP_FEED_NEW_INDEX`).
+   */
+  get mediaIndex(): Uint32Array | null
+  /**
+   * What the last read produced besides media (see `feed()`): transmit bytes, events and
+   * the error, each once; null when there is nothing.
+   */
+  takeDetails(): RtmpFeedDetails | null
   /**
    * Lets go of this session's payload slabs now instead of when the session is collected
-   * (call it when the connection closes): Buffers and views already handed out stay valid,
-   * and the slabs' memory returns to the pool once they are gone. Messages in progress are
-   * dropped; a later `feed()` starts new slabs.
+   * (call it when the connection closes, after the last read's media was used): `slabs` is
+   * emptied, Buffers and views already handed out stay valid, and the slabs' memory returns
+   * to the pool once they are gone. Messages in progress are dropped; a later `feed()`
+   * starts new slabs.
    */
   release(): void
   /** Bytes queued by `send*` calls since the last call, or null. */
@@ -538,6 +570,15 @@ export declare function parseSdesInline(keyParams: string, profileName: string):
 /** Media type ids, re-exported for TS. */
 export declare const RTMP_AUDIO: number
 
+/** `feed()`'s result shifted right by this many bits is the read's number of media messages. */
+export declare const RTMP_FEED_COUNT_SHIFT: number
+
+/** Bit of `feed()`'s result: transmit bytes, events or an error wait in `takeDetails()`. */
+export declare const RTMP_FEED_DETAILS: number
+
+/** Bit of `feed()`'s result: `mediaIndex` is a new array (the last one was too small). */
+export declare const RTMP_FEED_NEW_INDEX: number
+
 /** Video message type id. */
 export declare const RTMP_VIDEO: number
 
@@ -570,34 +611,19 @@ export interface RtmpEvent {
   value2?: number
 }
 
-/** Everything one socket read produced. */
-export interface RtmpFeedResult {
-  /** Bytes to write to the socket now (handshake replies, acknowledgements, ping responses). */
+/** What a read produced besides media, from `RtmpSession.takeDetails()`. */
+export interface RtmpFeedDetails {
+  /**
+   * Bytes to write to the socket now (handshake replies, acknowledgements, ping responses,
+   * and anything queued by `send*` calls).
+   */
   transmit?: Buffer
-  /**
-   * The Buffers this read's media messages sit in: payload slabs (4 KiB growing ×4 per slab
-   * to 2 MiB; a message over 512 KiB gets one of its own size) and, for `feedInPlace()`, the
-   * input Buffer itself. Messages are reassembled straight from the chunks into these (one
-   * copy, `crates/rtmp/src/chunk/arena.rs`, or none in place); a slab reaches JS once, the
-   * same Buffer object in every read that has messages in it. Views keep a slab alive: copy
-   * payloads that live for the whole connection (sequence headers) out of it.
-   */
-  slabs?: Array<unknown>
-  /**
-   * 8 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), slab (index in
-   * `slabs`), offset and length in that slab (bytes), flags (1 keyframe, 2 sequence
-   * header), composition time (ms, signed 32-bit). A `Uint32Array` the session keeps, the
-   * same object every read (a new one only when a read needs more room): only the first
-   * `mediaCount * 8` slots are this read's, and the next `feed()` overwrites them.
-   */
-  mediaIndex?: unknown
-  /** Number of media messages in this read. */
-  mediaCount: number
   /** Non-media events in arrival order (absent when there are none). */
   events?: Array<RtmpEvent>
   /**
    * Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
-   * before the fault is still returned above; the session must then be closed.
+   * before the fault is still returned (media in the index, events above); the session must
+   * then be closed.
    */
   errorCode?: string
   /** Human-readable reason for `errorCode`. */

@@ -853,4 +853,7 @@ module.exports.formatSdesInline = nativeBinding.formatSdesInline
 module.exports.muxMessage = nativeBinding.muxMessage
 module.exports.parseSdesInline = nativeBinding.parseSdesInline
 module.exports.RTMP_AUDIO = nativeBinding.RTMP_AUDIO
+module.exports.RTMP_FEED_COUNT_SHIFT = nativeBinding.RTMP_FEED_COUNT_SHIFT
+module.exports.RTMP_FEED_DETAILS = nativeBinding.RTMP_FEED_DETAILS
+module.exports.RTMP_FEED_NEW_INDEX = nativeBinding.RTMP_FEED_NEW_INDEX
 module.exports.RTMP_VIDEO = nativeBinding.RTMP_VIDEO

@@ -12,12 +12,34 @@ setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
+type Session = InstanceType<typeof native.RtmpSession>
+
+/**
+ * One read through `feed()` (or `feedInPlace()`): the media count, each message's Buffer (slab
+ * slot 0 = the read) and view, and what `takeDetails()` holds.
+ */
+function feedRead(session: Session, read: Buffer, inPlace = false) {
+  const r = inPlace ? session.feedInPlace(read) : session.feed(read)
+  const details = r & native.RTMP_FEED_DETAILS ? session.takeDetails() : null
+  const count = r >>> native.RTMP_FEED_COUNT_SHIFT
+  const index = session.mediaIndex
+  const buffers: Buffer[] = []
+  const views: Buffer[] = []
+  for (let m = 0; m < count; m++) {
+    const o = m * MEDIA_INDEX_STRIDE
+    const buffer = index![o + 3] === 0 ? read : session.slabs[index![o + 3]!]!
+    buffers.push(buffer)
+    views.push(buffer.subarray(index![o + 4]!, index![o + 4]! + index![o + 5]!))
+  }
+  return { result: r, count, buffers, views, index, transmit: details?.transmit, errorCode: details?.errorCode }
+}
+
 /** C0+C1+C2 of a simple handshake made by a client session. */
 function handshake(): Buffer {
   const client = new native.RtmpSession({ role: 'client', handshake: 'simple' })
   const server = new native.RtmpSession()
   const c0c1 = client.takeTransmit()!
-  const c2 = client.feed(server.feed(c0c1).transmit!).transmit ?? client.takeTransmit()!
+  const c2 = feedRead(client, feedRead(server, c0c1).transmit!).transmit ?? client.takeTransmit()!
   return Buffer.concat([c0c1, c2])
 }
 
@@ -53,7 +75,7 @@ function stream(seed: number, count: number, chunkSize: number, sizes?: number[]
  * `stats` counts the views that point into their read.
  */
 function demux(
-  session: InstanceType<typeof native.RtmpSession>,
+  session: Session,
   wire: Buffer,
   readSize: number,
   inPlace = false,
@@ -63,15 +85,10 @@ function demux(
   for (let off = 0; off < wire.length; off += readSize) {
     const read = wire.subarray(off, off + readSize)
     const fresh = inPlace ? Buffer.from(read) : read
-    const r = inPlace ? session.feedInPlace(fresh) : session.feed(read)
+    const r = feedRead(session, fresh, inPlace)
     expect(r.errorCode).toBeUndefined()
-    if (inPlace) stats.inRead += (r.slabs as Buffer[] | undefined)?.includes(fresh) ? 1 : 0
-    const index = r.mediaIndex as Uint32Array | undefined
-    const slabs = r.slabs as Buffer[] | undefined
-    for (let m = 0; m < r.mediaCount; m++) {
-      const o = m * MEDIA_INDEX_STRIDE
-      views.push(slabs![index![o + 3]!]!.subarray(index![o + 4]!, index![o + 4]! + index![o + 5]!))
-    }
+    if (inPlace) stats.inRead += r.buffers.includes(fresh) ? 1 : 0
+    views.push(...r.views)
   }
   return views
 }
@@ -105,8 +122,7 @@ describe('RTMP payload slabs', () => {
     const s = new native.RtmpSession()
     const seen = new Set<Buffer>()
     for (let off = 0; off < wire.length; off += 64 * 1024) {
-      const r = s.feed(wire.subarray(off, off + 64 * 1024))
-      for (const slab of (r.slabs as Buffer[] | undefined) ?? []) seen.add(slab)
+      for (const slab of feedRead(s, wire.subarray(off, off + 64 * 1024)).buffers) seen.add(slab)
     }
     const sizes = [...seen].map((b) => b.length).sort((a, b) => a - b)
     // ×4 from 4 KiB, each message in the next size that holds it; the 600 000-byte message in a
@@ -117,17 +133,45 @@ describe('RTMP payload slabs', () => {
   it('gives a new media index array when JS has detached the old one', () => {
     const { wire, payloads } = stream(9, 0, 4096, [300, 5000, 300, 9000])
     const s = new native.RtmpSession()
-    const first = s.feed(wire.subarray(0, wire.length - 9000))
-    const index = first.mediaIndex as Uint32Array
-    expect(first.mediaCount).toBe(3)
+    const first = feedRead(s, wire.subarray(0, wire.length - 9000))
+    const index = first.index!
+    expect(first.count).toBe(3)
+    expect(first.result & native.RTMP_FEED_NEW_INDEX).toBe(native.RTMP_FEED_NEW_INDEX)
     structuredClone(index.buffer, { transfer: [index.buffer] }) // detaches it
     expect(index.length).toBe(0)
-    const next = s.feed(wire.subarray(wire.length - 9000))
-    const fresh = next.mediaIndex as Uint32Array
-    expect(next.mediaCount).toBe(1)
-    expect(fresh === index).toBe(false)
-    const slab = (next.slabs as Buffer[])[fresh[3]!]!
-    expect(slab.subarray(fresh[4]!, fresh[4]! + fresh[5]!).equals(payloads[3]!)).toBe(true)
+    const next = feedRead(s, wire.subarray(wire.length - 9000))
+    expect(next.count).toBe(1)
+    expect(next.result & native.RTMP_FEED_NEW_INDEX).toBe(native.RTMP_FEED_NEW_INDEX)
+    expect(next.index === index).toBe(false)
+    expect(next.views[0]!.equals(payloads[3]!)).toBe(true)
+  })
+
+  it('keeps a slab in its slot of slabs until the read after its last message, then reuses the slot', () => {
+    // Messages over 512 KiB get a slab each: 8 slabs, one after the other.
+    const { wire, payloads } = stream(11, 0, 4096, [600_000, 600_000, 600_000, 600_000, 600_000, 600_000, 600_000, 600_000])
+    const s = new native.RtmpSession()
+    const table = s.slabs
+    expect(table[0]).toBeUndefined() // slot 0 stands for the feedInPlace() input
+    const views: Buffer[] = []
+    const seen = new Set<Buffer>()
+    let largest = 0
+    for (let off = 0; off < wire.length; off += 64 * 1024) {
+      const r = feedRead(s, wire.subarray(off, off + 64 * 1024))
+      views.push(...r.views)
+      // Every slab this read's messages sit in is still in its slot of the same Array.
+      for (const b of r.buffers) {
+        expect(table.includes(b)).toBe(true)
+        seen.add(b)
+      }
+      expect(s.slabs).toBe(table)
+      largest = Math.max(largest, table.length)
+    }
+    expect(views.length).toBe(payloads.length)
+    for (let i = 0; i < views.length; i++) expect(views[i]!.equals(payloads[i]!)).toBe(true)
+    s.release()
+    expect(table.every((b) => b === undefined)).toBe(true)
+    expect(seen.size).toBe(8)
+    expect(largest).toBeLessThanOrEqual(3) // slot 0, and slots reused: never one per slab
   })
   it('feedInPlace() returns views into the read itself, the same payloads as feed()', async () => {
     for (const [seed, chunkSize, readSize] of [[7, 4096, 64 * 1024], [8, 128, 64 * 1024], [9, 4096, 1460], [10, 60_000, 8192]] as const) {

@@ -13,7 +13,29 @@ const { RtmpSession, muxMessage, encodeAmf0 } = binding
 
 export const FIXTURE = path.join(here, 'fixtures', 'ffmpeg-publish-720p.rtmp')
 
-/** Message type id of each non-media event kind `RtmpSession.feed` returns. */
+/**
+ * One read through `session.feed()` (or `feedInPlace()` when `inPlace`), as one object:
+ * {mediaCount, media: [{typeId, msid, timestamp, payload, flags, cts}], events, transmit,
+ * errorCode, errorMessage}. For checks and set-up, not for timed loops.
+ */
+export function feedRead(session, bytes, inPlace = false) {
+  const r = inPlace ? session.feedInPlace(bytes) : session.feed(bytes)
+  const details = r & binding.RTMP_FEED_DETAILS ? session.takeDetails() : null
+  const mediaCount = r >>> binding.RTMP_FEED_COUNT_SHIFT
+  const idx = session.mediaIndex
+  const media = []
+  for (let i = 0; i < mediaCount * 8; i += 8) {
+    const slab = idx[i + 3] === 0 ? bytes : session.slabs[idx[i + 3]]
+    media.push({
+      typeId: idx[i], msid: idx[i + 1], timestamp: idx[i + 2],
+      payload: slab.subarray(idx[i + 4], idx[i + 4] + idx[i + 5]),
+      flags: idx[i + 6], cts: idx[i + 7] | 0,
+    })
+  }
+  return { mediaCount, media, events: details?.events, transmit: details?.transmit, errorCode: details?.errorCode, errorMessage: details?.errorMessage }
+}
+
+/** Message type id of each non-media event kind `RtmpSession.takeDetails` returns. */
 const KIND_TYPE = { chunkSize: 1, acknowledgement: 3, userControl: 4, windowAckSize: 5, peerBandwidth: 6, data: 18, command: 20 }
 
 /**
@@ -26,17 +48,9 @@ export function decodeRecording(bytes, sliceSize = 64 * 1024) {
   const messages = []
   let reads = 0
   for (let off = 0; off < bytes.length; off += sliceSize) {
-    const r = session.feed(bytes.subarray(off, off + sliceSize))
+    const r = feedRead(session, bytes.subarray(off, off + sliceSize))
     reads++
-    const idx = r.mediaIndex
-    const media = []
-    for (let i = 0; i < r.mediaCount * 8; i += 8) {
-      media.push({
-        typeId: idx[i], msid: idx[i + 1], timestamp: idx[i + 2],
-        payload: r.slabs[idx[i + 3]].subarray(idx[i + 4], idx[i + 4] + idx[i + 5]),
-        flags: idx[i + 6], cts: idx[i + 7] | 0,
-      })
-    }
+    const media = r.media
     let m = 0
     for (const ev of r.events ?? []) {
       while (m < ev.mediaBefore) messages.push(media[m++])
@@ -55,8 +69,8 @@ export function clientHandshake() {
   const client = new RtmpSession({ role: 'client', handshake: 'simple' })
   const server = new RtmpSession()
   const c0c1 = client.takeTransmit()
-  const s0s1s2 = server.feed(c0c1).transmit
-  const r = client.feed(s0s1s2)
+  const s0s1s2 = feedRead(server, c0c1).transmit
+  const r = feedRead(client, s0s1s2)
   const c2 = r.transmit ?? client.takeTransmit()
   if (c0c1?.length !== 1537 || c2?.length !== 1536 || !client.handshakeDone) {
     throw new Error(`unexpected handshake: C0C1 ${c0c1?.length} bytes, C2 ${c2?.length} bytes`)

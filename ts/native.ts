@@ -6,11 +6,12 @@
 import binding = require('../binding.js')
 
 export const native = binding
-export type { RtmpSession as NativeRtmpSession, RtmpFeedResult, RtmpEvent, CodecInfo } from '../binding.js'
+export type { RtmpSession as NativeRtmpSession, RtmpFeedDetails, RtmpEvent, CodecInfo } from '../binding.js'
 
 /**
- * Slots per media message in `RtmpFeedResult.mediaIndex`: typeId, messageStreamId, timestamp (ms),
- * slab (index in `slabs`), offset, length (bytes), flags, composition time (ms, signed).
+ * Slots per media message in `RtmpSession.mediaIndex`: typeId, messageStreamId, timestamp (ms),
+ * slab slot (in `RtmpSession.slabs`; 0 = the `feedInPlace()` input), offset, length (bytes),
+ * flags, composition time (ms, signed).
  */
 export const MEDIA_INDEX_STRIDE = 8
 /** Media flag bits in `mediaIndex`. */

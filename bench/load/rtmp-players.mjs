@@ -72,8 +72,8 @@ else await runMain()
 // ───────────────────────────── player processes ─────────────────────────────
 
 function runChild() {
-  const { RtmpSession } = createRequire(import.meta.url)('../../binding.js')
-  const STRIDE = 8 // RtmpFeedResult.mediaIndex slots per message (ts/native.ts)
+  const { RtmpSession, RTMP_FEED_DETAILS, RTMP_FEED_NEW_INDEX, RTMP_FEED_COUNT_SHIFT } = createRequire(import.meta.url)('../../binding.js')
+  const STRIDE = 8 // RtmpSession.mediaIndex slots per message (ts/native.ts)
   const players = []
   let windowOpen = false
   let batchedReads = false
@@ -92,7 +92,7 @@ function runChild() {
 
   function newPlayer(i) {
     return {
-      i, socket: null, session: null, state: 'new', error: null, closedBy: null,
+      i, socket: null, session: null, index: null, state: 'new', error: null, closedBy: null,
       startAt: 0, tcpAt: null, playStartAt: null, firstMediaAt: null, firstKeyframeAt: null,
       streamId: 0, statuses: [],
       // totals
@@ -130,15 +130,18 @@ function runChild() {
     if (w) w.bytes += data.length
     // A read's own Buffer (the whole of its ArrayBuffer, nothing else reads it) is decoded in
     // place, as the server does; anything else (a pooled slice) is only read.
-    const r = data.byteOffset === 0 && data.buffer.byteLength === data.length
+    const f = data.byteOffset === 0 && data.buffer.byteLength === data.length
       ? p.session.feedInPlace(data)
       : p.session.feed(data)
-    if (r.transmit && !p.socket.destroyed) p.socket.write(r.transmit)
-    const idx = r.mediaIndex
-    if (idx) {
+    if (f & RTMP_FEED_NEW_INDEX) p.index = p.session.mediaIndex
+    const r = f & RTMP_FEED_DETAILS ? p.session.takeDetails() : null
+    if (r?.transmit && !p.socket.destroyed) p.socket.write(r.transmit)
+    const idx = p.index
+    const mediaCount = f >>> RTMP_FEED_COUNT_SHIFT
+    if (mediaCount > 0) {
       const now = performance.now()
       if (p.firstMediaAt === null) p.firstMediaAt = now
-      for (let o = 0; o < r.mediaCount * STRIDE; o += STRIDE) {
+      for (let o = 0; o < mediaCount * STRIDE; o += STRIDE) {
         const type = idx[o]
         const ts = idx[o + 2]
         const len = idx[o + 5]
@@ -192,7 +195,7 @@ function runChild() {
         }
       }
     }
-    for (const e of r.events ?? []) {
+    for (const e of r?.events ?? []) {
       if (e.kind === 'handshake') {
         p.state = 'handshaken'
         const [host, port] = [p.url.hostname, p.url.port || 1935]
@@ -223,7 +226,7 @@ function runChild() {
         } else if (e.name === '_error') fail(p, `_error: ${JSON.stringify(e.values?.[0]?.code ?? e.values)}`)
       }
     }
-    if (r.errorCode) fail(p, `${r.errorCode}: ${r.errorMessage}`)
+    if (r?.errorCode) fail(p, `${r.errorCode}: ${r.errorMessage}`)
   }
 
   function fail(p, why) {

@@ -62,6 +62,10 @@ export class RtmpConnection {
   readonly log: Logger
   readonly remoteAddress: string
   readonly #session: NativeRtmpSession
+  /** The session's slab Buffers by slot (`RtmpSession.slabs`, one Array for its whole life). */
+  readonly #slabs: Array<Buffer | undefined>
+  /** The session's media index (`RtmpSession.mediaIndex`), re-read when a read says it is new. */
+  #index: Uint32Array | null = null
   /** Messages were queued on the session since the last `flush()`. */
   #queued = false
   readonly #hub: StreamHub
@@ -94,6 +98,7 @@ export class RtmpConnection {
       maxMessageSize: deps.options.maxMessageSize,
       epochMs: 0,
     })
+    this.#slabs = this.#session.slabs
     socket.setNoDelay(true)
     socket.on('data', (data: Buffer) => this.#onData(data))
     socket.on('error', (err) => this.close(`socket error: ${err.message}`))
@@ -138,17 +143,20 @@ export class RtmpConnection {
     const r = data.byteOffset === 0 && data.buffer.byteLength === data.length
       ? this.#session.feedInPlace(data)
       : this.#session.feed(data)
-    if (r.transmit) this.socket.write(r.transmit)
-    const index = r.mediaIndex as Uint32Array | undefined
-    const slabs = r.slabs as Buffer[] | undefined
+    if (r & native.RTMP_FEED_NEW_INDEX) this.#index = this.#session.mediaIndex
+    const details = r & native.RTMP_FEED_DETAILS ? this.#session.takeDetails() : null
+    if (details?.transmit) this.socket.write(details.transmit)
+    const index = this.#index
+    const slabs = this.#slabs
     let m = 0
-    const mediaCount = r.mediaCount
+    const mediaCount = r >>> native.RTMP_FEED_COUNT_SHIFT
     const deliverMediaUpTo = (end: number) => {
-      for (; m < end && index && slabs; m++) {
+      for (; m < end && index; m++) {
         const o = m * MEDIA_INDEX_STRIDE
         const offset = index[o + 4]!
         const flags = index[o + 6]!
-        const view = slabs[index[o + 3]!]!.subarray(offset, offset + index[o + 5]!)
+        const slot = index[o + 3]!
+        const view = (slot === 0 ? data : slabs[slot]!).subarray(offset, offset + index[o + 5]!)
         this.#onMedia(
           index[o]! === 8 ? 'audio' : 'video',
           index[o + 1]!,
@@ -161,14 +169,14 @@ export class RtmpConnection {
         )
       }
     }
-    for (const event of r.events ?? []) {
+    for (const event of details?.events ?? []) {
       deliverMediaUpTo(event.mediaBefore)
       if (this.#isClosed()) return
       this.#onEvent(event)
     }
     deliverMediaUpTo(mediaCount)
-    if (r.errorCode) {
-      const error = rtmpErrorFromCode(r.errorCode, r.errorMessage ?? 'malformed input')
+    if (details?.errorCode) {
+      const error = rtmpErrorFromCode(details.errorCode, details.errorMessage ?? 'malformed input')
       this.close(`${error.code}: ${error.message}`)
       this.#onProtocolError(this, error)
     }

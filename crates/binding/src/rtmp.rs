@@ -72,30 +72,17 @@ pub struct RtmpEvent<'env> {
     pub value2: Option<f64>,
 }
 
-/// Everything one socket read produced.
+/// What a read produced besides media, from `RtmpSession.takeDetails()`.
 #[napi(object, object_from_js = false)]
-pub struct RtmpFeedResult<'env> {
-    /// Bytes to write to the socket now (handshake replies, acknowledgements, ping responses).
+pub struct RtmpFeedDetails<'env> {
+    /// Bytes to write to the socket now (handshake replies, acknowledgements, ping responses,
+    /// and anything queued by `send*` calls).
     pub transmit: Option<Buffer>,
-    /// The Buffers this read's media messages sit in: payload slabs (4 KiB growing ×4 per slab
-    /// to 2 MiB; a message over 512 KiB gets one of its own size) and, for `feedInPlace()`, the
-    /// input Buffer itself. Messages are reassembled straight from the chunks into these (one
-    /// copy, `crates/rtmp/src/chunk/arena.rs`, or none in place); a slab reaches JS once, the
-    /// same Buffer object in every read that has messages in it. Views keep a slab alive: copy
-    /// payloads that live for the whole connection (sequence headers) out of it.
-    pub slabs: Option<Vec<Unknown<'env>>>,
-    /// 8 u32 per media message: typeId (8/9), messageStreamId, timestamp (ms), slab (index in
-    /// `slabs`), offset and length in that slab (bytes), flags (1 keyframe, 2 sequence
-    /// header), composition time (ms, signed 32-bit). A `Uint32Array` the session keeps, the
-    /// same object every read (a new one only when a read needs more room): only the first
-    /// `mediaCount * 8` slots are this read's, and the next `feed()` overwrites them.
-    pub media_index: Option<Unknown<'env>>,
-    /// Number of media messages in this read.
-    pub media_count: u32,
     /// Non-media events in arrival order (absent when there are none).
     pub events: Option<Vec<RtmpEvent<'env>>>,
     /// Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
-    /// before the fault is still returned above; the session must then be closed.
+    /// before the fault is still returned (media in the index, events above); the session must
+    /// then be closed.
     pub error_code: Option<String>,
     /// Human-readable reason for `errorCode`.
     pub error_message: Option<String>,
@@ -106,28 +93,51 @@ pub struct RtmpFeedResult<'env> {
 #[napi(custom_finalize)]
 pub struct RtmpSession {
     inner: Session,
-    /// Slabs handed to JS that the decoder may still complete messages in.
+    /// Slabs handed to JS that the decoder may still complete messages in, with their slot in
+    /// `slab_table`.
     exported: Vec<ExportedSlab>,
+    /// The JS Array of slab Buffers (strong reference), `slabs` in JS; made on first use.
+    slab_table: Option<sys::napi_ref>,
+    /// Slots of slabs let go of in the last read: emptied at the start of the next read (that
+    /// read's index may still name them), then reused.
+    stale_slots: Vec<u32>,
+    /// Empty slots of `slab_table` (slot 0 is never used: it stands for the input).
+    free_slots: Vec<u32>,
+    /// Length of `slab_table`.
+    slots: u32,
     /// This read's media index, before it is copied into `index_array`.
     index: Vec<u32>,
     /// The JS `Uint32Array` the index is copied into (strong reference); made on the first
     /// media message, replaced only to grow (or when JS detached its buffer).
     index_array: Option<sys::napi_ref>,
+    /// The last read's non-media events (with the number of media messages before each) and
+    /// error, until `takeDetails()` or the next read.
+    events: Vec<(u32, SessionEvent)>,
+    error: Option<sluice_rtmp::RtmpError>,
 }
 
-/// Stands for the input Buffer of an in-place read among the slab serials of a read (slab
-/// serials start at 1).
-const INPUT_SERIAL: u64 = 0;
+/// Bit of `feed()`'s result: transmit bytes, events or an error wait in `takeDetails()`.
+#[napi]
+pub const RTMP_FEED_DETAILS: u32 = 1;
+/// Bit of `feed()`'s result: `mediaIndex` is a new array (the last one was too small).
+#[napi]
+pub const RTMP_FEED_NEW_INDEX: u32 = 2;
+/// `feed()`'s result shifted right by this many bits is the read's number of media messages.
+#[napi]
+pub const RTMP_FEED_COUNT_SHIFT: u32 = 2;
+
+/// The slab slot that stands for the input Buffer of an in-place read.
+const INPUT_SLOT: u32 = 0;
 
 /// Slots of the first media index array (64 messages per read; a read with more gets a larger
 /// one, in powers of two).
 const INDEX_SLOTS_MIN: usize = 64 * MEDIA_INDEX_STRIDE;
 
-/// A slab's JS Buffer, held (strong reference) while the decoder can still complete a message
-/// in the slab, so every message of a slab is a view of one Buffer object.
+/// A slab whose JS Buffer sits in `slabs[slot]` while the decoder can still complete a
+/// message in it, so every message of a slab is a view of one Buffer object.
 struct ExportedSlab {
     slab: Arc<Slab>,
-    buffer: sys::napi_ref,
+    slot: u32,
 }
 
 /// Finalizer of a slab's external Buffer: drops the `Arc<Slab>` the Buffer held. (Node tells
@@ -141,8 +151,8 @@ unsafe extern "C" fn release_slab(
     drop(unsafe { Box::from_raw(hint as *mut Arc<Slab>) });
 }
 
-/// Wraps a slab's whole memory in an external Buffer (no copy) and keeps a strong reference.
-fn export_slab(env: &Env, slab: &Arc<Slab>) -> Result<ExportedSlab> {
+/// Wraps a slab's whole memory in an external Buffer (no copy).
+fn export_slab(env: &Env, slab: &Arc<Slab>) -> Result<sys::napi_value> {
     let hint = Box::into_raw(Box::new(slab.clone()));
     let mut value = std::ptr::null_mut();
     // SAFETY: the memory lives as long as the `Arc<Slab>` in `hint`, which the Buffer's
@@ -165,19 +175,14 @@ fn export_slab(env: &Env, slab: &Arc<Slab>) -> Result<ExportedSlab> {
             format!("napi_create_external_buffer failed ({status})"),
         ));
     }
-    let mut buffer = std::ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_reference(env.raw(), value, 1, &mut buffer) })?;
-    Ok(ExportedSlab {
-        slab: slab.clone(),
-        buffer,
-    })
+    Ok(value)
 }
 
 impl ObjectFinalize for RtmpSession {
     fn finalize(self, env: Env) -> Result<()> {
-        for e in &self.exported {
-            // SAFETY: references created by `export_slab` in this env, deleted once.
-            unsafe { sys::napi_delete_reference(env.raw(), e.buffer) };
+        if let Some(table) = self.slab_table {
+            // SAFETY: made by `slab_table` in this env, deleted once.
+            unsafe { sys::napi_delete_reference(env.raw(), table) };
         }
         if let Some(array) = self.index_array {
             // SAFETY: made by `index_array` in this env, deleted once.
@@ -203,12 +208,103 @@ fn event<'env>(kind: &str, media_before: u32) -> RtmpEvent<'env> {
     }
 }
 
+/// A non-media session event as a JS event; `before` is how many media messages of the read
+/// came before it.
+fn js_event<'env>(env: &'env Env, before: u32, e: SessionEvent) -> Result<RtmpEvent<'env>> {
+    Ok(match e {
+        SessionEvent::HandshakeDone { kind } => {
+            let mut ev = event("handshake", before);
+            ev.name = Some(match kind {
+                HandshakeKind::Simple => "simple".into(),
+                HandshakeKind::Complex => "complex".into(),
+            });
+            ev
+        }
+        SessionEvent::Command {
+            message_stream_id,
+            timestamp,
+            command,
+        } => {
+            let mut ev = event("command", before);
+            ev.message_stream_id = Some(message_stream_id);
+            ev.timestamp = Some(timestamp);
+            ev.transaction_id = Some(command.transaction_id);
+            ev.command_object = Some(to_js(env, &command.command_object)?);
+            ev.values = Some(to_js_all(env, &command.arguments)?);
+            ev.name = Some(command.name);
+            ev
+        }
+        SessionEvent::Data {
+            message_stream_id,
+            timestamp,
+            values,
+        } => {
+            let mut ev = event("data", before);
+            ev.message_stream_id = Some(message_stream_id);
+            ev.timestamp = Some(timestamp);
+            ev.values = Some(to_js_all(env, &values)?);
+            ev
+        }
+        SessionEvent::UserControl(u) => {
+            let mut ev = event("userControl", before);
+            let (t, v, v2) = match u {
+                UserControlEvent::StreamBegin(v) => (0, v, None),
+                UserControlEvent::StreamEof(v) => (1, v, None),
+                UserControlEvent::StreamDry(v) => (2, v, None),
+                UserControlEvent::SetBufferLength {
+                    stream_id,
+                    buffer_ms,
+                } => (3, stream_id, Some(buffer_ms)),
+                UserControlEvent::StreamIsRecorded(v) => (4, v, None),
+                UserControlEvent::PingRequest(v) => (6, v, None),
+                UserControlEvent::PingResponse(v) => (7, v, None),
+                UserControlEvent::Other { event_type, value } => (event_type as u32, value, None),
+                _ => (u32::MAX, 0, None),
+            };
+            ev.event_type = Some(t);
+            ev.value = Some(v as f64);
+            ev.value2 = v2.map(|x| x as f64);
+            ev
+        }
+        SessionEvent::Acknowledgement(v) => {
+            let mut ev = event("acknowledgement", before);
+            ev.value = Some(v as f64);
+            ev
+        }
+        SessionEvent::WindowAckSize(v) => {
+            let mut ev = event("windowAckSize", before);
+            ev.value = Some(v as f64);
+            ev
+        }
+        SessionEvent::PeerBandwidth { size, limit_type } => {
+            let mut ev = event("peerBandwidth", before);
+            ev.value = Some(size as f64);
+            ev.value2 = Some(limit_type as f64);
+            ev
+        }
+        SessionEvent::ChunkSize(v) => {
+            let mut ev = event("chunkSize", before);
+            ev.value = Some(v as f64);
+            ev
+        }
+        SessionEvent::Other(m) => {
+            let mut ev = event("other", before);
+            ev.event_type = Some(m.type_id as u32);
+            ev.message_stream_id = Some(m.message_stream_id);
+            ev.timestamp = Some(m.timestamp);
+            ev
+        }
+        // Media goes to the index (`drain`), never here.
+        _ => event("other", before),
+    })
+}
+
 /// The media index slots of one message whose body is `body`, at `offset` in `slabs[slot]`.
 fn index_entry(
     type_id: u8,
     message_stream_id: u32,
     timestamp: u32,
-    slot: usize,
+    slot: u32,
     offset: usize,
     body: &[u8],
 ) -> [u32; MEDIA_INDEX_STRIDE] {
@@ -217,28 +313,12 @@ fn index_entry(
         type_id as u32,
         message_stream_id,
         timestamp,
-        slot as u32,
+        slot,
         offset as u32,
         body.len() as u32,
         flags,
         cts as u32,
     ]
-}
-
-/// The position in `slabs` of the Buffer with this serial (`serials` runs beside `slabs`), added
-/// by `make` on its first message of the read.
-fn slot_of<'env>(
-    serials: &mut Vec<u64>,
-    slabs: &mut Vec<Unknown<'env>>,
-    serial: u64,
-    make: impl FnOnce() -> Result<Unknown<'env>>,
-) -> Result<usize> {
-    if let Some(slot) = serials.iter().position(|&s| s == serial) {
-        return Ok(slot);
-    }
-    slabs.push(make()?);
-    serials.push(serial);
-    Ok(serials.len() - 1)
 }
 
 fn media_flags(type_id: u8, payload: &[u8]) -> (u32, i32) {
@@ -330,59 +410,115 @@ impl RtmpSession {
         Ok(RtmpSession {
             inner: Session::new(role, config, random_1528(), o.epoch_ms.unwrap_or(0)),
             exported: Vec::new(),
+            slab_table: None,
+            stale_slots: Vec::new(),
+            free_slots: Vec::new(),
+            slots: 1,
             index: Vec::new(),
             index_array: None,
+            events: Vec::new(),
+            error: None,
         })
     }
 
     /// Feeds one socket read; `data` is only read (each media payload is copied into a slab).
-    /// Never throws for malformed input: see `errorCode`. Throws only when Node cannot create a
-    /// Buffer.
+    ///
+    /// Returns `mediaCount << RTMP_FEED_COUNT_SHIFT | flags` (a number, so a read builds no JS
+    /// object): the read's media messages are described in `mediaIndex` (8 u32 per message)
+    /// and sit in `slabs`; `flags & RTMP_FEED_NEW_INDEX` means `mediaIndex` is a new array;
+    /// `flags & RTMP_FEED_DETAILS` means transmit bytes, events or an error wait in
+    /// `takeDetails()`, which must be called before the next read (that read drops what was
+    /// not taken, except transmit bytes). Never throws for malformed input: see
+    /// `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array.
     #[napi]
-    pub fn feed<'env>(&mut self, env: &'env Env, data: &[u8]) -> Result<RtmpFeedResult<'env>> {
+    pub fn feed(&mut self, env: &Env, data: &[u8]) -> Result<u32> {
         let result = self.inner.handle_input(data);
         self.drain(env, result, None)
     }
 
     /// Feeds one socket read and reassembles messages inside `data` itself: each message's
     /// chunk payloads are moved together over the chunk headers between them, and a media
-    /// message whose chunks all arrived in this read is returned as a range of `data` (`data`
-    /// itself is then one of `slabs`), with no copy. Messages that continue into the next read,
-    /// or that are interleaved with one being reassembled in `data`, are copied into slabs as
-    /// with `feed()`. Use it for a Buffer nothing else reads afterwards and that is never fed
-    /// again, such as a socket read's; the views it returns keep `data` alive. Errors as
-    /// `feed()`.
+    /// message whose chunks all arrived in this read is described in `mediaIndex` with slab
+    /// slot 0, which stands for `data` itself (no copy). Messages that continue into the next
+    /// read, or that are interleaved with one being reassembled in `data`, are copied into
+    /// slabs as with `feed()`. Use it for a Buffer nothing else reads afterwards and that is
+    /// never fed again, such as a socket read's; the views of it keep `data` alive. Result and
+    /// errors as `feed()`.
     #[napi]
-    pub fn feed_in_place<'env>(
-        &mut self,
-        env: &'env Env,
-        mut data: BufferSlice<'env>,
-    ) -> Result<RtmpFeedResult<'env>> {
+    pub fn feed_in_place(&mut self, env: &Env, mut data: BufferSlice) -> Result<u32> {
         let result = self.inner.handle_input_in_place(&mut data);
-        // SAFETY: the Buffer value this call received, alive for the call.
-        let value = unsafe {
-            let raw = <&BufferSlice as ToNapiValue>::to_napi_value(env.raw(), &data)?;
-            Unknown::from_napi_value(env.raw(), raw)?
-        };
-        self.drain(env, result, Some((&data, value)))
+        self.drain(env, result, Some(&data))
     }
 
-    /// Turns the session's events after a read into the feed result. `input` is the read's
-    /// bytes and Buffer for an in-place read.
-    fn drain<'env>(
+    /// The Buffers media messages sit in, by the slab slot of `mediaIndex`: payload slabs (4 KiB
+    /// growing ×4 per slab to 2 MiB; a message over 512 KiB gets one of its own size). Slot 0
+    /// is always empty: it stands for the input of `feedInPlace()`. The same Array for the
+    /// session's whole life; a slab stays in its slot while the decoder can still complete
+    /// messages in it and until the read after its last one, then the slot is emptied and
+    /// reused. Messages are reassembled straight from the chunks into the slabs (one copy,
+    /// `crates/rtmp/src/chunk/arena.rs`). Views keep a slab alive: copy payloads that live for
+    /// the whole connection (sequence headers) out of it.
+    #[napi(getter, ts_return_type = "Array<Buffer | undefined>")]
+    pub fn slabs<'env>(&mut self, env: &'env Env) -> Result<Unknown<'env>> {
+        let table = self.slab_table(env)?;
+        // SAFETY: a live Array of this env.
+        unsafe { Unknown::from_napi_value(env.raw(), table) }
+    }
+
+    /// The media index of the last read, a `Uint32Array` the session keeps (null before the
+    /// first media message): 8 u32 per media message, typeId (8/9), messageStreamId, timestamp
+    /// (ms), slab slot (in `slabs`; 0 = the `feedInPlace()` input), offset and length in that
+    /// Buffer (bytes), flags (1 keyframe, 2 sequence header), composition time (ms, signed
+    /// 32-bit). Only the first `mediaCount * 8` slots are the last read's; the next read
+    /// overwrites them, and a read that needs more room makes a new array (`RTMP_FEED_NEW_INDEX`).
+    #[napi(getter, ts_return_type = "Uint32Array | null")]
+    pub fn media_index<'env>(&self, env: &'env Env) -> Result<Option<Unknown<'env>>> {
+        let Some(held) = self.index_array else {
+            return Ok(None);
+        };
+        let mut array = std::ptr::null_mut();
+        // SAFETY: a reference of this env.
+        check_status!(unsafe { sys::napi_get_reference_value(env.raw(), held, &mut array) })?;
+        // SAFETY: a live Uint32Array of this env.
+        Ok(Some(unsafe { Unknown::from_napi_value(env.raw(), array) }?))
+    }
+
+    /// What the last read produced besides media (see `feed()`): transmit bytes, events and
+    /// the error, each once; null when there is nothing.
+    #[napi]
+    pub fn take_details<'env>(&mut self, env: &'env Env) -> Result<Option<RtmpFeedDetails<'env>>> {
+        let transmit = self.take_transmit();
+        let error = self.error.take();
+        if transmit.is_none() && error.is_none() && self.events.is_empty() {
+            return Ok(None);
+        }
+        let mut events = Vec::with_capacity(self.events.len());
+        for (before, e) in std::mem::take(&mut self.events) {
+            events.push(js_event(env, before, e)?);
+        }
+        Ok(Some(RtmpFeedDetails {
+            transmit,
+            events: (!events.is_empty()).then_some(events),
+            error_code: error.as_ref().map(|e| e.code().to_string()),
+            error_message: error.map(|e| e.to_string()),
+        }))
+    }
+
+    /// Sorts the session's events after a read: media into the index, the rest kept for
+    /// `takeDetails()`. `input` is the read's bytes for an in-place read. Returns `feed()`'s
+    /// result.
+    fn drain(
         &mut self,
-        env: &'env Env,
+        env: &Env,
         result: std::result::Result<(), sluice_rtmp::RtmpError>,
-        input: Option<(&[u8], Unknown<'env>)>,
-    ) -> Result<RtmpFeedResult<'env>> {
+        input: Option<&[u8]>,
+    ) -> Result<u32> {
+        self.empty_stale_slots(env)?;
+        self.events.clear();
+        self.error = result.err();
         let mut index = std::mem::take(&mut self.index);
         index.clear();
-        let mut slabs: Vec<Unknown<'env>> = Vec::new();
-        // Serial of each entry of `slabs` (a read's messages sit in one to three slabs).
-        let mut slab_serials: Vec<u64> = Vec::new();
-        let mut events = Vec::new();
         while let Some(e) = self.inner.poll_event() {
-            let before = (index.len() / MEDIA_INDEX_STRIDE) as u32;
             match e {
                 SessionEvent::Media {
                     type_id,
@@ -390,10 +526,7 @@ impl RtmpSession {
                     timestamp,
                     payload,
                 } => {
-                    let slab = payload.slab();
-                    let slot = slot_of(&mut slab_serials, &mut slabs, slab.serial(), || {
-                        self.slab_buffer(env, slab)
-                    })?;
+                    let slot = self.slab_slot(env, payload.slab())?;
                     index.extend_from_slice(&index_entry(
                         type_id,
                         message_stream_id,
@@ -409,132 +542,39 @@ impl RtmpSession {
                     timestamp,
                     range,
                 } => {
-                    let Some((bytes, buffer)) = input else {
+                    let Some(bytes) = input else {
                         continue; // only made by in-place reads
                     };
-                    let slot = slot_of(&mut slab_serials, &mut slabs, INPUT_SERIAL, || Ok(buffer))?;
                     index.extend_from_slice(&index_entry(
                         type_id,
                         message_stream_id,
                         timestamp,
-                        slot,
+                        INPUT_SLOT,
                         range.start,
                         &bytes[range],
                     ));
                 }
-                SessionEvent::HandshakeDone { kind } => {
-                    let mut ev = event("handshake", before);
-                    ev.name = Some(match kind {
-                        HandshakeKind::Simple => "simple".into(),
-                        HandshakeKind::Complex => "complex".into(),
-                    });
-                    events.push(ev);
-                }
-                SessionEvent::Command {
-                    message_stream_id,
-                    timestamp,
-                    command,
-                } => {
-                    let mut ev = event("command", before);
-                    ev.message_stream_id = Some(message_stream_id);
-                    ev.timestamp = Some(timestamp);
-                    ev.transaction_id = Some(command.transaction_id);
-                    ev.command_object = Some(to_js(env, &command.command_object)?);
-                    ev.values = Some(to_js_all(env, &command.arguments)?);
-                    ev.name = Some(command.name);
-                    events.push(ev);
-                }
-                SessionEvent::Data {
-                    message_stream_id,
-                    timestamp,
-                    values,
-                } => {
-                    let mut ev = event("data", before);
-                    ev.message_stream_id = Some(message_stream_id);
-                    ev.timestamp = Some(timestamp);
-                    ev.values = Some(to_js_all(env, &values)?);
-                    events.push(ev);
-                }
-                SessionEvent::UserControl(u) => {
-                    let mut ev = event("userControl", before);
-                    let (t, v, v2) = match u {
-                        UserControlEvent::StreamBegin(v) => (0, v, None),
-                        UserControlEvent::StreamEof(v) => (1, v, None),
-                        UserControlEvent::StreamDry(v) => (2, v, None),
-                        UserControlEvent::SetBufferLength {
-                            stream_id,
-                            buffer_ms,
-                        } => (3, stream_id, Some(buffer_ms)),
-                        UserControlEvent::StreamIsRecorded(v) => (4, v, None),
-                        UserControlEvent::PingRequest(v) => (6, v, None),
-                        UserControlEvent::PingResponse(v) => (7, v, None),
-                        UserControlEvent::Other { event_type, value } => {
-                            (event_type as u32, value, None)
-                        }
-                        _ => (u32::MAX, 0, None),
-                    };
-                    ev.event_type = Some(t);
-                    ev.value = Some(v as f64);
-                    ev.value2 = v2.map(|x| x as f64);
-                    events.push(ev);
-                }
-                SessionEvent::Acknowledgement(v) => {
-                    let mut ev = event("acknowledgement", before);
-                    ev.value = Some(v as f64);
-                    events.push(ev);
-                }
-                SessionEvent::WindowAckSize(v) => {
-                    let mut ev = event("windowAckSize", before);
-                    ev.value = Some(v as f64);
-                    events.push(ev);
-                }
-                SessionEvent::PeerBandwidth { size, limit_type } => {
-                    let mut ev = event("peerBandwidth", before);
-                    ev.value = Some(size as f64);
-                    ev.value2 = Some(limit_type as f64);
-                    events.push(ev);
-                }
-                SessionEvent::ChunkSize(v) => {
-                    let mut ev = event("chunkSize", before);
-                    ev.value = Some(v as f64);
-                    events.push(ev);
-                }
-                SessionEvent::Other(m) => {
-                    let mut ev = event("other", before);
-                    ev.event_type = Some(m.type_id as u32);
-                    ev.message_stream_id = Some(m.message_stream_id);
-                    ev.timestamp = Some(m.timestamp);
-                    events.push(ev);
-                }
-                _ => {}
+                e => self
+                    .events
+                    .push(((index.len() / MEDIA_INDEX_STRIDE) as u32, e)),
             }
         }
-        self.release_finished_slabs(env);
-        let (error_code, error_message) = match result {
-            Ok(()) => (None, None),
-            Err(e) => (Some(e.code().to_string()), Some(e.to_string())),
-        };
+        self.release_finished_slabs();
         let media_count = (index.len() / MEDIA_INDEX_STRIDE) as u32;
-        let media_index = if index.is_empty() {
-            None
-        } else {
-            Some(self.index_array(env, &index)?)
-        };
+        let mut flags = 0;
+        if !index.is_empty() && self.index_array(env, &index)? {
+            flags |= RTMP_FEED_NEW_INDEX;
+        }
         self.index = index;
-        Ok(RtmpFeedResult {
-            transmit: self.take_transmit(),
-            slabs: (!slabs.is_empty()).then_some(slabs),
-            media_index,
-            media_count,
-            events: (!events.is_empty()).then_some(events),
-            error_code,
-            error_message,
-        })
+        if self.error.is_some() || !self.events.is_empty() || self.inner.has_transmit() {
+            flags |= RTMP_FEED_DETAILS;
+        }
+        Ok(media_count << RTMP_FEED_COUNT_SHIFT | flags)
     }
 
-    /// Copies `index` into the session's `Uint32Array` (made, or replaced by a larger one, when
-    /// it is too small) and returns that array.
-    fn index_array<'env>(&mut self, env: &'env Env, index: &[u32]) -> Result<Unknown<'env>> {
+    /// Copies `index` into the session's `Uint32Array`, made (or replaced by a larger one)
+    /// when it is too small; returns whether it was made.
+    fn index_array(&mut self, env: &Env, index: &[u32]) -> Result<bool> {
         // The array's memory and length are read from the live array every time: JS may have
         // transferred or detached its buffer (length 0), and then it gets a new array.
         let mut current = None;
@@ -557,10 +597,11 @@ impl RtmpSession {
                 ))?;
             }
             if slots >= index.len() && !data.is_null() {
-                current = Some((array, data as *mut u32));
+                current = Some(data as *mut u32);
             }
         }
-        let (array, data) = match current {
+        let made = current.is_none();
+        let data = match current {
             Some(found) => found,
             None => {
                 let slots = index.len().max(INDEX_SLOTS_MIN).next_power_of_two();
@@ -591,55 +632,97 @@ impl RtmpSession {
                         sys::napi_delete_reference(env.raw(), old);
                     }
                 }
-                (array, data as *mut u32)
+                data as *mut u32
             }
         };
         // SAFETY: `data` holds at least `index.len()` u32s (checked or just made), alive while
         // the array is; JS runs only after this call returns.
         unsafe { std::ptr::copy_nonoverlapping(index.as_ptr(), data, index.len()) };
-        // SAFETY: a live Uint32Array of this env.
-        unsafe { Unknown::from_napi_value(env.raw(), array) }
+        Ok(made)
     }
 
-    /// The JS Buffer of a slab, made on its first message.
-    fn slab_buffer<'env>(&mut self, env: &'env Env, slab: &Arc<Slab>) -> Result<Unknown<'env>> {
-        let held = match self.exported.iter().find(|e| Arc::ptr_eq(&e.slab, slab)) {
-            Some(e) => e.buffer,
-            None => {
-                let e = export_slab(env, slab)?;
-                let buffer = e.buffer;
-                self.exported.push(e);
-                buffer
+    /// The session's Array of slab Buffers, made on first use.
+    fn slab_table(&mut self, env: &Env) -> Result<sys::napi_value> {
+        let mut table = std::ptr::null_mut();
+        // SAFETY: plain N-API calls on this env; the reference keeps the array alive.
+        unsafe {
+            match self.slab_table {
+                Some(held) => {
+                    check_status!(sys::napi_get_reference_value(env.raw(), held, &mut table))?
+                }
+                None => {
+                    let mut held = std::ptr::null_mut();
+                    check_status!(sys::napi_create_array(env.raw(), &mut table))?;
+                    check_status!(sys::napi_create_reference(env.raw(), table, 1, &mut held))?;
+                    self.slab_table = Some(held);
+                }
             }
-        };
-        let mut value = std::ptr::null_mut();
-        check_status!(unsafe { sys::napi_get_reference_value(env.raw(), held, &mut value) })?;
-        // SAFETY: a live Buffer value of this env.
-        unsafe { Unknown::from_napi_value(env.raw(), value) }
+        }
+        Ok(table)
     }
 
-    /// Lets go of the Buffers of slabs no message in progress can land in any more: then only
-    /// this list and the Buffer's finalizer hint hold the slab (the decoder's current slab and
-    /// its reservations hold more), and JS frees the Buffer once its views are gone.
-    fn release_finished_slabs(&mut self, env: &Env) {
+    /// The slot of a slab in `slabs`; its Buffer is made and put there on its first message.
+    fn slab_slot(&mut self, env: &Env, slab: &Arc<Slab>) -> Result<u32> {
+        if let Some(e) = self.exported.iter().find(|e| Arc::ptr_eq(&e.slab, slab)) {
+            return Ok(e.slot);
+        }
+        let buffer = export_slab(env, slab)?;
+        let table = self.slab_table(env)?;
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.slots += 1;
+            self.slots - 1
+        });
+        // SAFETY: a live Array and Buffer of this env.
+        check_status!(unsafe { sys::napi_set_element(env.raw(), table, slot, buffer) })?;
+        self.exported.push(ExportedSlab {
+            slab: slab.clone(),
+            slot,
+        });
+        Ok(slot)
+    }
+
+    /// Lets go of the slabs no message in progress can land in any more (then only this list
+    /// and the Buffer's finalizer hold the slab; the decoder's current slab and its reservations
+    /// hold more): their slots are emptied at the next read, and JS frees each Buffer once its
+    /// views are gone.
+    fn release_finished_slabs(&mut self) {
+        let stale = &mut self.stale_slots;
         self.exported.retain(|e| {
             let active = Arc::strong_count(&e.slab) > 2;
             if !active {
-                // SAFETY: a reference made by `export_slab` in this env, deleted once.
-                unsafe { sys::napi_delete_reference(env.raw(), e.buffer) };
+                stale.push(e.slot);
             }
             active
         });
     }
 
+    /// Empties the slots of slabs let go of in the last read, for reuse.
+    fn empty_stale_slots(&mut self, env: &Env) -> Result<()> {
+        if self.stale_slots.is_empty() {
+            return Ok(());
+        }
+        let table = self.slab_table(env)?;
+        let mut undefined = std::ptr::null_mut();
+        // SAFETY: plain N-API calls on this env.
+        check_status!(unsafe { sys::napi_get_undefined(env.raw(), &mut undefined) })?;
+        for slot in self.stale_slots.drain(..) {
+            // SAFETY: a live Array of this env.
+            check_status!(unsafe { sys::napi_set_element(env.raw(), table, slot, undefined) })?;
+            self.free_slots.push(slot);
+        }
+        Ok(())
+    }
+
     /// Lets go of this session's payload slabs now instead of when the session is collected
-    /// (call it when the connection closes): Buffers and views already handed out stay valid,
-    /// and the slabs' memory returns to the pool once they are gone. Messages in progress are
-    /// dropped; a later `feed()` starts new slabs.
+    /// (call it when the connection closes, after the last read's media was used): `slabs` is
+    /// emptied, Buffers and views already handed out stay valid, and the slabs' memory returns
+    /// to the pool once they are gone. Messages in progress are dropped; a later `feed()`
+    /// starts new slabs.
     #[napi]
-    pub fn release(&mut self, env: &Env) {
+    pub fn release(&mut self, env: &Env) -> Result<()> {
         self.inner.release_payload_memory();
-        self.release_finished_slabs(env);
+        self.release_finished_slabs();
+        self.empty_stale_slots(env)
     }
 
     /// Bytes queued by `send*` calls since the last call, or null.

@@ -375,6 +375,11 @@ impl Session {
         self.events.pop_front()
     }
 
+    /// Whether bytes wait for [`Session::take_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
     /// Bytes to write to the socket since the last call (empty when none).
     pub fn take_transmit(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.transmit)

@@ -582,7 +582,10 @@ export declare const RTMP_FEED_NEW_INDEX: number
 /** Video message type id. */
 export declare const RTMP_VIDEO: number
 
-/** A non-media event, in arrival order. */
+/**
+ * A non-media event, in arrival order. `takeDetails()` makes all of a read's events with one
+ * `JSON.parse` (see `amf.rs`).
+ */
 export interface RtmpEvent {
   /**
    * `handshake`, `command`, `data`, `userControl`, `acknowledgement`, `windowAckSize`,

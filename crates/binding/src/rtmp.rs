@@ -16,7 +16,8 @@ use sluice_rtmp::handshake::HandshakeKind;
 use sluice_rtmp::message::{AUDIO, VIDEO};
 use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 
-use crate::amf::{from_json, to_js, to_js_all};
+use crate::amf::{from_json, to_js, Json};
+use serde::Serialize;
 
 /// Number of u32 slots per media message in `RtmpFeedResult.mediaIndex`.
 pub const MEDIA_INDEX_STRIDE: usize = 8;
@@ -42,33 +43,45 @@ pub struct RtmpSessionOptions {
     pub epoch_ms: Option<u32>,
 }
 
-/// A non-media event, in arrival order.
+/// A non-media event, in arrival order. `takeDetails()` makes all of a read's events with one
+/// `JSON.parse` (see `amf.rs`).
 #[napi(object, object_from_js = false)]
-pub struct RtmpEvent<'env> {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RtmpEvent<'a> {
     /// `handshake`, `command`, `data`, `userControl`, `acknowledgement`, `windowAckSize`,
     /// `peerBandwidth`, `chunkSize` or `other`.
-    pub kind: String,
+    pub kind: &'a str,
     /// How many media messages of the same read came before this event.
     pub media_before: u32,
     /// Message stream id (commands, data, other).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_stream_id: Option<u32>,
     /// Timestamp in ms (commands, data, other).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<u32>,
     /// Command name, or `"simple"`/`"complex"` for `handshake`.
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
     /// Command transaction id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<f64>,
     /// Command object (AMF0 object as a JS object, or null).
     #[napi(ts_type = "any")]
-    pub command_object: Option<Unknown<'env>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_object: Option<Json<'a>>,
     /// Command arguments after the command object, or the values of a data message.
     #[napi(ts_type = "any[]")]
-    pub values: Option<Vec<Unknown<'env>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Json<'a>>>,
     /// User control event type (0 StreamBegin … 7 PingResponse), or message type id for `other`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type: Option<u32>,
     /// Acknowledgement sequence number, window size, chunk size, or the user control value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// Second value: SetBufferLength's buffer length (ms), Set Peer Bandwidth's limit type.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value2: Option<f64>,
 }
 
@@ -79,7 +92,8 @@ pub struct RtmpFeedDetails<'env> {
     /// and anything queued by `send*` calls).
     pub transmit: Option<Buffer>,
     /// Non-media events in arrival order (absent when there are none).
-    pub events: Option<Vec<RtmpEvent<'env>>>,
+    #[napi(ts_type = "Array<RtmpEvent>")]
+    pub events: Option<Unknown<'env>>,
     /// Set when the input was malformed: a stable code (`RTMP_CHUNK_MALFORMED`, ...). Everything
     /// before the fault is still returned (media in the index, events above); the session must
     /// then be closed.
@@ -192,9 +206,9 @@ impl ObjectFinalize for RtmpSession {
     }
 }
 
-fn event<'env>(kind: &str, media_before: u32) -> RtmpEvent<'env> {
+fn event(kind: &'static str, media_before: u32) -> RtmpEvent<'static> {
     RtmpEvent {
-        kind: kind.to_string(),
+        kind,
         media_before,
         message_stream_id: None,
         timestamp: None,
@@ -208,46 +222,42 @@ fn event<'env>(kind: &str, media_before: u32) -> RtmpEvent<'env> {
     }
 }
 
-/// A non-media session event as a JS event; `before` is how many media messages of the read
-/// came before it.
-fn js_event<'env>(env: &'env Env, before: u32, e: SessionEvent) -> Result<RtmpEvent<'env>> {
-    Ok(match e {
-        SessionEvent::HandshakeDone { kind } => {
-            let mut ev = event("handshake", before);
-            ev.name = Some(match kind {
-                HandshakeKind::Simple => "simple".into(),
-                HandshakeKind::Complex => "complex".into(),
-            });
-            ev
-        }
+/// A non-media session event as a JS event (borrowing its AMF0 values); `before` is how many
+/// media messages of the read came before it.
+fn js_event(before: u32, e: &SessionEvent) -> RtmpEvent<'_> {
+    match e {
+        SessionEvent::HandshakeDone { kind } => RtmpEvent {
+            name: Some(match kind {
+                HandshakeKind::Simple => "simple",
+                HandshakeKind::Complex => "complex",
+            }),
+            ..event("handshake", before)
+        },
         SessionEvent::Command {
             message_stream_id,
             timestamp,
             command,
-        } => {
-            let mut ev = event("command", before);
-            ev.message_stream_id = Some(message_stream_id);
-            ev.timestamp = Some(timestamp);
-            ev.transaction_id = Some(command.transaction_id);
-            ev.command_object = Some(to_js(env, &command.command_object)?);
-            ev.values = Some(to_js_all(env, &command.arguments)?);
-            ev.name = Some(command.name);
-            ev
-        }
+        } => RtmpEvent {
+            message_stream_id: Some(*message_stream_id),
+            timestamp: Some(*timestamp),
+            transaction_id: Some(command.transaction_id),
+            command_object: Some(Json(&command.command_object)),
+            values: Some(command.arguments.iter().map(Json).collect()),
+            name: Some(&command.name),
+            ..event("command", before)
+        },
         SessionEvent::Data {
             message_stream_id,
             timestamp,
             values,
-        } => {
-            let mut ev = event("data", before);
-            ev.message_stream_id = Some(message_stream_id);
-            ev.timestamp = Some(timestamp);
-            ev.values = Some(to_js_all(env, &values)?);
-            ev
-        }
+        } => RtmpEvent {
+            message_stream_id: Some(*message_stream_id),
+            timestamp: Some(*timestamp),
+            values: Some(values.iter().map(Json).collect()),
+            ..event("data", before)
+        },
         SessionEvent::UserControl(u) => {
-            let mut ev = event("userControl", before);
-            let (t, v, v2) = match u {
+            let (t, v, v2) = match *u {
                 UserControlEvent::StreamBegin(v) => (0, v, None),
                 UserControlEvent::StreamEof(v) => (1, v, None),
                 UserControlEvent::StreamDry(v) => (2, v, None),
@@ -261,42 +271,39 @@ fn js_event<'env>(env: &'env Env, before: u32, e: SessionEvent) -> Result<RtmpEv
                 UserControlEvent::Other { event_type, value } => (event_type as u32, value, None),
                 _ => (u32::MAX, 0, None),
             };
-            ev.event_type = Some(t);
-            ev.value = Some(v as f64);
-            ev.value2 = v2.map(|x| x as f64);
-            ev
+            RtmpEvent {
+                event_type: Some(t),
+                value: Some(v as f64),
+                value2: v2.map(|x| x as f64),
+                ..event("userControl", before)
+            }
         }
-        SessionEvent::Acknowledgement(v) => {
-            let mut ev = event("acknowledgement", before);
-            ev.value = Some(v as f64);
-            ev
-        }
-        SessionEvent::WindowAckSize(v) => {
-            let mut ev = event("windowAckSize", before);
-            ev.value = Some(v as f64);
-            ev
-        }
-        SessionEvent::PeerBandwidth { size, limit_type } => {
-            let mut ev = event("peerBandwidth", before);
-            ev.value = Some(size as f64);
-            ev.value2 = Some(limit_type as f64);
-            ev
-        }
-        SessionEvent::ChunkSize(v) => {
-            let mut ev = event("chunkSize", before);
-            ev.value = Some(v as f64);
-            ev
-        }
-        SessionEvent::Other(m) => {
-            let mut ev = event("other", before);
-            ev.event_type = Some(m.type_id as u32);
-            ev.message_stream_id = Some(m.message_stream_id);
-            ev.timestamp = Some(m.timestamp);
-            ev
-        }
+        SessionEvent::Acknowledgement(v) => RtmpEvent {
+            value: Some(*v as f64),
+            ..event("acknowledgement", before)
+        },
+        SessionEvent::WindowAckSize(v) => RtmpEvent {
+            value: Some(*v as f64),
+            ..event("windowAckSize", before)
+        },
+        SessionEvent::PeerBandwidth { size, limit_type } => RtmpEvent {
+            value: Some(*size as f64),
+            value2: Some(*limit_type as f64),
+            ..event("peerBandwidth", before)
+        },
+        SessionEvent::ChunkSize(v) => RtmpEvent {
+            value: Some(*v as f64),
+            ..event("chunkSize", before)
+        },
+        SessionEvent::Other(m) => RtmpEvent {
+            event_type: Some(m.type_id as u32),
+            message_stream_id: Some(m.message_stream_id),
+            timestamp: Some(m.timestamp),
+            ..event("other", before)
+        },
         // Media goes to the index (`drain`), never here.
         _ => event("other", before),
-    })
+    }
 }
 
 /// The media index slots of one message whose body is `body`, at `offset` in `slabs[slot]`.
@@ -492,13 +499,19 @@ impl RtmpSession {
         if transmit.is_none() && error.is_none() && self.events.is_empty() {
             return Ok(None);
         }
-        let mut events = Vec::with_capacity(self.events.len());
-        for (before, e) in std::mem::take(&mut self.events) {
-            events.push(js_event(env, before, e)?);
-        }
+        let events = std::mem::take(&mut self.events);
+        let events = if events.is_empty() {
+            None
+        } else {
+            let list: Vec<RtmpEvent> = events
+                .iter()
+                .map(|(before, e)| js_event(*before, e))
+                .collect();
+            Some(to_js(env, &list)?)
+        };
         Ok(Some(RtmpFeedDetails {
             transmit,
-            events: (!events.is_empty()).then_some(events),
+            events,
             error_code: error.as_ref().map(|e| e.code().to_string()),
             error_message: error.map(|e| e.to_string()),
         }))

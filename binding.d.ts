@@ -281,9 +281,17 @@ export declare class RtmpSession {
   get peerChunkSize(): number
   /** Queues one message (chunked with the smallest fmt). `timestamp` in ms. */
   sendMessage(csid: number, timestamp: number, typeId: number, messageStreamId: number, payload: Uint8Array): void
-  /** Queues a type-20 command: name, transaction id, command object, then arguments. */
+  /**
+   * Queues a type-20 command: name, transaction id, command object, then arguments (JS
+   * values converted to AMF0 as `encodeAmf0` does). Throws an error with code `InvalidArg`
+   * when `arguments` is given and not an array, and what `JSON.stringify` throws.
+   */
   sendCommand(messageStreamId: number, name: string, transactionId: number, commandObject: any, arguments?: Array<any> | undefined | null): void
-  /** Queues a type-18 data message with these AMF0 values. */
+  /**
+   * Queues a type-18 data message with these values (converted to AMF0 as `encodeAmf0`
+   * does). Throws an error with code `InvalidArg` when `values` is not an array, and what
+   * `JSON.stringify` throws.
+   */
   sendData(messageStreamId: number, timestamp: number, values: Array<any>): void
   /**
    * Queues a user control event (RTMP 1.0 §7.1.7): type 0 StreamBegin, 1 StreamEOF,
@@ -519,7 +527,11 @@ export declare function describeAudioTag(body: Uint8Array): CodecInfo | null
  */
 export declare function describeVideoTag(body: Uint8Array): CodecInfo | null
 
-/** Encodes JS values as consecutive AMF0 values (AMF0 spec §2). */
+/**
+ * Encodes JS values as consecutive AMF0 values (AMF0 spec §2), converted as [`from_js`] says.
+ * Throws an error with code `InvalidArg` when `values` is not an array, and what
+ * `JSON.stringify` throws (a TypeError for a BigInt or a cycle).
+ */
 export declare function encodeAmf0(values: Array<any>): Buffer
 
 /** Formats `inline:<base64 key||salt>` for an SDES `a=crypto` line (RFC 4568 §6.1). */

@@ -65,3 +65,31 @@ describe('AMF0 → JS', () => {
     expect(() => native.decodeAmf0(Buffer.from([0x42]))).toThrow(/RTMP_AMF_MALFORMED/)
   })
 })
+
+describe('JS → AMF0', () => {
+  it('follows JSON.stringify: toJSON, dropped undefined, null for what is not finite', () => {
+    const bytes = native.encodeAmf0([{ d: new Date(0), u: undefined, f: () => 1, n: NaN, i: -Infinity, s: 'ok' }, undefined])
+    expect(native.decodeAmf0(bytes)).toEqual([{ d: '1970-01-01T00:00:00.000Z', n: null, i: null, s: 'ok' }, null])
+  })
+
+  it('writes exact doubles (AMF0 §2.2: 8-byte IEEE 754 big-endian)', () => {
+    const xs = [0.1 + 0.2, 1 / 3, 2 ** 53 + 2, 5e-324, -1.7976931348623157e308, 123456789012]
+    const bytes = native.encodeAmf0(xs)
+    expect(bytes.length).toBe(9 * xs.length)
+    for (let i = 0; i < xs.length; i++) {
+      expect(bytes[9 * i]).toBe(0x00)
+      expect(bytes.readDoubleBE(9 * i + 1)).toBe(xs[i])
+    }
+  })
+
+  it('throws for what is not an array, and what JSON.stringify throws', () => {
+    expect(() => native.encodeAmf0('x' as unknown as unknown[])).toThrow(/must be an array/)
+    expect(() => native.encodeAmf0([1n])).toThrow(TypeError)
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    expect(() => native.encodeAmf0([cycle])).toThrow(TypeError)
+    const s = new native.RtmpSession()
+    expect(() => s.sendData(1, 0, {} as unknown as unknown[])).toThrow(/must be an array/)
+    expect(() => s.sendCommand(0, '_result', 1, null, 5 as unknown as unknown[])).toThrow(/must be an array/)
+  })
+})

@@ -13,8 +13,8 @@
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_json::Value;
 use sluice_amf0::{decode_all, encode_all, Amf0Value};
 
 /// Serializes an AMF0 value as the JSON of its JS value (see the module's mapping).
@@ -120,27 +120,134 @@ impl ToNapiValue for Json<'_> {
     }
 }
 
-/// JSON value from JS → AMF0 value.
-pub fn from_json(v: &Value) -> Amf0Value {
-    match v {
-        Value::Null => Amf0Value::Null,
-        Value::Bool(b) => Amf0Value::Boolean(*b),
-        Value::Number(n) => Amf0Value::Number(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => Amf0Value::String(s.clone()),
-        Value::Array(items) => Amf0Value::StrictArray(items.iter().map(from_json).collect()),
-        Value::Object(map) => {
-            Amf0Value::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
-        }
+/// JSON text → AMF0 value, straight from serde_json's parser (no `serde_json::Value` tree):
+/// null → Null, booleans → Boolean, numbers → Number (f64), strings → String, arrays →
+/// StrictArray, objects → Object with their keys in order.
+struct FromJson(Amf0Value);
+
+impl<'de> Deserialize<'de> for FromJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(FromJsonVisitor).map(FromJson)
     }
 }
 
-/// Encodes JS values as consecutive AMF0 values (AMF0 spec §2).
-#[napi(js_name = "encodeAmf0")]
-pub fn encode_amf0(values: Vec<Value>) -> Buffer {
-    let values: Vec<Amf0Value> = values.iter().map(from_json).collect();
+struct FromJsonVisitor;
+
+impl<'de> Visitor<'de> for FromJsonVisitor {
+    type Value = Amf0Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::Boolean(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::Number(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::Number(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::Number(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Amf0Value, E> {
+        Ok(Amf0Value::String(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Amf0Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(FromJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Amf0Value::StrictArray(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Amf0Value, A::Error> {
+        let mut props = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((key, FromJson(value))) = map.next_entry::<String, FromJson>()? {
+            props.push((key, value));
+        }
+        Ok(Amf0Value::Object(props))
+    }
+}
+
+/// A JS value → AMF0 value, through the engine's `JSON.stringify` (one call for the whole
+/// tree, where reading each property through N-API costs more than stringifying it) and
+/// serde_json. So JSON's rules apply: `toJSON()` is honoured (a Date becomes its ISO string, a
+/// Buffer `{type, data}`), properties that are undefined or functions are left out, numbers
+/// that are not finite and a top-level undefined become null. Throws what `JSON.stringify`
+/// throws (a TypeError for a BigInt or a cycle).
+pub fn from_js(env: &Env, value: Unknown) -> Result<Amf0Value> {
+    let raw = env.raw();
+    let (mut global, mut json_object, mut stringify, mut text) = (
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    let mut kind = sys::ValueType::napi_undefined;
+    // SAFETY: plain N-API calls on this env with one of its values.
+    unsafe {
+        check_status!(sys::napi_get_global(raw, &mut global))?;
+        check_status!(sys::napi_get_named_property(
+            raw,
+            global,
+            c"JSON".as_ptr(),
+            &mut json_object
+        ))?;
+        check_status!(sys::napi_get_named_property(
+            raw,
+            json_object,
+            c"stringify".as_ptr(),
+            &mut stringify
+        ))?;
+        let input = value.raw();
+        check_status!(sys::napi_call_function(
+            raw,
+            json_object,
+            stringify,
+            1,
+            &input,
+            &mut text
+        ))?;
+        check_status!(sys::napi_typeof(raw, text, &mut kind))?;
+    }
+    if kind != sys::ValueType::napi_string {
+        return Ok(Amf0Value::Null); // undefined, a function or a symbol
+    }
+    // SAFETY: a string value of this env.
+    let json = unsafe { String::from_napi_value(raw, text) }?;
+    let FromJson(value) = serde_json::from_str(&json)
+        .map_err(|e| Error::new(Status::GenericFailure, format!("JSON of a value: {e}")))?;
+    Ok(value)
+}
+
+/// A JS array → AMF0 values, each converted as [`from_js`] says. `what` names the argument in
+/// the error (code `InvalidArg`) thrown when it is not an array.
+pub fn values_from_js(env: &Env, values: Unknown, what: &str) -> Result<Vec<Amf0Value>> {
+    match from_js(env, values)? {
+        Amf0Value::StrictArray(values) => Ok(values),
+        _ => Err(Error::new(
+            Status::InvalidArg,
+            format!("{what} must be an array"),
+        )),
+    }
+}
+
+/// Encodes JS values as consecutive AMF0 values (AMF0 spec §2), converted as [`from_js`] says.
+/// Throws an error with code `InvalidArg` when `values` is not an array, and what
+/// `JSON.stringify` throws (a TypeError for a BigInt or a cycle).
+#[napi(js_name = "encodeAmf0", ts_args_type = "values: Array<any>")]
+pub fn encode_amf0(env: &Env, values: Unknown) -> Result<Buffer> {
+    let values = values_from_js(env, values, "encodeAmf0: values")?;
     let mut out = Vec::new();
     encode_all(&values, &mut out);
-    out.into()
+    Ok(out.into())
 }
 
 /// Decodes consecutive AMF0 values (with the AMF3 switch). Throws `RTMP_AMF_MALFORMED: ...`

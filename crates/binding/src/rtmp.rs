@@ -6,7 +6,6 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::Unknown;
 use napi_derive::napi;
-use serde_json::Value;
 use sluice_rtmp::chunk::arena::Slab;
 use sluice_rtmp::chunk::{encode_standalone, DecoderLimits};
 use sluice_rtmp::command::Command;
@@ -16,7 +15,7 @@ use sluice_rtmp::handshake::HandshakeKind;
 use sluice_rtmp::message::{AUDIO, VIDEO};
 use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 
-use crate::amf::{from_json, to_js, Json};
+use crate::amf::{from_js, to_js, values_from_js, Json};
 use serde::Serialize;
 
 /// Number of u32 slots per media message in `RtmpFeedResult.mediaIndex`.
@@ -783,34 +782,48 @@ impl RtmpSession {
             .send_message(csid, timestamp, type_id as u8, message_stream_id, payload);
     }
 
-    /// Queues a type-20 command: name, transaction id, command object, then arguments.
-    #[napi]
+    /// Queues a type-20 command: name, transaction id, command object, then arguments (JS
+    /// values converted to AMF0 as `encodeAmf0` does). Throws an error with code `InvalidArg`
+    /// when `arguments` is given and not an array, and what `JSON.stringify` throws.
+    #[napi(
+        ts_args_type = "messageStreamId: number, name: string, transactionId: number, commandObject: any, arguments?: Array<any> | undefined | null"
+    )]
     pub fn send_command(
         &mut self,
+        env: &Env,
         message_stream_id: u32,
         name: String,
         transaction_id: f64,
-        command_object: Value,
-        arguments: Option<Vec<Value>>,
-    ) {
+        command_object: Unknown,
+        arguments: Option<Unknown>,
+    ) -> Result<()> {
         let command = Command {
             name,
             transaction_id,
-            command_object: from_json(&command_object),
-            arguments: arguments
-                .unwrap_or_default()
-                .iter()
-                .map(from_json)
-                .collect(),
+            command_object: from_js(env, command_object)?,
+            arguments: match arguments {
+                Some(values) => values_from_js(env, values, "sendCommand: arguments")?,
+                None => Vec::new(),
+            },
         };
         self.inner.send_command(message_stream_id, &command);
+        Ok(())
     }
 
-    /// Queues a type-18 data message with these AMF0 values.
-    #[napi]
-    pub fn send_data(&mut self, message_stream_id: u32, timestamp: u32, values: Vec<Value>) {
-        let values: Vec<_> = values.iter().map(from_json).collect();
+    /// Queues a type-18 data message with these values (converted to AMF0 as `encodeAmf0`
+    /// does). Throws an error with code `InvalidArg` when `values` is not an array, and what
+    /// `JSON.stringify` throws.
+    #[napi(ts_args_type = "messageStreamId: number, timestamp: number, values: Array<any>")]
+    pub fn send_data(
+        &mut self,
+        env: &Env,
+        message_stream_id: u32,
+        timestamp: u32,
+        values: Unknown,
+    ) -> Result<()> {
+        let values = values_from_js(env, values, "sendData: values")?;
         self.inner.send_data(message_stream_id, timestamp, &values);
+        Ok(())
     }
 
     /// Queues a user control event (RTMP 1.0 §7.1.7): type 0 StreamBegin, 1 StreamEOF,

@@ -1,8 +1,9 @@
 //! AMF0 values ⇄ JS values. Decoded values reach JS as JSON text given to the engine's own
 //! `JSON.parse` ([`to_js`], [`Json`]): one call makes a whole tree of objects, where setting
 //! each property through N-API costs about as much as parsing 40 bytes of JSON. JS values to
-//! encode come in through serde_json with ordered maps. Object property order is kept both
-//! ways.
+//! encode come the other way, through one `JSON.stringify` ([`from_js`]) parsed by serde_json
+//! straight into AMF0 values. Object property order is kept both ways, and every double is
+//! exact (serde_json's `float_roundtrip`).
 //!
 //! Mapping: Number ↔ number; Boolean ↔ boolean; String / LongString / XmlDocument → string
 //! (strings over 65 535 bytes encode as LongString); Object and EcmaArray → plain object (JS

@@ -69,6 +69,43 @@ pub fn to_js<'env>(env: &'env Env, value: &impl Serialize) -> Result<Unknown<'en
     }
 }
 
+/// Calls the engine's `JSON.<method>` (`parse` or `stringify`) with one argument.
+///
+/// # Safety
+/// `env` is a live env of this thread and `arg` one of its values.
+unsafe fn call_json(
+    env: sys::napi_env,
+    method: &std::ffi::CStr,
+    arg: sys::napi_value,
+) -> Result<sys::napi_value> {
+    let (mut global, mut json, mut function, mut out) = (
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    // SAFETY: plain N-API calls on this env.
+    unsafe {
+        check_status!(sys::napi_get_global(env, &mut global))?;
+        check_status!(sys::napi_get_named_property(
+            env,
+            global,
+            c"JSON".as_ptr(),
+            &mut json
+        ))?;
+        check_status!(sys::napi_get_named_property(
+            env,
+            json,
+            method.as_ptr(),
+            &mut function
+        ))?;
+        check_status!(sys::napi_call_function(
+            env, json, function, 1, &arg, &mut out
+        ))?;
+    }
+    Ok(out)
+}
+
 /// `to_js` on a raw env.
 ///
 /// # Safety
@@ -76,42 +113,17 @@ pub fn to_js<'env>(env: &'env Env, value: &impl Serialize) -> Result<Unknown<'en
 unsafe fn json_to_js(env: sys::napi_env, value: &impl Serialize) -> Result<sys::napi_value> {
     let json = serde_json::to_string(value)
         .map_err(|e| Error::new(Status::GenericFailure, format!("JSON of a value: {e}")))?;
-    let mut global = std::ptr::null_mut();
-    let mut json_object = std::ptr::null_mut();
-    let mut parse = std::ptr::null_mut();
     let mut text = std::ptr::null_mut();
-    let mut out = std::ptr::null_mut();
     // SAFETY: plain N-API calls on this env; the string is passed with its length.
     unsafe {
-        check_status!(sys::napi_get_global(env, &mut global))?;
-        check_status!(sys::napi_get_named_property(
-            env,
-            global,
-            c"JSON".as_ptr(),
-            &mut json_object
-        ))?;
-        check_status!(sys::napi_get_named_property(
-            env,
-            json_object,
-            c"parse".as_ptr(),
-            &mut parse
-        ))?;
         check_status!(sys::napi_create_string_utf8(
             env,
             json.as_ptr().cast(),
             json.len() as isize,
             &mut text
         ))?;
-        check_status!(sys::napi_call_function(
-            env,
-            json_object,
-            parse,
-            1,
-            &text,
-            &mut out
-        ))?;
+        call_json(env, c"parse", text)
     }
-    Ok(out)
 }
 
 impl ToNapiValue for Json<'_> {
@@ -185,39 +197,13 @@ impl<'de> Visitor<'de> for FromJsonVisitor {
 /// throws (a TypeError for a BigInt or a cycle).
 pub fn from_js(env: &Env, value: Unknown) -> Result<Amf0Value> {
     let raw = env.raw();
-    let (mut global, mut json_object, mut stringify, mut text) = (
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    );
     let mut kind = sys::ValueType::napi_undefined;
     // SAFETY: plain N-API calls on this env with one of its values.
-    unsafe {
-        check_status!(sys::napi_get_global(raw, &mut global))?;
-        check_status!(sys::napi_get_named_property(
-            raw,
-            global,
-            c"JSON".as_ptr(),
-            &mut json_object
-        ))?;
-        check_status!(sys::napi_get_named_property(
-            raw,
-            json_object,
-            c"stringify".as_ptr(),
-            &mut stringify
-        ))?;
-        let input = value.raw();
-        check_status!(sys::napi_call_function(
-            raw,
-            json_object,
-            stringify,
-            1,
-            &input,
-            &mut text
-        ))?;
+    let text = unsafe {
+        let text = call_json(raw, c"stringify", value.raw())?;
         check_status!(sys::napi_typeof(raw, text, &mut kind))?;
-    }
+        text
+    };
     if kind != sys::ValueType::napi_string {
         return Ok(Amf0Value::Null); // undefined, a function or a symbol
     }

@@ -256,22 +256,9 @@ fn js_event(before: u32, e: &SessionEvent) -> RtmpEvent<'_> {
             ..event("data", before)
         },
         SessionEvent::UserControl(u) => {
-            let (t, v, v2) = match *u {
-                UserControlEvent::StreamBegin(v) => (0, v, None),
-                UserControlEvent::StreamEof(v) => (1, v, None),
-                UserControlEvent::StreamDry(v) => (2, v, None),
-                UserControlEvent::SetBufferLength {
-                    stream_id,
-                    buffer_ms,
-                } => (3, stream_id, Some(buffer_ms)),
-                UserControlEvent::StreamIsRecorded(v) => (4, v, None),
-                UserControlEvent::PingRequest(v) => (6, v, None),
-                UserControlEvent::PingResponse(v) => (7, v, None),
-                UserControlEvent::Other { event_type, value } => (event_type as u32, value, None),
-                _ => (u32::MAX, 0, None),
-            };
+            let (t, v, v2) = u.fields();
             RtmpEvent {
-                event_type: Some(t),
+                event_type: Some(t as u32),
                 value: Some(v as f64),
                 value2: v2.map(|x| x as f64),
                 ..event("userControl", before)

@@ -65,9 +65,10 @@ impl UserControlEvent {
         })
     }
 
-    /// The type-4 payload bytes of this event.
-    pub fn to_payload(&self) -> Vec<u8> {
-        let (event_type, value, extra) = match *self {
+    /// The event's fields as they go on the wire (RTMP 1.0 §7.1.7): event type, first value
+    /// (usually a message stream id) and, for SetBufferLength, the buffer length in ms.
+    pub fn fields(&self) -> (u16, u32, Option<u32>) {
+        match *self {
             UserControlEvent::StreamBegin(v) => (0u16, v, None),
             UserControlEvent::StreamEof(v) => (1, v, None),
             UserControlEvent::StreamDry(v) => (2, v, None),
@@ -79,7 +80,12 @@ impl UserControlEvent {
             UserControlEvent::PingRequest(v) => (6, v, None),
             UserControlEvent::PingResponse(v) => (7, v, None),
             UserControlEvent::Other { event_type, value } => (event_type, value, None),
-        };
+        }
+    }
+
+    /// The type-4 payload bytes of this event.
+    pub fn to_payload(&self) -> Vec<u8> {
+        let (event_type, value, extra) = self.fields();
         let mut out = Vec::with_capacity(10);
         out.extend_from_slice(&event_type.to_be_bytes());
         out.extend_from_slice(&value.to_be_bytes());

@@ -44,6 +44,12 @@ const BENCHES = [
     // unusually fast (its 128 B demux flips between ~0.4 and ~0.7 GB/s, see bench/README.md).
     env: { BENCH_DIAGNOSTICS: '0', BENCH_ROUNDS: '9' },
     time: { check: '1000', baseline: '2000' },
+    // Rows whose peer is bimodal get a wider tolerance: node-media-server's 128 B demux runs at
+    // ~0.34 or ~0.70 GB/s for stretches longer than a whole check (a CI run saw 704 MB/s in
+    // every round of both attempts, ratio 9.19× against a 12.38× baseline taken at 336 MB/s),
+    // so the ratio itself moves 2× without any change of ours. At 0.45 a 2× slowdown of ours
+    // still fails in either mode (seeded: 5.50× < 12.38 × 0.55 = 6.8×).
+    tolerance: { 'demux re-chunked 128 B, 64 KiB reads': 0.45 },
     peerLabel: (j) => `node-media-server ${j.peer?.version ?? '?'}`,
     // The copying feed() rows are shown with their ratio but not checked (`checked: false`):
     // their slab copies and Buffer finalizers swing with the machine's memory load far more
@@ -95,9 +101,11 @@ const retries = Number(process.env.BENCH_RETRIES ?? 1)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
 const baselineFile = (b) => path.join(here, 'baseline', `${b.name}.json`)
 const readBaseline = (b) => (fs.existsSync(baselineFile(b)) ? JSON.parse(fs.readFileSync(baselineFile(b), 'utf8')) : null)
-const failing = (rows, baseline) => baseline.rows.filter((base) => {
+/** The tolerance of one row: BENCH_TOLERANCE, or wider where the bench says its peer needs it. */
+const toleranceOf = (b, name) => Math.max(tolerance, b.tolerance?.[name] ?? 0)
+const failing = (b, rows, baseline) => baseline.rows.filter((base) => {
   const c = rows.find((r) => r.name === base.name)
-  return !c || c.ratio < base.ratio * (1 - tolerance)
+  return !c || c.ratio < base.ratio * (1 - toleranceOf(b, base.name))
 })
 
 function runBench(b, attempt) {
@@ -125,7 +133,7 @@ for (const b of BENCHES) {
   let rows = b.rows(json)
   let attempts = 1
   const baseline = writeBaseline ? null : readBaseline(b)
-  while (baseline && attempts <= retries && failing(rows, baseline).length) {
+  while (baseline && attempts <= retries && failing(b, rows, baseline).length) {
     const again = b.rows(runBench(b, attempts++))
     rows = rows.map((r) => {
       const a = again.find((x) => x.name === r.name)
@@ -187,7 +195,7 @@ for (const { bench: b, json, rows, attempts } of runs) {
       continue
     }
     const change = c.ratio / base.ratio - 1
-    const ok = c.ratio >= base.ratio * (1 - tolerance)
+    const ok = c.ratio >= base.ratio * (1 - toleranceOf(b, base.name))
     if (!ok) failed++
     table.push([b.name, base.name, fmtRatio(base.ratio), fmtRatio(c.ratio), `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`, `${c.ours.toFixed(0)} / ${c.peer.toFixed(0)} ${c.unit}`, ok ? 'PASS' : 'FAIL'])
   }
@@ -198,13 +206,15 @@ for (const { bench: b, json, rows, attempts } of runs) {
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
 const line = (row) => row.map((cell, i) => (i <= 1 || i === row.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()
 const seeded = runs.some((r) => r.json.seededRegression)
-console.log(`\nbench:check — ratio to the in-run peer vs bench/baseline/*.json, fail below baseline × ${(1 - tolerance).toFixed(2)}${seeded ? ' [BENCH_SEED_REGRESSION=1]' : ''}`)
+const wider = BENCHES.flatMap((b) => Object.keys(b.tolerance ?? {}).map((name) => `${name} × ${(1 - toleranceOf(b, name)).toFixed(2)}`))
+console.log(`\nbench:check — ratio to the in-run peer vs bench/baseline/*.json, fail below baseline × ${(1 - tolerance).toFixed(2)}` +
+  `${wider.length ? ` (${wider.join('; ')}: a bimodal peer)` : ''}${seeded ? ' [BENCH_SEED_REGRESSION=1]' : ''}`)
 for (const n of notes) console.log(`  ${n}`)
 console.log(line(table[0]))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const row of table.slice(1)) console.log(line(row))
 console.log(`(run times: ${runs.map((r) => `${r.bench.name} ${r.seconds.toFixed(1)} s${r.attempts > 1 ? ` in ${r.attempts} runs` : ''}`).join(', ')})`)
-if (failed) console.log(`\nFAIL: ${failed} row(s) regressed more than ${(tolerance * 100).toFixed(0)}% against the baseline`)
+if (failed) console.log(`\nFAIL: ${failed} row(s) regressed more than their tolerance against the baseline`)
 else if (missingBaseline) console.log('\nNO BASELINE for some benchmarks (see above)')
 else console.log('\nPASS')
 process.exit(failed ? 1 : missingBaseline ? 2 : 0)

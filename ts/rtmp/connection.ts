@@ -16,6 +16,7 @@ import type { RtmpOptions } from './options'
 import { RtmpPlayer } from './player'
 import { StreamRequest, type RequestKind } from './request'
 import { status, type StatusInfo } from './status'
+import { scheduleMergedFlush, type JoinCache, type MergedWriter } from './merged-writes'
 
 /** Asks the application to accept a request; resolves with the decision. */
 export type RequestGate = (request: StreamRequest) => void
@@ -28,34 +29,7 @@ type StreamSlot =
 
 let nextConnectionId = 1
 
-/**
- * Sockets corked for merged writes, per merge delay (0: until the end of this event-loop turn),
- * uncorked together so each leaves in one writev.
- */
-const corked = new Map<number, Set<Socket>>()
-
-function uncorkAll(delayMs: number): void {
-  const sockets = corked.get(delayMs)
-  if (!sockets) return
-  corked.delete(delayMs)
-  for (const socket of sockets) socket.uncork()
-}
-
-/** Corks `socket` for `delayMs` (0: the rest of this turn), so the writes meanwhile leave in one writev. */
-function corkFor(socket: Socket, delayMs: number): void {
-  let sockets = corked.get(delayMs)
-  if (sockets?.has(socket)) return
-  if (!sockets) {
-    sockets = new Set()
-    corked.set(delayMs, sockets)
-    if (delayMs > 0) setTimeout(uncorkAll, delayMs, delayMs).unref()
-    else setImmediate(uncorkAll, 0)
-  }
-  socket.cork()
-  sockets.add(socket)
-}
-
-export class RtmpConnection {
+export class RtmpConnection implements MergedWriter {
   readonly id: string
   readonly socket: Socket
   readonly options: RtmpOptions
@@ -68,6 +42,9 @@ export class RtmpConnection {
   #index: Uint32Array | null = null
   /** Messages were queued on the session since the last `flush()`. */
   #queued = false
+  /** Writes gathered for the merge window (see merged-writes.ts), and their bytes. */
+  #merged: Buffer[] = []
+  #mergedBytes = 0
   readonly #hub: StreamHub
   readonly #gate: RequestGate
   readonly #slots = new Map<number, StreamSlot>()
@@ -113,9 +90,9 @@ export class RtmpConnection {
   get state(): string {
     return this.#state
   }
-  /** Bytes queued in the socket, not yet written to the kernel. */
+  /** Bytes not yet written to the kernel: gathered for the merge window, or queued in the socket. */
   get queuedBytes(): number {
-    return this.socket.writableLength
+    return this.#mergedBytes + this.socket.writableLength
   }
 
   #tick(): void {
@@ -145,7 +122,7 @@ export class RtmpConnection {
       : this.#session.feed(data)
     if (r & native.RTMP_FEED_NEW_INDEX) this.#index = this.#session.mediaIndex
     const details = r & native.RTMP_FEED_DETAILS ? this.#session.takeDetails() : null
-    if (details?.transmit) this.socket.write(details.transmit)
+    if (details?.transmit) this.#send(details.transmit)
     const index = this.#index
     const slabs = this.#slabs
     let m = 0
@@ -417,7 +394,17 @@ export class RtmpConnection {
     if (!this.#queued) return
     this.#queued = false
     const out = this.#session.takeTransmit()
-    if (out && this.#state !== 'closed') this.socket.write(out)
+    if (out && this.#state !== 'closed') this.#send(out)
+  }
+
+  /** Writes `bytes` after the merge window's writes, if one is open; now otherwise. */
+  #send(bytes: Buffer): void {
+    if (this.#merged.length === 0) {
+      this.socket.write(bytes)
+      return
+    }
+    this.#merged.push(bytes)
+    this.#mergedBytes += bytes.length
   }
 
   /** The session, for queueing messages that the next `flush()` sends. */
@@ -427,15 +414,26 @@ export class RtmpConnection {
   }
 
   /**
-   * Writes ready chunk bytes (shared media bytes) after anything queued. Writes of one
-   * event-loop turn (or of `playerMergeWriteMs`) leave in one `writev`: the socket is corked
-   * meanwhile.
+   * Writes ready chunk bytes (shared media bytes) after anything queued. What is written during
+   * `playerMergeWriteMs` (0: the rest of this event-loop turn) leaves in one `socket.write()`
+   * at the window's end (merged-writes.ts); other writes meanwhile keep their order behind it.
    */
   writeRaw(bytes: Buffer): void {
     if (this.#state === 'closed') return
     this.flush()
-    corkFor(this.socket, this.options.playerMergeWriteMs)
-    this.socket.write(bytes)
+    if (this.#merged.length === 0) scheduleMergedFlush(this, this.options.playerMergeWriteMs)
+    this.#merged.push(bytes)
+    this.#mergedBytes += bytes.length
+  }
+
+  /** The merge window ended: writes what was gathered, as one Buffer. */
+  flushMerged(joins: JoinCache): void {
+    const parts = this.#merged
+    const bytes = this.#mergedBytes
+    this.#merged = []
+    this.#mergedBytes = 0
+    if (this.#state === 'closed' || parts.length === 0) return
+    this.socket.write(parts.length === 1 ? parts[0]! : joins.join(parts, bytes))
   }
 
   /** Closes the connection with a logged reason (idempotent); streams it published or played end. */
@@ -443,6 +441,8 @@ export class RtmpConnection {
     if (this.#state === 'closed') return
     for (const id of [...this.#slots.keys()]) this.#endSlot(id, reason)
     this.#state = 'closed'
+    this.#merged = []
+    this.#mergedBytes = 0
     clearInterval(this.#timer)
     this.#session.release() // payload slabs return to the pool once the views handed out are gone
     const normal = reason === 'peer closed the connection' || reason === 'server shutting down'

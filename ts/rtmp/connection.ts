@@ -399,10 +399,12 @@ export class RtmpConnection implements MergedWriter {
 
   /** Writes `bytes` after the merge window's writes, if one is open; now otherwise. */
   #send(bytes: Buffer): void {
-    if (this.#merged.length === 0) {
-      this.socket.write(bytes)
-      return
-    }
+    if (this.#merged.length === 0) this.socket.write(bytes)
+    else this.#gather(bytes)
+  }
+
+  /** Adds `bytes` to the merge window's writes. */
+  #gather(bytes: Buffer): void {
     this.#merged.push(bytes)
     this.#mergedBytes += bytes.length
   }
@@ -422,8 +424,7 @@ export class RtmpConnection implements MergedWriter {
     if (this.#state === 'closed') return
     this.flush()
     if (this.#merged.length === 0) scheduleMergedFlush(this, this.options.playerMergeWriteMs)
-    this.#merged.push(bytes)
-    this.#mergedBytes += bytes.length
+    this.#gather(bytes)
   }
 
   /** The merge window ended: writes what was gathered, as one Buffer. */

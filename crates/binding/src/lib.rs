@@ -6,6 +6,7 @@ mod amf;
 mod audio;
 mod depacketize;
 mod flv;
+mod raw_method;
 mod rtmp;
 mod rtp;
 mod srtp;

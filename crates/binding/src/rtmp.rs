@@ -16,6 +16,7 @@ use sluice_rtmp::message::{AUDIO, VIDEO};
 use sluice_rtmp::session::{Role, Session, SessionConfig, SessionEvent};
 
 use crate::amf::{from_js, to_js, values_from_js, Json};
+use crate::raw_method;
 use serde::Serialize;
 
 /// Number of u32 slots per media message in `RtmpFeedResult.mediaIndex`.
@@ -887,3 +888,53 @@ pub const RTMP_AUDIO: u32 = AUDIO as u32;
 /// Video message type id.
 #[napi]
 pub const RTMP_VIDEO: u32 = VIDEO as u32;
+
+/// Puts the per-read methods (`feed`, `feedInPlace`) on `RtmpSession.prototype` as raw
+/// callbacks (`raw_method.rs`): the same Rust bodies without napi-rs's per-call glue. Runs
+/// once when the addon loads, after napi-rs has registered the class.
+#[napi(module_exports)]
+pub fn install_rtmp_fast_paths(exports: Object, env: Env) -> Result<()> {
+    let class: Unknown = exports.get_named_property("RtmpSession")?;
+    raw_method::install(&env, class, c"feed", feed_raw)?;
+    raw_method::install(&env, class, c"feedInPlace", feed_in_place_raw)
+}
+
+/// `RtmpSession.prototype.feed` (see `RtmpSession::feed`).
+unsafe extern "C" fn feed_raw(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by N-API with a live env and callback info.
+    unsafe {
+        raw_method::call(
+            env,
+            info,
+            &RtmpSession::type_tag(),
+            |env, s: &mut RtmpSession, [data]| {
+                let data = BufferSlice::from_napi_value(env.raw(), data)?;
+                let result = s.feed(env, &data)?;
+                u32::to_napi_value(env.raw(), result)
+            },
+        )
+    }
+}
+
+/// `RtmpSession.prototype.feedInPlace` (see `RtmpSession::feed_in_place`).
+unsafe extern "C" fn feed_in_place_raw(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by N-API with a live env and callback info.
+    unsafe {
+        raw_method::call(
+            env,
+            info,
+            &RtmpSession::type_tag(),
+            |env, s: &mut RtmpSession, [data]| {
+                let data = BufferSlice::from_napi_value(env.raw(), data)?;
+                let result = s.feed_in_place(env, data)?;
+                u32::to_napi_value(env.raw(), result)
+            },
+        )
+    }
+}

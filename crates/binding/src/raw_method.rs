@@ -3,14 +3,13 @@
 //! napi-rs's generated method glue costs about 1 µs a call (a native-borrow scope with its
 //! thread-local stack and `Vec`s, `this` conversion, a class-identity lookup behind a global
 //! `Mutex`), which is a sixth of a 64 KiB `RtmpSession.feedInPlace()`. The callbacks here keep
-//! the same safety checks in their cheapest form:
-//! - `this` must be an instance of the class: the first call on an object checks it the way
-//!   napi-rs does (`ClassInstance::from_napi_value`), then stamps the object with the class's
-//!   N-API type tag (`napi_type_tag_object`, Node-API 8); later calls check only the tag, which
-//!   cannot be forged, moved or removed from JS;
+//! the same safety checks, without the scope:
 //! - the Rust value is borrowed mutably through napi-rs's own registry
 //!   (`acquire_native_borrow`), so a reentrant call from JS (for example from a `toJSON` run by
 //!   `sendCommand`) is refused as it is for napi-rs's methods;
+//! - `this` must be an instance of the class, checked as napi-rs checks it
+//!   (`ClassInstance::from_napi_value`: `napi_unwrap`, then the class recorded when napi-rs
+//!   wrapped the object; an N-API type tag check measured twice as costly);
 //! - an `Err` is thrown as napi-rs throws it (a JS `Error` with `code` set to the status), and
 //!   a panic becomes such an error instead of unwinding into Node.
 //!
@@ -32,7 +31,6 @@ pub type RawCallback =
 pub unsafe fn call<T, const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    tag: &sys::napi_type_tag,
     body: impl FnOnce(&Env, &mut T, [sys::napi_value; N]) -> Result<sys::napi_value>,
 ) -> sys::napi_value
 where
@@ -41,7 +39,7 @@ where
     // A panic must not unwind into Node: it becomes a thrown error like any other.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: as this function's contract.
-        unsafe { call_inner(env, info, tag, body) }
+        unsafe { call_inner(env, info, body) }
     }))
     .unwrap_or_else(|_| {
         Err(Error::new(
@@ -66,7 +64,6 @@ where
 unsafe fn call_inner<T, const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    tag: &sys::napi_type_tag,
     body: impl FnOnce(&Env, &mut T, [sys::napi_value; N]) -> Result<sys::napi_value>,
 ) -> Result<sys::napi_value>
 where
@@ -75,7 +72,6 @@ where
     let mut argc = N;
     let mut argv = [std::ptr::null_mut(); N];
     let mut this = std::ptr::null_mut();
-    let mut tagged = false;
     let mut wrapped = std::ptr::null_mut();
     // SAFETY: plain N-API calls with a live env and callback info.
     unsafe {
@@ -87,19 +83,14 @@ where
             &mut this,
             std::ptr::null_mut()
         ))?;
-        check_status!(sys::napi_check_object_type_tag(env, this, tag, &mut tagged))?;
-        if tagged {
-            check_status!(sys::napi_unwrap(env, this, &mut wrapped))?;
-        } else {
-            // napi-rs's own check (unwrap, then the class recorded when it wrapped the object);
-            // only a real instance gets the tag.
-            let instance = ClassInstance::<T>::from_napi_value(env, this)?;
-            wrapped = (&*instance as *const T).cast_mut().cast();
-            check_status!(sys::napi_type_tag_object(env, this, tag))?;
-        }
+        check_status!(sys::napi_unwrap(env, this, &mut wrapped))?;
     }
     let value = wrapped.cast::<T>();
+    // The borrow first, so that no reference to the value is made while another call holds
+    // it; then napi-rs's class check, before anything is read through the pointer.
     let _borrow = acquire_native_borrow(value, true)?;
+    // SAFETY: `this` is a live value of this env.
+    unsafe { ClassInstance::<T>::from_napi_value(env, this) }?;
     // SAFETY: `value` is the live `T` wrapped by `this` (checked above); the registry holds
     // the only mutable borrow until `_borrow` drops, after `body`.
     body(&Env::from_raw(env), unsafe { &mut *value }, argv)

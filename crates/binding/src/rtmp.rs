@@ -906,16 +906,11 @@ unsafe extern "C" fn feed_raw(
 ) -> sys::napi_value {
     // SAFETY: called by N-API with a live env and callback info.
     unsafe {
-        raw_method::call(
-            env,
-            info,
-            &RtmpSession::type_tag(),
-            |env, s: &mut RtmpSession, [data]| {
-                let data = BufferSlice::from_napi_value(env.raw(), data)?;
-                let result = s.feed(env, &data)?;
-                u32::to_napi_value(env.raw(), result)
-            },
-        )
+        raw_method::call(env, info, |env, s: &mut RtmpSession, [data]| {
+            let data = BufferSlice::from_napi_value(env.raw(), data)?;
+            let result = s.feed(env, &data)?;
+            u32::to_napi_value(env.raw(), result)
+        })
     }
 }
 
@@ -926,15 +921,10 @@ unsafe extern "C" fn feed_in_place_raw(
 ) -> sys::napi_value {
     // SAFETY: called by N-API with a live env and callback info.
     unsafe {
-        raw_method::call(
-            env,
-            info,
-            &RtmpSession::type_tag(),
-            |env, s: &mut RtmpSession, [data]| {
-                let data = BufferSlice::from_napi_value(env.raw(), data)?;
-                let result = s.feed_in_place(env, data)?;
-                u32::to_napi_value(env.raw(), result)
-            },
-        )
+        raw_method::call(env, info, |env, s: &mut RtmpSession, [data]| {
+            let data = BufferSlice::from_napi_value(env.raw(), data)?;
+            let result = s.feed_in_place(env, data)?;
+            u32::to_napi_value(env.raw(), result)
+        })
     }
 }

@@ -23,9 +23,9 @@ describe('RtmpSession raw per-read methods', () => {
     expect(s.takeDetails()?.transmit?.length).toBe(1 + 1536 + 1536)
   })
 
-  it('refuse a this that is not an RtmpSession, before and after the session is tagged', () => {
+  it('refuse a this that is not an RtmpSession', () => {
     const s = new RtmpSession()
-    s.feed(empty) // tags s
+    s.feed(empty)
     const { feed, feedInPlace } = RtmpSession.prototype
     const others: unknown[] = [
       {},

@@ -423,7 +423,9 @@ impl RtmpSession {
     /// `flags & RTMP_FEED_DETAILS` means transmit bytes, events or an error wait in
     /// `takeDetails()`, which must be called before the next read (that read drops what was
     /// not taken, except transmit bytes). Never throws for malformed input: see
-    /// `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array.
+    /// `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array, when
+    /// `data` is not a Buffer/Uint8Array, or when `this` is not an `RtmpSession` (JS calls it
+    /// through the raw callback `feed_raw`, see `install_rtmp_fast_paths`).
     #[napi]
     pub fn feed(&mut self, env: &Env, data: &[u8]) -> Result<u32> {
         let result = self.inner.handle_input(data);
@@ -437,7 +439,7 @@ impl RtmpSession {
     /// read, or that are interleaved with one being reassembled in `data`, are copied into
     /// slabs as with `feed()`. Use it for a Buffer nothing else reads afterwards and that is
     /// never fed again, such as a socket read's; the views of it keep `data` alive. Result and
-    /// errors as `feed()`.
+    /// errors as `feed()` (JS calls it through the raw callback `feed_in_place_raw`).
     #[napi]
     pub fn feed_in_place(&mut self, env: &Env, mut data: BufferSlice) -> Result<u32> {
         let result = self.inner.handle_input_in_place(&mut data);

@@ -222,7 +222,9 @@ export declare class RtmpSession {
    * `flags & RTMP_FEED_DETAILS` means transmit bytes, events or an error wait in
    * `takeDetails()`, which must be called before the next read (that read drops what was
    * not taken, except transmit bytes). Never throws for malformed input: see
-   * `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array.
+   * `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array, when
+   * `data` is not a Buffer/Uint8Array, or when `this` is not an `RtmpSession` (JS calls it
+   * through the raw callback `feed_raw`, see `install_rtmp_fast_paths`).
    */
   feed(data: Uint8Array): number
   /**
@@ -233,7 +235,7 @@ export declare class RtmpSession {
    * read, or that are interleaved with one being reassembled in `data`, are copied into
    * slabs as with `feed()`. Use it for a Buffer nothing else reads afterwards and that is
    * never fed again, such as a socket read's; the views of it keep `data` alive. Result and
-   * errors as `feed()`.
+   * errors as `feed()` (JS calls it through the raw callback `feed_in_place_raw`).
    */
   feedInPlace(data: Buffer): number
   /**

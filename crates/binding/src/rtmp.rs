@@ -907,13 +907,7 @@ unsafe extern "C" fn feed_raw(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by N-API with a live env and callback info.
-    unsafe {
-        raw_method::call(env, info, |env, s: &mut RtmpSession, [data]| {
-            let data = BufferSlice::from_napi_value(env.raw(), data)?;
-            let result = s.feed(env, &data)?;
-            u32::to_napi_value(env.raw(), result)
-        })
-    }
+    unsafe { feed_read(env, info, false) }
 }
 
 /// `RtmpSession.prototype.feedInPlace` (see `RtmpSession::feed_in_place`).
@@ -922,10 +916,27 @@ unsafe extern "C" fn feed_in_place_raw(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by N-API with a live env and callback info.
+    unsafe { feed_read(env, info, true) }
+}
+
+/// One read, `(data: Uint8Array) -> number`, through `feed` or `feedInPlace`.
+///
+/// # Safety
+/// As `raw_method::call`.
+unsafe fn feed_read(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    in_place: bool,
+) -> sys::napi_value {
+    // SAFETY: as this function's contract.
     unsafe {
         raw_method::call(env, info, |env, s: &mut RtmpSession, [data]| {
             let data = BufferSlice::from_napi_value(env.raw(), data)?;
-            let result = s.feed_in_place(env, data)?;
+            let result = if in_place {
+                s.feed_in_place(env, data)?
+            } else {
+                s.feed(env, &data)?
+            };
             u32::to_napi_value(env.raw(), result)
         })
     }

@@ -18,9 +18,9 @@ Options:
   --rtp-host <addr>    address RTP/SRTP forwarders, ingest and relay links bind
                        (default: --host)
   --relay-secret <s>   shared secret that authorizes relay links between nodes
+                       (also SLUICE_RELAY_SECRET); relays are refused without it
   --merge-write-ms <n> merge RTMP players' writes for up to n ms (default 50; 0: one
                        event-loop turn, the lowest latency, about 1.4x the CPU)
-                       (also SLUICE_RELAY_SECRET); relays are refused without it
   -h, --help           show this help
 
 Environment:

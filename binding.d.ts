@@ -223,8 +223,10 @@ export declare class RtmpSession {
    * `takeDetails()`, which must be called before the next read (that read drops what was
    * not taken, except transmit bytes). Never throws for malformed input: see
    * `takeDetails().errorCode`. Throws only when Node cannot create a Buffer or array, when
-   * `data` is not a Buffer/Uint8Array, or when `this` is not an `RtmpSession` (JS calls it
-   * through the raw callback `feed_raw`, see `install_rtmp_fast_paths`).
+   * `data` is not a Buffer/Uint8Array, when `this` is not an `RtmpSession`, or when it is
+   * called from inside another call on the same session, e.g. from a `toJSON` run by
+   * `sendCommand` (an error saying the session is borrowed). JS calls it through the raw
+   * callback `feed_raw`, see `install_rtmp_fast_paths`.
    */
   feed(data: Uint8Array): number
   /**

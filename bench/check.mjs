@@ -10,7 +10,10 @@
 //
 //   npm run bench:check        short runs, compare, exit 1 when a ratio falls more than
 //                              BENCH_TOLERANCE (default 0.25 = 25 %) below its baseline
-//   npm run bench:baseline     rewrite the baselines (BENCH_TIME 2000 / 500 / 600); commit them
+//   npm run bench:baseline     rewrite the baselines (BENCH_TIME 2000 / 500 / 600); commit them.
+//                              Each bench runs BENCH_BASELINE_RUNS times (default 3) and every
+//                              row keeps its median ratio: one run can catch a peer (or the
+//                              machine) in an unusual state for its whole length
 //   --only chunk,srtp          either mode, a subset
 //   BENCH_RETRIES=1            a bench with a failing row runs once more; each row keeps its
 //                              better ratio (noise passes, a real regression fails both runs)
@@ -98,6 +101,7 @@ if (BENCHES.length === 0) {
 }
 
 const retries = Number(process.env.BENCH_RETRIES ?? 1)
+const baselineRuns = Number(process.env.BENCH_BASELINE_RUNS ?? 3)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
 const baselineFile = (b) => path.join(here, 'baseline', `${b.name}.json`)
 const readBaseline = (b) => (fs.existsSync(baselineFile(b)) ? JSON.parse(fs.readFileSync(baselineFile(b), 'utf8')) : null)
@@ -108,9 +112,11 @@ const failing = (b, rows, baseline) => baseline.rows.filter((base) => {
   return !c || c.ratio < base.ratio * (1 - toleranceOf(b, base.name))
 })
 
-function runBench(b, attempt) {
+/** Runs one bench into a temp JSON and returns it; `attempt` > 0 is a retry (or, with `why` 'baseline', a further baseline run). */
+function runBench(b, attempt, why = 'retry') {
   const out = path.join(tmp, `${b.name}-${attempt}.json`)
-  console.log(`\n── ${b.name}${attempt ? ` (again: confirming ${attempt === 1 ? 'a' : 'the'} failure)` : ''}: node ${b.script} ${b.args.join(' ')}`)
+  const again = why === 'baseline' ? ` (baseline run ${attempt + 1} of ${baselineRuns})` : ` (again: confirming ${attempt === 1 ? 'a' : 'the'} failure)`
+  console.log(`\n── ${b.name}${attempt ? again : ''}: node ${b.script} ${b.args.join(' ')}`)
   const run = spawnSync(process.execPath, ['--expose-gc', path.join(here, b.script), ...b.args], {
     stdio: 'inherit',
     env: { ...process.env, ...b.env, BENCH_TIME: process.env.BENCH_TIME ?? (writeBaseline ? b.time.baseline : b.time.check), BENCH_OUT: out },
@@ -132,6 +138,16 @@ for (const b of BENCHES) {
   const json = runBench(b, 0)
   let rows = b.rows(json)
   let attempts = 1
+  if (writeBaseline && baselineRuns > 1) {
+    const all = [rows]
+    while (all.length < baselineRuns) all.push(b.rows(runBench(b, all.length, 'baseline')))
+    attempts = all.length
+    // each row: the run with its median ratio
+    rows = rows.map((r) => {
+      const sorted = all.map((runRows) => runRows.find((x) => x.name === r.name)).filter(Boolean).sort((x, y) => x.ratio - y.ratio)
+      return sorted[sorted.length >> 1]
+    })
+  }
   const baseline = writeBaseline ? null : readBaseline(b)
   while (baseline && attempts <= retries && failing(b, rows, baseline).length) {
     const again = b.rows(runBench(b, attempts++))
@@ -149,13 +165,14 @@ if (writeBaseline) {
     console.error('\nrefusing to write a baseline with BENCH_SEED_REGRESSION=1')
     process.exit(2)
   }
-  for (const { bench: b, json, rows } of runs) {
+  for (const { bench: b, json, rows, attempts } of runs) {
     const baseline = {
       benchmark: json.benchmark,
       about: b.about,
       peer: json.peer,
       ...(json.fixture ? { fixture: json.fixture } : {}),
       timeBudgetMs: json.timeBudgetMs ?? Number(process.env.BENCH_TIME ?? b.time.baseline),
+      runs: attempts, // each row's ratio is its median over these runs
       loadAverage: json.loadAverage ?? json.machine?.loadavg ?? os.loadavg(),
       rows: rows.map((r) => (b.baselineRow ? b.baselineRow(r) : { name: r.name, ratio: r.ratio, ours: r.ours, peer: r.peer, unit: r.unit, rmePercent: r.raw.rmePercent })),
       machine: json.machine,
@@ -165,7 +182,7 @@ if (writeBaseline) {
     const file = baselineFile(b)
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(file, JSON.stringify(baseline, null, 2) + '\n')
-    console.log(`\nwrote ${path.relative(process.cwd(), file)}:`)
+    console.log(`\nwrote ${path.relative(process.cwd(), file)} (each row's median of ${attempts} run${attempts > 1 ? 's' : ''}):`)
     for (const r of rows) console.log(`  ${r.name}: ${r.ratio.toFixed(2)}× (p50 ${r.ours.toFixed(0)} vs ${r.peer.toFixed(0)} ${r.unit})`)
   }
   process.exit(0)

@@ -13,7 +13,7 @@
 //
 // Prints a table and writes bench/results/chunk.json. See bench/README.md.
 
-import { Bench } from 'tinybench'
+import { runRounds, ratioPerRound } from './rounds.mjs'
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -387,41 +387,10 @@ const finalizerDiag = DIAGNOSTICS ? [
   await withoutTurns('mux A/V at 4096 B (muxMessage)', avPayloadBytes, () => muxAll(muxMessage, muxInputs), 40),
 ] : []
 
-/**
- * Runs `list` in `rounds` rounds of `time / rounds` ms per task, the tasks one after the other
- * in each round, and returns per task {mean, p50, rme, samples, p50s (one per round)}. The
- * machine's speed and the peer's JIT state both drift over seconds (node-media-server's 128 B
- * demux runs at ~0.4 or ~0.7 GB/s for stretches of a few seconds in one process), so a ratio is
- * taken per round, between tasks that ran a moment apart, and its median is reported.
- */
-async function runRounds(name, list, time, rounds) {
-  const out = list.map(() => ({ means: [], p50s: [], rmes: [], samples: 0 }))
-  for (let round = 0; round < rounds; round++) {
-    const bench = new Bench({ name: `${name} ${round + 1}/${rounds}`, time: time / rounds, warmupTime: round === 0 ? WARMUP : WARMUP / 4 })
-    for (const t of list) bench.add(t.name, t.fn, { beforeAll: () => globalThis.gc?.() })
-    await bench.run()
-    bench.tasks.forEach((task, i) => {
-      const r = task.result
-      if (r.state !== 'completed') throw new Error(`${list[i].name}: ${r.state} ${r.error?.stack ?? ''}`)
-      out[i].means.push(r.latency.mean)
-      out[i].p50s.push(r.latency.p50)
-      out[i].rmes.push(r.latency.rme)
-      out[i].samples += r.latency.samplesCount
-    })
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
-  return out.map((o) => ({
-    mean: o.means.reduce((a, b) => a + b, 0) / rounds,
-    p50: median(o.p50s),
-    rme: median(o.rmes),
-    samples: o.samples,
-    p50s: o.p50s,
-  }))
-}
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const benches = [
-  [tasks, await runRounds('sluice chunk', tasks, TIME, ROUNDS)],
-  ...(DIAGNOSTICS ? [[diagnostics, await runRounds('sluice chunk diagnostics', diagnostics, DIAG_TIME, 1)]] : []),
+  [tasks, await runRounds('sluice chunk', tasks, { time: TIME, rounds: ROUNDS, warmup: WARMUP })],
+  ...(DIAGNOSTICS ? [[diagnostics, await runRounds('sluice chunk diagnostics', diagnostics, { time: DIAG_TIME, rounds: 1, warmup: WARMUP })]] : []),
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -459,8 +428,9 @@ for (const r of rows) {
   if (!name) continue
   const p = rows.find((x) => x.name === name)
   r.peer = { name: p.name, mbPerSec: p.mbPerSec, mbPerSecMedian: p.mbPerSecMedian, messagesPerSec: p.messagesPerSec, p50Ms: p.p50Ms, rmePercent: p.rmePercent }
-  r.ratioPerRound = r.p50MsPerRound.map((ours, i) => p.p50MsPerRound[i] / ours)
-  r.ratio = [...r.ratioPerRound].sort((a, b) => a - b)[r.ratioPerRound.length >> 1]
+  const { perRound, median } = ratioPerRound({ p50s: r.p50MsPerRound }, { p50s: p.p50MsPerRound })
+  r.ratioPerRound = perRound
+  r.ratio = median
 }
 
 // The same demux in a Rust loop without N-API (crates/rtmp/examples/demux_throughput.rs: a fresh

@@ -9,9 +9,11 @@
 // BENCH_OUT=<file> writes the JSON there instead of results/rtp.json. BENCH_SEED_REGRESSION=1
 // makes our packetizer rows packetize every access unit twice (a second packetizer): a
 // deliberate 2× slowdown of our side only, to prove bench:check fails (see bench/README.md).
-// `ratioMedian`: our median access units/s ÷ the JS peer's (what bench:check compares).
+// BENCH_ROUNDS (default 5): the tasks run in that many rounds of BENCH_TIME / rounds (bench/rounds.mjs).
+// `ratioMedian`: the median over the rounds of our median access units/s ÷ the JS peer's in the
+// same round (`ratioPerRound`); what bench:check compares.
 
-import { Bench } from 'tinybench'
+import { runRounds, ratioPerRound } from './rounds.mjs'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,6 +24,7 @@ const { H264Packetizer, AacToOpusTranscoder } = binding
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 const SEED_REGRESSION = process.env.BENCH_SEED_REGRESSION === '1'
 const TIME = Number(process.env.BENCH_TIME ?? (QUICK ? 300 : 2000))
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 if (SEED_REGRESSION) console.log('BENCH_SEED_REGRESSION=1: our packetizer does every access unit twice (deliberate slowdown)\n')
 const MTU = 1200
 
@@ -107,30 +110,33 @@ let ts = 0
 
 const outBuf = Buffer.allocUnsafe(128 * 1024)
 const outEnds = new Uint32Array(256)
-const bench = new Bench({ time: TIME, warmupTime: QUICK ? 100 : 200, setup: () => globalThis.gc?.() })
-bench
-  .add('packetize 50 KB IDR, sluice (N-API)', () => { packetize(idr, (ts += 3000)) })
-  .add('packetize 50 KB IDR, JS peer', () => { peer.packetize(idr, (ts += 3000)) })
-  .add('packetize 50 KB IDR, sluice into caller buffer', () => { packetizeInto(idr, (ts += 3000)) })
-  .add('packetize 5 KB P frame, sluice (N-API)', () => { packetize(p, (ts += 3000)) })
-  .add('packetize 5 KB P frame, JS peer', () => { peer.packetize(p, (ts += 3000)) })
-  .add('packetize 5 KB P frame, sluice into caller buffer', () => { packetizeInto(p, (ts += 3000)) })
-await bench.run()
+const tasks = [
+  { name: 'packetize 50 KB IDR, sluice (N-API)', fn: () => { packetize(idr, (ts += 3000)) } },
+  { name: 'packetize 50 KB IDR, JS peer', fn: () => { peer.packetize(idr, (ts += 3000)) } },
+  { name: 'packetize 50 KB IDR, sluice into caller buffer', fn: () => { packetizeInto(idr, (ts += 3000)) } },
+  { name: 'packetize 5 KB P frame, sluice (N-API)', fn: () => { packetize(p, (ts += 3000)) } },
+  { name: 'packetize 5 KB P frame, JS peer', fn: () => { peer.packetize(p, (ts += 3000)) } },
+  { name: 'packetize 5 KB P frame, sluice into caller buffer', fn: () => { packetizeInto(p, (ts += 3000)) } },
+]
+const results = await runRounds('rtp', tasks, { time: TIME, rounds: ROUNDS, warmup: QUICK ? 100 : 200 })
 
-const rows = bench.tasks.map((t) => {
-  const hz = t.result.throughput?.mean ?? t.result.hz
-  const bytes = t.name.includes('50 KB') ? idr.length : p.length
-  // median: access units per median iteration time; bench:check compares ratios of these
-  const auPerSecMedian = t.result.latency?.p50 ? Math.round(1000 / t.result.latency.p50) : null
-  return { name: t.name, auPerSec: Math.round(hz), auPerSecMedian, mbPerSec: Math.round((hz * bytes) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? 0) * 10) / 10, samples: t.result.latency?.samples?.length ?? t.result.samples?.length }
+const rows = results.map((t, i) => {
+  const hz = 1000 / t.mean
+  const bytes = tasks[i].name.includes('50 KB') ? idr.length : p.length
+  // median: access units per median iteration time
+  const auPerSecMedian = Math.round(1000 / t.p50)
+  return { name: tasks[i].name, auPerSec: Math.round(hz), auPerSecMedian, mbPerSec: Math.round((hz * bytes) / 1e6), rmePercent: Math.round(t.rme * 10) / 10, samples: t.samples }
 })
 for (const pair of [[0, 1], [2, 1], [3, 4], [5, 4]]) {
   const [r, peer] = [rows[pair[0]], rows[pair[1]]]
   r.ratioToPeer = Math.round((r.auPerSec / peer.auPerSec) * 100) / 100
-  if (r.auPerSecMedian && peer.auPerSecMedian) r.ratioMedian = Math.round((r.auPerSecMedian / peer.auPerSecMedian) * 1000) / 1000
+  // per round, our access units/s ÷ the peer's a moment apart; bench:check compares their median
+  const { perRound, median } = ratioPerRound(results[pair[0]], results[pair[1]])
+  r.ratioMedian = Math.round(median * 1000) / 1000
+  r.ratioPerRound = perRound.map((x) => Math.round(x * 1000) / 1000)
   r.peer = peer.name
 }
-console.table(rows)
+console.table(rows.map(({ ratioPerRound, ...r }) => r))
 
 // AAC → Opus: CPU ms per second of audio, 10 s of 44.1 kHz stereo AAC-LC from ffmpeg.
 let transcode = null

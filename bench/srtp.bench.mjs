@@ -18,9 +18,11 @@
 // BENCH_OUT=<file> writes the JSON there instead of results/srtp.json. BENCH_SEED_REGRESSION=1
 // makes every sluice task do its work twice (a second session on a scratch copy): a deliberate
 // 2× slowdown of our side only, to prove bench:check fails (see bench/README.md).
-// `ratioMedian` on sluice rows: our median packets/s ÷ werift-rtp's (what bench:check compares).
+// BENCH_ROUNDS (default 5): the tasks run in that many rounds of BENCH_TIME / rounds (bench/rounds.mjs).
+// `ratioMedian` on sluice rows: the median over the rounds of our median packets/s ÷ werift-rtp's
+// in the same round (`ratioPerRound`); what bench:check compares.
 
-import { Bench } from 'tinybench'
+import { runRounds, ratioPerRound } from './rounds.mjs'
 import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -41,6 +43,7 @@ const werift = require('werift-rtp')
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 const SEED_REGRESSION = process.env.BENCH_SEED_REGRESSION === '1'
 const TIME = Number(process.env.BENCH_TIME ?? (QUICK ? 250 : 500))
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const BATCH = 64
 const RING = 4096
 const SSRC = 0x12345678
@@ -157,12 +160,12 @@ class NodeCryptoSrtp {
   }
 }
 
-const bench = new Bench({ time: TIME, warmupTime: QUICK ? 50 : 100, setup: () => globalThis.gc?.() })
+const tasks = [] // { name, fn }, run by runRounds
 const meta = [] // per task: { suite, payload, impl, op, packets }
 
 /** `payload`: RTP payload bytes (a 12-byte header goes in front), or `'RTCP <bytes>'`. */
 function add(suite, payload, impl, op, packets, fn) {
-  bench.add(`${suite} ${payload} B ${op} ${impl}`, fn)
+  tasks.push({ name: `${suite} ${payload} B ${op} ${impl}`, fn })
   const packetBytes = typeof payload === 'number' ? 12 + payload : Number(payload.split(' ')[1])
   meta.push({ suite, payload, impl, op, packets, packetBytes })
 }
@@ -313,17 +316,18 @@ for (const [suite, s] of Object.entries(SUITES)) {
   }
 }
 
-await bench.run()
-for (const t of bench.tasks) if (t.result.error) throw new Error(`${t.name}: ${t.result.error.message ?? t.result.error}`)
+const results = await runRounds('srtp', tasks, { time: TIME, rounds: ROUNDS, warmup: QUICK ? 50 : 100 })
+const timing = new Map() // row → its runRounds result, for the per-round ratios
 
-const rows = bench.tasks.map((t, i) => {
+const rows = results.map((t, i) => {
   const m = meta[i]
-  const hz = t.result.throughput?.mean ?? t.result.hz
-  const pps = Math.round(hz * m.packets)
+  const pps = Math.round((m.packets * 1000) / t.mean)
   // median: packets per median iteration time (a few slow iterations on a shared machine move
-  // the mean far more than the median); bench:check compares ratios of these
-  const ppsMedian = t.result.latency?.p50 ? Math.round((m.packets * 1000) / t.result.latency.p50) : null
-  return { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * m.packetBytes) / 1e6), rmePercent: Math.round((t.result.latency?.rme ?? t.result.rme ?? 0) * 10) / 10 }
+  // the mean far more than the median)
+  const ppsMedian = Math.round((m.packets * 1000) / t.p50)
+  const row = { ...m, pps, ppsMedian, mbPerSec: Math.round((pps * m.packetBytes) / 1e6), rmePercent: Math.round(t.rme * 10) / 10 }
+  timing.set(row, t)
+  return row
 })
 
 // Native figures from child processes.
@@ -368,10 +372,15 @@ for (const r of rows) {
     if (peer) r[key] = Math.round((r.pps / peer.pps) * 100) / 100
   }
   const werift = find(r, 'werift-rtp')
-  if (werift && r.ppsMedian && werift.ppsMedian) r.ratioMedian = Math.round((r.ppsMedian / werift.ppsMedian) * 1000) / 1000
+  if (werift && timing.has(r)) {
+    // per round, our packets/s ÷ werift's a moment apart; bench:check compares their median
+    const { perRound, median } = ratioPerRound(timing.get(r), timing.get(werift), r.packets, werift.packets)
+    r.ratioMedian = Math.round(median * 1000) / 1000
+    r.ratioPerRound = perRound.map((x) => Math.round(x * 1000) / 1000)
+  }
 }
 rows.sort((a, b) => a.suite.localeCompare(b.suite) || b.payload - a.payload || a.op.localeCompare(b.op) || b.pps - a.pps)
-console.table(rows.map(({ packets, ...r }) => r))
+console.table(rows.map(({ packets, ratioPerRound, ...r }) => r))
 
 function weriftVersion() {
   try {

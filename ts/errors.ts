@@ -30,3 +30,29 @@ export function rtmpErrorFromCode(code: string, message: string): RtmpProtocolEr
   if (code === 'RTMP_HANDSHAKE_FAILED') return new RtmpHandshakeError(code, message)
   return new RtmpProtocolError(code, message)
 }
+
+/** One problem of a configuration: the key path (`rtmp.port`) and the reason. */
+export interface ConfigIssue {
+  path: string
+  message: string
+}
+
+/** The configuration (file, environment, flags or `new Sluice(options)`) is invalid. Code `CONFIG_INVALID`. */
+export class ConfigError extends SluiceError {
+  readonly issues: ConfigIssue[]
+  constructor(issues: ConfigIssue[]) {
+    super('CONFIG_INVALID', `invalid configuration: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`)
+    this.issues = issues
+  }
+
+  /** From a zod error: one issue per zod issue, unknown keys named in the path. */
+  static fromZod(error: { issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[] }): ConfigError {
+    return new ConfigError(
+      error.issues.flatMap((i) => {
+        const base = i.path.map(String).join('.')
+        if (i.code === 'unrecognized_keys' && i.keys) return i.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown key' }))
+        return [{ path: base, message: i.message }]
+      }),
+    )
+  }
+}

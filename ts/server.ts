@@ -1,49 +1,63 @@
-/** `Sluice`: the stream hub with its RTMP and HTTP servers, started and stopped together. */
-import { StreamHub, type StreamHubOptions } from './hub/stream-hub'
+/**
+ * `Sluice`: the stream hub with its RTMP and HTTP servers, the access model and the clients
+ * list, started and stopped together.
+ *
+ * Events (typed; a throwing listener is logged and, for requests, refuses):
+ * - `publish`, `play` — an `AccessRequest` of any protocol, after the built-in policy and the
+ *   webhook accepted it: answer `req.accept()` or `req.reject(reason)` (within 10 s). With no
+ *   listener the request is accepted.
+ * - `unpublish`, `stop` — a publisher or a player of any protocol left: a `ClientEnded` (id,
+ *   protocol, stream, address, byte counters, duration, reason).
+ */
+import { StreamHub } from './hub/stream-hub'
 import { RtmpServer } from './rtmp/server'
-import { HttpServer, type HttpOptions } from './http/server'
-import type { RtmpOptions } from './rtmp/options'
+import { HttpServer } from './http/server'
 import { createLogger, type Logger } from './log'
-import { WhepEndpoint, type WebRtcOptions } from './webrtc/whep'
+import { WhepEndpoint } from './webrtc/whep'
 import { WhipEndpoint } from './webrtc/whip'
 import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
 import { serveHttpFlv } from './http/flv-player'
-import { RtpService, type RtpOptions } from './rtp/service'
+import { RtpService } from './rtp/service'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import { SignalingServer, type SignalingOptions } from './signaling/server'
+import { SignalingServer } from './signaling/server'
 import { serveRoomPage } from './http/room-page'
-import { RoomSfu, type RoomSfuOptions } from './sfu/room-sfu'
+import { RoomSfu } from './sfu/room-sfu'
+import type { SfuFactory } from './signaling/sfu-handler'
+import { TypedEmitter } from './events'
+import { checkedConfigSchema, type SluiceConfig, type SluiceConfigInput } from './config/schema'
+import { ConfigError } from './errors'
+import { AccessControl } from './access/access-control'
+import type { AccessRequest } from './access/request'
+import { ClientRegistry, type ClientEnded } from './clients/registry'
+import { notifyWebhook } from './access/webhooks'
+import { serveStats } from './http/stats'
 
-export interface SluiceOptions {
-  rtmp?: Partial<RtmpOptions>
-  http?: Partial<HttpOptions>
-  /** WebRTC (WHEP and WHIP) settings: ICE servers, bind address, viewer processes, auth hook. */
-  webrtc?: Partial<WebRtcOptions>
-  /** RTP/SRTP forwarders, ingest and relay links: UDP bind address, relay secret. */
-  rtp?: Partial<RtpOptions>
-  /** Signaling (WebSocket on the HTTP port, rooms): path, limits, `authorize` hook, SFU plug. */
-  signaling?: Partial<SignalingOptions>
-  /**
-   * The SFU of `sfu` rooms (hub app of the participants' streams, default `room`); its ICE
-   * settings come from `webrtc`. `false`: no SFU (joining an `sfu` room answers
-   * `SFU_UNAVAILABLE`). A `signaling.sfu` factory replaces it.
-   */
-  sfu?: Partial<Pick<RoomSfuOptions, 'app'>> | false
-  /** Stream hub settings (GOP cache bounds, unpublish grace). */
-  hub?: StreamHubOptions
-  /** A pino logger; default: JSON lines on stdout at `SLUICE_LOG_LEVEL` (info). */
+/** `new Sluice(options)`: the config file's shape (every key optional) and code-only plugs. */
+export interface SluiceOptions extends Omit<SluiceConfigInput, 'signaling'> {
+  /** Signaling settings, and `sfu`: an SFU factory replacing Sluice's own (`SfuHandler`). */
+  signaling?: SluiceConfigInput['signaling'] & { sfu?: SfuFactory }
+  /** A pino logger; default: JSON lines on stdout at `log.level` (or `SLUICE_LOG_LEVEL`). */
   logger?: Logger
 }
 
-function percentiles(samples: number[]): { p50: number; p99: number; samples: number } | null {
-  if (samples.length === 0) return null
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000) / 1000
-  return { p50: at(0.5), p99: at(0.99), samples: sorted.length }
+export type SluiceEvents = {
+  publish: [request: AccessRequest]
+  play: [request: AccessRequest]
+  unpublish: [client: ClientEnded]
+  stop: [client: ClientEnded]
 }
 
-export class Sluice {
+/** Validates options against the config schema; throws `ConfigError` naming the key. */
+export function resolveConfig(options: SluiceConfigInput): SluiceConfig {
+  const parsed = checkedConfigSchema.safeParse(options)
+  if (!parsed.success) throw ConfigError.fromZod(parsed.error)
+  return parsed.data
+}
+
+export class Sluice extends TypedEmitter<SluiceEvents> {
+  /** The effective settings (defaults filled in). */
+  readonly config: SluiceConfig
   readonly hub: StreamHub
   readonly rtmp: RtmpServer
   readonly http: HttpServer
@@ -51,60 +65,71 @@ export class Sluice {
   readonly whip: WhipEndpoint
   readonly rtpService: RtpService
   readonly signaling: SignalingServer
-  /** The SFU of `sfu` rooms, unless disabled or replaced (`options.sfu`, `signaling.sfu`). */
+  /** The one access decision of every protocol. */
+  readonly access: AccessControl
+  /** Every connected publisher and player, of every protocol. */
+  readonly clients: ClientRegistry
+  /** The SFU of `sfu` rooms, unless disabled or replaced (`sfu.enabled`, `signaling.sfu`). */
   sfu: RoomSfu | null = null
   readonly log: Logger
   /** Event-loop delay of the main thread (RTMP ingest, HTTP, signaling), since start or reset. */
   readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 })
+  readonly startedAt = Date.now()
   #started = false
   #closed = false
 
   constructor(options: SluiceOptions = {}) {
-    this.log = options.logger ?? createLogger()
-    this.hub = new StreamHub(options.hub)
-    this.rtmp = new RtmpServer(this.hub, this.log, options.rtmp)
-    this.http = new HttpServer(this.hub, this.log, options.http)
-    this.whep = new WhepEndpoint(this.hub, this.http, this.log, options.webrtc)
-    this.whip = new WhipEndpoint(this.hub, this.http, this.log, options.webrtc)
-    this.rtpService = new RtpService(this.hub, this.http, this.log, options.rtp)
+    super()
+    const { logger, signaling: signalingInput, ...rest } = options
+    const { sfu: sfuFactory, ...signalingConfig } = signalingInput ?? {}
+    this.config = resolveConfig({ ...rest, signaling: signalingConfig })
+    const config = this.config
+    this.log = logger ?? createLogger({ level: process.env.SLUICE_LOG_LEVEL ?? config.log.level })
+    this.clients = new ClientRegistry()
+    this.access = new AccessControl({
+      access: config.access,
+      webhooks: config.webhooks,
+      log: this.log,
+      ask: (request) => {
+        const listeners = this.listeners(request.action) as ((r: AccessRequest) => void)[]
+        if (listeners.length === 0) return false
+        for (const listener of listeners) listener.call(this, request)
+        return true
+      },
+    })
+    this.clients.on('removed', (ended) => this.#ended(ended))
+    const ctx = { access: this.access, clients: this.clients }
+    this.hub = new StreamHub({ ...config.hub, log: this.log })
+    this.rtmp = new RtmpServer(this.hub, this.log, config.rtmp, ctx)
+    this.http = new HttpServer(this.hub, this.log, config.http)
+    const webrtc = { ...config.webrtc }
+    this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
+    this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
+    this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host }, ctx)
     servePlayerPage(this.http)
     servePublishPage(this.http)
-    serveHttpFlv(this.http, this.hub, this.log, { queueBytes: this.rtmp.options.playerQueueBytes, maxBehindMs: this.rtmp.options.playerMaxBehindMs })
-    const ice = { iceServers: options.webrtc?.iceServers ?? [], bindAddress: options.webrtc?.bindAddress, portRangeBegin: options.webrtc?.portRangeBegin, portRangeEnd: options.webrtc?.portRangeEnd }
-    const sfu = options.sfu === false ? undefined : RoomSfu.factory(this.hub, { ...options.sfu, ice }, (created) => (this.sfu = created))
-    this.signaling = new SignalingServer(this.http, this.log, { iceServers: ice.iceServers, sfu, ...options.signaling })
+    serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
+    const ice = { iceServers: config.webrtc.iceServers, bindAddress: config.webrtc.bindAddress, portRangeBegin: config.webrtc.portRangeBegin, portRangeEnd: config.webrtc.portRangeEnd }
+    const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice }, (created) => (this.sfu = created)) : undefined)
+    this.signaling = new SignalingServer(this.http, this.log, { ...config.signaling, iceServers: ice.iceServers, sfu, app: config.sfu.app }, ctx)
     this.http.route('GET', /^\/api\/sfu$/, (_req, res) => {
       const body = JSON.stringify(this.sfu?.stats() ?? { rooms: [] })
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
       res.end(body)
     })
     serveRoomPage(this.http)
-    this.http.route('GET', /^\/api\/stats$/, async (_req, res, _params, url) => {
-      const pool = await this.whep.pool.stats()
-      const viewers = pool.viewers
-      const h = this.eventLoopDelay
-      const ms = (ns: number) => Math.round(ns / 1e4) / 100
-      const body = JSON.stringify({
-        eventLoopDelayMs: { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) },
-        rtmpConnections: this.rtmp.connections.size,
-        webrtcViewers: this.whep.sessions,
-        webrtc: {
-          packetsSent: viewers.reduce((n, v) => n + v.packetsSent, 0),
-          nacks: viewers.reduce((n, v) => n + v.nacks, 0),
-          retransmitted: viewers.reduce((n, v) => n + v.retransmitted, 0),
-          sendFailures: viewers.reduce((n, v) => n + v.sendFailures, 0),
-          fanoutLatencyMs: percentiles(pool.latencyMs),
-          lagEvents: pool.lagEvents,
-          packetsSkipped: pool.packetsSkipped,
-          viewerProcessesUnanswered: pool.unanswered,
-        },
-        liveStreams: this.hub.live().length,
-        rssMb: Math.round(process.memoryUsage().rss / 1048576),
-      })
-      if (url.searchParams.has('reset')) h.reset()
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
-      res.end(body)
-    })
+    serveStats(this)
+    if (config.access.policy === 'loopback') {
+      this.log.info('access policy "loopback": only clients on this machine may publish or play (set access.policy to open it)')
+    }
+  }
+
+  /** A client left: the lifecycle event and its webhook. */
+  #ended(ended: ClientEnded): void {
+    const event = ended.role === 'publisher' ? 'unpublish' : 'stop'
+    this.safeEmit(event, ended)
+    const hook = event === 'unpublish' ? this.config.webhooks.onUnpublish : this.config.webhooks.onStop
+    if (hook) notifyWebhook(hook, event === 'unpublish' ? 'on_unpublish' : 'on_stop', { ...ended }, this.config.webhooks.timeoutMs, this.log)
   }
 
   /** Binds both ports; rejects with `ListenError` if either can't be bound (nothing stays open). */
@@ -119,7 +144,7 @@ export class Sluice {
       throw error
     }
     this.eventLoopDelay.enable()
-    this.log.info({ rtmp: `${this.rtmp.options.host}:${this.rtmp.port}`, http: `${this.http.options.host}:${this.http.port}` }, 'sluice listening')
+    this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
   }
 
   /** Closes every connection and both listeners (idempotent). */
@@ -130,5 +155,6 @@ export class Sluice {
     this.rtpService.close()
     this.whip.close()
     await Promise.allSettled([this.rtmp.close(), this.signaling.close(), this.http.close(), this.whep.close()])
+    this.hub.close()
   }
 }

@@ -22,6 +22,10 @@ import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { HttpServer } from './server'
+import type { AccessControl } from '../access/access-control'
+import { normalizeIp } from '../access/address'
+import { httpCredential } from '../access/http-credential'
+import type { ClientRegistry, ClientSession } from '../clients/registry'
 
 export interface FlvPlayerOptions {
   /** Bytes queued in a response before the player skips to the next keyframe. Default 4 MiB. */
@@ -65,7 +69,9 @@ function frameTag(frame: MediaFrame): Buffer {
 let nextId = 1
 
 class FlvPlayer implements Subscriber {
-  readonly id = `flv-player-${nextId++}`
+  readonly id: string
+  /** Why the player ended, when the server ended it. */
+  endReason: string | null = null
   readonly #res: http.ServerResponse
   readonly #options: FlvPlayerOptions
   readonly #log: Logger
@@ -73,7 +79,8 @@ class FlvPlayer implements Subscriber {
   #closed = false
   framesSent = 0
 
-  constructor(res: http.ServerResponse, options: FlvPlayerOptions, log: Logger) {
+  constructor(id: string, res: http.ServerResponse, options: FlvPlayerOptions, log: Logger) {
+    this.id = id
     this.#res = res
     this.#options = options
     this.#log = log
@@ -104,6 +111,7 @@ class FlvPlayer implements Subscriber {
   onUnpublish(): void {
     if (this.#closed) return
     this.#closed = true
+    this.endReason = 'the stream ended'
     this.#res.end()
   }
 
@@ -124,6 +132,7 @@ class FlvPlayer implements Subscriber {
       case 'disconnect':
         this.#log.warn({ player: this.id }, `HTTP-FLV player stayed behind for more than ${this.#options.maxBehindMs} ms: disconnected`)
         this.#closed = true
+        this.endReason = `behind for more than ${this.#options.maxBehindMs} ms`
         this.#res.destroy()
         return
       case 'drop':
@@ -141,25 +150,46 @@ class FlvPlayer implements Subscriber {
   }
 }
 
-/** Serves `GET /{app}/{stream}.flv` from the hub. */
-export function serveHttpFlv(http: HttpServer, hub: StreamHub, log: Logger, options: Partial<FlvPlayerOptions> = {}): void {
+/**
+ * Serves `GET /{app}/{stream}.flv` from the hub. The play request goes through the access decision
+ * (credential: `Authorization: Bearer` or `?token=`); a refusal answers 401/403 with the reason.
+ */
+export function serveHttpFlv(http: HttpServer, hub: StreamHub, log: Logger, options: Partial<FlvPlayerOptions>, ctx: { access: AccessControl; clients: ClientRegistry }): void {
   const opts: FlvPlayerOptions = { queueBytes: 4 * 1024 * 1024, maxBehindMs: 10_000, ...options }
   const flvLog = log.child({ component: 'http-flv' })
-  http.route('GET', /^\/([^/]+)\/([^/]+)\.flv$/, (req, res, [app, name]) => {
+  const text = (res: http.ServerResponse, status: number, body: string) => {
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' })
+    res.end(body)
+  }
+  http.route('GET', /^\/([^/]+)\/([^/]+)\.flv$/, async (req, res, [app, name], url) => {
+    const id = `flv-${nextId++}`
+    const refusal = await ctx.access.check({
+      action: 'play', app: app!, stream: name!, protocol: 'http-flv', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: httpCredential(req, url), query: url.searchParams, clientId: id,
+    })
+    if (refusal) return text(res, refusal.status, `play refused: ${refusal.reason}`)
     const stream = hub.get(app!, name!)
-    if (!stream?.isLive) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' })
-      res.end(`stream ${app}/${name} is not live`)
-      return
-    }
+    if (!stream?.isLive) return text(res, 404, `stream ${app}/${name} is not live`)
+    if (res.destroyed) return
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache', Connection: 'close' })
-    const player = new FlvPlayer(res, opts, flvLog)
+    const player = new FlvPlayer(id, res, opts, flvLog)
     player.start(stream)
     hub.subscribe(app!, name!, player)
+    const client: ClientSession = {
+      id, protocol: 'http-flv', role: 'player', app: stream.app, stream: stream.name,
+      remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
+      counters: () => ({ bytesIn: req.socket.bytesRead, bytesOut: req.socket.bytesWritten, queueBytes: res.writableLength }),
+      close: (reason) => {
+        flvLog.info({ player: id, reason }, 'HTTP-FLV player closed')
+        res.destroy()
+      },
+    }
+    ctx.clients.add(client)
     flvLog.info({ player: player.id, stream: stream.key, remote: req.socket.remoteAddress }, 'HTTP-FLV player started')
     const end = () => {
       player.stop()
       hub.unsubscribe(stream, player)
+      ctx.clients.remove(client, player.endReason ?? 'player closed the connection')
       flvLog.info({ player: player.id, framesSent: player.framesSent, framesDropped: player.framesDropped }, 'HTTP-FLV player ended')
     }
     res.once('close', end)

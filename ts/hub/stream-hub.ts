@@ -5,20 +5,60 @@
 import { Stream, type Publisher, type Subscriber } from './stream'
 import type { GopCacheLimits } from './gop-cache'
 import { RequestRejectedError } from '../errors'
+import type { Logger } from '../log'
 
 export interface StreamHubOptions {
   /** Bounds of each stream's GOP cache. */
   gopLimits?: Partial<GopCacheLimits>
   /** Ms a stream's subscribers wait for a returning publisher before UnpublishNotify. Default 3000. */
   unpublishGraceMs?: number
+  /** A publisher silent (no media) for this many ms is closed. Default 5000. */
+  publisherTimeoutMs?: number
+  /** As `publisherTimeoutMs` before the first media of a publisher. Default 20 000. */
+  firstMediaTimeoutMs?: number
+  log?: Logger
 }
 
 export class StreamHub {
   readonly #streams = new Map<string, Stream>()
   readonly #options: StreamHubOptions
 
+  readonly #timer: NodeJS.Timeout
+  /** Publishers closed for silence, for `/metrics`. */
+  silentPublishersClosed = 0
+
   constructor(options: StreamHubOptions = {}) {
     this.#options = options
+    this.#timer = setInterval(() => this.#closeSilentPublishers(Date.now()), 250)
+    this.#timer.unref()
+  }
+
+  /**
+   * Closes publishers that sent no media for `publisherTimeoutMs` (`firstMediaTimeoutMs` before
+   * their first), so a frozen encoder (a stopped process, a dead link that TCP has not noticed)
+   * frees its stream name within seconds, whatever its protocol.
+   */
+  #closeSilentPublishers(now: number): void {
+    const timeout = this.#options.publisherTimeoutMs ?? 5000
+    const first = this.#options.firstMediaTimeoutMs ?? 20_000
+    for (const stream of this.#streams.values()) {
+      const publisher = stream.publisher
+      if (!publisher) continue
+      const last = stream.lastMediaAt
+      const silent = now - (last || stream.publishedAt)
+      const limit = last ? timeout : first
+      if (silent <= limit) continue
+      const reason = last ? `no media for ${silent} ms (publisherTimeoutMs ${timeout})` : `no media within ${limit} ms of publishing (firstMediaTimeoutMs)`
+      this.#options.log?.warn({ stream: stream.key, publisher: publisher.id, protocol: publisher.protocol }, `publisher closed: ${reason}`)
+      this.silentPublishersClosed++
+      this.unpublish(stream, publisher)
+      publisher.close(reason)
+    }
+  }
+
+  /** Stops the hub's timer (the server calls it on close). */
+  close(): void {
+    clearInterval(this.#timer)
   }
 
   get(app: string, name: string): Stream | undefined {

@@ -66,6 +66,8 @@ export class Stream {
   #windowStart = 0
   #windowBytes = 0
   #bitrate = 0
+  /** Unix ms of the publisher's last media (a frame or an RTP packet), 0 before its first. */
+  #lastMediaAt = 0
 
   readonly #unpublishGraceMs: number
   #unpublishTimer: NodeJS.Timeout | null = null
@@ -120,6 +122,18 @@ export class Stream {
   get bytesIn(): number {
     return this.#bytesIn
   }
+  /** Unix ms of the current publisher's last media, 0 before its first (see `noteMedia`). */
+  get lastMediaAt(): number {
+    return this.#lastMediaAt
+  }
+
+  /**
+   * The publisher received media that does not (yet) become a hub frame (an RTP packet of a
+   * WebRTC or RTP publisher): keeps the publisher from the silence timeout. `now`: Unix ms.
+   */
+  noteMedia(now = Date.now()): void {
+    this.#lastMediaAt = now
+  }
 
   /** Incoming bitrate in bits/s over the last full second. */
   bitrate(now = Date.now()): number {
@@ -150,6 +164,7 @@ export class Stream {
     this.#windowStart = Date.now()
     this.#windowBytes = 0
     this.#bitrate = 0
+    this.#lastMediaAt = 0
     if (this.#unpublishTimer) {
       clearTimeout(this.#unpublishTimer)
       this.#unpublishTimer = null
@@ -188,7 +203,9 @@ export class Stream {
    * timeline, cached and handed to every subscriber.
    */
   pushFrame(kind: 'audio' | 'video', dts: number, payload: Buffer, keyframe: boolean, sequenceHeader: boolean, compositionTime: number): void {
-    this.#rollWindow(Date.now())
+    const now = Date.now()
+    this.#rollWindow(now)
+    this.#lastMediaAt = now
     this.#bytesIn += payload.length
     this.#windowBytes += payload.length
     if (this.#rebasePending && this.#lastDts !== null) {

@@ -14,18 +14,29 @@ import type { Publisher, Stream } from '../hub/stream'
 import { RequestRejectedError, rtmpErrorFromCode, type RtmpProtocolError } from '../errors'
 import type { RtmpOptions } from './options'
 import { RtmpPlayer } from './player'
-import { StreamRequest, type RequestKind } from './request'
+import type { AccessControl } from '../access/access-control'
+import type { AccessAction } from '../access/request'
+import { normalizeIp } from '../access/address'
+import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { status, type StatusInfo } from './status'
 import { scheduleMergedFlush, type JoinCache, type MergedWriter } from './merged-writes'
 
-/** Asks the application to accept a request; resolves with the decision. */
-export type RequestGate = (request: StreamRequest) => void
+/** What a connection needs of the server beyond the hub: the access decision and the clients list. */
+export interface RtmpConnectionDeps {
+  hub: StreamHub
+  options: RtmpOptions
+  log: Logger
+  access: AccessControl
+  clients: ClientRegistry
+  onClose: (c: RtmpConnection) => void
+  onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
+}
 
 type StreamSlot =
   | { state: 'idle' }
   | { state: 'pending' }
-  | { state: 'publishing'; stream: Stream; publisher: Publisher }
-  | { state: 'playing'; stream: Stream; player: RtmpPlayer }
+  | { state: 'publishing'; stream: Stream; publisher: Publisher; client: ClientSession }
+  | { state: 'playing'; stream: Stream; player: RtmpPlayer; client: ClientSession }
 
 let nextConnectionId = 1
 
@@ -46,7 +57,8 @@ export class RtmpConnection implements MergedWriter {
   #merged: Buffer[] = []
   #mergedBytes = 0
   readonly #hub: StreamHub
-  readonly #gate: RequestGate
+  readonly #access: AccessControl
+  readonly #clients: ClientRegistry
   readonly #slots = new Map<number, StreamSlot>()
   readonly #onClose: (c: RtmpConnection) => void
   readonly #onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
@@ -59,12 +71,13 @@ export class RtmpConnection implements MergedWriter {
   #timer: NodeJS.Timeout
   readonly connectedAt = Date.now()
 
-  constructor(socket: Socket, deps: { hub: StreamHub; options: RtmpOptions; log: Logger; gate: RequestGate; onClose: (c: RtmpConnection) => void; onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void }) {
+  constructor(socket: Socket, deps: RtmpConnectionDeps) {
     this.id = `rtmp-${nextConnectionId++}`
     this.socket = socket
     this.options = deps.options
     this.#hub = deps.hub
-    this.#gate = deps.gate
+    this.#access = deps.access
+    this.#clients = deps.clients
     this.#onClose = deps.onClose
     this.#onProtocolError = deps.onProtocolError
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
@@ -261,7 +274,13 @@ export class RtmpConnection implements MergedWriter {
     this.log.info({ app, tcUrl: this.#tcUrl }, 'connected')
   }
 
-  #request(kind: RequestKind, msid: number, fullName: string): void {
+  /**
+   * A publish or play: asks the access decision (policy, webhook, application) with the token of
+   * the stream name (`name?token=...`) or of the tcUrl (`rtmp://host/app?token=...`). A refusal
+   * answers `NetStream.Publish.Unauthorized` / `NetStream.Play.Unauthorized` with the reason, then
+   * closes the connection.
+   */
+  #request(kind: AccessAction, msid: number, fullName: string): void {
     const slot = this.#slots.get(msid)
     if (!slot || slot.state !== 'idle') {
       this.sendStatus(msid, status(kind === 'publish' ? 'NetStream.Publish.BadName' : 'NetStream.Play.Failed', `stream id ${msid} is not available`))
@@ -276,24 +295,42 @@ export class RtmpConnection implements MergedWriter {
       this.flush()
       return
     }
+    const tcQuery = this.#tcUrl.indexOf('?')
+    const credential = query.get('token') ?? (tcQuery >= 0 ? new URLSearchParams(this.#tcUrl.slice(tcQuery + 1)).get('token') : null)
     this.#slots.set(msid, { state: 'pending' })
-    const request = new StreamRequest(
-      { kind, app: this.#app, name, query, remoteAddress: this.remoteAddress, connectionId: this.id },
-      (accepted, reason) => {
+    void this.#access
+      .check({
+        action: kind, app: this.#app, stream: name, protocol: 'rtmp', remoteAddress: normalizeIp(this.socket.remoteAddress),
+        credential, query, clientId: this.#clientId(msid),
+      })
+      .then((refusal) => {
         if (this.#state === 'closed' || this.#slots.get(msid)?.state !== 'pending') return
-        if (!accepted) {
+        if (refusal) {
           this.#slots.set(msid, { state: 'idle' })
           const code = kind === 'publish' ? 'NetStream.Publish.Unauthorized' : 'NetStream.Play.Unauthorized'
-          this.sendStatus(msid, { level: 'error', code, description: reason })
+          this.sendStatus(msid, { level: 'error', code, description: refusal.reason })
           this.flush()
-          this.log.info({ kind, stream: `${this.#app}/${name}`, reason }, 'request rejected')
+          this.close(`${kind} of ${this.#app}/${name} refused: ${refusal.reason}`)
           return
         }
         if (kind === 'publish') this.#startPublish(msid, name)
         else this.#startPlay(msid, name)
-      },
-    )
-    this.#gate(request)
+      })
+  }
+
+  /** The id of the client on message stream `msid` (the connection's id for the first). */
+  #clientId(msid: number): string {
+    return msid <= 1 ? this.id : `${this.id}.${msid}`
+  }
+
+  /** The clients-list entry of a publisher or player on `msid`. */
+  #client(msid: number, role: 'publisher' | 'player', stream: Stream, player?: RtmpPlayer): ClientSession {
+    return {
+      id: this.#clientId(msid), protocol: 'rtmp', role, app: stream.app, stream: stream.name,
+      remoteAddress: this.remoteAddress, startedAt: Date.now(),
+      counters: () => ({ bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten, queueBytes: player ? this.queuedBytes : 0 }),
+      close: (reason) => this.close(reason),
+    }
   }
 
   #startPublish(msid: number, name: string): void {
@@ -314,7 +351,9 @@ export class RtmpConnection implements MergedWriter {
       this.log.warn({ stream: `${this.#app}/${name}` }, 'publish refused: name already live')
       return
     }
-    this.#slots.set(msid, { state: 'publishing', stream, publisher })
+    const client = this.#client(msid, 'publisher', stream)
+    this.#slots.set(msid, { state: 'publishing', stream, publisher, client })
+    this.#clients.add(client)
     this.sendUserControl(0, msid)
     this.sendStatus(msid, status('NetStream.Publish.Start', `${this.#app}/${name} is now published.`, { details: name }))
     this.flush()
@@ -324,7 +363,9 @@ export class RtmpConnection implements MergedWriter {
   #startPlay(msid: number, name: string): void {
     const player = new RtmpPlayer(this, msid)
     const stream = this.#hub.subscribe(this.#app, name, player)
-    this.#slots.set(msid, { state: 'playing', stream, player })
+    const client = this.#client(msid, 'player', stream, player)
+    this.#slots.set(msid, { state: 'playing', stream, player, client })
+    this.#clients.add(client)
     player.start(stream)
     this.log.info({ stream: stream.key, live: stream.isLive }, 'play started')
   }
@@ -332,6 +373,7 @@ export class RtmpConnection implements MergedWriter {
   #endSlot(msid: number, why: string): void {
     const slot = this.#slots.get(msid)
     if (!slot) return
+    if (slot.state === 'publishing' || slot.state === 'playing') this.#clients.remove(slot.client, why)
     if (slot.state === 'publishing') {
       this.#hub.unpublish(slot.stream, slot.publisher)
       if (this.#state !== 'closed') {

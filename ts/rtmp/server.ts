@@ -6,13 +6,10 @@ import { TypedEmitter } from '../events'
 import { ListenError, type RtmpProtocolError } from '../errors'
 import { RtmpConnection } from './connection'
 import { defaultRtmpOptions, type RtmpOptions } from './options'
-import type { StreamRequest } from './request'
+import type { AccessControl } from '../access/access-control'
+import type { ClientRegistry } from '../clients/registry'
 
 export type RtmpServerEvents = {
-  /** A publish request; call `accept()` or `reject(reason)`. Without listeners it is accepted. */
-  publish: [request: StreamRequest]
-  /** A play request; call `accept()` or `reject(reason)`. Without listeners it is accepted. */
-  play: [request: StreamRequest]
   connection: [connection: RtmpConnection]
   /**
    * A peer sent malformed input (`RtmpProtocolError`, or `RtmpHandshakeError` for a bad
@@ -22,19 +19,20 @@ export type RtmpServerEvents = {
   protocolError: [connection: RtmpConnection, error: RtmpProtocolError]
 }
 
-const REQUEST_TIMEOUT_MS = 10_000
-
 export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
   readonly options: RtmpOptions
   readonly #hub: StreamHub
   readonly #log: Logger
   readonly #server: net.Server
   readonly #connections = new Set<RtmpConnection>()
+  readonly #ctx: { access: AccessControl; clients: ClientRegistry }
 
-  constructor(hub: StreamHub, log: Logger, options: Partial<RtmpOptions> = {}) {
+  /** `ctx`: the server's access decision and clients list (publish and play go through them). */
+  constructor(hub: StreamHub, log: Logger, options: Partial<RtmpOptions>, ctx: { access: AccessControl; clients: ClientRegistry }) {
     super()
     this.options = { ...defaultRtmpOptions, ...options }
     this.#hub = hub
+    this.#ctx = ctx
     this.#log = log.child({ component: 'rtmp' })
     this.#server = net.createServer((socket) => this.#accept(socket))
   }
@@ -69,22 +67,13 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
       hub: this.#hub,
       options: this.options,
       log: this.#log,
-      gate: (request) => this.#gate(request),
+      access: this.#ctx.access,
+      clients: this.#ctx.clients,
       onClose: (c) => this.#connections.delete(c),
       onProtocolError: (c, error) => this.safeEmit('protocolError', c, error),
     })
     this.#connections.add(connection)
     this.safeEmit('connection', connection)
-  }
-
-  #gate(request: StreamRequest): void {
-    if (this.listenerCount(request.kind) === 0) {
-      request.accept()
-      return
-    }
-    const timer = setTimeout(() => request.reject('no answer from the application'), REQUEST_TIMEOUT_MS)
-    timer.unref()
-    this.safeEmit(request.kind, request)
   }
 
   /** Stops accepting, closes every connection, resolves when the listener is closed. */

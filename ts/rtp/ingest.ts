@@ -62,8 +62,6 @@ export interface IngestOptions {
   protocol: string
   /** How long a hole is waited for, ms. Default 150. */
   maxDelayMs?: number
-  /** The session ends when nothing arrives for this long (ms, after the first packet). Default 10 000. */
-  idleTimeoutMs?: number
   /**
    * Testing aid: drop this fraction (0–1) of arriving RTP packets, first transmissions only
    * (a retransmission after our NACK always passes), to exercise NACK recovery on a link.
@@ -106,7 +104,6 @@ export class RtpIngest implements Publisher {
   readonly #ssrc = randomInt(1, 0xffffffff)
   readonly #clock = new SessionClock()
   #avc: AvcFrameWriter
-  #lastPacketAt = 0
   readonly #dropped: Record<string, number> = {}
   /** Composition times (90 kHz ticks) by RTP timestamp, from the header extension (relay links). */
   readonly #cts = new Map<number, number>()
@@ -188,7 +185,7 @@ export class RtpIngest implements Publisher {
 
   #onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.#closed) return
-    this.#lastPacketAt = Date.now()
+    this.stream.noteMedia()
     if (!this.remoteAddress) this.remoteAddress = `${rinfo.address}:${rinfo.port}`
     const rtcp = isRtcpPacket(msg)
     if (!rtcp && this.#options.simulateLoss && msg.length >= 12) {
@@ -252,10 +249,6 @@ export class RtpIngest implements Publisher {
 
   #tick(): void {
     if (this.#closed) return
-    if (this.#lastPacketAt > 0 && Date.now() - this.#lastPacketAt > (this.#options.idleTimeoutMs ?? 10_000)) {
-      this.close('no RTP received for 10 s')
-      return
-    }
     for (const track of [this.#video, this.#audio]) {
       const block: ReportBlock | null | undefined = track?.receiver.reportBlock()
       if (track && block) this.#sendRtcp(track, receiverReport(this.#ssrc, [block]))

@@ -32,6 +32,10 @@ import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
 import { readBody, sendText, type HttpServer } from '../http/server'
 import { RequestRejectedError } from '../errors'
+import type { AccessControl } from '../access/access-control'
+import type { ClientRegistry, ClientSession } from '../clients/registry'
+import { normalizeIp } from '../access/address'
+import { httpCredential } from '../access/http-credential'
 import { RtpSender, RTP_AAC_PT, RTP_H264_PT, describeAudioSpecificConfig } from './sender'
 import { RtpForwarder } from './forwarder'
 import { RtpIngest, type IngestAudio, type IngestVideo } from './ingest'
@@ -163,9 +167,11 @@ export class RtpService {
   readonly forwarders = new Map<string, RtpForwarder>()
   readonly ingests = new Map<string, RtpIngest>()
   readonly relays = new Map<string, RelayLink>()
+  readonly #ctx: { access: AccessControl; clients: ClientRegistry }
 
-  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<RtpOptions> = {}) {
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<RtpOptions>, ctx: { access: AccessControl; clients: ClientRegistry }) {
     this.options = { ...defaultRtpOptions, ...options }
+    this.#ctx = ctx
     this.#hub = hub
     this.#log = log.child({ component: 'rtp' })
     const handle = (fn: (req: http.IncomingMessage, res: http.ServerResponse, params: string[]) => Promise<void>) =>
@@ -305,6 +311,11 @@ export class RtpService {
       key = srtpKey(body.srtp)
     }
     if (!video && !audio) throw new HttpError(400, 'neither video nor audio described')
+    const refusal = await this.#ctx.access.check({
+      action: 'publish', app, stream: name, protocol: 'rtp', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: httpCredential(req, new URL(req.url ?? '/', 'http://localhost')), query: new URLSearchParams(), clientId: `rtp-ingest-pending`,
+    })
+    if (refusal) throw new HttpError(refusal.status, `publish refused: ${refusal.reason}`)
     const existing = this.#hub.get(app, name)
     if (existing?.isLive) throw new HttpError(409, `stream ${app}/${name} is already being published`)
     const videoPair = video ? await bindPair(this.options.host) : null
@@ -322,7 +333,11 @@ export class RtpService {
       throw error
     }
     this.ingests.set(ingest.id, ingest)
-    ingest.onClose(() => this.ingests.delete(ingest.id))
+    const client = this.#ingestClient(ingest, app, name)
+    ingest.onClose((reason) => {
+      this.ingests.delete(ingest.id)
+      this.#ctx.clients.remove(client, reason)
+    })
     json(res, 201, {
       id: ingest.id,
       host: this.#advertised,
@@ -330,6 +345,24 @@ export class RtpService {
       audioPort: audioPair?.[0].address().port ?? null,
       srtp: key,
     })
+  }
+
+  /** Registers an ingest (RTP or relay) in the clients list. */
+  #ingestClient(ingest: RtpIngest, app: string, name: string): ClientSession {
+    const client: ClientSession = {
+      id: ingest.id, protocol: ingest.protocol === 'relay' ? 'relay' : 'rtp', role: 'publisher', app, stream: name,
+      get remoteAddress() {
+        return ingest.remoteAddress
+      },
+      startedAt: Date.now(),
+      counters: () => {
+        const st = ingest.stats()
+        return { bytesIn: st.video.bytes + st.audio.bytes, bytesOut: 0, queueBytes: 0 }
+      },
+      close: (reason) => ingest.close(reason),
+    }
+    this.#ctx.clients.add(client)
+    return client
   }
 
   #authorize(req: http.IncomingMessage): void {
@@ -351,6 +384,11 @@ export class RtpService {
     if (typeof body.host !== 'string') throw new HttpError(400, 'host is required')
     const isKey = (k: unknown) => typeof k === 'object' && k !== null && typeof (k as SdesKey).inline === 'string'
     if (!isKey(body.media) || !isKey(body.feedback)) throw new HttpError(400, 'media and feedback SRTP keys ({suite, inline}) are required')
+    const refusal = await this.#ctx.access.check({
+      action: 'play', app, stream: name, protocol: 'relay', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: null, query: new URLSearchParams(), clientId: 'relay-offer', trusted: true,
+    })
+    if (refusal) throw new HttpError(refusal.status, `relay refused: ${refusal.reason}`)
     const media = srtpKey(body.media)
     const feedback = srtpKey(body.feedback)
     const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: port(body.port, 'port') }, media!, feedback!)
@@ -407,13 +445,14 @@ export class RtpService {
       app, name, video, audio, sockets: [socket], protocol: 'relay',
       srtpIn: createSrtpContext(media, { replayWindow: INGEST_REPLAY_WINDOW }),
       srtpOut: createSrtpContext(feedback),
-      idleTimeoutMs: 15_000,
       simulateLoss: testing.simulateLoss,
     })
+    const client = this.#ingestClient(ingest, app, name)
     const link: RelayLink = { id: randomUUID(), origin: base, stream: `${app}/${name}`, offerId: answer.id, ingest, createdAt: Date.now() }
     this.relays.set(link.id, link)
     ingest.onClose((reason) => {
       this.relays.delete(link.id)
+      this.#ctx.clients.remove(client, reason)
       this.#log.info({ relay: link.id, reason }, 'relay link closed')
       fetch(`${base}/api/relay/offers/${answer.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(2000) }).catch(() => {})
     })

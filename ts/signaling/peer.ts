@@ -15,7 +15,10 @@ export class SignalingPeer {
   name: string | undefined
   /** The room it is in, once `joined` was sent. */
   room: Room | null = null
-  /** True while the `authorize` hook runs. */
+  /** Bytes of messages received and sent (JSON text), for the clients list. */
+  bytesIn = 0
+  bytesOut = 0
+  /** True while the access decision runs. */
   joining = false
   /** Cleared at each heartbeat, set by any pong or message. */
   alive = true
@@ -59,7 +62,9 @@ export class SignalingPeer {
       this.#onSlow(this)
       return false
     }
-    this.socket.send(JSON.stringify(message))
+    const text = JSON.stringify(message)
+    this.bytesOut += text.length
+    this.socket.send(text)
     return true
   }
 }

@@ -14,15 +14,15 @@ import type { HttpServer } from '../http/server'
 import { CloseCode, ErrorCode, SFU_PEER_ID, clientMessage, describeIssues, type ClientMessage, type JoinMessage, type ServerMessage, type SignalMessage } from './protocol'
 import { SignalingPeer } from './peer'
 import { Room, type RoomInfo } from './room'
+import type { AccessControl } from '../access/access-control'
+import { normalizeIp } from '../access/address'
+import type { ClientRegistry, ClientSession } from '../clients/registry'
 import type { SfuContext, SfuFactory, SfuHandler, SfuOutgoingMessage, SfuPeer } from './sfu-handler'
 
-/** The peer as the `authorize` hook sees it. */
-export interface JoiningPeer {
-  id: string
-  name?: string
-  remoteAddress: string
-  /** The headers of the WebSocket upgrade request (cookies, origin...). */
-  headers: http.IncomingHttpHeaders
+/** What signaling needs of the server: the access decision and the clients list. */
+export interface SignalingContext {
+  access: AccessControl
+  clients: ClientRegistry
 }
 
 export interface SignalingOptions {
@@ -45,10 +45,10 @@ export interface SignalingOptions {
   /** A peer with more than this unread (queued in its socket) is dropped. Default 8 MiB. */
   maxBufferedBytes: number
   /**
-   * Decides whether a peer may join a room with a token (from `join`). Default: everyone may.
-   * Throwing or rejecting answers `INTERNAL`.
+   * Joining a room is a `publish` of stream `{room}` in this app for the access decision (the
+   * credential: `join.token`, else the `token` query of the WebSocket URL). Default `room`.
    */
-  authorize?: (room: string, token: string | undefined, peer: JoiningPeer) => boolean | Promise<boolean>
+  app: string
   /** STUN/TURN URLs handed to peers in `joined` (`turn:user:pass@host:port`). Default none. */
   iceServers: string[]
   /** The SFU for `sfu` rooms; without one, joining an `sfu` room answers `SFU_UNAVAILABLE`. */
@@ -64,6 +64,11 @@ export const defaultSignalingOptions: SignalingOptions = {
   maxRooms: 10_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   iceServers: [],
+  app: 'room',
+}
+/** What a connection keeps of its WebSocket upgrade request: the `token` query parameter. */
+interface UpgradeInfo {
+  token: string | null
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -92,8 +97,11 @@ export class SignalingServer {
   readonly #heartbeat: NodeJS.Timeout
   #sfu: SfuHandler | null = null
   #closed = false
+  readonly #ctx: SignalingContext
+  readonly #clients = new Map<SignalingPeer, ClientSession>()
 
-  constructor(http: HttpServer, log: Logger, options: Partial<SignalingOptions> = {}) {
+  constructor(http: HttpServer, log: Logger, options: Partial<SignalingOptions>, ctx: SignalingContext) {
+    this.#ctx = ctx
     this.options = { ...defaultSignalingOptions, ...options, rateLimit: { ...defaultSignalingOptions.rateLimit, ...options.rateLimit } }
     this.#log = log.child({ component: 'signaling' })
     this.#wss = new WebSocketServer({
@@ -159,7 +167,13 @@ export class SignalingServer {
       this.#log.warn({ peer: p.id, buffered: p.socket.bufferedAmount }, 'peer too slow to read, dropped')
       p.socket.terminate()
     })
-    const headers = req.headers
+    let urlToken: string | null = null
+    try {
+      urlToken = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token')
+    } catch {
+      // an unparsable target has no token
+    }
+    const headers = { token: urlToken }
     this.#peers.set(id, peer)
     this.#log.debug({ peer: id, address: remoteAddress }, 'connected')
     ws.on('pong', () => (peer.alive = true))
@@ -182,8 +196,9 @@ export class SignalingServer {
     })
   }
 
-  #message(peer: SignalingPeer, data: RawData, isBinary: boolean, headers: http.IncomingHttpHeaders): void {
+  #message(peer: SignalingPeer, data: RawData, isBinary: boolean, headers: UpgradeInfo): void {
     peer.alive = true
+    peer.bytesIn += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength
     const now = Date.now()
     if (!peer.bucket.take(now)) {
       if (now - peer.droppedSince > 10_000) {
@@ -213,7 +228,7 @@ export class SignalingServer {
     this.#dispatch(peer, parsed.data, headers)
   }
 
-  #dispatch(peer: SignalingPeer, msg: ClientMessage, headers: http.IncomingHttpHeaders): void {
+  #dispatch(peer: SignalingPeer, msg: ClientMessage, headers: UpgradeInfo): void {
     switch (msg.type) {
       case 'ping':
         peer.send(msg.ts === undefined ? { type: 'pong', id: msg.id } : { type: 'pong', id: msg.id, ts: msg.ts })
@@ -241,32 +256,23 @@ export class SignalingServer {
     }
   }
 
-  async #join(peer: SignalingPeer, msg: JoinMessage, headers: http.IncomingHttpHeaders): Promise<void> {
+  async #join(peer: SignalingPeer, msg: JoinMessage, upgrade: UpgradeInfo): Promise<void> {
     if (peer.room || peer.joining) {
       return this.#error(peer, ErrorCode.ALREADY_JOINED, `already in room ${peer.room?.name ?? '(joining)'}`, msg.id)
     }
     // checks before authorize, repeated after it (the room may have changed meanwhile)
     const refusal = this.#refusal(msg)
     if (refusal) return this.#error(peer, refusal[0], refusal[1], msg.id)
-    if (this.options.authorize) {
-      peer.joining = true
-      let allowed = false
-      try {
-        allowed = await this.options.authorize(msg.room, msg.token, { id: peer.id, name: msg.name, remoteAddress: peer.remoteAddress, headers })
-      } catch (err) {
-        this.#log.error({ peer: peer.id, room: msg.room, err: String(err) }, 'authorize hook failed')
-        peer.joining = false
-        return this.#error(peer, ErrorCode.INTERNAL, 'authorization failed', msg.id)
-      }
-      peer.joining = false
-      if (!peer.open) return
-      if (allowed !== true) {
-        this.#log.info({ peer: peer.id, room: msg.room }, 'join refused by authorize')
-        return this.#error(peer, ErrorCode.UNAUTHORIZED, 'token refused', msg.id)
-      }
-      const late = this.#refusal(msg)
-      if (late) return this.#error(peer, late[0], late[1], msg.id)
-    }
+    peer.joining = true
+    const denied = await this.#ctx.access.check({
+      action: 'publish', app: this.options.app, stream: msg.room, protocol: 'signaling', remoteAddress: normalizeIp(peer.remoteAddress.replace(/:\d+$/, '')),
+      credential: msg.token ?? upgrade.token, query: new URLSearchParams(), clientId: `signaling-${peer.id}`,
+    })
+    peer.joining = false
+    if (!peer.open) return
+    if (denied) return this.#error(peer, ErrorCode.UNAUTHORIZED, `join refused: ${denied.reason}`, msg.id)
+    const late = this.#refusal(msg)
+    if (late) return this.#error(peer, late[0], late[1], msg.id)
     let room = this.#rooms.get(msg.room)
     if (!room) {
       room = new Room(msg.room, msg.mode ?? 'p2p', msg.capacity ?? null)
@@ -276,6 +282,14 @@ export class SignalingServer {
     peer.name = msg.name
     peer.room = room
     room.peers.set(peer.id, peer)
+    const client: ClientSession = {
+      id: `signaling-${peer.id}`, protocol: 'signaling', role: 'publisher', app: this.options.app, stream: room.name,
+      remoteAddress: peer.remoteAddress, startedAt: Date.now(),
+      counters: () => ({ bytesIn: peer.bytesIn, bytesOut: peer.bytesOut, queueBytes: peer.socket.bufferedAmount }),
+      close: (reason) => peer.socket.close(CloseCode.POLICY, reason.slice(0, 120)),
+    }
+    this.#clients.set(peer, client)
+    this.#ctx.clients.add(client)
     this.#log.info({ peer: peer.id, room: room.name, mode: room.mode, peers: room.peers.size }, 'joined')
     peer.send({ type: 'joined', id: msg.id, room: room.name, mode: room.mode, capacity: room.capacity, peerId: peer.id, peers: others, iceServers: this.options.iceServers })
     room.broadcast({ type: 'peer-joined', peer: peer.describe() }, peer)
@@ -298,6 +312,11 @@ export class SignalingServer {
     if (!room) return
     peer.room = null
     room.peers.delete(peer.id)
+    const client = this.#clients.get(peer)
+    if (client) {
+      this.#clients.delete(peer)
+      this.#ctx.clients.remove(client, why)
+    }
     if (room.mode === 'sfu' && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
     room.broadcast({ type: 'peer-left', peerId: peer.id })
     if (room.peers.size === 0) this.#rooms.delete(room.name)

@@ -160,6 +160,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     const expected = kind === 'video' ? this.#o.video?.payloadType : this.#o.audio?.payloadType
     if (pt !== expected) return this.#drop(`RTP_UNKNOWN_PAYLOAD_TYPE: ${pt} on the ${kind} track`)
     const arrivedAt = performance.timeOrigin + performance.now()
+    this.stream.noteMedia(arrivedAt)
     for (const l of this.#listeners) l.onRtp(kind, packet, arrivedAt)
     if (kind === 'video') this.#videoReceiver.push(packet)
     else this.#audioReceiver?.push(packet)

@@ -6,8 +6,8 @@
  * (RFC 8288 `rel="ice-server"`).
  *
  * Errors, each with a readable text body: 404 unknown stream or resource, 400 an offer that cannot
- * be answered (malformed SDP, no H.264 with packetization-mode=1, no Opus), 401 a bearer token the
- * `authorize` hook refused, 415 a wrong content type, 413 an oversized body, 503 when the
+ * be answered (malformed SDP, no H.264 with packetization-mode=1, no Opus), 401/403 a play the
+ * access decision refused (credential: `Authorization: Bearer` or `?token=`), 415 a wrong content type, 413 an oversized body, 503 when the
  * PeerConnection could not be set up.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
@@ -16,7 +16,11 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
 import type { HttpServer } from '../http/server'
-import { bearerToken, CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import type { AccessControl } from '../access/access-control'
+import { normalizeIp } from '../access/address'
+import { httpCredential } from '../access/http-credential'
+import type { ClientRegistry, ClientSession } from '../clients/registry'
+import { CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from './http-common'
 import { chooseMatching, chooseOpus, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcFeed } from './feed'
 import { ViewerPool } from './viewer-pool'
@@ -32,11 +36,12 @@ export interface WebRtcOptions {
   portRangeEnd?: number
   /** Worker threads hosting viewers. Default: available parallelism, at most 4. */
   workers?: number
-  /**
-   * Checks a WHEP request before it is answered; return false to answer 401. `token` is the
-   * bearer token of the `Authorization` header, if any.
-   */
-  authorize?: (request: { app: string; stream: string; token: string | null; remoteAddress: string }) => boolean | Promise<boolean>
+}
+
+/** What WHEP and WHIP need of the server: the access decision and the clients list. */
+export interface WebRtcContext {
+  access: AccessControl
+  clients: ClientRegistry
 }
 
 interface WhepSession {
@@ -45,6 +50,9 @@ interface WhepSession {
   createdAt: number
   connectedAt: number | null
   state: string
+  client: ClientSession
+  /** Bytes sent, as of the last `refreshCounters()` or the end. */
+  bytesSent: number
 }
 
 export class WhepEndpoint {
@@ -54,9 +62,11 @@ export class WhepEndpoint {
   readonly #options: WebRtcOptions
   readonly #sessions = new Map<string, WhepSession>()
   readonly #feeds = new Map<Stream, WebRtcFeed>()
+  readonly #ctx: WebRtcContext
 
-  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions> = {}) {
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions>, ctx: WebRtcContext) {
     this.#hub = hub
+    this.#ctx = ctx
     this.#log = log.child({ component: 'whep' })
     this.#options = { iceServers: [], ...options }
     this.pool = new ViewerPool(log, { workers: options.workers })
@@ -64,7 +74,7 @@ export class WhepEndpoint {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...this.#linkHeader() })
       res.end()
     })
-    http.route('POST', /^\/whep\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name]) => this.#post(req, res, app!, name!))
+    http.route('POST', /^\/whep\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name], url) => this.#post(req, res, app!, name!, url))
     http.route('PATCH', /^\/whep\/resource\/([^/]+)$/, (req, res, [id]) => this.#patch(req, res, id!))
     http.route('DELETE', /^\/whep\/resource\/([^/]+)$/, (_req, res, [id]) => this.#delete(res, id!))
   }
@@ -83,15 +93,26 @@ export class WhepEndpoint {
     return iceLinkHeader(this.#options.iceServers)
   }
 
-  async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
+  /** Updates every session's byte counters from the viewer processes (for the clients list). */
+  async refreshCounters(): Promise<void> {
+    if (this.#sessions.size === 0) return
+    const stats = await this.pool.stats()
+    for (const v of stats.viewers) {
+      const s = this.#sessions.get(v.id)
+      if (s) s.bytesSent = v.bytesSent
+    }
+  }
+
+  async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, url: URL): Promise<void> {
     const fail = (status: number, text: string) => answerText(res, status, text)
     const offer = await readOffer(req, res, 'WHEP')
     if (offer === null) return
-    if (this.#options.authorize) {
-      const token = bearerToken(req)
-      const ok = await this.#options.authorize({ app, stream: name, token, remoteAddress: req.socket.remoteAddress ?? '' })
-      if (!ok) return fail(401, 'unauthorized: the bearer token was refused')
-    }
+    const id = randomUUID()
+    const refusal = await this.#ctx.access.check({
+      action: 'play', app, stream: name, protocol: 'whep', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: httpCredential(req, url), query: url.searchParams, clientId: `whep-${id}`,
+    })
+    if (refusal) return fail(refusal.status, `play refused: ${refusal.reason}`)
     const stream = this.#hub.get(app, name)
     if (!stream?.isLive) return fail(404, `stream ${app}/${name} is not live`)
     let parsed
@@ -113,9 +134,19 @@ export class WhepEndpoint {
     if (!audioSection || !opus) return fail(400, 'the offer cannot be answered: it has no receivable audio with Opus')
 
     const feed = this.#feed(stream)
-    const id = randomUUID()
     const msid = randomBytes(8).toString('hex')
-    const session: WhepSession = { id, feed, createdAt: Date.now(), connectedAt: null, state: 'new' }
+    const client: ClientSession = {
+      id: `whep-${id}`, protocol: 'whep', role: 'player', app, stream: name,
+      remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
+      counters: () => ({ bytesIn: 0, bytesOut: session.bytesSent, queueBytes: 0 }),
+      close: (reason) => {
+        if (!this.#sessions.has(id)) return
+        this.#log.info({ viewer: id, reason }, 'WHEP viewer closed by the server')
+        this.pool.closeViewer(id)
+        this.#end(session, reason)
+      },
+    }
+    const session: WhepSession = { id, feed, createdAt: Date.now(), connectedAt: null, state: 'new', client, bytesSent: 0 }
     this.#sessions.set(id, session)
     feed.addViewer(id)
     const ice: IceSettings = {
@@ -149,9 +180,10 @@ export class WhepEndpoint {
         },
       )
     } catch (error) {
-      this.#end(session)
+      this.#end(session, 'setup failed')
       return fail(503, `cannot set up the WebRTC session: ${(error as Error).message}`)
     }
+    if (this.#sessions.has(id)) this.#ctx.clients.add(client)
     const location = `/whep/resource/${id}`
     res.writeHead(201, {
       ...CORS_HEADERS,
@@ -186,12 +218,14 @@ export class WhepEndpoint {
   }
 
   #onClosed(session: WhepSession, reason: string, packetsSent: number, bytesSent: number): void {
-    this.#end(session)
+    session.bytesSent = bytesSent
+    this.#end(session, reason)
     this.#log.info({ viewer: session.id, reason, packetsSent, bytesSent }, 'WHEP viewer closed')
   }
 
-  #end(session: WhepSession): void {
+  #end(session: WhepSession, reason: string): void {
     if (!this.#sessions.delete(session.id)) return
+    this.#ctx.clients.remove(session.client, reason)
     const feed = session.feed
     feed.removeViewer(session.id)
     if (feed.viewerCount === 0) {
@@ -216,12 +250,12 @@ export class WhepEndpoint {
     const session = this.#sessions.get(id)
     if (!session) return answerText(res, 404, `no WHEP session ${id}`)
     this.pool.closeViewer(id)
-    this.#end(session)
+    this.#end(session, 'DELETE by the viewer')
     answerText(res, 200, 'WHEP session ended')
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.#sessions.values()]) this.#end(s)
+    for (const s of [...this.#sessions.values()]) this.#end(s, 'server closing')
     await this.pool.close()
   }
 }

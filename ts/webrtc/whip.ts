@@ -8,8 +8,8 @@
  * Opus audio. One node-datachannel PeerConnection per publisher, in the main process (publishers
  * are few; viewers' fan-out runs in the viewer processes); the media go to a `WebRtcPublisher`.
  *
- * Errors, each with a readable text body: 400 malformed SDP or no codec we can receive, 401 a
- * bearer token the `authorize` hook refused, 404 an unknown resource, 409 a stream that is already
+ * Errors, each with a readable text body: 400 malformed SDP or no codec we can receive, 401/403 a
+ * publish the access decision refused (credential: `Authorization: Bearer` or `?token=`), 404 an unknown resource, 409 a stream that is already
  * being published, 413 an oversized body, 415 a wrong content type, 503 when the PeerConnection
  * could not be set up.
  */
@@ -20,10 +20,13 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { HttpServer } from '../http/server'
 import { RequestRejectedError } from '../errors'
-import { answerText, bearerToken, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import { answerText, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
 import { chooseOpus, choosePublishVideo, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcPublisher } from './rtp-publisher'
-import type { WebRtcOptions } from './whep'
+import type { WebRtcContext, WebRtcOptions } from './whep'
+import { normalizeIp } from '../access/address'
+import { httpCredential } from '../access/http-credential'
+import type { ClientSession } from '../clients/registry'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -43,6 +46,7 @@ interface WhipSession {
   createdAt: number
   connectedAt: number | null
   timer: NodeJS.Timeout | null
+  client: ClientSession
 }
 
 export class WhipEndpoint {
@@ -50,16 +54,18 @@ export class WhipEndpoint {
   readonly #log: Logger
   readonly #options: WebRtcOptions
   readonly #sessions = new Map<string, WhipSession>()
+  readonly #ctx: WebRtcContext
 
-  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions> = {}) {
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions>, ctx: WebRtcContext) {
     this.#hub = hub
+    this.#ctx = ctx
     this.#log = log.child({ component: 'whip' })
     this.#options = { iceServers: [], ...options }
     http.route('OPTIONS', /^\/whip\//, (_req, res) => {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...iceLinkHeader(this.#options.iceServers) })
       res.end()
     })
-    http.route('POST', /^\/whip\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name]) => this.#post(req, res, app!, name!))
+    http.route('POST', /^\/whip\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name], url) => this.#post(req, res, app!, name!, url))
     http.route('PATCH', /^\/whip\/resource\/([^/]+)$/, (req, res, [id]) => this.#patch(req, res, id!))
     http.route('DELETE', /^\/whip\/resource\/([^/]+)$/, (_req, res, [id]) => this.#delete(res, id!))
     http.route('GET', /^\/api\/publishers\/?$/, (_req, res) => {
@@ -73,14 +79,16 @@ export class WhipEndpoint {
     return this.#sessions.size
   }
 
-  async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
+  async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, url: URL): Promise<void> {
     const fail = (status: number, text: string) => answerText(res, status, text)
     const offer = await readOffer(req, res, 'WHIP')
     if (offer === null) return
-    if (this.#options.authorize) {
-      const ok = await this.#options.authorize({ app, stream: name, token: bearerToken(req), remoteAddress: req.socket.remoteAddress ?? '' })
-      if (!ok) return fail(401, 'unauthorized: the bearer token was refused')
-    }
+    const id = randomUUID()
+    const refusal = await this.#ctx.access.check({
+      action: 'publish', app, stream: name, protocol: 'whip', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: httpCredential(req, url), query: url.searchParams, clientId: `whip-${id}`,
+    })
+    if (refusal) return fail(refusal.status, `publish refused: ${refusal.reason}`)
     let parsed
     try {
       parsed = parseSdp(offer)
@@ -99,7 +107,6 @@ export class WhipEndpoint {
     if (audioSection && !opus) return fail(400, 'the offer cannot be answered: its audio is not Opus')
     if (!video && !opus) return fail(400, 'the offer cannot be answered: it sends neither video nor audio')
 
-    const id = randomUUID()
     const tracks: { kind: 'video' | 'audio'; track: Track }[] = []
     const send = (kind: 'video' | 'audio', packet: Buffer) => {
       const t = tracks.find((x) => x.kind === kind)?.track
@@ -137,9 +144,16 @@ export class WhipEndpoint {
       publisher.close('PeerConnection failed')
       return fail(503, `cannot set up the WebRTC session: ${String(error)}`)
     }
-    const session: WhipSession = { id, pc, tracks: [], publisher, createdAt: Date.now(), connectedAt: null, timer: null }
+    const client: ClientSession = {
+      id: `whip-${id}`, protocol: 'whip', role: 'publisher', app, stream: name,
+      remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
+      counters: () => ({ bytesIn: publisher.stream.bytesIn, bytesOut: 0, queueBytes: 0 }),
+      close: (reason) => this.#end(session, reason),
+    }
+    const session: WhipSession = { id, pc, tracks: [], publisher, createdAt: Date.now(), connectedAt: null, timer: null, client }
+    this.#ctx.clients.add(client)
     this.#sessions.set(id, session)
-    publisher.onClose(() => this.#end(session, 'unpublished'))
+    publisher.onClose((reason) => this.#end(session, reason))
     let answer: string
     try {
       if (video && videoSection) {
@@ -212,6 +226,7 @@ export class WhipEndpoint {
 
   #end(session: WhipSession, reason: string): void {
     if (!this.#sessions.delete(session.id)) return
+    this.#ctx.clients.remove(session.client, reason)
     if (session.timer) clearTimeout(session.timer)
     session.publisher.close(reason)
     try {

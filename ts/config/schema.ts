@@ -1,0 +1,237 @@
+/**
+ * The one schema of Sluice's settings: the config file (YAML), `SLUICE_*` environment variables
+ * and CLI flags are merged in that order of precedence and validated here; `new Sluice(options)`
+ * takes the same shape (every key optional) plus code-only hooks.
+ *
+ * Units: every `...Ms` is milliseconds, every `...Bytes` bytes. An unknown key is an error (the
+ * path of the key is reported), so a typo never silently falls back to a default.
+ */
+import { z } from 'zod'
+
+const port = z.number().int().min(0).max(65535)
+const ms = z.number().int().min(0)
+const bytes = z.number().int().min(1)
+
+export const rtmpSchema = z.strictObject({
+  /** TCP port. Default 1935. */
+  port: port.default(1935),
+  /** Address to bind. Default `0.0.0.0`. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Outgoing chunk size sent after `connect`, bytes (128-65536). Default 4096. */
+  chunkSize: z.number().int().min(128).max(65536).default(4096),
+  /** Window Acknowledgement Size / Set Peer Bandwidth we announce, bytes. Default 2 500 000. */
+  windowAckSize: bytes.default(2_500_000),
+  /** Largest chunk size a peer may set, bytes; above it the session is closed. Default 65 536. */
+  maxChunkSize: z.number().int().min(128).max(16 * 1024 * 1024).default(65_536),
+  /** Largest message a peer may announce, bytes. Default 8 MiB. */
+  maxMessageSize: bytes.default(8 * 1024 * 1024),
+  /** Bytes queued to one player past which it skips to the next keyframe. Default 4 MiB. */
+  playerQueueBytes: bytes.default(4 * 1024 * 1024),
+  /** A player still skipping after this many ms is disconnected. Default 10 000. */
+  playerMaxBehindMs: ms.default(10_000),
+  /** Merge players' writes for up to this many ms (0-1000; SRS's `mw_latency`). Default 50. */
+  playerMergeWriteMs: z.number().int().min(0).max(1000).default(50),
+  /** PingRequest interval, ms; a peer silent for 3 intervals is closed. Default 20 000. */
+  pingIntervalMs: z.number().int().min(100).default(20_000),
+  /** A connection without `connect` after this many ms is closed. Default 10 000. */
+  connectTimeoutMs: z.number().int().min(100).default(10_000),
+})
+
+export const httpSchema = z.strictObject({
+  /** TCP port. Default 8000. */
+  port: port.default(8000),
+  /** Address to bind. Default `0.0.0.0`. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Largest request body read by any route, bytes; larger bodies answer 413. Default 64 KiB. */
+  bodyLimitBytes: bytes.default(64 * 1024),
+  cors: z
+    .strictObject({
+      /**
+       * Origins allowed to read the public routes (stream lists, HTTP-FLV, WHIP/WHEP). `*` for
+       * any. Default `["*"]`.
+       */
+      origins: z.array(z.string().min(1)).default(['*']),
+      /**
+       * Origins allowed to call the admin API from a browser. Never `*`. Default none (the
+       * dashboard is same-origin and needs none).
+       */
+      adminOrigins: z.array(z.string().min(1).refine((o) => o !== '*', 'adminOrigins may not be "*"')).default([]),
+    })
+    .prefault({}),
+})
+
+export const webrtcSchema = z.strictObject({
+  /** ICE servers announced to viewers, as URLs (`stun:host:3478`, `turn:user:pass@host:3478`). */
+  iceServers: z.array(z.string().min(1)).default([]),
+  /** Local address ICE binds to. Default: every interface. */
+  bindAddress: z.string().min(1).optional(),
+  /** UDP port range for ICE. Default: any. */
+  portRangeBegin: port.optional(),
+  portRangeEnd: port.optional(),
+  /** Viewer processes hosting WHEP PeerConnections. Default: one per core, at most 4. */
+  workers: z.number().int().min(1).max(64).optional(),
+})
+
+export const rtpSchema = z.strictObject({
+  /** Address UDP sockets of forwarders, ingests and relay links bind to. Default: `http.host`. */
+  host: z.string().min(1).optional(),
+  /** Address given to senders in ingest answers and to origins in relay offers. */
+  advertisedHost: z.string().min(1).nullable().default(null),
+  /** Shared secret authorizing relay links between nodes; relays are refused without it. */
+  relaySecret: z.string().min(16, 'relaySecret must be at least 16 characters').nullable().default(null),
+  /**
+   * Where forwarders may send and relays may pull from, beyond loopback: CIDRs (`10.0.0.0/8`,
+   * `2001:db8::/32`) and host names. Default none: no destination off this machine.
+   */
+  allowedDestinations: z.array(z.string().min(1)).default([]),
+})
+
+export const hubSchema = z.strictObject({
+  gopLimits: z
+    .strictObject({
+      /** Most payload bytes a stream's GOP cache holds. Default 32 MiB. */
+      maxBytes: bytes.optional(),
+      /** Most frames a stream's GOP cache holds. Default 4096. */
+      maxFrames: z.number().int().min(1).optional(),
+    })
+    .prefault({}),
+  /** Ms players wait, unaware, for a returning publisher before UnpublishNotify. Default 3000. */
+  unpublishGraceMs: ms.default(3000),
+  /**
+   * A publisher (any protocol) that sends no media for this many ms is closed, freeing its
+   * stream name (SRS's `normal_timeout`, MediaMTX's `readTimeout`). Default 5000.
+   */
+  publisherTimeoutMs: z.number().int().min(500).default(5000),
+  /** As `publisherTimeoutMs`, before a publisher's first media (SRS's `firstpkt_timeout`). Default 20 000. */
+  firstMediaTimeoutMs: z.number().int().min(500).default(20_000),
+})
+
+export const signalingSchema = z.strictObject({
+  /** HTTP path of the WebSocket endpoint. Default `/signaling`. */
+  path: z.string().startsWith('/').default('/signaling'),
+  /** Messages longer than this get `TOO_LARGE`, bytes. Default 64 KiB. */
+  maxMessageBytes: bytes.default(64 * 1024),
+  /** Frames longer than this close the connection (1009), bytes. Default 1 MiB. */
+  maxFrameBytes: bytes.default(1024 * 1024),
+  /** WebSocket ping interval, ms. Default 15 000. */
+  heartbeatMs: z.number().int().min(100).default(15_000),
+  rateLimit: z
+    .strictObject({ perSecond: z.number().positive().default(50), burst: z.number().int().min(1).default(200), closeAfter: z.number().int().min(1).default(1000) })
+    .prefault({}),
+  /** The most rooms at once. Default 10 000. */
+  maxRooms: z.number().int().min(1).default(10_000),
+  /** A peer with more than this unread is dropped, bytes. Default 8 MiB. */
+  maxBufferedBytes: bytes.default(8 * 1024 * 1024),
+})
+
+export const sfuSchema = z.strictObject({
+  /** `false`: no SFU (joining an `sfu` room answers `SFU_UNAVAILABLE`). Default true. */
+  enabled: z.boolean().default(true),
+  /** Hub app of the participants' streams. Default `room`. */
+  app: z.string().min(1).default('room'),
+})
+
+export const accessSchema = z.strictObject({
+  /**
+   * How publish and play requests of every protocol are decided:
+   * - `loopback` (the default): any request from this machine is accepted, any other refused;
+   * - `open`: every request is accepted (a trusted network only);
+   * - `token`: a signed expiring token (`sluice token`, HMAC-SHA256) for the action and stream;
+   * - `jwt`: a JSON Web Token (HS256/RS256/ES256) whose `publish`/`play` claims match the stream;
+   * - `webhook`: `webhooks.onPublish` / `webhooks.onPlay` decide.
+   * Webhooks, when configured, are asked after any policy accepts; in-process listeners
+   * (`sluice.on('publish')`) last.
+   */
+  policy: z.enum(['loopback', 'open', 'token', 'jwt', 'webhook']).default('loopback'),
+  token: z.strictObject({ /** HMAC-SHA256 key of signed tokens. */ secret: z.string().min(16, 'access.token.secret must be at least 16 characters') }).optional(),
+  jwt: z
+    .strictObject({
+      /** HS256 shared secret. */
+      secret: z.string().min(16).optional(),
+      /** RS256/ES256 public key (PEM, SPKI). */
+      publicKey: z.string().min(1).optional(),
+      /** Accepted algorithms. Default: HS256 with `secret`, RS256 and ES256 with `publicKey`. */
+      algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'])).optional(),
+      /** Required `iss` claim. */
+      issuer: z.string().optional(),
+      /** Required `aud` claim. */
+      audience: z.string().optional(),
+    })
+    .refine((j) => Boolean(j.secret) !== Boolean(j.publicKey), 'give exactly one of access.jwt.secret and access.jwt.publicKey')
+    .optional(),
+})
+
+export const webhooksSchema = z.strictObject({
+  /** POSTed before a publish is accepted; a non-2xx answer or a timeout refuses it. */
+  onPublish: z.url().optional(),
+  /** POSTed before a play is accepted; a non-2xx answer or a timeout refuses it. */
+  onPlay: z.url().optional(),
+  /** POSTed when a publisher leaves (notification; the answer is ignored). */
+  onUnpublish: z.url().optional(),
+  /** POSTed when a player leaves (notification; the answer is ignored). */
+  onStop: z.url().optional(),
+  /** Ms to wait for a webhook's answer. Default 3000. */
+  timeoutMs: z.number().int().min(50).max(60_000).default(3000),
+})
+
+export const adminSchema = z.strictObject({
+  /**
+   * Admin credential (`Authorization: Bearer <token>`) for the admin API (`/api/forwards`,
+   * `/api/ingests`, `/api/relays`, `/api/clients`, the dashboard). Without one, the admin API
+   * answers only on loopback. At least 16 characters.
+   */
+  token: z.string().min(16, 'admin.token must be at least 16 characters').nullable().default(null),
+})
+
+export const metricsSchema = z.strictObject({
+  /** Serve Prometheus metrics. Default true. */
+  enabled: z.boolean().default(true),
+  /** Path of the metrics endpoint. Default `/metrics`. */
+  path: z.string().startsWith('/').default('/metrics'),
+  /** Require the admin credential (as the admin API does). Default false. */
+  requireAdmin: z.boolean().default(false),
+})
+
+export const shutdownSchema = z.strictObject({
+  /** On SIGTERM/SIGINT: ms to wait for players to finish after they are told the stream ended. Default 5000. */
+  graceMs: ms.default(5000),
+})
+
+export const logSchema = z.strictObject({
+  /** pino level. Default `info`. */
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+export const configSchema = z.strictObject({
+  rtmp: rtmpSchema.prefault({}),
+  http: httpSchema.prefault({}),
+  webrtc: webrtcSchema.prefault({}),
+  rtp: rtpSchema.prefault({}),
+  hub: hubSchema.prefault({}),
+  signaling: signalingSchema.prefault({}),
+  sfu: sfuSchema.prefault({}),
+  access: accessSchema.prefault({}),
+  webhooks: webhooksSchema.prefault({}),
+  admin: adminSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
+  shutdown: shutdownSchema.prefault({}),
+  log: logSchema.prefault({}),
+})
+
+/** The effective settings, every default filled in. */
+export type SluiceConfig = z.output<typeof configSchema>
+/** What a config file or `new Sluice(options)` may give: every key optional. */
+export type SluiceConfigInput = z.input<typeof configSchema>
+
+/** `configSchema` with the checks that span sections (a policy needs its settings). */
+export const checkedConfigSchema = configSchema.superRefine((c, ctx) => {
+  if (c.access.policy === 'token' && !c.access.token) ctx.addIssue({ code: 'custom', path: ['access', 'token'], message: 'policy "token" needs access.token.secret' })
+  if (c.access.policy === 'jwt' && !c.access.jwt) ctx.addIssue({ code: 'custom', path: ['access', 'jwt'], message: 'policy "jwt" needs access.jwt (secret or publicKey)' })
+  if (c.access.policy === 'webhook' && !c.webhooks.onPublish && !c.webhooks.onPlay) {
+    ctx.addIssue({ code: 'custom', path: ['webhooks'], message: 'policy "webhook" needs webhooks.onPublish or webhooks.onPlay' })
+  }
+  const { portRangeBegin: b, portRangeEnd: e } = c.webrtc
+  if ((b === undefined) !== (e === undefined) || (b !== undefined && e !== undefined && b > e)) {
+    ctx.addIssue({ code: 'custom', path: ['webrtc', 'portRangeEnd'], message: 'portRangeBegin and portRangeEnd go together, begin <= end' })
+  }
+})

@@ -23,13 +23,12 @@ async function rooms(srv = server): Promise<{ rooms: { name: string; mode: strin
 
 beforeAll(async () => {
   server = await startSluice({
-    sfu: false, // SFU_UNAVAILABLE is checked; the SFU plug test plugs its own
-    signaling: {
-      authorize: async (room, token) => {
-        await new Promise((r) => setTimeout(r, 10))
-        return !room.startsWith('private-') || token === 'letmein'
-      },
-    },
+    sfu: { enabled: false }, // SFU_UNAVAILABLE is checked; the SFU plug test plugs its own
+  })
+  // joining a room is a publish of `room/{name}` for the one access decision
+  server.sluice.on('publish', (req) => {
+    if (req.protocol !== 'signaling') return req.accept()
+    setTimeout(() => (!req.stream.startsWith('private-') || req.credential === 'letmein' ? req.accept() : req.reject('token refused')), 10)
   })
 })
 
@@ -124,7 +123,7 @@ describe('signaling: rooms', () => {
     expect((await c.join('small')).peers).toHaveLength(1)
   })
 
-  it('token: the authorize hook refuses a wrong token with UNAUTHORIZED and lets the right one in', async () => {
+  it('token: the access decision (a publish listener) refuses a wrong token with UNAUTHORIZED and lets the right one in', async () => {
     const [a, b] = [await connect(), await connect()]
     a.send({ type: 'join', room: 'private-1', token: 'guess' })
     expect(await a.next('error')).toMatchObject({ code: 'UNAUTHORIZED' })

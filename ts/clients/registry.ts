@@ -7,9 +7,7 @@
  * reason) when the session ends; `remove` of an unknown or removed session does nothing.
  */
 import { TypedEmitter } from '../events'
-import type { AccessAction, ClientProtocol } from '../access/request'
-
-export type ClientRole = AccessAction extends infer A ? (A extends 'publish' ? 'publisher' : 'player') : never
+import type { ClientProtocol } from '../access/request'
 
 /** Counters a session reports when listed. */
 export interface ClientCounters {

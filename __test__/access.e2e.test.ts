@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
+import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
 import { launchChromium } from './helpers/browser'
@@ -150,6 +151,29 @@ describe('access policy "token" (signed expiring tokens)', () => {
     expect(t.status).toBe(403)
     expect(t.body).toMatch(/play refused: token signature does not match/)
     await page.close()
+
+    // WHIP and signaling joins ask the same decision (refusals checked before any SDP is read)
+    const whip = (token?: string) => fetch(server.httpUrl('/whip/live/other'), { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: 'v=0\r\n' })
+    expect((await whip()).status).toBe(401)
+    const wrong = await whip(play)
+    expect(wrong.status).toBe(403)
+    expect(await wrong.text()).toMatch(/publish refused: token signature does not match publish live\/other/)
+    expect((await whip(signToken(SECRET, 'publish', 'live/other', now + 60))).status).toBe(400) // accepted, then the fake SDP is refused
+    const ws = new WebSocket(server.httpUrl('/signaling').replace('http:', 'ws:'))
+    const answers: any[] = []
+    ws.on("message", (d) => answers.push(JSON.parse(String(d))))
+    await new Promise((r) => ws.once("open", r))
+    ws.send(JSON.stringify({ type: 'join', room: 'lobby', token: play }))
+    await waitFor(() => answers.length >= 1, 5000, 'signaling refusal')
+    ws.send(JSON.stringify({ type: 'join', room: 'lobby', token: signToken(SECRET, 'publish', 'room/lobby', now + 60) }))
+    await waitFor(() => answers.length >= 2, 5000, 'signaling join')
+    expect(answers[0]).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' })
+    expect(answers[1]).toMatchObject({ type: 'joined', room: 'lobby' })
+    ws.close()
+    // the tcUrl's ?token= counts as well as the stream name's
+    const viaTcUrl = run('ffmpeg', ['-hide_banner', '-v', 'error', '-rtmp_tcurl', server.rtmpUrl(`live?token=${play}`), '-i', server.rtmpUrl('live/tok'), '-t', '1', '-f', 'null', '-'])
+    procs.push(viaTcUrl)
+    expect(await viaTcUrl.exited).toBe(0)
 
     // the valid publisher went on through all of it
     expect(server.sluice.hub.get('live', 'tok')?.isLive).toBe(true)

@@ -1,4 +1,4 @@
-/** `npx sluice`: flags, where it listens, HTTP endpoints, a taken port, SIGTERM. */
+/** `npx sluice`: flags, where it listens, HTTP endpoints, a taken port, SIGTERM (config file: config.e2e, drain: drain.e2e). */
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { run } from './helpers/ffmpeg'
@@ -23,6 +23,11 @@ describe('sluice CLI', () => {
     expect(p.stdout()).toContain('--http-port')
     expect(p.stdout()).toContain('--host')
     expect(p.stdout()).toContain('--ice-server')
+    expect(p.stdout()).toContain('--config <file>')
+    expect(p.stdout()).toContain('--print-config')
+    expect(p.stdout()).toContain('"<redacted>"')
+    expect(p.stdout()).toContain('SLUICE_<SECTION>_<KEY>')
+    expect(p.stdout()).toContain('sluice token')
   })
 
   it('rejects an unknown flag', async () => {

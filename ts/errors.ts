@@ -35,13 +35,18 @@ export function rtmpErrorFromCode(code: string, message: string): RtmpProtocolEr
 export interface ConfigIssue {
   path: string
   message: string
+  /**
+   * Where the value came from, when known: the file with its line (`sluice.yaml:12`), an
+   * environment variable (`SLUICE_RTMP_PORT`) or a flag (`--rtmp-port`).
+   */
+  source?: string
 }
 
 /** The configuration (file, environment, flags or `new Sluice(options)`) is invalid. Code `CONFIG_INVALID`. */
 export class ConfigError extends SluiceError {
   readonly issues: ConfigIssue[]
   constructor(issues: ConfigIssue[]) {
-    super('CONFIG_INVALID', `invalid configuration: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`)
+    super('CONFIG_INVALID', `invalid configuration: ${issues.map((i) => `${i.source ? `${i.source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('; ')}`)
     this.issues = issues
   }
 
@@ -54,5 +59,36 @@ export class ConfigError extends SluiceError {
         return [{ path: base, message: i.message }]
       }),
     )
+  }
+}
+
+/**
+ * An HTTP request Sluice refuses (bad target or encoding, wrong content type, invalid body,
+ * destination not allowed): `status` is the 4xx answered, the message its text body.
+ * Codes: `HTTP_BAD_REQUEST` (400), `HTTP_UNSUPPORTED_MEDIA_TYPE` (415), `HTTP_BODY_TOO_LARGE`
+ * (413, `BodyTooLargeError`), `DESTINATION_REFUSED` (403, `DestinationRefusedError`).
+ */
+export class HttpRequestError extends SluiceError {
+  readonly status: number
+  constructor(status: number, code: string, message: string) {
+    super(code, message)
+    this.status = status
+  }
+}
+
+/** A request body over `http.bodyLimitBytes`: answered 413, then the connection is closed. Code `HTTP_BODY_TOO_LARGE`. */
+export class BodyTooLargeError extends HttpRequestError {
+  constructor(limit: number) {
+    super(413, 'HTTP_BODY_TOO_LARGE', `request body over the limit of ${limit} bytes`)
+  }
+}
+
+/**
+ * A forward destination or relay origin outside `rtp.allowedDestinations` (and not loopback),
+ * refused before any socket is bound or packet sent. Answered 403. Code `DESTINATION_REFUSED`.
+ */
+export class DestinationRefusedError extends HttpRequestError {
+  constructor(message: string) {
+    super(403, 'DESTINATION_REFUSED', message)
   }
 }

@@ -32,6 +32,10 @@ import type { AccessRequest } from './access/request'
 import { ClientRegistry, type ClientEnded } from './clients/registry'
 import { notifyWebhook } from './access/webhooks'
 import { serveStats } from './http/stats'
+import { serveClientsApi } from './http/clients-api'
+import { drain, type DrainResult } from './drain'
+import { serveMetrics } from './metrics/metrics'
+import { serveDashboard } from './http/dashboard-page'
 
 /** `new Sluice(options)`: the config file's shape (every key optional) and code-only plugs. */
 export interface SluiceOptions extends Omit<SluiceConfigInput, 'signaling'> {
@@ -101,7 +105,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     const ctx = { access: this.access, clients: this.clients }
     this.hub = new StreamHub({ ...config.hub, log: this.log })
     this.rtmp = new RtmpServer(this.hub, this.log, config.rtmp, ctx)
-    this.http = new HttpServer(this.hub, this.log, config.http)
+    this.http = new HttpServer(this.hub, this.log, { ...config.http, adminToken: config.admin.token })
     const webrtc = { ...config.webrtc }
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
     this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
@@ -119,6 +123,9 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     })
     serveRoomPage(this.http)
     serveStats(this)
+    serveClientsApi(this)
+    serveMetrics(this)
+    serveDashboard(this)
     if (config.access.policy === 'loopback') {
       this.log.info('access policy "loopback": only clients on this machine may publish or play (set access.policy to open it)')
     }
@@ -145,6 +152,21 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     }
     this.eventLoopDelay.enable()
     this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
+  }
+
+  #drain: Promise<DrainResult> | null = null
+
+  /**
+   * Graceful shutdown (what the CLI does on SIGTERM/SIGINT; ts/drain.ts): refuses new
+   * connections and requests (503), closes every publisher and tells every player its stream
+   * ended at once (RTMP UnpublishNotify, HTTP-FLV end of response; WebRTC and the rest are
+   * closed), waits up to `graceMs` (ms, default `shutdown.graceMs`) for clients to leave, then
+   * `close()`. Idempotent: a second call returns the first's promise. Rejects with `RangeError` for a
+   * negative `graceMs`.
+   */
+  drain(graceMs: number = this.config.shutdown.graceMs): Promise<DrainResult> {
+    this.#drain ??= drain(this, graceMs)
+    return this.#drain
   }
 
   /** Closes every connection and both listeners (idempotent). */

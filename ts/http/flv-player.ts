@@ -26,6 +26,7 @@ import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
+import type { GateCounts } from '../metrics/drop-counts'
 
 export interface FlvPlayerOptions {
   /** Bytes queued in a response before the player skips to the next keyframe. Default 4 MiB. */
@@ -79,12 +80,12 @@ class FlvPlayer implements Subscriber {
   #closed = false
   framesSent = 0
 
-  constructor(id: string, res: http.ServerResponse, options: FlvPlayerOptions, log: Logger) {
+  constructor(id: string, res: http.ServerResponse, options: FlvPlayerOptions, log: Logger, counts?: GateCounts) {
     this.id = id
     this.#res = res
     this.#options = options
     this.#log = log
-    this.#gate = new KeyframeGate(options.queueBytes, options.maxBehindMs)
+    this.#gate = new KeyframeGate(options.queueBytes, options.maxBehindMs, counts)
   }
 
   get framesDropped(): number {
@@ -158,7 +159,7 @@ export function serveHttpFlv(http: HttpServer, hub: StreamHub, log: Logger, opti
   const opts: FlvPlayerOptions = { queueBytes: 4 * 1024 * 1024, maxBehindMs: 10_000, ...options }
   const flvLog = log.child({ component: 'http-flv' })
   const text = (res: http.ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' })
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }) // CORS: set by the HTTP server (http.cors.origins)
     res.end(body)
   }
   http.route('GET', /^\/([^/]+)\/([^/]+)\.flv$/, async (req, res, [app, name], url) => {
@@ -171,8 +172,8 @@ export function serveHttpFlv(http: HttpServer, hub: StreamHub, log: Logger, opti
     const stream = hub.get(app!, name!)
     if (!stream?.isLive) return text(res, 404, `stream ${app}/${name} is not live`)
     if (res.destroyed) return
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache', Connection: 'close' })
-    const player = new FlvPlayer(id, res, opts, flvLog)
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'close' })
+    const player = new FlvPlayer(id, res, opts, flvLog, hub.drops.gate('http-flv'))
     player.start(stream)
     hub.subscribe(app!, name!, player)
     const client: ClientSession = {

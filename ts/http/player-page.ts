@@ -1,9 +1,12 @@
 /**
  * The web player at `/`: the live streams (from `/api/streams`), click one to play it over WHEP,
  * with resolution, frame rate, bitrate, packet loss and playout delay from `getStats()` shown
- * live. Plain HTML and JS, no build step. `/?play=app/stream` starts playing at once.
+ * live. Plain HTML and JS, no build step. `/?play=app/stream` starts playing at once; a stream
+ * that is not live leaves the page settled (`window.sluicePlayer.state === 'missing'`) and plays
+ * it as soon as it goes live. The publish hint shows the server's real RTMP address.
  */
 import type { HttpServer } from './server'
+import { NAV_CSS, fillAddresses, navBar, sendPage } from './nav'
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -15,9 +18,7 @@ const PAGE = /* html */ `<!doctype html>
   :root { --bg:#0f1419; --panel:#182029; --text:#e6e6e6; --muted:#8a96a3; --accent:#3fb7ff; --bad:#ff6b6b; }
   * { box-sizing: border-box; }
   body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
-  header { padding:14px 24px; border-bottom:1px solid #26313d; display:flex; align-items:baseline; gap:14px; }
-  header h1 { margin:0; font-size:18px; letter-spacing:.5px; }
-  header span { color:var(--muted); }
+${NAV_CSS}
   main { display:grid; grid-template-columns: 280px 1fr; gap:20px; padding:20px 24px; }
   .panel { background:var(--panel); border-radius:10px; padding:14px; }
   .panel h2 { margin:0 0 10px; font-size:13px; text-transform:uppercase; letter-spacing:1px; color:var(--muted); }
@@ -26,7 +27,13 @@ const PAGE = /* html */ `<!doctype html>
   #streams li:hover, #streams li.active { background:#22303d; }
   #streams .meta { color:var(--muted); font-size:12px; }
   #empty { color:var(--muted); }
-  video { width:100%; max-height:70vh; background:#000; border-radius:10px; display:block; }
+  .screen { position:relative; }
+  video { width:100%; max-height:70vh; background:#000; border-radius:10px; display:block; aspect-ratio:16/9; }
+  #placeholder { position:absolute; inset:0; display:flex; flex-direction:column; align-items:center; justify-content:center; gap:6px;
+    border-radius:10px; background:repeating-linear-gradient(135deg, #121a22 0 14px, #141d26 14px 28px); color:var(--muted); text-align:center; padding:20px; }
+  #placeholder b { color:var(--text); font-size:16px; font-weight:600; }
+  #placeholder[hidden] { display:none; }
+  code { background:#0b1015; padding:1px 5px; border-radius:4px; word-break:break-all; }
   #stats { display:grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap:10px; margin-top:14px; }
   .stat { background:var(--panel); border-radius:8px; padding:10px 12px; }
   .stat b { display:block; font-size:18px; font-variant-numeric: tabular-nums; }
@@ -36,23 +43,31 @@ const PAGE = /* html */ `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>Sluice</h1><span>live streams over WebRTC (WHEP)</span></header>
+${navBar('player', 'live streams over WebRTC (WHEP)')}
 <main>
   <section class="panel">
     <h2>Live streams</h2>
     <ul id="streams"></ul>
-    <div id="empty">No live stream. Publish one: <code>ffmpeg -re -i in.mp4 -c copy -f flv rtmp://HOST/live/test</code></div>
+    <div id="empty">No live stream. Publish one: <code>ffmpeg -re -i in.mp4 -c copy -f flv {{RTMP}}/live/test</code> or from your camera on <a href="/publish">Publish</a>.</div>
   </section>
   <section>
-    <video id="video" autoplay playsinline controls></video>
+    <div class="screen">
+      <video id="video" autoplay playsinline controls></video>
+      <div id="placeholder"><b>Nothing playing</b><span id="placeholder-text">Pick a live stream on the left.</span></div>
+    </div>
     <div id="status">Pick a stream.</div>
     <div id="stats"></div>
   </section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id)
-const player = { pc: null, resource: null, stream: null, connectedAt: null, firstFrameAt: null, last: null }
+const player = { pc: null, resource: null, stream: null, connectedAt: null, firstFrameAt: null, last: null, state: 'idle', waiting: null }
 window.sluicePlayer = player
+const fmtUptime = (s) => s >= 3600 ? Math.floor(s / 3600) + 'h' + String(Math.floor(s / 60) % 60).padStart(2, '0') : s >= 60 ? Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') : s + 's'
+function placeholder(text) {
+  $('placeholder').hidden = text === null
+  if (text !== null) $('placeholder-text').textContent = text
+}
 
 async function refresh() {
   try {
@@ -62,12 +77,20 @@ async function refresh() {
     for (const s of streams) {
       const li = document.createElement('li')
       const key = s.app + '/' + s.name
+      li.dataset.stream = key
       if (key === player.stream) li.className = 'active'
       const v = s.video ? s.video.codec + (s.video.width ? ' ' + s.video.width + 'x' + s.video.height : '') : 'no video'
-      li.innerHTML = '<span>' + key + '</span><span class="meta">' + v + ' · ' + Math.round(s.bitrate / 1000) + ' kb/s</span>'
+      const name = document.createElement('span')
+      name.textContent = key
+      const meta = document.createElement('span')
+      meta.className = 'meta'
+      meta.textContent = v + ' · ' + Math.round(s.bitrate / 1000) + ' kb/s · ' + s.players + (s.players === 1 ? ' player' : ' players') + ' · up ' + fmtUptime(s.uptime)
+      li.append(name, meta)
       li.onclick = () => play(key)
       $('streams').appendChild(li)
     }
+    // a stream asked for while it was not live plays once it is
+    if (player.waiting && streams.some((s) => s.app + '/' + s.name === player.waiting)) play(player.waiting)
   } catch {}
 }
 
@@ -75,27 +98,44 @@ function status(text, error) { $('status').textContent = text; $('status').class
 
 async function stop() {
   if (player.pc) player.pc.close()
+  $('video').srcObject = null
   if (player.resource) fetch(player.resource, { method: 'DELETE' }).catch(() => {})
-  Object.assign(player, { pc: null, resource: null, connectedAt: null, firstFrameAt: null, last: null })
+  Object.assign(player, { pc: null, resource: null, connectedAt: null, firstFrameAt: null, last: null, waiting: null })
 }
 
 async function play(key) {
+  try {
+    await start(key)
+  } catch (error) {
+    await stop()
+    player.state = 'failed'
+    placeholder('Could not play ' + key + '.')
+    status(key + ': ' + (error && error.message ? error.message : error), true)
+  }
+}
+
+async function start(key) {
   await stop()
   player.stream = key
+  player.state = 'connecting'
+  placeholder('Connecting to ' + key + '…')
   status('Connecting to ' + key + '…')
   const pc = new RTCPeerConnection()
   player.pc = pc
   pc.addTransceiver('video', { direction: 'recvonly' })
   pc.addTransceiver('audio', { direction: 'recvonly' })
+  // the video gets its MediaStream with the first track: a <video> given a stream with no track
+  // waits for media and holds the page's load event (forever when the stream is not live)
   const media = new MediaStream()
-  $('video').srcObject = media
   pc.ontrack = (e) => {
     media.addTrack(e.track)
+    if ($('video').srcObject !== media) $('video').srcObject = media
+    placeholder(null)
     // with sound when the browser allows it (a click, or an autoplay policy); else muted
     $('video').play().catch(() => { $('video').muted = true; $('video').play().catch(() => {}) })
   }
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === 'connected' && !player.connectedAt) player.connectedAt = performance.now()
+    if (pc.connectionState === 'connected' && !player.connectedAt) { player.connectedAt = performance.now(); player.state = 'playing' }
     status(key + ': ' + pc.connectionState, pc.connectionState === 'failed')
   }
   await pc.setLocalDescription(await pc.createOffer())
@@ -105,7 +145,24 @@ async function play(key) {
     setTimeout(resolve, 1500)
   })
   const res = await fetch('/whep/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
-  if (res.status !== 201) { status('WHEP ' + res.status + ': ' + (await res.text()), true); return }
+  if (res.status !== 201) {
+    const why = await res.text()
+    await stop()
+    player.stream = key
+    if (res.status === 404) {
+      // not live (yet): the page is done loading; the list's refresh plays it when it goes live
+      player.state = 'missing'
+      player.waiting = key
+      placeholder(key + ' is not live. It plays as soon as it is published.')
+      status(key + ' is not live: waiting for it.', true)
+    } else {
+      player.state = 'failed'
+      placeholder('Could not play ' + key + '.')
+      status('WHEP ' + res.status + ': ' + why, true)
+    }
+    refresh()
+    return
+  }
   player.resource = new URL(res.headers.get('Location'), location.href).href
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() })
   refresh()
@@ -158,8 +215,5 @@ if (autoplay) play(autoplay)
 `
 
 export function servePlayerPage(http: HttpServer): void {
-  http.route('GET', /^\/$/, (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE) })
-    res.end(PAGE)
-  })
+  http.route('GET', /^\/$/, (req, res) => sendPage(res, fillAddresses(PAGE, http, req)))
 }

@@ -2,9 +2,11 @@
  * The publish page at `/publish`: camera and microphone → WHIP (RFC 9725) into `app/stream`, with
  * the outgoing codec, resolution, frame rate and bitrate from `getStats()`. Plain HTML and JS, no
  * build step. `/publish?stream=app/name&start=1` publishes at once (tests); `&codec=VP8` makes the
- * browser offer only that video codec (H.264 by default, so RTMP players can watch too).
+ * browser offer only that video codec (H.264 by default, so RTMP players can watch too). The
+ * hints show the server's real addresses (the request's host, the RTMP port).
  */
 import type { HttpServer } from './server'
+import { NAV_CSS, fillAddresses, navBar, sendPage } from './nav'
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -16,14 +18,18 @@ const PAGE = /* html */ `<!doctype html>
   :root { --bg:#0f1419; --panel:#182029; --text:#e6e6e6; --muted:#8a96a3; --accent:#3fb7ff; --bad:#ff6b6b; }
   * { box-sizing: border-box; }
   body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
-  header { padding:14px 24px; border-bottom:1px solid #26313d; display:flex; align-items:baseline; gap:14px; }
-  header h1 { margin:0; font-size:18px; } header span, header a { color:var(--muted); }
+${NAV_CSS}
   main { max-width:960px; padding:20px 24px; }
   form { display:flex; gap:10px; align-items:center; margin-bottom:14px; flex-wrap:wrap; }
   input, select, button { font:inherit; padding:7px 10px; border-radius:7px; border:1px solid #2c3946; background:var(--panel); color:var(--text); }
   button { background:var(--accent); color:#06121c; border:0; cursor:pointer; font-weight:600; }
   button.stop { background:#33414f; color:var(--text); }
-  video { width:100%; background:#000; border-radius:10px; display:block; }
+  .screen { position:relative; }
+  video { width:100%; background:#000; border-radius:10px; display:block; aspect-ratio:16/9; }
+  #placeholder { position:absolute; inset:0; display:flex; align-items:center; justify-content:center; border-radius:10px;
+    background:repeating-linear-gradient(135deg, #121a22 0 14px, #141d26 14px 28px); color:var(--muted); text-align:center; padding:20px; }
+  #placeholder[hidden] { display:none; }
+  code { background:#0b1015; padding:1px 5px; border-radius:4px; word-break:break-all; }
   #stats { display:grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap:10px; margin-top:14px; }
   .stat { background:var(--panel); border-radius:8px; padding:10px 12px; }
   .stat b { display:block; font-size:18px; font-variant-numeric: tabular-nums; } .stat span { color:var(--muted); font-size:12px; }
@@ -31,7 +37,7 @@ const PAGE = /* html */ `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>Sluice</h1><span>publish your camera over WebRTC (WHIP)</span><a href="/">player</a><a href="/room">rooms</a></header>
+${navBar('publish', 'publish your camera over WebRTC (WHIP)')}
 <main>
   <form id="form">
     <label>Stream <input id="stream" value="live/camera" size="24"></label>
@@ -39,8 +45,11 @@ const PAGE = /* html */ `<!doctype html>
     <button id="go" type="submit">Publish</button>
     <button id="stop" class="stop" type="button" disabled>Stop</button>
   </form>
-  <video id="preview" autoplay playsinline muted></video>
-  <div id="status">Choose a stream name and publish. Watch it at <code>/?play=app/name</code> or <code>rtmp://HOST/app/name</code>.</div>
+  <div class="screen">
+    <video id="preview" autoplay playsinline muted></video>
+    <div id="placeholder">Your camera's preview appears here once you publish.</div>
+  </div>
+  <div id="status">Choose a stream name and publish. Watch it at <code>{{HTTP}}/?play=app/name</code> or <code>{{RTMP}}/app/name</code>.</div>
   <div id="stats"></div>
 </main>
 <script>
@@ -70,6 +79,7 @@ async function start() {
     return status('No camera: ' + e.message, true)
   }
   $('preview').srcObject = media
+  $('placeholder').hidden = true
   const pc = new RTCPeerConnection()
   pub.pc = pc
   pub.media = media
@@ -101,6 +111,8 @@ async function stop() {
   if (pub.pc) pub.pc.close()
   if (pub.media) for (const t of pub.media.getTracks()) t.stop()
   Object.assign(pub, { pc: null, resource: null, connectedAt: null, last: null, media: null })
+  $('preview').srcObject = null
+  $('placeholder').hidden = false
   $('go').disabled = false; $('stop').disabled = true
 }
 
@@ -135,8 +147,5 @@ setInterval(tick, 1000)
 `
 
 export function servePublishPage(http: HttpServer): void {
-  http.route('GET', /^\/publish\/?$/, (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE), 'Cache-Control': 'no-cache' })
-    res.end(PAGE)
-  })
+  http.route('GET', /^\/publish\/?$/, (req, res) => sendPage(res, fillAddresses(PAGE, http, req)))
 }

@@ -7,6 +7,7 @@
  */
 import type { HttpServer } from './server'
 import { ROOM_SCRIPT } from './room-page-script'
+import { NAV_CSS, navBar, sendPage } from './nav'
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -18,14 +19,16 @@ const PAGE = /* html */ `<!doctype html>
   :root { --bg:#0f1419; --panel:#182029; --text:#e6e6e6; --muted:#8a96a3; --accent:#3fb7ff; --bad:#ff6b6b; }
   * { box-sizing: border-box; }
   body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
-  header { padding:14px 24px; border-bottom:1px solid #26313d; display:flex; align-items:center; gap:14px; flex-wrap:wrap; }
-  header h1 { margin:0; font-size:18px; letter-spacing:.5px; }
-  header a { color:var(--muted); }
+${NAV_CSS}
+  header { padding:12px 24px; border-bottom:1px solid #26313d; display:flex; align-items:center; gap:14px; flex-wrap:wrap; }
   form { display:flex; gap:8px; align-items:center; margin:0; }
   input, select, button { font:inherit; color:var(--text); background:#22303d; border:1px solid #2e3d4b; border-radius:6px; padding:6px 10px; }
   button { cursor:pointer; } button:disabled { opacity:.5; cursor:default; }
   main { display:grid; grid-template-columns: 1fr 300px; gap:20px; padding:20px 24px; }
   #tiles { display:grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap:12px; align-content:start; }
+  #tiles:empty::before { content:"No video yet: join a room, and your camera and the other peers appear here.";
+    grid-column:1 / -1; display:flex; align-items:center; justify-content:center; aspect-ratio:16/9; max-height:60vh; border-radius:10px;
+    background:repeating-linear-gradient(135deg, #121a22 0 14px, #141d26 14px 28px); color:var(--muted); padding:20px; text-align:center; }
   figure { margin:0; background:#000; border-radius:10px; overflow:hidden; position:relative; aspect-ratio:16/9; }
   figure video { width:100%; height:100%; object-fit:cover; display:block; }
   figcaption { position:absolute; left:8px; bottom:6px; background:rgba(0,0,0,.55); padding:2px 8px; border-radius:5px; font-size:12px; }
@@ -44,8 +47,8 @@ const PAGE = /* html */ `<!doctype html>
 </style>
 </head>
 <body>
+${navBar('room', 'rooms: P2P mesh or SFU over WebRTC')}
 <header>
-  <h1>Sluice room</h1>
   <form id="join-form">
     <input id="room" placeholder="room name" required maxlength="64">
     <select id="mode"><option value="p2p">P2P (mesh)</option><option value="sfu">SFU (server)</option></select>
@@ -53,7 +56,6 @@ const PAGE = /* html */ `<!doctype html>
     <button id="join" type="submit">Join</button>
     <button id="leave" type="button" disabled>Leave</button>
   </form>
-  <a href="/">live streams</a>
 </header>
 <div id="status">Pick a room name and join.</div>
 <main>
@@ -76,8 +78,5 @@ ${ROOM_SCRIPT}
 
 /** Serves the room page at `GET /room`. */
 export function serveRoomPage(http: HttpServer): void {
-  http.route('GET', /^\/room\/?$/, (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE) })
-    res.end(PAGE)
-  })
+  http.route('GET', /^\/room\/?$/, (_req, res) => sendPage(res, PAGE))
 }

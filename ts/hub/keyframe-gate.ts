@@ -7,6 +7,7 @@
  */
 import type { Stream } from './stream'
 import type { MediaFrame } from './media-frame'
+import type { GateCounts } from '../metrics/drop-counts'
 
 /** `send`; `drop`; `behind`: the first drop of a fall-behind (log it); `disconnect`: behind too long. */
 export type GateDecision = 'send' | 'drop' | 'behind' | 'disconnect'
@@ -20,10 +21,13 @@ export class KeyframeGate {
   #skipping = false
   #behindSince: number | null = null
   framesDropped = 0
+  /** The server's counters of this protocol's players (`/metrics`), when given. */
+  readonly #counts: GateCounts | undefined
 
-  constructor(queueBytes: number, maxBehindMs: number) {
+  constructor(queueBytes: number, maxBehindMs: number, counts?: GateCounts) {
     this.#queueBytes = queueBytes
     this.#maxBehindMs = maxBehindMs
+    this.#counts = counts
   }
 
   /** A publisher (re)started: wait for its first keyframe. */
@@ -54,11 +58,18 @@ export class KeyframeGate {
     this.#waitingKeyframe = true
     this.#skipping = true
     this.#behindSince ??= Date.now()
-    return this.#drop() === 'disconnect' ? 'disconnect' : 'behind'
+    if (this.#drop() === 'disconnect') return 'disconnect'
+    if (this.#counts) this.#counts.skips.value++
+    return 'behind'
   }
 
   #drop(): GateDecision {
     this.framesDropped++
-    return this.#behindSince !== null && Date.now() - this.#behindSince > this.#maxBehindMs ? 'disconnect' : 'drop'
+    if (this.#counts) (this.#skipping ? this.#counts.slowPlayer : this.#counts.keyframeWait).value++
+    if (this.#behindSince !== null && Date.now() - this.#behindSince > this.#maxBehindMs) {
+      if (this.#counts) this.#counts.disconnects.value++
+      return 'disconnect'
+    }
+    return 'drop'
   }
 }

@@ -6,6 +6,7 @@ import { Stream, type Publisher, type Subscriber } from './stream'
 import type { GopCacheLimits } from './gop-cache'
 import { RequestRejectedError } from '../errors'
 import type { Logger } from '../log'
+import { DropCounts } from '../metrics/drop-counts'
 
 export interface StreamHubOptions {
   /** Bounds of each stream's GOP cache. */
@@ -26,6 +27,8 @@ export class StreamHub {
   readonly #timer: NodeJS.Timeout
   /** Publishers closed for silence, for `/metrics`. */
   silentPublishersClosed = 0
+  /** Media dropped and slow players, by protocol and reason, counted where it happens, for `/metrics`. */
+  readonly drops = new DropCounts()
 
   constructor(options: StreamHubOptions = {}) {
     this.#options = options

@@ -361,7 +361,7 @@ export class RtmpConnection implements MergedWriter {
   }
 
   #startPlay(msid: number, name: string): void {
-    const player = new RtmpPlayer(this, msid)
+    const player = new RtmpPlayer(this, msid, this.#hub.drops.gate('rtmp'))
     const stream = this.#hub.subscribe(this.#app, name, player)
     const client = this.#client(msid, 'player', stream, player)
     this.#slots.set(msid, { state: 'playing', stream, player, client })

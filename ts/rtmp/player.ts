@@ -10,6 +10,7 @@ import { wireBytes, type MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { RtmpConnection } from './connection'
 import { status } from './status'
+import type { GateCounts } from '../metrics/drop-counts'
 
 let nextPlayerId = 1
 
@@ -24,11 +25,12 @@ export class RtmpPlayer implements Subscriber {
   framesSent = 0
   bytesSent = 0
 
-  constructor(connection: RtmpConnection, messageStreamId: number) {
+  /** `counts`: the server's slow-player counters of RTMP players (`hub.drops.gate('rtmp')`). */
+  constructor(connection: RtmpConnection, messageStreamId: number, counts?: GateCounts) {
     this.id = `player-${nextPlayerId++}`
     this.#connection = connection
     this.messageStreamId = messageStreamId
-    this.#gate = new KeyframeGate(connection.options.playerQueueBytes, connection.options.playerMaxBehindMs)
+    this.#gate = new KeyframeGate(connection.options.playerQueueBytes, connection.options.playerMaxBehindMs, counts)
   }
 
   get framesDropped(): number {

@@ -23,15 +23,29 @@
  * NACKs; the origin's `GET /api/forwards` gives its RTT. `DELETE /api/relays/{id}` ends it.
  * `simulateLoss` (0–0.5) in the request drops that fraction of first transmissions at the
  * edge, to see NACK recovery at work.
+ *
+ * Access: the forwards, ingests and relays routes are admin routes (`admin.token`, or loopback
+ * without one; 401/403 otherwise, see ts/http/server.ts); ingests they create are `trusted` in
+ * the access decision. `/api/relay/offers` is authenticated by the relay secret (node to node).
+ * Forward `host`s and relay `origin`s pass `rtp.allowedDestinations` (ts/rtp/destinations.ts)
+ * before any socket is bound or packet sent: 403 otherwise.
+ *
+ * Bodies: JSON bodies must be `Content-Type: application/json` (415 otherwise; ingests also take
+ * `application/sdp`), at most `http.bodyLimitBytes` (413), and match the route's schema (400
+ * naming the key, unknown keys included). Other errors: 404 unknown stream or id, 409 a stream
+ * already live, 502 an origin that cannot be reached or refuses.
  */
 import dgram from 'node:dgram'
-import type http from 'node:http'
+import http from 'node:http'
+import https from 'node:https'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { z } from 'zod'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
-import { readBody, sendText, type HttpServer } from '../http/server'
-import { RequestRejectedError } from '../errors'
+import { mediaType, readBody, readJson, sendText, type HttpServer } from '../http/server'
+import { HttpRequestError, RequestRejectedError } from '../errors'
+import { DestinationPolicy, type AllowedDestination } from './destinations'
 import type { AccessControl } from '../access/access-control'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { normalizeIp } from '../access/address'
@@ -49,9 +63,11 @@ export interface RtpOptions {
   advertisedHost: string | null
   /** Shared secret for relay offers between nodes; relays are refused while it is null. */
   relaySecret: string | null
+  /** Forward destinations and relay origins allowed beyond loopback (CIDRs, addresses, host names). Default none. */
+  allowedDestinations: string[]
 }
 
-export const defaultRtpOptions: RtpOptions = { host: '0.0.0.0', advertisedHost: null, relaySecret: null }
+export const defaultRtpOptions: RtpOptions = { host: '0.0.0.0', advertisedHost: null, relaySecret: null, allowedDestinations: [] }
 
 const COMPOSITION_TIME_EXTENSION_ID = 1
 /**
@@ -61,12 +77,70 @@ const COMPOSITION_TIME_EXTENSION_ID = 1
 const INGEST_REPLAY_WINDOW = 2048
 /** Receive buffer asked for UDP sockets (the kernel caps it at net.core.rmem_max). */
 const RECEIVE_BUFFER_BYTES = 4 << 20
-const BODY_LIMIT = 64 * 1024
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message)
+/** A refusal with its HTTP status (the router answers it with the message as text). */
+class HttpError extends HttpRequestError {
+  constructor(status: number, message: string) {
+    super(status, status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 502 ? 'BAD_GATEWAY' : 'HTTP_BAD_REQUEST', message)
   }
+}
+
+const streamPath = z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'must be "app/name"')
+const portNumber = z.number().int().min(1).max(65535)
+const srtpOption = z
+  .union([z.boolean(), z.strictObject({ suite: z.string().max(64).optional(), key: z.string().max(256).optional(), inline: z.string().max(256).optional() })])
+  .optional()
+const sdesKey = z.object({ suite: z.string().max(64).optional(), inline: z.string().min(1).max(256) })
+
+/** `POST /api/forwards`. */
+const forwardBody = z.strictObject({ stream: streamPath, host: z.string().min(1).max(253), videoPort: portNumber, audioPort: portNumber.optional(), srtp: srtpOption })
+/** `POST /api/ingests/{app}/{name}` as JSON. */
+const ingestBody = z.strictObject({
+  video: z.strictObject({ payloadType: z.number().int().min(0).max(127).optional(), sps: z.base64().optional(), pps: z.base64().optional() }).optional(),
+  audio: z.strictObject({ payloadType: z.number().int().min(0).max(127).optional(), config: z.hex().min(4).max(64) }).optional(),
+  srtp: srtpOption,
+})
+/** `POST /api/relays`. */
+const relayBody = z.strictObject({
+  origin: z.string().regex(/^https?:\/\//, 'must be an http(s) URL of the origin node').max(2048),
+  stream: streamPath,
+  secret: z.string().min(1).max(1024).optional(),
+  simulateLoss: z.number().min(0).max(0.5).optional(),
+})
+/** `POST /api/relay/offers` (from an edge node). */
+const offerBody = z.object({ stream: streamPath, host: z.string().min(1).max(253), port: portNumber, media: sdesKey, feedback: sdesKey })
+
+/**
+ * One HTTP request to a checked address (`dest`): the URL's host is kept for `Host` and TLS SNI
+ * but never resolved again. Resolves with the status and the text body (at most 1 MiB).
+ */
+function requestAt(url: URL, dest: AllowedDestination, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:'
+    const req = (secure ? https : http).request({
+      hostname: dest.address,
+      family: dest.family,
+      port: url.port || (secure ? 443 : 80),
+      path: `${url.pathname}${url.search}`,
+      method: init.method,
+      headers: { ...init.headers, Host: url.host, ...(init.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(init.body)) } : {}) },
+      ...(secure && !url.hostname.startsWith('[') && !/^[\d.]+$/.test(url.hostname) ? { servername: url.hostname } : {}),
+      timeout: init.timeoutMs,
+    }, (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (c: Buffer) => {
+        size += c.length
+        if (size > 1 << 20) return void req.destroy(new Error('answer too large'))
+        chunks.push(c)
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${init.timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end(init.body)
+  })
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -127,26 +201,10 @@ function srtpKey(value: unknown): SdesKey | null {
   }
 }
 
-function splitStream(value: unknown): [string, string] {
-  const m = typeof value === 'string' ? /^([^/\s]+)\/([^/\s]+)$/.exec(value) : null
-  if (!m) throw new HttpError(400, 'stream must be "app/name"')
-  return [m[1]!, m[2]!]
-}
-
-function port(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) throw new HttpError(400, `${what} must be a port number`)
-  return value
-}
-
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const text = await readBody(req, BODY_LIMIT)
-  try {
-    const v = JSON.parse(text || '{}') as unknown
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
-    return v as Record<string, unknown>
-  } catch {
-    throw new HttpError(400, 'body must be a JSON object')
-  }
+/** `"app/name"` (already checked by the schema) → `[app, name]`. */
+function splitStream(value: string): [string, string] {
+  const slash = value.indexOf('/')
+  return [value.slice(0, slash), value.slice(slash + 1)]
 }
 
 interface RelayLink {
@@ -168,9 +226,11 @@ export class RtpService {
   readonly ingests = new Map<string, RtpIngest>()
   readonly relays = new Map<string, RelayLink>()
   readonly #ctx: { access: AccessControl; clients: ClientRegistry }
+  readonly #destinations: DestinationPolicy
 
   constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<RtpOptions>, ctx: { access: AccessControl; clients: ClientRegistry }) {
     this.options = { ...defaultRtpOptions, ...options }
+    this.#destinations = new DestinationPolicy(this.options.allowedDestinations)
     this.#ctx = ctx
     this.#hub = hub
     this.#log = log.child({ component: 'rtp' })
@@ -179,9 +239,8 @@ export class RtpService {
         try {
           await fn(req, res, params)
         } catch (error) {
-          if (error instanceof HttpError) return sendText(res, error.status, error.message)
           if (error instanceof RequestRejectedError) return sendText(res, 409, error.message)
-          throw error
+          throw error // HttpRequestError: answered by the router with its status
         }
       }
     http.route('POST', /^\/api\/forwards\/?$/, handle((req, res) => this.#postForward(req, res)))
@@ -267,26 +326,37 @@ export class RtpService {
     return forwarder
   }
 
+  /** The socket family UDP sockets are bound with. */
+  get #family(): 4 | 6 {
+    return this.options.host.includes(':') ? 6 : 4
+  }
+
+  /** Checks a destination against the allow-list (403) and that our sockets can reach it (400). */
+  async #destination(host: string): Promise<AllowedDestination> {
+    const dest = await this.#destinations.check(host, this.#family)
+    if (dest.family !== this.#family) throw new HttpError(400, `${host} has no IPv${this.#family} address (UDP sockets are bound to ${this.options.host})`)
+    return dest
+  }
+
   async #postForward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readJson(req)
+    const body = await readJson(req, forwardBody)
     const [app, name] = splitStream(body.stream)
+    if (body.audioPort === undefined && body.videoPort > 65533) throw new HttpError(400, 'audioPort (default videoPort + 2) must be a port number')
+    const key = srtpKey(body.srtp)
+    const dest = await this.#destination(body.host)
     const stream = this.#hub.get(app, name)
     if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
-    if (typeof body.host !== 'string' || !body.host) throw new HttpError(400, 'host is required')
-    const videoPort = port(body.videoPort, 'videoPort')
-    const audioPort = body.audioPort === undefined ? videoPort + 2 : port(body.audioPort, 'audioPort')
-    const key = srtpKey(body.srtp)
-    const f = await this.#startForwarder(stream, false, { host: body.host, videoPort, audioPort }, key, null)
+    const f = await this.#startForwarder(stream, false, { host: dest.address, videoPort: body.videoPort, audioPort: body.audioPort ?? body.videoPort + 2 }, key, null)
     json(res, 201, { id: f.id, sdp: f.sdp(), sdpUrl: `/api/forwards/${f.id}/sdp`, srtp: key })
   }
 
   async #postIngest(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string): Promise<void> {
-    const isSdp = (req.headers['content-type'] ?? '').startsWith('application/sdp')
+    const isSdp = mediaType(req) === 'application/sdp'
     let video: IngestVideo | null = null
     let audio: IngestAudio | null = null
     let key: SdesKey | null = null
     if (isSdp) {
-      const media = parseSdpMedia(await readBody(req, BODY_LIMIT))
+      const media = parseSdpMedia(await readBody(req))
       for (const m of media) {
         if (m.kind === 'video' && m.codec === 'H264') {
           const sets = (m.fmtp['sprop-parameter-sets'] ?? '').split(',').map((s) => Buffer.from(s, 'base64'))
@@ -297,12 +367,11 @@ export class RtpService {
         if (m.crypto) key = srtpKey({ suite: m.crypto.suite, key: m.crypto.inline })
       }
     } else {
-      const body = await readJson(req)
-      const v = body.video as { payloadType?: number; sps?: string; pps?: string } | undefined
-      const a = body.audio as { payloadType?: number; config?: string } | undefined
+      const body = await readJson(req, ingestBody)
+      const v = body.video
+      const a = body.audio
       if (v) video = { payloadType: v.payloadType ?? RTP_H264_PT, codec: 'H264', sps: v.sps ? Buffer.from(v.sps, 'base64') : undefined, pps: v.pps ? Buffer.from(v.pps, 'base64') : undefined }
       if (a) {
-        if (typeof a.config !== 'string') throw new HttpError(400, 'audio.config (hex AudioSpecificConfig) is required')
         const config = Buffer.from(a.config, 'hex')
         const info = describeAudioSpecificConfig(config)
         if (!info) throw new HttpError(400, 'audio.config is not an AudioSpecificConfig')
@@ -314,6 +383,7 @@ export class RtpService {
     const refusal = await this.#ctx.access.check({
       action: 'publish', app, stream: name, protocol: 'rtp', remoteAddress: normalizeIp(req.socket.remoteAddress),
       credential: httpCredential(req, new URL(req.url ?? '/', 'http://localhost')), query: new URLSearchParams(), clientId: `rtp-ingest-pending`,
+      trusted: true, // created through the admin API: the admin credential was checked
     })
     if (refusal) throw new HttpError(refusal.status, `publish refused: ${refusal.reason}`)
     const existing = this.#hub.get(app, name)
@@ -377,13 +447,10 @@ export class RtpService {
   /** Origin side: an edge asks for a stream, giving its address and both keys. */
   async #postOffer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.#authorize(req)
-    const body = await readJson(req)
+    const body = await readJson(req, offerBody)
     const [app, name] = splitStream(body.stream)
     const stream = this.#hub.get(app, name)
     if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
-    if (typeof body.host !== 'string') throw new HttpError(400, 'host is required')
-    const isKey = (k: unknown) => typeof k === 'object' && k !== null && typeof (k as SdesKey).inline === 'string'
-    if (!isKey(body.media) || !isKey(body.feedback)) throw new HttpError(400, 'media and feedback SRTP keys ({suite, inline}) are required')
     const refusal = await this.#ctx.access.check({
       action: 'play', app, stream: name, protocol: 'relay', remoteAddress: normalizeIp(req.socket.remoteAddress),
       credential: null, query: new URLSearchParams(), clientId: 'relay-offer', trusted: true,
@@ -391,7 +458,7 @@ export class RtpService {
     if (refusal) throw new HttpError(refusal.status, `relay refused: ${refusal.reason}`)
     const media = srtpKey(body.media)
     const feedback = srtpKey(body.feedback)
-    const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: port(body.port, 'port') }, media!, feedback!)
+    const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: body.port }, media!, feedback!)
     const codecs = f.sender.codecs
     json(res, 201, {
       id: f.id,
@@ -403,33 +470,45 @@ export class RtpService {
 
   /** Edge side: pull `stream` from `origin`. */
   async #postRelay(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readJson(req)
+    const body = await readJson(req, relayBody)
     const [app, name] = splitStream(body.stream)
-    if (typeof body.origin !== 'string' || !/^https?:\/\//.test(body.origin)) throw new HttpError(400, 'origin must be an http(s) URL of the origin node')
-    const secret = typeof body.secret === 'string' ? body.secret : this.options.relaySecret
+    const secret = body.secret ?? this.options.relaySecret
     if (!secret) throw new HttpError(400, 'no relay secret configured or given')
     if (this.#hub.get(app, name)?.isLive) throw new HttpError(409, `stream ${app}/${name} is already live here`)
-    const simulateLoss = typeof body.simulateLoss === 'number' ? Math.min(0.5, Math.max(0, body.simulateLoss)) : 0
-    const link = await this.pull(body.origin, app, name, secret, { simulateLoss })
+    const link = await this.pull(body.origin, app, name, secret, { simulateLoss: body.simulateLoss ?? 0 })
     json(res, 201, this.#relayInfo(link))
   }
 
-  /** Pulls `app/name` from the origin node over an SRTP relay link (see the module docs). */
+  /**
+   * Pulls `app/name` from the origin node (`origin`: `http(s)://host:port`) over an SRTP relay
+   * link (see the module docs). The origin's host must pass `rtp.allowedDestinations`
+   * (`DestinationRefusedError` otherwise, before anything is bound or sent); rejects with an
+   * `HttpRequestError` (502) when the origin cannot be reached or refuses.
+   */
   async pull(origin: string, app: string, name: string, secret: string, testing: { simulateLoss?: number } = {}): Promise<RelayLink> {
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new HttpError(400, `origin ${origin} is not a URL`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpError(400, 'origin must be an http(s) URL of the origin node')
+    const dest = await this.#destinations.check(url.hostname)
+    const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`
+    const at = (path: string) => new URL(`${base}${path}`)
     const socket = await bind(this.options.host)
     const media = generateSdesKey(DEFAULT_SRTP_SUITE)
     const feedback = generateSdesKey(DEFAULT_SRTP_SUITE)
-    const base = origin.replace(/\/$/, '')
     let answer: { id: string; compositionTimeExtensionId: number; video: { payloadType: number; sps: string; pps: string } | null; audio: { payloadType: number; config: string } | null }
     try {
-      const r = await fetch(`${base}/api/relay/offers`, {
+      const r = await requestAt(at('/api/relay/offers'), dest, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${secret}` },
         body: JSON.stringify({ stream: `${app}/${name}`, host: this.#advertised, port: socket.address().port, media, feedback }),
-        signal: AbortSignal.timeout(5000),
+        timeoutMs: 5000,
       })
-      if (r.status !== 201) throw new HttpError(502, `origin answered ${r.status}: ${await r.text()}`)
-      answer = (await r.json()) as typeof answer
+      if (r.status !== 201) throw new HttpError(502, `origin answered ${r.status}: ${r.text}`)
+      answer = JSON.parse(r.text) as typeof answer
     } catch (error) {
       socket.close()
       if (error instanceof HttpError) throw error
@@ -454,7 +533,7 @@ export class RtpService {
       this.relays.delete(link.id)
       this.#ctx.clients.remove(client, reason)
       this.#log.info({ relay: link.id, reason }, 'relay link closed')
-      fetch(`${base}/api/relay/offers/${answer.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(2000) }).catch(() => {})
+      requestAt(at(`/api/relay/offers/${encodeURIComponent(answer.id)}`), dest, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` }, timeoutMs: 2000 }).catch(() => {})
     })
     this.#log.info({ relay: link.id, origin: base, stream: link.stream }, 'relay link up')
     return link

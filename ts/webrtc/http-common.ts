@@ -1,15 +1,15 @@
 /**
  * HTTP pieces WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) share: CORS, ICE servers in `Link`
  * headers (RFC 8288 `rel="ice-server"`, RFC 9725 §4.6), the offer body and the bearer token.
+ *
+ * CORS: `Access-Control-Allow-Origin` is set by the HTTP server for every public route from
+ * `http.cors.origins` (the request's origin when listed, `*` when configured); `CORS_HEADERS`
+ * adds what WHIP/WHEP clients need besides (methods, headers, exposed headers).
  */
 import type http from 'node:http'
 import { BodyTooLargeError, readBody, sendText } from '../http/server'
 
-/** Largest SDP offer or trickle fragment read, bytes. */
-export const SDP_LIMIT = 64 * 1024
-
 export const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
   'Access-Control-Allow-Headers': 'Content-Type, Authorization, If-Match',
   'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
@@ -27,14 +27,14 @@ export function bearerToken(req: http.IncomingMessage): string | null {
   return auth.startsWith('Bearer ') ? auth.slice(7) : null
 }
 
-/** Answers with a text body and the CORS headers. */
+/** Answers with a text body and the CORS headers (and `Connection: close` after a 413). */
 export function answerText(res: http.ServerResponse, status: number, text: string): void {
-  sendText(res, status, text, CORS_HEADERS)
+  sendText(res, status, text, status === 413 ? { ...CORS_HEADERS, Connection: 'close' } : CORS_HEADERS)
 }
 
 /**
- * Reads an `application/sdp` offer; on a wrong content type (415), an oversized (413) or broken
- * body (400) it answers the request itself and returns null.
+ * Reads an `application/sdp` offer of at most `http.bodyLimitBytes`; on a wrong content type
+ * (415), an oversized (413) or broken body (400) it answers the request itself and returns null.
  */
 export async function readOffer(req: http.IncomingMessage, res: http.ServerResponse, protocol: string): Promise<string | null> {
   if (!(req.headers['content-type'] ?? '').startsWith('application/sdp')) {
@@ -42,7 +42,7 @@ export async function readOffer(req: http.IncomingMessage, res: http.ServerRespo
     return null
   }
   try {
-    return await readBody(req, SDP_LIMIT)
+    return await readBody(req)
   } catch (error) {
     answerText(res, error instanceof BodyTooLargeError ? 413 : 400, `cannot read the offer: ${(error as Error).message}`)
     return null
@@ -56,9 +56,9 @@ export async function readTrickle(req: http.IncomingMessage, res: http.ServerRes
     return null
   }
   try {
-    return await readBody(req, SDP_LIMIT)
+    return await readBody(req)
   } catch (error) {
-    answerText(res, 413, (error as Error).message)
+    answerText(res, error instanceof BodyTooLargeError ? 413 : 400, (error as Error).message)
     return null
   }
 }

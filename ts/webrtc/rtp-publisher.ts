@@ -206,6 +206,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     const colon = reason.indexOf(':')
     const code = colon > 0 ? reason.slice(0, colon) : reason
     this.#dropped[code] = (this.#dropped[code] ?? 0) + 1
+    this.#hub.drops.add(this.protocol, 'packets', code)
     if (this.#dropped[code] === 1 || this.#dropped[code] % 1000 === 0) this.#log.warn({ code, reason, count: this.#dropped[code] }, 'RTP packet dropped')
   }
 

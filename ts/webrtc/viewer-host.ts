@@ -93,6 +93,9 @@ export class ViewerHost {
   readonly #streams = new Map<string, HostedStream>()
   readonly #latency: number[] = new Array(LATENCY_SAMPLES)
   #latencyAt = 0
+  /** Lag events and video packets skipped since the process started (streams come and go), for `/metrics`. */
+  #lagEvents = 0
+  #packetsSkipped = 0
   /** One packet patched for one viewer (sequence number, payload type); sends copy it. */
   #scratch = Buffer.allocUnsafe(2048)
 
@@ -119,7 +122,11 @@ export class ViewerHost {
         const s = this.#streams.get(m.streamKey)
         if (!s) return
         if (!Number.isNaN(m.at) && !this.#keepUp(s, m.streamKey, epochMs() - m.at)) {
-          if (m.kind === 'video') s.packetsSkipped += this.#skip(s, m.ends.length)
+          if (m.kind === 'video') {
+            const skipped = this.#skip(s, m.ends.length)
+            s.packetsSkipped += skipped
+            this.#packetsSkipped += skipped
+          }
           return
         }
         this.#media(s, m.kind, m.data, m.ends, m.keyframe)
@@ -151,8 +158,8 @@ export class ViewerHost {
         return this.#post({
           op: 'stats',
           latencyMs: this.#latency.slice(0, Math.min(this.#latencyAt, LATENCY_SAMPLES)),
-          lagEvents: [...this.#streams.values()].reduce((n, s) => n + s.lagEvents, 0),
-          packetsSkipped: [...this.#streams.values()].reduce((n, s) => n + s.packetsSkipped, 0),
+          lagEvents: this.#lagEvents,
+          packetsSkipped: this.#packetsSkipped,
           viewers: [...this.#viewers.values()].map((v) => ({
             id: v.id,
             packetsSent: v.packetsSent,
@@ -289,6 +296,7 @@ export class ViewerHost {
       if (lagMs <= MAX_LAG_MS) return true
       s.behind = true
       s.lagEvents++
+      this.#lagEvents++
       this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: streamKey, lagMs: Math.round(lagMs), viewers: s.viewers.size } })
       return false
     }

@@ -29,9 +29,9 @@ export interface ViewerStats {
   viewers: ViewerCounters[]
   /** Source message arrival → last viewer's last packet sent, ms, recent video batches. */
   latencyMs: number[]
-  /** Times a viewer process fell behind a stream and skipped to the next keyframe. */
+  /** Times a viewer process fell behind a stream and skipped to the next keyframe, since the pool started. */
   lagEvents: number
-  /** Video packets skipped by viewer processes while behind. */
+  /** Video packets skipped by viewer processes while behind, since the pool started. */
   packetsSkipped: number
   /** Viewer processes that did not answer in time (busy). */
   unanswered: number
@@ -48,6 +48,9 @@ interface PoolWorker {
   viewers: number
   /** Viewer count per stream key on this worker. */
   streams: Map<string, number>
+  /** The process's `lagEvents` and `packetsSkipped` as of its last stats answer. */
+  lagEvents: number
+  packetsSkipped: number
 }
 
 interface PendingViewer {
@@ -66,6 +69,10 @@ export class ViewerPool {
   #statsRound: StatsRound | null = null
   /** Fan-out latency samples (ms) from the last `stats()` call, all viewer processes. */
   latencyMs: number[] = []
+  /** Viewer processes that exited while serving (not at `close()`), for `/metrics`. */
+  processExits = 0
+  /** `lagEvents` and `packetsSkipped` of processes that exited (as last reported). */
+  #exited = { lagEvents: 0, packetsSkipped: 0 }
 
   constructor(log: Logger, options: Partial<ViewerPoolOptions> = {}) {
     this.#log = log.child({ component: 'webrtc' })
@@ -79,9 +86,14 @@ export class ViewerPool {
     return this.#viewers.size
   }
 
+  /** Viewer processes running now (they are started on demand, up to `workers`). */
+  get processes(): number {
+    return this.#workers.length
+  }
+
   #spawn(): PoolWorker {
     const worker = fork(path.join(__dirname, 'viewer-worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    const w: PoolWorker = { worker, viewers: 0, streams: new Map() }
+    const w: PoolWorker = { worker, viewers: 0, streams: new Map(), lagEvents: 0, packetsSkipped: 0 }
     worker.on('message', (m: HostMessage) => this.#onMessage(w, m))
     worker.on('error', (err) => this.#log.error({ err }, 'viewer process failed'))
     worker.on('exit', (code, signal) => this.#onExit(w, code, signal))
@@ -140,7 +152,7 @@ export class ViewerPool {
    * `timeoutMs` (busy, or its queue long) is left out and counted in `unanswered`.
    */
   stats(timeoutMs = 1000): Promise<ViewerStats> {
-    if (this.#workers.length === 0) return Promise.resolve({ viewers: [], latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 })
+    if (this.#workers.length === 0) return Promise.resolve({ viewers: [], latencyMs: [], ...this.#exited, unanswered: 0 })
     return new Promise((resolve) => {
       this.#statsWaiters.push(resolve)
       if (this.#statsRound) return
@@ -157,6 +169,8 @@ export class ViewerPool {
     this.#statsRound = null
     if (round.timer) clearTimeout(round.timer)
     round.result.unanswered = round.waiting.size
+    round.result.lagEvents = this.#workers.reduce((n, w) => n + w.lagEvents, this.#exited.lagEvents)
+    round.result.packetsSkipped = this.#workers.reduce((n, w) => n + w.packetsSkipped, this.#exited.packetsSkipped)
     this.latencyMs = round.result.latencyMs
     const waiters = this.#statsWaiters
     this.#statsWaiters = []
@@ -172,6 +186,9 @@ export class ViewerPool {
     const i = this.#workers.indexOf(w)
     if (i < 0) return
     this.#workers.splice(i, 1)
+    this.processExits++
+    this.#exited.lagEvents += w.lagEvents
+    this.#exited.packetsSkipped += w.packetsSkipped
     this.#log.error({ code, signal }, 'viewer process exited; its viewers are closed')
     for (const [id, v] of this.#viewers) {
       if (v.worker !== w) continue
@@ -221,8 +238,8 @@ export class ViewerPool {
         if (!round?.waiting.delete(w)) return
         round.result.viewers.push(...m.viewers)
         round.result.latencyMs.push(...m.latencyMs)
-        round.result.lagEvents += m.lagEvents
-        round.result.packetsSkipped += m.packetsSkipped
+        w.lagEvents = m.lagEvents
+        w.packetsSkipped = m.packetsSkipped
         if (round.waiting.size === 0) this.#finishStats(round)
         return
       }

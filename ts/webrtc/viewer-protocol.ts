@@ -49,6 +49,6 @@ export type HostMessage =
   | { op: 'keyframe'; id: string; reason: string }
   | { op: 'closed'; id: string; reason: string; packetsSent: number; bytesSent: number }
   /** `latencyMs`: for recent video batches, source message arrival → last viewer's last packet sent. */
-  /** `lagEvents`: times a stream fell behind; `packetsSkipped`: video packets dropped then. */
+  /** `lagEvents`: times a stream fell behind; `packetsSkipped`: video packets dropped then (both since the process started). */
   | { op: 'stats'; viewers: ViewerCounters[]; latencyMs: number[]; lagEvents: number; packetsSkipped: number }
   | { op: 'log'; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }

@@ -8,6 +8,11 @@
 //!
 //! Nothing here touches a socket or a clock; every length read from the wire is bounded and
 //! malformed input is an [`RtmpError`], never a panic.
+//!
+//! Errors are final. A [`session::Session`], [`chunk::ChunkDecoder`] or handshake that returned
+//! an error from reading input is inert from then on: every later input call returns the same
+//! error and reads nothing (no bytes counted, no events, no messages, no ranges into an earlier
+//! buffer). Close the connection; a new one needs a new session.
 // Unsafe code is denied everywhere but `chunk::arena` (shared payload memory, one audited module).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

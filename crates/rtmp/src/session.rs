@@ -6,6 +6,12 @@
 //! the handshake, Set Chunk Size and Abort (applied where they arrive), Acknowledgements once a
 //! peer's window is received (§5.4.3/§5.4.4), and PingResponse to PingRequest (§7.1.7).
 //! Nothing here reads a clock: time stamps given to `new` are inputs.
+//!
+//! Errors are final: once [`Session::handle_input`] or [`Session::handle_input_in_place`]
+//! returned an error, the session is inert. Every later call to either returns the same error
+//! without reading its input (no bytes counted, no events, nothing to transmit), so a caller
+//! that feeds a failed session once more by mistake gets the error again, never stale state.
+//! Events and transmit bytes produced before the error stay available; close the connection.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -128,6 +134,8 @@ pub struct Session {
     acked: u64,
     /// The peer's window acknowledgement size in bytes (0: none announced yet).
     ack_window: u32,
+    /// The error that ended input: from then on every `handle_input*` returns it.
+    failed: Option<RtmpError>,
 }
 
 impl Session {
@@ -155,6 +163,7 @@ impl Session {
             received: 0,
             acked: 0,
             ack_window: 0,
+            failed: None,
         }
     }
 
@@ -178,8 +187,36 @@ impl Session {
         self.encoder.chunk_size()
     }
 
-    /// Feeds bytes read from the socket. On error the session must be closed.
+    /// Feeds bytes read from the socket.
+    ///
+    /// # Errors
+    ///
+    /// Malformed or over-limit input ([`RtmpError`]); the events of the messages before the
+    /// fault are still queued. An error is final: this and every later `handle_input` or
+    /// [`Session::handle_input_in_place`] returns the same error without reading its input, and
+    /// the session must be closed (see the module docs).
     pub fn handle_input(&mut self, input: &[u8]) -> Result<(), RtmpError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.read_input(input);
+        self.record_failure(result)
+    }
+
+    /// Whether `handle_input*` has returned an error (then it returns it again on every call).
+    pub fn is_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// Keeps an error as the session's final one.
+    fn record_failure(&mut self, result: Result<(), RtmpError>) -> Result<(), RtmpError> {
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    fn read_input(&mut self, input: &[u8]) -> Result<(), RtmpError> {
         let Some(used) = self.handshake_input(input)? else {
             return Ok(());
         };
@@ -203,7 +240,21 @@ impl Session {
     /// [`ChunkDecoder::push_in_place`]): `input` is rewritten, and audio/video messages whose
     /// chunks all arrived in it come out as [`SessionEvent::MediaInInput`] ranges of it instead of
     /// copies. For a buffer nothing else reads afterwards, such as a socket read's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::handle_input`], and just as final: the [`SessionEvent::MediaInInput`]
+    /// events queued before the fault name valid ranges of this `input`; a message that was
+    /// still being reassembled in it is dropped, so no later call can name a range of it.
     pub fn handle_input_in_place(&mut self, input: &mut [u8]) -> Result<(), RtmpError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.read_input_in_place(input);
+        self.record_failure(result)
+    }
+
+    fn read_input_in_place(&mut self, input: &mut [u8]) -> Result<(), RtmpError> {
         let Some(used) = self.handshake_input(input)? else {
             return Ok(());
         };

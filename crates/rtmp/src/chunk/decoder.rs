@@ -5,6 +5,11 @@
 //! ([`super::arena`]); [`ChunkDecoder::push_in_place`] reassembles messages inside the input
 //! buffer itself, moving each later chunk's payload down over the chunk headers before it, and
 //! copies only a message that continues into the next read.
+//!
+//! Errors are final, as in the handshake: a decoder whose `push` or `push_in_place` returned an
+//! error has failed. It drops its messages in progress there and then (so nothing it holds can
+//! name a range of a read that is over), and every later `push`/`push_in_place` returns the
+//! same error again without reading its input. Only a new decoder reads a new connection.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -120,6 +125,12 @@ pub enum Body {
 impl Message<Body> {
     /// The same message with its payload in shared memory: a [`Body::Input`] range of `input`
     /// (the buffer the message was decoded from) is copied into a slab of its own.
+    ///
+    /// # Panics
+    ///
+    /// If `input` is not (at least as long as) the buffer of the `push_in_place` call that
+    /// returned the message: the range is sliced as is. The decoder never hands out a range of
+    /// an earlier read, even after an error (see [`ChunkDecoder::push_in_place`]).
     pub fn into_shared(self, input: &[u8]) -> Message {
         Message {
             csid: self.csid,
@@ -196,6 +207,9 @@ const FLAT_CSIDS: usize = 64;
 /// `Header`. A message completes when its last chunk's payload is copied. Set Chunk Size and
 /// Abort Message are applied here, at the point in the byte stream where they arrive, and are
 /// still returned to the caller.
+///
+/// An error from [`ChunkDecoder::push`] or [`ChunkDecoder::push_in_place`] is final: the decoder
+/// is then inert (every later call returns that error and reads nothing), see the module docs.
 #[derive(Debug)]
 pub struct ChunkDecoder {
     limits: DecoderLimits,
@@ -211,6 +225,8 @@ pub struct ChunkDecoder {
     in_input: Option<u32>,
     /// Scratch list for [`ChunkDecoder::push`].
     decoded: Vec<Message<Body>>,
+    /// The error that ended decoding: from then on every push returns it and reads nothing.
+    failed: Option<RtmpError>,
 }
 
 impl ChunkDecoder {
@@ -228,6 +244,7 @@ impl ChunkDecoder {
             arena: Arena::new(),
             in_input: None,
             decoded: Vec::new(),
+            failed: None,
         }
     }
 
@@ -252,7 +269,8 @@ impl ChunkDecoder {
 
     /// Drops every message in progress and the current slab, so the memory can return to the
     /// pool once the payloads made from it are gone. Meant for a connection that is closing; a
-    /// later chunk is read as after an Abort Message (§5.4.2) on every chunk stream.
+    /// later chunk is read as after an Abort Message (§5.4.2) on every chunk stream (unless the
+    /// decoder has failed: it reads nothing more). A failing push calls it itself.
     pub fn release_payload_memory(&mut self) {
         for state in self.flat.iter_mut().chain(self.other.values_mut()) {
             state.payload = None;
@@ -287,15 +305,39 @@ impl ChunkDecoder {
     }
 
     /// Feeds bytes as they arrive (any split) and appends every message they complete to
-    /// `out`, its payload copied into slab memory. On error the session is unusable and must be
-    /// closed.
+    /// `out`, its payload copied into slab memory.
+    ///
+    /// # Errors
+    ///
+    /// Malformed or over-limit input ([`RtmpError`]). The messages completed before the fault
+    /// are still appended to `out`. An error is final: the decoder drops its messages in
+    /// progress, and this and every later `push`/`push_in_place` call returns the same error
+    /// without reading its input (the connection must be closed).
     pub fn push(&mut self, input: &[u8], out: &mut Vec<Message>) -> Result<(), RtmpError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let mut decoded = std::mem::take(&mut self.decoded);
         let result = self.decode(&mut &*input, &mut decoded);
         // Without IN_PLACE every payload is in a slab already (`into_shared` copies nothing).
         out.extend(decoded.drain(..).map(|m| m.into_shared(input)));
         self.decoded = decoded;
-        result
+        result.map_err(|e| self.fail(e))
+    }
+
+    /// Whether a `push`/`push_in_place` call has returned an error (then every later one
+    /// returns it again and reads nothing).
+    pub fn is_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// Ends decoding with `e`: drops every message in progress (a message being reassembled in
+    /// the input names ranges of a read that is over once the call returns) and keeps `e` for
+    /// every later call. Returns `e`.
+    fn fail(&mut self, e: RtmpError) -> RtmpError {
+        self.release_payload_memory();
+        self.failed = Some(e.clone());
+        e
     }
 
     /// Like [`ChunkDecoder::push`], but reassembles messages inside `input`: a message whose
@@ -306,13 +348,26 @@ impl ChunkDecoder {
     /// earlier read, goes to slab memory as with `push`, and so does a message still in
     /// progress when the read ends (its bytes so far are copied there, counted against
     /// `max_buffered`). The caller must read the returned ranges before it changes `input`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChunkDecoder::push`]: the messages completed before the fault are in `out` (their
+    /// [`Body::Input`] ranges of `input` stay valid), and the error is final. A message that
+    /// was being reassembled in `input` is dropped, not moved to a slab, so no later call can
+    /// complete it with a range of this read; every later call returns the same error.
     pub fn push_in_place(
         &mut self,
         mut input: &mut [u8],
         out: &mut Vec<Message<Body>>,
     ) -> Result<(), RtmpError> {
-        self.decode(&mut input, out)?;
-        self.move_input_message_to_slab(input)
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = match self.decode(&mut input, out) {
+            Ok(()) => self.move_input_message_to_slab(input),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.fail(e))
     }
 
     /// At the end of an in-place read: the message in progress in the input moves to a slab.

@@ -290,3 +290,32 @@ fn a_message_left_in_progress_at_the_end_of_a_read_counts_against_max_buffered()
     assert!(matches!(&out[0].payload, Body::Payload(p) if *p == vec![7u8; 1000]));
     assert_eq!(d.buffered(), 0);
 }
+
+#[test]
+fn a_failed_in_place_read_leaves_no_range_for_a_later_push() {
+    // A 300-byte message starts in the read (its first chunk reassembled in place at 12..140),
+    // then a fmt 1 chunk on a chunk stream without a previous header fails the read. Fed the
+    // rest of the message afterwards, the decoder used to complete it as `Body::Input(12..312)`
+    // of the *new* read, 175 bytes long, and `into_shared` panicked on the range. Errors are
+    // final now: the decoder dropped the message and returns the same error, reading nothing.
+    let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let mut enc = ChunkEncoder::new();
+    let mut bytes = Vec::new();
+    enc.encode(3, 0, 9, 1, &payload, &mut bytes); // 12 + 128, 1 + 128, 1 + 44
+    let mut first = bytes[..140].to_vec();
+    first.extend_from_slice(&[0x44, 0, 0, 0, 0, 0, 4, 8]); // fmt 1 on csid 4: no fmt 0 yet
+    let mut d = ChunkDecoder::new(DecoderLimits::default());
+    let mut out = Vec::new();
+    let err = d.push_in_place(&mut first, &mut out).unwrap_err();
+    assert!(matches!(
+        err,
+        crate::error::RtmpError::MissingPreviousHeader { csid: 4, fmt: 1 }
+    ));
+    assert!(d.is_failed());
+    assert_eq!(d.buffered(), 0, "the message in progress was dropped");
+    let mut shared = Vec::new();
+    assert_eq!(d.push(&bytes[140..], &mut shared), Err(err.clone()));
+    let mut rest = bytes[140..].to_vec();
+    assert_eq!(d.push_in_place(&mut rest, &mut out), Err(err));
+    assert!(out.is_empty() && shared.is_empty());
+}

@@ -256,7 +256,11 @@ impl H264Depacketizer {
             return;
         };
         let keyframe = std::mem::take(&mut self.au_keyframe);
-        let broken = std::mem::take(&mut self.broken) || self.fu_start.take().is_some();
+        // Both taken unconditionally (no `||` short circuit): `au` is emptied below whatever
+        // happens, and an FU-A start offset left behind would point past its end, so that the
+        // next end fragment sliced `au` out of range.
+        let fu_unfinished = self.fu_start.take().is_some();
+        let broken = std::mem::take(&mut self.broken) || fu_unfinished;
         if broken {
             if !self.waiting_keyframe {
                 self.waiting_keyframe = true;

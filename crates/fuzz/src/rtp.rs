@@ -1,0 +1,209 @@
+//! Fuzz harnesses of the RTP core (sluice-rtp): the RTP header with its CSRCs, header
+//! extension and padding, and the H.264 and AAC depacketizers, which read what a WebRTC or RTP
+//! publisher sends (untrusted).
+//!
+//! Plain Rust with no libFuzzer dependency: `crates/rtp/tests/regressions.rs` includes this file
+//! with `#[path]` and replays crash inputs through exactly the same code under
+//! `cargo test -p sluice-rtp`. So it names crates only by absolute paths (`sluice_rtp::…`),
+//! never `crate::`, and uses no crate sluice-rtp does not depend on.
+
+use sluice_rtp::depacketizer::{AacAccessUnit, AacDepacketizer, H264AccessUnit, H264Depacketizer};
+use sluice_rtp::packet::{ExtensionForm, RtpHeader};
+
+// ------------------------------------------------------------------ rtp_packet
+
+/// RTP header parse (RFC 3550 §5.1, §5.3.1, RFC 8285): never panics; the payload range lies in
+/// the packet right after the header; the RFC 8285 elements lie in the extension data and end;
+/// and writing the parsed header back with its payload and padding gives the same bytes (the
+/// padding bytes before the count excepted: they are written as zeros).
+pub fn rtp_packet(data: &[u8]) {
+    let Ok((header, offset, len)) = RtpHeader::parse(data) else {
+        return;
+    };
+    assert_eq!(offset, header.header_len());
+    assert!(offset + len <= data.len());
+    assert_eq!(offset + len + header.padding as usize, data.len());
+    assert_eq!(header.csrcs().len(), (data[0] & 0x0F) as usize);
+
+    if let Some(ext) = header.extension {
+        assert_eq!(ext.data.len() % 4, 0);
+        let mut count = 0usize;
+        let mut errors = 0usize;
+        for element in ext.elements() {
+            count += 1;
+            // Each element takes at least one byte, so the iteration is bounded by the data.
+            assert!(count <= ext.data.len() + 1, "elements do not end");
+            match element {
+                Ok(e) => {
+                    assert_ne!(e.id, 0, "padding is skipped");
+                    match ext.form() {
+                        ExtensionForm::OneByte => {
+                            assert!((1..=14).contains(&e.id));
+                            assert!((1..=16).contains(&e.data.len()));
+                        }
+                        ExtensionForm::TwoByte { .. } => assert!(e.data.len() <= 255),
+                        ExtensionForm::Other(_) => panic!("no elements in an unknown profile"),
+                    }
+                    let start = e.data.as_ptr() as usize - ext.data.as_ptr() as usize;
+                    assert!(start + e.data.len() <= ext.data.len());
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        assert!(errors <= 1, "an error ends the iteration");
+        for id in [1u8, 14, 15, 255] {
+            if let Some(found) = ext.find(id) {
+                assert!(found.len() <= ext.data.len());
+            }
+        }
+    }
+
+    let payload = &data[offset..offset + len];
+    let mut buf = vec![0u8; data.len()];
+    let written = header
+        .write_packet(payload, &mut buf)
+        .expect("a parsed header writes back");
+    assert_eq!(written, data.len());
+    let end = data.len() - (header.padding > 0) as usize;
+    assert_eq!(
+        &buf[..offset + len],
+        &data[..offset + len],
+        "header round trip"
+    );
+    assert_eq!(buf[end..], data[end..], "padding count round trip");
+    let (again, again_offset, again_len) = RtpHeader::parse(&buf).expect("written packet parses");
+    assert_eq!(again, header);
+    assert_eq!((again_offset, again_len), (offset, len));
+}
+
+// ------------------------------------------------------------------ depacketizers
+
+/// One RTP packet of a depacketizer input: the input is a series of records
+/// `control (1) | length (1) | payload (length, cut short at the end)`; control bit 0 is the
+/// marker, bit 1 reports a loss before the packet, bits 2–3 step the timestamp (same, +3000 or
+/// +1024, +1, or back by 3000).
+struct Packet<'a> {
+    marker: bool,
+    lost_before: bool,
+    timestamp: u32,
+    payload: &'a [u8],
+}
+
+fn packets(mut data: &[u8]) -> Vec<Packet<'_>> {
+    let mut out = Vec::new();
+    let mut timestamp = 0x1234_5678u32;
+    while let [control, len, rest @ ..] = data {
+        let n = (*len as usize).min(rest.len());
+        timestamp = match control >> 2 & 3 {
+            0 => timestamp,
+            1 => timestamp.wrapping_add(3000),
+            2 => timestamp.wrapping_add(1),
+            _ => timestamp.wrapping_sub(3000),
+        };
+        out.push(Packet {
+            marker: control & 1 != 0,
+            lost_before: control & 2 != 0,
+            timestamp,
+            payload: &rest[..n],
+        });
+        data = &rest[n..];
+    }
+    out
+}
+
+/// Largest access unit in the H.264 harness: small, so the fuzzer reaches the limit.
+const FUZZ_MAX_ACCESS_UNIT: usize = 4096;
+
+/// Checks one H.264 access unit: AVCC NAL units (4-byte length, then at least the NAL header)
+/// tiling the data exactly, without SPS, PPS, AUD or filler, within the size limit.
+fn check_h264_access_unit(au: &H264AccessUnit) {
+    assert!(!au.data.is_empty());
+    assert!(au.data.len() <= FUZZ_MAX_ACCESS_UNIT);
+    let mut at = 0;
+    let mut idr = false;
+    while at < au.data.len() {
+        let len = au
+            .data
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .expect("a whole length prefix");
+        assert!(len >= 1, "empty NAL unit");
+        let nal = au
+            .data
+            .get(at + 4..at + 4 + len)
+            .expect("NAL inside the AU");
+        let nal_type = nal[0] & 0x1F;
+        assert!(
+            ![7, 8, 9, 12].contains(&nal_type),
+            "parameter sets, AUD and filler are taken out"
+        );
+        idr |= nal_type == 5;
+        at += 4 + len;
+    }
+    assert_eq!(at, au.data.len());
+    assert_eq!(au.keyframe, idr, "keyframe iff it holds an IDR slice");
+}
+
+/// H.264 depacketizer (RFC 6184 single NAL, STAP-A, FU-A): never panics; every access unit
+/// out is well-formed AVCC within the limit; at most two come out per packet; the first, and
+/// the first after a loss, is an IDR with parameter sets known.
+pub fn h264_depacketize(data: &[u8]) {
+    let mut depacketizer = H264Depacketizer::new(FUZZ_MAX_ACCESS_UNIT);
+    let mut out = Vec::new();
+    let mut need_keyframe = true;
+    for (seq, p) in packets(data).into_iter().enumerate() {
+        if p.lost_before {
+            depacketizer.lost();
+            need_keyframe = true;
+        }
+        let mut header = RtpHeader::new(96, seq as u16, p.timestamp, 0x5EED);
+        header.marker = p.marker;
+        let before = out.len();
+        let _ = depacketizer.push(&header, p.payload, &mut out);
+        assert!(out.len() - before <= 2);
+        for au in &out[before..] {
+            check_h264_access_unit(au);
+            if need_keyframe {
+                assert!(au.keyframe, "output starts at an IDR");
+                need_keyframe = false;
+            }
+        }
+        if out.len() > before {
+            let (sps, pps) = depacketizer
+                .parameter_sets()
+                .expect("parameter sets known once output started");
+            assert!(sps[0] & 0x1F == 7 && pps[0] & 0x1F == 8);
+        }
+        let _ = depacketizer.take_keyframe_request();
+        out.clear();
+    }
+}
+
+/// AAC depacketizer (RFC 3640 AAC-hbr): never panics; an error appends nothing; access units
+/// fit their 13-bit AU-size; the units of one packet carry consecutive timestamps 1024 apart.
+pub fn aac_depacketize(data: &[u8]) {
+    let mut depacketizer = AacDepacketizer::new();
+    let mut out: Vec<AacAccessUnit> = Vec::new();
+    for p in packets(data) {
+        if p.lost_before {
+            depacketizer.lost();
+        }
+        let result = depacketizer.push(p.timestamp, p.marker, p.payload, &mut out);
+        if result.is_err() {
+            assert!(out.is_empty(), "nothing of a rejected packet is appended");
+        }
+        for au in &out {
+            assert!(au.data.len() <= 0x1FFF);
+        }
+        if out.len() > 1 {
+            for (i, au) in out.iter().enumerate() {
+                assert_eq!(
+                    au.timestamp,
+                    p.timestamp.wrapping_add(1024 * i as u32),
+                    "AU {i} of a packet"
+                );
+            }
+        }
+        out.clear();
+    }
+}

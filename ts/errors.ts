@@ -66,7 +66,9 @@ export class ConfigError extends SluiceError {
  * An HTTP request Sluice refuses (bad target or encoding, wrong content type, invalid body,
  * destination not allowed): `status` is the 4xx answered, the message its text body.
  * Codes: `HTTP_BAD_REQUEST` (400), `HTTP_UNSUPPORTED_MEDIA_TYPE` (415), `HTTP_BODY_TOO_LARGE`
- * (413, `BodyTooLargeError`), `DESTINATION_REFUSED` (403, `DestinationRefusedError`).
+ * (413, `BodyTooLargeError`), `DESTINATION_REFUSED` (403, `DestinationRefusedError`), and for
+ * the API's other refusals `HTTP_FORBIDDEN` (403), `HTTP_NOT_FOUND` (404), `HTTP_CONFLICT` (409),
+ * `HTTP_BAD_GATEWAY` (502, an origin node that cannot be reached).
  */
 export class HttpRequestError extends SluiceError {
   readonly status: number

@@ -81,7 +81,7 @@ const RECEIVE_BUFFER_BYTES = 4 << 20
 /** A refusal with its HTTP status (the router answers it with the message as text). */
 class HttpError extends HttpRequestError {
   constructor(status: number, message: string) {
-    super(status, status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 502 ? 'BAD_GATEWAY' : 'HTTP_BAD_REQUEST', message)
+    super(status, status === 403 ? 'HTTP_FORBIDDEN' : status === 404 ? 'HTTP_NOT_FOUND' : status === 409 ? 'HTTP_CONFLICT' : status === 502 ? 'HTTP_BAD_GATEWAY' : 'HTTP_BAD_REQUEST', message)
   }
 }
 

@@ -150,6 +150,9 @@ describe('access policy "token" (signed expiring tokens)', () => {
     const t = await whep(page, server, 'live/tok', tampered)
     expect(t.status).toBe(403)
     expect(t.body).toMatch(/play refused: token signature does not match/)
+    // the player page passes its own ?token= to WHEP
+    await page.goto(server.httpUrl(`/?play=live/tok&token=${play}`))
+    await page.waitForFunction(() => (window as any).sluicePlayer?.firstFrameAt, null, { timeout: 10_000 })
     await page.close()
 
     // WHIP and signaling joins ask the same decision (refusals checked before any SDP is read)

@@ -2,9 +2,10 @@
  * Graceful drain (SIGTERM): stop taking new work, tell every player its stream ended the
  * protocol's own way, give them a grace period to hang up, then close.
  *
- * 1. Nothing new: a new RTMP connection is closed as it is accepted; every new HTTP request
+ * 1. Nothing new: the RTMP and HTTP listeners close (new connections are refused and the ports
+ *    are free for a replacement process); a request on an HTTP connection that was already open
  *    (WHEP/WHIP POSTs, HTTP-FLV, the API, `/healthz`) answers 503 `{"error":"server shutting
- *    down"}` with `Connection: close`; a new signaling WebSocket handshake answers 503.
+ *    down"}` with `Connection: close`, a WebSocket handshake there 503.
  * 2. Every publisher (any protocol) is closed with reason `server shutting down`, and the
  *    subscribers of every stream are told at once, without waiting for `hub.unpublishGraceMs`
  *    (the grace is for a publisher that comes back; none will): RTMP players get
@@ -43,6 +44,8 @@ export async function drain(sluice: Sluice, graceMs: number): Promise<DrainResul
   const log = sluice.log.child({ component: 'drain' })
 
   // 1. Nothing new.
+  sluice.rtmp.stopAccepting()
+  sluice.http.stopAccepting()
   sluice.rtmp.on('connection', (connection) => connection.close(REASON))
   const body = JSON.stringify({ error: REASON })
   // Routes added later are tried first: these take every path and method.

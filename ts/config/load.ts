@@ -49,11 +49,15 @@ function isPlain(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Sets `value` at `path`, creating objects on the way (replacing non-objects). */
+/**
+ * Sets `value` at `path`, creating missing (or null) sections on the way. A section the file
+ * gave as something else (`rtmp: 5`) is left for the schema to report.
+ */
 function setIn(target: Plain, path: readonly string[], value: unknown): void {
   let node = target
   for (const key of path.slice(0, -1)) {
-    if (!isPlain(node[key])) node[key] = {}
+    if (node[key] === undefined || node[key] === null) node[key] = {}
+    if (!isPlain(node[key])) return
     node = node[key] as Plain
   }
   node[path[path.length - 1]!] = value

@@ -60,6 +60,8 @@ ${navBar('player', 'live streams over WebRTC (WHEP)')}
   </section>
 </main>
 <script>
+// the page's ?token= is the credential of its WHEP/WHIP request (the access decision)
+const pageToken = () => { const t = new URLSearchParams(location.search).get('token'); return t ? { Authorization: 'Bearer ' + t } : {} }
 const $ = (id) => document.getElementById(id)
 const player = { pc: null, resource: null, stream: null, connectedAt: null, firstFrameAt: null, last: null, state: 'idle', waiting: null }
 window.sluicePlayer = player
@@ -144,7 +146,7 @@ async function start(key) {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
     setTimeout(resolve, 1500)
   })
-  const res = await fetch('/whep/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
+  const res = await fetch('/whep/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...pageToken() }, body: pc.localDescription.sdp })
   if (res.status !== 201) {
     const why = await res.text()
     await stop()

@@ -53,6 +53,8 @@ ${navBar('publish', 'publish your camera over WebRTC (WHIP)')}
   <div id="stats"></div>
 </main>
 <script>
+// the page's ?token= is the credential of its WHEP/WHIP request (the access decision)
+const pageToken = () => { const t = new URLSearchParams(location.search).get('token'); return t ? { Authorization: 'Bearer ' + t } : {} }
 const $ = (id) => document.getElementById(id)
 const pub = { pc: null, resource: null, connectedAt: null, last: null }
 window.sluicePublisher = pub
@@ -97,7 +99,7 @@ async function start() {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
     setTimeout(resolve, 2000)
   })
-  const res = await fetch('/whip/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
+  const res = await fetch('/whip/' + key, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...pageToken() }, body: pc.localDescription.sdp })
   const body = await res.text()
   if (res.status !== 201) { status('WHIP ' + res.status + ': ' + body, true); return stop() }
   pub.resource = new URL(res.headers.get('Location'), location.href).href

@@ -421,8 +421,16 @@ export class HttpServer {
     res.end()
   }
 
+  /**
+   * Stops listening (the port is free for a replacement process); connections already open go
+   * on (idle keep-alive ones are closed). `close()` later ends the rest.
+   */
+  stopAccepting(): void {
+    if (this.#server.listening) this.#server.close()
+  }
+
   close(): Promise<void> {
     this.#server.closeAllConnections()
-    return new Promise((resolve) => this.#server.close(() => resolve()))
+    return new Promise((resolve) => (this.#server.listening ? this.#server.close(() => resolve()) : resolve()))
   }
 }

@@ -76,9 +76,14 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
     this.safeEmit('connection', connection)
   }
 
+  /** Stops listening (the port is free for a replacement process); open connections go on. */
+  stopAccepting(): void {
+    if (this.#server.listening) this.#server.close()
+  }
+
   /** Stops accepting, closes every connection, resolves when the listener is closed. */
   close(): Promise<void> {
     for (const c of [...this.#connections]) c.close('server shutting down')
-    return new Promise((resolve) => this.#server.close(() => resolve()))
+    return new Promise((resolve) => (this.#server.listening ? this.#server.close(() => resolve()) : resolve()))
   }
 }

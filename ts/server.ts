@@ -41,7 +41,7 @@ import { serveDashboard } from './http/dashboard-page'
 export interface SluiceOptions extends Omit<SluiceConfigInput, 'signaling'> {
   /** Signaling settings, and `sfu`: an SFU factory replacing Sluice's own (`SfuHandler`). */
   signaling?: SluiceConfigInput['signaling'] & { sfu?: SfuFactory }
-  /** A pino logger; default: JSON lines on stdout at `log.level` (or `SLUICE_LOG_LEVEL`). */
+  /** A pino logger; default: JSON lines on stdout at `log.level` (the CLI maps `SLUICE_LOG_LEVEL` there). */
   logger?: Logger
 }
 
@@ -88,7 +88,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     const { sfu: sfuFactory, ...signalingConfig } = signalingInput ?? {}
     this.config = resolveConfig({ ...rest, signaling: signalingConfig })
     const config = this.config
-    this.log = logger ?? createLogger({ level: process.env.SLUICE_LOG_LEVEL ?? config.log.level })
+    this.log = logger ?? createLogger({ level: config.log.level })
     this.clients = new ClientRegistry()
     this.access = new AccessControl({
       access: config.access,

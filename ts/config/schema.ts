@@ -70,6 +70,8 @@ export const webrtcSchema = z.strictObject({
   portRangeEnd: port.optional(),
   /** Viewer processes hosting WHEP PeerConnections. Default: one per core, at most 4. */
   workers: z.number().int().min(1).max(64).optional(),
+  /** Viewers of one stream per viewer process before the next process takes them. Default 100. */
+  viewersPerWorker: z.number().int().min(1).max(10_000).optional(),
 })
 
 export const rtpSchema = z.strictObject({

@@ -12,7 +12,7 @@ import type { HostMessage, PoolMessage, ViewerCounters, ViewerSpec } from './vie
 import { epochMs } from './clock'
 
 export interface ViewerPoolOptions {
-  /** Worker threads. Default: available parallelism, at most 4. */
+  /** Viewer processes. Default: available parallelism, at most 4 (a configured value is taken as is). */
   workers: number
   /** Viewers of one stream per worker before the next worker takes them. Default 100 (about a third of a core at 2.5 Mbit/s). */
   viewersPerWorker: number
@@ -77,7 +77,7 @@ export class ViewerPool {
   constructor(log: Logger, options: Partial<ViewerPoolOptions> = {}) {
     this.#log = log.child({ component: 'webrtc' })
     this.#options = {
-      workers: Math.max(1, Math.min(4, options.workers ?? os.availableParallelism())),
+      workers: Math.max(1, options.workers ?? Math.min(4, os.availableParallelism())),
       viewersPerWorker: options.viewersPerWorker ?? 100,
     }
   }

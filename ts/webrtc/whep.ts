@@ -34,8 +34,10 @@ export interface WebRtcOptions {
   /** UDP port range for ICE. Default: any. */
   portRangeBegin?: number
   portRangeEnd?: number
-  /** Worker threads hosting viewers. Default: available parallelism, at most 4. */
+  /** Viewer processes hosting WHEP PeerConnections. Default: available parallelism, at most 4. */
   workers?: number
+  /** Viewers of one stream per viewer process before the next one takes them. Default 100. */
+  viewersPerWorker?: number
 }
 
 /** What WHEP and WHIP need of the server: the access decision and the clients list. */
@@ -69,7 +71,7 @@ export class WhepEndpoint {
     this.#ctx = ctx
     this.#log = log.child({ component: 'whep' })
     this.#options = { iceServers: [], ...options }
-    this.pool = new ViewerPool(log, { workers: options.workers })
+    this.pool = new ViewerPool(log, { workers: options.workers, viewersPerWorker: options.viewersPerWorker })
     http.route('OPTIONS', /^\/whep\//, (_req, res) => {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...this.#linkHeader() })
       res.end()

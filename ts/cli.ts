@@ -3,12 +3,14 @@
  * `npx sluice`: starts the relay from a YAML file, `SLUICE_*` environment variables and flags
  * (each overriding the one before; ts/config/load.ts), or with embedded defaults (RTMP 1935,
  * HTTP 8000). `sluice token` mints a signed token. Exit status: 0 done, 1 cannot listen, 2 bad
- * configuration or usage.
+ * configuration or usage (1 too when the native binary is missing: the message names the
+ * platform package to install). Flags are parsed, `--help` printed and tokens minted before the
+ * server, and with it the native binary, is loaded.
  */
 import os from 'node:os'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { Sluice } from './server'
-import { ConfigError, ListenError } from './errors'
+import type { Sluice as SluiceClass } from './server'
+import { ConfigError, ListenError, NativeBindingError } from './errors'
 import { configToYaml, loadConfig, type FlagSetting, type LoadedConfig } from './config/load'
 import { signToken } from './access/signed-token'
 
@@ -198,6 +200,16 @@ async function serve(args: string[]): Promise<void> {
     return
   }
 
+  let Sluice: typeof SluiceClass
+  try {
+    // Loaded here, not at the top: `--help`, `--print-config` and `sluice token` work without the
+    // native binary.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    Sluice = (require('./server') as typeof import('./server')).Sluice
+  } catch (error) {
+    if (error instanceof NativeBindingError) fail(error.message, 1)
+    throw error
+  }
   const sluice = new Sluice(config)
   try {
     await sluice.start()

@@ -25,6 +25,22 @@ export class RequestRejectedError extends SluiceError {}
 /** A listening port is already in use or not permitted. */
 export class ListenError extends SluiceError {}
 
+/**
+ * The native binary (the `.node` addon) could not be loaded, code `NATIVE_BINDING_MISSING`:
+ * thrown by `require('sluice')` / `import 'sluice'` when neither `sluice.<platform>.node` beside
+ * the package nor the platform package `packageName` (`sluice-linux-x64-gnu`, ...; an optional
+ * dependency of `sluice`) can be loaded. `cause` chains the loader's errors.
+ */
+export class NativeBindingError extends SluiceError {
+  /** The platform package that provides this machine's binary, e.g. `sluice-linux-x64-gnu`. */
+  readonly packageName: string
+  constructor(packageName: string, message: string, cause?: unknown) {
+    super('NATIVE_BINDING_MISSING', message)
+    this.packageName = packageName
+    if (cause !== undefined) this.cause = cause
+  }
+}
+
 /** Builds the error class for a native error code. */
 export function rtmpErrorFromCode(code: string, message: string): RtmpProtocolError {
   if (code === 'RTMP_HANDSHAKE_FAILED') return new RtmpHandshakeError(code, message)

@@ -20,3 +20,22 @@ export { AccessRequest, type AccessAction, type AccessRefusal, type AccessReques
 export { signToken, verifyToken } from './access/signed-token'
 export { matchesPattern } from './access/policy'
 export { ClientRegistry, type ClientSession, type ClientInfo, type ClientEnded, type ClientCounters } from './clients/registry'
+// Types that the classes above take or return, so that consumers can name them (and the API
+// reference, `npm run docs`, links them). The machinery behind `Sluice`'s members (RTP service,
+// WHEP/WHIP endpoints, RTMP connections) is reachable but not part of the documented API.
+export type { DrainResult } from './drain'
+export type { DecisionCounts, AccessControlOptions, AskApplication } from './access/access-control'
+export type { AccessPolicy, PolicyDecision } from './access/policy'
+export type { WebRtcOptions } from './webrtc/whep'
+export type { CodecSummary } from './hub/stream'
+export type { StreamHubOptions } from './hub/stream-hub'
+export type { GopCacheLimits } from './hub/gop-cache'
+export type { RouteAccess, RouteInfo, RouteHandler, RouteOptions, UpgradeHandler } from './http/server'
+export type { RtmpServerEvents } from './rtmp/server'
+export type { PeerDescription, IceCandidate } from './signaling/protocol'
+export type { SignalingContext } from './signaling/server'
+export type { ClientRegistryEvents } from './clients/registry'
+export type { ParticipantStats } from './sfu/participant'
+export type { DownlinkStats } from './sfu/downlink'
+export type { FlagSetting } from './config/load'
+export { loadConfig, configToYaml, redactConfig, type LoadConfigOptions, type LoadedConfig } from './config/load'

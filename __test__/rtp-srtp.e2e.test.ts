@@ -203,7 +203,7 @@ describe('relay link between two Sluice nodes over SRTP', () => {
 
     // The source has B-frames (x264 default), which WHEP viewers do not get: ~8 of 25 fps.
     expect(framesDecoded).toBeGreaterThan(25)
-    expect(relay.dropped.SIMULATED_LOSS).toBeGreaterThan(5)
+    expect(relay.dropped.SIMULATED_LOSS).toBeGreaterThan(0) // 2 % of a few hundred packets: a handful, sometimes fewer than 6
     expect(relay.video.lost).toBe(0)
     expect(relay.video.nacked).toBeGreaterThan(0)
     expect(forward.retransmitted).toBeGreaterThan(0)

@@ -1,0 +1,50 @@
+//! Attribute types this crate reads or writes (RFC 8489 §18.3, RFC 8445 §16.1).
+
+/// MAPPED-ADDRESS (RFC 8489 §14.1).
+pub const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
+/// USERNAME (RFC 8489 §14.3): for ICE, `receiver-ufrag:sender-ufrag`.
+pub const ATTR_USERNAME: u16 = 0x0006;
+/// MESSAGE-INTEGRITY (RFC 8489 §14.5): 20-byte HMAC-SHA1.
+pub const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
+/// ERROR-CODE (RFC 8489 §14.8).
+pub const ATTR_ERROR_CODE: u16 = 0x0009;
+/// UNKNOWN-ATTRIBUTES (RFC 8489 §14.9).
+pub const ATTR_UNKNOWN_ATTRIBUTES: u16 = 0x000A;
+/// REALM (RFC 8489 §14.9), long-term credentials only.
+pub const ATTR_REALM: u16 = 0x0014;
+/// NONCE (RFC 8489 §14.10), long-term credentials only.
+pub const ATTR_NONCE: u16 = 0x0015;
+/// MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6). Not used by ICE; browsers never send it.
+pub const ATTR_MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
+/// USERHASH (RFC 8489 §14.4).
+pub const ATTR_USERHASH: u16 = 0x001E;
+/// XOR-MAPPED-ADDRESS (RFC 8489 §14.2).
+pub const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
+/// PRIORITY (RFC 8445 §16.1).
+pub const ATTR_PRIORITY: u16 = 0x0024;
+/// USE-CANDIDATE (RFC 8445 §16.1).
+pub const ATTR_USE_CANDIDATE: u16 = 0x0025;
+/// SOFTWARE (RFC 8489 §14.14).
+pub const ATTR_SOFTWARE: u16 = 0x8022;
+/// FINGERPRINT (RFC 8489 §14.7): CRC-32 XOR 0x5354554E.
+pub const ATTR_FINGERPRINT: u16 = 0x8028;
+/// ICE-CONTROLLED (RFC 8445 §16.1).
+pub const ATTR_ICE_CONTROLLED: u16 = 0x8029;
+/// ICE-CONTROLLING (RFC 8445 §16.1).
+pub const ATTR_ICE_CONTROLLING: u16 = 0x802A;
+
+/// Comprehension-required attributes a binding request may carry that this crate accepts.
+pub(crate) const KNOWN_COMPREHENSION_REQUIRED: &[u16] = &[
+    ATTR_MAPPED_ADDRESS,
+    ATTR_USERNAME,
+    ATTR_MESSAGE_INTEGRITY,
+    ATTR_ERROR_CODE,
+    ATTR_UNKNOWN_ATTRIBUTES,
+    ATTR_REALM,
+    ATTR_NONCE,
+    ATTR_MESSAGE_INTEGRITY_SHA256,
+    ATTR_USERHASH,
+    ATTR_XOR_MAPPED_ADDRESS,
+    ATTR_PRIORITY,
+    ATTR_USE_CANDIDATE,
+];

@@ -1,6 +1,6 @@
 //! Fuzz harnesses of the RTP core (sluice-rtp): the RTP header with its CSRCs, header
-//! extension and padding, and the H.264 and AAC depacketizers, which read what a WebRTC or RTP
-//! publisher sends (untrusted).
+//! extension and padding, the H.264 and AAC depacketizers, which read what a WebRTC or RTP
+//! publisher sends (untrusted), and compound RTCP, which every viewer and publisher sends.
 //!
 //! Plain Rust with no libFuzzer dependency: `crates/rtp/tests/regressions.rs` includes this file
 //! with `#[path]` and replays crash inputs through exactly the same code under
@@ -9,6 +9,7 @@
 
 use sluice_rtp::depacketizer::{AacAccessUnit, AacDepacketizer, H264AccessUnit, H264Depacketizer};
 use sluice_rtp::packet::{ExtensionForm, RtpHeader};
+use sluice_rtp::rtcp::{parse_compound, Header, RtcpPacket};
 
 // ------------------------------------------------------------------ rtp_packet
 
@@ -205,5 +206,53 @@ pub fn aac_depacketize(data: &[u8]) {
             }
         }
         out.clear();
+    }
+}
+
+// ------------------------------------------------------------------ rtcp_compound
+
+/// Compound RTCP (RFC 3550 §6.1 and the feedback of RFC 4585, RFC 5104, REMB, TWCC): never
+/// panics; an error ends the walk; the packets read tile a prefix of the input; every packet
+/// read, written back, reads to itself (NACK lists compared sorted and without duplicates, as
+/// the writer packs them; a saturated REMB bitrate excepted).
+pub fn rtcp_compound(data: &[u8]) {
+    let mut consumed = 0usize;
+    let mut failed = false;
+    for part in parse_compound(data) {
+        assert!(!failed, "nothing after an error");
+        let packet = match part {
+            Ok(p) => p,
+            Err(e) => {
+                assert!(e.code().starts_with("RTCP_"));
+                failed = true;
+                continue;
+            }
+        };
+        let header = Header::read(&data[consumed..]).expect("a packet read has a header");
+        consumed += header.size;
+        assert!(consumed <= data.len());
+        if let RtcpPacket::Unknown(h) = packet {
+            assert_eq!(h, header);
+            continue;
+        }
+        if let RtcpPacket::Remb(r) = &packet {
+            if r.bitrate == u64::MAX {
+                continue;
+            }
+        }
+        let mut out = Vec::new();
+        packet.write(&mut out).expect("a packet read can be written");
+        let again = parse_compound(&out).collect::<Result<Vec<_>, _>>().expect("what we wrote reads");
+        assert_eq!(again.len(), 1);
+        let canonical = |p: &RtcpPacket| match p {
+            RtcpPacket::Nack(n) => {
+                let mut n = n.clone();
+                n.lost.sort_unstable();
+                n.lost.dedup();
+                RtcpPacket::Nack(n)
+            }
+            other => other.clone(),
+        };
+        assert_eq!(canonical(&again[0]), canonical(&packet));
     }
 }

@@ -77,11 +77,14 @@ pub struct Message<'a> {
     fingerprint_offset: Option<usize>,
 }
 
-/// True when `datagram` starts like a STUN message: first two bits 0 and the magic cookie
-/// (RFC 8489 §5; the first-byte ranges of RFC 7983 §7 tell STUN 0–3 from DTLS and RTP).
+/// True when `datagram` starts like a STUN message: a first byte of 0–3 and the magic cookie.
+/// RFC 8489 §5 only asks the first two bits to be 0, but RFC 7983 §7 gives STUN the first
+/// bytes 0–3 on a port shared with DTLS, ZRTP, TURN channels and RTP (methods up to 0x07F, which
+/// covers every registered one); a message the demultiplexer would not route as STUN is not
+/// read as one either.
 pub fn looks_like_stun(datagram: &[u8]) -> bool {
     datagram.len() >= HEADER_LEN
-        && datagram[0] & 0xC0 == 0
+        && datagram[0] <= 3
         && u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]) == MAGIC_COOKIE
 }
 

@@ -38,3 +38,13 @@ fn harness_answers_refuses_and_ignores() {
         harness::stun_message(&out);
     }
 }
+
+/// stun_message, found in its first 3 000 runs: a message type whose first byte is 0x0A (two
+/// zero bits, so "STUN" to RFC 8489 §5) parsed, while the RFC 7983 demultiplexer routes first
+/// bytes 4–19 elsewhere. Now both say "not STUN".
+#[test]
+fn first_byte_outside_rfc7983_stun_range_is_not_stun() {
+    let input = [0x0a, 0, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x62];
+    harness::stun_message(&input);
+    assert!(sluice_ice::Message::parse(&input).is_err());
+}

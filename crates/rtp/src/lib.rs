@@ -11,6 +11,9 @@
 //!   reporting gaps for NACK and loss, and H.264 (RFC 6184 single NAL unit, STAP-A, FU-A → AVCC
 //!   access units, dropping what a loss broke until the next IDR) and AAC (RFC 3640)
 //!   depacketizers. Opus needs none: one RTP payload is one Opus packet (RFC 7587 §4.2).
+//! - [`rtcp`]: compound RTCP packets (RFC 3550 §6): SR/RR with report blocks, SDES, BYE, generic
+//!   NACK, PLI, FIR, REMB and transport-wide CC feedback, parsed into
+//!   [`RtcpPacket`](rtcp::RtcpPacket)s and written back.
 //!
 //! Nothing here touches a socket, a clock or a random number generator (initial sequence
 //! numbers and SSRCs come from the caller); every length read from input is bounded and
@@ -22,5 +25,6 @@ pub mod depacketizer;
 mod error;
 pub mod packet;
 pub mod packetizer;
+pub mod rtcp;
 
 pub use error::RtpError;

@@ -19,6 +19,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::rtp_packet(input);
         harness::h264_depacketize(input);
         harness::aac_depacketize(input);
+        harness::rtcp_compound(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }
@@ -77,4 +78,16 @@ fn h264_fu_a_end_after_a_lost_unfinished_fu_a_does_not_slice_past_the_access_uni
         "a mid-unit join while waiting for an IDR is not an error"
     );
     assert!(out.is_empty());
+}
+
+/// A compound packet as a browser sends it: RR, SDES CNAME, then a NACK and a PLI.
+#[test]
+fn rtcp_harness_replays_a_browser_compound() {
+    let wire = [
+        0x81, 0xC9, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0x0A, 0, 0, 3, 0, 1, 0, 10, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, // RR
+        0x81, 0xCA, 0, 3, 0, 0, 0, 1, 1, 4, b'a', b'b', b'c', b'd', 0, 0, // SDES
+        0x81, 0xCD, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0x03, 0xE8, 0x80, 0x01, // NACK
+        0x81, 0xCE, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, // PLI
+    ];
+    harness::rtcp_compound(&wire);
 }

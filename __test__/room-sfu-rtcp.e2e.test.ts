@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
-import { genericNack, parseRtcpFeedback, pictureLossIndication } from '../dist/rtp/rtcp.js'
+import { genericNack, parseRtcp, pictureLossIndication } from '../dist/rtp/rtcp.js'
 
 const nd = createRequire(import.meta.url)('node-datachannel') as typeof import('node-datachannel')
 type PeerConnection = InstanceType<typeof nd.PeerConnection>
@@ -145,7 +145,7 @@ describe('SFU feedback with node-datachannel clients', () => {
 
     // PLI on A's downlink → a PLI on A's uplink, none on B's
     await new Promise((r) => setTimeout(r, 600)) // past the publisher's 500 ms PLI rate limit
-    const plis = (c: Client) => c.rtcp.flatMap((p) => parseRtcpFeedback(p)).filter((f) => f.type === 'pli' && f.mediaSsrc === c.videoSsrc).length
+    const plis = (c: Client) => c.rtcp.flatMap((p) => parseRtcp(p)).filter((f) => f.type === 'pli' && f.mediaSsrc === c.videoSsrc).length
     const [aBefore, bBefore] = [plis(a), plis(b)]
     const downlink = [...s.trackSsrc].find(([, ssrc]) => ssrc === ssrcA)![0]
     expect(downlink.sendMessageBinary(pictureLossIndication(0x5eed, ssrcA))).toBe(true)

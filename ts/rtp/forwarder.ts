@@ -12,7 +12,7 @@
 import dgram from 'node:dgram'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../log'
-import { isRtcpPacket, parseRtcpFeedback, parseRtcpReports, roundTripMs } from './rtcp'
+import { isRtcpPacket, parseRtcp, roundTripMs, type RtcpPacket } from './rtcp'
 import type { RtpKind, RtpSender, RtpSink } from './sender'
 import { describeRtpSession, type SdesKey } from './sdp'
 import type { SrtpContext } from './srtp'
@@ -135,33 +135,39 @@ export class RtpForwarder implements RtpSink {
       packet = p
     }
     const now = Date.now()
-    for (const report of parseRtcpReports(packet)) {
-      for (const block of report.blocks) {
-        const kind = this.sender.kindOf(block.ssrc)
-        if (!kind) continue
-        this.#stats.fractionLost[kind] = block.fractionLost / 256
-        this.#stats.cumulativeLost[kind] = block.cumulativeLost
-        const clock = kind === 'video' ? 90000 : (this.sender.codecs.audio?.sampleRate ?? 48000)
-        this.#stats.jitterMs[kind] = (block.jitter / clock) * 1000
-        const rtt = roundTripMs(block, now)
-        if (rtt !== null) this.#stats.rttMs = rtt
-      }
+    for (const p of parseRtcp(packet)) {
+      if (p.type === 'sr' || p.type === 'rr') this.#onReport(p, now)
+      else if (p.type === 'nack' || p.type === 'pli' || p.type === 'fir') this.#onFeedbackMessage(p)
     }
-    for (const fb of parseRtcpFeedback(packet)) {
-      const kind = this.sender.kindOf(fb.mediaSsrc)
+  }
+
+  #onReport(report: Extract<RtcpPacket, { type: 'sr' | 'rr' }>, now: number): void {
+    for (const block of report.blocks) {
+      const kind = this.sender.kindOf(block.ssrc)
       if (!kind) continue
-      if (fb.type === 'nack') {
-        this.#stats.nacksReceived++
-        for (const seq of fb.sequenceNumbers) {
-          const p = this.sender.retransmission(kind, seq)
-          if (!p) continue
-          this.#stats.retransmitted++
-          this.send(kind, p)
-        }
-      } else {
-        // PLI/FIR: the RTMP publisher cannot be asked; the next keyframe comes with the GOP.
-        this.#stats.keyframeRequests++
+      this.#stats.fractionLost[kind] = block.fractionLost / 256
+      this.#stats.cumulativeLost[kind] = block.cumulativeLost
+      const clock = kind === 'video' ? 90000 : (this.sender.codecs.audio?.sampleRate ?? 48000)
+      this.#stats.jitterMs[kind] = (block.jitter / clock) * 1000
+      const rtt = roundTripMs(block, now)
+      if (rtt !== null) this.#stats.rttMs = rtt
+    }
+  }
+
+  #onFeedbackMessage(fb: Extract<RtcpPacket, { type: 'nack' | 'pli' | 'fir' }>): void {
+    const kind = this.sender.kindOf(fb.mediaSsrc)
+    if (!kind) return
+    if (fb.type === 'nack') {
+      this.#stats.nacksReceived++
+      for (const seq of fb.sequenceNumbers) {
+        const p = this.sender.retransmission(kind, seq)
+        if (!p) continue
+        this.#stats.retransmitted++
+        this.send(kind, p)
       }
+    } else {
+      // PLI/FIR: the RTMP publisher cannot be asked; the next keyframe comes with the GOP.
+      this.#stats.keyframeRequests++
     }
   }
 

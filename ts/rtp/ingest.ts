@@ -22,7 +22,7 @@ import { native } from '../native'
 import type { Logger } from '../log'
 import type { Publisher, Stream } from '../hub/stream'
 import type { StreamHub } from '../hub/stream-hub'
-import { isRtcpPacket, parseRtcpReports, receiverReport, type ReportBlock } from './rtcp'
+import { isRtcpPacket, parseRtcp, receiverReport, type ReportBlock } from './rtcp'
 import { readCompositionTime } from './sender'
 import type { SrtpContext } from './srtp'
 import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from './receiver'
@@ -225,7 +225,7 @@ export class RtpIngest implements Publisher {
   }
 
   #onRtcp(packet: Buffer, socket: dgram.Socket, rinfo: dgram.RemoteInfo): void {
-    for (const report of parseRtcpReports(packet)) {
+    for (const report of parseRtcp(packet)) {
       if (report.type !== 'sr') continue
       for (const track of [this.#video, this.#audio]) {
         if (track && track.receiver.ssrc === report.ssrc) {

@@ -1,73 +1,11 @@
 /**
- * RTCP for senders and receivers: RFC 3550 §6.4.1 SR and §6.4.2 RR (with report blocks: loss,
- * jitter, LSR/DLSR for the round-trip time), RFC 4585 §6.2.1 generic NACK and §6.3.1 PLI,
- * RFC 5104 §4.3.1 FIR. Parsers skip what they do not know and stop at the first malformed part;
- * they never throw.
+ * RTCP for senders and receivers, over the Rust parser and writer (`crates/rtp/src/rtcp`):
+ * RFC 3550 §6.4 SR and RR (report blocks: loss, jitter, LSR/DLSR for the round-trip time), §6.5
+ * SDES, §6.6 BYE, RFC 4585 §6.2.1 generic NACK and §6.3.1 PLI, RFC 5104 §4.3.1 FIR, REMB and
+ * transport-wide CC feedback. Wire parsing lives in Rust (fuzzed as `rtcp_compound`); this file
+ * only names the shapes and keeps the clock arithmetic.
  */
-
-export type RtcpFeedback =
-  | { type: 'pli'; mediaSsrc: number }
-  | { type: 'fir'; mediaSsrc: number }
-  | { type: 'nack'; mediaSsrc: number; sequenceNumbers: number[] }
-
-/** Parses a (compound) RTCP packet; unknown or malformed parts are skipped. */
-export function parseRtcpFeedback(buf: Uint8Array): RtcpFeedback[] {
-  const out: RtcpFeedback[] = []
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  let at = 0
-  while (at + 4 <= buf.length) {
-    const b0 = buf[at]!
-    if (b0 >> 6 !== 2) break
-    const fmt = b0 & 0x1f
-    const pt = buf[at + 1]!
-    const len = (view.getUint16(at + 2) + 1) * 4
-    if (at + len > buf.length) break
-    if ((pt === 205 || pt === 206) && len >= 12) {
-      const mediaSsrc = view.getUint32(at + 8)
-      if (pt === 206 && fmt === 1) out.push({ type: 'pli', mediaSsrc })
-      else if (pt === 206 && fmt === 4 && len >= 20) out.push({ type: 'fir', mediaSsrc: view.getUint32(at + 12) })
-      else if (pt === 205 && fmt === 1) {
-        const sequenceNumbers: number[] = []
-        for (let f = at + 12; f + 4 <= at + len; f += 4) {
-          const pid = view.getUint16(f)
-          const blp = view.getUint16(f + 2)
-          sequenceNumbers.push(pid)
-          for (let i = 0; i < 16; i++) if (blp & (1 << i)) sequenceNumbers.push((pid + i + 1) & 0xffff)
-        }
-        out.push({ type: 'nack', mediaSsrc, sequenceNumbers })
-      }
-    }
-    at += len
-  }
-  return out
-}
-
-/** Seconds from the NTP era 0 epoch (1900-01-01) to the Unix epoch. */
-const NTP_UNIX_OFFSET_S = 2208988800
-
-/** NTP time (RFC 5905 §6, 32.32 fixed point seconds since 1900) for a Unix time in ms. */
-export function ntpTime(unixMs: number): { seconds: number; fraction: number } {
-  const ms = unixMs + NTP_UNIX_OFFSET_S * 1000
-  const seconds = Math.floor(ms / 1000)
-  const fraction = Math.floor(((ms % 1000) / 1000) * 0x100000000)
-  return { seconds: seconds >>> 0, fraction: fraction >>> 0 }
-}
-
-/** A sender report without report blocks (28 bytes, RFC 3550 §6.4.1). */
-export function senderReport(ssrc: number, unixMs: number, rtpTimestamp: number, packets: number, octets: number): Buffer {
-  const b = Buffer.alloc(28)
-  b[0] = 0x80
-  b[1] = 200
-  b.writeUInt16BE(6, 2)
-  b.writeUInt32BE(ssrc >>> 0, 4)
-  const ntp = ntpTime(unixMs)
-  b.writeUInt32BE(ntp.seconds, 8)
-  b.writeUInt32BE(ntp.fraction, 12)
-  b.writeUInt32BE(rtpTimestamp >>> 0, 16)
-  b.writeUInt32BE(packets >>> 0, 20)
-  b.writeUInt32BE(octets >>> 0, 24)
-  return b
-}
+import { native } from '../native'
 
 /** One RFC 3550 §6.4.1 report block: what a receiver says about one source. */
 export interface ReportBlock {
@@ -86,53 +24,76 @@ export interface ReportBlock {
   delaySinceLastSr: number
 }
 
-export type RtcpReport =
-  /** `ntpMs`: the SR's 64-bit NTP timestamp as ms since the Unix epoch (RFC 3550 §6.4.1). */
-  | { type: 'sr'; ssrc: number; ntpMiddle: number; ntpMs: number; rtpTimestamp: number; packets: number; octets: number; blocks: ReportBlock[] }
+/**
+ * One packet of a compound RTCP packet, as `parseRtcp` returns it. `'malformed'` is the last
+ * element when a part could not be read (nothing after it was); `'unknown'` is a packet type
+ * this parser does not read (APP, XR, other feedback), skipped.
+ */
+export type RtcpPacket =
+  /** `ntpMs`: the SR's 64-bit NTP timestamp as ms since the Unix epoch; `ntpMiddle` its middle 32 bits. */
+  | { type: 'sr'; ssrc: number; ntpMs: number; ntpMiddle: number; rtpTimestamp: number; packets: number; octets: number; blocks: ReportBlock[] }
   | { type: 'rr'; ssrc: number; blocks: ReportBlock[] }
+  | { type: 'sdes'; chunks: { ssrc: number; cname?: string }[] }
+  | { type: 'bye'; sources: number[]; reason: string }
+  | { type: 'nack'; senderSsrc: number; mediaSsrc: number; sequenceNumbers: number[] }
+  | { type: 'pli'; senderSsrc: number; mediaSsrc: number }
+  /** One object per FCI entry; `firSequence` is the command sequence number (0–255). */
+  | { type: 'fir'; senderSsrc: number; mediaSsrc: number; firSequence: number }
+  /** `bitrate` in bit/s. */
+  | { type: 'remb'; senderSsrc: number; bitrate: number; ssrcs: number[] }
+  /**
+   * `referenceTime` in units of 64 ms; `arrivalsUs[i]` is when transport-wide sequence number
+   * `baseSequence + i` arrived, in µs on the receiver's clock, or null when it did not.
+   */
+  | { type: 'twcc'; senderSsrc: number; mediaSsrc: number; baseSequence: number; referenceTime: number; feedbackCount: number; arrivalsUs: (number | null)[] }
+  | { type: 'unknown'; packetType: number; count: number; size: number }
+  /** `code`: `RTCP_TOO_SHORT`, `RTCP_BAD_VERSION`, `RTCP_MALFORMED` or `RTCP_BAD_PADDING`. */
+  | { type: 'malformed'; code: string; reason: string }
 
-/** Parses the SR and RR parts of a (compound) RTCP packet. */
-export function parseRtcpReports(buf: Uint8Array): RtcpReport[] {
-  const out: RtcpReport[] = []
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  let at = 0
-  while (at + 8 <= buf.length) {
-    const b0 = buf[at]!
-    if (b0 >> 6 !== 2) break
-    const count = b0 & 0x1f
-    const pt = buf[at + 1]!
-    const len = (view.getUint16(at + 2) + 1) * 4
-    if (at + len > buf.length) break
-    const ssrc = view.getUint32(at + 4)
-    const blocksAt = pt === 200 ? at + 28 : at + 8
-    if ((pt === 200 || pt === 201) && blocksAt + 24 * count <= at + len) {
-      const blocks: ReportBlock[] = []
-      for (let i = 0; i < count; i++) {
-        const b = blocksAt + 24 * i
-        blocks.push({
-          ssrc: view.getUint32(b),
-          fractionLost: buf[b + 4]!,
-          cumulativeLost: ((view.getUint32(b + 4) & 0xffffff) << 8) >> 8,
-          highestSequence: view.getUint32(b + 8),
-          jitter: view.getUint32(b + 12),
-          lastSr: view.getUint32(b + 16),
-          delaySinceLastSr: view.getUint32(b + 20),
-        })
-      }
-      if (pt === 200) {
-        const ntpMiddle = ((view.getUint32(at + 8) & 0xffff) * 0x10000 + (view.getUint32(at + 12) >>> 16)) >>> 0
-        const ntpMs = (view.getUint32(at + 8) - NTP_UNIX_OFFSET_S) * 1000 + (view.getUint32(at + 12) / 0x100000000) * 1000
-        out.push({ type: 'sr', ssrc, ntpMiddle, ntpMs, rtpTimestamp: view.getUint32(at + 16), packets: view.getUint32(at + 20), octets: view.getUint32(at + 24), blocks })
-      } else out.push({ type: 'rr', ssrc, blocks })
-    }
-    at += len
-  }
-  return out
+export type RtcpSenderReport = Extract<RtcpPacket, { type: 'sr' }>
+
+/** Reads a (compound) RTCP packet. Never throws: see {@link RtcpPacket} for `'malformed'`. */
+export function parseRtcp(buf: Uint8Array): RtcpPacket[] {
+  return native.parseRtcp(buf) as RtcpPacket[]
 }
+
+/**
+ * Writes packets back to back as one compound RTCP packet. Throws an `Error` whose message
+ * starts with `RTCP_INVALID_ARGUMENT` (a field its type needs is missing) or `RTCP_TOO_LARGE`
+ * (more than 31 report blocks, ...).
+ */
+export function writeRtcp(packets: readonly Exclude<RtcpPacket, { type: 'unknown' | 'malformed' }>[]): Buffer {
+  return native.writeRtcp(packets as Parameters<typeof native.writeRtcp>[0])
+}
+
+/** A sender report without report blocks (28 bytes, RFC 3550 §6.4.1); `unixMs` is the NTP time. */
+export function senderReport(ssrc: number, unixMs: number, rtpTimestamp: number, packets: number, octets: number): Buffer {
+  return writeRtcp([{ type: 'sr', ssrc: ssrc >>> 0, ntpMs: unixMs, ntpMiddle: 0, rtpTimestamp: rtpTimestamp >>> 0, packets: packets >>> 0, octets: octets >>> 0, blocks: [] }])
+}
+
+/** A receiver report (RFC 3550 §6.4.2) with up to 31 report blocks (the rest are left out). */
+export function receiverReport(ssrc: number, blocks: ReportBlock[]): Buffer {
+  return writeRtcp([{ type: 'rr', ssrc: ssrc >>> 0, blocks: blocks.slice(0, 31) }])
+}
+
+/** Generic NACKs (RFC 4585 §6.2.1) for `sequenceNumbers`, packed into PID + BLP words. */
+export function genericNack(senderSsrc: number, mediaSsrc: number, sequenceNumbers: readonly number[]): Buffer {
+  return writeRtcp([{ type: 'nack', senderSsrc: senderSsrc >>> 0, mediaSsrc: mediaSsrc >>> 0, sequenceNumbers: sequenceNumbers.map((s) => s & 0xffff) }])
+}
+
+/** A picture loss indication (RFC 4585 §6.3.1), 12 bytes. */
+export function pictureLossIndication(senderSsrc: number, mediaSsrc: number): Buffer {
+  return writeRtcp([{ type: 'pli', senderSsrc: senderSsrc >>> 0, mediaSsrc: mediaSsrc >>> 0 }])
+}
+
+/** Seconds from the NTP era 0 epoch (1900-01-01) to the Unix epoch. */
+const NTP_UNIX_OFFSET_S = 2208988800
 
 /** Middle 32 bits of the NTP time of a Unix time in ms (the LSR/DLSR clock of RFC 3550 §6.4.1). */
 export function ntpMiddle(unixMs: number): number {
-  const { seconds, fraction } = ntpTime(unixMs)
+  const ms = unixMs + NTP_UNIX_OFFSET_S * 1000
+  const seconds = Math.floor(ms / 1000)
+  const fraction = Math.floor(((ms % 1000) / 1000) * 0x100000000)
   return (((seconds & 0xffff) * 0x10000) + (fraction >>> 16)) >>> 0
 }
 
@@ -144,60 +105,6 @@ export function roundTripMs(block: ReportBlock, unixMs: number): number | null {
   if (block.lastSr === 0) return null
   const rtt = (ntpMiddle(unixMs) - block.lastSr - block.delaySinceLastSr) >>> 0
   return rtt > 0x7fffffff ? 0 : (rtt / 65536) * 1000
-}
-
-/** A receiver report (RFC 3550 §6.4.2) with up to 31 report blocks. */
-export function receiverReport(ssrc: number, blocks: ReportBlock[]): Buffer {
-  const list = blocks.slice(0, 31)
-  const b = Buffer.alloc(8 + 24 * list.length)
-  b[0] = 0x80 | list.length
-  b[1] = 201
-  b.writeUInt16BE(b.length / 4 - 1, 2)
-  b.writeUInt32BE(ssrc >>> 0, 4)
-  list.forEach((r, i) => {
-    const at = 8 + 24 * i
-    b.writeUInt32BE(r.ssrc >>> 0, at)
-    b.writeUInt32BE((((r.fractionLost & 0xff) << 24) | (Math.max(-0x800000, Math.min(0x7fffff, r.cumulativeLost)) & 0xffffff)) >>> 0, at + 4)
-    b.writeUInt32BE(r.highestSequence >>> 0, at + 8)
-    b.writeUInt32BE(r.jitter >>> 0, at + 12)
-    b.writeUInt32BE(r.lastSr >>> 0, at + 16)
-    b.writeUInt32BE(r.delaySinceLastSr >>> 0, at + 20)
-  })
-  return b
-}
-
-/** Generic NACKs (RFC 4585 §6.2.1) for `sequenceNumbers`, packed into PID + BLP words. */
-export function genericNack(senderSsrc: number, mediaSsrc: number, sequenceNumbers: readonly number[]): Buffer {
-  const sorted = [...new Set(sequenceNumbers.map((s) => s & 0xffff))].sort((a, b) => a - b)
-  const words: [number, number][] = []
-  for (const seq of sorted) {
-    const last = words[words.length - 1]
-    const d = last ? (seq - last[0]) & 0xffff : 0
-    if (last && d >= 1 && d <= 16) last[1] |= 1 << (d - 1)
-    else words.push([seq, 0])
-  }
-  const b = Buffer.alloc(12 + 4 * words.length)
-  b[0] = 0x80 | 1
-  b[1] = 205
-  b.writeUInt16BE(b.length / 4 - 1, 2)
-  b.writeUInt32BE(senderSsrc >>> 0, 4)
-  b.writeUInt32BE(mediaSsrc >>> 0, 8)
-  words.forEach(([pid, blp], i) => {
-    b.writeUInt16BE(pid, 12 + 4 * i)
-    b.writeUInt16BE(blp, 14 + 4 * i)
-  })
-  return b
-}
-
-/** A picture loss indication (RFC 4585 §6.3.1), 12 bytes. */
-export function pictureLossIndication(senderSsrc: number, mediaSsrc: number): Buffer {
-  const b = Buffer.alloc(12)
-  b[0] = 0x80 | 1
-  b[1] = 206
-  b.writeUInt16BE(2, 2)
-  b.writeUInt32BE(senderSsrc >>> 0, 4)
-  b.writeUInt32BE(mediaSsrc >>> 0, 8)
-  return b
 }
 
 /** RFC 5761 §4: an RTCP packet type (192–223 in the second byte) on a multiplexed port. */

@@ -15,7 +15,7 @@ import { randomInt } from 'node:crypto'
 import nodeDataChannel from 'node-datachannel'
 import type { RtpSource, RtpSourceListener } from '../hub/rtp-source'
 import { RtpRewriter } from '../rtp/rewriter'
-import { isRtcpPacket, parseRtcpFeedback, senderReport } from '../rtp/rtcp'
+import { isRtcpPacket, parseRtcp, senderReport } from '../rtp/rtcp'
 import type { Logger } from '../log'
 import { addVideoCodec, type Track, type UplinkPlan } from './uplink'
 import { fmtpString } from '../webrtc/sdp'
@@ -126,7 +126,7 @@ export class SfuDownlink implements RtpSourceListener {
 
   #onRtcp(msg: Buffer): void {
     if (this.#closed || !isRtcpPacket(msg) || !this.#video) return
-    for (const fb of parseRtcpFeedback(msg)) {
+    for (const fb of parseRtcp(msg)) {
       if (fb.type === 'nack') {
         this.#stats.nacks++
         for (const seq of fb.sequenceNumbers) {
@@ -136,7 +136,7 @@ export class SfuDownlink implements RtpSourceListener {
             this.#stats.retransmitted++
           }
         }
-      } else {
+      } else if (fb.type === 'pli' || fb.type === 'fir') {
         this.#stats.keyframeRequests++
         this.#source.requestKeyframe(`SFU subscriber ${fb.type.toUpperCase()}`)
       }

@@ -18,7 +18,7 @@ import type { Logger } from '../log'
 import type { Publisher, Stream } from '../hub/stream'
 import type { StreamHub } from '../hub/stream-hub'
 import type { RtpSource, RtpSourceListener, RtpVideoCodec } from '../hub/rtp-source'
-import { isRtcpPacket, parseRtcpReports, receiverReport, type ReportBlock } from '../rtp/rtcp'
+import { isRtcpPacket, parseRtcp, receiverReport, type ReportBlock } from '../rtp/rtcp'
 import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from '../rtp/receiver'
 import { SessionClock } from '../rtp/rtp-clock'
 import { AvcFrameWriter, pushAacConfig, pushAacFrame } from '../rtp/hub-frames'
@@ -167,7 +167,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
   }
 
   #onRtcp(kind: 'video' | 'audio', packet: Buffer): void {
-    for (const report of parseRtcpReports(packet)) {
+    for (const report of parseRtcp(packet)) {
       if (report.type !== 'sr') continue
       const receiver = kind === 'video' ? this.#videoReceiver : this.#audioReceiver
       if (!receiver || receiver.ssrc !== report.ssrc) continue

@@ -17,7 +17,7 @@
  * way RTMP players skip to a keyframe when they fall behind.
  */
 import nodeDataChannel from 'node-datachannel'
-import { isRtcpPacket, parseRtcpFeedback } from '../rtp/rtcp'
+import { isRtcpPacket, parseRtcp } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
@@ -261,7 +261,7 @@ export class ViewerHost {
   }
 
   #onRtcp(v: HostedViewer, msg: Buffer): void {
-    for (const fb of parseRtcpFeedback(msg)) {
+    for (const fb of parseRtcp(msg)) {
       if (fb.type === 'nack') {
         v.nacks++
         const ring = this.#streams.get(v.streamKey)?.ring
@@ -281,7 +281,7 @@ export class ViewerHost {
             v.retransmitted++
           }
         }
-      } else {
+      } else if (fb.type === 'pli' || fb.type === 'fir') {
         this.#post({ op: 'keyframe', id: v.id, reason: fb.type })
       }
     }

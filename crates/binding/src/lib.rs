@@ -8,5 +8,6 @@ mod depacketize;
 mod flv;
 mod raw_method;
 mod rtmp;
+mod rtcp;
 mod rtp;
 mod srtp;

@@ -577,11 +577,116 @@ export interface OpusToAacOptions {
 }
 
 /**
+ * Reads a compound RTCP packet (RFC 3550 §6.1; reduced-size RTCP, RFC 5506, too) into one
+ * object per packet (see [`RtcpPacketObject`]). Never throws: a malformed part becomes a last
+ * object of type `"malformed"` and ends the walk; what came before it is kept.
+ */
+export declare function parseRtcp(buf: Uint8Array): Array<RtcpPacketObject>
+
+/**
  * Parses an SDES key parameter `inline:<base64 key||salt>[|lifetime][|MKI:length]`
  * (RFC 4568 §6.1; the part after the profile in `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:…`)
  * for `profile`, checking the key length. Throws `SRTP_MALFORMED`, `SRTP_INVALID_KEY_LENGTH`.
  */
 export declare function parseSdesInline(keyParams: string, profileName: string): SdesInlineKey
+
+/**
+ * One packet of a compound RTCP packet, or why the rest could not be read.
+ *
+ * `type` and the fields it sets:
+ * - `"sr"` (PT 200): `ssrc`, `ntpMs` (the NTP timestamp as Unix ms), `ntpMiddle` (its middle
+ *   32 bits, the LSR a receiver echoes), `rtpTimestamp`, `packets`, `octets`, `blocks`;
+ * - `"rr"` (PT 201): `ssrc`, `blocks`;
+ * - `"sdes"` (PT 202): `chunks`;  `"bye"` (PT 203): `sources`, `reason`;
+ * - `"nack"` (PT 205 FMT 1): `senderSsrc`, `mediaSsrc`, `sequenceNumbers`;
+ * - `"twcc"` (PT 205 FMT 15): `senderSsrc`, `mediaSsrc`, `baseSequence`, `referenceTime`
+ *   (units of 64 ms), `feedbackCount`, `arrivalsUs` (one per sequence number from
+ *   `baseSequence`: arrival time in µs on the receiver's clock, `null` when not received);
+ * - `"pli"` (PT 206 FMT 1): `senderSsrc`, `mediaSsrc`;
+ * - `"fir"` (PT 206 FMT 4, one object per FCI entry): `senderSsrc`, `mediaSsrc`, `firSequence`;
+ * - `"remb"` (PT 206 FMT 15): `senderSsrc`, `bitrate` (bit/s), `ssrcs`;
+ * - `"unknown"` (APP, XR, other feedback): `packetType`, `count`, `size` (bytes);
+ * - `"malformed"` (parsing stopped here, nothing after it was read): `code` (`RTCP_*`),
+ *   `reason`.
+ */
+export interface RtcpPacketObject {
+  /** Which packet this is (see above). */
+  type: string
+  /** SR/RR: the reporter's SSRC. */
+  ssrc?: number
+  /** SR: NTP timestamp as ms since the Unix epoch. */
+  ntpMs?: number
+  /** SR: the NTP timestamp's middle 32 bits. */
+  ntpMiddle?: number
+  /** SR: the same instant in the stream's RTP clock. */
+  rtpTimestamp?: number
+  /** SR: packets sent (wraps at 2^32). */
+  packets?: number
+  /** SR: payload octets sent (wraps at 2^32). */
+  octets?: number
+  /** SR/RR: report blocks (at most 31). */
+  blocks?: Array<RtcpReportBlock>
+  /** SDES: chunks (at most 31). */
+  chunks?: Array<RtcpSdesChunk>
+  /** BYE: sources leaving (at most 31). */
+  sources?: Array<number>
+  /** BYE: reason (UTF-8, lossy); malformed: what was wrong. */
+  reason?: string
+  /** Feedback: the SSRC of the receiver that sent it. */
+  senderSsrc?: number
+  /** NACK, PLI, FIR, TWCC: the media stream concerned. */
+  mediaSsrc?: number
+  /** NACK: lost RTP sequence numbers (0–65 535). */
+  sequenceNumbers?: Array<number>
+  /** FIR: command sequence number (0–255). */
+  firSequence?: number
+  /** REMB: estimated bitrate in bit/s. */
+  bitrate?: number
+  /** REMB: the streams the estimate covers. */
+  ssrcs?: Array<number>
+  /** TWCC: first transport-wide sequence number (0–65 535). */
+  baseSequence?: number
+  /** TWCC: reference time in units of 64 ms (24-bit signed). */
+  referenceTime?: number
+  /** TWCC: feedback packet count (0–255). */
+  feedbackCount?: number
+  /** TWCC: per sequence number, arrival in µs or null. */
+  arrivalsUs?: Array<number | undefined | null>
+  /** unknown: packet type (192–223 for RTCP). */
+  packetType?: number
+  /** unknown: the 5-bit count/FMT field. */
+  count?: number
+  /** unknown: the packet's size in bytes. */
+  size?: number
+  /** malformed: `RTCP_TOO_SHORT`, `RTCP_BAD_VERSION`, `RTCP_MALFORMED`, `RTCP_BAD_PADDING`. */
+  code?: string
+}
+
+/** One RFC 3550 §6.4.1 report block. */
+export interface RtcpReportBlock {
+  /** The source the block is about. */
+  ssrc: number
+  /** Fraction lost since the previous report, 0–255 (/256). */
+  fractionLost: number
+  /** Cumulative packets lost (24-bit signed). */
+  cumulativeLost: number
+  /** Extended highest sequence number received. */
+  highestSequence: number
+  /** Interarrival jitter in RTP timestamp units. */
+  jitter: number
+  /** LSR: middle 32 bits of the NTP time of the last SR from the source, 0 if none. */
+  lastSr: number
+  /** DLSR: delay since that SR, in 1/65 536 s. */
+  delaySinceLastSr: number
+}
+
+/** One SDES chunk: a source and its CNAME. */
+export interface RtcpSdesChunk {
+  /** The source described. */
+  ssrc: number
+  /** Its CNAME item (RFC 3550 §6.5.1), when present and UTF-8. */
+  cname?: string
+}
 
 /** Media type ids, re-exported for TS. */
 export declare const RTMP_AUDIO: number
@@ -713,3 +818,17 @@ export interface SrtpSessionOptions {
    */
   maxSsrcs?: number
 }
+
+/**
+ * Writes `packets` back to back as one compound RTCP packet (RFC 3550 §6.1): the objects
+ * `parseRtcp` returns, or made by hand with the fields their `type` needs (`"sr"`: `ssrc`,
+ * `ntpMs`, `rtpTimestamp`, `packets`, `octets`, `blocks`; `"rr"`: `ssrc`, `blocks`; `"nack"`:
+ * `senderSsrc`, `mediaSsrc`, `sequenceNumbers` (packed into PID + BLP words); `"pli"`,
+ * `"fir"`, `"remb"`, `"sdes"`, `"bye"`, `"twcc"` likewise).
+ *
+ * Throws `RTCP_INVALID_ARGUMENT` for a missing field or a type that cannot be written
+ * (`"unknown"`, `"malformed"`), and `RTCP_TOO_LARGE` / `RTCP_MALFORMED` when a packet does not
+ * fit RTCP's fields (more than 31 report blocks, a BYE reason over 255 bytes, a packet over
+ * 65 535 words...).
+ */
+export declare function writeRtcp(packets: Array<RtcpPacketObject>): Buffer

@@ -87,6 +87,9 @@ pub enum AudioError {
     MalformedOpusPacket(String),
     /// The AAC encoder (FDK AAC) refused a request. Not expected with validated inputs.
     AacEncoder(String),
+    /// This build has no AAC encoder: it was built without the `fdk-aac` feature (see the
+    /// README's "Licences"). Opus cannot be transcoded to AAC.
+    AacEncoderUnavailable,
 }
 
 impl AudioError {
@@ -108,6 +111,7 @@ impl AudioError {
             AudioError::InvalidAacBitrate { .. } => "AUDIO_BITRATE_INVALID",
             AudioError::Encoder(_) | AudioError::AacEncoder(_) => "AUDIO_ENCODER_FAILED",
             AudioError::Resampler(_) => "AUDIO_RESAMPLER_FAILED",
+            AudioError::AacEncoderUnavailable => "AUDIO_AAC_ENCODER_UNAVAILABLE",
         }
     }
 }
@@ -168,6 +172,9 @@ impl fmt::Display for AudioError {
             ),
             AudioError::MalformedOpusPacket(why) => write!(f, "Opus packet not decodable: {why}"),
             AudioError::AacEncoder(why) => write!(f, "AAC encoder: {why}"),
+            AudioError::AacEncoderUnavailable => {
+                write!(f, "no AAC encoder in this build (built without the fdk-aac feature)")
+            }
         }
     }
 }

@@ -69,11 +69,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod aac_encoder;
 pub mod asc;
 mod error;
 mod opus_to_aac;
 mod transcoder;
 
+pub use aac_encoder::AAC_ENCODER_AVAILABLE;
 pub use error::AudioError;
 pub use opus_to_aac::{
     AacFrame, OpusToAac, OpusToAacStats, AAC_SAMPLE_RATE, DEFAULT_AAC_BITRATE, MAX_AAC_BITRATE,

@@ -1,9 +1,9 @@
 //! [`OpusToAac`]: Opus packets with their 48 kHz RTP timestamps in, AAC-LC access units at
 //! 48 kHz with ms timestamps out.
 
-use fdk_aac::enc::{AudioObjectType, BitRate, ChannelMode, Encoder, EncoderParams, Transport};
 use opus::{Channels, Decoder};
 
+use crate::aac_encoder::AacEncoder;
 use crate::{AudioError, AAC_FRAME_SAMPLES, OUTPUT_SAMPLE_RATE};
 
 /// The AAC output sampling rate in Hz: Opus' own 48 kHz (RFC 7587 §4: the RTP clock rate of
@@ -103,7 +103,7 @@ pub struct OpusToAac {
     channels: usize,
     bitrate: u32,
     decoder: Decoder,
-    encoder: Encoder,
+    encoder: AacEncoder,
     /// AudioSpecificConfig written by the encoder.
     asc: Vec<u8>,
     /// Encoder delay in samples per channel (`nDelay`).
@@ -133,28 +133,14 @@ impl std::fmt::Debug for OpusToAac {
     }
 }
 
-fn new_encoder(channels: usize, bitrate: u32) -> Result<Encoder, AudioError> {
-    Encoder::new(EncoderParams {
-        bit_rate: BitRate::Cbr(bitrate),
-        sample_rate: AAC_SAMPLE_RATE,
-        transport: Transport::Raw,
-        channels: if channels == 1 {
-            ChannelMode::Mono
-        } else {
-            ChannelMode::Stereo
-        },
-        audio_object_type: AudioObjectType::Mpeg4LowComplexity,
-    })
-    .map_err(|e| AudioError::AacEncoder(e.to_string()))
-}
-
 impl OpusToAac {
     /// A transcoder to AAC-LC at 48 kHz with `channels` (1 or 2) at `bitrate` bits/s
     /// ([`MIN_AAC_BITRATE`] ..= [`MAX_AAC_BITRATE`]; [`DEFAULT_AAC_BITRATE`] is a good
     /// default). The Opus stream may be mono or stereo, and change between packets.
     ///
     /// Errors: [`AudioError::InvalidChannels`], [`AudioError::InvalidAacBitrate`],
-    /// [`AudioError::Encoder`] / [`AudioError::AacEncoder`] when a codec cannot be set up.
+    /// [`AudioError::Encoder`] / [`AudioError::AacEncoder`] when a codec cannot be set up,
+    /// [`AudioError::AacEncoderUnavailable`] in a build without the `fdk-aac` feature.
     pub fn new(channels: u32, bitrate: u32) -> Result<Self, AudioError> {
         if !(1..=2).contains(&channels) {
             return Err(AudioError::InvalidChannels { channels });
@@ -170,15 +156,12 @@ impl OpusToAac {
         };
         let decoder = Decoder::new(OUTPUT_SAMPLE_RATE, opus_channels)
             .map_err(|e| AudioError::Encoder(format!("decoder setup: {e}")))?;
-        let encoder = new_encoder(channels, bitrate)?;
-        let info = encoder
-            .info()
-            .map_err(|e| AudioError::AacEncoder(e.to_string()))?;
-        let asc_len = (info.confSize as usize).min(info.confBuf.len());
-        let asc = info.confBuf[..asc_len].to_vec();
-        let delay = info.nDelay as usize;
-        // FDK AAC's own bound for one unit (6 144 bits per channel, ISO/IEC 14496-3 §4.5.3.2).
-        let au_len = (info.maxOutBufBytes as usize).max(768 * channels);
+        let encoder = AacEncoder::new(channels, bitrate)?;
+        let info = encoder.info()?;
+        let (asc, delay) = (info.asc, info.delay);
+        // The encoder's own bound for one unit, at least 6 144 bits per channel (ISO/IEC
+        // 14496-3 §4.5.3.2).
+        let au_len = info.max_unit_bytes.max(768 * channels);
         Ok(OpusToAac {
             channels,
             bitrate,
@@ -317,7 +300,7 @@ impl OpusToAac {
         self.trim = self.delay;
         self.timeline = None;
         // The safe FDK AAC wrapper has no reset: a fresh encoder (a few hundred kB, rare).
-        self.encoder = new_encoder(self.channels, self.bitrate)?;
+        self.encoder = AacEncoder::new(self.channels, self.bitrate)?;
         Ok(())
     }
 
@@ -450,7 +433,7 @@ impl OpusToAac {
                 // still advances.
                 Err(e) => {
                     if result.is_ok() {
-                        result = Err(AudioError::AacEncoder(e.to_string()));
+                        result = Err(e);
                     }
                     used += step;
                     t.next_au += AAC_FRAME_SAMPLES as i64;

@@ -1,6 +1,7 @@
 //! Opus made by libopus (the WebRTC publisher's side) → OpusToAac → Symphonia's AAC decoder
 //! (the RTMP player's side): tone frequency, level, timing and timestamps, with packet loss,
-//! DTX, long gaps, wraps and garbage.
+//! DTX, long gaps, wraps and garbage. Needs the AAC encoder (the default `fdk-aac` feature).
+#![cfg(feature = "fdk-aac")]
 
 mod common;
 

@@ -210,7 +210,9 @@ impl OpusToAacTranscoder {
 
 #[napi]
 impl OpusToAacTranscoder {
-    /// Throws `AUDIO_CONFIG_UNSUPPORTED` (channels not 1 or 2) or `AUDIO_BITRATE_INVALID`.
+    /// Throws `AUDIO_CONFIG_UNSUPPORTED` (channels not 1 or 2), `AUDIO_BITRATE_INVALID`, or
+    /// `AUDIO_AAC_ENCODER_UNAVAILABLE` in a build without the `fdk-aac` feature
+    /// (`npm run build:native:no-fdk`).
     #[napi(constructor)]
     pub fn new(options: Option<OpusToAacOptions>) -> Result<Self> {
         let (channels, bitrate) = options.map_or((None, None), |o| (o.channels, o.bitrate));

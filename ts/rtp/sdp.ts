@@ -5,14 +5,11 @@
  * `sprop-parameter-sets` (RFC 6184 §8.1), the AAC `config` (RFC 3640 §4.1) and SDES keys
  * (`a=crypto`, RFC 4568 §9).
  */
+import { parseSdp, type SdpCrypto } from '../webrtc/sdp'
 import type { RtpSenderCodecs } from './sender'
 
-export interface SdesKey {
-  /** RFC 4568 crypto-suite name, e.g. `AES_CM_128_HMAC_SHA1_80`. */
-  suite: string
-  /** Master key || master salt, base64 (the `inline:` key-params). */
-  inline: string
-}
+/** An SDES key (RFC 4568): crypto-suite name and the `inline:` master key || salt, base64. */
+export type SdesKey = SdpCrypto
 
 export interface SdpTarget {
   /** Where the media goes (the `c=` address). */
@@ -65,36 +62,14 @@ export interface SdpMedia {
   crypto: SdesKey | null
 }
 
-/** The media sections of an SDP (first payload type of each); unknown lines are ignored. */
+/**
+ * The audio and video sections of an SDP, first payload type of each (read by {@link parseSdp};
+ * unknown lines are ignored). Throws `Error` when the text is not an SDP with media sections.
+ */
 export function parseSdpMedia(sdp: string): SdpMedia[] {
-  const out: SdpMedia[] = []
-  let current: SdpMedia | null = null
-  for (const raw of sdp.split(/\r?\n/)) {
-    const line = raw.trim()
-    const m = /^m=(video|audio) (\d+) [A-Z/]+ (\d+)/.exec(line)
-    if (m) {
-      current = { kind: m[1] as 'video' | 'audio', port: Number(m[2]), payloadType: Number(m[3]), codec: '', clockRate: 0, channels: 1, fmtp: {}, crypto: null }
-      out.push(current)
-      continue
-    }
-    if (!current) continue
-    const rtpmap = /^a=rtpmap:(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(line)
-    if (rtpmap && Number(rtpmap[1]) === current.payloadType) {
-      current.codec = rtpmap[2]!.toUpperCase()
-      current.clockRate = Number(rtpmap[3])
-      current.channels = Number(rtpmap[4] ?? 1)
-      continue
-    }
-    const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line)
-    if (fmtp && Number(fmtp[1]) === current.payloadType) {
-      for (const part of fmtp[2]!.split(';')) {
-        const eq = part.indexOf('=')
-        if (eq > 0) current.fmtp[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim()
-      }
-      continue
-    }
-    const crypto = /^a=crypto:\d+ (\S+) inline:([^|\s]+)/.exec(line)
-    if (crypto) current.crypto = { suite: crypto[1]!, inline: crypto[2]! }
-  }
-  return out
+  return parseSdp(sdp).media.flatMap((m): SdpMedia[] => {
+    const codec = m.codecs[0]
+    if ((m.kind !== 'video' && m.kind !== 'audio') || !codec) return []
+    return [{ kind: m.kind, port: m.port, payloadType: codec.payloadType, codec: codec.name.toUpperCase(), clockRate: codec.clockRate, channels: codec.channels ?? 1, fmtp: codec.fmtp, crypto: m.crypto[0] ?? null }]
+  })
 }

@@ -356,7 +356,13 @@ export class RtpService {
     let audio: IngestAudio | null = null
     let key: SdesKey | null = null
     if (isSdp) {
-      const media = parseSdpMedia(await readBody(req))
+      const text = await readBody(req)
+      let media: ReturnType<typeof parseSdpMedia>
+      try {
+        media = parseSdpMedia(text)
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message)
+      }
       for (const m of media) {
         if (m.kind === 'video' && m.codec === 'H264') {
           const sets = (m.fmtp['sprop-parameter-sets'] ?? '').split(',').map((s) => Buffer.from(s, 'base64'))

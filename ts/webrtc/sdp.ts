@@ -1,113 +1,109 @@
 /**
- * The parts of an SDP offer (RFC 8866, RFC 8829 JSEP) a WHEP/WHIP answerer needs: media sections
- * with their mid, direction and codecs (rtpmap/fmtp), and ICE candidates of trickle fragments
- * (RFC 8840 `application/trickle-ice-sdpfrag`).
+ * The parts of an SDP (RFC 8866; offers per RFC 8829 JSEP) Sluice reads: media sections with
+ * their mid, port, direction, codecs (rtpmap/fmtp/rtcp-fb), header extensions, SSRCs and SDES
+ * keys (`a=crypto`, RFC 4568), and ICE candidates of trickle fragments (RFC 8840
+ * `application/trickle-ice-sdpfrag`). The grammar is `sdp-transform`'s (mediasoup's); this file
+ * only shapes its output. It is Sluice's one SDP reader: WHIP, WHEP, SFU rooms and RTP ingests
+ * all go through {@link parseSdp}.
  */
+import { parse as parseSdpText, parsePayloads } from 'sdp-transform'
 
 export interface SdpCodec {
   payloadType: number
-  /** Encoding name as written (`H264`, `opus`, `VP8`, `rtx`...). */
+  /** Encoding name as written (`H264`, `opus`, `VP8`, `rtx`...); empty without an rtpmap. */
   name: string
-  /** Clock rate in Hz. */
+  /** Clock rate in Hz (0 without an rtpmap). */
   clockRate: number
   channels?: number
-  /** fmtp parameters (`packetization-mode` → `1`...). */
+  /** fmtp parameters, keys lower-cased (`packetization-mode` → `1`...); bare keys map to ''. */
   fmtp: Record<string, string>
   /** rtcp-fb values for this payload type (`nack`, `nack pli`, `ccm fir`, `transport-cc`...). */
   feedback: string[]
 }
 
+/** One `a=crypto` line (RFC 4568 §9.1). */
+export interface SdpCrypto {
+  /** Crypto-suite name, e.g. `AES_CM_128_HMAC_SHA1_80`. */
+  suite: string
+  /** The `inline:` key (master key || master salt, base64), without lifetime or MKI. */
+  inline: string
+}
+
 export interface SdpMediaSection {
   kind: 'audio' | 'video' | 'application' | string
   mid: string
+  /** The m= line's port (0 for a rejected or bundled-away section). */
+  port: number
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+  /** One per payload type of the m= line, in its order. */
   codecs: SdpCodec[]
   /** RTP header extensions: id → URI. */
   extensions: Map<number, string>
-  /** SSRCs announced by the offerer (a=ssrc). */
+  /** SSRCs announced by the offerer (a=ssrc), each once. */
   ssrcs: number[]
+  /** SDES keys offered (a=crypto), in order. */
+  crypto: SdpCrypto[]
 }
 
 export interface SdpOffer {
   media: SdpMediaSection[]
 }
 
-/** Throws `Error` with a readable reason when the text is not an SDP with media sections. */
+const DIRECTIONS = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive'])
+
+/** Parses `k=v;k2=v2` (keys lower-cased and trimmed, bare keys kept with ''). */
+function parseFmtp(config: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const kv of config.split(';')) {
+    const eq = kv.indexOf('=')
+    const k = (eq < 0 ? kv : kv.slice(0, eq)).trim().toLowerCase()
+    if (k) out[k] = eq < 0 ? '' : kv.slice(eq + 1).trim()
+  }
+  return out
+}
+
+/**
+ * Reads an SDP. Throws `Error` with a readable reason when the text is not an SDP (it must
+ * start with `v=0`) or has no media section; unknown and malformed lines are ignored.
+ */
 export function parseSdp(sdp: string): SdpOffer {
   if (!/^v=0\r?\n/.test(sdp)) throw new Error('not an SDP: it must start with "v=0"')
-  const media: SdpMediaSection[] = []
-  let current: SdpMediaSection | null = null
-  for (const raw of sdp.split(/\r?\n/)) {
-    const line = raw.trim()
-    if (line.startsWith('m=')) {
-      const [kind, , , ...pts] = line.slice(2).split(' ')
-      current = {
-        kind: kind ?? '',
-        mid: String(media.length),
-        direction: 'sendrecv',
-        codecs: pts.filter((p) => /^\d+$/.test(p)).map((p) => ({ payloadType: Number(p), name: '', clockRate: 0, fmtp: {}, feedback: [] })),
-        extensions: new Map(),
-        ssrcs: [],
-      }
-      media.push(current)
-      continue
-    }
-    if (!current || !line.startsWith('a=')) continue
-    const attr = line.slice(2)
-    const colon = attr.indexOf(':')
-    const key = colon < 0 ? attr : attr.slice(0, colon)
-    const value = colon < 0 ? '' : attr.slice(colon + 1)
-    const codec = (pt: string) => current!.codecs.find((c) => c.payloadType === Number(pt))
-    switch (key) {
-      case 'mid':
-        current.mid = value
-        break
-      case 'sendrecv':
-      case 'sendonly':
-      case 'recvonly':
-      case 'inactive':
-        current.direction = key
-        break
-      case 'rtpmap': {
-        const m = /^(\d+) ([^/]+)\/(\d+)(?:\/(\d+))?/.exec(value)
-        const c = m && codec(m[1]!)
-        if (c) {
-          c.name = m[2]!
-          c.clockRate = Number(m[3])
-          if (m[4]) c.channels = Number(m[4])
-        }
-        break
-      }
-      case 'fmtp': {
-        const sp = value.indexOf(' ')
-        const c = codec(value.slice(0, sp))
-        if (c) {
-          for (const kv of value.slice(sp + 1).split(';')) {
-            const [k, v] = kv.split('=')
-            if (k) c.fmtp[k.trim()] = (v ?? '').trim()
-          }
-        }
-        break
-      }
-      case 'rtcp-fb': {
-        const sp = value.indexOf(' ')
-        const pt = value.slice(0, sp)
-        const fb = value.slice(sp + 1)
-        for (const c of pt === '*' ? current.codecs : [codec(pt)]) c?.feedback.push(fb)
-        break
-      }
-      case 'extmap': {
-        const m = /^(\d+)(?:\/\w+)? (\S+)/.exec(value)
-        if (m) current.extensions.set(Number(m[1]), m[2]!)
-        break
-      }
-      case 'ssrc': {
-        const ssrc = Number(value.split(' ')[0])
-        if (Number.isInteger(ssrc) && !current.ssrcs.includes(ssrc)) current.ssrcs.push(ssrc)
-        break
-      }
-    }
+  let parsed: ReturnType<typeof parseSdpText>
+  try {
+    parsed = parseSdpText(sdp)
+  } catch (err) {
+    throw new Error(`not a readable SDP: ${(err as Error).message}`)
   }
+  const media = (parsed.media ?? []).map((m, index): SdpMediaSection => {
+    const payloadTypes = parsePayloads(String(m.payloads ?? '')).filter((pt) => Number.isInteger(pt) && pt >= 0 && pt <= 127)
+    const codecs = [...new Set(payloadTypes)].map((payloadType): SdpCodec => {
+      const rtp = m.rtp?.find((r) => r.payload === payloadType)
+      const channels = Number(rtp?.encoding)
+      return {
+        payloadType,
+        name: rtp ? String(rtp.codec) : '',
+        clockRate: rtp ? Number(rtp.rate) || 0 : 0,
+        ...(rtp && Number.isInteger(channels) && channels > 0 ? { channels } : {}),
+        fmtp: Object.assign({}, ...(m.fmtp ?? []).filter((f) => f.payload === payloadType).map((f) => parseFmtp(String(f.config)))),
+        feedback: (m.rtcpFb ?? []).filter((f) => String(f.payload) === '*' || Number(f.payload) === payloadType).map((f) => (f.subtype ? `${f.type} ${f.subtype}` : String(f.type))),
+      }
+    })
+    const direction = [m.direction, parsed.direction].find((d) => d && DIRECTIONS.has(d)) ?? 'sendrecv'
+    const ssrcs = [...new Set((m.ssrcs ?? []).map((x) => Number(x.id)).filter((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff))]
+    return {
+      kind: String(m.type ?? ''),
+      mid: m.mid !== undefined ? String(m.mid) : String(index),
+      port: Number(m.port) || 0,
+      direction: direction as SdpMediaSection['direction'],
+      codecs,
+      extensions: new Map((m.ext ?? []).filter((e) => Number.isInteger(e.value)).map((e) => [e.value, String(e.uri)])),
+      ssrcs,
+      crypto: (m.crypto ?? []).flatMap((c) => {
+        const inline = /^inline:([^|\s]+)/.exec(String(c.config))
+        return inline ? [{ suite: String(c.suite), inline: inline[1]! }] : []
+      }),
+    }
+  })
   if (media.length === 0) throw new Error('the SDP has no media section (m=)')
   return { media }
 }

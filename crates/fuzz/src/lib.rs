@@ -12,16 +12,19 @@
 //! | `rtp.rs`   | sluice-rtp                | `crates/rtp/tests/regressions.rs`    |
 //! | `srtp.rs`  | sluice-srtp               | `crates/srtp/tests/regressions.rs`   |
 //! | `ice.rs`   | sluice-ice                | `crates/ice/tests/regressions.rs`    |
+//! | `audio.rs` | sluice-audio              | `crates/audio/tests/regressions.rs`  |
 //!
 //! Each file names crates only by absolute paths (never `crate::`) and only crates its own
 //! protocol crate can see, so it compiles in both places.
 #![forbid(unsafe_code)]
 
+mod audio;
 mod ice;
 mod rtmp;
 mod rtp;
 mod srtp;
 
+pub use audio::*;
 pub use ice::*;
 pub use rtmp::*;
 pub use rtp::*;

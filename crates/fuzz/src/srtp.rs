@@ -145,3 +145,27 @@ pub fn srtcp_unprotect(data: &[u8]) {
         4,
     );
 }
+
+// ------------------------------------------------------------------ sdes_key_params
+
+/// SDES key parameters (RFC 4568 §6.1, `a=crypto` in an RTP ingest's or relay's SDP, untrusted):
+/// byte 0 picks the profile, the rest is the text (UTF-8, lossy). Never panics; a key that
+/// parses has exactly the profile's key||salt length, an MKI length of 1..=128, and formats back
+/// (`format_inline`) to text that parses to the same key||salt.
+pub fn sdes_key_params(data: &[u8]) {
+    let Some((&choice, text)) = data.split_first() else {
+        return;
+    };
+    let profile = Profile::ALL[choice as usize & 3];
+    let text = String::from_utf8_lossy(text);
+    let Ok(key) = sluice_srtp::sdes::parse_inline(&text, profile) else {
+        return;
+    };
+    assert_eq!(key.key_and_salt.len(), profile.master_key_len() + profile.master_salt_len());
+    if let Some((_, len)) = key.mki {
+        assert!((1..=128).contains(&len));
+    }
+    let again = sluice_srtp::sdes::parse_inline(&sluice_srtp::sdes::format_inline(&key.key_and_salt), profile)
+        .expect("a formatted key parses");
+    assert_eq!(again.key_and_salt, key.key_and_salt);
+}

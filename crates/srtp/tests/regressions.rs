@@ -18,7 +18,14 @@ fn harnesses_accept_trivial_inputs() {
     for input in [&[][..], &[0], &[3], &[0xFF; 64]] {
         harness::srtp_unprotect(input);
         harness::srtcp_unprotect(input);
+        harness::sdes_key_params(input);
     }
+    // A real key for AES_CM_128_HMAC_SHA1_80 with lifetime and MKI, and one of the wrong length.
+    let mut input = vec![0u8];
+    input.extend_from_slice(b"inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:32");
+    harness::sdes_key_params(&input);
+    input.truncate(20);
+    harness::sdes_key_params(&input);
 }
 
 /// Every profile: an RTP and an RTCP packet protected, unprotected intact, protected again and

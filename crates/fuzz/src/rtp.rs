@@ -256,3 +256,58 @@ pub fn rtcp_compound(data: &[u8]) {
         assert_eq!(canonical(&again[0]), canonical(&packet));
     }
 }
+
+// ------------------------------------------------------------------ reorder_buffer
+
+/// The reordering buffer (RTP packets of a WHIP track, an RTP ingest, a relay link arrive in
+/// any order, with any sequence numbers). Byte 0 picks the capacity (1..=64) and byte 1 the
+/// wait (0..=255 ms); then records `sequence step (2, BE, wrapping) | time step ms (1) |
+/// pops (1)`, each pushing a 2-byte packet holding its own sequence number.
+///
+/// Checks besides "no panic": output runs in strictly increasing extended sequence numbers
+/// (packets and lost runs never overlap or go back); a released packet is the one pushed with
+/// that sequence number; nothing is held beyond the capacity; a packet accepted is released
+/// or reported lost at most once; missing reports come at most 1024 at a time.
+pub fn reorder_buffer(data: &[u8]) {
+    use sluice_rtp::depacketizer::{PushOutcome, Released, ReorderBuffer};
+    let [capacity, wait, rest @ ..] = data else {
+        return;
+    };
+    let capacity = 1 + (*capacity as usize % 64);
+    let mut buffer = ReorderBuffer::new(*wait as u32, capacity);
+    let mut seq = 0u16;
+    let mut now = 0u64;
+    let mut last_out: Option<u64> = None;
+    fn check(last_out: &mut Option<u64>, from: u64, to: u64) {
+        if let Some(last) = *last_out {
+            assert!(from > last, "output went back: {from} after {last}");
+        }
+        *last_out = Some(to);
+    }
+    for record in rest.chunks_exact(4) {
+        seq = seq.wrapping_add(u16::from_be_bytes([record[0], record[1]]));
+        now += record[2] as u64;
+        let outcome = buffer.push(seq, &seq.to_be_bytes(), now);
+        assert!(buffer.held() <= capacity, "held {} > capacity {capacity}", buffer.held());
+        if outcome == PushOutcome::Restarted {
+            last_out = None;
+        }
+        assert!(buffer.take_missing().len() <= 1024);
+        for _ in 0..(record[3] & 7) {
+            match buffer.pop(now) {
+                Some(Released::Packet { extended_sequence, data }) => {
+                    assert_eq!(data, &(extended_sequence as u16).to_be_bytes()[..]);
+                    check(&mut last_out, extended_sequence, extended_sequence);
+                }
+                Some(Released::Lost { first, count }) => {
+                    assert!(count > 0);
+                    check(&mut last_out, first, first + count - 1);
+                }
+                None => break,
+            }
+        }
+        if let Some(deadline) = buffer.next_deadline_ms() {
+            assert!(deadline <= now + *wait as u64, "deadline beyond the wait");
+        }
+    }
+}

@@ -20,6 +20,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::h264_depacketize(input);
         harness::aac_depacketize(input);
         harness::rtcp_compound(input);
+        harness::reorder_buffer(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }

@@ -168,7 +168,11 @@ export declare class OpusPacketizer {
  * for a packet libopus refuses: drop that packet and keep pushing).
  */
 export declare class OpusToAacTranscoder {
-  /** Throws `AUDIO_CONFIG_UNSUPPORTED` (channels not 1 or 2) or `AUDIO_BITRATE_INVALID`. */
+  /**
+   * Throws `AUDIO_CONFIG_UNSUPPORTED` (channels not 1 or 2), `AUDIO_BITRATE_INVALID`, or
+   * `AUDIO_AAC_ENCODER_UNAVAILABLE` in a build without the `fdk-aac` feature
+   * (`npm run build:native:no-fdk`).
+   */
   constructor(options?: OpusToAacOptions | undefined | null)
   /**
    * Transcodes one Opus packet (an RTP payload, RFC 7587) with its RTP timestamp (48 kHz,
@@ -402,6 +406,49 @@ export declare class SrtpSession {
   unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
 }
 
+/** WHEP viewers on one UDP port, served natively. See the module docs. */
+export declare class WebRtcViewers {
+  /**
+   * Binds the UDP port, makes the DTLS certificate and starts the two threads. `onEvent` is
+   * called with a `NativeViewerEvent` for every state change, keyframe request and close.
+   *
+   * Throws `WEBRTC_BIND_FAILED` when the address cannot be bound,
+   * `WEBRTC_CERTIFICATE_FAILED` when no certificate can be made.
+   */
+  constructor(options: WebRtcViewersOptions, onEvent: (event: NativeViewerEvent) => void)
+  /** The UDP port every viewer's media and checks use. */
+  get port(): number
+  /** The certificate's fingerprint for the SDP answer: `sha-256 AB:CD:…`. */
+  get fingerprint(): string
+  /** Viewers now (any state). */
+  get size(): number
+  /**
+   * Adds a viewer and returns the ICE credentials for its answer. Throws
+   * `WEBRTC_INVALID_ARGUMENT` (a taken id, a bad fingerprint or payload type).
+   */
+  addViewer(spec: NativeViewerSpec): NativeViewerCredentials
+  /** Closes a viewer (idempotent); its `closed` event follows. */
+  closeViewer(id: number): void
+  /**
+   * A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
+   * `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
+   * viewer of the stream. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void
+  /**
+   * Packets for one viewer only (its GOP replay), then its new video sequence offset
+   * (0–65 535); `live` lets it receive the stream's packets after them.
+   */
+  inject(id: number, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
+  /** Counters of every viewer and of the port. */
+  stats(): NativeViewersStats
+  /**
+   * Closes every viewer (their `closed` events follow), stops the threads and releases the
+   * port. Idempotent.
+   */
+  close(): void
+}
+
 /** The AAC access units one call produced, back to back in one Buffer. */
 export interface AacFrames {
   /**
@@ -547,6 +594,79 @@ export declare function formatSdesInline(key: Uint8Array): string
  * `chunkSize`. `timestamp` in ms.
  */
 export declare function muxMessage(csid: number, timestamp: number, typeId: number, messageStreamId: number, payload: Uint8Array, chunkSize: number): Buffer
+
+/** Counters of one viewer. */
+export interface NativeViewerCounters {
+  id: number
+  /** `connecting`, `connected` or `closed`. */
+  state: string
+  packetsSent: number
+  bytesSent: number
+  nacks: number
+  retransmitted: number
+  sendFailures: number
+}
+
+/** The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`). */
+export interface NativeViewerCredentials {
+  /** 8 ice-chars. */
+  ufrag: string
+  /** 24 ice-chars. */
+  password: string
+}
+
+/**
+ * An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
+ * `keyframe` (`reason`: `pli` or `fir`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
+ */
+export interface NativeViewerEvent {
+  /** `state`, `keyframe` or `closed`. */
+  type: string
+  /** The viewer's id. */
+  id: number
+  /** state: `selected` (ICE pair nominated) or `connected` (DTLS done, SRTP keyed). */
+  state?: string
+  /**
+   * keyframe: `pli` or `fir`; closed: why (`closed by server`, `consent expired`,
+   * `connect timeout`, `closed by peer`, `WEBRTC_DTLS_FAILED: …`, …).
+   */
+  reason?: string
+  /** closed: SRTP/SRTCP packets sent to the viewer. */
+  packetsSent?: number
+  /** closed: bytes sent. */
+  bytesSent?: number
+}
+
+/** A viewer to add: the stream it watches and what its SDP offer said. */
+export interface NativeViewerSpec {
+  /** The caller's id for the viewer (unique among live viewers). */
+  id: number
+  /** The stream (hub key) it watches. */
+  streamKey: string
+  /** The offer's `a=ice-ufrag`: checks must then come as `ourUfrag:remoteUfrag`. */
+  remoteUfrag?: string
+  /** The offer's `a=fingerprint` value, `sha-256 AB:CD:…`: the DTLS certificate must match. */
+  remoteFingerprint: string
+  /** Negotiated payload types (0–127); a missing one means that kind is not sent. */
+  videoPayloadType?: number
+  /** See `videoPayloadType`. */
+  audioPayloadType?: number
+}
+
+/** `stats()`: every viewer, and what the port did. */
+export interface NativeViewersStats {
+  viewers: Array<NativeViewerCounters>
+  /** Datagrams received on the port. */
+  datagramsIn: number
+  /** Datagrams that matched no viewer (unknown ufrag or address). */
+  unrouted: number
+  /** `sendmmsg` (or `send_to`) calls for media. */
+  sendCalls: number
+  /** Media datagrams the kernel took. */
+  datagramsOut: number
+  /** Media datagrams refused (full socket buffer, unreachable). */
+  sendFailed: number
+}
 
 /** The Opus packets one call produced, back to back in one Buffer. */
 export interface OpusFrames {
@@ -817,6 +937,14 @@ export interface SrtpSessionOptions {
    * `SRTP_TOO_MANY_SSRCS` (status -8).
    */
   maxSsrcs?: number
+}
+
+/** Options of `new WebRtcViewers(options, onEvent)`. */
+export interface WebRtcViewersOptions {
+  /** Address the UDP socket binds to (`0.0.0.0`, `::`, or one interface; tests `127.0.0.1`). */
+  bindAddress: string
+  /** UDP port; 0 (default) picks a free one (read `port`). */
+  port?: number
 }
 
 /**

@@ -843,6 +843,7 @@ module.exports.OpusToAacTranscoder = nativeBinding.OpusToAacTranscoder
 module.exports.RtmpSession = nativeBinding.RtmpSession
 module.exports.RtpDepacketizer = nativeBinding.RtpDepacketizer
 module.exports.SrtpSession = nativeBinding.SrtpSession
+module.exports.WebRtcViewers = nativeBinding.WebRtcViewers
 module.exports.avcDecoderConfigurationRecord = nativeBinding.avcDecoderConfigurationRecord
 module.exports.avcParameterSets = nativeBinding.avcParameterSets
 module.exports.decodeAmf0 = nativeBinding.decodeAmf0

@@ -33,6 +33,9 @@ Options:
   --host <address>     rtmp.host and http.host: the address to bind (default 0.0.0.0)
   --webrtc-bind <addr> webrtc.bindAddress: local address WebRTC (WHEP) ICE binds to
                        (default: every interface)
+  --webrtc-transport <datachannel|native>
+                       webrtc.transport: what carries WHEP viewers' media (default
+                       datachannel; native: one UDP port, webrtc.udpPort, default 8189)
   --ice-server <url>   webrtc.iceServers: STUN/TURN server announced to WHEP viewers
                        (repeatable), e.g. stun:stun.example.net:3478 or
                        turn:user:pass@host:3478
@@ -90,6 +93,7 @@ const FLAG_KEYS: Record<string, string[][]> = {
     ['http', 'host'],
   ],
   'webrtc-bind': [['webrtc', 'bindAddress']],
+  'webrtc-transport': [['webrtc', 'transport']],
   'ice-server': [['webrtc', 'iceServers']],
   'rtp-host': [['rtp', 'host']],
   'relay-secret': [['rtp', 'relaySecret']],
@@ -177,6 +181,7 @@ async function serve(args: string[]): Promise<void> {
       'http-port': { type: 'string' },
       host: { type: 'string' },
       'webrtc-bind': { type: 'string' },
+      'webrtc-transport': { type: 'string' },
       'ice-server': { type: 'string', multiple: true },
       'rtp-host': { type: 'string' },
       'relay-secret': { type: 'string' },

@@ -72,6 +72,16 @@ export const webrtcSchema = z.strictObject({
   workers: z.number().int().min(1).max(64).optional(),
   /** Viewers of one stream per viewer process before the next process takes them. Default 100. */
   viewersPerWorker: z.number().int().min(1).max(10_000).optional(),
+  /**
+   * What carries WHEP viewers' media: `datachannel` (node-datachannel PeerConnections in viewer
+   * processes, default) or `native` (ICE-lite, DTLS-SRTP and SRTP in the binding, every viewer on
+   * one UDP port, `udpPort`).
+   */
+  transport: z.enum(['datachannel', 'native']).default('datachannel'),
+  /** The native transport's UDP port (all viewers). Default 8189; 0 picks a free one. */
+  udpPort: port.or(z.literal(0)).optional(),
+  /** Addresses the native transport announces in its candidates (public IP behind NAT, several interfaces). Default: `bindAddress`, or every non-internal IPv4 address. */
+  announcedAddresses: z.array(z.string().min(1)).optional(),
 })
 
 export const rtpSchema = z.strictObject({

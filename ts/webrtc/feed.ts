@@ -23,7 +23,7 @@ import { native } from '../native'
 import type { Logger } from '../log'
 import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
-import type { ViewerPool } from './viewer-pool'
+import type { ViewerTransport } from './viewer-protocol'
 import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
@@ -56,7 +56,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   readonly stream: Stream
   readonly videoSsrc = randomInt(1, 0xffffffff)
   readonly audioSsrc = randomInt(1, 0xffffffff)
-  readonly #pool: ViewerPool
+  readonly #pool: ViewerTransport
   readonly #log: Logger
   readonly #video = new native.H264Packetizer(this.videoSsrc, FEED_H264_PT, 1200)
   readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
@@ -92,7 +92,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   #pendingKeyframe = false
   #pendingAt = 0
 
-  constructor(stream: Stream, pool: ViewerPool, log: Logger) {
+  constructor(stream: Stream, pool: ViewerTransport, log: Logger) {
     this.stream = stream
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })

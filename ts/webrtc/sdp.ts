@@ -43,6 +43,12 @@ export interface SdpMediaSection {
   ssrcs: number[]
   /** SDES keys offered (a=crypto), in order. */
   crypto: SdpCrypto[]
+  /** `a=ice-ufrag` of the section, else of the session. */
+  iceUfrag?: string
+  /** `a=fingerprint` of the section, else of the session, as `sha-256 AB:CD:…`. */
+  fingerprint?: string
+  /** `a=setup` (`actpass`, `active`, `passive`), section or session. */
+  setup?: string
 }
 
 export interface SdpOffer {
@@ -60,6 +66,11 @@ function parseFmtp(config: string): Record<string, string> {
     if (k) out[k] = eq < 0 ? '' : kv.slice(eq + 1).trim()
   }
   return out
+}
+
+/** `{ [key]: value }` when the value is there (as text), else `{}`. */
+function optional<K extends string, V>(key: K, value: V | undefined, show: (v: V) => string = String): Partial<Record<K, string>> {
+  return value === undefined || value === null ? {} : ({ [key]: show(value) } as Record<K, string>)
 }
 
 /**
@@ -98,6 +109,9 @@ export function parseSdp(sdp: string): SdpOffer {
       codecs,
       extensions: new Map((m.ext ?? []).filter((e) => Number.isInteger(e.value)).map((e) => [e.value, String(e.uri)])),
       ssrcs,
+      ...optional('iceUfrag', m.iceUfrag ?? parsed.iceUfrag),
+      ...optional('fingerprint', m.fingerprint ?? parsed.fingerprint, (f) => `${f.type} ${f.hash}`),
+      ...optional('setup', m.setup ?? parsed.setup),
       crypto: (m.crypto ?? []).flatMap((c) => {
         const inline = /^inline:([^|\s]+)/.exec(String(c.config))
         return inline ? [{ suite: String(c.suite), inline: inline[1]! }] : []

@@ -8,7 +8,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { fork, type ChildProcess } from 'node:child_process'
 import type { Logger } from '../log'
-import type { HostMessage, PoolMessage, ViewerCounters, ViewerSpec } from './viewer-protocol'
+import type { HostMessage, PoolMessage, ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
+
+export type { ViewerEvents, ViewerStats } from './viewer-protocol'
 import { epochMs } from './clock'
 
 export interface ViewerPoolOptions {
@@ -16,25 +18,6 @@ export interface ViewerPoolOptions {
   workers: number
   /** Viewers of one stream per worker before the next worker takes them. Default 100 (about a third of a core at 2.5 Mbit/s). */
   viewersPerWorker: number
-}
-
-export interface ViewerEvents {
-  onState(state: string): void
-  onKeyframeRequest(reason: string): void
-  onClosed(reason: string, packetsSent: number, bytesSent: number): void
-}
-
-/** What `ViewerPool.stats()` gathers from the viewer processes. */
-export interface ViewerStats {
-  viewers: ViewerCounters[]
-  /** Source message arrival → last viewer's last packet sent, ms, recent video batches. */
-  latencyMs: number[]
-  /** Times a viewer process fell behind a stream and skipped to the next keyframe, since the pool started. */
-  lagEvents: number
-  /** Video packets skipped by viewer processes while behind, since the pool started. */
-  packetsSkipped: number
-  /** Viewer processes that did not answer in time (busy). */
-  unanswered: number
 }
 
 interface StatsRound {
@@ -60,7 +43,7 @@ interface PendingViewer {
   answer?: { resolve: (sdp: string) => void; reject: (e: Error) => void }
 }
 
-export class ViewerPool {
+export class ViewerPool implements ViewerTransport {
   readonly #workers: PoolWorker[] = []
   readonly #viewers = new Map<string, PendingViewer>()
   readonly #log: Logger

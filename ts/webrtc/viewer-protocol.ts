@@ -1,4 +1,9 @@
-/** Messages between the main thread (`ViewerPool`) and viewer workers (`ViewerHost`). */
+/**
+ * What WHEP needs of whatever carries its viewers' media (`ViewerTransport`), and the messages
+ * between the main thread (`ViewerPool`) and viewer workers (`ViewerHost`) of the
+ * node-datachannel transport. The native transport (`NativeViewers`) implements the same
+ * interface on `WebRtcViewers` from the binding.
+ */
 
 export interface IceSettings {
   /** STUN/TURN servers as node-datachannel strings (`stun:host:port`, `turn:user:pass@host:port`). */
@@ -52,3 +57,44 @@ export type HostMessage =
   /** `lagEvents`: times a stream fell behind; `packetsSkipped`: video packets dropped then (both since the process started). */
   | { op: 'stats'; viewers: ViewerCounters[]; latencyMs: number[]; lagEvents: number; packetsSkipped: number }
   | { op: 'log'; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }
+
+export interface ViewerEvents {
+  onState(state: string): void
+  onKeyframeRequest(reason: string): void
+  onClosed(reason: string, packetsSent: number, bytesSent: number): void
+}
+
+/** What `ViewerTransport.stats()` gathers. */
+export interface ViewerStats {
+  viewers: ViewerCounters[]
+  /** Source message arrival → last viewer's last packet sent, ms, recent video batches. */
+  latencyMs: number[]
+  /** Times a viewer process fell behind a stream and skipped to the next keyframe, since the pool started. */
+  lagEvents: number
+  /** Video packets skipped by viewer processes while behind, since the pool started. */
+  packetsSkipped: number
+  /** Viewer processes that did not answer in time (busy). */
+  unanswered: number
+}
+
+/** Carries WHEP viewers' media: node-datachannel in viewer processes, or the native path. */
+export interface ViewerTransport {
+  /** Viewers now. */
+  readonly size: number
+  /** Viewer processes running (0 for the native path). */
+  readonly processes: number
+  /** Viewer processes that exited while serving (0 for the native path). */
+  readonly processExits: number
+  /** Sets up a viewer; resolves with the SDP answer. */
+  create(spec: ViewerSpec, events: ViewerEvents): Promise<string>
+  /** A trickled remote candidate (RFC 8840). */
+  addCandidate(id: string, candidate: string, mid: string): void
+  /** Closes a viewer (idempotent); `onClosed` follows. */
+  closeViewer(id: string): void
+  /** A stream's packets of one frame, back to back in `data`, packet i ending at `ends[i]`. */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean): void
+  /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
+  inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
+  stats(timeoutMs?: number): Promise<ViewerStats>
+  close(): Promise<void>
+}

@@ -24,7 +24,8 @@ import { CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from 
 import { chooseMatching, chooseOpus, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcFeed } from './feed'
 import { ViewerPool } from './viewer-pool'
-import type { IceSettings } from './viewer-protocol'
+import { NativeViewers } from './native-viewers'
+import type { IceSettings, ViewerTransport } from './viewer-protocol'
 
 export interface WebRtcOptions {
   /** ICE servers, as URLs (`stun:stun.example.net:3478`, `turn:user:pass@host:3478`). Default none. */
@@ -38,6 +39,12 @@ export interface WebRtcOptions {
   workers?: number
   /** Viewers of one stream per viewer process before the next one takes them. Default 100. */
   viewersPerWorker?: number
+  /** What carries WHEP viewers' media: node-datachannel viewer processes (default) or the native path. */
+  transport?: 'datachannel' | 'native'
+  /** The native transport's UDP port. Default 8189; 0 picks a free one. */
+  udpPort?: number
+  /** Addresses the native transport announces in its candidates. */
+  announcedAddresses?: string[]
 }
 
 /** What WHEP and WHIP need of the server: the access decision and the clients list. */
@@ -58,7 +65,7 @@ interface WhepSession {
 }
 
 export class WhepEndpoint {
-  readonly pool: ViewerPool
+  readonly pool: ViewerTransport
   readonly #hub: StreamHub
   readonly #log: Logger
   readonly #options: WebRtcOptions
@@ -71,7 +78,10 @@ export class WhepEndpoint {
     this.#ctx = ctx
     this.#log = log.child({ component: 'whep' })
     this.#options = { iceServers: [], ...options }
-    this.pool = new ViewerPool(log, { workers: options.workers, viewersPerWorker: options.viewersPerWorker })
+    this.pool =
+      options.transport === 'native'
+        ? new NativeViewers(log, { bindAddress: options.bindAddress, port: options.udpPort ?? 8189, announcedAddresses: options.announcedAddresses })
+        : new ViewerPool(log, { workers: options.workers, viewersPerWorker: options.viewersPerWorker })
     http.route('OPTIONS', /^\/whep\//, (_req, res) => {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...this.#linkHeader() })
       res.end()

@@ -11,3 +11,4 @@ mod rtmp;
 mod rtcp;
 mod rtp;
 mod srtp;
+mod webrtc;

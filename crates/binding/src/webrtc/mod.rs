@@ -1,0 +1,436 @@
+//! `WebRtcViewers`: WHEP viewers served natively on one UDP port — ICE-lite, DTLS-SRTP and
+//! SRTP from Sluice's own crates (`sluice-webrtc`), sends batched with `sendmmsg`, all off the
+//! JS thread. The JS side (`ts/webrtc/native-viewers.ts`) writes the SDP answer and feeds
+//! packets; this file owns the socket and two threads:
+//!
+//! - the receive thread reads datagrams (STUN, DTLS, SRTCP) and answers them: checks, DTLS
+//!   flights, NACK retransmissions;
+//! - the send thread takes the feed's frames (`media`, `inject`) from a queue, fans them out
+//!   (rewrite, SRTP in place, `sendmmsg` by 64) and runs the peers' timers (DTLS
+//!   retransmission, consent expiry, connect timeout).
+//!
+//! Both lock one [`host::Host`]. Events (`selected`, `connected`, `keyframe`, `closed`) reach
+//! JS through a threadsafe function.
+
+mod batch;
+mod host;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use batch::SendBatch;
+use host::{Host, HostEvent, Kind, ViewerSetup};
+
+/// Options of `new WebRtcViewers(options, onEvent)`.
+#[napi(object)]
+pub struct WebRtcViewersOptions {
+    /// Address the UDP socket binds to (`0.0.0.0`, `::`, or one interface; tests `127.0.0.1`).
+    pub bind_address: String,
+    /// UDP port; 0 (default) picks a free one (read `port`).
+    pub port: Option<u32>,
+}
+
+/// A viewer to add: the stream it watches and what its SDP offer said.
+#[napi(object)]
+pub struct NativeViewerSpec {
+    /// The caller's id for the viewer (unique among live viewers).
+    pub id: u32,
+    /// The stream (hub key) it watches.
+    pub stream_key: String,
+    /// The offer's `a=ice-ufrag`: checks must then come as `ourUfrag:remoteUfrag`.
+    pub remote_ufrag: Option<String>,
+    /// The offer's `a=fingerprint` value, `sha-256 AB:CD:…`: the DTLS certificate must match.
+    pub remote_fingerprint: String,
+    /// Negotiated payload types (0–127); a missing one means that kind is not sent.
+    pub video_payload_type: Option<u32>,
+    /// See `videoPayloadType`.
+    pub audio_payload_type: Option<u32>,
+}
+
+/// The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`).
+#[napi(object)]
+pub struct NativeViewerCredentials {
+    /// 8 ice-chars.
+    pub ufrag: String,
+    /// 24 ice-chars.
+    pub password: String,
+}
+
+/// An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
+/// `keyframe` (`reason`: `pli` or `fir`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
+#[napi(object)]
+pub struct NativeViewerEvent {
+    /// `state`, `keyframe` or `closed`.
+    #[napi(js_name = "type")]
+    pub kind: String,
+    /// The viewer's id.
+    pub id: u32,
+    /// state: `selected` (ICE pair nominated) or `connected` (DTLS done, SRTP keyed).
+    pub state: Option<String>,
+    /// keyframe: `pli` or `fir`; closed: why (`closed by server`, `consent expired`,
+    /// `connect timeout`, `closed by peer`, `WEBRTC_DTLS_FAILED: …`, …).
+    pub reason: Option<String>,
+    /// closed: SRTP/SRTCP packets sent to the viewer.
+    pub packets_sent: Option<f64>,
+    /// closed: bytes sent.
+    pub bytes_sent: Option<f64>,
+}
+
+/// Counters of one viewer.
+#[napi(object)]
+pub struct NativeViewerCounters {
+    pub id: u32,
+    /// `connecting`, `connected` or `closed`.
+    pub state: String,
+    pub packets_sent: f64,
+    pub bytes_sent: f64,
+    pub nacks: f64,
+    pub retransmitted: f64,
+    pub send_failures: f64,
+}
+
+/// `stats()`: every viewer, and what the port did.
+#[napi(object)]
+pub struct NativeViewersStats {
+    pub viewers: Vec<NativeViewerCounters>,
+    /// Datagrams received on the port.
+    pub datagrams_in: f64,
+    /// Datagrams that matched no viewer (unknown ufrag or address).
+    pub unrouted: f64,
+    /// `sendmmsg` (or `send_to`) calls for media.
+    pub send_calls: f64,
+    /// Media datagrams the kernel took.
+    pub datagrams_out: f64,
+    /// Media datagrams refused (full socket buffer, unreachable).
+    pub send_failed: f64,
+}
+
+type EventFn = ThreadsafeFunction<NativeViewerEvent, (), NativeViewerEvent, Status, false, true>;
+
+enum Command {
+    Media { stream_key: String, kind: Kind, data: Vec<u8>, ends: Vec<u32> },
+    Inject { id: u32, kind: Kind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
+    Close(u32),
+    Shutdown,
+}
+
+struct Shared {
+    host: Mutex<Host>,
+    socket: UdpSocket,
+    stop: AtomicBool,
+    on_event: EventFn,
+    send_calls: AtomicU64,
+    datagrams_out: AtomicU64,
+    send_failed: AtomicU64,
+}
+
+impl Shared {
+    fn emit(&self, events: Vec<HostEvent>) {
+        for e in events {
+            let event = match e {
+                HostEvent::State { id, state } => NativeViewerEvent { kind: "state".into(), id, state: Some(state.into()), reason: None, packets_sent: None, bytes_sent: None },
+                HostEvent::Keyframe { id, reason } => NativeViewerEvent { kind: "keyframe".into(), id, state: None, reason: Some(reason.into()), packets_sent: None, bytes_sent: None },
+                HostEvent::Closed { id, reason, packets_sent, bytes_sent } => NativeViewerEvent {
+                    kind: "closed".into(),
+                    id,
+                    state: None,
+                    reason: Some(reason),
+                    packets_sent: Some(packets_sent as f64),
+                    bytes_sent: Some(bytes_sent as f64),
+                },
+            };
+            self.on_event.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Moves a batch's counters into the shared ones.
+    fn publish(&self, batch: &mut SendBatch) {
+        let c = std::mem::take(&mut batch.counters);
+        self.send_calls.fetch_add(c.calls, Ordering::Relaxed);
+        self.datagrams_out.fetch_add(c.datagrams, Ordering::Relaxed);
+        self.send_failed.fetch_add(c.failed, Ordering::Relaxed);
+    }
+
+    fn host(&self) -> std::sync::MutexGuard<'_, Host> {
+        // A panic inside the lock is a bug; the data is still consistent enough to go on.
+        self.host.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// WHEP viewers on one UDP port, served natively. See the module docs.
+#[napi]
+pub struct WebRtcViewers {
+    shared: Arc<Shared>,
+    commands: Sender<Command>,
+    threads: Vec<JoinHandle<()>>,
+    port: u32,
+    fingerprint: String,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, format!("WEBRTC_INVALID_ARGUMENT: {}", message.into()))
+}
+
+/// Random ice-chars (RFC 8839 §5.4: ALPHA / DIGIT / "+" / "/").
+fn ice_chars(n: usize) -> Result<String> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bytes = vec![0u8; n];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_RANDOM_FAILED: {e}")))?;
+    Ok(bytes.iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect())
+}
+
+/// `data` cut at `ends` (each packet `data[ends[i-1]..ends[i]]`), checked.
+fn split<'a>(data: &'a [u8], ends: &[u32]) -> Option<Vec<&'a [u8]>> {
+    let mut start = 0usize;
+    let mut out = Vec::with_capacity(ends.len());
+    for &end in ends {
+        let end = end as usize;
+        if end < start || end > data.len() {
+            return None;
+        }
+        out.push(&data[start..end]);
+        start = end;
+    }
+    Some(out)
+}
+
+fn kind_of(kind: String) -> Result<Kind> {
+    match kind.as_str() {
+        "video" => Ok(Kind::Video),
+        "audio" => Ok(Kind::Audio),
+        other => Err(invalid(format!("kind must be \"video\" or \"audio\", not {other:?}"))),
+    }
+}
+
+fn payload_type(pt: Option<u32>) -> Result<Option<u8>> {
+    pt.map(|p| u8::try_from(p).ok().filter(|p| *p < 128).ok_or_else(|| invalid(format!("payload type {p} is not 0-127")))).transpose()
+}
+
+fn receive_loop(shared: Arc<Shared>, socket: UdpSocket) {
+    let mut batch = SendBatch::new(socket);
+    let mut buf = vec![0u8; 2048];
+    while !shared.stop.load(Ordering::Relaxed) {
+        match shared.socket.recv_from(&mut buf) {
+            Ok((n, source)) => {
+                let events = {
+                    let mut host = shared.host();
+                    host.handle_datagram(source, &buf[..n], Instant::now(), &mut batch);
+                    host.take_events()
+                };
+                shared.publish(&mut batch);
+                shared.emit(events);
+            }
+            // The read timeout (to see `stop`), and ICMP errors of earlier sends: go on.
+            Err(_) => continue,
+        }
+    }
+}
+
+fn send_loop(shared: Arc<Shared>, commands: std::sync::mpsc::Receiver<Command>, socket: UdpSocket) {
+    let mut batch = SendBatch::new(socket);
+    loop {
+        let wait = shared
+            .host()
+            .next_timeout()
+            .map_or(Duration::from_millis(100), |t| t.saturating_duration_since(Instant::now()))
+            .clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let command = match commands.recv_timeout(wait) {
+            Ok(c) => Some(c),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Command::Shutdown),
+        };
+        let mut host = shared.host();
+        let mut stop = false;
+        match command {
+            Some(Command::Media { stream_key, kind, data, ends }) => {
+                if let Some(packets) = split(&data, &ends) {
+                    host.media(&stream_key, kind, &packets, &mut batch);
+                }
+            }
+            Some(Command::Inject { id, kind, data, ends, seq_offset, live }) => {
+                if let Some(packets) = split(&data, &ends) {
+                    host.inject(id, kind, &packets, seq_offset, live, &mut batch);
+                }
+            }
+            Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
+            Some(Command::Shutdown) => {
+                host.close_all(&mut batch);
+                stop = true;
+            }
+            None => {}
+        }
+        host.handle_timeouts(Instant::now(), &mut batch);
+        let events = host.take_events();
+        drop(host);
+        shared.publish(&mut batch);
+        shared.emit(events);
+        if stop {
+            return;
+        }
+    }
+}
+
+#[napi]
+impl WebRtcViewers {
+    /// Binds the UDP port, makes the DTLS certificate and starts the two threads. `onEvent` is
+    /// called with a `NativeViewerEvent` for every state change, keyframe request and close.
+    ///
+    /// Throws `WEBRTC_BIND_FAILED` when the address cannot be bound,
+    /// `WEBRTC_CERTIFICATE_FAILED` when no certificate can be made.
+    #[napi(constructor, ts_args_type = "options: WebRtcViewersOptions, onEvent: (event: NativeViewerEvent) => void")]
+    pub fn new(options: WebRtcViewersOptions, on_event: EventFn) -> Result<Self> {
+        let port = u16::try_from(options.port.unwrap_or(0)).map_err(|_| invalid("port is not 0-65535"))?;
+        let ip: std::net::IpAddr = options.bind_address.parse().map_err(|_| invalid(format!("bindAddress {:?} is not an IP address", options.bind_address)))?;
+        let socket = UdpSocket::bind(SocketAddr::new(ip, port)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
+        socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
+        let port = socket.local_addr().map(|a| a.port() as u32).unwrap_or(0);
+        let clone = || socket.try_clone().map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")));
+        let (recv_socket, send_socket) = (clone()?, clone()?);
+        let certificate = sluice_webrtc::Certificate::generate().map_err(|e| Error::new(Status::GenericFailure, format!("{}: {e}", e.code())))?;
+        let fingerprint = certificate.fingerprint_sdp();
+        let shared = Arc::new(Shared {
+            host: Mutex::new(Host::new(certificate)),
+            socket,
+            stop: AtomicBool::new(false),
+            on_event,
+            send_calls: AtomicU64::new(0),
+            datagrams_out: AtomicU64::new(0),
+            send_failed: AtomicU64::new(0),
+        });
+        let (commands, receiver) = channel();
+        let r = shared.clone();
+        let s = shared.clone();
+        let spawn = |name: &str| std::thread::Builder::new().name(name.into());
+        let threads = vec![
+            spawn("sluice-webrtc-recv").spawn(move || receive_loop(r, recv_socket)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}")))?,
+            spawn("sluice-webrtc-send").spawn(move || send_loop(s, receiver, send_socket)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}")))?,
+        ];
+        Ok(WebRtcViewers { shared, commands, threads, port, fingerprint })
+    }
+
+    /// The UDP port every viewer's media and checks use.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
+    /// The certificate's fingerprint for the SDP answer: `sha-256 AB:CD:…`.
+    #[napi(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    /// Viewers now (any state).
+    #[napi(getter)]
+    pub fn size(&self) -> u32 {
+        self.shared.host().viewer_count() as u32
+    }
+
+    /// Adds a viewer and returns the ICE credentials for its answer. Throws
+    /// `WEBRTC_INVALID_ARGUMENT` (a taken id, a bad fingerprint or payload type).
+    #[napi]
+    pub fn add_viewer(&self, spec: NativeViewerSpec) -> Result<NativeViewerCredentials> {
+        let remote_fingerprint = sluice_webrtc::parse_fingerprint(&spec.remote_fingerprint).map_err(|e| invalid(e.to_string()))?;
+        let ufrag = ice_chars(8)?;
+        let password = ice_chars(24)?;
+        let setup = ViewerSetup {
+            id: spec.id,
+            stream_key: spec.stream_key,
+            local_ufrag: ufrag.clone(),
+            local_password: password.clone(),
+            remote_ufrag: spec.remote_ufrag,
+            remote_fingerprint,
+            video_pt: payload_type(spec.video_payload_type)?,
+            audio_pt: payload_type(spec.audio_payload_type)?,
+        };
+        self.shared.host().add_viewer(setup, Instant::now()).map_err(invalid)?;
+        Ok(NativeViewerCredentials { ufrag, password })
+    }
+
+    /// Closes a viewer (idempotent); its `closed` event follows.
+    #[napi]
+    pub fn close_viewer(&self, id: u32) {
+        let _ = self.commands.send(Command::Close(id));
+    }
+
+    /// A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
+    /// `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
+    /// viewer of the stream. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array")]
+    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array) -> Result<()> {
+        let kind = kind_of(kind)?;
+        split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
+        let _ = self.commands.send(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec() });
+        Ok(())
+    }
+
+    /// Packets for one viewer only (its GOP replay), then its new video sequence offset
+    /// (0–65 535); `live` lets it receive the stream's packets after them.
+    #[napi(ts_args_type = "id: number, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean")]
+    pub fn inject(&self, id: u32, kind: String, data: Buffer, ends: Uint32Array, seq_offset: u32, live: bool) -> Result<()> {
+        let kind = kind_of(kind)?;
+        split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
+        let _ = self.commands.send(Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
+        Ok(())
+    }
+
+    /// Counters of every viewer and of the port.
+    #[napi]
+    pub fn stats(&self) -> NativeViewersStats {
+        let host = self.shared.host();
+        let viewers = host
+            .viewer_counters()
+            .into_iter()
+            .map(|(id, state, c)| NativeViewerCounters {
+                id,
+                state: match state {
+                    sluice_webrtc::PeerState::Connecting => "connecting",
+                    sluice_webrtc::PeerState::Connected => "connected",
+                    sluice_webrtc::PeerState::Closed => "closed",
+                }
+                .into(),
+                packets_sent: c.packets_sent as f64,
+                bytes_sent: c.bytes_sent as f64,
+                nacks: c.nacks as f64,
+                retransmitted: c.retransmitted as f64,
+                send_failures: c.send_failures as f64,
+            })
+            .collect();
+        NativeViewersStats {
+            viewers,
+            datagrams_in: host.counters.datagrams_in as f64,
+            unrouted: host.counters.unrouted as f64,
+            send_calls: self.shared.send_calls.load(Ordering::Relaxed) as f64,
+            datagrams_out: self.shared.datagrams_out.load(Ordering::Relaxed) as f64,
+            send_failed: self.shared.send_failed.load(Ordering::Relaxed) as f64,
+        }
+    }
+
+    /// Closes every viewer (their `closed` events follow), stops the threads and releases the
+    /// port. Idempotent.
+    #[napi]
+    pub fn close(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        let _ = self.commands.send(Command::Shutdown);
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for WebRtcViewers {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,214 @@
+/**
+ * WHEP viewers on the native media path: one UDP port for every viewer, ICE-lite, DTLS-SRTP
+ * and SRTP from Sluice's Rust crates, fan-out and `sendmmsg` on the binding's own threads
+ * (`WebRtcViewers`, crates/binding/src/webrtc). This file writes the SDP answer (with
+ * `sdp-transform`) and maps the binding's numeric viewer ids and events onto the
+ * `ViewerTransport` interface WHEP uses, so the feed and the endpoint do not know which
+ * transport carries their viewers.
+ *
+ * The answer (RFC 8829 JSEP, RFC 8839 ICE, RFC 8842 DTLS): `a=ice-lite`, one BUNDLE group of the
+ * accepted sections, `a=setup:passive` (we are the DTLS server), `a=rtcp-mux`, host candidates
+ * on the port for each announced address, `sendonly` video and audio with the payload types the
+ * offer used, generic NACK and PLI feedback, and the feed's SSRCs; other sections are rejected
+ * (port 0).
+ */
+import os from 'node:os'
+import { randomInt } from 'node:crypto'
+import { write as writeSdp, type MediaDescription, type SessionDescription } from 'sdp-transform'
+import { native } from '../native'
+import type { Logger } from '../log'
+import { parseSdp, type SdpMediaSection } from './sdp'
+import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
+
+export interface NativeViewersOptions {
+  /** Address the UDP port binds to. Default `0.0.0.0`. */
+  bindAddress?: string
+  /** The UDP port; 0 picks a free one. */
+  port: number
+  /**
+   * Addresses put in the answer's candidates (a public address behind NAT, several interfaces).
+   * Default: `bindAddress` when it names one interface, else every non-internal IPv4 address.
+   */
+  announcedAddresses?: string[]
+}
+
+interface NativeViewer {
+  id: string
+  native: number
+  events: ViewerEvents
+}
+
+type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number }
+
+/** The addresses to announce when none are configured. */
+function defaultAddresses(bindAddress: string): string[] {
+  if (bindAddress !== '0.0.0.0' && bindAddress !== '::') return [bindAddress]
+  const found = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((i): i is os.NetworkInterfaceInfo => !!i && i.family === 'IPv4' && !i.internal)
+    .map((i) => i.address)
+  return found.length > 0 ? found : ['127.0.0.1']
+}
+
+export class NativeViewers implements ViewerTransport {
+  readonly #host: InstanceType<typeof native.WebRtcViewers>
+  readonly #log: Logger
+  readonly #addresses: string[]
+  readonly #byId = new Map<string, NativeViewer>()
+  readonly #byNative = new Map<number, NativeViewer>()
+  #nextId = 1
+  #closed = false
+  readonly processes = 0
+  readonly processExits = 0
+
+  /** Binds the port. Throws an `Error` whose message starts with `WEBRTC_BIND_FAILED` when it cannot. */
+  constructor(log: Logger, options: NativeViewersOptions) {
+    this.#log = log.child({ component: 'webrtc-native' })
+    const bindAddress = options.bindAddress ?? '0.0.0.0'
+    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port }, (e: NativeEvent) => this.#onEvent(e))
+    this.#addresses = options.announcedAddresses?.length ? options.announcedAddresses : defaultAddresses(bindAddress)
+    this.#log.info({ port: this.#host.port, announced: this.#addresses }, 'native WebRTC port open')
+  }
+
+  /** The UDP port every native viewer uses. */
+  get port(): number {
+    return this.#host.port
+  }
+
+  get size(): number {
+    return this.#byId.size
+  }
+
+  async create(spec: ViewerSpec, events: ViewerEvents): Promise<string> {
+    if (this.#closed) throw new Error('the native WebRTC transport is closed')
+    const offer = parseSdp(spec.offer)
+    const video = spec.video ? offer.media.find((m) => m.mid === spec.video!.mid) : undefined
+    const audio = spec.audio ? offer.media.find((m) => m.mid === spec.audio!.mid) : undefined
+    const first = video ?? audio
+    if (!first?.fingerprint) throw new Error('the offer has no a=fingerprint')
+    if (first.setup === 'passive') throw new Error('the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
+    const nativeId = this.#nextId++ >>> 0
+    const credentials = this.#host.addViewer({
+      id: nativeId,
+      streamKey: spec.streamKey,
+      remoteUfrag: first.iceUfrag,
+      remoteFingerprint: first.fingerprint,
+      videoPayloadType: spec.video?.payloadType,
+      audioPayloadType: spec.audio?.payloadType,
+    })
+    const v: NativeViewer = { id: spec.id, native: nativeId, events }
+    this.#byId.set(spec.id, v)
+    this.#byNative.set(nativeId, v)
+    return this.#answer(spec, offer.media, credentials)
+  }
+
+  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }): string {
+    const port = this.#host.port
+    const candidates = this.#addresses.map((ip, i) => ({ foundation: String(i + 1), component: 1, transport: 'udp', priority: 2130706431 - i, ip, port, type: 'host' }))
+    const accepted: string[] = []
+    const media = offered.map((m): MediaDescription => {
+      const video = spec.video?.mid === m.mid ? spec.video : undefined
+      const audio = spec.audio?.mid === m.mid ? spec.audio : undefined
+      const pt = video?.payloadType ?? audio?.payloadType
+      if (pt === undefined) {
+        // Rejected: port 0, the offered payloads kept so the line stays valid (RFC 8829 §5.3.1).
+        return { type: m.kind, port: 0, protocol: 'UDP/TLS/RTP/SAVPF', payloads: m.codecs.map((c) => c.payloadType).join(' ') || '0', mid: m.mid, direction: 'inactive', rtp: [], fmtp: [] }
+      }
+      accepted.push(m.mid)
+      const ssrc = (video ?? audio)!.ssrc
+      const track = `${spec.msid}-${video ? 'video' : 'audio'}`
+      const fmtp = (video ?? audio)!.fmtp
+      return {
+        type: m.kind,
+        port: 9,
+        protocol: 'UDP/TLS/RTP/SAVPF',
+        payloads: String(pt),
+        connection: { version: 4, ip: '0.0.0.0' },
+        rtcp: { port: 9, netType: 'IN', ipVer: 4, address: '0.0.0.0' },
+        iceUfrag: ice.ufrag,
+        icePwd: ice.password,
+        fingerprint: { type: 'sha-256', hash: this.#host.fingerprint.replace(/^sha-256 /, '') },
+        setup: 'passive',
+        mid: m.mid,
+        direction: 'sendonly',
+        rtcpMux: 'rtcp-mux',
+        msid: [{ id: spec.msid, appdata: track }],
+        rtp: [video ? { payload: pt, codec: video.codec, rate: 90000 } : { payload: pt, codec: 'opus', rate: 48000, encoding: 2 }],
+        fmtp: fmtp ? [{ payload: pt, config: fmtp }] : [],
+        rtcpFb: video ? [{ payload: pt, type: 'nack' }, { payload: pt, type: 'nack', subtype: 'pli' }] : [],
+        ssrcs: [
+          { id: ssrc, attribute: 'cname', value: spec.cname },
+          { id: ssrc, attribute: 'msid', value: `${spec.msid} ${track}` },
+        ],
+        candidates,
+        endOfCandidates: 'end-of-candidates',
+      } as MediaDescription
+    })
+    const session = {
+      version: 0,
+      origin: { username: '-', sessionId: randomInt(2 ** 47), sessionVersion: 2, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
+      name: '-',
+      timing: { start: 0, stop: 0 },
+      icelite: 'ice-lite',
+      groups: accepted.length ? [{ type: 'BUNDLE', mids: accepted.join(' ') }] : [],
+      msidSemantic: { semantic: 'WMS', token: spec.msid },
+      media,
+    } as SessionDescription
+    return writeSdp(session)
+  }
+
+  #onEvent(e: NativeEvent): void {
+    const v = this.#byNative.get(e.id)
+    if (!v) return
+    switch (e.type) {
+      case 'state':
+        v.events.onState(e.state === 'selected' ? 'connecting' : (e.state ?? 'unknown'))
+        return
+      case 'keyframe':
+        v.events.onKeyframeRequest(e.reason ?? 'pli')
+        return
+      case 'closed':
+        this.#byNative.delete(e.id)
+        this.#byId.delete(v.id)
+        v.events.onClosed(e.reason ?? 'closed', e.packetsSent ?? 0, e.bytesSent ?? 0)
+    }
+  }
+
+  /** ICE-lite learns the browser's addresses from its checks: trickled candidates are not needed. */
+  addCandidate(): void {}
+
+  closeViewer(id: string): void {
+    const v = this.#byId.get(id)
+    if (v) this.#host.closeViewer(v.native)
+  }
+
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
+    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends)
+  }
+
+  inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
+    const v = this.#byId.get(id)
+    if (v) this.#host.inject(v.native, kind, data, ends, seqOffset, live)
+  }
+
+  async stats(): Promise<ViewerStats> {
+    const s = this.#host.stats()
+    const viewers = s.viewers.flatMap((c) => {
+      const v = [...this.#byId.values()].find((x) => x.native === c.id)
+      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures }] : []
+    })
+    return { viewers, latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
+  }
+
+  /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused. */
+  portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number } {
+    const { viewers: _viewers, ...port } = this.#host.stats()
+    return port
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#host.close()
+  }
+}

@@ -1,9 +1,10 @@
-/** 200 WHEP viewer create/delete cycles leave no PeerConnection, timer or buffer behind. */
+/** 200 WHEP viewer create/delete cycles leave no PeerConnection, timer or buffer behind, on both transports. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { staticOffer } from './helpers/sdp'
 
+for (const transport of ['datachannel', 'native'] as const) describe(`on the ${transport} transport`, () => {
 let server: TestServer
 let pub: Proc
 
@@ -16,7 +17,7 @@ function resources(): Record<string, number> {
 }
 
 beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 } })
   pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', server.rtmpUrl('live/cycles')])
   await waitFor(() => server.logs.find((l) => l.msg === 'publish started'), 10_000, 'publisher')
 })
@@ -48,11 +49,12 @@ describe('WHEP viewer lifecycle', () => {
       hosted = (await whep.pool.stats()).viewers.length
       if (hosted !== 0) await new Promise((r) => setTimeout(r, 100))
     }
-    expect(hosted, 'PeerConnections still hosted by the worker').toBe(0)
+    expect(hosted, 'viewers still hosted by the transport').toBe(0)
     expect(whep.pool.size, 'viewers known to the pool').toBe(0)
     const after = resources()
     expect(after.Timeout ?? 0, 'timers').toBeLessThanOrEqual((before.Timeout ?? 0) + 1)
     expect(server.sluice.hub.get('live', 'cycles')?.subscribers.size ?? 0, 'hub subscribers').toBe(0)
     console.log('resources before', before, 'after', after)
   }, 120_000)
+})
 })

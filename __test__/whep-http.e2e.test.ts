@@ -1,16 +1,17 @@
-/** WHEP HTTP semantics: statuses and readable bodies for the error cases; CORS. */
+/** WHEP HTTP semantics: statuses and readable bodies for the error cases; CORS; on both transports. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { staticOffer } from './helpers/sdp'
 
+const offerWith = staticOffer
+
+for (const transport of ['datachannel', 'native'] as const) describe(`on the ${transport} transport`, () => {
 let server: TestServer
 let pub: Proc
 
-const offerWith = staticOffer
-
 beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 } })
   pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', server.rtmpUrl('live/http')])
   await waitFor(() => server.logs.find((l) => l.msg === 'publish started'), 10_000, 'publisher')
 })
@@ -79,6 +80,12 @@ describe('WHEP HTTP', () => {
     expect(answer).toMatch(/opus\/48000/)
     expect(answer).toMatch(/a=candidate:.* 127\.0\.0\.1 /)
     expect(answer).not.toMatch(/a=candidate:(?!.* 127\.0\.0\.1 )/)
+    if (transport === 'native') {
+      expect(answer).toMatch(/^a=ice-lite\r$/m)
+      expect(answer).toMatch(/^a=setup:passive\r$/m)
+      expect(answer).toMatch(/^a=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\r$/m)
+      expect(answer).toMatch(/^a=group:BUNDLE 0 1\r$/m)
+    }
     expect(server.sluice.whep.sessions).toBe(1)
     const d = await fetch(server.httpUrl(location), { method: 'DELETE' })
     expect(d.status).toBe(200)
@@ -90,4 +97,5 @@ describe('WHEP HTTP', () => {
     const r = await fetch(server.httpUrl('/healthz'))
     expect(r.status).toBe(200)
   })
+})
 })

@@ -24,6 +24,8 @@
  *
  *   --spawn           start `dist/cli.js` (loopback ports) and an ffmpeg publisher (720p30 H.264
  *                     at --video-bitrate, default 2500k, + AAC), stop both at the end
+ *   --transport T     with --spawn: the server's WHEP transport, `datachannel` (default) or
+ *                     `native` (one UDP port; a free one is picked)
  *   --procs K         viewer processes (viewers dealt round-robin)
  *   --drop-rate R     drop a fraction R of received video datagrams in the viewer processes before
  *                     SRTP (LD_PRELOAD shim bench/load/udp-drop.c, built with gcc): exercises NACK
@@ -65,6 +67,7 @@ const { values } = parseArgs({
     viewers: { type: 'string', default: '20' },
     duration: { type: 'string', default: '30' },
     procs: { type: 'string', default: '1' },
+    transport: { type: 'string', default: 'datachannel' },
     'server-pid': { type: 'string' },
     spawn: { type: 'boolean', default: false },
     'video-bitrate': { type: 'string', default: '2500k' },
@@ -531,11 +534,11 @@ async function runMain() {
   process.on('SIGINT', () => void die('interrupted'))
 
   if (values.spawn) {
-    const [rtmpPort, httpPort] = [await freePort(), await freePort()]
+    const [rtmpPort, httpPort, udpPort] = [await freePort(), await freePort(), await freePort()]
     origin = `http://127.0.0.1:${httpPort}`
     const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
-    const server = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1'], {
-      env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn' },
+    const server = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--webrtc-transport', values.transport], {
+      env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', SLUICE_WEBRTC_UDP_PORT: String(udpPort) },
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     serverPid = server.pid

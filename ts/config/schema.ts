@@ -79,7 +79,7 @@ export const webrtcSchema = z.strictObject({
    */
   transport: z.enum(['datachannel', 'native']).default('datachannel'),
   /** The native transport's UDP port (all viewers). Default 8189; 0 picks a free one. */
-  udpPort: port.or(z.literal(0)).optional(),
+  udpPort: port.optional(),
   /** Addresses the native transport announces in its candidates (public IP behind NAT, several interfaces). Default: `bindAddress`, or every non-internal IPv4 address. */
   announcedAddresses: z.array(z.string().min(1)).optional(),
 })

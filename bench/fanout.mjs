@@ -38,6 +38,7 @@ const { values } = parseArgs({
     players: { type: 'string', default: '100,500,1000' },
     viewers: { type: 'string', default: '50,200,500' },
     servers: { type: 'string', default: 'sluice,nginx,nms' },
+    'whep-transports': { type: 'string', default: 'native,datachannel' },
     window: { type: 'string', default: '15' },
     settle: { type: 'string', default: '2' },
     idle: { type: 'string', default: '3' },
@@ -92,6 +93,12 @@ const starters = {
   async sluice() {
     const s = await startSluice({ extraArgs: values['sluice-args'].split(/\s+/).filter(Boolean) })
     return { name: 'sluice', pid: s.pid, rtmpUrl: `rtmp://127.0.0.1:${s.rtmpPort}/${STREAM}`, origin: s.origin, stop: s.stop }
+  },
+  /** Sluice with WHEP viewers on the native transport (one UDP port, ICE-lite, SRTP in Rust). */
+  async 'sluice-native'() {
+    const udpPort = await freePort()
+    const s = await startSluice({ extraArgs: ['--webrtc-transport', 'native', ...values['sluice-args'].split(/\s+/).filter(Boolean)], env: { SLUICE_WEBRTC_UDP_PORT: String(udpPort) } })
+    return { name: 'sluice-native', pid: s.pid, rtmpUrl: `rtmp://127.0.0.1:${s.rtmpPort}/${STREAM}`, origin: s.origin, stop: s.stop }
   },
   async nginx() {
     const port = await freePort()
@@ -256,11 +263,13 @@ for (const serverKey of servers) {
   }
 }
 
+const whepTransports = values['whep-transports'].split(',').map((s) => s.trim()).filter(Boolean)
 if (viewerCounts.length && servers.includes('sluice')) {
-  for (const n of viewerCounts) {
-    log(`WHEP sluice × ${n} viewers`)
+  for (const n of viewerCounts) for (const transport of whepTransports) {
+    const serverKey = transport === 'native' ? 'sluice-native' : 'sluice'
+    log(`WHEP ${serverKey} × ${n} viewers`)
     const procs = values['whep-procs'] ?? String(Math.min(4, Math.ceil(n / 100)))
-    const r = await cell('sluice', async (server, publisher, idle) => {
+    const r = await cell(serverKey, async (server, publisher, idle) => {
       const sampler = new ServerSampler(server.pid, [publisher.pid])
       const { code, json } = await runTool('whep-viewers.mjs', ['--url', server.origin, '--stream', STREAM, '--viewers', String(n), '--procs', procs, '--duration', String(windowS),
         '--server-pid', String(server.pid), '--connect-timeout', String(Math.max(20, Math.ceil(n / 8)))], (windowS + 200) * 1000)
@@ -271,7 +280,7 @@ if (viewerCounts.length && servers.includes('sluice')) {
     const s = r.json?.summary
     const kbps = (k) => s?.perViewer?.videoKbps?.[k] ?? null
     rows.push({
-      kind: 'whep', server: 'sluice', n, error: r.error ?? (s ? null : 'no results'),
+      kind: 'whep', server: serverKey, transport, n, error: r.error ?? (s ? null : 'no results'),
       ...(s && {
         playing: s.connected,
         cpuPercent: s.server?.cpuPercent,

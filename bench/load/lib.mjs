@@ -167,11 +167,11 @@ export class ServerSampler {
 }
 
 /** Starts `node dist/cli.js` on loopback ports; resolves once it listens. */
-export async function startSluice({ logLevel = 'warn', extraArgs = [] } = {}) {
+export async function startSluice({ logLevel = 'warn', extraArgs = [], env = {} } = {}) {
   const [rtmpPort, httpPort] = [await freePort(), await freePort()]
   const cli = path.join(root, 'dist', 'cli.js')
   const proc = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', ...extraArgs], {
-    env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? logLevel },
+    env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? logLevel, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   await new Promise((resolve, reject) => {

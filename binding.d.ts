@@ -605,6 +605,8 @@ export interface NativeViewerCounters {
   nacks: number
   retransmitted: number
   sendFailures: number
+  /** Transport-wide CC feedback packets received from the viewer. */
+  transportFeedback: number
 }
 
 /** The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`). */
@@ -651,6 +653,12 @@ export interface NativeViewerSpec {
   videoPayloadType?: number
   /** See `videoPayloadType`. */
   audioPayloadType?: number
+  /**
+   * The offer's `a=extmap` id (1–14) of the transport-wide sequence number extension
+   * (`http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01`): then every
+   * RTP packet to this viewer carries one, for the browser's transport-cc feedback.
+   */
+  transportCcId?: number
 }
 
 /** `stats()`: every viewer, and what the port did. */

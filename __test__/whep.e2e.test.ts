@@ -63,6 +63,11 @@ describe('WHEP playback in Chromium', () => {
     expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)
     expect(s.audio?.audioLevel).toBeGreaterThan(0)
     console.log('WHEP first frame after connected (ms):', Math.round(s.firstFrameAt! - s.connectedAt!), 'freezes:', s.video?.freezeCount)
+    if (transport === 'native') {
+      // Chromium follows the transport-wide sequence numbers: it sends transport-cc feedback.
+      const viewers = (await server.sluice.whep.pool.stats()).viewers
+      expect(viewers.some((v) => (v.transportFeedback ?? 0) > 0)).toBe(true)
+    }
     await page.close()
     publishers.pop()!.child.kill('SIGKILL')
   }, 40_000)

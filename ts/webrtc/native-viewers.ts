@@ -9,7 +9,8 @@
  * The answer (RFC 8829 JSEP, RFC 8839 ICE, RFC 8842 DTLS): `a=ice-lite`, one BUNDLE group of the
  * accepted sections, `a=setup:passive` (we are the DTLS server), `a=rtcp-mux`, host candidates
  * on the port for each announced address, `sendonly` video and audio with the payload types the
- * offer used, generic NACK and PLI feedback, and the feed's SSRCs; other sections are rejected
+ * offer used, generic NACK and PLI feedback (and transport-cc with the transport-wide sequence
+ * number extension when offered), and the feed's SSRCs; other sections are rejected
  * (port 0).
  */
 import os from 'node:os'
@@ -36,6 +37,15 @@ interface NativeViewer {
   id: string
   native: number
   events: ViewerEvents
+}
+
+/** The transport-wide sequence number header extension (draft-holmer-rmcat-transport-wide-cc-extensions-01). */
+const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'
+
+/** The offer's id for the transport-wide sequence number extension, if a section has one. */
+function transportCcId(sections: SdpMediaSection[]): number | undefined {
+  for (const m of sections) for (const [id, uri] of m.extensions) if (uri === TRANSPORT_CC_URI && id >= 1 && id <= 14) return id
+  return undefined
 }
 
 type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number }
@@ -88,6 +98,7 @@ export class NativeViewers implements ViewerTransport {
     if (!first?.fingerprint) throw new Error('the offer has no a=fingerprint')
     if (first.setup === 'passive') throw new Error('the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
     const nativeId = this.#nextId++ >>> 0
+    const transportCc = transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m))
     const credentials = this.#host.addViewer({
       id: nativeId,
       streamKey: spec.streamKey,
@@ -95,14 +106,15 @@ export class NativeViewers implements ViewerTransport {
       remoteFingerprint: first.fingerprint,
       videoPayloadType: spec.video?.payloadType,
       audioPayloadType: spec.audio?.payloadType,
+      transportCcId: transportCc,
     })
     const v: NativeViewer = { id: spec.id, native: nativeId, events }
     this.#byId.set(spec.id, v)
     this.#byNative.set(nativeId, v)
-    return this.#answer(spec, offer.media, credentials)
+    return this.#answer(spec, offer.media, credentials, transportCc)
   }
 
-  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }): string {
+  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined): string {
     const port = this.#host.port
     const candidates = this.#addresses.map((ip, i) => ({ foundation: String(i + 1), component: 1, transport: 'udp', priority: 2130706431 - i, ip, port, type: 'host' }))
     const accepted: string[] = []
@@ -135,7 +147,10 @@ export class NativeViewers implements ViewerTransport {
         msid: [{ id: spec.msid, appdata: track }],
         rtp: [video ? { payload: pt, codec: video.codec, rate: 90000 } : { payload: pt, codec: 'opus', rate: 48000, encoding: 2 }],
         fmtp: fmtp ? [{ payload: pt, config: fmtp }] : [],
-        rtcpFb: video ? [{ payload: pt, type: 'nack' }, { payload: pt, type: 'nack', subtype: 'pli' }] : [],
+        rtcpFb: video
+          ? [{ payload: pt, type: 'nack' }, { payload: pt, type: 'nack', subtype: 'pli' }, ...(transportCc ? [{ payload: pt, type: 'transport-cc' }] : [])]
+          : [],
+        ext: transportCc && m.extensions.get(transportCc) === TRANSPORT_CC_URI ? [{ value: transportCc, uri: TRANSPORT_CC_URI }] : [],
         ssrcs: [
           { id: ssrc, attribute: 'cname', value: spec.cname },
           { id: ssrc, attribute: 'msid', value: `${spec.msid} ${track}` },
@@ -195,7 +210,7 @@ export class NativeViewers implements ViewerTransport {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {
       const v = [...this.#byId.values()].find((x) => x.native === c.id)
-      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures }] : []
+      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback }] : []
     })
     return { viewers, latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }

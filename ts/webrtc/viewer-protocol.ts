@@ -45,6 +45,8 @@ export interface ViewerCounters {
   nacks: number
   retransmitted: number
   sendFailures: number
+  /** Native transport: transport-wide CC feedback packets the viewer sent (it follows our sequence numbers). */
+  transportFeedback?: number
 }
 
 export type HostMessage =

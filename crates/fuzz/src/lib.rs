@@ -13,6 +13,7 @@
 //! | `srtp.rs`  | sluice-srtp               | `crates/srtp/tests/regressions.rs`   |
 //! | `ice.rs`   | sluice-ice                | `crates/ice/tests/regressions.rs`    |
 //! | `audio.rs` | sluice-audio              | `crates/audio/tests/regressions.rs`  |
+//! | `webrtc.rs`| sluice-webrtc             | `crates/webrtc/tests/regressions.rs` |
 //!
 //! Each file names crates only by absolute paths (never `crate::`) and only crates its own
 //! protocol crate can see, so it compiles in both places.
@@ -23,9 +24,11 @@ mod ice;
 mod rtmp;
 mod rtp;
 mod srtp;
+mod webrtc;
 
 pub use audio::*;
 pub use ice::*;
 pub use rtmp::*;
 pub use rtp::*;
 pub use srtp::*;
+pub use webrtc::*;

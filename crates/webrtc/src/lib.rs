@@ -25,6 +25,8 @@ pub use certificate::{format_fingerprint, parse_fingerprint, Certificate};
 pub use error::WebRtcError;
 pub use peer::{CloseReason, Peer, PeerConfig, PeerEvent, PeerState, PeerStats, Transmit, DEFAULT_CONNECT_TIMEOUT};
 pub use sluice_srtp::Profile as SrtpProfile;
+/// dimpl's DTLS configuration, as [`dtls_config`] makes it and [`Peer::new`] takes it.
+pub use dimpl::Config as DtlsConfig;
 
 /// The DTLS settings every peer of a server shares: DTLS 1.2 cipher suites with ECDSA
 /// (dimpl's: AES-GCM and ChaCha20-Poly1305 over ECDHE), RustCrypto primitives, a

@@ -56,6 +56,8 @@ pub struct ViewerCounters {
     pub nacks: u64,
     pub retransmitted: u64,
     pub send_failures: u64,
+    /// Transport-wide CC feedback packets received (the browser follows our sequence numbers).
+    pub transport_feedback: u64,
 }
 
 /// What a viewer needs besides its credentials.
@@ -68,6 +70,9 @@ pub struct ViewerSetup {
     pub remote_fingerprint: [u8; 32],
     pub video_pt: Option<u8>,
     pub audio_pt: Option<u8>,
+    /// The offer's id (1–14) for the transport-wide sequence number header extension
+    /// (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2), when it offered one.
+    pub transport_cc_id: Option<u8>,
 }
 
 struct Viewer {
@@ -76,6 +81,8 @@ struct Viewer {
     stream_key: String,
     video_pt: Option<u8>,
     audio_pt: Option<u8>,
+    /// Transport-wide sequence numbers: the extension id and the next number.
+    twcc: Option<(u8, u16)>,
     /// Receives live packets (after its GOP replay).
     live: bool,
     seq_offset: u16,
@@ -188,6 +195,7 @@ impl Host {
                 stream_key: setup.stream_key,
                 video_pt: setup.video_pt,
                 audio_pt: setup.audio_pt,
+                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| (id, 0)),
                 live: false,
                 seq_offset: 0,
                 offsets: VecDeque::from([(None, 0)]),
@@ -290,11 +298,16 @@ impl Host {
                             }
                         }
                     };
-                    if send_rtp(&mut v.peer, &mut v.counters, packet, pt, offset, batch) {
+                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, packet, pt, offset, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
                 batch.flush();
+            }
+            RtcpPacket::TransportFeedback(_) => {
+                if let Some(v) = self.viewers.get_mut(&id) {
+                    v.counters.transport_feedback += 1;
+                }
             }
             RtcpPacket::Pli(_) => self.events.push(HostEvent::Keyframe { id, reason: "pli" }),
             RtcpPacket::Fir(_) => self.events.push(HostEvent::Keyframe { id, reason: "fir" }),
@@ -347,7 +360,7 @@ impl Host {
             };
             let Some(pt) = pt else { continue };
             for p in packets {
-                send_rtp(&mut v.peer, &mut v.counters, p, pt, offset, batch);
+                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, pt, offset, batch);
             }
         }
         batch.flush();
@@ -364,7 +377,7 @@ impl Host {
         if let Some(pt) = pt {
             if v.peer.state() == PeerState::Connected {
                 for p in packets {
-                    send_rtp(&mut v.peer, &mut v.counters, p, pt, 0, batch);
+                    send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, pt, 0, batch);
                 }
                 batch.flush();
             }
@@ -398,20 +411,41 @@ impl Host {
     }
 }
 
+/// Bytes the transport-wide sequence number adds to a packet without extensions: the RFC 8285
+/// one-byte header (`0xBEDE`, length 1) and one element (id/len, 2 bytes, 1 byte padding).
+const TWCC_EXTENSION_LEN: usize = 8;
+
 /// Copies `packet` into the batch for `peer`: RTP gets the viewer's payload type and sequence
-/// offset and is protected as SRTP; RTCP (the feed's sender reports) is protected as SRTCP.
-/// Returns whether it was queued.
-fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, packet: &[u8], pt: u8, seq_offset: u16, batch: &mut SendBatch) -> bool {
+/// offset (and, when `twcc` is set and the packet has no extension yet, the transport-wide
+/// sequence number extension, RFC 8285 §4.2) and is protected as SRTP; RTCP (the feed's sender
+/// reports) is protected as SRTCP. Returns whether it was queued.
+fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<(u8, u16)>, packet: &[u8], pt: u8, seq_offset: u16, batch: &mut SendBatch) -> bool {
     let len = packet.len();
     let slot = batch.slot();
-    if len < 12 || len + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
+    if len < 12 || len + TWCC_EXTENSION_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
         return false;
     }
-    slot[..len].copy_from_slice(packet);
     let protected = if is_rtcp(packet) {
+        slot[..len].copy_from_slice(packet);
         peer.protect_rtcp(slot, len)
     } else {
+        let len = match twcc {
+            // X = 0 and CC = 0: a plain 12-byte header, the extension goes right after it.
+            Some((id, next)) if packet[0] & 0x1F == 0 => {
+                slot[..12].copy_from_slice(&packet[..12]);
+                slot[0] |= 0x10;
+                let [hi, lo] = next.to_be_bytes();
+                slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (*id << 4) | 1, hi, lo, 0]);
+                *next = next.wrapping_add(1);
+                slot[20..len + TWCC_EXTENSION_LEN].copy_from_slice(&packet[12..]);
+                len + TWCC_EXTENSION_LEN
+            }
+            _ => {
+                slot[..len].copy_from_slice(packet);
+                len
+            }
+        };
         slot[1] = (slot[1] & 0x80) | (pt & 0x7F);
         let seq = seq_of(slot).wrapping_add(seq_offset);
         slot[2..4].copy_from_slice(&seq.to_be_bytes());

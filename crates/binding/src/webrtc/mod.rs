@@ -53,6 +53,10 @@ pub struct NativeViewerSpec {
     pub video_payload_type: Option<u32>,
     /// See `videoPayloadType`.
     pub audio_payload_type: Option<u32>,
+    /// The offer's `a=extmap` id (1–14) of the transport-wide sequence number extension
+    /// (`http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01`): then every
+    /// RTP packet to this viewer carries one, for the browser's transport-cc feedback.
+    pub transport_cc_id: Option<u32>,
 }
 
 /// The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`).
@@ -95,6 +99,8 @@ pub struct NativeViewerCounters {
     pub nacks: f64,
     pub retransmitted: f64,
     pub send_failures: f64,
+    /// Transport-wide CC feedback packets received from the viewer.
+    pub transport_feedback: f64,
 }
 
 /// `stats()`: every viewer, and what the port did.
@@ -350,6 +356,10 @@ impl WebRtcViewers {
             remote_fingerprint,
             video_pt: payload_type(spec.video_payload_type)?,
             audio_pt: payload_type(spec.audio_payload_type)?,
+            transport_cc_id: spec
+                .transport_cc_id
+                .map(|id| u8::try_from(id).ok().filter(|id| (1..=14).contains(id)).ok_or_else(|| invalid(format!("extension id {id} is not 1-14"))))
+                .transpose()?,
         };
         self.shared.host().add_viewer(setup, Instant::now()).map_err(invalid)?;
         Ok(NativeViewerCredentials { ufrag, password })
@@ -402,6 +412,7 @@ impl WebRtcViewers {
                 nacks: c.nacks as f64,
                 retransmitted: c.retransmitted as f64,
                 send_failures: c.send_failures as f64,
+                transport_feedback: c.transport_feedback as f64,
             })
             .collect();
         NativeViewersStats {

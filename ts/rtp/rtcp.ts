@@ -5,24 +5,15 @@
  * transport-wide CC feedback. Wire parsing lives in Rust (fuzzed as `rtcp_compound`); this file
  * only names the shapes and keeps the clock arithmetic.
  */
+import type { RtcpReportBlock } from '../../binding.js'
 import { native } from '../native'
 
-/** One RFC 3550 §6.4.1 report block: what a receiver says about one source. */
-export interface ReportBlock {
-  ssrc: number
-  /** Fraction lost since the previous report, 0–255 (/256). */
-  fractionLost: number
-  /** Cumulative packets lost (24-bit signed). */
-  cumulativeLost: number
-  /** Extended highest sequence number received. */
-  highestSequence: number
-  /** Interarrival jitter in RTP timestamp units. */
-  jitter: number
-  /** Middle 32 bits of the NTP timestamp of the last SR received from the source, 0 if none. */
-  lastSr: number
-  /** Delay since that SR, in 1/65536 s. */
-  delaySinceLastSr: number
-}
+/**
+ * One RFC 3550 §6.4.1 report block: what a receiver says about one source (fraction lost /256,
+ * cumulative lost 24-bit signed, extended highest sequence number, jitter in RTP timestamp
+ * units, LSR and DLSR in 1/65536 s). The binding's shape, documented there.
+ */
+export type ReportBlock = RtcpReportBlock
 
 /**
  * One packet of a compound RTCP packet, as `parseRtcp` returns it. `'malformed'` is the last

@@ -10,6 +10,9 @@
 //! `encoded <seconds of audio> s in <encode CPU s> s: <x> x realtime, delay <n> samples`.
 //! The encode time counts only the encoder calls (this thread's CPU time on Linux).
 
+mod cpu_clock;
+use cpu_clock::cpu_ns;
+
 use std::error::Error;
 
 use fdk_aac::enc::{AudioObjectType, BitRate, ChannelMode, Encoder, EncoderParams, Transport};
@@ -32,19 +35,6 @@ fn adts_header(channels: usize, payload: usize) -> [u8; 7] {
     ]
 }
 
-/// CPU time of this thread in ns (Linux), else wall time.
-fn cpu_ns() -> u128 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| {
-            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-            START
-                .get_or_init(std::time::Instant::now)
-                .elapsed()
-                .as_nanos()
-        })
-}
 
 /// Channels, sample rate and interleaved samples of a 16-bit PCM WAV (RIFF, `fmt ` tag 1 or
 /// WAVE_FORMAT_EXTENSIBLE).

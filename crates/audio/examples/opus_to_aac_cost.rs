@@ -7,21 +7,11 @@
 //! CPU time is read from /proc/thread-self/schedstat (wall time elsewhere). A decode-only row
 //! shows libopus' share.
 
+mod cpu_clock;
+use cpu_clock::cpu_ns;
+
 use sluice_audio::OpusToAac;
 
-/// CPU time of this thread in ns (Linux), else wall time.
-fn cpu_ns() -> u128 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| {
-            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-            START
-                .get_or_init(std::time::Instant::now)
-                .elapsed()
-                .as_nanos()
-        })
-}
 
 const RATE: usize = 48_000;
 const SECONDS: usize = 60;

@@ -6,6 +6,9 @@
 //! /proc/thread-self/schedstat (wall time elsewhere). A decode-only row shows the AAC decoder's
 //! share.
 
+mod cpu_clock;
+use cpu_clock::cpu_ns;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -17,19 +20,6 @@ use symphonia_core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDec
 use symphonia_core::packet::PacketRef;
 use symphonia_core::units::{Duration, Timestamp};
 
-/// CPU time of this thread in ns (Linux), else wall time.
-fn cpu_ns() -> u128 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| {
-            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-            START
-                .get_or_init(std::time::Instant::now)
-                .elapsed()
-                .as_nanos()
-        })
-}
 
 /// 60 s of `kind` ("tone": 1 kHz / 1.5 kHz sines; "noise": pink noise, independent per
 /// channel — a hard case for both codecs) as ADTS.

@@ -674,6 +674,8 @@ export interface NativeViewersStats {
   datagramsOut: number
   /** Media datagrams refused (full socket buffer, unreachable). */
   sendFailed: number
+  /** Frames dropped because the send thread was more than `QUEUE_FRAMES` behind. */
+  framesDropped: number
 }
 
 /** The Opus packets one call produced, back to back in one Buffer. */

@@ -215,8 +215,8 @@ export class NativeViewers implements ViewerTransport {
     return { viewers, latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }
 
-  /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused. */
-  portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number } {
+  /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused, frames dropped behind a full send queue. */
+  portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number; framesDropped: number } {
     const { viewers: _viewers, ...port } = this.#host.stats()
     return port
   }

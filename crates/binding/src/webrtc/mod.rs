@@ -17,7 +17,7 @@ mod host;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -117,7 +117,14 @@ pub struct NativeViewersStats {
     pub datagrams_out: f64,
     /// Media datagrams refused (full socket buffer, unreachable).
     pub send_failed: f64,
+    /// Frames dropped because the send thread was more than `QUEUE_FRAMES` behind.
+    pub frames_dropped: f64,
 }
+
+/// Frames (media or injected batches) queued for the send thread, at most: about 10 s of a
+/// 30 fps stream with audio. Beyond it frames are dropped (counted in `stats().framesDropped`);
+/// viewers repair what they can with NACK and ask for a keyframe (PLI) for the rest.
+const QUEUE_FRAMES: usize = 1024;
 
 type EventFn = ThreadsafeFunction<NativeViewerEvent, (), NativeViewerEvent, Status, false, true>;
 
@@ -136,6 +143,7 @@ struct Shared {
     send_calls: AtomicU64,
     datagrams_out: AtomicU64,
     send_failed: AtomicU64,
+    frames_dropped: AtomicU64,
 }
 
 impl Shared {
@@ -175,7 +183,7 @@ impl Shared {
 #[napi]
 pub struct WebRtcViewers {
     shared: Arc<Shared>,
-    commands: Sender<Command>,
+    commands: SyncSender<Command>,
     threads: Vec<JoinHandle<()>>,
     port: u32,
     fingerprint: String,
@@ -310,8 +318,9 @@ impl WebRtcViewers {
             send_calls: AtomicU64::new(0),
             datagrams_out: AtomicU64::new(0),
             send_failed: AtomicU64::new(0),
+            frames_dropped: AtomicU64::new(0),
         });
-        let (commands, receiver) = channel();
+        let (commands, receiver) = sync_channel(QUEUE_FRAMES);
         let r = shared.clone();
         let s = shared.clone();
         let spawn = |name: &str| std::thread::Builder::new().name(name.into());
@@ -378,7 +387,7 @@ impl WebRtcViewers {
     pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array) -> Result<()> {
         let kind = kind_of(kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
-        let _ = self.commands.send(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec() });
+        self.queue(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec() });
         Ok(())
     }
 
@@ -388,8 +397,15 @@ impl WebRtcViewers {
     pub fn inject(&self, id: u32, kind: String, data: Buffer, ends: Uint32Array, seq_offset: u32, live: bool) -> Result<()> {
         let kind = kind_of(kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
-        let _ = self.commands.send(Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
+        self.queue(Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
         Ok(())
+    }
+
+    /// Queues a frame for the send thread, or drops it (counted) when the queue is full.
+    fn queue(&self, command: Command) {
+        if let Err(TrySendError::Full(_)) = self.commands.try_send(command) {
+            self.shared.frames_dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counters of every viewer and of the port.
@@ -422,6 +438,7 @@ impl WebRtcViewers {
             send_calls: self.shared.send_calls.load(Ordering::Relaxed) as f64,
             datagrams_out: self.shared.datagrams_out.load(Ordering::Relaxed) as f64,
             send_failed: self.shared.send_failed.load(Ordering::Relaxed) as f64,
+            frames_dropped: self.shared.frames_dropped.load(Ordering::Relaxed) as f64,
         }
     }
 

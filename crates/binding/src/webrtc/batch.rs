@@ -74,7 +74,8 @@ impl SendBatch {
             buf: Vec::with_capacity(256 * 1024),
             packets: Vec::with_capacity(1024),
             reserved: None,
-            gso: cfg!(target_os = "linux"),
+            // `SLUICE_WEBRTC_GSO=0` turns GSO off (a NIC or driver that mangles it).
+            gso: cfg!(target_os = "linux") && std::env::var("SLUICE_WEBRTC_GSO").map_or(true, |v| v != "0"),
             #[cfg(target_os = "linux")]
             plain: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
             #[cfg(target_os = "linux")]

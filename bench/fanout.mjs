@@ -20,7 +20,10 @@
  * --servers LIST (sluice,nginx,nms), --window S (default 15), --settle S (default 2),
  * --json PATH (default bench/results/fanout.json), --sluice-args 'FLAGS' (extra CLI flags for
  * Sluice, e.g. '--merge-write-ms 50'), --whep-procs K (default: one per 100
- * viewers, at most 4), --player-procs K (default: one per 250 players, at most 4).
+ * viewers, at most 4), --player-procs K (default: one per 250 players, at most 4),
+ * --whep-transports native,datachannel (WHEP cells per transport), --whep-client node|rust
+ * (rust: crates/webrtc/examples/whep_load.rs against the native transport only, for 500-1000
+ * viewers that node-datachannel clients cannot load on a small machine).
  */
 import { parseArgs } from 'node:util'
 import { spawn, spawnSync } from 'node:child_process'
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     viewers: { type: 'string', default: '50,200,500' },
     servers: { type: 'string', default: 'sluice,nginx,nms' },
     'whep-transports': { type: 'string', default: 'native,datachannel' },
+    'whep-client': { type: 'string', default: 'node' },
     window: { type: 'string', default: '15' },
     settle: { type: 'string', default: '2' },
     idle: { type: 'string', default: '3' },
@@ -264,7 +268,56 @@ for (const serverKey of servers) {
 }
 
 const whepTransports = values['whep-transports'].split(',').map((s) => s.trim()).filter(Boolean)
-if (viewerCounts.length && servers.includes('sluice')) {
+const whepLoad = path.join(here, '..', 'target', 'release', 'examples', 'whep_load')
+if (viewerCounts.length && values['whep-client'] === 'rust') {
+  // The Rust load client (crates/webrtc/examples/whep_load.rs): ~0.035 % of a core per viewer,
+  // so 1000 viewers fit beside the server; it speaks ICE-lite-facing ICE only: native cells.
+  log('building the Rust WHEP load client (cargo, release)')
+  const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'sluice-webrtc', '--example', 'whep_load'], { cwd: path.join(here, '..'), stdio: 'inherit' })
+  if (b.status !== 0) throw new Error('cargo build of whep_load failed')
+  for (const n of viewerCounts) {
+    log(`WHEP sluice-native × ${n} viewers (Rust client)`)
+    const r = await cell('sluice-native', async (server, publisher, idle) => {
+      const join = Math.max(5, Math.ceil(n / 150))
+      const proc = spawn(whepLoad, ['--url', `${server.origin}/whep/${STREAM}`, '--viewers', String(n), '--duration', String(join + Number(values.settle) + windowS + 1)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      let err = ''
+      proc.stdout.on('data', (d) => (out += d))
+      await new Promise((resolve) => proc.stderr.on('data', (d) => (err += d) && err.includes('offers answered') && resolve()))
+      await sleep((join + Number(values.settle)) * 1000)
+      const sampler = new ServerSampler(server.pid, [publisher.pid])
+      await sleep(windowS * 1000)
+      const window = sampler.stop()
+      await new Promise((resolve) => proc.once('exit', resolve))
+      return { json: JSON.parse(out || 'null'), window, idle, err }
+    })
+    const j = r.json
+    rows.push({
+      kind: 'whep', server: 'sluice-native', client: 'rust', n, error: r.error ?? (j ? null : `no results: ${r.err ?? ''}`.slice(0, 200)),
+      ...(j && {
+        playing: j.connected,
+        cpuPercent: r.window.cpuPercent,
+        cpuPer100: round((r.window.cpuPercent / n) * 100, 2),
+        cpuIdle: r.idle?.cpuPercent,
+        cpuMarginalPer100: round(((r.window.cpuPercent - (r.idle?.cpuPercent ?? 0)) / n) * 100, 2),
+        cpuSysPercent: r.window.cpuPercent ? round((r.window.cpuSysPercent / r.window.cpuPercent) * 100) : null,
+        rssMbIdle: r.idle?.rssMb,
+        rssMbMax: r.window.rssMbMax,
+        rssKbPerClient: round(((r.window.rssMbMax - (r.idle?.rssMb ?? 0)) * 1024) / n),
+        sourceKbps: source.videoKbps,
+        medianKbps: null,
+        minKbps: null,
+        lagging: null,
+        unrecovered: j.gaps,
+        firstKeyframeMsMedian: j.connectMsMedian,
+        clientCpuPercent: j.clientCpuPercent,
+        summary: j,
+      }),
+    })
+    const last = rows.at(-1)
+    log(`  → ${last.error ?? `${last.playing}/${n} connected, server ${last.cpuPercent}% CPU, ${last.rssMbMax} MB, gaps ${j.gaps}, packets verified ${j.verified} (failed ${j.failed}), client ${j.clientCpuPercent}% CPU`}`)
+  }
+} else if (viewerCounts.length && servers.includes('sluice')) {
   for (const n of viewerCounts) for (const transport of whepTransports) {
     const serverKey = transport === 'native' ? 'sluice-native' : 'sluice'
     log(`WHEP ${serverKey} × ${n} viewers`)

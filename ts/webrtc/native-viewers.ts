@@ -209,7 +209,7 @@ export class NativeViewers implements ViewerTransport {
   async stats(): Promise<ViewerStats> {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {
-      const v = [...this.#byId.values()].find((x) => x.native === c.id)
+      const v = this.#byNative.get(c.id)
       return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback }] : []
     })
     return { viewers, latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }

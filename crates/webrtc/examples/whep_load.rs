@@ -31,8 +31,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sluice_ice::attribute::*;
 use sluice_ice::demux::{classify, DatagramKind};
 use sluice_ice::{Class, Message, MessageBuilder, METHOD_BINDING};
-use sluice_srtp::{Profile, SrtpContext, SrtpOptions};
-use sluice_webrtc::{dtls_config, parse_fingerprint, Certificate};
+use sluice_srtp::{SrtpContext, SrtpOptions};
+use sluice_webrtc::{dtls_config, parse_fingerprint, srtp_contexts, srtp_profile, Certificate};
 
 struct Args {
     url: String,
@@ -155,14 +155,9 @@ impl Viewer {
                     self.fingerprint_ok = digest == self.server_fingerprint;
                 }
                 dimpl::Output::KeyingMaterial(m, p) => {
-                    let profile = match p {
-                        dimpl::SrtpProfile::AES128_CM_SHA1_80 => Profile::AesCm128HmacSha1_80,
-                        dimpl::SrtpProfile::AEAD_AES_128_GCM => Profile::AeadAes128Gcm,
-                        _ => Profile::AeadAes256Gcm,
-                    };
-                    let (k, s) = (profile.master_key_len(), profile.master_salt_len());
-                    // We are the DTLS client: the server sends with the server keys.
-                    self.rx = SrtpContext::new(profile, &m[k..2 * k], &m[2 * k + s..], SrtpOptions { replay_window: 1024, ..SrtpOptions::default() }).ok();
+                    // We are the DTLS client: what the server sends is our inbound context.
+                    let options = SrtpOptions { replay_window: 1024, ..SrtpOptions::default() };
+                    self.rx = srtp_profile(p).and_then(|p| srtp_contexts(p, &m, true, options)).ok().map(|(_, inbound)| inbound);
                 }
                 dimpl::Output::Connected => {}
                 _ => {}
@@ -309,7 +304,7 @@ fn main() {
         let now = Instant::now();
         for i in ready {
             let v = &mut viewers[i];
-            let verify = i as u64 % a.verify_every == 0;
+            let verify = (i as u64).is_multiple_of(a.verify_every);
             while let Ok((n, _)) = v.socket.recv_from(&mut buf) {
                 v.on_datagram(&buf[..n], now, &mut scratch, verify);
             }

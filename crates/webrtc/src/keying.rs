@@ -12,7 +12,10 @@ use sluice_srtp::{Profile, SrtpContext, SrtpOptions};
 use crate::WebRtcError;
 
 /// The SRTP profile of a DTLS-SRTP negotiation.
-pub(crate) fn profile_of(p: dimpl::SrtpProfile) -> Result<Profile, WebRtcError> {
+///
+/// # Errors
+/// [`WebRtcError::SrtpProfile`] for a profile `sluice-srtp` has no transform for.
+pub fn srtp_profile(p: dimpl::SrtpProfile) -> Result<Profile, WebRtcError> {
     match p {
         dimpl::SrtpProfile::AES128_CM_SHA1_80 => Ok(Profile::AesCm128HmacSha1_80),
         dimpl::SrtpProfile::AEAD_AES_128_GCM => Ok(Profile::AeadAes128Gcm),
@@ -22,8 +25,13 @@ pub(crate) fn profile_of(p: dimpl::SrtpProfile) -> Result<Profile, WebRtcError> 
     }
 }
 
-/// `(outbound, inbound)` contexts for the side that was DTLS client (`we_are_client`) or server.
-pub(crate) fn contexts(profile: Profile, material: &[u8], we_are_client: bool, options: SrtpOptions) -> Result<(SrtpContext, SrtpContext), WebRtcError> {
+/// `(outbound, inbound)` SRTP contexts from RFC 5764 keying `material`, for the side that was DTLS
+/// client (`we_are_client`) or server.
+///
+/// # Errors
+/// [`WebRtcError::SrtpProfile`] when `material` is not `2 × (key + salt)` bytes of `profile`,
+/// [`WebRtcError::Srtp`] when a context cannot be made.
+pub fn srtp_contexts(profile: Profile, material: &[u8], we_are_client: bool, options: SrtpOptions) -> Result<(SrtpContext, SrtpContext), WebRtcError> {
     let (k, s) = (profile.master_key_len(), profile.master_salt_len());
     if material.len() != 2 * (k + s) {
         return Err(WebRtcError::SrtpProfile(format!("keying material of {} bytes for {}", material.len(), profile.name())));

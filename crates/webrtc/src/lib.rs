@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 pub use certificate::{format_fingerprint, parse_fingerprint, Certificate};
 pub use error::WebRtcError;
+pub use keying::{srtp_contexts, srtp_profile};
 pub use peer::{CloseReason, Peer, PeerConfig, PeerEvent, PeerState, PeerStats, Transmit, DEFAULT_CONNECT_TIMEOUT};
 pub use sluice_srtp::Profile as SrtpProfile;
 /// dimpl's DTLS configuration, as [`dtls_config`] makes it and [`Peer::new`] takes it.

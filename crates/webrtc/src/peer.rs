@@ -315,8 +315,8 @@ impl Peer {
                     self.fingerprint_ok = true;
                 }
                 dimpl::Output::KeyingMaterial(material, profile) => {
-                    let keyed = keying::profile_of(profile).and_then(|p| {
-                        keying::contexts(p, &material, self.dtls.is_active(), SrtpOptions { max_ssrcs: MAX_SSRCS, ..SrtpOptions::default() }).map(|c| (p, c))
+                    let keyed = keying::srtp_profile(profile).and_then(|p| {
+                        keying::srtp_contexts(p, &material, self.dtls.is_active(), SrtpOptions { max_ssrcs: MAX_SSRCS, ..SrtpOptions::default() }).map(|c| (p, c))
                     });
                     match keyed {
                         Ok((p, (outbound, inbound))) => {

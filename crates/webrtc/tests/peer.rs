@@ -10,7 +10,7 @@ use sluice_ice::attribute::*;
 use sluice_ice::{Class, MessageBuilder, METHOD_BINDING};
 use sluice_rtp::rtcp::{Nack, Pli, RtcpPacket};
 use sluice_srtp::{SrtpContext, SrtpOptions};
-use sluice_webrtc::{dtls_config, Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState, WebRtcError};
+use sluice_webrtc::{dtls_config, srtp_contexts, srtp_profile, Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState, WebRtcError};
 
 const UFRAG: &str = "srvU";
 const PASSWORD: &str = "abcdefghijklmnopqrstuvwxyz012345";
@@ -136,20 +136,10 @@ fn connect(s: &mut Setup, drop_server: usize) {
     pump(s, drop_server);
 }
 
+/// The browser's `(outbound, inbound)` contexts: it was the DTLS client.
 fn browser_contexts(b: &Browser) -> (SrtpContext, SrtpContext) {
     let (material, profile) = b.keys.clone().expect("browser keyed");
-    let profile = match profile {
-        dimpl::SrtpProfile::AES128_CM_SHA1_80 => sluice_srtp::Profile::AesCm128HmacSha1_80,
-        dimpl::SrtpProfile::AEAD_AES_128_GCM => sluice_srtp::Profile::AeadAes128Gcm,
-        dimpl::SrtpProfile::AEAD_AES_256_GCM => sluice_srtp::Profile::AeadAes256Gcm,
-        other => panic!("{other:?}"),
-    };
-    let (k, s) = (profile.master_key_len(), profile.master_salt_len());
-    let ctx = |key: &[u8], salt: &[u8]| SrtpContext::new(profile, key, salt, SrtpOptions::default()).unwrap();
-    // The browser is the DTLS client: it sends with the client keys, receives with the server's.
-    let tx = ctx(&material[..k], &material[2 * k..2 * k + s]);
-    let rx = ctx(&material[k..2 * k], &material[2 * k + s..]);
-    (tx, rx)
+    srtp_contexts(srtp_profile(profile).unwrap(), &material, true, SrtpOptions::default()).unwrap()
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
-use sluice_rtp::rtcp::RtcpPacket;
+use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
 use super::batch::SendBatch;
@@ -140,10 +140,6 @@ pub struct Host {
     pub counters: HostCounters,
 }
 
-fn is_rtcp(p: &[u8]) -> bool {
-    p.len() >= 8 && (192..=223).contains(&p[1])
-}
-
 fn seq_of(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[2], p[3]])
 }
@@ -211,7 +207,7 @@ impl Host {
         if let Some(v) = self.viewers.get_mut(&id) {
             v.peer.close();
         }
-        self.drain_peer(id, batch, Instant::now());
+        self.drain_peer(id, batch);
     }
 
     /// One datagram that arrived on the port.
@@ -234,7 +230,7 @@ impl Host {
         if v.peer.knows(source) && self.demux.by_address(source) != Some(id) {
             self.demux.bind_address(source, id);
         }
-        self.drain_peer(id, batch, now);
+        self.drain_peer(id, batch);
     }
 
     /// When [`handle_timeouts`](Self::handle_timeouts) must next run.
@@ -249,12 +245,12 @@ impl Host {
             if let Some(v) = self.viewers.get_mut(&id) {
                 v.peer.handle_timeout(now);
             }
-            self.drain_peer(id, batch, now);
+            self.drain_peer(id, batch);
         }
     }
 
     /// Sends a peer's pending datagrams (STUN answers, DTLS flights) and handles its events.
-    fn drain_peer(&mut self, id: u32, batch: &mut SendBatch, _now: Instant) {
+    fn drain_peer(&mut self, id: u32, batch: &mut SendBatch) {
         let Some(v) = self.viewers.get_mut(&id) else { return };
         while let Some(t) = v.peer.poll_transmit() {
             // Control traffic is rare: straight out, no batching.

@@ -184,7 +184,7 @@ export class NativeViewers implements ViewerTransport {
         return
       case 'closed':
         this.#byNative.delete(e.id)
-        this.#byId.delete(v.id)
+        if (this.#byId.get(v.id) === v) this.#byId.delete(v.id)
         v.events.onClosed(e.reason ?? 'closed', e.packetsSent ?? 0, e.bytesSent ?? 0)
     }
   }
@@ -192,9 +192,15 @@ export class NativeViewers implements ViewerTransport {
   /** ICE-lite learns the browser's addresses from its checks: trickled candidates are not needed. */
   addCandidate(): void {}
 
+  /**
+   * Closes one viewer. It leaves {@link size} at once; its `onClosed` (with the final counters) follows
+   * when the native side reports it closed.
+   */
   closeViewer(id: string): void {
     const v = this.#byId.get(id)
-    if (v) this.#host.closeViewer(v.native)
+    if (!v) return
+    this.#byId.delete(id)
+    this.#host.closeViewer(v.native)
   }
 
   media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {

@@ -11,6 +11,8 @@
 //!   reporting gaps for NACK and loss, and H.264 (RFC 6184 single NAL unit, STAP-A, FU-A → AVCC
 //!   access units, dropping what a loss broke until the next IDR) and AAC (RFC 3640)
 //!   depacketizers. Opus needs none: one RTP payload is one Opus packet (RFC 7587 §4.2).
+//! - [`egress`]: what every RTP sender shares: the retransmission ring, sequence offsets, the
+//!   per-subscriber rewriter and the stream-to-subscribers fan-out.
 //! - [`rtcp`]: compound RTCP packets (RFC 3550 §6): SR/RR with report blocks, SDES, BYE, generic
 //!   NACK, PLI, FIR, REMB and transport-wide CC feedback, parsed into
 //!   [`RtcpPacket`](rtcp::RtcpPacket)s and written back.
@@ -22,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod depacketizer;
+pub mod egress;
 mod error;
 pub mod packet;
 pub mod packetizer;

@@ -1,0 +1,141 @@
+//! [`RtpRewriter`]: one forwarded track re-numbered for its receiver.
+
+use crate::packet::FIXED_HEADER_LEN;
+use crate::RtpError;
+
+/// Re-numbers one forwarded RTP track (RFC 3550 §5.1) so its receiver sees one continuous
+/// source whatever happens upstream: every output packet carries the rewriter's SSRC and
+/// payload type; sequence numbers and timestamps are the input's plus deltas fixed whenever the
+/// input SSRC changes (a publisher restart, or a new publisher, continues right after the last
+/// packet sent, the timestamp advanced by the wallclock gap); the header extension and CSRCs
+/// are dropped (extension ids are negotiated per connection, not shared by publisher and
+/// receiver). Padding is kept.
+///
+/// Output layout: the 12-byte fixed header (`V=2`, `P` as the input's, `X=0`, `CC=0`), then the
+/// input's payload from its payload offset to its end.
+#[derive(Debug, Clone)]
+pub struct RtpRewriter {
+    ssrc: u32,
+    payload_type: u8,
+    clock_rate: u32,
+    input_ssrc: Option<u32>,
+    seq_delta: u16,
+    ts_delta: u32,
+    last_seq: u16,
+    last_ts: u32,
+    /// Wallclock of the last packet, ms.
+    last_at_ms: Option<f64>,
+    packets: u32,
+    octets: u32,
+}
+
+/// The payload offset of an RTP packet (after CSRCs and the header extension), padding left in.
+fn payload_offset(p: &[u8]) -> Result<usize, RtpError> {
+    if p.len() < FIXED_HEADER_LEN {
+        return Err(RtpError::PacketTooShort { needed: FIXED_HEADER_LEN, length: p.len() });
+    }
+    if p[0] >> 6 != 2 {
+        return Err(RtpError::UnsupportedVersion { version: p[0] >> 6 });
+    }
+    let mut at = FIXED_HEADER_LEN + 4 * (p[0] & 0x0F) as usize;
+    if p[0] & 0x10 != 0 {
+        if p.len() < at + 4 {
+            return Err(RtpError::PacketTooShort { needed: at + 4, length: p.len() });
+        }
+        at += 4 + 4 * u16::from_be_bytes([p[at + 2], p[at + 3]]) as usize;
+    }
+    if at > p.len() {
+        return Err(RtpError::PacketTooShort { needed: at, length: p.len() });
+    }
+    Ok(at)
+}
+
+impl RtpRewriter {
+    /// `ssrc` and `payload_type` (7 bits) go into every output packet; `clock_rate` (Hz: 90 000
+    /// video, 48 000 Opus) advances timestamps across an input SSRC change; the first output
+    /// continues from `initial_seq` + 1 and `initial_timestamp` (random values from the caller,
+    /// RFC 3550 §5.1).
+    pub fn new(ssrc: u32, payload_type: u8, clock_rate: u32, initial_seq: u16, initial_timestamp: u32) -> RtpRewriter {
+        RtpRewriter {
+            ssrc,
+            payload_type: payload_type & 0x7F,
+            clock_rate,
+            input_ssrc: None,
+            seq_delta: 0,
+            ts_delta: 0,
+            last_seq: initial_seq,
+            last_ts: initial_timestamp,
+            last_at_ms: None,
+            packets: 0,
+            octets: 0,
+        }
+    }
+
+    /// The output SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Whether a packet was rewritten since the last input SSRC change (deltas are known).
+    pub fn started(&self) -> bool {
+        self.input_ssrc.is_some()
+    }
+
+    /// Output sequence number of the last packet rewritten.
+    pub fn last_sequence_number(&self) -> u16 {
+        self.last_seq
+    }
+
+    /// Packets rewritten (for sender reports, RFC 3550 §6.4.1; wraps at 2^32).
+    pub fn packets(&self) -> u32 {
+        self.packets
+    }
+
+    /// Header and payload octets written (wraps at 2^32).
+    pub fn octets(&self) -> u32 {
+        self.octets
+    }
+
+    /// The output timestamp of an input RTP timestamp (to re-base the publisher's sender reports).
+    pub fn timestamp(&self, input_timestamp: u32) -> u32 {
+        input_timestamp.wrapping_add(self.ts_delta)
+    }
+
+    /// Output size of `packet`. Errors: not RTP version 2, or shorter than its header says.
+    pub fn output_len(&self, packet: &[u8]) -> Result<usize, RtpError> {
+        Ok(FIXED_HEADER_LEN + packet.len() - payload_offset(packet)?)
+    }
+
+    /// Rewrites `packet` into `out` and returns the bytes written. `now_ms`: wallclock in ms,
+    /// for the timestamp jump across an input SSRC change. Errors (nothing written, no state
+    /// changed): [`RtpError::PacketTooShort`], [`RtpError::UnsupportedVersion`],
+    /// [`RtpError::BufferTooSmall`].
+    pub fn rewrite_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<usize, RtpError> {
+        let at = payload_offset(packet)?;
+        let n = FIXED_HEADER_LEN + packet.len() - at;
+        if out.len() < n {
+            return Err(RtpError::BufferTooSmall { needed: n, available: out.len() });
+        }
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if self.input_ssrc != Some(ssrc) {
+            self.input_ssrc = Some(ssrc);
+            self.seq_delta = self.last_seq.wrapping_add(1).wrapping_sub(seq);
+            let elapsed = self.last_at_ms.map_or(0, |at| (((now_ms - at) * self.clock_rate as f64 / 1000.0).round() as i64).max(1) as u32);
+            self.ts_delta = self.last_ts.wrapping_add(elapsed).wrapping_sub(ts);
+        }
+        self.last_seq = seq.wrapping_add(self.seq_delta);
+        self.last_ts = ts.wrapping_add(self.ts_delta);
+        self.last_at_ms = Some(now_ms);
+        out[0] = 0x80 | (packet[0] & 0x20);
+        out[1] = (packet[1] & 0x80) | self.payload_type;
+        out[2..4].copy_from_slice(&self.last_seq.to_be_bytes());
+        out[4..8].copy_from_slice(&self.last_ts.to_be_bytes());
+        out[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        out[12..n].copy_from_slice(&packet[at..]);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(n as u32);
+        Ok(n)
+    }
+}

@@ -1,0 +1,153 @@
+use super::*;
+
+/// A 12-byte-header RTP packet with payload type 96, then `payload`.
+fn rtp(seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+fn seq(p: &[u8]) -> u16 {
+    u16::from_be_bytes([p[2], p[3]])
+}
+
+#[test]
+fn ring_answers_only_for_the_sequence_number_it_holds() {
+    let mut ring = RetransmissionRing::new(1000);
+    assert_eq!(ring.capacity(), 1024);
+    assert!(ring.store(&rtp(5, 0, 1, b"a")));
+    assert_eq!(ring.get(5).map(|p| &p[12..]), Some(&b"a"[..]));
+    assert!(ring.get(5 + 1024).is_none());
+    assert!(ring.store(&rtp(5 + 1024, 0, 1, b"b")));
+    assert!(ring.get(5).is_none());
+    assert!(!ring.store(&[0x80; 11]));
+    ring.clear();
+    assert!(ring.get(5 + 1024).is_none());
+}
+
+#[test]
+fn offsets_map_back_across_wraparound() {
+    let mut o = SequenceOffsets::default();
+    assert_eq!(o.at(10), 0);
+    o.set(100, Some(65_530));
+    assert_eq!(o.current(), 100);
+    assert_eq!(o.at(65_529), 0);
+    assert_eq!(o.at(65_530), 100);
+    assert_eq!(o.at(3), 100, "after the wrap");
+    for i in 0..20 {
+        o.set(i, Some(i * 10));
+    }
+    assert_eq!(o.at(135), 13);
+    assert_eq!(o.at(55), 12, "older than the history: the oldest kept");
+}
+
+#[test]
+fn patch_rewrites_payload_type_and_sequence_but_not_rtcp() {
+    let mut out = [0u8; 64];
+    let n = patch_into(&rtp(65_535, 9, 7, b"xy"), &mut out, 102, 3).unwrap();
+    assert_eq!(n, 14);
+    assert_eq!(out[1] & 0x7F, 102);
+    assert_eq!(seq(&out), 2);
+    // an RTCP sender report (PT 200) passes unchanged
+    let sr = [0x80, 200, 0, 6, 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+    assert_eq!(patch_into(&sr, &mut out, 102, 3).unwrap(), sr.len());
+    assert_eq!(&out[..sr.len()], &sr);
+    assert!(patch_into(&[0x80; 5], &mut out, 96, 0).is_err());
+    assert!(patch_into(&rtp(1, 1, 1, &[0; 60]), &mut out, 96, 0).is_err());
+}
+
+#[test]
+fn rewriter_strips_extensions_and_continues_across_a_new_publisher() {
+    let mut w = RtpRewriter::new(0xABCD, 111, 48_000, 999, 5_000);
+    // CSRC count 1 and a one-byte extension of one word
+    let mut p = vec![0x91, 0x80 | 100, 0, 10, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0xBE, 0xDE, 0, 1, 0x10, 0xFF, 0, 0];
+    p.extend_from_slice(b"opus");
+    let mut out = [0u8; 64];
+    assert_eq!(w.output_len(&p).unwrap(), 16);
+    let n = w.rewrite_into(&p, &mut out, 1_000.0).unwrap();
+    assert_eq!(&out[..n], &[0x80, 0x80 | 111, 0x03, 0xE8, 0, 0, 0x13, 0x88, 0, 0, 0xAB, 0xCD, b'o', b'p', b'u', b's']);
+    assert!(w.started());
+    assert_eq!(w.timestamp(256 + 960), 5_000 + 960);
+    // the same publisher goes on: deltas kept
+    w.rewrite_into(&rtp(11, 256 + 960, 1, b"x"), &mut out, 1_020.0).unwrap();
+    assert_eq!(seq(&out), 1001);
+    // a new publisher (SSRC 2) 100 ms later: sequence continues, timestamp advances 4800 ticks
+    w.rewrite_into(&rtp(40_000, 77, 2, b"x"), &mut out, 1_120.0).unwrap();
+    assert_eq!(seq(&out), 1002);
+    assert_eq!(u32::from_be_bytes([out[4], out[5], out[6], out[7]]), 5_000 + 960 + 4_800);
+    assert_eq!((w.packets(), w.octets()), (3, 16 + 13 + 13));
+    assert!(w.rewrite_into(&[0x40; 12], &mut out, 0.0).is_err(), "version 1");
+    assert!(w.rewrite_into(&[0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xBE, 0xDE, 0, 9], &mut out, 0.0).is_err(), "extension past the end");
+}
+
+fn config(key: &str) -> SubscriberConfig {
+    SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: Some(111) }
+}
+
+#[test]
+fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
+    let mut f = Fanout::new(1024, 1024);
+    assert!(f.add(1, config("live/a")));
+    assert!(!f.add(1, config("live/a")));
+    assert!(f.add(2, config("live/a")));
+    let mut targets = Vec::new();
+    let frame: Vec<Vec<u8>> = (100..103).map(|s| rtp(s, 0, 9, b"v")).collect();
+    let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
+    f.media("live/a", MediaKind::Video, &refs, false, &mut targets);
+    assert!(targets.is_empty(), "nobody live yet");
+    // subscriber 1 gets a GOP replay numbered 500..502, then lives with offset 403 (103 → 506... )
+    let replay: Vec<Vec<u8>> = (500..503).map(|s| rtp(s, 0, 9, b"g")).collect();
+    let replay_refs: Vec<&[u8]> = replay.iter().map(Vec::as_slice).collect();
+    let t = f.inject(1, MediaKind::Video, &replay_refs, 400, true).unwrap();
+    assert_eq!(t, FanoutTarget { id: 1, payload_type: 102, seq_offset: 0 });
+    let live: Vec<Vec<u8>> = (103..105).map(|s| rtp(s, 0, 9, b"v")).collect();
+    let live_refs: Vec<&[u8]> = live.iter().map(Vec::as_slice).collect();
+    f.media("live/a", MediaKind::Video, &live_refs, false, &mut targets);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 400 }]);
+    // NACK 501: the injected copy, as sent; NACK 503 (= stream 103 + 400): the stream ring
+    let r = f.resolve_nack(1, 501).unwrap();
+    assert_eq!((seq(r.packet), r.seq_offset, &r.packet[12..]), (501, 0, &b"g"[..]));
+    let r = f.resolve_nack(1, 503).unwrap();
+    assert_eq!((seq(r.packet), r.seq_offset), (103, 400));
+    assert!(f.resolve_nack(1, 900).is_none());
+    assert!(f.resolve_nack(2, 103).is_some(), "subscriber 2's offset is 0");
+    // audio goes with offset 0 and the audio payload type
+    f.media("live/a", MediaKind::Audio, &live_refs, false, &mut targets);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 }]);
+    assert!(f.remove(1) && f.remove(2) && !f.remove(2));
+    assert_eq!(f.subscribers_of("live/a"), 0);
+    assert!(f.is_empty());
+}
+
+#[test]
+fn fanout_skips_to_a_keyframe_when_behind_without_a_sequence_gap() {
+    let mut f = Fanout::new(64, 64);
+    f.add(1, config("s"));
+    f.inject(1, MediaKind::Video, &[], 10, true);
+    let mut targets = Vec::new();
+    assert_eq!(f.pace("s", 20.0), Pace::Send);
+    assert_eq!(f.pace("s", 1500.0), Pace::FellBehind);
+    let skipped: Vec<Vec<u8>> = (0..5).map(|s| rtp(s, 0, 9, b"v")).collect();
+    let skipped_refs: Vec<&[u8]> = skipped.iter().map(Vec::as_slice).collect();
+    f.skip("s", &skipped_refs);
+    assert_eq!(f.pace("s", 500.0), Pace::Skip);
+    assert_eq!(f.pace("s", 50.0), Pace::Send);
+    // a delta frame: still waiting
+    let delta: Vec<Vec<u8>> = (5..7).map(|s| rtp(s, 0, 9, b"v")).collect();
+    let delta_refs: Vec<&[u8]> = delta.iter().map(Vec::as_slice).collect();
+    f.media("s", MediaKind::Video, &delta_refs, false, &mut targets);
+    assert!(targets.is_empty());
+    f.media("s", MediaKind::Audio, &delta_refs, false, &mut targets);
+    assert!(targets.is_empty(), "audio waits with the video");
+    // the keyframe at stream 7: the subscriber last got 9 + 10 = ... its offset drops by 7
+    let key: Vec<Vec<u8>> = (7..9).map(|s| rtp(s, 0, 9, b"k")).collect();
+    let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
+    f.media("s", MediaKind::Video, &key_refs, true, &mut targets);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 3 }]);
+    // NACK of its 10 (stream 7 + 3) finds stream packet 7
+    assert_eq!(f.resolve_nack(1, 10).map(|r| seq(r.packet)), Some(7));
+    assert_eq!(f.counters(), FanoutCounters { lag_events: 1, packets_skipped: 5 });
+}

@@ -211,6 +211,22 @@ export declare class OpusToAacTranscoder {
 }
 
 /**
+ * The last packets of one RTP track by sequence number (`sluice_rtp::egress::RetransmissionRing`),
+ * for a sender that makes its own packets (the plain RTP output of `RtpSender`).
+ */
+export declare class RetransmissionRing {
+  /** Keeps `packets` (rounded up to a power of two, at most 65 536). */
+  constructor(packets: number)
+  /**
+   * Keeps a copy of each RTP packet of `data` cut at `ends` (shorter than 12 bytes: skipped).
+   * Throws `RTP_INVALID_ARGUMENT` for bad `ends`.
+   */
+  store(data: Uint8Array, ends: Uint32Array): void
+  /** The kept packet with `sequenceNumber`, or null. */
+  get(sequenceNumber: number): Buffer | null
+}
+
+/**
  * One RTMP connection (client or server side), sans-IO: feed it socket bytes, write what it
  * returns. See `crates/rtmp/src/session.rs` for the protocol behaviour.
  */
@@ -330,6 +346,94 @@ export declare class RtpDepacketizer {
   push(packet: Uint8Array, nowMs: number): DepacketizeResult
   /** Gives up on holes whose deadline has passed at `nowMs` and returns what that releases. */
   poll(nowMs: number): DepacketizeResult
+}
+
+/**
+ * Streams and their subscribers (`sluice_rtp::egress::Fanout`): one stream packet in, one
+ * patched packet per live subscriber out, NACKs resolved, GOP replays injected, the lag policy.
+ * Ids are the caller's (u32). Used by the node-datachannel WHEP viewers' worker.
+ */
+export declare class RtpFanout {
+  /**
+   * `ringPackets`: video packets kept per stream (default 1024); `injectedPackets`: per
+   * subscriber (default 1024). Both round up to powers of two.
+   */
+  constructor(ringPackets?: number | undefined | null, injectedPackets?: number | undefined | null)
+  /**
+   * Adds subscriber `id` of `streamKey` with its payload types (absent: it takes no such
+   * kind). Returns false when `id` is taken. Throws `RTP_INVALID_ARGUMENT` for a payload
+   * type above 127.
+   */
+  add(id: number, streamKey: string, videoPayloadType?: number | undefined | null, audioPayloadType?: number | undefined | null): boolean
+  /** Removes a subscriber; returns whether it was there. */
+  remove(id: number): boolean
+  /**
+   * The lag policy for a batch that arrived `lagMs` after its source: `"send"`,
+   * `"fell-behind"` (log it, skip the batch) or `"skip"`. Skipped video batches go to `skip`.
+   */
+  pace(streamKey: string, lagMs: number): string
+  /** Counts a skipped video batch against the live subscribers of `streamKey`. */
+  skip(streamKey: string, data: Uint8Array, ends: Uint32Array): void
+  /**
+   * One batch of a stream (`kind` `"video"` or `"audio"`; `keyframe`: it starts a keyframe):
+   * the packets for every live subscriber. Throws `RTP_INVALID_ARGUMENT` for a bad kind or
+   * `ends`.
+   */
+  media(streamKey: string, kind: string, data: Uint8Array, ends: Uint32Array, keyframe: boolean): RtpTargets
+  /**
+   * Packets for subscriber `id` alone (its GOP replay) and its new video sequence offset;
+   * `live` lets it receive the stream from now on. Returns them patched for it (none when it
+   * is unknown or takes no `kind`).
+   */
+  inject(id: number, kind: string, data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): RtpTargets
+  /**
+   * The retransmissions for subscriber `id`'s NACKed sequence numbers (its own numbering,
+   * RFC 4585 §6.2.1), those still kept.
+   */
+  nack(id: number, sequenceNumbers: Array<number>): RtpTargets
+  /** Subscribers of `streamKey`, live or not. */
+  subscribers(streamKey: string): number
+  /** Times a stream fell behind. */
+  get lagEvents(): number
+  /** Video packets skipped while behind. */
+  get packetsSkipped(): number
+}
+
+/**
+ * One forwarded track re-numbered for its receiver (`sluice_rtp::egress::RtpRewriter`: output
+ * SSRC and payload type, continuous sequence numbers and timestamps across publisher
+ * restarts, extensions and CSRCs dropped), optionally keeping what it wrote in a
+ * retransmission ring for NACK. Used by the SFU downlinks and the WHEP feed.
+ */
+export declare class RtpRewriter {
+  /**
+   * `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz); `ringPackets` > 0 keeps that
+   * many output packets for `retransmissions`. The first output sequence number and
+   * timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a payload type
+   * above 127 or a zero clock rate.
+   */
+  constructor(ssrc: number, payloadType: number, clockRate: number, ringPackets?: number | undefined | null)
+  /** The output SSRC. */
+  get ssrc(): number
+  /** Whether a packet was rewritten since the last input SSRC change. */
+  get started(): boolean
+  /** Packets rewritten (for sender reports). */
+  get packets(): number
+  /** Header and payload octets written. */
+  get octets(): number
+  /** The output timestamp of an input RTP timestamp (to re-base the publisher's SRs). */
+  timestamp(inputTimestamp: number): number
+  /**
+   * `packet` rewritten (kept in the ring when there is one); null when it is not RTP
+   * version 2 or shorter than its header says (nothing changes then). `nowMs`: wallclock
+   * ms, for the timestamp jump across an input SSRC change.
+   */
+  rewrite(packet: Uint8Array, nowMs: number): Buffer | null
+  /**
+   * The kept output packets with these sequence numbers (a NACK's, RFC 4585 §6.2.1), those
+   * still in the ring, in order.
+   */
+  retransmissions(sequenceNumbers: Array<number>): Array<Buffer>
 }
 
 /**
@@ -913,6 +1017,16 @@ export interface RtpPackets {
    * produced no packet (an H.264 access unit of only AUD/filler NAL units).
    */
   ends: Uint32Array
+}
+
+/** Packets for subscribers, back to back: packet `i` ends at `ends[i]` and goes to `ids[i]`. */
+export interface RtpTargets {
+  /** The packets, patched for their subscriber (payload type, sequence number). */
+  data: Buffer
+  /** End offset of each packet in `data` (bytes). */
+  ends: Uint32Array
+  /** The subscriber of each packet. */
+  ids: Uint32Array
 }
 
 /** A parsed SDES key parameter (RFC 4568 §6.1). */

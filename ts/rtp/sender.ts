@@ -10,7 +10,8 @@
  * (pts − dts, in 90 kHz ticks, signed 24-bit) in an RFC 8285 one-byte header extension, so a
  * Sluice receiver can give FLV players back the decode timestamps of B-frame streams.
  *
- * The last 1024 packets of each kind are kept for retransmission on NACK (RFC 4585 §6.2.1).
+ * The last 1024 packets of each kind are kept for retransmission on NACK (RFC 4585 §6.2.1), in
+ * the native `RetransmissionRing` (`sluice_rtp::egress`, the ring every sender uses).
  * Sender reports (RFC 3550 §6.4.1) are produced every second.
  */
 import { randomInt } from 'node:crypto'
@@ -48,7 +49,7 @@ interface Track {
   base: number
   packets: number
   octets: number
-  ring: (Buffer | undefined)[]
+  ring: InstanceType<typeof native.RetransmissionRing>
   /** Last RTP timestamp sent and when (wallclock ms), for sender reports. */
   lastTimestamp: number
   lastWall: number
@@ -61,7 +62,7 @@ function track(clockRate: number): Track {
     base: randomInt(0, 0x7fffffff),
     packets: 0,
     octets: 0,
-    ring: new Array(RETRANSMIT_PACKETS),
+    ring: new native.RetransmissionRing(RETRANSMIT_PACKETS),
     lastTimestamp: 0,
     lastWall: 0,
     clockRate,
@@ -120,8 +121,7 @@ export class RtpSender implements Subscriber {
   /** The kept packet with this sequence number of `kind`'s stream, for a NACK. */
   retransmission(kind: RtpKind, sequenceNumber: number): Buffer | undefined {
     const t = kind === 'video' ? this.#videoTrack : this.#audioTrack
-    const p = t?.ring[sequenceNumber % RETRANSMIT_PACKETS]
-    return p && p.readUInt16BE(2) === sequenceNumber ? p : undefined
+    return t?.ring.get(sequenceNumber) ?? undefined
   }
 
   /** Which stream an SSRC (from a NACK or PLI) names. */
@@ -192,12 +192,16 @@ export class RtpSender implements Subscriber {
 
   #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null): void {
     const id = this.#options.compositionTimeExtensionId
+    const extended = !!id && cts !== null
+    if (!extended) t.ring.store(data, ends)
     let start = 0
     for (const end of ends) {
       let packet = data.subarray(start, end)
       start = end
-      if (id && cts !== null) packet = withCompositionTime(packet, id, cts)
-      t.ring[packet.readUInt16BE(2) % RETRANSMIT_PACKETS] = packet
+      if (extended) {
+        packet = withCompositionTime(packet, id, cts)
+        t.ring.store(packet, Uint32Array.of(packet.length))
+      }
       t.packets++
       t.octets += packet.length - 12
       for (const sink of this.#sinks) sink.send(kind, packet)

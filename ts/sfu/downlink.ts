@@ -2,19 +2,19 @@
  * `SfuDownlink`: one publisher's tracks forwarded to one subscriber over the subscriber's
  * PeerConnection, as send-only m-lines (`a=msid:<publisher peer id>`).
  *
- * - RTP is forwarded as it came (no depacketizing, any codec), re-numbered by an `RtpRewriter`
- *   per track: this downlink's SSRC and payload type, continuous sequence numbers and
- *   timestamps, header extensions removed. The publisher's sender reports are re-based and
- *   forwarded (RFC 3550 §6.4.1) for lip sync.
- * - NACK (RFC 4585 §6.2.1) is answered per subscriber from a ring of the video packets sent to
- *   it (`NACK_RING` packets, about 2 s at 2.5 Mbit/s).
+ * - RTP is forwarded as it came (no depacketizing, any codec), re-numbered by the native
+ *   `RtpRewriter` (`sluice_rtp::egress`) per track: this downlink's SSRC and payload type,
+ *   continuous sequence numbers and timestamps, header extensions removed. The publisher's
+ *   sender reports are re-based and forwarded (RFC 3550 §6.4.1) for lip sync.
+ * - NACK (RFC 4585 §6.2.1) is answered per subscriber from the video rewriter's retransmission
+ *   ring (`NACK_RING` packets, about 4 s at 2.5 Mbit/s).
  * - PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1) from the subscriber ask the publisher for a
  *   keyframe (`RtpSource.requestKeyframe`, rate-limited there); so does the track opening.
  */
 import { randomInt } from 'node:crypto'
 import nodeDataChannel from 'node-datachannel'
 import type { RtpSource, RtpSourceListener } from '../hub/rtp-source'
-import { RtpRewriter } from '../rtp/rewriter'
+import { native } from '../native'
 import { isRtcpPacket, parseRtcp, senderReport } from '../rtp/rtcp'
 import type { Logger } from '../log'
 import { addVideoCodec, type Track, type UplinkPlan } from './uplink'
@@ -22,6 +22,7 @@ import { fmtpString } from '../webrtc/sdp'
 
 const { Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof nodeDataChannel.PeerConnection>
+type RtpRewriter = InstanceType<typeof native.RtpRewriter>
 
 /** Video packets kept per subscriber for retransmission (power of two). */
 export const NACK_RING = 1024
@@ -47,8 +48,6 @@ export class SfuDownlink implements RtpSourceListener {
   readonly #log: Logger
   readonly #video: { track: Track; rewriter: RtpRewriter } | null = null
   readonly #audio: { track: Track; rewriter: RtpRewriter } | null = null
-  readonly #ring: (Buffer | undefined)[] = new Array(NACK_RING)
-  #scratch = Buffer.allocUnsafe(1500)
   #closed = false
   readonly #stats: DownlinkStats
 
@@ -64,7 +63,7 @@ export class SfuDownlink implements RtpSourceListener {
     if (plan.video) {
       const media = new Video(`${midPrefix}v`, 'SendOnly')
       addVideoCodec(media, plan.video.codec, plan.video.payloadType, plan.video.fmtp)
-      const rewriter = new RtpRewriter(randomInt(1, 0xffffffff), plan.video.payloadType, 90000)
+      const rewriter = new native.RtpRewriter(randomInt(1, 0xffffffff), plan.video.payloadType, 90000, NACK_RING)
       media.addSSRC(rewriter.ssrc, CNAME, publisherId, `${publisherId}-video`)
       const track = pc.addTrack(media)
       track.onMessage((msg) => this.#onRtcp(msg))
@@ -74,7 +73,7 @@ export class SfuDownlink implements RtpSourceListener {
     if (plan.audio) {
       const media = new Audio(`${midPrefix}a`, 'SendOnly')
       media.addOpusCodec(plan.audio.payloadType, fmtpString({ fmtp: plan.audio.fmtp }) || 'minptime=10;useinbandfec=1')
-      const rewriter = new RtpRewriter(randomInt(1, 0xffffffff), plan.audio.payloadType, 48000)
+      const rewriter = new native.RtpRewriter(randomInt(1, 0xffffffff), plan.audio.payloadType, 48000)
       media.addSSRC(rewriter.ssrc, CNAME, publisherId, `${publisherId}-audio`)
       const track = pc.addTrack(media)
       track.onMessage(() => {}) // receiver reports: nothing to do
@@ -87,19 +86,8 @@ export class SfuDownlink implements RtpSourceListener {
   onRtp(kind: 'video' | 'audio', packet: Buffer): void {
     const t = kind === 'video' ? this.#video : this.#audio
     if (!t || this.#closed || !t.track.isOpen()) return
-    if (kind === 'video') {
-      const out = t.rewriter.rewrite(packet)
-      if (!out) return
-      this.#ring[out.readUInt16BE(2) & (NACK_RING - 1)] = out
-      this.#send(t.track, out)
-      return
-    }
-    // node-datachannel copies what it sends: audio (never retransmitted) goes through one buffer
-    const n = t.rewriter.outputLength(packet)
-    if (n < 0) return
-    if (this.#scratch.length < n) this.#scratch = Buffer.allocUnsafe(2 * n)
-    t.rewriter.rewriteInto(packet, this.#scratch)
-    this.#send(t.track, this.#scratch.subarray(0, n))
+    const out = t.rewriter.rewrite(packet, Date.now())
+    if (out) this.#send(t.track, out)
   }
 
   /** The publisher's SR, re-based onto this downlink's SSRC and timestamps. */
@@ -129,12 +117,9 @@ export class SfuDownlink implements RtpSourceListener {
     for (const fb of parseRtcp(msg)) {
       if (fb.type === 'nack') {
         this.#stats.nacks++
-        for (const seq of fb.sequenceNumbers) {
-          const p = this.#ring[seq & (NACK_RING - 1)]
-          if (p && p.readUInt16BE(2) === seq) {
-            this.#send(this.#video.track, p, false)
-            this.#stats.retransmitted++
-          }
+        for (const p of this.#video.rewriter.retransmissions(fb.sequenceNumbers)) {
+          this.#send(this.#video.track, p, false)
+          this.#stats.retransmitted++
         }
       } else if (fb.type === 'pli' || fb.type === 'fir') {
         this.#stats.keyframeRequests++
@@ -152,7 +137,6 @@ export class SfuDownlink implements RtpSourceListener {
     if (this.#closed) return
     this.#closed = true
     this.#source.removeListener(this)
-    this.#ring.fill(undefined)
     for (const t of [this.#video, this.#audio]) {
       try {
         t?.track.close()

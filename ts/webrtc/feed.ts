@@ -27,7 +27,6 @@ import type { ViewerTransport } from './viewer-protocol'
 import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
-import { RtpRewriter } from '../rtp/rewriter'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
@@ -85,8 +84,8 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   #source: RtpSource | null = null
   /** Output numbering of the forwarded tracks (publisher values + deltas, re-based per SSRC). */
   readonly #forward = {
-    video: new RtpRewriter(this.videoSsrc, FEED_H264_PT, 90000),
-    audio: new RtpRewriter(this.audioSsrc, FEED_OPUS_PT, 48000),
+    video: new native.RtpRewriter(this.videoSsrc, FEED_H264_PT, 90000),
+    audio: new native.RtpRewriter(this.audioSsrc, FEED_OPUS_PT, 48000),
   }
   #pending: Buffer[] = []
   #pendingKeyframe = false
@@ -153,7 +152,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   /** A publisher's RTP packet: re-numbered for this feed and forwarded to every viewer. */
   onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
-    const out = this.#forward[kind].rewrite(packet)
+    const out = this.#forward[kind].rewrite(packet, Date.now())
     if (!out) return
     if (kind === 'audio') {
       this.#audioPackets++

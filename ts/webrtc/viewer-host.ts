@@ -5,19 +5,20 @@
  * thread's RTMP ingest, HTTP and signaling. The main thread (`viewer-pool.ts`) packetizes once per
  * stream and posts the same packets here; this host sends them to each of its viewers.
  *
- * Per viewer: video packets carry the stream's sequence numbers plus the viewer's `seqOffset`
- * (packets injected for it alone — a GOP replay at join or after a PLI — shift it). NACKs are
- * answered from the viewer's own ring of injected packets, else from the per-stream
- * retransmission ring through the offset that was in force when the packet was sent.
+ * Which viewer gets which packet — payload type, sequence offset (a GOP replay sent to one
+ * viewer shifts its numbering), NACK resolution from the stream's retransmission ring or the
+ * viewer's injected packets — is the native `RtpFanout` (`sluice_rtp::egress::Fanout`), the
+ * same fan-out the native WebRTC port uses; this host hands its output to node-datachannel.
  *
- * Backlog bound: when this process falls behind the stream (a video batch arrives more than
- * `MAX_LAG_MS` after the server got its RTMP message — the machine is saturated), it stops
- * sending that stream, drains its queue, and resumes each viewer at the next live keyframe, with
- * its sequence numbers kept continuous (the skipped packets are not announced as losses), the
- * way RTMP players skip to a keyframe when they fall behind.
+ * Backlog bound (the fan-out's lag policy): when this process falls behind the stream (a video
+ * batch arrives more than 1 s after the server got its RTMP message — the machine is
+ * saturated), it stops sending that stream, drains its queue, and resumes each viewer at the
+ * next live keyframe, with its sequence numbers kept continuous (the skipped packets are not
+ * announced as losses), the way RTMP players skip to a keyframe when they fall behind.
  */
 import nodeDataChannel from 'node-datachannel'
-import { isRtcpPacket, parseRtcp } from '../rtp/rtcp'
+import { native } from '../native'
+import { parseRtcp } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
@@ -28,45 +29,14 @@ type Track = ReturnType<PeerConnection['addTrack']>
 /** Fan-out latency samples kept (one per video batch). */
 const LATENCY_SAMPLES = 4096
 
-/** Video packets kept per stream for NACK (about 2 s at 2.5 Mbit/s). */
-const RETRANSMIT_PACKETS = 1024
-
-/** Injected (GOP replay) packets kept per viewer for NACK: a 2 s GOP at 2.5 Mbit/s is ~550. */
-const INJECTED_PACKETS = 1024
-
-/** Sequence offsets remembered per viewer, newest last (each GOP replay or skip adds one). */
-const OFFSET_HISTORY = 8
-
-/** A video batch later than this (source arrival → here) puts its stream behind. */
-export const MAX_LAG_MS = 1000
-
-/** A stream that was behind resumes (at the next keyframe) once batches arrive this fresh. */
-export const RESUME_LAG_MS = 150
-
 interface HostedViewer {
   id: string
+  /** Its id in the fan-out. */
+  key: number
   streamKey: string
   pc: PeerConnection
   video: Track | null
   audio: Track | null
-  videoSsrc: number
-  /** This viewer's negotiated payload types; shared packets carry the feed's and get patched. */
-  videoPt: number
-  audioPt: number
-  /** Receives live packets (after its GOP replay). */
-  live: boolean
-  seqOffset: number
-  /**
-   * Offsets in force, oldest first: from viewer sequence number `from` on (up to the next
-   * entry), live packet `s` went out as `s + offset`. `from` is null until known.
-   */
-  offsets: { from: number | null; offset: number }[]
-  /** Injected packets as sent, by viewer sequence number % INJECTED_PACKETS. */
-  injected: (Buffer | undefined)[]
-  /** Skipping live video until the next keyframe (after the stream fell behind). */
-  awaitKeyframe: boolean
-  /** Video packets skipped while behind; `seqOffset` is lowered by them on resume. */
-  skippedPackets: number
   packetsSent: number
   bytesSent: number
   nacks: number
@@ -76,28 +46,14 @@ interface HostedViewer {
   closed: boolean
 }
 
-interface HostedStream {
-  viewers: Set<HostedViewer>
-  /** Retransmission ring: stream sequence number → packet. */
-  ring: (Buffer | undefined)[]
-  /** Fell more than MAX_LAG_MS behind: batches are dropped until they arrive fresh again. */
-  behind: boolean
-  /** Times this stream fell behind, and video packets dropped while it was. */
-  lagEvents: number
-  packetsSkipped: number
-}
-
 export class ViewerHost {
   readonly #post: (m: HostMessage) => void
   readonly #viewers = new Map<string, HostedViewer>()
-  readonly #streams = new Map<string, HostedStream>()
+  readonly #byKey = new Map<number, HostedViewer>()
+  readonly #fanout = new native.RtpFanout()
+  #nextKey = 1
   readonly #latency: number[] = new Array(LATENCY_SAMPLES)
   #latencyAt = 0
-  /** Lag events and video packets skipped since the process started (streams come and go), for `/metrics`. */
-  #lagEvents = 0
-  #packetsSkipped = 0
-  /** One packet patched for one viewer (sequence number, payload type); sends copy it. */
-  #scratch = Buffer.allocUnsafe(2048)
 
   constructor(post: (m: HostMessage) => void) {
     this.#post = post
@@ -119,18 +75,19 @@ export class ViewerHost {
       case 'close':
         return this.#close(m.id, 'closed by server')
       case 'media': {
-        const s = this.#streams.get(m.streamKey)
-        if (!s) return
-        if (!Number.isNaN(m.at) && !this.#keepUp(s, m.streamKey, epochMs() - m.at)) {
-          if (m.kind === 'video') {
-            const skipped = this.#skip(s, m.ends.length)
-            s.packetsSkipped += skipped
-            this.#packetsSkipped += skipped
+        if (!Number.isNaN(m.at)) {
+          const lagMs = epochMs() - m.at
+          const pace = this.#fanout.pace(m.streamKey, lagMs)
+          if (pace !== 'send') {
+            if (pace === 'fell-behind') {
+              this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: m.streamKey, lagMs: Math.round(lagMs), viewers: this.#fanout.subscribers(m.streamKey) } })
+            }
+            if (m.kind === 'video') this.#fanout.skip(m.streamKey, m.data, m.ends)
+            return
           }
-          return
         }
-        this.#media(s, m.kind, m.data, m.ends, m.keyframe)
-        if (m.kind === 'video' && !Number.isNaN(m.at) && s.viewers.size) {
+        this.#send(this.#fanout.media(m.streamKey, m.kind, m.data, m.ends, m.keyframe), m.kind, false)
+        if (m.kind === 'video' && !Number.isNaN(m.at) && this.#fanout.subscribers(m.streamKey) > 0) {
           this.#latency[this.#latencyAt++ % LATENCY_SAMPLES] = epochMs() - m.at
         }
         return
@@ -138,28 +95,15 @@ export class ViewerHost {
       case 'inject': {
         const v = this.#viewers.get(m.id)
         if (!v || v.closed) return
-        this.#sendBatch(v, m.kind, m.data, m.ends, 0)
-        if (m.kind === 'video' && m.ends.length > 0) {
-          let start = 0
-          for (const end of m.ends) {
-            const p = Buffer.from(m.data.buffer, m.data.byteOffset + start, end - start)
-            v.injected[p.readUInt16BE(2) % INJECTED_PACKETS] = p
-            start = end
-          }
-          const last = Buffer.from(m.data.buffer, m.data.byteOffset + (m.ends.length > 1 ? m.ends[m.ends.length - 2]! : 0), 4)
-          this.#setOffset(v, m.seqOffset, (last.readUInt16BE(2) + 1) & 0xffff)
-        } else if (m.seqOffset !== v.seqOffset) {
-          this.#setOffset(v, m.seqOffset, null)
-        }
-        if (m.live) v.live = true
+        this.#send(this.#fanout.inject(v.key, m.kind, m.data, m.ends, m.seqOffset, m.live), m.kind, false)
         return
       }
       case 'stats':
         return this.#post({
           op: 'stats',
           latencyMs: this.#latency.slice(0, Math.min(this.#latencyAt, LATENCY_SAMPLES)),
-          lagEvents: this.#lagEvents,
-          packetsSkipped: this.#packetsSkipped,
+          lagEvents: this.#fanout.lagEvents,
+          packetsSkipped: this.#fanout.packetsSkipped,
           viewers: [...this.#viewers.values()].map((v) => ({
             id: v.id,
             packetsSent: v.packetsSent,
@@ -170,15 +114,6 @@ export class ViewerHost {
           })),
         })
     }
-  }
-
-  #stream(key: string): HostedStream {
-    let s = this.#streams.get(key)
-    if (!s) {
-      s = { viewers: new Set(), ring: new Array(RETRANSMIT_PACKETS), behind: false, lagEvents: 0, packetsSkipped: 0 }
-      this.#streams.set(key, s)
-    }
-    return s
   }
 
   #create(spec: ViewerSpec): void {
@@ -197,19 +132,11 @@ export class ViewerHost {
     }
     const v: HostedViewer = {
       id: spec.id,
+      key: this.#nextKey++ >>> 0,
       streamKey: spec.streamKey,
       pc,
       video: null,
       audio: null,
-      videoSsrc: spec.video?.ssrc ?? 0,
-      videoPt: spec.video?.payloadType ?? 0,
-      audioPt: spec.audio?.payloadType ?? 0,
-      live: false,
-      seqOffset: 0,
-      offsets: [{ from: null, offset: 0 }],
-      injected: new Array(INJECTED_PACKETS),
-      awaitKeyframe: false,
-      skippedPackets: 0,
       packetsSent: 0,
       bytesSent: 0,
       nacks: 0,
@@ -218,7 +145,8 @@ export class ViewerHost {
       closed: false,
     }
     this.#viewers.set(spec.id, v)
-    this.#stream(spec.streamKey).viewers.add(v)
+    this.#byKey.set(v.key, v)
+    this.#fanout.add(v.key, spec.streamKey, spec.video?.payloadType, spec.audio?.payloadType)
     let answered = false
     const answer = () => {
       if (answered) return
@@ -264,120 +192,41 @@ export class ViewerHost {
     for (const fb of parseRtcp(msg)) {
       if (fb.type === 'nack') {
         v.nacks++
-        const ring = this.#streams.get(v.streamKey)?.ring
-        if (!ring || !v.video) continue
-        for (const seq of fb.sequenceNumbers) {
-          const injected = v.injected[seq % INJECTED_PACKETS]
-          if (injected && injected.readUInt16BE(2) === seq) {
-            this.#sendOne(v, v.video, injected, 0)
-            v.retransmitted++
-            continue
-          }
-          const offset = offsetAt(v, seq)
-          const streamSeq = (seq - offset) & 0xffff
-          const p = ring[streamSeq % RETRANSMIT_PACKETS]
-          if (p && p.readUInt16BE(2) === streamSeq) {
-            this.#sendOne(v, v.video, p, offset)
-            v.retransmitted++
-          }
-        }
+        const out = this.#fanout.nack(v.key, fb.sequenceNumbers)
+        v.retransmitted += out.ends.length
+        this.#send(out, 'video', true)
       } else if (fb.type === 'pli' || fb.type === 'fir') {
         this.#post({ op: 'keyframe', id: v.id, reason: fb.type })
       }
     }
   }
 
-  /**
-   * Whether a batch `lagMs` late is sent. Past MAX_LAG_MS the stream is behind and batches are
-   * dropped until one arrives within RESUME_LAG_MS; then every live viewer waits for a keyframe.
-   */
-  #keepUp(s: HostedStream, streamKey: string, lagMs: number): boolean {
-    if (!s.behind) {
-      if (lagMs <= MAX_LAG_MS) return true
-      s.behind = true
-      s.lagEvents++
-      this.#lagEvents++
-      this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: streamKey, lagMs: Math.round(lagMs), viewers: s.viewers.size } })
-      return false
-    }
-    if (lagMs > RESUME_LAG_MS) return false
-    s.behind = false
-    for (const v of s.viewers) if (v.live) v.awaitKeyframe = true
-    return true
-  }
-
-  /** Counts `packets` skipped video packets against every live viewer of `s`. */
-  #skip(s: HostedStream, packets: number): number {
-    for (const v of s.viewers) if (v.live) v.skippedPackets += packets
-    return packets
-  }
-
-  #media(s: HostedStream, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, keyframe: boolean): void {
-    if (kind === 'video') {
-      let start = 0
-      for (const end of ends) {
-        const p = Buffer.from(data.buffer, data.byteOffset + start, end - start)
-        if (!isRtcpPacket(p)) s.ring[p.readUInt16BE(2) % RETRANSMIT_PACKETS] = p
-        start = end
-      }
-    }
-    for (const v of s.viewers) {
-      if (!v.live || v.closed) continue
-      if (v.awaitKeyframe) {
-        if (kind === 'audio') continue
-        if (!keyframe) {
-          v.skippedPackets += ends.length
-          continue
-        }
-        v.awaitKeyframe = false
-        const first = Buffer.from(data.buffer, data.byteOffset, 4).readUInt16BE(2)
-        this.#setOffset(v, (v.seqOffset - v.skippedPackets) & 0xffff, (first + v.seqOffset - v.skippedPackets) & 0xffff)
-        v.skippedPackets = 0
-      }
-      this.#sendBatch(v, kind, data, ends, v.seqOffset)
-    }
-  }
-
-  /** From viewer sequence number `from` on, live packets go out with `offset` added. */
-  #setOffset(v: HostedViewer, offset: number, from: number | null): void {
-    v.seqOffset = offset
-    v.offsets.push({ from, offset })
-    if (v.offsets.length > OFFSET_HISTORY) v.offsets.shift()
-  }
-
-  #sendBatch(v: HostedViewer, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number): void {
-    const track = kind === 'video' ? v.video : v.audio
-    if (!track) return
+  /** Sends the fan-out's packets, each to its viewer's track of `kind` (node-datachannel copies them). */
+  #send(out: { data: Buffer; ends: Uint32Array; ids: Uint32Array }, kind: 'video' | 'audio', retransmission: boolean): void {
     let start = 0
-    for (const end of ends) {
-      this.#sendOne(v, track, Buffer.from(data.buffer, data.byteOffset + start, end - start), kind === 'video' ? seqOffset : 0)
+    let v: HostedViewer | undefined
+    for (let i = 0; i < out.ends.length; i++) {
+      const end = out.ends[i]!
+      const id = out.ids[i]!
+      if (v?.key !== id) v = this.#byKey.get(id)
+      const track = kind === 'video' ? v?.video : v?.audio
+      if (v && track && !v.closed) this.#sendOne(v, track, out.data.subarray(start, end), retransmission)
       start = end
     }
   }
 
-  #sendOne(v: HostedViewer, track: Track, packet: Buffer, seqOffset: number): void {
-    let p = packet
-    if (!isRtcpPacket(p)) {
-      const pt = track === v.video ? v.videoPt : v.audioPt
-      if (seqOffset !== 0 || (p[1]! & 0x7f) !== pt) {
-        // node-datachannel copies the packet before sending: one scratch buffer serves them all
-        if (this.#scratch.length < packet.length) this.#scratch = Buffer.allocUnsafe(packet.length * 2)
-        p = this.#scratch.subarray(0, packet.length)
-        packet.copy(p)
-        p[1] = (p[1]! & 0x80) | pt
-        p.writeUInt16BE((p.readUInt16BE(2) + seqOffset) & 0xffff, 2)
-      }
-    }
+  #sendOne(v: HostedViewer, track: Track, p: Buffer, retransmission: boolean): void {
     try {
       if (track.isOpen() && track.sendMessageBinary(p)) {
         v.packetsSent++
         v.bytesSent += p.length
-      } else {
-        v.sendFailures++
+        return
       }
     } catch {
       // a track closing under us: the state change closes the viewer
     }
+    v.sendFailures++
+    if (retransmission) v.retransmitted--
   }
 
   #close(id: string, reason: string): void {
@@ -385,9 +234,8 @@ export class ViewerHost {
     if (!v || v.closed) return
     v.closed = true
     this.#viewers.delete(id)
-    const s = this.#streams.get(v.streamKey)
-    s?.viewers.delete(v)
-    if (s && s.viewers.size === 0) this.#streams.delete(v.streamKey)
+    this.#byKey.delete(v.key)
+    this.#fanout.remove(v.key)
     try {
       v.video?.close()
       v.audio?.close()
@@ -402,16 +250,4 @@ export class ViewerHost {
   closeAll(): void {
     for (const id of [...this.#viewers.keys()]) this.#close(id, 'server shutting down')
   }
-}
-
-/**
- * The offset live packet `seq` (a viewer sequence number) went out with: the newest entry whose
- * `from` is at or before `seq` (mod 2^16), or the oldest known one.
- */
-function offsetAt(v: HostedViewer, seq: number): number {
-  for (let i = v.offsets.length - 1; i >= 0; i--) {
-    const e = v.offsets[i]!
-    if (e.from === null || ((seq - e.from) & 0xffff) < 0x8000) return e.offset
-  }
-  return v.offsets[0]!.offset
 }

@@ -5,6 +5,7 @@
 mod amf;
 mod audio;
 mod depacketize;
+mod egress;
 mod flv;
 mod raw_method;
 mod rtmp;

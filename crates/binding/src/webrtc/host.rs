@@ -1,41 +1,31 @@
 //! [`Host`]: every native WHEP viewer of one UDP port, and the streams they watch — the native
 //! counterpart of `ts/webrtc/viewer-host.ts`, with the same rules:
 //!
-//! - A stream's packets come once per frame from the feed (`media`), each viewer gets them with
-//!   its negotiated payload types and, for video, its sequence offset (packets injected for it
-//!   alone — a GOP replay at join — shift it). RTCP in the batch (the feed's sender reports) is
-//!   protected as SRTCP and sent as is.
-//! - NACKs (RFC 4585 §6.2.1) are answered from the viewer's own ring of injected packets, else
-//!   from the stream's retransmission ring through the offset in force when the packet went out.
-//!   PLI and FIR become keyframe requests for the feed.
+//! - Which viewer gets which packet, with which payload type and sequence offset, and where a
+//!   NACKed packet (RFC 4585 §6.2.1) is found again, is `sluice_rtp::egress::Fanout`'s — the
+//!   same fan-out the node-datachannel viewers use. This host protects (SRTP, or SRTCP for the
+//!   feed's sender reports in a batch) and batches the sends. PLI and FIR become keyframe
+//!   requests for the feed.
 //! - Datagrams on the port are routed by STUN USERNAME (the local ufrag) and, once a check
 //!   passed, by source address (`sluice_ice::demux::Demux`); anything else is dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
+use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
 use super::batch::SendBatch;
 
-/// Video packets kept per stream for NACK (about 2 s at 2.5 Mbit/s).
+/// Video packets kept per stream for NACK (about 4 s at 2.5 Mbit/s).
 const RETRANSMIT_PACKETS: usize = 1024;
 /// Injected (GOP replay) packets kept per viewer for NACK.
 const INJECTED_PACKETS: usize = 1024;
-/// Sequence offsets remembered per viewer, newest last.
-const OFFSET_HISTORY: usize = 8;
-
-/// Video or audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Video,
-    Audio,
-}
 
 /// What the host reports to JS.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,48 +68,9 @@ pub struct ViewerSetup {
 struct Viewer {
     peer: Peer,
     ufrag: String,
-    stream_key: String,
-    video_pt: Option<u8>,
-    audio_pt: Option<u8>,
     /// Transport-wide sequence numbers: the extension id and the next number.
     twcc: Option<(u8, u16)>,
-    /// Receives live packets (after its GOP replay).
-    live: bool,
-    seq_offset: u16,
-    /// Offsets in force, oldest first: from viewer sequence number `from` on, live packet `s`
-    /// went out as `s + offset`; `from` is `None` until known.
-    offsets: VecDeque<(Option<u16>, u16)>,
-    /// Injected packets as sent (viewer sequence numbers), by sequence number % ring size.
-    injected: Vec<Option<Vec<u8>>>,
     counters: ViewerCounters,
-}
-
-impl Viewer {
-    fn set_offset(&mut self, offset: u16, from: Option<u16>) {
-        self.seq_offset = offset;
-        self.offsets.push_back((from, offset));
-        if self.offsets.len() > OFFSET_HISTORY {
-            self.offsets.pop_front();
-        }
-    }
-
-    /// The offset live packet `seq` (a viewer sequence number) went out with.
-    fn offset_at(&self, seq: u16) -> u16 {
-        for &(from, offset) in self.offsets.iter().rev() {
-            match from {
-                None => return offset,
-                Some(f) if seq.wrapping_sub(f) < 0x8000 => return offset,
-                _ => {}
-            }
-        }
-        self.offsets.front().map_or(0, |&(_, o)| o)
-    }
-}
-
-struct Stream {
-    viewers: Vec<u32>,
-    /// Stream sequence number % size → packet as the feed sent it.
-    ring: Vec<Option<Vec<u8>>>,
 }
 
 /// Host-wide counters.
@@ -135,13 +86,11 @@ pub struct Host {
     dtls_config: Arc<dimpl::Config>,
     viewers: HashMap<u32, Viewer>,
     demux: Demux<u32>,
-    streams: HashMap<String, Stream>,
+    fanout: Fanout,
+    /// Scratch: the viewers one batch goes to.
+    targets: Vec<FanoutTarget>,
     events: Vec<HostEvent>,
     pub counters: HostCounters,
-}
-
-fn seq_of(p: &[u8]) -> u16 {
-    u16::from_be_bytes([p[2], p[3]])
 }
 
 impl Host {
@@ -151,7 +100,8 @@ impl Host {
             dtls_config: sluice_webrtc::dtls_config(),
             viewers: HashMap::new(),
             demux: Demux::new(),
-            streams: HashMap::new(),
+            fanout: Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS),
+            targets: Vec::new(),
             events: Vec::new(),
             counters: HostCounters::default(),
         }
@@ -178,24 +128,13 @@ impl Host {
         if !self.demux.add_peer(&setup.local_ufrag, setup.id) {
             return Err("ICE ufrag taken".into());
         }
-        self.streams
-            .entry(setup.stream_key.clone())
-            .or_insert_with(|| Stream { viewers: Vec::new(), ring: vec![None; RETRANSMIT_PACKETS] })
-            .viewers
-            .push(setup.id);
+        self.fanout.add(setup.id, SubscriberConfig { stream_key: setup.stream_key, video_payload_type: setup.video_pt, audio_payload_type: setup.audio_pt });
         self.viewers.insert(
             setup.id,
             Viewer {
                 peer,
                 ufrag: setup.local_ufrag,
-                stream_key: setup.stream_key,
-                video_pt: setup.video_pt,
-                audio_pt: setup.audio_pt,
                 twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| (id, 0)),
-                live: false,
-                seq_offset: 0,
-                offsets: VecDeque::from([(None, 0)]),
-                injected: vec![None; INJECTED_PACKETS],
                 counters: ViewerCounters::default(),
             },
         );
@@ -279,22 +218,9 @@ impl Host {
             RtcpPacket::Nack(nack) => {
                 let Some(v) = self.viewers.get_mut(&id) else { return };
                 v.counters.nacks += 1;
-                let Some(pt) = v.video_pt else { return };
-                let ring = self.streams.get(&v.stream_key).map(|s| &s.ring);
                 for seq in nack.lost {
-                    let injected = v.injected[seq as usize % INJECTED_PACKETS].as_deref().filter(|p| seq_of(p) == seq);
-                    let (packet, offset) = match injected {
-                        Some(p) => (p, 0u16),
-                        None => {
-                            let offset = v.offset_at(seq);
-                            let stream_seq = seq.wrapping_sub(offset);
-                            match ring.and_then(|r| r[stream_seq as usize % RETRANSMIT_PACKETS].as_deref()).filter(|p| seq_of(p) == stream_seq) {
-                                Some(p) => (p, offset),
-                                None => continue,
-                            }
-                        }
-                    };
-                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, packet, pt, offset, batch) {
+                    let Some(r) = self.fanout.resolve_nack(id, seq) else { continue };
+                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, r.packet, r.payload_type, r.seq_offset, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
@@ -314,12 +240,7 @@ impl Host {
     fn remove(&mut self, id: u32, reason: CloseReason) {
         let Some(v) = self.viewers.remove(&id) else { return };
         self.demux.remove_peer(&v.ufrag);
-        if let Some(s) = self.streams.get_mut(&v.stream_key) {
-            s.viewers.retain(|x| *x != id);
-            if s.viewers.is_empty() {
-                self.streams.remove(&v.stream_key);
-            }
-        }
+        self.fanout.remove(id);
         let reason = match reason {
             CloseReason::Local => "closed by server".to_owned(),
             CloseReason::ConnectTimeout => "connect timeout".to_owned(),
@@ -331,32 +252,12 @@ impl Host {
     }
 
     /// A stream's packets of one frame (or its sender reports), for every live viewer.
-    pub fn media(&mut self, stream_key: &str, kind: Kind, packets: &[&[u8]], batch: &mut SendBatch) {
-        let Some(stream) = self.streams.get_mut(stream_key) else { return };
-        if kind == Kind::Video {
-            for p in packets.iter().filter(|p| !is_rtcp(p) && p.len() >= 12) {
-                let slot = &mut stream.ring[seq_of(p) as usize % RETRANSMIT_PACKETS];
-                match slot {
-                    Some(buf) => {
-                        buf.clear();
-                        buf.extend_from_slice(p);
-                    }
-                    None => *slot = Some(p.to_vec()),
-                }
-            }
-        }
-        for id in &stream.viewers {
-            let Some(v) = self.viewers.get_mut(id) else { continue };
-            if !v.live || v.peer.state() != PeerState::Connected {
-                continue;
-            }
-            let (pt, offset) = match kind {
-                Kind::Video => (v.video_pt, v.seq_offset),
-                Kind::Audio => (v.audio_pt, 0),
-            };
-            let Some(pt) = pt else { continue };
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) {
+        self.fanout.media(stream_key, kind, packets, false, &mut self.targets);
+        for t in &self.targets {
+            let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
-                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, pt, offset, batch);
+                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, batch);
             }
         }
         batch.flush();
@@ -364,33 +265,13 @@ impl Host {
 
     /// Packets for one viewer only (its GOP replay), then its new video sequence offset; `live`
     /// lets it receive the stream's packets after them.
-    pub fn inject(&mut self, id: u32, kind: Kind, packets: &[&[u8]], seq_offset: u16, live: bool, batch: &mut SendBatch) {
-        let Some(v) = self.viewers.get_mut(&id) else { return };
-        let pt = match kind {
-            Kind::Video => v.video_pt,
-            Kind::Audio => v.audio_pt,
-        };
-        if let Some(pt) = pt {
-            if v.peer.state() == PeerState::Connected {
-                for p in packets {
-                    send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, pt, 0, batch);
-                }
-                batch.flush();
-            }
+    pub fn inject(&mut self, id: u32, kind: MediaKind, packets: &[&[u8]], seq_offset: u16, live: bool, batch: &mut SendBatch) {
+        let Some(t) = self.fanout.inject(id, kind, packets, seq_offset, live) else { return };
+        let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
+        for p in packets {
+            send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, batch);
         }
-        let rtp: Vec<&&[u8]> = packets.iter().filter(|p| !is_rtcp(p) && p.len() >= 12).collect();
-        if kind == Kind::Video && !rtp.is_empty() {
-            for p in &rtp {
-                v.injected[seq_of(p) as usize % INJECTED_PACKETS] = Some(p.to_vec());
-            }
-            let last = seq_of(rtp[rtp.len() - 1]);
-            v.set_offset(seq_offset, Some(last.wrapping_add(1)));
-        } else if seq_offset != v.seq_offset {
-            v.set_offset(seq_offset, None);
-        }
-        if live {
-            v.live = true;
-        }
+        batch.flush();
     }
 
     /// `(id, state, counters)` of every viewer.
@@ -411,40 +292,32 @@ impl Host {
 /// one-byte header (`0xBEDE`, length 1) and one element (id/len, 2 bytes, 1 byte padding).
 const TWCC_EXTENSION_LEN: usize = 8;
 
-/// Copies `packet` into the batch for `peer`: RTP gets the viewer's payload type and sequence
-/// offset (and, when `twcc` is set and the packet has no extension yet, the transport-wide
-/// sequence number extension, RFC 8285 §4.2) and is protected as SRTP; RTCP (the feed's sender
-/// reports) is protected as SRTCP. Returns whether it was queued.
+/// Writes `packet` into the batch for `peer`: RTP is patched with the viewer's payload type and
+/// sequence offset (`patch_into`), gets the transport-wide sequence number extension (RFC 8285
+/// §4.2) when `twcc` is set and the packet has no extension yet, and is protected as SRTP; RTCP
+/// (the feed's sender reports) is protected as SRTCP. Returns whether it was queued.
 fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<(u8, u16)>, packet: &[u8], pt: u8, seq_offset: u16, batch: &mut SendBatch) -> bool {
-    let len = packet.len();
     let slot = batch.slot();
-    if len < 12 || len + TWCC_EXTENSION_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
+    if packet.len() + TWCC_EXTENSION_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
         return false;
     }
+    let Ok(mut len) = patch_into(packet, slot, pt, seq_offset) else {
+        counters.send_failures += 1;
+        return false;
+    };
     let protected = if is_rtcp(packet) {
-        slot[..len].copy_from_slice(packet);
         peer.protect_rtcp(slot, len)
     } else {
-        let len = match twcc {
+        if let Some((id, next)) = twcc.as_mut().filter(|_| packet[0] & 0x1F == 0) {
             // X = 0 and CC = 0: a plain 12-byte header, the extension goes right after it.
-            Some((id, next)) if packet[0] & 0x1F == 0 => {
-                slot[..12].copy_from_slice(&packet[..12]);
-                slot[0] |= 0x10;
-                let [hi, lo] = next.to_be_bytes();
-                slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (*id << 4) | 1, hi, lo, 0]);
-                *next = next.wrapping_add(1);
-                slot[20..len + TWCC_EXTENSION_LEN].copy_from_slice(&packet[12..]);
-                len + TWCC_EXTENSION_LEN
-            }
-            _ => {
-                slot[..len].copy_from_slice(packet);
-                len
-            }
-        };
-        slot[1] = (slot[1] & 0x80) | (pt & 0x7F);
-        let seq = seq_of(slot).wrapping_add(seq_offset);
-        slot[2..4].copy_from_slice(&seq.to_be_bytes());
+            slot.copy_within(12..len, 12 + TWCC_EXTENSION_LEN);
+            slot[0] |= 0x10;
+            let [hi, lo] = next.to_be_bytes();
+            slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (*id << 4) | 1, hi, lo, 0]);
+            *next = next.wrapping_add(1);
+            len += TWCC_EXTENSION_LEN;
+        }
         peer.protect_rtp(slot, len)
     };
     match protected {

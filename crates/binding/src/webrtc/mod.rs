@@ -27,7 +27,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use batch::SendBatch;
-use host::{Host, HostEvent, Kind, ViewerSetup};
+use host::{Host, HostEvent, ViewerSetup};
+use sluice_rtp::egress::MediaKind;
+
+use crate::egress::{media_kind, split};
 
 /// Options of `new WebRtcViewers(options, onEvent)`.
 #[napi(object)]
@@ -129,8 +132,8 @@ const QUEUE_FRAMES: usize = 1024;
 type EventFn = ThreadsafeFunction<NativeViewerEvent, (), NativeViewerEvent, Status, false, true>;
 
 enum Command {
-    Media { stream_key: String, kind: Kind, data: Vec<u8>, ends: Vec<u32> },
-    Inject { id: u32, kind: Kind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
+    Media { stream_key: String, kind: MediaKind, data: Vec<u8>, ends: Vec<u32> },
+    Inject { id: u32, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
     Close(u32),
     Shutdown,
 }
@@ -201,31 +204,8 @@ fn ice_chars(n: usize) -> Result<String> {
     Ok(bytes.iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect())
 }
 
-/// `data` cut at `ends` (each packet `data[ends[i-1]..ends[i]]`), checked.
-fn split<'a>(data: &'a [u8], ends: &[u32]) -> Option<Vec<&'a [u8]>> {
-    let mut start = 0usize;
-    let mut out = Vec::with_capacity(ends.len());
-    for &end in ends {
-        let end = end as usize;
-        if end < start || end > data.len() {
-            return None;
-        }
-        out.push(&data[start..end]);
-        start = end;
-    }
-    Some(out)
-}
-
-fn kind_of(kind: String) -> Result<Kind> {
-    match kind.as_str() {
-        "video" => Ok(Kind::Video),
-        "audio" => Ok(Kind::Audio),
-        other => Err(invalid(format!("kind must be \"video\" or \"audio\", not {other:?}"))),
-    }
-}
-
 fn payload_type(pt: Option<u32>) -> Result<Option<u8>> {
-    pt.map(|p| u8::try_from(p).ok().filter(|p| *p < 128).ok_or_else(|| invalid(format!("payload type {p} is not 0-127")))).transpose()
+    pt.map(crate::egress::payload_type).transpose()
 }
 
 fn receive_loop(shared: Arc<Shared>, socket: UdpSocket) {
@@ -385,7 +365,7 @@ impl WebRtcViewers {
     /// viewer of the stream. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
     #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array")]
     pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array) -> Result<()> {
-        let kind = kind_of(kind)?;
+        let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
         self.queue(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec() });
         Ok(())
@@ -395,7 +375,7 @@ impl WebRtcViewers {
     /// (0–65 535); `live` lets it receive the stream's packets after them.
     #[napi(ts_args_type = "id: number, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean")]
     pub fn inject(&self, id: u32, kind: String, data: Buffer, ends: Uint32Array, seq_offset: u32, live: bool) -> Result<()> {
-        let kind = kind_of(kind)?;
+        let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
         self.queue(Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
         Ok(())

@@ -1,0 +1,328 @@
+//! The RTP egress pipeline for the JS transports (node-datachannel tracks, SFU downlinks, plain
+//! RTP forwarders): `sluice_rtp::egress` behind three classes. The native WebRTC port uses the
+//! same core directly (`webrtc/host.rs`).
+//!
+//! Packed packets (`RtpTargets`): packet `i` is `data.subarray(i === 0 ? 0 : ends[i - 1],
+//! ends[i])`, to be sent to subscriber `ids[i]` as is.
+
+use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
+use napi_derive::napi;
+use sluice_rtp::egress::{self, Fanout, FanoutTarget, MediaKind, Pace, SubscriberConfig};
+
+fn invalid(message: String) -> Error {
+    Error::new(Status::InvalidArg, format!("RTP_INVALID_ARGUMENT: {message}"))
+}
+
+/// `data` cut at `ends` (each packet `data[ends[i-1]..ends[i]]`), checked: `None` when an end
+/// goes backwards or past `data`.
+pub(crate) fn split<'a>(data: &'a [u8], ends: &[u32]) -> Option<Vec<&'a [u8]>> {
+    let mut start = 0usize;
+    let mut out = Vec::with_capacity(ends.len());
+    for &end in ends {
+        let end = end as usize;
+        if end < start || end > data.len() {
+            return None;
+        }
+        out.push(&data[start..end]);
+        start = end;
+    }
+    Some(out)
+}
+
+fn split_checked<'a>(data: &'a [u8], ends: &[u32]) -> Result<Vec<&'a [u8]>> {
+    split(data, ends).ok_or_else(|| invalid(format!("ends do not cut {} bytes", data.len())))
+}
+
+/// `"video"` or `"audio"`; anything else throws `RTP_INVALID_ARGUMENT`.
+pub(crate) fn media_kind(kind: &str) -> Result<MediaKind> {
+    match kind {
+        "video" => Ok(MediaKind::Video),
+        "audio" => Ok(MediaKind::Audio),
+        other => Err(invalid(format!("kind must be \"video\" or \"audio\", not {other:?}"))),
+    }
+}
+
+/// A payload type 0–127, or throws `RTP_INVALID_ARGUMENT`.
+pub(crate) fn payload_type(pt: u32) -> Result<u8> {
+    u8::try_from(pt).ok().filter(|p| *p < 128).ok_or_else(|| invalid(format!("payload type {pt} is not 0-127")))
+}
+
+/// Packets for subscribers, back to back: packet `i` ends at `ends[i]` and goes to `ids[i]`.
+#[napi(object)]
+pub struct RtpTargets {
+    /// The packets, patched for their subscriber (payload type, sequence number).
+    pub data: Buffer,
+    /// End offset of each packet in `data` (bytes).
+    pub ends: Uint32Array,
+    /// The subscriber of each packet.
+    pub ids: Uint32Array,
+}
+
+#[derive(Default)]
+struct Packer {
+    data: Vec<u8>,
+    ends: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl Packer {
+    fn push(&mut self, id: u32, packet: &[u8], payload_type: u8, seq_offset: u16) {
+        let at = self.data.len();
+        self.data.resize(at + packet.len(), 0);
+        // `patch_into` only fails under 12 bytes: such a packet is dropped.
+        match egress::patch_into(packet, &mut self.data[at..], payload_type, seq_offset) {
+            Ok(n) => {
+                self.ends.push((at + n) as u32);
+                self.ids.push(id);
+            }
+            Err(_) => self.data.truncate(at),
+        }
+    }
+
+    fn push_all(&mut self, packets: &[&[u8]], targets: &[FanoutTarget]) {
+        for t in targets {
+            for p in packets {
+                self.push(t.id, p, t.payload_type, t.seq_offset);
+            }
+        }
+    }
+
+    fn finish(self) -> RtpTargets {
+        RtpTargets { data: self.data.into(), ends: self.ends.into(), ids: self.ids.into() }
+    }
+}
+
+/// Streams and their subscribers (`sluice_rtp::egress::Fanout`): one stream packet in, one
+/// patched packet per live subscriber out, NACKs resolved, GOP replays injected, the lag policy.
+/// Ids are the caller's (u32). Used by the node-datachannel WHEP viewers' worker.
+#[napi]
+pub struct RtpFanout {
+    inner: Fanout,
+    targets: Vec<FanoutTarget>,
+}
+
+#[napi]
+impl RtpFanout {
+    /// `ringPackets`: video packets kept per stream (default 1024); `injectedPackets`: per
+    /// subscriber (default 1024). Both round up to powers of two.
+    #[napi(constructor)]
+    pub fn new(ring_packets: Option<u32>, injected_packets: Option<u32>) -> RtpFanout {
+        let cap = |n: Option<u32>| n.unwrap_or(1024).clamp(1, 1 << 16) as usize;
+        RtpFanout { inner: Fanout::new(cap(ring_packets), cap(injected_packets)), targets: Vec::new() }
+    }
+
+    /// Adds subscriber `id` of `streamKey` with its payload types (absent: it takes no such
+    /// kind). Returns false when `id` is taken. Throws `RTP_INVALID_ARGUMENT` for a payload
+    /// type above 127.
+    #[napi]
+    pub fn add(&mut self, id: u32, stream_key: String, video_payload_type: Option<u32>, audio_payload_type: Option<u32>) -> Result<bool> {
+        Ok(self.inner.add(
+            id,
+            SubscriberConfig {
+                stream_key,
+                video_payload_type: video_payload_type.map(payload_type).transpose()?,
+                audio_payload_type: audio_payload_type.map(payload_type).transpose()?,
+            },
+        ))
+    }
+
+    /// Removes a subscriber; returns whether it was there.
+    #[napi]
+    pub fn remove(&mut self, id: u32) -> bool {
+        self.inner.remove(id)
+    }
+
+    /// The lag policy for a batch that arrived `lagMs` after its source: `"send"`,
+    /// `"fell-behind"` (log it, skip the batch) or `"skip"`. Skipped video batches go to `skip`.
+    #[napi]
+    pub fn pace(&mut self, stream_key: String, lag_ms: f64) -> &'static str {
+        match self.inner.pace(&stream_key, lag_ms) {
+            Pace::Send => "send",
+            Pace::FellBehind => "fell-behind",
+            Pace::Skip => "skip",
+        }
+    }
+
+    /// Counts a skipped video batch against the live subscribers of `streamKey`.
+    #[napi]
+    pub fn skip(&mut self, stream_key: String, data: &[u8], ends: &[u32]) -> Result<()> {
+        let packets = split_checked(data, ends)?;
+        self.inner.skip(&stream_key, &packets);
+        Ok(())
+    }
+
+    /// One batch of a stream (`kind` `"video"` or `"audio"`; `keyframe`: it starts a keyframe):
+    /// the packets for every live subscriber. Throws `RTP_INVALID_ARGUMENT` for a bad kind or
+    /// `ends`.
+    #[napi]
+    pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], keyframe: bool) -> Result<RtpTargets> {
+        let packets = split_checked(data, ends)?;
+        self.inner.media(&stream_key, media_kind(&kind)?, &packets, keyframe, &mut self.targets);
+        let mut out = Packer::default();
+        out.push_all(&packets, &self.targets);
+        Ok(out.finish())
+    }
+
+    /// Packets for subscriber `id` alone (its GOP replay) and its new video sequence offset;
+    /// `live` lets it receive the stream from now on. Returns them patched for it (none when it
+    /// is unknown or takes no `kind`).
+    #[napi]
+    pub fn inject(&mut self, id: u32, kind: String, data: &[u8], ends: &[u32], seq_offset: u32, live: bool) -> Result<RtpTargets> {
+        let packets = split_checked(data, ends)?;
+        let target = self.inner.inject(id, media_kind(&kind)?, &packets, seq_offset as u16, live);
+        let mut out = Packer::default();
+        out.push_all(&packets, target.as_slice());
+        Ok(out.finish())
+    }
+
+    /// The retransmissions for subscriber `id`'s NACKed sequence numbers (its own numbering,
+    /// RFC 4585 §6.2.1), those still kept.
+    #[napi]
+    pub fn nack(&self, id: u32, sequence_numbers: Vec<u32>) -> RtpTargets {
+        let mut out = Packer::default();
+        for seq in sequence_numbers {
+            if let Some(r) = self.inner.resolve_nack(id, seq as u16) {
+                out.push(id, r.packet, r.payload_type, r.seq_offset);
+            }
+        }
+        out.finish()
+    }
+
+    /// Subscribers of `streamKey`, live or not.
+    #[napi]
+    pub fn subscribers(&self, stream_key: String) -> u32 {
+        self.inner.subscribers_of(&stream_key) as u32
+    }
+
+    /// Times a stream fell behind.
+    #[napi(getter)]
+    pub fn lag_events(&self) -> f64 {
+        self.inner.counters().lag_events as f64
+    }
+
+    /// Video packets skipped while behind.
+    #[napi(getter)]
+    pub fn packets_skipped(&self) -> f64 {
+        self.inner.counters().packets_skipped as f64
+    }
+}
+
+/// One forwarded track re-numbered for its receiver (`sluice_rtp::egress::RtpRewriter`: output
+/// SSRC and payload type, continuous sequence numbers and timestamps across publisher
+/// restarts, extensions and CSRCs dropped), optionally keeping what it wrote in a
+/// retransmission ring for NACK. Used by the SFU downlinks and the WHEP feed.
+#[napi]
+pub struct RtpRewriter {
+    inner: egress::RtpRewriter,
+    ring: Option<egress::RetransmissionRing>,
+    buf: Vec<u8>,
+}
+
+#[napi]
+impl RtpRewriter {
+    /// `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz); `ringPackets` > 0 keeps that
+    /// many output packets for `retransmissions`. The first output sequence number and
+    /// timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a payload type
+    /// above 127 or a zero clock rate.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, clock_rate: u32, ring_packets: Option<u32>) -> Result<RtpRewriter> {
+        if clock_rate == 0 {
+            return Err(invalid("clock rate 0".into()));
+        }
+        let mut random = [0u8; 6];
+        // The OS RNG only fails on platforms Node does not run on; zeros still work.
+        let _ = getrandom::getrandom(&mut random);
+        let seq = u16::from_be_bytes([random[0], random[1]]);
+        let ts = u32::from_be_bytes([random[2], random[3], random[4], random[5]]) & 0x7FFF_FFFF;
+        Ok(RtpRewriter {
+            inner: egress::RtpRewriter::new(ssrc, self::payload_type(payload_type)?, clock_rate, seq, ts),
+            ring: ring_packets.filter(|n| *n > 0).map(|n| egress::RetransmissionRing::new(n.min(1 << 16) as usize)),
+            buf: vec![0; 1600],
+        })
+    }
+
+    /// The output SSRC.
+    #[napi(getter)]
+    pub fn ssrc(&self) -> u32 {
+        self.inner.ssrc()
+    }
+
+    /// Whether a packet was rewritten since the last input SSRC change.
+    #[napi(getter)]
+    pub fn started(&self) -> bool {
+        self.inner.started()
+    }
+
+    /// Packets rewritten (for sender reports).
+    #[napi(getter)]
+    pub fn packets(&self) -> u32 {
+        self.inner.packets()
+    }
+
+    /// Header and payload octets written.
+    #[napi(getter)]
+    pub fn octets(&self) -> u32 {
+        self.inner.octets()
+    }
+
+    /// The output timestamp of an input RTP timestamp (to re-base the publisher's SRs).
+    #[napi]
+    pub fn timestamp(&self, input_timestamp: u32) -> u32 {
+        self.inner.timestamp(input_timestamp)
+    }
+
+    /// `packet` rewritten (kept in the ring when there is one); null when it is not RTP
+    /// version 2 or shorter than its header says (nothing changes then). `nowMs`: wallclock
+    /// ms, for the timestamp jump across an input SSRC change.
+    #[napi]
+    pub fn rewrite(&mut self, packet: &[u8], now_ms: f64) -> Option<Buffer> {
+        if self.buf.len() < packet.len() {
+            self.buf.resize(packet.len(), 0);
+        }
+        let n = self.inner.rewrite_into(packet, &mut self.buf, now_ms).ok()?;
+        if let Some(ring) = &mut self.ring {
+            ring.store(&self.buf[..n]);
+        }
+        Some(self.buf[..n].to_vec().into())
+    }
+
+    /// The kept output packets with these sequence numbers (a NACK's, RFC 4585 §6.2.1), those
+    /// still in the ring, in order.
+    #[napi]
+    pub fn retransmissions(&self, sequence_numbers: Vec<u32>) -> Vec<Buffer> {
+        let Some(ring) = &self.ring else { return Vec::new() };
+        sequence_numbers.into_iter().filter_map(|s| ring.get(s as u16)).map(|p| p.to_vec().into()).collect()
+    }
+}
+
+/// The last packets of one RTP track by sequence number (`sluice_rtp::egress::RetransmissionRing`),
+/// for a sender that makes its own packets (the plain RTP output of `RtpSender`).
+#[napi]
+pub struct RetransmissionRing {
+    inner: egress::RetransmissionRing,
+}
+
+#[napi]
+impl RetransmissionRing {
+    /// Keeps `packets` (rounded up to a power of two, at most 65 536).
+    #[napi(constructor)]
+    pub fn new(packets: u32) -> RetransmissionRing {
+        RetransmissionRing { inner: egress::RetransmissionRing::new(packets.min(1 << 16) as usize) }
+    }
+
+    /// Keeps a copy of each RTP packet of `data` cut at `ends` (shorter than 12 bytes: skipped).
+    /// Throws `RTP_INVALID_ARGUMENT` for bad `ends`.
+    #[napi]
+    pub fn store(&mut self, data: &[u8], ends: &[u32]) -> Result<()> {
+        for p in split_checked(data, ends)? {
+            self.inner.store(p);
+        }
+        Ok(())
+    }
+
+    /// The kept packet with `sequenceNumber`, or null.
+    #[napi]
+    pub fn get(&self, sequence_number: u32) -> Option<Buffer> {
+        self.inner.get(sequence_number as u16).map(|p| p.to_vec().into())
+    }
+}

@@ -7,6 +7,9 @@
 //                                                     (AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM,
 //                                                     1200 B, batched ×64 and single)
 //   rtp    rtp.bench.mjs --quick (BENCH_TIME 300)     H.264 packetize AU/s ÷ a plain-JS packetizer
+//   whep   fanout.mjs, 50 WHEP viewers per transport  server CPU per viewer of node-datachannel's
+//          (8 s windows, real node-datachannel        send path ÷ the native send path's (ICE-lite,
+//          viewers, 2.5 Mbit/s)                       DTLS, crates/srtp, sendmmsg), same run
 //
 //   npm run bench:check        short runs, compare, exit 1 when a ratio falls more than
 //                              BENCH_TOLERANCE (default 0.25 = 25 %) below its baseline
@@ -94,9 +97,29 @@ const BENCHES = [
         .map((r) => ({ name: r.name, ratio: r.ratioMedian, ours: r.auPerSecMedian / 1000, peer: j.results.find((p) => p.name === r.peer).auPerSecMedian / 1000, unit: 'kAU/s', raw: r })),
     about: 'ratio = our median access units/s / the plain-JS packetizer median access units/s, same access units, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
   },
+  {
+    name: 'whep',
+    script: 'fanout.mjs',
+    args: ['--servers', 'sluice', '--players', '', '--viewers', '50', '--whep-transports', 'native,datachannel', '--window', '8'],
+    env: {},
+    time: { check: '0', baseline: '0' },
+    // Whole-process CPU of a server with real viewers on a 2-core machine that also runs the
+    // viewers and the publisher: noisier than the in-process micro-benchmarks.
+    tolerance: { 'WHEP 50 viewers at 2.5 Mbit/s: server CPU per viewer, native vs node-datachannel': 0.4 },
+    peerLabel: () => 'node-datachannel send path (Sluice, webrtc.transport datachannel)',
+    rows: (j) => {
+      const native = j.rows.find((r) => r.kind === 'whep' && r.transport === 'native' && !r.error)
+      const dc = j.rows.find((r) => r.kind === 'whep' && r.transport === 'datachannel' && !r.error)
+      if (!native || !dc) return []
+      // ours and peer in viewers per core (100 / marginal % of a core per viewer): higher is better
+      const perCore = (r) => 10000 / Math.max(r.cpuMarginalPer100, 0.01)
+      return [{ name: 'WHEP 50 viewers at 2.5 Mbit/s: server CPU per viewer, native vs node-datachannel', ratio: Math.round((perCore(native) / perCore(dc)) * 100) / 100, ours: perCore(native), peer: perCore(dc), unit: 'viewers/core', raw: { rmePercent: null } }]
+    },
+    about: 'ratio = datachannel server CPU per viewer / native server CPU per viewer (marginal over the idle server, 50 real node-datachannel viewers each, same run); written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
 ].filter((b) => !only || only.includes(b.name))
 if (BENCHES.length === 0) {
-  console.error(`--only: no such benchmark (chunk, srtp, rtp)`)
+  console.error(`--only: no such benchmark (chunk, srtp, rtp, whep)`)
   process.exit(2)
 }
 

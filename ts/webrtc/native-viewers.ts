@@ -18,6 +18,7 @@ import { randomInt } from 'node:crypto'
 import { write as writeSdp, type MediaDescription, type SessionDescription } from 'sdp-transform'
 import { native } from '../native'
 import type { Logger } from '../log'
+import { epochMs } from './clock'
 import { parseSdp, type SdpMediaSection } from './sdp'
 import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
 
@@ -203,8 +204,9 @@ export class NativeViewers implements ViewerTransport {
     this.#host.closeViewer(v.native)
   }
 
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void {
-    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends)
+  /** `at`: when the source message arrived (`epochMs()`), for the server-hop samples in `stats()`. */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number): void {
+    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at)
   }
 
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
@@ -218,12 +220,12 @@ export class NativeViewers implements ViewerTransport {
       const v = this.#byNative.get(c.id)
       return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback }] : []
     })
-    return { viewers, latencyMs: [], lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
+    return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }
 
   /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused, frames dropped behind a full send queue. */
   portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number; framesDropped: number } {
-    const { viewers: _viewers, ...port } = this.#host.stats()
+    const { viewers: _viewers, latencyMs: _latency, ...port } = this.#host.stats()
     return port
   }
 

@@ -251,16 +251,20 @@ impl Host {
         self.events.push(HostEvent::Closed { id, reason, packets_sent: v.counters.packets_sent, bytes_sent: v.counters.bytes_sent });
     }
 
-    /// A stream's packets of one frame (or its sender reports), for every live viewer.
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) {
+    /// A stream's packets of one frame (or its sender reports), for every live viewer. Returns
+    /// the viewers it went to.
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) -> usize {
         self.fanout.media(stream_key, kind, packets, false, &mut self.targets);
+        let mut sent = 0;
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
                 send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, batch);
             }
+            sent += 1;
         }
         batch.flush();
+        sent
     }
 
     /// Packets for one viewer only (its GOP replay), then its new video sequence offset; `live`

@@ -122,6 +122,9 @@ pub struct NativeViewersStats {
     pub send_failed: f64,
     /// Frames dropped because the send thread was more than `QUEUE_FRAMES` behind.
     pub frames_dropped: f64,
+    /// Server hop of recent video frames (source message arrival → the last viewer's packets
+    /// handed to the kernel), ms, up to 4096 samples.
+    pub latency_ms: Vec<f64>,
 }
 
 /// Frames (media or injected batches) queued for the send thread, at most: about 10 s of a
@@ -132,7 +135,9 @@ const QUEUE_FRAMES: usize = 1024;
 type EventFn = ThreadsafeFunction<NativeViewerEvent, (), NativeViewerEvent, Status, false, true>;
 
 enum Command {
-    Media { stream_key: String, kind: MediaKind, data: Vec<u8>, ends: Vec<u32> },
+    /// `lag_ms`: how long the frame had been in the server when `media` was called (source
+    /// message arrival → call, NaN when unknown); `queued`: when.
+    Media { stream_key: String, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, lag_ms: f64, queued: Instant },
     Inject { id: u32, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
     Close(u32),
     Shutdown,
@@ -147,9 +152,25 @@ struct Shared {
     datagrams_out: AtomicU64,
     send_failed: AtomicU64,
     frames_dropped: AtomicU64,
+    /// Server hop of recent video frames, ms (a ring of `LATENCY_SAMPLES`, next slot).
+    latency: Mutex<(Vec<f64>, usize)>,
 }
 
+/// Server-hop samples kept (one per video frame sent to at least one viewer).
+const LATENCY_SAMPLES: usize = 4096;
+
 impl Shared {
+    fn record_latency(&self, ms: f64) {
+        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let (samples, next) = &mut *l;
+        if samples.len() < LATENCY_SAMPLES {
+            samples.push(ms);
+        } else {
+            samples[*next % LATENCY_SAMPLES] = ms;
+        }
+        *next = (*next + 1) % LATENCY_SAMPLES;
+    }
+
     fn emit(&self, events: Vec<HostEvent>) {
         for e in events {
             let event = match e {
@@ -244,9 +265,12 @@ fn send_loop(shared: Arc<Shared>, commands: std::sync::mpsc::Receiver<Command>, 
         let mut host = shared.host();
         let mut stop = false;
         match command {
-            Some(Command::Media { stream_key, kind, data, ends }) => {
+            Some(Command::Media { stream_key, kind, data, ends, lag_ms, queued }) => {
                 if let Some(packets) = split(&data, &ends) {
-                    host.media(&stream_key, kind, &packets, &mut batch);
+                    let viewers = host.media(&stream_key, kind, &packets, &mut batch);
+                    if kind == MediaKind::Video && viewers > 0 && lag_ms.is_finite() {
+                        shared.record_latency(lag_ms + queued.elapsed().as_secs_f64() * 1000.0);
+                    }
                 }
             }
             Some(Command::Inject { id, kind, data, ends, seq_offset, live }) => {
@@ -299,6 +323,7 @@ impl WebRtcViewers {
             datagrams_out: AtomicU64::new(0),
             send_failed: AtomicU64::new(0),
             frames_dropped: AtomicU64::new(0),
+            latency: Mutex::new((Vec::with_capacity(LATENCY_SAMPLES), 0)),
         });
         let (commands, receiver) = sync_channel(QUEUE_FRAMES);
         let r = shared.clone();
@@ -362,12 +387,15 @@ impl WebRtcViewers {
 
     /// A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
     /// `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
-    /// viewer of the stream. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
-    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array")]
-    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array) -> Result<()> {
+    /// viewer of the stream. `lagMs`: how long the frame has been in the server already (source
+    /// message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
+    /// for `stats().latencyMs`. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number")]
+    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>) -> Result<()> {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
-        self.queue(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec() });
+        let lag_ms = lag_ms.unwrap_or(f64::NAN);
+        self.queue(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec(), lag_ms, queued: Instant::now() });
         Ok(())
     }
 
@@ -419,6 +447,7 @@ impl WebRtcViewers {
             datagrams_out: self.shared.datagrams_out.load(Ordering::Relaxed) as f64,
             send_failed: self.shared.send_failed.load(Ordering::Relaxed) as f64,
             frames_dropped: self.shared.frames_dropped.load(Ordering::Relaxed) as f64,
+            latency_ms: self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).0.clone(),
         }
     }
 

@@ -524,6 +524,8 @@ export declare class WebRtcViewers {
   get port(): number
   /** The certificate's fingerprint for the SDP answer: `sha-256 AB:CD:…`. */
   get fingerprint(): string
+  /** Forgets the server-hop samples so far (`stats().latencyMs` then covers from now on). */
+  resetLatency(): void
   /** Viewers now (any state). */
   get size(): number
   /**
@@ -536,9 +538,11 @@ export declare class WebRtcViewers {
   /**
    * A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
    * `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
-   * viewer of the stream. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   * viewer of the stream. `lagMs`: how long the frame has been in the server already (source
+   * message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
+   * for `stats().latencyMs`. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
    */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): void
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number): void
   /**
    * Packets for one viewer only (its GOP replay), then its new video sequence offset
    * (0–65 535); `live` lets it receive the stream's packets after them.
@@ -780,6 +784,11 @@ export interface NativeViewersStats {
   sendFailed: number
   /** Frames dropped because the send thread was more than `QUEUE_FRAMES` behind. */
   framesDropped: number
+  /**
+   * Server hop of recent video frames (source message arrival → the last viewer's packets
+   * handed to the kernel), ms, up to 4096 samples.
+   */
+  latencyMs: Array<number>
 }
 
 /** The Opus packets one call produced, back to back in one Buffer. */

@@ -286,11 +286,14 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
       proc.stdout.on('data', (d) => (out += d))
       await new Promise((resolve) => proc.stderr.on('data', (d) => (err += d) && err.includes('offers answered') && resolve()))
       await sleep((join + Number(values.settle)) * 1000)
+      const stats = () => fetch(`${server.origin}/api/stats`).then((res) => res.json()).catch(() => null)
+      await fetch(`${server.origin}/api/stats?reset`).catch(() => null) // event-loop histogram from here
       const sampler = new ServerSampler(server.pid, [publisher.pid])
       await sleep(windowS * 1000)
       const window = sampler.stop()
+      const serverStats = await stats()
       await new Promise((resolve) => proc.once('exit', resolve))
-      return { json: JSON.parse(out || 'null'), window, idle, err }
+      return { json: JSON.parse(out || 'null'), window, idle, err, serverStats }
     })
     const j = r.json
     rows.push({
@@ -312,6 +315,8 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
         unrecovered: j.gaps,
         firstKeyframeMsMedian: j.connectMsMedian,
         clientCpuPercent: j.clientCpuPercent,
+        serverHopMsP99: r.serverStats?.webrtc?.fanoutLatencyMs?.p99 ?? null,
+        eventLoopMsP99: r.serverStats?.eventLoopDelayMs?.p99 ?? null,
         summary: j,
       }),
     })

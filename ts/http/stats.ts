@@ -33,7 +33,10 @@ export function serveStats(sluice: Sluice): void {
       uptime: Math.round((Date.now() - sluice.startedAt) / 1000),
       rssMb: Math.round(process.memoryUsage().rss / 1048576),
     })
-    if (url.searchParams.has('reset')) h.reset()
+    if (url.searchParams.has('reset')) {
+      h.reset()
+      sluice.whep.pool.resetLatency()
+    }
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
     res.end(body)
   })

@@ -223,6 +223,10 @@ export class NativeViewers implements ViewerTransport {
     return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }
 
+  resetLatency(): void {
+    this.#host.resetLatency()
+  }
+
   /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused, frames dropped behind a full send queue. */
   portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number; framesDropped: number } {
     const { viewers: _viewers, latencyMs: _latency, ...port } = this.#host.stats()

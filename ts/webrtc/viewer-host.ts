@@ -98,6 +98,9 @@ export class ViewerHost {
         this.#send(this.#fanout.inject(v.key, m.kind, m.data, m.ends, m.seqOffset, m.live), m.kind, false)
         return
       }
+      case 'reset-latency':
+        this.#latencyAt = 0
+        return
       case 'stats':
         return this.#post({
           op: 'stats',

@@ -134,6 +134,10 @@ export class ViewerPool implements ViewerTransport {
    * Per-viewer counters from every viewer process. A process that has not answered within
    * `timeoutMs` (busy, or its queue long) is left out and counted in `unanswered`.
    */
+  resetLatency(): void {
+    for (const w of this.#workers) this.#post(w, { op: 'reset-latency' })
+  }
+
   stats(timeoutMs = 1000): Promise<ViewerStats> {
     if (this.#workers.length === 0) return Promise.resolve({ viewers: [], latencyMs: [], ...this.#exited, unanswered: 0 })
     return new Promise((resolve) => {

@@ -37,6 +37,7 @@ export type PoolMessage =
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */
   | { op: 'inject'; id: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; seqOffset: number; live: boolean }
   | { op: 'stats' }
+  | { op: 'reset-latency' }
 
 export interface ViewerCounters {
   id: string
@@ -98,5 +99,7 @@ export interface ViewerTransport {
   /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
   stats(timeoutMs?: number): Promise<ViewerStats>
+  /** Forgets the server-hop samples so far (`GET /api/stats?reset`: the next read covers a window). */
+  resetLatency(): void
   close(): Promise<void>
 }

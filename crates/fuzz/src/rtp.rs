@@ -311,3 +311,87 @@ pub fn reorder_buffer(data: &[u8]) {
         }
     }
 }
+
+// ------------------------------------------------------------------ rtp_egress
+
+/// The egress pipeline on publisher packets (WHIP, SFU, RTP ingest: untrusted) — records
+/// `op (1) | length (1) | bytes`: op bit 0 sends the bytes through the [`RtpRewriter`]
+/// (bit 1 first flips the SSRC's low byte: a new publisher), else through the [`Fanout`] as a
+/// video batch (bit 2 a keyframe, bit 3 an injection for subscriber 1 with the next op byte as
+/// its offset), bits 4–5 NACK subscriber 1 or 2 for the packet's sequence number; every 16th
+/// record removes and re-adds subscriber 2. Never panics; a rewritten packet is its input's
+/// payload behind a plain 12-byte header with the rewriter's SSRC and payload type and the
+/// previous output sequence number + 1; a resolved NACK is a packet the fan-out was given,
+/// patched back to the sequence number asked for.
+///
+/// [`RtpRewriter`]: sluice_rtp::egress::RtpRewriter
+/// [`Fanout`]: sluice_rtp::egress::Fanout
+pub fn rtp_egress(data: &[u8]) {
+    use sluice_rtp::egress::{patch_into, Fanout, MediaKind, RtpRewriter, SubscriberConfig};
+    let mut rewriter = RtpRewriter::new(0x5EED, 111, 90_000, 0xFFF0, 7);
+    let mut fanout = Fanout::new(64, 16);
+    let sub = |key: &str| SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: None };
+    fanout.add(1, sub("s"));
+    fanout.add(2, sub("s"));
+    let mut out = vec![0u8; 300];
+    let mut targets = Vec::new();
+    let mut now = 0.0;
+    let mut rest = data;
+    let mut records = 0u32;
+    while rest.len() >= 2 {
+        let (op, len) = (rest[0], rest[1] as usize);
+        let packet_owned: Vec<u8>;
+        let packet = rest.get(2..2 + len).unwrap_or(&rest[2..]);
+        rest = &rest[(2 + len).min(rest.len())..];
+        records += 1;
+        now += 20.0;
+        if op & 1 != 0 {
+            let packet = if op & 2 != 0 && packet.len() >= 12 {
+                let mut p = packet.to_vec();
+                p[11] ^= 0xFF;
+                packet_owned = p;
+                &packet_owned[..]
+            } else {
+                packet
+            };
+            let before = rewriter.last_sequence_number();
+            let expected = rewriter.output_len(packet);
+            match rewriter.rewrite_into(packet, &mut out, now) {
+                Ok(n) => {
+                    assert_eq!(Ok(n), expected);
+                    assert_eq!(out[0] & 0x1F, 0, "no extension, no CSRC");
+                    assert_eq!(out[1] & 0x7F, 111);
+                    assert_eq!(u32::from_be_bytes([out[8], out[9], out[10], out[11]]), 0x5EED);
+                    assert_eq!(u16::from_be_bytes([out[2], out[3]]), before.wrapping_add(1));
+                    assert_eq!(&out[12..n], &packet[packet.len() - (n - 12)..]);
+                }
+                Err(_) => assert_eq!(rewriter.last_sequence_number(), before, "an error changes nothing"),
+            }
+        } else {
+            let batch = [packet];
+            if op & 8 != 0 {
+                let offset = rest.first().copied().unwrap_or(0) as u16 * 257;
+                fanout.inject(1, MediaKind::Video, &batch, offset, true);
+            } else {
+                fanout.media("s", MediaKind::Video, &batch, op & 4 != 0, &mut targets);
+                for t in &targets {
+                    let _ = patch_into(packet, &mut out, t.payload_type, t.seq_offset);
+                }
+            }
+            if packet.len() >= 4 && op & 0x30 != 0 {
+                let id = if op & 0x10 != 0 { 1 } else { 2 };
+                let seq = u16::from_be_bytes([packet[2], packet[3]]);
+                if let Some(r) = fanout.resolve_nack(id, seq) {
+                    assert_eq!(r.payload_type, 102);
+                    let n = patch_into(r.packet, &mut out, r.payload_type, r.seq_offset).expect("kept packets are RTP-sized");
+                    assert_eq!(n, r.packet.len());
+                    assert_eq!(u16::from_be_bytes([out[2], out[3]]), seq, "a NACK gets the sequence number it asked for");
+                }
+            }
+        }
+        if records % 16 == 0 {
+            assert!(fanout.remove(2));
+            assert!(fanout.add(2, sub("s")));
+        }
+    }
+}

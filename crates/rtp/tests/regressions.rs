@@ -21,6 +21,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::aac_depacketize(input);
         harness::rtcp_compound(input);
         harness::reorder_buffer(input);
+        harness::rtp_egress(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }
@@ -91,4 +92,25 @@ fn rtcp_harness_replays_a_browser_compound() {
         0x81, 0xCE, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, // PLI
     ];
     harness::rtcp_compound(&wire);
+}
+
+/// The egress harness on a realistic run: packets rewritten across a publisher change, a video
+/// batch fanned out, a GOP replay injected for subscriber 1, and NACKs resolved for both.
+#[test]
+fn rtp_egress_replays_a_publisher_change_and_nacks() {
+    let rtp = |seq: u16, ssrc: u8| vec![0x80, 96, (seq >> 8) as u8, seq as u8, 0, 0, 0, 9, 0, 0, 0, ssrc, 0xAA, 0xBB];
+    let mut input = Vec::new();
+    let mut record = |op: u8, p: Vec<u8>| {
+        input.push(op);
+        input.push(p.len() as u8);
+        input.extend_from_slice(&p);
+    };
+    record(1, rtp(10, 1));
+    record(1, rtp(11, 1));
+    record(3, rtp(500, 1)); // a new publisher (SSRC flipped)
+    record(0x08, rtp(900, 1)); // injected for subscriber 1
+    record(0x04, rtp(20, 1)); // keyframe batch
+    record(0x30, rtp(20, 1)); // NACK both for it
+    record(0x10, rtp(900, 1));
+    harness::rtp_egress(&input);
 }

@@ -348,6 +348,14 @@ impl WebRtcViewers {
         self.fingerprint.clone()
     }
 
+    /// Forgets the server-hop samples so far (`stats().latencyMs` then covers from now on).
+    #[napi]
+    pub fn reset_latency(&self) {
+        let mut l = self.shared.latency.lock().unwrap_or_else(|p| p.into_inner());
+        l.0.clear();
+        l.1 = 0;
+    }
+
     /// Viewers now (any state).
     #[napi(getter)]
     pub fn size(&self) -> u32 {

@@ -315,6 +315,7 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
         unrecovered: j.gaps,
         firstKeyframeMsMedian: j.connectMsMedian,
         clientCpuPercent: j.clientCpuPercent,
+        serverHopMsP50: r.serverStats?.webrtc?.fanoutLatencyMs?.p50 ?? null,
         serverHopMsP99: r.serverStats?.webrtc?.fanoutLatencyMs?.p99 ?? null,
         eventLoopMsP99: r.serverStats?.eventLoopDelayMs?.p99 ?? null,
         summary: j,
@@ -367,6 +368,7 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
         firstKeyframeMsMax: s.perViewer?.keyframeCompleteMs?.max,
         clientCpuPercent: s.clients?.cpuPercent,
         machineBusyPercent: s.machine?.busyPercent,
+        serverHopMsP50: s.server?.fanoutLatencyMs?.p50 ?? null,
         serverHopMsP99: s.server?.fanoutLatencyMs?.p99 ?? null,
         eventLoopMsP99: s.server?.eventLoopDelayMs?.p99 ?? null,
         udpRcvbufErrors: s.kernel?.udpRcvbufErrors,
@@ -382,7 +384,7 @@ await cleanup()
 
 // ───────────────────────────── table ─────────────────────────────
 const fmt = (x, d = 0) => (x === null || x === undefined ? '-' : typeof x === 'number' ? x.toFixed(d) : String(x))
-const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'sys', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'hop/loop p99 ms', 'client CPU %', 'machine %']
+const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'sys', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'hop p50/p99, loop p99 ms', 'client CPU %', 'machine %']
 const table = [header]
 for (const r of rows) {
   if (r.error) {
@@ -394,7 +396,7 @@ for (const r of rows) {
     r.kind === 'rtmp' ? (r.cpuPercent ? `${fmt((r.cpuSysPercent / r.cpuPercent) * 100)}%` : '-') : r.cpuSysPercent === null ? '-' : `${fmt(r.cpuSysPercent)}%*`, `${fmt(r.rssMbIdle)}→${fmt(r.rssMbMax)}`, fmt(r.rssKbPerClient),
     `${fmt(r.medianKbps)} / ${fmt(r.minKbps)} (${r.sourceKbps})`, `${fmt(r.medianDelivery, 2)} / ${fmt(r.minDelivery, 2)}`,
     r.kind === 'rtmp' ? `${r.withGaps}/${r.lagging}` : `${r.unrecovered}/${r.lagging}`, fmt(r.firstKeyframeMsMedian),
-    r.kind === 'whep' ? `${fmt(r.serverHopMsP99, 1)} / ${fmt(r.eventLoopMsP99, 1)}` : '-', fmt(r.clientCpuPercent), fmt(r.machineBusyPercent),
+    r.kind === 'whep' ? `${fmt(r.serverHopMsP50, 1)}/${fmt(r.serverHopMsP99, 1)}, ${fmt(r.eventLoopMsP99, 1)}` : '-', fmt(r.clientCpuPercent), fmt(r.machineBusyPercent),
   ])
 }
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)))
@@ -412,8 +414,8 @@ kbit/s: per client over the window — RTMP: audio+video message payload vs the 
 WHEP: video RTP packet bytes vs the source's video bitrate. deliv = that ÷ source (1.00 = all of it).
 gaps/lag: RTMP players with missing frames / players whose media time fell >1 s behind the window;
 WHEP: packets never recovered / viewers >1 s behind. join ms: connect → first keyframe (median).
-hop/loop p99 (WHEP): server hop, RTMP message in → the last viewer's packet of that frame sent, and the
-server's main event-loop delay, p99 over the window.
+hop p50/p99, loop p99 (WHEP): server hop, RTMP message in → the last viewer's packet of that video frame
+sent, over the window, and the server's main event-loop delay p99.
 client CPU % is the load tools' own processes; machine % is everything on the box (incl. other users).
 total ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 

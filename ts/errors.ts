@@ -110,3 +110,28 @@ export class DestinationRefusedError extends HttpRequestError {
     super(403, 'DESTINATION_REFUSED', message)
   }
 }
+
+/** An SDP Sluice cannot read: not starting with `v=0`, unparseable, or without a media section. Code `SDP_INVALID`. */
+export class SdpError extends SluiceError {
+  constructor(message: string) {
+    super('SDP_INVALID', message)
+  }
+}
+
+/**
+ * A WebRTC negotiation or transport failure. Codes: `WEBRTC_TRANSPORT_CLOSED` (the transport was
+ * closed before the call), `WEBRTC_OFFER_UNSUPPORTED` (the offer lacks what Sluice needs, e.g. a
+ * DTLS fingerprint, or asks Sluice to be the DTLS client), `WEBRTC_NEGOTIATION_FAILED` (the ICE/DTLS
+ * agent produced no answer or offer).
+ */
+export class WebRtcError extends SluiceError {}
+
+/** An SRTP parameter Sluice does not know (a crypto suite name outside RFC 3711 / RFC 7714). Code `SRTP_SUITE_UNKNOWN`. */
+export class SrtpError extends SluiceError {}
+
+/** A stream name already has a live publisher (RTMP, WHIP, RTP ingest, relay). Code `STREAM_BUSY`. */
+export class StreamBusyError extends RequestRejectedError {
+  constructor(stream: string) {
+    super('STREAM_BUSY', `stream ${stream} already has a publisher`)
+  }
+}

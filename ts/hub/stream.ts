@@ -6,6 +6,7 @@ import { GopCache, type GopCacheLimits } from './gop-cache'
 import type { MediaFrame } from './media-frame'
 import { native } from '../native'
 import type { RtpSource } from './rtp-source'
+import { StreamBusyError } from '../errors'
 
 /** Who publishes into a stream. */
 export interface Publisher {
@@ -149,7 +150,7 @@ export class Stream {
   }
 
   attachPublisher(publisher: Publisher): void {
-    if (this.#publisher) throw new Error(`stream ${this.key} already has a publisher`)
+    if (this.#publisher) throw new StreamBusyError(this.key)
     this.#publisher = publisher
     this.#publishedAt = Date.now()
     this.#metadata = null

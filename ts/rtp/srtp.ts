@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { native } from '../native'
 import type { SdesKey } from './sdp'
+import { SrtpError } from '../errors'
 
 /** Suites and their master key + salt lengths in bytes (for making keys; parsing is native). */
 export const SRTP_SUITES: Record<string, { key: number; salt: number }> = {
@@ -33,7 +34,7 @@ export interface SrtpContext {
 /** A fresh random key for `suite`. Throws on an unknown suite. */
 export function generateSdesKey(suite = DEFAULT_SRTP_SUITE): SdesKey {
   const sizes = SRTP_SUITES[suite]
-  if (!sizes) throw new Error(`unknown SRTP suite ${suite}; expected one of ${Object.keys(SRTP_SUITES).join(', ')}`)
+  if (!sizes) throw new SrtpError('SRTP_SUITE_UNKNOWN', `unknown SRTP suite ${suite}; expected one of ${Object.keys(SRTP_SUITES).join(', ')}`)
   return { suite, inline: randomBytes(sizes.key + sizes.salt).toString('base64') }
 }
 

@@ -23,6 +23,7 @@ import type { WebRtcOptions } from '../webrtc/whep'
 import { addUplinkTracks, planUplink, type Track, type UplinkPlan } from './uplink'
 import { SfuDownlink, type DownlinkStats } from './downlink'
 import { CHAT_LABEL, parseChat } from './chat'
+import { WebRtcError } from '../errors'
 
 const { PeerConnection } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -206,7 +207,7 @@ export class SfuParticipant {
     })
     if (this.#closed) return
     const answer = pc.localDescription()
-    if (!answer || answer.type !== 'answer') throw new Error(`no answer to the offer (local description: ${answer?.type ?? 'none'})`)
+    if (!answer || answer.type !== 'answer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `no answer to the offer (local description: ${answer?.type ?? 'none'})`)
     this.#o.signal({ type: 'answer', sdp: answer.sdp })
     this.#ready = true
     this.#log.info({ video: plan.video?.codec ?? null, audio: plan.audio ? 'opus' : null, stream: this.#publisher ? `${this.#o.app}/${this.#o.streamName}` : null }, 'SFU participant answered')
@@ -223,7 +224,7 @@ export class SfuParticipant {
     }
     pc.setRemoteDescription(sdp, 'offer')
     const answer = pc.localDescription()
-    if (!answer || answer.type !== 'answer') throw new Error(`no answer to the offer (local description: ${answer?.type ?? 'none'})`)
+    if (!answer || answer.type !== 'answer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `no answer to the offer (local description: ${answer?.type ?? 'none'})`)
     this.#o.signal({ type: 'answer', sdp: answer.sdp })
     if (this.#needsOffer) this.#offer(pc)
   }
@@ -237,7 +238,7 @@ export class SfuParticipant {
     this.#needsOffer = false
     pc.setLocalDescription('offer')
     const offer = pc.localDescription()
-    if (!offer || offer.type !== 'offer') throw new Error(`setLocalDescription('offer') gave ${offer?.type ?? 'nothing'}`)
+    if (!offer || offer.type !== 'offer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `setLocalDescription('offer') gave ${offer?.type ?? 'nothing'}`)
     const streams: Record<string, string> = {}
     for (const id of this.#downlinks.keys()) streams[id] = id
     this.#counts.offers++

@@ -21,6 +21,7 @@ import type { Logger } from '../log'
 import { epochMs } from './clock'
 import { parseSdp, type SdpMediaSection } from './sdp'
 import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
+import { WebRtcError } from '../errors'
 
 export interface NativeViewersOptions {
   /** Address the UDP port binds to. Default `0.0.0.0`. */
@@ -91,13 +92,13 @@ export class NativeViewers implements ViewerTransport {
   }
 
   async create(spec: ViewerSpec, events: ViewerEvents): Promise<string> {
-    if (this.#closed) throw new Error('the native WebRTC transport is closed')
+    if (this.#closed) throw new WebRtcError('WEBRTC_TRANSPORT_CLOSED', 'the native WebRTC transport is closed')
     const offer = parseSdp(spec.offer)
     const video = spec.video ? offer.media.find((m) => m.mid === spec.video!.mid) : undefined
     const audio = spec.audio ? offer.media.find((m) => m.mid === spec.audio!.mid) : undefined
     const first = video ?? audio
-    if (!first?.fingerprint) throw new Error('the offer has no a=fingerprint')
-    if (first.setup === 'passive') throw new Error('the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
+    if (!first?.fingerprint) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer has no a=fingerprint')
+    if (first.setup === 'passive') throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
     const nativeId = this.#nextId++ >>> 0
     const transportCc = transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m))
     const credentials = this.#host.addViewer({

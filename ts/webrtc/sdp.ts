@@ -7,6 +7,7 @@
  * all go through {@link parseSdp}.
  */
 import { parse as parseSdpText, parsePayloads } from 'sdp-transform'
+import { SdpError } from '../errors'
 
 export interface SdpCodec {
   payloadType: number
@@ -74,16 +75,16 @@ function optional<K extends string, V>(key: K, value: V | undefined, show: (v: V
 }
 
 /**
- * Reads an SDP. Throws `Error` with a readable reason when the text is not an SDP (it must
+ * Reads an SDP. Throws `SdpError` (code `SDP_INVALID`) with a readable reason when the text is not an SDP (it must
  * start with `v=0`) or has no media section; unknown and malformed lines are ignored.
  */
 export function parseSdp(sdp: string): SdpOffer {
-  if (!/^v=0\r?\n/.test(sdp)) throw new Error('not an SDP: it must start with "v=0"')
+  if (!/^v=0\r?\n/.test(sdp)) throw new SdpError('not an SDP: it must start with "v=0"')
   let parsed: ReturnType<typeof parseSdpText>
   try {
     parsed = parseSdpText(sdp)
   } catch (err) {
-    throw new Error(`not a readable SDP: ${(err as Error).message}`)
+    throw new SdpError(`not a readable SDP: ${(err as Error).message}`)
   }
   const media = (parsed.media ?? []).map((m, index): SdpMediaSection => {
     const payloadTypes = parsePayloads(String(m.payloads ?? '')).filter((pt) => Number.isInteger(pt) && pt >= 0 && pt <= 127)
@@ -118,7 +119,7 @@ export function parseSdp(sdp: string): SdpOffer {
       }),
     }
   })
-  if (media.length === 0) throw new Error('the SDP has no media section (m=)')
+  if (media.length === 0) throw new SdpError('the SDP has no media section (m=)')
   return { media }
 }
 

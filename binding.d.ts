@@ -436,6 +436,59 @@ export declare class RtpRewriter {
   retransmissions(sequenceNumbers: Array<number>): Array<Buffer>
 }
 
+/** An SRT listener on one UDP port; see the [module docs](self). */
+export declare class SrtListener {
+  /** A listener; throws on a passphrase outside 10–79 characters. */
+  constructor(options: SrtListenerOptions)
+  /**
+   * One datagram from `address`:`port`. A datagram that does not parse as SRT is dropped
+   * (counted in `parseErrors`); a handshake from a new address beyond `maxPending` is ignored
+   * (counted in `ignoredHandshakes`). Throws only for a malformed address.
+   */
+  receive(data: Uint8Array, address: string, port: number): void
+  /**
+   * Answers a `request` event: `accept`, or refuse with `rejectCode` (SRT's reject reason:
+   * 2401 unauthorized, 2403 forbidden, 2404 not found, 2409 conflict, 2400 bad request...;
+   * default 2403). Encryption is settled here too: a caller that encrypts without a
+   * configured passphrase, or does not while one is configured, is refused (1010 BADSECRET,
+   * 1011 UNSECURE). Returns false when the session is no longer waiting.
+   */
+  answer(session: string, accept: boolean, rejectCode?: number | undefined | null): boolean
+  /**
+   * Queues `data` (a multiple of 188-byte TS packets, for instance) to a session, cut into
+   * payloads of at most 1316 bytes. Returns false when the session is not open.
+   */
+  send(session: string, data: Uint8Array): boolean
+  /**
+   * [`send`](Self::send) of the same bytes to several sessions (one N-API call per frame for
+   * every player of a stream). Returns how many were open.
+   */
+  sendMany(sessions: Array<string>, data: Uint8Array): number
+  /**
+   * Ends a session: its data stream closes, what is buffered is sent within the latency,
+   * then the SRT shutdown. A `closed` event follows. Returns false when there is no such open
+   * session (a pending one is forgotten).
+   */
+  close(session: string): boolean
+  /**
+   * Runs what is due: connection timers (ACK, NAK, retransmission, TSBPD release,
+   * keepalive, idle timeout) and handshake expiry.
+   */
+  tick(): void
+  /** Hands over what was queued since the last call. */
+  drain(): SrtOutput
+  /** The latest statistics of an open session (updated every second), or null. */
+  stats(session: string): SrtSessionStats | null
+  /** Open sessions. */
+  get sessions(): number
+  /** Handshakes in progress. */
+  get pendingHandshakes(): number
+  /** Handshakes ignored because `maxPending` were already in progress. */
+  get ignoredHandshakes(): number
+  /** Datagrams that did not parse as SRT. */
+  get parseErrors(): number
+}
+
 /**
  * One direction of SRTP + SRTCP with one master key: per-SSRC rollover counters, SRTCP
  * indices and replay windows are kept inside. Output is bit-exact with libsrtp 2.
@@ -508,6 +561,38 @@ export declare class SrtpSession {
   protectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
   /** `unprotectRtpBatch` for SRTCP packets. */
   unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
+}
+
+/** MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 and AAC/ADTS). */
+export declare class TsDemuxer {
+  /** `maxPesBytes`: largest access unit accepted (default 8 MiB); larger ones are dropped. */
+  constructor(maxPesBytes?: number | undefined | null)
+  /**
+   * Takes transport stream bytes (any split) and returns the frames they complete, in order.
+   * Never throws: bad packets are dropped and counted (`stats`, `takeError`).
+   */
+  push(data: Uint8Array): Array<TsHubFrame>
+  /** Counters so far. */
+  get stats(): TsDemuxStats
+  /** The latest input problem as text (each also counts in `stats`), or null; cleared by the call. */
+  takeError(): string | null
+  /**
+   * Streams of the PMT this demuxer skips (e.g. `PID 0x102: stream type 0x24`), each once;
+   * cleared by the call.
+   */
+  takeUnsupported(): Array<string>
+}
+
+/** MPEG-TS muxer for one hub stream (H.264 + AAC; see `sluice_mpegts::TsMuxer`). */
+export declare class TsMuxer {
+  constructor()
+  /**
+   * One hub frame: `kind` `"audio"`/`"video"`, `dtsMs` its decode time in ms, `payload` its FLV
+   * tag body. Returns the transport packets (a multiple of 188 bytes), or null for a sequence
+   * header (kept for what follows), a codec TS here does not carry (only AVC and AAC), or a
+   * frame before its sequence header.
+   */
+  frame(kind: string, dtsMs: number, payload: Uint8Array): Buffer | null
 }
 
 /** WHEP viewers on one UDP port, served natively. See the module docs. */
@@ -1050,6 +1135,62 @@ export interface SdesInlineKey {
   mkiLength?: number
 }
 
+/** One event of [`SrtListener::drain`]. */
+export interface SrtEvent {
+  /**
+   * `request` (a caller finished its conclusion handshake: answer it), `open` (the session
+   * is connected), `data` (payloads a publisher's session released, concatenated, in order),
+   * `closed` (the session ended; `reason` says why).
+   */
+  kind: string
+  /** The caller's `ip:port`. */
+  session: string
+  /** `request`/`open`: the caller's stream id (`SRT_CMD_SID`), if it sent one. */
+  streamId?: string
+  /** `request`: whether the caller asked for encryption (a KMREQ). */
+  encrypted?: boolean
+  /** `open`: the negotiated receive latency, ms. */
+  latencyMs?: number
+  /** `closed`: why. */
+  reason?: string
+  /** `data`: the released payloads. */
+  data?: Buffer
+}
+
+/** Listener options. */
+export interface SrtListenerOptions {
+  /** The UDP socket's local port (the handshake carries it). */
+  port: number
+  /** Whether the socket is IPv6 (the packet parser needs it for the handshake's peer address). */
+  ipv6?: boolean
+  /** TSBPD latency this side asks for, ms (SRTO_LATENCY; the larger of both sides wins). Default 120. */
+  latencyMs?: number
+  /** Passphrase (10–79 characters) every caller must use; none: callers must not encrypt. */
+  passphrase?: string
+  /** A peer silent this long is dropped, ms. Default 5000. */
+  peerIdleTimeoutMs?: number
+  /** Handshakes from new addresses kept at once; more are ignored until some finish. Default 256. */
+  maxPending?: number
+  /** A handshake that does not open within this is forgotten, ms. Default 5000. */
+  handshakeTimeoutMs?: number
+}
+
+/** What the calls since the last drain produced. */
+export interface SrtOutput {
+  /** Datagrams to send, back to back. */
+  datagrams: Buffer
+  /** End offset of each datagram in `datagrams`. */
+  ends: Array<number>
+  /** Destination IP of each datagram. */
+  addresses: Array<string>
+  /** Destination port of each datagram. */
+  ports: Array<number>
+  /** Events, in order. */
+  events: Array<SrtEvent>
+  /** Ms until `tick()` is due (≥ 0), or -1 when nothing waits on time. */
+  nextTickMs: number
+}
+
 /** Options of `new SrtpSession(...)`. */
 export interface SrtpSessionOptions {
   /**
@@ -1070,6 +1211,67 @@ export interface SrtpSessionOptions {
    * `SRTP_TOO_MANY_SSRCS` (status -8).
    */
   maxSsrcs?: number
+}
+
+/** Statistics of one session (the engine's, SRT's `srt_bstats` names in comments). */
+export interface SrtSessionStats {
+  /** Smoothed round-trip time, ms (msRTT). */
+  rttMs: number
+  /** Negotiated TSBPD latency, ms. */
+  latencyMs: number
+  /** Data packets received, incl. retransmissions (pktRecvTotal). */
+  packetsReceived: number
+  /** Data packets sent, incl. retransmissions (pktSentTotal). */
+  packetsSent: number
+  /** Packets detected lost by the receiver (pktRcvLossTotal). */
+  packetsLost: number
+  /** Retransmitted packets sent (pktRetransTotal). */
+  packetsRetransmitted: number
+  /** Packets received as retransmissions (pktRcvRetransTotal). */
+  packetsReceivedRetransmitted: number
+  /** Packets dropped too late, received side (pktRcvDropTotal). */
+  packetsDroppedTooLate: number
+  /** Packets dropped too late, sending side (pktSndDropTotal). */
+  packetsSendDropped: number
+  /** Bytes received (byteRecvTotal). */
+  bytesReceived: number
+  /** Bytes sent (byteSentTotal). */
+  bytesSent: number
+  /** Packets in the send buffer not yet acknowledged (pktSndBuf). */
+  sendBufferedPackets: number
+  /** Whether the session is encrypted. */
+  encrypted: boolean
+}
+
+/** Counters of a demuxer. */
+export interface TsDemuxStats {
+  /** Transport packets read. */
+  packets: number
+  /** Continuity counter gaps (lost transport packets). */
+  continuityErrors: number
+  /** Bytes skipped to regain the 0x47 sync byte. */
+  resyncBytes: number
+  /** PES packets or PSI sections dropped as malformed, truncated or over the limit. */
+  dropped: number
+}
+
+/** One hub frame (see `ts/hub/media-frame.ts`). */
+export interface TsHubFrame {
+  /** `"audio"` or `"video"`. */
+  kind: string
+  /**
+   * Decode time, ms on the publisher's timeline (starts near 0, never negative, increasing
+   * per kind).
+   */
+  dts: number
+  /** Presentation time, ms. */
+  pts: number
+  /** A video keyframe (IDR). */
+  keyframe: boolean
+  /** A sequence header (decoder configuration), not a frame. */
+  sequenceHeader: boolean
+  /** The FLV tag body (FLV spec v10.1 §E.4.2.1 / §E.4.3.1). */
+  payload: Buffer
 }
 
 /** Options of `new WebRtcViewers(options, onEvent)`. */

@@ -30,7 +30,9 @@ Options:
                        as "<redacted>"
   --rtmp-port <port>   rtmp.port (default 1935)
   --http-port <port>   http.port (default 8000): GET /api/streams, GET /healthz
-  --host <address>     rtmp.host and http.host: the address to bind (default 0.0.0.0)
+  --srt-port <port>    srt.port (default 8890): SRT publish and play (MPEG-TS), stream ids
+                       #!::r=live/stream,m=publish or publish:live/stream
+  --host <address>     rtmp.host, srt.host and http.host: the address to bind (default 0.0.0.0)
   --webrtc-bind <addr> webrtc.bindAddress: local address WebRTC (WHEP) ICE binds to
                        (default: every interface)
   --webrtc-transport <datachannel|native>
@@ -88,8 +90,10 @@ Example: sluice token --action publish --stream live/cam --ttl 3600 --secret "$S
 const FLAG_KEYS: Record<string, string[][]> = {
   'rtmp-port': [['rtmp', 'port']],
   'http-port': [['http', 'port']],
+  'srt-port': [['srt', 'port']],
   host: [
     ['rtmp', 'host'],
+    ['srt', 'host'],
     ['http', 'host'],
   ],
   'webrtc-bind': [['webrtc', 'bindAddress']],
@@ -179,6 +183,7 @@ async function serve(args: string[]): Promise<void> {
       'print-config': { type: 'boolean' },
       'rtmp-port': { type: 'string' },
       'http-port': { type: 'string' },
+      'srt-port': { type: 'string' },
       host: { type: 'string' },
       'webrtc-bind': { type: 'string' },
       'webrtc-transport': { type: 'string' },

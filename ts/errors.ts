@@ -135,3 +135,10 @@ export class StreamBusyError extends RequestRejectedError {
     super('STREAM_BUSY', `stream ${stream} already has a publisher`)
   }
 }
+
+/**
+ * An SRT session refused or ended on bad input. Codes: `SRT_STREAM_ID_INVALID` (the stream id
+ * names no stream Sluice can serve), `SRT_PROTOCOL` (a datagram or handshake the SRT engine
+ * refused).
+ */
+export class SrtError extends SluiceError {}

@@ -19,6 +19,7 @@ import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
 import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
+import { SrtServer } from './srt/server'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { SignalingServer } from './signaling/server'
 import { serveRoomPage } from './http/room-page'
@@ -68,6 +69,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly whep: WhepEndpoint
   readonly whip: WhipEndpoint
   readonly rtpService: RtpService
+  /** SRT publish and play (MPEG-TS) on `srt.port`, unless `srt.enabled` is false. */
+  readonly srt: SrtServer
   readonly signaling: SignalingServer
   /** The one access decision of every protocol. */
   readonly access: AccessControl
@@ -105,6 +108,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     const ctx = { access: this.access, clients: this.clients }
     this.hub = new StreamHub({ ...config.hub, log: this.log })
     this.rtmp = new RtmpServer(this.hub, this.log, config.rtmp, ctx)
+    this.srt = new SrtServer(this.hub, this.log, config.srt, ctx)
     this.http = new HttpServer(this.hub, this.log, { ...config.http, adminToken: config.admin.token })
     const webrtc = { ...config.webrtc }
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
@@ -145,13 +149,14 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.#started = true
     try {
       await this.rtmp.listen()
+      await this.srt.listen()
       await this.http.listen()
     } catch (error) {
       await this.close()
       throw error
     }
     this.eventLoopDelay.enable()
-    this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
+    this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, srt: this.config.srt.enabled ? `${this.config.srt.host}:${this.srt.port}` : "off", http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
   }
 
   #drain: Promise<DrainResult> | null = null
@@ -175,6 +180,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.#closed = true
     this.eventLoopDelay.disable()
     this.rtpService.close()
+    this.srt.close()
     this.whip.close()
     await Promise.allSettled([this.rtmp.close(), this.signaling.close(), this.http.close(), this.whep.close()])
     this.hub.close()

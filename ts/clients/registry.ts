@@ -33,6 +33,11 @@ export interface ClientSession {
   readonly startedAt: number
   counters(): ClientCounters
   /**
+   * Protocol-specific figures listed with the client (SRT: RTT, loss, retransmissions, too-late
+   * drops, latency), when the protocol has some.
+   */
+  details?(): Record<string, number | string | boolean>
+  /**
    * Ends the session the protocol's own way (RTMP: status then close; HTTP-FLV: the response
    * ends; WHEP/WHIP: the PeerConnection closes) with a logged reason. Idempotent.
    */
@@ -53,6 +58,8 @@ export interface ClientInfo extends ClientCounters {
   durationMs: number
   /** bits/s over the interval since the previous listing (at least 1 s), 0 on the first. */
   bitrate: number
+  /** Protocol-specific figures (see `ClientSession.details`), when the protocol has some. */
+  details?: Record<string, number | string | boolean>
 }
 
 /** A lifecycle event's payload: the client as it ended, and why. */
@@ -150,6 +157,7 @@ export class ClientRegistry extends TypedEmitter<ClientRegistryEvents> {
     return {
       id: s.id, protocol: s.protocol, role: s.role, app: s.app, stream: s.stream, remoteAddress: s.remoteAddress,
       startedAt: new Date(s.startedAt).toISOString(), durationMs: now - s.startedAt, bitrate, ...c,
+      ...(s.details ? { details: s.details() } : {}),
     }
   }
 }

@@ -37,6 +37,35 @@ export const rtmpSchema = z.strictObject({
   connectTimeoutMs: z.number().int().min(100).default(10_000),
 })
 
+export const srtSchema = z.strictObject({
+  /** Serve SRT (publish and play, MPEG-TS inside). Default true. */
+  enabled: z.boolean().default(true),
+  /** UDP port. Default 8890 (MediaMTX's). */
+  port: port.default(8890),
+  /** Address to bind. Default `0.0.0.0`. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** TSBPD latency Sluice asks for (SRTO_LATENCY; the larger of both sides wins), ms. Default 120. */
+  latencyMs: z.number().int().min(20).max(10_000).default(120),
+  /**
+   * Passphrase every caller must use (10–79 characters; AES-128/192/256 as the caller chooses
+   * with its `pbkeylen`). Null: callers must not encrypt. Default null.
+   */
+  passphrase: z.string().min(10).max(79).nullable().default(null),
+  /** A peer silent this long is dropped, ms. Default 5000. */
+  peerIdleTimeoutMs: z.number().int().min(500).default(5000),
+  /** Handshakes in progress at once; more are ignored until some finish (a flood bound). Default 256. */
+  maxPendingHandshakes: z.number().int().min(1).max(100_000).default(256),
+  /** A handshake that does not finish within this is forgotten, ms. Default 5000. */
+  handshakeTimeoutMs: z.number().int().min(100).default(5000),
+  /** Largest access unit accepted from a publisher's transport stream, bytes. Default 8 MiB. */
+  maxAccessUnitBytes: bytes.default(8 * 1024 * 1024),
+  /**
+   * Packets in an SRT player's send buffer past which it skips to the next keyframe (at most
+   * 4096: the buffer holds 8192). Default 2048 (~2.7 MB, ~8 s at 2.5 Mbit/s).
+   */
+  playerQueuePackets: z.number().int().min(16).max(4096).default(2048),
+})
+
 export const httpSchema = z.strictObject({
   /** TCP port. Default 8000. */
   port: port.default(8000),
@@ -216,6 +245,7 @@ export const logSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   rtmp: rtmpSchema.prefault({}),
+  srt: srtSchema.prefault({}),
   http: httpSchema.prefault({}),
   webrtc: webrtcSchema.prefault({}),
   rtp: rtpSchema.prefault({}),

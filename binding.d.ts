@@ -572,6 +572,11 @@ export declare class TsDemuxer {
    * Never throws: bad packets are dropped and counted (`stats`, `takeError`).
    */
   push(data: Uint8Array): Array<TsHubFrame>
+  /**
+   * The end of the stream: the frames still waiting for a following PES (the last video
+   * access unit).
+   */
+  flush(): Array<TsHubFrame>
   /** Counters so far. */
   get stats(): TsDemuxStats
   /** The latest input problem as text (each also counts in `stats`), or null; cleared by the call. */

@@ -39,7 +39,7 @@ describe('sluice CLI', () => {
   it('starts, answers /healthz and /api/streams, refuses a taken port, stops on SIGTERM', async () => {
     const rtmpPort = await freePort()
     const httpPort = await freePort()
-    const args = [...cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--ice-server', 'stun:stun.example.net:3478']
+    const args = [...cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--srt-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--ice-server', 'stun:stun.example.net:3478']
     const p = run('node', args)
     await waitFor(() => p.stderr().includes('sluice listening'), 10_000, 'listening line')
     expect(p.stderr()).toContain(`rtmp://127.0.0.1:${rtmpPort}`)

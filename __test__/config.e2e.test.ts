@@ -122,6 +122,10 @@ rtmp:
   host: 127.0.0.1
   chunkSize: 8192
   playerMergeWriteMs: 20
+srt:
+  port: 0
+  host: 127.0.0.1
+  latencyMs: 200
 http:
   port: 0
   host: 127.0.0.1
@@ -200,7 +204,7 @@ log:
   it('the shipped sluice.example.yaml starts the server, secrets from the environment, ports from flags', async () => {
     expect((JSON.parse(readFileSync('package.json', 'utf8')) as { files: string[] }).files).toContain('sluice.example.yaml')
     const env = { SLUICE_ADMIN_TOKEN: ADMIN, SLUICE_RTP_RELAY_SECRET: RELAY, SLUICE_ACCESS_TOKEN_SECRET: SECRET }
-    const flags = ['--config', 'sluice.example.yaml', '--rtmp-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1']
+    const flags = ['--config', 'sluice.example.yaml', '--rtmp-port', '0', '--http-port', '0', '--srt-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1']
     const effective = await printed(flags, env)
     expect(effective.admin.token).toBe('<redacted>')
     expect(effective.access).toEqual({ policy: 'loopback', token: { secret: '<redacted>' } })

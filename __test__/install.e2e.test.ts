@@ -168,7 +168,7 @@ describe('npm install of the packed packages (host target)', () => {
     expect(help).toContain('--rtmp-port')
 
     // The server on free loopback ports, from the installed package.
-    const server = runGroup('npx', ['sluice', '--rtmp-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1'], env)
+    const server = runGroup('npx', ['sluice', '--rtmp-port', '0', '--http-port', '0', '--srt-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1'], env)
     const listening = await waitFor(() => server.stderr().match(/sluice listening: rtmp:\/\/127\.0\.0\.1:(\d+)\s+http:\/\/127\.0\.0\.1:(\d+)/), 15_000, 'sluice listening')
     const [rtmpPort, httpPort] = [Number(listening[1]), Number(listening[2])]
     expect(rtmpPort).toBeGreaterThan(0)

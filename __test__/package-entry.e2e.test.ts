@@ -84,7 +84,7 @@ describe('without the native binary', () => {
     expect(config.stdout).toMatch(/port: 1936/)
     const token = node([cli, 'token', '--action', 'play', '--stream', 'live/cam', '--secret', 'a-secret-of-16-chars'])
     expect(token.status).toBe(0)
-    const start = node([cli, '--rtmp-port', '0', '--http-port', '0', '--host', '127.0.0.1'])
+    const start = node([cli, '--rtmp-port', '0', '--http-port', '0', '--srt-port', '0', '--host', '127.0.0.1'])
     console.log(`sluice without its binary:\n${start.stderr}`)
     expect(start.status).toBe(1)
     expect(start.stderr).toMatch(new RegExp(`^sluice: Sluice's native binary for ${process.platform}-${process.arch} could not be loaded\\. It comes in the package ${platformPackage}`))
@@ -130,7 +130,7 @@ describe('with the native binary', () => {
       '--input-type=module',
       '-e',
       "import { Sluice } from 'sluice';" +
-        "const s = new Sluice({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });" +
+        "const s = new Sluice({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, srt: { enabled: false }, log: { level: 'silent' } });" +
         "await s.start(); const r = await fetch(`http://127.0.0.1:${s.http.port}/healthz`); console.log(r.status, await r.text()); await s.close()",
     ])
     expect(r.status, r.stderr).toBe(0)

@@ -39,7 +39,7 @@ const { Sluice } = require(path.join(root, 'dist/index.js'))
 const { SluiceMetrics } = require(path.join(root, 'dist/metrics/metrics.js'))
 
 const sluice = new Sluice({
-  rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' }, webrtc: { bindAddress: '127.0.0.1' },
+  rtmp: { port: 0, host: '127.0.0.1' }, http: { port: 0, host: '127.0.0.1' }, srt: { port: 0, host: '127.0.0.1' }, webrtc: { bindAddress: '127.0.0.1' },
   logger: pino({ level: 'error' }),
 })
 await sluice.start()

@@ -47,7 +47,7 @@ async function startServer() {
   const rtmpPort = await freePort()
   const httpPort = await freePort()
   const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'),
-    '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1'], {
+    '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--srt-port', '0', '--host', '127.0.0.1'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn' },

@@ -20,6 +20,7 @@ const node = () =>
   new Sluice({
     rtmp: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
+    srt: { host: '127.0.0.1', port: 0 },
     rtp: { host: '127.0.0.1', relaySecret },
     log: { level: 'warn' },
   })

@@ -15,6 +15,8 @@ export interface TestServer {
   sluice: Sluice
   rtmpUrl: (path: string) => string
   httpUrl: (path: string) => string
+  /** `srt://127.0.0.1:<port>?streamid=<streamId>` plus `extra` query parameters. */
+  srtUrl: (streamId: string, extra?: string) => string
   logs: LogLine[]
   close: () => Promise<void>
 }
@@ -32,6 +34,7 @@ export async function startSluice(options: Omit<SluiceOptions, 'logger'> = {}): 
     ...options,
     rtmp: { port: 0, host: '127.0.0.1', ...options.rtmp },
     http: { port: 0, host: '127.0.0.1', ...options.http },
+    srt: { port: 0, host: '127.0.0.1', ...options.srt },
     logger,
   })
   await sluice.start()
@@ -39,6 +42,7 @@ export async function startSluice(options: Omit<SluiceOptions, 'logger'> = {}): 
     sluice,
     rtmpUrl: (path) => `rtmp://127.0.0.1:${sluice.rtmp.port}/${path}`,
     httpUrl: (path) => `http://127.0.0.1:${sluice.http.port}${path}`,
+    srtUrl: (streamId, extra = '') => `srt://127.0.0.1:${sluice.srt.port}?streamid=${streamId}${extra ? `&${extra}` : ''}`,
     logs,
     close: () => sluice.close(),
   }

@@ -170,7 +170,7 @@ export class ServerSampler {
 export async function startSluice({ logLevel = 'warn', extraArgs = [], env = {} } = {}) {
   const [rtmpPort, httpPort] = [await freePort(), await freePort()]
   const cli = path.join(root, 'dist', 'cli.js')
-  const proc = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', ...extraArgs], {
+  const proc = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--srt-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', ...extraArgs], {
     env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? logLevel, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   })

@@ -537,7 +537,7 @@ async function runMain() {
     const [rtmpPort, httpPort, udpPort] = [await freePort(), await freePort(), await freePort()]
     origin = `http://127.0.0.1:${httpPort}`
     const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
-    const server = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--webrtc-transport', values.transport], {
+    const server = spawn(process.execPath, [cli, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--srt-port', '0', '--host', '127.0.0.1', '--webrtc-bind', '127.0.0.1', '--webrtc-transport', values.transport], {
       env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', SLUICE_WEBRTC_UDP_PORT: String(udpPort) },
       stdio: ['ignore', 'ignore', 'pipe'],
     })

@@ -49,10 +49,7 @@ export class SrtPublisher implements Publisher {
     if (this.#closed) return
     this.bytesIn += data.length
     const before = this.#demuxer.stats.dropped
-    for (const f of this.#demuxer.push(data)) {
-      this.framesIn++
-      this.stream.pushFrame(f.kind as 'audio' | 'video', f.dts, f.payload, f.keyframe, f.sequenceHeader, f.pts - f.dts)
-    }
+    this.#pushFrames(this.#demuxer.push(data))
     this.stream.noteMedia()
     const dropped = this.#demuxer.stats.dropped - before
     if (dropped > 0) {
@@ -61,6 +58,13 @@ export class SrtPublisher implements Publisher {
       this.#log.debug({ publisher: this.id, error }, 'SRT publisher: malformed transport stream data dropped')
     }
     for (const s of this.#demuxer.takeUnsupported()) this.#log.warn({ publisher: this.id, stream: s }, 'SRT publisher: elementary stream not carried (H.264 and AAC are)')
+  }
+
+  #pushFrames(frames: ReturnType<InstanceType<typeof native.TsDemuxer>['push']>): void {
+    for (const f of frames) {
+      this.framesIn++
+      this.stream.pushFrame(f.kind as 'audio' | 'video', f.dts, f.payload, f.keyframe, f.sequenceHeader, f.pts - f.dts)
+    }
   }
 
   /** Demuxer counters: packets, continuity errors, resync bytes, drops. */
@@ -72,6 +76,8 @@ export class SrtPublisher implements Publisher {
   close(reason: string): void {
     if (this.#closed) return
     this.#closed = true
+    // The last video access unit waits for a next PES that will not come.
+    this.#pushFrames(this.#demuxer.flush())
     this.#hub.unpublish(this.stream, this)
     this.#closeSession(reason)
   }

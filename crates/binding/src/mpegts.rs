@@ -76,6 +76,18 @@ impl TsDemuxer {
     #[napi]
     pub fn push(&mut self, data: &[u8]) -> Vec<TsHubFrame> {
         self.inner.push(data, &mut self.events);
+        self.frames()
+    }
+
+    /// The end of the stream: the frames still waiting for a following PES (the last video
+    /// access unit).
+    #[napi]
+    pub fn flush(&mut self) -> Vec<TsHubFrame> {
+        self.inner.flush(&mut self.events);
+        self.frames()
+    }
+
+    fn frames(&mut self) -> Vec<TsHubFrame> {
         let mut out = Vec::with_capacity(self.events.len());
         for event in self.events.drain(..) {
             match event {

@@ -186,6 +186,20 @@ impl TsDemuxer {
         }
     }
 
+    /// The end of the stream: emits every PES still waiting for the next one to start (an
+    /// unbounded video PES ends only there), then forgets partial packets.
+    pub fn flush(&mut self, out: &mut Vec<DemuxEvent>) {
+        let mut pids: Vec<u16> = self.streams.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            self.finish(pid, out);
+            if let Some(es) = self.streams.get_mut(&pid) {
+                es.pes.clear();
+            }
+        }
+        self.carry.clear();
+    }
+
     fn fail(&mut self, e: TsError) {
         self.stats.dropped += 1;
         self.last_error = Some(e);

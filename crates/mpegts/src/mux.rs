@@ -316,8 +316,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        // (The tail access unit itself stays pending until a next one starts.)
+        // The tail access unit stays pending until a next one starts, or the end of the stream.
         let want = units.clone();
+        let mut end = Vec::new();
+        d.flush(&mut end);
+        assert!(matches!(&end[..], [DemuxEvent::Unit(u)] if u.dts == 90_000 && u.data == [0, 0, 0, 2, 0x41, 1]));
         // Timestamps are relative to the first one seen (the first video DTS, 0).
         assert_eq!(got.len(), want.len());
         for kind in [UnitKind::Video, UnitKind::Audio] {

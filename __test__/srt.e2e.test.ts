@@ -1,0 +1,188 @@
+/**
+ * SRT end to end against real peers: ffmpeg (libsrt) publishes H.264 + AAC in MPEG-TS to Sluice's
+ * SRT listener; ffmpeg plays it back over RTMP and over SRT, srt-live-transmit reads Sluice's SRT
+ * output; passphrases right, wrong and missing; refusals by the access decision, by the stream
+ * id and by the hub; malformed datagrams and a handshake flood leave the server and its live
+ * sessions alone.
+ */
+import dgram from 'node:dgram'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { frameHashes, makeSource, run, type Proc } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-srt-'))
+const source = join(dir, 'source.flv')
+let server: TestServer
+
+/** ffmpeg publishing `file` (FLV, copied into MPEG-TS) to an SRT URL in real time. */
+function publishSrt(file: string, url: string): Proc {
+  return run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', file, '-c', 'copy', '-f', 'mpegts', url])
+}
+
+const live = (s: TestServer, key: string) => s.sluice.hub.live().some((x) => x.key === key)
+const exited = (p: Proc, ms: number) => Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))])
+const hashes = (f: { hash: string }[]) => f.map((x) => x.hash)
+
+beforeAll(async () => {
+  await makeSource(source, 8)
+  server = await startSluice({ hub: { unpublishGraceMs: 500 }, srt: { handshakeTimeoutMs: 1000, maxPendingHandshakes: 64 } })
+  server.sluice.on('publish', (req) => (req.stream === 'forbidden' ? req.reject('not this one') : req.accept()))
+}, 60_000)
+
+afterAll(async () => {
+  await server?.close()
+})
+
+describe('SRT', () => {
+  it('ffmpeg publishes over SRT; RTMP and SRT players decode frames identical to the source from a keyframe on', async () => {
+    const src = await frameHashes(source)
+    const pub = publishSrt(source, server.srtUrl('#!::r=live/srt,m=publish', 'pkt_size=1316'))
+    await waitFor(() => live(server, 'live/srt'), 10_000, 'live/srt to be live')
+    await new Promise((r) => setTimeout(r, 2500))
+    const rtmpOut = join(dir, 'rtmp.flv')
+    const srtOut = join(dir, 'srt.ts')
+    const rtmp = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/srt'), '-c', 'copy', '-f', 'flv', rtmpOut])
+    const srt = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.srtUrl('#!::r=live/srt,m=request'), '-c', 'copy', '-f', 'mpegts', srtOut])
+    await waitFor(() => server.sluice.clients.list().filter((c) => c.protocol === 'srt').length === 2, 10_000, 'the SRT publisher and player in /api/clients')
+    const clients = (await (await fetch(server.httpUrl('/api/clients'))).json()) as { protocol: string; role: string; details?: Record<string, unknown> }[]
+    const srtClients = clients.filter((c) => c.protocol === 'srt')
+    expect(srtClients.map((c) => c.role).sort()).toEqual(['player', 'publisher'])
+    for (const c of srtClients) expect(c.details).toMatchObject({ latencyMs: 120, encrypted: false })
+    expect(await pub.exited).toBe(0)
+    expect(await exited(rtmp, 15_000), rtmp.stderr()).toBe(0)
+    // An SRT player ends when the publisher's stream ends (after the unpublish grace).
+    expect(await exited(srt, 15_000), srt.stderr()).not.toBe('timeout')
+    for (const [name, file] of [['RTMP', rtmpOut], ['SRT', srtOut]] as const) {
+      const got = await frameHashes(file)
+      expect(got.errors, name).toBe('')
+      const start = hashes(src.video).indexOf(got.video[0]!.hash)
+      console.log(`SRT publish → ${name} play: joined at source frame ${start}, decoded ${got.video.length} video and ${got.audio.length} audio frames`)
+      expect(start % 50, name).toBe(0)
+      expect(hashes(got.video), name).toEqual(hashes(src.video).slice(start, start + got.video.length))
+      expect(got.video.length, name).toBeGreaterThan(100)
+      expect(got.audio.length, name).toBeGreaterThan(50)
+    }
+    const ended = server.logs.find((l) => l.msg === 'SRT publisher ended') as { demux?: { continuityErrors: number; dropped: number } } | undefined
+    expect(ended?.demux).toMatchObject({ continuityErrors: 0, dropped: 0 })
+  }, 60_000)
+
+  it('RTMP publish → srt-live-transmit reads MPEG-TS with H.264 and AAC from Sluice (short stream id form)', async () => {
+    const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', server.rtmpUrl('live/fromrtmp')])
+    await waitFor(() => live(server, 'live/fromrtmp'), 10_000, 'live/fromrtmp')
+    await new Promise((r) => setTimeout(r, 1500))
+    const out = join(dir, 'slt.ts')
+    const slt = run('sh', ['-c', `timeout 4 srt-live-transmit -q '${server.srtUrl('live/fromrtmp')}' file://con > '${out}'`])
+    await slt.exited
+    pub.child.kill()
+    expect(statSync(out).size).toBeGreaterThan(100_000)
+    expect(statSync(out).size % 188).toBe(0)
+    const probe = run('ffprobe', ['-hide_banner', '-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', out])
+    await probe.exited
+    expect([...new Set(probe.stdout().split('\n').map((l) => l.trim()).filter(Boolean))].sort()).toEqual(['aac', 'h264'])
+    const got = await frameHashes(out)
+    expect(got.errors).toBe('')
+    expect(got.video.length).toBeGreaterThan(50)
+  }, 30_000)
+
+  it('refuses a bad stream id, a play of a stream that is not live, a second publisher and an access refusal; other sessions go on', async () => {
+    const pub = publishSrt(source, server.srtUrl('publish:live/busy'))
+    await waitFor(() => live(server, 'live/busy'), 10_000, 'live/busy')
+    const attempts: [string, string][] = [
+      ['#!::m=publish', 'no resource'],
+      ['#!::r=live/nothing,m=request', 'not live'],
+      ['publish:live/busy', 'already published'],
+      ['publish:live/forbidden', 'refused'],
+    ]
+    for (const [streamId, why] of attempts) {
+      const p = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', source, '-c', 'copy', '-t', '1', '-f', 'mpegts', server.srtUrl(streamId)])
+      const code = await exited(p, 10_000)
+      expect(code, `${streamId} (${why})`).not.toBe(0)
+      expect(p.stderr(), streamId).toMatch(/reject|Connection|refused|error/i)
+    }
+    expect(live(server, 'live/busy')).toBe(true)
+    expect(live(server, 'live/forbidden')).toBe(false)
+    pub.child.kill()
+  }, 60_000)
+
+  it('survives random and truncated datagrams and a handshake flood: pending handshakes stay bounded and expire, a publisher keeps publishing', async () => {
+    const pub = publishSrt(source, server.srtUrl('publish:live/flooded'))
+    await waitFor(() => live(server, 'live/flooded'), 10_000, 'live/flooded')
+    const port = server.sluice.srt.port
+    const sockets = await Promise.all(
+      Array.from({ length: 100 }, () => new Promise<dgram.Socket>((resolve) => {
+        const s = dgram.createSocket('udp4')
+        s.bind(0, '127.0.0.1', () => resolve(s))
+      })),
+    )
+    // An SRT induction handshake (control type 0, version 4, handshake type 1), then garbage.
+    const induction = Buffer.alloc(64)
+    induction.writeUInt32BE(0x80000000, 0)
+    induction.writeUInt32BE(4, 16)
+    induction.writeUInt16BE(2, 22)
+    induction.writeUInt32BE(1500, 28)
+    induction.writeUInt32BE(8192, 32)
+    induction.writeUInt32BE(1, 36)
+    const sends: Promise<void>[] = []
+    for (const [i, s] of sockets.entries()) {
+      for (let k = 0; k < 20; k++) {
+        const junk = Buffer.from(Array.from({ length: 1 + ((i * 37 + k * 11) % 300) }, (_, j) => (i * 131 + k * 17 + j * 7) & 0xff))
+        const packet = k === 0 ? induction : k % 3 === 0 ? induction.subarray(0, 16 + (k % 40)) : junk
+        sends.push(new Promise((r) => s.send(packet, port, '127.0.0.1', () => r())))
+      }
+    }
+    await Promise.all(sends)
+    await new Promise((r) => setTimeout(r, 200))
+    const during = server.sluice.srt.stats()
+    console.log('SRT under a flood of 2000 datagrams from 100 ports:', during)
+    expect(during.pendingHandshakes).toBeLessThanOrEqual(64)
+    expect(during.ignoredHandshakes).toBeGreaterThan(0)
+    expect(during.parseErrors).toBeGreaterThan(0)
+    for (const s of sockets) s.close()
+    await waitFor(() => server.sluice.srt.stats().pendingHandshakes === 0, 5000, 'pending handshakes to expire')
+    const stream = server.sluice.hub.get('live', 'flooded')!
+    const before = stream.bytesIn
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(stream.bytesIn).toBeGreaterThan(before)
+    pub.child.kill()
+  }, 60_000)
+})
+
+describe('SRT with a passphrase', () => {
+  let secure: TestServer
+  beforeAll(async () => {
+    secure = await startSluice({ srt: { passphrase: 'correct horse battery' } })
+  })
+  afterAll(async () => {
+    await secure?.close()
+  })
+
+  for (const pbkeylen of [16, 32]) {
+    it(`accepts the right passphrase (AES-${pbkeylen * 8}) and plays it back encrypted`, async () => {
+      const key = `live/aes${pbkeylen}`
+      const pub = publishSrt(source, secure.srtUrl(`publish:${key}`, `passphrase=correct horse battery&pbkeylen=${pbkeylen}`))
+      await waitFor(() => live(secure, key), 10_000, `${key} to be live`)
+      await new Promise((r) => setTimeout(r, 1500))
+      const out = join(dir, `aes${pbkeylen}.ts`)
+      const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', secure.srtUrl(key, `passphrase=correct horse battery&pbkeylen=${pbkeylen}`), '-t', '2', '-c', 'copy', '-f', 'mpegts', out])
+      expect(await exited(player, 15_000), player.stderr()).toBe(0)
+      const clients = secure.sluice.clients.list().filter((c) => c.protocol === 'srt')
+      expect(clients.every((c) => c.details?.encrypted === true)).toBe(true)
+      pub.child.kill()
+      const got = await frameHashes(out)
+      expect(got.errors).toBe('')
+      expect(got.video.length).toBeGreaterThan(30)
+    }, 40_000)
+  }
+
+  it('refuses a wrong and a missing passphrase', async () => {
+    for (const extra of ['passphrase=wrong horse battery&pbkeylen=16', '']) {
+      const p = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', source, '-c', 'copy', '-t', '1', '-f', 'mpegts', secure.srtUrl('publish:live/denied', extra)])
+      expect(await exited(p, 10_000), extra || 'no passphrase').not.toBe(0)
+    }
+    expect(live(secure, 'live/denied')).toBe(false)
+    expect(readFileSync(source).length).toBeGreaterThan(0)
+  }, 40_000)
+})

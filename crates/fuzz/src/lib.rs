@@ -13,6 +13,7 @@
 //! | `srtp.rs`  | sluice-srtp               | `crates/srtp/tests/regressions.rs`   |
 //! | `ice.rs`   | sluice-ice                | `crates/ice/tests/regressions.rs`    |
 //! | `audio.rs` | sluice-audio              | `crates/audio/tests/regressions.rs`  |
+//! | `mpegts.rs`| sluice-mpegts             | `crates/mpegts/tests/regressions.rs` |
 //! | `webrtc.rs`| sluice-webrtc             | `crates/webrtc/tests/regressions.rs` |
 //!
 //! Each file names crates only by absolute paths (never `crate::`) and only crates its own
@@ -21,6 +22,7 @@
 
 mod audio;
 mod ice;
+mod mpegts;
 mod rtmp;
 mod rtp;
 mod srtp;
@@ -28,6 +30,7 @@ mod webrtc;
 
 pub use audio::*;
 pub use ice::*;
+pub use mpegts::*;
 pub use rtmp::*;
 pub use rtp::*;
 pub use srtp::*;

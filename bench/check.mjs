@@ -7,6 +7,9 @@
 //                                                     (AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM,
 //                                                     1200 B, batched ×64 and single)
 //   rtp    rtp.bench.mjs --quick (BENCH_TIME 300)     H.264 packetize AU/s ÷ a plain-JS packetizer
+//   mpegts mpegts.bench.mjs (BENCH_TIME 500)          MPEG-TS demux MB/s (to hub frames) ÷ mux.js's
+//                                                     (to PES), 10 s of a 2.9 Mbit/s stream in
+//                                                     1316-byte SRT payloads
 //   whep   fanout.mjs, 50 WHEP viewers per transport  server CPU per viewer of node-datachannel's
 //          (8 s windows, real node-datachannel        send path ÷ the native send path's (ICE-lite,
 //          viewers, 2.5 Mbit/s)                       DTLS, crates/srtp, sendmmsg), same run
@@ -98,6 +101,20 @@ const BENCHES = [
     about: 'ratio = our median access units/s / the plain-JS packetizer median access units/s, same access units, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
   },
   {
+    name: 'mpegts',
+    script: 'mpegts.bench.mjs',
+    args: [],
+    env: {},
+    time: { check: '500', baseline: '1500' },
+    peerLabel: () => 'mux.js 7 TransportPacketStream → ElementaryStream',
+    rows: (j) => {
+      const ours = j.results.find((r) => typeof r.ratioToPeer === 'number')
+      const peer = j.results.find((r) => r.name.startsWith('demux, mux.js'))
+      return ours && peer ? [{ name: 'MPEG-TS demux, 1316 B SRT payloads', ratio: ours.ratioToPeer, ours: ours.mbPerSec, peer: peer.mbPerSec, unit: 'MB/s', raw: { rmePercent: null } }] : []
+    },
+    about: 'ratio = our demux MB/s (to hub frames) / mux.js MB/s (to PES), same transport stream, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
+  {
     name: 'whep',
     script: 'fanout.mjs',
     args: ['--servers', 'sluice', '--players', '', '--viewers', '50', '--whep-transports', 'native,datachannel', '--window', '8'],
@@ -119,7 +136,7 @@ const BENCHES = [
   },
 ].filter((b) => !only || only.includes(b.name))
 if (BENCHES.length === 0) {
-  console.error(`--only: no such benchmark (chunk, srtp, rtp, whep)`)
+  console.error(`--only: no such benchmark (chunk, srtp, rtp, mpegts, whep)`)
   process.exit(2)
 }
 

@@ -1,0 +1,106 @@
+// MPEG-TS demux and mux (what every SRT publisher and player costs) through the N-API binding.
+//
+// Input: 10 s of a 2.5 Mbit/s live stream as SRT carries it — H.264 at 30 fps (a 60 KB IDR every
+// 2 s, 10 KB P frames) and AAC frames of 370 bytes at 48 kHz — muxed once by Sluice's TsMuxer,
+// then cut into 1316-byte SRT payloads.
+// - demux, sluice: `TsDemuxer.push` per payload, down to hub frames (AVCC and AAC FLV tag
+//   bodies with ms timestamps, sequence headers made from SPS/PPS and ADTS).
+// - demux, mux.js 7 (video.js's transmuxer, peer in the same run): TransportPacketStream →
+//   TransportParseStream → ElementaryStream, i.e. PES packets with PTS/DTS (less work than ours:
+//   no Annex B → AVCC, no FLV bodies).
+// - mux, sluice: `TsMuxer.frame` of every hub frame (PAT/PMT, PES, PCR, AUD + SPS/PPS, ADTS).
+//   No JavaScript MPEG-TS muxer of note to compare with; reported as MB/s of TS out.
+//
+//   node --expose-gc bench/mpegts.bench.mjs   (BENCH_TIME ms per task, default 2000)
+// Output: a table and results/mpegts.json (MB/s of transport stream, ratio to mux.js).
+
+import { Bench } from 'tinybench'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import muxjs from 'mux.js'
+import { binding, here, currentCommit } from './lib.mjs'
+
+const { TsDemuxer, TsMuxer } = binding
+const TIME = Number(process.env.BENCH_TIME ?? 2000)
+const SECONDS = 10
+
+function bytes(n, seed) {
+  const b = Buffer.allocUnsafe(n)
+  let x = seed | 1
+  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b[i] = x & 0xff }
+  return b
+}
+
+const sps = Buffer.from([0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60])
+const pps = Buffer.from([0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0])
+const avcHeader = Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, sps.length]), sps, Buffer.from([1, 0, pps.length]), pps])
+const aacHeader = Buffer.from([0xaf, 0, 0x11, 0x90])
+
+/** Hub frames (kind, dts ms, FLV tag body) of the source, in stream order. */
+function sourceFrames() {
+  const frames = [['video', 0, avcHeader], ['audio', 0, aacHeader]]
+  let audioMs = 0
+  for (let i = 0; i < SECONDS * 30; i++) {
+    const ms = Math.round((i * 1000) / 30)
+    const idr = i % 60 === 0
+    const size = idr ? 60_000 : 10_000
+    const nal = bytes(size, i + 1)
+    nal[0] = idr ? 0x65 : 0x41
+    // 3-byte zero runs would read as start codes once in Annex B; a real encoder escapes them.
+    for (let k = 2; k < nal.length; k++) if (nal[k] <= 3 && nal[k - 1] === 0 && nal[k - 2] === 0) nal[k] = 4
+    const body = Buffer.concat([Buffer.from([idr ? 0x17 : 0x27, 1, 0, 0, 0]), Buffer.from([size >>> 24, (size >>> 16) & 255, (size >>> 8) & 255, size & 255]), nal])
+    frames.push(['video', ms, body])
+    while (audioMs <= ms) {
+      frames.push(['audio', Math.round(audioMs), Buffer.concat([Buffer.from([0xaf, 1]), bytes(370, Math.round(audioMs) + 7)])])
+      audioMs += 1024 / 48
+    }
+  }
+  return frames
+}
+
+const frames = sourceFrames()
+const muxer = new TsMuxer()
+const ts = Buffer.concat(frames.map(([kind, dts, body]) => muxer.frame(kind, dts, body)).filter(Boolean))
+const payloads = []
+for (let at = 0; at < ts.length; at += 1316) payloads.push(ts.subarray(at, Math.min(ts.length, at + 1316)))
+const mb = ts.length / 1e6
+console.log(`source: ${frames.length} frames, ${mb.toFixed(2)} MB of MPEG-TS in ${payloads.length} SRT payloads (${((ts.length * 8) / SECONDS / 1e6).toFixed(2)} Mbit/s)`)
+
+let oursOut = 0
+let peerOut = 0
+const bench = new Bench({ time: TIME, warmupTime: 300 })
+bench.add('demux, sluice (N-API, to hub frames)', () => {
+  const d = new TsDemuxer()
+  for (const p of payloads) oursOut += d.push(p).length
+  oursOut += d.flush().length
+})
+bench.add('demux, mux.js (to PES)', () => {
+  const packets = new muxjs.mp2t.TransportPacketStream()
+  const parse = new muxjs.mp2t.TransportParseStream()
+  const es = new muxjs.mp2t.ElementaryStream()
+  packets.pipe(parse).pipe(es)
+  es.on('data', (e) => { if (e.type === 'video' || e.type === 'audio') peerOut++ })
+  for (const p of payloads) packets.push(new Uint8Array(p.buffer, p.byteOffset, p.length))
+  packets.flush()
+})
+bench.add('mux, sluice (N-API, from hub frames)', () => {
+  const m = new TsMuxer()
+  for (const [kind, dts, body] of frames) m.frame(kind, dts, body)
+})
+
+await bench.run()
+if (oursOut === 0 || peerOut === 0) throw new Error(`a demuxer produced nothing (sluice ${oursOut}, mux.js ${peerOut})`)
+const hz = (t) => t.result?.throughput?.mean ?? t.result?.hz ?? 1000 / (t.result?.latency?.mean ?? t.result?.mean)
+const [ours, peer, mux] = bench.tasks
+const rows = [
+  { name: ours.name, mbPerSec: Math.round(hz(ours) * mb), streamSecondsPerSec: Math.round(hz(ours) * SECONDS), ratioToPeer: Math.round((hz(ours) / hz(peer)) * 100) / 100 },
+  { name: peer.name, mbPerSec: Math.round(hz(peer) * mb), streamSecondsPerSec: Math.round(hz(peer) * SECONDS) },
+  { name: mux.name, mbPerSec: Math.round(hz(mux) * mb), streamSecondsPerSec: Math.round(hz(mux) * SECONDS) },
+]
+console.table(rows)
+const out = { benchmark: 'mpegts', date: new Date().toISOString(), commit: currentCommit(), machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version }, source: { seconds: SECONDS, bytes: ts.length, payloads: payloads.length }, results: rows }
+// BENCH_OUT=<file> (bench:check) writes the JSON there instead of results/mpegts.json.
+const file = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(here, 'results', 'mpegts.json')
+fs.mkdirSync(path.dirname(file), { recursive: true })
+fs.writeFileSync(file, JSON.stringify(out, null, 1) + '\n')

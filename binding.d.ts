@@ -436,43 +436,73 @@ export declare class RtpRewriter {
   retransmissions(sequenceNumbers: Array<number>): Array<Buffer>
 }
 
+/**
+ * An SRT caller; see the [module docs](self). Events: `open`, `data`, `closed` (with the reason:
+ * the listener's rejection, a connect timeout, the session's end).
+ */
+export declare class SrtCaller {
+  /**
+   * Starts connecting (the first packet goes out at the first `tick()`). Throws for a bad
+   * address, a passphrase outside 10–79 characters or a key length other than 16, 24 or 32.
+   */
+  constructor(options: SrtCallerOptions)
+  /**
+   * One datagram received on the caller's socket; anything not from the listener, or not SRT,
+   * is ignored. Throws only for a malformed address.
+   */
+  receive(data: Uint8Array, address: string, port: number): void
+  /** Runs what is due: handshake repeats and the connect timeout, then the session's timers. */
+  tick(): void
+  /**
+   * Queues `data` to the listener (a push), cut into payloads of at most 1316 bytes. Returns
+   * false when not connected.
+   */
+  send(data: Uint8Array): boolean
+  /**
+   * Ends the session (SRT shutdown after what is buffered) or abandons the handshake. A
+   * `closed` event follows.
+   */
+  close(): void
+  /** Hands over what was queued since the last call. */
+  drain(): SrtOutput
+  /** The latest statistics of the session (updated every second), or null before it opens. */
+  stats(): SrtSessionStats | null
+  /** Whether the session is open. */
+  get connected(): boolean
+}
+
 /** An SRT listener on one UDP port; see the [module docs](self). */
 export declare class SrtListener {
-  /** A listener; throws on a passphrase outside 10–79 characters. */
+  /** A listener; throws on a passphrase outside 10–79 characters or a port over 65535. */
   constructor(options: SrtListenerOptions)
   /**
    * One datagram from `address`:`port`. A datagram that does not parse as SRT is dropped
-   * (counted in `parseErrors`); a handshake from a new address beyond `maxPending` is ignored
-   * (counted in `ignoredHandshakes`). Throws only for a malformed address.
+   * (counted in `parseErrors`); one from a new address while `maxPending` handshakes are in
+   * progress is ignored (counted in `ignoredHandshakes`). Throws only for a malformed address.
    */
   receive(data: Uint8Array, address: string, port: number): void
   /**
    * Answers a `request` event: `accept`, or refuse with `rejectCode` (SRT's reject reason:
    * 2401 unauthorized, 2403 forbidden, 2404 not found, 2409 conflict, 2400 bad request...;
-   * default 2403). Encryption is settled here too: a caller that encrypts without a
-   * configured passphrase, or does not while one is configured, is refused (1010 BADSECRET,
-   * 1011 UNSECURE). Returns false when the session is no longer waiting.
+   * default 2403). A caller that encrypts without a configured passphrase is refused 1010
+   * (BADSECRET), one that does not while one is configured 1011 (UNSECURE). Returns false
+   * when the session is no longer waiting.
    */
   answer(session: string, accept: boolean, rejectCode?: number | undefined | null): boolean
   /**
-   * Queues `data` (a multiple of 188-byte TS packets, for instance) to a session, cut into
-   * payloads of at most 1316 bytes. Returns false when the session is not open.
+   * Queues `data` (TS packets, for instance) to a session, cut into payloads of at most 1316
+   * bytes. Returns false when the session is not open.
    */
   send(session: string, data: Uint8Array): boolean
   /**
-   * [`send`](Self::send) of the same bytes to several sessions (one N-API call per frame for
-   * every player of a stream). Returns how many were open.
-   */
-  sendMany(sessions: Array<string>, data: Uint8Array): number
-  /**
-   * Ends a session: its data stream closes, what is buffered is sent within the latency,
-   * then the SRT shutdown. A `closed` event follows. Returns false when there is no such open
-   * session (a pending one is forgotten).
+   * Ends a session: its data stream closes, what is buffered is sent within the latency, then
+   * the SRT shutdown; a `closed` event follows. A handshake in progress is forgotten. Returns
+   * false when there is no such open session.
    */
   close(session: string): boolean
   /**
-   * Runs what is due: connection timers (ACK, NAK, retransmission, TSBPD release,
-   * keepalive, idle timeout) and handshake expiry.
+   * Runs what is due: session timers (ACK, NAK, retransmission, TSBPD release, keepalive,
+   * idle timeout) and handshake expiry.
    */
   tick(): void
   /** Hands over what was queued since the last call. */
@@ -483,7 +513,7 @@ export declare class SrtListener {
   get sessions(): number
   /** Handshakes in progress. */
   get pendingHandshakes(): number
-  /** Handshakes ignored because `maxPending` were already in progress. */
+  /** Datagrams ignored because `maxPending` handshakes were already in progress. */
   get ignoredHandshakes(): number
   /** Datagrams that did not parse as SRT. */
   get parseErrors(): number
@@ -1140,17 +1170,39 @@ export interface SdesInlineKey {
   mkiLength?: number
 }
 
-/** One event of [`SrtListener::drain`]. */
+/** Caller options. */
+export interface SrtCallerOptions {
+  /** The listener's IP (already resolved and checked against the allow-list by TS). */
+  address: string
+  /** The listener's port. */
+  port: number
+  /** The local IP the socket is bound to (the handshake carries it). */
+  localAddress: string
+  /** Stream id to send (`SRT_CMD_SID`), e.g. `#!::r=live/cam,m=request`. */
+  streamId?: string
+  /** Passphrase (10–79 characters) when the listener encrypts. */
+  passphrase?: string
+  /** AES key length in bytes with a passphrase: 16 (default), 24 or 32 (libsrt's `pbkeylen`). */
+  keyLength?: number
+  /** TSBPD latency asked for, ms. Default 120. */
+  latencyMs?: number
+  /** A peer silent this long ends the session, ms. Default 5000. */
+  peerIdleTimeoutMs?: number
+  /** The handshake must finish within this, ms. Default 5000. */
+  connectTimeoutMs?: number
+}
+
+/** One event of a `drain()`. */
 export interface SrtEvent {
   /**
-   * `request` (a caller finished its conclusion handshake: answer it), `open` (the session
-   * is connected), `data` (payloads a publisher's session released, concatenated, in order),
-   * `closed` (the session ended; `reason` says why).
+   * `request` (listener: a caller finished its conclusion handshake; answer it), `open` (the
+   * session is connected), `data` (payloads the session released after TSBPD, concatenated,
+   * in order), `closed` (the session ended or the handshake failed; `reason` says why).
    */
   kind: string
-  /** The caller's `ip:port`. */
+  /** The peer's `ip:port`. */
   session: string
-  /** `request`/`open`: the caller's stream id (`SRT_CMD_SID`), if it sent one. */
+  /** `request`/`open`: the caller's stream id (`SRT_CMD_SID`), if any. */
   streamId?: string
   /** `request`: whether the caller asked for encryption (a KMREQ). */
   encrypted?: boolean
@@ -1218,9 +1270,12 @@ export interface SrtpSessionOptions {
   maxSsrcs?: number
 }
 
-/** Statistics of one session (the engine's, SRT's `srt_bstats` names in comments). */
+/**
+ * Statistics of one session (srt-protocol's; libsrt's `srt_bstats` names in comments). RTT is
+ * not measured by srt-protocol 0.4 (always 0).
+ */
 export interface SrtSessionStats {
-  /** Smoothed round-trip time, ms (msRTT). */
+  /** Smoothed round-trip time, ms (msRTT; 0: not measured by the engine). */
   rttMs: number
   /** Negotiated TSBPD latency, ms. */
   latencyMs: number
@@ -1228,16 +1283,18 @@ export interface SrtSessionStats {
   packetsReceived: number
   /** Data packets sent, incl. retransmissions (pktSentTotal). */
   packetsSent: number
-  /** Packets detected lost by the receiver (pktRcvLossTotal). */
+  /** NAKs received for this session's packets, i.e. losses the peer reported (pktSndLossTotal). */
   packetsLost: number
   /** Retransmitted packets sent (pktRetransTotal). */
   packetsRetransmitted: number
   /** Packets received as retransmissions (pktRcvRetransTotal). */
   packetsReceivedRetransmitted: number
-  /** Packets dropped too late, received side (pktRcvDropTotal). */
+  /** Packets dropped too late, receiving side (pktRcvDropTotal). */
   packetsDroppedTooLate: number
-  /** Packets dropped too late, sending side (pktSndDropTotal). */
+  /** Packets dropped too late or for room, sending side (pktSndDropTotal). */
   packetsSendDropped: number
+  /** NAK reports sent (this side detected loss). */
+  naksSent: number
   /** Bytes received (byteRecvTotal). */
   bytesReceived: number
   /** Bytes sent (byteSentTotal). */

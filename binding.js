@@ -845,6 +845,7 @@ module.exports.RtmpSession = nativeBinding.RtmpSession
 module.exports.RtpDepacketizer = nativeBinding.RtpDepacketizer
 module.exports.RtpFanout = nativeBinding.RtpFanout
 module.exports.RtpRewriter = nativeBinding.RtpRewriter
+module.exports.SrtCaller = nativeBinding.SrtCaller
 module.exports.SrtListener = nativeBinding.SrtListener
 module.exports.SrtpSession = nativeBinding.SrtpSession
 module.exports.TsDemuxer = nativeBinding.TsDemuxer

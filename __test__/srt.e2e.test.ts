@@ -150,6 +150,34 @@ describe('SRT', () => {
   }, 60_000)
 })
 
+describe('SRT pulls (Sluice as the caller)', () => {
+  it('pulls from srt-live-transmit in listener mode (AES-128) into the hub; RTMP plays it; DELETE stops it', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const feeder = run('sh', ['-c', `ffmpeg -hide_banner -v error -re -i '${source}' -c copy -f mpegts - | srt-live-transmit -q file://con 'srt://127.0.0.1:${port}?mode=listener&passphrase=a pull passphrase&pbkeylen=16'`])
+    await new Promise((r) => setTimeout(r, 500))
+    const post = (body: unknown) => fetch(server.httpUrl('/api/srt/pulls'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect((await post({ url: 'http://127.0.0.1:1/x', app: 'live', name: 'x' })).status).toBe(400)
+    expect((await post({ url: 'srt://192.0.2.1:9000', app: 'live', name: 'x' })).status).toBe(403)
+    const created = await post({ url: `srt://127.0.0.1:${port}?passphrase=a pull passphrase&pbkeylen=16`, app: 'live', name: 'pulled' })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    await waitFor(() => live(server, 'live/pulled'), 10_000, 'live/pulled from the pull')
+    const out = join(dir, 'pulled.flv')
+    const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/pulled'), '-t', '2', '-c', 'copy', '-f', 'flv', out])
+    expect(await exited(player, 15_000), player.stderr()).toBe(0)
+    const got = await frameHashes(out)
+    const src = await frameHashes(source)
+    const start = hashes(src.video).indexOf(got.video[0]!.hash)
+    expect(start).toBeGreaterThanOrEqual(0)
+    expect(hashes(got.video)).toEqual(hashes(src.video).slice(start, start + got.video.length))
+    const list = (await (await fetch(server.httpUrl('/api/srt/pulls'))).json()) as { id: string; connected: boolean }[]
+    expect(list.find((p) => p.id === id)?.connected).toBe(true)
+    expect((await fetch(server.httpUrl(`/api/srt/pulls/${id}`), { method: 'DELETE' })).status).toBe(204)
+    await waitFor(() => !live(server, 'live/pulled'), 5000, 'the pulled stream to end')
+    feeder.child.kill()
+  }, 40_000)
+})
+
 describe('SRT with a passphrase', () => {
   let secure: TestServer
   beforeAll(async () => {

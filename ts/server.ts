@@ -114,6 +114,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
     this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
     this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host }, ctx)
+    this.srt.serveApi(this.http, config.rtp.allowedDestinations)
     servePlayerPage(this.http)
     servePublishPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)

@@ -23,6 +23,18 @@ import { ListenError } from '../errors'
 import { parseStreamId, type SrtStreamRequest } from './stream-id'
 import { SrtPublisher } from './publisher'
 import { SrtPlayer } from './player'
+import { SrtPull, parseSrtUrl } from './pull'
+import { readJson, sendJson, type HttpServer } from '../http/server'
+import { DestinationPolicy } from '../rtp/destinations'
+import { z } from 'zod'
+
+const NAME = /^[A-Za-z0-9._~-]{1,128}$/
+/** `POST /api/srt/pulls`. */
+const pullBody = z.strictObject({
+  url: z.string().max(2048),
+  app: z.string().regex(NAME),
+  name: z.string().regex(NAME),
+})
 
 type Listener = InstanceType<typeof native.SrtListener>
 
@@ -58,6 +70,8 @@ export class SrtServer {
   #timerAt = Infinity
   #flushQueued = false
   #closed = false
+  /** SRT pulls (Sluice as the caller), by id. */
+  readonly pulls = new Map<string, SrtPull>()
   /** Datagrams the socket failed to send. */
   sendErrors = 0
 
@@ -77,6 +91,35 @@ export class SrtServer {
   stats(): { sessions: number; pendingHandshakes: number; ignoredHandshakes: number; parseErrors: number } {
     const l = this.#listener
     return { sessions: l?.sessions ?? 0, pendingHandshakes: l?.pendingHandshakes ?? 0, ignoredHandshakes: l?.ignoredHandshakes ?? 0, parseErrors: l?.parseErrors ?? 0 }
+  }
+
+  /**
+   * The admin routes of SRT pulls: `POST /api/srt/pulls` `{url, app, name}` (201 with the pull;
+   * 400 bad URL, 403 a host outside `rtp.allowedDestinations`, 409 a live name), `GET
+   * /api/srt/pulls`, `DELETE /api/srt/pulls/{id}`.
+   */
+  serveApi(http: HttpServer, allowedDestinations: readonly string[]): void {
+    const destinations = new DestinationPolicy(allowedDestinations)
+    http.route('POST', /^\/api\/srt\/pulls\/?$/, async (req, res) => {
+      const body = await readJson(req, pullBody)
+      const target = parseSrtUrl(body.url)
+      const allowed = await destinations.check(target.host)
+      if (this.#hub.get(body.app, body.name)?.publisher) return sendJson(res, 409, { error: `stream ${body.app}/${body.name} is already published` })
+      const pull = new SrtPull(this.#hub, this.#log, this.#ctx.clients, {
+        id: `srt-pull-${nextId++}`, app: body.app, stream: body.name, target: { ...target, ...allowed },
+        latencyMs: this.#config.latencyMs, maxAccessUnitBytes: this.#config.maxAccessUnitBytes,
+      })
+      this.pulls.set(pull.id, pull)
+      sendJson(res, 201, pull.stats())
+    })
+    http.route('GET', /^\/api\/srt\/pulls\/?$/, async (_req, res) => sendJson(res, 200, [...this.pulls.values()].map((p) => p.stats())))
+    http.route('DELETE', /^\/api\/srt\/pulls\/([^/]+)$/, async (_req, res, [id]) => {
+      const pull = this.pulls.get(id!)
+      if (!pull) return sendJson(res, 404, { error: `no SRT pull ${id}` })
+      this.pulls.delete(id!)
+      pull.close()
+      res.writeHead(204).end()
+    })
   }
 
   /** Binds the UDP port. Rejects with `ListenError` when it cannot. */
@@ -110,6 +153,8 @@ export class SrtServer {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    for (const p of this.pulls.values()) p.close('server closed')
+    this.pulls.clear()
     for (const [id, s] of this.#sessions) {
       this.#listener?.close(id)
       s.end('server closed')

@@ -9,7 +9,9 @@
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use sluice_mpegts::{DemuxEvent, TsDemuxer as Demuxer, TsMuxer as Muxer, UnitKind};
-use sluice_rtmp::flv::{AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader, SOUND_AAC};
+use sluice_rtmp::flv::{
+    AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader, SOUND_AAC,
+};
 
 /// FLV AAC audio tag header byte: SoundFormat 10, 44 kHz, 16-bit, stereo (fixed for AAC).
 const AAC_TAG: u8 = 0xAF;
@@ -92,15 +94,33 @@ impl TsDemuxer {
         for event in self.events.drain(..) {
             match event {
                 DemuxEvent::AvcConfig { sps, pps, dts } => {
-                    let Some(record) = AvcDecoderConfigurationRecord::from_parameter_sets(&sps, &pps) else { continue };
+                    let Some(record) =
+                        AvcDecoderConfigurationRecord::from_parameter_sets(&sps, &pps)
+                    else {
+                        continue;
+                    };
                     let mut body = vec![0x17, 0, 0, 0, 0];
                     body.extend_from_slice(&record.to_bytes());
                     let t = ms(dts).max(0.0);
-                    out.push(TsHubFrame { kind: "video".into(), dts: t, pts: t, keyframe: true, sequence_header: true, payload: body.into() });
+                    out.push(TsHubFrame {
+                        kind: "video".into(),
+                        dts: t,
+                        pts: t,
+                        keyframe: true,
+                        sequence_header: true,
+                        payload: body.into(),
+                    });
                 }
                 DemuxEvent::AacConfig { config, dts, .. } => {
                     let t = ms(dts).max(0.0);
-                    out.push(TsHubFrame { kind: "audio".into(), dts: t, pts: t, keyframe: false, sequence_header: true, payload: vec![AAC_TAG, 0, config[0], config[1]].into() });
+                    out.push(TsHubFrame {
+                        kind: "audio".into(),
+                        dts: t,
+                        pts: t,
+                        keyframe: false,
+                        sequence_header: true,
+                        payload: vec![AAC_TAG, 0, config[0], config[1]].into(),
+                    });
                 }
                 DemuxEvent::Unit(u) => {
                     let video = u.kind == UnitKind::Video;
@@ -124,10 +144,20 @@ impl TsDemuxer {
                         b.extend_from_slice(&u.data);
                         b
                     };
-                    out.push(TsHubFrame { kind: if video { "video" } else { "audio" }.into(), dts, pts, keyframe: u.keyframe, sequence_header: false, payload: body.into() });
+                    out.push(TsHubFrame {
+                        kind: if video { "video" } else { "audio" }.into(),
+                        dts,
+                        pts,
+                        keyframe: u.keyframe,
+                        sequence_header: false,
+                        payload: body.into(),
+                    });
                 }
                 DemuxEvent::Unsupported { pid, stream_type } => {
-                    self.unsupported.push(format!("PID {pid:#x}: stream type {:#04x}", stream_type.byte()));
+                    self.unsupported.push(format!(
+                        "PID {pid:#x}: stream type {:#04x}",
+                        stream_type.byte()
+                    ));
                 }
             }
         }
@@ -176,7 +206,9 @@ impl Default for TsMuxer {
 impl TsMuxer {
     #[napi(constructor)]
     pub fn new() -> Self {
-        TsMuxer { inner: Muxer::new() }
+        TsMuxer {
+            inner: Muxer::new(),
+        }
     }
 
     /// One hub frame: `kind` `"audio"`/`"video"`, `dtsMs` its decode time in ms, `payload` its FLV
@@ -196,7 +228,8 @@ impl TsMuxer {
             if h.is_sequence_header {
                 let record = AvcDecoderConfigurationRecord::parse(data)?;
                 let (sps, pps) = (record.sps.first()?, record.pps.first()?);
-                self.inner.set_avc_config(sps, pps, usize::from(record.nalu_length_size));
+                self.inner
+                    .set_avc_config(sps, pps, usize::from(record.nalu_length_size));
                 return None;
             }
             let pts = dts + i64::from(h.composition_time) * 90;

@@ -50,7 +50,9 @@ pub fn mpegts_demux(data: &[u8]) {
 
     let mut last = [i64::MIN; 2];
     for e in &whole {
-        let sluice_mpegts::DemuxEvent::Unit(u) = e else { continue };
+        let sluice_mpegts::DemuxEvent::Unit(u) = e else {
+            continue;
+        };
         assert!(u.data.len() <= MAX_PES);
         let video = u.kind == sluice_mpegts::UnitKind::Video;
         if video {
@@ -59,7 +61,10 @@ pub fn mpegts_demux(data: &[u8]) {
                 let len = u32::from_be_bytes(u.data[at..at + 4].try_into().unwrap()) as usize;
                 assert!(len > 0, "empty NAL unit");
                 let t = u.data[at + 4] & 0x1F;
-                assert!(!matches!(t, 7 | 8 | 9 | 12), "NAL type {t} left in an access unit");
+                assert!(
+                    !matches!(t, 7 | 8 | 9 | 12),
+                    "NAL type {t} left in an access unit"
+                );
                 at += 4 + len;
                 assert!(at <= u.data.len(), "NAL lengths run past the unit");
             }
@@ -68,7 +73,11 @@ pub fn mpegts_demux(data: &[u8]) {
         }
         let slot = &mut last[usize::from(video)];
         if *slot != i64::MIN {
-            assert!(u.dts >= *slot - 10 * 90_000 - 100_000, "dts went back {} ticks", *slot - u.dts);
+            assert!(
+                u.dts >= *slot - 10 * 90_000 - 100_000,
+                "dts went back {} ticks",
+                *slot - u.dts
+            );
         }
         *slot = (*slot).max(u.dts);
     }

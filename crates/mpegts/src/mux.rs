@@ -320,7 +320,9 @@ mod tests {
         let want = units.clone();
         let mut end = Vec::new();
         d.flush(&mut end);
-        assert!(matches!(&end[..], [DemuxEvent::Unit(u)] if u.dts == 90_000 && u.data == [0, 0, 0, 2, 0x41, 1]));
+        assert!(
+            matches!(&end[..], [DemuxEvent::Unit(u)] if u.dts == 90_000 && u.data == [0, 0, 0, 2, 0x41, 1])
+        );
         // Timestamps are relative to the first one seen (the first video DTS, 0).
         assert_eq!(got.len(), want.len());
         for kind in [UnitKind::Video, UnitKind::Audio] {

@@ -17,6 +17,12 @@ fn harness_accepts_trivial_and_broken_streams() {
     harness::mpegts_demux(&[0x85, 0x47]);
     harness::mpegts_demux(&[0x03, 0x47, 0x40, 0x00, 0x10, 0x00, 0x00, 0xB0, 0x0D]);
     let mut junk = vec![0x81];
-    junk.extend((0..2000u32).map(|i| if i % 188 == 0 { 0x47 } else { (i * 31 % 251) as u8 }));
+    junk.extend((0..2000u32).map(|i| {
+        if i % 188 == 0 {
+            0x47
+        } else {
+            (i * 31 % 251) as u8
+        }
+    }));
     harness::mpegts_demux(&junk);
 }

@@ -273,7 +273,7 @@ export class SrtServer {
     const srtDetails = (): Record<string, number | boolean> => {
       const s = listener.stats(session)
       return s
-        ? { rttMs: s.rttMs, latencyMs: s.latencyMs, packetsLost: s.packetsLost, packetsRetransmitted: s.packetsRetransmitted,
+        ? { rttMs: s.rttMs, latencyMs: s.latencyMs, packetsLost: s.packetsLost, naksSent: s.naksSent, packetsRetransmitted: s.packetsRetransmitted,
             packetsReceivedRetransmitted: s.packetsReceivedRetransmitted, packetsDroppedTooLate: s.packetsDroppedTooLate,
             packetsSendDropped: s.packetsSendDropped, encrypted: s.encrypted }
         : { latencyMs }

@@ -1,0 +1,122 @@
+/**
+ * SRT over a lossy path: ffmpeg (libsrt) publishes from inside a network namespace this test
+ * creates (a veth pair, 10.213.<n>.0/30), with nftables' `numgen random` dropping 2 % and then
+ * 10 % of the UDP datagrams in both directions (netdev ingress chains on the pair's two ends); Sluice listens on the root side of the pair.
+ * The stream must still decode frame for frame over RTMP (ARQ repairs within the latency
+ * budget); the retransmissions and too-late drops Sluice counted are printed. Needs root, `ip`
+ * and `nft` (the README's test line installs nftables); no traffic leaves the veth pair.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { frameHashes, makeSource, run } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-srt-loss-'))
+const source = join(dir, 'source.flv')
+const n = 1 + Math.floor(Math.random() * 250)
+const ns = `sluice-srt-${process.pid}`
+const hostSide = `sls${n}a`
+const nsSide = `sls${n}b`
+const hostIp = `10.213.${n}.1`
+const nsIp = `10.213.${n}.2`
+let server: TestServer
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString()
+const inNs = (cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args])
+
+const table = `sluice_loss_${n}`
+
+/**
+ * Drops `percent` % of the datagrams arriving on each end of the veth pair: a netdev ingress
+ * chain on the root-side device (publisher → Sluice) and one on the namespace side (Sluice →
+ * publisher). Ingress drops are silent, like loss on a real path (a drop in an output hook
+ * would fail the sender's sendmsg with EPERM, and libsrt would just send again).
+ */
+function setLoss(percent: number): void {
+  for (const [exec, dev] of [[sh, hostSide], [inNs, nsSide]] as const) {
+    try {
+      exec('nft', ['delete', 'table', 'netdev', table])
+    } catch {
+      // not there yet
+    }
+    exec('nft', ['add', 'table', 'netdev', table])
+    exec('nft', ['add', 'chain', 'netdev', table, 'ingress', `{ type filter hook ingress device ${dev} priority 0 ; }`])
+    exec('nft', ['add', 'rule', 'netdev', table, 'ingress', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100', '<', String(percent), 'counter', 'drop'])
+  }
+}
+
+/** The datagrams the two ingress chains dropped: `[to Sluice, to the publisher]`. */
+function dropped(): [number, number] {
+  const count = (text: string) => Number(/counter packets (\d+)/.exec(text)?.[1] ?? 0)
+  return [count(sh('nft', ['list', 'table', 'netdev', table])), count(inNs('nft', ['list', 'table', 'netdev', table]))]
+}
+
+beforeAll(async () => {
+  sh('ip', ['netns', 'add', ns])
+  sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide])
+  sh('ip', ['link', 'set', nsSide, 'netns', ns])
+  sh('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostSide])
+  sh('ip', ['link', 'set', hostSide, 'up'])
+  inNs('ip', ['addr', 'add', `${nsIp}/30`, 'dev', nsSide])
+  inNs('ip', ['link', 'set', nsSide, 'up'])
+  inNs('ip', ['link', 'set', 'lo', 'up'])
+  await makeSource(source, 10)
+  // The publisher is not on loopback: the default policy (`loopback`) would refuse it.
+  server = await startSluice({ hub: { unpublishGraceMs: 500 }, srt: { host: hostIp, latencyMs: 120 }, access: { policy: 'open' } })
+}, 60_000)
+
+afterAll(async () => {
+  await server?.close()
+  try {
+    sh('nft', ['delete', 'table', 'netdev', table])
+  } catch {
+    // never made
+  }
+  try {
+    sh('ip', ['link', 'del', hostSide])
+  } catch {
+    // gone with the namespace
+  }
+  sh('ip', ['netns', 'del', ns])
+})
+
+describe('SRT through packet loss (network namespace, nftables numgen drop)', () => {
+  for (const percent of [2, 10]) {
+    it(`${percent} % loss both ways, 120 ms latency: RTMP players decode every frame of the SRT publish`, async () => {
+      setLoss(percent)
+      const key = `live/loss${percent}`
+      const url = `srt://${hostIp}:${server.sluice.srt.port}?streamid=publish:${key}&latency=120000&pkt_size=1316`
+      const pub = run('ip', ['netns', 'exec', ns, 'ffmpeg', '-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'mpegts', url])
+      await waitFor(() => server.sluice.hub.live().some((s) => s.key === key), 15_000, `${key} to be live`)
+      await new Promise((r) => setTimeout(r, 1500))
+      const out = join(dir, `loss${percent}.flv`)
+      const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl(key), '-c', 'copy', '-f', 'flv', out])
+      let srt: Record<string, unknown> | undefined
+      const sample = setInterval(() => {
+        srt = server.sluice.clients.list().find((c) => c.protocol === 'srt' && c.stream === key.split('/')[1])?.details ?? srt
+      }, 500)
+      expect(await pub.exited, pub.stderr()).toBe(0)
+      await Promise.race([player.exited, new Promise((r) => setTimeout(r, 15_000))])
+      clearInterval(sample)
+      const got = await frameHashes(out)
+      const src = await frameHashes(source)
+      const hashes = (f: { hash: string }[]) => f.map((x) => x.hash)
+      const start = hashes(src.video).indexOf(got.video[0]!.hash)
+      const [toSluice, toPublisher] = dropped()
+      const publisher = server.logs.findLast((l) => l.msg === 'SRT publisher ended') as { demux?: Record<string, number> } | undefined
+      console.log(`SRT at ${percent} % loss (datagrams dropped: ${toSluice} to Sluice, ${toPublisher} to the publisher): RTMP player decoded ${got.video.length} video frames from source frame ${start}; SRT session`, srt, 'demux', publisher?.demux)
+      expect(got.errors).toBe('')
+      expect(start).toBeGreaterThanOrEqual(0)
+      expect(hashes(got.video)).toEqual(hashes(src.video).slice(start, start + got.video.length))
+      expect(start + got.video.length).toBe(src.video.length)
+      expect(Number(srt?.packetsReceivedRetransmitted ?? 0)).toBeGreaterThan(0)
+      expect(publisher?.demux).toMatchObject({ continuityErrors: 0 })
+      // Live mode has no linger: a datagram lost in the last round trip before ffmpeg's
+      // shutdown is never repaired, so the final PES may be cut (counted, dropped).
+      expect(publisher?.demux?.dropped).toBeLessThanOrEqual(1)
+    }, 60_000)
+  }
+})

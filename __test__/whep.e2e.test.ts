@@ -18,7 +18,7 @@ let server: TestServer
 let browser: Browser
 const publishers: Proc[] = []
 
-function publishLive(url: string, seconds: number, extra: string[] = []): Proc {
+function publishLive(url: string, seconds: number, extra: string[] = [], format = 'flv'): Proc {
   const p = run('ffmpeg', [
     '-hide_banner', '-v', 'error', '-re',
     '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
@@ -26,7 +26,7 @@ function publishLive(url: string, seconds: number, extra: string[] = []): Proc {
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', ...extra,
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
-    '-f', 'flv', url,
+    '-f', format, url,
   ])
   publishers.push(p)
   return p
@@ -68,6 +68,19 @@ describe('WHEP playback in Chromium', () => {
       const viewers = (await server.sluice.whep.pool.stats()).viewers
       expect(viewers.some((v) => (v.transportFeedback ?? 0) > 0)).toBe(true)
     }
+    await page.close()
+    publishers.pop()!.child.kill('SIGKILL')
+  }, 40_000)
+
+  it('plays an SRT publish (MPEG-TS, H.264 + AAC → Opus): frames at the source resolution, audio with a level', async () => {
+    publishLive(server.srtUrl('#!::r=live/whep-srt,m=publish'), 20, [], 'mpegts')
+    await waitFor(() => server.sluice.hub.live().some((x) => x.key === 'live/whep-srt'), 10_000, 'the SRT publisher')
+    await new Promise((r) => setTimeout(r, 1000))
+    const { page, s } = await watch('live/whep-srt', 6)
+    expect(s.video?.framesDecoded).toBeGreaterThan(40)
+    expect(s.video?.frameWidth).toBe(640)
+    expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)
+    expect(s.audio?.audioLevel).toBeGreaterThan(0)
     await page.close()
     publishers.pop()!.child.kill('SIGKILL')
   }, 40_000)

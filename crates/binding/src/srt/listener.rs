@@ -212,22 +212,7 @@ impl SrtListener {
         if !self.sessions.contains_key(&addr) {
             return false;
         }
-        let now = Instant::now();
-        let mut open = false;
-        self.guarded(addr, |s| {
-            open = s
-                .sessions
-                .get_mut(&addr)
-                .is_some_and(|c| c.send(now, data, &mut s.out));
-            if !open {
-                s.closed(
-                    now,
-                    addr,
-                    "the session ended (shutdown or peer idle timeout)",
-                );
-            }
-        });
-        open
+        self.with_session(Instant::now(), addr, |c, now, out| c.send(now, data, out))
     }
 
     /// Ends a session: its data stream closes, what is buffered is sent within the latency, then
@@ -376,11 +361,23 @@ impl SrtListener {
 
     /// Feeds a session until it waits; one that closes is removed and reported.
     fn drive(&mut self, now: Instant, addr: SocketAddr, input: CInput) {
+        self.with_session(now, addr, |c, now, out| c.drive(now, input, out));
+    }
+
+    /// Runs `f` on an open session under [`guarded`](Self::guarded); when `f` says the
+    /// session closed (false), it is removed and reported. Returns whether it is still open.
+    fn with_session(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        f: impl FnOnce(&mut Session, Instant, &mut Outbox) -> bool,
+    ) -> bool {
+        let mut open = false;
         self.guarded(addr, |s| {
-            let open = s
+            open = s
                 .sessions
                 .get_mut(&addr)
-                .is_some_and(|c| c.drive(now, input, &mut s.out));
+                .is_some_and(|c| f(c, now, &mut s.out));
             if !open {
                 s.closed(
                     now,
@@ -389,6 +386,7 @@ impl SrtListener {
                 );
             }
         });
+        open
     }
 
     fn run_listener(&mut self, now: Instant, input: LInput) {

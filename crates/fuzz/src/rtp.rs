@@ -320,9 +320,11 @@ pub fn reorder_buffer(data: &[u8]) {
 /// video batch (bit 2 a keyframe, bit 3 an injection for subscriber 1 with the next op byte as
 /// its offset), bits 4–5 NACK subscriber 1 or 2 for the packet's sequence number; every 16th
 /// record removes and re-adds subscriber 2. Never panics; a rewritten packet is its input's
-/// payload behind a plain 12-byte header with the rewriter's SSRC and payload type and the
-/// previous output sequence number + 1; a resolved NACK is a packet the fan-out was given,
-/// patched back to the sequence number asked for.
+/// payload behind a plain 12-byte header with the rewriter's SSRC and payload type; its sequence
+/// number is the previous output's + 1 for a new input SSRC, and keeps the input's distance to
+/// the previous packet for the same SSRC (gaps and reordering stay visible to the receiver, who
+/// NACKs them); a resolved NACK is a packet the fan-out was given, patched back to the sequence
+/// number asked for.
 ///
 /// [`RtpRewriter`]: sluice_rtp::egress::RtpRewriter
 /// [`Fanout`]: sluice_rtp::egress::Fanout
@@ -338,6 +340,8 @@ pub fn rtp_egress(data: &[u8]) {
     let mut now = 0.0;
     let mut rest = data;
     let mut records = 0u32;
+    // The input SSRC and sequence number of the last packet rewritten.
+    let mut last_input: Option<(u32, u16)> = None;
     while rest.len() >= 2 {
         let (op, len) = (rest[0], rest[1] as usize);
         let packet_owned: Vec<u8>;
@@ -362,8 +366,15 @@ pub fn rtp_egress(data: &[u8]) {
                     assert_eq!(out[0] & 0x1F, 0, "no extension, no CSRC");
                     assert_eq!(out[1] & 0x7F, 111);
                     assert_eq!(u32::from_be_bytes([out[8], out[9], out[10], out[11]]), 0x5EED);
-                    assert_eq!(u16::from_be_bytes([out[2], out[3]]), before.wrapping_add(1));
+                    let seq = u16::from_be_bytes([packet[2], packet[3]]);
+                    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+                    let step = match last_input {
+                        Some((s, prev)) if s == ssrc => seq.wrapping_sub(prev),
+                        _ => 1,
+                    };
+                    assert_eq!(u16::from_be_bytes([out[2], out[3]]), before.wrapping_add(step));
                     assert_eq!(&out[12..n], &packet[packet.len() - (n - 12)..]);
+                    last_input = Some((ssrc, seq));
                 }
                 Err(_) => assert_eq!(rewriter.last_sequence_number(), before, "an error changes nothing"),
             }

@@ -268,7 +268,8 @@ log:
 
   it('the environment overrides the file and flags override the environment: --print-config and the bound port', async () => {
     const [a, b, c] = [await freePort(), await freePort(), await freePort()]
-    const config = file('precedence.yaml', `rtmp:\n  port: ${a}\n  host: 127.0.0.1\nhttp:\n  port: 0\n  host: 127.0.0.1\n  cors:\n    origins: [http://file.example]\nsfu:\n  enabled: true\nlog:\n  level: warn\n`)
+    // Two servers run at once below: each needs its own SRT port too.
+    const config = file('precedence.yaml', `rtmp:\n  port: ${a}\n  host: 127.0.0.1\nsrt:\n  port: 0\n  host: 127.0.0.1\nhttp:\n  port: 0\n  host: 127.0.0.1\n  cors:\n    origins: [http://file.example]\nsfu:\n  enabled: true\nlog:\n  level: warn\n`)
     expect((await printed(['--config', config])).rtmp.port).toBe(a)
     const env = { SLUICE_RTMP_PORT: String(b), SLUICE_HTTP_CORS_ORIGINS: 'http://a.example, http://b.example', SLUICE_SFU_ENABLED: 'false', SLUICE_LOG_LEVEL: 'error' }
     const fromEnv = await printed(['--config', config], env)
@@ -316,7 +317,7 @@ log:
     const out = p.stdout()
     for (const secret of ['jwt-secret-0123456789', ADMIN, RELAY, SECRET, 'turn-password', 'hook-password']) expect(out).not.toContain(secret)
     const effective = parseYaml(out)
-    expect(Object.keys(effective)).toEqual(['rtmp', 'http', 'webrtc', 'rtp', 'hub', 'signaling', 'sfu', 'access', 'webhooks', 'admin', 'metrics', 'shutdown', 'log'])
+    expect(Object.keys(effective)).toEqual(['rtmp', 'srt', 'http', 'webrtc', 'rtp', 'hub', 'signaling', 'sfu', 'access', 'webhooks', 'admin', 'metrics', 'shutdown', 'log'])
     expect(effective.access).toEqual({ policy: 'jwt', token: { secret: '<redacted>' }, jwt: { secret: '<redacted>' } })
     expect(effective.admin.token).toBe('<redacted>')
     expect(effective.rtp.relaySecret).toBe('<redacted>')

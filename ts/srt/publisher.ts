@@ -78,6 +78,8 @@ export class SrtPublisher implements Publisher {
     this.#closed = true
     // The last video access unit waits for a next PES that will not come.
     this.#pushFrames(this.#demuxer.flush())
+    const error = this.#demuxer.takeError()
+    if (error) this.#log.debug({ publisher: this.id, error }, 'SRT publisher: the last PES was cut (the stream ended inside it)')
     this.#hub.unpublish(this.stream, this)
     this.#closeSession(reason)
   }

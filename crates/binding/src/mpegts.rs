@@ -1,14 +1,17 @@
 //! MPEG-TS ↔ hub frames (FLV tag bodies, the hub's currency; ms timestamps) for SRT.
 //!
-//! `TsDemuxer`: bytes of a publisher's transport stream in, hub frames out — an AVC sequence
-//! header (AVCDecoderConfigurationRecord) before the first video frame and whenever the SPS/PPS
-//! change, an AAC sequence header (AudioSpecificConfig) likewise, then AVC NALU and AAC raw
-//! frames with dts/pts in ms. `TsMuxer`: hub frames in, 188-byte transport packets out, once per
+//! `TsDemuxer`: bytes of a publisher's transport stream in, hub frames out — a video sequence
+//! header before the first video frame and whenever the parameter sets change (H.264: the
+//! legacy FLV AVC tag with an AVCDecoderConfigurationRecord; H.265: an Enhanced RTMP `hvc1`
+//! sequence start with an HEVCDecoderConfigurationRecord), an AAC sequence header
+//! (AudioSpecificConfig) likewise, then coded frames (AVC NALU / `hvc1` coded frames with their
+//! composition time) and AAC raw frames, dts/pts in ms. `TsMuxer`: hub frames in, 188-byte transport packets out, once per
 //! stream for every SRT player.
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use sluice_mpegts::{DemuxEvent, TsDemuxer as Demuxer, TsMuxer as Muxer, UnitKind};
+use sluice_mpegts::{DemuxEvent, TsDemuxer as Demuxer, TsMuxer as Muxer, UnitKind, VideoCodec as TsVideoCodec};
+use sluice_rtmp::hevc::HevcDecoderConfigurationRecord;
 use sluice_rtmp::flv::{
     AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader, SOUND_AAC,
 };
@@ -47,11 +50,13 @@ pub struct TsDemuxStats {
     pub dropped: f64,
 }
 
-/// MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 and AAC/ADTS).
+/// MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 or H.265, and AAC/ADTS).
 #[napi]
 pub struct TsDemuxer {
     inner: Demuxer,
     events: Vec<DemuxEvent>,
+    /// The codec of the last video configuration: what the video units that follow are.
+    video_codec: TsVideoCodec,
     last_dts: [f64; 2],
     unsupported: Vec<String>,
 }
@@ -68,6 +73,7 @@ impl TsDemuxer {
         TsDemuxer {
             inner: Demuxer::new(max_pes_bytes.map_or(8 << 20, |n| n as usize)),
             events: Vec::new(),
+            video_codec: TsVideoCodec::H264,
             last_dts: [-1.0; 2],
             unsupported: Vec::new(),
         }
@@ -93,23 +99,22 @@ impl TsDemuxer {
         let mut out = Vec::with_capacity(self.events.len());
         for event in self.events.drain(..) {
             match event {
-                DemuxEvent::AvcConfig { sps, pps, dts } => {
-                    let Some(record) =
-                        AvcDecoderConfigurationRecord::from_parameter_sets(&sps, &pps)
-                    else {
-                        continue;
+                DemuxEvent::VideoConfig { codec, sets, dts } => {
+                    let body = match (codec, &sets[..]) {
+                        (TsVideoCodec::H264, [sps, pps]) => {
+                            let Some(record) = AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps) else { continue };
+                            [&[0x17, 0, 0, 0, 0][..], &record.to_bytes()].concat()
+                        }
+                        (TsVideoCodec::H265, [vps, sps, pps]) => {
+                            let Some(record) = HevcDecoderConfigurationRecord::from_parameter_sets(vps, sps, pps) else { continue };
+                            // Enhanced RTMP: IsExHeader | FrameType 1 | PacketTypeSequenceStart, FourCC.
+                            [&[0x90][..], b"hvc1", &record.to_bytes()].concat()
+                        }
+                        _ => continue,
                     };
-                    let mut body = vec![0x17, 0, 0, 0, 0];
-                    body.extend_from_slice(&record.to_bytes());
+                    self.video_codec = codec;
                     let t = ms(dts).max(0.0);
-                    out.push(TsHubFrame {
-                        kind: "video".into(),
-                        dts: t,
-                        pts: t,
-                        keyframe: true,
-                        sequence_header: true,
-                        payload: body.into(),
-                    });
+                    out.push(TsHubFrame { kind: "video".into(), dts: t, pts: t, keyframe: true, sequence_header: true, payload: body.into() });
                 }
                 DemuxEvent::AacConfig { config, dts, .. } => {
                     let t = ms(dts).max(0.0);
@@ -133,8 +138,15 @@ impl TsDemuxer {
                     let pts = ms(u.pts).max(dts);
                     let body = if video {
                         let cts = ((pts - dts) as i32).clamp(0, 0x7F_FFFF);
-                        let mut b = Vec::with_capacity(5 + u.data.len());
-                        b.extend_from_slice(&[if u.keyframe { 0x17 } else { 0x27 }, 1]);
+                        let mut b = Vec::with_capacity(9 + u.data.len());
+                        match self.video_codec {
+                            TsVideoCodec::H264 => b.extend_from_slice(&[if u.keyframe { 0x17 } else { 0x27 }, 1]),
+                            // Enhanced RTMP: IsExHeader | FrameType | PacketTypeCodedFrames, FourCC.
+                            TsVideoCodec::H265 => {
+                                b.push(if u.keyframe { 0x91 } else { 0xA1 });
+                                b.extend_from_slice(b"hvc1");
+                            }
+                        }
                         b.extend_from_slice(&cts.to_be_bytes()[1..]);
                         b.extend_from_slice(&u.data);
                         b
@@ -190,7 +202,7 @@ impl TsDemuxer {
     }
 }
 
-/// MPEG-TS muxer for one hub stream (H.264 + AAC; see `sluice_mpegts::TsMuxer`).
+/// MPEG-TS muxer for one hub stream (H.264 or H.265, and AAC; see `sluice_mpegts::TsMuxer`).
 #[napi]
 pub struct TsMuxer {
     inner: Muxer,
@@ -213,23 +225,28 @@ impl TsMuxer {
 
     /// One hub frame: `kind` `"audio"`/`"video"`, `dtsMs` its decode time in ms, `payload` its FLV
     /// tag body. Returns the transport packets (a multiple of 188 bytes), or null for a sequence
-    /// header (kept for what follows), a codec TS here does not carry (only AVC and AAC), or a
-    /// frame before its sequence header.
+    /// header (kept for what follows), a codec not carried here (H.264 and H.265 — legacy or
+    /// Enhanced RTMP tags — and AAC are), or a frame before its sequence header.
     #[napi]
     pub fn frame(&mut self, kind: String, dts_ms: f64, payload: &[u8]) -> Option<Buffer> {
         let dts = (dts_ms * 90.0).round() as i64;
         let mut out = Vec::new();
         if kind == "video" {
             let h = VideoTagHeader::parse(payload)?;
-            if h.codec != VideoCodec::Avc || h.is_end_of_sequence {
+            if !matches!(h.codec, VideoCodec::Avc | VideoCodec::Hevc) || h.is_end_of_sequence {
                 return None;
             }
             let data = payload.get(h.data_offset..)?;
             if h.is_sequence_header {
-                let record = AvcDecoderConfigurationRecord::parse(data)?;
-                let (sps, pps) = (record.sps.first()?, record.pps.first()?);
-                self.inner
-                    .set_avc_config(sps, pps, usize::from(record.nalu_length_size));
+                if h.codec == VideoCodec::Avc {
+                    let record = AvcDecoderConfigurationRecord::parse(data)?;
+                    let (sps, pps) = (record.sps.first()?, record.pps.first()?);
+                    self.inner.set_avc_config(sps, pps, usize::from(record.nalu_length_size));
+                } else {
+                    let r = HevcDecoderConfigurationRecord::parse(data)?;
+                    let sets = vec![r.vps.first()?.clone(), r.sps.first()?.clone(), r.pps.first()?.clone()];
+                    self.inner.set_video_config(TsVideoCodec::H265, sets, usize::from(r.nalu_length_size));
+                }
                 return None;
             }
             let pts = dts + i64::from(h.composition_time) * 90;

@@ -11,7 +11,8 @@
 /// parts); the rest is a transport stream, usually mutated from a real one (a valid PAT/PMT at
 /// the start helps reach the PES paths: the harness prepends one when bit 7 of byte 0 is set).
 /// Checks: never panics; the events are the same whether the stream comes whole or in pieces;
-/// video units are AVCC (lengths tile the data) and never hold an SPS, PPS, AUD or filler; every
+/// video units follow a VideoConfig with the codec's parameter sets, are length-prefixed NAL
+/// units tiling the data and never hold a parameter set, delimiter or filler; every
 /// unit stays under the PES bound; decode times per kind never go back by more than 10 s
 /// (the unwrapper splices jumps); pts ≥ dts for audio.
 pub fn mpegts_demux(data: &[u8]) {

@@ -1,17 +1,18 @@
 //! The transport stream demuxer: bytes in (any split, e.g. 1316-byte SRT payloads), elementary
 //! stream units out, on one timeline in 90 kHz ticks starting at 0.
 //!
-//! PAT → PMT → the H.264 and AAC (ADTS) streams of the first program; PES packets are
+//! PAT → PMT → the first video (H.264 or H.265) and the first AAC (ADTS) stream of the first
+//! program; PES packets are
 //! reassembled per PID (bounded by `max_pes` bytes) and end at the next `payload_unit_start`
 //! of the PID, or as soon as a bounded `PES_packet_length` is complete. A continuity counter
 //! gap (§2.4.3.3) drops the PES in progress of that PID; a repeated packet (same counter) is
-//! ignored. H.264 access units come out in AVCC form after the first SPS and PPS; each ADTS
+//! ignored. Video access units come out with 4-byte NAL lengths once the parameter sets are known; each ADTS
 //! frame is its own audio unit, timed from the PES's PTS plus 1024 samples per block.
 
 use std::collections::HashMap;
 
 use crate::adts::{self, AdtsHeader};
-use crate::annexb::AnnexBReader;
+use crate::annexb::{AnnexBReader, VideoCodec};
 use crate::packet::{TsHeader, NULL_PID, PACKET_SIZE, SYNC_BYTE};
 use crate::pes::PesHeader;
 use crate::psi::{self, StreamType, MAX_SECTION_LENGTH};
@@ -24,7 +25,7 @@ pub const DEFAULT_MAX_PES: usize = 8 << 20;
 /// Video or audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnitKind {
-    /// H.264.
+    /// H.264 or H.265 (the codec of the last [`DemuxEvent::VideoConfig`]).
     Video,
     /// AAC.
     Audio,
@@ -42,20 +43,20 @@ pub struct Unit {
     pub pts: i64,
     /// An IDR access unit (video).
     pub keyframe: bool,
-    /// Video: AVCC NAL units (4-byte lengths), parameter sets left out. Audio: one raw AAC frame.
+    /// Video: NAL units with 4-byte lengths, parameter sets left out. Audio: one raw AAC frame.
     pub data: Vec<u8>,
 }
 
 /// What [`TsDemuxer::push`] produces, in stream order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DemuxEvent {
-    /// The H.264 parameter sets (NAL units without start codes), before the first video unit
-    /// and again when they change.
-    AvcConfig {
-        /// Sequence parameter set.
-        sps: Vec<u8>,
-        /// Picture parameter set.
-        pps: Vec<u8>,
+    /// The video stream's codec and parameter sets (NAL units without start codes: SPS, PPS for
+    /// H.264; VPS, SPS, PPS for H.265), before its first unit and again when they change.
+    VideoConfig {
+        /// H.264 or H.265: every video unit that follows is of this codec.
+        codec: VideoCodec,
+        /// The parameter sets, in the order above.
+        sets: Vec<Vec<u8>>,
         /// Decode time of the access unit they came with, 90 kHz ticks.
         dts: i64,
     },
@@ -72,7 +73,8 @@ pub enum DemuxEvent {
     },
     /// An access unit.
     Unit(Unit),
-    /// The PMT names a stream this demuxer does not carry (H.265, Opus, ...): once per PID.
+    /// The PMT names a stream this demuxer does not carry (Opus, a second video or audio
+    /// stream, ...): once per PID.
     Unsupported {
         /// Its PID.
         pid: u16,
@@ -315,7 +317,12 @@ impl TsDemuxer {
                     {
                         continue;
                     }
-                    if !matches!(s.stream_type, StreamType::H264 | StreamType::AacAdts) {
+                    let video = matches!(s.stream_type, StreamType::H264 | StreamType::H265);
+                    let taken = self.streams.values().any(|es| {
+                        matches!(es.stream_type, StreamType::H264 | StreamType::H265) == video
+                    });
+                    // One video and one audio stream: the first of each the PMT lists.
+                    if !(video || s.stream_type == StreamType::AacAdts) || taken {
                         out.push(DemuxEvent::Unsupported {
                             pid: s.pid,
                             stream_type: s.stream_type,
@@ -329,7 +336,11 @@ impl TsDemuxer {
                             pes: Vec::new(),
                             broken: false,
                             cc: None,
-                            avc: AnnexBReader::new(),
+                            avc: AnnexBReader::new(if s.stream_type == StreamType::H265 {
+                                VideoCodec::H265
+                            } else {
+                                VideoCodec::H264
+                            }),
                             aac_config: None,
                         },
                     );
@@ -373,17 +384,17 @@ impl TsDemuxer {
         let cts = pts.wrapping_sub(raw_dts) & (PTS_WRAP - 1);
         let cts = if cts > PTS_WRAP / 2 { 0 } else { cts as i64 };
         match es.stream_type {
-            StreamType::H264 => {
+            StreamType::H264 | StreamType::H265 => {
                 let dts = self.unwrapper.unwrap(raw_dts, 3000);
                 let es = self.streams.get_mut(&pid).expect("present");
                 let Some(au) = es.avc.read(data) else { return };
-                let Some((sps, pps)) = es.avc.parameter_sets() else {
+                let Some(sets) = es.avc.parameter_sets() else {
                     return;
                 };
                 if au.parameter_sets_changed {
-                    out.push(DemuxEvent::AvcConfig {
-                        sps: sps.to_vec(),
-                        pps: pps.to_vec(),
+                    out.push(DemuxEvent::VideoConfig {
+                        codec: es.avc.codec(),
+                        sets: sets.into_iter().map(<[u8]>::to_vec).collect(),
                         dts,
                     });
                 }

@@ -9,9 +9,9 @@
 //!
 //! Program-specific information (PAT on PID 0, the PMT it names; §2.4.4) says which PID carries
 //! which elementary stream; PES packets (§2.4.3.6) carry access units with their 33-bit 90 kHz
-//! PTS/DTS. Supported elementary streams: H.264 (stream type 0x1B, Annex B byte stream) and AAC in
-//! ADTS (0x0F). Others (H.265 0x24, Opus in private data with the `Opus` registration) are
-//! reported by [`StreamType`] and skipped.
+//! PTS/DTS. Supported elementary streams: H.264 (stream type 0x1B) and H.265 (0x24), Annex B byte
+//! streams, and AAC in ADTS (0x0F). Others (Opus in private data with the `Opus` registration...)
+//! are reported by [`StreamType`] and skipped.
 
 mod adts;
 mod annexb;
@@ -24,7 +24,7 @@ mod psi;
 mod timestamp;
 
 pub use adts::{AdtsFrame, AdtsHeader};
-pub use annexb::{AnnexBAccessUnit, AnnexBReader};
+pub use annexb::{AnnexBAccessUnit, AnnexBReader, VideoCodec};
 pub use demux::{DemuxEvent, DemuxStats, TsDemuxer, Unit, UnitKind};
 pub use error::TsError;
 pub use mux::TsMuxer;

@@ -1,8 +1,9 @@
-//! The transport stream muxer: H.264 (AVCC in) and AAC (raw frames in) to 188-byte packets,
+//! The transport stream muxer: H.264 or H.265 (length-prefixed NAL units in) and AAC (raw
+//! frames in) to 188-byte packets,
 //! one program (PAT → PMT on PID 0x1000; video PID 0x100, audio 0x101, ffmpeg's layout).
 //!
-//! Each access unit is one PES packet. Video: an access unit delimiter, the SPS and PPS before
-//! every IDR, then the NAL units, in Annex B form; unbounded `PES_packet_length`. Audio: one
+//! Each access unit is one PES packet. Video: an access unit delimiter, the parameter sets before
+//! every random access picture, then the NAL units, in Annex B form; unbounded `PES_packet_length`. Audio: one
 //! ADTS frame per PES. The PAT and PMT go out before the first access unit, before every
 //! keyframe and when the set of tracks changes (a new PMT version), so a player can start at
 //! any keyframe. The PCR rides in the adaptation field of the first packet of each PES on the
@@ -10,7 +11,7 @@
 //! the PCR (the decoder's buffer time).
 
 use crate::adts::AdtsHeader;
-use crate::annexb::avcc_to_annexb;
+use crate::annexb::{avcc_to_annexb, VideoCodec};
 use crate::packet::{write_header, PACKET_SIZE};
 use crate::pes::PesHeader;
 use crate::psi::{build_pat, build_pmt, ElementaryStream, ProgramMap, StreamType};
@@ -28,9 +29,10 @@ pub const PCR_DELAY: i64 = 9000;
 const AUDIO_PSI_INTERVAL: i64 = 45_000;
 
 #[derive(Debug, Clone)]
-struct Avc {
-    sps: Vec<u8>,
-    pps: Vec<u8>,
+struct Video {
+    codec: VideoCodec,
+    /// SPS, PPS (H.264); VPS, SPS, PPS (H.265): written before every random access picture.
+    sets: Vec<Vec<u8>>,
     length_size: usize,
 }
 
@@ -45,7 +47,7 @@ struct Aac {
 /// are written modulo 2^33).
 #[derive(Debug, Default)]
 pub struct TsMuxer {
-    avc: Option<Avc>,
+    video: Option<Video>,
     aac: Option<Aac>,
     pmt_version: u8,
     psi_due: bool,
@@ -69,12 +71,23 @@ impl TsMuxer {
     /// Sets the H.264 parameter sets (NAL units without start codes) and the AVCC NAL length
     /// size (1–4) of the access units that follow.
     pub fn set_avc_config(&mut self, sps: &[u8], pps: &[u8], length_size: usize) {
-        if self.avc.is_none() {
+        self.set_video_config(
+            VideoCodec::H264,
+            vec![sps.to_vec(), pps.to_vec()],
+            length_size,
+        );
+    }
+
+    /// Sets the video codec, its parameter sets (H.264: SPS, PPS; H.265: VPS, SPS, PPS; NAL units
+    /// without start codes) and the NAL length size (1–4) of the access units that follow. A new
+    /// codec is a new PMT version.
+    pub fn set_video_config(&mut self, codec: VideoCodec, sets: Vec<Vec<u8>>, length_size: usize) {
+        if self.video.as_ref().map(|v| v.codec) != Some(codec) {
             self.bump_pmt();
         }
-        self.avc = Some(Avc {
-            sps: sps.to_vec(),
-            pps: pps.to_vec(),
+        self.video = Some(Video {
+            codec,
+            sets,
             length_size: length_size.clamp(1, 4),
         });
     }
@@ -109,7 +122,7 @@ impl TsMuxer {
     }
 
     fn pcr_pid(&self) -> u16 {
-        if self.avc.is_some() {
+        if self.video.is_some() {
             VIDEO_PID
         } else {
             AUDIO_PID
@@ -118,10 +131,14 @@ impl TsMuxer {
 
     fn write_psi(&mut self, out: &mut Vec<u8>) {
         let mut streams = Vec::new();
-        if self.avc.is_some() {
+        if let Some(v) = &self.video {
+            let stream_type = match v.codec {
+                VideoCodec::H264 => StreamType::H264,
+                VideoCodec::H265 => StreamType::H265,
+            };
             streams.push(ElementaryStream {
                 pid: VIDEO_PID,
-                stream_type: StreamType::H264,
+                stream_type,
             });
         }
         if self.aac.is_some() {
@@ -153,27 +170,27 @@ impl TsMuxer {
         self.psi_due = false;
     }
 
-    /// Appends the packets of one H.264 access unit: `avcc` (NAL units with the configured
+    /// Appends the packets of one video access unit: `avcc` (NAL units with the configured
     /// length size), decode and presentation times in 90 kHz ticks. Nothing is written before
-    /// [`set_avc_config`](Self::set_avc_config).
+    /// [`set_video_config`](Self::set_video_config).
     pub fn video(&mut self, avcc: &[u8], dts: i64, pts: i64, keyframe: bool, out: &mut Vec<u8>) {
-        if self.avc.is_none() {
+        if self.video.is_none() {
             return;
         }
         if keyframe || self.psi_due {
             self.write_psi(out);
             self.last_psi = Some(dts);
         }
-        let avc = self.avc.take().expect("checked");
+        let video = self.video.as_ref().expect("checked");
         let mut es = std::mem::take(&mut self.scratch);
         es.clear();
         avcc_to_annexb(
+            video.codec,
             avcc,
-            avc.length_size,
-            keyframe.then_some((&avc.sps[..], &avc.pps[..])),
+            video.length_size,
+            keyframe.then_some(&video.sets[..]),
             &mut es,
         );
-        self.avc = Some(avc);
         let mut pes = Vec::with_capacity(es.len() + 19);
         PesHeader::write(&mut pes, 0xE0, ts(pts), Some(ts(dts)), es.len(), true);
         pes.extend_from_slice(&es);
@@ -190,7 +207,7 @@ impl TsMuxer {
         if raw.len() + 7 > 0x1FFF {
             return; // over ADTS's 13-bit frame_length: no such AAC frame
         }
-        let audio_only = self.avc.is_none();
+        let audio_only = self.video.is_none();
         if self.psi_due
             || (audio_only
                 && self
@@ -332,7 +349,7 @@ mod tests {
         }
         let config = events
             .iter()
-            .position(|e| matches!(e, DemuxEvent::AvcConfig { .. }))
+            .position(|e| matches!(e, DemuxEvent::VideoConfig { .. }))
             .unwrap();
         let first_video = events
             .iter()

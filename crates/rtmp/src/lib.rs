@@ -23,6 +23,7 @@ pub mod control;
 mod error;
 pub mod flv;
 pub mod handshake;
+pub mod hevc;
 pub mod message;
 pub mod session;
 

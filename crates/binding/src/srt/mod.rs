@@ -203,8 +203,29 @@ impl Session {
                     self.next = now + d;
                     return true;
                 }
-                CAction::Close => return false,
+                CAction::Close => {
+                    self.release_held(now);
+                    return false;
+                }
             };
+        }
+    }
+
+    /// At the end of a session: releases what TSBPD still holds (up to one latency of data a
+    /// publisher sent just before its shutdown), skipping gaps, instead of losing it.
+    fn release_held(&mut self, now: Instant) {
+        let later = now + self.latency * 2 + Duration::from_secs(1);
+        let mut misses = 0;
+        for _ in 0..BUFFER_PACKETS {
+            match self.dc.next_data(later) {
+                Some((_, data)) => {
+                    self.released.extend_from_slice(&data);
+                    misses = 0;
+                }
+                // None: nothing left, or a gap dropped as too late (the next call goes on).
+                None if misses == 0 => misses += 1,
+                None => break,
+            }
         }
     }
 

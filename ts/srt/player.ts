@@ -3,7 +3,8 @@
  * from a keyframe: sequence headers, the cached GOP, then live frames. A player whose SRT send
  * buffer holds more than `queuePackets` drops frames until it drains and a keyframe comes (the
  * RTMP and HTTP-FLV policy, ts/hub/keyframe-gate.ts); one behind for `maxBehindMs` is closed.
- * When the publisher leaves (after the hub's grace) the session ends.
+ * When the publisher leaves (after the hub's grace) the session ends, once the player had time to
+ * play out what its receiver holds (`lingerMs`).
  */
 import type { Logger } from '../log'
 import type { Stream, Subscriber } from '../hub/stream'
@@ -25,6 +26,12 @@ export interface SrtPlayerOptions {
   queuedPackets: () => number
   /** Ends the SRT session. */
   closeSession: (reason: string) => void
+  /**
+   * When the stream ends, ms to wait before the SRT shutdown: the player's receiver holds the
+   * last packets for its TSBPD latency and drops them when the session closes first. The
+   * negotiated latency plus a margin.
+   */
+  lingerMs: number
 }
 
 export class SrtPlayer implements Subscriber {
@@ -64,7 +71,10 @@ export class SrtPlayer implements Subscriber {
   }
 
   onUnpublish(): void {
-    this.#end('the stream ended')
+    if (this.#closed) return
+    this.#closed = true
+    this.endReason = 'the stream ended'
+    setTimeout(() => this.#options.closeSession('the stream ended'), this.#options.lingerMs).unref()
   }
 
   onMetadata(): void {}

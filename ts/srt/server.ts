@@ -311,7 +311,7 @@ export class SrtServer {
     if (!stream?.isLive) return closeSession('the stream is not live')
     const player = new SrtPlayer(
       {
-        id: clientId, queuePackets: this.#config.playerQueuePackets, maxBehindMs: 10_000, closeSession,
+        id: clientId, queuePackets: this.#config.playerQueuePackets, maxBehindMs: 10_000, closeSession, lingerMs: latencyMs + 250,
         send: (data) => {
           const ok = listener.send(session, data)
           this.#queueFlush()

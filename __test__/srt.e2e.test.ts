@@ -181,7 +181,35 @@ describe('SRT', () => {
   }, 60_000)
 })
 
-describe('SRT pulls (Sluice as the caller)', () => {
+describe('SRT pulls and pushes (Sluice as the caller)', () => {
+  it('pushes an RTMP publish to srt-live-transmit in listener mode: it writes MPEG-TS whose frames are the source\'s', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const out = join(dir, 'pushed.ts')
+    const receiver = run('sh', ['-c', `exec srt-live-transmit -q 'srt://127.0.0.1:${port}?mode=listener' file://con > '${out}'`])
+    await new Promise((r) => setTimeout(r, 300))
+    const post = (body: unknown) => fetch(server.httpUrl('/api/srt/pushes'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect((await post({ url: 'srt://192.0.2.1:9000', app: 'live', name: 'topush' })).status).toBe(403)
+    const created = await post({ url: `srt://127.0.0.1:${port}`, app: 'live', name: 'topush' })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', server.rtmpUrl('live/topush')])
+    expect(await pub.exited).toBe(0)
+    const list = (await (await fetch(server.httpUrl('/api/srt/pushes'))).json()) as { id: string; connected: boolean; framesSent: number }[]
+    expect(list.find((p) => p.id === id)?.framesSent).toBeGreaterThan(100)
+    expect((await fetch(server.httpUrl(`/api/srt/pushes/${id}`), { method: 'DELETE' })).status).toBe(204)
+    await new Promise((r) => setTimeout(r, 500))
+    receiver.child.kill()
+    await receiver.exited
+    const got = await frameHashes(out)
+    const src = await frameHashes(source)
+    const start = hashes(src.video).indexOf(got.video[0]!.hash)
+    console.log(`SRT push: srt-live-transmit wrote ${got.video.length} video and ${got.audio.length} audio frames from source frame ${start}`)
+    expect(start).toBeGreaterThanOrEqual(0)
+    const whole = got.video.slice(0, -1)
+    expect(hashes(whole)).toEqual(hashes(src.video).slice(start, start + whole.length))
+    expect(got.video.length).toBeGreaterThan(150)
+  }, 40_000)
+
   it('pulls from srt-live-transmit in listener mode (AES-128) into the hub; RTMP plays it; DELETE stops it', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const feeder = run('sh', ['-c', `ffmpeg -hide_banner -v error -re -i '${source}' -c copy -f mpegts - | srt-live-transmit -q file://con 'srt://127.0.0.1:${port}?mode=listener&passphrase=a pull passphrase&pbkeylen=16'`])

@@ -23,14 +23,16 @@ import { ListenError } from '../errors'
 import { parseStreamId, type SrtStreamRequest } from './stream-id'
 import { SrtPublisher } from './publisher'
 import { SrtPlayer } from './player'
-import { SrtPull, parseSrtUrl } from './pull'
+import { SrtPull } from './pull'
+import { SrtPush } from './push'
+import { parseSrtUrl } from './caller-link'
 import { readJson, sendJson, type HttpServer } from '../http/server'
 import { DestinationPolicy } from '../rtp/destinations'
 import { z } from 'zod'
 
 const NAME = /^[A-Za-z0-9._~-]{1,128}$/
-/** `POST /api/srt/pulls`. */
-const pullBody = z.strictObject({
+/** `POST /api/srt/pulls` and `POST /api/srt/pushes`. */
+const linkBody = z.strictObject({
   url: z.string().max(2048),
   app: z.string().regex(NAME),
   name: z.string().regex(NAME),
@@ -70,8 +72,10 @@ export class SrtServer {
   #timerAt = Infinity
   #flushQueued = false
   #closed = false
-  /** SRT pulls (Sluice as the caller), by id. */
+  /** SRT pulls (Sluice as the caller, receiving), by id. */
   readonly pulls = new Map<string, SrtPull>()
+  /** SRT pushes (Sluice as the caller, sending), by id. */
+  readonly pushes = new Map<string, SrtPush>()
   /** Datagrams the socket failed to send. */
   sendErrors = 0
 
@@ -94,32 +98,40 @@ export class SrtServer {
   }
 
   /**
-   * The admin routes of SRT pulls: `POST /api/srt/pulls` `{url, app, name}` (201 with the pull;
-   * 400 bad URL, 403 a host outside `rtp.allowedDestinations`, 409 a live name), `GET
-   * /api/srt/pulls`, `DELETE /api/srt/pulls/{id}`.
+   * The admin routes of Sluice as an SRT caller. Pulls: `POST /api/srt/pulls` `{url, app, name}`
+   * publishes what the listener at `url` sends as `app/name` (409 when that name is live). Pushes:
+   * `POST /api/srt/pushes` `{url, app, name}` sends stream `app/name` to the listener at `url`
+   * (live or not yet). Both: 201 with the link, 400 bad URL or body, 403 a host outside
+   * `rtp.allowedDestinations` (checked before any packet); `GET` lists, `DELETE .../{id}` stops.
    */
   serveApi(http: HttpServer, allowedDestinations: readonly string[]): void {
     const destinations = new DestinationPolicy(allowedDestinations)
-    http.route('POST', /^\/api\/srt\/pulls\/?$/, async (req, res) => {
-      const body = await readJson(req, pullBody)
-      const target = parseSrtUrl(body.url)
-      const allowed = await destinations.check(target.host)
-      if (this.#hub.get(body.app, body.name)?.publisher) return sendJson(res, 409, { error: `stream ${body.app}/${body.name} is already published` })
-      const pull = new SrtPull(this.#hub, this.#log, this.#ctx.clients, {
-        id: `srt-pull-${nextId++}`, app: body.app, stream: body.name, target: { ...target, ...allowed },
-        latencyMs: this.#config.latencyMs, maxAccessUnitBytes: this.#config.maxAccessUnitBytes,
+    const links = { pulls: this.pulls, pushes: this.pushes } as const
+    for (const [kind, map] of Object.entries(links) as [keyof typeof links, Map<string, SrtPull | SrtPush>][]) {
+      http.route('POST', new RegExp(`^/api/srt/${kind}/?$`), async (req, res) => {
+        const body = await readJson(req, linkBody)
+        const target = parseSrtUrl(body.url)
+        const allowed = await destinations.check(target.host)
+        const common = { app: body.app, stream: body.name, target: { ...target, ...allowed }, latencyMs: this.#config.latencyMs }
+        let link: SrtPull | SrtPush
+        if (kind === 'pulls') {
+          if (this.#hub.get(body.app, body.name)?.publisher) return sendJson(res, 409, { error: `stream ${body.app}/${body.name} is already published` })
+          link = new SrtPull(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-pull-${nextId++}`, maxAccessUnitBytes: this.#config.maxAccessUnitBytes })
+        } else {
+          link = new SrtPush(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-push-${nextId++}`, queuePackets: this.#config.playerQueuePackets })
+        }
+        map.set(link.id, link)
+        sendJson(res, 201, link.stats())
       })
-      this.pulls.set(pull.id, pull)
-      sendJson(res, 201, pull.stats())
-    })
-    http.route('GET', /^\/api\/srt\/pulls\/?$/, async (_req, res) => sendJson(res, 200, [...this.pulls.values()].map((p) => p.stats())))
-    http.route('DELETE', /^\/api\/srt\/pulls\/([^/]+)$/, async (_req, res, [id]) => {
-      const pull = this.pulls.get(id!)
-      if (!pull) return sendJson(res, 404, { error: `no SRT pull ${id}` })
-      this.pulls.delete(id!)
-      pull.close()
-      res.writeHead(204).end()
-    })
+      http.route('GET', new RegExp(`^/api/srt/${kind}/?$`), async (_req, res) => sendJson(res, 200, [...map.values()].map((l) => l.stats())))
+      http.route('DELETE', new RegExp(`^/api/srt/${kind}/([^/]+)$`), async (_req, res, [id]) => {
+        const link = map.get(id!)
+        if (!link) return sendJson(res, 404, { error: `no SRT ${kind === 'pulls' ? 'pull' : 'push'} ${id}` })
+        map.delete(id!)
+        link.close()
+        res.writeHead(204).end()
+      })
+    }
   }
 
   /** Binds the UDP port. Rejects with `ListenError` when it cannot. */
@@ -153,8 +165,9 @@ export class SrtServer {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const p of this.pulls.values()) p.close('server closed')
+    for (const l of [...this.pulls.values(), ...this.pushes.values()]) l.close('server closed')
     this.pulls.clear()
+    this.pushes.clear()
     for (const [id, s] of this.#sessions) {
       this.#listener?.close(id)
       s.end('server closed')

@@ -103,6 +103,11 @@ export class CallerLink {
     return this.#open
   }
 
+  /** What `GET /api/srt/pulls` and `/pushes` show of the link itself. */
+  describe(): { url: string; streamId: string | null; connected: boolean; connections: number; lastError: string | null; srt: ReturnType<Caller['stats']> } {
+    return { url: this.url, streamId: this.streamId, connected: this.#open, connections: this.connections, lastError: this.lastError, srt: this.stats() }
+  }
+
   /** The session's statistics, or null when not connected. */
   stats(): ReturnType<Caller['stats']> {
     return this.#open ? (this.#caller?.stats() ?? null) : null

@@ -67,11 +67,7 @@ export class SrtPull {
 
   /** For `GET /api/srt/pulls`. */
   stats(): Record<string, unknown> {
-    return {
-      id: this.id, app: this.app, stream: this.stream, url: this.#link.url, streamId: this.#link.streamId,
-      connected: this.#link.connected, connections: this.#link.connections, lastError: this.#link.lastError,
-      bytesIn: this.#publisher?.bytesIn ?? 0, srt: this.#link.stats(),
-    }
+    return { id: this.id, app: this.app, stream: this.stream, ...this.#link.describe(), bytesIn: this.#publisher?.bytesIn ?? 0 }
   }
 
   /** Stops pulling: the session closes, the stream is unpublished. Idempotent. */

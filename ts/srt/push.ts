@@ -79,11 +79,7 @@ export class SrtPush {
 
   /** For `GET /api/srt/pushes`. */
   stats(): Record<string, unknown> {
-    return {
-      id: this.id, app: this.app, stream: this.stream, url: this.#link.url, streamId: this.#link.streamId,
-      connected: this.#link.connected, connections: this.#link.connections, lastError: this.#link.lastError,
-      bytesOut: this.#player?.bytesOut ?? 0, framesSent: this.#player?.framesSent ?? 0, srt: this.#link.stats(),
-    }
+    return { id: this.id, app: this.app, stream: this.stream, ...this.#link.describe(), bytesOut: this.#player?.bytesOut ?? 0, framesSent: this.#player?.framesSent ?? 0 }
   }
 
   /** Stops pushing. Idempotent. */

@@ -129,10 +129,13 @@ export class WebRtcError extends SluiceError {}
 /** An SRTP parameter Sluice does not know (a crypto suite name outside RFC 3711 / RFC 7714). Code `SRTP_SUITE_UNKNOWN`. */
 export class SrtpError extends SluiceError {}
 
-/** A stream name already has a live publisher (RTMP, WHIP, RTP ingest, relay). Code `STREAM_BUSY`. */
+/**
+ * A stream name already has a live publisher (RTMP, SRT, WHIP, RTP ingest, relay): thrown by
+ * `StreamHub.publish`. Code `PUBLISH_BAD_NAME` (RTMP's answer, `NetStream.Publish.BadName`).
+ */
 export class StreamBusyError extends RequestRejectedError {
   constructor(stream: string) {
-    super('STREAM_BUSY', `stream ${stream} already has a publisher`)
+    super('PUBLISH_BAD_NAME', `stream ${stream} is already being published`)
   }
 }
 

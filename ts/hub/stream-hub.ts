@@ -4,7 +4,7 @@
  */
 import { Stream, type Publisher, type Subscriber } from './stream'
 import type { GopCacheLimits } from './gop-cache'
-import { RequestRejectedError } from '../errors'
+import { StreamBusyError } from '../errors'
 import type { Logger } from '../log'
 import { DropCounts } from '../metrics/drop-counts'
 
@@ -87,11 +87,11 @@ export class StreamHub {
     return stream
   }
 
-  /** Starts publishing. Throws `RequestRejectedError` (`PUBLISH_BAD_NAME`) when the name is live. */
+  /** Starts publishing. Throws `StreamBusyError` (`PUBLISH_BAD_NAME`) when the name is live. */
   publish(app: string, name: string, publisher: Publisher): Stream {
     const stream = this.#getOrCreate(app, name)
     if (stream.publisher) {
-      throw new RequestRejectedError('PUBLISH_BAD_NAME', `stream ${stream.key} is already being published`)
+      throw new StreamBusyError(stream.key)
     }
     stream.attachPublisher(publisher)
     return stream

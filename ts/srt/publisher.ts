@@ -33,7 +33,7 @@ export class SrtPublisher implements Publisher {
   bytesIn = 0
   framesIn = 0
 
-  /** Throws `RequestRejectedError` (`PUBLISH_BAD_NAME`) when the stream already has a publisher. */
+  /** Throws `StreamBusyError` (`PUBLISH_BAD_NAME`) when the stream already has a publisher. */
   constructor(hub: StreamHub, log: Logger, options: SrtPublisherOptions) {
     this.id = options.id
     this.remoteAddress = options.remoteAddress

@@ -8,7 +8,6 @@ import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { SrtPublisher } from './publisher'
 import { CallerLink, type SrtPullTarget } from './caller-link'
 
-export { parseSrtUrl, type SrtPullTarget } from './caller-link'
 
 export interface SrtPullOptions {
   id: string
@@ -48,7 +47,7 @@ export class SrtPull {
         this.#client = {
           id: this.id, protocol: 'srt', role: 'publisher', app: this.app, stream: this.stream, remoteAddress: session, startedAt: Date.now(),
           counters: () => ({ bytesIn: publisher.bytesIn, bytesOut: 0, queueBytes: 0 }),
-          details: () => ({ pull: true, latencyMs, packetsReceived: this.#link.stats()?.packetsReceived ?? 0 }),
+          details: () => ({ pull: true, ...(this.#link.stats() ?? { latencyMs }) }),
           close: (reason) => this.close(reason),
         }
         clients.add(this.#client)

@@ -62,7 +62,7 @@ export class SrtPush {
         this.#client = {
           id: this.id, protocol: 'srt', role: 'player', app: this.app, stream: this.stream, remoteAddress: session, startedAt: Date.now(),
           counters: () => ({ bytesIn: 0, bytesOut: player.bytesOut, queueBytes: (this.#link.stats()?.sendBufferedPackets ?? 0) * 1316 }),
-          details: () => ({ push: true, latencyMs, packetsRetransmitted: this.#link.stats()?.packetsRetransmitted ?? 0 }),
+          details: () => ({ push: true, ...(this.#link.stats() ?? { latencyMs }) }),
           close: (reason) => this.close(reason),
         }
         clients.add(this.#client)

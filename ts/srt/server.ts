@@ -49,9 +49,8 @@ interface Accepted {
 }
 
 interface Session {
-  client: ClientSession
+  /** Takes the payloads a publisher's session released; absent for players. */
   publisher?: SrtPublisher
-  player?: SrtPlayer
   /** Ends the hub side (unpublish/unsubscribe) once. */
   end: (reason: string) => void
 }
@@ -283,14 +282,8 @@ export class SrtServer {
       listener.close(session)
       this.#queueFlush()
     }
-    const srtDetails = (): Record<string, number | boolean> => {
-      const s = listener.stats(session)
-      return s
-        ? { rttMs: s.rttMs, latencyMs: s.latencyMs, packetsLost: s.packetsLost, naksSent: s.naksSent, packetsRetransmitted: s.packetsRetransmitted,
-            packetsReceivedRetransmitted: s.packetsReceivedRetransmitted, packetsDroppedTooLate: s.packetsDroppedTooLate,
-            packetsSendDropped: s.packetsSendDropped, encrypted: s.encrypted }
-        : { latencyMs }
-    }
+    // The engine's session statistics as they are (SrtSessionStats), or the latency before the first.
+    const srtDetails = (): Record<string, number | boolean> => ({ ...(listener.stats(session) ?? { latencyMs }) })
     const base = { id: clientId, protocol: 'srt' as const, app: request.app, stream: request.stream, remoteAddress: session, startedAt: Date.now(), close: closeSession, details: srtDetails }
     let ended = false
     if (request.action === 'publish') {
@@ -307,7 +300,7 @@ export class SrtServer {
       const client: ClientSession = { ...base, role: 'publisher', close: (reason) => publisher.close(reason), counters: () => ({ bytesIn: publisher.bytesIn, bytesOut: 0, queueBytes: 0 }) }
       this.#ctx.clients.add(client)
       this.#sessions.set(session, {
-        client, publisher,
+        publisher,
         end: (reason) => {
           if (ended) return
           ended = true
@@ -343,7 +336,6 @@ export class SrtServer {
     }
     this.#ctx.clients.add(client)
     this.#sessions.set(session, {
-      client, player,
       end: (reason) => {
         if (ended) return
         ended = true

@@ -179,6 +179,40 @@ describe('SRT', () => {
     expect(stream.bytesIn).toBeGreaterThan(before)
     pub.child.kill()
   }, 60_000)
+
+  it('re-sends a lost handshake answer in a form libsrt accepts: ffmpeg connects through a path that drops the first conclusion answer', async () => {
+    // A UDP relay between ffmpeg and Sluice that drops Sluice's first conclusion answer (SRT
+    // control packet type 0 handshake, handshake type 0xFFFFFFFF at byte 36). libsrt re-sends its
+    // conclusion request (destination socket id 0) and must get the answer again, not keepalives.
+    const relay = dgram.createSocket('udp4')
+    const upstream = dgram.createSocket('udp4')
+    await Promise.all([new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r())), new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()))])
+    let caller: { address: string; port: number } | undefined
+    let dropped = 0
+    relay.on('message', (m, from) => {
+      caller = { address: from.address, port: from.port }
+      upstream.send(m, server.sluice.srt.port, '127.0.0.1')
+    })
+    upstream.on('message', (m) => {
+      const conclusion = m.length >= 40 && m.readUInt16BE(0) === 0x8000 && m.readUInt32BE(36) === 0xffffffff
+      if (conclusion && dropped === 0) return void dropped++
+      if (caller) relay.send(m, caller.port, caller.address)
+    })
+    const url = `srt://127.0.0.1:${relay.address().port}?streamid=publish:live/lostanswer`
+    const pub = publishSrt(source, url)
+    try {
+      await waitFor(() => live(server, 'live/lostanswer'), 10_000, 'live/lostanswer through a lost handshake answer')
+      expect(dropped).toBe(1)
+      const stream = server.sluice.hub.get('live', 'lostanswer')!
+      const before = stream.bytesIn
+      await new Promise((r) => setTimeout(r, 1000))
+      expect(stream.bytesIn, pub.stderr()).toBeGreaterThan(before)
+    } finally {
+      pub.child.kill()
+      relay.close()
+      upstream.close()
+    }
+  }, 30_000)
 })
 
 describe('SRT pulls and pushes (Sluice as the caller)', () => {

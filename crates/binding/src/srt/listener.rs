@@ -20,7 +20,8 @@ use srt_protocol::listener::{
 };
 use srt_protocol::options::KeySize;
 use srt_protocol::packet::{
-    ControlTypes, CoreRejectReason, HandshakeVsInfo, RejectReason, ServerRejectReason, ShakeType,
+    ControlTypes, CoreRejectReason, HandshakeVsInfo, Packet, RejectReason, ServerRejectReason,
+    ShakeType,
 };
 use srt_protocol::settings::KeySettings;
 
@@ -122,8 +123,20 @@ impl SrtListener {
             self.parse_errors += 1;
             return Ok(());
         };
+        let mut packet = packet;
         let now = Instant::now();
-        if !self.sessions.contains_key(&from) {
+        if let Some(session) = self.sessions.get(&from) {
+            // A caller whose conclusion answer was lost sends its conclusion again with
+            // destination socket id 0 (libsrt knows the listener's id only from that answer);
+            // the engine drops packets not addressed to the session, so it would never answer
+            // again. Addressed to the session, it re-sends its answer (srt-protocol's
+            // `Handshake::Listener`).
+            if let Packet::Control(c) = &mut packet {
+                if matches!(c.control_type, ControlTypes::Handshake(_)) {
+                    c.dest_sockid = session.local_sockid;
+                }
+            }
+        } else {
             if !self.pending.contains_key(&from) {
                 if self.pending.len() >= self.max_pending {
                     self.ignored_handshakes += 1;

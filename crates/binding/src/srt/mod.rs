@@ -25,7 +25,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use srt_protocol::connection::{Action as CAction, Connection, DuplexConnection, Input as CInput};
 use srt_protocol::options::PacketCount;
-use srt_protocol::packet::Packet;
+use srt_protocol::packet::{Packet, SocketId};
 use srt_protocol::settings::ConnInitSettings;
 use srt_protocol::statistics::SocketStatistics;
 
@@ -166,6 +166,8 @@ pub(crate) struct Session {
     released: Vec<u8>,
     latency: Duration,
     encrypted: bool,
+    /// This side's SRT socket id (the destination of the peer's packets).
+    pub(crate) local_sockid: SocketId,
 }
 
 impl Session {
@@ -173,6 +175,7 @@ impl Session {
         let s = &connection.settings;
         let latency = s.recv_tsbpd_latency.max(s.send_tsbpd_latency);
         let encrypted = s.cipher.is_some();
+        let local_sockid = s.local_sockid;
         Session {
             dc: DuplexConnection::new(connection),
             next: now,
@@ -180,6 +183,7 @@ impl Session {
             released: Vec::new(),
             latency,
             encrypted,
+            local_sockid,
         }
     }
 

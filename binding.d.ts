@@ -1271,11 +1271,14 @@ export interface SrtpSessionOptions {
 }
 
 /**
- * Statistics of one session (srt-protocol's; libsrt's `srt_bstats` names in comments). RTT is
- * not measured by srt-protocol 0.4 (always 0).
+ * Statistics of one session (srt-protocol's; libsrt's `srt_bstats` names in comments), and the
+ * round-trip time as the ACKs carry it (srt-protocol 0.4 does not report it).
  */
 export interface SrtSessionStats {
-  /** Smoothed round-trip time, ms (msRTT; 0: not measured by the engine). */
+  /**
+   * Smoothed round-trip time, ms (msRTT): the RTT field of the last full ACK sent or received
+   * (the receiving side measures it from ACK/ACKACK, draft-sharabayko-srt §4.10); 0 before one.
+   */
   rttMs: number
   /** Negotiated TSBPD latency, ms. */
   latencyMs: number

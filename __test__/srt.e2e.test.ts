@@ -51,6 +51,7 @@ describe('SRT', () => {
     const srtClients = clients.filter((c) => c.protocol === 'srt')
     expect(srtClients.map((c) => c.role).sort()).toEqual(['player', 'publisher'])
     for (const c of srtClients) expect(c.details).toMatchObject({ latencyMs: 120, encrypted: false })
+    for (const c of srtClients) expect(c.details?.rttMs, 'RTT from the ACKs').toBeGreaterThan(0)
     expect(await pub.exited).toBe(0)
     expect(await exited(rtmp, 15_000), rtmp.stderr()).toBe(0)
     // An SRT player ends when the publisher's stream ends (after the unpublish grace).

@@ -25,7 +25,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use srt_protocol::connection::{Action as CAction, Connection, DuplexConnection, Input as CInput};
 use srt_protocol::options::PacketCount;
-use srt_protocol::packet::{Packet, SocketId};
+use srt_protocol::packet::{ControlPacket, ControlTypes, Packet, SocketId};
 use srt_protocol::settings::ConnInitSettings;
 use srt_protocol::statistics::SocketStatistics;
 
@@ -75,11 +75,12 @@ pub struct SrtOutput {
     pub next_tick_ms: f64,
 }
 
-/// Statistics of one session (srt-protocol's; libsrt's `srt_bstats` names in comments). RTT is
-/// not measured by srt-protocol 0.4 (always 0).
+/// Statistics of one session (srt-protocol's; libsrt's `srt_bstats` names in comments), and the
+/// round-trip time as the ACKs carry it (srt-protocol 0.4 does not report it).
 #[napi(object)]
 pub struct SrtSessionStats {
-    /// Smoothed round-trip time, ms (msRTT; 0: not measured by the engine).
+    /// Smoothed round-trip time, ms (msRTT): the RTT field of the last full ACK sent or received
+    /// (the receiving side measures it from ACK/ACKACK, draft-sharabayko-srt §4.10); 0 before one.
     pub rtt_ms: f64,
     /// Negotiated TSBPD latency, ms.
     pub latency_ms: f64,
@@ -168,6 +169,8 @@ pub(crate) struct Session {
     encrypted: bool,
     /// This side's SRT socket id (the destination of the peer's packets).
     pub(crate) local_sockid: SocketId,
+    /// The RTT of the last ACK with statistics, µs.
+    rtt_us: u32,
 }
 
 impl Session {
@@ -184,14 +187,32 @@ impl Session {
             latency,
             encrypted,
             local_sockid,
+            rtt_us: 0,
+        }
+    }
+
+    /// Keeps the RTT an ACK carries (ours when we receive, the peer's when we send).
+    fn note_ack(&mut self, packet: &Packet) {
+        if let Packet::Control(ControlPacket {
+            control_type: ControlTypes::Ack(ack),
+            ..
+        }) = packet
+        {
+            if let Some(rtt) = ack.rtt() {
+                self.rtt_us = u32::try_from(rtt.mean().as_micros()).unwrap_or(0);
+            }
         }
     }
 
     /// Feeds the connection until it waits. Returns false when it closed.
     pub(crate) fn drive(&mut self, now: Instant, mut input: CInput, out: &mut Outbox) -> bool {
+        if let CInput::Packet(Ok((p, _))) = &input {
+            self.note_ack(p);
+        }
         loop {
             input = match self.dc.handle_input(now, input) {
                 CAction::SendPacket((p, to)) => {
+                    self.note_ack(&p);
                     out.queue(&p, to);
                     CInput::PacketSent
                 }
@@ -259,7 +280,7 @@ impl Session {
         let s = self.stats.as_ref();
         let g = |f: fn(&SocketStatistics) -> u64| s.map_or(0.0, |s| f(s) as f64);
         SrtSessionStats {
-            rtt_ms: s.map_or(0.0, |s| s.rx_average_rtt.as_secs_f64() * 1000.0),
+            rtt_ms: f64::from(self.rtt_us) / 1000.0,
             latency_ms: self.latency.as_secs_f64() * 1000.0,
             packets_received: g(|s| s.rx_data),
             packets_sent: g(|s| s.tx_data),

@@ -593,7 +593,7 @@ export declare class SrtpSession {
   unprotectRtcpBatch(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count?: number | undefined | null, status?: Int32Array | undefined | null): number
 }
 
-/** MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 or H.265, and AAC/ADTS). */
+/** MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 or H.265, and AAC/ADTS or Opus). */
 export declare class TsDemuxer {
   /** `maxPesBytes`: largest access unit accepted (default 8 MiB); larger ones are dropped. */
   constructor(maxPesBytes?: number | undefined | null)
@@ -618,14 +618,15 @@ export declare class TsDemuxer {
   takeUnsupported(): Array<string>
 }
 
-/** MPEG-TS muxer for one hub stream (H.264 or H.265, and AAC; see `sluice_mpegts::TsMuxer`). */
+/** MPEG-TS muxer for one hub stream (H.264 or H.265, and AAC or Opus; see `sluice_mpegts::TsMuxer`). */
 export declare class TsMuxer {
   constructor()
   /**
    * One hub frame: `kind` `"audio"`/`"video"`, `dtsMs` its decode time in ms, `payload` its FLV
    * tag body. Returns the transport packets (a multiple of 188 bytes), or null for a sequence
    * header (kept for what follows), a codec not carried here (H.264 and H.265 — legacy or
-   * Enhanced RTMP tags — and AAC are), or a frame before its sequence header.
+   * Enhanced RTMP tags —, AAC, and Enhanced RTMP Opus in mono or stereo are), or a frame
+   * before its sequence header.
    */
   frame(kind: string, dtsMs: number, payload: Uint8Array): Buffer | null
 }
@@ -795,8 +796,9 @@ export interface DepacketizerOptions {
 }
 
 /**
- * Describes the codec of an audio message body (FLV §E.4.2.1), reading the
- * AudioSpecificConfig of an AAC sequence header. `null` when too short.
+ * Describes the codec of an audio message body (FLV §E.4.2.1, Enhanced RTMP v2 `Opus`), reading
+ * the AudioSpecificConfig of an AAC sequence header and the ID header (RFC 7845 §5.1) of an Opus
+ * sequence start. `null` when too short.
  */
 export declare function describeAudioTag(body: Uint8Array): CodecInfo | null
 

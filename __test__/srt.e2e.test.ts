@@ -101,6 +101,34 @@ describe('SRT', () => {
     expect(start + got.video.length).toBeGreaterThanOrEqual(src.video.length - 3)
   }, 40_000)
 
+  it('carries Opus: an SRT publish of H.264 + Opus plays back over SRT with the same Opus packets; the hub sees Opus (Enhanced RTMP v2)', async () => {
+    const opus = join(dir, 'opus.ts')
+    const make = run('ffmpeg', [
+      '-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', '6', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '25', '-bf', '0', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', '-f', 'mpegts', opus,
+    ])
+    expect(await make.exited, make.stderr()).toBe(0)
+    const src = await frameHashes(opus, true)
+    const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', opus, '-c', 'copy', '-f', 'mpegts', server.srtUrl('publish:live/opus', 'pkt_size=1316')])
+    await waitFor(() => live(server, 'live/opus'), 10_000, 'live/opus')
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(server.sluice.hub.get('live', 'opus')?.audio).toMatchObject({ codec: 'Opus', sampleRate: 48000, channels: 2 })
+    const out = join(dir, 'opus-out.ts')
+    const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.srtUrl('live/opus'), '-c', 'copy', '-f', 'mpegts', out])
+    expect(await pub.exited).toBe(0)
+    expect(await exited(player, 15_000), player.stderr()).not.toBe('timeout')
+    const probe = run('ffprobe', ['-hide_banner', '-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name,channels,sample_rate', '-of', 'csv=p=0', out])
+    await probe.exited
+    expect([...new Set(probe.stdout().split('\n').map((l) => l.trim()).filter(Boolean))]).toEqual(['opus,48000,2'])
+    const got = await frameHashes(out, true)
+    expect(got.errors).toBe('')
+    const first = hashes(src.audio).indexOf(got.audio[0]!.hash)
+    console.log(`SRT Opus publish → SRT play: ${got.audio.length} Opus packets from source packet ${first}, ${got.video.length} video frames`)
+    expect(first).toBeGreaterThanOrEqual(0)
+    expect(got.audio.length).toBeGreaterThan(100)
+    expect(hashes(got.audio)).toEqual(hashes(src.audio).slice(first, first + got.audio.length))
+  }, 40_000)
+
   it('RTMP publish → srt-live-transmit reads MPEG-TS with H.264 and AAC from Sluice (short stream id form)', async () => {
     const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', server.rtmpUrl('live/fromrtmp')])
     await waitFor(() => live(server, 'live/fromrtmp'), 10_000, 'live/fromrtmp')

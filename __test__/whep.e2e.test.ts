@@ -18,14 +18,14 @@ let server: TestServer
 let browser: Browser
 const publishers: Proc[] = []
 
-function publishLive(url: string, seconds: number, extra: string[] = [], format = 'flv'): Proc {
+function publishLive(url: string, seconds: number, extra: string[] = [], format = 'flv', audio = 'aac'): Proc {
   const p = run('ffmpeg', [
     '-hide_banner', '-v', 'error', '-re',
     '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', ...extra,
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+    '-c:a', audio, '-b:a', '128k', '-ac', '2',
     '-f', format, url,
   ])
   publishers.push(p)
@@ -72,11 +72,13 @@ describe('WHEP playback in Chromium', () => {
     publishers.pop()!.child.kill('SIGKILL')
   }, 40_000)
 
-  it('plays an SRT publish (MPEG-TS, H.264 + AAC → Opus): frames at the source resolution, audio with a level', async () => {
-    publishLive(server.srtUrl('#!::r=live/whep-srt,m=publish'), 20, [], 'mpegts')
-    await waitFor(() => server.sluice.hub.live().some((x) => x.key === 'live/whep-srt'), 10_000, 'the SRT publisher')
+  for (const audio of ['aac', 'libopus']) it(`plays an SRT publish (MPEG-TS, H.264 + ${audio === 'aac' ? 'AAC → Opus' : 'Opus as it is'}): frames at the source resolution, audio with a level`, async () => {
+    const key = `live/whep-srt-${audio}`
+    publishLive(server.srtUrl(`#!::r=${key},m=publish`), 20, [], 'mpegts', audio)
+    await waitFor(() => server.sluice.hub.live().some((x) => x.key === key), 10_000, 'the SRT publisher')
     await new Promise((r) => setTimeout(r, 1000))
-    const { page, s } = await watch('live/whep-srt', 6)
+    expect(server.sluice.hub.get('live', key.slice(5))?.audio?.codec).toBe(audio === 'aac' ? 'AAC' : 'Opus')
+    const { page, s } = await watch(key, 6)
     expect(s.video?.framesDecoded).toBeGreaterThan(40)
     expect(s.video?.frameWidth).toBe(640)
     expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)

@@ -1,7 +1,7 @@
 /**
  * Hub frames → MPEG-TS packets, once per stream: every SRT player of a stream gets the same
- * packets (the native `TsMuxer`: PAT/PMT before each keyframe, H.264 + AAC in PES, PCR on the
- * video PID; crates/mpegts). Frames are muxed in stream order as the first player meets them,
+ * packets (the native `TsMuxer`: PAT/PMT before each keyframe, H.264/H.265 + AAC/Opus in PES,
+ * PCR on the video PID; crates/mpegts). Frames are muxed in stream order as the first player meets them,
  * so a stream's continuity counters run on across players that join later.
  */
 import { native } from '../native'
@@ -28,8 +28,8 @@ function muxerOf(stream: Stream): Muxer {
 
 /**
  * The transport packets of `frame` (a multiple of 188 bytes), or null when it makes none: a
- * sequence header (kept by the muxer for what follows), a codec MPEG-TS carries not here (only
- * H.264 and AAC), or a frame before its sequence header.
+ * sequence header (kept by the muxer for what follows), a codec not carried here (H.264, H.265,
+ * AAC and Opus are), or a frame before its sequence header.
  */
 export function transportPackets(stream: Stream, frame: MediaFrame): Buffer | null {
   let p = packets.get(frame)

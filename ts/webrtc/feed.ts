@@ -1,6 +1,6 @@
 /**
  * One stream's WebRTC feed: H.264 packetized once per stream (RFC 6184) and AAC transcoded to
- * Opus once per stream (RFC 7587), only while WHEP viewers watch; the same packets go to every
+ * Opus once per stream (RFC 7587; Opus from the hub is passed as it is), only while WHEP viewers watch; the same packets go to every
  * viewer through the viewer pool.
  *
  * Instant start: a viewer that connects mid-GOP gets the cached GOP's packets at once, with
@@ -299,6 +299,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   #onAudio(frame: MediaFrame): void {
     const format = frame.payload[0]! >> 4
+    if (format === 9 && frame.payload.toString('latin1', 1, 5) === 'Opus') return this.#onOpus(frame)
     if (format !== 10) {
       this.#noteAudio(`audio codec ${this.stream.audio?.codec ?? format} is not AAC: WebRTC viewers get video only`)
       return
@@ -332,6 +333,19 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     }
   }
 
+  /**
+   * Enhanced RTMP v2 Opus (an SRT publisher's Opus in MPEG-TS, for instance): each coded frame
+   * (`ExAudioTagHeader` 0x91 `Opus`, then one Opus packet) is an RTP payload as it is (RFC 7587
+   * §4.2), no transcoding; RTP timestamp = presentation time in ms × 48.
+   */
+  #onOpus(frame: MediaFrame): void {
+    if (frame.sequenceHeader || (frame.payload[0]! & 0x0f) !== 1 || frame.payload.length <= 5) return
+    const batch = this.#audio.packetize(frame.payload.subarray(5), (this.#audioBase + Math.round(frame.pts * 48)) >>> 0)
+    this.#audioPackets += batch.ends.length
+    this.#audioOctets += batch.data.length
+    this.#pool.media(this.stream.key, 'audio', batch.data, batch.ends)
+  }
+
   #noteAudio(reason: string): void {
     if (this.#audioNote === reason) return
     this.#audioNote = reason
@@ -344,7 +358,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const media = this.#clockMedia + (now - this.#clockWall)
     const v = senderReport(this.videoSsrc, now, (this.#videoBase + Math.round(media * 90)) >>> 0, this.#videoPackets, this.#videoOctets)
     this.#pool.media(this.stream.key, 'video', v, Uint32Array.of(v.length), NaN)
-    if (this.#transcoder) {
+    if (this.#transcoder || this.#audioPackets > 0) {
       const a = senderReport(this.audioSsrc, now, (this.#audioBase + Math.round(media * 48)) >>> 0, this.#audioPackets, this.#audioOctets)
       this.#pool.media(this.stream.key, 'audio', a, Uint32Array.of(a.length))
     }

@@ -52,15 +52,16 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
     })
 }
 
-/// Describes the codec of an audio message body (FLV §E.4.2.1), reading the
-/// AudioSpecificConfig of an AAC sequence header. `null` when too short.
+/// Describes the codec of an audio message body (FLV §E.4.2.1, Enhanced RTMP v2 `Opus`), reading
+/// the AudioSpecificConfig of an AAC sequence header and the ID header (RFC 7845 §5.1) of an Opus
+/// sequence start. `null` when too short.
 #[napi(js_name = "describeAudioTag")]
 pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
     let h = AudioTagHeader::parse(body)?;
     let codec = match h.sound_format {
         10 => "AAC".to_string(),
         2 | 14 => "MP3".to_string(),
-        9 if body.get(1..5) == Some(b"Opus") => "Opus".to_string(),
+        9 if h.is_opus() => "Opus".to_string(),
         id => format!("flv-{id}"),
     };
     let asc = if h.sound_format == 10 && h.is_sequence_header {
@@ -69,6 +70,21 @@ pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
     } else {
         None
     };
+    if h.is_opus() {
+        // Opus always runs at 48 kHz; the channel count is in the ID header of a sequence start.
+        let channels = body
+            .get(h.data_offset..)
+            .filter(|_| h.is_sequence_header)
+            .and_then(sluice_mpegts::opus::opus_head_channels);
+        return Some(CodecInfo {
+            codec,
+            codec_string: Some("opus".into()),
+            sample_rate: Some(48_000),
+            channels: Some(channels.map_or(2, u32::from)),
+            profile: None,
+            level: None,
+        });
+    }
     let rates = [5512u32, 11025, 22050, 44100];
     Some(CodecInfo {
         codec,

@@ -4,12 +4,14 @@
 //! header before the first video frame and whenever the parameter sets change (H.264: the
 //! legacy FLV AVC tag with an AVCDecoderConfigurationRecord; H.265: an Enhanced RTMP `hvc1`
 //! sequence start with an HEVCDecoderConfigurationRecord), an AAC sequence header
-//! (AudioSpecificConfig) likewise, then coded frames (AVC NALU / `hvc1` coded frames with their
-//! composition time) and AAC raw frames, dts/pts in ms. `TsMuxer`: hub frames in, 188-byte transport packets out, once per
+//! (AudioSpecificConfig) or an Enhanced RTMP v2 Opus sequence start (RFC 7845 ID header)
+//! likewise, then coded frames (AVC NALU / `hvc1` coded frames with their composition time) and
+//! AAC raw frames or Opus packets (Enhanced RTMP `Opus` coded frames), dts/pts in ms. `TsMuxer`: hub frames in, 188-byte transport packets out, once per
 //! stream for every SRT player.
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
+use sluice_mpegts::opus::{opus_head, opus_head_channels};
 use sluice_mpegts::{DemuxEvent, TsDemuxer as Demuxer, TsMuxer as Muxer, UnitKind, VideoCodec as TsVideoCodec};
 use sluice_rtmp::hevc::HevcDecoderConfigurationRecord;
 use sluice_rtmp::flv::{
@@ -18,6 +20,11 @@ use sluice_rtmp::flv::{
 
 /// FLV AAC audio tag header byte: SoundFormat 10, 44 kHz, 16-bit, stereo (fixed for AAC).
 const AAC_TAG: u8 = 0xAF;
+/// Enhanced RTMP v2 `ExAudioTagHeader` of an Opus sequence start: SoundFormat 9 | AudioPacketType
+/// 0, FourCC `Opus`.
+const OPUS_SEQUENCE_START: [u8; 5] = [0x90, b'O', b'p', b'u', b's'];
+/// The same for Opus coded frames (AudioPacketType 1).
+const OPUS_CODED_FRAMES: [u8; 5] = [0x91, b'O', b'p', b'u', b's'];
 
 /// One hub frame (see `ts/hub/media-frame.ts`).
 #[napi(object)]
@@ -50,13 +57,15 @@ pub struct TsDemuxStats {
     pub dropped: f64,
 }
 
-/// MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 or H.265, and AAC/ADTS).
+/// MPEG-TS demuxer for one publisher (ISO/IEC 13818-1; H.264 or H.265, and AAC/ADTS or Opus).
 #[napi]
 pub struct TsDemuxer {
     inner: Demuxer,
     events: Vec<DemuxEvent>,
     /// The codec of the last video configuration: what the video units that follow are.
     video_codec: TsVideoCodec,
+    /// The audio stream is Opus (from its configuration event on).
+    audio_opus: bool,
     last_dts: [f64; 2],
     unsupported: Vec<String>,
 }
@@ -74,6 +83,7 @@ impl TsDemuxer {
             inner: Demuxer::new(max_pes_bytes.map_or(8 << 20, |n| n as usize)),
             events: Vec::new(),
             video_codec: TsVideoCodec::H264,
+            audio_opus: false,
             last_dts: [-1.0; 2],
             unsupported: Vec::new(),
         }
@@ -116,7 +126,20 @@ impl TsDemuxer {
                     let t = ms(dts).max(0.0);
                     out.push(TsHubFrame { kind: "video".into(), dts: t, pts: t, keyframe: true, sequence_header: true, payload: body.into() });
                 }
+                DemuxEvent::OpusConfig { channels, dts } => {
+                    self.audio_opus = true;
+                    let t = ms(dts).max(0.0);
+                    out.push(TsHubFrame {
+                        kind: "audio".into(),
+                        dts: t,
+                        pts: t,
+                        keyframe: false,
+                        sequence_header: true,
+                        payload: [&OPUS_SEQUENCE_START[..], &opus_head(channels)].concat().into(),
+                    });
+                }
                 DemuxEvent::AacConfig { config, dts, .. } => {
+                    self.audio_opus = false;
                     let t = ms(dts).max(0.0);
                     out.push(TsHubFrame {
                         kind: "audio".into(),
@@ -150,6 +173,8 @@ impl TsDemuxer {
                         b.extend_from_slice(&cts.to_be_bytes()[1..]);
                         b.extend_from_slice(&u.data);
                         b
+                    } else if self.audio_opus {
+                        [&OPUS_CODED_FRAMES[..], &u.data].concat()
                     } else {
                         let mut b = Vec::with_capacity(2 + u.data.len());
                         b.extend_from_slice(&[AAC_TAG, 1]);
@@ -202,7 +227,7 @@ impl TsDemuxer {
     }
 }
 
-/// MPEG-TS muxer for one hub stream (H.264 or H.265, and AAC; see `sluice_mpegts::TsMuxer`).
+/// MPEG-TS muxer for one hub stream (H.264 or H.265, and AAC or Opus; see `sluice_mpegts::TsMuxer`).
 #[napi]
 pub struct TsMuxer {
     inner: Muxer,
@@ -226,7 +251,8 @@ impl TsMuxer {
     /// One hub frame: `kind` `"audio"`/`"video"`, `dtsMs` its decode time in ms, `payload` its FLV
     /// tag body. Returns the transport packets (a multiple of 188 bytes), or null for a sequence
     /// header (kept for what follows), a codec not carried here (H.264 and H.265 — legacy or
-    /// Enhanced RTMP tags — and AAC are), or a frame before its sequence header.
+    /// Enhanced RTMP tags —, AAC, and Enhanced RTMP Opus in mono or stereo are), or a frame
+    /// before its sequence header.
     #[napi]
     pub fn frame(&mut self, kind: String, dts_ms: f64, payload: &[u8]) -> Option<Buffer> {
         let dts = (dts_ms * 90.0).round() as i64;
@@ -253,10 +279,21 @@ impl TsMuxer {
             self.inner.video(data, dts, pts, h.is_keyframe(), &mut out);
         } else {
             let h = AudioTagHeader::parse(payload)?;
+            let data = payload.get(h.data_offset..)?;
+            if h.is_opus() {
+                match h.packet_type {
+                    // An empty sequence start means stereo (Enhanced RTMP v2, "Opus").
+                    Some(0) => {
+                        self.inner.set_opus_config(opus_head_channels(data).unwrap_or(2));
+                    }
+                    Some(1) => self.inner.opus(data, dts, &mut out),
+                    _ => {}
+                }
+                return (!out.is_empty()).then(|| out.into());
+            }
             if h.sound_format != SOUND_AAC {
                 return None;
             }
-            let data = payload.get(h.data_offset..)?;
             if h.is_sequence_header {
                 self.inner.set_aac_config(data);
                 return None;

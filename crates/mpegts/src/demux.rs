@@ -1,17 +1,19 @@
 //! The transport stream demuxer: bytes in (any split, e.g. 1316-byte SRT payloads), elementary
 //! stream units out, on one timeline in 90 kHz ticks starting at 0.
 //!
-//! PAT → PMT → the first video (H.264 or H.265) and the first AAC (ADTS) stream of the first
-//! program; PES packets are
+//! PAT → PMT → the first video (H.264 or H.265) and the first audio (AAC in ADTS, or Opus in
+//! mono or stereo, [`crate::opus`]) stream of the first program; PES packets are
 //! reassembled per PID (bounded by `max_pes` bytes) and end at the next `payload_unit_start`
 //! of the PID, or as soon as a bounded `PES_packet_length` is complete. A continuity counter
 //! gap (§2.4.3.3) drops the PES in progress of that PID; a repeated packet (same counter) is
 //! ignored. Video access units come out with 4-byte NAL lengths once the parameter sets are known; each ADTS
-//! frame is its own audio unit, timed from the PES's PTS plus 1024 samples per block.
+//! frame is its own audio unit, timed from the PES's PTS plus 1024 samples per block; each Opus
+//! access unit likewise, timed by the durations of its TOC (RFC 6716 §3.1).
 
 use std::collections::HashMap;
 
 use crate::adts::{self, AdtsHeader};
+use crate::opus;
 use crate::annexb::{AnnexBReader, VideoCodec};
 use crate::packet::{TsHeader, NULL_PID, PACKET_SIZE, SYNC_BYTE};
 use crate::pes::PesHeader;
@@ -27,7 +29,8 @@ pub const DEFAULT_MAX_PES: usize = 8 << 20;
 pub enum UnitKind {
     /// H.264 or H.265 (the codec of the last [`DemuxEvent::VideoConfig`]).
     Video,
-    /// AAC.
+    /// AAC or Opus (the codec of the last [`DemuxEvent::AacConfig`] or
+    /// [`DemuxEvent::OpusConfig`]).
     Audio,
 }
 
@@ -43,7 +46,8 @@ pub struct Unit {
     pub pts: i64,
     /// An IDR access unit (video).
     pub keyframe: bool,
-    /// Video: NAL units with 4-byte lengths, parameter sets left out. Audio: one raw AAC frame.
+    /// Video: NAL units with 4-byte lengths, parameter sets left out. Audio: one raw AAC frame,
+    /// or one Opus packet without its control header.
     pub data: Vec<u8>,
 }
 
@@ -71,10 +75,17 @@ pub enum DemuxEvent {
         /// Time of the frame it came with, 90 kHz ticks.
         dts: i64,
     },
+    /// The audio stream is Opus with this many channels (1 or 2), before its first unit.
+    OpusConfig {
+        /// Channel count (mapping family 0).
+        channels: u8,
+        /// Time of the access unit it came with, 90 kHz ticks.
+        dts: i64,
+    },
     /// An access unit.
     Unit(Unit),
-    /// The PMT names a stream this demuxer does not carry (Opus, a second video or audio
-    /// stream, ...): once per PID.
+    /// The PMT names a stream this demuxer does not carry (multichannel Opus, a second video or
+    /// audio stream, ...): once per PID.
     Unsupported {
         /// Its PID.
         pid: u16,
@@ -105,6 +116,9 @@ struct Es {
     cc: Option<u8>,
     avc: AnnexBReader,
     aac_config: Option<[u8; 2]>,
+    /// Opus: the channel count, and whether [`DemuxEvent::OpusConfig`] went out.
+    opus_channels: u8,
+    opus_announced: bool,
 }
 
 /// The demuxer; see the [module docs](self).
@@ -321,8 +335,16 @@ impl TsDemuxer {
                     let taken = self.streams.values().any(|es| {
                         matches!(es.stream_type, StreamType::H264 | StreamType::H265) == video
                     });
+                    // Opus mapping family 0: mono or stereo (no descriptor: stereo, as ffmpeg).
+                    let opus_channels = match s.channel_config {
+                        None => Some(2),
+                        Some(c @ 1..=2) => Some(c),
+                        Some(_) => None,
+                    };
+                    let audio = s.stream_type == StreamType::AacAdts
+                        || (s.stream_type == StreamType::Opus && opus_channels.is_some());
                     // One video and one audio stream: the first of each the PMT lists.
-                    if !(video || s.stream_type == StreamType::AacAdts) || taken {
+                    if !(video || audio) || taken {
                         out.push(DemuxEvent::Unsupported {
                             pid: s.pid,
                             stream_type: s.stream_type,
@@ -342,6 +364,8 @@ impl TsDemuxer {
                                 VideoCodec::H264
                             }),
                             aac_config: None,
+                            opus_channels: opus_channels.unwrap_or(2),
+                            opus_announced: false,
                         },
                     );
                 }
@@ -438,6 +462,42 @@ impl TsDemuxer {
                         data: frame.raw.to_vec(),
                     }));
                     at += (1024 * h.blocks as i64 * 90_000) / i64::from(h.sample_rate());
+                }
+                if let Some(e) = error {
+                    self.fail(e);
+                }
+            }
+            StreamType::Opus => {
+                let mut at = self.unwrapper.unwrap(raw_dts, 1800);
+                let mut error = None;
+                let es = self.streams.get_mut(&pid).expect("present");
+                for au in opus::access_units(data) {
+                    let au = match au {
+                        Ok(au) => au,
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    };
+                    let Some(samples) = opus::packet_duration(au.packet) else {
+                        error = Some(TsError::Truncated("Opus packet"));
+                        continue;
+                    };
+                    if !es.opus_announced {
+                        es.opus_announced = true;
+                        out.push(DemuxEvent::OpusConfig {
+                            channels: es.opus_channels,
+                            dts: at,
+                        });
+                    }
+                    out.push(DemuxEvent::Unit(Unit {
+                        kind: UnitKind::Audio,
+                        dts: at,
+                        pts: at,
+                        keyframe: false,
+                        data: au.packet.to_vec(),
+                    }));
+                    at += i64::from(samples) * 90_000 / i64::from(opus::OPUS_CLOCK_HZ);
                 }
                 if let Some(e) = error {
                     self.fail(e);

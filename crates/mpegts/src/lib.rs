@@ -10,14 +10,15 @@
 //! Program-specific information (PAT on PID 0, the PMT it names; §2.4.4) says which PID carries
 //! which elementary stream; PES packets (§2.4.3.6) carry access units with their 33-bit 90 kHz
 //! PTS/DTS. Supported elementary streams: H.264 (stream type 0x1B) and H.265 (0x24), Annex B byte
-//! streams, and AAC in ADTS (0x0F). Others (Opus in private data with the `Opus` registration...)
-//! are reported by [`StreamType`] and skipped.
+//! streams, AAC in ADTS (0x0F), and Opus (private data 0x06 with the `Opus` registration
+//! descriptor, [`opus`]). Others are reported by [`StreamType`] and skipped.
 
 mod adts;
 mod annexb;
 mod demux;
 mod error;
 mod mux;
+pub mod opus;
 mod packet;
 mod pes;
 mod psi;

@@ -1,16 +1,18 @@
 //! The transport stream muxer: H.264 or H.265 (length-prefixed NAL units in) and AAC (raw
-//! frames in) to 188-byte packets,
+//! frames in) or Opus (packets in) to 188-byte packets,
 //! one program (PAT → PMT on PID 0x1000; video PID 0x100, audio 0x101, ffmpeg's layout).
 //!
 //! Each access unit is one PES packet. Video: an access unit delimiter, the parameter sets before
 //! every random access picture, then the NAL units, in Annex B form; unbounded `PES_packet_length`. Audio: one
-//! ADTS frame per PES. The PAT and PMT go out before the first access unit, before every
+//! ADTS frame per PES, or one Opus packet with its control header per PES (private_stream_1,
+//! see [`crate::opus`]). The PAT and PMT go out before the first access unit, before every
 //! keyframe and when the set of tracks changes (a new PMT version), so a player can start at
 //! any keyframe. The PCR rides in the adaptation field of the first packet of each PES on the
 //! PCR PID (the video PID when there is video); PTS/DTS are written [`PCR_DELAY`] ticks after
 //! the PCR (the decoder's buffer time).
 
 use crate::adts::AdtsHeader;
+use crate::opus;
 use crate::annexb::{avcc_to_annexb, VideoCodec};
 use crate::packet::{write_header, PACKET_SIZE};
 use crate::pes::PesHeader;
@@ -37,10 +39,14 @@ struct Video {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Aac {
-    object_type: u8,
-    sampling_index: u8,
-    channels: u8,
+enum Audio {
+    Aac {
+        object_type: u8,
+        sampling_index: u8,
+        channels: u8,
+    },
+    /// Opus with this `channel_config_code` (1 or 2 channels).
+    Opus(u8),
 }
 
 /// The muxer; see the [module docs](self). Timestamps are 90 kHz ticks on any timeline (they
@@ -48,7 +54,7 @@ struct Aac {
 #[derive(Debug, Default)]
 pub struct TsMuxer {
     video: Option<Video>,
-    aac: Option<Aac>,
+    audio: Option<Audio>,
     pmt_version: u8,
     psi_due: bool,
     last_psi: Option<i64>,
@@ -105,15 +111,34 @@ impl TsMuxer {
         if !(1..=4).contains(&object_type) || sampling_index > 12 || channels > 7 {
             return false;
         }
-        if self.aac.is_none() {
-            self.bump_pmt();
-        }
-        self.aac = Some(Aac {
+        self.set_audio(Audio::Aac {
             object_type,
             sampling_index,
             channels,
         });
         true
+    }
+
+    /// Sets Opus as the audio track, `channels` 1 or 2 (mapping family 0). Returns false,
+    /// leaving the track as it was, for other channel counts.
+    pub fn set_opus_config(&mut self, channels: u8) -> bool {
+        if !(1..=2).contains(&channels) {
+            return false;
+        }
+        self.set_audio(Audio::Opus(channels));
+        true
+    }
+
+    /// A new audio codec (or channel configuration the PMT carries) is a new PMT version.
+    fn set_audio(&mut self, audio: Audio) {
+        let pmt_changes = match (self.audio, audio) {
+            (Some(Audio::Aac { .. }), Audio::Aac { .. }) => false,
+            (old, new) => old != Some(new),
+        };
+        if pmt_changes {
+            self.bump_pmt();
+        }
+        self.audio = Some(audio);
     }
 
     fn bump_pmt(&mut self) {
@@ -139,13 +164,21 @@ impl TsMuxer {
             streams.push(ElementaryStream {
                 pid: VIDEO_PID,
                 stream_type,
+                channel_config: None,
             });
         }
-        if self.aac.is_some() {
-            streams.push(ElementaryStream {
+        match self.audio {
+            Some(Audio::Aac { .. }) => streams.push(ElementaryStream {
                 pid: AUDIO_PID,
                 stream_type: StreamType::AacAdts,
-            });
+                channel_config: None,
+            }),
+            Some(Audio::Opus(code)) => streams.push(ElementaryStream {
+                pid: AUDIO_PID,
+                stream_type: StreamType::Opus,
+                channel_config: Some(code),
+            }),
+            None => {}
         }
         let map = ProgramMap {
             program: 1,
@@ -203,10 +236,43 @@ impl TsMuxer {
     /// Appends the packets of one raw AAC frame presented at `pts` (90 kHz ticks). Nothing is
     /// written before [`set_aac_config`](Self::set_aac_config).
     pub fn audio(&mut self, raw: &[u8], pts: i64, out: &mut Vec<u8>) {
-        let Some(aac) = self.aac else { return };
+        let Some(Audio::Aac {
+            object_type,
+            sampling_index,
+            channels,
+        }) = self.audio
+        else {
+            return;
+        };
         if raw.len() + 7 > 0x1FFF {
             return; // over ADTS's 13-bit frame_length: no such AAC frame
         }
+        let mut pes = Vec::with_capacity(raw.len() + 21);
+        PesHeader::write(&mut pes, 0xC0, ts(pts), None, raw.len() + 7, false);
+        AdtsHeader::write(&mut pes, object_type, sampling_index, channels, raw.len());
+        pes.extend_from_slice(raw);
+        self.audio_pes(&pes, pts, out);
+    }
+
+    /// Appends the packets of one Opus packet (RFC 6716 §3) presented at `pts` (90 kHz ticks),
+    /// with its control header. Nothing is written before
+    /// [`set_opus_config`](Self::set_opus_config).
+    pub fn opus(&mut self, packet: &[u8], pts: i64, out: &mut Vec<u8>) {
+        if !matches!(self.audio, Some(Audio::Opus(_))) {
+            return;
+        }
+        let mut es = Vec::with_capacity(packet.len() + 8);
+        opus::write_control_header(&mut es, packet.len());
+        es.extend_from_slice(packet);
+        let mut pes = Vec::with_capacity(es.len() + 14);
+        PesHeader::write(&mut pes, 0xBD, ts(pts), None, es.len(), false);
+        pes.extend_from_slice(&es);
+        self.audio_pes(&pes, pts, out);
+    }
+
+    /// Writes an audio PES (and the PSI first when due; on an audio-only stream every
+    /// [`AUDIO_PSI_INTERVAL`], with the PCR).
+    fn audio_pes(&mut self, pes: &[u8], pts: i64, out: &mut Vec<u8>) {
         let audio_only = self.video.is_none();
         if self.psi_due
             || (audio_only
@@ -217,19 +283,9 @@ impl TsMuxer {
             self.write_psi(out);
             self.last_psi = Some(pts);
         }
-        let mut pes = Vec::with_capacity(raw.len() + 21);
-        PesHeader::write(&mut pes, 0xC0, ts(pts), None, raw.len() + 7, false);
-        AdtsHeader::write(
-            &mut pes,
-            aac.object_type,
-            aac.sampling_index,
-            aac.channels,
-            raw.len(),
-        );
-        pes.extend_from_slice(raw);
         let mut cc = self.cc_audio;
         packetize(
-            &pes,
+            pes,
             AUDIO_PID,
             &mut cc,
             audio_only.then(|| pcr(pts)),
@@ -361,6 +417,37 @@ mod tests {
             .filter(|e| matches!(e, DemuxEvent::Unit(u) if u.keyframe))
             .count();
         assert_eq!(keyframes, 3);
+    }
+
+    #[test]
+    fn opus_mux_then_demux_gives_back_every_packet_and_its_timing() {
+        let mut m = TsMuxer::new();
+        assert!(!m.set_opus_config(6));
+        assert!(m.set_opus_config(1));
+        let mut ts = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..60i64 {
+            // CELT 20 ms packets (TOC 0xF8) of varying size, some over 255 bytes.
+            let mut p = vec![0xF8];
+            p.extend((0..(20 + i as usize * 9)).map(|k| (k * 7 + i as usize) as u8));
+            m.opus(&p, i * 1800, &mut ts);
+            want.push((i * 1800, p));
+        }
+        let mut d = TsDemuxer::default();
+        let mut events = Vec::new();
+        for piece in ts.chunks(1316) {
+            d.push(piece, &mut events);
+        }
+        assert_eq!(d.stats().dropped, 0);
+        assert!(matches!(events[0], DemuxEvent::OpusConfig { channels: 1, dts: 0 }));
+        let got: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                DemuxEvent::Unit(u) if u.kind == UnitKind::Audio => Some((u.dts, u.data.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

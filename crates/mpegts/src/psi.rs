@@ -48,6 +48,9 @@ pub struct ElementaryStream {
     pub pid: u16,
     /// What it carries.
     pub stream_type: StreamType,
+    /// Opus: the `channel_config_code` of the DVB extension descriptor (tag 0x7F, extension
+    /// tag 0x80): 1 or 2 channels for mapping family 0, 0x80 dual mono, larger codes multichannel.
+    pub channel_config: Option<u8>,
 }
 
 /// A program map table.
@@ -130,7 +133,15 @@ pub fn parse_pmt(section: &[u8]) -> Result<ProgramMap, TsError> {
             0x06 if has_registration(descriptors, b"Opus") => StreamType::Opus,
             b => StreamType::Other(b),
         };
-        streams.push(ElementaryStream { pid, stream_type });
+        let channel_config = match (stream_type, descriptor(descriptors, 0x7F)) {
+            (StreamType::Opus, Some([0x80, code, ..])) => Some(*code),
+            _ => None,
+        };
+        streams.push(ElementaryStream {
+            pid,
+            stream_type,
+            channel_config,
+        });
         at += 5 + es_info_len;
     }
     Ok(ProgramMap {
@@ -141,18 +152,21 @@ pub fn parse_pmt(section: &[u8]) -> Result<ProgramMap, TsError> {
     })
 }
 
-fn has_registration(mut d: &[u8], id: &[u8; 4]) -> bool {
+fn has_registration(d: &[u8], id: &[u8; 4]) -> bool {
+    descriptor(d, 5).is_some_and(|body| body.get(..4) == Some(&id[..]))
+}
+
+/// The body of the first descriptor with `tag` in a descriptor loop (`tag:8 length:8 body`).
+fn descriptor(mut d: &[u8], wanted: u8) -> Option<&[u8]> {
     while d.len() >= 2 {
         let (tag, len) = (d[0], usize::from(d[1]));
-        let Some(body) = d.get(2..2 + len) else {
-            return false;
-        };
-        if tag == 5 && body.get(..4) == Some(&id[..]) {
-            return true;
+        let body = d.get(2..2 + len)?;
+        if tag == wanted {
+            return Some(body);
         }
         d = &d[2 + len..];
     }
-    false
+    None
 }
 
 /// Builds a section: `table_id`, `table_id_extension`, `version`, then `body`, then CRC-32.
@@ -179,7 +193,8 @@ pub(crate) fn build_pat(program: u16, pmt_pid: u16) -> Vec<u8> {
     build_section(0x00, 1, 0, &body)
 }
 
-/// A PMT for `map` (Opus gets its registration descriptor).
+/// A PMT for `map` (Opus gets its registration descriptor and, with a `channel_config`, the
+/// DVB extension descriptor carrying it).
 pub(crate) fn build_pmt(map: &ProgramMap) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&(0xE000 | map.pcr_pid).to_be_bytes());
@@ -188,7 +203,18 @@ pub(crate) fn build_pmt(map: &ProgramMap) -> Vec<u8> {
         body.push(s.stream_type.byte());
         body.extend_from_slice(&(0xE000 | s.pid).to_be_bytes());
         if s.stream_type == StreamType::Opus {
-            body.extend_from_slice(&[0xF0, 6, 5, 4, b'O', b'p', b'u', b's']);
+            let registration = [5, 4, b'O', b'p', b'u', b's'];
+            match s.channel_config {
+                Some(code) => {
+                    body.extend_from_slice(&[0xF0, 10]);
+                    body.extend_from_slice(&registration);
+                    body.extend_from_slice(&[0x7F, 2, 0x80, code]);
+                }
+                None => {
+                    body.extend_from_slice(&[0xF0, 6]);
+                    body.extend_from_slice(&registration);
+                }
+            }
         } else {
             body.extend_from_slice(&0xF000u16.to_be_bytes());
         }
@@ -212,14 +238,22 @@ mod tests {
                 ElementaryStream {
                     pid: 0x100,
                     stream_type: StreamType::H264,
+                    channel_config: None,
                 },
                 ElementaryStream {
                     pid: 0x101,
                     stream_type: StreamType::AacAdts,
+                    channel_config: None,
                 },
                 ElementaryStream {
                     pid: 0x102,
                     stream_type: StreamType::Opus,
+                    channel_config: Some(2),
+                },
+                ElementaryStream {
+                    pid: 0x103,
+                    stream_type: StreamType::Opus,
+                    channel_config: None,
                 },
             ],
         };

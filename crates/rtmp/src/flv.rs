@@ -109,28 +109,60 @@ impl VideoTagHeader {
 }
 
 /// Audio tag header (FLV §E.4.2.1): `[SoundFormat:4][SoundRate:2][SoundSize:1][SoundType:1]`,
-/// then for AAC an `AACPacketType` byte (0 sequence header, 1 raw).
+/// then for AAC an `AACPacketType` byte (0 sequence header, 1 raw). Enhanced RTMP v2
+/// (`ExAudioTagHeader`, SoundFormat 9): `[SoundFormat=9:4][AudioPacketType:4][FourCC:32]`, then
+/// the body; AudioPacketType 0 SequenceStart (Opus: the RFC 7845 §5.1 ID header), 1 CodedFrames.
+/// Multitrack (5) and ModEx (7) tags are recognised but not unpacked (`fourcc` is `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioTagHeader {
     /// Sound format: 2 MP3, 10 AAC, 11 Speex, 7/8 G.711, 9 Enhanced RTMP (FourCC follows).
     pub sound_format: u8,
-    /// Sound rate code 0..=3 (5.5, 11, 22, 44 kHz; AAC always says 3).
+    /// Sound rate code 0..=3 (5.5, 11, 22, 44 kHz; AAC always says 3). Enhanced RTMP: 0.
     pub sound_rate: u8,
-    /// 0 = 8-bit, 1 = 16-bit samples.
+    /// 0 = 8-bit, 1 = 16-bit samples. Enhanced RTMP: 0.
     pub sound_size: u8,
-    /// 0 mono, 1 stereo.
+    /// 0 mono, 1 stereo. Enhanced RTMP: 0.
     pub sound_type: u8,
-    /// The body is an AudioSpecificConfig (AAC packet type 0).
+    /// Enhanced RTMP: the AudioPacketType (0 SequenceStart, 1 CodedFrames, 2 SequenceEnd,
+    /// 4 MultichannelConfig, 5 Multitrack, 7 ModEx).
+    pub packet_type: Option<u8>,
+    /// Enhanced RTMP: the codec's FourCC (`Opus`, `mp4a`, `fLaC`, `ac-3`, `ec-3`, `.mp3`).
+    pub fourcc: Option<[u8; 4]>,
+    /// The body is a decoder configuration (AAC packet type 0, Enhanced RTMP SequenceStart).
     pub is_sequence_header: bool,
     /// Offset in the tag body where the codec data begins.
     pub data_offset: usize,
 }
+
+/// FLV sound format 9: Enhanced RTMP `ExAudioTagHeader`.
+pub const SOUND_EX_HEADER: u8 = 9;
+/// Enhanced RTMP audio FourCC of Opus.
+pub const FOURCC_OPUS: [u8; 4] = *b"Opus";
 
 impl AudioTagHeader {
     /// Parses the first bytes of an audio message; `None` when too short.
     pub fn parse(body: &[u8]) -> Option<Self> {
         let b0 = *body.first()?;
         let sound_format = b0 >> 4;
+        if sound_format == SOUND_EX_HEADER {
+            let packet_type = b0 & 0x0F;
+            let plain = !matches!(packet_type, 5 | 7);
+            let fourcc = if plain {
+                Some(body.get(1..5)?.try_into().expect("4 bytes"))
+            } else {
+                None
+            };
+            return Some(AudioTagHeader {
+                sound_format,
+                sound_rate: 0,
+                sound_size: 0,
+                sound_type: 0,
+                packet_type: Some(packet_type),
+                fourcc,
+                is_sequence_header: plain && packet_type == 0,
+                data_offset: if plain { 5 } else { 1 },
+            });
+        }
         let (is_sequence_header, data_offset) = if sound_format == SOUND_AAC {
             (*body.get(1)? == 0, 2)
         } else {
@@ -141,9 +173,16 @@ impl AudioTagHeader {
             sound_rate: (b0 >> 2) & 0x03,
             sound_size: (b0 >> 1) & 0x01,
             sound_type: b0 & 0x01,
+            packet_type: None,
+            fourcc: None,
             is_sequence_header,
             data_offset,
         })
+    }
+
+    /// An Enhanced RTMP Opus tag (sequence start or coded frames).
+    pub fn is_opus(&self) -> bool {
+        self.fourcc == Some(FOURCC_OPUS)
     }
 }
 
@@ -341,6 +380,23 @@ mod tests {
         assert_eq!(h.codec, VideoCodec::Hevc);
         assert!(h.is_sequence_header);
         assert_eq!(h.frame_type, 1);
+    }
+
+    #[test]
+    fn enhanced_rtmp_opus_sequence_start_and_frames() {
+        // ExAudioTagHeader: SoundFormat 9 | AudioPacketType 0 (SequenceStart), FourCC "Opus",
+        // then an RFC 7845 ID header.
+        let start = [&[0x90][..], b"Opus", b"OpusHead", &[1, 2, 0x38, 1, 0x80, 0xBB, 0, 0, 0, 0, 0]].concat();
+        let h = AudioTagHeader::parse(&start).unwrap();
+        assert!(h.is_opus() && h.is_sequence_header);
+        assert_eq!((h.sound_format, h.packet_type, h.data_offset), (SOUND_EX_HEADER, Some(0), 5));
+        let coded = AudioTagHeader::parse(&[0x91, b'O', b'p', b'u', b's', 0xFC, 0xFF, 0xFE]).unwrap();
+        assert!(coded.is_opus() && !coded.is_sequence_header);
+        assert_eq!(coded.data_offset, 5);
+        // Multitrack: not unpacked; truncated FourCC: None.
+        let multi = AudioTagHeader::parse(&[0x95, 0x00, b'O', b'p', b'u', b's']).unwrap();
+        assert_eq!((multi.fourcc, multi.is_sequence_header), (None, false));
+        assert_eq!(AudioTagHeader::parse(&[0x91, b'O', b'p']), None);
     }
 
     #[test]

@@ -443,7 +443,8 @@ export declare class RtpRewriter {
 export declare class SrtCaller {
   /**
    * Starts connecting (the first packet goes out at the first `tick()`). Throws for a bad
-   * address, a passphrase outside 10–79 characters or a key length other than 16, 24 or 32.
+   * address, a passphrase outside 10–79 characters, a key length other than 16, 24 or 32, or a
+   * key refresh whose rate is under twice its pre-announcement.
    */
   constructor(options: SrtCallerOptions)
   /**
@@ -473,7 +474,10 @@ export declare class SrtCaller {
 
 /** An SRT listener on one UDP port; see the [module docs](self). */
 export declare class SrtListener {
-  /** A listener; throws on a passphrase outside 10–79 characters or a port over 65535. */
+  /**
+   * A listener; throws on a passphrase outside 10–79 characters, a port over 65535 or a key
+   * refresh whose rate is under twice its pre-announcement.
+   */
   constructor(options: SrtListenerOptions)
   /**
    * One datagram from `address`:`port`. A datagram that does not parse as SRT is dropped
@@ -1190,6 +1194,10 @@ export interface SrtCallerOptions {
   latencyMs?: number
   /** A peer silent this long ends the session, ms. Default 5000. */
   peerIdleTimeoutMs?: number
+  /** With a passphrase: a new key after this many packets sent (SRTO_KMREFRESHRATE). Default 2^24. */
+  kmRefreshRate?: number
+  /** ... announced this many packets before (SRTO_KMPREANNOUNCE; at most half the rate). Default 4096. */
+  kmPreAnnounce?: number
   /** The handshake must finish within this, ms. Default 5000. */
   connectTimeoutMs?: number
 }
@@ -1228,6 +1236,10 @@ export interface SrtListenerOptions {
   passphrase?: string
   /** A peer silent this long is dropped, ms. Default 5000. */
   peerIdleTimeoutMs?: number
+  /** With a passphrase: a new key after this many packets sent (SRTO_KMREFRESHRATE). Default 2^24. */
+  kmRefreshRate?: number
+  /** ... announced this many packets before (SRTO_KMPREANNOUNCE; at most half the rate). Default 4096. */
+  kmPreAnnounce?: number
   /** Handshakes from new addresses kept at once; more are ignored until some finish. Default 256. */
   maxPending?: number
   /** A handshake that does not open within this is forgotten, ms. Default 5000. */

@@ -327,6 +327,41 @@ describe('SRT with a passphrase', () => {
     }, 40_000)
   }
 
+  it('switches keys mid-stream both ways (key refresh every 64 packets): srt-live-transmit publishes, RTMP and SRT players decode every frame', async () => {
+    const rekey = await startSluice({ hub: { unpublishGraceMs: 500 }, srt: { passphrase: 'correct horse battery', kmRefreshRate: 64, kmPreAnnounce: 16 } })
+    try {
+      const src = await frameHashes(source)
+      const url = `${rekey.srtUrl('publish:live/rekey')}&passphrase=correct horse battery&kmrefreshrate=64&kmpreannounce=16`
+      // srt-live-transmit stays connected after its input ends: `timeout` ends it (8 s of source).
+      const pub = run('sh', ['-c', `ffmpeg -hide_banner -v error -re -i '${source}' -c copy -f mpegts - | timeout 12 srt-live-transmit -q file://con '${url}'`])
+      await waitFor(() => live(rekey, 'live/rekey'), 10_000, 'live/rekey')
+      const rtmpOut = join(dir, 'rekey.flv')
+      const srtOut = join(dir, 'rekey.ts')
+      const rtmp = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', rekey.rtmpUrl('live/rekey'), '-c', 'copy', '-f', 'flv', rtmpOut])
+      const srt = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', rekey.srtUrl('live/rekey', 'passphrase=correct horse battery'), '-c', 'copy', '-f', 'mpegts', srtOut])
+      let player: { details?: Record<string, unknown> } | undefined
+      const sample = setInterval(() => {
+        player = rekey.sluice.clients.list().find((c) => c.protocol === 'srt' && c.role === 'player') ?? player
+      }, 500)
+      await pub.exited
+      clearInterval(sample)
+      await Promise.all([exited(rtmp, 15_000), exited(srt, 15_000)])
+      console.log('SRT key refresh every 64 packets: player session', player?.details)
+      expect(Number(player?.details?.packetsSent)).toBeGreaterThan(3 * 64)
+      for (const [name, file] of [['RTMP', rtmpOut], ['SRT', srtOut]] as const) {
+        const got = await frameHashes(file)
+        expect(got.errors, name).toBe('')
+        const start = hashes(src.video).indexOf(got.video[0]!.hash)
+        expect(start, name).toBeGreaterThanOrEqual(0)
+        const whole = got.video.slice(0, -1)
+        expect(hashes(whole), name).toEqual(hashes(src.video).slice(start, start + whole.length))
+        expect(got.video.length, name).toBeGreaterThan(100)
+      }
+    } finally {
+      await rekey.close()
+    }
+  }, 60_000)
+
   it('refuses a wrong and a missing passphrase', async () => {
     for (const extra of ['passphrase=wrong horse battery&pbkeylen=16', '']) {
       const p = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', source, '-c', 'copy', '-t', '1', '-f', 'mpegts', secure.srtUrl('publish:live/denied', extra)])

@@ -51,6 +51,13 @@ export const srtSchema = z.strictObject({
    * with its `pbkeylen`). Null: callers must not encrypt. Default null.
    */
   passphrase: z.string().min(10).max(79).nullable().default(null),
+  /**
+   * With a passphrase: Sluice switches to a new key after this many packets sent to a session
+   * (SRTO_KMREFRESHRATE; at least twice `kmPreAnnounce`). Default 2^24 (libsrt's).
+   */
+  kmRefreshRate: z.number().int().min(2).max(0xffffffff).default(1 << 24),
+  /** ... and announces it (KMREQ) this many packets before (SRTO_KMPREANNOUNCE). Default 4096. */
+  kmPreAnnounce: z.number().int().min(1).max(0x7fffffff).default(1 << 12),
   /** A peer silent this long is dropped, ms. Default 5000. */
   peerIdleTimeoutMs: z.number().int().min(500).default(5000),
   /** Handshakes in progress at once; more are ignored until some finish (a flood bound). Default 256. */
@@ -64,7 +71,7 @@ export const srtSchema = z.strictObject({
    * 4096: the buffer holds 8192). Default 2048 (~2.7 MB, ~8 s at 2.5 Mbit/s).
    */
   playerQueuePackets: z.number().int().min(16).max(4096).default(2048),
-})
+}).refine((s) => s.kmRefreshRate >= 2 * s.kmPreAnnounce, { message: 'kmRefreshRate must be at least twice kmPreAnnounce', path: ['kmRefreshRate'] })
 
 export const httpSchema = z.strictObject({
   /** TCP port. Default 8000. */

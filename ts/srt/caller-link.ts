@@ -16,6 +16,10 @@ import { HttpRequestError } from '../errors'
 type Caller = InstanceType<typeof native.SrtCaller>
 
 /** An `srt://` URL read into the caller's options. */
+/** libsrt's defaults: SRTO_KMREFRESHRATE and SRTO_KMPREANNOUNCE, packets. */
+export const KM_REFRESH_RATE = 1 << 24
+export const KM_PRE_ANNOUNCE = 1 << 12
+
 export interface SrtPullTarget {
   host: string
   port: number
@@ -23,12 +27,16 @@ export interface SrtPullTarget {
   passphrase: string | null
   keyLength: 16 | 24 | 32
   latencyMs: number | null
+  /** Key refresh (`kmrefreshrate`, `kmpreannounce`; packets), null: libsrt's defaults. */
+  kmRefreshRate: number | null
+  kmPreAnnounce: number | null
 }
 
 /**
- * Reads `srt://host:port?streamid=...&passphrase=...&pbkeylen=...&latency=...`. Throws
- * `HttpRequestError` 400 for another scheme, a missing port, a passphrase outside 10–79
- * characters, a `pbkeylen` other than 16/24/32 or a `latency` outside 20–10000 ms.
+ * Reads `srt://host:port?streamid=...&passphrase=...&pbkeylen=...&latency=...&kmrefreshrate=...&kmpreannounce=...`
+ * (libsrt's URL options). Throws `HttpRequestError` 400 for another scheme, a missing port, a
+ * passphrase outside 10–79 characters, a `pbkeylen` other than 16/24/32, a `latency` outside
+ * 20–10000 ms, or a `kmrefreshrate` under twice `kmpreannounce` (defaults 2^24 and 4096).
  */
 export function parseSrtUrl(text: string): SrtPullTarget {
   const bad = (why: string): never => {
@@ -51,7 +59,16 @@ export function parseSrtUrl(text: string): SrtPullTarget {
   const latency = q.get('latency')
   const latencyMs = latency === null ? null : Number(latency)
   if (latencyMs !== null && !(Number.isInteger(latencyMs) && latencyMs >= 20 && latencyMs <= 10_000)) bad('latency must be 20-10000 ms')
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, streamId: q.get('streamid'), passphrase, keyLength: keyLength as 16 | 24 | 32, latencyMs }
+  const packets = (name: string): number | null => {
+    const v = q.get(name)
+    if (v === null) return null
+    const n = Number(v)
+    return Number.isInteger(n) && n >= 1 && n <= 0xffffffff ? n : bad(`${name} must be a packet count`)
+  }
+  const kmRefreshRate = packets('kmrefreshrate')
+  const kmPreAnnounce = packets('kmpreannounce')
+  if ((kmRefreshRate ?? KM_REFRESH_RATE) < 2 * (kmPreAnnounce ?? KM_PRE_ANNOUNCE)) bad('kmrefreshrate must be at least twice kmpreannounce')
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, streamId: q.get('streamid'), passphrase, keyLength: keyLength as 16 | 24 | 32, latencyMs, kmRefreshRate, kmPreAnnounce }
 }
 
 /** What a link does with its sessions. */
@@ -151,6 +168,7 @@ export class CallerLink {
         this.#caller = new native.SrtCaller({
           address: t.address, port: t.port, localAddress: socket.address().address, streamId: t.streamId ?? undefined,
           passphrase: t.passphrase ?? undefined, keyLength: t.keyLength, latencyMs: t.latencyMs ?? this.#latencyMs,
+          kmRefreshRate: t.kmRefreshRate ?? undefined, kmPreAnnounce: t.kmPreAnnounce ?? undefined,
         })
       } catch (error) {
         this.lastError = (error as Error).message

@@ -152,6 +152,8 @@ export class SrtServer {
       peerIdleTimeoutMs: this.#config.peerIdleTimeoutMs,
       maxPending: this.#config.maxPendingHandshakes,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
+      kmRefreshRate: this.#config.kmRefreshRate,
+      kmPreAnnounce: this.#config.kmPreAnnounce,
     })
     socket.on('message', (msg, rinfo) => {
       this.#listener?.receive(msg, rinfo.address, rinfo.port)

@@ -17,7 +17,7 @@ use srt_protocol::protocol::pending_connection::ConnectionResult;
 use srt_protocol::settings::KeySettings;
 
 use super::{
-    init_settings, panic_text, parse_addr, parse_packet, quiet_engine_panics, Outbox, Session,
+    init_settings, key_refresh, panic_text, parse_addr, parse_packet, quiet_engine_panics, Outbox, Session,
     SrtOutput, SrtSessionStats,
 };
 
@@ -43,6 +43,10 @@ pub struct SrtCallerOptions {
     pub latency_ms: Option<u32>,
     /// A peer silent this long ends the session, ms. Default 5000.
     pub peer_idle_timeout_ms: Option<u32>,
+    /// With a passphrase: a new key after this many packets sent (SRTO_KMREFRESHRATE). Default 2^24.
+    pub km_refresh_rate: Option<u32>,
+    /// ... announced this many packets before (SRTO_KMPREANNOUNCE; at most half the rate). Default 4096.
+    pub km_pre_announce: Option<u32>,
     /// The handshake must finish within this, ms. Default 5000.
     pub connect_timeout_ms: Option<u32>,
 }
@@ -70,7 +74,8 @@ fn random_u32() -> u32 {
 #[napi]
 impl SrtCaller {
     /// Starts connecting (the first packet goes out at the first `tick()`). Throws for a bad
-    /// address, a passphrase outside 10–79 characters or a key length other than 16, 24 or 32.
+    /// address, a passphrase outside 10–79 characters, a key length other than 16, 24 or 32, or a
+    /// key refresh whose rate is under twice its pre-announcement.
     #[napi(constructor)]
     pub fn new(options: SrtCallerOptions) -> napi::Result<Self> {
         quiet_engine_panics();
@@ -79,6 +84,7 @@ impl SrtCaller {
         let mut settings = init_settings(
             Duration::from_millis(u64::from(options.latency_ms.unwrap_or(120))),
             Duration::from_millis(u64::from(options.peer_idle_timeout_ms.unwrap_or(5000))),
+            key_refresh(options.km_refresh_rate, options.km_pre_announce)?,
         )
         .copy_randomize();
         if let Some(p) = options.passphrase {

@@ -26,7 +26,7 @@ use srt_protocol::packet::{
 use srt_protocol::settings::KeySettings;
 
 use super::{
-    init_settings, panic_text, parse_addr, parse_packet, quiet_engine_panics, Outbox, Session,
+    init_settings, key_refresh, panic_text, parse_addr, parse_packet, quiet_engine_panics, Outbox, Session,
     SrtOutput, SrtSessionStats,
 };
 
@@ -43,6 +43,10 @@ pub struct SrtListenerOptions {
     pub passphrase: Option<String>,
     /// A peer silent this long is dropped, ms. Default 5000.
     pub peer_idle_timeout_ms: Option<u32>,
+    /// With a passphrase: a new key after this many packets sent (SRTO_KMREFRESHRATE). Default 2^24.
+    pub km_refresh_rate: Option<u32>,
+    /// ... announced this many packets before (SRTO_KMPREANNOUNCE; at most half the rate). Default 4096.
+    pub km_pre_announce: Option<u32>,
     /// Handshakes from new addresses kept at once; more are ignored until some finish. Default 256.
     pub max_pending: Option<u32>,
     /// A handshake that does not open within this is forgotten, ms. Default 5000.
@@ -78,7 +82,8 @@ fn parse_session(session: &str) -> Option<SocketAddr> {
 
 #[napi]
 impl SrtListener {
-    /// A listener; throws on a passphrase outside 10–79 characters or a port over 65535.
+    /// A listener; throws on a passphrase outside 10–79 characters, a port over 65535 or a key
+    /// refresh whose rate is under twice its pre-announcement.
     #[napi(constructor)]
     pub fn new(options: SrtListenerOptions) -> napi::Result<Self> {
         if let Some(p) = &options.passphrase {
@@ -96,6 +101,7 @@ impl SrtListener {
         let settings = init_settings(
             Duration::from_millis(u64::from(options.latency_ms.unwrap_or(120))),
             Duration::from_millis(u64::from(options.peer_idle_timeout_ms.unwrap_or(5000))),
+            key_refresh(options.km_refresh_rate, options.km_pre_announce)?,
         );
         Ok(SrtListener {
             listener: MultiplexListener::new(Instant::now(), local, settings),

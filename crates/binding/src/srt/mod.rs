@@ -26,7 +26,7 @@ use napi_derive::napi;
 use srt_protocol::connection::{Action as CAction, Connection, DuplexConnection, Input as CInput};
 use srt_protocol::options::PacketCount;
 use srt_protocol::packet::{ControlPacket, ControlTypes, Packet, SocketId};
-use srt_protocol::settings::ConnInitSettings;
+use srt_protocol::settings::{ConnInitSettings, KeyMaterialRefreshSettings};
 use srt_protocol::statistics::SocketStatistics;
 
 /// Largest SRT payload of a live-mode data packet (7 × 188-byte TS packets).
@@ -298,13 +298,45 @@ impl Session {
     }
 }
 
+/// libsrt's default SRTO_KMREFRESHRATE: a new key after this many packets.
+pub const KM_REFRESH_RATE: u32 = 1 << 24;
+/// libsrt's default SRTO_KMPREANNOUNCE: the new key is announced this many packets before use.
+pub const KM_PRE_ANNOUNCE: u32 = 1 << 12;
+
+/// Key material refresh (draft-sharabayko-srt §6.1.6): the sender switches to a new key every
+/// `rate` packets and announces it (KMREQ) `pre_announce` packets earlier; defaults
+/// [`KM_REFRESH_RATE`] and [`KM_PRE_ANNOUNCE`]. Throws unless `pre_announce` ≥ 1 and `rate` ≥ 2 ×
+/// `pre_announce` (libsrt's rule).
+pub(crate) fn key_refresh(
+    rate: Option<u32>,
+    pre_announce: Option<u32>,
+) -> napi::Result<KeyMaterialRefreshSettings> {
+    let (rate, pre) = (
+        rate.unwrap_or(KM_REFRESH_RATE) as usize,
+        pre_announce.unwrap_or(KM_PRE_ANNOUNCE) as usize,
+    );
+    if pre == 0 {
+        return Err(napi::Error::from_reason("SRT kmPreAnnounce must be at least 1"));
+    }
+    KeyMaterialRefreshSettings::new(rate, pre).map_err(|_| {
+        napi::Error::from_reason(format!(
+            "SRT kmRefreshRate {rate} must be at least twice kmPreAnnounce {pre}"
+        ))
+    })
+}
+
 /// Connection settings of every session: TSBPD `latency` both ways, the peer idle timeout,
-/// statistics every second, [`BUFFER_PACKETS`] buffers.
-pub(crate) fn init_settings(latency: Duration, peer_idle_timeout: Duration) -> ConnInitSettings {
+/// the key refresh, statistics every second, [`BUFFER_PACKETS`] buffers.
+pub(crate) fn init_settings(
+    latency: Duration,
+    peer_idle_timeout: Duration,
+    key_refresh: KeyMaterialRefreshSettings,
+) -> ConnInitSettings {
     ConnInitSettings {
         recv_latency: latency,
         send_latency: latency,
         peer_idle_timeout,
+        key_refresh,
         statistics_interval: Duration::from_secs(1),
         send_buffer_size: PacketCount(BUFFER_PACKETS),
         recv_buffer_size: PacketCount(BUFFER_PACKETS),

@@ -7,9 +7,10 @@
 
 // ------------------------------------------------------------------ mpegts_demux
 
-/// Byte 0 picks how the rest is cut into pieces (1 + b bytes each, so a packet may arrive in
-/// parts); the rest is a transport stream, usually mutated from a real one (a valid PAT/PMT at
-/// the start helps reach the PES paths: the harness prepends one when bit 7 of byte 0 is set).
+/// Byte 0 picks how the rest is cut into pieces (1 + its low 6 bits bytes each, so a packet may
+/// arrive in parts); the rest is a transport stream, usually mutated from a real one (a valid
+/// PAT/PMT at the start helps reach the PES paths: the harness prepends one when bit 7 of byte 0
+/// is set, with AAC audio, or Opus when bit 6 is set too).
 /// Checks: never panics; the events are the same whether the stream comes whole or in pieces;
 /// video units follow a VideoConfig with the codec's parameter sets, are length-prefixed NAL
 /// units tiling the data and never hold a parameter set, delimiter or filler; every
@@ -24,7 +25,11 @@ pub fn mpegts_demux(data: &[u8]) {
         // PAT (program 1 → PMT PID 0x1000) and PMT (H.264 on 0x100, AAC on 0x101), as ffmpeg writes them.
         let mut m = sluice_mpegts::TsMuxer::new();
         m.set_avc_config(&[0x67, 0x42, 0, 0x1E], &[0x68, 0xCE], 4);
-        m.set_aac_config(&[0x12, 0x10]);
+        if control & 0x40 != 0 {
+            m.set_opus_config(2);
+        } else {
+            m.set_aac_config(&[0x12, 0x10]);
+        }
         m.video(&[0, 0, 0, 2, 0x65, 0x88], 0, 0, true, &mut input);
     }
     input.extend_from_slice(rest);
@@ -38,7 +43,7 @@ pub fn mpegts_demux(data: &[u8]) {
         out
     };
     let pieces = {
-        let step = 1 + usize::from(control & 0x7F);
+        let step = 1 + usize::from(control & 0x3F);
         let mut d = sluice_mpegts::TsDemuxer::new(MAX_PES);
         let mut out = Vec::new();
         for piece in input.chunks(step) {

@@ -19,6 +19,7 @@ import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
 import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
+import { RtmpLinks } from './rtmp/links'
 import { SrtServer } from './srt/server'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { SignalingServer } from './signaling/server'
@@ -71,6 +72,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly rtpService: RtpService
   /** SRT publish and play (MPEG-TS) on `srt.port`, unless `srt.enabled` is false. */
   readonly srt: SrtServer
+  /** RTMP(S) pushes to and pulls from other servers (API and `rtmp.pushes`/`rtmp.pulls` rules). */
+  readonly rtmpLinks: RtmpLinks
   readonly signaling: SignalingServer
   /** The one access decision of every protocol. */
   readonly access: AccessControl
@@ -115,6 +118,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
     this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host }, ctx)
     this.srt.serveApi(this.http, config.rtp.allowedDestinations)
+    this.rtmpLinks = new RtmpLinks(this.hub, this.log, this.clients, config.rtmp)
+    this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
     servePlayerPage(this.http)
     servePublishPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
@@ -157,7 +162,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
       throw error
     }
     this.eventLoopDelay.enable()
-    this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, srt: this.config.srt.enabled ? `${this.config.srt.host}:${this.srt.port}` : "off", http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
+    this.log.info({ rtmp: `${this.config.rtmp.host}:${this.rtmp.port}`, rtmps: this.rtmp.tlsPort === null ? 'off' : `${this.config.rtmp.tls?.host ?? this.config.rtmp.host}:${this.rtmp.tlsPort}`, srt: this.config.srt.enabled ? `${this.config.srt.host}:${this.srt.port}` : "off", http: `${this.config.http.host}:${this.http.port}` }, 'sluice listening')
   }
 
   #drain: Promise<DrainResult> | null = null
@@ -181,6 +186,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.#closed = true
     this.eventLoopDelay.disable()
     this.rtpService.close()
+    this.rtmpLinks.close()
     this.srt.close()
     this.whip.close()
     await Promise.allSettled([this.rtmp.close(), this.signaling.close(), this.http.close(), this.whep.close()])

@@ -35,6 +35,39 @@ export const rtmpSchema = z.strictObject({
   pingIntervalMs: z.number().int().min(100).default(20_000),
   /** A connection without `connect` after this many ms is closed. Default 10 000. */
   connectTimeoutMs: z.number().int().min(100).default(10_000),
+  /** RTMPS: RTMP over TLS on its own port, beside plain RTMP. Default null (off). */
+  tls: z.strictObject({
+    /** TCP port. Default 1936 (MediaMTX's). */
+    port: port.default(1936),
+    /** Address to bind. Default `rtmp.host`. */
+    host: z.string().min(1).optional(),
+    /** PEM certificate chain file. */
+    certFile: z.string().min(1),
+    /** PEM private key file. */
+    keyFile: z.string().min(1),
+  }).nullable().default(null),
+  /** PEM file of extra CA certificates trusted by `rtmps://` pushes and pulls (besides Node's). Default none. */
+  caFile: z.string().min(1).nullable().default(null),
+  /**
+   * Push rules: every stream published in `app` (only `stream`, when given) is pushed to `url`
+   * while it is live, `{app}` and `{stream}` replaced (e.g. `rtmp://cdn.example/live/{stream}`).
+   */
+  pushes: z.array(z.strictObject({
+    app: z.string().min(1),
+    stream: z.string().min(1).optional(),
+    url: z.string().regex(/^rtmps?:\/\//, 'an rtmp:// or rtmps:// URL'),
+  })).default([]),
+  /**
+   * On-demand pull rules: a player asking for a stream of `app` (only `stream`, when given)
+   * that is not live makes Sluice play it from `url` (`{app}`, `{stream}` replaced); the pull
+   * ends `idleMs` after the last player left.
+   */
+  pulls: z.array(z.strictObject({
+    app: z.string().min(1),
+    stream: z.string().min(1).optional(),
+    url: z.string().regex(/^rtmps?:\/\//, 'an rtmp:// or rtmps:// URL'),
+    idleMs: z.number().int().min(0).default(10_000),
+  })).default([]),
 })
 
 export const srtSchema = z.strictObject({

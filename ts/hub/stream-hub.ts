@@ -20,8 +20,17 @@ export interface StreamHubOptions {
   log?: Logger
 }
 
+/** Who wants to know when a stream goes live or is asked for while it is not (pushes, pulls). */
+export interface HubObserver {
+  /** A publisher attached to `stream`. */
+  published?(stream: Stream): void
+  /** A subscriber joined `stream` while it has no publisher (an on-demand pull may start). */
+  demanded?(stream: Stream): void
+}
+
 export class StreamHub {
   readonly #streams = new Map<string, Stream>()
+  readonly #observers = new Set<HubObserver>()
   readonly #options: StreamHubOptions
 
   readonly #timer: NodeJS.Timeout
@@ -94,7 +103,14 @@ export class StreamHub {
       throw new StreamBusyError(stream.key)
     }
     stream.attachPublisher(publisher)
+    for (const o of this.#observers) o.published?.(stream)
     return stream
+  }
+
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: HubObserver): () => void {
+    this.#observers.add(observer)
+    return () => this.#observers.delete(observer)
   }
 
   unpublish(stream: Stream, publisher: Publisher): void {
@@ -105,6 +121,7 @@ export class StreamHub {
   subscribe(app: string, name: string, subscriber: Subscriber): Stream {
     const stream = this.#getOrCreate(app, name)
     stream.addSubscriber(subscriber)
+    if (!stream.publisher) for (const o of this.#observers) o.demanded?.(stream)
     return stream
   }
 

@@ -7,11 +7,12 @@
  * `createStream` is idle, publishing or playing.
  */
 import type { Socket } from 'node:net'
-import { native, MEDIA_INDEX_STRIDE, MEDIA_FLAG_KEYFRAME, MEDIA_FLAG_SEQUENCE_HEADER, type NativeRtmpSession, type RtmpEvent } from '../native'
+import { native, MEDIA_FLAG_KEYFRAME, MEDIA_FLAG_SEQUENCE_HEADER, type NativeRtmpSession, type RtmpEvent } from '../native'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Publisher, Stream } from '../hub/stream'
-import { RequestRejectedError, rtmpErrorFromCode, type RtmpProtocolError } from '../errors'
+import { RequestRejectedError, type RtmpProtocolError } from '../errors'
+import { RtmpSessionReader } from './session-reader'
 import type { RtmpOptions } from './options'
 import { RtmpPlayer } from './player'
 import type { AccessControl } from '../access/access-control'
@@ -47,10 +48,7 @@ export class RtmpConnection implements MergedWriter {
   readonly log: Logger
   readonly remoteAddress: string
   readonly #session: NativeRtmpSession
-  /** The session's slab Buffers by slot (`RtmpSession.slabs`, one Array for its whole life). */
-  readonly #slabs: Array<Buffer | undefined>
-  /** The session's media index (`RtmpSession.mediaIndex`), re-read when a read says it is new. */
-  #index: Uint32Array | null = null
+  readonly #reader: RtmpSessionReader
   /** Messages were queued on the session since the last `flush()`. */
   #queued = false
   /** Writes gathered for the merge window (see merged-writes.ts), and their bytes. */
@@ -88,7 +86,16 @@ export class RtmpConnection implements MergedWriter {
       maxMessageSize: deps.options.maxMessageSize,
       epochMs: 0,
     })
-    this.#slabs = this.#session.slabs
+    this.#reader = new RtmpSessionReader(this.#session, {
+      event: (e) => this.#onEvent(e),
+      media: (kind, msid, timestamp, payload, flags, cts) => this.#onMedia(kind, msid, timestamp, payload, flags, cts),
+      transmit: (bytes) => this.#send(bytes),
+      closed: () => this.#isClosed(),
+      protocolError: (error) => {
+        this.close(`${error.code}: ${error.message}`)
+        this.#onProtocolError(this, error)
+      },
+    })
     socket.setNoDelay(true)
     socket.on('data', (data: Buffer) => this.#onData(data))
     socket.on('error', (err) => this.close(`socket error: ${err.message}`))
@@ -127,49 +134,7 @@ export class RtmpConnection implements MergedWriter {
   #onData(data: Buffer): void {
     if (this.#state === 'closed') return
     this.#lastInput = Date.now()
-    // A socket read's Buffer is the whole of a fresh ArrayBuffer that nothing else reads, so the
-    // session reassembles messages inside it (views of `data`, no copy). A Buffer that shares
-    // its memory (a slice of a pool, pushed by a JS stream) is only read.
-    const r = data.byteOffset === 0 && data.buffer.byteLength === data.length
-      ? this.#session.feedInPlace(data)
-      : this.#session.feed(data)
-    if (r & native.RTMP_FEED_NEW_INDEX) this.#index = this.#session.mediaIndex
-    const details = r & native.RTMP_FEED_DETAILS ? this.#session.takeDetails() : null
-    if (details?.transmit) this.#send(details.transmit)
-    const index = this.#index
-    const slabs = this.#slabs
-    let m = 0
-    const mediaCount = r >>> native.RTMP_FEED_COUNT_SHIFT
-    const deliverMediaUpTo = (end: number) => {
-      for (; m < end && index; m++) {
-        const o = m * MEDIA_INDEX_STRIDE
-        const offset = index[o + 4]!
-        const flags = index[o + 6]!
-        const slot = index[o + 3]!
-        const view = (slot === 0 ? data : slabs[slot]!).subarray(offset, offset + index[o + 5]!)
-        this.#onMedia(
-          index[o]! === 8 ? 'audio' : 'video',
-          index[o + 1]!,
-          index[o + 2]!,
-          // A sequence header lives as long as the stream: copied, so it does not keep a
-          // socket read or payload slab alive.
-          flags & MEDIA_FLAG_SEQUENCE_HEADER ? Buffer.from(view) : view,
-          flags,
-          index[o + 7]! | 0,
-        )
-      }
-    }
-    for (const event of details?.events ?? []) {
-      deliverMediaUpTo(event.mediaBefore)
-      if (this.#isClosed()) return
-      this.#onEvent(event)
-    }
-    deliverMediaUpTo(mediaCount)
-    if (details?.errorCode) {
-      const error = rtmpErrorFromCode(details.errorCode, details.errorMessage ?? 'malformed input')
-      this.close(`${error.code}: ${error.message}`)
-      this.#onProtocolError(this, error)
-    }
+    this.#reader.read(data)
   }
 
   #isClosed(): boolean {

@@ -35,6 +35,8 @@ export interface RtmpOptions {
   pingIntervalMs: number
   /** A connection that has not completed `connect` within this many ms is closed. Default 10 000. */
   connectTimeoutMs: number
+  /** RTMPS listener (TLS on its own port; PEM files read at `listen()`), or null. Default null. */
+  tls: { port: number; host?: string; certFile: string; keyFile: string } | null
 }
 
 export const defaultRtmpOptions: RtmpOptions = {
@@ -49,4 +51,5 @@ export const defaultRtmpOptions: RtmpOptions = {
   playerMergeWriteMs: 50,
   pingIntervalMs: 20_000,
   connectTimeoutMs: 10_000,
+  tls: null,
 }

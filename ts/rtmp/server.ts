@@ -1,5 +1,11 @@
-/** The RTMP listener: accepts TCP connections and runs an `RtmpConnection` on each. */
+/**
+ * The RTMP listener: accepts TCP connections (and TLS ones on the RTMPS port, `rtmp.tls`) and
+ * runs an `RtmpConnection` on each; both kinds are the same sessions once the TLS handshake is
+ * done.
+ */
 import net from 'node:net'
+import tls from 'node:tls'
+import { readFileSync } from 'node:fs'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import { TypedEmitter } from '../events'
@@ -24,6 +30,7 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
   readonly #hub: StreamHub
   readonly #log: Logger
   readonly #server: net.Server
+  #tlsServer: tls.Server | null = null
   readonly #connections = new Set<RtmpConnection>()
   readonly #ctx: { access: AccessControl; clients: ClientRegistry }
 
@@ -47,16 +54,41 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
     return typeof a === 'object' && a ? a.port : this.options.port
   }
 
-  /** Starts listening. Rejects with `ListenError` (`EADDRINUSE`, ...) when the port can't be bound. */
-  listen(): Promise<void> {
+  /** The bound RTMPS port, or null without `tls`. */
+  get tlsPort(): number | null {
+    const a = this.#tlsServer?.address()
+    return typeof a === 'object' && a ? a.port : null
+  }
+
+  /**
+   * Starts listening (and on the RTMPS port with `tls`). Rejects with `ListenError`
+   * (`EADDRINUSE`, ...) when a port can't be bound, `TLS_CONFIG` when the certificate or key
+   * can't be read or used.
+   */
+  async listen(): Promise<void> {
+    await this.#listenOn(this.#server, this.options.port, this.options.host, 'RTMP')
+    const t = this.options.tls
+    if (!t) return
+    let server: tls.Server
+    try {
+      server = tls.createServer({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) }, (socket) => this.#accept(socket))
+    } catch (error) {
+      throw new ListenError('TLS_CONFIG', `RTMPS: cannot use rtmp.tls.certFile/keyFile: ${(error as Error).message}`)
+    }
+    server.on('tlsClientError', (err) => this.#log.debug({ err: err.message }, 'RTMPS handshake failed'))
+    this.#tlsServer = server
+    await this.#listenOn(server, t.port, t.host ?? this.options.host, 'RTMPS')
+  }
+
+  #listenOn(server: net.Server, port: number, host: string, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(new ListenError(err.code ?? 'LISTEN_FAILED', `RTMP cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`))
+        reject(new ListenError(err.code ?? 'LISTEN_FAILED', `${what} cannot listen on ${host}:${port}: ${err.message}`))
       }
-      this.#server.once('error', onError)
-      this.#server.listen(this.options.port, this.options.host, () => {
-        this.#server.off('error', onError)
-        this.#server.on('error', (err) => this.#log.error({ err }, 'rtmp server error'))
+      server.once('error', onError)
+      server.listen(port, host, () => {
+        server.off('error', onError)
+        server.on('error', (err) => this.#log.error({ err }, `${what} server error`))
         resolve()
       })
     })
@@ -79,11 +111,13 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
   /** Stops listening (the port is free for a replacement process); open connections go on. */
   stopAccepting(): void {
     if (this.#server.listening) this.#server.close()
+    if (this.#tlsServer?.listening) this.#tlsServer.close()
   }
 
   /** Stops accepting, closes every connection, resolves when the listener is closed. */
   close(): Promise<void> {
     for (const c of [...this.#connections]) c.close('server shutting down')
-    return new Promise((resolve) => (this.#server.listening ? this.#server.close(() => resolve()) : resolve()))
+    const closed = (server: net.Server | null) => new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()))
+    return Promise.all([closed(this.#server), closed(this.#tlsServer)]).then(() => undefined)
   }
 }

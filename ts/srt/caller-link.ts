@@ -11,6 +11,7 @@
 import dgram from 'node:dgram'
 import { native } from '../native'
 import type { Logger } from '../log'
+import { ReconnectSchedule } from '../hub/reconnect'
 import { HttpRequestError } from '../errors'
 
 type Caller = InstanceType<typeof native.SrtCaller>
@@ -90,8 +91,7 @@ export class CallerLink {
   #socket: dgram.Socket | null = null
   #caller: Caller | null = null
   #timer: NodeJS.Timeout | null = null
-  #retry: NodeJS.Timeout | null = null
-  #backoffMs = 1000
+  readonly #reconnect = new ReconnectSchedule()
   #closed = false
   #open = false
   /** Connections made, and the reason the last one ended. */
@@ -148,7 +148,7 @@ export class CallerLink {
   close(reason = 'closed'): void {
     if (this.#closed) return
     this.#closed = true
-    if (this.#retry) clearTimeout(this.#retry)
+    this.#reconnect.cancel()
     if (this.#caller) {
       this.#caller.close()
       this.#flush()
@@ -202,7 +202,7 @@ export class CallerLink {
       if (e.kind === 'open') {
         this.#open = true
         this.connections++
-        this.#backoffMs = 1000
+        this.#reconnect.succeeded()
         this.#handlers.opened(e.session, e.latencyMs ?? 0)
       } else if (e.kind === 'data' && e.data) this.#handlers.data(e.data)
       else if (e.kind === 'closed') return this.#ended(e.reason ?? 'closed')
@@ -225,8 +225,7 @@ export class CallerLink {
     this.#socket = null
     if (wasOpen) this.#handlers.ended(reason)
     if (this.#closed) return
-    this.#log.info({ link: this.#name, reason, retryMs: this.#backoffMs }, 'SRT caller disconnected; retrying')
-    this.#retry = setTimeout(() => this.#connect(), this.#backoffMs)
-    this.#backoffMs = Math.min(30_000, this.#backoffMs * 2)
+    const retryMs = this.#reconnect.schedule(() => this.#connect())
+    this.#log.info({ link: this.#name, reason, retryMs }, 'SRT caller disconnected; retrying')
   }
 }

@@ -26,17 +26,10 @@ import { SrtPlayer } from './player'
 import { SrtPull } from './pull'
 import { SrtPush } from './push'
 import { parseSrtUrl } from './caller-link'
-import { readJson, sendJson, type HttpServer } from '../http/server'
+import type { HttpServer } from '../http/server'
+import { serveLinkRoutes } from '../http/link-routes'
 import { DestinationPolicy } from '../rtp/destinations'
-import { z } from 'zod'
 
-const NAME = /^[A-Za-z0-9._~-]{1,128}$/
-/** `POST /api/srt/pulls` and `POST /api/srt/pushes`. */
-const linkBody = z.strictObject({
-  url: z.string().max(2048),
-  app: z.string().regex(NAME),
-  name: z.string().regex(NAME),
-})
 
 type Listener = InstanceType<typeof native.SrtListener>
 
@@ -105,33 +98,25 @@ export class SrtServer {
    */
   serveApi(http: HttpServer, allowedDestinations: readonly string[]): void {
     const destinations = new DestinationPolicy(allowedDestinations)
-    const links = { pulls: this.pulls, pushes: this.pushes } as const
-    for (const [kind, map] of Object.entries(links) as [keyof typeof links, Map<string, SrtPull | SrtPush>][]) {
-      http.route('POST', new RegExp(`^/api/srt/${kind}/?$`), async (req, res) => {
-        const body = await readJson(req, linkBody)
+    for (const kind of ['pulls', 'pushes'] as const) {
+      const map: Map<string, SrtPull | SrtPush> = this[kind]
+      serveLinkRoutes(http, `/api/srt/${kind}`, `SRT ${kind === 'pulls' ? 'pull' : 'push'}`, map, async (body) => {
         const target = parseSrtUrl(body.url)
         const allowed = await destinations.check(target.host)
         const common = { app: body.app, stream: body.name, target: { ...target, ...allowed }, latencyMs: this.#config.latencyMs }
         let link: SrtPull | SrtPush
         if (kind === 'pulls') {
-          if (this.#hub.get(body.app, body.name)?.publisher) return sendJson(res, 409, { error: `stream ${body.app}/${body.name} is already published` })
+          if (this.#hub.get(body.app, body.name)?.publisher) return [409, `stream ${body.app}/${body.name} is already published`]
           link = new SrtPull(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-pull-${nextId++}`, maxAccessUnitBytes: this.#config.maxAccessUnitBytes })
         } else {
           link = new SrtPush(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-push-${nextId++}`, queuePackets: this.#config.playerQueuePackets })
         }
         map.set(link.id, link)
-        sendJson(res, 201, link.stats())
-      })
-      http.route('GET', new RegExp(`^/api/srt/${kind}/?$`), async (_req, res) => sendJson(res, 200, [...map.values()].map((l) => l.stats())))
-      http.route('DELETE', new RegExp(`^/api/srt/${kind}/([^/]+)$`), async (_req, res, [id]) => {
-        const link = map.get(id!)
-        if (!link) return sendJson(res, 404, { error: `no SRT ${kind === 'pulls' ? 'pull' : 'push'} ${id}` })
-        map.delete(id!)
-        link.close()
-        res.writeHead(204).end()
+        return link
       })
     }
   }
+
 
   /** Binds the UDP port. Rejects with `ListenError` when it cannot. */
   async listen(): Promise<void> {

@@ -6,6 +6,24 @@
  */
 import { z } from 'zod'
 import { readJson, sendJson, type HttpServer } from './server'
+import { HttpRequestError } from '../errors'
+
+/** Refuses a link's `url` (400 `HTTP_BAD_REQUEST`, "url: why"). */
+export function badLinkUrl(why: string): never {
+  throw new HttpRequestError(400, 'HTTP_BAD_REQUEST', `url: ${why}`)
+}
+
+/** Parses a link's `url`; refuses (`badLinkUrl`) anything but a URL with one of `protocols` (`'srt:'`). */
+export function parseLinkUrl(text: string, protocols: readonly string[], expected: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return badLinkUrl('not a URL')
+  }
+  if (!protocols.includes(url.protocol)) badLinkUrl(`must be ${expected}`)
+  return url
+}
 
 /** A stream or app name in a link body: URL-safe, 1–128 characters. */
 const NAME = /^[A-Za-z0-9._~-]{1,128}$/

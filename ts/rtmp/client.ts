@@ -16,7 +16,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { TypedEmitter } from '../events'
 import { native, type NativeRtmpSession, type RtmpEvent } from '../native'
-import { HttpRequestError } from '../errors'
+import { badLinkUrl, parseLinkUrl } from '../http/link-routes'
 import { RtmpSessionReader } from './session-reader'
 
 /** An `rtmp://` or `rtmps://` URL cut the way RTMP clients cut it. */
@@ -39,20 +39,11 @@ export interface RtmpUrl {
  * (`HTTP_BAD_REQUEST`) for another scheme or a URL without an app and a stream name.
  */
 export function parseRtmpUrl(text: string): RtmpUrl {
-  const bad = (why: string): never => {
-    throw new HttpRequestError(400, 'HTTP_BAD_REQUEST', `url: ${why}`)
-  }
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return bad('not a URL')
-  }
-  if (url.protocol !== 'rtmp:' && url.protocol !== 'rtmps:') bad('must be rtmp:// or rtmps://')
+  const url = parseLinkUrl(text, ['rtmp:', 'rtmps:'], 'rtmp:// or rtmps://')
   const secure = url.protocol === 'rtmps:'
   const port = url.port ? Number(url.port) : secure ? 443 : 1935
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent)
-  if (!url.hostname || parts.length < 2) bad('needs a host, an app and a stream name (rtmp://host/app/stream)')
+  if (!url.hostname || parts.length < 2) badLinkUrl('needs a host, an app and a stream name (rtmp://host/app/stream)')
   const app = parts.slice(0, -1).join('/')
   const host = url.hostname.replace(/^\[|\]$/g, '')
   const hostPart = host.includes(':') ? `[${host}]` : host
@@ -61,6 +52,22 @@ export function parseRtmpUrl(text: string): RtmpUrl {
     stream: parts[parts.length - 1]! + url.search,
     tcUrl: `${url.protocol}//${hostPart}${url.port ? `:${url.port}` : ''}/${app}`,
   }
+}
+
+/** What a push or a pull needs to make its connections. */
+export interface RtmpLinkOptions {
+  id: string
+  /** The hub stream pushed or pulled into. */
+  app: string
+  stream: string
+  /** The other server and its stream. */
+  url: RtmpUrl
+  /** `url.host` resolved (and, for API links, checked against the destination policy). */
+  address: string
+  chunkSize: number
+  connectTimeoutMs: number
+  /** Extra CA certificates (PEM) for `rtmps://`. */
+  ca?: Buffer[]
 }
 
 export interface RtmpClientOptions {

@@ -13,19 +13,10 @@ import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { native, MEDIA_FLAG_KEYFRAME, MEDIA_FLAG_SEQUENCE_HEADER } from '../native'
 import { RequestRejectedError } from '../errors'
 import { ReconnectSchedule } from '../hub/reconnect'
-import { RtmpClient, type RtmpUrl } from './client'
+import { RtmpClient, type RtmpLinkOptions } from './client'
 import { redact } from './push'
 
-export interface RtmpPullOptions {
-  id: string
-  app: string
-  stream: string
-  url: RtmpUrl
-  /** The origin's resolved address (checked against the destination policy). */
-  address: string
-  chunkSize: number
-  connectTimeoutMs: number
-  ca?: Buffer[]
+export interface RtmpPullOptions extends RtmpLinkOptions {
   /** On demand: ends this long after the stream has no players (and does not reconnect without them). */
   idleMs: number | null
   onEnd?: (pull: RtmpPull) => void

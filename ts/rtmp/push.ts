@@ -17,21 +17,11 @@ import { wireBytes, type MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { Logger } from '../log'
 import { ReconnectSchedule } from '../hub/reconnect'
-import { RtmpClient, type RtmpUrl } from './client'
+import { RtmpClient, type RtmpLinkOptions, type RtmpUrl } from './client'
 
-export interface RtmpPushOptions {
-  id: string
-  app: string
-  stream: string
-  url: RtmpUrl
-  /** The target's resolved address (checked against the destination policy). */
-  address: string
-  chunkSize: number
+export interface RtmpPushOptions extends RtmpLinkOptions {
   queueBytes: number
   maxBehindMs: number
-  connectTimeoutMs: number
-  /** Extra CA certificates (PEM) for `rtmps://` targets. */
-  ca?: Buffer[]
   /** Made by a config rule: ends when the stream's publisher leaves. */
   endWithStream: boolean
   /** Called once when the push has ended (closed or ended with its stream). */

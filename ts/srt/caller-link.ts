@@ -12,7 +12,7 @@ import dgram from 'node:dgram'
 import { native } from '../native'
 import type { Logger } from '../log'
 import { ReconnectSchedule } from '../hub/reconnect'
-import { HttpRequestError } from '../errors'
+import { badLinkUrl, parseLinkUrl } from '../http/link-routes'
 
 type Caller = InstanceType<typeof native.SrtCaller>
 
@@ -40,16 +40,8 @@ export interface SrtPullTarget {
  * 20–10000 ms, or a `kmrefreshrate` under twice `kmpreannounce` (defaults 2^24 and 4096).
  */
 export function parseSrtUrl(text: string): SrtPullTarget {
-  const bad = (why: string): never => {
-    throw new HttpRequestError(400, 'HTTP_BAD_REQUEST', `url: ${why}`)
-  }
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return bad('not a URL')
-  }
-  if (url.protocol !== 'srt:') bad('must be srt://host:port')
+  const bad = badLinkUrl
+  const url = parseLinkUrl(text, ['srt:'], 'srt://host:port')
   const port = Number(url.port)
   if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535) bad('needs a host and a port')
   const q = url.searchParams

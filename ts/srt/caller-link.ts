@@ -40,27 +40,26 @@ export interface SrtPullTarget {
  * 20–10000 ms, or a `kmrefreshrate` under twice `kmpreannounce` (defaults 2^24 and 4096).
  */
 export function parseSrtUrl(text: string): SrtPullTarget {
-  const bad = badLinkUrl
   const url = parseLinkUrl(text, ['srt:'], 'srt://host:port')
   const port = Number(url.port)
-  if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535) bad('needs a host and a port')
+  if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535) badLinkUrl('needs a host and a port')
   const q = url.searchParams
   const passphrase = q.get('passphrase')
-  if (passphrase !== null && (passphrase.length < 10 || passphrase.length > 79)) bad('passphrase must be 10-79 characters')
+  if (passphrase !== null && (passphrase.length < 10 || passphrase.length > 79)) badLinkUrl('passphrase must be 10-79 characters')
   const keyLength = Number(q.get('pbkeylen') ?? 16)
-  if (keyLength !== 16 && keyLength !== 24 && keyLength !== 32) bad('pbkeylen must be 16, 24 or 32')
+  if (keyLength !== 16 && keyLength !== 24 && keyLength !== 32) badLinkUrl('pbkeylen must be 16, 24 or 32')
   const latency = q.get('latency')
   const latencyMs = latency === null ? null : Number(latency)
-  if (latencyMs !== null && !(Number.isInteger(latencyMs) && latencyMs >= 20 && latencyMs <= 10_000)) bad('latency must be 20-10000 ms')
+  if (latencyMs !== null && !(Number.isInteger(latencyMs) && latencyMs >= 20 && latencyMs <= 10_000)) badLinkUrl('latency must be 20-10000 ms')
   const packets = (name: string): number | null => {
     const v = q.get(name)
     if (v === null) return null
     const n = Number(v)
-    return Number.isInteger(n) && n >= 1 && n <= 0xffffffff ? n : bad(`${name} must be a packet count`)
+    return Number.isInteger(n) && n >= 1 && n <= 0xffffffff ? n : badLinkUrl(`${name} must be a packet count`)
   }
   const kmRefreshRate = packets('kmrefreshrate')
   const kmPreAnnounce = packets('kmpreannounce')
-  if ((kmRefreshRate ?? KM_REFRESH_RATE) < 2 * (kmPreAnnounce ?? KM_PRE_ANNOUNCE)) bad('kmrefreshrate must be at least twice kmpreannounce')
+  if ((kmRefreshRate ?? KM_REFRESH_RATE) < 2 * (kmPreAnnounce ?? KM_PRE_ANNOUNCE)) badLinkUrl('kmrefreshrate must be at least twice kmpreannounce')
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port, streamId: q.get('streamid'), passphrase, keyLength: keyLength as 16 | 24 | 32, latencyMs, kmRefreshRate, kmPreAnnounce }
 }
 

@@ -9,7 +9,7 @@
 //! against FFmpeg's native encoder and why it is not an option here.
 
 /// What the encoder reports once set up.
-pub(crate) struct EncoderInfo {
+pub struct AacEncoderInfo {
     /// AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
     pub asc: Vec<u8>,
     /// Algorithmic delay in samples per channel.
@@ -18,55 +18,72 @@ pub(crate) struct EncoderInfo {
     pub max_unit_bytes: usize,
 }
 
-/// One `encode` call's result: interleaved samples taken, bytes of access unit written.
-pub(crate) struct Encoded {
+/// One `encode` call's result.
+pub struct AacEncoded {
+    /// Interleaved samples taken from the input.
     pub input_consumed: usize,
+    /// Bytes of access unit written (0 while the encoder fills its delay).
     pub output_size: usize,
 }
 
 #[cfg(feature = "fdk-aac")]
-pub(crate) use fdk::AacEncoder;
+pub use fdk::AacEncoder;
 #[cfg(not(feature = "fdk-aac"))]
-pub(crate) use unavailable::AacEncoder;
+pub use unavailable::AacEncoder;
 
 #[cfg(feature = "fdk-aac")]
 mod fdk {
-    use super::{Encoded, EncoderInfo};
+    use super::{AacEncoded, AacEncoderInfo};
     use crate::{AudioError, AAC_SAMPLE_RATE};
     use fdk_aac::enc::{AudioObjectType, BitRate, ChannelMode, Encoder, EncoderParams, Transport};
 
     /// FDK AAC, AAC-LC at 48 kHz, CBR, raw access units.
-    pub(crate) struct AacEncoder(Encoder);
+    pub struct AacEncoder(Encoder);
 
     impl AacEncoder {
-        /// `channels` 1 or 2, `bitrate` in bits/s (validated by the caller).
+        /// AAC-LC at 48 kHz with `channels` (1 or 2) at `bitrate` bits/s (CBR; validated by
+        /// the caller, see `MIN_AAC_BITRATE`..=`MAX_AAC_BITRATE`). Errors:
+        /// [`AudioError::AacEncoder`].
         pub fn new(channels: usize, bitrate: u32) -> Result<Self, AudioError> {
             Encoder::new(EncoderParams {
                 bit_rate: BitRate::Cbr(bitrate),
                 sample_rate: AAC_SAMPLE_RATE,
                 transport: Transport::Raw,
-                channels: if channels == 1 { ChannelMode::Mono } else { ChannelMode::Stereo },
+                channels: if channels == 1 {
+                    ChannelMode::Mono
+                } else {
+                    ChannelMode::Stereo
+                },
                 audio_object_type: AudioObjectType::Mpeg4LowComplexity,
             })
             .map(AacEncoder)
             .map_err(|e| AudioError::AacEncoder(e.to_string()))
         }
 
-        pub fn info(&self) -> Result<EncoderInfo, AudioError> {
-            let info = self.0.info().map_err(|e| AudioError::AacEncoder(e.to_string()))?;
+        /// The AudioSpecificConfig, delay and largest access unit. Errors:
+        /// [`AudioError::AacEncoder`].
+        pub fn info(&self) -> Result<AacEncoderInfo, AudioError> {
+            let info = self
+                .0
+                .info()
+                .map_err(|e| AudioError::AacEncoder(e.to_string()))?;
             let asc_len = (info.confSize as usize).min(info.confBuf.len());
-            Ok(EncoderInfo {
+            Ok(AacEncoderInfo {
                 asc: info.confBuf[..asc_len].to_vec(),
                 delay: info.nDelay as usize,
                 max_unit_bytes: info.maxOutBufBytes as usize,
             })
         }
 
-        /// Encodes interleaved 16-bit PCM into `out`.
-        pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<Encoded, AudioError> {
+        /// Encodes interleaved 16-bit PCM (one 1 024-sample frame per call) into `out`, which
+        /// holds at least `info().max_unit_bytes`. Errors: [`AudioError::AacEncoder`].
+        pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<AacEncoded, AudioError> {
             self.0
                 .encode(pcm, out)
-                .map(|i| Encoded { input_consumed: i.input_consumed, output_size: i.output_size })
+                .map(|i| AacEncoded {
+                    input_consumed: i.input_consumed,
+                    output_size: i.output_size,
+                })
                 .map_err(|e| AudioError::AacEncoder(e.to_string()))
         }
     }
@@ -74,22 +91,25 @@ mod fdk {
 
 #[cfg(not(feature = "fdk-aac"))]
 mod unavailable {
-    use super::{Encoded, EncoderInfo};
+    use super::{AacEncoded, AacEncoderInfo};
     use crate::AudioError;
 
     /// No AAC encoder in this build: it cannot be made.
-    pub(crate) enum AacEncoder {}
+    pub enum AacEncoder {}
 
     impl AacEncoder {
+        /// Always [`AudioError::AacEncoderUnavailable`].
         pub fn new(_channels: usize, _bitrate: u32) -> Result<Self, AudioError> {
             Err(AudioError::AacEncoderUnavailable)
         }
 
-        pub fn info(&self) -> Result<EncoderInfo, AudioError> {
+        /// Unreachable: no value exists.
+        pub fn info(&self) -> Result<AacEncoderInfo, AudioError> {
             match *self {}
         }
 
-        pub fn encode(&mut self, _pcm: &[i16], _out: &mut [u8]) -> Result<Encoded, AudioError> {
+        /// Unreachable: no value exists.
+        pub fn encode(&mut self, _pcm: &[i16], _out: &mut [u8]) -> Result<AacEncoded, AudioError> {
             match *self {}
         }
     }

@@ -69,13 +69,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod aac_decoder;
 mod aac_encoder;
 pub mod asc;
 mod error;
 mod opus_to_aac;
 mod transcoder;
 
-pub use aac_encoder::AAC_ENCODER_AVAILABLE;
+pub use aac_decoder::AacDecoder;
+pub use aac_encoder::{AacEncoded, AacEncoder, AacEncoderInfo, AAC_ENCODER_AVAILABLE};
 pub use error::AudioError;
 pub use opus_to_aac::{
     AacFrame, OpusToAac, OpusToAacStats, AAC_SAMPLE_RATE, DEFAULT_AAC_BITRATE, MAX_AAC_BITRATE,

@@ -1,16 +1,9 @@
 //! [`AacToOpus`]: AAC frames in, 20 ms Opus packets at 48 kHz out.
 
 use opus::{Application, Bitrate, Channels, Encoder};
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
-use symphonia_codec_aac::AacDecoder;
-use symphonia_core::codecs::audio::well_known::CODEC_ID_AAC;
-use symphonia_core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
-use symphonia_core::packet::PacketRef;
-use symphonia_core::units::{Duration, Timestamp};
 
-use crate::asc::{AudioSpecificConfig, AOT_AAC_LC};
-use crate::AudioError;
+use crate::asc::AudioSpecificConfig;
+use crate::{AacDecoder, AudioError};
 
 /// The Opus output sampling rate in Hz (RFC 7587 §4: the RTP clock rate of Opus is always
 /// 48 000).
@@ -86,18 +79,12 @@ struct Timeline {
 /// [`delay_samples`](Self::delay_samples) plus framing (< 20 ms waiting for a full packet,
 /// and for resampled input up to one FFT block held inside the resampler).
 pub struct AacToOpus {
-    config: AudioSpecificConfig,
     channels: usize,
     bitrate: u32,
     decoder: AacDecoder,
-    resampler: Option<Fft<f32>>,
     encoder: Encoder,
     /// Encoder lookahead in 48 kHz samples (`OPUS_GET_LOOKAHEAD`).
     lookahead: usize,
-    /// Decoded frame, interleaved, at the input rate.
-    decoded: Vec<f32>,
-    /// Resampler output scratch, interleaved, at 48 kHz.
-    resampled: Vec<f32>,
     /// 48 kHz PCM waiting to be encoded, interleaved.
     pcm: Vec<f32>,
     /// 48 kHz frames appended to `pcm` since the time line began (after trimming).
@@ -112,7 +99,7 @@ pub struct AacToOpus {
 impl std::fmt::Debug for AacToOpus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AacToOpus")
-            .field("config", &self.config)
+            .field("config", self.decoder.config())
             .field("bitrate", &self.bitrate)
             .field("delay_samples", &self.delay_samples())
             .finish_non_exhaustive()
@@ -134,62 +121,11 @@ impl AacToOpus {
     /// core: the output then has the core's bandwidth (about a quarter of the SBR output rate,
     /// e.g. ≤ 11 kHz for 44.1 kHz HE-AAC) and HE-AAC v2 comes out mono.
     pub fn new(audio_specific_config: &[u8], bitrate: u32) -> Result<Self, AudioError> {
-        let config = AudioSpecificConfig::parse(audio_specific_config)?;
-        if config.object_type != AOT_AAC_LC {
-            return Err(AudioError::UnsupportedObjectType {
-                object_type: config.object_type,
-            });
-        }
-        let Some(sfi) = config.sampling_frequency_index() else {
-            return Err(AudioError::UnsupportedSampleRate {
-                sample_rate: config.sample_rate,
-            });
-        };
-        if !(1..=2).contains(&config.channel_configuration) {
-            return Err(AudioError::UnsupportedChannelConfiguration {
-                channel_configuration: config.channel_configuration,
-            });
-        }
-        if config.frame_length as usize != AAC_FRAME_SAMPLES {
-            return Err(AudioError::UnsupportedFrameLength {
-                frame_length: config.frame_length,
-            });
-        }
+        let decoder = AacDecoder::new(audio_specific_config)?;
         if !(MIN_BITRATE..=MAX_BITRATE).contains(&bitrate) {
             return Err(AudioError::InvalidBitrate { bitrate });
         }
-        let channels = config.channel_configuration as usize;
-
-        // The decoder is given the AAC-LC core's config only (2 bytes: object type 2, the
-        // frequency index, the channel configuration, GASpecificConfig flags 0), so HE-AAC
-        // streams decode through their core.
-        let core_asc = [
-            (AOT_AAC_LC << 3) | (sfi >> 1),
-            ((sfi & 1) << 7) | (config.channel_configuration << 3),
-        ];
-        let mut params = AudioCodecParameters::new();
-        params
-            .for_codec(CODEC_ID_AAC)
-            .with_extra_data(Box::new(core_asc));
-        let decoder = AacDecoder::try_new(&params, &AudioDecoderOptions::default())
-            .map_err(|e| AudioError::MalformedFrame(format!("decoder setup: {e}")))?;
-
-        let resampler = if config.sample_rate == OUTPUT_SAMPLE_RATE {
-            None
-        } else {
-            // Fixed input: one AAC frame per call. rubato picks FFT blocks of ~256 input
-            // frames; its delay is half an output block.
-            Some(
-                Fft::<f32>::new(
-                    config.sample_rate as usize,
-                    OUTPUT_SAMPLE_RATE as usize,
-                    AAC_FRAME_SAMPLES,
-                    channels,
-                    FixedSync::Input,
-                )
-                .map_err(|e| AudioError::Resampler(e.to_string()))?,
-            )
-        };
+        let channels = decoder.channels();
 
         let opus_channels = if channels == 1 {
             Channels::Mono
@@ -204,17 +140,12 @@ impl AacToOpus {
             .map_err(opus_err)?;
         let lookahead = encoder.get_lookahead().map_err(opus_err)?.max(0) as usize;
 
-        let resampled_len = resampler.as_ref().map_or(0, |r| r.output_frames_max()) * channels;
         let mut t = AacToOpus {
-            config,
             channels,
             bitrate,
             decoder,
-            resampler,
             encoder,
             lookahead,
-            decoded: Vec::with_capacity(AAC_FRAME_SAMPLES * channels),
-            resampled: vec![0.0; resampled_len],
             pcm: Vec::with_capacity(4 * FRAME_SAMPLES * channels),
             pcm_total: 0,
             trim: 0,
@@ -251,14 +182,12 @@ impl AacToOpus {
         if !(0..=MAX_PTS_MS).contains(&pts_ms) {
             return Err(AudioError::InvalidTimestamp { pts_ms });
         }
-        if aac_frame.is_empty() || aac_frame.len() > MAX_FRAME_BYTES {
-            return Err(AudioError::FrameSize {
-                length: aac_frame.len(),
-            });
-        }
-        self.decode(aac_frame)?;
+        // Decoded samples wait here until the gap before them is filled.
+        let mut decoded = Vec::new();
+        self.decoder
+            .decode(aac_frame, |pcm| decoded.extend_from_slice(pcm))?;
 
-        let rate = self.config.sample_rate as i64;
+        let rate = self.sample_rate() as i64;
         let timeline = match self.timeline {
             Some(t) => t,
             None => {
@@ -277,16 +206,12 @@ impl AacToOpus {
         if gap > 0 && gap <= MAX_GAP_FILL_MS * rate / 1000 {
             let half = AAC_FRAME_SAMPLES as i64 / 2;
             let missing = ((gap + half) / AAC_FRAME_SAMPLES as i64) as usize;
-            if missing > 0 {
-                let decoded = std::mem::take(&mut self.decoded);
-                self.decoded.resize(AAC_FRAME_SAMPLES * self.channels, 0.0);
-                for _ in 0..missing {
-                    self.feed_decoded()?;
-                }
-                self.decoded = decoded;
+            for _ in 0..missing {
+                self.feed_silence()?;
             }
         }
-        self.feed_decoded()?;
+        self.count_input_frame();
+        self.append(&decoded);
         self.encode_ready(out)
     }
 
@@ -299,20 +224,20 @@ impl AacToOpus {
         let Some(timeline) = self.timeline else {
             return Ok(());
         };
-        let rate = self.config.sample_rate as u64;
+        let rate = self.sample_rate() as u64;
         // Input duration in 48 kHz samples, rounded up.
         let span = (timeline.input_frames * OUTPUT_SAMPLE_RATE as u64).div_ceil(rate);
         // Encoder input sample i plays at output j = i + lookahead: real audio is needed up to
         // span - lookahead; the rest of the last packet is silence.
         let real = span.saturating_sub(self.lookahead as u64);
         let total = span.div_ceil(FRAME_SAMPLES as u64) * FRAME_SAMPLES as u64;
-        if self.resampler.is_some() {
-            self.decoded.clear();
-            self.decoded.resize(AAC_FRAME_SAMPLES * self.channels, 0.0);
+        if self.decoder.resamples() {
             // Silence through the resampler pushes out its delay line; a few blocks suffice.
             let mut rounds = 0;
             while self.pcm_total < real && rounds < 16 {
-                self.resample_decoded()?;
+                let mut tail = Vec::new();
+                self.decoder.silence(|pcm| tail.extend_from_slice(pcm))?;
+                self.append(&tail);
                 rounds += 1;
             }
         }
@@ -332,9 +257,6 @@ impl AacToOpus {
     /// time line anchored at its own timestamp.
     pub fn reset(&mut self) {
         self.decoder.reset();
-        if let Some(r) = self.resampler.as_mut() {
-            r.reset();
-        }
         // Resetting a valid encoder cannot fail (OPUS_RESET_STATE only clears memory).
         let _ = self.encoder.reset_state();
         self.pcm.clear();
@@ -345,13 +267,13 @@ impl AacToOpus {
 
     /// The AudioSpecificConfig as parsed.
     pub fn config(&self) -> &AudioSpecificConfig {
-        &self.config
+        self.decoder.config()
     }
 
     /// Sampling rate of the decoded input in Hz: the AudioSpecificConfig's (for HE-AAC, its
     /// AAC-LC core's).
     pub fn sample_rate(&self) -> u32 {
-        self.config.sample_rate
+        self.decoder.config().sample_rate
     }
 
     /// Channels of the input and of the Opus output: 1 or 2.
@@ -369,71 +291,22 @@ impl AacToOpus {
     /// `OPUS_APPLICATION_AUDIO`). It is trimmed from the start of the output, so timestamps are
     /// exact; it still adds this much wall-clock latency.
     pub fn delay_samples(&self) -> u32 {
-        let resampler = self.resampler.as_ref().map_or(0, |r| r.output_delay());
-        (resampler + self.lookahead) as u32
+        self.decoder.delay_samples() + self.lookahead as u32
     }
 
-    /// Decodes one frame into `self.decoded` (interleaved, input rate).
-    fn decode(&mut self, aac_frame: &[u8]) -> Result<(), AudioError> {
-        let packet = PacketRef::new(
-            0,
-            Timestamp::new(0),
-            Duration::from(AAC_FRAME_SAMPLES as u64),
-            aac_frame,
-        );
-        let buf = self
-            .decoder
-            .decode_ref(&packet)
-            .map_err(|e| AudioError::MalformedFrame(e.to_string()))?;
-        if buf.frames() != AAC_FRAME_SAMPLES || buf.num_planes() != self.channels {
-            return Err(AudioError::MalformedFrame(format!(
-                "decoder returned {} frames of {} channels",
-                buf.frames(),
-                buf.num_planes()
-            )));
-        }
-        buf.copy_to_vec_interleaved(&mut self.decoded);
-        // A damaged frame can decode to huge or non-finite values, which would spread through
-        // the resampler's FFT into whole blocks: cap at ±2.0 (+6 dBFS, libopus' own analysis
-        // cap) and zero NaN.
-        for v in &mut self.decoded {
-            *v = if v.is_nan() { 0.0 } else { v.clamp(-2.0, 2.0) };
-        }
-        Ok(())
-    }
-
-    /// Takes `self.decoded` (one AAC frame's worth) into the 48 kHz queue.
-    fn feed_decoded(&mut self) -> Result<(), AudioError> {
+    /// One input frame taken onto the time line.
+    fn count_input_frame(&mut self) {
         if let Some(t) = self.timeline.as_mut() {
             t.input_frames += AAC_FRAME_SAMPLES as u64;
         }
-        if self.resampler.is_some() {
-            self.resample_decoded()
-        } else {
-            let decoded = std::mem::take(&mut self.decoded);
-            self.append(&decoded);
-            self.decoded = decoded;
-            Ok(())
-        }
     }
 
-    fn resample_decoded(&mut self) -> Result<(), AudioError> {
-        let Some(resampler) = self.resampler.as_mut() else {
-            return Ok(());
-        };
-        let err = |e: &dyn std::fmt::Display| AudioError::Resampler(e.to_string());
-        let input = InterleavedSlice::new(&self.decoded[..], self.channels, AAC_FRAME_SAMPLES)
-            .map_err(|e| err(&e))?;
-        let frames_out = self.resampled.len() / self.channels;
-        let mut output =
-            InterleavedSlice::new_mut(&mut self.resampled[..], self.channels, frames_out)
-                .map_err(|e| err(&e))?;
-        let (_, produced) = resampler
-            .process_into_buffer(&input, &mut output, None)
-            .map_err(|e| err(&e))?;
-        let resampled = std::mem::take(&mut self.resampled);
-        self.append(&resampled[..produced * self.channels]);
-        self.resampled = resampled;
+    /// One frame of silence in place of a lost one.
+    fn feed_silence(&mut self) -> Result<(), AudioError> {
+        self.count_input_frame();
+        let mut pcm = Vec::new();
+        self.decoder.silence(|s| pcm.extend_from_slice(s))?;
+        self.append(&pcm);
         Ok(())
     }
 

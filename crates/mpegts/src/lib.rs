@@ -25,7 +25,7 @@ mod psi;
 mod timestamp;
 
 pub use adts::{AdtsFrame, AdtsHeader};
-pub use annexb::{AnnexBAccessUnit, AnnexBReader, VideoCodec};
+pub use annexb::{avcc_to_annexb, AnnexBAccessUnit, AnnexBReader, VideoCodec};
 pub use demux::{DemuxEvent, DemuxStats, TsDemuxer, Unit, UnitKind};
 pub use error::TsError;
 pub use mux::TsMuxer;

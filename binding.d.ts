@@ -123,6 +123,44 @@ export declare class H264Packetizer {
   get naluLengthSize(): number
 }
 
+/** One MCU mix on its own thread. */
+export declare class NativeMixer {
+  /**
+   * Starts a mix thread. `onFrames` receives the mix's FLV tag bodies in timestamp order,
+   * a batch per tick. Throws `MIX_INVALID_CONFIG` for settings out of range (size, rate,
+   * bitrates, layout, background) and `MIX_AUDIO_FAILED` when the build has no AAC encoder.
+   */
+  constructor(options: NativeMixerOptions, onFrames: (frames: NativeMixFrame[]) => void)
+  /**
+   * Adds input `id` after those there, with a linear audio `gain`; with `timeline` the
+   * output is stamped on this input's timeline (see `Mixer::add_input`).
+   */
+  addInput(id: number, gain: number, timeline: boolean): void
+  /** Removes input `id`. */
+  removeInput(id: number): void
+  /** Sets input `id`'s linear audio gain (0 mutes). */
+  setGain(id: number, gain: number): void
+  /**
+   * Changes the layout. Throws `MIX_INVALID_CONFIG` for an unknown name or a `rects`
+   * layout without rects.
+   */
+  setLayout(name: string, rects?: Array<MixRect> | undefined | null): void
+  /** The next mixed picture is a keyframe. */
+  requestKeyframe(): void
+  /**
+   * An FLV tag body of input `id` (`video` or audio) with its timestamp in ms (the input's
+   * dts). Copied and queued; dropped (counted) when the thread is more than 1024 frames
+   * behind.
+   */
+  push(id: number, video: boolean, payload: Uint8Array, timestamp: number): void
+  /** Counters and recent latencies. */
+  stats(): NativeMixerStats
+  /** Forgets the latency samples so far. */
+  resetLatency(): void
+  /** Stops the thread (idempotent); no callback follows. */
+  close(): void
+}
+
 /**
  * Opus packetizer (RFC 7587): one Opus packet per RTP packet, 48 kHz timestamps, marker 0
  * except after `markNextPacket()`.
@@ -708,6 +746,16 @@ export interface AacFrames {
 export declare function avcDecoderConfigurationRecord(sps: Uint8Array, pps: Uint8Array): Buffer | null
 
 /**
+ * An AVC keyframe's FLV tag body with its stream's SPS and PPS put in-band, ahead of its NAL
+ * units: `keyframe` is an FLV AVC NALU body (5-byte header, then NAL units with the lengths
+ * of the record), `sequenceHeader` the AVC sequence header body (5-byte header, then the
+ * AVCDecoderConfigurationRecord, ISO/IEC 14496-15 §5.2.4.1). Parsers that read parameter sets
+ * only from the first sequence header (ffmpeg's, in a stream copy) then follow a change of
+ * configuration at a switch. `null` when either body is not what it should be.
+ */
+export declare function avcKeyframeWithParameterSets(keyframe: Uint8Array, sequenceHeader: Uint8Array): Buffer | null
+
+/**
  * The first SPS and PPS of an AVCDecoderConfigurationRecord (the FLV AVC sequence header body
  * after its 5-byte tag header); `null` when truncated, not version 1, or without one of them.
  */
@@ -822,12 +870,83 @@ export declare function encodeAmf0(values: Array<any>): Buffer
 /** Formats `inline:<base64 key||salt>` for an SDES `a=crypto` line (RFC 4568 §6.1). */
 export declare function formatSdesInline(key: Uint8Array): string
 
+/** A rectangle of an explicit layout, px. */
+export interface MixRect {
+  x: number
+  y: number
+  width: number
+  height: number
+}
+
 /**
  * Muxes one message without per-connection state (fmt 0 then fmt 3 chunks of `chunkSize`
  * bytes), so the same bytes can be written to every player whose outgoing chunk size is
  * `chunkSize`. `timestamp` in ms.
  */
 export declare function muxMessage(csid: number, timestamp: number, typeId: number, messageStreamId: number, payload: Uint8Array, chunkSize: number): Buffer
+
+/** The mix's settings (see `MixConfig` in `crates/mixer`). */
+export interface NativeMixerOptions {
+  /** Output size, px (even). */
+  width: number
+  height: number
+  /** Output frames per second. */
+  frameRate: number
+  /** H.264 target, bits/s. */
+  videoBitrate: number
+  /** AAC-LC target, bits/s. */
+  audioBitrate: number
+  /** Ms between keyframes. */
+  keyframeIntervalMs: number
+  /** `grid`, `speaker`, `pip` or `rects`. */
+  layout: string
+  /** The rectangles of a `rects` layout, one per input in order. */
+  rects?: Array<MixRect>
+  /** Background as `#rrggbb` (BT.601). */
+  background?: string
+  /** Ms every input is held back to absorb jitter. */
+  latencyMs: number
+  /** Ms without video after which an input leaves the layout. */
+  inputTimeoutMs: number
+}
+
+/** What the mix did so far. */
+export interface NativeMixerStats {
+  /** Input access units decoded. */
+  decoded: number
+  /** Input bodies refused (malformed, unsupported codec, decoder errors). */
+  inputErrors: number
+  /** Pictures composed and encoded. */
+  encoded: number
+  /** Output ticks skipped because the thread fell behind. */
+  ticksSkipped: number
+  /** Inputs in the layout now. */
+  visibleInputs: number
+  /** Ms the mix thread spent working (decode, compose, encode, mix) since it started. */
+  busyMs: number
+  /** Ms since the mix started. */
+  elapsedMs: number
+  /** Frames dropped because the thread's queue was full. */
+  framesDropped: number
+  /** The last error, `CODE: message`. */
+  lastError?: string
+  /**
+   * Mix latency of recent pictures: an input picture's arrival → the mixed picture that
+   * first shows it encoded, ms (up to 1024 samples).
+   */
+  latencyMs: Array<number>
+}
+
+/** One FLV tag body of the mix. */
+export interface NativeMixFrame {
+  /** `audio` or `video`. */
+  kind: string
+  /** Ms on the output timeline. */
+  timestamp: number
+  keyframe: boolean
+  sequenceHeader: boolean
+  payload: Buffer
+}
 
 /** Counters of one viewer. */
 export interface NativeViewerCounters {

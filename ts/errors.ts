@@ -145,3 +145,17 @@ export class StreamBusyError extends RequestRejectedError {
  * refused).
  */
 export class SrtError extends SluiceError {}
+
+/**
+ * A mix or co-hosting session was refused or failed: `MIX_INVALID_CONFIG` (size, rate, layout out
+ * of range), `MIX_AUDIO_FAILED` (no AAC encoder in this build), `MIX_LIMIT` (`mix.maxMixes`
+ * reached), `MIX_UNKNOWN` (no such mix or co-hosting session).
+ */
+export class MixError extends SluiceError {}
+
+/** Builds a `MixError` from a native error's `CODE: message`. */
+export function mixErrorFrom(error: unknown): MixError {
+  const message = error instanceof Error ? error.message : String(error)
+  const m = /^([A-Z_]+): (.*)$/s.exec(message)
+  return m ? new MixError(m[1]!, m[2]!) : new MixError('MIX_FAILED', message)
+}

@@ -19,6 +19,7 @@ import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
 import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
+import { MixService } from './mix/service'
 import { RtmpLinks } from './rtmp/links'
 import { SrtServer } from './srt/server'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
@@ -74,6 +75,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly srt: SrtServer
   /** RTMP(S) pushes to and pulls from other servers (API and `rtmp.pushes`/`rtmp.pulls` rules). */
   readonly rtmpLinks: RtmpLinks
+  /** Mixes (MCU) and co-hosting sessions. */
+  readonly mixes: MixService
   readonly signaling: SignalingServer
   /** The one access decision of every protocol. */
   readonly access: AccessControl
@@ -120,6 +123,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.srt.serveApi(this.http, config.rtp.allowedDestinations)
     this.rtmpLinks = new RtmpLinks(this.hub, this.log, this.clients, config.rtmp)
     this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
+    this.mixes = new MixService(this.hub, this.log, this.rtmpLinks, config.mix)
+    this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
     servePlayerPage(this.http)
     servePublishPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
@@ -186,6 +191,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.#closed = true
     this.eventLoopDelay.disable()
     this.rtpService.close()
+    this.mixes.close()
     this.rtmpLinks.close()
     this.srt.close()
     this.whip.close()

@@ -13,7 +13,7 @@ export interface NginxRtmp {
   port: number
   url: (path: string) => string
   /** Streams of application `app` with their client counts (`rtmp_stat`). */
-  stat: (app?: string) => Promise<{ name: string; publishing: boolean; clients: number }[]>
+  stat: (app?: string) => Promise<{ name: string; publishing: boolean; clients: number; publisherId: string | null }[]>
   stop: () => Promise<void>
   proc: Proc
 }
@@ -92,6 +92,8 @@ http {
         name: /<name>([^<]*)<\/name>/.exec(s)?.[1] ?? '',
         publishing: s.includes('<publishing/>'),
         clients: Number(/<nclients>(\d+)<\/nclients>/.exec(s)?.[1] ?? 0),
+        /** nginx's id of the publishing connection (one per TCP connection). */
+        publisherId: /<id>(\d+)<\/id>/.exec(s.split('<client>').find((c) => c.includes('<publishing/>')) ?? '')?.[1] ?? null,
       }))
     },
     stop: async () => {

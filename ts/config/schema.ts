@@ -283,8 +283,54 @@ export const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 })
 
+const streamRef = z.string().regex(/^[A-Za-z0-9._~-]{1,128}\/[A-Za-z0-9._~-]{1,128}$/, 'app/name')
+
+export const mixSchema = z.strictObject({
+  /** A mix's output width, px (even). Default 1280. */
+  width: z.number().int().min(16).max(3840).multipleOf(2).default(1280),
+  /** A mix's output height, px (even). Default 720. */
+  height: z.number().int().min(16).max(2160).multipleOf(2).default(720),
+  /** Frames per second. Default 30. */
+  frameRate: z.number().min(1).max(60).default(30),
+  /** H.264 target, bits/s. Default 2 500 000. */
+  videoBitrate: z.number().int().min(50_000).max(50_000_000).default(2_500_000),
+  /** AAC-LC target, bits/s. Default 128 000. */
+  audioBitrate: z.number().int().min(8000).max(512_000).default(128_000),
+  /** Ms between keyframes. Default 2000. */
+  keyframeIntervalMs: z.number().int().min(100).max(60_000).default(2000),
+  /** `grid`, `speaker` (the first input large, thumbnails below) or `pip`. Default `grid`. */
+  layout: z.enum(['grid', 'speaker', 'pip']).default('grid'),
+  /** Canvas colour. Default `#000000`. */
+  background: z.string().regex(/^#[0-9a-fA-F]{6}$/).default('#000000'),
+  /** Ms every input is held back to absorb jitter. Default 100. */
+  latencyMs: z.number().int().min(0).max(5000).default(100),
+  /** Ms without video after which an input leaves the layout. Default 3000. */
+  inputTimeoutMs: z.number().int().min(100).default(3000),
+  /** Mixes at once at most (each is about a core at 720p30). Default 4. */
+  maxMixes: z.number().int().min(0).default(4),
+  /** Co-hosting: ms the host is held back in the program, more than a mix's latency. Default 500. */
+  cohostDelayMs: z.number().int().min(100).max(10_000).default(500),
+  /** Mixes made at start: the stream `output` (`app/name`) composed of `inputs`. */
+  mixes: z.array(z.strictObject({
+    output: streamRef,
+    inputs: z.array(streamRef).min(1).max(16),
+    layout: z.enum(['grid', 'speaker', 'pip']).optional(),
+  })).default([]),
+  /**
+   * Co-hosting sessions made at start: `host` pushed to `pushes` (rtmp[s]:// URLs), switching
+   * to a mix with `guests` while one is live.
+   */
+  cohosts: z.array(z.strictObject({
+    host: streamRef,
+    guests: z.array(streamRef).max(15).default([]),
+    pushes: z.array(z.string().regex(/^rtmps?:\/\//, 'an rtmp:// or rtmps:// URL')).default([]),
+    layout: z.enum(['grid', 'speaker', 'pip']).optional(),
+  })).default([]),
+})
+
 export const configSchema = z.strictObject({
   rtmp: rtmpSchema.prefault({}),
+  mix: mixSchema.prefault({}),
   srt: srtSchema.prefault({}),
   http: httpSchema.prefault({}),
   webrtc: webrtcSchema.prefault({}),

@@ -97,6 +97,15 @@ export class RtmpLinks {
     return pull
   }
 
+  /**
+   * A push of `app/name` to `url` (already checked against the destination policy, `address`
+   * its resolved host) made by another Sluice feature (co-hosting): listed in `/api/pushes`,
+   * waits for the stream when it is not live, ends only when closed.
+   */
+  createPush(app: string, name: string, url: RtmpUrl, address: string): RtmpPush {
+    return this.#push(app, name, url, address, null)
+  }
+
   #onPublished(stream: Stream): void {
     this.#config.pushes.forEach((rule, i) => {
       if (rule.app !== stream.app || (rule.stream && rule.stream !== stream.name)) return

@@ -125,3 +125,37 @@ pub fn avc_decoder_configuration_record(
 ) -> Option<napi::bindgen_prelude::Buffer> {
     AvcDecoderConfigurationRecord::from_parameter_sets(sps, pps).map(|r| r.to_bytes().into())
 }
+
+/// An AVC keyframe's FLV tag body with its stream's SPS and PPS put in-band, ahead of its NAL
+/// units: `keyframe` is an FLV AVC NALU body (5-byte header, then NAL units with the lengths
+/// of the record), `sequenceHeader` the AVC sequence header body (5-byte header, then the
+/// AVCDecoderConfigurationRecord, ISO/IEC 14496-15 §5.2.4.1). Parsers that read parameter sets
+/// only from the first sequence header (ffmpeg's, in a stream copy) then follow a change of
+/// configuration at a switch. `null` when either body is not what it should be.
+#[napi(js_name = "avcKeyframeWithParameterSets")]
+pub fn avc_keyframe_with_parameter_sets(
+    keyframe: &[u8],
+    sequence_header: &[u8],
+) -> Option<napi::bindgen_prelude::Buffer> {
+    let h = VideoTagHeader::parse(keyframe)?;
+    let s = VideoTagHeader::parse(sequence_header)?;
+    if h.codec != VideoCodec::Avc || s.codec != VideoCodec::Avc || !s.is_sequence_header || h.is_sequence_header {
+        return None;
+    }
+    let record = AvcDecoderConfigurationRecord::parse(sequence_header.get(s.data_offset..)?)?;
+    let length_size = usize::from(record.nalu_length_size);
+    if !(1..=4).contains(&length_size) {
+        return None;
+    }
+    let mut out = keyframe.get(..h.data_offset)?.to_vec();
+    for set in record.sps.iter().chain(&record.pps) {
+        if length_size < 4 && set.len() >> (8 * length_size) != 0 {
+            return None;
+        }
+        let len = set.len().to_be_bytes();
+        out.extend_from_slice(len.get(len.len() - length_size..)?);
+        out.extend_from_slice(set);
+    }
+    out.extend_from_slice(keyframe.get(h.data_offset..)?);
+    Some(out.into())
+}

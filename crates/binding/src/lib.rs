@@ -7,6 +7,7 @@ mod audio;
 mod depacketize;
 mod egress;
 mod flv;
+mod mixer;
 mod mpegts;
 mod raw_method;
 mod rtmp;

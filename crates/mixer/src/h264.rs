@@ -86,7 +86,7 @@ impl H264Decoder {
 /// One encoded access unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedVideo {
-    /// NAL units with 4-byte lengths (parameter sets left out).
+    /// NAL units with 4-byte lengths; an IDR access unit starts with the SPS and PPS.
     pub access_unit: Vec<u8>,
     /// An IDR picture.
     pub keyframe: bool,
@@ -175,8 +175,22 @@ impl H264Encoder {
         } else {
             None
         };
+        // Parameter sets in-band ahead of every IDR picture as well: a stream switched to the
+        // mix (co-hosting) keeps its player's parser on the mix's configuration.
+        let mut access_unit = au.avcc;
+        if au.keyframe {
+            if let Some(sets) = self.reader.parameter_sets() {
+                let mut with_sets = Vec::with_capacity(access_unit.len() + 64);
+                for set in sets {
+                    with_sets.extend_from_slice(&(set.len() as u32).to_be_bytes());
+                    with_sets.extend_from_slice(set);
+                }
+                with_sets.extend_from_slice(&access_unit);
+                access_unit = with_sets;
+            }
+        }
         Ok(Some(EncodedVideo {
-            access_unit: au.avcc,
+            access_unit,
             keyframe: au.keyframe,
             record,
         }))

@@ -2,6 +2,8 @@
 //! and arrival times in, FLV tag bodies of one H.264 + AAC stream out, driven by
 //! [`poll`](Mixer::poll) with the time.
 
+use sluice_rtmp::flv::{AudioTagHeader, VideoTagHeader};
+
 use crate::audio::{AudioMixer, EncodedAudio, SAMPLE_RATE};
 use crate::clock::InputClock;
 use crate::h264::EncoderSettings;
@@ -95,6 +97,9 @@ pub struct MixStats {
 struct InputState {
     id: u32,
     clock: InputClock,
+    /// Mixer-clock time the clock's offset last changed (a cached GOP arrives in a burst that
+    /// lowers it frame by frame).
+    offset_changed_at: i64,
 }
 
 /// The ms at which 48 kHz sample `sample` has played (rounded up).
@@ -102,6 +107,10 @@ fn ceil_ms(sample: i64) -> i64 {
     let per_ms = SAMPLE_RATE / 1000;
     (sample + per_ms - 1).div_euclid(per_ms)
 }
+
+/// The timeline input's clock must have stood still this long (ms) before the output timeline
+/// is fixed on it.
+const SETTLE_MS: i64 = 100;
 
 /// Longest wait for the timeline input before the output timeline starts on the mixer clock.
 const TIMELINE_WAIT_MS: i64 = 2_000;
@@ -187,6 +196,7 @@ impl Mixer {
             self.inputs.push(InputState {
                 id,
                 clock: InputClock::default(),
+                offset_changed_at: 0,
             });
         }
         if timeline && self.base.is_none() {
@@ -225,7 +235,12 @@ impl Mixer {
             .iter_mut()
             .find(|i| i.id == id)
             .ok_or(MixError::UnknownInput(id))?;
-        Ok(input.clock.map(timestamp_ms, now_ms) + latency)
+        let before = input.clock.offset();
+        let at = input.clock.map(timestamp_ms, now_ms) + latency;
+        if input.clock.offset() != before {
+            input.offset_changed_at = now_ms;
+        }
+        Ok(at)
     }
 
     /// An FLV video tag body of input `id` with its timestamp (ms, the input's timeline: dts)
@@ -237,7 +252,10 @@ impl Mixer {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<(), MixError> {
-        let at = self.at(id, timestamp_ms, now_ms)?;
+        // Sequence headers do not move the input's clock: a cached one carries the time of
+        // the publish, not of now.
+        let header = VideoTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
+        let at = if header { 0 } else { self.at(id, timestamp_ms, now_ms)? };
         self.video.push(id, body, at, now_ms)
     }
 
@@ -250,13 +268,17 @@ impl Mixer {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<(), MixError> {
-        let at = self.at(id, timestamp_ms, now_ms)?;
+        let header = AudioTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
+        let at = if header { 0 } else { self.at(id, timestamp_ms, now_ms)? };
         self.audio.push(id, body, at)
     }
 
     /// Ms from `now_ms` until the next output is due (0 when it is).
     pub fn next_due_ms(&self, now_ms: i64) -> i64 {
-        let Some(start) = self.start else { return 0 };
+        let Some(start) = self.start else { return 100 };
+        if self.base.is_none() {
+            return 10; // waiting for the timeline input's first frame
+        }
         let video = start + self.tick_time(self.tick);
         let audio = self
             .audio
@@ -271,23 +293,36 @@ impl Mixer {
 
     /// Produces every output due at `now_ms`: composed and encoded pictures at the frame rate,
     /// mixed and encoded audio each 1 024 samples, sequence headers ahead of the first and
-    /// changed configurations; appended to `out` in timestamp order. Errors:
+    /// changed configurations; appended to `out` in timestamp order. Nothing before the first
+    /// input is added; with a timeline input, nothing until its first frame (at most 2 s).
+    /// Errors:
     /// [`MixError::Encode`], [`MixError::Audio`] (not expected); the mix goes on at the next
     /// call.
     pub fn poll(&mut self, now_ms: i64, out: &mut Vec<MixFrame>) -> Result<(), MixError> {
-        let start = *self.start.get_or_insert(now_ms);
+        if self.start.is_none() && self.inputs.is_empty() {
+            return Ok(()); // the clock starts with the first input
+        }
+        let mut start = *self.start.get_or_insert(now_ms);
         if self.base.is_none() {
             let timeline = self
                 .timeline_input
                 .and_then(|id| self.inputs.iter().find(|i| i.id == id))
-                .and_then(|i| i.clock.offset());
+                .and_then(|i| i.clock.offset().map(|o| (o, i.offset_changed_at)));
             match timeline {
-                Some(offset) => self.base = Some(offset + i64::from(self.config.latency_ms)),
-                None if self.timeline_input.is_none() || now_ms - start >= TIMELINE_WAIT_MS => {
-                    self.base = Some(start)
+                // Settled: no earlier frame for a while (a cached GOP has been taken in).
+                Some((offset, changed)) if now_ms - changed >= SETTLE_MS => {
+                    self.base = Some(offset + i64::from(self.config.latency_ms))
                 }
-                None => return Ok(()),
+                None if self.timeline_input.is_none() => self.base = Some(start),
+                _ if now_ms - start >= TIMELINE_WAIT_MS => {
+                    let offset = timeline.map_or(start, |(o, _)| o + i64::from(self.config.latency_ms));
+                    self.base = Some(offset)
+                }
+                _ => return Ok(()),
             }
+            // Output starts now: the ticks while waiting are not owed.
+            start = now_ms;
+            self.start = Some(now_ms);
         }
         let base = self.base.unwrap_or(start);
         let per_ms = SAMPLE_RATE / 1000;

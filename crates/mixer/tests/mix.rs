@@ -290,3 +290,23 @@ fn explicit_rects_and_bad_input() {
     assert!(close(mixer.canvas().pixel(80, 45), RED));
     assert!(close(mixer.canvas().pixel(240, 45), sluice_mixer::BLACK));
 }
+
+#[test]
+fn the_timeline_input_stamps_the_output_even_when_polled_before_its_first_frame() {
+    let mut mixer = Mixer::new(MixConfig { width: 320, height: 180, frame_rate: 25.0, ..MixConfig::default() }).unwrap();
+    let mut host = Source::new(RED, 440.0);
+    mixer.add_input(0, 1.0, true).unwrap();
+    let mut out = Vec::new();
+    mixer.poll(0, &mut out).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..50).flat_map(|k| host.video(k * 40)).collect();
+    // The sequence header carries the publish time (0); the cached GOP arrives at once.
+    mixer.push_video(0, &bodies[0], 0, 5).unwrap();
+    for (k, b) in bodies[1..].iter().enumerate() {
+        mixer.push_video(0, b, 2_000 + k as i64 * 40, 5).unwrap();
+    }
+    for now in 5..400 {
+        mixer.poll(now, &mut out).unwrap();
+    }
+    let first = out.iter().find(|f| f.kind == MixKind::Video && !f.sequence_header).unwrap();
+    assert!(first.timestamp_ms > 3_800, "{}", first.timestamp_ms);
+}

@@ -1,0 +1,182 @@
+/**
+ * MCU mixing and co-hosting against real peers: ffmpeg publishes a host (red, 440 Hz) and a
+ * guest (blue, 1 kHz); nginx-rtmp stands in for the CDN; ffmpeg plays what nginx gets. The
+ * pictures are told apart by colour probes, the timestamps are read with ffprobe.
+ */
+import { readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
+import { startSluice, type TestServer } from './helpers/sluice'
+import { startNginxRtmp, type NginxRtmp } from './helpers/nginx-rtmp'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-cohost-'))
+let nginx: NginxRtmp
+let server: TestServer
+const procs: Proc[] = []
+
+const api = (path: string, init?: RequestInit) => fetch(server.httpUrl(path), init)
+const post = (path: string, body?: unknown) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
+async function waitUntil(check: () => unknown | Promise<unknown>, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now()
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A live-style source (no B-frames, 2 s GOP, 48 kHz AAC): a solid colour and a tone. */
+async function makeColourSource(file: string, colour: string, toneHz: number, seconds: number): Promise<void> {
+  await runOk('ffmpeg', [
+    '-hide_banner', '-v', 'error', '-y',
+    '-f', 'lavfi', '-i', `color=c=${colour}:size=640x360:rate=25`,
+    '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=48000`,
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50', '-keyint_min', '50', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
+    '-f', 'flv', file,
+  ])
+}
+
+type Probe = 'red' | 'blue' | 'black' | 'other'
+function classify(r: number, g: number, b: number): Probe {
+  if (r > 180 && g < 80 && b < 80) return 'red'
+  if (b > 180 && r < 80 && g < 80) return 'blue'
+  if (r < 40 && g < 40 && b < 40) return 'black'
+  return 'other'
+}
+
+/** Each decoded frame of `file` as colour probes at the centres of its left and right halves. */
+async function probes(file: string): Promise<{ left: Probe; right: Probe }[]> {
+  const raw = join(dir, `${Date.now()}.rgb`)
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', file, '-an', '-vf', 'scale=32:18', '-f', 'rawvideo', '-pix_fmt', 'rgb24', raw])
+  const data = readFileSync(raw)
+  const frame = 32 * 18 * 3
+  const at = (f: number, x: number, y: number) => f * frame + (y * 32 + x) * 3
+  const out = []
+  for (let f = 0; (f + 1) * frame <= data.length; f++) {
+    const l = at(f, 8, 9)
+    const r = at(f, 24, 9)
+    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!) })
+  }
+  return out
+}
+
+/** Packet timestamps (ms) of each stream of `file`, in file order. */
+async function packetTimes(file: string): Promise<{ video: number[]; audio: number[] }> {
+  const csv = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,dts_time', '-of', 'csv=p=0', file])
+  const video: number[] = []
+  const audio: number[] = []
+  for (const line of csv.trim().split('\n')) {
+    const [type, t] = line.split(',')
+    if (!t) continue
+    ;(type === 'video' ? video : audio).push(Math.round(Number(t) * 1000))
+  }
+  return { video, audio }
+}
+
+/** Runs of equal values: [[value, count], ...]. */
+function runs<T>(xs: T[]): [T, number][] {
+  const out: [T, number][] = []
+  for (const x of xs) {
+    const last = out[out.length - 1]
+    if (last && last[0] === x) last[1]++
+    else out.push([x, 1])
+  }
+  return out
+}
+
+const host = join(dir, 'host.flv')
+const guest = join(dir, 'guest.flv')
+
+beforeAll(async () => {
+  await Promise.all([makeColourSource(host, 'red', 440, 24), makeColourSource(guest, 'blue', 1000, 7)])
+  nginx = await startNginxRtmp()
+  server = await startSluice({
+    hub: { unpublishGraceMs: 300 },
+    mix: { width: 640, height: 360, frameRate: 25, videoBitrate: 800_000, cohostDelayMs: 600 },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  for (const p of procs) p.child.kill('SIGKILL')
+  await server?.close()
+  await nginx?.stop()
+})
+
+describe('co-hosting', () => {
+  it('one connection to nginx across a guest joining and leaving: the picture goes host → host+guest → host, timestamps increase, nothing fails to decode', async () => {
+    const hostPub = publish(host, server.rtmpUrl('live/host'))
+    procs.push(hostPub)
+    await waitUntil(() => server.sluice.hub.get('live', 'host')?.isLive, 10_000, 'the host')
+    const created = await post('/api/cohosts', { host: 'live/host', guests: ['live/guest'], pushes: [nginx.url('live/cdn')] })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    expect((await post('/api/cohosts', { host: 'live/host2', pushes: ['rtmp://192.0.2.1/live/x'] })).status).toBe(403)
+
+    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'cdn' && s.publishing), 10_000, 'the push on nginx')
+    const out = join(dir, 'cdn.flv')
+    const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-rw_timeout', '4000000', '-i', nginx.url('live/cdn'), '-c', 'copy', '-f', 'flv', out])
+    procs.push(player)
+    const publisherIds = new Set<string>()
+    const sample = setInterval(async () => {
+      const s = (await nginx.stat().catch(() => [])).find((x) => x.name === 'cdn')
+      if (s?.publisherId) publisherIds.add(s.publisherId)
+    }, 300)
+
+    await sleep(4000)
+    const guestPub = publish(guest, server.rtmpUrl('live/guest'))
+    procs.push(guestPub)
+    await waitUntil(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string } }).program.on === 'mix', 10_000, 'the switch to the mix').catch(async (e) => {
+      console.log(JSON.stringify(await (await api(`/api/cohosts/${id}`)).json()), JSON.stringify(server.sluice.mixes.cohosts.get(id)), server.logs.filter((l) => l.level >= 30).slice(-30).map((l) => JSON.stringify(l)).join('\n'))
+      throw e
+    })
+    const mixing = (await (await api('/api/mixes')).json()) as unknown[]
+    expect(mixing).toEqual([]) // co-hosting mixes are the session's own, not listed as API mixes
+    expect(await guestPub.exited).toBe(0)
+    await waitUntil(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string }; mixing: boolean }).mixing === false, 15_000, 'the switch back')
+    const stats = (await (await api(`/api/cohosts/${id}`)).json()) as { program: { switches: number; framesDropped: number } }
+    expect(stats.program.switches).toBe(2)
+
+    expect(await hostPub.exited).toBe(0)
+    clearInterval(sample)
+    expect(await Promise.race([player.exited, sleep(15_000).then(() => 'timeout')]), player.stderr()).not.toBe('timeout')
+    // Nothing but the end of the recording (nginx keeps its player after the push ends).
+    expect(player.stderr().replace(/^.*Input\/output error\n?$/m, '')).toBe('')
+    const pushes = (await (await api('/api/pushes')).json()) as { connects: number; reconnects: number; name: string }[]
+    const push = pushes.find((p) => p.name === 'host~program')!
+    expect(push.connects).toBe(1)
+    expect(push.reconnects).toBe(0)
+    expect([...publisherIds]).toHaveLength(1)
+
+    // Decodes without an error message, switch points included.
+    const decode = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', out, '-f', 'null', '-'])
+    expect(await decode.exited).toBe(0)
+    expect(decode.stderr()).toBe('')
+
+    // The pictures: host alone, host beside the guest, host alone again.
+    const frames = await probes(out)
+    const scenes = runs(frames.map((f) => (f.left === 'red' && f.right === 'red' ? 'host' : f.left === 'red' && f.right === 'blue' ? 'mix' : `${f.left}/${f.right}`)))
+    console.log('scenes', JSON.stringify(scenes))
+    const main = scenes.filter(([, n]) => n >= 10).map(([s]) => s)
+    expect(main).toEqual(['host', 'mix', 'host'])
+    const odd = scenes.filter(([s]) => s !== 'host' && s !== 'mix').reduce((n, [, c]) => n + c, 0)
+    expect(odd).toBeLessThanOrEqual(3)
+    const mixFrames = scenes.filter(([s]) => s === 'mix').reduce((n, [, c]) => n + c, 0)
+    expect(mixFrames).toBeGreaterThan(100)
+
+    // Strictly increasing timestamps, audio without a gap.
+    const t = await packetTimes(out)
+    for (const [kind, ts] of Object.entries(t)) {
+      const back = ts.findIndex((v, i) => i > 0 && v <= ts[i - 1]!)
+      expect(back, `${kind} timestamps go back or repeat at packet ${back}: ${ts.slice(Math.max(0, back - 3), back + 3)}`).toBe(-1)
+    }
+    const gaps = t.audio.slice(1).map((v, i) => v - t.audio[i]!)
+    console.log('audio packet spacing: max', Math.max(...gaps), 'ms; video frames', t.video.length, 'audio frames', t.audio.length)
+    expect(Math.max(...gaps)).toBeLessThan(50)
+    expect((await api(`/api/cohosts/${id}`, { method: 'DELETE' })).status).toBe(204)
+  }, 90_000)
+})

@@ -10,6 +10,9 @@
 //   mpegts mpegts.bench.mjs (BENCH_TIME 500)          MPEG-TS demux MB/s (to hub frames) ÷ mux.js's
 //                                                     (to PES), 10 s of a 2.9 Mbit/s stream in
 //                                                     1316-byte SRT payloads
+//   mix    mix.bench.mjs (6 s windows, 2 and 4      ffmpeg's CPU per output second (xstack,
+//          inputs of 640x360@30 → 1280x720@30)      amix, libx264 veryfast, 1 thread) ÷ the
+//                                                    mix thread's, same inputs, same run
 //   whep   fanout.mjs, 50 WHEP viewers per transport  server CPU per viewer of node-datachannel's
 //          (8 s windows, real node-datachannel        send path ÷ the native send path's (ICE-lite,
 //          viewers, 2.5 Mbit/s)                       DTLS, crates/srtp, sendmmsg), same run
@@ -134,9 +137,26 @@ const BENCHES = [
     },
     about: 'ratio = datachannel server CPU per viewer / native server CPU per viewer (marginal over the idle server, 50 real node-datachannel viewers each, same run); written by `npm run bench:baseline`, checked by `npm run bench:check`',
   },
+  {
+    name: 'mix',
+    script: 'mix.bench.mjs',
+    args: [],
+    env: { BENCH_MIX_SECONDS: '6' },
+    time: { check: '0', baseline: '0' },
+    // A real-time measurement beside ffmpeg publishers on a 2-core machine: noisier than the
+    // in-process micro-benchmarks.
+    tolerance: { 'mix 2 inputs 640x360@30 → 1280x720@30: CPU per output second vs ffmpeg xstack + libx264 veryfast': 0.35, 'mix 4 inputs 640x360@30 → 1280x720@30: CPU per output second vs ffmpeg xstack + libx264 veryfast': 0.35 },
+    peerLabel: () => 'ffmpeg -filter_complex xstack,amix + libx264 veryfast -tune zerolatency -threads 1 + aac',
+    rows: (j) => j.rows.filter((r) => r.peer.endsWith('veryfast')).map((r) => ({
+      name: `mix ${r.inputs} inputs 640x360@30 → 1280x720@30: CPU per output second vs ffmpeg xstack + libx264 veryfast`,
+      ratio: r.ratio, ours: Math.round(r.ours.cpuPerOutputSecond * 1000) / 10, peer: Math.round(r.peerResult.cpuPerOutputSecond * 1000) / 10, unit: '% of a core (lower is better)',
+      raw: { latencyP50Ms: r.ours.latencyP50Ms, latencyP99Ms: r.ours.latencyP99Ms, rmePercent: null },
+    })),
+    about: 'ratio = ffmpeg CPU per second of 1280x720@30 output (xstack + amix + libx264 veryfast, one thread) / the mix thread\'s busy time per second of output (OpenH264 decode, compose, OpenH264 encode, AAC), same inputs, same run; written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
 ].filter((b) => !only || only.includes(b.name))
 if (BENCHES.length === 0) {
-  console.error(`--only: no such benchmark (chunk, srtp, rtp, mpegts, whep)`)
+  console.error(`--only: no such benchmark (chunk, srtp, rtp, mpegts, whep, mix)`)
   process.exit(2)
 }
 

@@ -139,7 +139,11 @@ pub fn avc_keyframe_with_parameter_sets(
 ) -> Option<napi::bindgen_prelude::Buffer> {
     let h = VideoTagHeader::parse(keyframe)?;
     let s = VideoTagHeader::parse(sequence_header)?;
-    if h.codec != VideoCodec::Avc || s.codec != VideoCodec::Avc || !s.is_sequence_header || h.is_sequence_header {
+    if h.codec != VideoCodec::Avc
+        || s.codec != VideoCodec::Avc
+        || !s.is_sequence_header
+        || h.is_sequence_header
+    {
         return None;
     }
     let record = AvcDecoderConfigurationRecord::parse(sequence_header.get(s.data_offset..)?)?;

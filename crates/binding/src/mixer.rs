@@ -429,9 +429,10 @@ fn run(
             c.ticks_skipped = stats.ticks_skipped;
             c.visible = mixer.visible_inputs(now) as u32;
             c.busy = busy;
-            if let Some(e) = errors.drain(..).last() {
+            if let Some(e) = errors.pop() {
                 c.last_error = Some(e);
             }
+            errors.clear();
             for l in latencies.drain(..) {
                 if c.latency.len() < LATENCY_SAMPLES {
                     c.latency.push(l);

@@ -15,6 +15,7 @@
 //! | `audio.rs` | sluice-audio              | `crates/audio/tests/regressions.rs`  |
 //! | `mpegts.rs`| sluice-mpegts             | `crates/mpegts/tests/regressions.rs` |
 //! | `webrtc.rs`| sluice-webrtc             | `crates/webrtc/tests/regressions.rs` |
+//! | `mixer.rs` | sluice-mixer              | `crates/mixer/tests/regressions.rs`  |
 //!
 //! Each file names crates only by absolute paths (never `crate::`) and only crates its own
 //! protocol crate can see, so it compiles in both places.
@@ -22,6 +23,7 @@
 
 mod audio;
 mod ice;
+mod mixer;
 mod mpegts;
 mod rtmp;
 mod rtp;
@@ -30,6 +32,7 @@ mod webrtc;
 
 pub use audio::*;
 pub use ice::*;
+pub use mixer::*;
 pub use mpegts::*;
 pub use rtmp::*;
 pub use rtp::*;

@@ -110,8 +110,9 @@ pub struct EncoderSettings {
     pub keyframe_interval: u32,
 }
 
-/// Encodes the mix once: OpenH264, constrained baseline, bitrate rate control without frame
-/// skipping, one thread, low complexity (real-time).
+/// Encodes the mix once: OpenH264, constrained baseline, bitrate rate control (which may skip
+/// a picture when the rate buffer overflows, as WebRTC's use of OpenH264 does; `encode` then
+/// gives nothing for it), one thread, low complexity (real-time).
 pub struct H264Encoder {
     encoder: Encoder,
     reader: AnnexBReader,
@@ -125,7 +126,7 @@ impl H264Encoder {
             .bitrate(BitRate::from_bps(s.bitrate))
             .max_frame_rate(FrameRate::from_hz(s.frame_rate))
             .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(false)
+            .skip_frames(true)
             .usage_type(UsageType::CameraVideoRealTime)
             .complexity(Complexity::Low)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)

@@ -255,7 +255,11 @@ impl Mixer {
         // Sequence headers do not move the input's clock: a cached one carries the time of
         // the publish, not of now.
         let header = VideoTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = if header { 0 } else { self.at(id, timestamp_ms, now_ms)? };
+        let at = if header {
+            0
+        } else {
+            self.at(id, timestamp_ms, now_ms)?
+        };
         self.video.push(id, body, at, now_ms)
     }
 
@@ -269,7 +273,11 @@ impl Mixer {
         now_ms: i64,
     ) -> Result<(), MixError> {
         let header = AudioTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = if header { 0 } else { self.at(id, timestamp_ms, now_ms)? };
+        let at = if header {
+            0
+        } else {
+            self.at(id, timestamp_ms, now_ms)?
+        };
         self.audio.push(id, body, at)
     }
 
@@ -315,7 +323,8 @@ impl Mixer {
                 }
                 None if self.timeline_input.is_none() => self.base = Some(start),
                 _ if now_ms - start >= TIMELINE_WAIT_MS => {
-                    let offset = timeline.map_or(start, |(o, _)| o + i64::from(self.config.latency_ms));
+                    let offset =
+                        timeline.map_or(start, |(o, _)| o + i64::from(self.config.latency_ms));
                     self.base = Some(offset)
                 }
                 _ => return Ok(()),

@@ -293,7 +293,13 @@ fn explicit_rects_and_bad_input() {
 
 #[test]
 fn the_timeline_input_stamps_the_output_even_when_polled_before_its_first_frame() {
-    let mut mixer = Mixer::new(MixConfig { width: 320, height: 180, frame_rate: 25.0, ..MixConfig::default() }).unwrap();
+    let mut mixer = Mixer::new(MixConfig {
+        width: 320,
+        height: 180,
+        frame_rate: 25.0,
+        ..MixConfig::default()
+    })
+    .unwrap();
     let mut host = Source::new(RED, 440.0);
     mixer.add_input(0, 1.0, true).unwrap();
     let mut out = Vec::new();
@@ -307,6 +313,9 @@ fn the_timeline_input_stamps_the_output_even_when_polled_before_its_first_frame(
     for now in 5..400 {
         mixer.poll(now, &mut out).unwrap();
     }
-    let first = out.iter().find(|f| f.kind == MixKind::Video && !f.sequence_header).unwrap();
+    let first = out
+        .iter()
+        .find(|f| f.kind == MixKind::Video && !f.sequence_header)
+        .unwrap();
     assert!(first.timestamp_ms > 3_800, "{}", first.timestamp_ms);
 }

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
 import { startSluice, type TestServer } from './helpers/sluice'
 import { startNginxRtmp, type NginxRtmp } from './helpers/nginx-rtmp'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from './helpers/browser'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cohost-'))
 let nginx: NginxRtmp
@@ -97,6 +99,7 @@ beforeAll(async () => {
   nginx = await startNginxRtmp()
   server = await startSluice({
     hub: { unpublishGraceMs: 300 },
+    webrtc: { bindAddress: '127.0.0.1' },
     mix: { width: 640, height: 360, frameRate: 25, videoBitrate: 800_000, cohostDelayMs: 600 },
   })
 }, 60_000)
@@ -178,6 +181,59 @@ describe('co-hosting', () => {
     const gaps = t.audio.slice(1).map((v, i) => v - t.audio[i]!)
     console.log('audio packet spacing: max', Math.max(...gaps), 'ms; video frames', t.video.length, 'audio frames', t.audio.length)
     expect(Math.max(...gaps)).toBeLessThan(50)
+    expect((await api(`/api/cohosts/${id}`, { method: 'DELETE' })).status).toBe(204)
+  }, 90_000)
+})
+
+describe('the co-hosting page', () => {
+  let browser: Browser
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  /** Frames the page's program preview (WHEP) has decoded. */
+  const previewFrames = (page: Page) =>
+    page.evaluate(async () => {
+      const pc = (window as any).sluiceCohost.preview?.pc as RTCPeerConnection | undefined
+      if (!pc) return 0
+      let frames = 0
+      ;(await pc.getStats()).forEach((r: any) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded
+      })
+      return frames
+    })
+
+  it('a host goes live from the page, a guest joins from the link, the button mixes the guest in and out; both see the program', async () => {
+    browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'])
+    const host = await browser.newPage()
+    await host.goto(server.httpUrl('/cohost?host=live/pagehost&start=1'))
+    await host.waitForFunction(() => (window as any).sluiceCohost.publisher?.connectedAt, null, { timeout: 15_000 })
+    expect(await host.locator('#link').innerText()).toContain('/cohost?host=live/pagehost&guest=live/pagehost-guest')
+    const guest = await browser.newPage()
+    await guest.goto(server.httpUrl('/cohost?host=live/pagehost&guest=live/pagehost-guest&start=1'))
+    await guest.waitForFunction(() => (window as any).sluiceCohost.publisher?.connectedAt, null, { timeout: 15_000 })
+    await waitUntil(() => server.sluice.hub.get('live', 'pagehost-guest')?.videoSequenceHeader, 10_000, 'H.264 from the guest')
+
+    await host.click('#toggle')
+    await host.waitForFunction(() => (window as any).sluiceCohost.session, null, { timeout: 5000 })
+    const id = await host.evaluate(() => (window as any).sluiceCohost.session as string)
+    type Stats = { program: { on: string }; mixStats: { visibleInputs: number; inputErrors: number } | null }
+    const stats = async () => (await (await api(`/api/cohosts/${id}`)).json()) as Stats
+    await waitUntil(async () => (await stats()).program.on === 'mix', 15_000, 'the program on the mix')
+    await waitUntil(async () => (await stats()).mixStats?.visibleInputs === 2, 10_000, 'host and guest in the mix')
+    expect((await stats()).mixStats!.inputErrors).toBe(0)
+    for (const page of [host, guest]) {
+      await page.waitForFunction(() => (window as any).sluiceCohost.preview?.connectedAt, null, { timeout: 15_000 })
+      const before = await previewFrames(page)
+      await page.waitForTimeout(2000)
+      expect(await previewFrames(page)).toBeGreaterThan(before + 20)
+    }
+    expect(await host.locator('#toggle').innerText()).toBe('Stop co-hosting')
+    await host.click('#toggle')
+    await waitUntil(async () => (await stats()).program.on === 'source' && (await stats()).mixStats === null, 15_000, 'the program back on the host')
+    const before = await previewFrames(host)
+    await host.waitForTimeout(2000)
+    expect(await previewFrames(host)).toBeGreaterThan(before + 20)
     expect((await api(`/api/cohosts/${id}`, { method: 'DELETE' })).status).toBe(204)
   }, 90_000)
 })

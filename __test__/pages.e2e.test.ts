@@ -36,9 +36,9 @@ afterAll(async () => {
 describe('pages', () => {
   it('share one navigation bar, with the current page marked', async () => {
     const page = await browser.newPage()
-    for (const [path, label] of [['/', 'Player'], ['/publish', 'Publish'], ['/room', 'Rooms'], ['/dashboard', 'Dashboard']]) {
+    for (const [path, label] of [['/', 'Player'], ['/publish', 'Publish'], ['/cohost', 'Co-host'], ['/room', 'Rooms'], ['/dashboard', 'Dashboard']]) {
       await page.goto(server.httpUrl(path!))
-      expect(await page.locator('nav.site a.item').allInnerTexts()).toEqual(['Player', 'Publish', 'Rooms', 'Dashboard'])
+      expect(await page.locator('nav.site a.item').allInnerTexts()).toEqual(['Player', 'Publish', 'Co-host', 'Rooms', 'Dashboard'])
       expect(await page.locator('nav.site a[aria-current=page]').innerText()).toBe(label)
     }
     await page.close()

@@ -17,6 +17,7 @@ import { WhepEndpoint } from './webrtc/whep'
 import { WhipEndpoint } from './webrtc/whip'
 import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
+import { serveCohostPage } from './http/cohost-page'
 import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
 import { MixService } from './mix/service'
@@ -127,6 +128,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
     servePlayerPage(this.http)
     servePublishPage(this.http)
+    serveCohostPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
     const ice = { iceServers: config.webrtc.iceServers, bindAddress: config.webrtc.bindAddress, portRangeBegin: config.webrtc.portRangeBegin, portRangeEnd: config.webrtc.portRangeEnd }
     const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice }, (created) => (this.sfu = created)) : undefined)

@@ -1,16 +1,18 @@
 /**
- * What the built-in pages (player `/`, publish `/publish`, room `/room`, dashboard `/dashboard`)
+ * What the built-in pages (player `/`, publish `/publish`, co-hosting `/cohost`, room `/room`,
+ * dashboard `/dashboard`)
  * share: the navigation bar, its style, and the real addresses shown in their hints (the host
  * the browser used, from the request's `Host` header, and the server's RTMP port).
  */
 import type http from 'node:http'
 import type { HttpServer } from './server'
 
-export type PageName = 'player' | 'publish' | 'room' | 'dashboard'
+export type PageName = 'player' | 'publish' | 'cohost' | 'room' | 'dashboard'
 
 const LINKS: [PageName, string, string][] = [
   ['player', '/', 'Player'],
   ['publish', '/publish', 'Publish'],
+  ['cohost', '/cohost', 'Co-host'],
   ['room', '/room', 'Rooms'],
   ['dashboard', '/dashboard', 'Dashboard'],
 ]

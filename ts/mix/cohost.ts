@@ -16,7 +16,7 @@ import type { StreamHub } from '../hub/stream-hub'
 import type { RtmpLinks } from '../rtmp/links'
 import type { RtmpPush } from '../rtmp/push'
 import type { RtmpUrl } from '../rtmp/client'
-import { Mix, type MixLayoutName, type MixSettings } from './mix'
+import { Mix, type MixLayoutName, type MixSettings, type MixStats } from './mix'
 import { ProgramSwitch, type ProgramStats } from './program'
 
 /** A stream as `app/name`. */
@@ -50,6 +50,8 @@ export interface CohostStats {
   program: ProgramStats
   mix: string
   mixing: boolean
+  /** The mix while co-hosting (inputs, CPU, latency), else null. */
+  mixStats: MixStats | null
   pushes: string[]
 }
 
@@ -178,6 +180,7 @@ export class Cohost {
     return {
       id: this.id, host: key(this.#options.host), guests: this.#guests.map((g) => ({ stream: key(g), live: this.#hub.get(g.app, g.name)?.isLive ?? false })),
       active: this.#active, program: this.program.stats(), mix: `${this.#options.host.app}/${this.mixName}`, mixing: this.#mix !== null,
+      mixStats: this.#mix?.stats() ?? null,
       pushes: this.#pushes.map((p) => p.id),
     }
   }

@@ -117,8 +117,12 @@ class MixInput implements Subscriber {
     if (this.stream.isLive) this.onPublish(this.stream)
   }
 
-  /** Sequence headers and the cached GOP first, so the decoder starts on a keyframe. */
+  /**
+   * Sequence headers and the cached GOP first, so the decoder starts on a keyframe; a WebRTC
+   * publisher is also asked for a fresh one (it sends keyframes only on request).
+   */
   onPublish(stream: Stream): void {
+    stream.publisher?.rtpSource?.requestKeyframe('mix input')
     for (const f of [stream.videoSequenceHeader, stream.audioSequenceHeader, ...stream.gop]) if (f) this.onFrame(stream, f)
   }
 

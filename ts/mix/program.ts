@@ -12,7 +12,8 @@
  *   the queued source frames before K go out at once, the rest are dropped, the mix's sequence
  *   headers go in-band, and the mix follows from K. Audio continues from the last source audio
  *   timestamp: no gap, no overlap.
- * - Mix → source: on the source's first keyframe K' after the last mixed picture sent, the mix
+ * - Mix → source: on the source's first keyframe K' after the last mixed picture sent (asked
+ *   for with a PLI when the source is a WebRTC publisher), the mix
  *   stops and the source's queued frames (the queue keeps filling while on the mix) are
  *   released on their schedule: video from K', audio from just after the last mixed audio,
  *   the source's sequence headers in-band first.
@@ -162,7 +163,9 @@ export class ProgramSwitch implements Publisher {
   /** Switches back to the source from its next keyframe after the last mixed picture. */
   toSource(): void {
     this.#target = 'source'
-    if (this.#on === 'source') this.#detachMix()
+    if (this.#on === 'source') return this.#detachMix()
+    // A WebRTC source sends keyframes only when asked (PLI; rate-limited by the publisher).
+    this.#source.publisher?.rtpSource?.requestKeyframe('program switching back to it')
   }
 
   #detachMix(): void {

@@ -51,8 +51,8 @@ function classify(r: number, g: number, b: number): Probe {
   return 'other'
 }
 
-/** Each decoded frame of `file` as colour probes at the centres of its left and right halves. */
-async function probes(file: string): Promise<{ left: Probe; right: Probe }[]> {
+/** Each decoded frame of `file` as colour probes at the centres of its left and right halves (and its bottom-right corner). */
+async function probes(file: string): Promise<{ left: Probe; right: Probe; corner: Probe }[]> {
   const raw = join(dir, `${Date.now()}.rgb`)
   await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', file, '-an', '-vf', 'scale=32:18', '-f', 'rawvideo', '-pix_fmt', 'rgb24', raw])
   const data = readFileSync(raw)
@@ -62,7 +62,8 @@ async function probes(file: string): Promise<{ left: Probe; right: Probe }[]> {
   for (let f = 0; (f + 1) * frame <= data.length; f++) {
     const l = at(f, 8, 9)
     const r = at(f, 24, 9)
-    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!) })
+    const c = at(f, 27, 15)
+    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!), corner: classify(data[c]!, data[c + 1]!, data[c + 2]!) })
   }
   return out
 }
@@ -236,4 +237,44 @@ describe('the co-hosting page', () => {
     expect(await previewFrames(host)).toBeGreaterThan(before + 20)
     expect((await api(`/api/cohosts/${id}`, { method: 'DELETE' })).status).toBe(204)
   }, 90_000)
+})
+
+describe('mixes', () => {
+  it('composes two streams into a third that RTMP players play: grid, then picture-in-picture; refusals and removal', async () => {
+    const a = publish(host, server.rtmpUrl('live/ma'))
+    procs.push(a)
+    const blue = publish(guest, server.rtmpUrl('live/mb'))
+    procs.push(blue)
+    await waitUntil(() => server.sluice.hub.get('live', 'ma')?.isLive && server.sluice.hub.get('live', 'mb')?.isLive, 10_000, 'the inputs')
+    expect((await post('/api/mixes', { output: 'live/mx', inputs: ['live/ma'], layout: 'rects' })).status).toBe(400)
+    expect((await post('/api/mixes', { output: 'live/ma', inputs: ['live/mb'] })).status).toBe(409)
+    expect((await post('/api/mixes', { output: 'live/mx', inputs: ['live/ma'], width: 17 })).status).toBe(400)
+    const created = await post('/api/mixes', { output: 'live/mx', inputs: ['live/ma', { stream: 'live/mb', gain: 0.5 }], width: 640, height: 360, frameRate: 25 })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    const grid = join(dir, 'grid.flv')
+    const p1 = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '2', '-c', 'copy', '-f', 'flv', grid])
+    expect(await p1.exited, p1.stderr()).toBe(0)
+    const g = await probes(grid)
+    expect(g.filter((f) => f.left === 'red' && f.right === 'blue').length).toBeGreaterThan(g.length * 0.8)
+
+    expect((await api(`/api/mixes/${id}/layout`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ layout: 'pip' }) })).status).toBe(200)
+    await sleep(300)
+    const pip = join(dir, 'pip.flv')
+    const p2 = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '2', '-c', 'copy', '-f', 'flv', pip])
+    expect(await p2.exited, p2.stderr()).toBe(0)
+    const p = await probes(pip)
+    expect(p.filter((f) => f.left === 'red' && f.right === 'red' && f.corner === 'blue').length).toBeGreaterThan(p.length * 0.8)
+
+    const stats = (await (await api(`/api/mixes/${id}`)).json()) as { visibleInputs: number; cpu: number; latencyMs: { p50: number; p99: number }; inputs: { gain: number }[] }
+    console.log('mix stats', JSON.stringify(stats))
+    expect(stats.visibleInputs).toBe(2)
+    expect(stats.inputs.map((i) => i.gain)).toEqual([1, 0.5])
+    expect(stats.latencyMs.p99).toBeLessThan(400)
+    expect((await api(`/api/mixes/${id}/inputs/live/mb`, { method: 'DELETE' })).status).toBe(204)
+    expect((await api(`/api/mixes/${id}/inputs/live/nope`, { method: 'DELETE' })).status).toBe(404)
+    expect((await api(`/api/mixes/${id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await api(`/api/mixes/${id}`)).status).toBe(404)
+    expect(server.sluice.hub.get('live', 'mx')?.isLive ?? false).toBe(false)
+  }, 60_000)
 })

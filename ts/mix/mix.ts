@@ -95,6 +95,25 @@ export interface MixStats {
   lastError: string | null
 }
 
+/** The mix thread's own counters (benchmarks). */
+export interface MixThreadStats {
+  /** Input access units decoded; input bodies refused; pictures encoded. */
+  decoded: number
+  inputErrors: number
+  encoded: number
+  /** Output ticks skipped because the thread fell behind. */
+  ticksSkipped: number
+  visibleInputs: number
+  /** Ms the thread spent working since the mix started, and ms since it started. */
+  busyMs: number
+  elapsedMs: number
+  /** Input frames dropped because the thread's queue was full. */
+  framesDropped: number
+  lastError?: string | null
+  /** Mix latency of recent pictures, ms (input picture in → mixed picture encoded). */
+  latencyMs: number[]
+}
+
 export type MixEvents = {
   /** The mix ended (idempotent `close`, or its stream was taken over). */
   closed: [reason: string]
@@ -255,7 +274,7 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
   }
 
   /** Native counters as they are (benchmarks). */
-  nativeStats(): ReturnType<InstanceType<typeof native.NativeMixer>['stats']> {
+  nativeStats(): MixThreadStats {
     return this.#mixer.stats()
   }
 

@@ -228,13 +228,25 @@ impl Mixer {
         self.video.request_keyframe();
     }
 
-    fn at(&mut self, id: u32, timestamp_ms: i64, now_ms: i64) -> Result<i64, MixError> {
+    /// The mixer-clock time a body of input `id` is shown or heard at. Sequence headers do
+    /// not move the input's clock (a cached one carries the time of the publish, not of now):
+    /// they get 0.
+    fn at(
+        &mut self,
+        id: u32,
+        sequence_header: bool,
+        timestamp_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, MixError> {
         let latency = i64::from(self.config.latency_ms);
         let input = self
             .inputs
             .iter_mut()
             .find(|i| i.id == id)
             .ok_or(MixError::UnknownInput(id))?;
+        if sequence_header {
+            return Ok(0);
+        }
         let before = input.clock.offset();
         let at = input.clock.map(timestamp_ms, now_ms) + latency;
         if input.clock.offset() != before {
@@ -252,14 +264,8 @@ impl Mixer {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<(), MixError> {
-        // Sequence headers do not move the input's clock: a cached one carries the time of
-        // the publish, not of now.
         let header = VideoTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = if header {
-            0
-        } else {
-            self.at(id, timestamp_ms, now_ms)?
-        };
+        let at = self.at(id, header, timestamp_ms, now_ms)?;
         self.video.push(id, body, at, now_ms)
     }
 
@@ -273,11 +279,7 @@ impl Mixer {
         now_ms: i64,
     ) -> Result<(), MixError> {
         let header = AudioTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = if header {
-            0
-        } else {
-            self.at(id, timestamp_ms, now_ms)?
-        };
+        let at = self.at(id, header, timestamp_ms, now_ms)?;
         self.audio.push(id, body, at)
     }
 

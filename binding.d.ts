@@ -138,6 +138,11 @@ export declare class NativeMixer {
   addInput(id: number, gain: number, timeline: boolean): void
   /** Removes input `id`. */
   removeInput(id: number): void
+  /**
+   * Whether input `id` also gets a mix of everyone but itself, as Opus at `bitrate` bits/s
+   * (`minus` frames): what a conference participant hears.
+   */
+  setMinus(id: number, on: boolean, bitrate: number): void
   /** Sets input `id`'s linear audio gain (0 mutes). */
   setGain(id: number, gain: number): void
   /**
@@ -939,8 +944,13 @@ export interface NativeMixerStats {
 
 /** One FLV tag body of the mix. */
 export interface NativeMixFrame {
-  /** `audio` or `video`. */
+  /**
+   * `audio`, `video`, or `minus` (the mix without input `input`'s audio: one Opus packet,
+   * 20 ms, 48 kHz stereo; `timestamp` × 48 is its RTP timestamp).
+   */
   kind: string
+  /** For `minus`: the input it leaves out. */
+  input?: number
   /** Ms on the output timeline. */
   timestamp: number
   keyframe: boolean

@@ -131,7 +131,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     serveCohostPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
     const ice = { iceServers: config.webrtc.iceServers, bindAddress: config.webrtc.bindAddress, portRangeBegin: config.webrtc.portRangeBegin, portRangeEnd: config.webrtc.portRangeEnd }
-    const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice }, (created) => (this.sfu = created)) : undefined)
+    const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice, mix: { ...config.mix } }, (created) => (this.sfu = created)) : undefined)
     this.signaling = new SignalingServer(this.http, this.log, { ...config.signaling, iceServers: ice.iceServers, sfu, app: config.sfu.app }, ctx)
     this.http.route('GET', /^\/api\/sfu$/, (_req, res) => {
       const body = JSON.stringify(this.sfu?.stats() ?? { rooms: [] })

@@ -4,10 +4,11 @@
  * - `p2p` rooms: a full mesh. The newcomer offers to every peer listed in `joined`; the others
  *   answer (one deterministic offerer per pair, so no glare). Chat goes over a negotiated
  *   RTCDataChannel (`chat`, id 0) on each PeerConnection.
- * - `sfu` rooms: one sendrecv PeerConnection to the peer `sfu`; the page offers first and answers
+ * - `sfu` and `mcu` rooms: one sendrecv PeerConnection to the peer `sfu`; the page offers first and answers
  *   the server's renegotiation offers (polite: its own pending offer is rolled back). An offer's
  *   `streams` map labels remote MediaStreams with peer ids. Chat goes over the data channel
- *   `chat` to the server, which relays it.
+ *   `chat` to the server, which relays it. In `mcu` rooms the one remote stream is `mix`: everyone,
+ *   composed by the server, with everyone's audio but one's own.
  * Test hooks: `window.sluiceRoom`.
  */
 export const ROOM_SCRIPT = /* js */ `
@@ -186,11 +187,11 @@ function onMessage(m) {
       state.iceServers = (m.iceServers || []).map(iceServer)
       status('In room ' + m.room + ' (' + m.mode + ') as ' + m.peerId)
       tile('local', 'me (' + m.peerId + ')')
-      if (m.mode === 'sfu') { for (const d of m.peers) peerEntry(d); startSfu() }
+      if (m.mode !== 'p2p') { for (const d of m.peers) peerEntry(d); startSfu() }
       else for (const d of m.peers) call(peerEntry(d))
       break
     case 'peer-joined':
-      if (state.mode === 'sfu') state.peers.set(m.peer.id, { id: m.peer.id, name: m.peer.name, chain: Promise.resolve() })
+      if (state.mode !== 'p2p') state.peers.set(m.peer.id, { id: m.peer.id, name: m.peer.name, chain: Promise.resolve() })
       else peerEntry(m.peer) // it offers to us
       renderPeers()
       break
@@ -304,7 +305,7 @@ function renderPeers() {
   }
   const rows = []
   for (const p of state.peers.values()) {
-    const conn = p.pc ? p.pc.connectionState : state.mode === 'sfu' ? 'via sfu' : 'waiting'
+    const conn = p.pc ? p.pc.connectionState : state.mode !== 'p2p' ? 'via the server' : 'waiting'
     rows.push(row(labelOf(p.id), conn + (p.dc ? ' · chat ' + p.dc.readyState : '')))
   }
   if (state.sfu) rows.push(row('sfu', state.sfu.pc.connectionState + ' · chat ' + state.sfu.dc.readyState))
@@ -312,7 +313,7 @@ function renderPeers() {
 }
 
 $('room').value = params.get('room') || ''
-$('mode').value = params.get('mode') === 'sfu' ? 'sfu' : 'p2p'
+$('mode').value = ['sfu', 'mcu'].includes(params.get('mode')) ? params.get('mode') : 'p2p'
 $('name').value = params.get('name') || ''
 $('join-form').onsubmit = (e) => {
   e.preventDefault()

@@ -1,5 +1,5 @@
 /**
- * The room demo page at `/room`: join a room by name (`/room?room=NAME&mode=p2p|sfu&name=ME`
+ * The room demo page at `/room`: join a room by name (`/room?room=NAME&mode=p2p|sfu|mcu&name=ME`
  * joins at once; `&token=` is passed to the `authorize` hook), camera and microphone via
  * getUserMedia, the other peers' videos in a grid labelled with their ids, and a chat box.
  * P2P rooms are a full mesh of RTCPeerConnections with chat over data channels; SFU rooms use one
@@ -51,7 +51,7 @@ ${navBar('room', 'rooms: P2P mesh or SFU over WebRTC')}
 <header>
   <form id="join-form">
     <input id="room" placeholder="room name" required maxlength="64">
-    <select id="mode"><option value="p2p">P2P (mesh)</option><option value="sfu">SFU (server)</option></select>
+    <select id="mode"><option value="p2p">P2P (mesh)</option><option value="sfu">SFU (server)</option><option value="mcu">MCU (server mix)</option></select>
     <input id="name" placeholder="your name" maxlength="64">
     <button id="join" type="submit">Join</button>
     <button id="leave" type="button" disabled>Leave</button>

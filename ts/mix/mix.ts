@@ -16,6 +16,7 @@ import type { Publisher, Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import { TypedEmitter } from '../events'
 import { mixErrorFrom } from '../errors'
+import { MixRtpSource, MixVideoPacketizer } from './rtp-source'
 
 /** Where inputs go: `grid`, `speaker` (the first large), `pip` (the first full, others small), `rects`. */
 export type MixLayoutName = 'grid' | 'speaker' | 'pip' | 'rects'
@@ -164,6 +165,9 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
   readonly #options: MixOptions
   readonly #mixer: InstanceType<typeof native.NativeMixer>
   readonly #inputs = new Map<number, MixInput>()
+  /** Conference participants' RTP (mix video + their mix-minus), by input index. */
+  readonly #rtpSources = new Map<number, MixRtpSource>()
+  #videoPacketizer: MixVideoPacketizer | null = null
   #nextIndex = 0
   #layout: MixLayoutName
   #closed = false
@@ -214,12 +218,25 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
     return this.#options.name
   }
 
-  /** Adds an input after those there (its stream may go live later). Returns its index. */
-  addInput(spec: MixInputSpec, timeline = false): number {
+  /**
+   * Adds an input after those there (its stream may go live later). Returns its index. With
+   * `timeline`, the mix is stamped on this input's timeline; with `minus`, the input's
+   * participant gets the mix as RTP with everyone's audio but its own (`participantSource(index)`).
+   */
+  addInput(spec: MixInputSpec, timeline = false, minus = false): number {
     const index = this.#nextIndex++
     this.#mixer.addInput(index, spec.gain ?? 1, timeline)
+    if (minus) {
+      this.#mixer.setMinus(index, true, 48_000)
+      this.#rtpSources.set(index, new MixRtpSource(() => this.#mixer.requestKeyframe()))
+    }
     this.#inputs.set(index, new MixInput(this.#hub, this.#mixer, this.id, index, spec))
     return index
+  }
+
+  /** The mix as RTP for input `index`'s participant (added with `minus`), or null. */
+  participantSource(index: number): MixRtpSource | null {
+    return this.#rtpSources.get(index) ?? null
   }
 
   /** Removes the input of stream `app/name` (its cell goes at the next picture). False when none. */
@@ -227,6 +244,7 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
     for (const [index, input] of this.#inputs) {
       if (input.spec.app !== app || input.spec.name !== name) continue
       this.#inputs.delete(index)
+      this.#rtpSources.delete(index)
       this.#mixer.removeInput(index)
       this.#hub.unsubscribe(input.stream, input)
       this.#hub.forget(input.stream)
@@ -250,9 +268,18 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
     this.#mixer.requestKeyframe()
   }
 
-  #onFrames(frames: { kind: string; timestamp: number; keyframe: boolean; sequenceHeader: boolean; payload: Buffer }[]): void {
+  #onFrames(frames: { kind: string; input?: number | null; timestamp: number; keyframe: boolean; sequenceHeader: boolean; payload: Buffer }[]): void {
     if (this.#closed) return
     for (const f of frames) {
+      if (f.kind === 'minus') {
+        this.#rtpSources.get(f.input ?? -1)?.minus(f.payload, f.timestamp)
+        continue
+      }
+      if (f.kind === 'video' && !f.sequenceHeader && this.#rtpSources.size > 0) {
+        this.#videoPacketizer ??= new MixVideoPacketizer()
+        const packets = this.#videoPacketizer.packetize(f.payload.subarray(5), f.timestamp)
+        for (const source of this.#rtpSources.values()) source.sendVideo(packets)
+      }
       this.framesOut++
       this.stream.pushFrame(f.kind as 'audio' | 'video', f.timestamp, f.payload, f.keyframe, f.sequenceHeader, 0)
     }

@@ -19,6 +19,7 @@ import type { IceCandidate } from '../signaling/protocol'
 import type { SfuOutgoingMessage } from '../signaling/sfu-handler'
 import { TokenBucket } from '../signaling/rate-limit'
 import { WebRtcPublisher } from '../webrtc/rtp-publisher'
+import type { RtpSource } from '../hub/rtp-source'
 import type { WebRtcOptions } from '../webrtc/whep'
 import { addUplinkTracks, planUplink, type Track, type UplinkPlan } from './uplink'
 import { SfuDownlink, type DownlinkStats } from './downlink'
@@ -247,10 +248,19 @@ export class SfuParticipant {
 
   /** Starts receiving `from`'s tracks (renegotiates). Needs both participants ready. */
   subscribe(from: SfuParticipant): void {
+    if (from === this || !from.publisher || !from.plan) return
+    this.subscribeSource(from.id, from.publisher, from.plan)
+  }
+
+  /**
+   * Starts receiving `source`'s tracks as stream `id` (renegotiates): another participant's, or
+   * an `mcu` room's mix. `plan`: the codecs and payload types to send them with.
+   */
+  subscribeSource(id: string, source: RtpSource, plan: UplinkPlan): void {
     const pc = this.#pc
-    if (!pc || this.#closed || from === this || this.#downlinks.has(from.id) || !from.publisher || !from.plan) return
-    const downlink = new SfuDownlink(pc, from.id, from.publisher, from.plan, `d${++this.#mids}`, this.#log.child({ publisher: from.id }))
-    this.#downlinks.set(from.id, downlink)
+    if (!pc || this.#closed || this.#downlinks.has(id)) return
+    const downlink = new SfuDownlink(pc, id, source, plan, `d${++this.#mids}`, this.#log.child({ publisher: id }))
+    this.#downlinks.set(id, downlink)
     void this.#queue(() => this.#offer(pc))
   }
 

@@ -10,9 +10,18 @@ export const SFU_PEER_ID = 'sfu'
 /** Room names: 1–64 characters of `A-Z a-z 0-9 . _ -`. */
 export const ROOM_NAME = /^[A-Za-z0-9._-]{1,64}$/
 
-/** Room modes: `p2p` (a full mesh of browser PeerConnections) or `sfu` (one PeerConnection each, to the server). */
-export const roomMode = z.enum(['p2p', 'sfu'])
+/**
+ * Room modes: `p2p` (a full mesh of browser PeerConnections), `sfu` (one PeerConnection each, to
+ * the server, which forwards every other participant's tracks) or `mcu` (one PeerConnection
+ * each, to the server, which sends back one mix of everyone, with everyone's audio but one's own).
+ */
+export const roomMode = z.enum(['p2p', 'sfu', 'mcu'])
 export type RoomMode = z.infer<typeof roomMode>
+
+/** Whether a room's media go through the server (`sfu` and `mcu` rooms: the peer `sfu`). */
+export function isServerRoom(mode: RoomMode): boolean {
+  return mode !== 'p2p'
+}
 
 /** A client's optional correlation id, echoed in the `joined`/`left`/`pong`/`error` that answers it. */
 const requestId = z.union([z.string().max(64), z.number().int().safe()]).optional()

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import type { Logger } from '../log'
 import type { HttpServer } from '../http/server'
-import { CloseCode, ErrorCode, SFU_PEER_ID, clientMessage, describeIssues, type ClientMessage, type JoinMessage, type ServerMessage, type SignalMessage } from './protocol'
+import { CloseCode, ErrorCode, SFU_PEER_ID, clientMessage, describeIssues, isServerRoom, type ClientMessage, type JoinMessage, type ServerMessage, type SignalMessage } from './protocol'
 import { SignalingPeer } from './peer'
 import { Room, type RoomInfo } from './room'
 import type { AccessControl } from '../access/access-control'
@@ -131,7 +131,7 @@ export class SignalingServer {
     const context: SfuContext = {
       send: (peerId: string, message: SfuOutgoingMessage) => {
         const peer = this.#peers.get(peerId)
-        if (!peer?.room || peer.room.mode !== 'sfu') return false
+        if (!peer?.room || !isServerRoom(peer.room.mode)) return false
         return peer.send({ ...message, from: SFU_PEER_ID } as ServerMessage)
       },
       log: this.#log.child({ component: 'sfu' }),
@@ -293,7 +293,7 @@ export class SignalingServer {
     this.#log.info({ peer: peer.id, room: room.name, mode: room.mode, peers: room.peers.size }, 'joined')
     peer.send({ type: 'joined', id: msg.id, room: room.name, mode: room.mode, capacity: room.capacity, peerId: peer.id, peers: others, iceServers: this.options.iceServers })
     room.broadcast({ type: 'peer-joined', peer: peer.describe() }, peer)
-    if (room.mode === 'sfu') this.#callSfu(peer, (sfu, r, p) => sfu.onJoin(r, p))
+    if (isServerRoom(room.mode)) this.#callSfu(peer, (sfu, r, p) => sfu.onJoin(r, p))
   }
 
   /** Why `msg` can't join now, or null. */
@@ -301,7 +301,7 @@ export class SignalingServer {
     const room = this.#rooms.get(msg.room)
     const mode = msg.mode ?? room?.mode ?? 'p2p'
     if (room && room.mode !== mode) return [ErrorCode.MODE_MISMATCH, `room ${room.name} is a ${room.mode} room`]
-    if (mode === 'sfu' && !this.#sfu) return [ErrorCode.SFU_UNAVAILABLE, 'this server has no SFU']
+    if (isServerRoom(mode) && !this.#sfu) return [ErrorCode.SFU_UNAVAILABLE, 'this server has no SFU']
     if (room?.full) return [ErrorCode.ROOM_FULL, `room ${room.name} is full (${room.capacity})`]
     if (!room && this.#rooms.size >= this.options.maxRooms) return [ErrorCode.TOO_MANY_ROOMS, `the server has ${this.options.maxRooms} rooms`]
     return null
@@ -317,7 +317,7 @@ export class SignalingServer {
       this.#clients.delete(peer)
       this.#ctx.clients.remove(client, why)
     }
-    if (room.mode === 'sfu' && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
+    if (isServerRoom(room.mode) && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
     room.broadcast({ type: 'peer-left', peerId: peer.id })
     if (room.peers.size === 0) this.#rooms.delete(room.name)
     this.#log.info({ peer: peer.id, room: room.name, why, peers: room.peers.size }, 'left')
@@ -326,7 +326,7 @@ export class SignalingServer {
   #relay(peer: SignalingPeer, msg: SignalMessage): void {
     const room = peer.room
     if (!room) return this.#error(peer, ErrorCode.NOT_IN_ROOM, 'join a room first', msg.id)
-    if (msg.to === SFU_PEER_ID && room.mode === 'sfu') {
+    if (msg.to === SFU_PEER_ID && isServerRoom(room.mode)) {
       this.#callSfu(peer, (sfu, r, p) => sfu.onSignal(r, p, msg))
       return
     }

@@ -52,8 +52,11 @@ pub struct NativeMixerOptions {
 /// One FLV tag body of the mix.
 #[napi(object)]
 pub struct NativeMixFrame {
-    /// `audio` or `video`.
+    /// `audio`, `video`, or `minus` (the mix without input `input`'s audio: one Opus packet,
+    /// 20 ms, 48 kHz stereo; `timestamp` × 48 is its RTP timestamp).
     pub kind: String,
+    /// For `minus`: the input it leaves out.
+    pub input: Option<u32>,
     /// Ms on the output timeline.
     pub timestamp: f64,
     pub keyframe: bool,
@@ -100,6 +103,11 @@ enum Command {
     Gain {
         id: u32,
         gain: f32,
+    },
+    Minus {
+        id: u32,
+        on: bool,
+        bitrate: u32,
     },
     Layout(Layout),
     Keyframe,
@@ -257,6 +265,13 @@ impl NativeMixer {
         let _ = self.commands.send(Command::Remove(id));
     }
 
+    /// Whether input `id` also gets a mix of everyone but itself, as Opus at `bitrate` bits/s
+    /// (`minus` frames): what a conference participant hears.
+    #[napi]
+    pub fn set_minus(&self, id: u32, on: bool, bitrate: u32) {
+        let _ = self.commands.send(Command::Minus { id, on, bitrate });
+    }
+
     /// Sets input `id`'s linear audio gain (0 mutes).
     #[napi]
     pub fn set_gain(&self, id: u32, gain: f64) {
@@ -369,6 +384,11 @@ fn run(
             }
             Some(Command::Remove(id)) => mixer.remove_input(id),
             Some(Command::Gain { id, gain }) => mixer.set_gain(id, gain),
+            Some(Command::Minus { id, on, bitrate }) => {
+                if let Err(e) = mixer.set_minus(id, on, bitrate) {
+                    errors.push(format!("{}: {e}", e.code()));
+                }
+            }
             Some(Command::Layout(l)) => mixer.set_layout(l),
             Some(Command::Keyframe) => mixer.request_keyframe(),
             Some(Command::Frame {
@@ -406,12 +426,16 @@ fn run(
             let frames = out
                 .drain(..)
                 .map(|f| NativeMixFrame {
-                    kind: if f.kind == MixKind::Video {
-                        "video"
-                    } else {
-                        "audio"
+                    kind: match f.kind {
+                        MixKind::Video => "video",
+                        MixKind::Audio => "audio",
+                        MixKind::Minus(_) => "minus",
                     }
                     .into(),
+                    input: match f.kind {
+                        MixKind::Minus(id) => Some(id),
+                        _ => None,
+                    },
                     timestamp: f.timestamp_ms as f64,
                     keyframe: f.keyframe,
                     sequence_header: f.sequence_header,

@@ -33,9 +33,20 @@ enum Decoder {
     Opus(OpusDecoder),
 }
 
+/// A mix without one input's own audio (what that participant hears), encoded as Opus.
+struct Minus {
+    encoder: opus::Encoder,
+    /// Interleaved stereo samples waiting for a full 20 ms packet; `pcm[0]` is mixer sample
+    /// `start`.
+    pcm: Vec<f32>,
+    start: i64,
+    packet: Vec<u8>,
+}
+
 struct Input {
     id: u32,
     decoder: Option<Decoder>,
+    minus: Option<Box<Minus>>,
     gain: f32,
     /// Interleaved stereo samples; `queue[0]` plays at mixer sample `start`.
     queue: VecDeque<f32>,
@@ -69,6 +80,20 @@ impl Input {
             self.start += over as i64;
         }
     }
+}
+
+/// Samples per channel of one mix-minus Opus packet: 20 ms (RFC 7587 §4.2's default).
+pub const MINUS_FRAME_SAMPLES: usize = 960;
+
+/// One Opus packet of a mix without one input's audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedMinus {
+    /// The input whose own audio is left out.
+    pub input: u32,
+    /// One Opus packet (RFC 6716), 20 ms, stereo, 48 kHz.
+    pub packet: Vec<u8>,
+    /// Mixer-clock time of its first sample, in 48 kHz samples.
+    pub sample: i64,
 }
 
 /// One encoded AAC access unit of the mix.
@@ -131,6 +156,7 @@ impl AudioMixer {
             self.inputs.push(Input {
                 id,
                 decoder: None,
+                minus: None,
                 gain,
                 queue: VecDeque::new(),
                 start: 0,
@@ -144,6 +170,40 @@ impl AudioMixer {
         if let Some(i) = self.inputs.iter_mut().find(|i| i.id == id) {
             i.gain = gain.clamp(0.0, 8.0);
         }
+    }
+
+    /// Whether input `id` also gets a mix of everyone but itself, encoded as Opus
+    /// ([`EncodedMinus`]; a conference participant must not hear itself). Errors:
+    /// [`MixError::UnknownInput`], [`MixError::Audio`] when libopus refuses (not expected).
+    pub fn set_minus(&mut self, id: u32, on: bool, bitrate: u32) -> Result<(), MixError> {
+        let input = self
+            .inputs
+            .iter_mut()
+            .find(|i| i.id == id)
+            .ok_or(MixError::UnknownInput(id))?;
+        if !on {
+            input.minus = None;
+            return Ok(());
+        }
+        if input.minus.is_none() {
+            let err = |e: opus::Error| MixError::Audio(format!("Opus encoder: {e}"));
+            let mut encoder = opus::Encoder::new(
+                SAMPLE_RATE as u32,
+                Channels::Stereo,
+                opus::Application::Voip,
+            )
+            .map_err(err)?;
+            encoder
+                .set_bitrate(opus::Bitrate::Bits(bitrate as i32))
+                .map_err(err)?;
+            input.minus = Some(Box::new(Minus {
+                encoder,
+                pcm: Vec::new(),
+                start: 0,
+                packet: vec![0; 4000],
+            }));
+        }
+        Ok(())
     }
 
     /// Removes an input; its queued audio is dropped.
@@ -238,14 +298,22 @@ impl AudioMixer {
     /// Gains apply per input; the sum goes through a peak limiter (instant attack, ramped
     /// within the block so it does not click, released over about half a second) so the mix
     /// never clips. Errors: [`MixError::Audio`] from the encoder (not expected).
-    pub fn mix(&mut self, start_sample: i64, out: &mut Vec<EncodedAudio>) -> Result<(), MixError> {
+    pub fn mix(
+        &mut self,
+        start_sample: i64,
+        out: &mut Vec<EncodedAudio>,
+        minus: &mut Vec<EncodedMinus>,
+    ) -> Result<(), MixError> {
         let start = *self.next.get_or_insert_with(|| {
             self.first = start_sample;
             start_sample
         });
         let n = AAC_FRAME_SAMPLES;
         let mut sum = vec![0.0f32; 2 * n];
+        // Each minus-enabled input's own contribution, to take out of its mix-minus.
+        let mut own: Vec<Vec<f32>> = Vec::new();
         for input in &mut self.inputs {
+            let mut mine = input.minus.is_some().then(|| vec![0.0f32; 2 * n]);
             let skip = (start - input.start).max(0) as usize;
             let from = 2 * skip.min(input.queue.len() / 2);
             let lead = (input.start - start).max(0) as usize;
@@ -257,6 +325,12 @@ impl AudioMixer {
                 .enumerate()
             {
                 sum[2 * lead + k] += v * input.gain;
+                if let Some(m) = mine.as_mut() {
+                    m[2 * lead + k] = v * input.gain;
+                }
+            }
+            if let Some(m) = mine {
+                own.push(m);
             }
             // Samples up to the block's end are consumed.
             let consumed =
@@ -277,8 +351,44 @@ impl AudioMixer {
                 pcm[2 * k + c] = ((frame[c] * g).clamp(-1.0, 1.0) * 32767.0) as i16;
             }
         }
+        // Mix-minus: the same sum and limiter gain, less the input's own audio.
+        let mut k = 0;
+        let mut result = Ok(());
+        for input in &mut self.inputs {
+            let (Some(m), id) = (input.minus.as_mut(), input.id) else {
+                continue;
+            };
+            let mine = &own[k];
+            k += 1;
+            if m.pcm.is_empty() {
+                m.start = start;
+            }
+            for (j, (s, o)) in sum.iter().zip(mine).enumerate() {
+                let g = from + (target - from) * ((j / 2) as f32 / n as f32);
+                m.pcm.push(((s - o) * g).clamp(-1.0, 1.0));
+            }
+            let step = 2 * MINUS_FRAME_SAMPLES;
+            let mut used = 0;
+            while m.pcm.len() - used >= step {
+                match m
+                    .encoder
+                    .encode_float(&m.pcm[used..used + step], &mut m.packet)
+                {
+                    Ok(len) => minus.push(EncodedMinus {
+                        input: id,
+                        packet: m.packet[..len].to_vec(),
+                        sample: m.start,
+                    }),
+                    Err(e) => result = Err(MixError::Audio(format!("Opus encoder: {e}"))),
+                }
+                used += step;
+                m.start += MINUS_FRAME_SAMPLES as i64;
+            }
+            m.pcm.drain(..used);
+        }
         self.gain = target;
         self.next = Some(start + n as i64);
+        result?;
         let r = self.encoder.encode(&pcm, &mut self.unit)?;
         if r.output_size > 0 {
             out.push(EncodedAudio {

@@ -8,7 +8,8 @@
 //!   bitrate rate control, keyframes every `keyframe_interval_ms` and on request).
 //! - [`audio::AudioMixer`]: each input's AAC (Symphonia, resampled to 48 kHz by rubato) or
 //!   Opus (libopus) decoded to 48 kHz stereo, placed on the mixer clock, summed with per-input
-//!   gain, peak-limited (no clipping, no clicks), encoded once as AAC-LC (FDK AAC).
+//!   gain, peak-limited (no clipping, no clicks), encoded once as AAC-LC (FDK AAC); and, for
+//!   inputs that ask, a mix-minus (everyone but that input) encoded as Opus for conferences.
 //! - [`clock::InputClock`]: an input's timestamps onto the mixer clock from their arrival
 //!   (audio and video of one input share it: lip sync is kept), held back by
 //!   `latency_ms` to absorb jitter. An input that stalls keeps its last picture and goes

@@ -4,7 +4,7 @@
 
 use sluice_rtmp::flv::{AudioTagHeader, VideoTagHeader};
 
-use crate::audio::{AudioMixer, EncodedAudio, SAMPLE_RATE};
+use crate::audio::{AudioMixer, EncodedAudio, EncodedMinus, SAMPLE_RATE};
 use crate::clock::InputClock;
 use crate::h264::EncoderSettings;
 use crate::layout::Layout;
@@ -62,6 +62,8 @@ pub enum MixKind {
     Audio,
     /// H.264.
     Video,
+    /// Opus, the mix without input `.0`'s own audio (see [`Mixer::set_minus`]).
+    Minus(u32),
 }
 
 /// One FLV tag body of the mix.
@@ -76,7 +78,8 @@ pub struct MixFrame {
     /// An AVC sequence header or AAC sequence header.
     pub sequence_header: bool,
     /// The FLV tag body: `17 00 000000` + AVCDecoderConfigurationRecord, `17|27 01 000000` +
-    /// NAL units with 4-byte lengths, `AF 00` + AudioSpecificConfig, `AF 01` + raw AAC.
+    /// NAL units with 4-byte lengths, `AF 00` + AudioSpecificConfig, `AF 01` + raw AAC; for
+    /// [`MixKind::Minus`] one Opus packet (20 ms, 48 kHz stereo), no header.
     pub body: Vec<u8>,
     /// For video: mixer-clock arrival of the newest input picture first shown in it (the
     /// caller measures the mix latency from it).
@@ -218,6 +221,12 @@ impl Mixer {
         self.video.set_layout(layout);
     }
 
+    /// Whether input `id` also gets a mix of everyone but itself as Opus at `bitrate` bits/s
+    /// (frames of [`MixKind::Minus`]). Errors: [`MixError::UnknownInput`], [`MixError::Audio`].
+    pub fn set_minus(&mut self, id: u32, on: bool, bitrate: u32) -> Result<(), MixError> {
+        self.audio.set_minus(id, on, bitrate)
+    }
+
     /// Sets an input's linear audio gain.
     pub fn set_gain(&mut self, id: u32, gain: f32) {
         self.audio.set_gain(id, gain);
@@ -356,9 +365,21 @@ impl Mixer {
                 self.video_out(video_at, now_ms, base, out)?;
             } else {
                 let mut units: Vec<EncodedAudio> = Vec::new();
-                self.audio.mix(audio_start, &mut units)?;
+                let mut minus: Vec<EncodedMinus> = Vec::new();
+                self.audio.mix(audio_start, &mut units, &mut minus)?;
                 for u in units {
                     self.audio_out(u, base, out);
+                }
+                for m in minus {
+                    let ts = (m.sample / (SAMPLE_RATE / 1000) - base).max(0);
+                    out.push(MixFrame {
+                        kind: MixKind::Minus(m.input),
+                        timestamp_ms: ts,
+                        keyframe: false,
+                        sequence_header: false,
+                        body: m.packet,
+                        source_arrival_ms: None,
+                    });
                 }
             }
         }

@@ -319,3 +319,56 @@ fn the_timeline_input_stamps_the_output_even_when_polled_before_its_first_frame(
         .unwrap();
     assert!(first.timestamp_ms > 3_800, "{}", first.timestamp_ms);
 }
+
+/// Power of `hz` in mono `pcm` at 48 kHz (a single DFT bin).
+fn tone_power(pcm: &[f32], hz: f32) -> f32 {
+    let (mut re, mut im) = (0.0f32, 0.0f32);
+    for (k, v) in pcm.iter().enumerate() {
+        let w = 2.0 * std::f32::consts::PI * hz * k as f32 / 48_000.0;
+        re += v * w.cos();
+        im += v * w.sin();
+    }
+    (re * re + im * im).sqrt() / pcm.len() as f32
+}
+
+#[test]
+fn each_input_hears_the_others_but_not_itself() {
+    let mut mixer = Mixer::new(MixConfig { width: 160, height: 90, latency_ms: 40, ..MixConfig::default() }).unwrap();
+    let tones = [440.0, 660.0, 1000.0];
+    let mut sources: Vec<Source> = tones.iter().map(|&t| Source::new(RED, t)).collect();
+    for (i, s) in sources.iter().enumerate() {
+        mixer.add_input(i as u32, 1.0, false).unwrap();
+        mixer.set_minus(i as u32, true, 64_000).unwrap();
+        mixer.push_audio(i as u32, &[&[0xAFu8, 0][..], &s.asc].concat(), 0, 0).unwrap();
+    }
+    let mut out = Vec::new();
+    let mut next_audio = 0.0f64;
+    for now in 0..2000i64 {
+        while next_audio <= now as f64 {
+            for (i, s) in sources.iter_mut().enumerate() {
+                if let Some(b) = s.audio() {
+                    mixer.push_audio(i as u32, &b, next_audio.round() as i64, now).unwrap();
+                }
+            }
+            next_audio += 1024.0 / 48.0;
+        }
+        mixer.poll(now, &mut out).unwrap();
+    }
+    for (i, own) in tones.iter().enumerate() {
+        let packets: Vec<&MixFrame> = out.iter().filter(|f| f.kind == MixKind::Minus(i as u32)).collect();
+        assert!(packets.len() > 80, "{} packets for input {i}", packets.len());
+        for w in packets.windows(2) {
+            assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20);
+        }
+        let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+        let mut pcm = Vec::new();
+        for p in &packets[packets.len() - 40..] {
+            let mut buf = vec![0.0f32; 2 * 960];
+            let n = dec.decode_float(&p.body, &mut buf, false).unwrap();
+            pcm.extend(buf[..2 * n].iter().step_by(2));
+        }
+        let others: Vec<f32> = tones.iter().filter(|t| *t != own).map(|&t| tone_power(&pcm, t)).collect();
+        let mine = tone_power(&pcm, *own);
+        assert!(others.iter().all(|&p| p > 0.05) && mine < 0.01, "input {i}: own {own} Hz {mine}, others {others:?}");
+    }
+}

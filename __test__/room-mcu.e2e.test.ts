@@ -1,0 +1,111 @@
+/**
+ * MCU rooms end to end: three Chromium instances, each with a fake camera and its own tone as
+ * microphone (440, 660, 1000 Hz from a WAV file), join an `mcu` room from Sluice's `/room` page.
+ * Each publishes once and receives one stream, `mix`: the server's composition of all three
+ * (OpenH264 decode, grid, encode) with everyone's audio but its own (a mix-minus per
+ * participant, Opus). Checked in each page: the mix decodes, and its spectrum holds the two
+ * other tones but not the page's own.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './helpers/browser'
+import { runOk } from './helpers/ffmpeg'
+import { startSluice, type TestServer } from './helpers/sluice'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-mcu-'))
+const TONES = [440, 660, 1000]
+const ROOM = 'mcu-e2e'
+let server: TestServer
+const browsers: Browser[] = []
+
+async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string): Promise<T> {
+  const start = Date.now()
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 300))
+  }
+}
+
+/** Frames decoded of the page's `mix` stream. */
+const mixFrames = (page: Page): Promise<number> =>
+  page.evaluate(async () => ((await (window as any).sluiceRoom.framesDecoded()) as Record<string, { framesDecoded: number }>).mix?.framesDecoded ?? 0)
+
+/** dB levels of `tones` in the `mix` tile's audio, averaged over `ms`. */
+const spectrum = (page: Page, tones: number[], ms: number): Promise<number[]> =>
+  page.evaluate(
+    async ([tones, ms]) => {
+      const video = document.querySelector('figure[data-peer="mix"] video') as HTMLVideoElement
+      const ctx = new AudioContext()
+      const analyser = ctx.createAnalyser()
+      analyser.fftSize = 8192
+      ctx.createMediaStreamSource(video.srcObject as MediaStream).connect(analyser)
+      const bins = new Float32Array(analyser.frequencyBinCount)
+      const sums = tones.map(() => 0)
+      let n = 0
+      const end = performance.now() + ms
+      while (performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 100))
+        analyser.getFloatFrequencyData(bins)
+        tones.forEach((t, i) => {
+          const k = Math.round((t * analyser.fftSize) / ctx.sampleRate)
+          sums[i] += Math.max(bins[k - 1]!, bins[k]!, bins[k + 1]!)
+        })
+        n++
+      }
+      await ctx.close()
+      return sums.map((s) => Math.round(s / n))
+    },
+    [tones, ms] as [number[], number],
+  )
+
+beforeAll(async () => {
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 }, mix: { width: 640, height: 360, frameRate: 20, videoBitrate: 600_000 } })
+  for (const hz of TONES) {
+    const wav = join(dir, `${hz}.wav`)
+    await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000:duration=60`, '-ac', '1', wav])
+    browsers.push(await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`]))
+  }
+}, 60_000)
+
+afterAll(async () => {
+  for (const b of browsers) await b.close()
+  await server?.close()
+})
+
+describe('mcu rooms', () => {
+  it('three participants each decode the mix of all three and hear the two others but not themselves', async () => {
+    const pages: Page[] = []
+    for (const [i, b] of browsers.entries()) {
+      const page = await b.newPage()
+      await page.goto(server.httpUrl(`/room?room=${ROOM}&mode=mcu&name=p${i}`))
+      await page.waitForFunction(() => (window as any).sluiceRoom?.joined, null, { timeout: 15_000 })
+      pages.push(page)
+    }
+    const mixStats = () => server.sluice.sfu!.stats().rooms.find((r) => r.name === ROOM)?.mix
+    await until(() => mixStats()?.visibleInputs === 3, 30_000, 'three inputs in the mix')
+    for (const page of pages) {
+      await until(async () => (await mixFrames(page)) > 40, 20_000, 'the mix decoding in each page')
+      expect(await page.locator('figure[data-peer="mix"]').count()).toBe(1)
+    }
+    const stats = mixStats()!
+    console.log('mcu mix', JSON.stringify(stats))
+    expect(stats.inputErrors).toBe(0)
+    expect(server.sluice.hub.get('room', `${ROOM}~mix`)?.isLive).toBe(true)
+    for (const [i, page] of pages.entries()) {
+      const levels = await spectrum(page, TONES, 3000)
+      console.log(`p${i} (${TONES[i]} Hz) hears`, TONES.map((t, k) => `${t} Hz ${levels[k]} dB`).join(', '))
+      const own = levels[i]!
+      const others = levels.filter((_, k) => k !== i)
+      for (const o of others) expect(o, `p${i}: others audible`).toBeGreaterThan(-70)
+      for (const o of others) expect(o - own, `p${i}: own tone left out`).toBeGreaterThan(25)
+    }
+    // The last one out closes the mix.
+    for (const p of pages) await p.close()
+    await until(() => !server.sluice.hub.get('room', `${ROOM}~mix`)?.isLive, 15_000, 'the mix to end')
+  }, 120_000)
+})

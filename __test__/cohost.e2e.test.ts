@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
-import { startSluice, type TestServer } from './helpers/sluice'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { startNginxRtmp, type NginxRtmp } from './helpers/nginx-rtmp'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from './helpers/browser'
@@ -21,13 +21,6 @@ const procs: Proc[] = []
 
 const api = (path: string, init?: RequestInit) => fetch(server.httpUrl(path), init)
 const post = (path: string, body?: unknown) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
-async function waitUntil(check: () => unknown | Promise<unknown>, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A live-style source (no B-frames, 2 s GOP, 48 kHz AAC): a solid colour and a tone. */
@@ -115,13 +108,13 @@ describe('co-hosting', () => {
   it('one connection to nginx across a guest joining and leaving: the picture goes host → host+guest → host, timestamps increase, nothing fails to decode', async () => {
     const hostPub = publish(host, server.rtmpUrl('live/host'))
     procs.push(hostPub)
-    await waitUntil(() => server.sluice.hub.get('live', 'host')?.isLive, 10_000, 'the host')
+    await waitFor(() => server.sluice.hub.get('live', 'host')?.isLive, 10_000, 'the host')
     const created = await post('/api/cohosts', { host: 'live/host', guests: ['live/guest'], pushes: [nginx.url('live/cdn')] })
     expect(created.status).toBe(201)
     const { id } = (await created.json()) as { id: string }
     expect((await post('/api/cohosts', { host: 'live/host2', pushes: ['rtmp://192.0.2.1/live/x'] })).status).toBe(403)
 
-    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'cdn' && s.publishing), 10_000, 'the push on nginx')
+    await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'cdn' && s.publishing), 10_000, 'the push on nginx')
     const out = join(dir, 'cdn.flv')
     const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-rw_timeout', '4000000', '-i', nginx.url('live/cdn'), '-c', 'copy', '-f', 'flv', out])
     procs.push(player)
@@ -134,14 +127,14 @@ describe('co-hosting', () => {
     await sleep(4000)
     const guestPub = publish(guest, server.rtmpUrl('live/guest'))
     procs.push(guestPub)
-    await waitUntil(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string } }).program.on === 'mix', 10_000, 'the switch to the mix').catch(async (e) => {
+    await waitFor(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string } }).program.on === 'mix', 10_000, 'the switch to the mix').catch(async (e) => {
       console.log(JSON.stringify(await (await api(`/api/cohosts/${id}`)).json()), JSON.stringify(server.sluice.mixes.cohosts.get(id)), server.logs.filter((l) => l.level >= 30).slice(-30).map((l) => JSON.stringify(l)).join('\n'))
       throw e
     })
     const mixing = (await (await api('/api/mixes')).json()) as unknown[]
     expect(mixing).toEqual([]) // co-hosting mixes are the session's own, not listed as API mixes
     expect(await guestPub.exited).toBe(0)
-    await waitUntil(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string }; mixing: boolean }).mixing === false, 15_000, 'the switch back')
+    await waitFor(async () => ((await (await api(`/api/cohosts/${id}`)).json()) as { program: { on: string }; mixing: boolean }).mixing === false, 15_000, 'the switch back')
     const stats = (await (await api(`/api/cohosts/${id}`)).json()) as { program: { switches: number; framesDropped: number } }
     expect(stats.program.switches).toBe(2)
 
@@ -213,15 +206,15 @@ describe('the co-hosting page', () => {
     const guest = await browser.newPage()
     await guest.goto(server.httpUrl('/cohost?host=live/pagehost&guest=live/pagehost-guest&start=1'))
     await guest.waitForFunction(() => (window as any).sluiceCohost.publisher?.connectedAt, null, { timeout: 15_000 })
-    await waitUntil(() => server.sluice.hub.get('live', 'pagehost-guest')?.videoSequenceHeader, 10_000, 'H.264 from the guest')
+    await waitFor(() => server.sluice.hub.get('live', 'pagehost-guest')?.videoSequenceHeader, 10_000, 'H.264 from the guest')
 
     await host.click('#toggle')
     await host.waitForFunction(() => (window as any).sluiceCohost.session, null, { timeout: 5000 })
     const id = await host.evaluate(() => (window as any).sluiceCohost.session as string)
     type Stats = { program: { on: string }; mixStats: { visibleInputs: number; inputErrors: number } | null }
     const stats = async () => (await (await api(`/api/cohosts/${id}`)).json()) as Stats
-    await waitUntil(async () => (await stats()).program.on === 'mix', 15_000, 'the program on the mix')
-    await waitUntil(async () => (await stats()).mixStats?.visibleInputs === 2, 10_000, 'host and guest in the mix')
+    await waitFor(async () => (await stats()).program.on === 'mix', 15_000, 'the program on the mix')
+    await waitFor(async () => (await stats()).mixStats?.visibleInputs === 2, 10_000, 'host and guest in the mix')
     expect((await stats()).mixStats!.inputErrors).toBe(0)
     for (const page of [host, guest]) {
       await page.waitForFunction(() => (window as any).sluiceCohost.preview?.connectedAt, null, { timeout: 15_000 })
@@ -231,7 +224,7 @@ describe('the co-hosting page', () => {
     }
     expect(await host.locator('#toggle').innerText()).toBe('Stop co-hosting')
     await host.click('#toggle')
-    await waitUntil(async () => (await stats()).program.on === 'source' && (await stats()).mixStats === null, 15_000, 'the program back on the host')
+    await waitFor(async () => (await stats()).program.on === 'source' && (await stats()).mixStats === null, 15_000, 'the program back on the host')
     const before = await previewFrames(host)
     await host.waitForTimeout(2000)
     expect(await previewFrames(host)).toBeGreaterThan(before + 20)
@@ -245,7 +238,7 @@ describe('mixes', () => {
     procs.push(a)
     const blue = publish(guest, server.rtmpUrl('live/mb'))
     procs.push(blue)
-    await waitUntil(() => server.sluice.hub.get('live', 'ma')?.isLive && server.sluice.hub.get('live', 'mb')?.isLive, 10_000, 'the inputs')
+    await waitFor(() => server.sluice.hub.get('live', 'ma')?.isLive && server.sluice.hub.get('live', 'mb')?.isLive, 10_000, 'the inputs')
     expect((await post('/api/mixes', { output: 'live/mx', inputs: ['live/ma'], layout: 'rects' })).status).toBe(400)
     expect((await post('/api/mixes', { output: 'live/ma', inputs: ['live/mb'] })).status).toBe(409)
     expect((await post('/api/mixes', { output: 'live/mx', inputs: ['live/ma'], width: 17 })).status).toBe(400)

@@ -129,6 +129,7 @@ describe('npm install of the packed packages (host target)', () => {
     const platformFiles = platform.files.map((x) => x.path)
     expect(platformFiles).toContain(`sluice.${platform.platform}.node`)
     expect(platformFiles).toContain('licenses/FDK-AAC-NOTICE')
+    expect(platformFiles).toContain('licenses/OPENH264-LICENSE')
 
     // Size budget (README "Prebuilt packages").
     const budget = sizeBudgetBytes()

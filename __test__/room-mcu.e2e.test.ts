@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from './helpers/browser'
 import { runOk } from './helpers/ffmpeg'
-import { startSluice, type TestServer } from './helpers/sluice'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-mcu-'))
 const TONES = [440, 660, 1000]
@@ -21,15 +21,6 @@ const ROOM = 'mcu-e2e'
 let server: TestServer
 const browsers: Browser[] = []
 
-async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string): Promise<T> {
-  const start = Date.now()
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 300))
-  }
-}
 
 /** Frames decoded of the page's `mix` stream. */
 const mixFrames = (page: Page): Promise<number> =>
@@ -87,9 +78,9 @@ describe('mcu rooms', () => {
       pages.push(page)
     }
     const mixStats = () => server.sluice.sfu!.stats().rooms.find((r) => r.name === ROOM)?.mix
-    await until(() => mixStats()?.visibleInputs === 3, 30_000, 'three inputs in the mix')
+    await waitFor(() => mixStats()?.visibleInputs === 3, 30_000, 'three inputs in the mix')
     for (const page of pages) {
-      await until(async () => (await mixFrames(page)) > 40, 20_000, 'the mix decoding in each page')
+      await waitFor(async () => (await mixFrames(page)) > 40, 20_000, 'the mix decoding in each page')
       expect(await page.locator('figure[data-peer="mix"]').count()).toBe(1)
     }
     const stats = mixStats()!
@@ -106,6 +97,6 @@ describe('mcu rooms', () => {
     }
     // The last one out closes the mix.
     for (const p of pages) await p.close()
-    await until(() => !server.sluice.hub.get('room', `${ROOM}~mix`)?.isLive, 15_000, 'the mix to end')
+    await waitFor(() => !server.sluice.hub.get('room', `${ROOM}~mix`)?.isLive, 15_000, 'the mix to end')
   }, 120_000)
 })

@@ -33,16 +33,6 @@ const liveVideoTiles = (page: Page): Promise<string[]> =>
       .map((f) => (f as HTMLElement).dataset.peer!),
   )
 
-/** Polls an async check every 300 ms until it is truthy (page.waitForFunction does not await promises). */
-async function until<T>(check: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  const start = Date.now()
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 300))
-  }
-}
 
 async function joinPage(name: string): Promise<{ page: Page; id: string }> {
   const page = await browser.newPage()
@@ -71,7 +61,7 @@ describe('SFU rooms with Chromium', () => {
 
     // every page sees both others' videos decoding, and growing
     for (const [i, { page }] of peers.entries()) {
-      await until(async () => {
+      await waitFor(async () => {
         const f = await framesDecoded(page)
         return others(i).every((id) => (f[id]?.framesDecoded ?? 0) > 10)
       }, 20_000, `${ids[i]} decoding both others`)
@@ -109,7 +99,7 @@ describe('SFU rooms with Chromium', () => {
     expect(roomStreams).toEqual(ids.map((id) => `${ROOM}-${id}`).sort())
     const player = await browser.newPage()
     await player.goto(server.httpUrl(`/?play=room/${ROOM}-${ids[0]}`))
-    await until(
+    await waitFor(
       () => player.evaluate(async () => {
         const pc = (window as any).sluicePlayer?.pc as RTCPeerConnection | undefined
         if (!pc) return false

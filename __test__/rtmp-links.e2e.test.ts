@@ -23,14 +23,6 @@ const procs: Proc[] = []
 const hashes = (f: { hash: string }[]) => f.map((x) => x.hash)
 const api = (s: TestServer, path: string, init?: RequestInit) => fetch(s.httpUrl(path), init)
 const post = (s: TestServer, path: string, body: unknown) => api(s, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-/** Polls an async condition every 200 ms. */
-async function waitUntil(check: () => Promise<unknown>, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 const exited = (p: Proc, ms: number) => Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))])
 
 /** ffmpeg recording `url` (RTMP or RTMPS) into an FLV file with stream copy; it ends 3 s after the last byte. */
@@ -46,7 +38,7 @@ function record(url: string, out: string): Proc {
  * recording is made with `-rw_timeout` and ends 3 s after the last byte.
  */
 async function stopNginxRecording(p: Proc, name: string): Promise<void> {
-  await waitUntil(async () => !(await nginx.stat()).some((s) => s.name === name && s.publishing), 10_000, `${name} to end on nginx`)
+  await waitFor(async () => !(await nginx.stat()).some((s) => s.name === name && s.publishing), 10_000, `${name} to end on nginx`)
   expect(await exited(p, 10_000), p.stderr()).not.toBe('timeout')
 }
 
@@ -95,7 +87,7 @@ describe('RTMP pushes', () => {
     expect(url).toBe(`rtmp://127.0.0.1:${nginx.port}/live/***`)
     const pub = publish(source, server.rtmpUrl('live/src'))
     procs.push(pub)
-    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'secret-key' && s.publishing), 10_000, 'the push to publish on nginx')
+    await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'secret-key' && s.publishing), 10_000, 'the push to publish on nginx')
     const out = join(dir, 'from-nginx.flv')
     const player = record(nginx.url('live/secret-key'), out)
     expect(await pub.exited).toBe(0)
@@ -119,15 +111,15 @@ describe('RTMP pushes', () => {
     await waitFor(() => server.sluice.hub.get('live', 'down')?.isLive, 10_000, 'live/down')
     const player = record(server.rtmpUrl('live/down'), out)
     const stats = async () => ((await (await api(server, '/api/pushes')).json()) as { id: string; reconnects: number; connects: number; lastError: string | null }[]).find((p) => p.id === id)!
-    await waitUntil(async () => (await stats()).reconnects >= 2, 10_000, 'two reconnect attempts')
+    await waitFor(async () => (await stats()).reconnects >= 2, 10_000, 'two reconnect attempts')
     const down = await stats()
     console.log('push to a closed port:', down)
     expect(down.connects).toBe(0)
     expect(down.lastError).toMatch(/ECONNREFUSED/)
     const late = await startNginxRtmp(port)
     try {
-      await waitUntil(async () => (await stats()).connects === 1, 10_000, 'the push to connect once the target is up')
-      await waitUntil(async () => (await late.stat()).some((s) => s.name === 'later' && s.publishing), 5000, 'the stream on the late nginx')
+      await waitFor(async () => (await stats()).connects === 1, 10_000, 'the push to connect once the target is up')
+      await waitFor(async () => (await late.stat()).some((s) => s.name === 'later' && s.publishing), 5000, 'the stream on the late nginx')
     } finally {
       await late.stop()
     }
@@ -140,13 +132,13 @@ describe('RTMP pushes', () => {
   it('a config rule pushes every stream of an app while it is live and ends with it', async () => {
     const pub = publish(source, server.rtmpUrl('rules/cam7'))
     procs.push(pub)
-    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'ruled-cam7' && s.publishing), 10_000, 'the rule push on nginx')
+    await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'ruled-cam7' && s.publishing), 10_000, 'the rule push on nginx')
     const out = join(dir, 'ruled.flv')
     const player = record(nginx.url('live/ruled-cam7'), out)
     expect(await pub.exited).toBe(0)
     await stopNginxRecording(player, 'ruled-cam7')
     await expectSourceFrames(out, 'rule push played from nginx', 80)
-    await waitUntil(async () => ((await (await api(server, '/api/pushes')).json()) as unknown[]).length === 0, 5000, 'the rule push to end with its stream')
+    await waitFor(async () => ((await (await api(server, '/api/pushes')).json()) as unknown[]).length === 0, 5000, 'the rule push to end with its stream')
   }, 60_000)
 })
 
@@ -154,22 +146,22 @@ describe('RTMP pulls', () => {
   it('pulls on demand: a player of edge/{stream} makes Sluice play it from nginx; frames identical; the pull ends after the last player', async () => {
     const pub = publish(source, nginx.url('live/origin1'))
     procs.push(pub)
-    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'origin1' && s.publishing), 10_000, 'the origin stream')
+    await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'origin1' && s.publishing), 10_000, 'the origin stream')
     const out = join(dir, 'edge.flv')
     const player = record(server.rtmpUrl('edge/origin1'), out)
-    await waitUntil(async () => ((await (await api(server, '/api/pulls')).json()) as { connected: boolean }[]).some((p) => p.connected), 10_000, 'the on-demand pull')
+    await waitFor(async () => ((await (await api(server, '/api/pulls')).json()) as { connected: boolean }[]).some((p) => p.connected), 10_000, 'the on-demand pull')
     const clients = (await (await api(server, '/api/clients')).json()) as { id: string; role: string; details?: { pull?: boolean } }[]
     expect(clients.some((c) => c.role === 'publisher' && c.details?.pull)).toBe(true)
     expect(await pub.exited).toBe(0)
     expect(await exited(player, 15_000), player.stderr()).not.toBe('timeout')
     await expectSourceFrames(out, 'nginx origin → Sluice on-demand pull → RTMP player', 80)
-    await waitUntil(async () => ((await (await api(server, '/api/pulls')).json()) as unknown[]).length === 0, 5000, 'the pull to end after its last player')
+    await waitFor(async () => ((await (await api(server, '/api/pulls')).json()) as unknown[]).length === 0, 5000, 'the pull to end after its last player')
   }, 60_000)
 
   it('pulls through the API until deleted; HTTP-FLV plays the pulled stream', async () => {
     const pub = publish(source, nginx.url('live/origin2'))
     procs.push(pub)
-    await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'origin2' && s.publishing), 10_000, 'the origin stream')
+    await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'origin2' && s.publishing), 10_000, 'the origin stream')
     const created = await post(server, '/api/pulls', { url: nginx.url('live/origin2'), app: 'pulled', name: 'two' })
     expect(created.status).toBe(201)
     const { id } = (await created.json()) as { id: string }
@@ -218,7 +210,7 @@ describe('RTMPS', () => {
       const { id } = (await created.json()) as { id: string }
       const pub = publish(source, server.rtmpUrl('live/tlspush'))
       procs.push(pub)
-      await waitUntil(async () => (await nginx.stat()).some((s) => s.name === 'via-tls' && s.publishing), 10_000, 'the RTMPS push on nginx')
+      await waitFor(async () => (await nginx.stat()).some((s) => s.name === 'via-tls' && s.publishing), 10_000, 'the RTMPS push on nginx')
       const out = join(dir, 'via-tls.flv')
       const player = record(nginx.url('live/via-tls'), out)
       expect(await pub.exited).toBe(0)

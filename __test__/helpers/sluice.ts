@@ -48,15 +48,13 @@ export async function startSluice(options: Omit<SluiceOptions, 'logger'> = {}): 
   }
 }
 
-export function waitFor<T>(check: () => T | undefined | null | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+/** Polls `check` (sync or async) every 50 ms until it gives a truthy value, which it returns. */
+export async function waitFor<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const start = Date.now()
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = check()
-      if (v) return resolve(v)
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      setTimeout(tick, 50)
-    }
-    tick()
-  })
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }

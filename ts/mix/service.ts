@@ -147,7 +147,7 @@ export class MixService {
       mix.addInput({ ...ref(body.stream), gain: body.gain })
       sendJson(res, 201, mix.stats())
     })
-    http.route('DELETE', new RegExp(`^/api/mixes/([^/]+)/inputs/(${NAME})/(${NAME})$`), async (_req, res, [id, app, name]) => {
+    http.route('DELETE', /^\/api\/mixes\/([^/]+)\/inputs\/([^/]+)\/([^/]+)$/, async (_req, res, [id, app, name]) => {
       if (!mixOf(id!).removeInput(app!, name!)) return sendJson(res, 404, { error: `no input ${app}/${name}` })
       res.writeHead(204).end()
     })
@@ -180,19 +180,20 @@ export class MixService {
       cohostOf(id!).close('deleted through the API')
       res.writeHead(204).end()
     })
-    http.route('POST', /^\/api\/cohosts\/([^/]+)\/(start|stop)$/, async (_req, res, [id, action]) => {
-      const cohost = cohostOf(id!)
-      if (action === 'start') cohost.start()
-      else cohost.stop()
-      sendJson(res, 200, cohost.stats())
-    })
+    for (const action of ['start', 'stop'] as const) {
+      http.route('POST', new RegExp(`^/api/cohosts/([^/]+)/${action}$`), async (_req, res, [id]) => {
+        const cohost = cohostOf(id!)
+        cohost[action]()
+        sendJson(res, 200, cohost.stats())
+      })
+    }
     http.route('POST', /^\/api\/cohosts\/([^/]+)\/guests$/, async (req, res, [id]) => {
       const cohost = cohostOf(id!)
       const body = await readJson(req, z.strictObject({ stream: streamRef }))
       cohost.addGuest(ref(body.stream))
       sendJson(res, 201, cohost.stats())
     })
-    http.route('DELETE', new RegExp(`^/api/cohosts/([^/]+)/guests/(${NAME})/(${NAME})$`), async (_req, res, [id, app, name]) => {
+    http.route('DELETE', /^\/api\/cohosts\/([^/]+)\/guests\/([^/]+)\/([^/]+)$/, async (_req, res, [id, app, name]) => {
       if (!cohostOf(id!).removeGuest({ app: app!, name: name! })) return sendJson(res, 404, { error: `no guest ${app}/${name}` })
       res.writeHead(204).end()
     })

@@ -1,10 +1,12 @@
 /**
- * MCU rooms end to end: three Chromium instances, each with a fake camera and its own tone as
- * microphone (440, 660, 1000 Hz from a WAV file), join an `mcu` room from Sluice's `/room` page.
+ * MCU rooms end to end: three Chromium instances, each with its own colour as camera (red, green,
+ * blue, from a Y4M file) and its own tone as microphone (440, 660, 1000 Hz from a WAV file), join
+ * an `mcu` room from Sluice's `/room` page.
  * Each publishes once and receives one stream, `mix`: the server's composition of all three
  * (OpenH264 decode, grid, encode) with everyone's audio but its own (a mix-minus per
- * participant, Opus). Checked in each page: the mix decodes, and its spectrum holds the two
- * other tones but not the page's own.
+ * participant, Opus). Checked in each page: the mix decodes, its three cells show the three
+ * colours (the fourth is the background), and its spectrum holds the two other tones but not the
+ * page's own.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,6 +19,7 @@ import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-mcu-'))
 const TONES = [440, 660, 1000]
+const COLOURS = ['red', 'green', 'blue']
 const ROOM = 'mcu-e2e'
 let server: TestServer
 const browsers: Browser[] = []
@@ -25,6 +28,25 @@ const browsers: Browser[] = []
 /** Frames decoded of the page's `mix` stream. */
 const mixFrames = (page: Page): Promise<number> =>
   page.evaluate(async () => ((await (window as any).sluiceRoom.framesDecoded()) as Record<string, { framesDecoded: number }>).mix?.framesDecoded ?? 0)
+
+/** The colour at the centre of each cell of the 2x2 grid of the page's `mix` video. */
+const cells = (page: Page): Promise<string[]> =>
+  page.evaluate(() => {
+    const video = document.querySelector('figure[data-peer="mix"] video') as HTMLVideoElement
+    const canvas = document.createElement('canvas')
+    canvas.width = video.videoWidth
+    canvas.height = video.videoHeight
+    const g = canvas.getContext('2d')!
+    g.drawImage(video, 0, 0)
+    return [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]].map(([x, y]) => {
+      const [r, gr, b] = g.getImageData(Math.round(x! * canvas.width), Math.round(y! * canvas.height), 1, 1).data
+      if (r! > 160 && gr! < 90 && b! < 90) return 'red'
+      if (gr! > 100 && r! < 90 && b! < 90) return 'green'
+      if (b! > 160 && r! < 90 && gr! < 90) return 'blue'
+      if (r! < 40 && gr! < 40 && b! < 40) return 'black'
+      return `${r},${gr},${b}`
+    })
+  })
 
 /** dB levels of `tones` in the `mix` tile's audio, averaged over `ms`. */
 const spectrum = (page: Page, tones: number[], ms: number): Promise<number[]> =>
@@ -56,10 +78,12 @@ const spectrum = (page: Page, tones: number[], ms: number): Promise<number[]> =>
 
 beforeAll(async () => {
   server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 }, mix: { width: 640, height: 360, frameRate: 20, videoBitrate: 600_000 } })
-  for (const hz of TONES) {
+  for (const [i, hz] of TONES.entries()) {
     const wav = join(dir, `${hz}.wav`)
+    const y4m = join(dir, `${COLOURS[i]}.y4m`)
     await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000:duration=60`, '-ac', '1', wav])
-    browsers.push(await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`]))
+    await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${COLOURS[i]}:size=640x360:rate=20`, '-t', '2', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', y4m])
+    browsers.push(await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`, `--use-file-for-fake-video-capture=${y4m}`]))
   }
 }, 60_000)
 
@@ -69,7 +93,7 @@ afterAll(async () => {
 })
 
 describe('mcu rooms', () => {
-  it('three participants each decode the mix of all three and hear the two others but not themselves', async () => {
+  it('three participants each decode the mix of all three (each in its cell) and hear the two others but not themselves', async () => {
     const pages: Page[] = []
     for (const [i, b] of browsers.entries()) {
       const page = await b.newPage()
@@ -82,6 +106,13 @@ describe('mcu rooms', () => {
     for (const page of pages) {
       await waitFor(async () => (await mixFrames(page)) > 40, 20_000, 'the mix decoding in each page')
       expect(await page.locator('figure[data-peer="mix"]').count()).toBe(1)
+    }
+    for (const [i, page] of pages.entries()) {
+      const seen = await waitFor(async () => {
+        const c = await cells(page)
+        return [...c.slice(0, 3)].sort().join() === 'blue,green,red' && c[3] === 'black' ? c : null
+      }, 10_000, `p${i}: the three colours in their cells`)
+      console.log(`p${i} sees`, seen.join(' | '))
     }
     const stats = mixStats()!
     console.log('mcu mix', JSON.stringify(stats))

@@ -10,8 +10,9 @@
  *   mix's own latency, so at any moment the mix is ahead of what the program has sent.
  * - Source → mix: on the mix's first keyframe after the switch was asked for (at timestamp K),
  *   the queued source frames before K go out at once, the rest are dropped, the mix's sequence
- *   headers go in-band, and the mix follows from K. Audio continues from the last source audio
- *   timestamp: no gap, no overlap.
+ *   headers go in-band, and the mix follows from K. Audio continues after the last source audio
+ *   frame: never overlapping it, at most one frame (≤ 21 ms) left out where the two encoders'
+ *   frame grids meet.
  * - Mix → source: on the source's first keyframe K' after the last mixed picture sent (asked
  *   for with a PLI when the source is a WebRTC publisher), the mix
  *   stops and the source's queued frames (the queue keeps filling while on the mix) are
@@ -102,6 +103,8 @@ export class ProgramSwitch implements Publisher {
   #timer: NodeJS.Timeout | null = null
   /** Last timestamp sent per track. */
   readonly #last: Record<MediaKind, number> = { audio: -Infinity, video: -Infinity }
+  /** Duration of the last audio frame sent, ms. */
+  #lastAudioMs = 0
   /** Source frames before this timestamp (video) are skipped after a switch back. */
   #sourceFrom = -Infinity
   #sourceHeadersPending = false
@@ -265,6 +268,15 @@ export class ProgramSwitch implements Publisher {
       this.framesDropped++
       return
     }
+    // Audio must not overlap the frame before it (at a switch the other side's next frame can
+    // start inside it): a frame starting more than 2 ms before the last one ends is dropped,
+    // leaving at most one frame's gap. (Steady streams space AAC frames 21 or 22 ms apart for
+    // 21.3 ms frames, inside the 2 ms.)
+    if (frame.kind === 'audio' && !frame.sequenceHeader && frame.dts < last + this.#lastAudioMs - 2) {
+      this.framesDropped++
+      return
+    }
+    if (frame.kind === 'audio' && !frame.sequenceHeader) this.#lastAudioMs = audioFrameMs(frame, this.#on === 'mix' ? 48_000 : this.#source.audio?.sampleRate)
     if (!frame.sequenceHeader) this.#last[frame.kind] = frame.dts
     this.framesOut++
     program.pushFrame(frame.kind, frame.dts, frame.payload, frame.keyframe, frame.sequenceHeader, frame.pts - frame.dts)
@@ -291,4 +303,12 @@ export class ProgramSwitch implements Publisher {
     this.#program = null
     this.#log.info({ reason, switches: this.switches }, 'program ended')
   }
+}
+
+/**
+ * Duration of an audio frame in ms: AAC (FLV sound format 10) 1024 samples at `sampleRate`
+ * (ISO/IEC 14496-3, frameLengthFlag 0; 48 kHz when unknown); anything else 0 (not checked).
+ */
+function audioFrameMs(frame: MediaFrame, sampleRate: number | null | undefined): number {
+  return frame.payload[0]! >> 4 === 10 ? 1_024_000 / (sampleRate || 48_000) : 0
 }

@@ -68,6 +68,8 @@ export class Cohost {
   readonly #pushes: RtmpPush[]
   #guests: StreamRef[]
   #mix: Mix | null = null
+  /** The guests (`app/name`) now inputs of the mix. */
+  readonly #mixed = new Set<string>()
   #active: boolean
   #leavingSince = 0
   readonly #timer: NodeJS.Timeout
@@ -137,9 +139,16 @@ export class Cohost {
       if (!this.#mix) this.#startMix()
       const mix = this.#mix
       if (!mix) return
-      const inMix = new Set(mix.stats().inputs.slice(1).map((i) => `${i.app}/${i.name}`))
-      for (const g of live) if (!inMix.has(key(g))) mix.addInput(g)
-      for (const k of inMix) if (!live.some((g) => key(g) === k)) mix.removeInput(...split(k))
+      for (const g of live) {
+        if (this.#mixed.has(key(g))) continue
+        mix.addInput(g)
+        this.#mixed.add(key(g))
+      }
+      for (const k of this.#mixed) {
+        if (live.some((g) => key(g) === k)) continue
+        mix.removeInput(...split(k))
+        this.#mixed.delete(k)
+      }
       this.program.toMix(mix.stream)
       return
     }
@@ -161,7 +170,7 @@ export class Cohost {
     const o = this.#options
     try {
       this.#mix = new Mix(this.#hub, this.#log, {
-        ...o.mix, id: `${o.id}-mix`, app: o.host.app, name: this.mixName, inputs: [o.host, ...this.#liveGuests()], timelineInput: 0,
+        ...o.mix, id: `${o.id}-mix`, app: o.host.app, name: this.mixName, inputs: [o.host], timelineInput: 0,
       })
       this.#mix.requestKeyframe()
     } catch (error) {
@@ -173,6 +182,7 @@ export class Cohost {
     const mix = this.#mix
     if (!mix) return
     this.#mix = null
+    this.#mixed.clear()
     mix.close(reason)
   }
 

@@ -65,16 +65,6 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// The layout's name in config and API: `grid`, `speaker`, `pip`, `rects`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Layout::Grid => "grid",
-            Layout::Speaker => "speaker",
-            Layout::PictureInPicture => "pip",
-            Layout::Rects(_) => "rects",
-        }
-    }
-
     /// The cells of `n` visible inputs on a `canvas` (width, height) in px, in input order;
     /// later cells are drawn over earlier ones.
     pub fn cells(&self, n: usize, canvas: (u32, u32)) -> Vec<Rect> {

@@ -64,11 +64,6 @@ impl Picture {
         self.height
     }
 
-    /// All three planes, Y then Cb then Cr.
-    pub fn data(&self) -> &[u8] {
-        &self.data
-    }
-
     /// The Y, Cb and Cr planes.
     pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
         let luma = (self.width * self.height) as usize;

@@ -681,7 +681,7 @@ export declare class TsMuxer {
 /** WHEP viewers on one UDP port, served natively. See the module docs. */
 export declare class WebRtcViewers {
   /**
-   * Binds the UDP port, makes the DTLS certificate and starts the two threads. `onEvent` is
+   * Binds the UDP port, makes the DTLS certificate and starts the threads. `onEvent` is
    * called with a `NativeViewerEvent` for every state change, keyframe request and close.
    *
    * Throws `WEBRTC_BIND_FAILED` when the address cannot be bound,
@@ -1037,8 +1037,13 @@ export interface NativeViewersStats {
   datagramsOut: number
   /** Media datagrams refused (full socket buffer, unreachable). */
   sendFailed: number
-  /** Frames dropped because the send thread was more than `QUEUE_FRAMES` behind. */
+  /**
+   * Frames dropped because a send thread was more than `QUEUE_FRAMES` behind (counted per
+   * thread).
+   */
   framesDropped: number
+  /** Send threads (each with its share of the viewers). */
+  sendThreads: number
   /**
    * Server hop of recent video frames (source message arrival → the last viewer's packets
    * handed to the kernel), ms, up to 4096 samples.
@@ -1488,6 +1493,8 @@ export interface WebRtcViewersOptions {
   bindAddress: string
   /** UDP port; 0 (default) picks a free one (read `port`). */
   port?: number
+  /** Send threads (1–64), each serving a share of the viewers. Default: one per core, at most 4. */
+  sendThreads?: number
 }
 
 /**

@@ -17,7 +17,8 @@ function resources(): Record<string, number> {
 }
 
 beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 } })
+  // native: two send threads, so viewers come and go on both hosts of the port
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: transport === 'native' ? 2 : 1, transport, udpPort: 0 } })
   pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', server.rtmpUrl('live/cycles')])
   await waitFor(() => server.logs.find((l) => l.msg === 'publish started'), 10_000, 'publisher')
 })

@@ -137,7 +137,11 @@ export const webrtcSchema = z.strictObject({
   /** UDP port range for ICE. Default: any. */
   portRangeBegin: port.optional(),
   portRangeEnd: port.optional(),
-  /** Viewer processes hosting WHEP PeerConnections. Default: one per core, at most 4. */
+  /**
+   * Where WHEP viewers are served in parallel: viewer processes hosting PeerConnections
+   * (`datachannel`), or send threads each serving a share of the viewers (`native`). Default: one
+   * per core, at most 4.
+   */
   workers: z.number().int().min(1).max(64).optional(),
   /** Viewers of one stream per viewer process before the next process takes them. Default 100. */
   viewersPerWorker: z.number().int().min(1).max(10_000).optional(),

@@ -33,6 +33,8 @@ export interface NativeViewersOptions {
    * Default: `bindAddress` when it names one interface, else every non-internal IPv4 address.
    */
   announcedAddresses?: string[]
+  /** Send threads, each serving a share of the viewers (1–64). Default: one per core, at most 4. */
+  sendThreads?: number
 }
 
 interface NativeViewer {
@@ -77,7 +79,7 @@ export class NativeViewers implements ViewerTransport {
   constructor(log: Logger, options: NativeViewersOptions) {
     this.#log = log.child({ component: 'webrtc-native' })
     const bindAddress = options.bindAddress ?? '0.0.0.0'
-    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port }, (e: NativeEvent) => this.#onEvent(e))
+    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port, sendThreads: options.sendThreads }, (e: NativeEvent) => this.#onEvent(e))
     this.#addresses = options.announcedAddresses?.length ? options.announcedAddresses : defaultAddresses(bindAddress)
     this.#log.info({ port: this.#host.port, announced: this.#addresses }, 'native WebRTC port open')
   }

@@ -35,7 +35,7 @@ export interface WebRtcOptions {
   /** UDP port range for ICE. Default: any. */
   portRangeBegin?: number
   portRangeEnd?: number
-  /** Viewer processes hosting WHEP PeerConnections. Default: available parallelism, at most 4. */
+  /** Viewer processes hosting WHEP PeerConnections (`datachannel`), or send threads (`native`). Default: available parallelism, at most 4. */
   workers?: number
   /** Viewers of one stream per viewer process before the next one takes them. Default 100. */
   viewersPerWorker?: number
@@ -80,7 +80,7 @@ export class WhepEndpoint {
     this.#options = { iceServers: [], ...options }
     this.pool =
       options.transport === 'native'
-        ? new NativeViewers(log, { bindAddress: options.bindAddress, port: options.udpPort ?? 8189, announcedAddresses: options.announcedAddresses })
+        ? new NativeViewers(log, { bindAddress: options.bindAddress, port: options.udpPort ?? 8189, announcedAddresses: options.announcedAddresses, sendThreads: options.workers })
         : new ViewerPool(log, { workers: options.workers, viewersPerWorker: options.viewersPerWorker })
     http.route('OPTIONS', /^\/whep\//, (_req, res) => {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...this.#linkHeader() })

@@ -1,4 +1,5 @@
-//! [`Host`]: every native WHEP viewer of one UDP port, and the streams they watch — the native
+//! [`Host`]: one send thread's share of the native WHEP viewers of a UDP port (the port has one
+//! host per send thread; a viewer lives in one), and the streams they watch — the native
 //! counterpart of `ts/webrtc/viewer-host.ts`, with the same rules:
 //!
 //! - Which viewer gets which packet, with which payload type and sequence offset, and where a
@@ -73,13 +74,6 @@ struct Viewer {
     counters: ViewerCounters,
 }
 
-/// Host-wide counters.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct HostCounters {
-    pub datagrams_in: u64,
-    pub unrouted: u64,
-}
-
 /// See the [module docs](self).
 pub struct Host {
     certificate: Certificate,
@@ -90,7 +84,6 @@ pub struct Host {
     /// Scratch: the viewers one batch goes to.
     targets: Vec<FanoutTarget>,
     events: Vec<HostEvent>,
-    pub counters: HostCounters,
 }
 
 impl Host {
@@ -103,7 +96,6 @@ impl Host {
             fanout: Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS),
             targets: Vec::new(),
             events: Vec::new(),
-            counters: HostCounters::default(),
         }
     }
 
@@ -149,27 +141,23 @@ impl Host {
         self.drain_peer(id, batch);
     }
 
-    /// One datagram that arrived on the port.
-    pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant, batch: &mut SendBatch) {
-        self.counters.datagrams_in += 1;
+    /// One datagram that arrived on the port: handled when it belongs to one of this host's
+    /// viewers (a STUN check naming its ufrag, anything else from its address). Returns whether
+    /// it did; the port then offers it to the next host.
+    pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant, batch: &mut SendBatch) -> bool {
         let id = if classify(data) == DatagramKind::Stun {
             Message::parse(data).ok().and_then(|m| m.username().ok().flatten().and_then(|u| self.demux.by_ufrag(u)))
         } else {
             self.demux.by_address(source)
         };
-        let Some(id) = id else {
-            self.counters.unrouted += 1;
-            return;
-        };
-        let Some(v) = self.viewers.get_mut(&id) else {
-            self.counters.unrouted += 1;
-            return;
-        };
+        let Some(id) = id else { return false };
+        let Some(v) = self.viewers.get_mut(&id) else { return false };
         v.peer.handle_datagram(source, data, now);
         if v.peer.knows(source) && self.demux.by_address(source) != Some(id) {
             self.demux.bind_address(source, id);
         }
         self.drain_peer(id, batch);
+        true
     }
 
     /// When [`handle_timeouts`](Self::handle_timeouts) must next run.

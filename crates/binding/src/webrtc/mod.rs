@@ -1,22 +1,25 @@
 //! `WebRtcViewers`: WHEP viewers served natively on one UDP port — ICE-lite, DTLS-SRTP and
 //! SRTP from Sluice's own crates (`sluice-webrtc`), sends batched with `sendmmsg`, all off the
 //! JS thread. The JS side (`ts/webrtc/native-viewers.ts`) writes the SDP answer and feeds
-//! packets; this file owns the socket and two threads:
+//! packets; this file owns the socket and its threads:
 //!
-//! - the receive thread reads datagrams (STUN, DTLS, SRTCP) and answers them: checks, DTLS
-//!   flights, NACK retransmissions;
-//! - the send thread takes the feed's frames (`media`, `inject`) from a queue, fans them out
-//!   (rewrite, SRTP in place, `sendmmsg` by 64) and runs the peers' timers (DTLS
-//!   retransmission, consent expiry, connect timeout).
+//! - `sendThreads` send threads (default one per core, at most 4), each with its own
+//!   [`host::Host`] holding a share of the viewers (viewer id modulo the thread count). Every
+//!   thread takes the feed's frames (`media`, shared by reference, not copied) from its own
+//!   queue, fans them out to its viewers (rewrite, SRTP in place, `sendmmsg` with GSO) and runs
+//!   their timers (DTLS retransmission, consent expiry, connect timeout). A frame reaches all
+//!   viewers in about 1/N of the time one thread takes (the server hop);
+//! - the receive thread reads datagrams (STUN, DTLS, SRTCP) and offers each to the hosts in
+//!   turn until one owns it: checks, DTLS flights, NACK retransmissions.
 //!
-//! Both lock one [`host::Host`]. Events (`selected`, `connected`, `keyframe`, `closed`) reach
-//! JS through a threadsafe function.
+//! Events (`selected`, `connected`, `keyframe`, `closed`) reach JS through a threadsafe
+//! function.
 
 mod batch;
 mod host;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -39,6 +42,8 @@ pub struct WebRtcViewersOptions {
     pub bind_address: String,
     /// UDP port; 0 (default) picks a free one (read `port`).
     pub port: Option<u32>,
+    /// Send threads (1–64), each serving a share of the viewers. Default: one per core, at most 4.
+    pub send_threads: Option<u32>,
 }
 
 /// A viewer to add: the stream it watches and what its SDP offer said.
@@ -120,8 +125,11 @@ pub struct NativeViewersStats {
     pub datagrams_out: f64,
     /// Media datagrams refused (full socket buffer, unreachable).
     pub send_failed: f64,
-    /// Frames dropped because the send thread was more than `QUEUE_FRAMES` behind.
+    /// Frames dropped because a send thread was more than `QUEUE_FRAMES` behind (counted per
+    /// thread).
     pub frames_dropped: f64,
+    /// Send threads (each with its share of the viewers).
+    pub send_threads: u32,
     /// Server hop of recent video frames (source message arrival → the last viewer's packets
     /// handed to the kernel), ms, up to 4096 samples.
     pub latency_ms: Vec<f64>,
@@ -134,20 +142,37 @@ const QUEUE_FRAMES: usize = 1024;
 
 type EventFn = ThreadsafeFunction<NativeViewerEvent, (), NativeViewerEvent, Status, false, true>;
 
+/// A stream's frame for every send thread (one copy, shared).
+struct Frame {
+    stream_key: String,
+    kind: MediaKind,
+    data: Vec<u8>,
+    ends: Vec<u32>,
+    /// How long the frame had been in the server when `media` was called (source message
+    /// arrival → call, NaN when unknown).
+    lag_ms: f64,
+    queued: Instant,
+    /// Send threads that have not sent it yet: the last one records the server hop.
+    pending: AtomicUsize,
+    /// Some thread sent it to at least one viewer.
+    reached: AtomicBool,
+}
+
 enum Command {
-    /// `lag_ms`: how long the frame had been in the server when `media` was called (source
-    /// message arrival → call, NaN when unknown); `queued`: when.
-    Media { stream_key: String, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, lag_ms: f64, queued: Instant },
+    Media(Arc<Frame>),
     Inject { id: u32, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
     Close(u32),
     Shutdown,
 }
 
 struct Shared {
-    host: Mutex<Host>,
+    /// One per send thread; viewer `id` lives in `hosts[id % hosts.len()]`.
+    hosts: Vec<Mutex<Host>>,
     socket: UdpSocket,
     stop: AtomicBool,
     on_event: EventFn,
+    datagrams_in: AtomicU64,
+    unrouted: AtomicU64,
     send_calls: AtomicU64,
     datagrams_out: AtomicU64,
     send_failed: AtomicU64,
@@ -197,9 +222,15 @@ impl Shared {
         self.send_failed.fetch_add(c.failed, Ordering::Relaxed);
     }
 
-    fn host(&self) -> std::sync::MutexGuard<'_, Host> {
+    /// The host of send thread `index`.
+    fn host(&self, index: usize) -> std::sync::MutexGuard<'_, Host> {
         // A panic inside the lock is a bug; the data is still consistent enough to go on.
-        self.host.lock().unwrap_or_else(|p| p.into_inner())
+        self.hosts[index].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The index of the host that holds viewer `id`.
+    fn host_of(&self, id: u32) -> usize {
+        id as usize % self.hosts.len()
     }
 }
 
@@ -207,7 +238,8 @@ impl Shared {
 #[napi]
 pub struct WebRtcViewers {
     shared: Arc<Shared>,
-    commands: SyncSender<Command>,
+    /// One queue per send thread (index as `Shared::hosts`).
+    commands: Vec<SyncSender<Command>>,
     threads: Vec<JoinHandle<()>>,
     port: u32,
     fingerprint: String,
@@ -235,13 +267,24 @@ fn receive_loop(shared: Arc<Shared>, socket: UdpSocket) {
     while !shared.stop.load(Ordering::Relaxed) {
         match shared.socket.recv_from(&mut buf) {
             Ok((n, source)) => {
-                let events = {
-                    let mut host = shared.host();
-                    host.handle_datagram(source, &buf[..n], Instant::now(), &mut batch);
-                    host.take_events()
-                };
-                shared.publish(&mut batch);
-                shared.emit(events);
+                shared.datagrams_in.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                let mut routed = false;
+                for index in 0..shared.hosts.len() {
+                    let events = {
+                        let mut host = shared.host(index);
+                        routed = host.handle_datagram(source, &buf[..n], now, &mut batch);
+                        host.take_events()
+                    };
+                    shared.publish(&mut batch);
+                    shared.emit(events);
+                    if routed {
+                        break;
+                    }
+                }
+                if !routed {
+                    shared.unrouted.fetch_add(1, Ordering::Relaxed);
+                }
             }
             // The read timeout (to see `stop`), and ICMP errors of earlier sends: go on.
             Err(_) => continue,
@@ -249,11 +292,12 @@ fn receive_loop(shared: Arc<Shared>, socket: UdpSocket) {
     }
 }
 
-fn send_loop(shared: Arc<Shared>, commands: std::sync::mpsc::Receiver<Command>, socket: UdpSocket) {
+/// Send thread `index`: its host's frames, injections, closes and timers.
+fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Receiver<Command>, socket: UdpSocket) {
     let mut batch = SendBatch::new(socket);
     loop {
         let wait = shared
-            .host()
+            .host(index)
             .next_timeout()
             .map_or(Duration::from_millis(100), |t| t.saturating_duration_since(Instant::now()))
             .clamp(Duration::from_millis(1), Duration::from_millis(100));
@@ -262,15 +306,18 @@ fn send_loop(shared: Arc<Shared>, commands: std::sync::mpsc::Receiver<Command>, 
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => Some(Command::Shutdown),
         };
-        let mut host = shared.host();
+        let mut host = shared.host(index);
         let mut stop = false;
         match command {
-            Some(Command::Media { stream_key, kind, data, ends, lag_ms, queued }) => {
-                if let Some(packets) = split(&data, &ends) {
-                    let viewers = host.media(&stream_key, kind, &packets, &mut batch);
-                    if kind == MediaKind::Video && viewers > 0 && lag_ms.is_finite() {
-                        shared.record_latency(lag_ms + queued.elapsed().as_secs_f64() * 1000.0);
+            Some(Command::Media(frame)) => {
+                if let Some(packets) = split(&frame.data, &frame.ends) {
+                    if host.media(&frame.stream_key, frame.kind, &packets, &mut batch) > 0 {
+                        frame.reached.store(true, Ordering::Relaxed);
                     }
+                }
+                let last = frame.pending.fetch_sub(1, Ordering::AcqRel) == 1;
+                if last && frame.kind == MediaKind::Video && frame.reached.load(Ordering::Relaxed) && frame.lag_ms.is_finite() {
+                    shared.record_latency(frame.lag_ms + frame.queued.elapsed().as_secs_f64() * 1000.0);
                 }
             }
             Some(Command::Inject { id, kind, data, ends, seq_offset, live }) => {
@@ -298,7 +345,7 @@ fn send_loop(shared: Arc<Shared>, commands: std::sync::mpsc::Receiver<Command>, 
 
 #[napi]
 impl WebRtcViewers {
-    /// Binds the UDP port, makes the DTLS certificate and starts the two threads. `onEvent` is
+    /// Binds the UDP port, makes the DTLS certificate and starts the threads. `onEvent` is
     /// called with a `NativeViewerEvent` for every state change, keyframe request and close.
     ///
     /// Throws `WEBRTC_BIND_FAILED` when the address cannot be bound,
@@ -306,34 +353,46 @@ impl WebRtcViewers {
     #[napi(constructor, ts_args_type = "options: WebRtcViewersOptions, onEvent: (event: NativeViewerEvent) => void")]
     pub fn new(options: WebRtcViewersOptions, on_event: EventFn) -> Result<Self> {
         let port = u16::try_from(options.port.unwrap_or(0)).map_err(|_| invalid("port is not 0-65535"))?;
+        let send_threads = match options.send_threads {
+            Some(n @ 1..=64) => n as usize,
+            Some(n) => return Err(invalid(format!("sendThreads {n} is not 1-64"))),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        };
         let ip: std::net::IpAddr = options.bind_address.parse().map_err(|_| invalid(format!("bindAddress {:?} is not an IP address", options.bind_address)))?;
         let socket = UdpSocket::bind(SocketAddr::new(ip, port)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
         socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
         let port = socket.local_addr().map(|a| a.port() as u32).unwrap_or(0);
         let clone = || socket.try_clone().map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")));
-        let (recv_socket, send_socket) = (clone()?, clone()?);
+        let recv_socket = clone()?;
         let certificate = sluice_webrtc::Certificate::generate().map_err(|e| Error::new(Status::GenericFailure, format!("{}: {e}", e.code())))?;
         let fingerprint = certificate.fingerprint_sdp();
         let shared = Arc::new(Shared {
-            host: Mutex::new(Host::new(certificate)),
+            hosts: (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone()))).collect(),
             socket,
             stop: AtomicBool::new(false),
             on_event,
+            datagrams_in: AtomicU64::new(0),
+            unrouted: AtomicU64::new(0),
             send_calls: AtomicU64::new(0),
             datagrams_out: AtomicU64::new(0),
             send_failed: AtomicU64::new(0),
             frames_dropped: AtomicU64::new(0),
             latency: Mutex::new((Vec::with_capacity(LATENCY_SAMPLES), 0)),
         });
-        let (commands, receiver) = sync_channel(QUEUE_FRAMES);
+        let spawn = |name: String| std::thread::Builder::new().name(name);
+        let thread_failed = |e: std::io::Error| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}"));
+        let mut viewers = WebRtcViewers { shared: shared.clone(), commands: Vec::new(), threads: Vec::new(), port, fingerprint };
+        // From here on a failure closes what was started (`Drop`).
+        for index in 0..send_threads {
+            let (commands, receiver) = sync_channel(QUEUE_FRAMES);
+            let socket = shared.socket.try_clone().map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
+            let s = shared.clone();
+            viewers.threads.push(spawn(format!("sluice-webrtc-send-{index}")).spawn(move || send_loop(s, index, receiver, socket)).map_err(thread_failed)?);
+            viewers.commands.push(commands);
+        }
         let r = shared.clone();
-        let s = shared.clone();
-        let spawn = |name: &str| std::thread::Builder::new().name(name.into());
-        let threads = vec![
-            spawn("sluice-webrtc-recv").spawn(move || receive_loop(r, recv_socket)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}")))?,
-            spawn("sluice-webrtc-send").spawn(move || send_loop(s, receiver, send_socket)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}")))?,
-        ];
-        Ok(WebRtcViewers { shared, commands, threads, port, fingerprint })
+        viewers.threads.push(spawn("sluice-webrtc-recv".into()).spawn(move || receive_loop(r, recv_socket)).map_err(thread_failed)?);
+        Ok(viewers)
     }
 
     /// The UDP port every viewer's media and checks use.
@@ -359,7 +418,7 @@ impl WebRtcViewers {
     /// Viewers now (any state).
     #[napi(getter)]
     pub fn size(&self) -> u32 {
-        self.shared.host().viewer_count() as u32
+        (0..self.shared.hosts.len()).map(|i| self.shared.host(i).viewer_count() as u32).sum()
     }
 
     /// Adds a viewer and returns the ICE credentials for its answer. Throws
@@ -369,6 +428,7 @@ impl WebRtcViewers {
         let remote_fingerprint = sluice_webrtc::parse_fingerprint(&spec.remote_fingerprint).map_err(|e| invalid(e.to_string()))?;
         let ufrag = ice_chars(8)?;
         let password = ice_chars(24)?;
+        let spec_id = spec.id;
         let setup = ViewerSetup {
             id: spec.id,
             stream_key: spec.stream_key,
@@ -383,14 +443,14 @@ impl WebRtcViewers {
                 .map(|id| u8::try_from(id).ok().filter(|id| (1..=14).contains(id)).ok_or_else(|| invalid(format!("extension id {id} is not 1-14"))))
                 .transpose()?,
         };
-        self.shared.host().add_viewer(setup, Instant::now()).map_err(invalid)?;
+        self.shared.host(self.shared.host_of(spec_id)).add_viewer(setup, Instant::now()).map_err(invalid)?;
         Ok(NativeViewerCredentials { ufrag, password })
     }
 
     /// Closes a viewer (idempotent); its `closed` event follows.
     #[napi]
     pub fn close_viewer(&self, id: u32) {
-        let _ = self.commands.send(Command::Close(id));
+        let _ = self.commands[self.shared.host_of(id)].send(Command::Close(id));
     }
 
     /// A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
@@ -403,7 +463,22 @@ impl WebRtcViewers {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
         let lag_ms = lag_ms.unwrap_or(f64::NAN);
-        self.queue(Command::Media { stream_key, kind, data: data.to_vec(), ends: ends.to_vec(), lag_ms, queued: Instant::now() });
+        let threads = self.commands.len();
+        let frame = Arc::new(Frame {
+            stream_key,
+            kind,
+            data: data.to_vec(),
+            ends: ends.to_vec(),
+            lag_ms,
+            queued: Instant::now(),
+            pending: AtomicUsize::new(threads),
+            reached: AtomicBool::new(false),
+        });
+        for index in 0..threads {
+            if !self.queue(index, Command::Media(frame.clone())) {
+                frame.pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         Ok(())
     }
 
@@ -413,23 +488,28 @@ impl WebRtcViewers {
     pub fn inject(&self, id: u32, kind: String, data: Buffer, ends: Uint32Array, seq_offset: u32, live: bool) -> Result<()> {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
-        self.queue(Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
+        self.queue(self.shared.host_of(id), Command::Inject { id, kind, data: data.to_vec(), ends: ends.to_vec(), seq_offset: (seq_offset & 0xFFFF) as u16, live });
         Ok(())
     }
 
-    /// Queues a frame for the send thread, or drops it (counted) when the queue is full.
-    fn queue(&self, command: Command) {
-        if let Err(TrySendError::Full(_)) = self.commands.try_send(command) {
-            self.shared.frames_dropped.fetch_add(1, Ordering::Relaxed);
+    /// Queues a frame for send thread `index`, or drops it (counted) when its queue is full.
+    /// Returns whether it was queued.
+    fn queue(&self, index: usize, command: Command) -> bool {
+        match self.commands[index].try_send(command) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.shared.frames_dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 
     /// Counters of every viewer and of the port.
     #[napi]
     pub fn stats(&self) -> NativeViewersStats {
-        let host = self.shared.host();
-        let viewers = host
-            .viewer_counters()
+        let counters: Vec<_> = (0..self.shared.hosts.len()).flat_map(|i| self.shared.host(i).viewer_counters()).collect();
+        let viewers = counters
             .into_iter()
             .map(|(id, state, c)| NativeViewerCounters {
                 id,
@@ -449,12 +529,13 @@ impl WebRtcViewers {
             .collect();
         NativeViewersStats {
             viewers,
-            datagrams_in: host.counters.datagrams_in as f64,
-            unrouted: host.counters.unrouted as f64,
+            datagrams_in: self.shared.datagrams_in.load(Ordering::Relaxed) as f64,
+            unrouted: self.shared.unrouted.load(Ordering::Relaxed) as f64,
             send_calls: self.shared.send_calls.load(Ordering::Relaxed) as f64,
             datagrams_out: self.shared.datagrams_out.load(Ordering::Relaxed) as f64,
             send_failed: self.shared.send_failed.load(Ordering::Relaxed) as f64,
             frames_dropped: self.shared.frames_dropped.load(Ordering::Relaxed) as f64,
+            send_threads: self.shared.hosts.len() as u32,
             latency_ms: self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).0.clone(),
         }
     }
@@ -466,7 +547,9 @@ impl WebRtcViewers {
         if self.threads.is_empty() {
             return;
         }
-        let _ = self.commands.send(Command::Shutdown);
+        for commands in &self.commands {
+            let _ = commands.send(Command::Shutdown);
+        }
         self.shared.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -9,10 +9,12 @@
  * 2. Every publisher (any protocol) is closed with reason `server shutting down`, and the
  *    subscribers of every stream are told at once, without waiting for `hub.unpublishGraceMs`
  *    (the grace is for a publisher that comes back; none will): RTMP players get
- *    `NetStream.Play.UnpublishNotify` (ffmpeg and librtmp end there), HTTP-FLV responses end.
+ *    `NetStream.Play.UnpublishNotify` (ffmpeg and librtmp end there), HTTP-FLV responses end,
+ *    WebSocket-FLV players get a close frame after what was queued.
  * 3. Clients with no in-band end of stream are closed now, which is their protocol's end:
  *    WebRTC viewers and publishers (the PeerConnection closes), signaling peers, RTP forwards
- *    and relay links. RTMP and HTTP-FLV players keep their connection to drain what they were sent.
+ *    and relay links. RTMP, HTTP-FLV and WebSocket-FLV players keep their connection to drain
+ *    what they were sent.
  * 4. Waits until every client is gone (`sluice.clients.size === 0`) or `graceMs` passed, then
  *    `sluice.close()` closes whatever is left.
  */
@@ -32,7 +34,7 @@ export interface DrainResult {
 
 const REASON = 'server shutting down'
 /** Players that are told in-band (step 2) and hang up themselves. */
-const TOLD_IN_BAND = new Set(['rtmp', 'http-flv'])
+const TOLD_IN_BAND = new Set(['rtmp', 'http-flv', 'ws-flv'])
 
 /**
  * Drains `sluice` (see the module comment) and closes it. `graceMs`: the longest wait for
@@ -60,7 +62,7 @@ export async function drain(sluice: Sluice, graceMs: number): Promise<DrainResul
       { access: 'public', head: method === 'GET' },
     )
   }
-  sluice.http.onUpgrade(sluice.config.signaling.path, (_req, socket) => {
+  sluice.http.onUpgrade(/^/, (_req, socket) => {
     socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
   })
 

@@ -233,8 +233,16 @@ function requestUrl(target: string | undefined): URL | null {
   }
 }
 
-/** Takes over an HTTP upgrade request (a WebSocket handshake) on its path. */
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
+/**
+ * Takes over an HTTP upgrade request (a WebSocket handshake). `params`: the pattern's groups,
+ * percent-decoded (none for a plain path); `url` the parsed target.
+ */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, params: string[], url: URL) => void
+
+interface UpgradeRoute {
+  pattern: string | RegExp
+  handler: UpgradeHandler
+}
 
 interface Route {
   method: string
@@ -250,7 +258,7 @@ export class HttpServer {
   readonly #log: Logger
   readonly #server: http.Server
   readonly #routes: Route[] = []
-  readonly #upgrades = new Map<string, UpgradeHandler>()
+  readonly #upgrades: UpgradeRoute[] = []
 
   constructor(hub: StreamHub, log: Logger, options: Partial<HttpOptions> = {}) {
     this.options = { ...defaultHttpOptions, ...options, cors: { ...defaultHttpOptions.cors, ...options.cors } }
@@ -304,9 +312,14 @@ export class HttpServer {
     this.#routes.unshift({ method, pattern, handler, access: options.access ?? null, head: options.head ?? false })
   }
 
-  /** Hands upgrade requests (WebSocket handshakes) on `path` to `handler`; others get 404. */
-  onUpgrade(path: string, handler: UpgradeHandler): void {
-    this.#upgrades.set(path, handler)
+  /**
+   * Hands upgrade requests (WebSocket handshakes) to `handler`: `pattern` is an exact path or a
+   * RegExp matched against the path, its groups passed as `params`. Added later means tried
+   * first (as routes); a request no pattern matches gets 404, one with malformed percent-encoding
+   * in a group 400.
+   */
+  onUpgrade(pattern: string | RegExp, handler: UpgradeHandler): void {
+    this.#upgrades.unshift({ pattern, handler })
   }
 
   #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -314,10 +327,26 @@ export class HttpServer {
     const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     const url = requestUrl(req.url)
     if (!url) return void refuse('400 Bad Request')
-    const handler = this.#upgrades.get(url.pathname)
+    let handler: UpgradeHandler | null = null
+    let params: string[] = []
+    for (const u of this.#upgrades) {
+      if (typeof u.pattern === 'string') {
+        if (u.pattern !== url.pathname) continue
+      } else {
+        const m = u.pattern.exec(url.pathname)
+        if (!m) continue
+        try {
+          params = m.slice(1).map((g) => decodeURIComponent(g ?? ''))
+        } catch {
+          return void refuse('400 Bad Request')
+        }
+      }
+      handler = u.handler
+      break
+    }
     if (!handler) return void refuse('404 Not Found')
     try {
-      handler(req, socket, head)
+      handler(req, socket, head, params, url)
     } catch (error) {
       this.#log.error({ err: String(error), path: url.pathname }, 'upgrade handler failed')
       if (socket.writable) refuse('500 Internal Server Error')

@@ -41,7 +41,7 @@ import type { ClientProtocol, AccessAction } from '../access/request'
 import type { ViewerStats } from '../webrtc/viewer-pool'
 
 /** Every protocol the clients list knows (series are kept at 0 for those with no client). */
-export const CLIENT_PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'whip', 'whep', 'signaling', 'rtp', 'relay', 'sfu', 'srt']
+export const CLIENT_PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv', 'whip', 'whep', 'signaling', 'rtp', 'relay', 'sfu', 'srt']
 const ACTIONS: readonly AccessAction[] = ['publish', 'play']
 const QUANTILES = [0.5, 0.9, 0.99] as const
 
@@ -97,7 +97,7 @@ export class SluiceMetrics {
     const snap = () => this.#snapshot!
     const hub = sluice.hub
     // the series of the players' slow-player policy exist from the start, at 0
-    for (const p of ['rtmp', 'http-flv']) hub.drops.gate(p)
+    for (const p of ['rtmp', 'http-flv', 'ws-flv']) hub.drops.gate(p)
 
     new Gauge({
       name: 'sluice_streams_live', help: 'Streams with a publisher now.', registers,

@@ -75,6 +75,37 @@ export declare class AacToOpusTranscoder {
   get delaySamples(): number
 }
 
+/** Fragmented MP4 of one stream (one per recording file, one per HLS rendition). */
+export declare class Fmp4Muxer {
+  constructor()
+  /**
+   * A hub frame: `kind` `video` or `audio`, its FLV tag body and decode time (ms). Returns
+   * `sample` (queued), `config` (a track's first sequence header), `config-changed` (a
+   * different configuration of a track the init segment already described: start a new
+   * file) or `ignored`. Throws `MP4_MALFORMED_TAG`, `MP4_UNSUPPORTED_CODEC` (e.g. MP3, VP6)
+   * or `MP4_NO_SEQUENCE_HEADER` (a frame before its track's sequence header); the muxer is
+   * unchanged then.
+   */
+  push(kind: 'video' | 'audio', body: Uint8Array, dtsMs: number): 'sample' | 'config' | 'config-changed' | 'ignored'
+  /** The video track, once configured. */
+  get video(): Fmp4Track | null
+  /** The audio track, once configured. */
+  get audio(): Fmp4Track | null
+  /**
+   * `ftyp` + `moov` for the tracks configured so far. Throws `MP4_NO_SEQUENCE_HEADER` with
+   * none.
+   */
+  initSegment(): Buffer
+  /**
+   * A fragment of the queued samples decoded before `beforeMs` (all when omitted) whose
+   * duration is known (the newest sample of each track waits for the next one); null when
+   * there are none.
+   */
+  fragment(beforeMs?: number | undefined | null): Fmp4Fragment | null
+  /** A fragment of everything queued (the stream or file ended); null when nothing is. */
+  finish(): Fmp4Fragment | null
+}
+
 /**
  * H.264 packetizer (RFC 6184, packetization-mode=1) fed with FLV/RTMP access units in AVCC
  * form. Drops AUD and filler NAL units, sends the stored SPS+PPS as a STAP-A before IDR
@@ -871,6 +902,31 @@ export declare function describeVideoTag(body: Uint8Array): CodecInfo | null
  * `JSON.stringify` throws (a TypeError for a BigInt or a cycle).
  */
 export declare function encodeAmf0(values: Array<any>): Buffer
+
+/** A fragment to append after the init segment. */
+export interface Fmp4Fragment {
+  /** `moof` + `mdat`. */
+  data: Buffer
+  /** Earliest decode time in it, ms on the stream's timeline. */
+  startMs: number
+  /** End of its last sample, ms on the stream's timeline. */
+  endMs: number
+  /** Begins with a video keyframe (or has no video): playback can start here. */
+  independent: boolean
+  /** Samples in it. */
+  samples: number
+}
+
+/** A track's configuration. */
+export interface Fmp4Track {
+  /** RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`). */
+  codec: string
+  /** Ticks per second (90 000 video; the sample rate audio). */
+  timescale: number
+  /** Pixels (video; 0 for audio). */
+  width: number
+  height: number
+}
 
 /** Formats `inline:<base64 key||salt>` for an SDES `a=crypto` line (RFC 4568 §6.1). */
 export declare function formatSdesInline(key: Uint8Array): string

@@ -21,6 +21,8 @@ import { serveCohostPage } from './http/cohost-page'
 import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
 import { MixService } from './mix/service'
+import { RecordingService } from './record/service'
+import type { RecordedFile } from './record/recording'
 import { RtmpLinks } from './rtmp/links'
 import { SrtServer } from './srt/server'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
@@ -54,6 +56,8 @@ export type SluiceEvents = {
   play: [request: AccessRequest]
   unpublish: [client: ClientEnded]
   stop: [client: ClientEnded]
+  /** A recording file is finished (rotated, its stream ended, stopped). */
+  recordDone: [file: RecordedFile]
 }
 
 /** Validates options against the config schema; throws `ConfigError` naming the key. */
@@ -78,6 +82,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly rtmpLinks: RtmpLinks
   /** Mixes (MCU) and co-hosting sessions. */
   readonly mixes: MixService
+  /** Recordings (`record.rules` and `/api/recordings`). */
+  readonly recordings: RecordingService
   readonly signaling: SignalingServer
   /** The one access decision of every protocol. */
   readonly access: AccessControl
@@ -126,6 +132,11 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
     this.mixes = new MixService(this.hub, this.log, this.rtmpLinks, config.mix)
     this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
+    this.recordings = new RecordingService(this.hub, this.http, config.record, this.log, (file) => {
+      this.safeEmit('recordDone', file)
+      const hook = this.config.webhooks.onRecordDone
+      if (hook) notifyWebhook(hook, 'on_record_done', { ...file }, this.config.webhooks.timeoutMs, this.log)
+    })
     servePlayerPage(this.http)
     servePublishPage(this.http)
     serveCohostPage(this.http)
@@ -194,6 +205,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.eventLoopDelay.disable()
     this.rtpService.close()
     this.mixes.close()
+    await this.recordings.close()
     this.rtmpLinks.close()
     this.srt.close()
     this.whip.close()

@@ -2,17 +2,19 @@
  * HTTP webhooks (SRS / nginx-rtmp style): `on_publish` and `on_play` are asked before a request
  * is accepted (a 2xx answer accepts; any other status, a timeout or an unreachable server refuses,
  * and the answer's body, up to 200 characters, is the reason); `on_unpublish` and `on_stop` are
- * told when a publisher or player leaves (their answer is ignored).
+ * told when a publisher or player leaves, `on_record_done` when a recording file is finished
+ * (their answer is ignored).
  *
  * Each is a `POST` of a JSON body: `{event, action, app, stream, protocol, clientId,
  * remoteAddress, token, query}` for decisions (the token is the credential the client presented,
  * so the hook can check it), `{event, app, stream, protocol, clientId, remoteAddress, bytesIn,
- * bytesOut, durationMs, reason}` for notifications. URLs come from the config only.
+ * bytesOut, durationMs, reason}` for notifications (`on_record_done`: `{event, recording, app,
+ * stream, format, path, startedAt, durationMs, bytes, reason}`). URLs come from the config only.
  */
 import type { Logger } from '../log'
 import type { AccessRefusal, AccessRequest } from './request'
 
-export type WebhookEvent = 'on_publish' | 'on_play' | 'on_unpublish' | 'on_stop'
+export type WebhookEvent = 'on_publish' | 'on_play' | 'on_unpublish' | 'on_stop' | 'on_record_done'
 
 async function post(url: string, body: unknown, timeoutMs: number): Promise<Response> {
   return fetch(url, {

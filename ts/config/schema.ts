@@ -255,6 +255,8 @@ export const webhooksSchema = z.strictObject({
   onUnpublish: z.url().optional(),
   /** POSTed when a player leaves (notification; the answer is ignored). */
   onStop: z.url().optional(),
+  /** POSTed when a recording file is finished: its path, start, duration, size (notification). */
+  onRecordDone: z.url().optional(),
   /** Ms to wait for a webhook's answer. Default 3000. */
   timeoutMs: z.number().int().min(50).max(60_000).default(3000),
 })
@@ -332,9 +334,35 @@ export const mixSchema = z.strictObject({
   })).default([]),
 })
 
+const recordFormat = z.enum(['fmp4', 'flv'])
+
+export const recordSchema = z.strictObject({
+  /** Where recordings go: `{directory}/{app}/{stream}/{YYYY-MM-DD_HH-MM-SS-mmm}.{mp4|flv}`. Default `./recordings`. */
+  directory: z.string().min(1).default('./recordings'),
+  /** `fmp4` (fragmented MP4, one fragment per GOP; default) or `flv`. */
+  format: recordFormat.default('fmp4'),
+  /** A new file on the first keyframe after this much media, ms; 0 never. Default one hour. */
+  segmentDurationMs: z.number().int().min(0).max(86_400_000).default(3_600_000),
+  /** A new file on the first keyframe after this many bytes; 0 never. Default 0. */
+  segmentMaxBytes: z.number().int().min(0).default(0),
+  /** Streams recorded whenever they are published: every stream of `app`, or only `streams`. */
+  rules: z
+    .array(z.strictObject({
+      app: z.string().min(1),
+      /** Stream names; default every stream of the app. */
+      streams: z.array(z.string().min(1)).optional(),
+      /** Overrides `format` for these streams. */
+      format: recordFormat.optional(),
+    }))
+    .default([]),
+  /** Finished files listed by `GET /api/recordings`, the newest first. Default 1000. */
+  historySize: z.number().int().min(0).max(100_000).default(1000),
+})
+
 export const configSchema = z.strictObject({
   rtmp: rtmpSchema.prefault({}),
   mix: mixSchema.prefault({}),
+  record: recordSchema.prefault({}),
   srt: srtSchema.prefault({}),
   http: httpSchema.prefault({}),
   webrtc: webrtcSchema.prefault({}),

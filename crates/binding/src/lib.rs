@@ -8,6 +8,7 @@ mod depacketize;
 mod egress;
 mod flv;
 mod mixer;
+mod mp4;
 mod mpegts;
 mod raw_method;
 mod rtmp;

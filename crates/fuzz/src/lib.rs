@@ -16,6 +16,7 @@
 //! | `mpegts.rs`| sluice-mpegts             | `crates/mpegts/tests/regressions.rs` |
 //! | `webrtc.rs`| sluice-webrtc             | `crates/webrtc/tests/regressions.rs` |
 //! | `mixer.rs` | sluice-mixer              | `crates/mixer/tests/regressions.rs`  |
+//! | `mp4.rs`   | sluice-mp4                | `crates/mp4/tests/regressions.rs`    |
 //!
 //! Each file names crates only by absolute paths (never `crate::`) and only crates its own
 //! protocol crate can see, so it compiles in both places.
@@ -24,6 +25,7 @@
 mod audio;
 mod ice;
 mod mixer;
+mod mp4;
 mod mpegts;
 mod rtmp;
 mod rtp;
@@ -33,6 +35,7 @@ mod webrtc;
 pub use audio::*;
 pub use ice::*;
 pub use mixer::*;
+pub use mp4::*;
 pub use mpegts::*;
 pub use rtmp::*;
 pub use rtp::*;

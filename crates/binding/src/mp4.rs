@@ -1,0 +1,137 @@
+//! `Fmp4Muxer`: hub frames (FLV tag bodies, ms decode times) into fragmented MP4 — the init
+//! segment (`ftyp` + `moov`) and `moof` + `mdat` fragments cut where JS says (recordings: one
+//! per GOP; LL-HLS: one per part). The boxes and timing are `sluice-mp4`'s; see its docs.
+
+use napi::bindgen_prelude::{Buffer, Error, Result, Status};
+use napi_derive::napi;
+use sluice_mp4::{Fmp4Muxer as Muxer, Fragment, Mp4Error, Pushed, Track};
+
+/// A fragment to append after the init segment.
+#[napi(object)]
+pub struct Fmp4Fragment {
+    /// `moof` + `mdat`.
+    pub data: Buffer,
+    /// Earliest decode time in it, ms on the stream's timeline.
+    pub start_ms: f64,
+    /// End of its last sample, ms on the stream's timeline.
+    pub end_ms: f64,
+    /// Begins with a video keyframe (or has no video): playback can start here.
+    pub independent: bool,
+    /// Samples in it.
+    pub samples: u32,
+}
+
+/// A track's configuration.
+#[napi(object)]
+pub struct Fmp4Track {
+    /// RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`).
+    pub codec: String,
+    /// Ticks per second (90 000 video; the sample rate audio).
+    pub timescale: u32,
+    /// Pixels (video; 0 for audio).
+    pub width: u32,
+    pub height: u32,
+}
+
+fn error(e: Mp4Error) -> Error {
+    Error::new(Status::InvalidArg, format!("{}: {e}", e.code()))
+}
+
+fn fragment(f: Option<Fragment>) -> Option<Fmp4Fragment> {
+    f.map(|f| Fmp4Fragment {
+        data: f.bytes.into(),
+        start_ms: f.start_ms,
+        end_ms: f.end_ms,
+        independent: f.independent,
+        samples: f.samples,
+    })
+}
+
+fn track(t: Option<&Track>) -> Option<Fmp4Track> {
+    t.map(|t| Fmp4Track {
+        codec: t.codec_string.clone(),
+        timescale: t.timescale,
+        width: u32::from(t.width),
+        height: u32::from(t.height),
+    })
+}
+
+/// Fragmented MP4 of one stream (one per recording file, one per HLS rendition).
+#[napi]
+pub struct Fmp4Muxer {
+    inner: Muxer,
+}
+
+#[napi]
+impl Fmp4Muxer {
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Fmp4Muxer {
+            inner: Muxer::new(),
+        }
+    }
+
+    /// A hub frame: `kind` `video` or `audio`, its FLV tag body and decode time (ms). Returns
+    /// `sample` (queued), `config` (a track's first sequence header), `config-changed` (a
+    /// different configuration of a track the init segment already described: start a new
+    /// file) or `ignored`. Throws `MP4_MALFORMED_TAG`, `MP4_UNSUPPORTED_CODEC` (e.g. MP3, VP6)
+    /// or `MP4_NO_SEQUENCE_HEADER` (a frame before its track's sequence header); the muxer is
+    /// unchanged then.
+    #[napi(
+        ts_args_type = "kind: 'video' | 'audio', body: Uint8Array, dtsMs: number",
+        ts_return_type = "'sample' | 'config' | 'config-changed' | 'ignored'"
+    )]
+    pub fn push(&mut self, kind: String, body: &[u8], dts_ms: f64) -> Result<&'static str> {
+        let pushed = match kind.as_str() {
+            "video" => self.inner.push_video(body, dts_ms),
+            "audio" => self.inner.push_audio(body, dts_ms),
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("MP4_INVALID_ARGUMENT: kind {other:?} is not video or audio"),
+                ))
+            }
+        }
+        .map_err(error)?;
+        Ok(match pushed {
+            Pushed::Sample => "sample",
+            Pushed::Config { changed: false } => "config",
+            Pushed::Config { changed: true } => "config-changed",
+            Pushed::Ignored => "ignored",
+        })
+    }
+
+    /// The video track, once configured.
+    #[napi(getter)]
+    pub fn video(&self) -> Option<Fmp4Track> {
+        track(self.inner.video_track())
+    }
+
+    /// The audio track, once configured.
+    #[napi(getter)]
+    pub fn audio(&self) -> Option<Fmp4Track> {
+        track(self.inner.audio_track())
+    }
+
+    /// `ftyp` + `moov` for the tracks configured so far. Throws `MP4_NO_SEQUENCE_HEADER` with
+    /// none.
+    #[napi]
+    pub fn init_segment(&self) -> Result<Buffer> {
+        self.inner.init_segment().map(Buffer::from).map_err(error)
+    }
+
+    /// A fragment of the queued samples decoded before `beforeMs` (all when omitted) whose
+    /// duration is known (the newest sample of each track waits for the next one); null when
+    /// there are none.
+    #[napi]
+    pub fn fragment(&mut self, before_ms: Option<f64>) -> Result<Option<Fmp4Fragment>> {
+        self.inner.fragment(before_ms).map(fragment).map_err(error)
+    }
+
+    /// A fragment of everything queued (the stream or file ended); null when nothing is.
+    #[napi]
+    pub fn finish(&mut self) -> Result<Option<Fmp4Fragment>> {
+        self.inner.finish().map(fragment).map_err(error)
+    }
+}

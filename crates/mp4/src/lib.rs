@@ -1,0 +1,25 @@
+//! Fragmented MP4 (ISO/IEC 14496-12 movie fragments, CMAF-style: one `moof` + `mdat` per
+//! fragment, `tfdt` in every track fragment, sample data offsets relative to the `moof`) from
+//! the hub's frames, sans-IO: FLV tag bodies with their ms timestamps in, bytes out. Used for
+//! recordings (a file is the init segment then fragments appended, playable while it grows and
+//! after a crash up to its last whole fragment) and for LL-HLS segments and parts.
+//!
+//! - [`track`]: sample entries from FLV sequence headers — H.264 (`avc1` + `avcC`, ISO/IEC
+//!   14496-15 §5.4), H.265 (`hvc1` + `hvcC`, §8.4), AAC (`mp4a` + `esds`, ISO/IEC 14496-14
+//!   §5.6) and Opus (`Opus` + `dOps`, "Encapsulation of Opus in ISO BMFF" §4.3); timescales
+//!   90 000 for video and the sample rate for audio.
+//! - [`Fmp4Muxer`]: the timeline (ms → track ticks from the first frame on, durations from the
+//!   next frame's decode time, composition offsets from FLV's composition time), the init
+//!   segment (`ftyp` + `moov` with `mvex`) and fragments cut where the caller says.
+//!
+//! Box encoding is the `mp4-atom` crate's.
+
+mod error;
+mod fragment;
+mod muxer;
+pub mod track;
+
+pub use error::Mp4Error;
+pub use fragment::Fragment;
+pub use muxer::{Fmp4Muxer, Pushed};
+pub use track::{Track, TrackKind};

@@ -1,0 +1,253 @@
+//! [`Track`]: one track's sample entry and timescale, made from the FLV sequence header that
+//! configures it (the tag body the hub caches as `videoSequenceHeader` / `audioSequenceHeader`).
+
+use std::io::Cursor;
+
+use mp4_atom::{Audio, Avc1, Avcc, Codec, Decode, Dops, Esds, Hvc1, Hvcc, Mp4a, Opus, Visual};
+use sluice_rtmp::flv::{
+    AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader,
+    SOUND_AAC,
+};
+use sluice_rtmp::hevc::HevcDecoderConfigurationRecord;
+
+use crate::Mp4Error;
+
+/// Video or audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    Video,
+    Audio,
+}
+
+/// Video timescale: 90 kHz ticks, as MPEG-TS and RTP use.
+pub const VIDEO_TIMESCALE: u32 = 90_000;
+
+/// A track's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    pub kind: TrackKind,
+    /// Ticks per second: 90 000 for video, the sample rate for audio.
+    pub timescale: u32,
+    /// The sample entry (`avc1`, `hvc1`, `mp4a`, `Opus`).
+    pub codec: Codec,
+    /// Pixels (from the SPS, cropped); 0 for audio.
+    pub width: u16,
+    pub height: u16,
+    /// RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`), for HLS
+    /// `CODECS` and MSE.
+    pub codec_string: String,
+    /// Ticks of one frame when nothing follows it (AAC 1024, Opus 960; video 3000, 30 fps).
+    pub default_duration: u32,
+    /// The sequence header's tag body it was made from (a different one is a new configuration).
+    pub(crate) config: Vec<u8>,
+}
+
+/// Decodes `record` as the body of a box of type `kind` with `mp4-atom`.
+fn decode_record<T: Decode>(kind: &[u8; 4], record: &[u8]) -> Result<T, Mp4Error> {
+    let size = u32::try_from(record.len() + 8)
+        .map_err(|_| Mp4Error::MalformedTag("configuration record too large".into()))?;
+    let mut atom = Vec::with_capacity(record.len() + 8);
+    atom.extend_from_slice(&size.to_be_bytes());
+    atom.extend_from_slice(kind);
+    atom.extend_from_slice(record);
+    T::decode(&mut Cursor::new(atom.as_slice()))
+        .map_err(|e| Mp4Error::MalformedTag(format!("{}: {e}", String::from_utf8_lossy(kind))))
+}
+
+fn visual(width: u16, height: u16) -> Visual {
+    Visual {
+        width,
+        height,
+        ..Visual::default()
+    }
+}
+
+/// Width and height of an H.264 SPS NAL unit (ITU-T H.264 §7.3.2.1.1, cropping applied).
+fn avc_dimensions(sps: &[u8]) -> Option<(u16, u16)> {
+    let rbsp = h264_reader::rbsp::decode_nal(sps).ok()?;
+    let sps = h264_reader::nal::sps::SeqParameterSet::from_bits(h264_reader::rbsp::BitReader::new(
+        &*rbsp,
+    ))
+    .ok()?;
+    let (w, h) = sps.pixel_dimensions().ok()?;
+    Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?))
+}
+
+/// Width and height of an H.265 SPS NAL unit (ITU-T H.265 §7.3.2.2, conformance window applied).
+fn hevc_dimensions(sps: &[u8]) -> Option<(u16, u16)> {
+    let sps = scuffle_h265::SpsNALUnit::parse(Cursor::new(sps)).ok()?;
+    Some((
+        u16::try_from(sps.rbsp.cropped_width()).ok()?,
+        u16::try_from(sps.rbsp.cropped_height()).ok()?,
+    ))
+}
+
+impl Track {
+    /// A video track from a sequence header tag body (legacy AVC/HEVC or Enhanced RTMP
+    /// `avc1`/`hvc1`). Errors: [`Mp4Error::MalformedTag`] (not a sequence header, a record that
+    /// does not parse), [`Mp4Error::UnsupportedCodec`] (AV1, VP9 and legacy codecs, for now).
+    pub fn video(body: &[u8]) -> Result<Track, Mp4Error> {
+        let header = VideoTagHeader::parse(body)
+            .ok_or_else(|| Mp4Error::MalformedTag("video tag header truncated".into()))?;
+        if !header.is_sequence_header {
+            return Err(Mp4Error::MalformedTag("not a video sequence header".into()));
+        }
+        let record = body.get(header.data_offset..).unwrap_or_default();
+        let (codec, width, height, codec_string) = match header.codec {
+            VideoCodec::Avc => {
+                let avcc: Avcc = decode_record(b"avcC", record)?;
+                let parsed = AvcDecoderConfigurationRecord::parse(record)
+                    .ok_or_else(|| Mp4Error::MalformedTag("avcC".into()))?;
+                let (w, h) = avcc
+                    .sequence_parameter_sets
+                    .first()
+                    .and_then(|s| avc_dimensions(s))
+                    .unwrap_or((0, 0));
+                (
+                    Codec::Avc1(Avc1 {
+                        visual: visual(w, h),
+                        avcc,
+                        ..Avc1::default()
+                    }),
+                    w,
+                    h,
+                    parsed.codec_string(),
+                )
+            }
+            VideoCodec::Hevc => {
+                let hvcc: Hvcc = decode_record(b"hvcC", record)?;
+                let parsed = HevcDecoderConfigurationRecord::parse(record)
+                    .ok_or_else(|| Mp4Error::MalformedTag("hvcC".into()))?;
+                let (w, h) = parsed
+                    .sps
+                    .first()
+                    .and_then(|s| hevc_dimensions(s))
+                    .unwrap_or((0, 0));
+                (
+                    Codec::Hvc1(Hvc1 {
+                        visual: visual(w, h),
+                        hvcc,
+                        ..Hvc1::default()
+                    }),
+                    w,
+                    h,
+                    parsed.codec_string(),
+                )
+            }
+            other => return Err(Mp4Error::UnsupportedCodec(format!("video {other:?}"))),
+        };
+        Ok(Track {
+            kind: TrackKind::Video,
+            timescale: VIDEO_TIMESCALE,
+            codec,
+            width,
+            height,
+            codec_string,
+            default_duration: 3000,
+            config: body.to_vec(),
+        })
+    }
+
+    /// An audio track from a sequence header tag body: AAC (`AACPacketType` 0, the
+    /// AudioSpecificConfig) or Enhanced RTMP Opus (SequenceStart, the RFC 7845 §5.1 ID header).
+    /// Errors as [`video`](Self::video).
+    pub fn audio(body: &[u8]) -> Result<Track, Mp4Error> {
+        let header = AudioTagHeader::parse(body)
+            .ok_or_else(|| Mp4Error::MalformedTag("audio tag header truncated".into()))?;
+        if !header.is_sequence_header {
+            return Err(Mp4Error::MalformedTag(
+                "not an audio sequence header".into(),
+            ));
+        }
+        let config = body.get(header.data_offset..).unwrap_or_default();
+        if header.sound_format == SOUND_AAC {
+            let asc = AudioSpecificConfig::parse(config)
+                .ok_or_else(|| Mp4Error::MalformedTag("AudioSpecificConfig".into()))?;
+            if asc.sample_rate == 0 || config.len() < 2 {
+                return Err(Mp4Error::MalformedTag(
+                    "AudioSpecificConfig without a sample rate".into(),
+                ));
+            }
+            let mut esds = Esds::default();
+            esds.es_desc.es_id = 2;
+            let dc = &mut esds.es_desc.dec_config;
+            dc.object_type_indication = 0x40; // Audio ISO/IEC 14496-3
+            dc.stream_type = 5; // AudioStream
+            dc.up_stream = 0;
+            dc.dec_specific = Some(mp4_atom::esds::DecoderSpecific {
+                profile: config[0] >> 3,
+                freq_index: ((config[0] & 0x07) << 1) | (config[1] >> 7),
+                chan_conf: (config[1] >> 3) & 0x0F,
+                raw: config.to_vec(),
+            });
+            let audio = Audio {
+                data_reference_index: 1,
+                channel_count: u16::from(asc.channels.max(1)),
+                sample_size: 16,
+                sample_rate: (asc.sample_rate.min(65_535) as u16).into(),
+            };
+            return Ok(Track {
+                kind: TrackKind::Audio,
+                timescale: asc.sample_rate,
+                codec: Codec::Mp4a(Mp4a {
+                    audio,
+                    esds,
+                    btrt: None,
+                    taic: None,
+                }),
+                width: 0,
+                height: 0,
+                codec_string: asc.codec_string(),
+                default_duration: 1024,
+                config: body.to_vec(),
+            });
+        }
+        if header.is_opus() {
+            // RFC 7845 §5.1: "OpusHead", version, channel count, pre-skip (LE), input sample
+            // rate (LE), output gain (LE), channel mapping family.
+            if config.len() < 19 || &config[..8] != b"OpusHead" {
+                return Err(Mp4Error::MalformedTag("Opus ID header".into()));
+            }
+            if config[18] != 0 {
+                return Err(Mp4Error::UnsupportedCodec(format!(
+                    "Opus channel mapping family {}",
+                    config[18]
+                )));
+            }
+            let channels = config[9];
+            let dops = Dops {
+                output_channel_count: channels,
+                pre_skip: u16::from_le_bytes([config[10], config[11]]),
+                input_sample_rate: u32::from_le_bytes([
+                    config[12], config[13], config[14], config[15],
+                ]),
+                output_gain: i16::from_le_bytes([config[16], config[17]]),
+                channel_mapping: None,
+            };
+            let audio = Audio {
+                data_reference_index: 1,
+                channel_count: u16::from(channels.max(1)),
+                sample_size: 16,
+                sample_rate: 48_000u16.into(),
+            };
+            return Ok(Track {
+                kind: TrackKind::Audio,
+                timescale: 48_000,
+                codec: Codec::Opus(Opus {
+                    audio,
+                    dops,
+                    btrt: None,
+                }),
+                width: 0,
+                height: 0,
+                codec_string: "opus".into(),
+                default_duration: 960,
+                config: body.to_vec(),
+            });
+        }
+        Err(Mp4Error::UnsupportedCodec(format!(
+            "FLV sound format {}",
+            header.sound_format
+        )))
+    }
+}

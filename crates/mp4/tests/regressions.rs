@@ -1,0 +1,33 @@
+//! Fuzz crash reproducers, kept as tests (DESIGN.md: "crash reproducers become regression
+//! tests"). Each input runs through the very harness its fuzz target runs
+//! (`crates/fuzz/src/mp4.rs`, included below), so a reproducer fails here exactly as it
+//! crashed there, under plain `cargo test -p sluice-mp4`.
+
+#[allow(dead_code)]
+#[path = "../../fuzz/src/mp4.rs"]
+mod harness;
+
+/// Empty input, the sequence headers alone, and a few frames with cuts and init segments.
+#[test]
+fn harness_accepts_trivial_and_broken_input() {
+    harness::mp4_mux(&[]);
+    harness::mp4_mux(&[1]);
+    harness::mp4_mux(&[
+        1, 0x0B, 0x40, 40, 0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65, 0x0F, 0x40, 48, 0x27, 1, 0, 0, 0,
+    ]);
+    harness::mp4_mux(&[
+        1, 0x02, 0x40, 30, 0xAF, 1, 0x21, 0x00, 0x06, 0x40, 10, 0xAF, 1, 0x21, 0x00, 0x08, 0, 0,
+    ]);
+    harness::mp4_mux(&[0, 0x09, 0xFF, 0, 0x17, 0, 0, 0, 0, 1, 2, 3]);
+}
+
+/// The harness's sequence headers configure both tracks, so fuzzing reaches the frame paths.
+#[test]
+fn harness_sequence_headers_configure_tracks() {
+    let video = sluice_mp4::Track::video(harness::AVC_SEQUENCE_HEADER).expect("avcC parses");
+    assert_eq!(
+        (video.width, video.height, video.codec_string.as_str()),
+        (320, 240, "avc1.42c00d")
+    );
+    sluice_mp4::Track::audio(harness::AAC_SEQUENCE_HEADER).expect("ASC parses");
+}

@@ -22,6 +22,7 @@ import { serveHttpFlv } from './http/flv-player'
 import { RtpService } from './rtp/service'
 import { MixService } from './mix/service'
 import { RecordingService } from './record/service'
+import { HlsService } from './hls/service'
 import type { RecordedFile } from './record/recording'
 import { RtmpLinks } from './rtmp/links'
 import { SrtServer } from './srt/server'
@@ -84,6 +85,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly mixes: MixService
   /** Recordings (`record.rules` and `/api/recordings`). */
   readonly recordings: RecordingService
+  /** LL-HLS renditions (`/hls/{app}/{stream}/index.m3u8`). */
+  readonly hls: HlsService
   readonly signaling: SignalingServer
   /** The one access decision of every protocol. */
   readonly access: AccessControl
@@ -132,6 +135,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
     this.mixes = new MixService(this.hub, this.log, this.rtmpLinks, config.mix)
     this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
+    this.hls = new HlsService(this.hub, this.http, this.log, config.hls, this.access)
     this.recordings = new RecordingService(this.hub, this.http, config.record, this.log, (file) => {
       this.safeEmit('recordDone', file)
       const hook = this.config.webhooks.onRecordDone
@@ -206,6 +210,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.rtpService.close()
     this.mixes.close()
     await this.recordings.close()
+    this.hls.close()
     this.rtmpLinks.close()
     this.srt.close()
     this.whip.close()

@@ -8,7 +8,7 @@
 export type AccessAction = 'publish' | 'play'
 
 /** The protocols whose clients the access model and the clients list know. */
-export type ClientProtocol = 'rtmp' | 'http-flv' | 'ws-flv' | 'whip' | 'whep' | 'signaling' | 'rtp' | 'relay' | 'sfu' | 'srt'
+export type ClientProtocol = 'rtmp' | 'http-flv' | 'ws-flv' | 'hls' | 'whip' | 'whep' | 'signaling' | 'rtp' | 'relay' | 'sfu' | 'srt'
 
 export interface AccessRequestInit {
   action: AccessAction

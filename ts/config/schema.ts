@@ -359,10 +359,24 @@ export const recordSchema = z.strictObject({
   historySize: z.number().int().min(0).max(100_000).default(1000),
 })
 
+export const hlsSchema = z.strictObject({
+  /** Serve `/hls/{app}/{stream}/index.m3u8` (LL-HLS, fMP4). Default true. */
+  enabled: z.boolean().default(true),
+  /** Minimum segment duration, ms: a segment ends at the first keyframe after it. Default 2000. */
+  segmentMs: z.number().int().min(500).max(30_000).default(2000),
+  /** Part target duration, ms (LL-HLS partial segments). Default 200. */
+  partMs: z.number().int().min(50).max(5000).default(200),
+  /** Complete segments kept in memory and listed. Default 7. */
+  segments: z.number().int().min(3).max(100).default(7),
+  /** A stream's HLS muxing stops after this long without a request, ms. Default 30 000. */
+  idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+})
+
 export const configSchema = z.strictObject({
   rtmp: rtmpSchema.prefault({}),
   mix: mixSchema.prefault({}),
   record: recordSchema.prefault({}),
+  hls: hlsSchema.prefault({}),
   srt: srtSchema.prefault({}),
   http: httpSchema.prefault({}),
   webrtc: webrtcSchema.prefault({}),

@@ -41,7 +41,7 @@ import type { ClientProtocol, AccessAction } from '../access/request'
 import type { ViewerStats } from '../webrtc/viewer-pool'
 
 /** Every protocol the clients list knows (series are kept at 0 for those with no client). */
-export const CLIENT_PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv', 'whip', 'whep', 'signaling', 'rtp', 'relay', 'sfu', 'srt']
+export const CLIENT_PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv', 'hls', 'whip', 'whep', 'signaling', 'rtp', 'relay', 'sfu', 'srt']
 const ACTIONS: readonly AccessAction[] = ['publish', 'play']
 const QUANTILES = [0.5, 0.9, 0.99] as const
 

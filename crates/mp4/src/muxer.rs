@@ -84,6 +84,7 @@ impl Fmp4Muxer {
     /// Errors: [`Mp4Error::MalformedTag`], [`Mp4Error::UnsupportedCodec`] (from its sequence
     /// header), [`Mp4Error::NoSequenceHeader`]; the muxer is unchanged then.
     pub fn push_video(&mut self, body: &[u8], dts_ms: f64) -> Result<Pushed, Mp4Error> {
+        finite(dts_ms)?;
         let header = VideoTagHeader::parse(body)
             .ok_or_else(|| Mp4Error::MalformedTag("video tag header truncated".into()))?;
         if header.is_sequence_header {
@@ -119,6 +120,7 @@ impl Fmp4Muxer {
     /// An audio tag body (FLV §E.4.2: AAC; Enhanced RTMP Opus) at decode time `dts_ms`.
     /// Errors as [`push_video`](Self::push_video).
     pub fn push_audio(&mut self, body: &[u8], dts_ms: f64) -> Result<Pushed, Mp4Error> {
+        finite(dts_ms)?;
         let header = AudioTagHeader::parse(body)
             .ok_or_else(|| Mp4Error::MalformedTag("audio tag header truncated".into()))?;
         if header.is_sequence_header {
@@ -302,6 +304,15 @@ impl Fmp4Muxer {
     }
 }
 
+/// A decode time must be a number.
+fn finite(dts_ms: f64) -> Result<(), Mp4Error> {
+    if dts_ms.is_finite() {
+        Ok(())
+    } else {
+        Err(Mp4Error::MalformedTag(format!("decode time {dts_ms} is not a number of ms")))
+    }
+}
+
 /// Sets a track's configuration from a sequence header.
 fn configure(slot: &mut Option<TrackState>, track: Track) -> Pushed {
     match slot {
@@ -321,10 +332,12 @@ fn configure(slot: &mut Option<TrackState>, track: Track) -> Pushed {
 }
 
 /// Queues a sample: the previous one's duration is now known. A decode time before the
-/// previous one's (a publisher's timestamp going back) is taken as the previous one's.
+/// previous one's (a publisher's timestamp going back) is taken as the previous one's (in ticks
+/// and in ms).
 fn push(state: &mut TrackState, mut sample: Sample) {
     if let Some(prev) = state.samples.last_mut() {
         sample.dts = sample.dts.max(prev.dts);
+        sample.dts_ms = sample.dts_ms.max(prev.dts_ms);
         prev.duration = Some(u32::try_from(sample.dts - prev.dts).unwrap_or(u32::MAX));
     }
     state.samples.push(sample);

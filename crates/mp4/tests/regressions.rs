@@ -31,3 +31,12 @@ fn harness_sequence_headers_configure_tracks() {
     );
     sluice_mp4::Track::audio(harness::AAC_SEQUENCE_HEADER).expect("ASC parses");
 }
+
+/// Fuzz crash (mp4_mux, 2026-12-06): decode times going back across a fragment made its end
+/// before its start; the muxer now clamps a sample's ms time as it clamps its ticks.
+#[test]
+fn crash_time_going_back_in_a_fragment() {
+    harness::mp4_mux(&[
+        0x23, 0x7B, 0x01, 0x00, 0x02, 0x85, 0x0F, 0x11, 0xFF, 0x7B, 0x01, 0x00, 0x02, 0x85, 0x3F, 0x0F
+    ]);
+}

@@ -1,0 +1,174 @@
+/**
+ * LL-HLS and HLS delivery (RFC 8216bis), served from memory by the HTTP server:
+ *
+ * - `GET /hls/{app}/{stream}/index.m3u8` — the media playlist (see `playlist.ts`). The first
+ *   request for a live stream starts its rendition (`HlsStream`) from the GOP cache; a
+ *   rendition nobody asked anything of for `idleTimeoutMs` is dropped. Blocking reload
+ *   (`_HLS_msn`, `_HLS_part`: held until that part exists, 503 after three target durations,
+ *   400 when it lies too far ahead), delta updates (`_HLS_skip=YES`).
+ * - `init{n}.mp4`, `seg{msn}.m4s` (complete segments), `part{msn}.{i}.m4s` (a part; the one
+ *   the preload hint names is held until it exists).
+ *
+ * Every request passes the access decision (action `play`, protocol `hls`; credential
+ * `Authorization: Bearer` or `?token=`, which the playlist carries into its URIs). 404 when the
+ * stream is not live or the file is gone. Playlists are `Cache-Control: no-cache`, media
+ * `max-age` of a minute (immutable once made).
+ */
+import type http from 'node:http'
+import type { Logger } from '../log'
+import type { StreamHub } from '../hub/stream-hub'
+import type { HttpServer } from '../http/server'
+import type { AccessControl } from '../access/access-control'
+import { normalizeIp } from '../access/address'
+import { httpCredential } from '../access/http-credential'
+import { HlsStream, type HlsStreamOptions } from './hls-stream'
+import { renderPlaylist } from './playlist'
+
+export interface HlsOptions extends HlsStreamOptions {
+  enabled: boolean
+  /** A rendition without requests this long is dropped, ms. */
+  idleTimeoutMs: number
+}
+
+/** What `GET /api/hls` shows of a rendition. */
+export interface HlsInfo {
+  stream: string
+  segments: number
+  /** Media sequence number of the newest segment. */
+  msn: number
+  targetDurationS: number
+  framesSkipped: number
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer, cache: string): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': cache })
+  res.end(body)
+}
+
+export class HlsService {
+  readonly #hub: StreamHub
+  readonly #log: Logger
+  readonly #options: HlsOptions
+  readonly #access: AccessControl
+  readonly #streams = new Map<string, HlsStream>()
+  readonly #sweep: NodeJS.Timeout
+  #nextId = 1
+
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: HlsOptions, access: AccessControl) {
+    this.#hub = hub
+    this.#log = log.child({ component: 'hls' })
+    this.#options = options
+    this.#access = access
+    this.#sweep = setInterval(() => this.#dropIdle(), Math.min(5000, options.idleTimeoutMs))
+    this.#sweep.unref()
+    if (!options.enabled) return
+    http.route('GET', /^\/hls\/([^/]+)\/([^/]+)\/([^/]+)$/, (req, res, [app, name, file], url) => this.#get(req, res, app!, name!, file!, url), { access: 'public', head: true })
+    http.route('GET', /^\/api\/hls\/?$/, (_req, res) => send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ streams: this.stats() }), 'no-cache'))
+  }
+
+  stats(): HlsInfo[] {
+    return [...this.#streams.values()].map((h) => ({
+      stream: h.stream.key, segments: h.complete.length, msn: h.segments.at(-1)?.msn ?? 0, targetDurationS: h.targetDurationS, framesSkipped: h.framesSkipped,
+    }))
+  }
+
+  async #get(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, file: string, url: URL): Promise<void> {
+    const refusal = await this.#access.check({
+      action: 'play', app, stream: name, protocol: 'hls', remoteAddress: normalizeIp(req.socket.remoteAddress),
+      credential: httpCredential(req, url), query: url.searchParams, clientId: `hls-${normalizeIp(req.socket.remoteAddress)}`,
+    })
+    if (refusal) return send(res, refusal.status, 'text/plain; charset=utf-8', `play refused: ${refusal.reason}`, 'no-cache')
+    const h = this.#rendition(app, name)
+    if (!h) return send(res, 404, 'text/plain; charset=utf-8', `stream ${app}/${name} is not live`, 'no-cache')
+    h.lastRequest = Date.now()
+    const token = url.searchParams.get('token')
+    const query = token ? `?token=${encodeURIComponent(token)}` : ''
+    const blockMs = 3 * h.targetDurationS * 1000
+    if (file === 'index.m3u8') return this.#playlist(res, h, url, query, blockMs)
+    let m = /^init(\d+)\.mp4$/.exec(file)
+    if (m) {
+      const init = h.inits.get(Number(m[1]))
+      return init ? send(res, 200, 'video/mp4', init, 'max-age=60') : send(res, 404, 'text/plain', 'no such init segment', 'no-cache')
+    }
+    m = /^seg(\d+)\.m4s$/.exec(file)
+    if (m) {
+      const s = h.segments.find((x) => x.msn === Number(m![1]))
+      return s?.data ? send(res, 200, 'video/iso.segment', s.data, 'max-age=60') : send(res, 404, 'text/plain', 'no such segment', 'no-cache')
+    }
+    m = /^part(\d+)\.(\d+)\.m4s$/.exec(file)
+    if (m) {
+      const [msn, index] = [Number(m[1]), Number(m[2])]
+      const find = () => h.segments.find((x) => x.msn === msn)?.parts[index]
+      const current = h.current
+      // the preload hint (the next part of the segment being filled, or the first of the next) is held until it exists
+      const hinted = current && ((msn === current.msn && index === current.parts.length) || (msn === current.msn + 1 && index === 0))
+      if (!find() && hinted) await h.wait(() => !!find(), blockMs)
+      const part = find()
+      return part ? send(res, 200, 'video/iso.segment', part.data, 'max-age=60') : send(res, 404, 'text/plain', 'no such part', 'no-cache')
+    }
+    send(res, 404, 'text/plain', 'no such file', 'no-cache')
+  }
+
+  async #playlist(res: http.ServerResponse, h: HlsStream, url: URL, query: string, blockMs: number): Promise<void> {
+    const msnParam = url.searchParams.get('_HLS_msn')
+    const partParam = url.searchParams.get('_HLS_part')
+    if (msnParam !== null || partParam !== null) {
+      const msn = Number(msnParam)
+      const part = partParam === null ? null : Number(partParam)
+      if (msnParam === null || !Number.isInteger(msn) || msn < 0 || (part !== null && (!Number.isInteger(part) || part < 0))) {
+        return send(res, 400, 'text/plain', '_HLS_msn (and _HLS_part) must be integers >= 0', 'no-cache')
+      }
+      const last = h.segments.at(-1)?.msn ?? 0
+      // §6.2.5.1: more than two segments ahead (or parts past a segment's worth) is a bad request
+      if (msn > last + 2 || (part !== null && part > Math.ceil(h.targetDurationS * 1000 / h.options.partMs) * 3)) {
+        return send(res, 400, 'text/plain', `_HLS_msn ${msn} is too far ahead of ${last}`, 'no-cache')
+      }
+      const ready = () => {
+        const s = h.segments.find((x) => x.msn === msn)
+        if (h.segments.some((x) => x.msn > msn)) return true
+        return !!s && (part === null ? s.complete : s.parts.length > part)
+      }
+      if (!(await h.wait(ready, blockMs))) return send(res, 503, 'text/plain', 'the requested part did not come in time', 'no-cache')
+    } else if (!h.current && h.complete.length === 0) {
+      // a new rendition: the first part
+      await h.wait(() => h.segments.length > 0 && (h.segments[0]!.parts.length > 0 || h.segments[0]!.complete), blockMs)
+    }
+    send(res, 200, 'application/vnd.apple.mpegurl', renderPlaylist(h, { query, skip: url.searchParams.get('_HLS_skip') === 'YES' }), 'no-cache')
+  }
+
+  /** The stream's rendition, made on first request while it is live. */
+  #rendition(app: string, name: string): HlsStream | null {
+    const stream = this.#hub.get(app, name)
+    const key = `${app}/${name}`
+    let h = this.#streams.get(key)
+    if (h && (h.closed || h.stream !== stream)) {
+      this.#drop(h)
+      h = undefined
+    }
+    if (h) return h
+    if (!stream?.isLive) return null
+    h = new HlsStream(`hls-${this.#nextId++}`, stream, this.#options, this.#log)
+    this.#streams.set(key, h)
+    this.#hub.subscribe(app, name, h)
+    h.start()
+    this.#log.info({ stream: key }, 'HLS rendition started')
+    return h
+  }
+
+  #drop(h: HlsStream): void {
+    h.close()
+    this.#hub.unsubscribe(h.stream, h)
+    if (this.#streams.get(h.stream.key) === h) this.#streams.delete(h.stream.key)
+    this.#log.info({ stream: h.stream.key }, 'HLS rendition ended')
+  }
+
+  #dropIdle(): void {
+    const now = Date.now()
+    for (const h of this.#streams.values()) if (h.closed || now - h.lastRequest > this.#options.idleTimeoutMs) this.#drop(h)
+  }
+
+  close(): void {
+    clearInterval(this.#sweep)
+    for (const h of [...this.#streams.values()]) this.#drop(h)
+  }
+}

@@ -939,6 +939,43 @@ export interface MixRect {
   height: number
 }
 
+/** A recording's layout (`mp4Index`). */
+export interface Mp4FileIndex {
+  /** Bytes of the init segment (`ftyp` + `moov`) from offset 0. */
+  initLength: number
+  /** Track ids and their timescales, `[id, timescale, id, timescale, …]`. */
+  timescales: Array<number>
+  fragments: Array<Mp4IndexedFragment>
+}
+
+/**
+ * Indexes a fragmented MP4 recording on disk (reads box headers and each `moof`, at most
+ * 4 MiB each): its init segment and every whole fragment with its times; a file cut by a crash
+ * ends at its last whole fragment. Throws `MP4_MALFORMED_TAG` when the file does not begin
+ * with an init segment or cannot be read.
+ */
+export declare function mp4Index(path: string): Mp4FileIndex
+
+/** Where a fragment of a recording is and when it plays. */
+export interface Mp4IndexedFragment {
+  /** Byte offset of its `moof`. */
+  offset: number
+  /** `moof` + `mdat` bytes. */
+  length: number
+  /** Earliest decode time, ms from the file's time 0. */
+  startMs: number
+  /** Latest end of a sample, ms from the file's time 0. */
+  endMs: number
+}
+
+/**
+ * A fragment (`moof` + `mdat`) moved `shiftMs` on the timeline (every `tfdt`; negative is
+ * earlier, never below 0) and
+ * numbered `sequence`; `timescales` as `mp4Index` gives them. Throws `MP4_MALFORMED_TAG` when
+ * it does not decode.
+ */
+export declare function mp4Rebase(fragment: Uint8Array, shiftMs: number, sequence: number, timescales: Array<number>): Buffer
+
 /**
  * Muxes one message without per-connection state (fmt 0 then fmt 3 chunks of `chunkSize`
  * bytes), so the same bytes can be written to every player whose outgoing chunk size is

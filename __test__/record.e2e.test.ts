@@ -121,6 +121,34 @@ describe('recording', () => {
     const start = hashes(src.video).indexOf(video[0]!)
     expect(video).toEqual(hashes(src.video).slice(start))
     console.log(`rotation: ${files.length} files of ${files.map((f) => f.durationMs).join(', ')} ms`)
+
+    // Playback: the files listed from disk, the whole range as one MP4, and a part of it.
+    const listed = (await api('GET', '/api/recordings/files/live/rot')).json.files as { name: string; startedAt: string; durationMs: number; bytes: number }[]
+    expect(listed.map((f) => f.name)).toEqual(files.map((f) => f.path.split('/').at(-1)))
+    expect(listed.map((f) => f.durationMs)).toEqual(files.map((f) => f.durationMs))
+    const from = Date.parse(listed[0]!.startedAt) - 1000
+    const whole = await fetch(server.httpUrl(`/api/recordings/playback/live/rot?start=${new Date(from).toISOString()}&duration=60`))
+    expect(whole.status).toBe(200)
+    expect(whole.headers.get('content-type')).toBe('video/mp4')
+    const wholePath = join(dir, 'playback-whole.mp4')
+    writeFileSync(wholePath, Buffer.from(await whole.arrayBuffer()))
+    const played = await frameHashes(wholePath)
+    expect(played.errors).toBe('')
+    expect(hashes(played.video)).toEqual(video)
+    const pts = played.video.map((f) => f.pts)
+    expect(pts.every((t, i) => i === 0 || t > pts[i - 1]!), 'one timeline, increasing').toBe(true)
+    // one second inside the second file: its GOP that covers it
+    const second = Date.parse(listed[1]!.startedAt)
+    const part = await fetch(server.httpUrl(`/api/recordings/playback/live/rot?start=${second + 500}&duration=1`))
+    expect(part.status).toBe(200)
+    const partPath = join(dir, 'playback-part.mp4')
+    writeFileSync(partPath, Buffer.from(await part.arrayBuffer()))
+    const partFrames = hashes((await frameHashes(partPath)).video)
+    expect(partFrames.length % 50).toBe(0)
+    expect(video.join(',')).toContain(partFrames.join(','))
+    console.log(`playback: whole range ${played.video.length} frames from ${files.length} files; 1 s of the second file → ${partFrames.length} frames (its GOP)`)
+    expect((await fetch(server.httpUrl(`/api/recordings/playback/live/rot?start=${from - 3_600_000}&duration=10`))).status).toBe(404)
+    expect((await fetch(server.httpUrl('/api/recordings/playback/live/rot?start=yesterday&duration=10'))).status).toBe(400)
   }, 40_000)
 
   it('a Sluice killed mid-recording leaves an MP4 that decodes up to its last whole fragment', async () => {

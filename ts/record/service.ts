@@ -9,6 +9,10 @@
  * - `GET /api/recordings` → `{recordings: [...active], files: [...finished, newest first]}`;
  *   `GET /api/recordings/{id}`; `DELETE /api/recordings/{id}` stops one (its file is finished
  *   and reported).
+ * - Playback (see `playback.ts`): `GET /api/recordings/files/{app}/{stream}` → `{files}` on disk
+ *   with start, size and duration; `GET /api/recordings/playback/{app}/{stream}?start=ISO&
+ *   duration=seconds` → that range as one fragmented MP4 (`video/mp4`), 404 when no fMP4
+ *   recording covers it, 400 for a bad start or duration.
  *
  * Every finished file is the `recordDone` event of `Sluice` and the `on_record_done` webhook.
  */
@@ -21,6 +25,7 @@ import type { HttpServer } from '../http/server'
 import { readJson, sendJson } from '../http/server'
 import { HttpRequestError } from '../errors'
 import { Recording, type RecordedFile, type RecordFormat, type RecordingInfo, type RecordingOptions } from './recording'
+import { listRecordingFiles, playback } from './playback'
 
 type RecordConfig = SluiceConfig['record']
 
@@ -61,6 +66,35 @@ export class RecordingService {
       }
       const r = this.start(stream, { format, segmentDurationMs: body.segmentDurationMs, segmentMaxBytes: body.segmentMaxBytes }, false)
       sendJson(res, 201, r.info)
+    })
+    http.route('GET', /^\/api\/recordings\/files\/([^/]+)\/([^/]+)$/, async (_req, res, [app, name]) => {
+      sendJson(res, 200, { files: await listRecordingFiles(this.#config.directory, app!, name!) })
+    })
+    http.route('GET', /^\/api\/recordings\/playback\/([^/]+)\/([^/]+)$/, async (_req, res, [app, name], url) => {
+      const startParam = url.searchParams.get('start') ?? ''
+      const from = /^\d+$/.test(startParam) ? Number(startParam) : Date.parse(startParam)
+      const seconds = Number(url.searchParams.get('duration'))
+      if (!Number.isFinite(from)) throw new HttpRequestError(400, 'PLAYBACK_BAD_START', 'start must be an ISO 8601 time or ms since the epoch')
+      if (!(seconds > 0 && seconds <= 86_400)) throw new HttpRequestError(400, 'PLAYBACK_BAD_DURATION', 'duration must be seconds, more than 0 and at most 86400')
+      const files = await listRecordingFiles(this.#config.directory, app!, name!)
+      let started = false
+      const written = await playback(files, from, from + seconds * 1000, {
+        write: (chunk) => {
+          if (!started) {
+            started = true
+            res.writeHead(200, { 'Content-Type': 'video/mp4', 'Cache-Control': 'no-cache' })
+          }
+          if (res.destroyed) return Promise.reject(new Error('the client left'))
+          return res.write(chunk) ? Promise.resolve() : new Promise((resolve) => res.once('drain', resolve))
+        },
+      }).catch((error: unknown) => {
+        if (!started) throw error
+        this.#log.warn({ err: String(error) }, 'playback ended early')
+        res.destroy()
+        return -1
+      })
+      if (written === 0) throw new HttpRequestError(404, 'PLAYBACK_NOTHING', `no fMP4 recording of ${app}/${name} in that range`)
+      if (written > 0) res.end()
     })
     http.route('GET', /^\/api\/recordings\/([^/]+)$/, (_req, res, [id]) => sendJson(res, 200, this.#get(id!).info))
     http.route('DELETE', /^\/api\/recordings\/([^/]+)$/, (_req, res, [id]) => {

@@ -135,3 +135,52 @@ impl Fmp4Muxer {
         self.inner.finish().map(fragment).map_err(error)
     }
 }
+
+/// Where a fragment of a recording is and when it plays.
+#[napi(object)]
+pub struct Mp4IndexedFragment {
+    /// Byte offset of its `moof`.
+    pub offset: f64,
+    /// `moof` + `mdat` bytes.
+    pub length: f64,
+    /// Earliest decode time, ms from the file's time 0.
+    pub start_ms: f64,
+    /// Latest end of a sample, ms from the file's time 0.
+    pub end_ms: f64,
+}
+
+/// A recording's layout (`mp4Index`).
+#[napi(object)]
+pub struct Mp4FileIndex {
+    /// Bytes of the init segment (`ftyp` + `moov`) from offset 0.
+    pub init_length: f64,
+    /// Track ids and their timescales, `[id, timescale, id, timescale, …]`.
+    pub timescales: Vec<u32>,
+    pub fragments: Vec<Mp4IndexedFragment>,
+}
+
+/// Indexes a fragmented MP4 recording on disk (reads box headers and each `moof`, at most
+/// 4 MiB each): its init segment and every whole fragment with its times; a file cut by a crash
+/// ends at its last whole fragment. Throws `MP4_MALFORMED_TAG` when the file does not begin
+/// with an init segment or cannot be read.
+#[napi]
+pub fn mp4_index(path: String) -> Result<Mp4FileIndex> {
+    let mut file = std::fs::File::open(&path).map_err(|e| Error::new(Status::GenericFailure, format!("MP4_MALFORMED_TAG: {path}: {e}")))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let index = sluice_mp4::playback::index(&mut std::io::BufReader::new(&mut file), len).map_err(error)?;
+    Ok(Mp4FileIndex {
+        init_length: index.init_length as f64,
+        timescales: index.timescales.iter().flat_map(|(id, ts)| [*id, *ts]).collect(),
+        fragments: index.fragments.iter().map(|f| Mp4IndexedFragment { offset: f.offset as f64, length: f.length as f64, start_ms: f.start_ms, end_ms: f.end_ms }).collect(),
+    })
+}
+
+/// A fragment (`moof` + `mdat`) moved `shiftMs` on the timeline (every `tfdt`; negative is
+/// earlier, never below 0) and
+/// numbered `sequence`; `timescales` as `mp4Index` gives them. Throws `MP4_MALFORMED_TAG` when
+/// it does not decode.
+#[napi]
+pub fn mp4_rebase(fragment: &[u8], shift_ms: f64, sequence: u32, timescales: Vec<u32>) -> Result<Buffer> {
+    let pairs: Vec<(u32, u32)> = timescales.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+    sluice_mp4::playback::rebase(fragment, shift_ms, sequence, &pairs).map(Buffer::from).map_err(error)
+}

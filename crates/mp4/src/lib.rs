@@ -11,12 +11,15 @@
 //! - [`Fmp4Muxer`]: the timeline (ms → track ticks from the first frame on, durations from the
 //!   next frame's decode time, composition offsets from FLV's composition time), the init
 //!   segment (`ftyp` + `moov` with `mvex`) and fragments cut where the caller says.
+//! - [`playback`]: a recording's index (init segment, fragments and their times) and fragments
+//!   moved on the timeline, to serve a time range of several files as one fMP4.
 //!
 //! Box encoding is the `mp4-atom` crate's.
 
 mod error;
 mod fragment;
 mod muxer;
+pub mod playback;
 pub mod track;
 
 pub use error::Mp4Error;

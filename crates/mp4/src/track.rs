@@ -62,8 +62,22 @@ fn visual(width: u16, height: u16) -> Visual {
     }
 }
 
+/// Runs a third-party bitstream parser on publisher input: a panic in it is a missing size
+/// instead of a crash (Rust never panics across N-API).
+fn guarded<T>(parse: impl FnOnce() -> Option<T> + std::panic::UnwindSafe) -> Option<T> {
+    std::panic::catch_unwind(parse).ok().flatten()
+}
+
 /// Width and height of an H.264 SPS NAL unit (ITU-T H.264 §7.3.2.1.1, cropping applied).
 fn avc_dimensions(sps: &[u8]) -> Option<(u16, u16)> {
+    // h264-reader 0.9's decode_nal panics below 2 bytes; an SPS has at least 4
+    if sps.len() < 4 {
+        return None;
+    }
+    guarded(|| avc_dimensions_unguarded(sps))
+}
+
+fn avc_dimensions_unguarded(sps: &[u8]) -> Option<(u16, u16)> {
     let rbsp = h264_reader::rbsp::decode_nal(sps).ok()?;
     let sps = h264_reader::nal::sps::SeqParameterSet::from_bits(h264_reader::rbsp::BitReader::new(
         &*rbsp,
@@ -75,6 +89,10 @@ fn avc_dimensions(sps: &[u8]) -> Option<(u16, u16)> {
 
 /// Width and height of an H.265 SPS NAL unit (ITU-T H.265 §7.3.2.2, conformance window applied).
 fn hevc_dimensions(sps: &[u8]) -> Option<(u16, u16)> {
+    guarded(|| hevc_dimensions_unguarded(sps))
+}
+
+fn hevc_dimensions_unguarded(sps: &[u8]) -> Option<(u16, u16)> {
     let sps = scuffle_h265::SpsNALUnit::parse(Cursor::new(sps)).ok()?;
     Some((
         u16::try_from(sps.rbsp.cropped_width()).ok()?,

@@ -218,3 +218,41 @@ fn refuses_bad_tags_and_keeps_going() {
         Pushed::Config { changed: true }
     );
 }
+
+#[test]
+fn index_and_rebase_play_two_files_as_one() {
+    let flv = tmp("index-source.flv");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", flv.to_str().unwrap(),
+    ]);
+    let (file, ends) = mux(&flv_tags(&std::fs::read(&flv).unwrap()));
+    let index = sluice_mp4::playback::index(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
+    assert_eq!(index.fragments.len(), ends.len());
+    assert_eq!(index.timescales, vec![(1, 90_000), (2, 48_000)]);
+    assert_eq!(index.fragments.last().map(|f| f.offset + f.length), Some(file.len() as u64));
+    let duration = index.fragments.last().unwrap().end_ms;
+    assert!((2990.0..3100.0).contains(&duration), "{duration}");
+    for w in index.fragments.windows(2) {
+        assert!(w[1].start_ms >= w[0].start_ms && w[0].offset + w[0].length == w[1].offset);
+    }
+    // A cut file: whole fragments only.
+    let cut = sluice_mp4::playback::index(&mut std::io::Cursor::new(&file[..file.len() - 10]), file.len() as u64 - 10).unwrap();
+    assert_eq!(cut.fragments.len(), ends.len() - 1);
+
+    // The file, then its fragments again `duration` later: one fMP4 twice as long.
+    let mut joined = file.clone();
+    for (i, f) in index.fragments.iter().enumerate() {
+        let bytes = &file[f.offset as usize..(f.offset + f.length) as usize];
+        joined.extend(sluice_mp4::playback::rebase(bytes, duration, 1000 + i as u32, &index.timescales).unwrap());
+    }
+    let out = tmp("joined.mp4");
+    std::fs::write(&out, &joined).unwrap();
+    let once = hashes(&flv, 0);
+    let twice = hashes(&out, 0);
+    assert_eq!(twice.len(), 2 * once.len());
+    assert_eq!(twice[once.len()..], once[..]);
+    let probe = Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", out.to_str().unwrap()]).output().unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&probe.stdout).trim().parse().unwrap();
+    assert!((5.9..6.3).contains(&seconds), "joined duration {seconds} s");
+}

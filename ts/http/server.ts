@@ -25,6 +25,7 @@ import type { Duplex } from 'node:stream'
 import type { z } from 'zod'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
+import type { IngestDiagnosticsInfo } from '../hub/ingest-diagnostics'
 import { BodyTooLargeError, HttpRequestError, ListenError } from '../errors'
 import type { Stream } from '../hub/stream'
 import { adminRefusal, isAdmin } from './admin'
@@ -70,6 +71,8 @@ export interface StreamInfo {
   players: number
   /** Seconds since the publisher started. */
   uptime: number
+  /** What in the publisher's stream slows viewers' starts or playback (B-frames, timestamps going back, GOPs past the cache, A/V drift). */
+  ingest: IngestDiagnosticsInfo
 }
 
 export function describeStream(s: Stream, now = Date.now()): StreamInfo {
@@ -89,6 +92,7 @@ export function describeStream(s: Stream, now = Date.now()): StreamInfo {
     publisher: s.publisher ? { protocol: s.publisher.protocol, address: s.publisher.remoteAddress } : null,
     players: s.subscribers.size,
     uptime: s.isLive ? Math.round((now - s.publishedAt) / 1000) : 0,
+    ingest: s.ingest.info,
   }
 }
 

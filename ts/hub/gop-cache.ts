@@ -21,18 +21,28 @@ export class GopCache {
     this.#limits = { maxBytes: 32 * 1024 * 1024, maxFrames: 4096, ...limits }
   }
 
-  /** Adds a coded frame (not a sequence header). */
-  push(frame: MediaFrame): void {
+  /**
+   * Adds a coded frame (not a sequence header). Returns false when it took the cache past a
+   * bound (the cache emptied: the GOP is too long for it).
+   */
+  push(frame: MediaFrame): boolean {
     if (frame.kind === 'video' && frame.keyframe) {
       this.clear()
     } else if (this.#frames.length === 0) {
-      return // nothing before the first keyframe is useful to a new player
+      return true // nothing before the first keyframe is useful to a new player
     }
     this.#frames.push(frame)
     this.#bytes += frame.payload.length
     if (this.#bytes > this.#limits.maxBytes || this.#frames.length > this.#limits.maxFrames) {
       this.clear()
+      return false
     }
+    return true
+  }
+
+  /** The bounds, as text for a warning. */
+  get limitsText(): string {
+    return `maxBytes ${this.#limits.maxBytes}, maxFrames ${this.#limits.maxFrames}`
   }
 
   /** Frames from the last keyframe, oldest first (empty when none). */

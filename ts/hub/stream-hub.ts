@@ -90,7 +90,10 @@ export class StreamHub {
     const key = `${app}/${name}`
     let stream = this.#streams.get(key)
     if (!stream) {
-      stream = new Stream(app, name, this.#options)
+      stream = new Stream(app, name, {
+        ...this.#options,
+        onIngestWarning: (s, kind, text) => this.#options.log?.warn({ stream: s.key, publisher: s.publisher?.id, protocol: s.publisher?.protocol, kind }, `ingest: ${text}`),
+      })
       this.#streams.set(key, stream)
     }
     return stream

@@ -3,6 +3,7 @@
  * subscribers. Work that is the same for every subscriber happens here, once.
  */
 import { GopCache, type GopCacheLimits } from './gop-cache'
+import { IngestDiagnostics } from './ingest-diagnostics'
 import type { MediaFrame } from './media-frame'
 import { native } from '../native'
 import type { RtpSource } from './rtp-source'
@@ -72,6 +73,9 @@ export class Stream {
 
   readonly #unpublishGraceMs: number
   #unpublishTimer: NodeJS.Timeout | null = null
+  readonly #onIngestWarning: (stream: Stream, kind: string, text: string) => void
+  /** The current publisher's ingest diagnostics. */
+  #diagnostics: IngestDiagnostics
 
   /**
    * `unpublishGraceMs`: how long subscribers keep waiting, unaware, when the publisher leaves,
@@ -79,11 +83,22 @@ export class Stream {
    * reconnect, an ffmpeg restart) continues the stream for them seamlessly; this matters for
    * players such as ffmpeg and librtmp, which end on NetStream.Play.UnpublishNotify.
    */
-  constructor(app: string, name: string, options: { gopLimits?: Partial<GopCacheLimits>; unpublishGraceMs?: number } = {}) {
+  constructor(app: string, name: string, options: { gopLimits?: Partial<GopCacheLimits>; unpublishGraceMs?: number; onIngestWarning?: (stream: Stream, kind: string, text: string) => void } = {}) {
     this.app = app
     this.name = name
     this.#gop = new GopCache(options.gopLimits)
     this.#unpublishGraceMs = options.unpublishGraceMs ?? 3000
+    this.#onIngestWarning = options.onIngestWarning ?? (() => {})
+    this.#diagnostics = this.#newDiagnostics()
+  }
+
+  #newDiagnostics(): IngestDiagnostics {
+    return new IngestDiagnostics((kind, text) => this.#onIngestWarning(this, kind, text))
+  }
+
+  /** What the current (or last) publisher's stream looks like: B-frames, timestamps, GOP, A/V drift. */
+  get ingest(): IngestDiagnostics {
+    return this.#diagnostics
   }
 
   get key(): string {
@@ -160,6 +175,7 @@ export class Stream {
     this.#video = null
     this.#audio = null
     this.#gop.clear()
+    this.#diagnostics = this.#newDiagnostics()
     this.#rebasePending = this.#lastDts !== null
     this.#bytesIn = 0
     this.#windowStart = Date.now()
@@ -234,7 +250,8 @@ export class Stream {
       if (kind === 'video' && !this.#video) this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }
       if (kind === 'audio' && !this.#audio) this.#audio = native.describeAudioTag(payload) ?? { codec: 'unknown' }
       this.#lastDts = streamDts
-      this.#gop.push(frame)
+      this.#diagnostics.frame(kind, dts, dts + compositionTime, keyframe)
+      if (!this.#gop.push(frame)) this.#diagnostics.gopOverflow(this.#gop.limitsText)
     }
     for (const s of this.#subscribers) s.onFrame(this, frame)
   }

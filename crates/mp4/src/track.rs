@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use mp4_atom::{Audio, Avc1, Avcc, Codec, Decode, Dops, Esds, Hvc1, Hvcc, Mp4a, Opus, Visual};
+use mp4_atom::{Audio, Av01, Av1c, Avc1, Avcc, Codec, Decode, Dops, Esds, Hvc1, Hvcc, Mp4a, Opus, Visual, Vp09, VpcC};
 use sluice_rtmp::flv::{
     AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader,
     SOUND_AAC,
@@ -30,7 +30,8 @@ pub struct Track {
     pub timescale: u32,
     /// The sample entry (`avc1`, `hvc1`, `mp4a`, `Opus`).
     pub codec: Codec,
-    /// Pixels (from the SPS, cropped); 0 for audio.
+    /// Pixels (from the SPS, cropped; 0 for AV1 and VP9, whose decoders read them from the
+    /// bitstream); 0 for audio.
     pub width: u16,
     pub height: u16,
     /// RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`), for HLS
@@ -52,6 +53,12 @@ fn decode_record<T: Decode>(kind: &[u8; 4], record: &[u8]) -> Result<T, Mp4Error
     atom.extend_from_slice(record);
     T::decode(&mut Cursor::new(atom.as_slice()))
         .map_err(|e| Mp4Error::MalformedTag(format!("{}: {e}", String::from_utf8_lossy(kind))))
+}
+
+/// RFC 6381 string of AV1 (AV1-ISOBMFF §5: `av01.P.LLT.DD`).
+fn av1_codec_string(c: &Av1c) -> String {
+    let depth = if c.twelve_bit { 12 } else if c.high_bitdepth { 10 } else { 8 };
+    format!("av01.{}.{:02}{}.{:02}", c.seq_profile, c.seq_level_idx_0, if c.seq_tier_0 { 'H' } else { 'M' }, depth)
 }
 
 fn visual(width: u16, height: u16) -> Visual {
@@ -102,8 +109,9 @@ fn hevc_dimensions_unguarded(sps: &[u8]) -> Option<(u16, u16)> {
 
 impl Track {
     /// A video track from a sequence header tag body (legacy AVC/HEVC or Enhanced RTMP
-    /// `avc1`/`hvc1`). Errors: [`Mp4Error::MalformedTag`] (not a sequence header, a record that
-    /// does not parse), [`Mp4Error::UnsupportedCodec`] (AV1, VP9 and legacy codecs, for now).
+    /// `avc1`/`hvc1`/`av01`/`vp09`). Errors: [`Mp4Error::MalformedTag`] (not a sequence header,
+    /// a record that does not parse), [`Mp4Error::UnsupportedCodec`] (legacy codecs: Sorenson,
+    /// VP6, screen video).
     pub fn video(body: &[u8]) -> Result<Track, Mp4Error> {
         let header = VideoTagHeader::parse(body)
             .ok_or_else(|| Mp4Error::MalformedTag("video tag header truncated".into()))?;
@@ -151,6 +159,21 @@ impl Track {
                     h,
                     parsed.codec_string(),
                 )
+            }
+            VideoCodec::Av1 => {
+                // Enhanced RTMP `av01` SequenceStart: the AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3)
+                let av1c: Av1c = decode_record(b"av1C", record)?;
+                let codec_string = av1_codec_string(&av1c);
+                (Codec::Av01(Av01 { visual: visual(0, 0), av1c, ..Av01::default() }), 0, 0, codec_string)
+            }
+            VideoCodec::Vp9 => {
+                // Enhanced RTMP `vp09` SequenceStart: the VPCodecConfigurationRecord, the body of
+                // a version-1 `vpcC` FullBox (VP Codec ISO Media File Format Binding §2.2)
+                let mut full_box = vec![1, 0, 0, 0];
+                full_box.extend_from_slice(record);
+                let vpcc: VpcC = decode_record(b"vpcC", &full_box)?;
+                let codec_string = format!("vp09.{:02}.{:02}.{:02}", vpcc.profile, vpcc.level, vpcc.bit_depth);
+                (Codec::Vp09(Vp09 { visual: visual(0, 0), vpcc, ..Vp09::default() }), 0, 0, codec_string)
             }
             other => return Err(Mp4Error::UnsupportedCodec(format!("video {other:?}"))),
         };

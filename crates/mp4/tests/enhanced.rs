@@ -1,0 +1,146 @@
+//! Enhanced RTMP video in fragmented MP4: ffmpeg encodes AV1 (SVT-AV1), VP9 (libvpx) and H.265
+//! (x265) into fMP4; its samples become Enhanced RTMP tag bodies (`av01`/`vp09`/`hvc1`
+//! SequenceStart with the configuration record, CodedFrames), go through `Fmp4Muxer`, and
+//! ffmpeg decodes the result frame for frame like its own file.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::process::Command;
+
+use mp4_atom::{Any, Codec, Decode, Encode, Moof, Moov};
+use sluice_mp4::{Fmp4Muxer, Pushed};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-mp4-ex-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn ffmpeg(args: &[&str]) -> String {
+    let out = Command::new("ffmpeg").args(["-hide_banner", "-v", "error", "-y"]).args(args).output().expect("ffmpeg runs");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn hashes(path: &std::path::Path) -> Vec<String> {
+    let out = ffmpeg(&["-i", path.to_str().unwrap(), "-map", "0:v", "-f", "framemd5", "-"]);
+    out.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(',').nth(5).map(|h| h.trim().to_owned())).collect()
+}
+
+/// A video sample of an fMP4 file ffmpeg wrote: decode time (ms), composition offset (ms), sync, data.
+struct Sample {
+    dts_ms: f64,
+    cts_ms: f64,
+    sync: bool,
+    data: Vec<u8>,
+}
+
+/// The video sample entry's configuration box body (without its header) and the samples.
+fn read_fmp4(bytes: &[u8]) -> (Codec, Vec<Sample>) {
+    let mut cursor = Cursor::new(bytes);
+    let mut codec = None;
+    let mut timescale = 0;
+    let mut samples = Vec::new();
+    while (cursor.position() as usize) < bytes.len() {
+        let start = cursor.position() as usize;
+        match Any::decode(&mut cursor).unwrap() {
+            Any::Moov(Moov { trak, .. }) => {
+                codec = Some(trak[0].mdia.minf.stbl.stsd.codecs[0].clone());
+                timescale = trak[0].mdia.mdhd.timescale;
+            }
+            Any::Moof(Moof { traf, .. }) => {
+                let traf = &traf[0];
+                let mut dts = traf.tfdt.as_ref().unwrap().base_media_decode_time;
+                for trun in &traf.trun {
+                    let mut at = start + trun.data_offset.unwrap() as usize;
+                    for (i, s) in trun.samples.iter().enumerate() {
+                        let size = s.size.or(traf.tfhd.default_sample_size).unwrap() as usize;
+                        let flags = s.flags.or(if i == 0 { None } else { traf.tfhd.default_sample_flags }).or(traf.tfhd.default_sample_flags).unwrap_or(0);
+                        let ms = |t: f64| t * 1000.0 / f64::from(timescale);
+                        samples.push(Sample { dts_ms: ms(dts as f64), cts_ms: ms(s.cts.unwrap_or(0) as f64), sync: flags & 0x0001_0000 == 0, data: bytes[at..at + size].to_vec() });
+                        at += size;
+                        dts += u64::from(s.duration.or(traf.tfhd.default_sample_duration).unwrap());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (codec.unwrap(), samples)
+}
+
+/// A box's body: the box encoded, its 8-byte header (and a FullBox's 4 bytes with `full`) cut.
+fn body<T: Encode>(atom: &T, full: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    atom.encode(&mut out).unwrap();
+    out[if full { 12 } else { 8 }..].to_vec()
+}
+
+/// Enhanced RTMP video tag bodies (v1: `[IsExHeader|FrameType|PacketType][FourCC]…`) for the samples.
+fn enhanced_tags(codec: &Codec, samples: &[Sample]) -> Vec<(f64, Vec<u8>)> {
+    let (fourcc, record, with_cts): (&[u8; 4], Vec<u8>, bool) = match codec {
+        Codec::Av01(c) => (b"av01", body(&c.av1c, false), false),
+        Codec::Vp09(c) => (b"vp09", body(&c.vpcc, true), false),
+        Codec::Hev1(c) => (b"hvc1", body(&c.hvcc, false), true),
+        Codec::Hvc1(c) => (b"hvc1", body(&c.hvcc, false), true),
+        other => panic!("unexpected codec {other:?}"),
+    };
+    let mut tags = vec![(0.0, [&[0x80 | (1 << 4)][..], fourcc, &record].concat())];
+    for s in samples {
+        let frame_type = if s.sync { 1 } else { 2 };
+        let mut tag = vec![0x80 | (frame_type << 4) | 1];
+        tag.extend_from_slice(fourcc);
+        if with_cts {
+            tag.extend_from_slice(&(s.cts_ms.round() as i32).to_be_bytes()[1..]);
+        }
+        tag.extend_from_slice(&s.data);
+        tags.push((s.dts_ms, tag));
+    }
+    tags
+}
+
+fn round_trip(name: &str, encoder: &[&str], codec_prefix: &str) {
+    let source = tmp(&format!("{name}.mp4"));
+    let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3"];
+    args.extend_from_slice(encoder);
+    args.extend_from_slice(&["-g", "25", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", source.to_str().unwrap()]);
+    ffmpeg(&args);
+    let (codec, samples) = read_fmp4(&std::fs::read(&source).unwrap());
+    let tags = enhanced_tags(&codec, &samples);
+    let mut m = Fmp4Muxer::new();
+    let mut file = Vec::new();
+    for (dts, tag) in &tags {
+        let pushed = m.push_video(tag, *dts).unwrap();
+        if file.is_empty() {
+            assert_eq!(pushed, Pushed::Config { changed: false });
+            let track = m.video_track().unwrap();
+            assert!(track.codec_string.starts_with(codec_prefix), "{}", track.codec_string);
+            file = m.init_segment().unwrap();
+        } else if tag[0] >> 4 & 7 == 1 {
+            if let Some(f) = m.fragment(Some(*dts)).unwrap() {
+                file.extend(f.bytes);
+            }
+        }
+    }
+    file.extend(m.finish().unwrap().unwrap().bytes);
+    let out = tmp(&format!("{name}-out.mp4"));
+    std::fs::write(&out, &file).unwrap();
+    let (want, got) = (hashes(&source), hashes(&out));
+    assert_eq!(got.len(), 75, "{name}: frames");
+    assert_eq!(got, want, "{name}: frames as ffmpeg's own file");
+}
+
+#[test]
+fn av1_from_enhanced_rtmp() {
+    round_trip("av1", &["-c:v", "libsvtav1", "-preset", "12"], "av01.0.");
+}
+
+#[test]
+fn vp9_from_enhanced_rtmp() {
+    round_trip("vp9", &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"], "vp09.00.");
+}
+
+#[test]
+fn hevc_from_enhanced_rtmp() {
+    round_trip("hevc", &["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:bframes=2"], "hvc1.");
+}

@@ -807,7 +807,10 @@ export interface AvcParameterSets {
 
 /** What a sequence header says about the codec. */
 export interface CodecInfo {
-  /** `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, or `"flv-<id>"`. */
+  /**
+   * `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, `"FLAC"`, `"AC-3"`,
+   * `"E-AC-3"`, or `"flv-<id>"`.
+   */
   codec: string
   /** RFC 6381 codec string when known (`avc1.64001f`, `mp4a.40.2`). */
   codecString?: string
@@ -819,6 +822,13 @@ export interface CodecInfo {
   profile?: number
   /** H.264 level_idc. */
   level?: number
+  /**
+   * Enhanced RTMP v2: the message is for other tracks than the default track 0 alone
+   * (multitrack: not OneTrack, or a OneTrack message of a track other than 0).
+   */
+  otherTracks: boolean
+  /** Enhanced RTMP v2: the multitrack message's first track id (0 when not multitrack). */
+  trackId: number
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * - `GET /hls/{app}/{stream}/index.m3u8` — the media playlist (see `playlist.ts`). The first
  *   request for a live stream starts its rendition (`HlsStream`) from the GOP cache; a
- *   rendition nobody asked anything of for `idleTimeoutMs` is dropped. Blocking reload
+ *   rendition nobody asked anything of for `idleTimeoutMs` is dropped; the first playlist is
+ *   answered once it lists a whole segment. Blocking reload
  *   (`_HLS_msn`, `_HLS_part`: held until that part exists, 503 after three target durations,
  *   400 when it lies too far ahead), delta updates (`_HLS_skip=YES`).
  * - `init{n}.mp4`, `seg{msn}.m4s` (complete segments), `part{msn}.{i}.m4s` (a part; the one
@@ -129,9 +130,10 @@ export class HlsService {
         return !!s && (part === null ? s.complete : s.parts.length > part)
       }
       if (!(await h.wait(ready, blockMs))) return send(res, 503, 'text/plain', 'the requested part did not come in time', 'no-cache')
-    } else if (!h.current && h.complete.length === 0) {
-      // a new rendition: the first part
-      await h.wait(() => h.segments.length > 0 && (h.segments[0]!.parts.length > 0 || h.segments[0]!.complete), blockMs)
+    } else if (h.complete.length === 0) {
+      // a new rendition: a playlist with at least one whole segment, which plain HLS players
+      // (ffmpeg) need to start; LL-HLS players get its parts too
+      await h.wait(() => h.complete.length > 0, blockMs)
     }
     send(res, 200, 'application/vnd.apple.mpegurl', renderPlaylist(h, { query, skip: url.searchParams.get('_HLS_skip') === 'YES' }), 'no-cache')
   }

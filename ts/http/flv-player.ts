@@ -136,7 +136,7 @@ class FlvPlayer implements Subscriber {
     this.#sink.write(flvHeader(true, true))
     this.onPublish(stream)
     if (stream.metadata) this.#sink.write(flvTag(18, 0, stream.metadata))
-    for (const h of [stream.videoSequenceHeader, stream.audioSequenceHeader]) if (h) this.#send(h)
+    for (const h of stream.sequenceHeaders) this.#send(h)
     const gop = stream.gop
     if (gop.length > 0) {
       this.#gate.startedOnGop()

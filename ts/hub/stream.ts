@@ -57,6 +57,8 @@ export class Stream {
   #metadataValues: Record<string, unknown> | null = null
   #videoSequenceHeader: MediaFrame | null = null
   #audioSequenceHeader: MediaFrame | null = null
+  /** Enhanced RTMP v2 multitrack: sequence starts of other tracks than the default one, by kind and first track id. */
+  readonly #trackSequenceHeaders = new Map<string, MediaFrame>()
   #video: CodecSummary | null = null
   #audio: CodecSummary | null = null
   /** Added to publisher timestamps so the stream's timeline never goes back across restarts. */
@@ -125,6 +127,14 @@ export class Stream {
   get audioSequenceHeader(): MediaFrame | null {
     return this.#audioSequenceHeader
   }
+  /**
+   * Every sequence header a new player needs, in order: the default video and audio tracks',
+   * then those of other Enhanced RTMP v2 multitrack tracks (RTMP, FLV players and recordings
+   * replay them all; players of one track use the first two).
+   */
+  get sequenceHeaders(): MediaFrame[] {
+    return [this.#videoSequenceHeader, this.#audioSequenceHeader, ...this.#trackSequenceHeaders.values()].filter((h): h is MediaFrame => !!h)
+  }
   /** Whether this stream carries video (a video sequence header or frame was seen). */
   get hasVideo(): boolean {
     return this.#video !== null
@@ -172,6 +182,7 @@ export class Stream {
     this.#metadataValues = null
     this.#videoSequenceHeader = null
     this.#audioSequenceHeader = null
+    this.#trackSequenceHeaders.clear()
     this.#video = null
     this.#audio = null
     this.#gop.clear()
@@ -239,12 +250,15 @@ export class Stream {
       payload,
     }
     if (sequenceHeader) {
-      if (kind === 'video') {
+      const info = kind === 'video' ? native.describeVideoTag(payload) : native.describeAudioTag(payload)
+      if (info?.otherTracks) {
+        this.#trackSequenceHeaders.set(`${kind}:${info.trackId}`, frame)
+      } else if (kind === 'video') {
         this.#videoSequenceHeader = frame
-        this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }
+        this.#video = info ?? { codec: 'unknown' }
       } else {
         this.#audioSequenceHeader = frame
-        this.#audio = native.describeAudioTag(payload) ?? { codec: 'unknown' }
+        this.#audio = info ?? { codec: 'unknown' }
       }
     } else {
       if (kind === 'video' && !this.#video) this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }

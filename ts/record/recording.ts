@@ -79,6 +79,8 @@ type Muxer = InstanceType<typeof native.Fmp4Muxer>
 
 /** Audio-only streams: a fragment per this much audio, ms. */
 const AUDIO_FRAGMENT_MS = 1000
+/** A file waits this long (ms of media) after its first keyframe for the audio configuration. */
+const AUDIO_WAIT_MS = 1000
 /** An audio-only stream is assumed after this much audio without a video sequence header, ms. */
 const AUDIO_ONLY_AFTER_MS = 1000
 
@@ -196,7 +198,11 @@ export class Recording implements Subscriber {
     if (file?.error) return this.stop(`write failed: ${file.error.message}`)
     const video = frame.kind === 'video'
     if (!file) {
+      if (this.#waiting.length > 0) return this.#wait(stream, frame)
       if (video ? !frame.keyframe || !stream.videoSequenceHeader : !this.#audioOnly(stream, frame)) return
+      // a publish's audio configuration often comes just after its first keyframe: hold the
+      // GOP's start until it does (or AUDIO_WAIT_MS of media passed), so the file has both tracks
+      if (video && !stream.audioSequenceHeader) return this.#wait(stream, frame)
       this.#open(stream, frame.dts)
     } else if (video && frame.keyframe && this.#rotationDue(file, frame.dts)) {
       this.#rotate(stream, frame.dts, 'rotated')
@@ -222,6 +228,19 @@ export class Recording implements Subscriber {
     await Promise.all([...this.#closing])
   }
 
+  /** Frames from a keyframe on, held until the audio configuration comes (see `onFrame`). */
+  #waiting: MediaFrame[] = []
+
+  #wait(stream: Stream, frame: MediaFrame): void {
+    this.#waiting.push(frame)
+    const first = this.#waiting[0]!
+    if (!stream.audioSequenceHeader && frame.dts - first.dts < AUDIO_WAIT_MS) return
+    const held = this.#waiting
+    this.#waiting = []
+    this.#open(stream, first.dts)
+    for (const f of held) this.#write(f)
+  }
+
   #audioOnly(stream: Stream, frame: MediaFrame): boolean {
     if (stream.videoSequenceHeader) return false
     this.#audioSince ??= frame.dts
@@ -235,7 +254,7 @@ export class Recording implements Subscriber {
 
   /** The sequence headers in the file are not the stream's any more. */
   #configChanged(stream: Stream): boolean {
-    return [stream.videoSequenceHeader, stream.audioSequenceHeader].some((h) => !!h && !this.#headers.has(h))
+    return stream.sequenceHeaders.some((h) => !this.#headers.has(h))
   }
 
   /** The sequence headers written to the open file. */
@@ -248,7 +267,7 @@ export class Recording implements Subscriber {
     for (let i = 1; this.#file?.path === filePath; i++) filePath = path.join(dir, `${fileStamp(Date.now())}-${i}.${ext}`)
     const file = new RecordFile(filePath, dts)
     this.#file = file
-    this.#headers = new Set([stream.videoSequenceHeader, stream.audioSequenceHeader].filter((h): h is MediaFrame => !!h))
+    this.#headers = new Set(stream.sequenceHeaders)
     this.#lastCut = dts
     if (this.#options.format === 'flv') {
       file.write(Buffer.from([0x46, 0x4c, 0x56, 1, (stream.audioSequenceHeader ? 4 : 0) | (stream.videoSequenceHeader ? 1 : 0), 0, 0, 0, 9, 0, 0, 0, 0]))

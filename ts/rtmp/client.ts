@@ -97,6 +97,12 @@ export type RtmpClientEvents = {
 type State = 'connecting' | 'handshake' | 'connecting-app' | 'creating-stream' | 'starting' | 'ready' | 'closed'
 
 const TX_CONNECT = 1
+/**
+ * Enhanced RTMP v2 properties of our `connect`: every codec can be forwarded (`"*":
+ * CanForward`, 0x04; `fourCcList` for v1 servers) and multitrack, ModEx and nanosecond offsets
+ * parsed (`capsEx` 0x0E).
+ */
+const ENHANCED_RTMP_CONNECT = { fourCcList: ['*'], videoFourCcInfoMap: { '*': 0x04 }, audioFourCcInfoMap: { '*': 0x04 }, capsEx: 0x0e }
 const TX_CREATE_STREAM = 4
 
 export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
@@ -109,6 +115,7 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
   readonly #timer: NodeJS.Timeout
   #state: State = 'connecting'
   #messageStreamId = 0
+  #serverProperties: Record<string, unknown> = {}
 
   constructor(url: RtmpUrl, mode: 'publish' | 'play', options: RtmpClientOptions) {
     super()
@@ -149,6 +156,14 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
   get state(): string {
     return this.#state
   }
+  /**
+   * The properties object of the server's `connect` answer (`fmsVer`, `capabilities`, and for an
+   * Enhanced RTMP server `capsEx`, `videoFourCcInfoMap`, …); empty before it.
+   */
+  get serverProperties(): Record<string, unknown> {
+    return this.#serverProperties
+  }
+
   /** The message stream id of the publish or play (0 before `ready`). */
   get messageStreamId(): number {
     return this.#messageStreamId
@@ -198,6 +213,8 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
         flashVer: 'FMLE/3.0 (compatible; Sluice)',
         tcUrl: this.url.tcUrl,
         ...(this.mode === 'play' ? { fpad: false, capabilities: 15, audioCodecs: 3191, videoCodecs: 252, videoFunction: 1 } : {}),
+        // Enhanced RTMP: Sluice forwards every codec, multitrack, ModEx and nanosecond offsets
+        ...ENHANCED_RTMP_CONNECT,
       })
       this.#flush()
       return
@@ -214,6 +231,7 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
     const info = (e.values?.[0] ?? {}) as { level?: string; code?: string; description?: string }
     if (name === '_error') return this.close(`${describe(tx)} refused: ${info.code ?? ''} ${info.description ?? ''}`.trim())
     if (name === '_result' && tx === TX_CONNECT && this.#state === 'connecting-app') {
+      this.#serverProperties = (e.commandObject ?? {}) as Record<string, unknown>
       this.#state = 'creating-stream'
       const s = this.#session
       if (this.mode === 'publish') {

@@ -41,6 +41,23 @@ type StreamSlot =
 
 let nextConnectionId = 1
 
+/** Enhanced RTMP `FourCcInfoMask` CanForward (v2, "Enhancing NetConnection connect Command"). */
+const FOURCC_CAN_FORWARD = 0x04
+/** `CapsExMask`: Multitrack 0x02, ModEx 0x04, TimestampNanoOffset 0x08 (no Reconnect). */
+const CAPS_EX = 0x02 | 0x04 | 0x08
+
+/**
+ * What the `_result` of `connect` adds for an Enhanced RTMP client (one whose connect object
+ * has `fourCcList`, `videoFourCcInfoMap`, `audioFourCcInfoMap` or `capsEx`): Sluice forwards
+ * every codec as it comes (`"*": CanForward`, and `fourCcList: ["*"]` for v1 clients), and
+ * multitrack, ModEx and nanosecond timestamp offsets (`capsEx`). Nothing for legacy clients.
+ */
+export function enhancedRtmpAnswer(connect: Record<string, unknown>): Record<string, unknown> {
+  const enhanced = ['fourCcList', 'videoFourCcInfoMap', 'audioFourCcInfoMap', 'capsEx'].some((k) => k in connect)
+  if (!enhanced) return {}
+  return { fourCcList: ['*'], videoFourCcInfoMap: { '*': FOURCC_CAN_FORWARD }, audioFourCcInfoMap: { '*': FOURCC_CAN_FORWARD }, capsEx: CAPS_EX }
+}
+
 export class RtmpConnection implements MergedWriter {
   readonly id: string
   readonly socket: Socket
@@ -232,7 +249,7 @@ export class RtmpConnection implements MergedWriter {
     s.sendWindowAckSize(this.options.windowAckSize)
     s.sendPeerBandwidth(this.options.windowAckSize, 2)
     s.setChunkSize(this.options.chunkSize)
-    s.sendCommand(0, '_result', tx, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, [
+    s.sendCommand(0, '_result', tx, { fmsVer: 'FMS/3,0,1,123', capabilities: 31, ...enhancedRtmpAnswer(obj) }, [
       { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: this.#objectEncoding },
     ])
     this.flush()

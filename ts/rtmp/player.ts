@@ -55,9 +55,7 @@ export class RtmpPlayer implements Subscriber {
 
   #sendStreamHead(stream: Stream): void {
     if (stream.metadata) this.#connection.sendDataPayload(this.messageStreamId, 0, stream.metadata)
-    for (const header of [stream.videoSequenceHeader, stream.audioSequenceHeader]) {
-      if (header) this.#write(header)
-    }
+    for (const header of stream.sequenceHeaders) this.#write(header)
     const gop = stream.gop
     if (gop.length > 0) {
       this.#gate.startedOnGop()

@@ -100,7 +100,7 @@ export class RtmpPush implements Subscriber {
     this.#log.info('RTMP push connected')
     const s = this.#stream
     if (s.metadata) client.sendMetadata(s.metadata)
-    for (const h of [s.videoSequenceHeader, s.audioSequenceHeader]) if (h) this.#write(client, h)
+    for (const h of s.sequenceHeaders) this.#write(client, h)
     if (s.gop.length > 0) {
       this.#gate.startedOnGop()
       for (const f of s.gop) this.#write(client, f)

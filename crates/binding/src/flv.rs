@@ -9,7 +9,8 @@ use sluice_rtmp::flv::{
 /// What a sequence header says about the codec.
 #[napi(object)]
 pub struct CodecInfo {
-    /// `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, or `"flv-<id>"`.
+    /// `"H264"`, `"H265"`, `"AV1"`, `"VP9"`, `"AAC"`, `"MP3"`, `"Opus"`, `"FLAC"`, `"AC-3"`,
+    /// `"E-AC-3"`, or `"flv-<id>"`.
     pub codec: String,
     /// RFC 6381 codec string when known (`avc1.64001f`, `mp4a.40.2`).
     pub codec_string: Option<String>,
@@ -21,6 +22,15 @@ pub struct CodecInfo {
     pub profile: Option<u32>,
     /// H.264 level_idc.
     pub level: Option<u32>,
+    /// Enhanced RTMP v2: the message is for other tracks than the default track 0 alone
+    /// (multitrack: not OneTrack, or a OneTrack message of a track other than 0).
+    pub other_tracks: bool,
+    /// Enhanced RTMP v2: the multitrack message's first track id (0 when not multitrack).
+    pub track_id: u32,
+}
+
+fn other_tracks(m: Option<sluice_rtmp::flv::Multitrack>) -> (bool, u32) {
+    m.map_or((false, 0), |m| (!m.is_default_track_only(), u32::from(m.first_track_id)))
 }
 
 /// Describes the codec of a video message body (FLV §E.4.3.1 / Enhanced RTMP), reading the
@@ -42,6 +52,7 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
     } else {
         None
     };
+    let (other_tracks, track_id) = other_tracks(h.multitrack);
     Some(CodecInfo {
         codec,
         codec_string: record.as_ref().map(|r| r.codec_string()),
@@ -49,6 +60,8 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
         channels: None,
         profile: record.as_ref().map(|r| r.profile as u32),
         level: record.as_ref().map(|r| r.level as u32),
+        other_tracks,
+        track_id,
     })
 }
 
@@ -58,10 +71,20 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
 #[napi(js_name = "describeAudioTag")]
 pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
     let h = AudioTagHeader::parse(body)?;
+    let (other_tracks, track_id) = other_tracks(h.multitrack);
     let codec = match h.sound_format {
         10 => "AAC".to_string(),
         2 | 14 => "MP3".to_string(),
-        9 if h.is_opus() => "Opus".to_string(),
+        9 => match h.fourcc.as_ref() {
+            Some(b"Opus") => "Opus".to_string(),
+            Some(b"fLaC") => "FLAC".to_string(),
+            Some(b"ac-3") => "AC-3".to_string(),
+            Some(b"ec-3") => "E-AC-3".to_string(),
+            Some(b"mp4a") => "AAC".to_string(),
+            Some(b".mp3") => "MP3".to_string(),
+            Some(other) => String::from_utf8_lossy(other).into_owned(),
+            None => "flv-9".to_string(),
+        },
         id => format!("flv-{id}"),
     };
     let asc = if h.sound_format == 10 && h.is_sequence_header {
@@ -83,6 +106,8 @@ pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
             channels: Some(channels.map_or(2, u32::from)),
             profile: None,
             level: None,
+            other_tracks,
+            track_id,
         });
     }
     let rates = [5512u32, 11025, 22050, 44100];
@@ -93,6 +118,8 @@ pub fn describe_audio_tag(body: &[u8]) -> Option<CodecInfo> {
         channels: Some(asc.map_or(h.sound_type as u32 + 1, |a| a.channels as u32)),
         profile: None,
         level: None,
+        other_tracks,
+        track_id,
     })
 }
 

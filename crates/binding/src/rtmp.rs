@@ -320,7 +320,10 @@ fn media_flags(type_id: u8, payload: &[u8]) -> (u32, i32) {
         match VideoTagHeader::parse(payload) {
             Some(h) => {
                 let mut flags = 0;
-                if h.is_keyframe() && !h.is_sequence_header {
+                // a OneTrack message of another track than the default 0 (Enhanced RTMP v2
+                // multitrack) is no place for a player to start
+                let default_track = h.multitrack.is_none_or(|m| m.kind != sluice_rtmp::flv::MULTITRACK_ONE_TRACK || m.first_track_id == 0);
+                if h.is_keyframe() && !h.is_sequence_header && default_track {
                     flags |= FLAG_KEYFRAME;
                 }
                 if h.is_sequence_header {

@@ -1,6 +1,9 @@
 //! [`Fmp4Muxer`]: hub frames (FLV tag bodies, decode time in ms) into an init segment and
 //! fragments.
 //!
+//! Enhanced RTMP v2 multitrack messages other than a OneTrack message of the default track 0
+//! are not muxed (`Pushed::Ignored`): the file has one video and one audio track.
+//!
 //! Timeline: the first frame pushed (either track) is time 0 of the file; a frame's decode
 //! time in ticks is `round((dts_ms − origin_ms) × timescale / 1000)` (never below 0 or the
 //! track's previous sample), so durations (the next sample's decode time − this one's) add up
@@ -87,6 +90,9 @@ impl Fmp4Muxer {
         finite(dts_ms)?;
         let header = VideoTagHeader::parse(body)
             .ok_or_else(|| Mp4Error::MalformedTag("video tag header truncated".into()))?;
+        if header.multitrack.is_some_and(|m| !m.is_default_track_only()) {
+            return Ok(Pushed::Ignored); // other tracks of an Enhanced RTMP v2 multitrack stream
+        }
         if header.is_sequence_header {
             return Ok(configure(&mut self.video, Track::video(body)?));
         }
@@ -123,11 +129,14 @@ impl Fmp4Muxer {
         finite(dts_ms)?;
         let header = AudioTagHeader::parse(body)
             .ok_or_else(|| Mp4Error::MalformedTag("audio tag header truncated".into()))?;
+        if header.multitrack.is_some_and(|m| !m.is_default_track_only()) {
+            return Ok(Pushed::Ignored);
+        }
         if header.is_sequence_header {
             return Ok(configure(&mut self.audio, Track::audio(body)?));
         }
-        let coded =
-            header.sound_format == SOUND_AAC || (header.is_opus() && header.packet_type == Some(1));
+        let enhanced = header.is_opus() || header.fourcc == Some(*b"mp4a");
+        let coded = header.sound_format == SOUND_AAC || (enhanced && header.packet_type == Some(1));
         if !coded {
             return match header.packet_type {
                 Some(_) => Ok(Pushed::Ignored),

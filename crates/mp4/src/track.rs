@@ -30,8 +30,8 @@ pub struct Track {
     pub timescale: u32,
     /// The sample entry (`avc1`, `hvc1`, `mp4a`, `Opus`).
     pub codec: Codec,
-    /// Pixels (from the SPS, cropped; 0 for AV1 and VP9, whose decoders read them from the
-    /// bitstream); 0 for audio.
+    /// Pixels (H.264/H.265: from the SPS, cropped; AV1: the sequence header's maximum frame
+    /// size; 0 for VP9, whose decoders read it from the first keyframe); 0 for audio.
     pub width: u16,
     pub height: u16,
     /// RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`), for HLS
@@ -53,6 +53,20 @@ fn decode_record<T: Decode>(kind: &[u8; 4], record: &[u8]) -> Result<T, Mp4Error
     atom.extend_from_slice(record);
     T::decode(&mut Cursor::new(atom.as_slice()))
         .map_err(|e| Mp4Error::MalformedTag(format!("{}: {e}", String::from_utf8_lossy(kind))))
+}
+
+/// `max_frame_width` and `max_frame_height` of the sequence header OBU among an av1C's
+/// configOBUs (AV1 spec §5.5.1), with `scuffle-av1`.
+fn av1_dimensions(config_obus: &[u8]) -> Option<(u16, u16)> {
+    guarded(|| {
+        let mut cursor = Cursor::new(config_obus);
+        let header = scuffle_av1::ObuHeader::parse(&mut cursor).ok()?;
+        if header.obu_type != scuffle_av1::ObuType::SequenceHeader {
+            return None;
+        }
+        let seq = scuffle_av1::seq::SequenceHeaderObu::parse(header, &mut cursor).ok()?;
+        Some((u16::try_from(seq.max_frame_width).ok()?, u16::try_from(seq.max_frame_height).ok()?))
+    })
 }
 
 /// RFC 6381 string of AV1 (AV1-ISOBMFF §5: `av01.P.LLT.DD`).
@@ -164,7 +178,8 @@ impl Track {
                 // Enhanced RTMP `av01` SequenceStart: the AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3)
                 let av1c: Av1c = decode_record(b"av1C", record)?;
                 let codec_string = av1_codec_string(&av1c);
-                (Codec::Av01(Av01 { visual: visual(0, 0), av1c, ..Av01::default() }), 0, 0, codec_string)
+                let (w, h) = av1_dimensions(&av1c.config_obus).unwrap_or((0, 0));
+                (Codec::Av01(Av01 { visual: visual(w, h), av1c, ..Av01::default() }), w, h, codec_string)
             }
             VideoCodec::Vp9 => {
                 // Enhanced RTMP `vp09` SequenceStart: the VPCodecConfigurationRecord, the body of
@@ -201,7 +216,8 @@ impl Track {
             ));
         }
         let config = body.get(header.data_offset..).unwrap_or_default();
-        if header.sound_format == SOUND_AAC {
+        // legacy AAC (sound format 10) or Enhanced RTMP v2 `mp4a`: an AudioSpecificConfig
+        if header.sound_format == SOUND_AAC || header.fourcc == Some(*b"mp4a") {
             let asc = AudioSpecificConfig::parse(config)
                 .ok_or_else(|| Mp4Error::MalformedTag("AudioSpecificConfig".into()))?;
             if asc.sample_rate == 0 || config.len() < 2 {

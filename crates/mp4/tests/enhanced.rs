@@ -99,7 +99,7 @@ fn enhanced_tags(codec: &Codec, samples: &[Sample]) -> Vec<(f64, Vec<u8>)> {
     tags
 }
 
-fn round_trip(name: &str, encoder: &[&str], codec_prefix: &str) {
+fn round_trip(name: &str, encoder: &[&str], codec_prefix: &str, size: (u16, u16)) {
     let source = tmp(&format!("{name}.mp4"));
     let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3"];
     args.extend_from_slice(encoder);
@@ -115,6 +115,7 @@ fn round_trip(name: &str, encoder: &[&str], codec_prefix: &str) {
             assert_eq!(pushed, Pushed::Config { changed: false });
             let track = m.video_track().unwrap();
             assert!(track.codec_string.starts_with(codec_prefix), "{}", track.codec_string);
+            assert_eq!((track.width, track.height), size, "{name}: sample entry size");
             file = m.init_segment().unwrap();
         } else if tag[0] >> 4 & 7 == 1 {
             if let Some(f) = m.fragment(Some(*dts)).unwrap() {
@@ -132,15 +133,15 @@ fn round_trip(name: &str, encoder: &[&str], codec_prefix: &str) {
 
 #[test]
 fn av1_from_enhanced_rtmp() {
-    round_trip("av1", &["-c:v", "libsvtav1", "-preset", "12"], "av01.0.");
+    round_trip("av1", &["-c:v", "libsvtav1", "-preset", "12"], "av01.0.", (320, 240));
 }
 
 #[test]
 fn vp9_from_enhanced_rtmp() {
-    round_trip("vp9", &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"], "vp09.00.");
+    round_trip("vp9", &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"], "vp09.00.", (0, 0));
 }
 
 #[test]
 fn hevc_from_enhanced_rtmp() {
-    round_trip("hevc", &["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:bframes=2"], "hvc1.");
+    round_trip("hevc", &["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:bframes=2"], "hvc1.", (320, 240));
 }

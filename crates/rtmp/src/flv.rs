@@ -39,8 +39,101 @@ pub struct VideoTagHeader {
     pub is_end_of_sequence: bool,
     /// Composition time offset in ms (signed 24-bit; pts = dts + composition time).
     pub composition_time: i32,
-    /// Offset in the tag body where the codec data (NALUs, record) begins.
+    /// Offset in the tag body where the codec data (NALUs, record) begins: of the first track
+    /// in a multitrack message.
     pub data_offset: usize,
+    /// Enhanced RTMP v2 multitrack: what the message carries (see [`Multitrack`]).
+    pub multitrack: Option<Multitrack>,
+    /// Enhanced RTMP v2 ModEx `TimestampOffsetNano`: ns to add to the message timestamp (0–999 999).
+    pub timestamp_nano_offset: u32,
+}
+
+/// Enhanced RTMP v2 packet types that wrap another (video and audio alike).
+const VIDEO_PACKET_MULTITRACK: u8 = 6;
+const VIDEO_PACKET_MOD_EX: u8 = 7;
+const AUDIO_PACKET_MULTITRACK: u8 = 5;
+const AUDIO_PACKET_MOD_EX: u8 = 7;
+/// `AvMultitrackType` OneTrack: one track, its FourCC and id, no size.
+pub const MULTITRACK_ONE_TRACK: u8 = 0;
+/// `AvMultitrackType` ManyTracks: one FourCC for all, then per track id and size.
+pub const MULTITRACK_MANY_TRACKS: u8 = 1;
+/// `AvMultitrackType` ManyTracksManyCodecs: per track FourCC, id and size.
+pub const MULTITRACK_MANY_TRACKS_MANY_CODECS: u8 = 2;
+
+/// The multitrack part of an Enhanced RTMP v2 message (`videoPacketType`/`audioPacketType`
+/// Multitrack): `[AvMultitrackType:4][PacketType:4]`, the FourCC (unless ManyTracksManyCodecs,
+/// where each track has its own), then per track `[FourCC]` `trackId` UI8 and, unless
+/// OneTrack, `sizeOfTrack` UI24 before the track's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Multitrack {
+    /// `AvMultitrackType`: 0 OneTrack, 1 ManyTracks, 2 ManyTracksManyCodecs.
+    pub kind: u8,
+    /// The first track's id (0 is the default track).
+    pub first_track_id: u8,
+    /// The first track's body size (ManyTracks kinds), bytes from `data_offset`'s track start.
+    pub first_track_size: Option<u32>,
+}
+
+impl Multitrack {
+    /// The message carries the default track only (a OneTrack message of track 0): a player of
+    /// one track can take it as a plain message.
+    pub fn is_default_track_only(&self) -> bool {
+        self.kind == MULTITRACK_ONE_TRACK && self.first_track_id == 0
+    }
+}
+
+/// The wrapping part of an Enhanced RTMP v2 header after byte 0: the ModEx loop, then the
+/// Multitrack part, then the FourCC. Returns `(packet type, multitrack, FourCC, nano offset,
+/// offset of the first track's body)`; `None` when the body is cut short or nests Multitrack.
+fn ex_header(body: &[u8], mut packet_type: u8, mod_ex: u8, multitrack: u8) -> Option<(u8, Option<Multitrack>, [u8; 4], u32, usize)> {
+    let mut at = 1;
+    let mut nano = 0;
+    while packet_type == mod_ex {
+        // modExDataSize: UI8 + 1; 0xFF escapes to UI16 + 1
+        let mut size = usize::from(*body.get(at)?) + 1;
+        at += 1;
+        if size == 256 {
+            size = usize::from(u16::from_be_bytes(body.get(at..at + 2)?.try_into().ok()?)) + 1;
+            at += 2;
+        }
+        let data = body.get(at..at + size)?;
+        at += size;
+        let b = *body.get(at)?;
+        at += 1;
+        if b >> 4 == 0 && data.len() >= 3 {
+            // TimestampOffsetNano
+            nano = u32::from_be_bytes([0, data[0], data[1], data[2]]).min(999_999);
+        }
+        packet_type = b & 0x0F;
+    }
+    let mut track = None;
+    if packet_type == multitrack {
+        let b = *body.get(at)?;
+        at += 1;
+        packet_type = b & 0x0F;
+        if packet_type == multitrack {
+            return None;
+        }
+        track = Some(b >> 4);
+    }
+    let fourcc: [u8; 4] = body.get(at..at + 4)?.try_into().ok()?;
+    at += 4;
+    let multitrack = match track {
+        Some(kind) => {
+            let first_track_id = *body.get(at)?;
+            at += 1;
+            let first_track_size = if kind != MULTITRACK_ONE_TRACK {
+                let size = u32::from_be_bytes([0, *body.get(at)?, *body.get(at + 1)?, *body.get(at + 2)?]);
+                at += 3;
+                Some(size)
+            } else {
+                None
+            };
+            Some(Multitrack { kind, first_track_id, first_track_size })
+        }
+        None => None,
+    };
+    Some((packet_type, multitrack, fourcc, nano, at))
 }
 
 impl VideoTagHeader {
@@ -53,30 +146,33 @@ impl VideoTagHeader {
     pub fn parse(body: &[u8]) -> Option<Self> {
         let b0 = *body.first()?;
         if b0 & 0x80 != 0 {
-            // Enhanced RTMP: [IsExHeader:1][FrameType:3][PacketType:4][FourCC:4] ...
-            let packet_type = b0 & 0x0F;
-            let fourcc = body.get(1..5)?;
-            let codec = match fourcc {
+            // Enhanced RTMP: [IsExHeader:1][FrameType:3][PacketType:4], the ModEx loop and the
+            // Multitrack part (v2), [FourCC:4], per track [trackId][size], then the body.
+            let (packet_type, multitrack, fourcc, timestamp_nano_offset, at) = ex_header(body, b0 & 0x0F, VIDEO_PACKET_MOD_EX, VIDEO_PACKET_MULTITRACK)?;
+            let codec = match &fourcc {
                 b"avc1" => VideoCodec::Avc,
                 b"hvc1" => VideoCodec::Hevc,
                 b"av01" => VideoCodec::Av1,
                 b"vp09" => VideoCodec::Vp9,
                 _ => VideoCodec::Other(0),
             };
-            // PacketTypeCodedFrames (1) carries a SI24 composition time for avc1/hvc1.
+            // CodedFrames (1) carries a SI24 composition time for avc1/hvc1 (CodedFramesX, 3: none).
             let (composition_time, data_offset) =
                 if packet_type == 1 && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
-                    (si24(body.get(5..8)?), 8)
+                    (si24(body.get(at..at + 3)?), at + 3)
                 } else {
-                    (0, 5)
+                    (0, at)
                 };
             return Some(VideoTagHeader {
                 frame_type: (b0 >> 4) & 0x07,
                 codec,
-                is_sequence_header: packet_type == 0,
+                // SequenceStart (0), or MPEG2TSSequenceStart (5, av01's AV1VideoDescriptor)
+                is_sequence_header: packet_type == 0 || packet_type == 5,
                 is_end_of_sequence: packet_type == 2,
                 composition_time,
                 data_offset,
+                multitrack,
+                timestamp_nano_offset,
             });
         }
         let frame_type = b0 >> 4;
@@ -94,6 +190,8 @@ impl VideoTagHeader {
                 is_end_of_sequence: packet_type == 2,
                 composition_time: si24(body.get(2..5)?),
                 data_offset: 5,
+                multitrack: None,
+                timestamp_nano_offset: 0,
             })
         } else {
             Some(VideoTagHeader {
@@ -103,6 +201,8 @@ impl VideoTagHeader {
                 is_end_of_sequence: false,
                 composition_time: 0,
                 data_offset: 1,
+                multitrack: None,
+                timestamp_nano_offset: 0,
             })
         }
     }
@@ -112,7 +212,8 @@ impl VideoTagHeader {
 /// then for AAC an `AACPacketType` byte (0 sequence header, 1 raw). Enhanced RTMP v2
 /// (`ExAudioTagHeader`, SoundFormat 9): `[SoundFormat=9:4][AudioPacketType:4][FourCC:32]`, then
 /// the body; AudioPacketType 0 SequenceStart (Opus: the RFC 7845 §5.1 ID header), 1 CodedFrames.
-/// Multitrack (5) and ModEx (7) tags are recognised but not unpacked (`fourcc` is `None`).
+/// Enhanced RTMP v2 ModEx (7) and Multitrack (5) wrappers are unwrapped: `packet_type` is the
+/// wrapped type, `fourcc` and `data_offset` the first track's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioTagHeader {
     /// Sound format: 2 MP3, 10 AAC, 11 Speex, 7/8 G.711, 9 Enhanced RTMP (FourCC follows).
@@ -126,12 +227,17 @@ pub struct AudioTagHeader {
     /// Enhanced RTMP: the AudioPacketType (0 SequenceStart, 1 CodedFrames, 2 SequenceEnd,
     /// 4 MultichannelConfig, 5 Multitrack, 7 ModEx).
     pub packet_type: Option<u8>,
-    /// Enhanced RTMP: the codec's FourCC (`Opus`, `mp4a`, `fLaC`, `ac-3`, `ec-3`, `.mp3`).
+    /// Enhanced RTMP: the codec's FourCC (`Opus`, `mp4a`, `fLaC`, `ac-3`, `ec-3`, `.mp3`; of
+    /// the first track in a multitrack message).
     pub fourcc: Option<[u8; 4]>,
     /// The body is a decoder configuration (AAC packet type 0, Enhanced RTMP SequenceStart).
     pub is_sequence_header: bool,
-    /// Offset in the tag body where the codec data begins.
+    /// Offset in the tag body where the codec data begins (of the first track).
     pub data_offset: usize,
+    /// Enhanced RTMP v2 multitrack: what the message carries (see [`Multitrack`]).
+    pub multitrack: Option<Multitrack>,
+    /// Enhanced RTMP v2 ModEx `TimestampOffsetNano`, ns (0–999 999).
+    pub timestamp_nano_offset: u32,
 }
 
 /// FLV sound format 9: Enhanced RTMP `ExAudioTagHeader`.
@@ -145,22 +251,20 @@ impl AudioTagHeader {
         let b0 = *body.first()?;
         let sound_format = b0 >> 4;
         if sound_format == SOUND_EX_HEADER {
-            let packet_type = b0 & 0x0F;
-            let plain = !matches!(packet_type, 5 | 7);
-            let fourcc = if plain {
-                Some(body.get(1..5)?.try_into().expect("4 bytes"))
-            } else {
-                None
-            };
+            // [SoundFormat=9:4][AudioPacketType:4], the ModEx loop and the Multitrack part
+            // (v2), [FourCC:4], per track [trackId][size], then the body.
+            let (packet_type, multitrack, fourcc, timestamp_nano_offset, at) = ex_header(body, b0 & 0x0F, AUDIO_PACKET_MOD_EX, AUDIO_PACKET_MULTITRACK)?;
             return Some(AudioTagHeader {
                 sound_format,
                 sound_rate: 0,
                 sound_size: 0,
                 sound_type: 0,
                 packet_type: Some(packet_type),
-                fourcc,
-                is_sequence_header: plain && packet_type == 0,
-                data_offset: if plain { 5 } else { 1 },
+                fourcc: Some(fourcc),
+                is_sequence_header: packet_type == 0,
+                data_offset: at,
+                multitrack,
+                timestamp_nano_offset,
             });
         }
         let (is_sequence_header, data_offset) = if sound_format == SOUND_AAC {
@@ -177,6 +281,8 @@ impl AudioTagHeader {
             fourcc: None,
             is_sequence_header,
             data_offset,
+            multitrack: None,
+            timestamp_nano_offset: 0,
         })
     }
 
@@ -393,9 +499,11 @@ mod tests {
         let coded = AudioTagHeader::parse(&[0x91, b'O', b'p', b'u', b's', 0xFC, 0xFF, 0xFE]).unwrap();
         assert!(coded.is_opus() && !coded.is_sequence_header);
         assert_eq!(coded.data_offset, 5);
-        // Multitrack: not unpacked; truncated FourCC: None.
-        let multi = AudioTagHeader::parse(&[0x95, 0x00, b'O', b'p', b'u', b's']).unwrap();
-        assert_eq!((multi.fourcc, multi.is_sequence_header), (None, false));
+        // Multitrack OneTrack (track 0) sequence start: unwrapped; without its trackId or with a
+        // truncated FourCC: None.
+        let multi = AudioTagHeader::parse(&[0x95, 0x00, b'O', b'p', b'u', b's', 0]).unwrap();
+        assert_eq!((multi.fourcc, multi.is_sequence_header, multi.data_offset), (Some(FOURCC_OPUS), true, 7));
+        assert_eq!(AudioTagHeader::parse(&[0x95, 0x00, b'O', b'p', b'u', b's']), None);
         assert_eq!(AudioTagHeader::parse(&[0x91, b'O', b'p']), None);
     }
 
@@ -422,5 +530,53 @@ mod tests {
         assert_eq!(r.sps, vec![vec![0x67, 0x64]]);
         assert_eq!(r.pps, vec![vec![0x68, 0xEE]]);
         assert!(AvcDecoderConfigurationRecord::parse(&rec[..10]).is_none());
+    }
+
+    /// Enhanced RTMP v2 (veovera v2, "ExVideoTagHeader"): a ModEx TimestampOffsetNano before a
+    /// Multitrack ManyTracks message of two avc1 CodedFrames tracks.
+    #[test]
+    fn enhanced_v2_mod_ex_and_multitrack_video() {
+        let mut body = vec![0x80 | (1 << 4) | 7]; // keyframe, ModEx
+        body.extend([2, 0x01, 0x86, 0xA0]); // modExDataSize 3 (UI8 + 1), 100 000 ns
+        body.push(6); // TimestampOffsetNano (0), next packet type Multitrack (6)
+        body.push((1 << 4) | 1); // ManyTracks, CodedFrames
+        body.extend(b"avc1");
+        body.extend([0, 0, 0, 7]); // track 0, size 7
+        body.extend([0, 0, 40, 0, 0, 0, 1]); // cts 40, NALU length…
+        body.extend([1, 0, 0, 4, 0, 0, 0, 0]); // track 1, size 4, …
+        let h = VideoTagHeader::parse(&body).unwrap();
+        assert_eq!(h.codec, VideoCodec::Avc);
+        assert!(h.is_keyframe() && !h.is_sequence_header);
+        assert_eq!(h.timestamp_nano_offset, 100_000);
+        assert_eq!(h.multitrack, Some(Multitrack { kind: MULTITRACK_MANY_TRACKS, first_track_id: 0, first_track_size: Some(7) }));
+        assert_eq!(h.composition_time, 40);
+        assert_eq!(h.data_offset, 18);
+        // a OneTrack sequence start of track 0 is the default track only
+        let one = [0x80 | (1 << 4) | 6, 0x00, b'h', b'v', b'c', b'1', 0, 1, 2, 3];
+        let h = VideoTagHeader::parse(&one).unwrap();
+        assert!(h.is_sequence_header && h.codec == VideoCodec::Hevc && h.multitrack.unwrap().is_default_track_only());
+        assert_eq!(h.data_offset, 7);
+        // nested Multitrack, cut ModEx data, a 0xFF size escape cut short: refused
+        assert_eq!(VideoTagHeader::parse(&[0x96, 0x06, b'a', b'v', b'c', b'1', 0]), None);
+        assert_eq!(VideoTagHeader::parse(&[0x97, 5, 1, 2]), None);
+        assert_eq!(VideoTagHeader::parse(&[0x97, 0xFF, 0x01]), None);
+    }
+
+    /// Enhanced RTMP v2 audio: Multitrack ManyTracksManyCodecs (Opus then mp4a) and a plain
+    /// `fLaC` sequence start.
+    #[test]
+    fn enhanced_v2_multitrack_audio() {
+        let mut body = vec![0x90 | 5, (2 << 4) | 1]; // ExHeader Multitrack; ManyTracksManyCodecs, CodedFrames
+        body.extend(b"Opus");
+        body.extend([0, 0, 0, 2, 0xAA, 0xBB]);
+        body.extend(b"mp4a");
+        body.extend([1, 0, 0, 1, 0xCC]);
+        let h = AudioTagHeader::parse(&body).unwrap();
+        assert!(h.is_opus() && !h.is_sequence_header);
+        assert_eq!(h.packet_type, Some(1));
+        assert_eq!(h.multitrack.unwrap().kind, MULTITRACK_MANY_TRACKS_MANY_CODECS);
+        assert_eq!(&body[h.data_offset..h.data_offset + 2], &[0xAA, 0xBB]);
+        let flac = AudioTagHeader::parse(&[0x90, b'f', b'L', b'a', b'C', b'f', b'L', b'a', b'C']).unwrap();
+        assert!(flac.is_sequence_header && flac.fourcc == Some(*b"fLaC") && flac.data_offset == 5 && flac.multitrack.is_none());
     }
 }

@@ -1,0 +1,193 @@
+/**
+ * Enhanced RTMP (v1 FourCC video, v2 audio, multitrack) end to end, with a publisher and players
+ * on Sluice's own RTMP client core (Debian's ffmpeg 5.1 predates Enhanced RTMP): ffmpeg encodes
+ * H.265 + Opus (MPEG-TS, turned into `hvc1`/`Opus` tags by the native TS demuxer) and AV1 (fMP4,
+ * turned into `av01` tags here); a second video track (a OneTrack multitrack message of track 1)
+ * rides along with the H.265. RTMP players get every tag bit for bit (a late one the sequence
+ * starts of both tracks first), the server answers the Enhanced RTMP connect, and the fMP4
+ * recordings decode like ffmpeg's own encode; ffmpeg plays the AV1 stream over LL-HLS.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runOk } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { native } from '../dist/native.js'
+import { RtmpClient, parseRtmpUrl, type RecordedFile } from '../dist/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-ertmp-'))
+let server: TestServer
+const done: RecordedFile[] = []
+
+interface Tag { kind: 'audio' | 'video'; ts: number; payload: Buffer }
+
+beforeAll(async () => {
+  server = await startSluice({ hub: { unpublishGraceMs: 200 }, record: { directory: join(dir, 'rec'), rules: [{ app: 'ertmp' }] }, hls: { segmentMs: 1000 } })
+  server.sluice.on('recordDone', (f) => done.push(f))
+}, 30_000)
+
+afterAll(async () => {
+  await server?.close()
+})
+
+/** H.265 + Opus from ffmpeg's MPEG-TS, as the native demuxer makes hub frames of it. */
+async function hevcOpusTags(): Promise<Tag[]> {
+  const ts = join(dir, 'hevc-opus.ts')
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=25', '-c:a', 'libopus', '-b:a', '64k', '-f', 'mpegts', ts])
+  const demuxer = new native.TsDemuxer()
+  const frames = [...demuxer.push(readFileSync(ts)), ...demuxer.flush()]
+  return frames.map((f) => ({ kind: f.kind as 'audio' | 'video', ts: f.dts, payload: Buffer.from(f.payload) }))
+}
+
+/** Boxes of an ISO BMFF buffer: `[type, body start, end]` (children of the known containers too, with their path). */
+function boxes(b: Buffer, from = 0, to = b.length, path = ''): { path: string; start: number; end: number; at: number }[] {
+  const out: { path: string; start: number; end: number; at: number }[] = []
+  for (let at = from; at + 8 <= to;) {
+    const size = b.readUInt32BE(at)
+    const type = b.toString('latin1', at + 4, at + 8)
+    const end = at + size
+    const p = `${path}/${type}`
+    out.push({ path: p, start: at + 8, end, at })
+    if (['moov', 'trak', 'mdia', 'minf', 'stbl', 'moof', 'traf'].includes(type)) out.push(...boxes(b, at + 8, end, p))
+    if (type === 'stsd') out.push(...boxes(b, at + 16, end, p))
+    if (type === 'av01') out.push(...boxes(b, at + 8 + 78, end, p))
+    at = end
+  }
+  return out
+}
+
+/** AV1 from ffmpeg's fragmented MP4 (SVT-AV1), as Enhanced RTMP `av01` tags: the sequence start (av1C) and one temporal unit per tag. */
+async function av1Tags(): Promise<{ tags: Tag[]; source: string }> {
+  const source = join(dir, 'av1.mp4')
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '6', '-c:v', 'libsvtav1', '-preset', '12', '-g', '25',
+    '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', source])
+  const b = readFileSync(source)
+  const all = boxes(b)
+  const av1c = all.find((x) => x.path.endsWith('/av01/av1C'))!
+  const timescale = b.readUInt32BE(all.find((x) => x.path.endsWith('/mdhd'))!.start + 12)
+  const tags: Tag[] = [{ kind: 'video', ts: 0, payload: Buffer.concat([Buffer.from([0x80 | 0x10 | 0]), Buffer.from('av01'), b.subarray(av1c.start, av1c.end)]) }]
+  for (const moof of all.filter((x) => x.path === '/moof')) {
+    const inMoof = all.filter((x) => x.at > moof.at && x.end <= moof.end)
+    const tfdt = inMoof.find((x) => x.path.endsWith('/tfdt'))!
+    let dts = b[tfdt.start] === 1 ? Number(b.readBigUInt64BE(tfdt.start + 4)) : b.readUInt32BE(tfdt.start + 4)
+    const tfhd = inMoof.find((x) => x.path.endsWith('/tfhd'))!
+    const tfhdFlags = b.readUInt32BE(tfhd.start) & 0xffffff
+    let o = tfhd.start + 8 + (tfhdFlags & 1 ? 8 : 0) + (tfhdFlags & 2 ? 4 : 0)
+    const defDuration = tfhdFlags & 8 ? b.readUInt32BE(o) : 0
+    o += tfhdFlags & 8 ? 4 : 0
+    const defSize = tfhdFlags & 0x10 ? b.readUInt32BE(o) : 0
+    const trun = inMoof.find((x) => x.path.endsWith('/trun'))!
+    const flags = b.readUInt32BE(trun.start) & 0xffffff
+    const count = b.readUInt32BE(trun.start + 4)
+    let p = trun.start + 8
+    let data = moof.at + (flags & 1 ? b.readInt32BE(p) : 0)
+    p += (flags & 1 ? 4 : 0) + (flags & 4 ? 4 : 0)
+    for (let i = 0; i < count; i++) {
+      const duration = flags & 0x100 ? b.readUInt32BE(p) : defDuration
+      p += flags & 0x100 ? 4 : 0
+      const size = flags & 0x200 ? b.readUInt32BE(p) : defSize
+      p += (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0)
+      const keyframe = i === 0 // ffmpeg's frag_keyframe: each fragment starts with the keyframe
+      tags.push({ kind: 'video', ts: Math.round((dts * 1000) / timescale), payload: Buffer.concat([Buffer.from([0x80 | ((keyframe ? 1 : 2) << 4) | 1]), Buffer.from('av01'), b.subarray(data, data + size)]) })
+      data += size
+      dts += duration
+    }
+  }
+  return { tags, source }
+}
+
+function client(mode: 'publish' | 'play', stream: string): RtmpClient {
+  return new RtmpClient(parseRtmpUrl(server.rtmpUrl(stream)), mode, { chunkSize: 4096, connectTimeoutMs: 5000 })
+}
+
+/** Publishes `tags` in real time (by their timestamps); resolves when all are sent. */
+async function publishTags(c: RtmpClient, tags: Tag[]): Promise<void> {
+  await new Promise<void>((resolve) => c.once('ready', () => resolve()))
+  const start = Date.now()
+  for (const t of tags) {
+    const wait = start + t.ts - Date.now()
+    if (wait > 2) await new Promise((r) => setTimeout(r, wait))
+    c.writeRaw(native.muxMessage(t.kind === 'audio' ? 4 : 6, t.ts, t.kind === 'audio' ? 8 : 9, c.messageStreamId, t.payload, 4096))
+  }
+}
+
+/** What a player received: every media message, copied. */
+function collect(c: RtmpClient): Tag[] {
+  const got: Tag[] = []
+  c.on('media', (kind, ts, payload) => got.push({ kind, ts, payload: Buffer.from(payload) }))
+  return got
+}
+
+const key = (t: Tag) => `${t.kind}@${t.ts}:${t.payload.toString('base64')}`
+
+async function videoHashes(file: string): Promise<string[]> {
+  const out = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-map', '0:v', '-f', 'framemd5', '-'])
+  return out.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim())
+}
+
+describe('Enhanced RTMP', () => {
+  it('H.265 + Opus with a second video track (multitrack): players get every tag bit for bit, a late one both tracks\' sequence starts; the recording is the default track', async () => {
+    const base = await hevcOpusTags()
+    // track 1: the same video as a OneTrack multitrack message (v2): [0x80|frame type|6][OneTrack|packet type][FourCC][trackId 1] body
+    const track1 = (t: Tag): Tag => {
+      const packetType = t.payload[0]! & 0x0f
+      return { ...t, payload: Buffer.concat([Buffer.from([(t.payload[0]! & 0xf0) | 6, (0 << 4) | packetType]), t.payload.subarray(1, 5), Buffer.from([1]), t.payload.subarray(5)]) }
+    }
+    const tags = base.flatMap((t) => (t.kind === 'video' ? [t, track1(t)] : [t]))
+    const player = client('play', 'ertmp/hevc')
+    const got = collect(player)
+    await new Promise<void>((resolve) => player.once('ready', () => resolve()))
+    expect(player.serverProperties).toMatchObject({ capsEx: 0x0e, videoFourCcInfoMap: { '*': 4 }, audioFourCcInfoMap: { '*': 4 } })
+    const pub = client('publish', 'ertmp/hevc')
+    const sending = publishTags(pub, tags)
+    await waitFor(() => (server.sluice.hub.get('ertmp', 'hevc')?.gop.length ?? 0) > 30, 10_000, 'a GOP')
+    const late = client('play', 'ertmp/hevc')
+    const lateGot = collect(late)
+    await sending
+    await new Promise((r) => setTimeout(r, 500))
+    pub.close('done')
+    expect(got.map(key)).toEqual(tags.map(key))
+    // the late player: both tracks' sequence starts first, then frames from a keyframe on, bit for bit
+    const starts = lateGot.slice(0, 3).filter((t) => t.kind === 'video').map((t) => t.payload[0]! & 0x0f)
+    expect(starts.sort()).toEqual([0, 6])
+    const firstFrame = lateGot.findIndex((t) => t.kind === 'video' && (t.payload[0]! & 0x0f) === 1)
+    const from = tags.findIndex((t) => key(t) === key(lateGot[firstFrame]!))
+    expect(from).toBeGreaterThan(0)
+    // after them: every tag from that keyframe on (sequence starts came first, not again)
+    const isStart = (t: Tag) => (t.payload[0]! & 0x0f) === 0 || ((t.payload[0]! & 0x0f) === 6 && (t.payload[1]! & 0x0f) === 0)
+    expect(lateGot.slice(firstFrame).map(key)).toEqual(tags.slice(from).filter((t) => !isStart(t)).map(key))
+    expect(tags[from]!.payload[0]! >> 4 & 7, 'the late player starts on a keyframe of track 0').toBe(1)
+    console.log(`Enhanced RTMP H.265 + Opus + track 1: ${tags.length} tags bit for bit to the first player; the late one started at tag ${from}`)
+    late.close('done')
+    player.close('done')
+
+    const rec = await waitFor(() => done.find((f) => f.stream === 'hevc'), 10_000, 'recording')
+    const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', rec.path])
+    expect(probe.trim().split('\n').sort()).toEqual(['hevc', 'opus'])
+    const source = await videoHashes(join(dir, 'hevc-opus.ts'))
+    expect(await videoHashes(rec.path)).toEqual(source)
+  }, 60_000)
+
+  it('AV1: players get every tag bit for bit; the recording decodes like ffmpeg\'s own file; ffmpeg plays it over LL-HLS', async () => {
+    const { tags, source } = await av1Tags()
+    const player = client('play', 'ertmp/av1')
+    const got = collect(player)
+    await new Promise<void>((resolve) => player.once('ready', () => resolve()))
+    const pub = client('publish', 'ertmp/av1')
+    const sending = publishTags(pub, tags)
+    await waitFor(() => server.sluice.hub.get('ertmp', 'av1')?.gop.length, 10_000, 'publisher')
+    const hls = runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl('/hls/ertmp/av1/index.m3u8'), '-t', '2', '-f', 'framemd5', '-'])
+    await sending
+    const hlsFrames = (await hls).split('\n').filter((l) => /^0,/.test(l)).length
+    await new Promise((r) => setTimeout(r, 300))
+    pub.close('done')
+    expect(got.map(key)).toEqual(tags.map(key))
+    expect(hlsFrames).toBeGreaterThanOrEqual(40)
+    const rec = await waitFor(() => done.find((f) => f.stream === 'av1'), 10_000, 'recording')
+    expect(await videoHashes(rec.path)).toEqual(await videoHashes(source))
+    console.log(`Enhanced RTMP AV1: ${tags.length} tags bit for bit; the recording decodes like the source; LL-HLS gave ffmpeg ${hlsFrames} frames`)
+    player.close('done')
+  }, 60_000)
+})

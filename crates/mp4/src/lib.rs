@@ -7,8 +7,9 @@
 //! - [`track`]: sample entries from FLV sequence headers — H.264 (`avc1` + `avcC`, ISO/IEC
 //!   14496-15 §5.4), H.265 (`hvc1` + `hvcC`, §8.4), Enhanced RTMP AV1 (`av01` + `av1C`,
 //!   AV1-ISOBMFF §2.3) and VP9 (`vp09` + `vpcC`, VP codec binding §2.2), AAC (`mp4a` + `esds`,
-//!   ISO/IEC 14496-14 §5.6) and Opus (`Opus` + `dOps`, "Encapsulation of Opus in ISO BMFF"
-//!   §4.3); timescales 90 000 for video and the sample rate for audio.
+//!   ISO/IEC 14496-14 §5.6), Opus (`Opus` + `dOps`, "Encapsulation of Opus in ISO BMFF" §4.3)
+//!   and FLAC (`fLaC` + `dfLa`, "Encapsulation of FLAC in ISO BMFF" §3.3); timescales 90 000
+//!   for video and the sample rate for audio.
 //! - [`Fmp4Muxer`]: the timeline (ms → track ticks from the first frame on, durations from the
 //!   next frame's decode time, composition offsets from FLV's composition time), the init
 //!   segment (`ftyp` + `moov` with `mvex`) and fragments cut where the caller says.

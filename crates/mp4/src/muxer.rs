@@ -135,7 +135,7 @@ impl Fmp4Muxer {
         if header.is_sequence_header {
             return Ok(configure(&mut self.audio, Track::audio(body)?));
         }
-        let enhanced = header.is_opus() || header.fourcc == Some(*b"mp4a");
+        let enhanced = header.is_opus() || matches!(header.fourcc.as_ref(), Some(b"mp4a" | b"fLaC"));
         let coded = header.sound_format == SOUND_AAC || (enhanced && header.packet_type == Some(1));
         if !coded {
             return match header.packet_type {

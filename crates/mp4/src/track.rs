@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use mp4_atom::{Audio, Av01, Av1c, Avc1, Avcc, Codec, Decode, Dops, Esds, Hvc1, Hvcc, Mp4a, Opus, Visual, Vp09, VpcC};
+use mp4_atom::{Audio, Av01, Av1c, Avc1, Avcc, Codec, Decode, Dfla, Dops, Esds, Flac, FlacMetadataBlock, Hvc1, Hvcc, Mp4a, Opus, Visual, Vp09, VpcC};
 use sluice_rtmp::flv::{
     AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader,
     SOUND_AAC,
@@ -302,9 +302,46 @@ impl Track {
                 config: body.to_vec(),
             });
         }
+        if header.fourcc == Some(*b"fLaC") {
+            return flac_track(config, body);
+        }
         Err(Mp4Error::UnsupportedCodec(format!(
             "FLV sound format {}",
             header.sound_format
         )))
     }
+}
+
+/// Enhanced RTMP v2 `fLaC` SequenceStart: "fLaC", then the STREAMINFO metadata block (RFC 9639
+/// §8.1–8.2); the `dfLa` box holds the metadata blocks after a FullBox header ("Encapsulation
+/// of FLAC in ISO BMFF" §3.3.2).
+fn flac_track(config: &[u8], body: &[u8]) -> Result<Track, Mp4Error> {
+    if config.len() < 4 + 4 + 34 || &config[..4] != b"fLaC" {
+        return Err(Mp4Error::MalformedTag("FLAC sequence start".into()));
+    }
+    let mut full_box = vec![0, 0, 0, 0];
+    full_box.extend_from_slice(&config[4..]);
+    let dfla: Dfla = decode_record(b"dfLa", &full_box)?;
+    let Some(FlacMetadataBlock::StreamInfo { sample_rate, num_channels_minus_one, bits_per_sample_minus_one, maximum_block_size, .. }) = dfla.blocks.first().cloned() else {
+        return Err(Mp4Error::MalformedTag("FLAC sequence start without STREAMINFO".into()));
+    };
+    if sample_rate == 0 {
+        return Err(Mp4Error::MalformedTag("FLAC STREAMINFO without a sample rate".into()));
+    }
+    let audio = Audio {
+        data_reference_index: 1,
+        channel_count: u16::from(num_channels_minus_one) + 1,
+        sample_size: u16::from(bits_per_sample_minus_one) + 1,
+        sample_rate: (sample_rate.min(65_535) as u16).into(),
+    };
+    Ok(Track {
+        kind: TrackKind::Audio,
+        timescale: sample_rate,
+        codec: Codec::Flac(Flac { audio, dfla }),
+        width: 0,
+        height: 0,
+        codec_string: "flac".into(),
+        default_duration: u32::from(maximum_block_size.max(1)),
+        config: body.to_vec(),
+    })
 }

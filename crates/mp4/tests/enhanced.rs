@@ -145,3 +145,30 @@ fn vp9_from_enhanced_rtmp() {
 fn hevc_from_enhanced_rtmp() {
     round_trip("hevc", &["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:bframes=2"], "hvc1.", (320, 240));
 }
+
+#[test]
+fn flac_from_enhanced_rtmp() {
+    let source = tmp("flac.mp4");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:a", "flac", "-strict", "-2",
+        "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "500000", "-f", "mp4", source.to_str().unwrap(),
+    ]);
+    let (codec, samples) = read_fmp4(&std::fs::read(&source).unwrap());
+    let Codec::Flac(flac) = codec else { panic!("not FLAC: {codec:?}") };
+    // SequenceStart: "fLaC" and the metadata blocks (the dfLa body after its FullBox header)
+    let mut m = Fmp4Muxer::new();
+    let start = [&[0x90u8][..], b"fLaC", b"fLaC", &body(&flac.dfla, true)].concat();
+    assert_eq!(m.push_audio(&start, 0.0).unwrap(), Pushed::Config { changed: false });
+    assert_eq!(m.audio_track().unwrap().timescale, 48_000);
+    let mut file = m.init_segment().unwrap();
+    for s in &samples {
+        assert_eq!(m.push_audio(&[&[0x91u8][..], b"fLaC", &s.data].concat(), s.dts_ms).unwrap(), Pushed::Sample);
+    }
+    file.extend(m.finish().unwrap().unwrap().bytes);
+    let out = tmp("flac-out.mp4");
+    std::fs::write(&out, &file).unwrap();
+    let decode = |p: &std::path::Path| ffmpeg(&["-strict", "-2", "-i", p.to_str().unwrap(), "-map", "0:a", "-f", "framemd5", "-"]).lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(',').nth(5).map(|h| h.trim().to_owned())).collect::<Vec<_>>();
+    let want = decode(&source);
+    assert!(want.len() > 30);
+    assert_eq!(decode(&out), want, "FLAC frames as ffmpeg's own file");
+}

@@ -100,27 +100,7 @@ impl Fmp4Muxer {
             return Ok(Pushed::Ignored);
         }
         let data = body.get(header.data_offset..).unwrap_or_default();
-        if data.is_empty() {
-            return Ok(Pushed::Ignored);
-        }
-        let Some(timescale) = self.video.as_ref().map(|t| t.track.timescale) else {
-            return Err(Mp4Error::NoSequenceHeader("video"));
-        };
-        let dts = self.ticks(dts_ms, timescale);
-        let cts = (i64::from(header.composition_time) * i64::from(timescale)) / 1000;
-        let state = self.video.as_mut().expect("checked");
-        push(
-            state,
-            Sample {
-                dts_ms,
-                dts,
-                duration: None,
-                cts,
-                sync: header.is_keyframe(),
-                data: data.to_vec(),
-            },
-        );
-        Ok(Pushed::Sample)
+        self.queue(TrackKind::Video, data, dts_ms, header.composition_time, header.is_keyframe())
     }
 
     /// An audio tag body (FLV §E.4.2: AAC; Enhanced RTMP Opus) at decode time `dts_ms`.
@@ -147,25 +127,30 @@ impl Fmp4Muxer {
             };
         }
         let data = body.get(header.data_offset..).unwrap_or_default();
+        self.queue(TrackKind::Audio, data, dts_ms, 0, true)
+    }
+
+    /// Queues a coded frame on its track: decode time in ticks, composition offset (ms) in
+    /// ticks. An empty frame is ignored; one before its track's sequence header refused.
+    fn queue(&mut self, kind: TrackKind, data: &[u8], dts_ms: f64, composition_ms: i32, sync: bool) -> Result<Pushed, Mp4Error> {
         if data.is_empty() {
             return Ok(Pushed::Ignored);
         }
-        let Some(timescale) = self.audio.as_ref().map(|t| t.track.timescale) else {
-            return Err(Mp4Error::NoSequenceHeader("audio"));
+        let (slot, name) = match kind {
+            TrackKind::Video => (&self.video, "video"),
+            TrackKind::Audio => (&self.audio, "audio"),
+        };
+        let Some(timescale) = slot.as_ref().map(|t| t.track.timescale) else {
+            return Err(Mp4Error::NoSequenceHeader(name));
         };
         let dts = self.ticks(dts_ms, timescale);
-        let state = self.audio.as_mut().expect("checked");
-        push(
-            state,
-            Sample {
-                dts_ms,
-                dts,
-                duration: None,
-                cts: 0,
-                sync: true,
-                data: data.to_vec(),
-            },
-        );
+        let cts = i64::from(composition_ms) * i64::from(timescale) / 1000;
+        let state = match kind {
+            TrackKind::Video => self.video.as_mut(),
+            TrackKind::Audio => self.audio.as_mut(),
+        }
+        .expect("checked");
+        push(state, Sample { dts_ms, dts, duration: None, cts, sync, data: data.to_vec() });
         Ok(Pushed::Sample)
     }
 

@@ -11,6 +11,8 @@ export type { RtpSource, RtpSourceListener, RtpVideoCodec } from './hub/rtp-sour
 export { Cohost, type CohostOptions, type CohostStats, type StreamRef } from './mix/cohost'
 export { ProgramSwitch, type ProgramOptions, type ProgramStats, type ProgramSource } from './mix/program'
 export { RecordingService } from './record/service'
+export { HlsService, type HlsOptions, type HlsInfo } from './hls/service'
+export { HlsStream, type HlsStreamOptions, type HlsSegment, type HlsPart } from './hls/hls-stream'
 export { Recording, pathSegment, type RecordedFile, type RecordingInfo, type RecordingOptions, type RecordFormat } from './record/recording'
 export { RtmpPush, type RtmpPushOptions, type RtmpPushStats } from './rtmp/push'
 export { RtmpPull, type RtmpPullOptions } from './rtmp/pull'

@@ -36,6 +36,8 @@ export interface HlsStreamOptions {
 }
 
 export interface HlsPart {
+  /** The part's number, counted across segments from 0 (its URI `part{id}.m4s`). */
+  id: number
   /** Index within its segment. */
   index: number
   data: Buffer
@@ -86,6 +88,7 @@ export class HlsStream implements Subscriber {
   #initVersion = 0
   #headers = new Set<MediaFrame>()
   #nextMsn = 0
+  #nextPartId = 0
   #partStart = 0
   /** Wall clock − decode time of the newest frame (ms), for program dates. */
   #wallOffset = 0
@@ -113,6 +116,23 @@ export class HlsStream implements Subscriber {
     const newest = gop.at(-1)
     if (newest) this.#wallOffset = Date.now() - newest.dts
     for (const frame of gop) this.#frame(frame)
+  }
+
+  /**
+   * The number the next part will have (the preload hint's): parts are numbered across
+   * segments, so the hinted part exists whether or not a segment ends before it.
+   */
+  get nextPartId(): number {
+    return this.#nextPartId
+  }
+
+  /** A part by number, if it is still kept. */
+  part(id: number): HlsPart | undefined {
+    for (const s of this.segments) {
+      const first = s.parts[0]
+      if (first && id >= first.id && id < first.id + s.parts.length) return s.parts[id - first.id]
+    }
+    return undefined
   }
 
   /** The segment being filled, if any. */
@@ -270,7 +290,7 @@ export class HlsStream implements Subscriber {
     const segment = this.current
     if (!segment || !fragment) return
     const durationMs = Math.max(0, dts - this.#partStart)
-    segment.parts.push({ index: segment.parts.length, data: fragment.data, durationMs, independent: fragment.independent })
+    segment.parts.push({ id: this.#nextPartId++, index: segment.parts.length, data: fragment.data, durationMs, independent: fragment.independent })
     segment.durationMs += durationMs
     this.#partStart = dts
     this.#wake()

@@ -3,7 +3,8 @@
  * §4.4.3.8 EXT-X-SERVER-CONTROL, §4.4.4.9 EXT-X-PART, §4.4.5.2 EXT-X-SKIP, §4.4.5.3
  * EXT-X-PRELOAD-HINT; §6.2.5.1 blocking reload, §6.2.5.2 delta updates).
  *
- * URIs are relative to the playlist: `init{n}.mp4`, `seg{msn}.m4s`, `part{msn}.{i}.m4s`, each
+ * URIs are relative to the playlist: `init{n}.mp4`, `seg{msn}.m4s`, `part{n}.m4s` (parts
+ * numbered across segments, so a hinted part exists even when a segment ends first), each
  * with `query` appended (the player's `token`, so segment requests pass the same access
  * decision). Parts are listed for the segments of the last three target durations (§6.2.2:
  * "SHOULD" keep them that long), then the segment being filled and a preload hint for its next
@@ -62,10 +63,10 @@ export function renderPlaylist(h: HlsStream, options: PlaylistOptions): string {
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateMs).toISOString()}`)
     if (!s.complete || s.programDateMs + s.durationMs >= partsFrom) {
-      for (const p of s.parts) lines.push(`#EXT-X-PART:DURATION=${seconds(p.durationMs)},URI="part${s.msn}.${p.index}.m4s${q}"${p.independent ? ',INDEPENDENT=YES' : ''}`)
+      for (const p of s.parts) lines.push(`#EXT-X-PART:DURATION=${seconds(p.durationMs)},URI="part${p.id}.m4s${q}"${p.independent ? ',INDEPENDENT=YES' : ''}`)
     }
     if (s.complete) lines.push(`#EXTINF:${seconds(s.durationMs)},`, `seg${s.msn}.m4s${q}`)
   }
-  if (current) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part${current.msn}.${current.parts.length}.m4s${q}"`)
+  if (current) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part${h.nextPartId}.m4s${q}"`)
   return lines.join('\n') + '\n'
 }

@@ -7,8 +7,8 @@
  *   answered once it lists a whole segment. Blocking reload
  *   (`_HLS_msn`, `_HLS_part`: held until that part exists, 503 after three target durations,
  *   400 when it lies too far ahead), delta updates (`_HLS_skip=YES`).
- * - `init{n}.mp4`, `seg{msn}.m4s` (complete segments), `part{msn}.{i}.m4s` (a part; the one
- *   the preload hint names is held until it exists).
+ * - `init{n}.mp4`, `seg{msn}.m4s` (complete segments), `part{n}.m4s` (a part, numbered across
+ *   segments; the one the preload hint names is held until it exists).
  *
  * Every request passes the access decision (action `play`, protocol `hls`; credential
  * `Authorization: Bearer` or `?token=`, which the playlist carries into its URIs). 404 when the
@@ -96,15 +96,12 @@ export class HlsService {
       const s = h.segments.find((x) => x.msn === Number(m![1]))
       return s?.data ? send(res, 200, 'video/iso.segment', s.data, 'max-age=60') : send(res, 404, 'text/plain', 'no such segment', 'no-cache')
     }
-    m = /^part(\d+)\.(\d+)\.m4s$/.exec(file)
+    m = /^part(\d+)\.m4s$/.exec(file)
     if (m) {
-      const [msn, index] = [Number(m[1]), Number(m[2])]
-      const find = () => h.segments.find((x) => x.msn === msn)?.parts[index]
-      const current = h.current
-      // the preload hint (the next part of the segment being filled, or the first of the next) is held until it exists
-      const hinted = current && ((msn === current.msn && index === current.parts.length) || (msn === current.msn + 1 && index === 0))
-      if (!find() && hinted) await h.wait(() => !!find(), blockMs)
-      const part = find()
+      const id = Number(m[1])
+      // the preload hint (the next part) is held until it exists
+      if (id === h.nextPartId) await h.wait(() => !!h.part(id), blockMs)
+      const part = h.part(id)
       return part ? send(res, 200, 'video/iso.segment', part.data, 'max-age=60') : send(res, 404, 'text/plain', 'no such part', 'no-cache')
     }
     send(res, 404, 'text/plain', 'no such file', 'no-cache')

@@ -3,13 +3,16 @@
 //! moves a fragment on the timeline (its `tfdt`s) so fragments of several files play as one
 //! fMP4 (the playback API).
 //!
-//! A file cut by a crash indexes up to its last whole fragment. Boxes are decoded by `mp4-atom`;
-//! a `moof` larger than [`MAX_MOOF`] is refused, so nothing read from a file allocates without
-//! bound.
+//! A file cut by a crash indexes up to its last whole fragment. Only the boxes needed are
+//! decoded (by `mp4-atom`: `tkhd`, `mdhd`, `tfhd`, `tfdt`, `trun`; the containers are walked
+//! here), and [`rebase`] patches `tfdt`s and the `mfhd` sequence number in place (this crate
+//! writes version-1, 64-bit `tfdt`s), so the whole-`moov`/`moof` decoders of every box type stay
+//! out of the binary. A `moof` larger than [`MAX_MOOF`] is refused, so nothing read from a file
+//! allocates without bound.
 
 use std::io::{Read, Seek, SeekFrom};
 
-use mp4_atom::{Decode, Encode, FourCC, Moof, Moov, ReadFrom};
+use mp4_atom::{Decode, FourCC, Mdhd, ReadFrom, Tfdt, Tfhd, Tkhd, Trun};
 
 use crate::Mp4Error;
 
@@ -74,6 +77,85 @@ fn read_at<R: Read + Seek>(r: &mut R, at: u64, len: u64) -> Result<Vec<u8>, Mp4E
     Ok(buf)
 }
 
+/// The child boxes of a container's body: `(kind, offset of the box in body, box length)`.
+/// Stops at a box that does not fit.
+fn children(body: &[u8]) -> Vec<(FourCC, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= body.len() {
+        let size = u32::from_be_bytes(body[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let kind = FourCC::new(body[at + 4..at + 8].try_into().expect("4 bytes"));
+        let (header, total) = match size {
+            1 if at + 16 <= body.len() => (16, u64::from_be_bytes(body[at + 8..at + 16].try_into().expect("8 bytes")) as usize),
+            0 => (8, body.len() - at),
+            n => (8, n),
+        };
+        if total < header || at + total > body.len() {
+            break;
+        }
+        out.push((kind, at, total));
+        at += total;
+    }
+    out
+}
+
+/// The first child box of `kind` in a container's body, as its whole box bytes.
+fn child<'a>(body: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    children(body).into_iter().find(|(k, _, _)| *k == FourCC::new(kind)).map(|(_, at, len)| &body[at..at + len])
+}
+
+/// A box's body (after its 8-byte header).
+fn body_of(atom: &[u8]) -> &[u8] {
+    atom.get(8..).unwrap_or_default()
+}
+
+fn decode<T: Decode>(atom: &[u8], what: &str) -> Result<T, Mp4Error> {
+    T::decode(&mut std::io::Cursor::new(atom)).map_err(|e| Mp4Error::MalformedTag(format!("{what}: {e}")))
+}
+
+/// `(track id, timescale)` of every `trak` in a `moov`'s body.
+fn timescales_of(moov: &[u8]) -> Result<Vec<(u32, u32)>, Mp4Error> {
+    let mut out = Vec::new();
+    for (kind, at, len) in children(moov) {
+        if kind != FourCC::new(b"trak") {
+            continue;
+        }
+        let trak = body_of(&moov[at..at + len]);
+        let tkhd: Tkhd = decode(child(trak, b"tkhd").ok_or_else(|| Mp4Error::MalformedTag("trak without tkhd".into()))?, "tkhd")?;
+        let mdia = child(trak, b"mdia").map(body_of).ok_or_else(|| Mp4Error::MalformedTag("trak without mdia".into()))?;
+        let mdhd: Mdhd = decode(child(mdia, b"mdhd").ok_or_else(|| Mp4Error::MalformedTag("mdia without mdhd".into()))?, "mdhd")?;
+        out.push((tkhd.track_id, mdhd.timescale));
+    }
+    Ok(out)
+}
+
+/// When a `moof` (its body) plays: the earliest decode time and the latest end, ms.
+fn moof_times(moof: &[u8], timescales: &[(u32, u32)]) -> Result<(f64, f64), Mp4Error> {
+    let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (kind, at, len) in children(moof) {
+        if kind != FourCC::new(b"traf") {
+            continue;
+        }
+        let traf = body_of(&moof[at..at + len]);
+        let tfhd: Tfhd = decode(child(traf, b"tfhd").ok_or_else(|| Mp4Error::MalformedTag("traf without tfhd".into()))?, "tfhd")?;
+        let Some(ts) = timescales.iter().find(|(id, _)| *id == tfhd.track_id).map(|(_, ts)| f64::from(*ts)) else { continue };
+        let base = match child(traf, b"tfdt") {
+            Some(atom) => decode::<Tfdt>(atom, "tfdt")?.base_media_decode_time as f64,
+            None => 0.0,
+        };
+        let mut duration = 0.0;
+        for (k, a, l) in children(traf) {
+            if k == FourCC::new(b"trun") {
+                let trun: Trun = decode(&traf[a..a + l], "trun")?;
+                duration += trun.samples.iter().map(|s| f64::from(s.duration.or(tfhd.default_sample_duration).unwrap_or(0))).sum::<f64>();
+            }
+        }
+        start = start.min(base * 1000.0 / ts);
+        end = end.max((base + duration) * 1000.0 / ts);
+    }
+    Ok((start, end))
+}
+
 /// Indexes a fragmented MP4 file of `file_len` bytes: `ftyp`, `moov` (the track timescales),
 /// then `moof` + `mdat` pairs. Stops at the first box that is cut short (a crash) or is not one
 /// of these. Errors: [`Mp4Error::MalformedTag`] when the file does not begin with an init
@@ -82,10 +164,10 @@ pub fn index<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<FileIndex, Mp4E
     let mut at = 0;
     let mut timescales = Vec::new();
     let mut init_length = 0;
-    while let Some((kind, _, total)) = next_box(r, at, file_len)? {
+    while let Some((kind, header, total)) = next_box(r, at, file_len)? {
         if kind == FourCC::new(b"moov") {
-            let moov = Moov::decode(&mut std::io::Cursor::new(read_at(r, at, total)?.as_slice())).map_err(|e| Mp4Error::MalformedTag(format!("moov: {e}")))?;
-            timescales = moov.trak.iter().map(|t| (t.tkhd.track_id, t.mdia.mdhd.timescale)).collect();
+            let moov = read_at(r, at, total)?;
+            timescales = timescales_of(&moov[header as usize..])?;
             init_length = at + total;
             at += total;
             break;
@@ -95,11 +177,11 @@ pub fn index<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<FileIndex, Mp4E
         }
         at += total;
     }
-    if init_length == 0 || timescales.iter().any(|(_, ts)| *ts == 0) {
+    if init_length == 0 || timescales.is_empty() || timescales.iter().any(|(_, ts)| *ts == 0) {
         return Err(Mp4Error::MalformedTag("no init segment (ftyp + moov) at the start".into()));
     }
     let mut fragments = Vec::new();
-    while let Some((kind, _, moof_len)) = next_box(r, at, file_len)? {
+    while let Some((kind, header, moof_len)) = next_box(r, at, file_len)? {
         if kind != FourCC::new(b"moof") {
             break;
         }
@@ -107,15 +189,8 @@ pub fn index<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<FileIndex, Mp4E
         if mdat_kind != FourCC::new(b"mdat") {
             break;
         }
-        let moof = Moof::decode(&mut std::io::Cursor::new(read_at(r, at, moof_len)?.as_slice())).map_err(|e| Mp4Error::MalformedTag(format!("moof: {e}")))?;
-        let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
-        for traf in &moof.traf {
-            let Some(ts) = timescales.iter().find(|(id, _)| *id == traf.tfhd.track_id).map(|(_, ts)| f64::from(*ts)) else { continue };
-            let base = traf.tfdt.as_ref().map_or(0, |t| t.base_media_decode_time) as f64;
-            let duration: f64 = traf.trun.iter().flat_map(|t| t.samples.iter()).map(|s| f64::from(s.duration.or(traf.tfhd.default_sample_duration).unwrap_or(0))).sum();
-            start = start.min(base * 1000.0 / ts);
-            end = end.max((base + duration) * 1000.0 / ts);
-        }
+        let moof = read_at(r, at, moof_len)?;
+        let (start, end) = moof_times(&moof[header as usize..], &timescales)?;
         if start.is_finite() {
             fragments.push(IndexedFragment { offset: at, length: moof_len + mdat_len, start_ms: start, end_ms: end });
         }
@@ -126,35 +201,46 @@ pub fn index<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<FileIndex, Mp4E
 
 /// A fragment (`moof` + `mdat`, as [`index`] found it) moved by `shift_ms` on the timeline
 /// (every `tfdt` + `shift_ms` in its track's ticks, later when positive, earlier when negative,
-/// never below 0) and numbered `sequence`; the `trun` data
-/// offsets follow if the `moof` changes size. Errors: [`Mp4Error::MalformedTag`] when it does
-/// not decode, [`Mp4Error::Encode`].
+/// never below 0) and numbered `sequence`, patched in place (sizes do not change). Errors:
+/// [`Mp4Error::MalformedTag`] when it does not begin with a `moof`, or a `tfdt` is version 0
+/// and the new time does not fit its 32 bits.
 pub fn rebase(fragment: &[u8], shift_ms: f64, sequence: u32, timescales: &[(u32, u32)]) -> Result<Vec<u8>, Mp4Error> {
-    let mut cursor = std::io::Cursor::new(fragment);
-    let mut moof = Moof::decode(&mut cursor).map_err(|e| Mp4Error::MalformedTag(format!("moof: {e}")))?;
-    let old_len = cursor.position() as usize;
-    moof.mfhd.sequence_number = sequence;
-    for traf in &mut moof.traf {
-        let ts = timescales.iter().find(|(id, _)| *id == traf.tfhd.track_id).map_or(1000, |(_, ts)| *ts);
-        let shift = (shift_ms * f64::from(ts) / 1000.0).round() as i64;
-        if let Some(tfdt) = traf.tfdt.as_mut() {
-            tfdt.base_media_decode_time = tfdt.base_media_decode_time.saturating_add_signed(shift);
-        }
+    let mut out = fragment.to_vec();
+    let (kind, moof_at, moof_len) = children(&out).into_iter().next().ok_or_else(|| Mp4Error::MalformedTag("no moof".into()))?;
+    if kind != FourCC::new(b"moof") || moof_at != 0 {
+        return Err(Mp4Error::MalformedTag("a fragment begins with its moof".into()));
     }
-    let mut out = Vec::with_capacity(fragment.len() + 16);
-    moof.encode(&mut out)?;
-    if out.len() != old_len {
-        let delta = out.len() as i64 - old_len as i64;
-        for traf in &mut moof.traf {
-            for trun in &mut traf.trun {
-                if let Some(o) = trun.data_offset.as_mut() {
-                    *o = i32::try_from(i64::from(*o) + delta).map_err(|_| Mp4Error::Encode("data offset out of range".into()))?;
-                }
+    let moof_body = 8..moof_len;
+    for (kind, at, len) in children(&out[moof_body.clone()]) {
+        let box_at = moof_body.start + at;
+        if kind == FourCC::new(b"mfhd") && len >= 16 {
+            out[box_at + 12..box_at + 16].copy_from_slice(&sequence.to_be_bytes());
+        }
+        if kind != FourCC::new(b"traf") {
+            continue;
+        }
+        let traf_body = box_at + 8..box_at + len;
+        let track_id = match child(&out[traf_body.clone()], b"tfhd") {
+            Some(atom) => decode::<Tfhd>(atom, "tfhd")?.track_id,
+            None => continue,
+        };
+        let ts = timescales.iter().find(|(id, _)| *id == track_id).map_or(1000, |(_, ts)| *ts);
+        let shift = (shift_ms * f64::from(ts) / 1000.0).round() as i64;
+        for (k, a, l) in children(&out[traf_body.clone()]) {
+            if k != FourCC::new(b"tfdt") || l < 16 {
+                continue;
+            }
+            let tfdt = traf_body.start + a;
+            let version = out[tfdt + 8];
+            if version == 1 && l >= 20 {
+                let old = u64::from_be_bytes(out[tfdt + 12..tfdt + 20].try_into().expect("8 bytes"));
+                out[tfdt + 12..tfdt + 20].copy_from_slice(&old.saturating_add_signed(shift).to_be_bytes());
+            } else {
+                let old = u64::from(u32::from_be_bytes(out[tfdt + 12..tfdt + 16].try_into().expect("4 bytes")));
+                let new = u32::try_from(old.saturating_add_signed(shift)).map_err(|_| Mp4Error::MalformedTag("a 32-bit tfdt cannot hold the new time".into()))?;
+                out[tfdt + 12..tfdt + 16].copy_from_slice(&new.to_be_bytes());
             }
         }
-        out.clear();
-        moof.encode(&mut out)?;
     }
-    out.extend_from_slice(&fragment[old_len..]);
     Ok(out)
 }

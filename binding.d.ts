@@ -840,20 +840,22 @@ export declare function decodeAmf0(data: Uint8Array): Array<any>
 /** One media frame out. */
 export interface DepacketizedFrame {
   /**
-   * RTP timestamp (presentation time) in the codec's clock: 90 kHz ticks for H.264, samples
+   * RTP timestamp (presentation time) in the codec's clock: 90 kHz ticks for video, samples
    * at the sampling rate for AAC, 48 kHz ticks for Opus.
    */
   timestamp: number
   /**
    * H.264: an access unit in AVCC form (4-byte NAL unit lengths, SPS/PPS/AUD removed).
-   * AAC: one raw access unit. Opus: one Opus packet.
+   * VP8: one frame (RFC 6386 §9). AAC: one raw access unit. Opus: one Opus packet.
    */
   data: Buffer
-  /** H.264: holds an IDR slice. Always true for audio. */
+  /** H.264: holds an IDR slice. VP8: a key frame. Always true for audio. */
   keyframe: boolean
   /**
    * H.264 only, when the SPS or PPS changed (and on the first frame): the
    * AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1) to send ahead of this frame.
+   * VP8, on the first key frame: the VPCodecConfigurationRecord (VP codec ISO media file
+   * format binding §2.2, the body of a version-1 `vpcC` box) of 8-bit 4:2:0 BT.709 video.
    */
   decoderConfig?: Buffer
 }
@@ -882,7 +884,10 @@ export interface DepacketizeResult {
 
 /** Options of `new RtpDepacketizer(options)`. */
 export interface DepacketizerOptions {
-  /** `"H264"` (RFC 6184), `"AAC"` (RFC 3640 mpeg4-generic AAC-hbr) or `"OPUS"` (RFC 7587). */
+  /**
+   * `"H264"` (RFC 6184), `"VP8"` (RFC 7741), `"AAC"` (RFC 3640 mpeg4-generic AAC-hbr) or
+   * `"OPUS"` (RFC 7587).
+   */
   codec: string
   /**
    * How long a missing packet is waited for before the frame it belonged to is dropped,

@@ -130,6 +130,7 @@ describe('npm install of the packed packages (host target)', () => {
     expect(platformFiles).toContain(`sluice.${platform.platform}.node`)
     expect(platformFiles).toContain('licenses/FDK-AAC-NOTICE')
     expect(platformFiles).toContain('licenses/OPENH264-LICENSE')
+    expect(platformFiles).toContain('licenses/LIBVPX-COPYRIGHT')
 
     // Size budget (README "Prebuilt packages").
     const budget = sizeBudgetBytes()

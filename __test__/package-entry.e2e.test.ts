@@ -47,7 +47,7 @@ beforeAll(() => {
 
 describe('the packed package', () => {
   it('ships the entry points, LICENSE and the native code notices, and no binary of its own', () => {
-    for (const f of ['LICENSE', 'licenses/LIBOPUS-COPYING', 'licenses/OPENH264-LICENSE', 'crates/audio/licenses/FDK-AAC-NOTICE', 'dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts', 'dist/cli.js', 'binding.js', 'sluice.example.yaml']) {
+    for (const f of ['LICENSE', 'licenses/LIBOPUS-COPYING', 'licenses/OPENH264-LICENSE', 'licenses/LIBVPX-COPYRIGHT', 'crates/audio/licenses/FDK-AAC-NOTICE', 'dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts', 'dist/cli.js', 'binding.js', 'sluice.example.yaml']) {
       expect(listing, f).toContain(f)
     }
     expect(listing.filter((f) => f.endsWith('.node'))).toEqual([])

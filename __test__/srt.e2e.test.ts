@@ -5,6 +5,7 @@
  * id and by the hub; malformed datagrams and a handshake flood leave the server and its live
  * sessions alone.
  */
+import { spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -297,6 +298,8 @@ describe('SRT pulls and pushes (Sluice as the caller)', () => {
     expect((await fetch(server.httpUrl(`/api/srt/pulls/${id}`), { method: 'DELETE' })).status).toBe(204)
     await waitFor(() => !live(server, 'live/pulled'), 5000, 'the pulled stream to end')
     feeder.child.kill()
+    // the shell's pipeline (ffmpeg | srt-live-transmit) outlives the shell: end it by its port
+    spawnSync('pkill', ['-f', `srt://127.0.0.1:${port}`])
   }, 40_000)
 })
 

@@ -25,6 +25,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { nativeBuild } from './native-build.mjs'
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
@@ -119,6 +120,13 @@ function zigPath() {
  */
 export const GLIBC_FLOOR = '2.28'
 
+/** `napi build <args>` through scripts/native-build.mjs (libvpx static where the target has it). */
+function napiBuild(args, env = process.env) {
+  log(`$ napi build ${args.join(' ')}`)
+  const r = nativeBuild(args, env)
+  if (r.status !== 0) throw new Error(`release-pack: napi build ${args.join(' ')} exited ${r.status ?? r.signal}`)
+}
+
 /** Builds one target into npm/<platform>/sluice.<platform>.node; returns its path. */
 function build(triple) {
   const platform = platformOf(triple)
@@ -126,16 +134,16 @@ function build(triple) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `sluice-${platform}-`))
   // The .node only: binding.js and binding.d.ts are the ones `npm run build` generates (the
   // same for every target), so they are left alone.
-  const common = ['napi', 'build', '--platform', '--release', '--output-dir', tmp, '--no-js', '--dts', path.join(tmp, 'binding.d.ts')]
+  const common = ['--platform', '--release', '--output-dir', tmp, '--no-js', '--dts', path.join(tmp, 'binding.d.ts')]
   try {
     if (triple.includes('-linux-')) {
       // Every Linux target, the host's included, goes through cargo-zigbuild: the same linker
       // for all four, and gnu builds pinned to GLIBC_FLOOR.
       const zigTarget = triple.endsWith('-gnu') ? `${triple}.${GLIBC_FLOOR}` : triple
-      sh('npx', [...common, '--target', zigTarget, '--cross-compile'], { env: { ...process.env, PATH: zigPath() } })
+      napiBuild([...common, '--target', zigTarget, '--cross-compile'], { ...process.env, PATH: zigPath() })
     } else if (triple === hostTriple()) {
       // darwin and win32: on a runner of that system (docs/packaging.md).
-      sh('npx', [...common, '--target', triple])
+      napiBuild([...common, '--target', triple])
     } else {
       throw new Error(`release-pack: ${triple} is built on a ${triple.includes('darwin') ? 'macOS' : 'Windows'} runner (docs/packaging.md)`)
     }

@@ -1,7 +1,7 @@
 /**
  * A mix: a hub stream composed on the server (MCU) from other hub streams. Each input is a hub
  * subscriber whose frames (FLV tag bodies, ms) go to the native mixer thread
- * (`crates/mixer`: OpenH264 decode, scale into the layout, encode once; audio decoded, summed
+ * (`crates/mixer`: OpenH264 or libvpx (VP8) decode, scale into the layout, encode once; audio decoded, summed
  * with gain, limited, AAC once); the mixer's frames come back and are published as the mix's
  * own stream, which every player protocol serves like any other.
  *

@@ -35,6 +35,41 @@ export class AvcFrameWriter {
   }
 }
 
+/**
+ * VP8 frames of one publisher into `stream` as Enhanced RTMP v2 video tags, FourCC `vp08`:
+ * `[IsExHeader 1][FrameType 3][PacketType 4]['vp08']` then the VPCodecConfigurationRecord
+ * (PacketType 0, SequenceStart) or one frame (PacketType 3, CodedFramesX: no composition
+ * time, VP8 has no reordering). Decode times kept strictly increasing.
+ */
+export class Vp8FrameWriter {
+  readonly #stream: Stream
+  #lastDts = -1
+
+  constructor(stream: Stream) {
+    this.#stream = stream
+  }
+
+  /** Pushes the VPCodecConfigurationRecord (SequenceStart) at `ms`. */
+  decoderConfig(record: Buffer, ms: number): void {
+    this.#stream.pushFrame('video', Math.max(0, Math.round(ms)), Buffer.concat([exVideoHeader(1, 0, VP08), record]), true, true, 0)
+  }
+
+  /** Pushes one VP8 frame (RFC 6386 §9) shown at `ms`. */
+  frame(data: Buffer, ms: number, keyframe: boolean): void {
+    let dts = Math.max(0, Math.round(ms))
+    if (dts <= this.#lastDts) dts = this.#lastDts + 1
+    this.#lastDts = dts
+    this.#stream.pushFrame('video', dts, Buffer.concat([exVideoHeader(keyframe ? 1 : 2, 3, VP08), data]), keyframe, false, 0)
+  }
+}
+
+const VP08 = Buffer.from('vp08', 'latin1')
+
+/** Enhanced RTMP video tag header: frame type (1 key, 2 inter), packet type, FourCC. */
+function exVideoHeader(frameType: number, packetType: number, fourCc: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x80 | (frameType << 4) | packetType]), fourCc])
+}
+
 /** FLV AAC audio tag header: SoundFormat 10, 44 kHz flag, 16-bit, stereo flag (ignored for AAC). */
 const AAC_TAG = 0xaf
 

@@ -10,17 +10,18 @@ import { native } from '../native'
 import { genericNack, pictureLossIndication, type ReportBlock } from './rtcp'
 import type { TrackClock } from './rtp-clock'
 
-export type DepacketizerCodec = 'H264' | 'AAC' | 'OPUS'
+export type DepacketizerCodec = 'H264' | 'VP8' | 'AAC' | 'OPUS'
 
 export interface ReceivedFrame {
   /** RTP timestamp (32-bit) of the access unit / audio frame. */
   timestamp: number
   /** Session timeline ms of `timestamp` (fractional). */
   ms: number
-  /** H.264: AVCC access unit (4-byte lengths); AAC: one raw access unit; Opus: one packet. */
+  /** H.264: AVCC access unit (4-byte lengths); VP8: one frame; AAC: one raw access unit; Opus: one packet. */
   data: Buffer
   keyframe: boolean
-  /** H.264: a new AVCDecoderConfigurationRecord (SPS/PPS changed) for this access unit. */
+  /** H.264: a new AVCDecoderConfigurationRecord (SPS/PPS changed) for this access unit; VP8: the
+   * VPCodecConfigurationRecord, on the first key frame. */
   decoderConfig?: Buffer | null
 }
 

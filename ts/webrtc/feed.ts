@@ -248,14 +248,17 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   #onVideo(frame: MediaFrame, send: boolean): void {
     const arrivedAt = epochMs()
-    const codec = frame.payload[0]! & 0x0f
+    // legacy FLV AVC (codec id 7); Enhanced RTMP headers (top bit set: hvc1, av01, vp09,
+    // multitrack and ModEx messages) are not packetized here
+    const legacyAvc = (frame.payload[0]! & 0x80) === 0 && (frame.payload[0]! & 0x0f) === 7
     if (frame.sequenceHeader) {
-      this.#videoCodecOk = codec === 7
+      if (this.stream.videoSequenceHeader !== frame) return // another track's (Enhanced RTMP multitrack)
+      this.#videoCodecOk = legacyAvc
       if (this.#videoCodecOk) this.#video.setParameterSets(frame.payload.subarray(5))
       else this.#log.warn({ codec: this.stream.video?.codec }, 'video is not H.264: WebRTC viewers get no video')
       return
     }
-    if (!this.#videoCodecOk || frame.payload[1] !== 1) return
+    if (!this.#videoCodecOk || !legacyAvc || frame.payload[1] !== 1) return
     // WebRTC receivers drop a frame whose RTP timestamp is older than one already decoded, so a
     // B-frame (presented before the frame decoded ahead of it) is not sent: the viewer gets the
     // I and P frames, in order, at their presentation times.

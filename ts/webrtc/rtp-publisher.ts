@@ -21,7 +21,7 @@ import type { RtpSource, RtpSourceListener, RtpVideoCodec } from '../hub/rtp-sou
 import { isRtcpPacket, parseRtcp, receiverReport, type ReportBlock } from '../rtp/rtcp'
 import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from '../rtp/receiver'
 import { SessionClock } from '../rtp/rtp-clock'
-import { AvcFrameWriter, pushAacConfig, pushAacFrame } from '../rtp/hub-frames'
+import { AvcFrameWriter, Vp8FrameWriter, pushAacConfig, pushAacFrame } from '../rtp/hub-frames'
 
 export interface WebRtcPublisherOptions {
   app: string
@@ -68,6 +68,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
   readonly #videoReceiver: RtpTrackReceiver
   readonly #audioReceiver: RtpTrackReceiver | null
   readonly #avc: AvcFrameWriter
+  readonly #vp8: Vp8FrameWriter
   readonly #dropped: Record<string, number> = {}
   #transcoder: InstanceType<typeof native.OpusToAacTranscoder> | null = null
   /** Timeline ms minus transcoder output ms, fixed at the transcoder's first output. */
@@ -86,7 +87,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     this.audio = options.audio ? { codec: 'opus', channels: options.audio.channels } : null
     this.#log = log.child({ publisher: this.id, stream: `${options.app}/${options.name}` })
     const maxDelayMs = options.maxDelayMs ?? 150
-    const receiver = (kind: 'video' | 'audio', codec: 'H264' | 'OPUS', clockRate: number, onFrame: (f: ReceivedFrame) => void) =>
+    const receiver = (kind: 'video' | 'audio', codec: 'H264' | 'VP8' | 'OPUS', clockRate: number, onFrame: (f: ReceivedFrame) => void) =>
       new RtpTrackReceiver({
         codec,
         clockRate,
@@ -97,12 +98,16 @@ export class WebRtcPublisher implements Publisher, RtpSource {
         onFrame,
         onDrop: (reason) => this.#drop(reason),
       })
-    // VP8/VP9/AV1 go to WebRTC viewers only: their receiver keeps statistics and NACKs holes
-    // through the depacketizer's reorder buffer in its one-packet-per-frame (Opus) mode.
-    this.#videoReceiver = receiver('video', options.video?.codec === 'H264' ? 'H264' : 'OPUS', 90000, (f) => this.#onVideoFrame(f))
+    // H.264 and VP8 go into the hub as frames (VP8 as Enhanced RTMP `vp08`, which mixes,
+    // recordings and E-RTMP players take); VP9/AV1 go to WebRTC viewers only: their receiver
+    // keeps statistics and NACKs holes through the depacketizer's reorder buffer in its
+    // one-packet-per-frame (Opus) mode.
+    const videoCodec = options.video?.codec
+    this.#videoReceiver = receiver('video', videoCodec === 'H264' || videoCodec === 'VP8' ? videoCodec : 'OPUS', 90000, (f) => this.#onVideoFrame(f))
     this.#audioReceiver = options.audio ? receiver('audio', 'OPUS', 48000, (f) => this.#onOpus(f)) : null
     this.stream = hub.publish(options.app, options.name, this)
     this.#avc = new AvcFrameWriter(this.stream)
+    this.#vp8 = new Vp8FrameWriter(this.stream)
     this.#timer = setInterval(() => this.#receiverReports(), 1000)
     this.#timer.unref()
     this.onSubscribersChanged(this.stream)
@@ -177,6 +182,11 @@ export class WebRtcPublisher implements Publisher, RtpSource {
   }
 
   #onVideoFrame(frame: ReceivedFrame): void {
+    if (this.video?.codec === 'VP8') {
+      if (frame.decoderConfig) this.#vp8.decoderConfig(frame.decoderConfig, frame.ms)
+      this.#vp8.frame(frame.data, frame.ms, frame.keyframe)
+      return
+    }
     if (this.video?.codec !== 'H264') return
     if (frame.decoderConfig) this.#avc.decoderConfig(frame.decoderConfig, frame.ms)
     this.#avc.accessUnit(frame.data, frame.ms, frame.keyframe)

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{Buffer, Error, Result, Status};
 use napi_derive::napi;
 use sluice_rtmp::flv::AvcDecoderConfigurationRecord;
 use sluice_rtp::depacketizer::{
-    AacDepacketizer, H264Depacketizer, PushOutcome, Released, ReorderBuffer,
+    AacDepacketizer, H264Depacketizer, PushOutcome, Released, ReorderBuffer, Vp8Depacketizer,
 };
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::RtpError;
@@ -14,7 +14,8 @@ use sluice_rtp::RtpError;
 /// Options of `new RtpDepacketizer(options)`.
 #[napi(object)]
 pub struct DepacketizerOptions {
-    /// `"H264"` (RFC 6184), `"AAC"` (RFC 3640 mpeg4-generic AAC-hbr) or `"OPUS"` (RFC 7587).
+    /// `"H264"` (RFC 6184), `"VP8"` (RFC 7741), `"AAC"` (RFC 3640 mpeg4-generic AAC-hbr) or
+    /// `"OPUS"` (RFC 7587).
     pub codec: String,
     /// How long a missing packet is waited for before the frame it belonged to is dropped,
     /// in ms (default 100).
@@ -26,16 +27,18 @@ pub struct DepacketizerOptions {
 /// One media frame out.
 #[napi(object)]
 pub struct DepacketizedFrame {
-    /// RTP timestamp (presentation time) in the codec's clock: 90 kHz ticks for H.264, samples
+    /// RTP timestamp (presentation time) in the codec's clock: 90 kHz ticks for video, samples
     /// at the sampling rate for AAC, 48 kHz ticks for Opus.
     pub timestamp: u32,
     /// H.264: an access unit in AVCC form (4-byte NAL unit lengths, SPS/PPS/AUD removed).
-    /// AAC: one raw access unit. Opus: one Opus packet.
+    /// VP8: one frame (RFC 6386 §9). AAC: one raw access unit. Opus: one Opus packet.
     pub data: Buffer,
-    /// H.264: holds an IDR slice. Always true for audio.
+    /// H.264: holds an IDR slice. VP8: a key frame. Always true for audio.
     pub keyframe: bool,
     /// H.264 only, when the SPS or PPS changed (and on the first frame): the
     /// AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.2.4.1) to send ahead of this frame.
+    /// VP8, on the first key frame: the VPCodecConfigurationRecord (VP codec ISO media file
+    /// format binding §2.2, the body of a version-1 `vpcC` box) of 8-bit 4:2:0 BT.709 video.
     pub decoder_config: Option<Buffer>,
 }
 
@@ -58,8 +61,15 @@ pub struct DepacketizeResult {
     pub deadline_ms: Option<f64>,
 }
 
+/// VPCodecConfigurationRecord of VP8 (VP codec ISO media file format binding §2.2): profile 0,
+/// level 10, 8 bits, 4:2:0 colocated (1), limited range, BT.709 primaries, transfer and
+/// matrix (1, 1, 1), no codec initialization data.
+const VP8_CONFIGURATION_RECORD: [u8; 8] = [0, 10, (8 << 4) | (1 << 1), 1, 1, 1, 0, 0];
+
 enum Codec {
     H264(H264Depacketizer),
+    /// The depacketizer, and whether the configuration record went out.
+    Vp8(Vp8Depacketizer, bool),
     Aac(AacDepacketizer),
     Opus,
 }
@@ -84,12 +94,13 @@ impl RtpDepacketizer {
     pub fn new(options: DepacketizerOptions) -> Result<Self> {
         let codec = match options.codec.to_ascii_uppercase().as_str() {
             "H264" => Codec::H264(H264Depacketizer::default()),
+            "VP8" => Codec::Vp8(Vp8Depacketizer::default(), false),
             "AAC" | "MPEG4-GENERIC" => Codec::Aac(AacDepacketizer::new()),
             "OPUS" => Codec::Opus,
             other => {
                 return Err(Error::new(
                     Status::InvalidArg,
-                    format!("RTP_INVALID_ARGUMENT: codec {other:?}, expected H264, AAC or OPUS"),
+                    format!("RTP_INVALID_ARGUMENT: codec {other:?}, expected H264, VP8, AAC or OPUS"),
                 ))
             }
         };
@@ -155,6 +166,7 @@ impl RtpDepacketizer {
     fn codec_lost(&mut self) {
         match &mut self.codec {
             Codec::H264(d) => d.lost(),
+            Codec::Vp8(d, _) => d.lost(),
             Codec::Aac(d) => d.lost(),
             Codec::Opus => {}
         }
@@ -162,6 +174,7 @@ impl RtpDepacketizer {
 
     fn drain(&mut self, now: u64, result: &mut DepacketizeResult) {
         let mut video = Vec::new();
+        let mut vp8 = Vec::new();
         let mut audio = Vec::new();
         loop {
             let (packet, lost) = match self.buffer.pop(now) {
@@ -181,6 +194,7 @@ impl RtpDepacketizer {
             let payload = &packet[offset..offset + len];
             let outcome = match &mut self.codec {
                 Codec::H264(d) => d.push(&header, payload, &mut video),
+                Codec::Vp8(d, _) => d.push(&header, payload, &mut vp8),
                 Codec::Aac(d) => d.push(header.timestamp, header.marker, payload, &mut audio),
                 Codec::Opus if payload.is_empty() => Err(RtpError::EmptyFrame),
                 Codec::Opus => {
@@ -213,6 +227,21 @@ impl RtpDepacketizer {
                     timestamp: au.timestamp,
                     data: au.data.into(),
                     keyframe: au.keyframe,
+                    decoder_config,
+                });
+            }
+            result.keyframe_request = d.take_keyframe_request();
+        }
+        if let Codec::Vp8(d, config_sent) = &mut self.codec {
+            for frame in vp8 {
+                let decoder_config = (frame.keyframe && !*config_sent).then(|| {
+                    *config_sent = true;
+                    Buffer::from(VP8_CONFIGURATION_RECORD.to_vec())
+                });
+                result.frames.push(DepacketizedFrame {
+                    timestamp: frame.timestamp,
+                    data: frame.data.into(),
+                    keyframe: frame.keyframe,
                     decoder_config,
                 });
             }

@@ -43,6 +43,7 @@ pub fn describe_video_tag(body: &[u8]) -> Option<CodecInfo> {
         VideoCodec::Hevc => "H265".to_string(),
         VideoCodec::Av1 => "AV1".to_string(),
         VideoCodec::Vp9 => "VP9".to_string(),
+        VideoCodec::Vp8 => "VP8".to_string(),
         VideoCodec::Other(id) => format!("flv-{id}"),
         _ => "unknown".to_string(),
     };

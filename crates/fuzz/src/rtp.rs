@@ -1,5 +1,5 @@
 //! Fuzz harnesses of the RTP core (sluice-rtp): the RTP header with its CSRCs, header
-//! extension and padding, the H.264 and AAC depacketizers, which read what a WebRTC or RTP
+//! extension and padding, the H.264, VP8 and AAC depacketizers, which read what a WebRTC or RTP
 //! publisher sends (untrusted), and compound RTCP, which every viewer and publisher sends.
 //!
 //! Plain Rust with no libFuzzer dependency: `crates/rtp/tests/regressions.rs` includes this file
@@ -7,7 +7,9 @@
 //! `cargo test -p sluice-rtp`. So it names crates only by absolute paths (`sluice_rtp::…`),
 //! never `crate::`, and uses no crate sluice-rtp does not depend on.
 
-use sluice_rtp::depacketizer::{AacAccessUnit, AacDepacketizer, H264AccessUnit, H264Depacketizer};
+use sluice_rtp::depacketizer::{
+    AacAccessUnit, AacDepacketizer, H264AccessUnit, H264Depacketizer, Vp8Depacketizer, Vp8Frame,
+};
 use sluice_rtp::packet::{ExtensionForm, RtpHeader};
 use sluice_rtp::rtcp::{parse_compound, Header, RtcpPacket};
 
@@ -174,6 +176,39 @@ pub fn h264_depacketize(data: &[u8]) {
                 .parameter_sets()
                 .expect("parameter sets known once output started");
             assert!(sps[0] & 0x1F == 7 && pps[0] & 0x1F == 8);
+        }
+        let _ = depacketizer.take_keyframe_request();
+        out.clear();
+    }
+}
+
+/// VP8 depacketizer (RFC 7741): never panics; at most two frames come out per packet, each
+/// within the limit and at least 3 bytes (the frame tag); a key frame has its start code and a
+/// size; the first frame out, and the first after a loss, is a key frame.
+pub fn vp8_depacketize(data: &[u8]) {
+    let mut depacketizer = Vp8Depacketizer::new(FUZZ_MAX_ACCESS_UNIT);
+    let mut out: Vec<Vp8Frame> = Vec::new();
+    let mut need_keyframe = true;
+    for (seq, p) in packets(data).into_iter().enumerate() {
+        if p.lost_before {
+            depacketizer.lost();
+            need_keyframe = true;
+        }
+        let mut header = RtpHeader::new(96, seq as u16, p.timestamp, 0x5EED);
+        header.marker = p.marker;
+        let _ = depacketizer.push(&header, p.payload, &mut out);
+        assert!(out.len() <= 2);
+        for frame in &out {
+            assert!(frame.data.len() >= 3 && frame.data.len() <= FUZZ_MAX_ACCESS_UNIT);
+            assert_eq!(frame.keyframe, frame.data[0] & 1 == 0);
+            if frame.keyframe {
+                assert_eq!(frame.data[3..6], [0x9d, 0x01, 0x2a]);
+                assert!(frame.size.is_some());
+            }
+            if need_keyframe {
+                assert!(frame.keyframe, "output starts at a key frame");
+                need_keyframe = false;
+            }
         }
         let _ = depacketizer.take_keyframe_request();
         out.clear();

@@ -2,7 +2,8 @@
 //! their ms timestamps and arrival times), one composed stream out (H.264 + AAC-LC FLV tag
 //! bodies), driven by [`Mixer::poll`] with the time. The binding runs one mixer per thread.
 //!
-//! - [`video::VideoMixer`]: each input's H.264 decoded as it arrives (OpenH264), the pictures
+//! - [`video::VideoMixer`]: each input's H.264 (OpenH264) or VP8 (libvpx, [`vp8`]) decoded as
+//!   it arrives, the pictures
 //!   due at each output tick scaled into the [`Layout`]'s cells (fast_image_resize, bilinear,
 //!   aspect ratio kept) on an I420 canvas ([`Picture`]), the canvas encoded once (OpenH264,
 //!   bitrate rate control, keyframes every `keyframe_interval_ms` and on request).
@@ -21,7 +22,7 @@
 //!
 //! Errors: [`MixError`], with stable codes. A malformed or unsupported input body is an error
 //! for that body only; nothing here panics on input.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod audio;
@@ -32,6 +33,9 @@ pub mod layout;
 mod mixer;
 pub mod picture;
 pub mod video;
+#[cfg(feature = "vp8")]
+#[allow(unsafe_code)] // libvpx FFI, nowhere else
+pub mod vp8;
 
 pub use error::MixError;
 pub use layout::{Layout, Rect};

@@ -1,4 +1,4 @@
-//! [`VideoMixer`]: each input's H.264 decoded as it comes, the pictures due at each output
+//! [`VideoMixer`]: each input's H.264 or VP8 decoded as it comes, the pictures due at each output
 //! tick composed into the layout, the canvas encoded once.
 
 use std::collections::VecDeque;
@@ -8,15 +8,24 @@ use sluice_rtmp::flv::{VideoCodec, VideoTagHeader};
 use crate::h264::{EncodedVideo, EncoderSettings, H264Decoder, H264Encoder};
 use crate::layout::{Layout, Rect};
 use crate::picture::{Picture, Scaler, Yuv};
+#[cfg(feature = "vp8")]
+use crate::vp8::Vp8Decoder;
 use crate::MixError;
 
 /// Decoded pictures kept per input ahead of the output, at most; older ones are dropped.
 const MAX_QUEUED_PICTURES: usize = 16;
 
+/// An input's decoder, of the codec its sequence header named.
+enum Decoder {
+    H264(H264Decoder),
+    #[cfg(feature = "vp8")]
+    Vp8(Vp8Decoder),
+}
+
 struct Input {
     id: u32,
-    decoder: H264Decoder,
-    configured: bool,
+    /// Made by the input's sequence header, of its codec.
+    decoder: Option<Decoder>,
     /// Decoded pictures with their mixer-clock times, oldest first.
     queue: VecDeque<(i64, Picture, i64)>,
     /// The picture on screen, and when it arrived (mixer clock).
@@ -102,8 +111,7 @@ impl VideoMixer {
         if self.inputs.iter().all(|i| i.id != id) {
             self.inputs.push(Input {
                 id,
-                decoder: H264Decoder::new()?,
-                configured: false,
+                decoder: None,
                 queue: VecDeque::new(),
                 current: None,
                 changed: false,
@@ -133,7 +141,8 @@ impl VideoMixer {
     }
 
     /// Takes an FLV video tag body of input `id` shown at `at_ms` on the mixer clock, arrived at
-    /// `now_ms`: an AVC sequence header configures the decoder, an access unit is decoded.
+    /// `now_ms`: a sequence header (AVC record, or Enhanced RTMP `vp08` SequenceStart) makes
+    /// the input's decoder, a frame is decoded.
     ///
     /// Errors concern this body only: [`MixError::UnknownInput`], [`MixError::UnsupportedInput`]
     /// (truncated, a codec other than H.264, a frame before its sequence header),
@@ -162,28 +171,46 @@ impl VideoMixer {
             .ok_or(MixError::UnknownInput(id))?;
         let h = VideoTagHeader::parse(body)
             .ok_or_else(|| MixError::UnsupportedInput("video tag header truncated".into()))?;
-        if h.codec != VideoCodec::Avc {
+        if !matches!(h.codec, VideoCodec::Avc | VideoCodec::Vp8) {
             return Err(MixError::UnsupportedInput(format!(
-                "video codec {:?} (H.264 only)",
+                "video codec {:?} (H.264 or VP8 only)",
                 h.codec
             )));
         }
         let data = body.get(h.data_offset..).unwrap_or_default();
         if h.is_sequence_header {
-            input.decoder.configure(data)?;
-            input.configured = true;
+            input.decoder = Some(match h.codec {
+                #[cfg(feature = "vp8")]
+                VideoCodec::Vp8 => Decoder::Vp8(Vp8Decoder::new()?),
+                #[cfg(not(feature = "vp8"))]
+                VideoCodec::Vp8 => {
+                    return Err(MixError::UnsupportedInput(
+                        "VP8: this build has no VP8 decoder (cargo feature vp8, libvpx)".into(),
+                    ))
+                }
+                _ => {
+                    let mut d = H264Decoder::new()?;
+                    d.configure(data)?;
+                    Decoder::H264(d)
+                }
+            });
             return Ok(false);
         }
         if h.is_end_of_sequence || data.is_empty() {
             return Ok(false);
         }
-        if !input.configured {
-            return Err(MixError::UnsupportedInput(
-                "video frame before its sequence header".into(),
-            ));
-        }
         input.last_seen = now_ms;
-        if let Some(picture) = input.decoder.decode(data)? {
+        let picture = match (&mut input.decoder, h.codec) {
+            (Some(Decoder::H264(d)), VideoCodec::Avc) => d.decode(data)?,
+            #[cfg(feature = "vp8")]
+            (Some(Decoder::Vp8(d)), VideoCodec::Vp8) => d.decode(data)?,
+            _ => {
+                return Err(MixError::UnsupportedInput(
+                    "video frame before its sequence header".into(),
+                ))
+            }
+        };
+        if let Some(picture) = picture {
             input
                 .queue
                 .push_back((at_ms + i64::from(h.composition_time), picture, now_ms));

@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use mp4_atom::{Audio, Av01, Av1c, Avc1, Avcc, Codec, Decode, Dfla, Dops, Esds, Flac, FlacMetadataBlock, Hvc1, Hvcc, Mp4a, Opus, Visual, Vp09, VpcC};
+use mp4_atom::{Audio, Av01, Av1c, Avc1, Avcc, Codec, Decode, Dfla, Dops, Esds, Flac, FlacMetadataBlock, Hvc1, Hvcc, Mp4a, Opus, Visual, Vp08, Vp09, VpcC};
 use sluice_rtmp::flv::{
     AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoCodec, VideoTagHeader,
     SOUND_AAC,
@@ -123,7 +123,7 @@ fn hevc_dimensions_unguarded(sps: &[u8]) -> Option<(u16, u16)> {
 
 impl Track {
     /// A video track from a sequence header tag body (legacy AVC/HEVC or Enhanced RTMP
-    /// `avc1`/`hvc1`/`av01`/`vp09`). Errors: [`Mp4Error::MalformedTag`] (not a sequence header,
+    /// `avc1`/`hvc1`/`av01`/`vp09`/`vp08`). Errors: [`Mp4Error::MalformedTag`] (not a sequence header,
     /// a record that does not parse), [`Mp4Error::UnsupportedCodec`] (legacy codecs: Sorenson,
     /// VP6, screen video).
     pub fn video(body: &[u8]) -> Result<Track, Mp4Error> {
@@ -189,6 +189,14 @@ impl Track {
                 let vpcc: VpcC = decode_record(b"vpcC", &full_box)?;
                 let codec_string = format!("vp09.{:02}.{:02}.{:02}", vpcc.profile, vpcc.level, vpcc.bit_depth);
                 (Codec::Vp09(Vp09 { visual: visual(0, 0), vpcc, ..Vp09::default() }), 0, 0, codec_string)
+            }
+            VideoCodec::Vp8 => {
+                // Enhanced RTMP v2 `vp08` SequenceStart: a VPCodecConfigurationRecord as for `vp09`
+                let mut full_box = vec![1, 0, 0, 0];
+                full_box.extend_from_slice(record);
+                let vpcc: VpcC = decode_record(b"vpcC", &full_box)?;
+                let codec_string = format!("vp08.{:02}.{:02}.{:02}", vpcc.profile, vpcc.level, vpcc.bit_depth);
+                (Codec::Vp08(Vp08 { visual: visual(0, 0), vpcc, ..Vp08::default() }), 0, 0, codec_string)
             }
             other => return Err(Mp4Error::UnsupportedCodec(format!("video {other:?}"))),
         };

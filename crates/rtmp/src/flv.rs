@@ -21,6 +21,8 @@ pub enum VideoCodec {
     Av1,
     /// VP9 (FourCC `vp09`).
     Vp9,
+    /// VP8 (FourCC `vp08`, Enhanced RTMP v2).
+    Vp8,
     /// Another legacy codec id (2 Sorenson H.263, 4 VP6, ...).
     Other(u8),
 }
@@ -154,6 +156,7 @@ impl VideoTagHeader {
                 b"hvc1" => VideoCodec::Hevc,
                 b"av01" => VideoCodec::Av1,
                 b"vp09" => VideoCodec::Vp9,
+                b"vp08" => VideoCodec::Vp8,
                 _ => VideoCodec::Other(0),
             };
             // CodedFrames (1) carries a SI24 composition time for avc1/hvc1 (CodedFramesX, 3: none).

@@ -18,6 +18,7 @@ fn harnesses_accept_trivial_inputs() {
     for input in [&[][..], &[0], &[0x80], &[0xFF; 64]] {
         harness::rtp_packet(input);
         harness::h264_depacketize(input);
+        harness::vp8_depacketize(input);
         harness::aac_depacketize(input);
         harness::rtcp_compound(input);
         harness::reorder_buffer(input);

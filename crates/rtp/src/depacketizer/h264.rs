@@ -101,7 +101,11 @@ impl H264Depacketizer {
     /// Packets were lost before the next one: the access unit in progress is dropped and
     /// output resumes at the next IDR.
     pub fn lost(&mut self) {
-        self.broken = true;
+        // Only an access unit in progress is broken: a loss between access units spares the
+        // next one (an IDR then plays at once).
+        if self.au_timestamp.is_some() {
+            self.broken = true;
+        }
         self.fu_start = None;
         if !self.waiting_keyframe {
             self.waiting_keyframe = true;

@@ -12,7 +12,9 @@
 pub mod aac;
 pub mod h264;
 pub mod reorder;
+pub mod vp8;
 
 pub use aac::{AacAccessUnit, AacDepacketizer};
 pub use h264::{H264AccessUnit, H264Depacketizer};
 pub use reorder::{PushOutcome, Released, ReorderBuffer};
+pub use vp8::{Vp8Depacketizer, Vp8Frame};

@@ -1,0 +1,95 @@
+/**
+ * VP8 into a mix: Chromium (a blue Y4M file as its camera) publishes VP8 over WHIP; ffmpeg
+ * publishes red H.264 over RTMP; a mix of the two is played over RTMP by ffmpeg and told apart
+ * by colour probes (red left, blue right). The WHIP stream is in the hub as Enhanced RTMP
+ * `vp08` frames (RFC 7741 depacketized), and the mixer decodes them with libvpx.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
+import { launchChromium } from './helpers/browser'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-mix-vp8-'))
+let server: TestServer
+let browser: Browser
+const procs: Proc[] = []
+
+const api = (path: string, init?: RequestInit) => fetch(server.httpUrl(path), init)
+
+type Probe = 'red' | 'blue' | 'black' | 'other'
+function classify(r: number, g: number, b: number): Probe {
+  if (r > 180 && g < 80 && b < 80) return 'red'
+  if (b > 180 && r < 80 && g < 80) return 'blue'
+  if (r < 40 && g < 40 && b < 40) return 'black'
+  return 'other'
+}
+
+/** Each decoded frame of `file` as colour probes at the centres of its left and right halves. */
+async function probes(file: string): Promise<{ left: Probe; right: Probe }[]> {
+  const raw = join(dir, `${Date.now()}.rgb`)
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', file, '-an', '-vf', 'scale=32:18', '-f', 'rawvideo', '-pix_fmt', 'rgb24', raw])
+  const data = readFileSync(raw)
+  const frame = 32 * 18 * 3
+  const out = []
+  for (let f = 0; (f + 1) * frame <= data.length; f++) {
+    const l = f * frame + (9 * 32 + 8) * 3
+    const r = f * frame + (9 * 32 + 24) * 3
+    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!) })
+  }
+  return out
+}
+
+beforeAll(async () => {
+  const y4m = join(dir, 'blue.y4m')
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=blue:size=640x360:rate=20', '-t', '2', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', y4m])
+  const red = join(dir, 'red.flv')
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:size=640x360:rate=25', '-t', '30',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p', '-f', 'flv', red])
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1' }, mix: { width: 640, height: 360, frameRate: 25, videoBitrate: 800_000 } })
+  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`])
+  procs.push(publish(red, server.rtmpUrl('live/red')))
+}, 60_000)
+
+afterAll(async () => {
+  for (const p of procs) p.child.kill('SIGKILL')
+  await browser?.close()
+  await server?.close()
+})
+
+describe('a VP8 WHIP publisher in a mix', () => {
+  it('is depacketized into vp08 hub frames and decoded into its cell of the mix', async () => {
+    const page: Page = await browser.newPage()
+    await page.goto(server.httpUrl('/publish?stream=live/vp8&codec=VP8&start=1'))
+    await page.waitForFunction(() => (window as any).sluicePublisher?.connectedAt, null, { timeout: 15_000 })
+    await waitFor(() => server.sluice.hub.get('live', 'red')?.isLive && server.sluice.hub.get('live', 'vp8')?.isLive, 10_000, 'the inputs')
+    const publishers = (await (await api('/api/publishers')).json()) as { stream: string; video: { codec: string } | null }[]
+    expect(publishers.find((p) => p.stream === 'live/vp8')?.video?.codec).toBe('VP8')
+
+    const created = await api('/api/mixes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ output: 'live/mx', inputs: ['live/red', 'live/vp8'] }) })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    // The VP8 sequence start (a VPCodecConfigurationRecord under FourCC vp08) reached the hub.
+    await waitFor(() => server.sluice.hub.get('live', 'vp8')?.videoSequenceHeader, 10_000, 'the vp08 sequence start')
+    const header = server.sluice.hub.get('live', 'vp8')!.videoSequenceHeader!.payload
+    expect(header.subarray(1, 5).toString('latin1')).toBe('vp08')
+    await waitFor(async () => ((await (await api(`/api/mixes/${id}`)).json()) as { visibleInputs: number }).visibleInputs === 2, 15_000, 'both inputs in the layout')
+
+    const out = join(dir, 'mix.flv')
+    const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '3', '-c', 'copy', '-f', 'flv', out])
+    expect(await player.exited, player.stderr()).toBe(0)
+    const frames = await probes(out)
+    const both = frames.filter((f) => f.left === 'red' && f.right === 'blue').length
+    const stats = (await (await api(`/api/mixes/${id}`)).json()) as { decoded: number; inputErrors: number; inputs: { framesIn: number }[]; lastError: string | null }
+    console.log('VP8 mix:', frames.length, 'frames,', both, 'red | blue; stats', JSON.stringify(stats))
+    expect(frames.length).toBeGreaterThan(40)
+    expect(both).toBeGreaterThan(frames.length * 0.8)
+    expect(stats.inputs[1]!.framesIn).toBeGreaterThan(30)
+    expect(stats.inputErrors).toBe(0)
+    expect((await api(`/api/mixes/${id}`, { method: 'DELETE' })).status).toBe(204)
+    await page.close()
+  }, 90_000)
+})

@@ -75,6 +75,34 @@ export declare class AacToOpusTranscoder {
   get delaySamples(): number
 }
 
+/**
+ * AV1 packetizer (AOM RTP payload format for AV1): one temporal unit (low overhead bitstream,
+ * as Enhanced RTMP `av01` coded frames carry it) into packets with the aggregation header,
+ * OBU size fields removed, temporal delimiters dropped, the sequence header put in front of
+ * key frames that lack one, the marker on the last packet. 90 kHz timestamps.
+ */
+export declare class Av1Packetizer {
+  /**
+   * `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's AV1 payload type). `mtu`:
+   * largest RTP packet in bytes, header included, 15–65535, default 1200. The initial
+   * sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+   */
+  constructor(ssrc: number, payloadType: number, mtu?: number | undefined | null)
+  /**
+   * Keeps the sequence header OBU of `configObus` (the `configOBUs` of an
+   * AV1CodecConfigurationRecord: the record after its 4 bytes) for key frames. Throws
+   * `RTP_PAYLOAD_MALFORMED` when the OBUs do not parse.
+   */
+  setSequenceHeader(configObus: Uint8Array): void
+  /**
+   * Packetizes one temporal unit. `rtpTimestamp`: 90 kHz ticks. Throws
+   * `RTP_PAYLOAD_MALFORMED` when its OBUs do not parse; nothing is emitted then.
+   */
+  packetize(temporalUnit: Uint8Array, rtpTimestamp: number): RtpPackets
+  /** Sequence number of the next packet (0–65535, wraps). */
+  get sequenceNumber(): number
+}
+
 /** Fragmented MP4 of one stream (one per recording file, one per HLS rendition). */
 export declare class Fmp4Muxer {
   constructor()

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AacPacketizer = nativeBinding.AacPacketizer
 module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
+module.exports.Av1Packetizer = nativeBinding.Av1Packetizer
 module.exports.Fmp4Muxer = nativeBinding.Fmp4Muxer
 module.exports.H264Packetizer = nativeBinding.H264Packetizer
 module.exports.NativeMixer = nativeBinding.NativeMixer

@@ -5,7 +5,8 @@
  * turned into `av01` tags here); a second video track (a OneTrack multitrack message of track 1)
  * rides along with the H.265. RTMP players get every tag bit for bit (a late one the sequence
  * starts of both tracks first), the server answers the Enhanced RTMP connect, and the fMP4
- * recordings decode like ffmpeg's own encode; ffmpeg plays the AV1 stream over LL-HLS.
+ * recordings decode like ffmpeg's own encode; ffmpeg plays the AV1 stream over LL-HLS; Chromium
+ * plays AV1 + Opus over WHEP (AV1 packetized by Sluice, the Opus packets as they came).
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,6 +16,8 @@ import { runOk } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { native } from '../dist/native.js'
 import { RtmpClient, parseRtmpUrl, type RecordedFile } from '../dist/index.js'
+import { launchChromium, playerStats } from './helpers/browser'
+import { staticOffer } from './helpers/sdp'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-ertmp-'))
 let server: TestServer
@@ -128,6 +131,38 @@ async function videoHashes(file: string): Promise<string[]> {
 }
 
 describe('Enhanced RTMP', () => {
+  for (const transport of ['datachannel', 'native'] as const) it(`AV1 + Opus to a Chromium WHEP viewer (${transport} transport): AV1 packetized (RTP payload format for AV1), Opus passed as it is`, async () => {
+    const web = await startSluice({ webrtc: { bindAddress: '127.0.0.1', transport, udpPort: 0 } })
+    const { tags: video } = await av1Tags()
+    const audio = (await hevcOpusTags()).filter((t) => t.kind === 'audio')
+    // Video first at equal timestamps (its sequence start leads), then in time order.
+    const tags = [...video, ...audio].sort((x, y) => x.ts - y.ts || (x.kind === y.kind ? 0 : x.kind === 'video' ? -1 : 1))
+    const pub = new RtmpClient(parseRtmpUrl(web.rtmpUrl('web/av1')), 'publish', { chunkSize: 4096, connectTimeoutMs: 5000 })
+    const sending = publishTags(pub, tags)
+    const browser = await launchChromium()
+    try {
+      await waitFor(() => web.sluice.hub.get('web', 'av1')?.audio, 10_000, 'publisher')
+      expect(web.sluice.hub.get('web', 'av1')!.audio!.codec).toBe('Opus')
+      const page = await browser.newPage()
+      await page.goto(web.httpUrl('/?play=web/av1'))
+      await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
+      await page.waitForTimeout(3000)
+      const s = await playerStats(page)
+      console.log(`E-RTMP AV1 + Opus → WHEP (${transport}): codec`, s.video?.codec, 'framesDecoded', s.video?.framesDecoded, s.video?.frameWidth, 'x', s.video?.frameHeight,
+        'freezes', s.video?.freezeCount, 'audio samples', s.audio?.totalSamplesReceived)
+      expect(s.video?.codec).toBe('video/AV1')
+      expect(s.video?.frameWidth).toBe(320)
+      expect(s.video?.framesDecoded).toBeGreaterThan(40)
+      // The hub's audio is Opus (no AAC to transcode from): what the viewer hears are the publisher's packets.
+      expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48_000)
+    } finally {
+      await browser.close()
+      await sending.catch(() => {})
+      pub.close('done')
+      await web.close()
+    }
+  }, 60_000)
+
   it('H.265 + Opus with a second video track (multitrack): players get every tag bit for bit, a late one both tracks\' sequence starts; the recording is the default track', async () => {
     const base = await hevcOpusTags()
     // track 1: the same video as a OneTrack multitrack message (v2): [0x80|frame type|6][OneTrack|packet type][FourCC][trackId 1] body
@@ -145,6 +180,10 @@ describe('Enhanced RTMP', () => {
     await waitFor(() => (server.sluice.hub.get('ertmp', 'hevc')?.gop.length ?? 0) > 30, 10_000, 'a GOP')
     const late = client('play', 'ertmp/hevc')
     const lateGot = collect(late)
+    // WHEP: H.265 is not sent to WebRTC viewers; the refusal says so.
+    const whep = await fetch(server.httpUrl('/whep/ertmp/hevc'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: staticOffer('H265') })
+    expect(whep.status).toBe(400)
+    expect(await whep.text()).toMatch(/H265.*H\.264 and AV1 only/)
     await sending
     await new Promise((r) => setTimeout(r, 500))
     pub.close('done')

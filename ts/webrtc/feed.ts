@@ -1,5 +1,6 @@
 /**
- * One stream's WebRTC feed: H.264 packetized once per stream (RFC 6184) and AAC transcoded to
+ * One stream's WebRTC feed: H.264 (RFC 6184) or AV1 (Enhanced RTMP `av01`, the AOM RTP payload
+ * format for AV1) packetized once per stream, and AAC transcoded to
  * Opus once per stream (RFC 7587; Opus from the hub is passed as it is), only while WHEP viewers watch; the same packets go to every
  * viewer through the viewer pool.
  *
@@ -31,6 +32,29 @@ import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListene
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
 export const FEED_OPUS_PT = 111
+export const FEED_AV1_PT = 45
+
+/** A video codec as WebRTC viewers negotiate it. */
+export interface WebRtcVideoCodec {
+  codec: 'H264' | 'VP8' | 'VP9' | 'AV1'
+  fmtp: Record<string, string>
+}
+
+/** Whether a hub video tag body is Enhanced RTMP AV1 (`av01`) without multitrack/ModEx wrapping. */
+function isAv1Tag(payload: Buffer): boolean {
+  return (payload[0]! & 0x80) !== 0 && payload.length >= 5 && [0, 1, 3].includes(payload[0]! & 0x0f) && payload.toString('latin1', 1, 5) === 'av01'
+}
+
+/**
+ * The video codec WebRTC viewers of `stream` get: a WebRTC publisher's own (forwarded as it
+ * came), AV1 for an Enhanced RTMP `av01` stream, else H.264 (what RTMP/SRT publishers send).
+ */
+export function webRtcVideoCodec(stream: Stream): WebRtcVideoCodec {
+  const source = stream.publisher?.rtpSource
+  if (source?.video) return source.video
+  const header = stream.videoSequenceHeader
+  return { codec: header && isAv1Tag(header.payload) ? 'AV1' : 'H264', fmtp: {} }
+}
 
 interface PacketBatch {
   data: Buffer
@@ -58,9 +82,11 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   readonly #pool: ViewerTransport
   readonly #log: Logger
   readonly #video = new native.H264Packetizer(this.videoSsrc, FEED_H264_PT, 1200)
+  readonly #av1 = new native.Av1Packetizer(this.videoSsrc, FEED_AV1_PT, 1200)
   readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
   #transcoder: InstanceType<typeof native.AacToOpusTranscoder> | null = null
-  #videoCodecOk = false
+  /** The hub video this feed packetizes (from the sequence header), or null when none it can. */
+  #hubVideo: 'H264' | 'AV1' | null = null
   #scratch = Buffer.allocUnsafe(256 * 1024)
   #scratchEnds = new Uint32Array(1024)
   /** Presentation time (ms) of the last video frame sent. */
@@ -104,9 +130,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     for (const frame of stream.gop) if (frame.kind === 'video') this.#onVideo(frame, false)
   }
 
-  /** The publisher's video codec for viewers' SDP: its RTP codec, else H.264 from hub frames. */
-  get videoCodec(): { codec: 'H264' | 'VP8' | 'VP9' | 'AV1'; fmtp: Record<string, string> } {
-    return this.#source?.video ?? { codec: 'H264', fmtp: {} }
+  /** The video codec for viewers' SDP (see `webRtcVideoCodec`). */
+  get videoCodec(): WebRtcVideoCodec {
+    return webRtcVideoCodec(this.stream)
   }
 
   #attachSource(stream: Stream): void {
@@ -200,7 +226,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const data = Buffer.allocUnsafe(total)
     const ends: number[] = []
     const lastTs = frames[frames.length - 1]!.rtpTimestamp
-    let seq = (this.#video.sequenceNumber + v.seqOffset) & 0xffff
+    let seq = ((this.#hubVideo === 'AV1' ? this.#av1.sequenceNumber : this.#video.sequenceNumber) + v.seqOffset) & 0xffff
     let at = 0
     frames.forEach((f, i) => {
       const ts = (lastTs - (frames.length - 1 - i) * 90) >>> 0
@@ -248,17 +274,25 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   #onVideo(frame: MediaFrame, send: boolean): void {
     const arrivedAt = epochMs()
-    // legacy FLV AVC (codec id 7); Enhanced RTMP headers (top bit set: hvc1, av01, vp09,
-    // multitrack and ModEx messages) are not packetized here
+    // legacy FLV AVC (codec id 7) and Enhanced RTMP `av01`; other Enhanced RTMP headers (hvc1,
+    // vp09, multitrack and ModEx messages) are not packetized here
     const legacyAvc = (frame.payload[0]! & 0x80) === 0 && (frame.payload[0]! & 0x0f) === 7
+    const av1 = !legacyAvc && isAv1Tag(frame.payload)
     if (frame.sequenceHeader) {
       if (this.stream.videoSequenceHeader !== frame) return // another track's (Enhanced RTMP multitrack)
-      this.#videoCodecOk = legacyAvc
-      if (this.#videoCodecOk) this.#video.setParameterSets(frame.payload.subarray(5))
-      else this.#log.warn({ codec: this.stream.video?.codec }, 'video is not H.264: WebRTC viewers get no video')
+      this.#hubVideo = legacyAvc ? 'H264' : av1 ? 'AV1' : null
+      if (legacyAvc) this.#video.setParameterSets(frame.payload.subarray(5))
+      // AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3.3): 4 bytes, then configOBUs
+      else if (av1) {
+        try {
+          this.#av1.setSequenceHeader(frame.payload.subarray(9))
+        } catch (error) {
+          this.#log.warn({ err: String(error) }, 'AV1 configuration OBUs malformed: key frames go without a sequence header')
+        }
+      } else this.#log.warn({ codec: this.stream.video?.codec }, 'video is neither H.264 nor AV1: WebRTC viewers get no video')
       return
     }
-    if (!this.#videoCodecOk || !legacyAvc || frame.payload[1] !== 1) return
+    if (legacyAvc ? this.#hubVideo !== 'H264' || frame.payload[1] !== 1 : !av1 || this.#hubVideo !== 'AV1') return
     // WebRTC receivers drop a frame whose RTP timestamp is older than one already decoded, so a
     // B-frame (presented before the frame decoded ahead of it) is not sent: the viewer gets the
     // I and P frames, in order, at their presentation times.
@@ -270,7 +304,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const rtpTimestamp = (this.#videoBase + Math.round(frame.pts * 90)) >>> 0
     let batch: PacketBatch
     try {
-      batch = this.#packetize(frame.payload.subarray(5), rtpTimestamp)
+      batch = av1 ? this.#av1.packetize(frame.payload.subarray(5), rtpTimestamp) : this.#packetize(frame.payload.subarray(5), rtpTimestamp)
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'access unit dropped: cannot packetize')
       return

@@ -225,6 +225,50 @@ impl H264Packetizer {
     }
 }
 
+/// AV1 packetizer (AOM RTP payload format for AV1): one temporal unit (low overhead bitstream,
+/// as Enhanced RTMP `av01` coded frames carry it) into packets with the aggregation header,
+/// OBU size fields removed, temporal delimiters dropped, the sequence header put in front of
+/// key frames that lack one, the marker on the last packet. 90 kHz timestamps.
+#[napi]
+pub struct Av1Packetizer {
+    inner: pk::Av1Packetizer,
+}
+
+#[napi]
+impl Av1Packetizer {
+    /// `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's AV1 payload type). `mtu`:
+    /// largest RTP packet in bytes, header included, 15–65535, default 1200. The initial
+    /// sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, mtu: Option<u32>) -> Result<Self> {
+        let mut inner =
+            pk::Av1Packetizer::new(ssrc, self::payload_type(payload_type)?).map_err(rtp_error)?;
+        configure(inner.state_mut(), mtu)?;
+        Ok(Av1Packetizer { inner })
+    }
+
+    /// Keeps the sequence header OBU of `configObus` (the `configOBUs` of an
+    /// AV1CodecConfigurationRecord: the record after its 4 bytes) for key frames. Throws
+    /// `RTP_PAYLOAD_MALFORMED` when the OBUs do not parse.
+    #[napi]
+    pub fn set_sequence_header(&mut self, config_obus: &[u8]) -> Result<()> {
+        self.inner.set_sequence_header(config_obus).map_err(rtp_error)
+    }
+
+    /// Packetizes one temporal unit. `rtpTimestamp`: 90 kHz ticks. Throws
+    /// `RTP_PAYLOAD_MALFORMED` when its OBUs do not parse; nothing is emitted then.
+    #[napi]
+    pub fn packetize(&mut self, temporal_unit: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+        run(&mut self.inner, temporal_unit, rtp_timestamp)
+    }
+
+    /// Sequence number of the next packet (0–65535, wraps).
+    #[napi(getter)]
+    pub fn sequence_number(&self) -> u32 {
+        self.inner.state().sequence_number() as u32
+    }
+}
+
 /// Opus packetizer (RFC 7587): one Opus packet per RTP packet, 48 kHz timestamps, marker 0
 /// except after `markNextPacket()`.
 #[napi]

@@ -215,6 +215,53 @@ pub fn vp8_depacketize(data: &[u8]) {
     }
 }
 
+/// AV1 packetizer (AOM RTP payload format for AV1) on a temporal unit from a publisher: byte 0
+/// picks the MTU (64–1263), byte 1 bit 0 gives a sequence header to keep first, the rest is the
+/// temporal unit. Never panics; an error appends nothing; every packet fits the MTU, carries
+/// W = 0, Z only after a packet with Y, N only on the first, the marker only on the last; and
+/// the elements' pieces add up to whole OBUs without size fields.
+pub fn av1_packetize(data: &[u8]) {
+    use sluice_rtp::packetizer::{Av1Packetizer, PacketBatch, Packetizer};
+    let (Some(&m), Some(&flags)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let mtu = 64 + usize::from(m) * 4;
+    let mut p = Av1Packetizer::new(1, 45).unwrap();
+    p.state_mut().set_mtu(mtu).unwrap();
+    if flags & 1 != 0 {
+        let _ = p.set_sequence_header(&[0x0A, 3, 0, 0, 0]);
+    }
+    let mut out = PacketBatch::new();
+    if p.packetize(&data[2..], 3000, &mut out).is_err() {
+        assert!(out.is_empty());
+        return;
+    }
+    let n = out.len();
+    let mut continues = false;
+    for (i, packet) in out.iter().enumerate() {
+        assert!(packet.len() <= mtu && packet.len() > 13);
+        assert_eq!(packet[1] & 0x80 != 0, i + 1 == n, "marker on the last packet only");
+        let aggregation = packet[12];
+        assert_eq!(aggregation & 0x30, 0);
+        assert_eq!(aggregation & 0x80 != 0, continues, "Z after Y");
+        assert!(i == 0 || aggregation & 0x08 == 0, "N on the first packet only");
+        continues = aggregation & 0x40 != 0;
+        let mut at = 13;
+        let mut first = true;
+        while at < packet.len() {
+            let (len, used) = sluice_rtp::packetizer::av1::read_leb128(&packet[at..]).expect("length");
+            at += used;
+            assert!(len > 0 && at + len <= packet.len());
+            if !(first && aggregation & 0x80 != 0) {
+                assert_eq!(packet[at] & 0x02, 0, "an element has no obu_size");
+            }
+            at += len;
+            first = false;
+        }
+    }
+    assert!(!continues, "the last packet does not continue");
+}
+
 /// AAC depacketizer (RFC 3640 AAC-hbr): never panics; an error appends nothing; access units
 /// fit their 13-bit AU-size; the units of one packet carry consecutive timestamps 1024 apart.
 pub fn aac_depacketize(data: &[u8]) {

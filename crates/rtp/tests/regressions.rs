@@ -19,6 +19,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::rtp_packet(input);
         harness::h264_depacketize(input);
         harness::vp8_depacketize(input);
+        harness::av1_packetize(input);
         harness::aac_depacketize(input);
         harness::rtcp_compound(input);
         harness::reorder_buffer(input);
@@ -49,6 +50,19 @@ fn rtp_harnesses_replay_realistic_packets() {
     stream.extend_from_slice(&[0, 4, 0x7C, 0x85, 0x88, 0x84]);
     stream.extend_from_slice(&[1, 4, 0x7C, 0x45, 0x21, 0x00]);
     harness::h264_depacketize(&stream);
+}
+
+/// A temporal unit with a temporal delimiter and a key frame larger than the MTU, with and
+/// without a sequence header kept first.
+#[test]
+fn av1_packetize_replays_a_fragmented_key_frame() {
+    let mut tu = vec![0, 1, 0x12, 0]; // MTU 64, a sequence header; temporal delimiter
+    tu.extend_from_slice(&[0x32, 0xC8, 0x01]); // frame OBU, 200 bytes
+    tu.push(0x10); // show_existing_frame 0, KEY_FRAME
+    tu.extend(std::iter::repeat_n(0xAB, 199));
+    harness::av1_packetize(&tu);
+    tu[1] = 0;
+    harness::av1_packetize(&tu);
 }
 
 /// h264_depacketize, found in its first seconds of fuzzing: a loss (`lost()`), then an FU-A

@@ -11,10 +11,12 @@
 //! sequence number is unchanged.
 
 pub mod aac;
+pub mod av1;
 pub mod h264;
 pub mod opus;
 
 pub use aac::AacPacketizer;
+pub use av1::Av1Packetizer;
 pub use h264::H264Packetizer;
 pub use opus::OpusPacketizer;
 

@@ -13,6 +13,8 @@
 //   mix    mix.bench.mjs (6 s windows, 2 and 4      ffmpeg's CPU per output second (xstack,
 //          inputs of 640x360@30 → 1280x720@30)      amix, libx264 veryfast, 1 thread) ÷ the
 //                                                    mix thread's, same inputs, same run
+//   mp4    mp4.bench.mjs (BENCH_TIME 500)             fMP4 recording MB/s (fragment per GOP) ÷
+//                                                     mediabunny's, 10 s of a 2.5 Mbit/s stream
 //   whep   fanout.mjs, 50 WHEP viewers per transport  server CPU per viewer of node-datachannel's
 //          (8 s windows, real node-datachannel        send path ÷ the native send path's (ICE-lite,
 //          viewers, 2.5 Mbit/s)                       DTLS, crates/srtp, sendmmsg), same run
@@ -116,6 +118,20 @@ const BENCHES = [
       return ours && peer ? [{ name: 'MPEG-TS demux, 1316 B SRT payloads', ratio: ours.ratioToPeer, ours: ours.mbPerSec, peer: peer.mbPerSec, unit: 'MB/s', raw: { rmePercent: null } }] : []
     },
     about: 'ratio = our demux MB/s (to hub frames) / mux.js MB/s (to PES), same transport stream, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
+  },
+  {
+    name: 'mp4',
+    script: 'mp4.bench.mjs',
+    args: [],
+    env: {},
+    time: { check: '500', baseline: '1500' },
+    peerLabel: () => 'mediabunny 1.61 fragmented MP4 (BufferTarget), same frames',
+    rows: (j) => {
+      const ours = j.results.find((r) => typeof r.ratioToPeer === 'number')
+      const peer = j.results.find((r) => r.name.startsWith('record, mediabunny'))
+      return ours && peer ? [{ name: 'fMP4 recording, fragment per GOP', ratio: ours.ratioToPeer, ours: ours.mbPerSec, peer: peer.mbPerSec, unit: 'MB/s', raw: { rmePercent: ours.rmePercent } }] : []
+    },
+    about: 'ratio = our fMP4 MB/s (Fmp4Muxer, fragment per GOP) / mediabunny MB/s, same frames, same process; written by `npm run bench:baseline`, checked by `npm run bench:check`',
   },
   {
     name: 'whep',

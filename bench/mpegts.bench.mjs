@@ -19,47 +19,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import muxjs from 'mux.js'
-import { binding, here, currentCommit } from './lib.mjs'
+import { binding, here, currentCommit, syntheticLiveStream } from './lib.mjs'
 
 const { TsDemuxer, TsMuxer } = binding
 const TIME = Number(process.env.BENCH_TIME ?? 2000)
 const SECONDS = 10
 
-function bytes(n, seed) {
-  const b = Buffer.allocUnsafe(n)
-  let x = seed | 1
-  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b[i] = x & 0xff }
-  return b
-}
-
-const sps = Buffer.from([0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60])
-const pps = Buffer.from([0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0])
-const avcHeader = Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, sps.length]), sps, Buffer.from([1, 0, pps.length]), pps])
-const aacHeader = Buffer.from([0xaf, 0, 0x11, 0x90])
-
-/** Hub frames (kind, dts ms, FLV tag body) of the source, in stream order. */
-function sourceFrames() {
-  const frames = [['video', 0, avcHeader], ['audio', 0, aacHeader]]
-  let audioMs = 0
-  for (let i = 0; i < SECONDS * 30; i++) {
-    const ms = Math.round((i * 1000) / 30)
-    const idr = i % 60 === 0
-    const size = idr ? 60_000 : 10_000
-    const nal = bytes(size, i + 1)
-    nal[0] = idr ? 0x65 : 0x41
-    // 3-byte zero runs would read as start codes once in Annex B; a real encoder escapes them.
-    for (let k = 2; k < nal.length; k++) if (nal[k] <= 3 && nal[k - 1] === 0 && nal[k - 2] === 0) nal[k] = 4
-    const body = Buffer.concat([Buffer.from([idr ? 0x17 : 0x27, 1, 0, 0, 0]), Buffer.from([size >>> 24, (size >>> 16) & 255, (size >>> 8) & 255, size & 255]), nal])
-    frames.push(['video', ms, body])
-    while (audioMs <= ms) {
-      frames.push(['audio', Math.round(audioMs), Buffer.concat([Buffer.from([0xaf, 1]), bytes(370, Math.round(audioMs) + 7)])])
-      audioMs += 1024 / 48
-    }
-  }
-  return frames
-}
-
-const frames = sourceFrames()
+const frames = syntheticLiveStream(SECONDS)
 const muxer = new TsMuxer()
 const ts = Buffer.concat(frames.map(([kind, dts, body]) => muxer.frame(kind, dts, body)).filter(Boolean))
 const payloads = []

@@ -115,6 +115,13 @@ export declare class Fmp4Muxer {
    * unchanged then.
    */
   push(kind: 'video' | 'audio', body: Uint8Array, dtsMs: number): 'sample' | 'config' | 'config-changed' | 'ignored'
+  /**
+   * Configures a track from a hub frame without queuing it: a sequence header, or the
+   * first frame of a codec that describes itself (Enhanced RTMP `ac-3`/`ec-3`, whose frames
+   * are what `Stream.audioConfig` holds). Returns `config`, `config-changed` or `ignored`
+   * (another frame). Throws as `push`.
+   */
+  configure(kind: 'video' | 'audio', body: Uint8Array): 'config' | 'config-changed' | 'ignored'
   /** The video track, once configured. */
   get video(): Fmp4Track | null
   /** The audio track, once configured. */

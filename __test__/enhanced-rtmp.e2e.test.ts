@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runOk } from './helpers/ffmpeg'
+import { run, runOk } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { native } from '../dist/native.js'
 import { RtmpClient, parseRtmpUrl, type RecordedFile } from '../dist/index.js'
@@ -131,6 +131,54 @@ async function videoHashes(file: string): Promise<string[]> {
 }
 
 describe('Enhanced RTMP', () => {
+  for (const codec of ['ac3', 'eac3'] as const) it(`${codec === 'ac3' ? 'AC-3' : 'E-AC-3'}: players get every tag bit for bit; the fMP4 recording (configured from the first frame) decodes like the source; ffmpeg plays it over LL-HLS`, async () => {
+    const source = join(dir, `audio.${codec}`)
+    await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-ac', '2', '-t', '5', '-c:a', codec, '-b:a', '192k', '-f', codec, source])
+    const bytes = readFileSync(source)
+    const packets = (await runOk('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', source])).trim().split('\n').map((l) => l.split(',').map(Number) as [number, number])
+    const fourCc = codec === 'ac3' ? 'ac-3' : 'ec-3'
+    let at = 0
+    const tags: Tag[] = packets.map(([pts, size]) => {
+      const frame = bytes.subarray(at, at + size)
+      at += size
+      return { kind: 'audio', ts: Math.round(pts * 1000), payload: Buffer.concat([Buffer.from([0x91]), Buffer.from(fourCc), frame]) }
+    })
+    expect(at).toBe(bytes.length)
+    const name = `ertmp/${codec}`
+    const player = client('play', name)
+    const got = collect(player)
+    await new Promise<void>((resolve) => player.once('ready', () => resolve()))
+    const pub = client('publish', name)
+    const sending = publishTags(pub, tags)
+    await waitFor(() => server.sluice.hub.get('ertmp', codec)?.audioConfig, 10_000, 'the first frame')
+    expect(server.sluice.hub.get('ertmp', codec)!.audio?.codec).toBe(codec === 'ac3' ? 'AC-3' : 'E-AC-3')
+    await new Promise((r) => setTimeout(r, 1500))
+    const hls = runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl(`/hls/${name}/index.m3u8`), '-t', '1.5', '-map', '0:a', '-f', 'framemd5', '-'])
+    await sending
+    const hlsFrames = (await hls).split('\n').filter((l) => /^0,/.test(l)).length
+    await new Promise((r) => setTimeout(r, 300))
+    pub.close('done')
+    expect(got.map(key)).toEqual(tags.map(key))
+    const rec = await waitFor(() => done.find((f) => f.stream === codec), 10_000, 'recording')
+    const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'csv=p=0', rec.path])
+    expect(probe.trim()).toMatch(new RegExp(`^${codec},48000,2,?$`))
+    // the recorded frames are the source's, byte for byte (stream copy hashes), and decode
+    const hashes = async (file: string) => (await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-map', '0:a', '-c', 'copy', '-f', 'framemd5', '-'])).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim())
+    const recorded = await hashes(rec.path)
+    const all = await hashes(source)
+    // audio-only recordings start 1 s in (AUDIO_ONLY_AFTER_MS): the file is the source from there on
+    const from = all.indexOf(recorded[0]!)
+    expect(from, `recorded ${recorded.length} frames, source ${all.length}`).toBeGreaterThan(0)
+    expect(recorded).toEqual(all.slice(from, from + recorded.length))
+    expect(recorded.length).toBe(all.length - from)
+    const decode = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', rec.path, '-f', 'null', '-'])
+    expect(await decode.exited).toBe(0)
+    expect(decode.stderr()).toBe('')
+    expect(hlsFrames).toBeGreaterThan(20)
+    console.log(`Enhanced RTMP ${fourCc}: ${tags.length} tags bit for bit; the recording (${probe.trim()}) decodes like the source from frame ${from} (${recorded.length} frames); LL-HLS gave ffmpeg ${hlsFrames} frames`)
+    player.close('done')
+  }, 60_000)
+
   for (const transport of ['datachannel', 'native'] as const) it(`AV1 + Opus to a Chromium WHEP viewer (${transport} transport): AV1 packetized (RTP payload format for AV1), Opus passed as it is`, async () => {
     const web = await startSluice({ webrtc: { bindAddress: '127.0.0.1', transport, udpPort: 0 } })
     const { tags: video } = await av1Tags()

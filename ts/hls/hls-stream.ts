@@ -238,7 +238,7 @@ export class HlsStream implements Subscriber {
   /** The stream's sequence headers are not the ones the muxer was made with. */
   #configChanged(): boolean {
     const s = this.stream
-    return !this.#muxer || [s.videoSequenceHeader, s.audioSequenceHeader].some((h) => !!h && !this.#headers.has(h))
+    return !this.#muxer || [s.videoSequenceHeader, s.audioConfig].some((h) => !!h && !this.#headers.has(h))
   }
 
   /** A new muxer (first frame, or a codec change): a new init segment, the next segment discontinuous. */
@@ -250,10 +250,11 @@ export class HlsStream implements Subscriber {
     }
     const s = this.stream
     const muxer = new native.Fmp4Muxer()
-    this.#headers = new Set([s.videoSequenceHeader, s.audioSequenceHeader].filter((h): h is MediaFrame => !!h))
+    // the sequence headers, and the first frame of an audio codec without one (AC-3, E-AC-3)
+    this.#headers = new Set([s.videoSequenceHeader, s.audioConfig].filter((h): h is MediaFrame => !!h))
     for (const h of this.#headers) {
       try {
-        muxer.push(h.kind, h.payload, dts)
+        muxer.configure(h.kind, h.payload)
       } catch (error) {
         this.#skip(String((error as Error).message ?? error))
       }

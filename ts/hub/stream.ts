@@ -9,6 +9,9 @@ import { native } from '../native'
 import type { RtpSource } from './rtp-source'
 import { StreamBusyError } from '../errors'
 
+/** Audio codecs (`describeAudioTag` names) that have no sequence header: their frames describe themselves. */
+const SELF_DESCRIBING_AUDIO = new Set(['AC-3', 'E-AC-3'])
+
 /** Who publishes into a stream. */
 export interface Publisher {
   readonly id: string
@@ -57,6 +60,8 @@ export class Stream {
   #metadataValues: Record<string, unknown> | null = null
   #videoSequenceHeader: MediaFrame | null = null
   #audioSequenceHeader: MediaFrame | null = null
+  /** The first frame of a self-describing audio codec (AC-3, E-AC-3). */
+  #audioSelfConfig: MediaFrame | null = null
   /** Enhanced RTMP v2 multitrack: sequence starts of other tracks than the default one, by kind and first track id. */
   readonly #trackSequenceHeaders = new Map<string, MediaFrame>()
   #video: CodecSummary | null = null
@@ -128,6 +133,14 @@ export class Stream {
     return this.#audioSequenceHeader
   }
   /**
+   * What configures a decoder or muxer for the audio: the sequence header, or, for codecs
+   * without one (Enhanced RTMP `ac-3`/`ec-3`, whose frames describe themselves), the first
+   * frame. Not sent to players as a header (they get the frames as they came).
+   */
+  get audioConfig(): MediaFrame | null {
+    return this.#audioSequenceHeader ?? this.#audioSelfConfig
+  }
+  /**
    * Every sequence header a new player needs, in order: the default video and audio tracks',
    * then those of other Enhanced RTMP v2 multitrack tracks (RTMP, FLV players and recordings
    * replay them all; players of one track use the first two).
@@ -182,6 +195,7 @@ export class Stream {
     this.#metadataValues = null
     this.#videoSequenceHeader = null
     this.#audioSequenceHeader = null
+    this.#audioSelfConfig = null
     this.#trackSequenceHeaders.clear()
     this.#video = null
     this.#audio = null
@@ -263,6 +277,7 @@ export class Stream {
     } else {
       if (kind === 'video' && !this.#video) this.#video = native.describeVideoTag(payload) ?? { codec: 'unknown' }
       if (kind === 'audio' && !this.#audio) this.#audio = native.describeAudioTag(payload) ?? { codec: 'unknown' }
+      if (kind === 'audio' && !this.#audioSelfConfig && SELF_DESCRIBING_AUDIO.has(this.#audio?.codec ?? '')) this.#audioSelfConfig = frame
       this.#lastDts = streamDts
       this.#diagnostics.frame(kind, dts, dts + compositionTime, keyframe)
       if (!this.#gop.push(frame)) this.#diagnostics.gopOverflow(this.#gop.limitsText)

@@ -202,7 +202,7 @@ export class Recording implements Subscriber {
       if (video ? !frame.keyframe || !stream.videoSequenceHeader : !this.#audioOnly(stream, frame)) return
       // a publish's audio configuration often comes just after its first keyframe: hold the
       // GOP's start until it does (or AUDIO_WAIT_MS of media passed), so the file has both tracks
-      if (video && !stream.audioSequenceHeader) return this.#wait(stream, frame)
+      if (video && !stream.audioConfig) return this.#wait(stream, frame)
       this.#open(stream, frame.dts)
     } else if (video && frame.keyframe && this.#rotationDue(file, frame.dts)) {
       this.#rotate(stream, frame.dts, 'rotated')
@@ -234,7 +234,7 @@ export class Recording implements Subscriber {
   #wait(stream: Stream, frame: MediaFrame): void {
     this.#waiting.push(frame)
     const first = this.#waiting[0]!
-    if (!stream.audioSequenceHeader && frame.dts - first.dts < AUDIO_WAIT_MS) return
+    if (!stream.audioConfig && frame.dts - first.dts < AUDIO_WAIT_MS) return
     const held = this.#waiting
     this.#waiting = []
     this.#open(stream, first.dts)
@@ -275,7 +275,15 @@ export class Recording implements Subscriber {
       for (const h of this.#headers) file.write(flvTag(h.kind === 'audio' ? 8 : 9, dts, h.payload))
     } else {
       const muxer = new native.Fmp4Muxer()
-      for (const h of this.#headers) this.#push(muxer, h, dts)
+      // the sequence headers, and the first frame of an audio codec without one (AC-3, E-AC-3)
+      const configs = new Set([...this.#headers, ...(stream.audioConfig ? [stream.audioConfig] : [])])
+      for (const h of configs) {
+        try {
+          muxer.configure(h.kind, h.payload)
+        } catch (error) {
+          this.#skip(String((error as Error).message ?? error))
+        }
+      }
       this.#muxer = muxer
       file.write(muxer.initSegment())
     }

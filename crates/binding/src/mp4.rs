@@ -4,7 +4,7 @@
 
 use napi::bindgen_prelude::{Buffer, Error, Result, Status};
 use napi_derive::napi;
-use sluice_mp4::{Fmp4Muxer as Muxer, Fragment, Mp4Error, Pushed, Track};
+use sluice_mp4::{Fmp4Muxer as Muxer, Fragment, Mp4Error, Pushed, Track, TrackKind};
 
 /// A fragment to append after the init segment.
 #[napi(object)]
@@ -99,6 +99,32 @@ impl Fmp4Muxer {
             Pushed::Config { changed: false } => "config",
             Pushed::Config { changed: true } => "config-changed",
             Pushed::Ignored => "ignored",
+        })
+    }
+
+    /// Configures a track from a hub frame without queuing it: a sequence header, or the
+    /// first frame of a codec that describes itself (Enhanced RTMP `ac-3`/`ec-3`, whose frames
+    /// are what `Stream.audioConfig` holds). Returns `config`, `config-changed` or `ignored`
+    /// (another frame). Throws as `push`.
+    #[napi(
+        ts_args_type = "kind: 'video' | 'audio', body: Uint8Array",
+        ts_return_type = "'config' | 'config-changed' | 'ignored'"
+    )]
+    pub fn configure(&mut self, kind: String, body: &[u8]) -> Result<&'static str> {
+        let kind = match kind.as_str() {
+            "video" => TrackKind::Video,
+            "audio" => TrackKind::Audio,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("MP4_INVALID_ARGUMENT: kind {other:?} is not video or audio"),
+                ))
+            }
+        };
+        Ok(match self.inner.configure(kind, body).map_err(error)? {
+            Pushed::Config { changed: false } => "config",
+            Pushed::Config { changed: true } => "config-changed",
+            _ => "ignored",
         })
     }
 

@@ -10,6 +10,8 @@
 //!   ISO/IEC 14496-14 §5.6), Opus (`Opus` + `dOps`, "Encapsulation of Opus in ISO BMFF" §4.3)
 //!   and FLAC (`fLaC` + `dfLa`, "Encapsulation of FLAC in ISO BMFF" §3.3); timescales 90 000
 //!   for video and the sample rate for audio.
+//! - [`ac3`]: AC-3 (`ac-3` + `dac3`) and E-AC-3 (`ec-3` + `dec3`, ETSI TS 102 366 Annex F)
+//!   tracks from their first frame (Enhanced RTMP has no sequence start for them).
 //! - [`Fmp4Muxer`]: the timeline (ms → track ticks from the first frame on, durations from the
 //!   next frame's decode time, composition offsets from FLV's composition time), the init
 //!   segment (`ftyp` + `moov` with `mvex`) and fragments cut where the caller says.
@@ -18,6 +20,7 @@
 //!
 //! Box encoding is the `mp4-atom` crate's.
 
+pub mod ac3;
 mod error;
 mod fragment;
 mod muxer;

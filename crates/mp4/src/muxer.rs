@@ -105,6 +105,29 @@ impl Fmp4Muxer {
 
     /// An audio tag body (FLV §E.4.2: AAC; Enhanced RTMP Opus) at decode time `dts_ms`.
     /// Errors as [`push_video`](Self::push_video).
+    /// Configures a track from a tag without queuing anything: a sequence header (as
+    /// [`push_video`](Self::push_video)/[`push_audio`](Self::push_audio) would), or a coded
+    /// frame of a codec that has none (Enhanced RTMP `ac-3`/`ec-3`: the frame describes the
+    /// track). `Pushed::Ignored` for any other frame. Errors as `push_*`.
+    pub fn configure(&mut self, kind: TrackKind, body: &[u8]) -> Result<Pushed, Mp4Error> {
+        match kind {
+            TrackKind::Video => match VideoTagHeader::parse(body) {
+                Some(h) if h.is_sequence_header => self.push_video(body, 0.0),
+                Some(_) => Ok(Pushed::Ignored),
+                None => Err(Mp4Error::MalformedTag("video tag header truncated".into())),
+            },
+            TrackKind::Audio => match AudioTagHeader::parse(body) {
+                Some(h) if h.is_sequence_header => self.push_audio(body, 0.0),
+                Some(h) if h.multitrack.is_some_and(|m| !m.is_default_track_only()) => Ok(Pushed::Ignored),
+                Some(_) => Ok(match Track::audio_from_frame(body)? {
+                    Some(track) => configure(&mut self.audio, track),
+                    None => Pushed::Ignored,
+                }),
+                None => Err(Mp4Error::MalformedTag("audio tag header truncated".into())),
+            },
+        }
+    }
+
     pub fn push_audio(&mut self, body: &[u8], dts_ms: f64) -> Result<Pushed, Mp4Error> {
         finite(dts_ms)?;
         let header = AudioTagHeader::parse(body)
@@ -115,7 +138,7 @@ impl Fmp4Muxer {
         if header.is_sequence_header {
             return Ok(configure(&mut self.audio, Track::audio(body)?));
         }
-        let enhanced = header.is_opus() || matches!(header.fourcc.as_ref(), Some(b"mp4a" | b"fLaC"));
+        let enhanced = header.is_opus() || matches!(header.fourcc.as_ref(), Some(b"mp4a" | b"fLaC" | b"ac-3" | b"ec-3"));
         let coded = header.sound_format == SOUND_AAC || (enhanced && header.packet_type == Some(1));
         if !coded {
             return match header.packet_type {

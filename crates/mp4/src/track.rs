@@ -320,6 +320,36 @@ impl Track {
     }
 }
 
+impl Track {
+    /// An audio track from a coded frame of a codec without a sequence start: Enhanced RTMP v2
+    /// `ac-3` and `ec-3` (see [`crate::ac3`]). `Ok(None)` for any other tag (those are configured
+    /// by their sequence header). Errors: [`Mp4Error::MalformedTag`].
+    pub fn audio_from_frame(body: &[u8]) -> Result<Option<Track>, Mp4Error> {
+        let Some(header) = AudioTagHeader::parse(body) else {
+            return Err(Mp4Error::MalformedTag("audio tag header truncated".into()));
+        };
+        let e_ac3 = match header.fourcc.as_ref() {
+            Some(b"ac-3") => false,
+            Some(b"ec-3") => true,
+            _ => return Ok(None),
+        };
+        if header.packet_type != Some(1) {
+            return Ok(None);
+        }
+        let c = crate::ac3::frame_config(body.get(header.data_offset..).unwrap_or_default(), e_ac3)?;
+        Ok(Some(Track {
+            kind: TrackKind::Audio,
+            timescale: c.sample_rate,
+            codec: c.codec,
+            width: 0,
+            height: 0,
+            codec_string: c.codec_string.into(),
+            default_duration: c.samples_per_frame,
+            config: c.config,
+        }))
+    }
+}
+
 /// Enhanced RTMP v2 `fLaC` SequenceStart: "fLaC", then the STREAMINFO metadata block (RFC 9639
 /// §8.1–8.2); the `dfLa` box holds the metadata blocks after a FullBox header ("Encapsulation
 /// of FLAC in ISO BMFF" §3.3.2).

@@ -19,12 +19,14 @@ pub const AAC_SEQUENCE_HEADER: &[u8] = &[0xAF, 0x00, 0x12, 0x10];
 
 /// Byte 0: bit 0 pushes the sequence headers above first. Then records: `[flags][len][dts
 /// delta][body: len bytes]` — flags bit 0 video/audio, bit 1 cut a fragment after it (bit 2:
-/// before its decode time, else everything), bit 3 ask for the init segment.
+/// before its decode time, else everything), bit 3 ask for the init segment, bit 4 configure
+/// instead of push (`Fmp4Muxer::configure`: AC-3/E-AC-3 frames make their track).
 /// Checks: never panics; every init segment decodes as `ftyp` + `moov`, every fragment as
 /// `moof` + `mdat` with `mp4-atom`, its `trun` data offsets inside the fragment, sequence
 /// numbers increasing; fragments' times never go back per track.
 pub fn mp4_mux(data: &[u8]) {
     use mp4_atom::{Decode, Ftyp, Mdat, Moof, Moov};
+    use sluice_mp4::TrackKind;
     let Some((&control, mut rest)) = data.split_first() else {
         return;
     };
@@ -80,7 +82,10 @@ pub fn mp4_mux(data: &[u8]) {
         dts += f64::from(rest[2]) - 8.0; // may go back a little
         let body = &rest[3..rest.len().min(3 + len)];
         rest = &rest[3 + body.len()..];
-        let _ = if flags & 1 != 0 {
+        let _ = if flags & 16 != 0 {
+            // configure: a sequence header, or an AC-3/E-AC-3 frame describing its track
+            m.configure(if flags & 1 != 0 { TrackKind::Video } else { TrackKind::Audio }, body)
+        } else if flags & 1 != 0 {
             m.push_video(body, dts)
         } else {
             m.push_audio(body, dts)

@@ -48,3 +48,20 @@ fn crash_time_going_back_in_a_fragment() {
 fn crash_one_byte_sps() {
     harness::mp4_mux(&[0x4A, 0x65, 0x6D, 0x17, 0x17, 0x00, 0x21, 0x3F, 0x01, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00]);
 }
+
+/// An Enhanced RTMP `ac-3` frame configures the audio track (flag 16: `configure`), then the
+/// same frames are queued and cut into fragments; the init segment has the `ac-3` entry.
+#[test]
+fn harness_configures_ac3_from_a_frame() {
+    let tag = [0x91, b'a', b'c', b'-', b'3', 0x0B, 0x77, 0x12, 0x34, 0x14, 0x40, 0x40, 0, 0, 0, 0];
+    let mut input = vec![0];
+    for flags in [16u8, 0, 2, 8, 0, 2] {
+        input.extend_from_slice(&[flags, 4, 40]);
+        input.extend_from_slice(&tag);
+    }
+    harness::mp4_mux(&input);
+    let mut m = sluice_mp4::Fmp4Muxer::new();
+    assert_eq!(m.configure(sluice_mp4::TrackKind::Audio, &tag).unwrap(), sluice_mp4::Pushed::Config { changed: false });
+    assert_eq!(m.configure(sluice_mp4::TrackKind::Audio, &tag).unwrap(), sluice_mp4::Pushed::Ignored);
+    assert_eq!(m.audio_track().unwrap().codec_string, "ac-3");
+}

@@ -1,11 +1,17 @@
 /**
  * Ingest diagnostics: ffmpeg publishes with B-frames and a keyframe interval longer than the GOP
  * cache holds; the stream's API entry counts each and the log has one warning of each kind.
- * Timestamps going back and A/V drift are checked on the class (ffmpeg's CLI interleaves its
- * outputs by decode time, so it cannot publish a drifting stream).
+ * ffmpeg's CLI interleaves its outputs by decode time, so it cannot publish a drifting stream:
+ * timestamps going back and A/V drift come from a publisher on Sluice's own RTMP client core
+ * (ffmpeg's H.264 + AAC, re-stamped), and from the class directly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { run, type Proc } from './helpers/ffmpeg'
+import { readFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { run, runOk, type Proc } from './helpers/ffmpeg'
+import { native } from '../dist/native.js'
+import { RtmpClient, parseRtmpUrl } from '../dist/index.js'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { IngestDiagnostics, type StreamInfo } from '../dist/index.js'
 
@@ -37,6 +43,39 @@ describe('ingest diagnostics', () => {
     expect(ingest.warnings).toHaveLength(2)
     const kinds = server.logs.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('ingest: ')).map((l) => l.kind)
     expect(kinds.sort()).toEqual(['b-frames', 'long-gop'])
+  }, 30_000)
+
+  it('a publisher whose audio runs 1.5 s ahead of its video and whose video goes back once: both in /api/streams and the log', async () => {
+    const ts = join(mkdtempSync(join(tmpdir(), 'sluice-diag-')), 'av.ts')
+    await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '7',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '25', '-c:a', 'aac', '-f', 'mpegts', ts])
+    const demuxer = new native.TsDemuxer()
+    const frames = [...demuxer.push(readFileSync(ts)), ...demuxer.flush()]
+    // audio stamped 1.5 s ahead; one video frame at 3 s stamped 200 ms back
+    const tags = frames.map((f) => ({ kind: f.kind as 'audio' | 'video', at: f.dts, ts: f.kind === 'audio' && !f.sequenceHeader ? f.dts + 1500 : f.dts, payload: Buffer.from(f.payload) }))
+    const back = tags.findIndex((t) => t.kind === 'video' && t.ts >= 3000)
+    tags[back]!.ts -= 200
+    const c = new RtmpClient(parseRtmpUrl(server.rtmpUrl('live/drift')), 'publish', { chunkSize: 4096, connectTimeoutMs: 5000 })
+    await new Promise<void>((resolve) => c.once('ready', () => resolve()))
+    const start = Date.now()
+    for (const t of tags) {
+      const wait = start + t.at - Date.now()
+      if (wait > 2) await new Promise((r) => setTimeout(r, wait))
+      c.writeRaw(native.muxMessage(t.kind === 'audio' ? 4 : 6, Math.max(0, t.ts), t.kind === 'audio' ? 8 : 9, c.messageStreamId, t.payload, 4096))
+    }
+    const entry = async () => ((await (await fetch(server.httpUrl('/api/streams'))).json()) as { streams: StreamInfo[] }).streams.find((s) => s.name === 'drift')
+    const ingest = (await entry())!.ingest
+    c.close('done')
+    console.log('drifting publisher:', JSON.stringify(ingest))
+    expect(ingest.avDriftMs).toBeGreaterThan(1300)
+    expect(ingest.avDriftMs).toBeLessThan(1700)
+    expect(ingest.nonMonotonic).toBe(1)
+    // (this server's small GOP cache and the frame stamped back also show, as they should)
+    expect(ingest.warnings.join(' | ')).toMatch(/audio is ahead of video by 1[3-6]\d\d ms/)
+    expect(ingest.warnings.join(' | ')).toMatch(/video decode time went back/)
+    const logged = server.logs.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('ingest: ') && l.stream === 'live/drift').map((l) => l.kind)
+    expect(logged).toContain('av-drift')
+    expect(logged).toContain('non-monotonic')
   }, 30_000)
 
   it('counts decode times going back, warning once', () => {

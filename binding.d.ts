@@ -189,6 +189,34 @@ export declare class H264Packetizer {
   get naluLengthSize(): number
 }
 
+/**
+ * H.265 packetizer (RFC 7798, no DONL): one access unit (NAL units with `hvcC` length
+ * prefixes, the body of an FLV HEVC or Enhanced RTMP `hvc1` coded frame) into single NAL unit
+ * packets, aggregation packets and fragmentation units; the VPS/SPS/PPS in front of IRAP
+ * access units that lack them; the marker on the last packet. 90 kHz timestamps.
+ */
+export declare class H265Packetizer {
+  /**
+   * `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's H265 payload type). `mtu`:
+   * largest RTP packet in bytes, header included, 15–65535, default 1200. The initial
+   * sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+   */
+  constructor(ssrc: number, payloadType: number, mtu?: number | undefined | null)
+  /**
+   * Takes an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 §8.3.3.1, the `hvcC`: the
+   * sequence header body): its NAL unit length size and VPS/SPS/PPS. Throws
+   * `RTP_INVALID_ARGUMENT` when it does not parse.
+   */
+  setDecoderConfig(record: Uint8Array): void
+  /**
+   * Packetizes one access unit. `rtpTimestamp`: 90 kHz ticks. Throws
+   * `RTP_AVCC_MALFORMED` for a length prefix past the end; nothing is emitted then.
+   */
+  packetize(accessUnit: Uint8Array, rtpTimestamp: number): RtpPackets
+  /** Sequence number of the next packet (0–65535, wraps). */
+  get sequenceNumber(): number
+}
+
 /** One MCU mix on its own thread. */
 export declare class NativeMixer {
   /**

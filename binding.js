@@ -840,6 +840,7 @@ module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
 module.exports.Av1Packetizer = nativeBinding.Av1Packetizer
 module.exports.Fmp4Muxer = nativeBinding.Fmp4Muxer
 module.exports.H264Packetizer = nativeBinding.H264Packetizer
+module.exports.H265Packetizer = nativeBinding.H265Packetizer
 module.exports.NativeMixer = nativeBinding.NativeMixer
 module.exports.OpusPacketizer = nativeBinding.OpusPacketizer
 module.exports.OpusToAacTranscoder = nativeBinding.OpusToAacTranscoder

@@ -228,10 +228,15 @@ describe('Enhanced RTMP', () => {
     await waitFor(() => (server.sluice.hub.get('ertmp', 'hevc')?.gop.length ?? 0) > 30, 10_000, 'a GOP')
     const late = client('play', 'ertmp/hevc')
     const lateGot = collect(late)
-    // WHEP: H.265 is not sent to WebRTC viewers; the refusal says so.
+    // WHEP: a viewer offering H.265 is answered with it (RFC 7798 packetization); one that does
+    // not (Chromium on Linux offers no H.265 receiver) gets a 400 naming the codec.
     const whep = await fetch(server.httpUrl('/whep/ertmp/hevc'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: staticOffer('H265') })
-    expect(whep.status).toBe(400)
-    expect(await whep.text()).toMatch(/H265.*H\.264 and AV1 only/)
+    expect(whep.status).toBe(201)
+    expect(await whep.text()).toMatch(/a=rtpmap:\d+ H265\/90000/)
+    await fetch(server.httpUrl(whep.headers.get('location')!), { method: 'DELETE' })
+    const h264Only = await fetch(server.httpUrl('/whep/ertmp/hevc'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: staticOffer('H264') })
+    expect(h264Only.status).toBe(400)
+    expect(await h264Only.text()).toMatch(/no receivable video with H265/)
     await sending
     await new Promise((r) => setTimeout(r, 500))
     pub.close('done')

@@ -5,7 +5,7 @@
  */
 
 /** Video codecs a WebRTC publisher may send (RTP encoding names as in the SDP rtpmap). */
-export type RtpVideoCodec = 'H264' | 'VP8' | 'VP9' | 'AV1'
+export type RtpVideoCodec = 'H264' | 'H265' | 'VP8' | 'VP9' | 'AV1'
 
 export interface RtpSourceListener {
   /** One RTP packet (decrypted, header included, the publisher's SSRC/sequence/timestamp). */
@@ -67,6 +67,14 @@ export function startsKeyframe(codec: RtpVideoCodec, payload: Buffer): boolean {
     }
     case 'AV1':
       return (payload[0]! & 0x08) !== 0 // N
+    case 'H265': {
+      // IRAP (types 16–23) or VPS as a single NAL unit, FU start (49) or first unit of an AP (48)
+      const type = (payload[0]! >> 1) & 0x3f
+      const irap = (t: number) => (t >= 16 && t <= 23) || t === 32
+      if (type === 49) return payload.length > 2 && (payload[2]! & 0x80) !== 0 && irap(payload[2]! & 0x3f)
+      if (type === 48) return payload.length > 4 && irap((payload[4]! >> 1) & 0x3f)
+      return irap(type)
+    }
   }
 }
 

@@ -17,7 +17,8 @@ import type { RtpSource, RtpSourceListener } from '../hub/rtp-source'
 import { native } from '../native'
 import { isRtcpPacket, parseRtcp, senderReport } from '../rtp/rtcp'
 import type { Logger } from '../log'
-import { addVideoCodec, type Track, type UplinkPlan } from './uplink'
+import { type Track, type UplinkPlan } from './uplink'
+import { addVideoCodec } from '../webrtc/datachannel-codecs'
 import { fmtpString } from '../webrtc/sdp'
 
 const { Video, Audio } = nodeDataChannel
@@ -62,7 +63,7 @@ export class SfuDownlink implements RtpSourceListener {
     this.#stats = { publisher: publisherId, packetsSent: 0, bytesSent: 0, sendFailures: 0, nacks: 0, retransmitted: 0, keyframeRequests: 0 }
     if (plan.video) {
       const media = new Video(`${midPrefix}v`, 'SendOnly')
-      addVideoCodec(media, plan.video.codec, plan.video.payloadType, plan.video.fmtp)
+      addVideoCodec(media, plan.video.codec, plan.video.payloadType, fmtpString({ fmtp: plan.video.fmtp }))
       const rewriter = new native.RtpRewriter(randomInt(1, 0xffffffff), plan.video.payloadType, 90000, NACK_RING)
       media.addSSRC(rewriter.ssrc, CNAME, publisherId, `${publisherId}-video`)
       const track = pc.addTrack(media)

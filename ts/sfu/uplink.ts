@@ -7,6 +7,7 @@
 import nodeDataChannel from 'node-datachannel'
 import type { RtpVideoCodec } from '../hub/rtp-source'
 import { chooseOpus, choosePublishVideo, fmtpString, parseSdp } from '../webrtc/sdp'
+import { addVideoCodec } from '../webrtc/datachannel-codecs'
 
 const { Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof nodeDataChannel.PeerConnection>
@@ -35,15 +36,6 @@ export function planUplink(offer: string): UplinkPlan {
   }
 }
 
-/** Adds a video media description of `codec` with payload type `pt` to a node-datachannel Video. */
-export function addVideoCodec(media: InstanceType<typeof Video>, codec: RtpVideoCodec, pt: number, fmtp: Record<string, string>): void {
-  const f = fmtpString({ fmtp })
-  if (codec === 'H264') media.addH264Codec(pt, f || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-  else if (codec === 'VP8') media.addVP8Codec(pt)
-  else if (codec === 'VP9') media.addVideoCodec(pt, 'VP9', f || undefined)
-  else media.addAV1Codec(pt)
-}
-
 /**
  * Adds the receive-only tracks of `plan` to `pc` (before the offer is applied, so the answer
  * accepts exactly these codecs); every RTP/RTCP packet they get goes to `onPacket`.
@@ -53,7 +45,7 @@ export function addUplinkTracks(pc: PeerConnection, plan: UplinkPlan, onPacket: 
   let audio: Track | null = null
   if (plan.video) {
     const media = new Video(plan.video.mid, 'RecvOnly')
-    addVideoCodec(media, plan.video.codec, plan.video.payloadType, plan.video.fmtp)
+    addVideoCodec(media, plan.video.codec, plan.video.payloadType, fmtpString({ fmtp: plan.video.fmtp }))
     video = pc.addTrack(media)
     video.onMessage((msg) => onPacket('video', msg))
   }

@@ -1,6 +1,7 @@
 /**
- * One stream's WebRTC feed: H.264 (RFC 6184) or AV1 (Enhanced RTMP `av01`, the AOM RTP payload
- * format for AV1) packetized once per stream, and AAC transcoded to
+ * One stream's WebRTC feed: H.264 (RFC 6184), H.265 (RFC 7798; FLV codec 12 or Enhanced RTMP
+ * `hvc1`) or AV1 (Enhanced RTMP `av01`, the AOM RTP payload format for AV1) packetized once per
+ * stream, and AAC transcoded to
  * Opus once per stream (RFC 7587; Opus from the hub is passed as it is), only while WHEP viewers watch; the same packets go to every
  * viewer through the viewer pool.
  *
@@ -27,17 +28,31 @@ import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerTransport } from './viewer-protocol'
 import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
-import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
+import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener, type RtpVideoCodec } from '../hub/rtp-source'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
 export const FEED_OPUS_PT = 111
 export const FEED_AV1_PT = 45
+export const FEED_H265_PT = 49
 
 /** A video codec as WebRTC viewers negotiate it. */
 export interface WebRtcVideoCodec {
-  codec: 'H264' | 'VP8' | 'VP9' | 'AV1'
+  codec: RtpVideoCodec
   fmtp: Record<string, string>
+}
+
+/**
+ * Where an H.265 tag's coded data starts (legacy FLV codec 12: 5-byte header with composition
+ * time; Enhanced RTMP `hvc1` CodedFrames: 8, CodedFramesX and SequenceStart: 5), or -1 when the
+ * tag is not H.265 (or wrapped in multitrack/ModEx).
+ */
+function hevcDataOffset(payload: Buffer): number {
+  const b0 = payload[0]!
+  if ((b0 & 0x80) === 0) return (b0 & 0x0f) === 12 && payload.length >= 5 ? 5 : -1
+  if (payload.length < 5 || payload.toString('latin1', 1, 5) !== 'hvc1') return -1
+  const packetType = b0 & 0x0f
+  return packetType === 1 ? 8 : packetType === 0 || packetType === 3 ? 5 : -1
 }
 
 /** Whether a hub video tag body is Enhanced RTMP AV1 (`av01`) without multitrack/ModEx wrapping. */
@@ -47,13 +62,13 @@ function isAv1Tag(payload: Buffer): boolean {
 
 /**
  * The video codec WebRTC viewers of `stream` get: a WebRTC publisher's own (forwarded as it
- * came), AV1 for an Enhanced RTMP `av01` stream, else H.264 (what RTMP/SRT publishers send).
+ * came), AV1 for an Enhanced RTMP `av01` stream, H.265 for an H.265 one, else H.264.
  */
 export function webRtcVideoCodec(stream: Stream): WebRtcVideoCodec {
   const source = stream.publisher?.rtpSource
   if (source?.video) return source.video
   const header = stream.videoSequenceHeader
-  return { codec: header && isAv1Tag(header.payload) ? 'AV1' : 'H264', fmtp: {} }
+  return { codec: header && isAv1Tag(header.payload) ? 'AV1' : header && hevcDataOffset(header.payload) >= 0 ? 'H265' : 'H264', fmtp: {} }
 }
 
 interface PacketBatch {
@@ -83,10 +98,11 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   readonly #log: Logger
   readonly #video = new native.H264Packetizer(this.videoSsrc, FEED_H264_PT, 1200)
   readonly #av1 = new native.Av1Packetizer(this.videoSsrc, FEED_AV1_PT, 1200)
+  readonly #h265 = new native.H265Packetizer(this.videoSsrc, FEED_H265_PT, 1200)
   readonly #audio = new native.OpusPacketizer(this.audioSsrc, FEED_OPUS_PT)
   #transcoder: InstanceType<typeof native.AacToOpusTranscoder> | null = null
   /** The hub video this feed packetizes (from the sequence header), or null when none it can. */
-  #hubVideo: 'H264' | 'AV1' | null = null
+  #hubVideo: 'H264' | 'H265' | 'AV1' | null = null
   #scratch = Buffer.allocUnsafe(256 * 1024)
   #scratchEnds = new Uint32Array(1024)
   /** Presentation time (ms) of the last video frame sent. */
@@ -226,7 +242,8 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const data = Buffer.allocUnsafe(total)
     const ends: number[] = []
     const lastTs = frames[frames.length - 1]!.rtpTimestamp
-    let seq = ((this.#hubVideo === 'AV1' ? this.#av1.sequenceNumber : this.#video.sequenceNumber) + v.seqOffset) & 0xffff
+    const packetizer = this.#hubVideo === 'AV1' ? this.#av1 : this.#hubVideo === 'H265' ? this.#h265 : this.#video
+    let seq = (packetizer.sequenceNumber + v.seqOffset) & 0xffff
     let at = 0
     frames.forEach((f, i) => {
       const ts = (lastTs - (frames.length - 1 - i) * 90) >>> 0
@@ -278,10 +295,19 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     // vp09, multitrack and ModEx messages) are not packetized here
     const legacyAvc = (frame.payload[0]! & 0x80) === 0 && (frame.payload[0]! & 0x0f) === 7
     const av1 = !legacyAvc && isAv1Tag(frame.payload)
+    const hevcAt = legacyAvc || av1 ? -1 : hevcDataOffset(frame.payload)
     if (frame.sequenceHeader) {
       if (this.stream.videoSequenceHeader !== frame) return // another track's (Enhanced RTMP multitrack)
-      this.#hubVideo = legacyAvc ? 'H264' : av1 ? 'AV1' : null
+      this.#hubVideo = legacyAvc ? 'H264' : av1 ? 'AV1' : hevcAt >= 0 ? 'H265' : null
       if (legacyAvc) this.#video.setParameterSets(frame.payload.subarray(5))
+      else if (hevcAt >= 0) {
+        try {
+          this.#h265.setDecoderConfig(frame.payload.subarray(hevcAt))
+        } catch (error) {
+          this.#log.warn({ err: String(error) }, 'HEVCDecoderConfigurationRecord malformed: WebRTC viewers get no video')
+          this.#hubVideo = null
+        }
+      }
       // AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3.3): 4 bytes, then configOBUs
       else if (av1) {
         try {
@@ -289,10 +315,14 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
         } catch (error) {
           this.#log.warn({ err: String(error) }, 'AV1 configuration OBUs malformed: key frames go without a sequence header')
         }
-      } else this.#log.warn({ codec: this.stream.video?.codec }, 'video is neither H.264 nor AV1: WebRTC viewers get no video')
+      } else this.#log.warn({ codec: this.stream.video?.codec }, 'video is not H.264, H.265 or AV1: WebRTC viewers get no video')
       return
     }
-    if (legacyAvc ? this.#hubVideo !== 'H264' || frame.payload[1] !== 1 : !av1 || this.#hubVideo !== 'AV1') return
+    if (legacyAvc) {
+      if (this.#hubVideo !== 'H264' || frame.payload[1] !== 1) return
+    } else if (av1) {
+      if (this.#hubVideo !== 'AV1') return
+    } else if (hevcAt < 0 || this.#hubVideo !== 'H265' || ((frame.payload[0]! & 0x80) === 0 && frame.payload[1] !== 1)) return
     // WebRTC receivers drop a frame whose RTP timestamp is older than one already decoded, so a
     // B-frame (presented before the frame decoded ahead of it) is not sent: the viewer gets the
     // I and P frames, in order, at their presentation times.
@@ -304,7 +334,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const rtpTimestamp = (this.#videoBase + Math.round(frame.pts * 90)) >>> 0
     let batch: PacketBatch
     try {
-      batch = av1 ? this.#av1.packetize(frame.payload.subarray(5), rtpTimestamp) : this.#packetize(frame.payload.subarray(5), rtpTimestamp)
+      batch = av1 ? this.#av1.packetize(frame.payload.subarray(5), rtpTimestamp)
+        : hevcAt >= 0 ? this.#h265.packetize(frame.payload.subarray(hevcAt), rtpTimestamp)
+          : this.#packetize(frame.payload.subarray(5), rtpTimestamp)
     } catch (error) {
       this.#log.warn({ err: String(error) }, 'access unit dropped: cannot packetize')
       return

@@ -8,6 +8,7 @@
  */
 import { parse as parseSdpText, parsePayloads } from 'sdp-transform'
 import { SdpError } from '../errors'
+import type { RtpVideoCodec } from '../hub/rtp-source'
 
 export interface SdpCodec {
   payloadType: number
@@ -157,7 +158,7 @@ export function choosePublishVideo(section: SdpMediaSection): { codec: 'H264' | 
 }
 
 /** The offered codec that matches a WebRTC publisher's `codec` (and VP9 profile), for a viewer. */
-export function chooseMatching(section: SdpMediaSection, codec: 'H264' | 'VP8' | 'VP9' | 'AV1', fmtp: Record<string, string>): SdpCodec | undefined {
+export function chooseMatching(section: SdpMediaSection, codec: RtpVideoCodec, fmtp: Record<string, string>): SdpCodec | undefined {
   if (codec === 'H264') return chooseH264(section)
   return section.codecs.find(
     (c) => c.name.toUpperCase() === codec && c.clockRate === 90000 && (codec !== 'VP9' || (c.fmtp['profile-id'] ?? '0') === (fmtp['profile-id'] ?? '0')),

@@ -20,6 +20,7 @@ import nodeDataChannel from 'node-datachannel'
 import { native } from '../native'
 import { parseRtcp } from '../rtp/rtcp'
 import { epochMs } from './clock'
+import { addVideoCodec } from './datachannel-codecs'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
@@ -162,10 +163,7 @@ export class ViewerHost {
       if (spec.video) {
         const video = new Video(spec.video.mid, 'SendOnly')
         const pt = spec.video.payloadType
-        if (spec.video.codec === 'VP8') video.addVP8Codec(pt)
-        else if (spec.video.codec === 'VP9') video.addVideoCodec(pt, 'VP9', spec.video.fmtp || undefined)
-        else if (spec.video.codec === 'AV1') video.addAV1Codec(pt)
-        else video.addH264Codec(pt, spec.video.fmtp || 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
+        addVideoCodec(video, spec.video.codec, pt, spec.video.fmtp)
         video.addSSRC(spec.video.ssrc, spec.cname, spec.msid, `${spec.msid}-video`)
         v.video = pc.addTrack(video)
         v.video.onMessage((msg) => this.#onRtcp(v, msg))

@@ -4,6 +4,7 @@
  * node-datachannel transport. The native transport (`NativeViewers`) implements the same
  * interface on `WebRtcViewers` from the binding.
  */
+import type { RtpVideoCodec } from '../hub/rtp-source'
 
 export interface IceSettings {
   /** STUN/TURN servers as node-datachannel strings (`stun:host:port`, `turn:user:pass@host:port`). */
@@ -21,7 +22,7 @@ export interface ViewerSpec {
   cname: string
   msid: string
   /** `codec`: the RTP encoding name; H.264 from RTMP sources, the publisher's for WebRTC ones. */
-  video?: { mid: string; codec: 'H264' | 'VP8' | 'VP9' | 'AV1'; payloadType: number; fmtp: string; ssrc: number }
+  video?: { mid: string; codec: RtpVideoCodec; payloadType: number; fmtp: string; ssrc: number }
   audio?: { mid: string; payloadType: number; fmtp: string; ssrc: number }
   ice: IceSettings
 }

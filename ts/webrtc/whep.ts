@@ -136,10 +136,9 @@ export class WhepEndpoint {
     const videoSection = parsed.media.find((m) => m.kind === 'video' && m.direction !== 'inactive' && m.direction !== 'sendonly')
     const audioSection = parsed.media.find((m) => m.kind === 'audio' && m.direction !== 'inactive' && m.direction !== 'sendonly')
     const source = stream.publisher?.rtpSource
-    if (!source && stream.video && stream.video.codec !== 'H264' && stream.video.codec !== 'AV1') {
-      // H.265 (and VP9 from RTMP/SRT): not packetized for WebRTC. Chromium on Linux offers no
-      // H.265 receiver at all; Safari and hardware-decoding Chrome builds do (RFC 7798: not done).
-      return fail(400, `the offer cannot be answered: the stream's video is ${stream.video.codec}, which Sluice does not send to WebRTC viewers (H.264 and AV1 only): play it over RTMP, HTTP-FLV, SRT or LL-HLS`)
+    if (!source && stream.video && !['H264', 'H265', 'AV1'].includes(stream.video.codec)) {
+      // VP9 (or another codec) from RTMP/SRT: not packetized for WebRTC
+      return fail(400, `the offer cannot be answered: the stream's video is ${stream.video.codec}, which Sluice does not send to WebRTC viewers (H.264, H.265 and AV1 only): play it over RTMP, HTTP-FLV, SRT or LL-HLS`)
     }
     const want = source ? source.video : webRtcVideoCodec(stream)
     const videoCodec = videoSection && want && chooseMatching(videoSection, want.codec, want.fmtp)

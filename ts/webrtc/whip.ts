@@ -23,6 +23,7 @@ import { RequestRejectedError } from '../errors'
 import { answerText, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
 import { chooseOpus, choosePublishVideo, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcPublisher } from './rtp-publisher'
+import { addVideoCodec } from './datachannel-codecs'
 import type { WebRtcContext, WebRtcOptions } from './whep'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
@@ -159,10 +160,7 @@ export class WhipEndpoint {
       if (video && videoSection) {
         const v = new Video(videoSection.mid, 'RecvOnly')
         const pt = video.sdp.payloadType
-        if (video.codec === 'H264') v.addH264Codec(pt, fmtpString(video.sdp))
-        else if (video.codec === 'VP8') v.addVP8Codec(pt)
-        else if (video.codec === 'VP9') v.addVideoCodec(pt, 'VP9', fmtpString(video.sdp) || undefined)
-        else v.addAV1Codec(pt)
+        addVideoCodec(v, video.codec, pt, fmtpString(video.sdp))
         const track = pc.addTrack(v)
         track.onMessage((msg) => publisher.push('video', msg))
         tracks.push({ kind: 'video', track })

@@ -225,6 +225,55 @@ impl H264Packetizer {
     }
 }
 
+/// H.265 packetizer (RFC 7798, no DONL): one access unit (NAL units with `hvcC` length
+/// prefixes, the body of an FLV HEVC or Enhanced RTMP `hvc1` coded frame) into single NAL unit
+/// packets, aggregation packets and fragmentation units; the VPS/SPS/PPS in front of IRAP
+/// access units that lack them; the marker on the last packet. 90 kHz timestamps.
+#[napi]
+pub struct H265Packetizer {
+    inner: pk::H265Packetizer,
+}
+
+#[napi]
+impl H265Packetizer {
+    /// `ssrc`: the stream's SSRC. `payloadType`: 0–127 (the SDP's H265 payload type). `mtu`:
+    /// largest RTP packet in bytes, header included, 15–65535, default 1200. The initial
+    /// sequence number is random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT`.
+    #[napi(constructor)]
+    pub fn new(ssrc: u32, payload_type: u32, mtu: Option<u32>) -> Result<Self> {
+        let mut inner =
+            pk::H265Packetizer::new(ssrc, self::payload_type(payload_type)?).map_err(rtp_error)?;
+        configure(inner.state_mut(), mtu)?;
+        Ok(H265Packetizer { inner })
+    }
+
+    /// Takes an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 §8.3.3.1, the `hvcC`: the
+    /// sequence header body): its NAL unit length size and VPS/SPS/PPS. Throws
+    /// `RTP_INVALID_ARGUMENT` when it does not parse.
+    #[napi]
+    pub fn set_decoder_config(&mut self, record: &[u8]) -> Result<()> {
+        let r = sluice_rtmp::hevc::HevcDecoderConfigurationRecord::parse(record).ok_or_else(|| {
+            Error::new(Status::InvalidArg, "RTP_INVALID_ARGUMENT: HEVCDecoderConfigurationRecord truncated or not version 1".to_string())
+        })?;
+        self.inner.set_nalu_length_size(r.nalu_length_size).map_err(rtp_error)?;
+        self.inner.set_parameter_sets(r.vps, r.sps, r.pps);
+        Ok(())
+    }
+
+    /// Packetizes one access unit. `rtpTimestamp`: 90 kHz ticks. Throws
+    /// `RTP_AVCC_MALFORMED` for a length prefix past the end; nothing is emitted then.
+    #[napi]
+    pub fn packetize(&mut self, access_unit: &[u8], rtp_timestamp: u32) -> Result<RtpPackets> {
+        run(&mut self.inner, access_unit, rtp_timestamp)
+    }
+
+    /// Sequence number of the next packet (0–65535, wraps).
+    #[napi(getter)]
+    pub fn sequence_number(&self) -> u32 {
+        self.inner.state().sequence_number() as u32
+    }
+}
+
 /// AV1 packetizer (AOM RTP payload format for AV1): one temporal unit (low overhead bitstream,
 /// as Enhanced RTMP `av01` coded frames carry it) into packets with the aggregation header,
 /// OBU size fields removed, temporal delimiters dropped, the sequence header put in front of

@@ -215,6 +215,53 @@ pub fn vp8_depacketize(data: &[u8]) {
     }
 }
 
+/// H.265 packetizer (RFC 7798) on an access unit from a publisher: byte 0 picks the MTU
+/// (64–1263) and bit 0 of byte 1 sets VPS/SPS/PPS; the rest is the access unit (4-byte lengths).
+/// Never panics; an error appends nothing; every packet fits the MTU; the marker only on the
+/// last; aggregation packets hold whole NAL units; FUs start once and end once per NAL unit.
+pub fn h265_packetize(data: &[u8]) {
+    use sluice_rtp::packetizer::{H265Packetizer, PacketBatch, Packetizer};
+    let (Some(&m), Some(&flags)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let mtu = 64 + usize::from(m) * 4;
+    let mut p = H265Packetizer::new(1, 96).unwrap();
+    p.state_mut().set_mtu(mtu).unwrap();
+    if flags & 1 != 0 {
+        p.set_parameter_sets(vec![vec![0x40, 1, 7]], vec![vec![0x42, 1, 8]], vec![vec![0x44, 1, 9]]);
+    }
+    let mut out = PacketBatch::new();
+    if p.packetize(&data[2..], 3000, &mut out).is_err() {
+        assert!(out.is_empty());
+        return;
+    }
+    let n = out.len();
+    let mut in_fu = false;
+    for (i, packet) in out.iter().enumerate() {
+        assert!(packet.len() <= mtu && packet.len() >= 14);
+        assert_eq!(packet[1] & 0x80 != 0, i + 1 == n, "marker on the last packet only");
+        let payload = &packet[12..];
+        match (payload[0] >> 1) & 0x3F {
+            48 => {
+                let mut at = 2;
+                while at < payload.len() {
+                    let len = usize::from(u16::from_be_bytes([payload[at], payload[at + 1]]));
+                    assert!(len >= 2 && at + 2 + len <= payload.len());
+                    at += 2 + len;
+                }
+                assert!(!in_fu);
+            }
+            49 => {
+                let h = payload[2];
+                assert_eq!(h & 0x80 != 0, !in_fu, "an FU starts once");
+                in_fu = h & 0x40 == 0;
+            }
+            _ => assert!(!in_fu),
+        }
+    }
+    assert!(!in_fu, "the last FU ends");
+}
+
 /// AV1 packetizer (AOM RTP payload format for AV1) on a temporal unit from a publisher: byte 0
 /// picks the MTU (64–1263), byte 1 bit 0 gives a sequence header to keep first, the rest is the
 /// temporal unit. Never panics; an error appends nothing; every packet fits the MTU, carries

@@ -20,6 +20,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::h264_depacketize(input);
         harness::vp8_depacketize(input);
         harness::av1_packetize(input);
+        harness::h265_packetize(input);
         harness::aac_depacketize(input);
         harness::rtcp_compound(input);
         harness::reorder_buffer(input);
@@ -50,6 +51,15 @@ fn rtp_harnesses_replay_realistic_packets() {
     stream.extend_from_slice(&[0, 4, 0x7C, 0x85, 0x88, 0x84]);
     stream.extend_from_slice(&[1, 4, 0x7C, 0x45, 0x21, 0x00]);
     harness::h264_depacketize(&stream);
+}
+
+/// An IRAP access unit (an IDR slice larger than the MTU) with parameter sets kept first.
+#[test]
+fn h265_packetize_replays_a_fragmented_irap() {
+    let mut au = vec![0, 1, 0, 0, 1, 44]; // MTU 64, parameter sets; a 300-byte IDR_N_LP (20)
+    au.extend_from_slice(&[20 << 1, 1]);
+    au.extend(std::iter::repeat_n(0x5A, 298));
+    harness::h265_packetize(&au);
 }
 
 /// A temporal unit with a temporal delimiter and a key frame larger than the MTU, with and

@@ -13,11 +13,13 @@
 pub mod aac;
 pub mod av1;
 pub mod h264;
+pub mod h265;
 pub mod opus;
 
 pub use aac::AacPacketizer;
 pub use av1::Av1Packetizer;
 pub use h264::H264Packetizer;
+pub use h265::H265Packetizer;
 pub use opus::OpusPacketizer;
 
 use crate::packet::{FIXED_HEADER_LEN, RTP_VERSION};

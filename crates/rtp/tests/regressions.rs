@@ -62,6 +62,15 @@ fn h265_packetize_replays_a_fragmented_irap() {
     harness::h265_packetize(&au);
 }
 
+/// h265_packetize, found in its first minute of fuzzing: a publisher's NAL unit of type 48
+/// (unspecified in H.265) went out as a single NAL unit packet, which a receiver reads as an
+/// aggregation packet (RFC 7798 §4.4.2) with a size running past its end. Types 48–63 are now
+/// dropped, as H.264's 24–31 are.
+#[test]
+fn h265_nal_unit_of_a_type_rtp_uses_is_not_sent() {
+    harness::h265_packetize(&[0x00, 0x5a, 0x00, 0x00, 0x00, 0x06, 0x60, 0x2a, 0x0a, 0x09, 0x09, 0x09]);
+}
+
 /// A temporal unit with a temporal delimiter and a key frame larger than the MTU, with and
 /// without a sequence header kept first.
 #[test]

@@ -57,21 +57,17 @@ impl Packetizer for AacPacketizer {
         }
         let au_header = ((frame.len() as u16) << 3).to_be_bytes();
         let per_packet = self.state.max_payload() - 4;
-        let mark = out.mark();
-        let first_sequence_number = self.state.sequence_number();
-        let fragments = frame.chunks(per_packet);
-        let count = fragments.len();
-        for (i, fragment) in fragments.enumerate() {
-            self.state.push_header(out, i + 1 == count, rtp_timestamp);
-            out.data
-                .extend_from_slice(&[0, 16, au_header[0], au_header[1]]);
-            out.data.extend_from_slice(fragment);
-            if let Err(e) = out.end_packet() {
-                out.rollback(mark);
-                self.state.set_sequence_number(first_sequence_number);
-                return Err(e);
+        out.all_or_nothing(&mut self.state, |state, out| {
+            let fragments = frame.chunks(per_packet);
+            let count = fragments.len();
+            for (i, fragment) in fragments.enumerate() {
+                state.push_header(out, i + 1 == count, rtp_timestamp);
+                out.data.extend_from_slice(&[0, 16, au_header[0], au_header[1]]);
+                out.data.extend_from_slice(fragment);
+                out.end_packet()?;
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 

@@ -195,14 +195,9 @@ impl Packetizer for Av1Packetizer {
         if self.element_ends.is_empty() {
             return Ok(());
         }
-        let mark = out.mark();
-        let first_sequence_number = self.state.sequence_number();
-        let result = packetize_elements(&mut self.state, &self.elements, &self.element_ends, key, rtp_timestamp, out);
-        if result.is_err() {
-            out.rollback(mark);
-            self.state.set_sequence_number(first_sequence_number);
-        }
-        result
+        let (elements, ends) = (&self.elements, &self.element_ends);
+        out.all_or_nothing(&mut self.state, |state, out| packetize_elements(state, elements, ends, key, rtp_timestamp, out))
+            .map(|_| ())
     }
 
     fn clock_rate(&self) -> u32 {

@@ -255,8 +255,6 @@ impl Packetizer for H264Packetizer {
         out: &mut PacketBatch,
     ) -> Result<(), RtpError> {
         let (idr, sps, pps) = self.split_avcc(frame)?;
-        let mark = out.mark();
-        let first_sequence_number = self.state.sequence_number();
         let send_parameter_sets = idr && !(sps && pps);
         let max_fragment = self.state.max_payload() - 2;
         // One allocation per call at most, even for a fresh batch.
@@ -272,38 +270,16 @@ impl Packetizer for H264Packetizer {
                     0
                 },
         );
-        let mut result = Ok(());
-        if send_parameter_sets {
-            result = emit_units(
-                &mut self.state,
-                out,
-                &self.parameter_sets,
-                &self.parameter_set_ranges,
-                rtp_timestamp,
-                true,
-            );
-        }
-        if result.is_ok() {
-            result = emit_units(
-                &mut self.state,
-                out,
-                frame,
-                &self.nalus,
-                rtp_timestamp,
-                self.aggregation,
-            );
-        }
-        match result {
-            Ok(()) => {
-                out.set_marker_on_last(mark);
-                Ok(())
+        let (parameter_sets, parameter_set_ranges) = (&self.parameter_sets, &self.parameter_set_ranges);
+        let (nalus, aggregation) = (&self.nalus, self.aggregation);
+        let mark = out.all_or_nothing(&mut self.state, |state, out| {
+            if send_parameter_sets {
+                emit_units(state, out, parameter_sets, parameter_set_ranges, rtp_timestamp, true)?;
             }
-            Err(e) => {
-                out.rollback(mark);
-                self.state.set_sequence_number(first_sequence_number);
-                Err(e)
-            }
-        }
+            emit_units(state, out, frame, nalus, rtp_timestamp, aggregation)
+        })?;
+        out.set_marker_on_last(mark);
+        Ok(())
     }
 
     fn clock_rate(&self) -> u32 {

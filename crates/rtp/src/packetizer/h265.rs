@@ -10,7 +10,8 @@
 //! FU  (§4.4.3, type 49): PayloadHdr | S(1) E(1) FuType(6) | fragment of the NAL payload
 //! ```
 //!
-//! Per access unit: access unit delimiters (35) and filler data (38) are dropped; an IRAP
+//! Per access unit: access unit delimiters (35), filler data (38) and the unspecified types
+//! 48–63 (RFC 7798 uses 48–50 for its payload structures) are dropped; an IRAP
 //! access unit (types 16–23) without its own VPS, SPS and PPS gets those given to
 //! [`set_parameter_sets`](H265Packetizer::set_parameter_sets) in front; runs of NAL units that
 //! fit one packet together go as an aggregation packet (AP), a NAL unit that fits alone as a
@@ -93,7 +94,9 @@ impl H265Packetizer {
                 continue;
             }
             match nal_type(nal[0]) {
-                NAL_AUD | NAL_FILLER => continue,
+                // 48–63 are unspecified in H.265 and RFC 7798 uses 48–50 for its own payload
+                // structures (AP, FU, PACI): sent as they are, a receiver would misread them
+                NAL_AUD | NAL_FILLER | 48..=63 => continue,
                 16..=23 => irap = true,
                 NAL_VPS => vps = true,
                 NAL_SPS => sps = true,
@@ -120,22 +123,11 @@ impl Packetizer for H265Packetizer {
         if units.is_empty() {
             return Ok(());
         }
-        let mark = out.mark();
-        let first_sequence_number = self.state.sequence_number();
         let max = self.state.max_payload();
         let mut state = self.state.clone();
-        let result = emit(&mut state, &units, max, rtp_timestamp, out);
-        match result {
-            Ok(()) => {
-                self.state = state;
-                Ok(())
-            }
-            Err(e) => {
-                out.rollback(mark);
-                self.state.set_sequence_number(first_sequence_number);
-                Err(e)
-            }
-        }
+        out.all_or_nothing(&mut state, |state, out| emit(state, &units, max, rtp_timestamp, out))?;
+        self.state = state;
+        Ok(())
     }
 
     fn clock_rate(&self) -> u32 {

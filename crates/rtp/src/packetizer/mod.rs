@@ -100,6 +100,26 @@ impl PacketBatch {
         self.ends.truncate(ends);
     }
 
+    /// Runs `emit` on `state` and this batch all or nothing (the rule of every
+    /// [`Packetizer::packetize`]): on error the packets it appended are removed and the
+    /// sequence number is restored. Returns the mark the packets start at.
+    fn all_or_nothing(
+        &mut self,
+        state: &mut PacketizerState,
+        emit: impl FnOnce(&mut PacketizerState, &mut PacketBatch) -> Result<(), RtpError>,
+    ) -> Result<(usize, usize), RtpError> {
+        let mark = self.mark();
+        let first_sequence_number = state.sequence_number();
+        match emit(state, self) {
+            Ok(()) => Ok(mark),
+            Err(e) => {
+                self.rollback(mark);
+                state.set_sequence_number(first_sequence_number);
+                Err(e)
+            }
+        }
+    }
+
     fn end_packet(&mut self) -> Result<(), RtpError> {
         let end = u32::try_from(self.data.len()).map_err(|_| RtpError::BatchTooLarge)?;
         self.ends.push(end);

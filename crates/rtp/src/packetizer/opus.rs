@@ -64,15 +64,12 @@ impl Packetizer for OpusPacketizer {
         out.data
             .reserve(crate::packet::FIXED_HEADER_LEN + frame.len());
         out.ends.reserve(1);
-        let mark = out.mark();
-        let first_sequence_number = self.state.sequence_number();
-        self.state.push_header(out, self.mark_next, rtp_timestamp);
-        out.data.extend_from_slice(frame);
-        if let Err(e) = out.end_packet() {
-            out.rollback(mark);
-            self.state.set_sequence_number(first_sequence_number);
-            return Err(e);
-        }
+        let marker = self.mark_next;
+        out.all_or_nothing(&mut self.state, |state, out| {
+            state.push_header(out, marker, rtp_timestamp);
+            out.data.extend_from_slice(frame);
+            out.end_packet()
+        })?;
         self.mark_next = false;
         Ok(())
     }

@@ -10,9 +10,10 @@
  *   mix's own latency, so at any moment the mix is ahead of what the program has sent.
  * - Source → mix: on the mix's first keyframe after the switch was asked for (at timestamp K),
  *   the queued source frames before K go out at once, the rest are dropped, the mix's sequence
- *   headers go in-band, and the mix follows from K. Audio continues after the last source audio
- *   frame: never overlapping it, at most one frame (≤ 21 ms) left out where the two encoders'
- *   frame grids meet.
+ *   headers go in-band, and the mix follows from K. Audio continues exactly where the last
+ *   source audio frame ends: the new side's first frame that reaches past that end is moved
+ *   onto it (by less than one frame, ≤ 21 ms, and so is the rest of that side's audio until
+ *   the next switch), the frames wholly before it are left out — no gap, no overlap.
  * - Mix → source: on the source's first keyframe K' after the last mixed picture sent (asked
  *   for with a PLI when the source is a WebRTC publisher), the mix
  *   stops and the source's queued frames (the queue keeps filling while on the mix) are
@@ -105,6 +106,10 @@ export class ProgramSwitch implements Publisher {
   readonly #last: Record<MediaKind, number> = { audio: -Infinity, video: -Infinity }
   /** Duration of the last audio frame sent, ms. */
   #lastAudioMs = 0
+  /** Ms added to the current side's audio timestamps so that it joins the other side's end. */
+  #audioShift = 0
+  /** A switch happened and the new side's audio has not been joined yet. */
+  #audioJoinPending = false
   /** Source frames before this timestamp (video) are skipped after a switch back. */
   #sourceFrom = -Infinity
   #sourceHeadersPending = false
@@ -211,6 +216,8 @@ export class ProgramSwitch implements Publisher {
   }
 
   #switched(to: ProgramSource, at: number): void {
+    this.#audioShift = 0
+    this.#audioJoinPending = true
     this.switches++
     this.#log.info({ to, at }, 'program switched')
     this.#options.onSwitch?.(to, at)
@@ -263,6 +270,11 @@ export class ProgramSwitch implements Publisher {
   #emit(frame: MediaFrame): void {
     const program = this.#program
     if (!program) return
+    if (frame.kind === 'audio' && !frame.sequenceHeader) {
+      const joined = this.#joinAudio(frame)
+      if (!joined) return
+      frame = joined
+    }
     const last = this.#last[frame.kind]
     if (frame.sequenceHeader ? frame.dts < last : frame.dts <= last && !(frame.kind === 'video' && frame.dts === last)) {
       this.framesDropped++
@@ -280,6 +292,30 @@ export class ProgramSwitch implements Publisher {
     if (!frame.sequenceHeader) this.#last[frame.kind] = frame.dts
     this.framesOut++
     program.pushFrame(frame.kind, frame.dts, frame.payload, frame.keyframe, frame.sequenceHeader, frame.pts - frame.dts)
+  }
+
+  /**
+   * After a switch, the new side's audio joins the end of the last audio frame sent: the first
+   * frame reaching past that end is moved onto it, frames wholly before it are dropped; the same
+   * shift then applies to that side until the next switch. Null: drop the frame.
+   */
+  #joinAudio(frame: MediaFrame): MediaFrame | null {
+    if (this.#audioJoinPending && this.#last.audio > -Infinity) {
+      const end = this.#last.audio + this.#lastAudioMs
+      const duration = audioFrameMs(frame, this.#on === 'mix' ? 48_000 : this.#source.audio?.sampleRate)
+      if (frame.dts + duration <= end + 1) {
+        this.framesDropped++
+        return null
+      }
+      // a frame starting up to one frame away from the end (either side) is moved onto it; a
+      // longer silence stays as it is
+      if (Math.abs(end - frame.dts) <= duration + 1) this.#audioShift = Math.round(end) - frame.dts
+      this.#audioJoinPending = false
+    } else if (this.#audioJoinPending) {
+      this.#audioJoinPending = false
+    }
+    if (this.#audioShift === 0) return frame
+    return { ...frame, dts: frame.dts + this.#audioShift, pts: frame.pts + this.#audioShift, wire: undefined }
   }
 
   stats(): ProgramStats {

@@ -3,8 +3,8 @@
 // part) and, in parallel, the part its preload hint names (held by the server until it exists).
 //
 // Sluice runs as its own process (`node dist/cli.js`, loopback, HLS defaults: 200 ms parts,
-// 2 s segments); ffmpeg publishes a 2.5 Mbit/s 1280x720@30 H.264 + AAC file over RTMP in real
-// time (stream copy, looped); the clients run in another process (this script with --clients),
+// 2 s segments); ffmpeg publishes the load tools' 2.5 Mbit/s 1280x720@30 H.264 + AAC source over
+// RTMP in real time (stream copy, looped; bench/load/lib.mjs); the clients run in another process (this script with --clients),
 // on keep-alive connections. The server's CPU (utime + stime from /proc) is measured over a
 // window with the stream published and no client, then with each client count.
 //
@@ -13,13 +13,13 @@
 // Output: a table and results/hls-load.json (server CPU % of one core, per client, parts and
 // Mbit/s the clients got, their lateness behind the live edge).
 
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { here, root, currentCommit } from './lib.mjs'
+import { here, currentCommit } from './lib.mjs'
+import { cpuPercent, encodeSource, procSample, sleep, startLoopPublisher, startSluice } from './load/lib.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +30,6 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
   },
 })
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 // ---------------------------------------------------------------- client process
 
@@ -78,39 +76,10 @@ if (values['client-mode']) {
 const CLIENTS = values.clients.split(',').map(Number)
 const WINDOW = Number(values.window)
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-/** utime + stime of a process, ms. */
-function cpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
-}
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-hls-load-'))
-const source = path.join(dir, 'source.flv')
-const made = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000',
-  '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '60', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-pix_fmt', 'yuv420p',
-  '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', source])
-if (made.status !== 0) throw new Error(`ffmpeg could not make the source: ${made.stderr}`)
-
-const [rtmpPort, httpPort] = [await freePort(), await freePort()]
-const server = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), '--host', '127.0.0.1', '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort)], {
-  env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],
-})
-const base = `http://127.0.0.1:${httpPort}/hls/live/hls`
-for (let i = 0; !(await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok).catch(() => false)); i++) {
-  if (i > 100) throw new Error('the server did not start')
-  await sleep(100)
-}
-const publisher = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/hls`], { stdio: ['ignore', 'ignore', 'inherit'] })
+const source = encodeSource({ log: (m) => console.log(m) })
+const server = await startSluice()
+const publisher = startLoopPublisher(source.file, `rtmp://127.0.0.1:${server.rtmpPort}/live/hls`)
+const base = `${server.origin}/hls/live/hls`
 const rows = []
 try {
   // Wait for the stream's playlist (HLS muxing starts with the first request).
@@ -134,15 +103,14 @@ try {
       await fetch(`${base}/index.m3u8`)
       await sleep(1000)
     }
-    const c0 = cpuMs(server.pid)
-    const t0 = Date.now()
+    const c0 = procSample([server.pid])
     await sleep(WINDOW * 1000)
-    const serverCpu = (cpuMs(server.pid) - c0) / (Date.now() - t0)
+    const serverCpu = cpuPercent(c0, procSample([server.pid]))
     const result = clientResult ? await clientResult : null
     const seconds = WINDOW + 4
     rows.push({
       clients: n,
-      serverCpuPercent: Math.round(serverCpu * 1000) / 10,
+      serverCpuPercent: serverCpu,
       parts: result?.parts ?? 0,
       partsPerClientPerSecond: result ? Math.round((result.parts / n / seconds) * 10) / 10 : null,
       mbitPerSecond: result ? Math.round((result.bytes * 8) / seconds / 1e6) : null,
@@ -153,14 +121,13 @@ try {
     console.log(JSON.stringify(rows.at(-1)))
   }
 } finally {
-  publisher.kill('SIGKILL')
-  server.kill('SIGTERM')
-  fs.rmSync(dir, { recursive: true, force: true })
+  await publisher.stop()
+  await server.stop()
 }
 const idle = rows.find((r) => r.clients === 0)?.serverCpuPercent ?? 0
 for (const r of rows) if (r.clients > 0) r.serverCpuPercentPerClient = Math.round(((r.serverCpuPercent - idle) / r.clients) * 1000) / 1000
 console.table(rows)
-const out = { benchmark: 'hls-load', date: new Date().toISOString(), commit: currentCommit(), machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version }, windowSeconds: WINDOW, stream: '1280x720@30 H.264 2.5 Mbit/s + AAC 128 kbit/s, LL-HLS 200 ms parts, 2 s segments', rows }
+const out = { benchmark: 'hls-load', date: new Date().toISOString(), commit: currentCommit(), machine: { cpus: os.cpus()[0]?.model, count: os.cpus().length, node: process.version }, windowSeconds: WINDOW, stream: { ...source, hls: '200 ms parts, 2 s segments' }, rows }
 const file = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(here, 'results', 'hls-load.json')
 fs.mkdirSync(path.dirname(file), { recursive: true })
 fs.writeFileSync(file, JSON.stringify(out, null, 1) + '\n')

@@ -240,6 +240,13 @@ export declare class NativeMixer {
   /** Sets input `id`'s linear audio gain (0 mutes). */
   setGain(id: number, gain: number): void
   /**
+   * Whether input `id`'s timestamps (`push`) are from now on capture times, ms on its
+   * sender's wallclock (from RTCP sender reports): such inputs are placed on one shared
+   * clock, so different senders' pictures of one moment are shown together (see
+   * `Mixer::set_capture_clock`).
+   */
+  setCaptureClock(id: number, on: boolean): void
+  /**
    * Changes the layout. Throws `MIX_INVALID_CONFIG` for an unknown name or a `rects`
    * layout without rects.
    */

@@ -88,12 +88,14 @@ describe('a VP8 WHIP publisher in a mix', () => {
     expect(await player.exited, player.stderr()).toBe(0)
     const frames = await probes(out)
     const both = frames.filter((f) => f.left === 'red' && f.right === 'blue').length
-    const stats = (await (await api(`/api/mixes/${id}`)).json()) as { decoded: number; inputErrors: number; inputs: { framesIn: number }[]; lastError: string | null }
+    const stats = (await (await api(`/api/mixes/${id}`)).json()) as { decoded: number; inputErrors: number; inputs: { framesIn: number; clock: string }[]; lastError: string | null }
     console.log('VP8 mix:', frames.length, 'frames,', both, 'red | blue; stats', JSON.stringify(stats))
     expect(frames.length).toBeGreaterThan(40)
     expect(both).toBeGreaterThan(frames.length * 0.8)
     expect(stats.inputs[1]!.framesIn).toBeGreaterThan(30)
     expect(stats.inputErrors).toBe(0)
+    // the WebRTC input is placed by its capture time (Chromium's sender reports), the RTMP one by arrival
+    expect(stats.inputs.map((i) => i.clock)).toEqual(['arrival', 'capture'])
     expect((await api(`/api/mixes/${id}`, { method: 'DELETE' })).status).toBe(204)
 
     // The fMP4 recording of the VP8 stream: a vp08 track (with its vpcC) that ffmpeg decodes.

@@ -24,6 +24,11 @@ export interface Publisher {
   readonly rtpSource?: RtpSource
   /** The stream's subscribers changed (a publisher may start or stop work only some need). */
   onSubscribersChanged?(stream: Stream): void
+  /**
+   * The sender's wallclock (Unix ms) at this publisher's timestamp 0, once known: WebRTC
+   * publishers, from their RTCP sender reports (RFC 3550 §6.4.1). `Stream.captureTimeMs`.
+   */
+  readonly captureEpochMs?: number | null
 }
 
 /** Who receives a stream. Calls arrive in stream order; a subscriber must never throw. */
@@ -125,6 +130,15 @@ export class Stream {
   }
   get metadataValues(): Record<string, unknown> | null {
     return this.#metadataValues
+  }
+  /**
+   * When `frame` (one of this stream's, of the current publish) was captured, ms on its
+   * sender's wallclock, or null when the publisher does not know (see
+   * `Publisher.captureEpochMs`: WebRTC publishers once a sender report came).
+   */
+  captureTimeMs(frame: MediaFrame): number | null {
+    const epoch = this.#publisher?.captureEpochMs
+    return epoch === null || epoch === undefined ? null : frame.dts - this.#timestampOffset + epoch
   }
   get videoSequenceHeader(): MediaFrame | null {
     return this.#videoSequenceHeader

@@ -81,7 +81,9 @@ export interface MixStats {
   width: number
   height: number
   frameRate: number
-  inputs: { app: string; name: string; gain: number; live: boolean; framesIn: number }[]
+  /** `clock`: `capture` when the input's frames are placed by their capture time (a WebRTC
+   * publisher's sender reports: inputs so placed are shown in sync), else `arrival`. */
+  inputs: { app: string; name: string; gain: number; live: boolean; framesIn: number; clock: 'capture' | 'arrival' }[]
   /** Inputs in the layout now. */
   visibleInputs: number
   framesOut: number
@@ -126,10 +128,15 @@ class MixInput implements Subscriber {
   readonly spec: Required<MixInputSpec>
   readonly stream: Stream
   framesIn = 0
+  /** The mix is stamped on this input's timeline (never capture-clocked). */
+  readonly timeline: boolean
+  /** Its frames go to the mixer with their capture times (see `onFrame`). */
+  captureClock = false
   readonly #mixer: InstanceType<typeof native.NativeMixer>
 
-  constructor(hub: StreamHub, mixer: InstanceType<typeof native.NativeMixer>, mixId: string, index: number, spec: MixInputSpec) {
+  constructor(hub: StreamHub, mixer: InstanceType<typeof native.NativeMixer>, mixId: string, index: number, spec: MixInputSpec, timeline: boolean) {
     this.index = index
+    this.timeline = timeline
     this.id = `${mixId}-input-${index}`
     this.spec = { app: spec.app, name: spec.name, gain: spec.gain ?? 1 }
     this.#mixer = mixer
@@ -149,9 +156,17 @@ class MixInput implements Subscriber {
   onUnpublish(): void {}
   onMetadata(): void {}
 
-  onFrame(_stream: Stream, frame: MediaFrame): void {
+  onFrame(stream: Stream, frame: MediaFrame): void {
     this.framesIn++
-    this.#mixer.push(this.index, frame.kind === 'video', frame.payload, frame.dts)
+    // A WebRTC publisher's frames carry their capture time once its sender reports came:
+    // those inputs share one clock in the mixer (A/V sync across inputs), the timeline input
+    // (co-hosting's host) excepted.
+    const capture = this.timeline || frame.sequenceHeader ? null : stream.captureTimeMs(frame)
+    if ((capture !== null) !== this.captureClock && !frame.sequenceHeader && !this.timeline) {
+      this.captureClock = capture !== null
+      this.#mixer.setCaptureClock(this.index, this.captureClock)
+    }
+    this.#mixer.push(this.index, frame.kind === 'video', frame.payload, capture ?? frame.dts)
   }
 }
 
@@ -230,7 +245,7 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
       this.#mixer.setMinus(index, true, 48_000)
       this.#rtpSources.set(index, new MixRtpSource(() => this.#mixer.requestKeyframe()))
     }
-    this.#inputs.set(index, new MixInput(this.#hub, this.#mixer, this.id, index, spec))
+    this.#inputs.set(index, new MixInput(this.#hub, this.#mixer, this.id, index, spec, timeline))
     return index
   }
 
@@ -292,7 +307,7 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
     const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
     return {
       id: this.id, app: o.app, name: o.name, layout: this.#layout, width: o.width, height: o.height, frameRate: o.frameRate,
-      inputs: [...this.#inputs.values()].map((i) => ({ app: i.spec.app, name: i.spec.name, gain: i.spec.gain, live: i.stream.isLive, framesIn: i.framesIn })),
+      inputs: [...this.#inputs.values()].map((i) => ({ app: i.spec.app, name: i.spec.name, gain: i.spec.gain, live: i.stream.isLive, framesIn: i.framesIn, clock: i.captureClock ? 'capture' : 'arrival' })),
       visibleInputs: s.visibleInputs, framesOut: this.framesOut, decoded: s.decoded, inputErrors: s.inputErrors, encoded: s.encoded,
       cpu: s.elapsedMs > 0 ? Math.round((s.busyMs / s.elapsedMs) * 1000) / 1000 : 0,
       latencyMs: sorted.length ? { p50: pick(0.5), p99: pick(0.99) } : null,

@@ -114,6 +114,11 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     this.#log.info({ protocol: this.protocol, video: options.video?.codec ?? null, audio: options.audio ? 'opus' : null }, 'WebRTC publisher publishing')
   }
 
+  /** The sender's wallclock at timestamp 0, from its first RTCP sender report (see `SessionClock`). */
+  get captureEpochMs(): number | null {
+    return this.#clock.epochNtp
+  }
+
   /** This publisher offers its RTP as it came (see `Publisher.rtpSource`). */
   get rtpSource(): RtpSource {
     return this

@@ -104,6 +104,10 @@ enum Command {
         id: u32,
         gain: f32,
     },
+    CaptureClock {
+        id: u32,
+        on: bool,
+    },
     Minus {
         id: u32,
         on: bool,
@@ -281,6 +285,15 @@ impl NativeMixer {
         });
     }
 
+    /// Whether input `id`'s timestamps (`push`) are from now on capture times, ms on its
+    /// sender's wallclock (from RTCP sender reports): such inputs are placed on one shared
+    /// clock, so different senders' pictures of one moment are shown together (see
+    /// `Mixer::set_capture_clock`).
+    #[napi]
+    pub fn set_capture_clock(&self, id: u32, on: bool) {
+        let _ = self.commands.send(Command::CaptureClock { id, on });
+    }
+
     /// Changes the layout. Throws `MIX_INVALID_CONFIG` for an unknown name or a `rects`
     /// layout without rects.
     #[napi]
@@ -384,6 +397,7 @@ fn run(
             }
             Some(Command::Remove(id)) => mixer.remove_input(id),
             Some(Command::Gain { id, gain }) => mixer.set_gain(id, gain),
+            Some(Command::CaptureClock { id, on }) => mixer.set_capture_clock(id, on),
             Some(Command::Minus { id, on, bitrate }) => {
                 if let Err(e) = mixer.set_minus(id, on, bitrate) {
                     errors.push(format!("{}: {e}", e.code()));

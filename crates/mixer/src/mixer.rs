@@ -103,6 +103,9 @@ struct InputState {
     /// Mixer-clock time the clock's offset last changed (a cached GOP arrives in a burst that
     /// lowers it frame by frame).
     offset_changed_at: i64,
+    /// Its timestamps are capture times on the sender's wallclock (from RTCP sender reports):
+    /// placed with the other such inputs on one clock (see [`Mixer::set_capture_clock`]).
+    capture_clock: bool,
 }
 
 /// The ms at which 48 kHz sample `sample` has played (rounded up).
@@ -200,12 +203,29 @@ impl Mixer {
                 id,
                 clock: InputClock::default(),
                 offset_changed_at: 0,
+                capture_clock: false,
             });
         }
         if timeline && self.base.is_none() {
             self.timeline_input = Some(id);
         }
         Ok(())
+    }
+
+    /// Whether input `id`'s timestamps are from now on capture times, ms on its sender's
+    /// wallclock (a WebRTC publisher's RTP timestamps through its RTCP sender reports, RFC 3550
+    /// §6.4.1). Such inputs share one offset onto the mixer clock, that of the most delayed
+    /// among them, so pictures and sound captured at the same moment by different senders
+    /// (with synchronized clocks) are shown and heard together; each other input keeps its own
+    /// (its least delayed frame). The timeline input is never placed so. No-op for an unknown
+    /// id.
+    pub fn set_capture_clock(&mut self, id: u32, on: bool) {
+        if let Some(input) = self.inputs.iter_mut().find(|i| i.id == id) {
+            if input.capture_clock != on {
+                input.capture_clock = on;
+                input.clock = InputClock::default(); // another time base: anchor again
+            }
+        }
     }
 
     /// Removes input `id` (no-op when absent).
@@ -261,7 +281,18 @@ impl Mixer {
         if input.clock.offset() != before {
             input.offset_changed_at = now_ms;
         }
-        Ok(at)
+        if !input.capture_clock || self.timeline_input == Some(id) {
+            return Ok(at);
+        }
+        // capture-clocked inputs: the largest of their offsets (the most delayed path)
+        let shared = self
+            .inputs
+            .iter()
+            .filter(|i| i.capture_clock && self.timeline_input != Some(i.id))
+            .filter_map(|i| i.clock.offset())
+            .max()
+            .unwrap_or(at - latency - timestamp_ms);
+        Ok(timestamp_ms + shared + latency)
     }
 
     /// An FLV video tag body of input `id` with its timestamp (ms, the input's timeline: dts)
@@ -471,5 +502,40 @@ impl Mixer {
             audio_errors: self.audio.errors,
             ticks_skipped: self.ticks_skipped,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_clocked_inputs_share_the_most_delayed_offset() {
+        let Ok(mut m) = Mixer::new(MixConfig { latency_ms: 100, ..MixConfig::default() }) else {
+            return; // a build without an AAC encoder
+        };
+        for id in [1, 2, 3] {
+            m.add_input(id, 1.0, false).unwrap();
+        }
+        m.set_capture_clock(1, true);
+        m.set_capture_clock(2, true);
+        // Captured at the same wallclock moments; input 1 arrives 50 ms after capture, input 2
+        // 350 ms after; input 3 (arrival-clocked) 200 ms after its own timestamps.
+        let capture = 1_765_000_000_000i64;
+        let (mut a1, mut a2, mut a3) = (0, 0, 0);
+        for k in 0..50 {
+            let ts = capture + k * 40;
+            a1 = m.at(1, false, ts, 10_000 + k * 40 + 50).unwrap();
+            a2 = m.at(2, false, ts, 10_000 + k * 40 + 350).unwrap();
+            a3 = m.at(3, false, k * 40, 10_000 + k * 40 + 200).unwrap();
+        }
+        // Both capture inputs' frames of one moment are placed together, after the slower path.
+        assert_eq!(a1, a2);
+        assert_eq!(a2, 10_000 + 49 * 40 + 350 + 100);
+        // The arrival-clocked input keeps its own offset.
+        assert_eq!(a3, 10_000 + 49 * 40 + 200 + 100);
+        // Off again: input 1 goes back to its own (least delayed) offset.
+        m.set_capture_clock(1, false);
+        assert_eq!(m.at(1, false, 5_000, 20_050).unwrap(), 20_150);
     }
 }

@@ -120,6 +120,10 @@ const SETTLE_MS: i64 = 100;
 
 /// Longest wait for the timeline input before the output timeline starts on the mixer clock.
 const TIMELINE_WAIT_MS: i64 = 2_000;
+/// Capture-clocked inputs more than this much (ms) later than the earliest of them keep their
+/// own offset instead of holding every other such input back (their sender's clock disagrees).
+const MAX_CAPTURE_SPREAD_MS: i64 = 1_000;
+
 /// Ticks more than this many frames late are skipped rather than composed.
 const MAX_LATE_TICKS: i64 = 3;
 
@@ -284,14 +288,21 @@ impl Mixer {
         if !input.capture_clock || self.timeline_input == Some(id) {
             return Ok(at);
         }
-        // capture-clocked inputs: the largest of their offsets (the most delayed path)
-        let shared = self
+        // capture-clocked inputs: the largest of their offsets (the most delayed path), among
+        // those within MAX_CAPTURE_SPREAD_MS of the smallest; an input further off (a sender
+        // whose clock disagrees, or a path that slow) keeps its own rather than delay everyone
+        let own = at - latency - timestamp_ms;
+        let offsets: Vec<i64> = self
             .inputs
             .iter()
             .filter(|i| i.capture_clock && self.timeline_input != Some(i.id))
             .filter_map(|i| i.clock.offset())
-            .max()
-            .unwrap_or(at - latency - timestamp_ms);
+            .collect();
+        let least = offsets.iter().copied().min().unwrap_or(own);
+        if own > least + MAX_CAPTURE_SPREAD_MS {
+            return Ok(at);
+        }
+        let shared = offsets.into_iter().filter(|&o| o <= least + MAX_CAPTURE_SPREAD_MS).max().unwrap_or(own);
         Ok(timestamp_ms + shared + latency)
     }
 
@@ -534,6 +545,12 @@ mod tests {
         assert_eq!(a2, 10_000 + 49 * 40 + 350 + 100);
         // The arrival-clocked input keeps its own offset.
         assert_eq!(a3, 10_000 + 49 * 40 + 200 + 100);
+        // A sender whose clock is 5 s off does not hold the others back: it keeps its own offset.
+        m.add_input(4, 1.0, false).unwrap();
+        m.set_capture_clock(4, true);
+        let a4 = m.at(4, false, capture + 49 * 40 - 5_000, 10_000 + 49 * 40 + 60).unwrap();
+        assert_eq!(a4, 10_000 + 49 * 40 + 60 + 100);
+        assert_eq!(m.at(2, false, capture + 49 * 40, 10_000 + 49 * 40 + 350).unwrap(), a2);
         // Off again: input 1 goes back to its own (least delayed) offset.
         m.set_capture_clock(1, false);
         assert_eq!(m.at(1, false, 5_000, 20_050).unwrap(), 20_150);

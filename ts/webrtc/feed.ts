@@ -291,8 +291,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   #onVideo(frame: MediaFrame, send: boolean): void {
     const arrivedAt = epochMs()
-    // legacy FLV AVC (codec id 7) and Enhanced RTMP `av01`; other Enhanced RTMP headers (hvc1,
-    // vp09, multitrack and ModEx messages) are not packetized here
+    // legacy FLV AVC (codec id 7), H.265 (codec id 12 or `hvc1`) and Enhanced RTMP `av01`;
+    // other Enhanced RTMP headers (`avc1`, `vp09`, multitrack and ModEx messages) are not
+    // packetized here
     const legacyAvc = (frame.payload[0]! & 0x80) === 0 && (frame.payload[0]! & 0x0f) === 7
     const av1 = !legacyAvc && isAv1Tag(frame.payload)
     const hevcAt = legacyAvc || av1 ? -1 : hevcDataOffset(frame.payload)

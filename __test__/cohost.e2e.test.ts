@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { probes } from './helpers/colour-probes'
 import { startNginxRtmp, type NginxRtmp } from './helpers/nginx-rtmp'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from './helpers/browser'
@@ -36,30 +37,6 @@ async function makeColourSource(file: string, colour: string, toneHz: number, se
   ])
 }
 
-type Probe = 'red' | 'blue' | 'black' | 'other'
-function classify(r: number, g: number, b: number): Probe {
-  if (r > 180 && g < 80 && b < 80) return 'red'
-  if (b > 180 && r < 80 && g < 80) return 'blue'
-  if (r < 40 && g < 40 && b < 40) return 'black'
-  return 'other'
-}
-
-/** Each decoded frame of `file` as colour probes at the centres of its left and right halves (and its bottom-right corner). */
-async function probes(file: string): Promise<{ left: Probe; right: Probe; corner: Probe }[]> {
-  const raw = join(dir, `${Date.now()}.rgb`)
-  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', file, '-an', '-vf', 'scale=32:18', '-f', 'rawvideo', '-pix_fmt', 'rgb24', raw])
-  const data = readFileSync(raw)
-  const frame = 32 * 18 * 3
-  const at = (f: number, x: number, y: number) => f * frame + (y * 32 + x) * 3
-  const out = []
-  for (let f = 0; (f + 1) * frame <= data.length; f++) {
-    const l = at(f, 8, 9)
-    const r = at(f, 24, 9)
-    const c = at(f, 27, 15)
-    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!), corner: classify(data[c]!, data[c + 1]!, data[c + 2]!) })
-  }
-  return out
-}
 
 /** Packet timestamps (ms) of each stream of `file`, in file order. */
 async function packetTimes(file: string): Promise<{ video: number[]; audio: number[] }> {
@@ -156,7 +133,7 @@ describe('co-hosting', () => {
     expect(decode.stderr()).toBe('')
 
     // The pictures: host alone, host beside the guest, host alone again.
-    const frames = await probes(out)
+    const frames = await probes(out, dir)
     const scenes = runs(frames.map((f) => (f.left === 'red' && f.right === 'red' ? 'host' : f.left === 'red' && f.right === 'blue' ? 'mix' : `${f.left}/${f.right}`)))
     console.log('scenes', JSON.stringify(scenes))
     const main = scenes.filter(([, n]) => n >= 10).map(([s]) => s)
@@ -259,7 +236,7 @@ describe('mixes', () => {
     const grid = join(dir, 'grid.flv')
     const p1 = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '2', '-c', 'copy', '-f', 'flv', grid])
     expect(await p1.exited, p1.stderr()).toBe(0)
-    const g = await probes(grid)
+    const g = await probes(grid, dir)
     expect(g.filter((f) => f.left === 'red' && f.right === 'blue').length).toBeGreaterThan(g.length * 0.8)
 
     expect((await api(`/api/mixes/${id}/layout`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ layout: 'pip' }) })).status).toBe(200)
@@ -267,7 +244,7 @@ describe('mixes', () => {
     const pip = join(dir, 'pip.flv')
     const p2 = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '2', '-c', 'copy', '-f', 'flv', pip])
     expect(await p2.exited, p2.stderr()).toBe(0)
-    const p = await probes(pip)
+    const p = await probes(pip, dir)
     expect(p.filter((f) => f.left === 'red' && f.right === 'red' && f.corner === 'blue').length).toBeGreaterThan(p.length * 0.8)
 
     const stats = (await (await api(`/api/mixes/${id}`)).json()) as { visibleInputs: number; cpu: number; latencyMs: { p50: number; p99: number }; inputs: { gain: number }[] }

@@ -5,7 +5,7 @@
  * `vp08` frames (RFC 7741 depacketized), and the mixer decodes them with libvpx; an fMP4
  * recording of it has a `vp08` track that ffmpeg decodes.
  */
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publish, run, runOk, type Proc } from './helpers/ffmpeg'
 import { launchChromium } from './helpers/browser'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { probes } from './helpers/colour-probes'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-mix-vp8-'))
 let server: TestServer
@@ -21,28 +22,6 @@ const procs: Proc[] = []
 
 const api = (path: string, init?: RequestInit) => fetch(server.httpUrl(path), init)
 
-type Probe = 'red' | 'blue' | 'black' | 'other'
-function classify(r: number, g: number, b: number): Probe {
-  if (r > 180 && g < 80 && b < 80) return 'red'
-  if (b > 180 && r < 80 && g < 80) return 'blue'
-  if (r < 40 && g < 40 && b < 40) return 'black'
-  return 'other'
-}
-
-/** Each decoded frame of `file` as colour probes at the centres of its left and right halves. */
-async function probes(file: string): Promise<{ left: Probe; right: Probe }[]> {
-  const raw = join(dir, `${Date.now()}.rgb`)
-  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', file, '-an', '-vf', 'scale=32:18', '-f', 'rawvideo', '-pix_fmt', 'rgb24', raw])
-  const data = readFileSync(raw)
-  const frame = 32 * 18 * 3
-  const out = []
-  for (let f = 0; (f + 1) * frame <= data.length; f++) {
-    const l = f * frame + (9 * 32 + 8) * 3
-    const r = f * frame + (9 * 32 + 24) * 3
-    out.push({ left: classify(data[l]!, data[l + 1]!, data[l + 2]!), right: classify(data[r]!, data[r + 1]!, data[r + 2]!) })
-  }
-  return out
-}
 
 beforeAll(async () => {
   const y4m = join(dir, 'blue.y4m')
@@ -86,7 +65,7 @@ describe('a VP8 WHIP publisher in a mix', () => {
     const out = join(dir, 'mix.flv')
     const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', server.rtmpUrl('live/mx'), '-t', '3', '-c', 'copy', '-f', 'flv', out])
     expect(await player.exited, player.stderr()).toBe(0)
-    const frames = await probes(out)
+    const frames = await probes(out, dir)
     const both = frames.filter((f) => f.left === 'red' && f.right === 'blue').length
     const stats = (await (await api(`/api/mixes/${id}`)).json()) as { decoded: number; inputErrors: number; inputs: { framesIn: number; clock: string }[]; lastError: string | null }
     console.log('VP8 mix:', frames.length, 'frames,', both, 'red | blue; stats', JSON.stringify(stats))

@@ -215,6 +215,9 @@ describe('relay link between two Sluice nodes over SRTP', () => {
     const start = hashes(src.video).indexOf(got.video[0]!.hash)
     expect(start % 50).toBe(0)
     expect(hashes(got.video)).toEqual(hashes(src.video).slice(start, start + got.video.length))
-    expect(start + got.video.length).toBe(src.video.length)
+    // every frame to the end, but the last one when the simulated loss took its final packet: no
+    // later video packet then reveals the hole, so no NACK can repair it (a live stream's next
+    // frame would)
+    expect(start + got.video.length).toBeGreaterThanOrEqual(src.video.length - 1)
   }, 90_000)
 })

@@ -105,16 +105,24 @@ export declare class Av1Packetizer {
 
 /** Fragmented MP4 of one stream (one per recording file, one per HLS rendition). */
 export declare class Fmp4Muxer {
-  constructor()
+  /**
+   * Every track of the stream (Enhanced RTMP v2 multitrack ones too), or with `videoTrack`
+   * only that video track (as MP4 track 1) and the default audio track: one HLS rendition
+   * of a multitrack ladder. Throws `MP4_INVALID_ARGUMENT` for a track id above 255.
+   */
+  constructor(videoTrack?: number | undefined | null)
+  /** The configured tracks, by MP4 track id. */
+  get tracks(): Array<Fmp4MuxedTrack>
   /**
    * A hub frame: `kind` `video` or `audio`, its FLV tag body and decode time (ms). Returns
-   * `sample` (queued), `config` (a track's first sequence header), `config-changed` (a
+   * `sample` (queued), `keyframe` (queued, a keyframe of the main video track — MP4 track 1 —
+   * among it: a place to cut that players start from), `config` (a track's first sequence header), `config-changed` (a
    * different configuration of a track the init segment already described: start a new
    * file) or `ignored`. Throws `MP4_MALFORMED_TAG`, `MP4_UNSUPPORTED_CODEC` (e.g. MP3, VP6)
    * or `MP4_NO_SEQUENCE_HEADER` (a frame before its track's sequence header); the muxer is
    * unchanged then.
    */
-  push(kind: 'video' | 'audio', body: Uint8Array, dtsMs: number): 'sample' | 'config' | 'config-changed' | 'ignored'
+  push(kind: 'video' | 'audio', body: Uint8Array, dtsMs: number): 'sample' | 'keyframe' | 'config' | 'config-changed' | 'ignored'
   /**
    * Configures a track from a hub frame without queuing it: a sequence header, or the
    * first frame of a codec that describes itself (Enhanced RTMP `ac-3`/`ec-3`, whose frames
@@ -122,13 +130,13 @@ export declare class Fmp4Muxer {
    * (another frame). Throws as `push`.
    */
   configure(kind: 'video' | 'audio', body: Uint8Array): 'config' | 'config-changed' | 'ignored'
-  /** The video track, once configured. */
+  /** The default video track (MP4 track 1), once configured. */
   get video(): Fmp4Track | null
-  /** The audio track, once configured. */
+  /** The default audio track (MP4 track 2), once configured. */
   get audio(): Fmp4Track | null
   /**
-   * `ftyp` + `moov` for the tracks configured so far. Throws `MP4_NO_SEQUENCE_HEADER` with
-   * none.
+   * `ftyp` + `moov` for the tracks configured so far; a track configured after it is
+   * `config-changed`. Throws `MP4_NO_SEQUENCE_HEADER` with none.
    */
   initSegment(): Buffer
   /**
@@ -1000,6 +1008,20 @@ export interface Fmp4Fragment {
   independent: boolean
   /** Samples in it. */
   samples: number
+}
+
+/** A track of the file (`Fmp4Muxer.tracks`). */
+export interface Fmp4MuxedTrack {
+  /** `video` or `audio`. */
+  kind: 'video' | 'audio'
+  /** Enhanced RTMP v2 track id (0: the default track, and every plain message). */
+  flvTrack: number
+  /** MP4 track id (1 the default video, 2 the default audio, others from 3). */
+  id: number
+  codec: string
+  timescale: number
+  width: number
+  height: number
 }
 
 /** A track's configuration. */

@@ -2,8 +2,9 @@
  * Enhanced RTMP (v1 FourCC video, v2 audio, multitrack) end to end, with a publisher and players
  * on Sluice's own RTMP client core (Debian's ffmpeg 5.1 predates Enhanced RTMP): ffmpeg encodes
  * H.265 + Opus (MPEG-TS, turned into `hvc1`/`Opus` tags by the native TS demuxer) and AV1 (fMP4,
- * turned into `av01` tags here); a second video track (a OneTrack multitrack message of track 1)
- * rides along with the H.265. RTMP players get every tag bit for bit (a late one the sequence
+ * turned into `av01` tags here); a second video track (a 160x120 step of the same ladder, OneTrack
+ * multitrack messages of track 1) rides along with the H.265 and reaches the recording and a
+ * variant of its own in the LL-HLS multivariant playlist. RTMP players get every tag bit for bit (a late one the sequence
  * starts of both tracks first), the server answers the Enhanced RTMP connect, and the fMP4
  * recordings decode like ffmpeg's own encode; ffmpeg plays the AV1 stream over LL-HLS; Chromium
  * plays AV1 + Opus over WHEP (AV1 packetized by Sluice, the Opus packets as they came).
@@ -34,11 +35,16 @@ afterAll(async () => {
   await server?.close()
 })
 
-/** H.265 + Opus from ffmpeg's MPEG-TS, as the native demuxer makes hub frames of it. */
-async function hevcOpusTags(): Promise<Tag[]> {
-  const ts = join(dir, 'hevc-opus.ts')
-  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4',
-    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=25', '-c:a', 'libopus', '-b:a', '64k', '-f', 'mpegts', ts])
+/**
+ * H.265 (+ Opus) from ffmpeg's MPEG-TS, as the native demuxer makes hub frames of it: `size`
+ * 320x240 with audio (`hevc-opus.ts`), or another step of the same ladder without (`hevc-{size}.ts`;
+ * fixed GOP and B-frames, so both steps have the same decode times and keyframes).
+ */
+async function hevcOpusTags(size = '320x240'): Promise<Tag[]> {
+  const main = size === '320x240'
+  const ts = join(dir, main ? 'hevc-opus.ts' : `hevc-${size}.ts`)
+  await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`, ...(main ? ['-f', 'lavfi', '-i', 'sine=sample_rate=48000'] : []), '-t', '6',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=25:min-keyint=25:scenecut=0:bframes=2:b-adapt=0', ...(main ? ['-c:a', 'libopus', '-b:a', '64k'] : []), '-f', 'mpegts', ts])
   const demuxer = new native.TsDemuxer()
   const frames = [...demuxer.push(readFileSync(ts)), ...demuxer.flush()]
   return frames.map((f) => ({ kind: f.kind as 'audio' | 'video', ts: f.dts, payload: Buffer.from(f.payload) }))
@@ -125,8 +131,8 @@ function collect(c: RtmpClient): Tag[] {
 
 const key = (t: Tag) => `${t.kind}@${t.ts}:${t.payload.toString('base64')}`
 
-async function videoHashes(file: string): Promise<string[]> {
-  const out = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-map', '0:v', '-f', 'framemd5', '-'])
+async function videoHashes(file: string, map = '0:v'): Promise<string[]> {
+  const out = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-map', map, '-f', 'framemd5', '-'])
   return out.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim())
 }
 
@@ -211,14 +217,15 @@ describe('Enhanced RTMP', () => {
     }
   }, 60_000)
 
-  it('H.265 + Opus with a second video track (multitrack): players get every tag bit for bit, a late one both tracks\' sequence starts; the recording is the default track', async () => {
+  it('H.265 + Opus with a second video track (multitrack ladder): players get every tag bit for bit, a late one both tracks\' sequence starts; the recording has both tracks; LL-HLS a variant per track', async () => {
     const base = await hevcOpusTags()
-    // track 1: the same video as a OneTrack multitrack message (v2): [0x80|frame type|6][OneTrack|packet type][FourCC][trackId 1] body
+    // track 1: a 160x120 step of the ladder as OneTrack multitrack messages (v2): [0x80|frame type|6][OneTrack|packet type][FourCC][trackId 1] body
     const track1 = (t: Tag): Tag => {
       const packetType = t.payload[0]! & 0x0f
       return { ...t, payload: Buffer.concat([Buffer.from([(t.payload[0]! & 0xf0) | 6, (0 << 4) | packetType]), t.payload.subarray(1, 5), Buffer.from([1]), t.payload.subarray(5)]) }
     }
-    const tags = base.flatMap((t) => (t.kind === 'video' ? [t, track1(t)] : [t]))
+    const small = (await hevcOpusTags('160x120')).map(track1)
+    const tags = [...base, ...small].map((t, i) => ({ t, i })).sort((a, b) => a.t.ts - b.t.ts || a.i - b.i).map((x) => x.t)
     const player = client('play', 'ertmp/hevc')
     const got = collect(player)
     await new Promise<void>((resolve) => player.once('ready', () => resolve()))
@@ -226,6 +233,8 @@ describe('Enhanced RTMP', () => {
     const pub = client('publish', 'ertmp/hevc')
     const sending = publishTags(pub, tags)
     await waitFor(() => (server.sluice.hub.get('ertmp', 'hevc')?.gop.length ?? 0) > 30, 10_000, 'a GOP')
+    // LL-HLS: a multivariant playlist, one variant per video track (with the default audio)
+    const multivariant = fetch(server.httpUrl('/hls/ertmp/hevc/index.m3u8')).then((r) => r.text())
     const late = client('play', 'ertmp/hevc')
     const lateGot = collect(late)
     // WHEP: a viewer offering H.265 is answered with it (RFC 7798 packetization); one that does
@@ -237,10 +246,24 @@ describe('Enhanced RTMP', () => {
     const h264Only = await fetch(server.httpUrl('/whep/ertmp/hevc'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: staticOffer('H264') })
     expect(h264Only.status).toBe(400)
     expect(await h264Only.text()).toMatch(/no receivable video with H265/)
+    const variants = await multivariant
+    expect(variants).toMatch(/^#EXTM3U\n/)
+    const inf = [...variants.matchAll(/#EXT-X-STREAM-INF:BANDWIDTH=(\d+),CODECS="([^"]+)",RESOLUTION=(\d+x\d+)\n(\S+)/g)].map((m) => ({ bandwidth: Number(m[1]), codecs: m[2], resolution: m[3], uri: m[4] }))
+    expect(inf.map((v) => [v.resolution, v.uri])).toEqual([['320x240', 'video0.m3u8'], ['160x120', 'video1.m3u8']])
+    // BANDWIDTH: the peak of each variant's segments (the 160x120 step carries less)
+    expect(inf.every((v) => /^hvc1\.[^,]+,opus$/.test(v.codecs!) && v.bandwidth > 64_000)).toBe(true)
+    expect(inf[0]!.bandwidth).toBeGreaterThan(inf[1]!.bandwidth)
+    const hls = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl('/hls/ertmp/hevc/video1.m3u8'), '-map', '0:v', '-t', '1.5', '-f', 'framemd5', '-'])
+    const hlsHashes = hls.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim())
     await sending
     await new Promise((r) => setTimeout(r, 500))
     pub.close('done')
     expect(got.map(key)).toEqual(tags.map(key))
+    const smallSource = await videoHashes(join(dir, 'hevc-160x120.ts'))
+    const hlsFrom = smallSource.indexOf(hlsHashes[0]!)
+    expect(hlsFrom, 'the LL-HLS variant of track 1 starts on a frame of its source').toBeGreaterThanOrEqual(0)
+    expect(hlsHashes.length).toBeGreaterThanOrEqual(30)
+    expect(hlsHashes).toEqual(smallSource.slice(hlsFrom, hlsFrom + hlsHashes.length))
     // the late player: both tracks' sequence starts first, then frames from a keyframe on, bit for bit
     const starts = lateGot.slice(0, 3).filter((t) => t.kind === 'video').map((t) => t.payload[0]! & 0x0f)
     expect(starts.sort()).toEqual([0, 6])
@@ -251,15 +274,16 @@ describe('Enhanced RTMP', () => {
     const isStart = (t: Tag) => (t.payload[0]! & 0x0f) === 0 || ((t.payload[0]! & 0x0f) === 6 && (t.payload[1]! & 0x0f) === 0)
     expect(lateGot.slice(firstFrame).map(key)).toEqual(tags.slice(from).filter((t) => !isStart(t)).map(key))
     expect(tags[from]!.payload[0]! >> 4 & 7, 'the late player starts on a keyframe of track 0').toBe(1)
-    console.log(`Enhanced RTMP H.265 + Opus + track 1: ${tags.length} tags bit for bit to the first player; the late one started at tag ${from}`)
+    console.log(`Enhanced RTMP H.265 + Opus + track 1: ${tags.length} tags bit for bit to the first player; the late one started at tag ${from}; LL-HLS variants ${JSON.stringify(inf)}, ffmpeg decoded ${hlsHashes.length} frames of track 1's variant as its source`)
     late.close('done')
     player.close('done')
 
     const rec = await waitFor(() => done.find((f) => f.stream === 'hevc'), 10_000, 'recording')
-    const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', rec.path])
-    expect(probe.trim().split('\n').sort()).toEqual(['hevc', 'opus'])
-    const source = await videoHashes(join(dir, 'hevc-opus.ts'))
-    expect(await videoHashes(rec.path)).toEqual(source)
+    const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width', '-of', 'csv=p=0', rec.path])
+    expect(probe.trim().split('\n').map((l) => l.replace(/,$/, '')).sort()).toEqual(['hevc,160', 'hevc,320', 'opus'])
+    // each video track of the recording decodes like its own source
+    expect(await videoHashes(rec.path, '0:v:0')).toEqual(await videoHashes(join(dir, 'hevc-opus.ts')))
+    expect(await videoHashes(rec.path, '0:v:1')).toEqual(smallSource)
   }, 60_000)
 
   it('AV1: players get every tag bit for bit; the recording decodes like ffmpeg\'s own file; ffmpeg plays it over LL-HLS', async () => {

@@ -2,8 +2,11 @@
  * One stream's LL-HLS rendition (RFC 8216bis): fMP4 segments made of partial segments, kept in
  * memory, for `HlsService` to serve.
  *
- * The stream's frames go through the native `Fmp4Muxer` (one init segment, `moof` + `mdat`
- * fragments). A part is cut before the frame that would take it past `partMs` (one frame
+ * A rendition carries one video track and the default audio track: Enhanced RTMP v2 video track
+ * `videoTrack` (0, the default, for every stream that is not multitrack; an OBS multitrack
+ * ladder gets one rendition per video track, listed in a multivariant playlist). The stream's
+ * frames go through the native `Fmp4Muxer` made for that track (one init segment, `moof` +
+ * `mdat` fragments; the other tracks' frames are ignored and never cut a part). A part is cut before the frame that would take it past `partMs` (one frame
  * interval of the video, or of the audio without video, ahead), so no part is longer than
  * PART-TARGET (§4.4.4.9); the part holds the samples decoded before that frame. A segment ends at the first video
  * keyframe after `segmentMs` (every `segmentMs` for audio-only streams), so every segment, and
@@ -76,6 +79,8 @@ export class HlsStream implements Subscriber {
   readonly id: string
   readonly stream: Stream
   readonly options: HlsStreamOptions
+  /** The Enhanced RTMP v2 video track this rendition carries (0: the default). */
+  readonly videoTrack: number
   /** Complete segments then the one being filled (if any), oldest first. */
   readonly segments: HlsSegment[] = []
   /** Init segments by version. */
@@ -103,11 +108,22 @@ export class HlsStream implements Subscriber {
   /** Whether the next segment follows a codec change. */
   #discontinuity = false
 
-  constructor(id: string, stream: Stream, options: HlsStreamOptions, log: Logger) {
+  constructor(id: string, stream: Stream, options: HlsStreamOptions, log: Logger, videoTrack = 0) {
     this.id = id
     this.stream = stream
     this.options = options
-    this.#log = log.child({ hls: stream.key })
+    this.videoTrack = videoTrack
+    this.#log = log.child({ hls: stream.key, ...(videoTrack ? { videoTrack } : {}) })
+  }
+
+  /** The muxer's tracks (the video and audio this rendition carries), once it has started. */
+  get tracks(): { kind: 'video' | 'audio'; codec: string; width: number; height: number }[] {
+    return this.#muxer?.tracks ?? []
+  }
+
+  /** The highest bitrate of a complete segment, bit/s (`BANDWIDTH`), 0 before the first. */
+  get peakBitrate(): number {
+    return Math.max(0, ...this.complete.map((s) => (s.data && s.durationMs > 0 ? Math.round((s.data.length * 8000) / s.durationMs) : 0)))
   }
 
   /** Starts from the stream's cached GOP. */
@@ -209,7 +225,7 @@ export class HlsStream implements Subscriber {
     } catch (error) {
       return this.#skip(String((error as Error).message ?? error))
     }
-    if (pushed !== 'sample') return
+    if (pushed !== 'sample' && pushed !== 'keyframe') return // another track's, a header, nothing
     // the frame interval of the video (audio when there is none), for cutting parts in time
     if (video || !muxer.video) {
       const last = video ? this.#lastVideoDts : this.#lastAudioDts
@@ -219,7 +235,7 @@ export class HlsStream implements Subscriber {
     }
     const segment = this.current ?? this.#openSegment(frame.dts)
     const hasVideo = !!muxer.video
-    const segmentDue = frame.dts - segment.startDts >= this.options.segmentMs && (hasVideo ? video && frame.keyframe : true)
+    const segmentDue = frame.dts - segment.startDts >= this.options.segmentMs && (hasVideo ? pushed === 'keyframe' : true)
     if (segmentDue) {
       this.#cutPart(frame.dts)
       this.#closeSegment(segment)
@@ -235,10 +251,15 @@ export class HlsStream implements Subscriber {
     return frame.dts - this.#audioSince >= AUDIO_ONLY_AFTER_MS
   }
 
+  /** What configures the muxer: every sequence header (the muxer takes its tracks'), and the first frame of an audio codec without one (AC-3, E-AC-3). */
+  #configs(): MediaFrame[] {
+    const s = this.stream
+    return [...s.sequenceHeaders, ...(s.audioConfig ? [s.audioConfig] : [])]
+  }
+
   /** The stream's sequence headers are not the ones the muxer was made with. */
   #configChanged(): boolean {
-    const s = this.stream
-    return !this.#muxer || [s.videoSequenceHeader, s.audioConfig].some((h) => !!h && !this.#headers.has(h))
+    return !this.#muxer || this.#configs().some((h) => !this.#headers.has(h))
   }
 
   /** A new muxer (first frame, or a codec change): a new init segment, the next segment discontinuous. */
@@ -248,10 +269,8 @@ export class HlsStream implements Subscriber {
       this.#flushPart(this.#muxer.finish(), dts)
       this.#closeSegment(current)
     }
-    const s = this.stream
-    const muxer = new native.Fmp4Muxer()
-    // the sequence headers, and the first frame of an audio codec without one (AC-3, E-AC-3)
-    this.#headers = new Set([s.videoSequenceHeader, s.audioConfig].filter((h): h is MediaFrame => !!h))
+    const muxer = new native.Fmp4Muxer(this.videoTrack)
+    this.#headers = new Set(this.#configs())
     for (const h of this.#headers) {
       try {
         muxer.configure(h.kind, h.payload)

@@ -4,7 +4,8 @@
  * EXT-X-PRELOAD-HINT; §6.2.5.1 blocking reload, §6.2.5.2 delta updates).
  *
  * URIs are relative to the playlist: `init{n}.mp4`, `seg{msn}.m4s`, `part{n}.m4s` (parts
- * numbered across segments, so a hinted part exists even when a segment ends first), each
+ * numbered across segments, so a hinted part exists even when a segment ends first), with
+ * `v{t}-` in front for the rendition of Enhanced RTMP video track t ≠ 0 (`mediaPrefix`), each
  * with `query` appended (the player's `token`, so segment requests pass the same access
  * decision). Parts are listed for the segments of the last three target durations (§6.2.2:
  * "SHOULD" keep them that long), then the segment being filled and a preload hint for its next
@@ -24,8 +25,14 @@ export interface PlaylistOptions {
   skip: boolean
 }
 
+/** What the media files of the rendition of video track `videoTrack` are named with in front. */
+export function mediaPrefix(videoTrack: number): string {
+  return videoTrack === 0 ? '' : `v${videoTrack}-`
+}
+
 export function renderPlaylist(h: HlsStream, options: PlaylistOptions): string {
   const q = options.query
+  const v = mediaPrefix(h.videoTrack)
   const target = h.targetDurationS
   const partTarget = h.options.partMs / 1000
   const complete = h.complete
@@ -58,15 +65,41 @@ export function renderPlaylist(h: HlsStream, options: PlaylistOptions): string {
   for (const s of listed.slice(skipped)) {
     if (s.discontinuity && s !== first) lines.push('#EXT-X-DISCONTINUITY')
     if (s.init !== init) {
-      lines.push(`#EXT-X-MAP:URI="init${s.init}.mp4${q}"`)
+      lines.push(`#EXT-X-MAP:URI="${v}init${s.init}.mp4${q}"`)
       init = s.init
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateMs).toISOString()}`)
     if (!s.complete || s.programDateMs + s.durationMs >= partsFrom) {
-      for (const p of s.parts) lines.push(`#EXT-X-PART:DURATION=${seconds(p.durationMs)},URI="part${p.id}.m4s${q}"${p.independent ? ',INDEPENDENT=YES' : ''}`)
+      for (const p of s.parts) lines.push(`#EXT-X-PART:DURATION=${seconds(p.durationMs)},URI="${v}part${p.id}.m4s${q}"${p.independent ? ',INDEPENDENT=YES' : ''}`)
     }
-    if (s.complete) lines.push(`#EXTINF:${seconds(s.durationMs)},`, `seg${s.msn}.m4s${q}`)
+    if (s.complete) lines.push(`#EXTINF:${seconds(s.durationMs)},`, `${v}seg${s.msn}.m4s${q}`)
   }
-  if (current) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part${h.nextPartId}.m4s${q}"`)
+  if (current) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${v}part${h.nextPartId}.m4s${q}"`)
+  return lines.join('\n') + '\n'
+}
+
+/** One variant of a multivariant playlist: a rendition's media playlist URI and what it carries. */
+export interface Variant {
+  uri: string
+  /** Peak bitrate of its segments, bit/s. */
+  bandwidth: number
+  /** RFC 6381 codec strings of its tracks. */
+  codecs: string[]
+  width: number
+  height: number
+}
+
+/**
+ * The multivariant playlist of a stream with several video tracks (an Enhanced RTMP v2
+ * multitrack ladder, RFC 8216bis §4.4.6.2 EXT-X-STREAM-INF): one variant per video track,
+ * highest bandwidth first; each variant's media playlist carries that video track and the
+ * default audio. Segments begin with a keyframe (`EXT-X-INDEPENDENT-SEGMENTS`).
+ */
+export function renderMultivariant(variants: Variant[], query: string): string {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-INDEPENDENT-SEGMENTS']
+  for (const v of [...variants].sort((a, b) => b.bandwidth - a.bandwidth)) {
+    const resolution = v.width > 0 && v.height > 0 ? `,RESOLUTION=${v.width}x${v.height}` : ''
+    lines.push(`#EXT-X-STREAM-INF:BANDWIDTH=${Math.max(1, v.bandwidth)},CODECS="${v.codecs.join(',')}"${resolution}`, `${v.uri}${query}`)
+  }
   return lines.join('\n') + '\n'
 }

@@ -1,14 +1,18 @@
 /**
  * LL-HLS and HLS delivery (RFC 8216bis), served from memory by the HTTP server:
  *
- * - `GET /hls/{app}/{stream}/index.m3u8` — the media playlist (see `playlist.ts`). The first
- *   request for a live stream starts its rendition (`HlsStream`) from the GOP cache; a
+ * - `GET /hls/{app}/{stream}/index.m3u8` — the media playlist (see `playlist.ts`); for a stream
+ *   with several video tracks (Enhanced RTMP v2 multitrack, an OBS ladder) the multivariant
+ *   playlist, one variant `video{t}.m3u8` per video track t (that track and the default audio;
+ *   BANDWIDTH the peak of its segments, so it is answered once each has a whole segment).
+ *   The first request for a live stream starts its rendition (`HlsStream`) from the GOP cache; a
  *   rendition nobody asked anything of for `idleTimeoutMs` is dropped; the first playlist is
  *   answered once it lists a whole segment. Blocking reload
  *   (`_HLS_msn`, `_HLS_part`: held until that part exists, 503 after three target durations,
  *   400 when it lies too far ahead), delta updates (`_HLS_skip=YES`).
  * - `init{n}.mp4`, `seg{msn}.m4s` (complete segments), `part{n}.m4s` (a part, numbered across
- *   segments; the one the preload hint names is held until it exists).
+ *   segments; the one the preload hint names is held until it exists); `v{t}-` in front for
+ *   video track t ≠ 0.
  *
  * Every request passes the access decision (action `play`, protocol `hls`; credential
  * `Authorization: Bearer` or `?token=`, which the playlist carries into its URIs). 404 when the
@@ -23,7 +27,10 @@ import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import { HlsStream, type HlsStreamOptions } from './hls-stream'
-import { renderPlaylist } from './playlist'
+import { renderMultivariant, renderPlaylist } from './playlist'
+import type { Stream } from '../hub/stream'
+import type { MediaFrame } from '../hub/media-frame'
+import { native } from '../native'
 
 export interface HlsOptions extends HlsStreamOptions {
   enabled: boolean
@@ -34,6 +41,8 @@ export interface HlsOptions extends HlsStreamOptions {
 /** What `GET /api/hls` shows of a rendition. */
 export interface HlsInfo {
   stream: string
+  /** The Enhanced RTMP v2 video track it carries (0: the default). */
+  videoTrack: number
   segments: number
   /** Media sequence number of the newest segment. */
   msn: number
@@ -69,7 +78,7 @@ export class HlsService {
 
   stats(): HlsInfo[] {
     return [...this.#streams.values()].map((h) => ({
-      stream: h.stream.key, segments: h.complete.length, msn: h.segments.at(-1)?.msn ?? 0, targetDurationS: h.targetDurationS, framesSkipped: h.framesSkipped,
+      stream: h.stream.key, videoTrack: h.videoTrack, segments: h.complete.length, msn: h.segments.at(-1)?.msn ?? 0, targetDurationS: h.targetDurationS, framesSkipped: h.framesSkipped,
     }))
   }
 
@@ -79,13 +88,21 @@ export class HlsService {
       credential: httpCredential(req, url), query: url.searchParams, clientId: `hls-${normalizeIp(req.socket.remoteAddress)}`,
     })
     if (refusal) return send(res, refusal.status, 'text/plain; charset=utf-8', `play refused: ${refusal.reason}`, 'no-cache')
-    const h = this.#rendition(app, name)
-    if (!h) return send(res, 404, 'text/plain; charset=utf-8', `stream ${app}/${name} is not live`, 'no-cache')
-    h.lastRequest = Date.now()
+    const stream = this.#hub.get(app, name)
+    if (!stream?.isLive) return send(res, 404, 'text/plain; charset=utf-8', `stream ${app}/${name} is not live`, 'no-cache')
     const token = url.searchParams.get('token')
     const query = token ? `?token=${encodeURIComponent(token)}` : ''
+    const tracks = videoTracks(stream)
+    if (file === 'index.m3u8' && tracks.length > 1) return this.#multivariant(res, stream, tracks, query)
+    // video{t}.m3u8: track t's media playlist; v{t}-…: its media files (t ≠ 0)
+    const named = /^(?:video(\d+)\.m3u8|(?:v(\d+)-)?(.+))$/.exec(file)!
+    const track = Number(named[1] ?? named[2] ?? 0)
+    if (!tracks.includes(track) || (named[2] !== undefined && track === 0)) return send(res, 404, 'text/plain', `no video track ${track}`, 'no-cache')
+    const h = this.#rendition(stream, track)
+    h.lastRequest = Date.now()
     const blockMs = 3 * h.targetDurationS * 1000
-    if (file === 'index.m3u8') return this.#playlist(res, h, url, query, blockMs)
+    if (named[1] !== undefined || named[3] === 'index.m3u8') return this.#playlist(res, h, url, query, blockMs)
+    file = named[3]!
     let m = /^init(\d+)\.mp4$/.exec(file)
     if (m) {
       const init = h.inits.get(Number(m[1]))
@@ -135,30 +152,43 @@ export class HlsService {
     send(res, 200, 'application/vnd.apple.mpegurl', renderPlaylist(h, { query, skip: url.searchParams.get('_HLS_skip') === 'YES' }), 'no-cache')
   }
 
-  /** The stream's rendition, made on first request while it is live. */
-  #rendition(app: string, name: string): HlsStream | null {
-    const stream = this.#hub.get(app, name)
-    const key = `${app}/${name}`
+  /** The multivariant playlist of a multitrack stream, once every variant has a whole segment (its BANDWIDTH). */
+  async #multivariant(res: http.ServerResponse, stream: Stream, tracks: number[], query: string): Promise<void> {
+    const renditions = tracks.map((t) => this.#rendition(stream, t))
+    await Promise.all(renditions.map((h) => {
+      h.lastRequest = Date.now()
+      return h.wait(() => h.complete.length > 0, 3 * h.targetDurationS * 1000)
+    }))
+    const variants = renditions.map((h) => {
+      const video = h.tracks.find((t) => t.kind === 'video')
+      return { uri: `video${h.videoTrack}.m3u8`, bandwidth: h.peakBitrate, codecs: h.tracks.map((t) => t.codec), width: video?.width ?? 0, height: video?.height ?? 0 }
+    })
+    send(res, 200, 'application/vnd.apple.mpegurl', renderMultivariant(variants, query), 'no-cache')
+  }
+
+  /** The rendition of a live stream's video track `track`, made on first request. */
+  #rendition(stream: Stream, track: number): HlsStream {
+    const key = `${stream.key}#${track}`
     let h = this.#streams.get(key)
     if (h && (h.closed || h.stream !== stream)) {
       this.#drop(h)
       h = undefined
     }
     if (h) return h
-    if (!stream?.isLive) return null
-    h = new HlsStream(`hls-${this.#nextId++}`, stream, this.#options, this.#log)
+    h = new HlsStream(`hls-${this.#nextId++}`, stream, this.#options, this.#log, track)
     this.#streams.set(key, h)
-    this.#hub.subscribe(app, name, h)
+    this.#hub.subscribe(stream.app, stream.name, h)
     h.start()
-    this.#log.info({ stream: key }, 'HLS rendition started')
+    this.#log.info({ stream: stream.key, videoTrack: track }, 'HLS rendition started')
     return h
   }
 
   #drop(h: HlsStream): void {
     h.close()
     this.#hub.unsubscribe(h.stream, h)
-    if (this.#streams.get(h.stream.key) === h) this.#streams.delete(h.stream.key)
-    this.#log.info({ stream: h.stream.key }, 'HLS rendition ended')
+    const key = `${h.stream.key}#${h.videoTrack}`
+    if (this.#streams.get(key) === h) this.#streams.delete(key)
+    this.#log.info({ stream: h.stream.key, videoTrack: h.videoTrack }, 'HLS rendition ended')
   }
 
   #dropIdle(): void {
@@ -170,4 +200,31 @@ export class HlsService {
     clearInterval(this.#sweep)
     for (const h of [...this.#streams.values()]) this.#drop(h)
   }
+}
+
+/** Video track ids by stream, with the sequence headers they were read from. */
+const trackCache = new WeakMap<Stream, { headers: MediaFrame[]; ids: number[] }>()
+
+/**
+ * The Enhanced RTMP v2 video track ids of a stream, from its sequence headers as the muxer
+ * reads them (a ManyTracks sequence start holds several); `[0]` for a stream of one video
+ * track or none.
+ */
+function videoTracks(stream: Stream): number[] {
+  if (!stream.hasOtherTracks) return [0]
+  const headers = stream.sequenceHeaders
+  const cached = trackCache.get(stream)
+  if (cached && cached.headers.length === headers.length && cached.headers.every((h, i) => h === headers[i])) return cached.ids
+  const probe = new native.Fmp4Muxer()
+  for (const h of headers) {
+    try {
+      probe.configure(h.kind, h.payload)
+    } catch {
+      // a header the muxer refuses: its track is not served
+    }
+  }
+  const found = probe.tracks.filter((t) => t.kind === 'video').map((t) => t.flvTrack)
+  const ids = found.length > 0 ? found : [0]
+  trackCache.set(stream, { headers, ids })
+  return ids
 }

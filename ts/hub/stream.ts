@@ -162,6 +162,10 @@ export class Stream {
   get sequenceHeaders(): MediaFrame[] {
     return [this.#videoSequenceHeader, this.#audioSequenceHeader, ...this.#trackSequenceHeaders.values()].filter((h): h is MediaFrame => !!h)
   }
+  /** Whether Enhanced RTMP v2 multitrack tracks other than the default ones sent sequence starts. */
+  get hasOtherTracks(): boolean {
+    return this.#trackSequenceHeaders.size > 0
+  }
   /** Whether this stream carries video (a video sequence header or frame was seen). */
   get hasVideo(): boolean {
     return this.#video !== null

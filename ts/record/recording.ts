@@ -333,10 +333,11 @@ export class Recording implements Subscriber {
       return
     }
     const muxer = this.#muxer!
-    if (this.#push(muxer, frame, frame.dts) !== 'sample') return
+    const pushed = this.#push(muxer, frame, frame.dts)
+    if (pushed !== 'sample' && pushed !== 'keyframe') return
     this.#framesWritten++
     const video = frame.kind === 'video'
-    const cut = video ? frame.keyframe : !muxer.video && frame.dts - this.#lastCut >= AUDIO_FRAGMENT_MS
+    const cut = video ? pushed === 'keyframe' : !muxer.video && frame.dts - this.#lastCut >= AUDIO_FRAGMENT_MS
     if (!cut) return
     const fragment = video ? muxer.fragment(frame.dts) : muxer.fragment()
     if (fragment) this.#appendFragment(file, fragment)

@@ -56,6 +56,22 @@ fn track(t: Option<&Track>) -> Option<Fmp4Track> {
     })
 }
 
+/// A track of the file (`Fmp4Muxer.tracks`).
+#[napi(object)]
+pub struct Fmp4MuxedTrack {
+    /// `video` or `audio`.
+    #[napi(ts_type = "'video' | 'audio'")]
+    pub kind: String,
+    /// Enhanced RTMP v2 track id (0: the default track, and every plain message).
+    pub flv_track: u32,
+    /// MP4 track id (1 the default video, 2 the default audio, others from 3).
+    pub id: u32,
+    pub codec: String,
+    pub timescale: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// Fragmented MP4 of one stream (one per recording file, one per HLS rendition).
 #[napi]
 pub struct Fmp4Muxer {
@@ -64,23 +80,50 @@ pub struct Fmp4Muxer {
 
 #[napi]
 impl Fmp4Muxer {
+    /// Every track of the stream (Enhanced RTMP v2 multitrack ones too), or with `videoTrack`
+    /// only that video track (as MP4 track 1) and the default audio track: one HLS rendition
+    /// of a multitrack ladder. Throws `MP4_INVALID_ARGUMENT` for a track id above 255.
     #[napi(constructor)]
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        Fmp4Muxer {
-            inner: Muxer::new(),
-        }
+    pub fn new(video_track: Option<u32>) -> Result<Self> {
+        let inner = match video_track {
+            None => Muxer::new(),
+            Some(t) => Muxer::with_video_track(u8::try_from(t).map_err(|_| {
+                Error::new(Status::InvalidArg, format!("MP4_INVALID_ARGUMENT: video track {t} is not 0–255"))
+            })?),
+        };
+        Ok(Fmp4Muxer { inner })
+    }
+
+    /// The configured tracks, by MP4 track id.
+    #[napi(getter)]
+    pub fn tracks(&self) -> Vec<Fmp4MuxedTrack> {
+        self.inner
+            .tracks()
+            .map(|t| Fmp4MuxedTrack {
+                kind: match t.kind {
+                    TrackKind::Video => "video".into(),
+                    TrackKind::Audio => "audio".into(),
+                },
+                flv_track: u32::from(t.flv_track),
+                id: t.id,
+                codec: t.track.codec_string.clone(),
+                timescale: t.track.timescale,
+                width: u32::from(t.track.width),
+                height: u32::from(t.track.height),
+            })
+            .collect()
     }
 
     /// A hub frame: `kind` `video` or `audio`, its FLV tag body and decode time (ms). Returns
-    /// `sample` (queued), `config` (a track's first sequence header), `config-changed` (a
+    /// `sample` (queued), `keyframe` (queued, a keyframe of the main video track — MP4 track 1 —
+    /// among it: a place to cut that players start from), `config` (a track's first sequence header), `config-changed` (a
     /// different configuration of a track the init segment already described: start a new
     /// file) or `ignored`. Throws `MP4_MALFORMED_TAG`, `MP4_UNSUPPORTED_CODEC` (e.g. MP3, VP6)
     /// or `MP4_NO_SEQUENCE_HEADER` (a frame before its track's sequence header); the muxer is
     /// unchanged then.
     #[napi(
         ts_args_type = "kind: 'video' | 'audio', body: Uint8Array, dtsMs: number",
-        ts_return_type = "'sample' | 'config' | 'config-changed' | 'ignored'"
+        ts_return_type = "'sample' | 'keyframe' | 'config' | 'config-changed' | 'ignored'"
     )]
     pub fn push(&mut self, kind: String, body: &[u8], dts_ms: f64) -> Result<&'static str> {
         let pushed = match kind.as_str() {
@@ -96,6 +139,7 @@ impl Fmp4Muxer {
         .map_err(error)?;
         Ok(match pushed {
             Pushed::Sample => "sample",
+            Pushed::Keyframe => "keyframe",
             Pushed::Config { changed: false } => "config",
             Pushed::Config { changed: true } => "config-changed",
             Pushed::Ignored => "ignored",
@@ -128,22 +172,22 @@ impl Fmp4Muxer {
         })
     }
 
-    /// The video track, once configured.
+    /// The default video track (MP4 track 1), once configured.
     #[napi(getter)]
     pub fn video(&self) -> Option<Fmp4Track> {
         track(self.inner.video_track())
     }
 
-    /// The audio track, once configured.
+    /// The default audio track (MP4 track 2), once configured.
     #[napi(getter)]
     pub fn audio(&self) -> Option<Fmp4Track> {
         track(self.inner.audio_track())
     }
 
-    /// `ftyp` + `moov` for the tracks configured so far. Throws `MP4_NO_SEQUENCE_HEADER` with
-    /// none.
+    /// `ftyp` + `moov` for the tracks configured so far; a track configured after it is
+    /// `config-changed`. Throws `MP4_NO_SEQUENCE_HEADER` with none.
     #[napi]
-    pub fn init_segment(&self) -> Result<Buffer> {
+    pub fn init_segment(&mut self) -> Result<Buffer> {
         self.inner.init_segment().map(Buffer::from).map_err(error)
     }
 

@@ -19,7 +19,7 @@ use sluice_amf0::{
 };
 use sluice_rtmp::chunk::{ChunkDecoder, ChunkEncoder, DecoderLimits};
 use sluice_rtmp::flv::{
-    AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoTagHeader,
+    split_tracks, AudioSpecificConfig, AudioTagHeader, AvcDecoderConfigurationRecord, VideoTagHeader,
 };
 use sluice_rtmp::handshake::{
     ClientHandshake, HandshakeError, HandshakeKind, ServerHandshake, HANDSHAKE_SIZE, RANDOM_SIZE,
@@ -420,6 +420,17 @@ pub fn flv_tags(data: &[u8]) {
         if h.is_sequence_header {
             if let Some(r) = AvcDecoderConfigurationRecord::parse(&data[h.data_offset..]) {
                 let _ = r.codec_string();
+            }
+        }
+    }
+    // multitrack split: each track's message is no longer than the whole plus its own header,
+    // parses as a plain (not multitrack) message of the same kind
+    for audio in [false, true] {
+        for (_, message) in split_tracks(data, audio).unwrap_or_default() {
+            assert!(message.len() <= data.len() + 5);
+            if matches!(message, std::borrow::Cow::Owned(_)) {
+                let multitrack = if audio { AudioTagHeader::parse(&message).map(|h| h.multitrack) } else { VideoTagHeader::parse(&message).map(|h| h.multitrack) };
+                assert!(multitrack.is_none_or(|m| m.is_none()), "a split track is not multitrack");
             }
         }
     }

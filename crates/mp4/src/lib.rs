@@ -29,5 +29,5 @@ pub mod track;
 
 pub use error::Mp4Error;
 pub use fragment::Fragment;
-pub use muxer::{Fmp4Muxer, Pushed};
+pub use muxer::{Fmp4Muxer, MuxedTrack, Pushed};
 pub use track::{Track, TrackKind};

@@ -172,3 +172,75 @@ fn flac_from_enhanced_rtmp() {
     assert!(want.len() > 30);
     assert_eq!(decode(&out), want, "FLAC frames as ffmpeg's own file");
 }
+
+/// Enhanced RTMP v2 multitrack: two H.265 encodings of one picture (320x240 and 160x120, an
+/// OBS-style ladder, same GOP) sent as ManyTracks messages (one sequence start for both, then
+/// per frame one message with both tracks' samples). The all-track muxer writes a file of two
+/// video tracks, each decoding like its source; a muxer of track 1 only writes that ladder step
+/// as track 1 of a file of its own.
+#[test]
+fn multitrack_ladder_from_enhanced_rtmp() {
+    let x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:bframes=2:b-adapt=0:scenecut=0:keyint=25:min-keyint=25"];
+    let mut sources = Vec::new();
+    for (i, size) in ["320x240", "160x120"].iter().enumerate() {
+        let source = tmp(&format!("ladder{i}.mp4"));
+        let mut args = vec!["-f", "lavfi", "-i", "testsrc2=rate=25", "-t", "3", "-s", size];
+        args.extend_from_slice(&x265);
+        args.extend_from_slice(&["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", source.to_str().unwrap()]);
+        ffmpeg(&args);
+        sources.push(source);
+    }
+    let tracks: Vec<(Codec, Vec<Sample>)> = sources.iter().map(|s| read_fmp4(&std::fs::read(s).unwrap())).collect();
+    let tags: Vec<Vec<(f64, Vec<u8>)>> = tracks.iter().map(|(c, s)| enhanced_tags(c, s)).collect();
+    assert_eq!(tags[0].len(), tags[1].len());
+    // [IsExHeader|FrameType|Multitrack][ManyTracks|PacketType]["hvc1"] then per track [id][UI24 size][body]
+    let many_tracks = |i: usize| -> (f64, Vec<u8>) {
+        let (dts, first) = &tags[0][i];
+        assert_eq!(*dts, tags[1][i].0, "both encodings' decode times");
+        let mut message = vec![(first[0] & 0xF0) | 6, (1 << 4) | (first[0] & 0x0F)];
+        message.extend_from_slice(b"hvc1");
+        for (id, t) in tags.iter().enumerate() {
+            let data = &t[i].1[5..];
+            message.push(id as u8);
+            message.extend_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
+            message.extend_from_slice(data);
+        }
+        (*dts, message)
+    };
+    let messages: Vec<(f64, Vec<u8>)> = (0..tags[0].len()).map(many_tracks).collect();
+    for (muxer, name, want) in [(Fmp4Muxer::new(), "ladder-all", vec![0, 1]), (Fmp4Muxer::with_video_track(1), "ladder-1", vec![1])] {
+        let mut m = muxer;
+        assert_eq!(m.push_video(&messages[0].1, 0.0).unwrap(), Pushed::Config { changed: false });
+        let ids: Vec<(u8, u32, u16)> = m.tracks().map(|t| (t.flv_track, t.id, t.track.width)).collect();
+        let expected: Vec<(u8, u32, u16)> = want.iter().map(|&t| (t as u8, if t == want[0] { 1 } else { 3 }, if t == 0 { 320 } else { 160 })).collect();
+        assert_eq!(ids, expected, "{name}: tracks");
+        let mut file = m.init_segment().unwrap();
+        for (dts, message) in &messages[1..] {
+            let pushed = m.push_video(message, *dts).unwrap();
+            assert_eq!(pushed, if message[0] >> 4 & 7 == 1 { Pushed::Keyframe } else { Pushed::Sample });
+            if pushed == Pushed::Keyframe {
+                if let Some(f) = m.fragment(Some(*dts)).unwrap() {
+                    assert!(f.independent);
+                    file.extend(f.bytes);
+                }
+            }
+        }
+        file.extend(m.finish().unwrap().unwrap().bytes);
+        let out = tmp(&format!("{name}.mp4"));
+        std::fs::write(&out, &file).unwrap();
+        for (index, &track) in want.iter().enumerate() {
+            let decode = |p: &std::path::Path, map: &str| {
+                ffmpeg(&["-i", p.to_str().unwrap(), "-map", map, "-f", "framemd5", "-"]).lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(',').nth(5).map(|h| h.trim().to_owned())).collect::<Vec<_>>()
+            };
+            let got = decode(&out, &format!("0:v:{index}"));
+            assert_eq!(got.len(), 75, "{name}: track {track} frames");
+            assert_eq!(got, decode(&sources[track], "0:v:0"), "{name}: track {track} as its source");
+        }
+    }
+    // a track that comes after the init segment was made is a change (a new file, a new HLS init)
+    let mut m = Fmp4Muxer::new();
+    m.push_video(&tags[0][0].1, 0.0).unwrap();
+    m.init_segment().unwrap();
+    let one_track = [&[0x80 | (1 << 4) | 6, 0x00][..], b"hvc1", &[1], &tags[1][0].1[5..]].concat();
+    assert_eq!(m.push_video(&one_track, 0.0).unwrap(), Pushed::Config { changed: true });
+}

@@ -73,7 +73,8 @@ fn mux(tags: &[(u8, u32, Vec<u8>)]) -> (Vec<u8>, Vec<usize>) {
         if file.is_empty() && m.video_track().is_some() && m.audio_track().is_some() {
             file = m.init_segment().unwrap();
         }
-        let keyframe = *kind == 9 && pushed == Pushed::Sample && body[0] >> 4 == 1;
+        let keyframe = pushed == Pushed::Keyframe;
+        assert_eq!(keyframe, *kind == 9 && pushed != Pushed::Ignored && body[0] >> 4 == 1 && body[1] == 1);
         if keyframe {
             if let Some(f) = m.fragment(Some(f64::from(*ts))).unwrap() {
                 file.extend_from_slice(&f.bytes);

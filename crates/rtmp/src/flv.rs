@@ -84,10 +84,24 @@ impl Multitrack {
     }
 }
 
+/// The wrapping part of an Enhanced RTMP v2 header after byte 0, as [`ex_header`] reads it.
+struct ExHeader {
+    /// The wrapped packet type (ModEx and Multitrack unwrapped).
+    packet_type: u8,
+    multitrack: Option<Multitrack>,
+    /// The (first track's) FourCC.
+    fourcc: [u8; 4],
+    /// ModEx `TimestampOffsetNano`.
+    nano: u32,
+    /// Offset of the FourCC (of a multitrack message: where its track list begins).
+    fourcc_at: usize,
+    /// Offset of the (first track's) body.
+    data_at: usize,
+}
+
 /// The wrapping part of an Enhanced RTMP v2 header after byte 0: the ModEx loop, then the
-/// Multitrack part, then the FourCC. Returns `(packet type, multitrack, FourCC, nano offset,
-/// offset of the first track's body)`; `None` when the body is cut short or nests Multitrack.
-fn ex_header(body: &[u8], mut packet_type: u8, mod_ex: u8, multitrack: u8) -> Option<(u8, Option<Multitrack>, [u8; 4], u32, usize)> {
+/// Multitrack part, then the FourCC. `None` when the body is cut short or nests Multitrack.
+fn ex_header(body: &[u8], mut packet_type: u8, mod_ex: u8, multitrack: u8) -> Option<ExHeader> {
     let mut at = 1;
     let mut nano = 0;
     while packet_type == mod_ex {
@@ -118,6 +132,7 @@ fn ex_header(body: &[u8], mut packet_type: u8, mod_ex: u8, multitrack: u8) -> Op
         }
         track = Some(b >> 4);
     }
+    let fourcc_at = at;
     let fourcc: [u8; 4] = body.get(at..at + 4)?.try_into().ok()?;
     at += 4;
     let multitrack = match track {
@@ -135,7 +150,74 @@ fn ex_header(body: &[u8], mut packet_type: u8, mod_ex: u8, multitrack: u8) -> Op
         }
         None => None,
     };
-    Some((packet_type, multitrack, fourcc, nano, at))
+    Some(ExHeader { packet_type, multitrack, fourcc, nano, fourcc_at, data_at: at })
+}
+
+/// One track of a message (see [`split_tracks`]): its Enhanced RTMP v2 track id (0 for a
+/// plain message) and a message body carrying that track alone.
+pub type TrackMessage<'a> = (u8, std::borrow::Cow<'a, [u8]>);
+
+/// Splits an Enhanced RTMP v2 multitrack message (video when `audio` is false) into one
+/// message per track, each a plain single-track Enhanced RTMP body:
+/// `[IsExHeader|FrameType|PacketType]` (video) or `[SoundFormat=9|AudioPacketType]` (audio),
+/// the track's FourCC, then its body (for `avc1`/`hvc1` coded frames, the SI24 composition
+/// time first), so [`VideoTagHeader::parse`]/[`AudioTagHeader::parse`] read it as a message
+/// of that one track. Layout read (Enhanced RTMP v2 "Multitrack"): `[AvMultitrackType:4]
+/// [PacketType:4]`, the FourCC unless ManyTracksManyCodecs, then per track `[FourCC:32]`
+/// (ManyTracksManyCodecs only) `trackId` UI8 and, unless OneTrack, `sizeOfTrack` UI24 and that
+/// many bytes (OneTrack: the rest of the message). ModEx data (the nanosecond offset) is not
+/// carried into the parts. A message that is not multitrack is returned as it is, as track 0.
+/// `None` when a header or a track's size runs past the body.
+pub fn split_tracks(body: &[u8], audio: bool) -> Option<Vec<TrackMessage<'_>>> {
+    use std::borrow::Cow;
+    let b0 = *body.first()?;
+    let ex = if audio { b0 >> 4 == SOUND_EX_HEADER } else { b0 & 0x80 != 0 };
+    if !ex {
+        return Some(vec![(0, Cow::Borrowed(body))]);
+    }
+    let (mod_ex, multitrack) = if audio {
+        (AUDIO_PACKET_MOD_EX, AUDIO_PACKET_MULTITRACK)
+    } else {
+        (VIDEO_PACKET_MOD_EX, VIDEO_PACKET_MULTITRACK)
+    };
+    let h = ex_header(body, b0 & 0x0F, mod_ex, multitrack)?;
+    let Some(m) = h.multitrack else {
+        return Some(vec![(0, Cow::Borrowed(body))]);
+    };
+    let first = if audio { (SOUND_EX_HEADER << 4) | h.packet_type } else { 0x80 | (b0 & 0x70) | h.packet_type };
+    let many_codecs = m.kind == MULTITRACK_MANY_TRACKS_MANY_CODECS;
+    let mut at = h.fourcc_at;
+    let mut fourcc = h.fourcc;
+    if !many_codecs {
+        at += 4;
+    }
+    let mut tracks = Vec::new();
+    while at < body.len() {
+        if many_codecs {
+            fourcc = body.get(at..at + 4)?.try_into().ok()?;
+            at += 4;
+        }
+        let track_id = *body.get(at)?;
+        at += 1;
+        let size = if m.kind == MULTITRACK_ONE_TRACK {
+            body.len() - at
+        } else {
+            let size = u32::from_be_bytes([0, *body.get(at)?, *body.get(at + 1)?, *body.get(at + 2)?]) as usize;
+            at += 3;
+            size
+        };
+        let data = body.get(at..at.checked_add(size)?)?;
+        at += size;
+        let mut message = Vec::with_capacity(5 + size);
+        message.push(first);
+        message.extend_from_slice(&fourcc);
+        message.extend_from_slice(data);
+        tracks.push((track_id, Cow::Owned(message)));
+        if m.kind == MULTITRACK_ONE_TRACK {
+            break;
+        }
+    }
+    Some(tracks)
 }
 
 impl VideoTagHeader {
@@ -150,7 +232,7 @@ impl VideoTagHeader {
         if b0 & 0x80 != 0 {
             // Enhanced RTMP: [IsExHeader:1][FrameType:3][PacketType:4], the ModEx loop and the
             // Multitrack part (v2), [FourCC:4], per track [trackId][size], then the body.
-            let (packet_type, multitrack, fourcc, timestamp_nano_offset, at) = ex_header(body, b0 & 0x0F, VIDEO_PACKET_MOD_EX, VIDEO_PACKET_MULTITRACK)?;
+            let ExHeader { packet_type, multitrack, fourcc, nano: timestamp_nano_offset, data_at: at, .. } = ex_header(body, b0 & 0x0F, VIDEO_PACKET_MOD_EX, VIDEO_PACKET_MULTITRACK)?;
             let codec = match &fourcc {
                 b"avc1" => VideoCodec::Avc,
                 b"hvc1" => VideoCodec::Hevc,
@@ -256,7 +338,7 @@ impl AudioTagHeader {
         if sound_format == SOUND_EX_HEADER {
             // [SoundFormat=9:4][AudioPacketType:4], the ModEx loop and the Multitrack part
             // (v2), [FourCC:4], per track [trackId][size], then the body.
-            let (packet_type, multitrack, fourcc, timestamp_nano_offset, at) = ex_header(body, b0 & 0x0F, AUDIO_PACKET_MOD_EX, AUDIO_PACKET_MULTITRACK)?;
+            let ExHeader { packet_type, multitrack, fourcc, nano: timestamp_nano_offset, data_at: at, .. } = ex_header(body, b0 & 0x0F, AUDIO_PACKET_MOD_EX, AUDIO_PACKET_MULTITRACK)?;
             return Some(AudioTagHeader {
                 sound_format,
                 sound_rate: 0,
@@ -554,11 +636,24 @@ mod tests {
         assert_eq!(h.multitrack, Some(Multitrack { kind: MULTITRACK_MANY_TRACKS, first_track_id: 0, first_track_size: Some(7) }));
         assert_eq!(h.composition_time, 40);
         assert_eq!(h.data_offset, 18);
+        // split into plain avc1 CodedFrames messages, one per track (ModEx dropped)
+        let tracks = split_tracks(&body, false).unwrap();
+        assert_eq!(tracks.len(), 2);
+        assert_eq!((tracks[0].0, &tracks[0].1[..]), (0, &[0x91, b'a', b'v', b'c', b'1', 0, 0, 40, 0, 0, 0, 1][..]));
+        assert_eq!((tracks[1].0, &tracks[1].1[..]), (1, &[0x91, b'a', b'v', b'c', b'1', 0, 0, 0, 0][..]));
+        let h1 = VideoTagHeader::parse(&tracks[0].1).unwrap();
+        assert!(h1.is_keyframe() && h1.multitrack.is_none() && h1.composition_time == 40 && h1.data_offset == 8);
+        // a track size past the end: refused; a plain message: itself, track 0
+        assert_eq!(split_tracks(&body[..body.len() - 1], false), None);
+        let plain = [0x17, 1, 0, 0, 0, 9];
+        assert_eq!(split_tracks(&plain, false).unwrap(), vec![(0, std::borrow::Cow::Borrowed(&plain[..]))]);
         // a OneTrack sequence start of track 0 is the default track only
         let one = [0x80 | (1 << 4) | 6, 0x00, b'h', b'v', b'c', b'1', 0, 1, 2, 3];
         let h = VideoTagHeader::parse(&one).unwrap();
         assert!(h.is_sequence_header && h.codec == VideoCodec::Hevc && h.multitrack.unwrap().is_default_track_only());
         assert_eq!(h.data_offset, 7);
+        let tracks = split_tracks(&one, false).unwrap();
+        assert_eq!((tracks.len(), tracks[0].0, &tracks[0].1[..]), (1, 0, &[0x90, b'h', b'v', b'c', b'1', 1, 2, 3][..]));
         // nested Multitrack, cut ModEx data, a 0xFF size escape cut short: refused
         assert_eq!(VideoTagHeader::parse(&[0x96, 0x06, b'a', b'v', b'c', b'1', 0]), None);
         assert_eq!(VideoTagHeader::parse(&[0x97, 5, 1, 2]), None);
@@ -579,6 +674,10 @@ mod tests {
         assert_eq!(h.packet_type, Some(1));
         assert_eq!(h.multitrack.unwrap().kind, MULTITRACK_MANY_TRACKS_MANY_CODECS);
         assert_eq!(&body[h.data_offset..h.data_offset + 2], &[0xAA, 0xBB]);
+        let tracks = split_tracks(&body, true).unwrap();
+        assert_eq!((tracks[0].0, &tracks[0].1[..]), (0, &[0x91, b'O', b'p', b'u', b's', 0xAA, 0xBB][..]));
+        assert_eq!((tracks[1].0, &tracks[1].1[..]), (1, &[0x91, b'm', b'p', b'4', b'a', 0xCC][..]));
+        assert!(AudioTagHeader::parse(&tracks[1].1).unwrap().fourcc == Some(*b"mp4a"));
         let flac = AudioTagHeader::parse(&[0x90, b'f', b'L', b'a', b'C', b'f', b'L', b'a', b'C']).unwrap();
         assert!(flac.is_sequence_header && flac.fourcc == Some(*b"fLaC") && flac.data_offset == 5 && flac.multitrack.is_none());
     }

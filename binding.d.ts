@@ -1170,6 +1170,18 @@ export interface NativeViewerCounters {
   sendFailures: number
   /** Transport-wide CC feedback packets received from the viewer. */
   transportFeedback: number
+  /**
+   * Send-side bandwidth estimate from that feedback (GCC), bit/s; 0 before the first or
+   * without the transport-wide sequence number extension.
+   */
+  estimateBps: number
+  /** What the viewer reported receiving over the last 500 ms, bit/s (0 until known). */
+  receivedBps: number
+  /**
+   * NACKed packets not sent again because that second's retransmissions had reached the
+   * bandwidth estimate.
+   */
+  retransmissionsRefused: number
 }
 
 /** The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`). */

@@ -122,7 +122,13 @@ describe('SRT through packet loss (network namespace, nftables numgen drop)', { 
     }, 60_000)
   }
 
-  for (const [percent, latencyMs] of [[2, 120], [10, 120]] as const) it(`${percent} % loss both ways towards an SRT player (ffmpeg in the namespace, ${latencyMs} ms): it decodes every frame`, async () => {
+  // Towards ffmpeg's libsrt receiver at 10 % loss both ways a packet may need several NAK rounds,
+  // and on a loaded 2-core CI box Sluice's and ffmpeg's timers slip by tens of ms: with 120 ms
+  // some runs under load (two busy loops beside the test) lost data for good: 105 retransmissions
+  // for 129 datagrams dropped towards the player against ~150 for ~135 in passing runs, and
+  // ffmpeg decoded 228–242 of 250 frames. 250 ms leaves room for more NAK rounds; the publish
+  // direction above (Sluice receiving) keeps 120 ms.
+  for (const [percent, latencyMs] of [[2, 120], [10, 250]] as const) it(`${percent} % loss both ways towards an SRT player (ffmpeg in the namespace, ${latencyMs} ms): it decodes every frame`, async () => {
     setLoss(percent)
     const key = `live/lossplay${percent}`
     const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', server.rtmpUrl(key)])

@@ -1,9 +1,9 @@
 /** Debian's Chromium driven by playwright-core (headless, loopback only; playwright gives it a fresh profile). */
 import { chromium, type Browser, type Page } from 'playwright-core'
 
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+export async function launchChromium(extraArgs: string[] = [], executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',

@@ -9,7 +9,8 @@
  * their RTP timestamps squeezed 1 ms apart so that the GOP's last frame keeps its timestamp and
  * the live frames follow it; the picture appears within a round trip and the viewer is at the
  * live edge. Audio joins at the live edge. A PLI/FIR (the RTMP publisher cannot be asked for a
- * keyframe) is answered the same way, from the GOP cache.
+ * keyframe) is answered the same way, from the GOP cache, at most once per
+ * `KEYFRAME_REPLAY_INTERVAL_MS` per viewer.
  *
  * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`): the publisher's packets
  * are forwarded as they came, any codec, with this feed's SSRCs, continuous sequence numbers and
@@ -81,7 +82,16 @@ interface FeedViewer {
   seqOffset: number
   live: boolean
   joinedAt: number
+  /** When a PLI/FIR was last answered with a GOP replay (ms since the epoch), 0 never. */
+  replayedAt: number
 }
+
+/**
+ * A PLI/FIR answered with a GOP replay at most this often per viewer, ms: a viewer on a lossy
+ * path asks again and again, and each replay resends up to a whole GOP to it (the next live
+ * keyframe comes within a GOP anyway).
+ */
+const KEYFRAME_REPLAY_INTERVAL_MS = 2000
 
 /** Video packets forwarded in one batch at most (a batch ends at the marker bit). */
 const FORWARD_BATCH = 64
@@ -89,6 +99,8 @@ const FORWARD_BATCH = 64
 let nextFeedId = 1
 
 export class WebRtcFeed implements Subscriber, RtpSourceListener {
+  /** PLIs/FIRs not answered because the viewer's last GOP replay was under `KEYFRAME_REPLAY_INTERVAL_MS` ago. */
+  keyframeRequestsDeferred = 0
   readonly id = `webrtc-feed-${nextFeedId++}`
   readonly prefersRtp = true
   readonly stream: Stream
@@ -164,7 +176,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   }
 
   addViewer(id: string): void {
-    this.#viewers.set(id, { id, seqOffset: 0, live: false, joinedAt: Date.now() })
+    this.#viewers.set(id, { id, seqOffset: 0, live: false, joinedAt: Date.now(), replayedAt: 0 })
   }
 
   removeViewer(id: string): void {
@@ -181,15 +193,22 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
       this.#source.requestKeyframe('WebRTC viewer joined')
       return
     }
+    v.replayedAt = Date.now()
     this.#replayGop(v, true)
   }
 
-  /** PLI/FIR from a viewer: answered from the GOP cache, or by the WebRTC publisher. */
+  /** PLI/FIR from a viewer: answered from the GOP cache (at most once per `KEYFRAME_REPLAY_INTERVAL_MS`), or by the WebRTC publisher. */
   keyframeRequest(id: string): void {
     const v = this.#viewers.get(id)
     if (!v?.live) return
-    if (this.#source) this.#source.requestKeyframe('WebRTC viewer PLI')
-    else this.#replayGop(v, true)
+    if (this.#source) return this.#source.requestKeyframe('WebRTC viewer PLI')
+    const now = Date.now()
+    if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) {
+      this.keyframeRequestsDeferred++
+      return
+    }
+    v.replayedAt = now
+    this.#replayGop(v, true)
   }
 
   /** A publisher's RTP packet: re-numbered for this feed and forwarded to every viewer. */

@@ -221,7 +221,7 @@ export class NativeViewers implements ViewerTransport {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {
       const v = this.#byNative.get(c.id)
-      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback }] : []
+      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused }] : []
     })
     return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }

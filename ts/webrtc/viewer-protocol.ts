@@ -49,6 +49,12 @@ export interface ViewerCounters {
   sendFailures: number
   /** Native transport: transport-wide CC feedback packets the viewer sent (it follows our sequence numbers). */
   transportFeedback?: number
+  /** Native transport: the send-side bandwidth estimate from that feedback (GCC), bit/s; 0 before the first. */
+  estimateBps?: number
+  /** Native transport: what the viewer reported receiving over the last 500 ms, bit/s. */
+  receivedBps?: number
+  /** Native transport: NACKed packets not sent again because that second's retransmissions had reached the estimate. */
+  retransmissionsRefused?: number
 }
 
 export type HostMessage =

@@ -62,6 +62,10 @@ interface WhepSession {
   client: ClientSession
   /** Bytes sent, as of the last `refreshCounters()` or the end. */
   bytesSent: number
+  /** Native transport with transport-cc: the bandwidth estimate and receive rate, bit/s, as of the last `refreshCounters()`. */
+  estimateBps?: number
+  receivedBps?: number
+  retransmissionsRefused?: number
 }
 
 export class WhepEndpoint {
@@ -111,7 +115,11 @@ export class WhepEndpoint {
     const stats = await this.pool.stats()
     for (const v of stats.viewers) {
       const s = this.#sessions.get(v.id)
-      if (s) s.bytesSent = v.bytesSent
+      if (!s) continue
+      s.bytesSent = v.bytesSent
+      if (v.estimateBps) s.estimateBps = v.estimateBps
+      if (v.receivedBps) s.receivedBps = v.receivedBps
+      if (v.retransmissionsRefused) s.retransmissionsRefused = v.retransmissionsRefused
     }
   }
 
@@ -155,6 +163,7 @@ export class WhepEndpoint {
       id: `whep-${id}`, protocol: 'whep', role: 'player', app, stream: name,
       remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
       counters: () => ({ bytesIn: 0, bytesOut: session.bytesSent, queueBytes: 0 }),
+      details: () => ({ ...(session.estimateBps ? { estimateBps: session.estimateBps } : {}), ...(session.receivedBps ? { receivedBps: session.receivedBps } : {}), ...(session.retransmissionsRefused ? { retransmissionsRefused: session.retransmissionsRefused } : {}) }),
       close: (reason) => {
         if (!this.#sessions.has(id)) return
         this.#log.info({ viewer: id, reason }, 'WHEP viewer closed by the server')

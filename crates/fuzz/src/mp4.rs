@@ -17,7 +17,8 @@ pub const AVC_SEQUENCE_HEADER: &[u8] = &[
 ];
 pub const AAC_SEQUENCE_HEADER: &[u8] = &[0xAF, 0x00, 0x12, 0x10];
 
-/// Byte 0: bit 0 pushes the sequence headers above first. Then records: `[flags][len][dts
+/// Byte 0: bit 0 pushes the sequence headers above first; bit 1 makes a muxer of Enhanced RTMP
+/// video track `(byte 0 >> 2) & 3` only (`Fmp4Muxer::with_video_track`). Then records: `[flags][len][dts
 /// delta][body: len bytes]` — flags bit 0 video/audio, bit 1 cut a fragment after it (bit 2:
 /// before its decode time, else everything), bit 3 ask for the init segment, bit 4 configure
 /// instead of push (`Fmp4Muxer::configure`: AC-3/E-AC-3 frames make their track).
@@ -30,7 +31,8 @@ pub fn mp4_mux(data: &[u8]) {
     let Some((&control, mut rest)) = data.split_first() else {
         return;
     };
-    let mut m = sluice_mp4::Fmp4Muxer::new();
+    // bit 1: a muxer of one video track (an HLS rendition of a multitrack ladder), the id in bits 2–3
+    let mut m = if control & 2 != 0 { sluice_mp4::Fmp4Muxer::with_video_track((control >> 2) & 3) } else { sluice_mp4::Fmp4Muxer::new() };
     if control & 1 != 0 {
         let _ = m.push_video(AVC_SEQUENCE_HEADER, 0.0);
         let _ = m.push_audio(AAC_SEQUENCE_HEADER, 0.0);

@@ -535,3 +535,54 @@ pub fn rtp_egress(data: &[u8]) {
         }
     }
 }
+
+// ------------------------------------------------------------------ bwe_feedback
+
+/// The send-side bandwidth estimator (`sluice_rtp::bwe`) driven by a receiver's untrusted
+/// transport-wide CC feedback. Input: records of `[kind][len][body]`: kind bit 0 set, `len`
+/// packets sent (transport-wide sequence numbers following on, 1200 bytes, 1 ms apart); clear,
+/// the body parsed as compound RTCP and its feedback (and REMB) given to the estimator 10 ms
+/// later. Checks: never panics; the estimate stays a finite number within its bounds; the
+/// retransmission budget never admits more than the estimate's bytes in a second (with the
+/// record's kind byte as that second's media bytes).
+pub fn bwe_feedback(data: &[u8]) {
+    use sluice_rtp::bwe::{BandwidthEstimator, BweConfig, RetransmissionBudget};
+    let config = BweConfig::default();
+    let mut bwe = BandwidthEstimator::new(config);
+    let mut budget = RetransmissionBudget::default();
+    let mut next: u16 = 0;
+    let mut now_us = 0i64;
+    let mut rest = data;
+    while rest.len() >= 2 {
+        let (kind, len) = (rest[0], usize::from(rest[1]));
+        let body = &rest[2..(2 + len).min(rest.len())];
+        rest = &rest[(2 + len).min(rest.len())..];
+        if kind & 1 != 0 {
+            for _ in 0..len {
+                bwe.sent(next, now_us, 1200);
+                next = next.wrapping_add(1);
+                now_us += 1000;
+            }
+            continue;
+        }
+        now_us += 10_000;
+        for packet in parse_compound(body).flatten() {
+            match packet {
+                RtcpPacket::TransportFeedback(f) => {
+                    let u = bwe.feedback(&f, now_us);
+                    assert!(u.estimate_bps.is_finite() && u.estimate_bps >= config.min_bps && u.estimate_bps <= config.max_bps);
+                    assert!((0.0..=1.0).contains(&u.loss));
+                    assert!(u.received_bps.is_none_or(|r| r.is_finite() && r >= 0.0));
+                }
+                RtcpPacket::Remb(r) => bwe.remb(r.bitrate as f64),
+                _ => {}
+            }
+        }
+        let estimate = bwe.estimate_bps();
+        assert!(estimate.is_finite() && estimate >= config.min_bps);
+        budget.media(now_us, usize::from(kind));
+        let admitted = (0..200).filter(|i| budget.allow(now_us + i, 1200, Some(estimate))).count();
+        assert!(admitted as f64 * 1200.0 * 8.0 <= estimate + 1.0);
+        now_us += 1_000_000; // the next record starts a new budget second
+    }
+}

@@ -17,12 +17,16 @@
 //!   NACK, PLI, FIR, REMB and transport-wide CC feedback, parsed into
 //!   [`RtcpPacket`](rtcp::RtcpPacket)s and written back.
 //!
+//! - [`bwe`]: send-side bandwidth estimation from transport-wide CC feedback (delay-based
+//!   trendline detector with AIMD, loss-based bound; draft-ietf-rmcat-gcc-02).
+//!
 //! Nothing here touches a socket, a clock or a random number generator (initial sequence
 //! numbers and SSRCs come from the caller); every length read from input is bounded and
 //! malformed input is an [`RtpError`], never a panic.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bwe;
 pub mod depacketizer;
 pub mod egress;
 mod error;

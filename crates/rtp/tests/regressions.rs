@@ -25,6 +25,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::rtcp_compound(input);
         harness::reorder_buffer(input);
         harness::rtp_egress(input);
+        harness::bwe_feedback(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }
@@ -201,4 +202,17 @@ fn rtp_egress_keeps_the_distance_between_packets_of_one_publisher() {
         0x0C, 0x0C, 0x0C, 0x0C, 0x3C, 0x0C, 0x0C,
     ];
     harness::rtp_egress(crash);
+}
+
+/// The estimator harness with a real feedback: 40 packets sent, then a transport-wide CC
+/// feedback (written by the RTCP writer) reporting them received 1 ms apart.
+#[test]
+fn bwe_harness_replays_a_feedback() {
+    use sluice_rtp::rtcp::{RtcpPacket, TransportFeedback, TwccPacket};
+    let feedback = TransportFeedback { packets: (0..40).map(|s| TwccPacket { sequence: s, arrival_us: Some(i64::from(s) * 1000) }).collect(), ..Default::default() };
+    let mut wire = Vec::new();
+    RtcpPacket::TransportFeedback(feedback).write(&mut wire).unwrap();
+    let mut input = vec![1, 40, 0, wire.len() as u8];
+    input.extend_from_slice(&wire);
+    harness::bwe_feedback(&input);
 }

@@ -7,6 +7,9 @@
 //!   same fan-out the node-datachannel viewers use. This host protects (SRTP, or SRTCP for the
 //!   feed's sender reports in a batch) and batches the sends. PLI and FIR become keyframe
 //!   requests for the feed.
+//! - A viewer that offered the transport-wide sequence number extension gets it on every
+//!   packet and a send-side bandwidth estimate from its feedback (`sluice_rtp::bwe`, GCC);
+//!   a REMB caps it.
 //! - Datagrams on the port are routed by STUN USERNAME (the local ufrag) and, once a check
 //!   passed, by source address (`sluice_ice::demux::Demux`); anything else is dropped.
 
@@ -17,6 +20,7 @@ use std::time::Instant;
 
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
+use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
 use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
@@ -49,6 +53,21 @@ pub struct ViewerCounters {
     pub send_failures: u64,
     /// Transport-wide CC feedback packets received (the browser follows our sequence numbers).
     pub transport_feedback: u64,
+    /// The send-side bandwidth estimate, bit/s (0 before feedback, or without transport-cc).
+    pub estimate_bps: u64,
+    /// What the viewer reported receiving over the last 500 ms, bit/s (0 until known).
+    pub received_bps: u64,
+    /// NACKed packets not sent again: the second's retransmissions already filled the estimate.
+    pub retransmissions_refused: u64,
+}
+
+/// A viewer's transport-wide congestion control: the extension id, the next sequence number
+/// and the estimator fed by its feedback.
+struct TransportCc {
+    id: u8,
+    next: u16,
+    bwe: BandwidthEstimator,
+    budget: RetransmissionBudget,
 }
 
 /// What a viewer needs besides its credentials.
@@ -69,8 +88,8 @@ pub struct ViewerSetup {
 struct Viewer {
     peer: Peer,
     ufrag: String,
-    /// Transport-wide sequence numbers: the extension id and the next number.
-    twcc: Option<(u8, u16)>,
+    /// Transport-wide sequence numbers and the bandwidth estimate, when the offer had the extension.
+    twcc: Option<TransportCc>,
     counters: ViewerCounters,
 }
 
@@ -84,6 +103,8 @@ pub struct Host {
     /// Scratch: the viewers one batch goes to.
     targets: Vec<FanoutTarget>,
     events: Vec<HostEvent>,
+    /// Time 0 of the µs timestamps the estimators get.
+    epoch: Instant,
 }
 
 impl Host {
@@ -96,6 +117,7 @@ impl Host {
             fanout: Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS),
             targets: Vec::new(),
             events: Vec::new(),
+            epoch: Instant::now(),
         }
     }
 
@@ -126,7 +148,7 @@ impl Host {
             Viewer {
                 peer,
                 ufrag: setup.local_ufrag,
-                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| (id, 0)),
+                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default(), budget: RetransmissionBudget::default() }),
                 counters: ViewerCounters::default(),
             },
         );
@@ -204,19 +226,39 @@ impl Host {
     fn on_rtcp(&mut self, id: u32, packet: RtcpPacket, batch: &mut SendBatch) {
         match packet {
             RtcpPacket::Nack(nack) => {
+                let now_us = self.now_us();
                 let Some(v) = self.viewers.get_mut(&id) else { return };
                 v.counters.nacks += 1;
                 for seq in nack.lost {
                     let Some(r) = self.fanout.resolve_nack(id, seq) else { continue };
-                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, r.packet, r.payload_type, r.seq_offset, batch) {
+                    // answers stay within the viewer's bandwidth estimate (its path dropped them once)
+                    if let Some(cc) = v.twcc.as_mut() {
+                        let estimate = (cc.bwe.feedbacks() > 0).then(|| cc.bwe.estimate_bps());
+                        if !cc.budget.allow(now_us, r.packet.len(), estimate) {
+                            v.counters.retransmissions_refused += 1;
+                            continue;
+                        }
+                    }
+                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, r.packet, r.payload_type, r.seq_offset, now_us, true, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
                 batch.flush();
             }
-            RtcpPacket::TransportFeedback(_) => {
+            RtcpPacket::TransportFeedback(feedback) => {
+                let now_us = self.now_us();
                 if let Some(v) = self.viewers.get_mut(&id) {
                     v.counters.transport_feedback += 1;
+                    if let Some(cc) = v.twcc.as_mut() {
+                        let u = cc.bwe.feedback(&feedback, now_us);
+                        v.counters.estimate_bps = u.estimate_bps as u64;
+                        v.counters.received_bps = u.received_bps.map_or(0, |r| r as u64);
+                    }
+                }
+            }
+            RtcpPacket::Remb(remb) => {
+                if let Some(cc) = self.viewers.get_mut(&id).and_then(|v| v.twcc.as_mut()) {
+                    cc.bwe.remb(remb.bitrate as f64);
                 }
             }
             RtcpPacket::Pli(_) => self.events.push(HostEvent::Keyframe { id, reason: "pli" }),
@@ -242,12 +284,13 @@ impl Host {
     /// A stream's packets of one frame (or its sender reports), for every live viewer. Returns
     /// the viewers it went to.
     pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) -> usize {
+        let now_us = self.now_us();
         self.fanout.media(stream_key, kind, packets, false, &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
-                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, batch);
+                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, now_us, false, batch);
             }
             sent += 1;
         }
@@ -258,12 +301,18 @@ impl Host {
     /// Packets for one viewer only (its GOP replay), then its new video sequence offset; `live`
     /// lets it receive the stream's packets after them.
     pub fn inject(&mut self, id: u32, kind: MediaKind, packets: &[&[u8]], seq_offset: u16, live: bool, batch: &mut SendBatch) {
+        let now_us = self.now_us();
         let Some(t) = self.fanout.inject(id, kind, packets, seq_offset, live) else { return };
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         for p in packets {
-            send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, batch);
+            send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, now_us, false, batch);
         }
         batch.flush();
+    }
+
+    /// µs since the host started (the estimators' send and feedback times).
+    fn now_us(&self) -> i64 {
+        self.epoch.elapsed().as_micros() as i64
     }
 
     /// `(id, state, counters)` of every viewer.
@@ -286,9 +335,12 @@ const TWCC_EXTENSION_LEN: usize = 8;
 
 /// Writes `packet` into the batch for `peer`: RTP is patched with the viewer's payload type and
 /// sequence offset (`patch_into`), gets the transport-wide sequence number extension (RFC 8285
-/// §4.2) when `twcc` is set and the packet has no extension yet, and is protected as SRTP; RTCP
-/// (the feed's sender reports) is protected as SRTCP. Returns whether it was queued.
-fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<(u8, u16)>, packet: &[u8], pt: u8, seq_offset: u16, batch: &mut SendBatch) -> bool {
+/// §4.2) when `twcc` is set and the packet has no extension yet (its number, send time `now_us`
+/// and size go to the estimator, and media that is not a `retransmission` to the retransmission
+/// budget), and is protected as SRTP; RTCP (the feed's sender reports)
+/// is protected as SRTCP. Returns whether it was queued.
+#[allow(clippy::too_many_arguments)]
+fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<TransportCc>, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
     let slot = batch.slot();
     if packet.len() + TWCC_EXTENSION_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
@@ -298,22 +350,30 @@ fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<(u
         counters.send_failures += 1;
         return false;
     };
+    let mut sequence = None;
     let protected = if is_rtcp(packet) {
         peer.protect_rtcp(slot, len)
     } else {
-        if let Some((id, next)) = twcc.as_mut().filter(|_| packet[0] & 0x1F == 0) {
+        if let Some(cc) = twcc.as_mut().filter(|_| packet[0] & 0x1F == 0) {
             // X = 0 and CC = 0: a plain 12-byte header, the extension goes right after it.
             slot.copy_within(12..len, 12 + TWCC_EXTENSION_LEN);
             slot[0] |= 0x10;
-            let [hi, lo] = next.to_be_bytes();
-            slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (*id << 4) | 1, hi, lo, 0]);
-            *next = next.wrapping_add(1);
+            let [hi, lo] = cc.next.to_be_bytes();
+            slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (cc.id << 4) | 1, hi, lo, 0]);
+            sequence = Some(cc.next);
+            cc.next = cc.next.wrapping_add(1);
             len += TWCC_EXTENSION_LEN;
         }
         peer.protect_rtp(slot, len)
     };
     match protected {
         Ok((n, destination)) => {
+            if let (Some(sequence), Some(cc)) = (sequence, twcc.as_mut()) {
+                cc.bwe.sent(sequence, now_us, n as u32);
+                if !retransmission {
+                    cc.budget.media(now_us, n);
+                }
+            }
             batch.commit(n, destination);
             counters.packets_sent += 1;
             counters.bytes_sent += n as u64;

@@ -109,6 +109,14 @@ pub struct NativeViewerCounters {
     pub send_failures: f64,
     /// Transport-wide CC feedback packets received from the viewer.
     pub transport_feedback: f64,
+    /// Send-side bandwidth estimate from that feedback (GCC), bit/s; 0 before the first or
+    /// without the transport-wide sequence number extension.
+    pub estimate_bps: f64,
+    /// What the viewer reported receiving over the last 500 ms, bit/s (0 until known).
+    pub received_bps: f64,
+    /// NACKed packets not sent again because that second's retransmissions had reached the
+    /// bandwidth estimate.
+    pub retransmissions_refused: f64,
 }
 
 /// `stats()`: every viewer, and what the port did.
@@ -525,6 +533,9 @@ impl WebRtcViewers {
                 retransmitted: c.retransmitted as f64,
                 send_failures: c.send_failures as f64,
                 transport_feedback: c.transport_feedback as f64,
+                estimate_bps: c.estimate_bps as f64,
+                received_bps: c.received_bps as f64,
+                retransmissions_refused: c.retransmissions_refused as f64,
             })
             .collect();
         NativeViewersStats {

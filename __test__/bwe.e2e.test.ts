@@ -1,0 +1,133 @@
+/**
+ * Send-side bandwidth estimation for native WHEP viewers (GCC from transport-wide CC feedback,
+ * `sluice_rtp::bwe`), against real Chromium viewers on a real bandwidth limit: one Chromium runs
+ * inside a network namespace this test creates (a veth pair, 10.214.<n>.0/30), behind `tc tbf`
+ * at 400 kbit/s on the root side of the pair (Sluice → viewer); another plays over the unlimited
+ * local path. ffmpeg publishes 1.2 Mbit/s over RTMP. The limited viewer's estimate must come down
+ * near 400 kbit/s, the other's stay at least at the stream's rate; when the limit is lifted the
+ * first climbs back within 15 s; what is sent to it stays under twice the stream's rate (NACK
+ * answers within the estimate, PLI replays rate-limited). The estimates over time are printed. Needs root, `ip` and `tc`;
+ * no traffic leaves the veth pair.
+ */
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { run, type Proc } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { launchChromium } from './helpers/browser'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bwe-'))
+const n = 1 + Math.floor(Math.random() * 250)
+const ns = `sluice-bwe-${process.pid}`
+const hostSide = `swb${n}a`
+const nsSide = `swb${n}b`
+const hostIp = `10.214.${n}.1`
+const nsIp = `10.214.${n}.2`
+const LIMIT = '400kbit'
+let server: TestServer
+let pub: Proc
+const browsers: Browser[] = []
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString()
+const inNs = (cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args])
+
+beforeAll(async () => {
+  sh('ip', ['netns', 'add', ns])
+  sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide])
+  sh('ip', ['link', 'set', nsSide, 'netns', ns])
+  sh('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostSide])
+  sh('ip', ['link', 'set', hostSide, 'up'])
+  inNs('ip', ['addr', 'add', `${nsIp}/30`, 'dev', nsSide])
+  inNs('ip', ['link', 'set', nsSide, 'up'])
+  inNs('ip', ['link', 'set', 'lo', 'up'])
+  // Sluice → viewer limited: a token bucket on the root side's egress, 300 ms of queue
+  sh('tc', ['qdisc', 'add', 'dev', hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
+  // The namespace viewer is not on loopback: the default policy (`loopback`) would refuse it.
+  server = await startSluice({
+    http: { host: hostIp }, access: { policy: 'open' },
+    webrtc: { transport: 'native', udpPort: 0, bindAddress: hostIp, announcedAddresses: [hostIp] },
+  })
+  pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '90',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '1200k', '-maxrate', '1200k', '-bufsize', '600k', '-g', '60', '-bf', '0',
+    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', server.rtmpUrl('live/bwe')])
+  await waitFor(() => server.sluice.hub.get('live', 'bwe')?.gop.length, 10_000, 'publisher')
+}, 60_000)
+
+afterAll(async () => {
+  for (const b of browsers) await b.close().catch(() => {})
+  pub?.child.kill('SIGKILL')
+  await server?.close()
+  try {
+    sh('ip', ['link', 'del', hostSide])
+  } catch {
+    // gone with the namespace
+  }
+  sh('ip', ['netns', 'del', ns])
+})
+
+/** Chromium inside the namespace: a wrapper that starts Debian's Chromium there. */
+function namespacedChromium(): string {
+  const wrapper = join(dir, 'chromium-in-ns.sh')
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
+  chmodSync(wrapper, 0o755)
+  return wrapper
+}
+
+async function play(browser: Browser): Promise<void> {
+  browsers.push(browser)
+  const page = await browser.newPage()
+  await page.goto(`http://${hostIp}:${server.sluice.http.port}/?play=live/bwe`)
+  await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
+}
+
+/**
+ * From the clients list: the namespace viewer's estimate and receive rate (bit/s), the other's,
+ * then the namespace viewer's bytes sent and retransmissions refused.
+ */
+async function estimates(): Promise<[number, number, number, number, number, number]> {
+  await server.sluice.whep.refreshCounters()
+  const viewers = server.sluice.clients.list().filter((c) => c.protocol === 'whep')
+  const limited = viewers.find((c) => c.remoteAddress.startsWith(`${nsIp}:`))
+  const open = viewers.find((c) => !c.remoteAddress.startsWith(`${nsIp}:`))
+  const n = (c: typeof limited, k: string) => Number(c?.details?.[k] ?? 0)
+  return [n(limited, 'estimateBps'), n(limited, 'receivedBps'), n(open, 'estimateBps'), n(open, 'receivedBps'), limited?.bytesOut ?? 0, n(limited, 'retransmissionsRefused')]
+}
+
+describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a network namespace)', () => {
+  it(`a viewer behind ${LIMIT} is estimated near it, an unlimited one at least at the stream's rate; lifting the limit, the estimate climbs back within 15 s`, async () => {
+    await play(await launchChromium([], namespacedChromium()))
+    await play(await launchChromium())
+    const timeline: string[] = []
+    const kbit = (bps: number) => Math.round(bps / 1000)
+    let last = await estimates()
+    const bytesAtStart = last[4]
+    for (let s = 1; s <= 12; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      last = await estimates()
+      timeline.push(`${s}s limited ${kbit(last[0])} (received ${kbit(last[1])}) open ${kbit(last[2])} (received ${kbit(last[3])})`)
+    }
+    const [limited, , open, openReceived, bytesAtEnd, refused] = last
+    const sentBps = ((bytesAtEnd - bytesAtStart) * 8) / 12
+    timeline.push(`limited viewer: ${kbit(sentBps)} kbit/s sent on average (stream and retransmissions), ${refused} retransmissions refused by the budget`)
+    sh('tc', ['qdisc', 'del', 'dev', hostSide, 'root'])
+    let climbedAt = 0
+    for (let s = 1; s <= 15 && !climbedAt; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      const e = await estimates()
+      timeline.push(`lifted +${s}s limited ${kbit(e[0])} (received ${kbit(e[1])}) open ${kbit(e[2])}`)
+      if (e[0] >= 1_000_000) climbedAt = s
+    }
+    console.log(`bandwidth estimates, kbit/s (stream ~1 260 kbit/s):\n${timeline.join('\n')}`)
+    expect(limited, 'the limited viewer\'s estimate after 12 s').toBeGreaterThan(150_000)
+    expect(limited).toBeLessThan(700_000)
+    expect(open, 'the unlimited viewer\'s estimate').toBeGreaterThan(1_000_000)
+    // NACK answers stay within the estimate and PLIs are answered with a GOP replay at most every
+    // 2 s: the narrow path gets the stream and some repair, not a flood (without the budget,
+    // ~100 Mbit/s of retransmissions went to it)
+    expect(sentBps, 'bit/s sent to the limited viewer').toBeLessThan(2 * openReceived)
+    expect(climbedAt, 'seconds after the limit was lifted until the estimate passed 1 Mbit/s').toBeGreaterThan(0)
+  }, 120_000)
+})

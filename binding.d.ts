@@ -103,6 +103,26 @@ export declare class Av1Packetizer {
   get sequenceNumber(): number
 }
 
+/** A send-side bandwidth estimate for one receiver (see `crates/rtp/src/bwe`). */
+export declare class BandwidthEstimator {
+  /** Starts at `startBps` (default 1 000 000), within 30 kbit/s–50 Mbit/s. */
+  constructor(startBps?: number | undefined | null)
+  /**
+   * Packets sent with transport-wide sequence numbers `firstSequence`, `firstSequence + 1`, …
+   * (wrapping at 65 536), `count` of them, the first at `firstSentUs` (µs on the sender's
+   * clock) and each `intervalUs` after the one before, `size` bytes each.
+   */
+  sent(firstSequence: number, count: number, firstSentUs: number, intervalUs: number, size: number): void
+  /**
+   * A compound RTCP packet from the receiver at `nowUs`: its transport-wide CC feedback and
+   * REMB go to the estimator. Returns the update of its last feedback, `null` when it had
+   * none (or could not be parsed: nothing is thrown, a bad packet changes nothing).
+   */
+  feedback(rtcp: Uint8Array, nowUs: number): BweUpdateObject | null
+  /** The current estimate, bit/s. */
+  get estimateBps(): number
+}
+
 /** Fragmented MP4 of one stream (one per recording file, one per HLS rendition). */
 export declare class Fmp4Muxer {
   /**
@@ -881,6 +901,18 @@ export interface AvcParameterSets {
   sps: Buffer
   /** Picture parameter set NAL unit (no start code or length). */
   pps: Buffer
+}
+
+/** What a feedback changed. */
+export interface BweUpdateObject {
+  /** The estimate, bit/s. */
+  estimateBps: number
+  /** What the receiver reported receiving over the last 500 ms, bit/s (`null` until known). */
+  receivedBps?: number
+  /** Share of the reported packets that were lost (0–1). */
+  loss: number
+  /** The delay-based detector: `normal`, `overusing` or `underusing`. */
+  usage: 'normal' | 'overusing' | 'underusing'
 }
 
 /** What a sequence header says about the codec. */

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.AacPacketizer = nativeBinding.AacPacketizer
 module.exports.AacToOpusTranscoder = nativeBinding.AacToOpusTranscoder
 module.exports.Av1Packetizer = nativeBinding.Av1Packetizer
+module.exports.BandwidthEstimator = nativeBinding.BandwidthEstimator
 module.exports.Fmp4Muxer = nativeBinding.Fmp4Muxer
 module.exports.H264Packetizer = nativeBinding.H264Packetizer
 module.exports.H265Packetizer = nativeBinding.H265Packetizer

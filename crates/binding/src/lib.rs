@@ -4,6 +4,7 @@
 
 mod amf;
 mod audio;
+mod bwe;
 mod depacketize;
 mod egress;
 mod flv;

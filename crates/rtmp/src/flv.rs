@@ -167,7 +167,8 @@ pub type TrackMessage<'a> = (u8, std::borrow::Cow<'a, [u8]>);
 /// (ManyTracksManyCodecs only) `trackId` UI8 and, unless OneTrack, `sizeOfTrack` UI24 and that
 /// many bytes (OneTrack: the rest of the message). ModEx data (the nanosecond offset) is not
 /// carried into the parts. A message that is not multitrack is returned as it is, as track 0.
-/// `None` when a header or a track's size runs past the body.
+/// `None` when a header or a track's size runs past the body, or a ModEx sits inside the
+/// Multitrack part.
 pub fn split_tracks(body: &[u8], audio: bool) -> Option<Vec<TrackMessage<'_>>> {
     use std::borrow::Cow;
     let b0 = *body.first()?;
@@ -184,6 +185,9 @@ pub fn split_tracks(body: &[u8], audio: bool) -> Option<Vec<TrackMessage<'_>>> {
     let Some(m) = h.multitrack else {
         return Some(vec![(0, Cow::Borrowed(body))]);
     };
+    if h.packet_type == mod_ex {
+        return None; // ModEx inside Multitrack: not a layout the spec has (ModEx wraps from outside)
+    }
     let first = if audio { (SOUND_EX_HEADER << 4) | h.packet_type } else { 0x80 | (b0 & 0x70) | h.packet_type };
     let many_codecs = m.kind == MULTITRACK_MANY_TRACKS_MANY_CODECS;
     let mut at = h.fourcc_at;
@@ -643,6 +647,8 @@ mod tests {
         assert_eq!((tracks[1].0, &tracks[1].1[..]), (1, &[0x91, b'a', b'v', b'c', b'1', 0, 0, 0, 0][..]));
         let h1 = VideoTagHeader::parse(&tracks[0].1).unwrap();
         assert!(h1.is_keyframe() && h1.multitrack.is_none() && h1.composition_time == 40 && h1.data_offset == 8);
+        // ModEx inside Multitrack (fuzz-found): refused, the split would be read as ModEx again
+        assert_eq!(split_tracks(&[0x96, 0x07, 0, 0, 0x86, 0, 1, 0xE0, 0xE0, 0xE0, 0xE0, 0, 0xFF, 0xFF], false), None);
         // a track size past the end: refused; a plain message: itself, track 0
         assert_eq!(split_tracks(&body[..body.len() - 1], false), None);
         let plain = [0x17, 1, 0, 0, 0, 9];

@@ -123,3 +123,10 @@ fn session_fed_again_after_an_in_place_error_returns_the_error_without_reading()
     ];
     harness::session_server(&input);
 }
+
+/// `flv_tags` (fuzz): a video Multitrack part wrapping a ModEx packet type. Split per track it
+/// came out as a ModEx message again, which read as Multitrack; `split_tracks` now refuses it.
+#[test]
+fn multitrack_wrapping_mod_ex_is_not_split() {
+    harness::flv_tags(&[0x96, 0x07, 0x00, 0x00, 0x86, 0x00, 0x01, 0xE0, 0xE0, 0xE0, 0xE0, 0x00, 0xFF, 0xFF]);
+}

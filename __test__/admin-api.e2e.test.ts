@@ -13,25 +13,18 @@
  *   echo a listed origin;
  * - API-created ingests are trusted by the access decision (policy `token`, no token given).
  */
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import dgram from 'node:dgram'
 import http from 'node:http'
-import { randomBytes, randomInt } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { createVethNamespace, type VethNamespace } from './helpers/netns'
 
-const suffix = randomBytes(3).toString('hex')
-const ns = `sluice-adm-${suffix}`
-const hostIf = `sla${suffix}`
-const nsIf = `slb${suffix}`
-const net24 = `10.77.${randomInt(1, 250)}`
-const hostIp = `${net24}.1`
-const nsIp = `${net24}.2`
+let net: VethNamespace
 const TOKEN = 'admin-token-for-the-test-0123456789'
 
-const sh = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
 
 interface CurlAnswer {
   status: number
@@ -40,7 +33,7 @@ interface CurlAnswer {
 
 /** curl from inside the namespace (a non-loopback client of `hostIp`); never blocks the event loop (the server is in this process). */
 async function curlFromNs(method: string, url: string, headers: Record<string, string> = {}, body?: string): Promise<CurlAnswer> {
-  const args = ['netns', 'exec', ns, 'curl', '-sS', '--max-time', '10', '-X', method, '-o', '-', '-w', '\n%{http_code}']
+  const args = ['netns', 'exec', net.ns, 'curl', '-sS', '--max-time', '10', '-X', method, '-o', '-', '-w', '\n%{http_code}']
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`)
   if (body !== undefined) args.push('--data-binary', body)
   args.push(url)
@@ -83,38 +76,26 @@ const procs: Proc[] = []
 const servers: TestServer[] = []
 
 beforeAll(() => {
-  sh('ip', 'netns', 'add', ns)
-  sh('ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf)
-  sh('ip', 'link', 'set', nsIf, 'netns', ns)
-  sh('ip', 'addr', 'add', `${hostIp}/24`, 'dev', hostIf)
-  sh('ip', 'link', 'set', hostIf, 'up')
-  sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', `${nsIp}/24`, 'dev', nsIf)
-  sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up')
-  sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
+  net = createVethNamespace('sla', 77)
 })
 
 afterAll(async () => {
   for (const p of procs) p.child.kill('SIGKILL')
   for (const s of servers) await s.close()
-  try {
-    sh('ip', 'link', 'del', hostIf)
-  } catch {
-    // gone with the namespace
-  }
-  sh('ip', 'netns', 'del', ns)
+  net?.remove()
 })
 
 describe('admin API without admin.token: loopback only', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startSluice({ http: { host: hostIp } })
+    server = await startSluice({ http: { host: net.hostIp } })
     servers.push(server)
     procs.push(publishLive(server.rtmpUrl('live/adm')))
     await waitFor(() => server.logs.find((l) => l.msg === 'publish started' && l.stream === 'live/adm'), 15_000, 'publisher')
   })
 
   it('refuses an unauthenticated POST /api/forwards from a non-loopback client (403) before creating anything', async () => {
-    const base = `http://${hostIp}:${server.sluice.http.port}`
+    const base = `http://${net.hostIp}:${server.sluice.http.port}`
     const r = (await curlFromNs('POST', `${base}/api/forwards`, { 'Content-Type': 'application/json' }, JSON.stringify({ stream: 'live/adm', host: '127.0.0.1', videoPort: 5004 })))
     expect(r.status).toBe(403)
     expect(r.body).toMatch(/admin API answers only on this machine/)
@@ -140,12 +121,12 @@ describe('admin API with admin.token', () => {
   const json = { 'Content-Type': 'application/json' }
   beforeAll(async () => {
     server = await startSluice({
-      http: { host: hostIp, cors: { origins: ['http://player.example'], adminOrigins: ['http://admin.example'] } },
+      http: { host: net.hostIp, cors: { origins: ['http://player.example'], adminOrigins: ['http://admin.example'] } },
       admin: { token: TOKEN },
-      rtp: { allowedDestinations: [`${nsIp}/32`] },
+      rtp: { allowedDestinations: [`${net.nsIp}/32`] },
     })
     servers.push(server)
-    base = `http://${hostIp}:${server.sluice.http.port}`
+    base = `http://${net.hostIp}:${server.sluice.http.port}`
     procs.push(publishLive(server.rtmpUrl('live/tok')))
     await waitFor(() => server.logs.find((l) => l.msg === 'publish started' && l.stream === 'live/tok'), 15_000, 'publisher')
   })
@@ -172,7 +153,7 @@ describe('admin API with admin.token', () => {
 
   it('refuses destinations outside rtp.allowedDestinations (403, nothing bound or sent), forwards to loopback and to a listed address', async () => {
     const forward = async (host: string, videoPort: number) => (await curlFromNs('POST', `${base}/api/forwards`, { ...json, ...auth }, JSON.stringify({ stream: 'live/tok', host, videoPort })))
-    for (const host of ['192.0.2.1', `${net24}.3`, '0.0.0.0', '::ffff:192.0.2.1', '[2001:db8::1]']) {
+    for (const host of ['192.0.2.1', net.nsIp.replace(/\.2$/, '.3'), '0.0.0.0', '::ffff:192.0.2.1', '[2001:db8::1]']) {
       const r = await forward(host, 5004)
       expect(r.status, `${host}: ${r.body}`).toBe(403)
       expect(r.body).toMatch(/not allowed: only loopback and rtp.allowedDestinations/)
@@ -194,11 +175,11 @@ describe('admin API with admin.token', () => {
     counter.close()
 
     // the listed address in the namespace: allowed, and RTP arrives there (a receiver inside the namespace)
-    const receiver = run('ip', ['netns', 'exec', ns, 'node', '-e',
-      `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',()=>n++);s.bind(5004,'${nsIp}',()=>console.log('ready'));setTimeout(()=>{console.log('count',n);process.exit(0)},4000)`])
+    const receiver = run('ip', ['netns', 'exec', net.ns, 'node', '-e',
+      `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',()=>n++);s.bind(5004,'${net.nsIp}',()=>console.log('ready'));setTimeout(()=>{console.log('count',n);process.exit(0)},4000)`])
     procs.push(receiver)
     await waitFor(() => receiver.stdout().includes('ready'), 5000, 'receiver in the namespace')
-    const listed = await forward(nsIp, 5004)
+    const listed = await forward(net.nsIp, 5004)
     expect(listed.status, listed.body).toBe(201)
     await receiver.exited
     const count = Number(/count (\d+)/.exec(receiver.stdout())?.[1])

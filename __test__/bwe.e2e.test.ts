@@ -9,7 +9,6 @@
  * answers within the estimate, PLI replays rate-limited). The estimates over time are printed. Needs root, `ip` and `tc`;
  * no traffic leaves the veth pair.
  */
-import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,37 +17,23 @@ import type { Browser } from 'playwright-core'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { launchChromium } from './helpers/browser'
+import { createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bwe-'))
-const n = 1 + Math.floor(Math.random() * 250)
-const ns = `sluice-bwe-${process.pid}`
-const hostSide = `swb${n}a`
-const nsSide = `swb${n}b`
-const hostIp = `10.214.${n}.1`
-const nsIp = `10.214.${n}.2`
 const LIMIT = '400kbit'
+let net: VethNamespace
 let server: TestServer
 let pub: Proc
 const browsers: Browser[] = []
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString()
-const inNs = (cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args])
-
 beforeAll(async () => {
-  sh('ip', ['netns', 'add', ns])
-  sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide])
-  sh('ip', ['link', 'set', nsSide, 'netns', ns])
-  sh('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostSide])
-  sh('ip', ['link', 'set', hostSide, 'up'])
-  inNs('ip', ['addr', 'add', `${nsIp}/30`, 'dev', nsSide])
-  inNs('ip', ['link', 'set', nsSide, 'up'])
-  inNs('ip', ['link', 'set', 'lo', 'up'])
+  net = createVethNamespace('swb', 214)
   // Sluice → viewer limited: a token bucket on the root side's egress, 300 ms of queue
-  sh('tc', ['qdisc', 'add', 'dev', hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
+  net.sh('tc', ['qdisc', 'add', 'dev', net.hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
   // The namespace viewer is not on loopback: the default policy (`loopback`) would refuse it.
   server = await startSluice({
-    http: { host: hostIp }, access: { policy: 'open' },
-    webrtc: { transport: 'native', udpPort: 0, bindAddress: hostIp, announcedAddresses: [hostIp] },
+    http: { host: net.hostIp }, access: { policy: 'open' },
+    webrtc: { transport: 'native', udpPort: 0, bindAddress: net.hostIp, announcedAddresses: [net.hostIp] },
   })
   pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '90',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '1200k', '-maxrate', '1200k', '-bufsize', '600k', '-g', '60', '-bf', '0',
@@ -60,18 +45,13 @@ afterAll(async () => {
   for (const b of browsers) await b.close().catch(() => {})
   pub?.child.kill('SIGKILL')
   await server?.close()
-  try {
-    sh('ip', ['link', 'del', hostSide])
-  } catch {
-    // gone with the namespace
-  }
-  sh('ip', ['netns', 'del', ns])
+  net?.remove()
 })
 
 /** Chromium inside the namespace: a wrapper that starts Debian's Chromium there. */
 function namespacedChromium(): string {
   const wrapper = join(dir, 'chromium-in-ns.sh')
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
   chmodSync(wrapper, 0o755)
   return wrapper
 }
@@ -79,7 +59,7 @@ function namespacedChromium(): string {
 async function play(browser: Browser): Promise<void> {
   browsers.push(browser)
   const page = await browser.newPage()
-  await page.goto(`http://${hostIp}:${server.sluice.http.port}/?play=live/bwe`)
+  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/?play=live/bwe`)
   await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
 }
 
@@ -90,8 +70,8 @@ async function play(browser: Browser): Promise<void> {
 async function estimates(): Promise<[number, number, number, number, number, number]> {
   await server.sluice.whep.refreshCounters()
   const viewers = server.sluice.clients.list().filter((c) => c.protocol === 'whep')
-  const limited = viewers.find((c) => c.remoteAddress.startsWith(`${nsIp}:`))
-  const open = viewers.find((c) => !c.remoteAddress.startsWith(`${nsIp}:`))
+  const limited = viewers.find((c) => c.remoteAddress.startsWith(`${net.nsIp}:`))
+  const open = viewers.find((c) => !c.remoteAddress.startsWith(`${net.nsIp}:`))
   const n = (c: typeof limited, k: string) => Number(c?.details?.[k] ?? 0)
   return [n(limited, 'estimateBps'), n(limited, 'receivedBps'), n(open, 'estimateBps'), n(open, 'receivedBps'), limited?.bytesOut ?? 0, n(limited, 'retransmissionsRefused')]
 }
@@ -112,7 +92,7 @@ describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a net
     const [limited, , open, openReceived, bytesAtEnd, refused] = last
     const sentBps = ((bytesAtEnd - bytesAtStart) * 8) / 12
     timeline.push(`limited viewer: ${kbit(sentBps)} kbit/s sent on average (stream and retransmissions), ${refused} retransmissions refused by the budget`)
-    sh('tc', ['qdisc', 'del', 'dev', hostSide, 'root'])
+    net.sh('tc', ['qdisc', 'del', 'dev', net.hostSide, 'root'])
     let climbedAt = 0
     for (let s = 1; s <= 15 && !climbedAt; s++) {
       await new Promise((r) => setTimeout(r, 1000))

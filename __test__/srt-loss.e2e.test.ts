@@ -6,28 +6,19 @@
  * budget); the retransmissions and too-late drops Sluice counted are printed. Needs root, `ip`
  * and `nft` (the README's test line installs nftables); no traffic leaves the veth pair.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { frameHashes, makeSource, run } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-srt-loss-'))
 const source = join(dir, 'source.flv')
-const n = 1 + Math.floor(Math.random() * 250)
-const ns = `sluice-srt-${process.pid}`
-const hostSide = `sls${n}a`
-const nsSide = `sls${n}b`
-const hostIp = `10.213.${n}.1`
-const nsIp = `10.213.${n}.2`
+let net: VethNamespace
 let server: TestServer
-
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString()
-const inNs = (cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args])
-
-const table = `sluice_loss_${n}`
+const table = `sluice_loss_${process.pid}`
 
 /**
  * Drops `percent` % of the datagrams arriving on each end of the veth pair: a netdev ingress
@@ -36,7 +27,7 @@ const table = `sluice_loss_${n}`
  * would fail the sender's sendmsg with EPERM, and libsrt would just send again).
  */
 function setLoss(percent: number): void {
-  for (const [exec, dev] of [[sh, hostSide], [inNs, nsSide]] as const) {
+  for (const [exec, dev] of [[net.sh, net.hostSide], [net.inNs, net.nsSide]] as const) {
     try {
       exec('nft', ['delete', 'table', 'netdev', table])
     } catch {
@@ -51,36 +42,24 @@ function setLoss(percent: number): void {
 /** The datagrams the two ingress chains dropped: `[to Sluice, to the publisher]`. */
 function dropped(): [number, number] {
   const count = (text: string) => Number(/counter packets (\d+)/.exec(text)?.[1] ?? 0)
-  return [count(sh('nft', ['list', 'table', 'netdev', table])), count(inNs('nft', ['list', 'table', 'netdev', table]))]
+  return [count(net.sh('nft', ['list', 'table', 'netdev', table])), count(net.inNs('nft', ['list', 'table', 'netdev', table]))]
 }
 
 beforeAll(async () => {
-  sh('ip', ['netns', 'add', ns])
-  sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide])
-  sh('ip', ['link', 'set', nsSide, 'netns', ns])
-  sh('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostSide])
-  sh('ip', ['link', 'set', hostSide, 'up'])
-  inNs('ip', ['addr', 'add', `${nsIp}/30`, 'dev', nsSide])
-  inNs('ip', ['link', 'set', nsSide, 'up'])
-  inNs('ip', ['link', 'set', 'lo', 'up'])
+  net = createVethNamespace('sls', 213)
   await makeSource(source, 10)
   // The publisher is not on loopback: the default policy (`loopback`) would refuse it.
-  server = await startSluice({ hub: { unpublishGraceMs: 500 }, srt: { host: hostIp, latencyMs: 120 }, access: { policy: 'open' } })
+  server = await startSluice({ hub: { unpublishGraceMs: 500 }, srt: { host: net.hostIp, latencyMs: 120 }, access: { policy: 'open' } })
 }, 60_000)
 
 afterAll(async () => {
   await server?.close()
   try {
-    sh('nft', ['delete', 'table', 'netdev', table])
+    net?.sh('nft', ['delete', 'table', 'netdev', table])
   } catch {
     // never made
   }
-  try {
-    sh('ip', ['link', 'del', hostSide])
-  } catch {
-    // gone with the namespace
-  }
-  sh('ip', ['netns', 'del', ns])
+  net?.remove()
 })
 
 // Loss is on from the first handshake datagram: a lost induction or conclusion answer is asked
@@ -90,8 +69,8 @@ describe('SRT through packet loss (network namespace, nftables numgen drop)', { 
     it(`${percent} % loss both ways, 120 ms latency: RTMP players decode every frame of the SRT publish`, async () => {
       setLoss(percent)
       const key = `live/loss${percent}`
-      const url = `srt://${hostIp}:${server.sluice.srt.port}?streamid=publish:${key}&latency=120000&pkt_size=1316`
-      const pub = run('ip', ['netns', 'exec', ns, 'ffmpeg', '-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'mpegts', url])
+      const url = `srt://${net.hostIp}:${server.sluice.srt.port}?streamid=publish:${key}&latency=120000&pkt_size=1316`
+      const pub = run('ip', ['netns', 'exec', net.ns, 'ffmpeg', '-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'mpegts', url])
       await waitFor(() => server.sluice.hub.live().some((s) => s.key === key), 15_000, `${key} to be live`)
       await new Promise((r) => setTimeout(r, 1500))
       const out = join(dir, `loss${percent}.flv`)
@@ -134,8 +113,8 @@ describe('SRT through packet loss (network namespace, nftables numgen drop)', { 
     const pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-i', source, '-c', 'copy', '-f', 'flv', server.rtmpUrl(key)])
     await waitFor(() => server.sluice.hub.live().some((s) => s.key === key), 15_000, `${key} to be live`)
     const out = join(dir, 'lossplay.ts')
-    const url = `srt://${hostIp}:${server.sluice.srt.port}?streamid=${key}&latency=${latencyMs * 1000}`
-    const player = run('ip', ['netns', 'exec', ns, 'ffmpeg', '-hide_banner', '-v', 'error', '-y', '-i', url, '-c', 'copy', '-f', 'mpegts', out])
+    const url = `srt://${net.hostIp}:${server.sluice.srt.port}?streamid=${key}&latency=${latencyMs * 1000}`
+    const player = run('ip', ['netns', 'exec', net.ns, 'ffmpeg', '-hide_banner', '-v', 'error', '-y', '-i', url, '-c', 'copy', '-f', 'mpegts', out])
     const isPlayer = (c: { protocol: string; role: string; stream: string }) => c.protocol === 'srt' && c.role === 'player' && c.stream === key.split('/')[1]
     await waitFor(() => server.sluice.clients.list().some(isPlayer), 10_000, 'the SRT player')
     let srt: Record<string, unknown> | undefined

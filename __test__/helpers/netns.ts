@@ -1,0 +1,63 @@
+/**
+ * A network namespace joined to this one by a veth pair, for tests that need a client that is
+ * not on loopback, or a path with loss or a bandwidth limit (nftables, `tc`) that loopback
+ * cannot have. Private test addresses only (`10.<second>.<n>.1` on the root side, `.2` inside,
+ * a /30); the namespace and the pair go away with `remove()`. Needs root and `ip`.
+ */
+import { execFileSync } from 'node:child_process'
+
+export interface VethNamespace {
+  /** The namespace's name. */
+  ns: string
+  /** The root side's device and address. */
+  hostSide: string
+  hostIp: string
+  /** The namespace side's device and address. */
+  nsSide: string
+  nsIp: string
+  /** Runs a command in the root namespace; its stdout. Throws on a non-zero exit. */
+  sh(cmd: string, args: string[]): string
+  /** Runs a command inside the namespace; its stdout. */
+  inNs(cmd: string, args: string[]): string
+  /** Deletes the pair and the namespace (idempotent). */
+  remove(): void
+}
+
+/**
+ * Creates the namespace `sluice-<tag>-<pid>` and the pair `<tag><n>a`/`<tag><n>b` (device names
+ * at most 15 bytes: keep `tag` to 3–5 characters) on `10.<second>.<n>.0/30`, n random in 1–250.
+ */
+export function createVethNamespace(tag: string, second: number): VethNamespace {
+  const n = 1 + Math.floor(Math.random() * 250)
+  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+  const v: VethNamespace = {
+    ns: `sluice-${tag}-${process.pid}`,
+    hostSide: `${tag}${n}a`,
+    nsSide: `${tag}${n}b`,
+    hostIp: `10.${second}.${n}.1`,
+    nsIp: `10.${second}.${n}.2`,
+    sh,
+    inNs: (cmd, args) => sh('ip', ['netns', 'exec', v.ns, cmd, ...args]),
+    remove: () => {
+      try {
+        sh('ip', ['link', 'del', v.hostSide])
+      } catch {
+        // gone already, or with the namespace
+      }
+      try {
+        sh('ip', ['netns', 'del', v.ns])
+      } catch {
+        // never made
+      }
+    },
+  }
+  sh('ip', ['netns', 'add', v.ns])
+  sh('ip', ['link', 'add', v.hostSide, 'type', 'veth', 'peer', 'name', v.nsSide])
+  sh('ip', ['link', 'set', v.nsSide, 'netns', v.ns])
+  sh('ip', ['addr', 'add', `${v.hostIp}/30`, 'dev', v.hostSide])
+  sh('ip', ['link', 'set', v.hostSide, 'up'])
+  v.inNs('ip', ['addr', 'add', `${v.nsIp}/30`, 'dev', v.nsSide])
+  v.inNs('ip', ['link', 'set', v.nsSide, 'up'])
+  v.inNs('ip', ['link', 'set', 'lo', 'up'])
+  return v
+}

@@ -1266,6 +1266,13 @@ export interface NativeViewerSpec {
    * RTP packet to this viewer carries one, for the browser's transport-cc feedback.
    */
   transportCcId?: number
+  /**
+   * The offer's RTX payload type for the video (`rtx/90000` with `apt=` the video payload
+   * type, RFC 4588 §8.6): NACKed packets then go out as RTX on `rtxSsrc`.
+   */
+  rtxPayloadType?: number
+  /** The RTX stream's SSRC (the answer's `a=ssrc-group:FID video rtx`). */
+  rtxSsrc?: number
 }
 
 /** `stats()`: every viewer, and what the port did. */

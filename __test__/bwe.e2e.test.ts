@@ -6,17 +6,17 @@
  * local path. ffmpeg publishes 1.2 Mbit/s over RTMP. The limited viewer's estimate must come down
  * near 400 kbit/s, the other's stay at least at the stream's rate; when the limit is lifted the
  * first climbs back within 15 s; what is sent to it stays under twice the stream's rate (NACK
- * answers within the estimate, PLI replays rate-limited). The estimates over time are printed. Needs root, `ip` and `tc`;
+ * answers within the estimate, PLI replays rate-limited), and its retransmissions come as RTX. The estimates over time are printed. Needs root, `ip` and `tc`;
  * no traffic leaves the veth pair.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
-import { launchChromium } from './helpers/browser'
+import { launchChromium, playerStats } from './helpers/browser'
 import { createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bwe-'))
@@ -56,11 +56,12 @@ function namespacedChromium(): string {
   return wrapper
 }
 
-async function play(browser: Browser): Promise<void> {
+async function play(browser: Browser): Promise<Page> {
   browsers.push(browser)
   const page = await browser.newPage()
   await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/?play=live/bwe`)
   await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
+  return page
 }
 
 /**
@@ -78,7 +79,7 @@ async function estimates(): Promise<[number, number, number, number, number, num
 
 describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a network namespace)', () => {
   it(`a viewer behind ${LIMIT} is estimated near it, an unlimited one at least at the stream's rate; lifting the limit, the estimate climbs back within 15 s`, async () => {
-    await play(await launchChromium([], namespacedChromium()))
+    const limitedPage = await play(await launchChromium([], namespacedChromium()))
     await play(await launchChromium())
     const timeline: string[] = []
     const kbit = (bps: number) => Math.round(bps / 1000)
@@ -91,6 +92,9 @@ describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a net
     }
     const [limited, , open, openReceived, bytesAtEnd, refused] = last
     const sentBps = ((bytesAtEnd - bytesAtStart) * 8) / 12
+    // Chromium offers RTX (RFC 4588): NACKed packets come back as RTX, which it counts
+    const video = (await playerStats(limitedPage)).video as Record<string, number> | undefined
+    timeline.push(`limited viewer's Chromium: ${video?.packetsReceived} video packets, ${video?.retransmittedPacketsReceived} of them retransmissions (RTX), ${video?.nackCount} NACKs sent`)
     timeline.push(`limited viewer: ${kbit(sentBps)} kbit/s sent on average (stream and retransmissions), ${refused} retransmissions refused by the budget`)
     net.sh('tc', ['qdisc', 'del', 'dev', net.hostSide, 'root'])
     let climbedAt = 0
@@ -108,6 +112,7 @@ describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a net
     // 2 s: the narrow path gets the stream and some repair, not a flood (without the budget,
     // ~100 Mbit/s of retransmissions went to it)
     expect(sentBps, 'bit/s sent to the limited viewer').toBeLessThan(2 * openReceived)
+    expect(video?.retransmittedPacketsReceived, 'RTX packets Chromium received').toBeGreaterThan(0)
     expect(climbedAt, 'seconds after the limit was lifted until the estimate passed 1 Mbit/s').toBeGreaterThan(0)
   }, 120_000)
 })

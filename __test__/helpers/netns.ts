@@ -51,6 +51,12 @@ export function createVethNamespace(tag: string, second: number): VethNamespace 
       }
     },
   }
+  // a pair left by a test run that was killed before its cleanup may hold the name
+  try {
+    sh('ip', ['link', 'del', v.hostSide])
+  } catch {
+    // none: the usual case
+  }
   sh('ip', ['netns', 'add', v.ns])
   sh('ip', ['link', 'add', v.hostSide, 'type', 'veth', 'peer', 'name', v.nsSide])
   sh('ip', ['link', 'set', v.nsSide, 'netns', v.ns])

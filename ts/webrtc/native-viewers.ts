@@ -10,8 +10,9 @@
  * accepted sections, `a=setup:passive` (we are the DTLS server), `a=rtcp-mux`, host candidates
  * on the port for each announced address, `sendonly` video and audio with the payload types the
  * offer used, generic NACK and PLI feedback (and transport-cc with the transport-wide sequence
- * number extension when offered), and the feed's SSRCs; other sections are rejected
- * (port 0).
+ * number extension when offered; RTX, RFC 4588, with `a=ssrc-group:FID` when the offer has
+ * `rtx` for the video payload type: retransmissions then go out as RTX), and the feed's SSRCs;
+ * other sections are rejected (port 0).
  */
 import os from 'node:os'
 import { randomInt } from 'node:crypto'
@@ -41,6 +42,22 @@ interface NativeViewer {
   id: string
   native: number
   events: ViewerEvents
+}
+
+/** An RTX stream for the video (RFC 4588): its payload type and SSRC. */
+interface Rtx {
+  payloadType: number
+  ssrc: number
+}
+
+/**
+ * The offer's RTX payload type for video payload type `apt` (`a=rtpmap:N rtx/90000` with
+ * `a=fmtp:N apt=<apt>`, RFC 4588 §8.6), and the RTX SSRC: the feed's video SSRC with its bits
+ * mixed, so every viewer of a feed announces the same pair.
+ */
+function rtxFor(section: SdpMediaSection, apt: number, videoSsrc: number): Rtx | undefined {
+  const codec = section.codecs.find((c) => c.name.toLowerCase() === 'rtx' && c.clockRate === 90000 && c.fmtp.apt === String(apt))
+  return codec ? { payloadType: codec.payloadType, ssrc: (videoSsrc ^ 0x5bd1e995) >>> 0 } : undefined
 }
 
 /** The transport-wide sequence number header extension (draft-holmer-rmcat-transport-wide-cc-extensions-01). */
@@ -103,6 +120,7 @@ export class NativeViewers implements ViewerTransport {
     if (first.setup === 'passive') throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
     const nativeId = this.#nextId++ >>> 0
     const transportCc = transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m))
+    const rtx = spec.video && video ? rtxFor(video, spec.video.payloadType, spec.video.ssrc) : undefined
     const credentials = this.#host.addViewer({
       id: nativeId,
       streamKey: spec.streamKey,
@@ -111,14 +129,16 @@ export class NativeViewers implements ViewerTransport {
       videoPayloadType: spec.video?.payloadType,
       audioPayloadType: spec.audio?.payloadType,
       transportCcId: transportCc,
+      rtxPayloadType: rtx?.payloadType,
+      rtxSsrc: rtx?.ssrc,
     })
     const v: NativeViewer = { id: spec.id, native: nativeId, events }
     this.#byId.set(spec.id, v)
     this.#byNative.set(nativeId, v)
-    return this.#answer(spec, offer.media, credentials, transportCc)
+    return this.#answer(spec, offer.media, credentials, transportCc, rtx)
   }
 
-  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined): string {
+  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined, rtx: Rtx | undefined): string {
     const port = this.#host.port
     const candidates = this.#addresses.map((ip, i) => ({ foundation: String(i + 1), component: 1, transport: 'udp', priority: 2130706431 - i, ip, port, type: 'host' }))
     const accepted: string[] = []
@@ -138,7 +158,7 @@ export class NativeViewers implements ViewerTransport {
         type: m.kind,
         port: 9,
         protocol: 'UDP/TLS/RTP/SAVPF',
-        payloads: String(pt),
+        payloads: video && rtx ? `${pt} ${rtx.payloadType}` : String(pt),
         connection: { version: 4, ip: '0.0.0.0' },
         rtcp: { port: 9, netType: 'IN', ipVer: 4, address: '0.0.0.0' },
         iceUfrag: ice.ufrag,
@@ -149,8 +169,8 @@ export class NativeViewers implements ViewerTransport {
         direction: 'sendonly',
         rtcpMux: 'rtcp-mux',
         msid: [{ id: spec.msid, appdata: track }],
-        rtp: [video ? { payload: pt, codec: video.codec, rate: 90000 } : { payload: pt, codec: 'opus', rate: 48000, encoding: 2 }],
-        fmtp: fmtp ? [{ payload: pt, config: fmtp }] : [],
+        rtp: [video ? { payload: pt, codec: video.codec, rate: 90000 } : { payload: pt, codec: 'opus', rate: 48000, encoding: 2 }, ...(video && rtx ? [{ payload: rtx.payloadType, codec: 'rtx', rate: 90000 }] : [])],
+        fmtp: [...(fmtp ? [{ payload: pt, config: fmtp }] : []), ...(video && rtx ? [{ payload: rtx.payloadType, config: `apt=${pt}` }] : [])],
         rtcpFb: video
           ? [{ payload: pt, type: 'nack' }, { payload: pt, type: 'nack', subtype: 'pli' }, ...(transportCc ? [{ payload: pt, type: 'transport-cc' }] : [])]
           : [],
@@ -158,7 +178,9 @@ export class NativeViewers implements ViewerTransport {
         ssrcs: [
           { id: ssrc, attribute: 'cname', value: spec.cname },
           { id: ssrc, attribute: 'msid', value: `${spec.msid} ${track}` },
+          ...(video && rtx ? [{ id: rtx.ssrc, attribute: 'cname', value: spec.cname }, { id: rtx.ssrc, attribute: 'msid', value: `${spec.msid} ${track}` }] : []),
         ],
+        ...(video && rtx ? { ssrcGroups: [{ semantics: 'FID', ssrcs: `${ssrc} ${rtx.ssrc}` }] } : {}),
         candidates,
         endOfCandidates: 'end-of-candidates',
       } as MediaDescription

@@ -83,6 +83,16 @@ pub struct ViewerSetup {
     /// The offer's id (1–14) for the transport-wide sequence number header extension
     /// (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2), when it offered one.
     pub transport_cc_id: Option<u8>,
+    /// RTX (RFC 4588) for retransmissions: the payload type and SSRC, when negotiated.
+    pub rtx: Option<(u8, u32)>,
+}
+
+/// A viewer's RTX stream (RFC 4588 §4): retransmissions go out with this payload type, SSRC and
+/// sequence numbers of their own, the original sequence number (OSN) in front of the payload.
+struct Rtx {
+    payload_type: u8,
+    ssrc: u32,
+    next: u16,
 }
 
 struct Viewer {
@@ -90,6 +100,8 @@ struct Viewer {
     ufrag: String,
     /// Transport-wide sequence numbers and the bandwidth estimate, when the offer had the extension.
     twcc: Option<TransportCc>,
+    /// Where retransmissions go when the offer had RTX.
+    rtx: Option<Rtx>,
     counters: ViewerCounters,
 }
 
@@ -150,6 +162,8 @@ impl Host {
                 ufrag: setup.local_ufrag,
                 twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default(), budget: RetransmissionBudget::default() }),
                 counters: ViewerCounters::default(),
+                // RFC 4588 §4: the RTX stream's sequence numbers start at a value of their own
+                rtx: setup.rtx.map(|(payload_type, ssrc)| Rtx { payload_type, ssrc, next: (ssrc >> 7) as u16 }),
             },
         );
         Ok(())
@@ -239,7 +253,7 @@ impl Host {
                             continue;
                         }
                     }
-                    if send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, r.packet, r.payload_type, r.seq_offset, now_us, true, batch) {
+                    if send_rtp(v, r.packet, r.payload_type, r.seq_offset, now_us, true, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
@@ -290,7 +304,7 @@ impl Host {
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
-                send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, now_us, false, batch);
+                send_rtp(v, p, t.payload_type, t.seq_offset, now_us, false, batch);
             }
             sent += 1;
         }
@@ -305,7 +319,7 @@ impl Host {
         let Some(t) = self.fanout.inject(id, kind, packets, seq_offset, live) else { return };
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         for p in packets {
-            send_rtp(&mut v.peer, &mut v.counters, &mut v.twcc, p, t.payload_type, t.seq_offset, now_us, false, batch);
+            send_rtp(v, p, t.payload_type, t.seq_offset, now_us, false, batch);
         }
         batch.flush();
     }
@@ -333,16 +347,21 @@ impl Host {
 /// one-byte header (`0xBEDE`, length 1) and one element (id/len, 2 bytes, 1 byte padding).
 const TWCC_EXTENSION_LEN: usize = 8;
 
-/// Writes `packet` into the batch for `peer`: RTP is patched with the viewer's payload type and
-/// sequence offset (`patch_into`), gets the transport-wide sequence number extension (RFC 8285
-/// §4.2) when `twcc` is set and the packet has no extension yet (its number, send time `now_us`
-/// and size go to the estimator, and media that is not a `retransmission` to the retransmission
-/// budget), and is protected as SRTP; RTCP (the feed's sender reports)
-/// is protected as SRTCP. Returns whether it was queued.
-#[allow(clippy::too_many_arguments)]
-fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<TransportCc>, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
+/// Bytes RTX adds in front of the payload: the original sequence number (RFC 4588 §4).
+const RTX_OSN_LEN: usize = 2;
+
+/// Writes `packet` into the batch for viewer `v`: RTP is patched with the viewer's payload type
+/// and sequence offset (`patch_into`); a `retransmission` to a viewer with RTX becomes an RTX
+/// packet (RFC 4588 §4: its payload type, SSRC and sequence number, the OSN in front of the
+/// payload); it gets the transport-wide sequence number extension (RFC 8285 §4.2) when `twcc` is
+/// set and the packet has no extension yet (its number, send time `now_us` and size go to the
+/// estimator, and media that is not a `retransmission` to the retransmission budget), and is
+/// protected as SRTP; RTCP (the feed's sender reports) is protected as SRTCP. Returns whether
+/// it was queued.
+fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
+    let Viewer { peer, counters, twcc, rtx, .. } = v;
     let slot = batch.slot();
-    if packet.len() + TWCC_EXTENSION_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
+    if packet.len() + TWCC_EXTENSION_LEN + RTX_OSN_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
         return false;
     }
@@ -350,6 +369,18 @@ fn send_rtp(peer: &mut Peer, counters: &mut ViewerCounters, twcc: &mut Option<Tr
         counters.send_failures += 1;
         return false;
     };
+    // X = 0, CC = 0 and P = 0: a plain 12-byte header (what the packetizers and the forwarder
+    // produce), so the OSN and the extension go right after it.
+    let plain = !is_rtcp(packet) && packet[0] & 0x3F == 0;
+    if let Some(rtx) = rtx.as_mut().filter(|_| retransmission && plain) {
+        slot.copy_within(12..len, 12 + RTX_OSN_LEN);
+        slot.copy_within(2..4, 12);
+        slot[1] = (slot[1] & 0x80) | rtx.payload_type;
+        slot[2..4].copy_from_slice(&rtx.next.to_be_bytes());
+        slot[8..12].copy_from_slice(&rtx.ssrc.to_be_bytes());
+        rtx.next = rtx.next.wrapping_add(1);
+        len += RTX_OSN_LEN;
+    }
     let mut sequence = None;
     let protected = if is_rtcp(packet) {
         peer.protect_rtcp(slot, len)

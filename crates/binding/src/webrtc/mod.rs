@@ -65,6 +65,11 @@ pub struct NativeViewerSpec {
     /// (`http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01`): then every
     /// RTP packet to this viewer carries one, for the browser's transport-cc feedback.
     pub transport_cc_id: Option<u32>,
+    /// The offer's RTX payload type for the video (`rtx/90000` with `apt=` the video payload
+    /// type, RFC 4588 §8.6): NACKed packets then go out as RTX on `rtxSsrc`.
+    pub rtx_payload_type: Option<u32>,
+    /// The RTX stream's SSRC (the answer's `a=ssrc-group:FID video rtx`).
+    pub rtx_ssrc: Option<u32>,
 }
 
 /// The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`).
@@ -450,6 +455,10 @@ impl WebRtcViewers {
                 .transport_cc_id
                 .map(|id| u8::try_from(id).ok().filter(|id| (1..=14).contains(id)).ok_or_else(|| invalid(format!("extension id {id} is not 1-14"))))
                 .transpose()?,
+            rtx: match (payload_type(spec.rtx_payload_type)?, spec.rtx_ssrc) {
+                (Some(pt), Some(ssrc)) => Some((pt, ssrc)),
+                _ => None,
+            },
         };
         self.shared.host(self.shared.host_of(spec_id)).add_viewer(setup, Instant::now()).map_err(invalid)?;
         Ok(NativeViewerCredentials { ufrag, password })

@@ -560,9 +560,16 @@ export declare class RtpFanout {
   inject(id: number, kind: string, data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): RtpTargets
   /**
    * The retransmissions for subscriber `id`'s NACKed sequence numbers (its own numbering,
-   * RFC 4585 §6.2.1), those still kept.
+   * RFC 4585 §6.2.1), those still kept and within its second's retransmission budget (as
+   * many bytes as the media took in the last second: a viewer on a path narrower than the
+   * stream, NACKing all it lost again and again, gets at most twice the stream's rate).
    */
   nack(id: number, sequenceNumbers: Array<number>): RtpTargets
+  /**
+   * NACKed packets not sent again to subscriber `id` because its retransmission budget was
+   * spent (0 for an unknown id).
+   */
+  retransmissionsRefused(id: number): number
   /** Subscribers of `streamKey`, live or not. */
   subscribers(streamKey: string): number
   /** Times a stream fell behind. */

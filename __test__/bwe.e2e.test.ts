@@ -115,4 +115,43 @@ describe('send-side bandwidth estimation (native WHEP transport, tc tbf in a net
     expect(video?.retransmittedPacketsReceived, 'RTX packets Chromium received').toBeGreaterThan(0)
     expect(climbedAt, 'seconds after the limit was lifted until the estimate passed 1 Mbit/s').toBeGreaterThan(0)
   }, 120_000)
+
+  it('on the datachannel transport (no transport-cc estimate there), a viewer behind 400 kbit/s is sent less than three times the stream (itself, GOP replays, NACK answers within the media\'s rate), not a flood', async () => {
+    net.sh('tc', ['qdisc', 'replace', 'dev', net.hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
+    const dc = await startSluice({ http: { host: net.hostIp }, access: { policy: 'open' }, webrtc: { transport: 'datachannel', bindAddress: net.hostIp } })
+    const dcPub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '60',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '1200k', '-maxrate', '1200k', '-bufsize', '600k', '-g', '60', '-bf', '0',
+      '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', dc.rtmpUrl('live/bwe')])
+    try {
+      await waitFor(() => dc.sluice.hub.get('live', 'bwe')?.gop.length, 10_000, 'publisher')
+      const browser = await launchChromium([], namespacedChromium())
+      browsers.push(browser)
+      const page = await browser.newPage()
+      await page.goto(`http://${net.hostIp}:${dc.sluice.http.port}/?play=live/bwe`)
+      await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
+      const viewer = async () => {
+        await dc.sluice.whep.refreshCounters()
+        return dc.sluice.clients.list().find((c) => c.protocol === 'whep')
+      }
+      await new Promise((r) => setTimeout(r, 2000))
+      const before = await viewer()
+      const streamBps: number[] = []
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 1000))
+        streamBps.push(dc.sluice.hub.get('live', 'bwe')!.bitrate())
+      }
+      const after = await viewer()
+      const sentBps = (((after?.bytesOut ?? 0) - (before?.bytesOut ?? 0)) * 8) / 10
+      const stream = streamBps.reduce((a, b) => a + b, 0) / streamBps.length
+      const refused = Number(after?.details?.retransmissionsRefused ?? 0)
+      console.log(`datachannel transport, viewer behind ${LIMIT}: ${Math.round(sentBps / 1000)} kbit/s sent on average for a ${Math.round(stream / 1000)} kbit/s stream, ${refused} retransmissions refused by the budget`)
+      expect(refused, 'retransmissions refused').toBeGreaterThan(0)
+      // the stream, GOP replays (at most every 2 s) and retransmissions (at most the media's rate)
+      expect(sentBps).toBeLessThan(3 * stream)
+    } finally {
+      dcPub.child.kill('SIGKILL')
+      await dc.close()
+      net.sh('tc', ['qdisc', 'del', 'dev', net.hostSide, 'root'])
+    }
+  }, 120_000)
 })

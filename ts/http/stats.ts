@@ -22,6 +22,7 @@ export function serveStats(sluice: Sluice): void {
         packetsSent: viewers.reduce((n, v) => n + v.packetsSent, 0),
         nacks: viewers.reduce((n, v) => n + v.nacks, 0),
         retransmitted: viewers.reduce((n, v) => n + v.retransmitted, 0),
+        retransmissionsRefused: viewers.reduce((n, v) => n + (v.retransmissionsRefused ?? 0), 0),
         sendFailures: viewers.reduce((n, v) => n + v.sendFailures, 0),
         fanoutLatencyMs: percentiles(pool.latencyMs),
         lagEvents: pool.lagEvents,

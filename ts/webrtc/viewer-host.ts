@@ -115,6 +115,7 @@ export class ViewerHost {
             nacks: v.nacks,
             retransmitted: v.retransmitted,
             sendFailures: v.sendFailures,
+            retransmissionsRefused: this.#fanout.retransmissionsRefused(v.key),
           })),
         })
     }

@@ -53,7 +53,7 @@ export interface ViewerCounters {
   estimateBps?: number
   /** Native transport: what the viewer reported receiving over the last 500 ms, bit/s. */
   receivedBps?: number
-  /** Native transport: NACKed packets not sent again because that second's retransmissions had reached the estimate. */
+  /** NACKed packets not sent again because that second's retransmissions had reached the budget (the estimate's room, or the media's rate without one). */
   retransmissionsRefused?: number
 }
 

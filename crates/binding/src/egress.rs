@@ -7,6 +7,10 @@
 
 use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
 use napi_derive::napi;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sluice_rtp::bwe::RetransmissionBudget;
 use sluice_rtp::egress::{self, Fanout, FanoutTarget, MediaKind, Pace, SubscriberConfig};
 
 fn invalid(message: String) -> Error {
@@ -99,6 +103,10 @@ impl Packer {
 pub struct RtpFanout {
     inner: Fanout,
     targets: Vec<FanoutTarget>,
+    /// Per subscriber: how much may be retransmitted to it each second (`sluice_rtp::bwe`;
+    /// these viewers send no transport-cc feedback here, so the media's rate).
+    budgets: HashMap<u32, RetransmissionBudget>,
+    epoch: Instant,
 }
 
 #[napi]
@@ -108,7 +116,7 @@ impl RtpFanout {
     #[napi(constructor)]
     pub fn new(ring_packets: Option<u32>, injected_packets: Option<u32>) -> RtpFanout {
         let cap = |n: Option<u32>| n.unwrap_or(1024).clamp(1, 1 << 16) as usize;
-        RtpFanout { inner: Fanout::new(cap(ring_packets), cap(injected_packets)), targets: Vec::new() }
+        RtpFanout { inner: Fanout::new(cap(ring_packets), cap(injected_packets)), targets: Vec::new(), budgets: HashMap::new(), epoch: Instant::now() }
     }
 
     /// Adds subscriber `id` of `streamKey` with its payload types (absent: it takes no such
@@ -129,7 +137,12 @@ impl RtpFanout {
     /// Removes a subscriber; returns whether it was there.
     #[napi]
     pub fn remove(&mut self, id: u32) -> bool {
+        self.budgets.remove(&id);
         self.inner.remove(id)
+    }
+
+    fn now_us(&self) -> i64 {
+        self.epoch.elapsed().as_micros() as i64
     }
 
     /// The lag policy for a batch that arrived `lagMs` after its source: `"send"`,
@@ -158,6 +171,11 @@ impl RtpFanout {
     pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], keyframe: bool) -> Result<RtpTargets> {
         let packets = split_checked(data, ends)?;
         self.inner.media(&stream_key, media_kind(&kind)?, &packets, keyframe, &mut self.targets);
+        let bytes: usize = packets.iter().map(|p| p.len()).sum();
+        let now_us = self.now_us();
+        for t in &self.targets {
+            self.budgets.entry(t.id).or_default().media(now_us, bytes);
+        }
         let mut out = Packer::default();
         out.push_all(&packets, &self.targets);
         Ok(out.finish())
@@ -176,16 +194,30 @@ impl RtpFanout {
     }
 
     /// The retransmissions for subscriber `id`'s NACKed sequence numbers (its own numbering,
-    /// RFC 4585 §6.2.1), those still kept.
+    /// RFC 4585 §6.2.1), those still kept and within its second's retransmission budget (as
+    /// many bytes as the media took in the last second: a viewer on a path narrower than the
+    /// stream, NACKing all it lost again and again, gets at most twice the stream's rate).
     #[napi]
-    pub fn nack(&self, id: u32, sequence_numbers: Vec<u32>) -> RtpTargets {
+    pub fn nack(&mut self, id: u32, sequence_numbers: Vec<u32>) -> RtpTargets {
+        let now_us = self.now_us();
+        let budget = self.budgets.entry(id).or_default();
         let mut out = Packer::default();
         for seq in sequence_numbers {
             if let Some(r) = self.inner.resolve_nack(id, seq as u16) {
+                if !budget.allow(now_us, r.packet.len(), None) {
+                    continue;
+                }
                 out.push(id, r.packet, r.payload_type, r.seq_offset);
             }
         }
         out.finish()
+    }
+
+    /// NACKed packets not sent again to subscriber `id` because its retransmission budget was
+    /// spent (0 for an unknown id).
+    #[napi]
+    pub fn retransmissions_refused(&self, id: u32) -> f64 {
+        self.budgets.get(&id).map_or(0.0, |b| b.refused as f64)
     }
 
     /// Subscribers of `streamKey`, live or not.

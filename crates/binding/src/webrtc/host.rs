@@ -67,7 +67,6 @@ struct TransportCc {
     id: u8,
     next: u16,
     bwe: BandwidthEstimator,
-    budget: RetransmissionBudget,
 }
 
 /// What a viewer needs besides its credentials.
@@ -102,6 +101,8 @@ struct Viewer {
     twcc: Option<TransportCc>,
     /// Where retransmissions go when the offer had RTX.
     rtx: Option<Rtx>,
+    /// How much may be retransmitted to it each second.
+    budget: RetransmissionBudget,
     counters: ViewerCounters,
 }
 
@@ -160,9 +161,10 @@ impl Host {
             Viewer {
                 peer,
                 ufrag: setup.local_ufrag,
-                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default(), budget: RetransmissionBudget::default() }),
+                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default() }),
                 counters: ViewerCounters::default(),
                 // RFC 4588 §4: the RTX stream's sequence numbers start at a value of their own
+                budget: RetransmissionBudget::default(),
                 rtx: setup.rtx.map(|(payload_type, ssrc)| Rtx { payload_type, ssrc, next: (ssrc >> 7) as u16 }),
             },
         );
@@ -245,13 +247,12 @@ impl Host {
                 v.counters.nacks += 1;
                 for seq in nack.lost {
                     let Some(r) = self.fanout.resolve_nack(id, seq) else { continue };
-                    // answers stay within the viewer's bandwidth estimate (its path dropped them once)
-                    if let Some(cc) = v.twcc.as_mut() {
-                        let estimate = (cc.bwe.feedbacks() > 0).then(|| cc.bwe.estimate_bps());
-                        if !cc.budget.allow(now_us, r.packet.len(), estimate) {
-                            v.counters.retransmissions_refused += 1;
-                            continue;
-                        }
+                    // answers stay within the viewer's bandwidth estimate (its path dropped them
+                    // once), or the media's rate without one
+                    let estimate = v.twcc.as_ref().filter(|cc| cc.bwe.feedbacks() > 0).map(|cc| cc.bwe.estimate_bps());
+                    if !v.budget.allow(now_us, r.packet.len(), estimate) {
+                        v.counters.retransmissions_refused += 1;
+                        continue;
                     }
                     if send_rtp(v, r.packet, r.payload_type, r.seq_offset, now_us, true, batch) {
                         v.counters.retransmitted += 1;
@@ -355,11 +356,11 @@ const RTX_OSN_LEN: usize = 2;
 /// packet (RFC 4588 §4: its payload type, SSRC and sequence number, the OSN in front of the
 /// payload); it gets the transport-wide sequence number extension (RFC 8285 §4.2) when `twcc` is
 /// set and the packet has no extension yet (its number, send time `now_us` and size go to the
-/// estimator, and media that is not a `retransmission` to the retransmission budget), and is
-/// protected as SRTP; RTCP (the feed's sender reports) is protected as SRTCP. Returns whether
+/// estimator), and is protected as SRTP (media that is not a `retransmission` counts in the
+/// viewer's retransmission budget); RTCP (the feed's sender reports) is protected as SRTCP. Returns whether
 /// it was queued.
 fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
-    let Viewer { peer, counters, twcc, rtx, .. } = v;
+    let Viewer { peer, counters, twcc, rtx, budget, .. } = v;
     let slot = batch.slot();
     if packet.len() + TWCC_EXTENSION_LEN + RTX_OSN_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
@@ -401,9 +402,9 @@ fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64,
         Ok((n, destination)) => {
             if let (Some(sequence), Some(cc)) = (sequence, twcc.as_mut()) {
                 cc.bwe.sent(sequence, now_us, n as u32);
-                if !retransmission {
-                    cc.budget.media(now_us, n);
-                }
+            }
+            if !retransmission {
+                budget.media(now_us, n);
             }
             batch.commit(n, destination);
             counters.packets_sent += 1;

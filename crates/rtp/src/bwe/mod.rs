@@ -197,14 +197,17 @@ impl BandwidthEstimator {
 
 /// Retransmissions a sender may make to one receiver in a second: what the bandwidth estimate
 /// leaves after the media sent in that second, and at least a tenth of the estimate (libwebrtc
-/// keeps NACK answers under its target rate the same way). A relay cannot slow the media down
-/// for one receiver, so a receiver whose path is narrower than the stream, asking again and
-/// again for what its path dropped, does not make the sender flood that path further. Without
-/// an estimate (no feedback yet) nothing is limited.
+/// keeps NACK answers under its target rate the same way); without an estimate (a transport
+/// without transport-cc feedback, or before the first), as many bytes as the media took in the
+/// last second, so retransmissions at most double what the receiver is sent. A relay cannot slow
+/// the media down for one receiver, so a receiver whose path is narrower than the stream, asking
+/// again and again for what its path dropped, does not make the sender flood that path further.
 #[derive(Debug, Clone, Default)]
 pub struct RetransmissionBudget {
     window_start_us: i64,
     media_bytes: u64,
+    /// Media bytes of the window before (0 when it was not the one just before).
+    previous_media_bytes: u64,
     retransmitted_bytes: u64,
     /// Retransmissions refused so far.
     pub refused: u64,
@@ -212,11 +215,15 @@ pub struct RetransmissionBudget {
 
 /// Share of the estimate retransmissions may always use.
 const RETRANSMISSION_FLOOR: f64 = 0.1;
+/// The budget's window, µs.
+const WINDOW_US: i64 = 1_000_000;
 
 impl RetransmissionBudget {
     /// Starts a new one-second window when `now_us` left the current one.
     fn roll(&mut self, now_us: i64) {
-        if now_us - self.window_start_us >= 1_000_000 || now_us < self.window_start_us {
+        let age = now_us - self.window_start_us;
+        if age >= WINDOW_US || age < 0 {
+            self.previous_media_bytes = if (WINDOW_US..2 * WINDOW_US).contains(&age) { self.media_bytes } else { 0 };
             self.window_start_us = now_us;
             self.media_bytes = 0;
             self.retransmitted_bytes = 0;
@@ -230,11 +237,13 @@ impl RetransmissionBudget {
     }
 
     /// Whether a retransmission of `bytes` at `now_us` fits in this second's budget given the
-    /// estimate (`None`: no estimate, always). Counts it when it does.
+    /// estimate (`None`: no estimate, the media's rate). Counts it when it does.
     pub fn allow(&mut self, now_us: i64, bytes: usize, estimate_bps: Option<f64>) -> bool {
-        let Some(estimate) = estimate_bps else { return true };
         self.roll(now_us);
-        let budget_bits = (estimate - self.media_bytes as f64 * 8.0).max(estimate * RETRANSMISSION_FLOOR);
+        let budget_bits = match estimate_bps {
+            Some(estimate) => (estimate - self.media_bytes as f64 * 8.0).max(estimate * RETRANSMISSION_FLOOR),
+            None => self.previous_media_bytes.max(self.media_bytes) as f64 * 8.0,
+        };
         if (self.retransmitted_bytes + bytes as u64) as f64 * 8.0 > budget_bits {
             self.refused += 1;
             return false;

@@ -102,7 +102,13 @@ fn remb_caps_the_estimate_and_unknown_sequence_numbers_are_skipped() {
 #[test]
 fn retransmissions_get_what_the_estimate_leaves_after_the_media() {
     let mut budget = RetransmissionBudget::default();
-    assert!(budget.allow(0, 1_000_000, None), "no estimate: no limit");
+    // no estimate: as many bytes as the media took (this second or the one before)
+    assert!(!budget.allow(0, 1200, None), "no media yet: nothing to repair");
+    budget.media(0, 30_000);
+    assert_eq!((0..100).filter(|i| budget.allow(10 + i, 1200, None)).count(), 25);
+    assert_eq!((0..100).filter(|i| budget.allow(1_000_000 + i, 1200, None)).count(), 25, "the second after: the media of the one before");
+    assert!(!budget.allow(3_500_000, 1200, None), "after a silent second: nothing");
+    let mut budget = RetransmissionBudget::default();
     // 400 kbit/s, no media this second: 50 000 bytes, 41 packets of 1200 bytes
     let allowed = (0..100).filter(|i| budget.allow(1_000_000 + i * 100, 1200, Some(400_000.0))).count();
     assert_eq!(allowed, 41);

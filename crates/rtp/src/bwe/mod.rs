@@ -222,7 +222,7 @@ impl RetransmissionBudget {
     /// Starts a new one-second window when `now_us` left the current one.
     fn roll(&mut self, now_us: i64) {
         let age = now_us - self.window_start_us;
-        if age >= WINDOW_US || age < 0 {
+        if !(0..WINDOW_US).contains(&age) {
             self.previous_media_bytes = if (WINDOW_US..2 * WINDOW_US).contains(&age) { self.media_bytes } else { 0 };
             self.window_start_us = now_us;
             self.media_bytes = 0;

@@ -154,7 +154,7 @@ describe('LL-HLS', () => {
   // A browser playing live on a 2-core box beside the server and the publisher: one run in CI
   // (2026-12-06) stalled once mid-playback (latency 0.85 → 2.96 s in the window); a second
   // attempt with a fresh browser tells a hiccup from a regression, which fails both.
-  it('hls.js in Chromium plays it in low-latency mode: latency under 2 s, no stalls once playing', { retry: 1 }, async () => {
+  it('hls.js in Chromium plays it in low-latency mode: latency under 2 s, no stalls once playing', { retry: 1, timeout: 60_000 }, async () => {
     const browser = await launchChromium()
     try {
       const page = await browser.newPage()
@@ -195,5 +195,5 @@ describe('LL-HLS', () => {
     } finally {
       await browser.close()
     }
-  }, 60_000)
+  })
 })

@@ -99,8 +99,6 @@ const FORWARD_BATCH = 64
 let nextFeedId = 1
 
 export class WebRtcFeed implements Subscriber, RtpSourceListener {
-  /** PLIs/FIRs not answered because the viewer's last GOP replay was under `KEYFRAME_REPLAY_INTERVAL_MS` ago. */
-  keyframeRequestsDeferred = 0
   readonly id = `webrtc-feed-${nextFeedId++}`
   readonly prefersRtp = true
   readonly stream: Stream
@@ -203,10 +201,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     if (!v?.live) return
     if (this.#source) return this.#source.requestKeyframe('WebRTC viewer PLI')
     const now = Date.now()
-    if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) {
-      this.keyframeRequestsDeferred++
-      return
-    }
+    if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) return
     v.replayedAt = now
     this.#replayGop(v, true)
   }

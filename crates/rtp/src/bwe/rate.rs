@@ -64,11 +64,10 @@ impl AimdRate {
     pub fn update(&mut self, usage: BandwidthUsage, received_bps: Option<f64>, rtt_us: i64, now_us: i64) -> f64 {
         let dt_s = self.last_update_us.map_or(0.0, |t| ((now_us - t) as f64 / 1e6).clamp(0.0, 1.0));
         self.last_update_us = Some(now_us);
-        self.state = match (usage, self.state) {
-            (BandwidthUsage::Overusing, _) => RateState::Decrease,
-            (BandwidthUsage::Underusing, _) => RateState::Hold,
-            (BandwidthUsage::Normal, RateState::Hold | RateState::Decrease) => RateState::Increase,
-            (BandwidthUsage::Normal, RateState::Increase) => RateState::Increase,
+        self.state = match usage {
+            BandwidthUsage::Overusing => RateState::Decrease,
+            BandwidthUsage::Underusing => RateState::Hold,
+            BandwidthUsage::Normal => RateState::Increase,
         };
         match self.state {
             RateState::Decrease => {

@@ -317,7 +317,7 @@ log:
     const out = p.stdout()
     for (const secret of ['jwt-secret-0123456789', ADMIN, RELAY, SECRET, 'turn-password', 'hook-password']) expect(out).not.toContain(secret)
     const effective = parseYaml(out)
-    expect(Object.keys(effective)).toEqual(['rtmp', 'mix', 'record', 'hls', 'srt', 'http', 'webrtc', 'rtp', 'hub', 'signaling', 'sfu', 'access', 'webhooks', 'admin', 'metrics', 'shutdown', 'log'])
+    expect(Object.keys(effective)).toEqual(['rtmp', 'mix', 'record', 'hls', 'srt', 'http', 'webrtc', 'rtp', 'hub', 'signaling', 'sfu', 'access', 'webhooks', 'admin', 'metrics', 'shutdown', 'log', 'cluster'])
     expect(effective.access).toEqual({ policy: 'jwt', token: { secret: '<redacted>' }, jwt: { secret: '<redacted>' } })
     expect(effective.admin.token).toBe('<redacted>')
     expect(effective.rtp.relaySecret).toBe('<redacted>')

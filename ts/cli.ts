@@ -45,6 +45,11 @@ Options:
                        (default: http.host)
   --relay-secret <s>   rtp.relaySecret: shared secret that authorizes relay links between
                        nodes (also SLUICE_RELAY_SECRET); relays are refused without it
+  --redis <url>        cluster.redis.url: join a cluster whose stream registry is this
+                       Redis (redis://[:password@]host:6379, rediss:// for TLS); needs
+                       --relay-secret, the same on every node
+  --node-id <id>       cluster.nodeId: this node's id in the registry (default
+                       hostname-pid)
   --merge-write-ms <n> rtmp.playerMergeWriteMs: merge RTMP players' writes for up to n ms
                        (default 50; 0: one event-loop turn, the lowest latency, about 1.4x
                        the CPU)
@@ -102,6 +107,8 @@ const FLAG_KEYS: Record<string, string[][]> = {
   'rtp-host': [['rtp', 'host']],
   'relay-secret': [['rtp', 'relaySecret']],
   'merge-write-ms': [['rtmp', 'playerMergeWriteMs']],
+  redis: [['cluster', 'redis', 'url']],
+  'node-id': [['cluster', 'nodeId']],
 }
 
 function fail(message: string, status = 2): never {
@@ -191,6 +198,8 @@ async function serve(args: string[]): Promise<void> {
       'rtp-host': { type: 'string' },
       'relay-secret': { type: 'string' },
       'merge-write-ms': { type: 'string' },
+      redis: { type: 'string' },
+      'node-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     HELP,

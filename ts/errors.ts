@@ -159,3 +159,17 @@ export function mixErrorFrom(error: unknown): MixError {
   const m = /^([A-Z_]+): (.*)$/s.exec(message)
   return m ? new MixError(m[1]!, m[2]!) : new MixError('MIX_FAILED', message)
 }
+
+/**
+ * The cluster (ts/cluster) cannot serve a request: `CLUSTER_UNAVAILABLE` (the registry, Redis,
+ * is unreachable: streams held on other nodes cannot be located until it returns; local streams
+ * are served), `CLUSTER_LINK_FAILED` (the node holding a stream could not be linked to).
+ */
+export class ClusterError extends SluiceError {}
+
+/** `CLUSTER_UNAVAILABLE`: the registry (Redis) is unreachable or failed a call. */
+export class ClusterUnavailableError extends ClusterError {
+  constructor(message: string) {
+    super('CLUSTER_UNAVAILABLE', message)
+  }
+}

@@ -43,6 +43,7 @@ import { serveClientsApi } from './http/clients-api'
 import { drain, type DrainResult } from './drain'
 import { serveMetrics } from './metrics/metrics'
 import { serveDashboard } from './http/dashboard-page'
+import { ClusterService, clusterHost } from './cluster/service'
 
 /** `new Sluice(options)`: the config file's shape (every key optional) and code-only plugs. */
 export interface SluiceOptions extends Omit<SluiceConfigInput, 'signaling'> {
@@ -92,6 +93,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
   readonly access: AccessControl
   /** Every connected publisher and player, of every protocol. */
   readonly clients: ClientRegistry
+  /** The cluster node (registry, edge links, placement) when `cluster.redis` is set, else null. */
+  readonly cluster: ClusterService | null
   /** The SFU of `sfu` rooms, unless disabled or replaced (`sfu.enabled`, `signaling.sfu`). */
   sfu: RoomSfu | null = null
   readonly log: Logger
@@ -113,6 +116,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
       access: config.access,
       webhooks: config.webhooks,
       log: this.log,
+      nodeSecret: config.rtp.relaySecret,
       ask: (request) => {
         const listeners = this.listeners(request.action) as ((r: AccessRequest) => void)[]
         if (listeners.length === 0) return false
@@ -129,10 +133,13 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     const webrtc = { ...config.webrtc }
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
     this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
-    this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host }, ctx)
+    // in a cluster, relay offers must name an address other nodes reach (not loopback)
+    const advertisedHost = config.rtp.advertisedHost ?? (config.cluster.redis ? clusterHost(config) : null)
+    this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host, advertisedHost }, ctx)
     this.srt.serveApi(this.http, config.rtp.allowedDestinations)
     this.rtmpLinks = new RtmpLinks(this.hub, this.log, this.clients, config.rtmp)
     this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
+    this.cluster = config.cluster.redis ? new ClusterService({ hub: this.hub, http: this.http, rtp: this.rtpService, rtmpLinks: this.rtmpLinks, clients: this.clients, log: this.log, config }) : null
     this.mixes = new MixService(this.hub, this.log, this.rtmpLinks, config.mix)
     this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
     this.hls = new HlsService(this.hub, this.http, this.log, config.hls, this.access)
@@ -179,6 +186,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
       await this.rtmp.listen()
       await this.srt.listen()
       await this.http.listen()
+      await this.cluster?.start()
     } catch (error) {
       await this.close()
       throw error
@@ -207,6 +215,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     if (this.#closed) return
     this.#closed = true
     this.eventLoopDelay.disable()
+    await this.cluster?.close()
     this.rtpService.close()
     this.mixes.close()
     await this.recordings.close()

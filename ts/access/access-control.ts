@@ -1,7 +1,8 @@
 /**
  * The one access decision of every protocol. `check()` is asked for every publish and every play
  * (RTMP, HTTP-FLV, WHIP, WHEP, signaling joins, RTP ingest, relay links) and answers in order:
- * 1. the built-in policy (`access.policy`; skipped for `trusted` requests),
+ * 1. the built-in policy (`access.policy`; skipped for `trusted` requests and for other nodes of
+ *    the cluster, whose credential is a token signed with the relay secret),
  * 2. the `on_publish` / `on_play` webhook, when configured,
  * 3. the application's listeners (`sluice.on('publish' | 'play')`), when there are any: the
  *    first `accept()`/`reject()` wins; a throwing listener refuses (logged); no answer within
@@ -13,6 +14,7 @@ import type { Logger } from '../log'
 import { createPolicy, type AccessPolicy } from './policy'
 import { AccessRequest, type AccessAction, type AccessRefusal, type AccessRequestInit, type ClientProtocol } from './request'
 import { askWebhook } from './webhooks'
+import { verifyToken } from './signed-token'
 
 /** Asks the application: calls its listeners with the request; returns false when it has none. */
 export type AskApplication = (request: AccessRequest) => boolean
@@ -24,6 +26,12 @@ export interface AccessControlOptions {
   ask?: AskApplication
   /** Ms the application has to answer a request. Default 10 000. */
   answerTimeoutMs?: number
+  /**
+   * The relay secret (`rtp.relaySecret`): a credential that is a signed token
+   * (ts/access/signed-token.ts) made with it, for the request's action and stream, comes from
+   * another node of the cluster (an RTMP pull between nodes) and is trusted. Null: none are.
+   */
+  nodeSecret?: string | null
 }
 
 /** Decisions taken, for `/metrics`: `protocol|action|result` → count. */
@@ -36,6 +44,7 @@ export class AccessControl {
   readonly #log: Logger
   readonly #ask: AskApplication | undefined
   readonly #answerTimeoutMs: number
+  readonly #nodeSecret: string | null
 
   constructor(options: AccessControlOptions) {
     this.policy = createPolicy(options.access)
@@ -43,6 +52,13 @@ export class AccessControl {
     this.#log = options.log.child({ component: 'access' })
     this.#ask = options.ask
     this.#answerTimeoutMs = options.answerTimeoutMs ?? 10_000
+    this.#nodeSecret = options.nodeSecret ?? null
+  }
+
+  /** True when the request carries a node token (see `nodeSecret`). */
+  #fromNode(request: AccessRequest): boolean {
+    if (!this.#nodeSecret || !request.credential) return false
+    return verifyToken(this.#nodeSecret, request.credential, request.action, `${request.app}/${request.stream}`) === null
   }
 
   /** Decides a request: null accepts, an `AccessRefusal` refuses. Never throws. */
@@ -62,7 +78,7 @@ export class AccessControl {
   }
 
   async #decide(request: AccessRequest): Promise<AccessRefusal | null> {
-    if (!request.trusted) {
+    if (!request.trusted && !this.#fromNode(request)) {
       const refusal = await this.policy.decide(request)
       if (refusal) return refusal
     }

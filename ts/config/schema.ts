@@ -372,6 +372,48 @@ export const hlsSchema = z.strictObject({
   idleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(30_000),
 })
 
+export const clusterSchema = z.strictObject({
+  /**
+   * The Redis server of the stream registry (ts/cluster): nodes, their load, which node holds
+   * which stream. Null (default): no cluster, this node serves only what is published on it.
+   */
+  redis: z.strictObject({
+    /** `redis://[user:password@]host:6379[/db]`, or `rediss://` for TLS. */
+    url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+    /** Password (AUTH), when not in the URL. Default null. */
+    password: z.string().min(1).nullable().default(null),
+    /** TLS even with a `redis://` URL. Default false. */
+    tls: z.boolean().default(false),
+    /** PEM file of the CA that signed the Redis server's certificate (TLS). Default: Node's CAs. */
+    caFile: z.string().min(1).nullable().default(null),
+    /** Prefix of every key and of the event channel. Default `sluice:`. */
+    keyPrefix: z.string().max(64).default('sluice:'),
+  }).nullable().default(null),
+  /** This node's id in the registry (letters, digits, `._-`). Default: host name and process id. */
+  nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-" (at most 64)').nullable().default(null),
+  /** Addresses other nodes and redirected clients reach this node at. */
+  advertise: z.strictObject({
+    /** Base URL of this node's HTTP server (`http://10.0.0.2:8000`). Default: `http://` `rtp.advertisedHost` (or the first non-internal IPv4 address) `:http.port`. */
+    http: z.string().regex(/^https?:\/\/[^/]+$/, 'http(s)://host:port, no path').nullable().default(null),
+    /** `rtmp://host:port` (RTMP pulls between nodes, for codecs relay links do not carry). Default: the HTTP host and `rtmp.port`. */
+    rtmp: z.string().regex(/^rtmps?:\/\/[^/]+$/, 'rtmp(s)://host:port, no path').nullable().default(null),
+  }).prefault({}),
+  /** Ms between heartbeats (this node's record, load, streams and rooms rewritten). Default 1000. */
+  heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
+  /** Ms a node's entries live without a heartbeat (at least 2 heartbeats): a dead node's streams vanish this long after it died. Default 3000. */
+  ttlMs: z.number().int().min(200).max(600_000).default(3000),
+  /** An edge's link to another node closes this long after its last local player left, ms. Default 10 000. */
+  idleMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  /**
+   * Placement: past either limit this node redirects new WHEP viewers and WHIP publishers
+   * (HTTP 307, RFC 9725 §4.5) to the least loaded node below its own limits. Null: no limit.
+   * Default null.
+   */
+  maxViewers: z.number().int().min(0).nullable().default(null),
+  /** CPU limit for placement, cores (1.5 = one and a half cores busy). Default null. */
+  maxCpu: z.number().positive().nullable().default(null),
+})
+
 export const configSchema = z.strictObject({
   rtmp: rtmpSchema.prefault({}),
   mix: mixSchema.prefault({}),
@@ -390,6 +432,7 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema.prefault({}),
   shutdown: shutdownSchema.prefault({}),
   log: logSchema.prefault({}),
+  cluster: clusterSchema.prefault({}),
 })
 
 /** The effective settings, every default filled in. */
@@ -404,6 +447,7 @@ export const checkedConfigSchema = configSchema.superRefine((c, ctx) => {
   if (c.access.policy === 'webhook' && !c.webhooks.onPublish && !c.webhooks.onPlay) {
     ctx.addIssue({ code: 'custom', path: ['webhooks'], message: 'policy "webhook" needs webhooks.onPublish or webhooks.onPlay' })
   }
+  if (c.cluster.ttlMs < 2 * c.cluster.heartbeatMs) ctx.addIssue({ code: 'custom', path: ['cluster', 'ttlMs'], message: 'ttlMs must be at least twice heartbeatMs' })
   const { portRangeBegin: b, portRangeEnd: e } = c.webrtc
   if ((b === undefined) !== (e === undefined) || (b !== undefined && e !== undefined && b > e)) {
     ctx.addIssue({ code: 'custom', path: ['webrtc', 'portRangeEnd'], message: 'portRangeBegin and portRangeEnd go together, begin <= end' })

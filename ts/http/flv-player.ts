@@ -25,6 +25,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream, Subscriber } from '../hub/stream'
+import { ClusterError } from '../errors'
 import type { MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { HttpServer } from './server'
@@ -222,8 +223,14 @@ async function admit(ctx: FlvContext, t: FlvTransport, id: string, app: string, 
     credential: httpCredential(req, url), query: url.searchParams, clientId: id,
   })
   if (refusal) return { refusal: { status: refusal.status, reason: `play refused: ${refusal.reason}` } }
-  const stream = ctx.hub.get(app, name)
-  if (!stream?.isLive) return { refusal: { status: 404, reason: `stream ${app}/${name} is not live` } }
+  let stream: Stream | undefined
+  try {
+    stream = await ctx.hub.demand(app, name)
+  } catch (error) {
+    if (error instanceof ClusterError) return { refusal: { status: 503, reason: error.message } }
+    throw error
+  }
+  if (!stream) return { refusal: { status: 404, reason: `stream ${app}/${name} is not live` } }
   return { stream }
 }
 

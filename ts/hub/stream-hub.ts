@@ -17,6 +17,8 @@ export interface StreamHubOptions {
   publisherTimeoutMs?: number
   /** As `publisherTimeoutMs` before the first media of a publisher. Default 20 000. */
   firstMediaTimeoutMs?: number
+  /** Ms `demand()` waits for a stream fetched on demand to go live. Default 5000. */
+  demandTimeoutMs?: number
   log?: Logger
 }
 
@@ -24,9 +26,34 @@ export interface StreamHubOptions {
 export interface HubObserver {
   /** A publisher attached to `stream`. */
   published?(stream: Stream): void
-  /** A subscriber joined `stream` while it has no publisher (an on-demand pull may start). */
-  demanded?(stream: Stream): void
+  /**
+   * A subscriber joined `stream` while it has no publisher: an on-demand pull or a cluster link
+   * may start. Returns true when this observer is fetching the stream (`StreamHub.demand` waits
+   * for it then), or an error saying why it cannot (`StreamHub.demand` throws it when nobody
+   * else fetches the stream).
+   */
+  demanded?(stream: Stream): boolean | Error | void
+  /** `stream`'s publisher left (its subscribers may stay, waiting for the next one). */
+  unpublished?(stream: Stream, publisher: Publisher): void
 }
+
+/** A subscriber that only holds a stream while `StreamHub.demand` waits for it to go live. */
+class DemandWaiter implements Subscriber {
+  readonly id: string
+  readonly #live: () => void
+  constructor(id: string, live: () => void) {
+    this.id = id
+    this.#live = live
+  }
+  onPublish(): void {
+    this.#live()
+  }
+  onUnpublish(): void {}
+  onMetadata(): void {}
+  onFrame(): void {}
+}
+
+let nextWaiter = 1
 
 export class StreamHub {
   readonly #streams = new Map<string, Stream>()
@@ -99,9 +126,19 @@ export class StreamHub {
     return stream
   }
 
-  /** Starts publishing. Throws `StreamBusyError` (`PUBLISH_BAD_NAME`) when the name is live. */
+  /**
+   * Starts publishing. Throws `StreamBusyError` (`PUBLISH_BAD_NAME`) when the name is live. A
+   * `replaceable` publisher (a cluster link) is closed first when `publisher` is not one: a
+   * publisher who moved to this node takes its stream over; the players stay.
+   */
   publish(app: string, name: string, publisher: Publisher): Stream {
     const stream = this.#getOrCreate(app, name)
+    const current = stream.publisher
+    if (current?.replaceable && !publisher.replaceable) {
+      this.#options.log?.info({ stream: stream.key, link: current.id, publisher: publisher.id }, 'a local publisher replaces the cluster link')
+      this.unpublish(stream, current)
+      current.close(`replaced by a local publisher (${publisher.protocol})`)
+    }
     if (stream.publisher) {
       throw new StreamBusyError(stream.key)
     }
@@ -116,9 +153,53 @@ export class StreamHub {
     return () => this.#observers.delete(observer)
   }
 
+  /** True when a publisher may take `app/name` now: nobody publishes it, or a cluster link does. */
+  publishable(app: string, name: string): boolean {
+    const p = this.get(app, name)?.publisher
+    return !p || Boolean(p.replaceable)
+  }
+
   unpublish(stream: Stream, publisher: Publisher): void {
+    const was = stream.publisher === publisher
     stream.detachPublisher(publisher)
+    if (was) for (const o of this.#observers) o.unpublished?.(stream, publisher)
     this.#collect(stream)
+  }
+
+  /**
+   * The stream `app/name` once it is live: at once when it is; else, when an observer fetches it
+   * on demand (an RTMP pull rule, a cluster link), after it went live, waiting at most
+   * `timeoutMs` (default `demandTimeoutMs`). Undefined when nobody fetches it or it did not go
+   * live in time; throws the observer's error (`ClusterUnavailableError`: the registry is down)
+   * when the only one that could fetch it cannot. For players
+   * that answer at once (HTTP-FLV, WHEP, LL-HLS, SRT, relay offers); RTMP players subscribe
+   * and wait.
+   */
+  async demand(app: string, name: string, timeoutMs = this.#options.demandTimeoutMs ?? 5000): Promise<Stream | undefined> {
+    const live = this.get(app, name)
+    if (live?.isLive) return live
+    let done!: () => void
+    const wentLive = new Promise<void>((resolve) => (done = resolve))
+    const waiter = new DemandWaiter(`demand-${nextWaiter++}`, () => done())
+    const stream = this.#getOrCreate(app, name)
+    stream.addSubscriber(waiter)
+    let fetching = false
+    let failure: Error | null = null
+    for (const o of this.#observers) {
+      const answer = o.demanded?.(stream)
+      if (answer instanceof Error) failure ??= answer
+      else if (answer) fetching = true
+    }
+    let timer: NodeJS.Timeout | undefined
+    try {
+      if (!fetching && failure) throw failure
+      if (fetching && !stream.isLive) await Promise.race([wentLive, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+    } finally {
+      clearTimeout(timer)
+      this.unsubscribe(stream, waiter)
+    }
+    const now = this.get(app, name)
+    return now?.isLive ? now : undefined
   }
 
   subscribe(app: string, name: string, subscriber: Subscriber): Stream {

@@ -29,6 +29,11 @@ export interface Publisher {
    * publishers, from their RTCP sender reports (RFC 3550 §6.4.1). `Stream.captureTimeMs`.
    */
   readonly captureEpochMs?: number | null
+  /**
+   * A cluster link (a relay or a pull made because local players asked): a local publisher of
+   * the same stream replaces it (`StreamHub.publish` closes it first) instead of being refused.
+   */
+  readonly replaceable?: boolean
 }
 
 /** Who receives a stream. Calls arrive in stream order; a subscriber must never throw. */

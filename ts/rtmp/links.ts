@@ -89,9 +89,14 @@ export class RtmpLinks {
     return push
   }
 
-  #pull(app: string, stream: string, url: RtmpUrl, address: string, idleMs: number | null): RtmpPull {
+  #pull(app: string, stream: string, url: RtmpUrl, address: string, idleMs: number | null, link?: { onEnd: (pull: RtmpPull) => void }): RtmpPull {
     const pull = new RtmpPull(this.#hub, this.#log, this.#clients, {
-      ...this.#common(url, address), id: `rtmp-pull-${nextId++}`, app, stream, idleMs, onEnd: (p) => this.pulls.delete(p.id),
+      ...this.#common(url, address), id: `rtmp-pull-${nextId++}`, app, stream, idleMs,
+      ...(link ? { reconnect: false, replaceable: true } : {}),
+      onEnd: (p) => {
+        this.pulls.delete(p.id)
+        link?.onEnd(p)
+      },
     })
     this.pulls.set(pull.id, pull)
     return pull
@@ -106,6 +111,15 @@ export class RtmpLinks {
     return this.#push(app, name, url, address, null)
   }
 
+  /**
+   * A cluster link over RTMP (ts/cluster: for codecs relay links do not carry): no reconnection
+   * and no idle timer of its own (the cluster makes and ends links), replaceable by a local
+   * publisher; `onEnd` when it ends for any reason. Listed in `/api/pulls`.
+   */
+  createLinkPull(app: string, name: string, url: RtmpUrl, address: string, onEnd: (pull: RtmpPull) => void): RtmpPull {
+    return this.#pull(app, name, url, address, null, { onEnd })
+  }
+
   #onPublished(stream: Stream): void {
     this.#config.pushes.forEach((rule, i) => {
       if (rule.app !== stream.app || (rule.stream && rule.stream !== stream.name)) return
@@ -116,13 +130,15 @@ export class RtmpLinks {
     })
   }
 
-  #onDemanded(stream: Stream): void {
-    if ([...this.pulls.values()].some((p) => p.app === stream.app && p.name === stream.name)) return
+  /** True when a pull of `stream` runs or starts now (a rule matches). */
+  #onDemanded(stream: Stream): boolean {
+    if ([...this.pulls.values()].some((p) => p.app === stream.app && p.name === stream.name)) return true
     const rule = this.#config.pulls.find((r) => r.app === stream.app && (!r.stream || r.stream === stream.name))
-    if (!rule) return
+    if (!rule) return false
     const url = parseRtmpUrl(fill(rule.url, stream.app, stream.name))
     this.#log.info({ stream: stream.key, origin: `${url.tcUrl}/***` }, 'RTMP pull on demand')
     this.#pull(stream.app, stream.name, url, url.host, rule.idleMs)
+    return true
   }
 
   /** The admin routes above. `allowedDestinations`: `rtp.allowedDestinations`. */
@@ -136,7 +152,7 @@ export class RtmpLinks {
     serveLinkRoutes(http, '/api/pulls', 'pull', this.pulls, async (body) => {
       const url = parseRtmpUrl(body.url)
       const { address } = await destinations.check(url.host)
-      if (this.#hub.get(body.app, body.name)?.publisher) return [409, `stream ${body.app}/${body.name} is already published`]
+      if (!this.#hub.publishable(body.app, body.name)) return [409, `stream ${body.app}/${body.name} is already published`]
       return this.#pull(body.app, body.name, url, address, null)
     })
   }

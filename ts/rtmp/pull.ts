@@ -19,6 +19,10 @@ import { redact } from './push'
 export interface RtmpPullOptions extends RtmpLinkOptions {
   /** On demand: ends this long after the stream has no players (and does not reconnect without them). */
   idleMs: number | null
+  /** False: a dropped connection ends the pull (a cluster link, which its owner makes again). Default true. */
+  reconnect?: boolean
+  /** A cluster link: a local publisher of the stream replaces it (`Publisher.replaceable`). */
+  replaceable?: boolean
   onEnd?: (pull: RtmpPull) => void
 }
 
@@ -88,7 +92,10 @@ export class RtmpPull {
   }
 
   #onReady(client: RtmpClient): void {
-    const publisher: Publisher = { id: this.id, protocol: 'rtmp', remoteAddress: `${this.#options.address}:${this.#options.url.port}`, close: (reason) => client.close(reason) }
+    const publisher: Publisher = {
+      id: this.id, protocol: 'rtmp', remoteAddress: `${this.#options.address}:${this.#options.url.port}`, replaceable: this.#options.replaceable ?? false,
+      close: (reason) => client.close(reason),
+    }
     try {
       this.#stream = this.#hub.publish(this.app, this.name, publisher)
     } catch (error) {
@@ -119,7 +126,7 @@ export class RtmpPull {
     if (this.#session) this.#clients.remove(this.#session, reason)
     this.#session = null
     if (this.#closed) return
-    if (this.#options.idleMs !== null && this.#players() === 0) return this.close(reason)
+    if (this.#options.reconnect === false || (this.#options.idleMs !== null && this.#players() === 0)) return this.close(reason)
     const retryInMs = this.#reconnect.schedule(() => this.#connect())
     this.#log.warn({ reason, retryInMs }, 'RTMP pull dropped: connecting again')
   }

@@ -91,3 +91,14 @@ export class DestinationPolicy {
 function pick(addresses: AllowedDestination[], family?: 4 | 6): AllowedDestination {
   return addresses.find((a) => a.family === family) ?? addresses[0]!
 }
+
+const ANYWHERE = new DestinationPolicy(['0.0.0.0/0', '::/0'])
+
+/**
+ * Resolves `host` without the allow-list: for destinations that are not a client's choice (nodes
+ * found in the cluster registry, the operator's own). Throws `HttpRequestError` (400) for a host
+ * that does not resolve.
+ */
+export function resolveDestination(host: string, family?: 4 | 6): Promise<AllowedDestination> {
+  return ANYWHERE.check(host, family)
+}

@@ -60,6 +60,8 @@ export interface IngestOptions {
   sockets: dgram.Socket[]
   /** `rtp` (ffmpeg and other RTP senders) or `relay` (a Sluice node). */
   protocol: string
+  /** A cluster link: a local publisher of the stream replaces it (`Publisher.replaceable`). */
+  replaceable?: boolean
   /** How long a hole is waited for, ms. Default 150. */
   maxDelayMs?: number
   /**
@@ -94,6 +96,7 @@ let nextId = 1
 export class RtpIngest implements Publisher {
   readonly id = `rtp-ingest-${nextId++}`
   readonly protocol: string
+  readonly replaceable: boolean
   remoteAddress = ''
   readonly stream: Stream
   readonly #hub: StreamHub
@@ -118,6 +121,7 @@ export class RtpIngest implements Publisher {
     this.#hub = hub
     this.#options = options
     this.protocol = options.protocol
+    this.replaceable = options.replaceable ?? false
     this.#log = log.child({ ingest: this.id, stream: `${options.app}/${options.name}` })
     const maxDelayMs = options.maxDelayMs ?? 150
     const makeTrack = (kind: 'video' | 'audio', codec: 'H264' | 'AAC', clockRate: number): Track => {

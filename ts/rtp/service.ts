@@ -44,8 +44,8 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
 import { mediaType, readBody, readJson, sendText, type HttpServer } from '../http/server'
-import { HttpRequestError, RequestRejectedError } from '../errors'
-import { DestinationPolicy, type AllowedDestination } from './destinations'
+import { ClusterError, HttpRequestError, RequestRejectedError } from '../errors'
+import { DestinationPolicy, resolveDestination, type AllowedDestination } from './destinations'
 import type { AccessControl } from '../access/access-control'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { normalizeIp } from '../access/address'
@@ -202,12 +202,38 @@ function srtpKey(value: unknown): SdesKey | null {
 }
 
 /** `"app/name"` (already checked by the schema) → `[app, name]`. */
+/**
+ * The live stream for a relay offer, fetched on demand when a cluster link can (an edge of an
+ * edge asking a node that does not hold it yet). Throws 404 when it is not live, 503 when the
+ * cluster registry is down.
+ */
+async function demandOrFail(hub: StreamHub, app: string, name: string): Promise<Stream> {
+  let stream: Stream | undefined
+  try {
+    stream = await hub.demand(app, name)
+  } catch (error) {
+    if (error instanceof ClusterError) throw new HttpError(503, error.message)
+    throw error
+  }
+  if (!stream) throw new HttpError(404, `stream ${app}/${name} is not live`)
+  return stream
+}
+
 function splitStream(value: string): [string, string] {
   const slash = value.indexOf('/')
   return [value.slice(0, slash), value.slice(slash + 1)]
 }
 
-interface RelayLink {
+export interface RelayPullOptions {
+  /** The origin came from the cluster registry (the operator's own nodes): `rtp.allowedDestinations` is not asked. */
+  trusted?: boolean
+  /** A cluster link: a local publisher of the stream replaces it (`Publisher.replaceable`). */
+  replaceable?: boolean
+  /** Testing aid: `IngestOptions.simulateLoss`. */
+  simulateLoss?: number
+}
+
+export interface RelayLink {
   id: string
   origin: string
   stream: string
@@ -289,11 +315,21 @@ export class RtpService {
     return this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host
   }
 
+  /**
+   * The sender of a forwarder: one per stream for plain forwarders (the same packets for every
+   * receiver); one per relay link, so that the link starts with the stream's cached GOP (see
+   * `#startForwarder`) and the edge's first player has a picture at once.
+   */
   #sender(stream: Stream, relay: boolean): RtpSender {
-    const key = `${stream.key}#${relay ? 'relay' : 'plain'}`
+    if (relay) {
+      const sender = new RtpSender(stream, { compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID })
+      this.#hub.subscribe(stream.app, stream.name, sender)
+      return sender
+    }
+    const key = `${stream.key}#plain`
     let sender = this.#senders.get(key)
     if (!sender) {
-      sender = new RtpSender(stream, relay ? { compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID } : {})
+      sender = new RtpSender(stream, {})
       this.#hub.subscribe(stream.app, stream.name, sender)
       this.#senders.set(key, sender)
     }
@@ -323,6 +359,7 @@ export class RtpService {
       this.#log,
     )
     this.forwarders.set(forwarder.id, forwarder)
+    if (relay) for (const frame of stream.gop) forwarder.sender.onFrame(stream, frame)
     return forwarder
   }
 
@@ -455,8 +492,7 @@ export class RtpService {
     this.#authorize(req)
     const body = await readJson(req, offerBody)
     const [app, name] = splitStream(body.stream)
-    const stream = this.#hub.get(app, name)
-    if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
+    const stream = await demandOrFail(this.#hub, app, name)
     const refusal = await this.#ctx.access.check({
       action: 'play', app, stream: name, protocol: 'relay', remoteAddress: normalizeIp(req.socket.remoteAddress),
       credential: null, query: new URLSearchParams(), clientId: 'relay-offer', trusted: true,
@@ -488,10 +524,11 @@ export class RtpService {
   /**
    * Pulls `app/name` from the origin node (`origin`: `http(s)://host:port`) over an SRTP relay
    * link (see the module docs). The origin's host must pass `rtp.allowedDestinations`
-   * (`DestinationRefusedError` otherwise, before anything is bound or sent); rejects with an
+   * (`DestinationRefusedError` otherwise, before anything is bound or sent) unless
+   * `options.trusted` (a node found in the cluster registry); rejects with an
    * `HttpRequestError` (502) when the origin cannot be reached or refuses.
    */
-  async pull(origin: string, app: string, name: string, secret: string, testing: { simulateLoss?: number } = {}): Promise<RelayLink> {
+  async pull(origin: string, app: string, name: string, secret: string, options: RelayPullOptions = {}): Promise<RelayLink> {
     let url: URL
     try {
       url = new URL(origin)
@@ -499,7 +536,7 @@ export class RtpService {
       throw new HttpError(400, `origin ${origin} is not a URL`)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpError(400, 'origin must be an http(s) URL of the origin node')
-    const dest = await this.#destinations.check(url.hostname)
+    const dest = options.trusted ? await resolveDestination(url.hostname) : await this.#destinations.check(url.hostname)
     const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`
     const at = (path: string) => new URL(`${base}${path}`)
     const socket = await bind(this.options.host)
@@ -530,7 +567,8 @@ export class RtpService {
       app, name, video, audio, sockets: [socket], protocol: 'relay',
       srtpIn: createSrtpContext(media, { replayWindow: INGEST_REPLAY_WINDOW }),
       srtpOut: createSrtpContext(feedback),
-      simulateLoss: testing.simulateLoss,
+      simulateLoss: options.simulateLoss,
+      replaceable: options.replaceable,
     })
     const client = this.#ingestClient(ingest, app, name)
     const link: RelayLink = { id: randomUUID(), origin: base, stream: `${app}/${name}`, offerId: answer.id, ingest, createdAt: Date.now() }

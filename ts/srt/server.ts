@@ -19,7 +19,7 @@ import type { SluiceConfig } from '../config/schema'
 import type { AccessControl } from '../access/access-control'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { normalizeIp } from '../access/address'
-import { ListenError } from '../errors'
+import { ClusterError, ListenError } from '../errors'
 import { parseStreamId, type SrtStreamRequest } from './stream-id'
 import { SrtPublisher } from './publisher'
 import { SrtPlayer } from './player'
@@ -106,7 +106,7 @@ export class SrtServer {
         const common = { app: body.app, stream: body.name, target: { ...target, ...allowed }, latencyMs: this.#config.latencyMs }
         let link: SrtPull | SrtPush
         if (kind === 'pulls') {
-          if (this.#hub.get(body.app, body.name)?.publisher) return [409, `stream ${body.app}/${body.name} is already published`]
+          if (!this.#hub.publishable(body.app, body.name)) return [409, `stream ${body.app}/${body.name} is already published`]
           link = new SrtPull(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-pull-${nextId++}`, maxAccessUnitBytes: this.#config.maxAccessUnitBytes })
         } else {
           link = new SrtPush(this.#hub, this.#log, this.#ctx.clients, { ...common, id: `srt-push-${nextId++}`, queuePackets: this.#config.playerQueuePackets })
@@ -241,8 +241,16 @@ export class SrtServer {
     })
     if (this.#closed) return
     if (refusal) return answer(false, refusal.status === 401 ? REJECT.unauthorized : REJECT.forbidden)
-    const stream = this.#hub.get(request.app, request.stream)
-    if (request.action === 'publish' && stream?.publisher) {
+    let stream
+    try {
+      stream = request.action === 'play' ? await this.#hub.demand(request.app, request.stream) : this.#hub.get(request.app, request.stream)
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error
+      this.#log.info({ session, stream: `${request.app}/${request.stream}`, reason: error.message }, 'SRT play refused: the cluster cannot locate the stream')
+      stream = undefined
+    }
+    if (this.#closed) return
+    if (request.action === 'publish' && !this.#hub.publishable(request.app, request.stream)) {
       this.#log.info({ session, stream: `${request.app}/${request.stream}` }, 'SRT publish refused: the stream is already published')
       return answer(false, REJECT.conflict)
     }

@@ -15,6 +15,7 @@ import type http from 'node:http'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
+import { ClusterError } from '../errors'
 import type { HttpServer } from '../http/server'
 import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
@@ -133,8 +134,14 @@ export class WhepEndpoint {
       credential: httpCredential(req, url), query: url.searchParams, clientId: `whep-${id}`,
     })
     if (refusal) return fail(refusal.status, `play refused: ${refusal.reason}`)
-    const stream = this.#hub.get(app, name)
-    if (!stream?.isLive) return fail(404, `stream ${app}/${name} is not live`)
+    let stream
+    try {
+      stream = await this.#hub.demand(app, name)
+    } catch (error) {
+      if (error instanceof ClusterError) return fail(503, error.message)
+      throw error
+    }
+    if (!stream) return fail(404, `stream ${app}/${name} is not live`)
     let parsed
     try {
       parsed = parseSdp(offer)

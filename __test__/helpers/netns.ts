@@ -67,3 +67,61 @@ export function createVethNamespace(tag: string, second: number): VethNamespace 
   v.inNs('ip', ['link', 'set', 'lo', 'up'])
   return v
 }
+
+export interface BridgedNamespaces {
+  /** The bridge's address in the root namespace (Redis, ffmpeg and Chromium reach the nodes from it). */
+  rootIp: string
+  /** One per namespace: its name and address (all on one /24 behind the bridge). */
+  nodes: { ns: string; ip: string }[]
+  /** Runs `cmd` inside namespace `i` as a child process (see `spawn`). */
+  prefix(i: number): string[]
+  /** Deletes the bridge, the pairs and the namespaces (idempotent). */
+  remove(): void
+}
+
+/**
+ * `count` network namespaces `sluice-<tag><i>-<pid>`, each on a veth pair whose root side is a
+ * port of one bridge: they reach each other and the root namespace (the bridge has
+ * `10.<second>.<n>.1`, namespace i `10.<second>.<n>.<10 + i>`, a /24, n random in 1–250) with no
+ * forwarding in the root namespace. Needs root and `ip`.
+ */
+export function createBridgedNamespaces(tag: string, second: number, count: number): BridgedNamespaces {
+  const n = 1 + Math.floor(Math.random() * 250)
+  const sh = (args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+  const quiet = (args: string[]) => {
+    try {
+      sh(args)
+    } catch {
+      // absent: nothing to remove
+    }
+  }
+  const bridge = `${tag}br${n}`
+  const nodes = Array.from({ length: count }, (_, i) => ({ ns: `sluice-${tag}${i}-${process.pid}`, ip: `10.${second}.${n}.${10 + i}`, host: `${tag}${n}h${i}`, inside: `${tag}${n}n${i}` }))
+  const remove = () => {
+    for (const node of nodes) {
+      quiet(['link', 'del', node.host])
+      quiet(['netns', 'del', node.ns])
+    }
+    quiet(['link', 'del', bridge])
+  }
+  remove()
+  sh(['link', 'add', bridge, 'type', 'bridge'])
+  sh(['addr', 'add', `10.${second}.${n}.1/24`, 'dev', bridge])
+  sh(['link', 'set', bridge, 'up'])
+  for (const node of nodes) {
+    sh(['netns', 'add', node.ns])
+    sh(['link', 'add', node.host, 'type', 'veth', 'peer', 'name', node.inside])
+    sh(['link', 'set', node.inside, 'netns', node.ns])
+    sh(['link', 'set', node.host, 'master', bridge])
+    sh(['link', 'set', node.host, 'up'])
+    sh(['netns', 'exec', node.ns, 'ip', 'addr', 'add', `${node.ip}/24`, 'dev', node.inside])
+    sh(['netns', 'exec', node.ns, 'ip', 'link', 'set', node.inside, 'up'])
+    sh(['netns', 'exec', node.ns, 'ip', 'link', 'set', 'lo', 'up'])
+  }
+  return {
+    rootIp: `10.${second}.${n}.1`,
+    nodes: nodes.map(({ ns, ip }) => ({ ns, ip })),
+    prefix: (i) => ['ip', 'netns', 'exec', nodes[i]!.ns],
+    remove,
+  }
+}

@@ -28,6 +28,8 @@ import type { ClusterNode, ClusterRegistry, ClusterStream } from './registry'
 /** Codecs an SRTP relay link carries (ts/rtp/sender.ts); others go over RTMP. */
 const RELAY_VIDEO = new Set([null, 'H264'])
 const RELAY_AUDIO = new Set([null, 'AAC'])
+/** Ms a link stays after its stream's publisher left its node, for the media still on the way. */
+const STREAM_DOWN_DRAIN_MS = 1000
 /** Lifetime of the token an RTMP link presents to the origin, s. */
 const NODE_TOKEN_TTL_S = 24 * 3600
 
@@ -177,10 +179,16 @@ export class EdgeLinks {
     for (const link of [...this.links.values()]) if (link.node === node) link.close(`node ${node} is down`)
   }
 
-  /** The stream's publisher on its node left: the link ends (its players wait for a return). */
+  /**
+   * The stream's publisher on its node left: the link ends a second later (what is still on the
+   * way arrives first); its players wait for a return.
+   */
   streamDown(app: string, name: string, node: string): void {
     const link = this.links.get(`${app}/${name}`)
-    if (link?.node === node) link.close(`the publisher left node ${node}`)
+    if (link?.node !== node) return
+    setTimeout(() => {
+      if (this.links.get(link.key) === link) link.close(`the publisher left node ${node}`)
+    }, STREAM_DOWN_DRAIN_MS).unref()
   }
 
   #tick(): void {

@@ -127,17 +127,14 @@ export class ClusterService {
     }
   }
 
+  /** Announced once its codecs are known, so that edges choose the right kind of link. */
   #published(stream: Stream): void {
-    if (stream.publisher?.replaceable) return
-    const announce = () => {
-      if (stream.publisher && !stream.publisher.replaceable && this.registry.up) {
-        this.registry.announce(this.#record(stream)).catch((error) => this.#log.warn({ stream: stream.key, err: (error as Error).message }, 'cluster: announcing a stream failed'))
-      }
-    }
-    announce()
-    // the codecs are known once the sequence headers came: the record is written again then
-    // (heartbeats also rewrite it), so that edges choose the right kind of link
-    setTimeout(announce, 500).unref()
+    const publisher = stream.publisher
+    if (!publisher || publisher.replaceable) return
+    void stream.codecsKnown().then(() => {
+      if (stream.publisher !== publisher || !this.registry.up) return
+      this.registry.announce(this.#record(stream)).catch((error) => this.#log.warn({ stream: stream.key, err: (error as Error).message }, 'cluster: announcing a stream failed'))
+    })
   }
 
   #unpublished(stream: Stream, publisher: Publisher): void {

@@ -203,6 +203,21 @@ export class Stream {
     return this.#bitrate
   }
 
+  /**
+   * Resolves once the publisher's codecs are known: both a video and an audio sequence start
+   * came, or one did and `soloMs` passed since the publish (an audio-only or video-only stream),
+   * or `timeoutMs` passed. For what describes a stream's codecs to others (relay offers, the
+   * cluster registry) right after a publish.
+   */
+  async codecsKnown(soloMs = 1000, timeoutMs = 3000): Promise<void> {
+    const start = Date.now()
+    for (;;) {
+      const known = Number(this.#video !== null) + Number(this.#audio !== null)
+      if (!this.isLive || known === 2 || (known === 1 && Date.now() - this.#publishedAt >= soloMs) || Date.now() - start >= timeoutMs) return
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
   get video(): CodecSummary | null {
     return this.#video
   }

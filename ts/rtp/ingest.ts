@@ -114,7 +114,7 @@ export class RtpIngest implements Publisher {
   readonly #nacked = new Set<string>()
   #closed = false
   readonly #timer: NodeJS.Timeout
-  #onClose: ((reason: string) => void) | null = null
+  readonly #onClose: ((reason: string) => void)[] = []
 
   /** Publishes `app/name` into the hub; throws `RequestRejectedError` when it is live. */
   constructor(hub: StreamHub, log: Logger, options: IngestOptions) {
@@ -160,9 +160,9 @@ export class RtpIngest implements Publisher {
     this.#log.info({ protocol: this.protocol, srtp: Boolean(options.srtpIn) }, 'RTP ingest publishing')
   }
 
-  /** Called once when the session ends (unpublished, idle, closed). */
+  /** Adds a listener called once when the session ends (unpublished, idle, closed). */
   onClose(listener: (reason: string) => void): void {
-    this.#onClose = listener
+    this.#onClose.push(listener)
   }
 
   stats(): IngestStats {
@@ -275,7 +275,7 @@ export class RtpIngest implements Publisher {
       }
     }
     this.#log.info({ reason, stats: this.stats() }, 'RTP ingest closed')
-    this.#onClose?.(reason)
+    for (const listener of this.#onClose) listener(reason)
   }
 }
 

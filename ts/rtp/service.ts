@@ -500,6 +500,8 @@ export class RtpService {
     if (refusal) throw new HttpError(refusal.status, `relay refused: ${refusal.reason}`)
     const media = srtpKey(body.media)
     const feedback = srtpKey(body.feedback)
+    await stream.codecsKnown() // an offer right after the publish (a cluster edge following its stream) waits for the sequence starts
+    if (!stream.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
     const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: body.port }, media!, feedback!)
     const codecs = f.sender.codecs
     json(res, 201, {

@@ -131,15 +131,17 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.srt = new SrtServer(this.hub, this.log, config.srt, ctx)
     this.http = new HttpServer(this.hub, this.log, { ...config.http, adminToken: config.admin.token })
     const webrtc = { ...config.webrtc }
-    this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, ctx)
-    this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, ctx)
+    const webrtcCtx = { ...ctx, placement: async () => (this.cluster ? this.cluster.placement() : null) }
+    this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, webrtcCtx)
+    this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, webrtcCtx)
     // in a cluster, relay offers must name an address other nodes reach (not loopback)
     const advertisedHost = config.rtp.advertisedHost ?? (config.cluster.redis ? clusterHost(config) : null)
     this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host, advertisedHost }, ctx)
     this.srt.serveApi(this.http, config.rtp.allowedDestinations)
     this.rtmpLinks = new RtmpLinks(this.hub, this.log, this.clients, config.rtmp)
     this.rtmpLinks.serveApi(this.http, config.rtp.allowedDestinations)
-    this.cluster = config.cluster.redis ? new ClusterService({ hub: this.hub, http: this.http, rtp: this.rtpService, rtmpLinks: this.rtmpLinks, clients: this.clients, log: this.log, config }) : null
+    const ports = () => ({ http: this.http.port, rtmp: this.rtmp.port, srt: config.srt.enabled ? this.srt.port : null })
+    this.cluster = config.cluster.redis ? new ClusterService({ ports, hub: this.hub, http: this.http, rtp: this.rtpService, rtmpLinks: this.rtmpLinks, clients: this.clients, log: this.log, config }) : null
     this.mixes = new MixService(this.hub, this.log, this.rtmpLinks, config.mix)
     this.mixes.serveApi(this.http, config.rtp.allowedDestinations)
     this.hls = new HlsService(this.hub, this.http, this.log, config.hls, this.access)
@@ -154,7 +156,8 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
     const ice = { iceServers: config.webrtc.iceServers, bindAddress: config.webrtc.bindAddress, portRangeBegin: config.webrtc.portRangeBegin, portRangeEnd: config.webrtc.portRangeEnd }
     const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice, mix: { ...config.mix } }, (created) => (this.sfu = created)) : undefined)
-    this.signaling = new SignalingServer(this.http, this.log, { ...config.signaling, iceServers: ice.iceServers, sfu, app: config.sfu.app }, ctx)
+    const rooms = this.cluster ? { locate: async (name: string) => (await this.cluster!.roomNode(name))?.http ?? null, closed: (name: string) => this.cluster!.roomClosed(name) } : undefined
+    this.signaling = new SignalingServer(this.http, this.log, { ...config.signaling, iceServers: ice.iceServers, sfu, app: config.sfu.app }, { ...ctx, rooms })
     this.http.route('GET', /^\/api\/sfu$/, (_req, res) => {
       const body = JSON.stringify(this.sfu?.stats() ?? { rooms: [] })
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })

@@ -58,7 +58,8 @@ export class EdgeLinks {
   readonly links = new Map<string, EdgeLink>()
   /** Links made and ended, for `/metrics`. */
   readonly counts = { opened: 0, closed: 0, failed: 0 }
-  readonly #pending = new Set<string>()
+  /** Links being made, by stream: resolves true when the link is up. */
+  readonly #pending = new Map<string, Promise<boolean>>()
   /** Earliest next attempt per stream (Unix ms), after a failed one. */
   readonly #nextAttempt = new Map<string, number>()
   readonly #idleSince = new Map<string, number>()
@@ -89,40 +90,53 @@ export class EdgeLinks {
 
   /**
    * A local subscriber wants `app/name`, which has no publisher here: links it unless a link is
-   * up or being made. False when the registry is down (nothing can be located).
+   * up or being made. Resolves true once the link is up, false when no node holds the stream or
+   * the link failed; null when the registry is down (nothing can be located).
    */
-  want(app: string, name: string): boolean {
+  want(app: string, name: string): Promise<boolean> | null {
     const key = `${app}/${name}`
-    if (this.links.has(key) || this.#pending.has(key)) return true
-    if (!this.#registry.up) return false
-    void this.#link(app, name)
-    return true
+    if (this.links.has(key)) return Promise.resolve(true)
+    if (!this.#registry.up && !this.#pending.has(key)) return null
+    return this.#link(app, name)
   }
 
-  async #link(app: string, name: string, at?: { stream: ClusterStream; node: ClusterNode }): Promise<void> {
+  /** Links `app/name` (one attempt at a time per stream); resolves true when the link is up. */
+  #link(app: string, name: string): Promise<boolean> {
     const key = `${app}/${name}`
-    if (this.#closed || this.#pending.has(key) || this.links.has(key)) return
-    this.#pending.add(key)
+    if (this.links.has(key)) return Promise.resolve(true)
+    const pending = this.#pending.get(key)
+    if (pending) return pending
+    if (this.#closed) return Promise.resolve(false)
+    const attempt = this.#attempt(app, name).finally(() => this.#pending.delete(key))
+    this.#pending.set(key, attempt)
+    return attempt
+  }
+
+  async #attempt(app: string, name: string): Promise<boolean> {
+    const key = `${app}/${name}`
     try {
-      const found = at ?? (await this.#registry.lookup(app, name))
+      const found = await this.#registry.lookup(app, name)
       if (!found || found.node.id === this.#options.nodeId) {
         this.#nextAttempt.set(key, Date.now() + 1000)
-        return
+        return false
       }
-      if (!this.#hub.publishable(app, name) || this.#hub.get(app, name)?.isLive) return // published here meanwhile
+      if (!this.#hub.publishable(app, name) || this.#hub.get(app, name)?.isLive) return false // published here meanwhile
       const link = await this.#open(found.stream, found.node)
-      if (this.#closed) return link.close('cluster closing')
+      if (this.#closed) {
+        link.close('cluster closing')
+        return false
+      }
       this.links.set(key, link)
       this.#idleSince.delete(key)
       this.#nextAttempt.delete(key)
       this.counts.opened++
       this.#log.info({ stream: key, node: link.node, kind: link.kind }, 'cluster link up')
+      return true
     } catch (error) {
       this.counts.failed++
       this.#nextAttempt.set(key, Date.now() + 2000)
       this.#log.warn({ stream: key, err: (error as Error).message }, 'cluster link failed: retrying while players wait')
-    } finally {
-      this.#pending.delete(key)
+      return false
     }
   }
 

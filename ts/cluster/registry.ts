@@ -271,9 +271,11 @@ export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]
     return (await this.#scan(`${this.#options.keyPrefix}node:*`)).map((t) => JSON.parse(t) as ClusterNode)
   }
 
-  /** Every published stream of the cluster. */
+  /** Every published stream of the cluster whose node is up (stale records are left out). */
   async streams(): Promise<ClusterStream[]> {
-    return (await this.#scan(`${this.#options.keyPrefix}stream:*`)).map((t) => JSON.parse(t) as ClusterStream)
+    const [records, nodes] = await Promise.all([this.#scan(`${this.#options.keyPrefix}stream:*`), this.nodes()])
+    const up = new Set(nodes.map((n) => n.id))
+    return records.map((t) => JSON.parse(t) as ClusterStream).filter((s) => up.has(s.node))
   }
 
   /**

@@ -28,6 +28,8 @@ import { EdgeLinks } from './edge-links'
 import { LoadMeter } from './load'
 
 export interface ClusterDeps {
+  /** The ports bound (known after listening: a configured 0 picks one). */
+  ports: () => { http: number; rtmp: number | null; srt: number | null }
   hub: StreamHub
   http: HttpServer
   rtp: RtpService
@@ -44,7 +46,7 @@ export class ClusterService {
   readonly #deps: ClusterDeps
   readonly #config: SluiceConfig['cluster']
   readonly #log: Logger
-  readonly #advertise: { http: string; rtmp: string | null; srt: string | null }
+  #advertise: { http: string; rtmp: string | null; srt: string | null }
   readonly #load: LoadMeter
   readonly #startedAt = Date.now()
   readonly #rooms = new Set<string>()
@@ -62,7 +64,7 @@ export class ClusterService {
     this.#config = config.cluster
     this.nodeId = config.cluster.nodeId ?? `${os.hostname()}-${process.pid}`
     this.#log = deps.log.child({ component: 'cluster', node: this.nodeId })
-    this.#advertise = advertisedAddresses(config)
+    this.#advertise = advertisedAddresses(config, { http: config.http.port, rtmp: config.rtmp.port, srt: config.srt.enabled ? config.srt.port : null })
     this.#load = new LoadMeter(deps.clients)
     this.registry = new ClusterRegistry({ ...redis, ttlMs: config.cluster.ttlMs }, deps.log)
     this.edges = new EdgeLinks(deps.hub, this.registry, deps.rtp, deps.rtmpLinks, deps.log, {
@@ -88,6 +90,7 @@ export class ClusterService {
 
   /** Connects to Redis (resolves at once; reconnects on its own) and starts the heartbeats. */
   async start(): Promise<void> {
+    this.#advertise = advertisedAddresses(this.#deps.config, this.#deps.ports())
     await this.registry.connect()
     this.#timer = setInterval(() => void this.#heartbeat(), this.#config.heartbeatMs)
     this.#timer.unref()
@@ -142,8 +145,9 @@ export class ClusterService {
     this.registry.withdraw(stream.app, stream.name, this.nodeId).catch((error) => this.#log.warn({ stream: stream.key, err: (error as Error).message }, 'cluster: withdrawing a stream failed'))
   }
 
-  #demanded(stream: Stream): boolean | Error {
-    if (this.edges.want(stream.app, stream.name)) return true
+  #demanded(stream: Stream): Promise<boolean> | Error {
+    const search = this.edges.want(stream.app, stream.name)
+    if (search) return search
     return new ClusterUnavailableError(`stream ${stream.key} is not on this node and the cluster registry (Redis) is unreachable to locate it`)
   }
 
@@ -215,15 +219,15 @@ export class ClusterService {
   }
 }
 
-/** `cluster.advertise` with its defaults filled in. */
-function advertisedAddresses(config: SluiceConfig): { http: string; rtmp: string | null; srt: string | null } {
+/** `cluster.advertise` with its defaults filled in (`ports`: the bound ones). */
+function advertisedAddresses(config: SluiceConfig, ports: { http: number; rtmp: number | null; srt: number | null }): { http: string; rtmp: string | null; srt: string | null } {
   const host = clusterHost(config)
-  const http = config.cluster.advertise.http ?? `http://${host}:${config.http.port}`
+  const http = config.cluster.advertise.http ?? `http://${host}:${ports.http}`
   const httpHost = new URL(http).hostname
   return {
     http,
-    rtmp: config.cluster.advertise.rtmp ?? `rtmp://${httpHost}:${config.rtmp.port}`,
-    srt: config.srt.enabled ? `${httpHost}:${config.srt.port}` : null,
+    rtmp: config.cluster.advertise.rtmp ?? (ports.rtmp === null ? null : `rtmp://${httpHost}:${ports.rtmp}`),
+    srt: ports.srt === null ? null : `${httpHost}:${ports.srt}`,
   }
 }
 

@@ -234,6 +234,8 @@ function onMessage(m) {
     case 'error':
       state.errors.push(m)
       status(m.code + ': ' + m.message, true)
+      // a cluster pins each SFU/MCU room to one node: the page moves there and joins again
+      if (m.code === 'ROOM_ELSEWHERE' && m.redirect) location.href = m.redirect + location.pathname + location.search
       break
   }
 }

@@ -29,10 +29,11 @@ export interface HubObserver {
   /**
    * A subscriber joined `stream` while it has no publisher: an on-demand pull or a cluster link
    * may start. Returns true when this observer is fetching the stream (`StreamHub.demand` waits
-   * for it then), or an error saying why it cannot (`StreamHub.demand` throws it when nobody
-   * else fetches the stream).
+   * for it then), a promise of whether it found the stream to fetch (false ends the wait at
+   * once), or an error saying why it cannot (`StreamHub.demand` throws it when nobody else
+   * fetches the stream).
    */
-  demanded?(stream: Stream): boolean | Error | void
+  demanded?(stream: Stream): boolean | Promise<boolean> | Error | void
   /** `stream`'s publisher left (its subscribers may stay, waiting for the next one). */
   unpublished?(stream: Stream, publisher: Publisher): void
 }
@@ -185,15 +186,22 @@ export class StreamHub {
     stream.addSubscriber(waiter)
     let fetching = false
     let failure: Error | null = null
+    const searches: Promise<boolean>[] = []
     for (const o of this.#observers) {
       const answer = o.demanded?.(stream)
       if (answer instanceof Error) failure ??= answer
+      else if (answer instanceof Promise) searches.push(answer.catch(() => false))
       else if (answer) fetching = true
     }
     let timer: NodeJS.Timeout | undefined
     try {
-      if (!fetching && failure) throw failure
-      if (fetching && !stream.isLive) await Promise.race([wentLive, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+      if (!fetching && searches.length === 0 && failure) throw failure
+      if ((fetching || searches.length > 0) && !stream.isLive) {
+        const waits = [wentLive, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]
+        // every search came back empty-handed (and nobody else fetches): no need to wait longer
+        if (!fetching) waits.push(Promise.all(searches).then((found) => new Promise<void>((resolve) => (found.some(Boolean) ? undefined : resolve()))))
+        await Promise.race(waits)
+      }
     } finally {
       clearTimeout(timer)
       this.unsubscribe(stream, waiter)

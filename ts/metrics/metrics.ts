@@ -27,6 +27,10 @@
  * | `sluice_viewer_processes` | gauge | | WHEP viewer processes running |
  * | `sluice_viewer_processes_unanswered` | gauge | | viewer processes that did not answer this scrape's stats round within 1 s (busy) |
  * | `sluice_viewer_process_exits_total` | counter | | viewer processes that exited while serving |
+ * | `sluice_cluster_registry_up` | gauge | | with `cluster.redis`: 1 while Redis answers |
+ * | `sluice_cluster_links` | gauge | | streams pulled from other nodes now |
+ * | `sluice_cluster_link_events_total` | counter | `event` | links `opened`, `closed`, `failed` |
+ * | `sluice_cluster_lookups_total` | counter | `result` | registry lookups: `found`, `missing`, `stale`, `unavailable` |
  *
  * plus prom-client's default process metrics on the same registry (`process_cpu_seconds_total`,
  * `process_resident_memory_bytes`, `nodejs_eventloop_lag_*` per scrape interval, heap, GC...),
@@ -193,6 +197,27 @@ export class SluiceMetrics {
       name: 'sluice_viewer_process_exits_total', help: 'Viewer processes that exited while serving viewers.', registers,
       collect() { setCounter(this, [[{}, sluice.whep.pool.processExits]]) },
     })
+    const cluster = sluice.cluster
+    if (cluster) {
+      new Gauge({
+        name: 'sluice_cluster_registry_up', help: 'Whether the cluster registry (Redis) answers: 1 or 0.', registers,
+        collect() { this.set(cluster.registry.up ? 1 : 0) },
+      })
+      new Gauge({
+        name: 'sluice_cluster_links', help: 'Streams this node pulls from other nodes now (one link each).', registers,
+        collect() { this.set(cluster.edges.links.size) },
+      })
+      new Counter({
+        name: 'sluice_cluster_link_events_total', help: 'Links to other nodes opened, closed and failed (could not be made).', labelNames: ['event'], registers,
+        collect() { setCounter(this, Object.entries(cluster.edges.counts).map(([event, n]) => [{ event }, n])) },
+      })
+      new Counter({
+        name: 'sluice_cluster_lookups_total',
+        help: 'Registry lookups of streams not on this node, by result (found; missing: no node has it; stale: its node is gone; unavailable: Redis down).',
+        labelNames: ['result'], registers,
+        collect() { setCounter(this, Object.entries(cluster.registry.lookups).map(([result, n]) => [{ result }, n])) },
+      })
+    }
   }
 
   /** Content type of `scrape()`'s text. */

@@ -102,6 +102,11 @@ export const ErrorCode = {
   SFU_UNAVAILABLE: 'SFU_UNAVAILABLE',
   /** The server has `maxRooms` rooms already. */
   TOO_MANY_ROOMS: 'TOO_MANY_ROOMS',
+  /**
+   * A cluster pins every SFU/MCU room to one node and the room lives on another: the error's
+   * `redirect` is that node's HTTP base URL (`http://host:port`); join there (its `/signaling`).
+   */
+  ROOM_ELSEWHERE: 'ROOM_ELSEWHERE',
   /** The server failed (an `authorize` hook or the SFU threw); logged. */
   INTERNAL: 'INTERNAL',
 } as const
@@ -144,7 +149,7 @@ export type ServerMessage =
   | { type: 'candidate'; from: string; candidate: IceCandidate }
   | { type: 'chat'; from: string; text: string; ts: number }
   | { type: 'pong'; id?: string | number; ts?: number }
-  | { type: 'error'; code: ErrorCode; message: string; id?: string | number }
+  | { type: 'error'; code: ErrorCode; message: string; id?: string | number; redirect?: string }
 
 /** A short readable summary of a zod error for a `BAD_MESSAGE` answer. */
 export function describeIssues(error: z.ZodError): string {

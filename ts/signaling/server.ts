@@ -23,6 +23,12 @@ import type { SfuContext, SfuFactory, SfuHandler, SfuOutgoingMessage, SfuPeer } 
 export interface SignalingContext {
   access: AccessControl
   clients: ClientRegistry
+  /**
+   * A cluster's room placement: `locate(name)` pins a new SFU/MCU room to this node and
+   * resolves null, or resolves the HTTP base URL of the node it is pinned to; `closed(name)`
+   * releases the pin when the room ends here.
+   */
+  rooms?: { locate(name: string): Promise<string | null>; closed(name: string): void }
 }
 
 export interface SignalingOptions {
@@ -271,8 +277,22 @@ export class SignalingServer {
     peer.joining = false
     if (!peer.open) return
     if (denied) return this.#error(peer, ErrorCode.UNAUTHORIZED, `join refused: ${denied.reason}`, msg.id)
-    const late = this.#refusal(msg)
+    let late = this.#refusal(msg)
     if (late) return this.#error(peer, late[0], late[1], msg.id)
+    if (!this.#rooms.has(msg.room) && isServerRoom(msg.mode ?? 'p2p') && this.#ctx.rooms) {
+      const elsewhere = await this.#locate(msg.room)
+      if (!peer.open) return
+      if (elsewhere) {
+        this.#log.info({ peer: peer.id, room: msg.room, node: elsewhere }, 'join sent to the node the room is pinned to')
+        peer.send({ type: 'error', code: ErrorCode.ROOM_ELSEWHERE, message: `room ${msg.room} is on ${elsewhere}: join there`, id: msg.id, redirect: elsewhere })
+        return
+      }
+      late = this.#refusal(msg)
+      if (late) {
+        if (!this.#rooms.has(msg.room)) this.#ctx.rooms.closed(msg.room)
+        return this.#error(peer, late[0], late[1], msg.id)
+      }
+    }
     let room = this.#rooms.get(msg.room)
     if (!room) {
       room = new Room(msg.room, msg.mode ?? 'p2p', msg.capacity ?? null)
@@ -294,6 +314,16 @@ export class SignalingServer {
     peer.send({ type: 'joined', id: msg.id, room: room.name, mode: room.mode, capacity: room.capacity, peerId: peer.id, peers: others, iceServers: this.options.iceServers })
     room.broadcast({ type: 'peer-joined', peer: peer.describe() }, peer)
     if (isServerRoom(room.mode)) this.#callSfu(peer, (sfu, r, p) => sfu.onJoin(r, p))
+  }
+
+  /** The node an SFU/MCU room is pinned to when not this one; this one when the cluster cannot tell (Redis down). */
+  async #locate(name: string): Promise<string | null> {
+    try {
+      return await this.#ctx.rooms!.locate(name)
+    } catch (error) {
+      this.#log.warn({ room: name, err: (error as Error).message }, 'room placement unknown (the cluster registry failed): the room is made here')
+      return null
+    }
   }
 
   /** Why `msg` can't join now, or null. */
@@ -319,7 +349,10 @@ export class SignalingServer {
     }
     if (isServerRoom(room.mode) && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
     room.broadcast({ type: 'peer-left', peerId: peer.id })
-    if (room.peers.size === 0) this.#rooms.delete(room.name)
+    if (room.peers.size === 0) {
+      this.#rooms.delete(room.name)
+      if (isServerRoom(room.mode)) this.#ctx.rooms?.closed(room.name)
+    }
     this.#log.info({ peer: peer.id, room: room.name, why, peers: room.peers.size }, 'left')
   }
 

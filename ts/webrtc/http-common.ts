@@ -49,6 +49,19 @@ export async function readOffer(req: http.IncomingMessage, res: http.ServerRespo
   }
 }
 
+/**
+ * Placement: when `ctx.placement` names another node, answers `307 Temporary Redirect` to the
+ * same path there (RFC 9725 §4.5, WHIP; the same for WHEP: the client sends its offer again) and
+ * returns true. The access decision is the target node's.
+ */
+export async function redirectElsewhere(ctx: { placement?: () => Promise<string | null> }, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  const to = await ctx.placement?.()
+  if (!to) return false
+  res.writeHead(307, { Location: `${to}${req.url ?? '/'}`, 'Content-Length': 0 })
+  res.end()
+  return true
+}
+
 /** Reads a trickle-ICE PATCH body (RFC 8840); answers 415/413 itself and returns null on error. */
 export async function readTrickle(req: http.IncomingMessage, res: http.ServerResponse): Promise<string | null> {
   if (!(req.headers['content-type'] ?? '').startsWith('application/trickle-ice-sdpfrag')) {

@@ -21,7 +21,7 @@ import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
-import { CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import { CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle, redirectElsewhere } from './http-common'
 import { chooseMatching, chooseOpus, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcFeed, webRtcVideoCodec } from './feed'
 import { ViewerPool } from './viewer-pool'
@@ -52,6 +52,11 @@ export interface WebRtcOptions {
 export interface WebRtcContext {
   access: AccessControl
   clients: ClientRegistry
+  /**
+   * Placement (a cluster past its load limits): the base URL (`http://host:port`) of the node a
+   * new viewer or publisher should use instead, or null to serve it here.
+   */
+  placement?: () => Promise<string | null>
 }
 
 interface WhepSession {
@@ -126,6 +131,7 @@ export class WhepEndpoint {
 
   async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, url: URL): Promise<void> {
     const fail = (status: number, text: string) => answerText(res, status, text)
+    if (await redirectElsewhere(this.#ctx, req, res)) return
     const offer = await readOffer(req, res, 'WHEP')
     if (offer === null) return
     const id = randomUUID()

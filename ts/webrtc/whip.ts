@@ -20,7 +20,7 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { HttpServer } from '../http/server'
 import { RequestRejectedError } from '../errors'
-import { answerText, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle } from './http-common'
+import { answerText, CORS_HEADERS, iceLinkHeader, readOffer, readTrickle, redirectElsewhere } from './http-common'
 import { chooseOpus, choosePublishVideo, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
 import { WebRtcPublisher } from './rtp-publisher'
 import { addVideoCodec } from './datachannel-codecs'
@@ -82,6 +82,7 @@ export class WhipEndpoint {
 
   async #post(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, url: URL): Promise<void> {
     const fail = (status: number, text: string) => answerText(res, status, text)
+    if (await redirectElsewhere(this.#ctx, req, res)) return
     const offer = await readOffer(req, res, 'WHIP')
     if (offer === null) return
     const id = randomUUID()

@@ -1,0 +1,100 @@
+/**
+ * Cluster placement and registry rules with two nodes on loopback and a real `redis-server`: a
+ * node past `cluster.maxViewers` redirects WHEP viewers (307) to the other, and Chromium follows
+ * it and plays; SFU rooms are pinned to the node where they began (a join elsewhere is told
+ * where); a stale registration (its node gone) is never served; the cluster's metrics and
+ * `GET /api/cluster`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { run, runOk, type Proc } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { SignalingClient } from './helpers/signaling-client'
+import { launchChromium, playerStats } from './helpers/browser'
+
+const SECRET = 'placement-relay-secret-01'
+let redis: Proc
+let port: number
+let a: TestServer
+let b: TestServer
+let pub: Proc
+let browser: Browser | null = null
+
+function node(id: string, extra: Record<string, unknown> = {}): Promise<TestServer> {
+  return startSluice({
+    rtp: { relaySecret: SECRET, advertisedHost: '127.0.0.1' },
+    cluster: { redis: { url: `redis://127.0.0.1:${port}` }, nodeId: id, heartbeatMs: 200, ttlMs: 1000, ...extra },
+  })
+}
+
+beforeAll(async () => {
+  port = 30_000 + Math.floor(Math.random() * 10_000)
+  redis = run('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'])
+  await waitFor(async () => (await runOk('redis-cli', ['-p', String(port), 'ping']).catch(() => '')).includes('PONG'), 5000, 'redis up')
+  a = await node('a', { maxViewers: 0 }) // always past its limit: every new viewer goes elsewhere
+  b = await node('b')
+  pub = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-bf', '0', '-c:a', 'aac', '-f', 'flv', b.rtmpUrl('live/p')])
+  await waitFor(async () => (await (await fetch(a.httpUrl('/api/cluster'))).json()).streams?.some((s: any) => s.name === 'p'), 10_000, 'live/p registered')
+}, 30_000)
+
+afterAll(async () => {
+  await browser?.close()
+  pub?.child.kill('SIGKILL')
+  await a?.close()
+  await b?.close()
+  redis?.child.kill('SIGKILL')
+})
+
+describe('cluster placement', () => {
+  it('a node past maxViewers answers WHEP with 307 to the least loaded node; Chromium follows it and plays', async () => {
+    const r = await fetch(a.httpUrl('/whep/live/p'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n', redirect: 'manual' })
+    expect(r.status).toBe(307)
+    expect(r.headers.get('location')).toBe(b.httpUrl('/whep/live/p'))
+    browser = await launchChromium()
+    const page = await browser.newPage()
+    await page.goto(a.httpUrl('/?play=live/p'))
+    const stats = await waitFor(async () => {
+      const s = await playerStats(page).catch(() => null)
+      return (s?.video?.framesDecoded ?? 0) > 25 && s
+    }, 15_000, 'Chromium playing after the redirect')
+    expect(b.sluice.whep.sessions).toBe(1)
+    expect(a.sluice.whep.sessions).toBe(0)
+    console.log('placement: Chromium sent from a to b, decoded', stats.video!.framesDecoded, 'frames')
+  }, 40_000)
+
+  it('an SFU room is pinned to the node where it began: a join on the other node is told where', async () => {
+    const first = await SignalingClient.connect(b.httpUrl('/signaling').replace('http', 'ws'))
+    first.send({ type: 'join', room: 'pinned', mode: 'sfu', id: 1 })
+    expect((await first.next('joined')).room).toBe('pinned')
+    const other = await SignalingClient.connect(a.httpUrl('/signaling').replace('http', 'ws'))
+    other.send({ type: 'join', room: 'pinned', mode: 'sfu', id: 2 })
+    const error = await other.next('error')
+    expect(error).toMatchObject({ code: 'ROOM_ELSEWHERE', redirect: b.sluice.cluster!.node.http, id: 2 })
+    first.ws.close()
+    other.ws.close()
+    // the room ended on b: the pin is released and the next room of that name starts where it is joined
+    await waitFor(async () => (await runOk('redis-cli', ['-p', String(port), 'exists', 'sluice:room:pinned'])).trim() === '0', 5000, 'pin released')
+  })
+
+  it('a stale registration (its node gone) is never served', async () => {
+    await runOk('redis-cli', ['-p', String(port), 'set', 'sluice:stream:live/ghost', JSON.stringify({ app: 'live', name: 'ghost', node: 'gone', since: 0, video: 'H264', audio: 'AAC' })])
+    const before = b.sluice.cluster!.registry.lookups.stale
+    const r = await fetch(b.httpUrl('/live/ghost.flv'))
+    expect(r.status).toBe(404)
+    await r.body?.cancel()
+    expect(b.sluice.cluster!.registry.lookups.stale).toBeGreaterThan(before)
+  }, 20_000)
+
+  it('GET /api/cluster and the cluster metrics', async () => {
+    const cluster = await (await fetch(b.httpUrl('/api/cluster'))).json()
+    expect(cluster.registry).toBe('up')
+    expect(cluster.nodes.map((n: any) => n.id).sort()).toEqual(['a', 'b'])
+    expect(cluster.nodes.find((n: any) => n.id === 'a').accepting).toBe(false)
+    expect(cluster.streams).toEqual([expect.objectContaining({ app: 'live', name: 'p', node: 'b', video: 'H264', audio: 'AAC' })])
+    const metrics = await (await fetch(b.httpUrl('/metrics'))).text()
+    expect(metrics).toMatch(/^sluice_cluster_registry_up 1$/m)
+    expect(metrics).toMatch(/^sluice_cluster_lookups_total\{result="stale"\} [1-9]/m)
+    expect(metrics).toMatch(/^sluice_cluster_links 0$/m)
+  })
+})

@@ -2,7 +2,8 @@
  * Cluster placement and registry rules with two nodes on loopback and a real `redis-server`: a
  * node past `cluster.maxViewers` redirects WHEP viewers (307) to the other, and Chromium follows
  * it and plays; SFU rooms are pinned to the node where they began (a join elsewhere is told
- * where); a stale registration (its node gone) is never served; the cluster's metrics and
+ * where); a node with an upstream pulls through it (tiers); a stale registration (its node
+ * gone) is never served; the cluster's metrics and
  * `GET /api/cluster`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -77,6 +78,19 @@ describe('cluster placement', () => {
     await waitFor(async () => (await runOk('redis-cli', ['-p', String(port), 'exists', 'sluice:room:pinned'])).trim() === '0', 5000, 'pin released')
   })
 
+  it('tiers: a node with an upstream pulls through it, and the upstream pulls from the stream\'s node', async () => {
+    const c = await node('c', { upstream: 'a' })
+    try {
+      const frames = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', c.rtmpUrl('live/p'), '-map', '0:v', '-frames:v', '30', '-f', 'framemd5', '-'])
+      expect(frames.split('\n').filter((l) => l.startsWith('0,')).length).toBe(30)
+      const links = async (s: TestServer) => (await (await fetch(s.httpUrl('/api/cluster'))).json()).links
+      expect(await links(c)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'a', kind: 'relay' })])
+      expect(await links(a)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b', kind: 'relay' })])
+    } finally {
+      await c.close()
+    }
+  }, 30_000)
+
   it('a stale registration (its node gone) is never served', async () => {
     await runOk('redis-cli', ['-p', String(port), 'set', 'sluice:stream:live/ghost', JSON.stringify({ app: 'live', name: 'ghost', node: 'gone', since: 0, video: 'H264', audio: 'AAC' })])
     const before = b.sluice.cluster!.registry.lookups.stale
@@ -89,12 +103,13 @@ describe('cluster placement', () => {
   it('GET /api/cluster and the cluster metrics', async () => {
     const cluster = await (await fetch(b.httpUrl('/api/cluster'))).json()
     expect(cluster.registry).toBe('up')
-    expect(cluster.nodes.map((n: any) => n.id).sort()).toEqual(['a', 'b'])
+    expect(cluster.nodes.map((n: any) => n.id).sort()).toEqual(['a', 'b']) // c left cleanly
     expect(cluster.nodes.find((n: any) => n.id === 'a').accepting).toBe(false)
     expect(cluster.streams).toEqual([expect.objectContaining({ app: 'live', name: 'p', node: 'b', video: 'H264', audio: 'AAC' })])
     const metrics = await (await fetch(b.httpUrl('/metrics'))).text()
     expect(metrics).toMatch(/^sluice_cluster_registry_up 1$/m)
     expect(metrics).toMatch(/^sluice_cluster_lookups_total\{result="stale"\} [1-9]/m)
     expect(metrics).toMatch(/^sluice_cluster_links 0$/m)
+    expect(metrics).toMatch(/^sluice_cluster_link_events_total\{event="opened"\} 0$/m)
   })
 })

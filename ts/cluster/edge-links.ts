@@ -1,7 +1,8 @@
 /**
  * An edge's links: a local player (any protocol) asks for a stream this node does not hold, the
  * registry says which node does, and the stream comes over one link per stream however many
- * local players it has — an SRTP relay link (ts/rtp/service.ts, authenticated by the relay
+ * local players it has (from that node, or through `cluster.upstream`: tiers, an edge of an
+ * edge, which gets the stream the same way when asked) — an SRTP relay link (ts/rtp/service.ts, authenticated by the relay
  * secret) for H.264/AAC, an RTMP pull with a node token (a signed token made with the relay
  * secret) for other codecs. The link's stream is an ordinary hub stream here: GOP cache, every
  * protocol's players, further links to edges of this edge.
@@ -50,6 +51,8 @@ export interface EdgeLink {
 
 export interface EdgeLinksOptions {
   nodeId: string
+  /** `cluster.upstream`: the node every link goes through (tiers), or null. */
+  upstream: string | null
   relaySecret: string
   idleMs: number
 }
@@ -121,7 +124,10 @@ export class EdgeLinks {
         return false
       }
       if (!this.#hub.publishable(app, name) || this.#hub.get(app, name)?.isLive) return false // published here meanwhile
-      const link = await this.#open(found.stream, found.node)
+      const upstream = this.#options.upstream
+      const through = upstream && upstream !== found.node.id ? await this.#registry.node(upstream) : null
+      if (upstream && upstream !== found.node.id && !through) throw new Error(`upstream node ${upstream} is not up`)
+      const link = await this.#open(found.stream, through ?? found.node)
       if (this.#closed) {
         link.close('cluster closing')
         return false
@@ -176,7 +182,7 @@ export class EdgeLinks {
     if (stream.node === this.#options.nodeId) return
     const key = `${stream.app}/${stream.name}`
     const link = this.links.get(key)
-    if (link && link.node === stream.node) return
+    if (link && (link.node === stream.node || link.node === this.#options.upstream)) return // through the upstream node, which follows it itself
     const waiting = (this.#hub.get(stream.app, stream.name)?.subscribers.size ?? 0) > 0
     if (!link && !waiting) return
     if (link) {

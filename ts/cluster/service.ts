@@ -68,7 +68,7 @@ export class ClusterService {
     this.#load = new LoadMeter(deps.clients)
     this.registry = new ClusterRegistry({ ...redis, ttlMs: config.cluster.ttlMs }, deps.log)
     this.edges = new EdgeLinks(deps.hub, this.registry, deps.rtp, deps.rtmpLinks, deps.log, {
-      nodeId: this.nodeId, relaySecret: config.rtp.relaySecret!, idleMs: config.cluster.idleMs,
+      nodeId: this.nodeId, upstream: config.cluster.upstream, relaySecret: config.rtp.relaySecret!, idleMs: config.cluster.idleMs,
     })
     this.registry.on('up', () => void this.#heartbeat())
     this.registry.on('event', (event) => {

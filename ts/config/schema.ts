@@ -402,6 +402,12 @@ export const clusterSchema = z.strictObject({
   heartbeatMs: z.number().int().min(100).max(60_000).default(1000),
   /** Ms a node's entries live without a heartbeat (at least 2 heartbeats): a dead node's streams vanish this long after it died. Default 3000. */
   ttlMs: z.number().int().min(200).max(600_000).default(3000),
+  /**
+   * Tiers: the id of the node this node pulls every stream through (an edge of that edge), which
+   * gets it from the stream's node the same way. Null (default): straight from the node the
+   * stream is published on.
+   */
+  upstream: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).nullable().default(null),
   /** An edge's link to another node closes this long after its last local player left, ms. Default 10 000. */
   idleMs: z.number().int().min(0).max(3_600_000).default(10_000),
   /**

@@ -39,6 +39,9 @@ export { AccessControl } from './access/access-control'
 export { AccessRequest, type AccessAction, type AccessRefusal, type AccessRequestInit, type ClientProtocol } from './access/request'
 export { signToken, verifyToken } from './access/signed-token'
 export { matchesPattern } from './access/policy'
+export { ClusterService, type ClusterDeps } from './cluster/service'
+export { ClusterRegistry, type ClusterNode, type ClusterStream, type ClusterEvent, type NodeLoad, type RegistryOptions } from './cluster/registry'
+export { EdgeLinks, type EdgeLink, type EdgeLinksOptions } from './cluster/edge-links'
 export { ClientRegistry, type ClientSession, type ClientInfo, type ClientEnded, type ClientCounters } from './clients/registry'
 // Types that the classes above take or return, so that consumers can name them (and the API
 // reference, `npm run docs`, links them). The machinery behind `Sluice`'s members (RTP service,

@@ -2,7 +2,7 @@
  * Cluster placement and registry rules with two nodes on loopback and a real `redis-server`: a
  * node past `cluster.maxViewers` redirects WHEP viewers (307) to the other, and Chromium follows
  * it and plays; SFU rooms are pinned to the node where they began (a join elsewhere is told
- * where); a node with an upstream pulls through it (tiers); a stale registration (its node
+ * where); a P2P room spans nodes; a node with an upstream pulls through it (tiers); a stale registration (its node
  * gone) is never served; the cluster's metrics and
  * `GET /api/cluster`.
  */
@@ -76,6 +76,28 @@ describe('cluster placement', () => {
     other.ws.close()
     // the room ended on b: the pin is released and the next room of that name starts where it is joined
     await waitFor(async () => (await runOk('redis-cli', ['-p', String(port), 'exists', 'sluice:room:pinned'])).trim() === '0', 5000, 'pin released')
+  })
+
+  it('a P2P room spans nodes: peers on two nodes see each other and exchange offer, answer and candidates', async () => {
+    const ws = (s: TestServer) => SignalingClient.connect(s.httpUrl('/signaling').replace('http', 'ws'))
+    const x = await ws(a)
+    x.send({ type: 'join', room: 'span', name: 'x', id: 1 })
+    const xJoined = await x.next('joined')
+    expect(xJoined.peers).toEqual([])
+    const y = await ws(b)
+    y.send({ type: 'join', room: 'span', name: 'y', id: 2 })
+    const yJoined = await y.next('joined')
+    expect(yJoined.peers).toEqual([{ id: xJoined.peerId, name: 'x' }]) // x is on the other node
+    expect((await x.next('peer-joined')).peer).toEqual({ id: yJoined.peerId, name: 'y' })
+    y.send({ type: 'offer', to: xJoined.peerId, sdp: 'v=0 offer' })
+    expect(await x.next('offer')).toMatchObject({ from: yJoined.peerId, sdp: 'v=0 offer' })
+    x.send({ type: 'answer', to: yJoined.peerId, sdp: 'v=0 answer' })
+    expect(await y.next('answer')).toMatchObject({ from: xJoined.peerId, sdp: 'v=0 answer' })
+    x.send({ type: 'candidate', to: yJoined.peerId, candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0' } })
+    expect((await y.next('candidate')).from).toBe(xJoined.peerId)
+    y.ws.close()
+    expect((await x.next('peer-left')).peerId).toBe(yJoined.peerId)
+    x.ws.close()
   })
 
   it('tiers: a node with an upstream pulls through it, and the upstream pulls from the stream\'s node', async () => {

@@ -42,6 +42,8 @@ export { matchesPattern } from './access/policy'
 export { ClusterService, type ClusterDeps } from './cluster/service'
 export { ClusterRegistry, type ClusterNode, type ClusterStream, type ClusterEvent, type NodeLoad, type RegistryOptions } from './cluster/registry'
 export { EdgeLinks, type EdgeLink, type EdgeLinksOptions } from './cluster/edge-links'
+export { P2pBus } from './cluster/p2p-bus'
+export type { RoomBus, RoomBusEvent } from './signaling/room-bus'
 export { ClientRegistry, type ClientSession, type ClientInfo, type ClientEnded, type ClientCounters } from './clients/registry'
 // Types that the classes above take or return, so that consumers can name them (and the API
 // reference, `npm run docs`, links them). The machinery behind `Sluice`'s members (RTP service,

@@ -8,8 +8,9 @@
  * - `p` `node:` id → `ClusterNode`
  * - `p` `stream:` app `/` name → `ClusterStream` (the origin: the node its publisher is on)
  * - `p` `room:` name → node id (SFU and MCU rooms)
+ * - `p` `p2p:` name `:peers` → hash of a P2P room's members (ts/cluster/p2p-bus.ts)
  *
- * Channel `p` `events`: `ClusterEvent` JSON.
+ * Channels: `p` `events` (`ClusterEvent` JSON), `p` `p2p:` name (one per P2P room).
  *
  * Redis down: every call that needs an answer rejects at once with `ClusterUnavailableError`
  * (no offline queue), heartbeats are skipped, and on reconnection the owner writes everything
@@ -86,7 +87,7 @@ const WITHDRAW = `local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v).node == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0`
 
-export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]; up: []; down: [reason: string] }> {
+export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]; room: [room: string, message: string]; up: []; down: [reason: string] }> {
   readonly #options: RegistryOptions
   readonly #log: Logger
   #redis: RedisClient | null = null
@@ -107,7 +108,7 @@ export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]
     return this.#up
   }
 
-  #key(kind: 'node' | 'stream' | 'room', id: string): string {
+  #key(kind: 'node' | 'stream' | 'room' | 'p2p', id: string): string {
     return `${this.#options.keyPrefix}${kind}:${id}`
   }
 
@@ -150,7 +151,9 @@ export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]
     redis.on('close', () => down('connection closed'))
     redis.on('error', (error: Error) => this.#log.debug({ err: error.message }, 'cluster registry error'))
     sub.on('error', (error: Error) => this.#log.debug({ err: error.message }, 'cluster registry subscription error'))
-    sub.on('message', (_channel: string, message: string) => {
+    const roomPrefix = this.#key('p2p', '')
+    sub.on('message', (channel: string, message: string) => {
+      if (channel.startsWith(roomPrefix)) return void this.safeEmit('room', channel.slice(roomPrefix.length), message)
       let event: ClusterEvent
       try {
         event = JSON.parse(message) as ClusterEvent
@@ -301,6 +304,41 @@ export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]
     await this.#run(async (redis) => {
       if ((await redis.get(this.#key('room', name))) === self) await redis.del(this.#key('room', name))
     })
+  }
+
+  /** Follows the events of P2P room `name` (`room` events) until `unsubscribeRoom`. */
+  subscribeRoom(name: string): void {
+    this.#sub?.subscribe(this.#key('p2p', name)).catch(() => {})
+  }
+
+  unsubscribeRoom(name: string): void {
+    this.#sub?.unsubscribe(this.#key('p2p', name)).catch(() => {})
+  }
+
+  /** Publishes `message` (JSON text) on P2P room `name`'s channel. */
+  publishRoom(name: string, message: string): Promise<void> {
+    return this.#run(async (redis) => {
+      await redis.publish(this.#key('p2p', name), message)
+    })
+  }
+
+  /** Records a member of P2P room `name` (`value`: JSON text); the hash lives a day past its last change. */
+  addRoomPeer(name: string, peerId: string, value: string): Promise<void> {
+    return this.#run(async (redis) => {
+      const key = this.#key('p2p', `${name}:peers`)
+      await redis.multi().hset(key, peerId, value).pexpire(key, 86_400_000).exec()
+    })
+  }
+
+  removeRoomPeer(name: string, peerId: string): Promise<void> {
+    return this.#run(async (redis) => {
+      await redis.hdel(this.#key('p2p', `${name}:peers`), peerId)
+    })
+  }
+
+  /** The members of P2P room `name` (JSON texts as given to `addRoomPeer`). */
+  roomPeers(name: string): Promise<string[]> {
+    return this.#run(async (redis) => Object.values(await redis.hgetall(this.#key('p2p', `${name}:peers`))))
   }
 
   /** Closes both connections (idempotent). */

@@ -7,7 +7,8 @@
  *   (ts/cluster/edge-links.ts), one link per stream;
  * - places new clients: past `maxViewers` or `maxCpu`, WHEP viewers and WHIP publishers are
  *   redirected (HTTP 307) to the least loaded node still below its limits;
- * - pins SFU/MCU rooms to one node (`roomNode`).
+ * - pins SFU/MCU rooms to one node (`roomNode`), and lets P2P signaling rooms span nodes
+ *   (`p2p`, ts/cluster/p2p-bus.ts).
  *
  * `GET /api/cluster` (admin): this node, every node with its load, every stream and its node,
  * this node's links. Redis down: local streams and existing links go on, lookups fail with
@@ -26,6 +27,7 @@ import { ClusterError, ClusterUnavailableError, ConfigError } from '../errors'
 import { ClusterRegistry, type ClusterNode, type ClusterStream, type NodeLoad } from './registry'
 import { EdgeLinks } from './edge-links'
 import { LoadMeter } from './load'
+import { P2pBus } from './p2p-bus'
 
 export interface ClusterDeps {
   /** The ports bound (known after listening: a configured 0 picks one). */
@@ -43,6 +45,8 @@ export class ClusterService {
   readonly nodeId: string
   readonly registry: ClusterRegistry
   readonly edges: EdgeLinks
+  /** P2P signaling rooms across nodes. */
+  readonly p2p: P2pBus
   readonly #deps: ClusterDeps
   readonly #config: SluiceConfig['cluster']
   readonly #log: Logger
@@ -70,6 +74,7 @@ export class ClusterService {
     this.edges = new EdgeLinks(deps.hub, this.registry, deps.rtp, deps.rtmpLinks, deps.log, {
       nodeId: this.nodeId, upstream: config.cluster.upstream, relaySecret: config.rtp.relaySecret!, idleMs: config.cluster.idleMs,
     })
+    this.p2p = new P2pBus(this.registry, this.nodeId, deps.log)
     this.registry.on('up', () => void this.#heartbeat())
     this.registry.on('event', (event) => {
       if (event.type === 'stream-up') this.edges.moved(event.stream)

@@ -1,5 +1,5 @@
 /** A signaling room: a name, a mode, an optional capacity and the peers in it. */
-import type { RoomMode, ServerMessage } from './protocol'
+import type { PeerDescription, RoomMode, ServerMessage } from './protocol'
 import type { SignalingPeer } from './peer'
 import type { SfuRoom } from './sfu-handler'
 
@@ -20,6 +20,8 @@ export class Room implements SfuRoom {
   readonly capacity: number | null
   readonly createdAt = Date.now()
   readonly peers = new Map<string, SignalingPeer>()
+  /** Peers of this room connected to other nodes of a cluster (`RoomBus`), by id. */
+  readonly remote = new Map<string, PeerDescription>()
 
   constructor(name: string, mode: RoomMode, capacity: number | null) {
     this.name = name

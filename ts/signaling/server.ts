@@ -14,6 +14,7 @@ import type { HttpServer } from '../http/server'
 import { CloseCode, ErrorCode, SFU_PEER_ID, clientMessage, describeIssues, isServerRoom, type ClientMessage, type JoinMessage, type ServerMessage, type SignalMessage } from './protocol'
 import { SignalingPeer } from './peer'
 import { Room, type RoomInfo } from './room'
+import type { RoomBus, RoomBusEvent } from './room-bus'
 import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
@@ -29,6 +30,8 @@ export interface SignalingContext {
    * releases the pin when the room ends here.
    */
   rooms?: { locate(name: string): Promise<string | null>; closed(name: string): void }
+  /** A cluster's bus for P2P rooms whose peers are on several nodes. */
+  bus?: RoomBus
 }
 
 export interface SignalingOptions {
@@ -295,11 +298,20 @@ export class SignalingServer {
     }
     let room = this.#rooms.get(msg.room)
     if (!room) {
-      room = new Room(msg.room, msg.mode ?? 'p2p', msg.capacity ?? null)
-      this.#rooms.set(room.name, room)
+      const made = new Room(msg.room, msg.mode ?? 'p2p', msg.capacity ?? null)
+      room = made
+      this.#rooms.set(made.name, made)
+      if (made.mode === 'p2p') this.#ctx.bus?.attach(made.name, (event) => this.#fromBus(made, event))
     }
-    const others = [...room.peers.values()].map((p) => p.describe())
     peer.name = msg.name
+    const remote = room.mode === 'p2p' && this.#ctx.bus ? await this.#ctx.bus.join(room.name, peer.describe()) : []
+    if (!peer.open) {
+      this.#ctx.bus?.leave(room.name, peer.id)
+      if (room.peers.size === 0) this.#dropRoom(room)
+      return
+    }
+    for (const r of remote) room.remote.set(r.id, r)
+    const others = [...room.peers.values(), ...room.remote.values()].map((p) => ('describe' in p ? p.describe() : p))
     peer.room = room
     room.peers.set(peer.id, peer)
     const client: ClientSession = {
@@ -349,11 +361,31 @@ export class SignalingServer {
     }
     if (isServerRoom(room.mode) && this.#sfu) this.#callSfu(peer, (sfu, r, p) => sfu.onLeave(r, p), room)
     room.broadcast({ type: 'peer-left', peerId: peer.id })
-    if (room.peers.size === 0) {
-      this.#rooms.delete(room.name)
-      if (isServerRoom(room.mode)) this.#ctx.rooms?.closed(room.name)
-    }
+    if (room.mode === 'p2p') this.#ctx.bus?.leave(room.name, peer.id)
+    if (room.peers.size === 0) this.#dropRoom(room)
     this.#log.info({ peer: peer.id, room: room.name, why, peers: room.peers.size }, 'left')
+  }
+
+  /** The room's last local peer left. */
+  #dropRoom(room: Room): void {
+    if (this.#rooms.get(room.name) !== room) return
+    this.#rooms.delete(room.name)
+    if (isServerRoom(room.mode)) this.#ctx.rooms?.closed(room.name)
+    else this.#ctx.bus?.detach(room.name)
+  }
+
+  /** What another node of the cluster says about a P2P room with local peers. */
+  #fromBus(room: Room, event: RoomBusEvent): void {
+    if (this.#rooms.get(room.name) !== room) return
+    if (event.type === 'peer-joined') {
+      if (room.peers.has(event.peer.id)) return
+      room.remote.set(event.peer.id, event.peer)
+      room.broadcast({ type: 'peer-joined', peer: event.peer })
+    } else if (event.type === 'peer-left') {
+      if (room.remote.delete(event.peerId)) room.broadcast({ type: 'peer-left', peerId: event.peerId })
+    } else if (event.type === 'signal') {
+      room.peers.get(event.to)?.send(event.message)
+    }
   }
 
   #relay(peer: SignalingPeer, msg: SignalMessage): void {
@@ -363,10 +395,11 @@ export class SignalingServer {
       this.#callSfu(peer, (sfu, r, p) => sfu.onSignal(r, p, msg))
       return
     }
+    const out: ServerMessage = msg.type === 'candidate' ? { type: 'candidate', from: peer.id, candidate: msg.candidate } : { type: msg.type, from: peer.id, sdp: msg.sdp }
     const target = room.peers.get(msg.to)
-    if (!target || target === peer) return this.#error(peer, ErrorCode.UNKNOWN_PEER, `no peer ${msg.to} in room ${room.name}`, msg.id)
-    if (msg.type === 'candidate') target.send({ type: 'candidate', from: peer.id, candidate: msg.candidate })
-    else target.send({ type: msg.type, from: peer.id, sdp: msg.sdp })
+    if (target && target !== peer) return void target.send(out)
+    if (room.remote.has(msg.to) && this.#ctx.bus) return this.#ctx.bus.send(room.name, msg.to, out)
+    return this.#error(peer, ErrorCode.UNKNOWN_PEER, `no peer ${msg.to} in room ${room.name}`, msg.id)
   }
 
   #callSfu(peer: SignalingPeer, call: (sfu: SfuHandler, room: Room, peer: SfuPeer) => void | Promise<void>, room = peer.room): void {

@@ -85,7 +85,10 @@ export class RtpForwarder implements RtpSink {
       sendErrors: 0,
     }
     socket.on('message', (msg) => this.#onFeedback(msg))
-    socket.on('error', (err) => this.#log.warn({ err: err.message }, 'forwarder socket error'))
+    socket.on('error', (err) => {
+      this.#stats.sendErrors++
+      if (this.#stats.sendErrors === 1 || this.#stats.sendErrors % 1000 === 0) this.#log.warn({ err: err.message, sendErrors: this.#stats.sendErrors }, 'forwarder socket error')
+    })
     sender.addSink(this)
     this.#log.info({ target: this.#stats.target, layout: target.layout, srtp: this.#stats.srtp }, 'forwarding')
   }
@@ -121,9 +124,7 @@ export class RtpForwarder implements RtpSink {
     if (this.target.layout === 'ports') port = (kind === 'video' ? this.target.videoPort : this.target.audioPort) + (rtcp ? 1 : 0)
     this.#stats.packetsSent++
     this.#stats.bytesSent += out.length
-    this.#socket.send(out, port, this.target.host, (err) => {
-      if (err) this.#stats.sendErrors++
-    })
+    this.#socket.send(out, port, this.target.host) // a failed send is the socket's 'error' event
   }
 
   #onFeedback(msg: Buffer): void {

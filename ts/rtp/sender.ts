@@ -192,16 +192,12 @@ export class RtpSender implements Subscriber {
 
   #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null): void {
     const id = this.#options.compositionTimeExtensionId
-    const extended = !!id && cts !== null
-    if (!extended) t.ring.store(data, ends)
+    if (id && cts !== null) ({ data, ends } = withCompositionTimes(data, ends, id, cts))
+    t.ring.store(data, ends)
     let start = 0
     for (const end of ends) {
-      let packet = data.subarray(start, end)
+      const packet = data.subarray(start, end)
       start = end
-      if (extended) {
-        packet = withCompositionTime(packet, id, cts)
-        t.ring.store(packet, Uint32Array.of(packet.length))
-      }
       t.packets++
       t.octets += packet.length - 12
       for (const sink of this.#sinks) sink.send(kind, packet)
@@ -236,13 +232,36 @@ export class RtpSender implements Subscriber {
  */
 export function withCompositionTime(packet: Buffer, id: number, cts: number): Buffer {
   const out = Buffer.allocUnsafe(packet.length + 8)
-  packet.copy(out, 0, 0, 12)
-  out[0] = out[0]! | 0x10
-  out.writeUInt32BE(0xbede0001, 12)
-  out[16] = ((id & 0x0f) << 4) | 2
-  out.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, cts)), 17, 3)
-  packet.copy(out, 20, 12)
+  writeWithCompositionTime(packet, id, cts, out, 0)
   return out
+}
+
+/** Writes `withCompositionTime(packet, id, cts)` into `out` at `at` (`packet.length + 8` bytes). */
+function writeWithCompositionTime(packet: Buffer, id: number, cts: number, out: Buffer, at: number): void {
+  packet.copy(out, at, 0, 12)
+  out[at] = out[at]! | 0x10
+  out.writeUInt32BE(0xbede0001, at + 12)
+  out[at + 16] = ((id & 0x0f) << 4) | 2
+  out.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, cts)), at + 17, 3)
+  packet.copy(out, at + 20, 12)
+}
+
+/**
+ * `withCompositionTime` for every packet of a batch (`data` cut at the `ends` offsets, each
+ * packet with a 12-byte header): one new buffer, 8 bytes longer per packet, and its offsets.
+ */
+function withCompositionTimes(data: Buffer, ends: Uint32Array, id: number, cts: number): { data: Buffer; ends: Uint32Array } {
+  const out = Buffer.allocUnsafe(data.length + 8 * ends.length)
+  const outEnds = new Uint32Array(ends.length)
+  let from = 0
+  let at = 0
+  ends.forEach((end, i) => {
+    writeWithCompositionTime(data.subarray(from, end), id, cts, out, at)
+    at += end - from + 8
+    outEnds[i] = at
+    from = end
+  })
+  return { data: out, ends: outEnds }
 }
 
 /** The composition time (90 kHz ticks) carried by `withCompositionTime`, or null. */

@@ -12,6 +12,7 @@ import { run, runOk, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { SignalingClient } from './helpers/signaling-client'
 import { launchChromium, playerStats } from './helpers/browser'
+import { signToken } from '../dist/index.js'
 
 const SECRET = 'placement-relay-secret-01'
 let redis: Proc
@@ -112,6 +113,33 @@ describe('cluster placement', () => {
       await c.close()
     }
   }, 30_000)
+
+  it('codecs a relay link does not carry (MP3 audio) come over an RTMP link, which a token-only origin lets in by its node token', async () => {
+    const secret = 'origin-access-secret-0123'
+    const d = await node('d', { maxViewers: null })
+    const origin = await startSluice({
+      access: { policy: 'token', token: { secret } },
+      rtp: { relaySecret: SECRET, advertisedHost: '127.0.0.1' },
+      cluster: { redis: { url: `redis://127.0.0.1:${port}` }, nodeId: 'o2', heartbeatMs: 200, ttlMs: 1000 },
+    })
+    const mp3 = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-bf', '0', '-c:a', 'libmp3lame', '-ar', '44100', '-f', 'flv',
+      `${origin.rtmpUrl('live/mp3')}?token=${signToken(secret, 'publish', 'live/mp3', Math.floor(Date.now() / 1000) + 600)}`])
+    try {
+      await waitFor(async () => (await (await fetch(d.httpUrl('/api/cluster'))).json()).streams?.some((s: any) => s.name === 'mp3' && s.audio === 'MP3'), 10_000, 'live/mp3 registered')
+      const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', d.rtmpUrl('live/mp3')])
+      expect(probe.split('\n').filter(Boolean).sort()).toEqual(['h264', 'mp3'])
+      const links = (await (await fetch(d.httpUrl('/api/cluster'))).json()).links
+      expect(links).toEqual([expect.objectContaining({ stream: 'live/mp3', node: 'o2', kind: 'rtmp' })])
+      // the same stream without a token is refused by the origin's policy
+      const refused = run('ffprobe', ['-v', 'error', origin.rtmpUrl('live/mp3')])
+      expect(await refused.exited).not.toBe(0)
+    } finally {
+      mp3.child.kill('SIGKILL')
+      await d.close()
+      await origin.close()
+    }
+  }, 40_000)
 
   it('a stale registration (its node gone) is never served', async () => {
     await runOk('redis-cli', ['-p', String(port), 'set', 'sluice:stream:live/ghost', JSON.stringify({ app: 'live', name: 'ghost', node: 'gone', since: 0, video: 'H264', audio: 'AAC' })])

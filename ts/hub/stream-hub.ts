@@ -133,13 +133,15 @@ export class StreamHub {
    * publisher who moved to this node takes its stream over; the players stay.
    */
   publish(app: string, name: string, publisher: Publisher): Stream {
-    const stream = this.#getOrCreate(app, name)
-    const current = stream.publisher
-    if (current?.replaceable && !publisher.replaceable) {
-      this.#options.log?.info({ stream: stream.key, link: current.id, publisher: publisher.id }, 'a local publisher replaces the cluster link')
-      this.unpublish(stream, current)
+    const held = this.get(app, name)
+    const current = held?.publisher
+    if (held && current?.replaceable && !publisher.replaceable) {
+      this.#options.log?.info({ stream: held.key, link: current.id, publisher: publisher.id }, 'a local publisher replaces the cluster link')
+      this.unpublish(held, current)
       current.close(`replaced by a local publisher (${publisher.protocol})`)
     }
+    // (a stream the link held for no subscriber is gone now: made again)
+    const stream = this.#getOrCreate(app, name)
     if (stream.publisher) {
       throw new StreamBusyError(stream.key)
     }

@@ -98,8 +98,12 @@ describe('cluster placement', () => {
     expect((await y.next('candidate')).from).toBe(xJoined.peerId)
     y.ws.close()
     expect((await x.next('peer-left')).peerId).toBe(yJoined.peerId)
+    // a peer of a node that died without a word (no live record): it leaves the room within seconds
+    await runOk('redis-cli', ['-p', String(port), 'publish', 'sluice:p2p:span', JSON.stringify({ node: 'crashed', event: { type: 'peer-joined', peer: { id: 'ghost1' } } })])
+    expect((await x.next('peer-joined')).peer).toEqual({ id: 'ghost1' })
+    expect((await x.next('peer-left', 5000)).peerId).toBe('ghost1')
     x.ws.close()
-  })
+  }, 20_000)
 
   it('tiers: a node with an upstream pulls through it, and the upstream pulls from the stream\'s node', async () => {
     const c = await node('c', { upstream: 'a' })

@@ -215,6 +215,7 @@ export class ClusterService {
     if (this.#timer) clearInterval(this.#timer)
     this.#unobserve()
     this.edges.close()
+    this.p2p.close()
     if (this.registry.up) {
       await Promise.allSettled(this.#ownStreams().map((s) => this.registry.withdraw(s.app, s.name, this.nodeId)))
       await Promise.allSettled([...this.#rooms].map((r) => this.registry.releaseRoom(r, this.nodeId)))

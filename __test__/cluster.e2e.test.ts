@@ -117,6 +117,7 @@ describe('a cluster of three nodes located through Redis', () => {
     const source = join(dir, 'source.flv')
     await makeSource(source, 10)
     const src = await frameHashes(source)
+    const srcPackets = await frameHashes(source, true)
     const origin = nodes.get('origin')!
     const pub = publish(source, origin.rtmp('live/a'))
     extra.push(pub)
@@ -155,7 +156,11 @@ describe('a cluster of three nodes located through Redis', () => {
       const start = src.video.findIndex((f) => f.hash === hashes[0])
       expect(start % 50, `${k} starts on a keyframe`).toBe(0)
       expect(hashes, k).toEqual(src.video.slice(start).map((f) => f.hash))
-      console.log(`cluster: ${k} decoded ${hashes.length} frames from source frame ${start}, identical`)
+      // the AAC packets: a contiguous run of the source's, to its end
+      const audio = (await frameHashes(out(k), true)).audio.map((f: FrameHash) => f.hash)
+      const from = srcPackets.audio.findIndex((f) => f.hash === audio[0])
+      expect(audio, `${k} audio`).toEqual(srcPackets.audio.slice(from).map((f) => f.hash))
+      console.log(`cluster: ${k} decoded ${hashes.length} frames from source frame ${start}, identical; ${audio.length} AAC packets from source packet ${from}, identical`)
     }
     // the links close idleMs (3 s) after their last player left
     await waitFor(async () => (await api('origin', '/api/forwards')).filter((f: any) => f.stream === 'live/a').length === 0, 15_000, 'relay links closed')

@@ -12,8 +12,11 @@
 // 2. The origin's CPU per edge link against per direct RTMP player: the origin's CPU (utime +
 //    stime, /proc) over `--window` s with the publisher only, with N direct players, and with N
 //    edges each pulling the stream for one player of its own (N = `--edges`).
+// 3. `--viewers` RTMP players on the origin alone, then half of them on each of two edges: the
+//    CPU of every node together, the players that got the stream at the source rate, viewers
+//    per core (one box: the nodes share its cores; what it shows is the cluster's overhead).
 //
-//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--window 10]
+//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--window 10] [--viewers 200]
 // Output: a table and results/cluster.json.
 
 import { spawn } from 'node:child_process'
@@ -29,8 +32,10 @@ const { values } = parseArgs({
     edges: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '5' },
     window: { type: 'string', default: '10' },
+    viewers: { type: 'string', default: '200' },
   },
 })
+const VIEWERS = Number(values.viewers)
 const EDGES = Number(values.edges)
 const ROUNDS = Number(values.rounds)
 const WINDOW_S = Number(values.window)
@@ -107,6 +112,26 @@ async function main() {
   results.perEdgeLink = round((linked - idle) / EDGES, 2)
   results.linkPerPlayer = results.perDirectPlayer > 0 ? round(results.perEdgeLink / results.perDirectPlayer, 2) : null
 
+  // 3. VIEWERS players on the origin alone, then half on each of two edges: every node's CPU
+  const servers = async (targets) => {
+    const pids = [origin.pid, ...edges.map((e) => e.pid)]
+    const runs = targets.map(([s, n]) => playersRun(url(s), n, WINDOW_S + 8))
+    await sleep(6000)
+    const a = procSample(pids)
+    await sleep(WINDOW_S * 1000)
+    const b = procSample(pids)
+    const summaries = await Promise.all(runs)
+    await sleep(2500)
+    const playing = summaries.reduce((n, x) => n + x.playingAtEnd, 0)
+    const complete = summaries.reduce((n, x) => n + (x.players - x.failingPlayers), 0)
+    const sum = (k) => summaries.reduce((n, x) => n + (x[k] ?? 0), 0)
+    return { cpuPercent: cpuPercent(a, b), playing, atSourceRate: complete, withGaps: sum('withGaps'), lagging: sum('lagging'), backwards: summaries.reduce((n, x) => n + x.totals.backwards, 0), videoFramesMissing: summaries.reduce((n, x) => n + x.totals.videoFramesMissing, 0), audioFramesMissing: summaries.reduce((n, x) => n + x.totals.audioFramesMissing, 0) }
+  }
+  const alone = await servers([[origin, VIEWERS]])
+  const spread = await servers([[edges[0], VIEWERS / 2], [edges[1], VIEWERS / 2]])
+  const perCore = (r) => (r.cpuPercent > 0 ? Math.round((r.atSourceRate / r.cpuPercent) * 100) : null)
+  results.viewers = { count: VIEWERS, originAlone: { ...alone, viewersPerCore: perCore(alone) }, originAndTwoEdges: { ...spread, viewersPerCore: perCore(spread) } }
+
   await pub.stop()
   for (const s of [origin, ...edges]) await s.stop()
   await stopProcess(redis, 'SIGTERM')
@@ -120,6 +145,10 @@ async function main() {
     [`origin CPU, ${EDGES} edge links (% core)`]: linked,
     'per direct player (% core)': results.perDirectPlayer,
     'per edge link (% core)': results.perEdgeLink,
+    [`${VIEWERS} RTMP players on the origin alone: CPU (% core, all nodes)`]: alone.cpuPercent,
+    '... at the source rate / viewers per core': `${alone.atSourceRate} / ${perCore(alone)}`,
+    [`${VIEWERS} RTMP players on two edges: CPU (% core, all nodes)`]: spread.cpuPercent,
+    '...  at the source rate / viewers per core': `${spread.atSourceRate} / ${perCore(spread)}`,
   })
   fs.mkdirSync(path.join(here, 'results'), { recursive: true })
   fs.writeFileSync(path.join(here, 'results', 'cluster.json'), JSON.stringify(results, null, 1) + '\n')

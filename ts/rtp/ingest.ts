@@ -37,6 +37,8 @@ export interface IngestVideo {
   pps?: Buffer
   /** RFC 8285 one-byte id of the composition-time extension (relay links). */
   compositionTimeExtensionId?: number
+  /** The sender's SSRC when announced (relay links). */
+  ssrc?: number
 }
 
 export interface IngestAudio {
@@ -45,6 +47,8 @@ export interface IngestAudio {
   clockRate: number
   /** The AudioSpecificConfig (RFC 3640 `config`, ISO/IEC 14496-3 §1.6.2.1). */
   config: Buffer
+  /** The sender's SSRC when announced (relay links). */
+  ssrc?: number
 }
 
 export interface IngestOptions {
@@ -128,6 +132,7 @@ export class RtpIngest implements Publisher {
       const track: Track = { kind, rtcpPeer: null, receiver: null! }
       track.receiver = new RtpTrackReceiver({
         codec,
+        ssrc: (kind === 'video' ? options.video?.ssrc : options.audio?.ssrc) ?? undefined,
         clockRate,
         clock: this.#clock.track(clockRate),
         maxDelayMs,

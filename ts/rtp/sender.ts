@@ -131,6 +131,30 @@ export class RtpSender implements Subscriber {
     return null
   }
 
+  /**
+   * Sends `frames` (a GOP from the hub's cache, oldest first) at once, to start a new sink with
+   * a picture. Sender reports go first, mapping each track's first replayed frame to the
+   * wallclock it had live (the newest frame is now), the earliest first, so that a receiver that
+   * anchors its clock on them (ts/rtp/rtp-clock.ts) starts at the first frame, keeps audio and
+   * video in step and needs no correction when the live frames follow.
+   */
+  replay(frames: readonly MediaFrame[], now = Date.now()): void {
+    const newest = frames.at(-1)
+    if (!newest) return
+    const firsts: [RtpKind, Track, MediaFrame][] = []
+    for (const [kind, t] of [['video', this.#videoTrack], ['audio', this.#audioTrack]] as const) {
+      const first = frames.find((f) => f.kind === kind && !f.sequenceHeader)
+      if (t && first) firsts.push([kind, t, first])
+    }
+    // the earliest first: a receiver's timeline starts at its first report, so nothing maps before it
+    for (const [kind, t, first] of firsts.sort((a, b) => a[2].pts - b[2].pts)) {
+      const rtp = (t.base + Math.round((first.pts * t.clockRate) / 1000)) >>> 0
+      const sr = senderReport(t.ssrc, now - (newest.pts - first.pts), rtp, t.packets, t.octets)
+      for (const sink of this.#sinks) sink.send(kind, sr)
+    }
+    for (const frame of frames) this.onFrame(this.stream, frame)
+  }
+
   onPublish(): void {}
   onUnpublish(): void {}
   onMetadata(): void {}

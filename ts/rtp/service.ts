@@ -108,6 +108,9 @@ const relayBody = z.strictObject({
   simulateLoss: z.number().min(0).max(0.5).optional(),
 })
 /** `POST /api/relay/offers` (from an edge node). */
+/** Datagrams a relay link keeps that arrive before the origin's answer (its first GOP). */
+const EARLY_DATAGRAMS = 4096
+
 const offerBody = z.object({ stream: streamPath, host: z.string().min(1).max(253), port: portNumber, media: sdesKey, feedback: sdesKey })
 
 /**
@@ -359,7 +362,7 @@ export class RtpService {
       this.#log,
     )
     this.forwarders.set(forwarder.id, forwarder)
-    if (relay) for (const frame of stream.gop) forwarder.sender.onFrame(stream, frame)
+    if (relay) forwarder.sender.replay(stream.gop)
     return forwarder
   }
 
@@ -507,8 +510,8 @@ export class RtpService {
     json(res, 201, {
       id: f.id,
       compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID,
-      video: codecs.video ? { payloadType: codecs.video.payloadType, sps: codecs.video.sps.toString('base64'), pps: codecs.video.pps.toString('base64') } : null,
-      audio: codecs.audio ? { payloadType: codecs.audio.payloadType, config: codecs.audio.config.toString('hex') } : null,
+      video: codecs.video ? { payloadType: codecs.video.payloadType, ssrc: codecs.video.ssrc, sps: codecs.video.sps.toString('base64'), pps: codecs.video.pps.toString('base64') } : null,
+      audio: codecs.audio ? { payloadType: codecs.audio.payloadType, ssrc: codecs.audio.ssrc, config: codecs.audio.config.toString('hex') } : null,
     })
   }
 
@@ -542,9 +545,14 @@ export class RtpService {
     const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`
     const at = (path: string) => new URL(`${base}${path}`)
     const socket = await bind(this.options.host)
+    // the origin starts sending (sender reports, the cached GOP) before its answer arrives: kept
+    // until the ingest reads the socket
+    const early: [Buffer, dgram.RemoteInfo][] = []
+    const keep = (msg: Buffer, rinfo: dgram.RemoteInfo) => void (early.length < EARLY_DATAGRAMS && early.push([msg, rinfo]))
+    socket.on('message', keep)
     const media = generateSdesKey(DEFAULT_SRTP_SUITE)
     const feedback = generateSdesKey(DEFAULT_SRTP_SUITE)
-    let answer: { id: string; compositionTimeExtensionId: number; video: { payloadType: number; sps: string; pps: string } | null; audio: { payloadType: number; config: string } | null }
+    let answer: { id: string; compositionTimeExtensionId: number; video: { payloadType: number; ssrc?: number; sps: string; pps: string } | null; audio: { payloadType: number; ssrc?: number; config: string } | null }
     try {
       const r = await requestAt(at('/api/relay/offers'), dest, {
         method: 'POST',
@@ -560,18 +568,28 @@ export class RtpService {
       throw new HttpError(502, `origin ${base} unreachable: ${(error as Error).message}`)
     }
     const video: IngestVideo | null = answer.video
-      ? { payloadType: answer.video.payloadType, codec: 'H264', sps: Buffer.from(answer.video.sps, 'base64'), pps: Buffer.from(answer.video.pps, 'base64'), compositionTimeExtensionId: answer.compositionTimeExtensionId }
+      ? { payloadType: answer.video.payloadType, ssrc: answer.video.ssrc, codec: 'H264', sps: Buffer.from(answer.video.sps, 'base64'), pps: Buffer.from(answer.video.pps, 'base64'), compositionTimeExtensionId: answer.compositionTimeExtensionId }
       : null
     const config = answer.audio ? Buffer.from(answer.audio.config, 'hex') : null
     const info = config ? describeAudioSpecificConfig(config) : null
-    const audio: IngestAudio | null = answer.audio && config && info ? { payloadType: answer.audio.payloadType, codec: 'AAC', clockRate: info.sampleRate, config } : null
-    const ingest = new RtpIngest(this.#hub, this.#log, {
-      app, name, video, audio, sockets: [socket], protocol: 'relay',
-      srtpIn: createSrtpContext(media, { replayWindow: INGEST_REPLAY_WINDOW }),
-      srtpOut: createSrtpContext(feedback),
-      simulateLoss: options.simulateLoss,
-      replaceable: options.replaceable,
-    })
+    const audio: IngestAudio | null = answer.audio && config && info ? { payloadType: answer.audio.payloadType, ssrc: answer.audio.ssrc, codec: 'AAC', clockRate: info.sampleRate, config } : null
+    let ingest: RtpIngest
+    try {
+      ingest = new RtpIngest(this.#hub, this.#log, {
+        app, name, video, audio, sockets: [socket], protocol: 'relay',
+        srtpIn: createSrtpContext(media, { replayWindow: INGEST_REPLAY_WINDOW }),
+        srtpOut: createSrtpContext(feedback),
+        simulateLoss: options.simulateLoss,
+        replaceable: options.replaceable,
+      })
+    } catch (error) {
+      // published here meanwhile: the origin's side ends with our DELETE
+      socket.close()
+      requestAt(at(`/api/relay/offers/${encodeURIComponent(answer.id)}`), dest, { method: 'DELETE', headers: { Authorization: `Bearer ${secret}` }, timeoutMs: 2000 }).catch(() => {})
+      throw error
+    }
+    socket.off('message', keep)
+    for (const [msg, rinfo] of early) socket.emit('message', msg, rinfo)
     const client = this.#ingestClient(ingest, app, name)
     const link: RelayLink = { id: randomUUID(), origin: base, stream: `${app}/${name}`, offerId: answer.id, ingest, createdAt: Date.now() }
     this.relays.set(link.id, link)

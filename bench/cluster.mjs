@@ -16,7 +16,7 @@
 //    CPU of every node together, the players that got the stream at the source rate, viewers
 //    per core (one box: the nodes share its cores; what it shows is the cluster's overhead).
 //
-//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--window 10] [--viewers 200]
+//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--window 10] [--viewers 200 (0: skip 3.)]
 // Output: a table and results/cluster.json.
 
 import { spawn } from 'node:child_process'
@@ -127,10 +127,10 @@ async function main() {
     const sum = (k) => summaries.reduce((n, x) => n + (x[k] ?? 0), 0)
     return { cpuPercent: cpuPercent(a, b), playing, atSourceRate: complete, withGaps: sum('withGaps'), lagging: sum('lagging'), backwards: summaries.reduce((n, x) => n + x.totals.backwards, 0), videoFramesMissing: summaries.reduce((n, x) => n + x.totals.videoFramesMissing, 0), audioFramesMissing: summaries.reduce((n, x) => n + x.totals.audioFramesMissing, 0) }
   }
-  const alone = await servers([[origin, VIEWERS]])
-  const spread = await servers([[edges[0], VIEWERS / 2], [edges[1], VIEWERS / 2]])
   const perCore = (r) => (r.cpuPercent > 0 ? Math.round((r.atSourceRate / r.cpuPercent) * 100) : null)
-  results.viewers = { count: VIEWERS, originAlone: { ...alone, viewersPerCore: perCore(alone) }, originAndTwoEdges: { ...spread, viewersPerCore: perCore(spread) } }
+  const alone = VIEWERS > 0 ? await servers([[origin, VIEWERS]]) : {}
+  const spread = VIEWERS > 0 ? await servers([[edges[0], VIEWERS / 2], [edges[1], VIEWERS / 2]]) : {}
+  if (VIEWERS > 0) results.viewers = { count: VIEWERS, originAlone: { ...alone, viewersPerCore: perCore(alone) }, originAndTwoEdges: { ...spread, viewersPerCore: perCore(spread) } }
 
   await pub.stop()
   for (const s of [origin, ...edges]) await s.stop()
@@ -145,10 +145,12 @@ async function main() {
     [`origin CPU, ${EDGES} edge links (% core)`]: linked,
     'per direct player (% core)': results.perDirectPlayer,
     'per edge link (% core)': results.perEdgeLink,
-    [`${VIEWERS} RTMP players on the origin alone: CPU (% core, all nodes)`]: alone.cpuPercent,
-    '... at the source rate / viewers per core': `${alone.atSourceRate} / ${perCore(alone)}`,
-    [`${VIEWERS} RTMP players on two edges: CPU (% core, all nodes)`]: spread.cpuPercent,
-    '...  at the source rate / viewers per core': `${spread.atSourceRate} / ${perCore(spread)}`,
+    ...(VIEWERS > 0 ? {
+      [`${VIEWERS} RTMP players on the origin alone: CPU (% core, all nodes)`]: alone.cpuPercent,
+      '... at the source rate / viewers per core': `${alone.atSourceRate} / ${perCore(alone)}`,
+      [`${VIEWERS} RTMP players on two edges: CPU (% core, all nodes)`]: spread.cpuPercent,
+      '...  at the source rate / viewers per core': `${spread.atSourceRate} / ${perCore(spread)}`,
+    } : {}),
   })
   fs.mkdirSync(path.join(here, 'results'), { recursive: true })
   fs.writeFileSync(path.join(here, 'results', 'cluster.json'), JSON.stringify(results, null, 1) + '\n')

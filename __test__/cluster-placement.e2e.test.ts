@@ -2,10 +2,13 @@
  * Cluster placement and registry rules with two nodes on loopback and a real `redis-server`: a
  * node past `cluster.maxViewers` redirects WHEP viewers (307) to the other, and Chromium follows
  * it and plays; SFU rooms are pinned to the node where they began (a join elsewhere is told
- * where); a P2P room spans nodes; a node with an upstream pulls through it (tiers); a stale registration (its node
+ * where); SRT and LL-HLS players on a node without the stream get it; a P2P room spans nodes; a node with an upstream pulls through it (tiers); a stale registration (its node
  * gone) is never served; the cluster's metrics and
  * `GET /api/cluster`.
  */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { run, runOk, type Proc } from './helpers/ffmpeg'
@@ -15,6 +18,7 @@ import { launchChromium, playerStats } from './helpers/browser'
 import { signToken } from '../dist/index.js'
 
 const SECRET = 'placement-relay-secret-01'
+const dir = mkdtempSync(join(tmpdir(), 'sluice-placement-'))
 let redis: Proc
 let port: number
 let a: TestServer
@@ -49,10 +53,12 @@ afterAll(async () => {
 })
 
 describe('cluster placement', () => {
-  it('a node past maxViewers answers WHEP with 307 to the least loaded node; Chromium follows it and plays', async () => {
+  it('a node past maxViewers answers WHEP and WHIP with 307 to the least loaded node; Chromium follows it and plays', async () => {
     const r = await fetch(a.httpUrl('/whep/live/p'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n', redirect: 'manual' })
     expect(r.status).toBe(307)
     expect(r.headers.get('location')).toBe(b.httpUrl('/whep/live/p'))
+    const whip = await fetch(a.httpUrl('/whip/live/new'), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\n', redirect: 'manual' })
+    expect([whip.status, whip.headers.get('location')]).toEqual([307, b.httpUrl('/whip/live/new')])
     browser = await launchChromium()
     const page = await browser.newPage()
     await page.goto(a.httpUrl('/?play=live/p'))
@@ -104,6 +110,27 @@ describe('cluster placement', () => {
     expect((await x.next('peer-left', 5000)).peerId).toBe('ghost1')
     x.ws.close()
   }, 20_000)
+
+  it('SRT and LL-HLS players on a node that does not hold the stream get it too', async () => {
+    const c = await node('c2')
+    try {
+      const out = join(dir, 'srt.ts')
+      const srt = run('sh', ['-c', `timeout 6 srt-live-transmit -q '${c.srtUrl('live/p')}' file://con > '${out}'`])
+      await srt.exited
+      const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', out])
+      expect([...new Set(probe.split('\n').filter(Boolean))].sort()).toEqual(['aac', 'h264']) // (listed once per program too)
+      const playlist = await waitFor(async () => {
+        const r = await fetch(c.httpUrl('/hls/live/p/index.m3u8'))
+        const text = await r.text()
+        return r.status === 200 && text.includes('#EXT-X-PART:') && text
+      }, 15_000, 'an LL-HLS playlist with parts')
+      expect(playlist).toMatch(/^#EXTM3U/)
+      const links = (await (await fetch(c.httpUrl('/api/cluster'))).json()).links
+      expect(links).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b' })]) // one link for both
+    } finally {
+      await c.close()
+    }
+  }, 40_000)
 
   it('tiers: a node with an upstream pulls through it, and the upstream pulls from the stream\'s node', async () => {
     const c = await node('c', { upstream: 'a' })

@@ -145,6 +145,18 @@ describe('cluster placement', () => {
     }
   }, 30_000)
 
+  it('cluster.links rtmp: every stream comes over RTMP', async () => {
+    const c = await node('c3', { links: 'rtmp' })
+    try {
+      const frames = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', c.rtmpUrl('live/p'), '-map', '0:v', '-frames:v', '30', '-f', 'framemd5', '-'])
+      expect(frames.split('\n').filter((l) => l.startsWith('0,')).length).toBe(30)
+      const links = (await (await fetch(c.httpUrl('/api/cluster'))).json()).links
+      expect(links).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b', kind: 'rtmp' })])
+    } finally {
+      await c.close()
+    }
+  }, 30_000)
+
   it('codecs a relay link does not carry (MP3 audio) come over an RTMP link, which a token-only origin lets in by its node token', async () => {
     const secret = 'origin-access-secret-0123'
     const d = await node('d', { maxViewers: null })

@@ -10,8 +10,9 @@
 //    lookup, the relay offer and the link's first GOP come first), and an edge whose link is up
 //    (warm: its GOP cache) — `--rounds` joins each (the edge's link closes between cold rounds).
 // 2. The origin's CPU per edge link against per direct RTMP player: the origin's CPU (utime +
-//    stime, /proc) over `--window` s with the publisher only, with N direct players, and with N
-//    edges each pulling the stream for one player of its own (N = `--edges`).
+//    stime, /proc) over `--window` s with the publisher only, with N direct players, with N
+//    edges each pulling the stream over an SRTP relay link for one player of its own, and with
+//    N edges doing it over RTMP (`cluster.links: rtmp`) (N = `--edges`).
 // 3. `--viewers` RTMP players on the origin alone, then half of them on each of two edges: the
 //    CPU of every node together, the players that got the stream at the source rate, viewers
 //    per core (one box: the nodes share its cores; what it shows is the cluster's overhead).
@@ -64,13 +65,15 @@ async function main() {
   const redisPort = await freePort()
   const redis = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   await sleep(300)
-  const node = (id) => startSluice({
+  const node = (id, links = 'srtp') => startSluice({
     extraArgs: ['--redis', `redis://127.0.0.1:${redisPort}`, '--node-id', id, '--relay-secret', SECRET],
-    env: { SLUICE_RTP_ADVERTISED_HOST: '127.0.0.1', SLUICE_CLUSTER_IDLE_MS: '1000', SLUICE_ACCESS_POLICY: 'open' },
+    env: { SLUICE_RTP_ADVERTISED_HOST: '127.0.0.1', SLUICE_CLUSTER_IDLE_MS: '1000', SLUICE_ACCESS_POLICY: 'open', SLUICE_CLUSTER_LINKS: links },
   })
   const origin = await node('origin')
   const edges = []
   for (let i = 0; i < EDGES; i++) edges.push(await node(`edge${i + 1}`))
+  const rtmpEdges = []
+  for (let i = 0; i < EDGES; i++) rtmpEdges.push(await node(`rtmp-edge${i + 1}`, 'rtmp'))
   const source = encodeSource({ log: (m) => console.error(m) })
   const pub = startLoopPublisher(source.file, `rtmp://127.0.0.1:${origin.rtmpPort}/live/bench`)
   await pub.waitMedia(3000)
@@ -107,10 +110,11 @@ async function main() {
   const idle = await originCpu(() => [sleep(0)])
   const direct = await originCpu(() => [playersRun(url(origin), EDGES, span)])
   const linked = await originCpu(() => edges.map((e) => playersRun(url(e), 1, span)))
-  results.originCpuPercent = { publisherOnly: idle, directPlayers: direct, edgeLinks: linked }
+  const rtmpLinked = await originCpu(() => rtmpEdges.map((e) => playersRun(url(e), 1, span)))
+  results.originCpuPercent = { publisherOnly: idle, directPlayers: direct, srtpLinks: linked, rtmpLinks: rtmpLinked }
   results.perDirectPlayer = round((direct - idle) / EDGES, 2)
-  results.perEdgeLink = round((linked - idle) / EDGES, 2)
-  results.linkPerPlayer = results.perDirectPlayer > 0 ? round(results.perEdgeLink / results.perDirectPlayer, 2) : null
+  results.perSrtpLink = round((linked - idle) / EDGES, 2)
+  results.perRtmpLink = round((rtmpLinked - idle) / EDGES, 2)
 
   // 3. VIEWERS players on the origin alone, then half on each of two edges: every node's CPU
   const servers = async (targets) => {
@@ -133,7 +137,7 @@ async function main() {
   if (VIEWERS > 0) results.viewers = { count: VIEWERS, originAlone: { ...alone, viewersPerCore: perCore(alone) }, originAndTwoEdges: { ...spread, viewersPerCore: perCore(spread) } }
 
   await pub.stop()
-  for (const s of [origin, ...edges]) await s.stop()
+  for (const s of [origin, ...edges, ...rtmpEdges]) await s.stop()
   await stopProcess(redis, 'SIGTERM')
 
   console.table({
@@ -142,9 +146,11 @@ async function main() {
     'first keyframe, edge warm (ms median)': results.firstKeyframeMs.edgeWarm.median,
     'origin CPU, publisher only (% core)': idle,
     [`origin CPU, ${EDGES} direct players (% core)`]: direct,
-    [`origin CPU, ${EDGES} edge links (% core)`]: linked,
+    [`origin CPU, ${EDGES} SRTP edge links (% core)`]: linked,
+    [`origin CPU, ${EDGES} RTMP edge links (% core)`]: rtmpLinked,
     'per direct player (% core)': results.perDirectPlayer,
-    'per edge link (% core)': results.perEdgeLink,
+    'per SRTP link (% core)': results.perSrtpLink,
+    'per RTMP link (% core)': results.perRtmpLink,
     ...(VIEWERS > 0 ? {
       [`${VIEWERS} RTMP players on the origin alone: CPU (% core, all nodes)`]: alone.cpuPercent,
       '... at the source rate / viewers per core': `${alone.atSourceRate} / ${perCore(alone)}`,

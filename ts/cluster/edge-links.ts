@@ -2,10 +2,11 @@
  * An edge's links: a local player (any protocol) asks for a stream this node does not hold, the
  * registry says which node does, and the stream comes over one link per stream however many
  * local players it has (from that node, or through `cluster.upstream`: tiers, an edge of an
- * edge, which gets the stream the same way when asked) — an SRTP relay link (ts/rtp/service.ts, authenticated by the relay
- * secret) for H.264/AAC, an RTMP pull with a node token (a signed token made with the relay
- * secret) for other codecs. The link's stream is an ordinary hub stream here: GOP cache, every
- * protocol's players, further links to edges of this edge.
+ * edge, which gets the stream the same way when asked): an SRTP relay link (ts/rtp/service.ts,
+ * authenticated by the relay secret) for H.264/AAC, or an RTMP pull with a node token (a signed
+ * token made with the relay secret) for other codecs and with `cluster.links: rtmp`. The link's
+ * stream is an ordinary hub stream here: GOP cache, every protocol's players, further links to
+ * edges of this edge.
  *
  * A link
  * - closes `idleMs` after the stream's last local subscriber left;
@@ -53,6 +54,8 @@ export interface EdgeLinksOptions {
   nodeId: string
   /** `cluster.upstream`: the node every link goes through (tiers), or null. */
   upstream: string | null
+  /** `cluster.links`: SRTP relay links where the codecs allow, or RTMP for every stream. */
+  links: 'srtp' | 'rtmp'
   relaySecret: string
   idleMs: number
 }
@@ -149,7 +152,7 @@ export class EdgeLinks {
   async #open(stream: ClusterStream, node: ClusterNode): Promise<EdgeLink> {
     const key = `${stream.app}/${stream.name}`
     const base = { key, app: stream.app, name: stream.name, node: node.id, createdAt: Date.now() }
-    if (RELAY_VIDEO.has(stream.video) && RELAY_AUDIO.has(stream.audio)) {
+    if (this.#options.links === 'srtp' && RELAY_VIDEO.has(stream.video) && RELAY_AUDIO.has(stream.audio)) {
       const relay = await this.#rtp.pull(node.http, stream.app, stream.name, this.#options.relaySecret, { trusted: true, replaceable: true })
       const link: EdgeLink = { ...base, kind: 'relay', close: (reason) => relay.ingest.close(reason) }
       relay.ingest.onClose((reason) => this.#ended(link, reason))

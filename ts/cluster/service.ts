@@ -72,7 +72,7 @@ export class ClusterService {
     this.#load = new LoadMeter(deps.clients)
     this.registry = new ClusterRegistry({ ...redis, ttlMs: config.cluster.ttlMs }, deps.log)
     this.edges = new EdgeLinks(deps.hub, this.registry, deps.rtp, deps.rtmpLinks, deps.log, {
-      nodeId: this.nodeId, upstream: config.cluster.upstream, relaySecret: config.rtp.relaySecret!, idleMs: config.cluster.idleMs,
+      nodeId: this.nodeId, upstream: config.cluster.upstream, links: config.cluster.links, relaySecret: config.rtp.relaySecret!, idleMs: config.cluster.idleMs,
     })
     this.p2p = new P2pBus(this.registry, this.nodeId, deps.log)
     this.registry.on('up', () => void this.#heartbeat())

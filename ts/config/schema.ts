@@ -408,6 +408,12 @@ export const clusterSchema = z.strictObject({
    * stream is published on.
    */
   upstream: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).nullable().default(null),
+  /**
+   * What this node pulls streams over: `srtp` (relay links: RTP over SRTP with NACK repair, H.264
+   * and AAC; other codecs over RTMP) or `rtmp` (RTMP for every stream: costs the origin what an
+   * RTMP player does, carries every codec; TCP between the nodes). Default `srtp`.
+   */
+  links: z.enum(['srtp', 'rtmp']).default('srtp'),
   /** An edge's link to another node closes this long after its last local player left, ms. Default 10 000. */
   idleMs: z.number().int().min(0).max(3_600_000).default(10_000),
   /**

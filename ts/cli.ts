@@ -229,7 +229,16 @@ async function serve(args: string[]): Promise<void> {
     if (error instanceof NativeBindingError) fail(error.message, 1)
     throw error
   }
-  const sluice = new Sluice(config)
+  let sluice: SluiceClass
+  try {
+    sluice = new Sluice(config)
+  } catch (error) {
+    // settings that only the server can check (a file it cannot read, keys that go together)
+    if (!(error instanceof ConfigError)) throw error
+    for (const i of error.issues) process.stderr.write(`sluice: ${i.source ?? 'config'}: ${i.path ? `${i.path}: ` : ''}${i.message}
+`)
+    process.exit(2)
+  }
   try {
     await sluice.start()
   } catch (error) {

@@ -132,7 +132,6 @@ export class RtpIngest implements Publisher {
       const track: Track = { kind, rtcpPeer: null, receiver: null! }
       track.receiver = new RtpTrackReceiver({
         codec,
-        ssrc: (kind === 'video' ? options.video?.ssrc : options.audio?.ssrc) ?? undefined,
         clockRate,
         clock: this.#clock.track(clockRate),
         maxDelayMs,
@@ -148,6 +147,8 @@ export class RtpIngest implements Publisher {
             }
           : undefined,
       })
+      // an SSRC announced beforehand (relay offers): its sender reports count before its first packet
+      track.receiver.ssrc = (kind === 'video' ? options.video?.ssrc : options.audio?.ssrc) ?? null
       return track
     }
     this.#video = options.video ? makeTrack('video', 'H264', 90000) : null

@@ -39,8 +39,6 @@ export interface TrackReceiverOptions {
   onDrop(reason: string): void
   /** Sequence numbers about to be NACKed (for the loss simulator of relay tests). */
   onNack?(sequenceNumbers: number[]): void
-  /** The sender's SSRC when announced beforehand (relay offers), so that its sender reports count before its first packet. */
-  ssrc?: number
 }
 
 export interface ReceiverStats {
@@ -86,7 +84,6 @@ export class RtpTrackReceiver {
 
   constructor(options: TrackReceiverOptions) {
     this.#o = options
-    this.ssrc = options.ssrc ?? null
     this.#depacketizer = new native.RtpDepacketizer({ codec: options.codec, maxDelayMs: options.maxDelayMs })
   }
 

@@ -33,6 +33,17 @@ function node(id: string, extra: Record<string, unknown> = {}): Promise<TestServ
   })
 }
 
+/** This node's cluster links (`GET /api/cluster`). */
+async function links(s: TestServer): Promise<unknown[]> {
+  return (await (await fetch(s.httpUrl('/api/cluster'))).json()).links
+}
+
+/** Video frames ffmpeg decodes from `path` over RTMP, stopping at `count`. */
+async function decodedFrames(s: TestServer, path: string, count: number): Promise<number> {
+  const out = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', s.rtmpUrl(path), '-map', '0:v', '-frames:v', String(count), '-f', 'framemd5', '-'])
+  return out.split('\n').filter((l) => l.startsWith('0,')).length
+}
+
 beforeAll(async () => {
   port = 30_000 + Math.floor(Math.random() * 10_000)
   redis = run('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'])
@@ -125,8 +136,7 @@ describe('cluster placement', () => {
         return r.status === 200 && text.includes('#EXT-X-PART:') && text
       }, 15_000, 'an LL-HLS playlist with parts')
       expect(playlist).toMatch(/^#EXTM3U/)
-      const links = (await (await fetch(c.httpUrl('/api/cluster'))).json()).links
-      expect(links).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b' })]) // one link for both
+      expect(await links(c)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b' })]) // one link for both
     } finally {
       await c.close()
     }
@@ -135,9 +145,7 @@ describe('cluster placement', () => {
   it('tiers: a node with an upstream pulls through it, and the upstream pulls from the stream\'s node', async () => {
     const c = await node('c', { upstream: 'a' })
     try {
-      const frames = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', c.rtmpUrl('live/p'), '-map', '0:v', '-frames:v', '30', '-f', 'framemd5', '-'])
-      expect(frames.split('\n').filter((l) => l.startsWith('0,')).length).toBe(30)
-      const links = async (s: TestServer) => (await (await fetch(s.httpUrl('/api/cluster'))).json()).links
+      expect(await decodedFrames(c, 'live/p', 30)).toBe(30)
       expect(await links(c)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'a', kind: 'relay' })])
       expect(await links(a)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b', kind: 'relay' })])
     } finally {
@@ -148,10 +156,8 @@ describe('cluster placement', () => {
   it('cluster.links rtmp: every stream comes over RTMP', async () => {
     const c = await node('c3', { links: 'rtmp' })
     try {
-      const frames = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', c.rtmpUrl('live/p'), '-map', '0:v', '-frames:v', '30', '-f', 'framemd5', '-'])
-      expect(frames.split('\n').filter((l) => l.startsWith('0,')).length).toBe(30)
-      const links = (await (await fetch(c.httpUrl('/api/cluster'))).json()).links
-      expect(links).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b', kind: 'rtmp' })])
+      expect(await decodedFrames(c, 'live/p', 30)).toBe(30)
+      expect(await links(c)).toEqual([expect.objectContaining({ stream: 'live/p', node: 'b', kind: 'rtmp' })])
     } finally {
       await c.close()
     }
@@ -172,8 +178,7 @@ describe('cluster placement', () => {
       await waitFor(async () => (await (await fetch(d.httpUrl('/api/cluster'))).json()).streams?.some((s: any) => s.name === 'mp3' && s.audio === 'MP3'), 10_000, 'live/mp3 registered')
       const probe = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', d.rtmpUrl('live/mp3')])
       expect(probe.split('\n').filter(Boolean).sort()).toEqual(['h264', 'mp3'])
-      const links = (await (await fetch(d.httpUrl('/api/cluster'))).json()).links
-      expect(links).toEqual([expect.objectContaining({ stream: 'live/mp3', node: 'o2', kind: 'rtmp' })])
+      expect(await links(d)).toEqual([expect.objectContaining({ stream: 'live/mp3', node: 'o2', kind: 'rtmp' })])
       // the same stream without a token is refused by the origin's policy
       const refused = run('ffprobe', ['-v', 'error', origin.rtmpUrl('live/mp3')])
       expect(await refused.exited).not.toBe(0)

@@ -53,7 +53,7 @@ export type { DecisionCounts, AccessControlOptions, AskApplication } from './acc
 export type { AccessPolicy, PolicyDecision } from './access/policy'
 export type { WebRtcOptions } from './webrtc/whep'
 export type { CodecSummary } from './hub/stream'
-export type { StreamHubOptions, HubObserver } from './hub/stream-hub'
+export type { StreamHubOptions, HubObserver, PlayRefusal } from './hub/stream-hub'
 export type { GopCacheLimits } from './hub/gop-cache'
 export type { RouteAccess, RouteInfo, RouteHandler, RouteOptions, UpgradeHandler } from './http/server'
 export type { RtmpServerEvents } from './rtmp/server'

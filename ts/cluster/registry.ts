@@ -274,11 +274,14 @@ export class ClusterRegistry extends TypedEmitter<{ event: [event: ClusterEvent]
     return (await this.#scan(`${this.#options.keyPrefix}node:*`)).map((t) => JSON.parse(t) as ClusterNode)
   }
 
-  /** Every published stream of the cluster whose node is up (stale records are left out). */
-  async streams(): Promise<ClusterStream[]> {
-    const [records, nodes] = await Promise.all([this.#scan(`${this.#options.keyPrefix}stream:*`), this.nodes()])
-    const up = new Set(nodes.map((n) => n.id))
-    return records.map((t) => JSON.parse(t) as ClusterStream).filter((s) => up.has(s.node))
+  /**
+   * Every published stream of the cluster whose node is up (stale records are left out); `nodes`:
+   * the nodes up, when the caller has just read them.
+   */
+  async streams(nodes?: readonly ClusterNode[]): Promise<ClusterStream[]> {
+    const [records, up] = await Promise.all([this.#scan(`${this.#options.keyPrefix}stream:*`), nodes ?? this.nodes()])
+    const ids = new Set(up.map((n) => n.id))
+    return records.map((t) => JSON.parse(t) as ClusterStream).filter((s) => ids.has(s.node))
   }
 
   /**

@@ -162,6 +162,8 @@ export class ClusterService {
    * least loaded node that accepts.
    */
   async placement(): Promise<string | null> {
+    const c = this.#config
+    if (c.maxViewers === null && c.maxCpu === null) return null // no limits: nothing to count
     if (this.#accepting(this.#load.peek(this.edges.links.size))) return null
     let nodes: ClusterNode[]
     try {
@@ -198,7 +200,8 @@ export class ClusterService {
     let streams: ClusterStream[] | null = null
     let error: string | null = null
     try {
-      ;[nodes, streams] = await Promise.all([this.registry.nodes(), this.registry.streams()])
+      nodes = await this.registry.nodes()
+      streams = await this.registry.streams(nodes)
     } catch (e) {
       error = e instanceof ClusterError ? e.message : String(e)
     }

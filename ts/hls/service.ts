@@ -29,7 +29,6 @@ import { httpCredential } from '../access/http-credential'
 import { HlsStream, type HlsStreamOptions } from './hls-stream'
 import { renderMultivariant, renderPlaylist } from './playlist'
 import type { Stream } from '../hub/stream'
-import { ClusterError } from '../errors'
 import type { MediaFrame } from '../hub/media-frame'
 import { native } from '../native'
 
@@ -89,14 +88,9 @@ export class HlsService {
       credential: httpCredential(req, url), query: url.searchParams, clientId: `hls-${normalizeIp(req.socket.remoteAddress)}`,
     })
     if (refusal) return send(res, refusal.status, 'text/plain; charset=utf-8', `play refused: ${refusal.reason}`, 'no-cache')
-    let stream
-    try {
-      stream = await this.#hub.demand(app, name)
-    } catch (error) {
-      if (error instanceof ClusterError) return send(res, 503, 'text/plain; charset=utf-8', error.message, 'no-cache')
-      throw error
-    }
-    if (!stream) return send(res, 404, 'text/plain; charset=utf-8', `stream ${app}/${name} is not live`, 'no-cache')
+    const found = await this.#hub.playable(app, name)
+    if ('refusal' in found) return send(res, found.refusal.status, 'text/plain; charset=utf-8', found.refusal.reason, 'no-cache')
+    const stream = found.stream
     const token = url.searchParams.get('token')
     const query = token ? `?token=${encodeURIComponent(token)}` : ''
     const tracks = videoTracks(stream)

@@ -25,7 +25,6 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream, Subscriber } from '../hub/stream'
-import { ClusterError } from '../errors'
 import type { MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { HttpServer } from './server'
@@ -223,15 +222,7 @@ async function admit(ctx: FlvContext, t: FlvTransport, id: string, app: string, 
     credential: httpCredential(req, url), query: url.searchParams, clientId: id,
   })
   if (refusal) return { refusal: { status: refusal.status, reason: `play refused: ${refusal.reason}` } }
-  let stream: Stream | undefined
-  try {
-    stream = await ctx.hub.demand(app, name)
-  } catch (error) {
-    if (error instanceof ClusterError) return { refusal: { status: 503, reason: error.message } }
-    throw error
-  }
-  if (!stream) return { refusal: { status: 404, reason: `stream ${app}/${name} is not live` } }
-  return { stream }
+  return ctx.hub.playable(app, name)
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { Stream, type Publisher, type Subscriber } from './stream'
 import type { GopCacheLimits } from './gop-cache'
-import { StreamBusyError } from '../errors'
+import { ClusterError, StreamBusyError } from '../errors'
 import type { Logger } from '../log'
 import { DropCounts } from '../metrics/drop-counts'
 
@@ -20,6 +20,12 @@ export interface StreamHubOptions {
   /** Ms `demand()` waits for a stream fetched on demand to go live. Default 5000. */
   demandTimeoutMs?: number
   log?: Logger
+}
+
+/** Why a player's stream cannot be served (`StreamHub.playable`). */
+export interface PlayRefusal {
+  status: 404 | 503
+  reason: string
 }
 
 /** Who wants to know when a stream goes live or is asked for while it is not (pushes, pulls). */
@@ -210,6 +216,21 @@ export class StreamHub {
     }
     const now = this.get(app, name)
     return now?.isLive ? now : undefined
+  }
+
+  /**
+   * `demand` as a player's answer: the live stream, or why not — 404 when it is not live (here
+   * or, in a cluster, anywhere), 503 when the cluster registry cannot be asked. Each protocol
+   * turns the refusal into its own (an HTTP status, an SRT reject code).
+   */
+  async playable(app: string, name: string): Promise<{ stream: Stream } | { refusal: PlayRefusal }> {
+    try {
+      const stream = await this.demand(app, name)
+      return stream ? { stream } : { refusal: { status: 404, reason: `stream ${app}/${name} is not live` } }
+    } catch (error) {
+      if (error instanceof ClusterError) return { refusal: { status: 503, reason: error.message } }
+      throw error
+    }
   }
 
   subscribe(app: string, name: string, subscriber: Subscriber): Stream {

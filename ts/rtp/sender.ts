@@ -251,36 +251,24 @@ export class RtpSender implements Subscriber {
 }
 
 /**
- * A copy of a 12-byte-header RTP packet with an RFC 8285 one-byte header extension holding the
- * composition time: `0xBEDE`, length 1, then `id << 4 | 2` and 3 bytes of signed 90 kHz ticks.
- */
-export function withCompositionTime(packet: Buffer, id: number, cts: number): Buffer {
-  const out = Buffer.allocUnsafe(packet.length + 8)
-  writeWithCompositionTime(packet, id, cts, out, 0)
-  return out
-}
-
-/** Writes `withCompositionTime(packet, id, cts)` into `out` at `at` (`packet.length + 8` bytes). */
-function writeWithCompositionTime(packet: Buffer, id: number, cts: number, out: Buffer, at: number): void {
-  packet.copy(out, at, 0, 12)
-  out[at] = out[at]! | 0x10
-  out.writeUInt32BE(0xbede0001, at + 12)
-  out[at + 16] = ((id & 0x0f) << 4) | 2
-  out.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, cts)), at + 17, 3)
-  packet.copy(out, at + 20, 12)
-}
-
-/**
- * `withCompositionTime` for every packet of a batch (`data` cut at the `ends` offsets, each
- * packet with a 12-byte header): one new buffer, 8 bytes longer per packet, and its offsets.
+ * Every packet of a batch (`data` cut at the `ends` offsets, each with a 12-byte header) with an
+ * RFC 8285 one-byte header extension holding the composition time: `0xBEDE`, length 1, then
+ * `id << 4 | 2` and 3 bytes of signed 90 kHz ticks. One new buffer, 8 bytes longer per packet,
+ * and its offsets.
  */
 function withCompositionTimes(data: Buffer, ends: Uint32Array, id: number, cts: number): { data: Buffer; ends: Uint32Array } {
   const out = Buffer.allocUnsafe(data.length + 8 * ends.length)
   const outEnds = new Uint32Array(ends.length)
+  const ticks = Math.max(-0x800000, Math.min(0x7fffff, cts))
   let from = 0
   let at = 0
   ends.forEach((end, i) => {
-    writeWithCompositionTime(data.subarray(from, end), id, cts, out, at)
+    data.copy(out, at, from, from + 12)
+    out[at] = out[at]! | 0x10
+    out.writeUInt32BE(0xbede0001, at + 12)
+    out[at + 16] = ((id & 0x0f) << 4) | 2
+    out.writeIntBE(ticks, at + 17, 3)
+    data.copy(out, at + 20, from + 12, end)
     at += end - from + 8
     outEnds[i] = at
     from = end
@@ -288,7 +276,7 @@ function withCompositionTimes(data: Buffer, ends: Uint32Array, id: number, cts: 
   return { data: out, ends: outEnds }
 }
 
-/** The composition time (90 kHz ticks) carried by `withCompositionTime`, or null. */
+/** The composition time (90 kHz ticks) carried by `withCompositionTimes`, or null. */
 export function readCompositionTime(packet: Buffer, id: number): number | null {
   if (packet.length < 12 || !(packet[0]! & 0x10)) return null
   const at = 12 + 4 * (packet[0]! & 0x0f)

@@ -44,7 +44,7 @@ import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
 import { mediaType, readBody, readJson, sendText, type HttpServer } from '../http/server'
-import { ClusterError, HttpRequestError, RequestRejectedError } from '../errors'
+import { HttpRequestError, RequestRejectedError } from '../errors'
 import { DestinationPolicy, resolveDestination, type AllowedDestination } from './destinations'
 import type { AccessControl } from '../access/access-control'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
@@ -107,10 +107,10 @@ const relayBody = z.strictObject({
   secret: z.string().min(1).max(1024).optional(),
   simulateLoss: z.number().min(0).max(0.5).optional(),
 })
-/** `POST /api/relay/offers` (from an edge node). */
 /** Datagrams a relay link keeps that arrive before the origin's answer (its first GOP). */
 const EARLY_DATAGRAMS = 4096
 
+/** `POST /api/relay/offers` (from an edge node). */
 const offerBody = z.object({ stream: streamPath, host: z.string().min(1).max(253), port: portNumber, media: sdesKey, feedback: sdesKey })
 
 /**
@@ -204,24 +204,18 @@ function srtpKey(value: unknown): SdesKey | null {
   }
 }
 
-/** `"app/name"` (already checked by the schema) → `[app, name]`. */
 /**
  * The live stream for a relay offer, fetched on demand when a cluster link can (an edge of an
  * edge asking a node that does not hold it yet). Throws 404 when it is not live, 503 when the
  * cluster registry is down.
  */
 async function demandOrFail(hub: StreamHub, app: string, name: string): Promise<Stream> {
-  let stream: Stream | undefined
-  try {
-    stream = await hub.demand(app, name)
-  } catch (error) {
-    if (error instanceof ClusterError) throw new HttpError(503, error.message)
-    throw error
-  }
-  if (!stream) throw new HttpError(404, `stream ${app}/${name} is not live`)
-  return stream
+  const found = await hub.playable(app, name)
+  if ('refusal' in found) throw new HttpError(found.refusal.status, found.refusal.reason)
+  return found.stream
 }
 
+/** `"app/name"` (already checked by the schema) → `[app, name]`. */
 function splitStream(value: string): [string, string] {
   const slash = value.indexOf('/')
   return [value.slice(0, slash), value.slice(slash + 1)]

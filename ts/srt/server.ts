@@ -19,7 +19,7 @@ import type { SluiceConfig } from '../config/schema'
 import type { AccessControl } from '../access/access-control'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { normalizeIp } from '../access/address'
-import { ClusterError, ListenError } from '../errors'
+import { ListenError } from '../errors'
 import { parseStreamId, type SrtStreamRequest } from './stream-id'
 import { SrtPublisher } from './publisher'
 import { SrtPlayer } from './player'
@@ -241,22 +241,17 @@ export class SrtServer {
     })
     if (this.#closed) return
     if (refusal) return answer(false, refusal.status === 401 ? REJECT.unauthorized : REJECT.forbidden)
-    let stream
-    try {
-      stream = request.action === 'play' ? await this.#hub.demand(request.app, request.stream) : this.#hub.get(request.app, request.stream)
-    } catch (error) {
-      if (!(error instanceof ClusterError)) throw error
-      this.#log.info({ session, stream: `${request.app}/${request.stream}`, reason: error.message }, 'SRT play refused: the cluster cannot locate the stream')
-      stream = undefined
-    }
-    if (this.#closed) return
     if (request.action === 'publish' && !this.#hub.publishable(request.app, request.stream)) {
       this.#log.info({ session, stream: `${request.app}/${request.stream}` }, 'SRT publish refused: the stream is already published')
       return answer(false, REJECT.conflict)
     }
-    if (request.action === 'play' && !stream?.isLive) {
-      this.#log.info({ session, stream: `${request.app}/${request.stream}` }, 'SRT play refused: the stream is not live')
-      return answer(false, REJECT.notFound)
+    if (request.action === 'play') {
+      const found = await this.#hub.playable(request.app, request.stream)
+      if (this.#closed) return
+      if ('refusal' in found) {
+        this.#log.info({ session, stream: `${request.app}/${request.stream}`, reason: found.refusal.reason }, 'SRT play refused')
+        return answer(false, REJECT.notFound)
+      }
     }
     this.#accepted.set(session, { request, clientId })
     this.#log.debug({ session, clientId, encrypted }, 'SRT caller accepted')

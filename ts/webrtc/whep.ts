@@ -15,7 +15,6 @@ import type http from 'node:http'
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
 import type { Stream } from '../hub/stream'
-import { ClusterError } from '../errors'
 import type { HttpServer } from '../http/server'
 import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
@@ -140,14 +139,9 @@ export class WhepEndpoint {
       credential: httpCredential(req, url), query: url.searchParams, clientId: `whep-${id}`,
     })
     if (refusal) return fail(refusal.status, `play refused: ${refusal.reason}`)
-    let stream
-    try {
-      stream = await this.#hub.demand(app, name)
-    } catch (error) {
-      if (error instanceof ClusterError) return fail(503, error.message)
-      throw error
-    }
-    if (!stream) return fail(404, `stream ${app}/${name} is not live`)
+    const found = await this.#hub.playable(app, name)
+    if ('refusal' in found) return fail(found.refusal.status, found.refusal.reason)
+    const stream = found.stream
     let parsed
     try {
       parsed = parseSdp(offer)

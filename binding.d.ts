@@ -383,22 +383,6 @@ export declare class OpusToAacTranscoder {
 }
 
 /**
- * The last packets of one RTP track by sequence number (`sluice_rtp::egress::RetransmissionRing`),
- * for a sender that makes its own packets (the plain RTP output of `RtpSender`).
- */
-export declare class RetransmissionRing {
-  /** Keeps `packets` (rounded up to a power of two, at most 65 536). */
-  constructor(packets: number)
-  /**
-   * Keeps a copy of each RTP packet of `data` cut at `ends` (shorter than 12 bytes: skipped).
-   * Throws `RTP_INVALID_ARGUMENT` for bad `ends`.
-   */
-  store(data: Uint8Array, ends: Uint32Array): void
-  /** The kept packet with `sequenceNumber`, or null. */
-  get(sequenceNumber: number): Buffer | null
-}
-
-/**
  * One RTMP connection (client or server side), sans-IO: feed it socket bytes, write what it
  * returns. See `crates/rtmp/src/session.rs` for the protocol behaviour.
  */
@@ -576,6 +560,47 @@ export declare class RtpFanout {
   get lagEvents(): number
   /** Video packets skipped while behind. */
   get packetsSkipped(): number
+}
+
+/** Plain RTP/SRTP forwarders on one UDP port. See the module docs. */
+export declare class RtpForwarders {
+  /**
+   * Binds the UDP port and starts the receive thread. `onEvent` gets an `RtpForwarderEvent`
+   * for every receiver report. Throws `RTP_BIND_FAILED` when the address cannot be bound,
+   * `RTP_INVALID_ARGUMENT` for a bad address or port.
+   */
+  constructor(options: RtpForwardersOptions, onEvent: (event: RtpForwarderEvent) => void)
+  /** The UDP port packets leave from and feedback comes to. */
+  get port(): number
+  /** Forwarders now. */
+  get size(): number
+  /**
+   * Adds a forwarder; it sends nothing until an `inject` with `live` (its start: sender
+   * reports and the GOP). Throws `RTP_INVALID_ARGUMENT`: a taken id, a destination another
+   * forwarder sends to, a bad address, payload type, profile or key length.
+   */
+  add(spec: RtpForwarderSpec): void
+  /** Removes a forwarder (idempotent): its final counters, or null when there was none. */
+  remove(id: number): RtpForwarderCounters | null
+  /**
+   * A stream's packets of one frame (RTP, or its RTCP sender reports), back to back in
+   * `data`, packet `i` ending at `ends[i]`: sent at once to every live forwarder of the
+   * stream. Throws `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): number
+  /**
+   * Packets for one forwarder only (its sender reports and GOP at the start), numbered for
+   * it, then its new sequence offset for `kind` (0–65 535); `live` lets it receive the
+   * stream's packets after them. Throws `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   */
+  inject(id: number, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
+  /** Counters of every forwarder and of the port. */
+  stats(): RtpForwardersStats
+  /**
+   * Stops the receive thread; nothing is sent after it (the port is released when the object
+   * is collected). Idempotent.
+   */
+  close(): void
 }
 
 /**
@@ -1529,6 +1554,93 @@ export interface RtmpSessionOptions {
   maxBuffered?: number
   /** Handshake time field (ms). Default 0. */
   epochMs?: number
+}
+
+/** Counters of one forwarder. */
+export interface RtpForwarderCounters {
+  id: number
+  /** RTP and RTCP packets sent (retransmissions included). */
+  packetsSent: number
+  /** Bytes sent, SRTP trailers included. */
+  bytesSent: number
+  /** NACK packets received. */
+  nacks: number
+  /** Packets sent again for them. */
+  retransmitted: number
+  /** PLI and FIR received (the RTMP publisher cannot be asked; the next GOP brings a keyframe). */
+  keyframeRequests: number
+  /** Packets that could not be written or protected. */
+  sendErrors: number
+  /** Feedback datagrams that failed SRTCP or RTCP checks. */
+  feedbackDropped: number
+}
+
+/** An event: `type` is `report` (the report blocks of a receiver's RR or SR, RFC 3550 §6.4). */
+export interface RtpForwarderEvent {
+  /** `report`. */
+  type: string
+  /** The forwarder's id. */
+  id: number
+  /** The report blocks. */
+  blocks: Array<RtcpReportBlock>
+}
+
+/** Options of `new RtpForwarders(options, onEvent)`. */
+export interface RtpForwardersOptions {
+  /** Address the UDP socket binds to (`0.0.0.0`, `::`, one interface; tests `127.0.0.1`). */
+  bindAddress: string
+  /** UDP port; 0 (default) picks a free one (read `port`). */
+  port?: number
+}
+
+/** A forwarder to add. */
+export interface RtpForwarderSpec {
+  /** The caller's id (unique among live forwarders). */
+  id: number
+  /** The stream (egress key) whose packets it sends. */
+  streamKey: string
+  /** Payload types (0–127) written on its packets; a missing one means that kind is not sent. */
+  videoPayloadType?: number
+  /** See `videoPayloadType`. */
+  audioPayloadType?: number
+  /** Where video RTP goes, `host:port` (`[v6]:port` for IPv6). */
+  videoRtp: string
+  /** Where video RTCP goes (the same address when RTP and RTCP share a port, RFC 5761). */
+  videoRtcp: string
+  /** Where audio RTP goes. */
+  audioRtp: string
+  /** Where audio RTCP goes. */
+  audioRtcp: string
+  /** SRTP keys, or none for plain RTP. */
+  srtp?: RtpForwarderSrtp
+}
+
+/** SRTP keying of a forwarder (SDES, RFC 4568 §6.1). */
+export interface RtpForwarderSrtp {
+  /**
+   * `AES_CM_128_HMAC_SHA1_80`, `AES_CM_128_HMAC_SHA1_32`, `AEAD_AES_128_GCM` or
+   * `AEAD_AES_256_GCM`.
+   */
+  profile: string
+  /** Master key || master salt of what we send (30, 28 or 44 bytes). */
+  key: Buffer
+  /** Master key || salt of the SRTCP that comes back; default `key`. */
+  feedbackKey?: Buffer
+}
+
+/** `stats()`: every forwarder, and what the port did. */
+export interface RtpForwardersStats {
+  forwarders: Array<RtpForwarderCounters>
+  /** Datagrams received on the port. */
+  datagramsIn: number
+  /** Datagrams from no forwarder's destination (dropped). */
+  unrouted: number
+  /** `sendmmsg` (or `send_to`) calls. */
+  sendCalls: number
+  /** Datagrams the kernel took. */
+  datagramsOut: number
+  /** Datagrams refused (full socket buffer, unreachable). */
+  sendFailed: number
 }
 
 /**

@@ -1,23 +1,24 @@
 /**
- * RTP/SRTP forwarders: a live stream's `RtpSender` packets sent over UDP to a host, protected
- * per target when keyed. Two layouts:
+ * RTP/SRTP forwarders: a live stream's `RtpSender` packets sent to a host over the service's
+ * forward port (`ForwardPort`: the native fan-out, SRTP and batched sends), protected per
+ * target when keyed. Two layouts:
  * - `ports` (for ffmpeg and other SDP receivers): video RTP to `videoPort`, its RTCP to
  *   `videoPort + 1`, audio RTP to `audioPort`, its RTCP to `audioPort + 1` (RFC 3550 §11);
- * - `mux` (relay links): everything to one port (RFC 5761), RTCP feedback read on the same
- *   socket.
- * Feedback that comes back to the forwarder's socket is used: NACKs are answered from the
- * sender's retransmission ring, receiver reports give loss, jitter and the round-trip time
- * (RFC 3550 §6.4.1 LSR/DLSR).
+ * - `mux` (relay links): everything to one port (RFC 5761).
+ * Feedback that comes back to the port from those addresses is used: NACKs are answered from
+ * the retransmission ring natively, receiver reports give loss, jitter and the round-trip time
+ * (RFC 3550 §6.4.1 LSR/DLSR) here.
  */
-import dgram from 'node:dgram'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../log'
-import { isRtcpPacket, parseRtcp, roundTripMs, type RtcpPacket } from './rtcp'
-import type { RtpKind, RtpSender, RtpSink } from './sender'
+import { roundTripMs, type ReportBlock } from './rtcp'
+import type { RtpSender } from './sender'
+import type { ForwardPort } from './forward-port'
 import { describeRtpSession, type SdesKey } from './sdp'
-import type { SrtpContext } from './srtp'
+import { sdesKeyMaterial } from './srtp'
 
 export interface ForwardTarget {
+  /** An IP address (checked by the caller against `rtp.allowedDestinations`). */
   host: string
   /** Video RTP port (`ports` layout) or the one port (`mux`). */
   videoPort: number
@@ -41,56 +42,59 @@ export interface ForwarderStats {
   cumulativeLost: { video: number | null; audio: number | null }
   jitterMs: { video: number | null; audio: number | null }
   rttMs: number | null
-  /** Packets that could not be protected or sent. */
+  /** Packets that could not be protected or sent, and feedback that failed its checks. */
   sendErrors: number
 }
 
-export class RtpForwarder implements RtpSink {
+/** `host:port` as a socket address (`[v6]:port` for IPv6). */
+function socketAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+export class RtpForwarder {
   readonly id = randomUUID()
   readonly sender: RtpSender
   readonly target: Required<ForwardTarget>
-  readonly #socket: dgram.Socket
-  readonly #srtp: SrtpContext | null
+  readonly #port: ForwardPort
+  readonly #nativeId: number
   readonly #key: SdesKey | null
   readonly #log: Logger
-  readonly #stats: ForwarderStats
+  readonly #reports: Pick<ForwarderStats, 'fractionLost' | 'cumulativeLost' | 'jitterMs' | 'rttMs'> = {
+    fractionLost: { video: null, audio: null },
+    cumulativeLost: { video: null, audio: null },
+    jitterMs: { video: null, audio: null },
+    rttMs: null,
+  }
+  #final: ReturnType<ForwardPort['remove']> = null
   #closed = false
 
   /**
-   * `socket`: bound by the caller (its address is the source the receiver sees and where
-   * feedback comes back). `srtp`/`key`: the protecting context and the SDES key it came from
-   * (for the SDP), or null for plain RTP.
+   * Adds the forwarder to `port` and starts it (relay links with the sender's GOP). `srtp`: the
+   * key it protects with (for the SDP too) and the key of the SRTCP that comes back (default the
+   * same), or null for plain RTP. Throws an `Error` whose message starts with
+   * `RTP_INVALID_ARGUMENT` when the port refuses it (a destination another forwarder sends to).
    */
-  constructor(sender: RtpSender, target: ForwardTarget, socket: dgram.Socket, srtp: { context: SrtpContext; key: SdesKey } | null, log: Logger) {
+  constructor(sender: RtpSender, target: ForwardTarget, port: ForwardPort, srtp: { key: SdesKey; feedback: SdesKey | null } | null, log: Logger) {
     this.sender = sender
     this.target = { audioPort: target.videoPort + 2, ...target }
-    this.#socket = socket
-    this.#srtp = srtp?.context ?? null
+    this.#port = port
     this.#key = srtp?.key ?? null
     this.#log = log.child({ forwarder: this.id, stream: sender.stream.key })
-    this.#stats = {
-      id: this.id,
-      stream: sender.stream.key,
-      target: `${target.host}:${target.videoPort}`,
-      srtp: srtp?.key.suite ?? null,
-      packetsSent: 0,
-      bytesSent: 0,
-      retransmitted: 0,
-      nacksReceived: 0,
-      keyframeRequests: 0,
-      fractionLost: { video: null, audio: null },
-      cumulativeLost: { video: null, audio: null },
-      jitterMs: { video: null, audio: null },
-      rttMs: null,
-      sendErrors: 0,
-    }
-    socket.on('message', (msg) => this.#onFeedback(msg))
-    socket.on('error', (err) => {
-      this.#stats.sendErrors++
-      if (this.#stats.sendErrors === 1 || this.#stats.sendErrors % 1000 === 0) this.#log.warn({ err: err.message, sendErrors: this.#stats.sendErrors }, 'forwarder socket error')
-    })
-    sender.addSink(this)
-    this.#log.info({ target: this.#stats.target, layout: target.layout, srtp: this.#stats.srtp }, 'forwarding')
+    const t = this.target
+    const mux = t.layout === 'mux'
+    const codecs = sender.codecs
+    this.#nativeId = port.add({
+      streamKey: sender.egressKey,
+      videoPayloadType: codecs.video?.payloadType ?? 96,
+      audioPayloadType: codecs.audio?.payloadType ?? 97,
+      videoRtp: socketAddress(t.host, t.videoPort),
+      videoRtcp: socketAddress(t.host, mux ? t.videoPort : t.videoPort + 1),
+      audioRtp: socketAddress(t.host, mux ? t.videoPort : t.audioPort),
+      audioRtcp: socketAddress(t.host, mux ? t.videoPort : t.audioPort + 1),
+      srtp: srtp ? { profile: srtp.key.suite, key: sdesKeyMaterial(srtp.key), feedbackKey: srtp.feedback ? sdesKeyMaterial(srtp.feedback) : undefined } : undefined,
+    }, (blocks) => this.#onReport(blocks))
+    sender.start(this.#nativeId, mux)
+    this.#log.info({ target: socketAddress(t.host, t.videoPort), layout: t.layout, srtp: this.#key?.suite ?? null }, 'forwarding')
   }
 
   /** The SDP a receiver opens (`ports` layout). */
@@ -105,82 +109,42 @@ export class RtpForwarder implements RtpSink {
   }
 
   stats(): ForwarderStats {
-    return structuredClone(this.#stats)
+    const c = this.#closed ? this.#final : this.#port.counters(this.#nativeId)
+    return {
+      id: this.id,
+      stream: this.sender.stream.key,
+      target: `${this.target.host}:${this.target.videoPort}`,
+      srtp: this.#key?.suite ?? null,
+      packetsSent: c?.packetsSent ?? 0,
+      bytesSent: c?.bytesSent ?? 0,
+      retransmitted: c?.retransmitted ?? 0,
+      nacksReceived: c?.nacks ?? 0,
+      keyframeRequests: c?.keyframeRequests ?? 0,
+      ...structuredClone(this.#reports),
+      sendErrors: (c?.sendErrors ?? 0) + (c?.feedbackDropped ?? 0),
+    }
   }
 
-  send(kind: RtpKind, packet: Buffer): void {
-    if (this.#closed) return
-    const rtcp = isRtcpPacket(packet)
-    let out: Buffer = packet
-    if (this.#srtp) {
-      const p = rtcp ? this.#srtp.protectRtcp(packet) : this.#srtp.protectRtp(packet)
-      if (typeof p === 'string') {
-        this.#stats.sendErrors++
-        return
-      }
-      out = p
-    }
-    let port = this.target.videoPort
-    if (this.target.layout === 'ports') port = (kind === 'video' ? this.target.videoPort : this.target.audioPort) + (rtcp ? 1 : 0)
-    this.#stats.packetsSent++
-    this.#stats.bytesSent += out.length
-    this.#socket.send(out, port, this.target.host) // a failed send is the socket's 'error' event
-  }
-
-  #onFeedback(msg: Buffer): void {
-    if (this.#closed || !isRtcpPacket(msg)) return
-    let packet: Buffer = msg
-    if (this.#srtp) {
-      const p = this.#srtp.unprotectRtcp(msg)
-      if (typeof p === 'string') return
-      packet = p
-    }
+  #onReport(blocks: ReportBlock[]): void {
     const now = Date.now()
-    for (const p of parseRtcp(packet)) {
-      if (p.type === 'sr' || p.type === 'rr') this.#onReport(p, now)
-      else if (p.type === 'nack' || p.type === 'pli' || p.type === 'fir') this.#onFeedbackMessage(p)
-    }
-  }
-
-  #onReport(report: Extract<RtcpPacket, { type: 'sr' | 'rr' }>, now: number): void {
-    for (const block of report.blocks) {
+    for (const block of blocks) {
       const kind = this.sender.kindOf(block.ssrc)
       if (!kind) continue
-      this.#stats.fractionLost[kind] = block.fractionLost / 256
-      this.#stats.cumulativeLost[kind] = block.cumulativeLost
+      const r = this.#reports
+      r.fractionLost[kind] = block.fractionLost / 256
+      r.cumulativeLost[kind] = block.cumulativeLost
       const clock = kind === 'video' ? 90000 : (this.sender.codecs.audio?.sampleRate ?? 48000)
-      this.#stats.jitterMs[kind] = (block.jitter / clock) * 1000
+      r.jitterMs[kind] = (block.jitter / clock) * 1000
       const rtt = roundTripMs(block, now)
-      if (rtt !== null) this.#stats.rttMs = rtt
-    }
-  }
-
-  #onFeedbackMessage(fb: Extract<RtcpPacket, { type: 'nack' | 'pli' | 'fir' }>): void {
-    const kind = this.sender.kindOf(fb.mediaSsrc)
-    if (!kind) return
-    if (fb.type === 'nack') {
-      this.#stats.nacksReceived++
-      for (const seq of fb.sequenceNumbers) {
-        const p = this.sender.retransmission(kind, seq)
-        if (!p) continue
-        this.#stats.retransmitted++
-        this.send(kind, p)
-      }
-    } else {
-      // PLI/FIR: the RTMP publisher cannot be asked; the next keyframe comes with the GOP.
-      this.#stats.keyframeRequests++
+      if (rtt !== null) r.rttMs = rtt
     }
   }
 
   close(reason: string): void {
     if (this.#closed) return
+    this.#final = this.#port.remove(this.#nativeId)
     this.#closed = true
-    this.sender.removeSink(this)
-    try {
-      this.#socket.close()
-    } catch {
-      // already closed
-    }
-    this.#log.info({ reason, stats: this.#stats }, 'forwarder closed')
+    this.sender.release(this.#nativeId)
+    this.#log.info({ reason, stats: this.stats() }, 'forwarder closed')
   }
 }

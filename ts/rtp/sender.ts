@@ -1,7 +1,9 @@
 /**
  * One stream's plain RTP output, for forwarders and relay links: H.264 packetized once
  * (RFC 6184, every frame, B-frames included) and AAC passed through untouched (RFC 3640
- * `mpeg4-generic`, AAC-hbr), the same packets for every sink. No transcoding.
+ * `mpeg4-generic`, AAC-hbr), the same packets for every forwarder of the stream, handed per
+ * frame to the native forward port (`ForwardPort`: fan-out, SRTP, batched sends). No
+ * transcoding.
  *
  * Clocks: video RTP timestamps are 90 kHz ticks of the FLV pts (dts + composition time, ms);
  * audio RTP timestamps are samples at the AAC sampling rate. Both start at random offsets
@@ -10,19 +12,25 @@
  * (pts − dts, in 90 kHz ticks, signed 24-bit) in an RFC 8285 one-byte header extension, so a
  * Sluice receiver can give FLV players back the decode timestamps of B-frame streams.
  *
- * The last 1024 packets of each kind are kept for retransmission on NACK (RFC 4585 §6.2.1), in
- * the native `RetransmissionRing` (`sluice_rtp::egress`, the ring every sender uses).
- * Sender reports (RFC 3550 §6.4.1) are produced every second.
+ * Video packets are kept for retransmission on NACK (RFC 4585 §6.2.1) by the port's fan-out
+ * (`sluice_rtp::egress`, the ring every sender uses). Sender reports (RFC 3550 §6.4.1) are
+ * produced every second. A forwarder starts (`start`) with sender reports and, for relay links,
+ * the packets since the last keyframe numbered for it alone, so that its receiver has a picture
+ * at once while the stream is packetized only once.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
 import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import { senderReport } from './rtcp'
+import type { ForwardPort } from './forward-port'
 
 export const RTP_H264_PT = 96
 export const RTP_AAC_PT = 97
-const RETRANSMIT_PACKETS = 1024
+/** Packet batches kept for starting forwarders, at most (a long GOP is cut from its start). */
+const GOP_BATCHES = 4096
+/** Audio batches kept for starting forwarders of a stream without video (about 1 s of AAC). */
+const AUDIO_ONLY_BATCHES = 48
 
 export type RtpKind = 'video' | 'audio'
 
@@ -30,11 +38,6 @@ export type RtpKind = 'video' | 'audio'
 export interface RtpSenderCodecs {
   video: { payloadType: number; ssrc: number; sps: Buffer; pps: Buffer } | null
   audio: { payloadType: number; ssrc: number; sampleRate: number; channels: number; config: Buffer } | null
-}
-
-export interface RtpSink {
-  /** A packet (RTP or RTCP) of `kind`'s stream, ready to protect and send. Must not throw. */
-  send(kind: RtpKind, packet: Buffer): void
 }
 
 export interface RtpSenderOptions {
@@ -49,7 +52,6 @@ interface Track {
   base: number
   packets: number
   octets: number
-  ring: InstanceType<typeof native.RetransmissionRing>
   /** Last RTP timestamp sent and when (wallclock ms), for sender reports. */
   lastTimestamp: number
   lastWall: number
@@ -62,7 +64,6 @@ function track(clockRate: number): Track {
     base: randomInt(0, 0x7fffffff),
     packets: 0,
     octets: 0,
-    ring: new native.RetransmissionRing(RETRANSMIT_PACKETS),
     lastTimestamp: 0,
     lastWall: 0,
     clockRate,
@@ -78,26 +79,46 @@ export function describeAudioSpecificConfig(asc: Buffer): { sampleRate: number; 
   return info?.codecString && info.sampleRate && info.channels ? { sampleRate: info.sampleRate, channels: info.channels } : null
 }
 
+/** One frame's packets as sent live (stream numbering), kept for starting forwarders. */
+interface SentBatch {
+  kind: RtpKind
+  data: Buffer
+  ends: Uint32Array
+  /** Presentation time, ms. */
+  pts: number
+}
+
 let nextId = 1
 
 export class RtpSender implements Subscriber {
   readonly id = `rtp-sender-${nextId++}`
   readonly stream: Stream
-  readonly #sinks = new Set<RtpSink>()
+  /** The fan-out key of this sender's packets on the port. */
+  readonly egressKey: string
+  readonly #port: ForwardPort
+  readonly #forwarders = new Set<number>()
   readonly #options: RtpSenderOptions
   readonly #videoTrack = track(90000)
   #audioTrack: Track | null = null
   #video: InstanceType<typeof native.H264Packetizer>
   #audio: InstanceType<typeof native.AacPacketizer> | null = null
   #codecs: RtpSenderCodecs = { video: null, audio: null }
+  /** Batches since the last video keyframe (video and audio in sending order). */
+  #gop: SentBatch[] = []
+  #videoSeen = false
   readonly #srTimer: NodeJS.Timeout
 
-  constructor(stream: Stream, options: RtpSenderOptions = {}) {
+  /** `egressKey`: this sender's key on `port` (one per stream and flavour). */
+  constructor(stream: Stream, port: ForwardPort, egressKey: string, options: RtpSenderOptions = {}) {
     this.stream = stream
+    this.#port = port
+    this.egressKey = egressKey
     this.#options = options
     this.#video = new native.H264Packetizer(this.#videoTrack.ssrc, RTP_H264_PT, options.mtu ?? 1200)
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
+    // packetized now (no forwarder is live yet, nothing is sent) so that the first one starts with a picture
+    for (const frame of stream.gop) this.onFrame(stream, frame)
     this.#srTimer = setInterval(() => this.#senderReports(), 1000)
     this.#srTimer.unref()
   }
@@ -106,22 +127,14 @@ export class RtpSender implements Subscriber {
     return this.#codecs
   }
 
-  addSink(sink: RtpSink): void {
-    this.#sinks.add(sink)
+  /** Forwarders (ids on the port) this sender has started and not yet let go. */
+  get forwarderCount(): number {
+    return this.#forwarders.size
   }
 
-  removeSink(sink: RtpSink): void {
-    this.#sinks.delete(sink)
-  }
-
-  get sinkCount(): number {
-    return this.#sinks.size
-  }
-
-  /** The kept packet with this sequence number of `kind`'s stream, for a NACK. */
-  retransmission(kind: RtpKind, sequenceNumber: number): Buffer | undefined {
-    const t = kind === 'video' ? this.#videoTrack : this.#audioTrack
-    return t?.ring.get(sequenceNumber) ?? undefined
+  /** Forgets forwarder `id` (after the port removed it). */
+  release(id: number): void {
+    this.#forwarders.delete(id)
   }
 
   /** Which stream an SSRC (from a NACK or PLI) names. */
@@ -132,27 +145,48 @@ export class RtpSender implements Subscriber {
   }
 
   /**
-   * Sends `frames` (a GOP from the hub's cache, oldest first) at once, to start a new sink with
-   * a picture. Sender reports go first, mapping each track's first replayed frame to the
-   * wallclock it had live (the newest frame is now), the earliest first, so that a receiver that
-   * anchors its clock on them (ts/rtp/rtp-clock.ts) starts at the first frame, keeps audio and
-   * video in step and needs no correction when the live frames follow.
+   * Starts forwarder `id` (added to the port with this sender's `egressKey`): it receives the
+   * stream's packets from now on. With `gop`, the packets since the last keyframe go first, at
+   * once, numbered for it alone (the same packets the others got, sequence numbers continuing
+   * into the live ones), so its receiver has a picture at once; sender reports go before them,
+   * mapping each track's first replayed frame to the wallclock it had live (the newest is now),
+   * the earliest first, so that a receiver that anchors its clock on them (ts/rtp/rtp-clock.ts)
+   * starts at the first frame, keeps audio and video in step and needs no correction when the
+   * live frames follow.
    */
-  replay(frames: readonly MediaFrame[], now = Date.now()): void {
-    const newest = frames.at(-1)
-    if (!newest) return
-    const firsts: [RtpKind, Track, MediaFrame][] = []
-    for (const [kind, t] of [['video', this.#videoTrack], ['audio', this.#audioTrack]] as const) {
-      const first = frames.find((f) => f.kind === kind && !f.sequenceHeader)
-      if (t && first) firsts.push([kind, t, first])
+  start(id: number, gop: boolean, now = Date.now()): void {
+    this.#forwarders.add(id)
+    const batches = gop ? this.#gop : []
+    const newest = batches.at(-1)
+    const tracks = { video: this.#videoTrack, audio: this.#audioTrack }
+    const next = { video: this.#video.sequenceNumber, audio: this.#audio?.sequenceNumber ?? 0 }
+    const count = { video: 0, audio: 0 }
+    for (const b of batches) count[b.kind] += b.ends.length
+    if (newest) {
+      const firsts = (['video', 'audio'] as const).flatMap((kind) => {
+        const first = batches.find((b) => b.kind === kind)
+        const t = tracks[kind]
+        return first && t ? [{ kind, t, first }] : []
+      })
+      // the earliest first: a receiver's timeline starts at its first report, so nothing maps before it
+      for (const { kind, t, first } of firsts.sort((a, b) => a.first.pts - b.first.pts)) {
+        const rtp = (t.base + Math.round((first.pts * t.clockRate) / 1000)) >>> 0
+        const sr = senderReport(t.ssrc, now - (newest.pts - first.pts), rtp, t.packets, t.octets)
+        this.#port.inject(id, kind, sr, Uint32Array.of(sr.length), count[kind], false)
+      }
     }
-    // the earliest first: a receiver's timeline starts at its first report, so nothing maps before it
-    for (const [kind, t, first] of firsts.sort((a, b) => a[2].pts - b[2].pts)) {
-      const rtp = (t.base + Math.round((first.pts * t.clockRate) / 1000)) >>> 0
-      const sr = senderReport(t.ssrc, now - (newest.pts - first.pts), rtp, t.packets, t.octets)
-      for (const sink of this.#sinks) sink.send(kind, sr)
+    const seq = { ...next }
+    for (const b of batches) {
+      const data = Buffer.from(b.data)
+      let start = 0
+      for (const end of b.ends) {
+        data.writeUInt16BE(seq[b.kind], start + 2)
+        seq[b.kind] = (seq[b.kind] + 1) & 0xffff
+        start = end
+      }
+      this.#port.inject(id, b.kind, data, b.ends, count[b.kind], false)
     }
-    for (const frame of frames) this.onFrame(this.stream, frame)
+    for (const kind of ['video', 'audio'] as const) this.#port.inject(id, kind, new Uint8Array(0), new Uint32Array(0), count[kind], true)
   }
 
   onPublish(): void {}
@@ -186,7 +220,9 @@ export class RtpSender implements Subscriber {
       return
     }
     const cts = Math.round((frame.pts - frame.dts) * 90)
-    this.#emit('video', this.#videoTrack, out.data, out.ends, timestamp, cts)
+    if (frame.keyframe) this.#gop = []
+    this.#videoSeen = true
+    this.#emit('video', this.#videoTrack, out.data, out.ends, timestamp, cts, frame.pts, frame.keyframe)
   }
 
   #onAudio(frame: MediaFrame): void {
@@ -211,21 +247,19 @@ export class RtpSender implements Subscriber {
     } catch {
       return
     }
-    this.#emit('audio', t, out.data, out.ends, timestamp, null)
+    this.#emit('audio', t, out.data, out.ends, timestamp, null, frame.pts, false)
   }
 
-  #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null): void {
+  #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null, pts: number, keyframe: boolean): void {
     const id = this.#options.compositionTimeExtensionId
     if (id && cts !== null) ({ data, ends } = withCompositionTimes(data, ends, id, cts))
-    t.ring.store(data, ends)
-    let start = 0
-    for (const end of ends) {
-      const packet = data.subarray(start, end)
-      start = end
-      t.packets++
-      t.octets += packet.length - 12
-      for (const sink of this.#sinks) sink.send(kind, packet)
-    }
+    this.#port.media(this.egressKey, kind, data, ends)
+    t.packets += ends.length
+    t.octets += data.length - 12 * ends.length
+    // the GOP starts at a keyframe; a stream without video keeps its last audio
+    if (keyframe || this.#gop.length > 0 || !this.#videoSeen) this.#gop.push({ kind, data, ends, pts })
+    const limit = this.#videoSeen ? GOP_BATCHES : AUDIO_ONLY_BATCHES
+    if (this.#gop.length > limit) this.#gop.shift()
     // Sender reports extrapolate from the newest presentation time: a B-frame (older pts) does
     // not move it back, or the reports would jitter by the reorder depth.
     if (t.lastWall === 0 || ((timestamp - t.lastTimestamp) | 0) > 0) {
@@ -240,13 +274,14 @@ export class RtpSender implements Subscriber {
       if (!t || t.lastWall === 0) continue
       const rtp = (t.lastTimestamp + Math.round(((now - t.lastWall) * t.clockRate) / 1000)) >>> 0
       const sr = senderReport(t.ssrc, now, rtp, t.packets, t.octets)
-      for (const sink of this.#sinks) sink.send(kind, sr)
+      this.#port.media(this.egressKey, kind, sr, Uint32Array.of(sr.length))
     }
   }
 
   close(): void {
     clearInterval(this.#srTimer)
-    this.#sinks.clear()
+    this.#forwarders.clear()
+    this.#gop = []
   }
 }
 

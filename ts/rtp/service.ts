@@ -52,6 +52,7 @@ import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import { RtpSender, RTP_AAC_PT, RTP_H264_PT, describeAudioSpecificConfig } from './sender'
 import { RtpForwarder } from './forwarder'
+import { ForwardPort } from './forward-port'
 import { RtpIngest, type IngestAudio, type IngestVideo } from './ingest'
 import { parseSdpMedia, type SdesKey } from './sdp'
 import { createSrtpContext, sdesKeyMaterial, DEFAULT_SRTP_SUITE, generateSdesKey } from './srtp'
@@ -243,8 +244,10 @@ export class RtpService {
   readonly options: RtpOptions
   readonly #hub: StreamHub
   readonly #log: Logger
-  /** One sender per stream and flavour (plain for forwarders, with composition times for relays). */
+  /** One sender per stream and flavour (plain for forwarders, with composition times for relays), by its egress key. */
   readonly #senders = new Map<string, RtpSender>()
+  /** Where every forwarder and relay link sends from; opened with the first. */
+  #port: ForwardPort | null = null
   readonly forwarders = new Map<string, RtpForwarder>()
   readonly ingests = new Map<string, RtpIngest>()
   readonly relays = new Map<string, RelayLink>()
@@ -312,21 +315,22 @@ export class RtpService {
     return this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host
   }
 
+  /** The forward port, opened on first use. */
+  get #forwardPort(): ForwardPort {
+    this.#port ??= new ForwardPort(this.options.host)
+    return this.#port
+  }
+
   /**
-   * The sender of a forwarder: one per stream for plain forwarders (the same packets for every
-   * receiver); one per relay link, so that the link starts with the stream's cached GOP (see
-   * `#startForwarder`) and the edge's first player has a picture at once.
+   * The sender of a forwarder: one per stream and flavour — plain for forwarders, with
+   * composition times for relay links — packetizing once for all of them; a relay link starts
+   * with the sender's GOP, numbered for it alone, so the edge's first player has a picture at once.
    */
   #sender(stream: Stream, relay: boolean): RtpSender {
-    if (relay) {
-      const sender = new RtpSender(stream, { compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID })
-      this.#hub.subscribe(stream.app, stream.name, sender)
-      return sender
-    }
-    const key = `${stream.key}#plain`
+    const key = `${stream.key}#${relay ? 'relay' : 'plain'}`
     let sender = this.#senders.get(key)
     if (!sender) {
-      sender = new RtpSender(stream, {})
+      sender = new RtpSender(stream, this.#forwardPort, key, relay ? { compositionTimeExtensionId: COMPOSITION_TIME_EXTENSION_ID } : {})
       this.#hub.subscribe(stream.app, stream.name, sender)
       this.#senders.set(key, sender)
     }
@@ -337,26 +341,31 @@ export class RtpService {
     f.close(reason)
     this.forwarders.delete(f.id)
     const sender = f.sender
-    if (sender.sinkCount === 0) {
-      for (const [key, s] of this.#senders) if (s === sender) this.#senders.delete(key)
+    if (sender.forwarderCount === 0) {
+      this.#senders.delete(sender.egressKey)
       sender.close()
       this.#hub.unsubscribe(sender.stream, sender)
     }
   }
 
-  async #startForwarder(stream: Stream, relay: boolean, target: { host: string; videoPort: number; audioPort?: number }, key: SdesKey | null, feedbackKey: SdesKey | null): Promise<RtpForwarder> {
-    const socket = await bind(this.options.host)
-    const srtp = key ? { context: createSrtpContext(key), key } : null
-    const feedback = feedbackKey ? createSrtpContext(feedbackKey) : null
-    const forwarder = new RtpForwarder(
-      this.#sender(stream, relay),
-      { ...target, layout: relay ? 'mux' : 'ports' },
-      socket,
-      srtp && feedback ? { context: { ...srtp.context, unprotectRtcp: feedback.unprotectRtcp }, key: srtp.key } : srtp,
-      this.#log,
-    )
+  /**
+   * Starts a forwarder (a relay link with `relay`). Throws an `HttpError` (409) when another
+   * forwarder already sends to that address.
+   */
+  #startForwarder(stream: Stream, relay: boolean, target: { host: string; videoPort: number; audioPort?: number }, key: SdesKey | null, feedbackKey: SdesKey | null): RtpForwarder {
+    const sender = this.#sender(stream, relay)
+    let forwarder: RtpForwarder
+    try {
+      forwarder = new RtpForwarder(sender, { ...target, layout: relay ? 'mux' : 'ports' }, this.#forwardPort, key ? { key, feedback: feedbackKey } : null, this.#log)
+    } catch (error) {
+      if (sender.forwarderCount === 0) {
+        this.#senders.delete(sender.egressKey)
+        sender.close()
+        this.#hub.unsubscribe(sender.stream, sender)
+      }
+      throw new HttpError(409, (error as Error).message)
+    }
     this.forwarders.set(forwarder.id, forwarder)
-    if (relay) forwarder.sender.replay(stream.gop)
     return forwarder
   }
 
@@ -380,7 +389,7 @@ export class RtpService {
     const dest = await this.#destination(body.host)
     const stream = this.#hub.get(app, name)
     if (!stream?.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
-    const f = await this.#startForwarder(stream, false, { host: dest.address, videoPort: body.videoPort, audioPort: body.audioPort ?? body.videoPort + 2 }, key, null)
+    const f = this.#startForwarder(stream, false, { host: dest.address, videoPort: body.videoPort, audioPort: body.audioPort ?? body.videoPort + 2 }, key, null)
     json(res, 201, { id: f.id, sdp: f.sdp(), sdpUrl: `/api/forwards/${f.id}/sdp`, srtp: key })
   }
 
@@ -499,7 +508,10 @@ export class RtpService {
     const feedback = srtpKey(body.feedback)
     await stream.codecsKnown() // an offer right after the publish (a cluster edge following its stream) waits for the sequence starts
     if (!stream.isLive) throw new HttpError(404, `stream ${app}/${name} is not live`)
-    const f = await this.#startForwarder(stream, true, { host: body.host, videoPort: body.port }, media!, feedback!)
+    // the edge names itself (its advertised host): resolved once here, sent to the address only
+    const edge = await resolveDestination(body.host, this.#family).catch(() => null)
+    if (!edge) throw new HttpError(400, `${body.host} has no IPv${this.#family} address`)
+    const f = this.#startForwarder(stream, true, { host: edge.address, videoPort: body.port }, media!, feedback!)
     const codecs = f.sender.codecs
     json(res, 201, {
       id: f.id,
@@ -603,6 +615,8 @@ export class RtpService {
 
   close(): void {
     for (const f of [...this.forwarders.values()]) this.#closeForwarder(f, 'server closing')
+    this.#port?.close()
+    this.#port = null
     for (const i of [...this.ingests.values()]) i.close('server closing')
     for (const r of [...this.relays.values()]) r.ingest.close('server closing')
   }

@@ -1,6 +1,6 @@
-//! The RTP egress pipeline for the JS transports (node-datachannel tracks, SFU downlinks, plain
-//! RTP forwarders): `sluice_rtp::egress` behind three classes. The native WebRTC port uses the
-//! same core directly (`webrtc/host.rs`).
+//! The RTP egress pipeline for the JS transports (node-datachannel tracks, SFU downlinks):
+//! `sluice_rtp::egress` behind two classes. The native WebRTC port (`webrtc/host.rs`) and the
+//! plain RTP/SRTP forward port (`forward/host.rs`) use the same core directly.
 //!
 //! Packed packets (`RtpTargets`): packet `i` is `data.subarray(i === 0 ? 0 : ends[i - 1],
 //! ends[i])`, to be sent to subscriber `ids[i]` as is.
@@ -324,37 +324,5 @@ impl RtpRewriter {
     pub fn retransmissions(&self, sequence_numbers: Vec<u32>) -> Vec<Buffer> {
         let Some(ring) = &self.ring else { return Vec::new() };
         sequence_numbers.into_iter().filter_map(|s| ring.get(s as u16)).map(|p| p.to_vec().into()).collect()
-    }
-}
-
-/// The last packets of one RTP track by sequence number (`sluice_rtp::egress::RetransmissionRing`),
-/// for a sender that makes its own packets (the plain RTP output of `RtpSender`).
-#[napi]
-pub struct RetransmissionRing {
-    inner: egress::RetransmissionRing,
-}
-
-#[napi]
-impl RetransmissionRing {
-    /// Keeps `packets` (rounded up to a power of two, at most 65 536).
-    #[napi(constructor)]
-    pub fn new(packets: u32) -> RetransmissionRing {
-        RetransmissionRing { inner: egress::RetransmissionRing::new(packets.min(1 << 16) as usize) }
-    }
-
-    /// Keeps a copy of each RTP packet of `data` cut at `ends` (shorter than 12 bytes: skipped).
-    /// Throws `RTP_INVALID_ARGUMENT` for bad `ends`.
-    #[napi]
-    pub fn store(&mut self, data: &[u8], ends: &[u32]) -> Result<()> {
-        for p in split_checked(data, ends)? {
-            self.inner.store(p);
-        }
-        Ok(())
-    }
-
-    /// The kept packet with `sequenceNumber`, or null.
-    #[napi]
-    pub fn get(&self, sequence_number: u32) -> Option<Buffer> {
-        self.inner.get(sequence_number as u16).map(|p| p.to_vec().into())
     }
 }

@@ -118,7 +118,7 @@ fn object(kind: &str) -> RtcpPacketObject {
     RtcpPacketObject { kind: kind.to_owned(), ..Default::default() }
 }
 
-fn block_out(b: &ReportBlock) -> RtcpReportBlock {
+pub(crate) fn block_out(b: &ReportBlock) -> RtcpReportBlock {
     RtcpReportBlock {
         ssrc: b.ssrc,
         fraction_lost: b.fraction_lost as u32,

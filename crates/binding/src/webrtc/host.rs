@@ -25,7 +25,7 @@ use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, Subscriber
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
-use super::batch::SendBatch;
+use crate::send_batch::SendBatch;
 
 /// Video packets kept per stream for NACK (about 4 s at 2.5 Mbit/s).
 const RETRANSMIT_PACKETS: usize = 1024;

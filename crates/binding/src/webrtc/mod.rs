@@ -15,7 +15,6 @@
 //! Events (`selected`, `connected`, `keyframe`, `closed`) reach JS through a threadsafe
 //! function.
 
-mod batch;
 mod host;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -29,7 +28,7 @@ use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use batch::SendBatch;
+use crate::send_batch::SendBatch;
 use host::{Host, HostEvent, ViewerSetup};
 use sluice_rtp::egress::MediaKind;
 

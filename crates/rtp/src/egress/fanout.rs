@@ -10,8 +10,8 @@ pub const MAX_LAG_MS: f64 = 1000.0;
 /// A stream that was behind resumes (at the next keyframe) once batches arrive this fresh, ms.
 pub const RESUME_LAG_MS: f64 = 150.0;
 
-/// Video or audio: each subscriber has one payload type per kind, and only video is kept for
-/// retransmission and re-numbered (audio is never retransmitted, RFC 4588 is not offered).
+/// Video or audio: each subscriber has one payload type and one sequence offset per kind; only
+/// video is kept for retransmission (audio is never retransmitted, RFC 4588 is not offered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
     /// The video track.
@@ -40,7 +40,7 @@ pub struct FanoutTarget {
     pub id: u32,
     /// Its payload type for the batch's kind.
     pub payload_type: u8,
-    /// Added to each packet's sequence number (0 for audio).
+    /// Added to each packet's sequence number (the subscriber's offset for the batch's kind).
     pub seq_offset: u16,
 }
 
@@ -84,6 +84,9 @@ struct Subscriber {
     /// Receives live packets (after its GOP replay).
     live: bool,
     offsets: SequenceOffsets,
+    /// The audio sequence offset (audio injected for it alone shifts it; audio is never
+    /// retransmitted, so no history is kept).
+    audio_offset: u16,
     /// Packets injected for it alone, as sent (subscriber sequence numbers).
     injected: RetransmissionRing,
     /// Skipping live video until the next keyframe (its stream fell behind).
@@ -172,6 +175,7 @@ impl Fanout {
                 audio_pt: config.audio_payload_type.map(|pt| pt & 0x7F),
                 live: false,
                 offsets: SequenceOffsets::default(),
+                audio_offset: 0,
                 injected: RetransmissionRing::new(self.injected_capacity),
                 await_keyframe: false,
                 skipped: 0,
@@ -267,19 +271,22 @@ impl Fanout {
                 sub.offsets.set(offset, Some(first.wrapping_add(offset)));
                 sub.skipped = 0;
             }
-            let seq_offset = if kind == MediaKind::Video { sub.offsets.current() } else { 0 };
+            let seq_offset = if kind == MediaKind::Video { sub.offsets.current() } else { sub.audio_offset };
             targets.push(FanoutTarget { id: *id, payload_type, seq_offset });
         }
     }
 
-    /// Packets for subscriber `id` alone (its GOP replay), then its new video sequence offset;
-    /// `live` lets it receive the stream's batches from now on. Returns the target to send
+    /// Packets for subscriber `id` alone (its GOP replay), then its new sequence offset for
+    /// `kind` (the injected packets carry its numbering; its live packets of that kind go on
+    /// after them with `seq_offset` added); `live` lets it receive the stream's batches from now on. Returns the target to send
     /// `packets` to (offset 0: they carry the subscriber's numbering already), or `None` when
     /// there is no such subscriber or it takes no `kind`.
     pub fn inject(&mut self, id: u32, kind: MediaKind, packets: &[&[u8]], seq_offset: u16, live: bool) -> Option<FanoutTarget> {
         let sub = self.subscribers.get_mut(&id)?;
         let mut last = None;
-        if kind == MediaKind::Video {
+        if kind == MediaKind::Audio {
+            sub.audio_offset = seq_offset;
+        } else {
             for p in packets.iter().filter(|p| !is_rtcp(p)) {
                 if sub.injected.store(p) {
                     last = Some(sequence_number(p));
@@ -288,7 +295,7 @@ impl Fanout {
         }
         match last {
             Some(last) => sub.offsets.set(seq_offset, Some(last.wrapping_add(1))),
-            None if seq_offset != sub.offsets.current() => sub.offsets.set(seq_offset, None),
+            None if kind == MediaKind::Video && seq_offset != sub.offsets.current() => sub.offsets.set(seq_offset, None),
             None => {}
         }
         sub.live |= live;

@@ -114,9 +114,15 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert_eq!((seq(r.packet), r.seq_offset), (103, 400));
     assert!(f.resolve_nack(1, 900).is_none());
     assert!(f.resolve_nack(2, 103).is_some(), "subscriber 2's offset is 0");
-    // audio goes with offset 0 and the audio payload type
+    // audio goes with the audio payload type and its own offset: 0 until audio is injected
     f.media("live/a", MediaKind::Audio, &live_refs, false, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 }]);
+    let t = f.inject(1, MediaKind::Audio, &replay_refs, 7, true).unwrap();
+    assert_eq!(t, FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 });
+    f.media("live/a", MediaKind::Audio, &live_refs, false, &mut targets);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 7 }]);
+    f.media("live/a", MediaKind::Video, &live_refs, false, &mut targets);
+    assert_eq!(targets[0].seq_offset, 400, "an audio injection leaves the video numbering");
     assert!(f.remove(1) && f.remove(2) && !f.remove(2));
     assert_eq!(f.subscribers_of("live/a"), 0);
     assert!(f.is_empty());

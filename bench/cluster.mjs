@@ -12,12 +12,13 @@
 // 2. The origin's CPU per edge link against per direct RTMP player: the origin's CPU (utime +
 //    stime, /proc) over `--window` s with the publisher only, with N direct players, with N
 //    edges each pulling the stream over an SRTP relay link for one player of its own, and with
-//    N edges doing it over RTMP (`cluster.links: rtmp`) (N = `--edges`).
+//    N edges doing it over RTMP (`cluster.links: rtmp`) (N = `--edges`); the four in turn,
+//    `--cpu-rounds` times, medians (the runs are in the JSON).
 // 3. `--viewers` RTMP players on the origin alone, then half of them on each of two edges: the
 //    CPU of every node together, the players that got the stream at the source rate, viewers
 //    per core (one box: the nodes share its cores; what it shows is the cluster's overhead).
 //
-//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--window 10] [--viewers 200 (0: skip 3.)]
+//   node bench/cluster.mjs [--edges 4] [--rounds 5] [--cpu-rounds 3] [--window 10] [--viewers 200 (0: skip 3.)]
 // Output: a table and results/cluster.json.
 
 import { spawn } from 'node:child_process'
@@ -32,6 +33,7 @@ const { values } = parseArgs({
   options: {
     edges: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '5' },
+    'cpu-rounds': { type: 'string', default: '3' },
     window: { type: 'string', default: '10' },
     viewers: { type: 'string', default: '200' },
   },
@@ -39,6 +41,7 @@ const { values } = parseArgs({
 const VIEWERS = Number(values.viewers)
 const EDGES = Number(values.edges)
 const ROUNDS = Number(values.rounds)
+const CPU_ROUNDS = Number(values['cpu-rounds'])
 const WINDOW_S = Number(values.window)
 const SECRET = 'bench-cluster-relay-secret'
 const players = path.join(here, 'load', 'rtmp-players.mjs')
@@ -106,12 +109,21 @@ async function main() {
     await sleep(2500)
     return cpuPercent(a, b)
   }
+  // the four loads in turn, CPU_ROUNDS times (interleaved, so drift hits all alike); medians
   const span = WINDOW_S + 4
-  const idle = await originCpu(() => [sleep(0)])
-  const direct = await originCpu(() => [playersRun(url(origin), EDGES, span)])
-  const linked = await originCpu(() => edges.map((e) => playersRun(url(e), 1, span)))
-  const rtmpLinked = await originCpu(() => rtmpEdges.map((e) => playersRun(url(e), 1, span)))
-  results.originCpuPercent = { publisherOnly: idle, directPlayers: direct, srtpLinks: linked, rtmpLinks: rtmpLinked }
+  const samples = { publisherOnly: [], directPlayers: [], srtpLinks: [], rtmpLinks: [] }
+  for (let r = 0; r < CPU_ROUNDS; r++) {
+    samples.publisherOnly.push(await originCpu(() => [sleep(0)]))
+    samples.directPlayers.push(await originCpu(() => [playersRun(url(origin), EDGES, span)]))
+    samples.srtpLinks.push(await originCpu(() => edges.map((e) => playersRun(url(e), 1, span))))
+    samples.rtmpLinks.push(await originCpu(() => rtmpEdges.map((e) => playersRun(url(e), 1, span))))
+  }
+  const median = (xs) => distribution(xs).median
+  const idle = median(samples.publisherOnly)
+  const direct = median(samples.directPlayers)
+  const linked = median(samples.srtpLinks)
+  const rtmpLinked = median(samples.rtmpLinks)
+  results.originCpuPercent = { publisherOnly: idle, directPlayers: direct, srtpLinks: linked, rtmpLinks: rtmpLinked, runs: samples }
   results.perDirectPlayer = round((direct - idle) / EDGES, 2)
   results.perSrtpLink = round((linked - idle) / EDGES, 2)
   results.perRtmpLink = round((rtmpLinked - idle) / EDGES, 2)

@@ -1,7 +1,7 @@
 /**
  * Cluster placement and registry rules with two nodes on loopback and a real `redis-server`: a
  * node past `cluster.maxViewers` redirects WHEP viewers (307) to the other, and Chromium follows
- * it and plays; SFU rooms are pinned to the node where they began (a join elsewhere is told
+ * it and plays, and RTMP players and publishers (RTMP 302), which Sluice's own pulls and pushes follow; SFU rooms are pinned to the node where they began (a join elsewhere is told
  * where); SRT and LL-HLS players on a node without the stream get it; a P2P room spans nodes; a node with an upstream pulls through it (tiers); a stale registration (its node
  * gone) is never served; the cluster's metrics and
  * `GET /api/cluster`.
@@ -80,6 +80,34 @@ describe('cluster placement', () => {
     expect(b.sluice.whep.sessions).toBe(1)
     expect(a.sluice.whep.sessions).toBe(0)
     console.log('placement: Chromium sent from a to b, decoded', stats.video!.framesDecoded, 'frames')
+  }, 40_000)
+
+  it('a node past maxViewers sends RTMP players and publishers to the least loaded node (RTMP 302): Sluice pulls and pushes follow it, ffmpeg is told', async () => {
+    // ffmpeg's RTMP client does not follow redirects: it fails with the server's description
+    const probe = run('ffprobe', ['-v', 'error', a.rtmpUrl('live/p')])
+    expect(await probe.exited).not.toBe(0)
+    expect(probe.stderr()).toContain('RTMP 302 Redirect')
+    const post = (s: TestServer, route: string, body: unknown) =>
+      fetch(s.httpUrl(route), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    // a pull made on a, from a: a sends its own client to b, which has the stream
+    const pull = await post(a, '/api/pulls', { app: 'live', name: 'pulled', url: a.rtmpUrl('live/p') })
+    expect(pull.status).toBe(201)
+    const pulled = await waitFor(async () => {
+      const [st] = (await (await fetch(a.httpUrl('/api/pulls'))).json()) as { connected: boolean; framesReceived: number; connects: number }[]
+      return st && st.connected && st.framesReceived > 50 && st
+    }, 10_000, 'the pull redirected to b and playing')
+    expect(pulled.connects).toBe(1)
+    // a push from b to a: a sends the publisher back to b, where the stream goes live
+    const push = await post(b, '/api/pushes', { app: 'live', name: 'p', url: a.rtmpUrl('live/pushed') })
+    expect(push.status).toBe(201)
+    await waitFor(() => b.sluice.hub.get('live', 'pushed')?.isLive === true, 10_000, 'the push redirected to b and live there')
+    expect(a.sluice.hub.get('live', 'pushed')?.isLive ?? false).toBe(false)
+    const out = await runOk('ffmpeg', ['-hide_banner', '-v', 'error', '-i', b.rtmpUrl('live/pushed'), '-map', '0:v', '-frames:v', '10', '-f', 'framemd5', '-'])
+    expect(out.split('\n').filter((l) => l.startsWith('0,')).length).toBe(10)
+    for (const [s, route] of [[a, '/api/pulls'], [b, '/api/pushes']] as const) {
+      for (const l of (await (await fetch(s.httpUrl(route))).json()) as { id: string }[]) await fetch(s.httpUrl(`${route}/${l.id}`), { method: 'DELETE' })
+    }
+    console.log('placement: RTMP pull and push sent from a to b; frames received by the pull:', pulled.framesReceived)
   }, 40_000)
 
   it('an SFU room is pinned to the node where it began: a join on the other node is told where', async () => {

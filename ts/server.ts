@@ -127,7 +127,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     this.clients.on('removed', (ended) => this.#ended(ended))
     const ctx = { access: this.access, clients: this.clients }
     this.hub = new StreamHub({ ...config.hub, log: this.log })
-    this.rtmp = new RtmpServer(this.hub, this.log, config.rtmp, ctx)
+    this.rtmp = new RtmpServer(this.hub, this.log, config.rtmp, { ...ctx, placement: async () => (this.cluster ? this.cluster.placement('rtmp') : null) })
     this.srt = new SrtServer(this.hub, this.log, config.srt, ctx)
     this.http = new HttpServer(this.hub, this.log, { ...config.http, adminToken: config.admin.token })
     const webrtc = { ...config.webrtc }

@@ -157,11 +157,12 @@ export class ClusterService {
   }
 
   /**
-   * Where a new WHEP viewer or WHIP publisher should go: null to stay here (below the limits, no
-   * other node accepting, or the registry down), else the base URL (`http://host:port`) of the
-   * least loaded node that accepts.
+   * Where a new client should go: null to stay here (below the limits, no other node accepting,
+   * or the registry down), else the least loaded node that accepts — its base URL for `http`
+   * (`http://host:port`: WHEP viewers, WHIP publishers), its `rtmp://host:port` for `rtmp`
+   * (RTMP players and publishers; nodes that advertise no RTMP are passed over).
    */
-  async placement(): Promise<string | null> {
+  async placement(protocol: 'http' | 'rtmp' = 'http'): Promise<string | null> {
     const c = this.#config
     if (c.maxViewers === null && c.maxCpu === null) return null // no limits: nothing to count
     if (this.#accepting(this.#load.peek(this.edges.links.size))) return null
@@ -171,8 +172,10 @@ export class ClusterService {
     } catch {
       return null
     }
-    const best = nodes.filter((n) => n.id !== this.nodeId && n.accepting).sort((a, b) => a.load.viewers - b.load.viewers || a.load.cpu - b.load.cpu)[0]
-    return best?.http ?? null
+    const best = nodes
+      .filter((n) => n.id !== this.nodeId && n.accepting && (protocol === 'http' || n.rtmp !== null))
+      .sort((a, b) => a.load.viewers - b.load.viewers || a.load.cpu - b.load.cpu)[0]
+    return (protocol === 'http' ? best?.http : best?.rtmp) ?? null
   }
 
   /**

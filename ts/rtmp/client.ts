@@ -68,6 +68,11 @@ export interface RtmpLinkOptions {
   connectTimeoutMs: number
   /** Extra CA certificates (PEM) for `rtmps://`. */
   ca?: Buffer[]
+  /**
+   * Resolves a redirect's host (RTMP 302, ts/rtmp/redirect.ts) to the address to connect to,
+   * rejecting one that may not be used; without it redirects are not followed.
+   */
+  checkRedirect?: (host: string) => Promise<string>
 }
 
 export interface RtmpClientOptions {
@@ -90,6 +95,11 @@ export type RtmpClientEvents = {
   metadata: [meta: Record<string, unknown>]
   /** Play: the server said the stream ended (`NetStream.Play.UnpublishNotify`, `...Play.Stop`). */
   unpublished: []
+  /**
+   * The server sent this client elsewhere (an RTMP 302 redirect, see ts/rtmp/redirect.ts): the
+   * full URL, stream included. The connection closes right after.
+   */
+  redirect: [url: string]
   /** The connection closed (once), with the reason. */
   closed: [reason: string]
 }
@@ -228,7 +238,7 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
     if (e.kind !== 'command') return
     const name = e.name ?? ''
     const tx = e.transactionId ?? 0
-    const info = (e.values?.[0] ?? {}) as { level?: string; code?: string; description?: string }
+    const info = (e.values?.[0] ?? {}) as { level?: string; code?: string; description?: string; ex?: { code?: number; redirect?: unknown; redirect2?: unknown } }
     if (name === '_error') return this.close(`${describe(tx)} refused: ${info.code ?? ''} ${info.description ?? ''}`.trim())
     if (name === '_result' && tx === TX_CONNECT && this.#state === 'connecting-app') {
       this.#serverProperties = (e.commandObject ?? {}) as Record<string, unknown>
@@ -258,6 +268,11 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
       return
     }
     if (name === 'onStatus') {
+      const to = info.level === 'error' && info.ex?.code === 302 ? redirectUrl(info.ex, this.url.stream) : null
+      if (to) {
+        this.emit('redirect', to)
+        return this.close(`redirected to ${to}`)
+      }
       if (info.level === 'error') return this.close(`${info.code ?? 'onStatus error'}: ${info.description ?? ''}`)
       if (this.#state === 'starting' && (info.code === 'NetStream.Publish.Start' || info.code === 'NetStream.Play.Start')) {
         this.#state = 'ready'
@@ -293,6 +308,15 @@ export class RtmpClient extends TypedEmitter<RtmpClientEvents> {
 
 /** AMF0 string `@setDataFrame`, what a publisher puts before `onMetaData`. */
 const SET_DATA_FRAME = native.encodeAmf0(['@setDataFrame'])
+
+/** The full URL of a 302 redirect's `ex` (`redirect2`, or `redirect` — a tcUrl — with our stream), or null. */
+function redirectUrl(ex: { redirect?: unknown; redirect2?: unknown }, stream: string): string | null {
+  if (typeof ex.redirect2 === 'string' && ex.redirect2) return ex.redirect2
+  if (typeof ex.redirect !== 'string' || !ex.redirect) return null
+  const q = ex.redirect.indexOf('?')
+  const base = (q >= 0 ? ex.redirect.slice(0, q) : ex.redirect).replace(/\/+$/, '')
+  return `${base}/${stream}${q >= 0 && !stream.includes('?') ? ex.redirect.slice(q) : ''}`
+}
 
 function describe(tx: number): string {
   return tx === TX_CONNECT ? 'connect' : tx === TX_CREATE_STREAM ? 'createStream' : tx === 5 ? 'publish/play' : `command ${tx}`

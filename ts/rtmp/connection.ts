@@ -31,7 +31,15 @@ export interface RtmpConnectionDeps {
   clients: ClientRegistry
   onClose: (c: RtmpConnection) => void
   onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
+  /**
+   * Where a new publisher or player should go instead (`rtmp://host:port`, a less loaded cluster
+   * node), or null to serve it here. Asked after the access decision accepted it.
+   */
+  placement?: () => Promise<string | null>
 }
+
+/** How long a redirected client may keep its connection to read the redirect, ms. */
+const REDIRECT_LINGER_MS = 3000
 
 type StreamSlot =
   | { state: 'idle' }
@@ -77,6 +85,7 @@ export class RtmpConnection implements MergedWriter {
   readonly #slots = new Map<number, StreamSlot>()
   readonly #onClose: (c: RtmpConnection) => void
   readonly #onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
+  readonly #placement: (() => Promise<string | null>) | null
   #state: 'handshake' | 'handshaken' | 'connected' | 'closed' = 'handshake'
   #app = ''
   #tcUrl = ''
@@ -95,6 +104,7 @@ export class RtmpConnection implements MergedWriter {
     this.#clients = deps.clients
     this.#onClose = deps.onClose
     this.#onProtocolError = deps.onProtocolError
+    this.#placement = deps.placement ?? null
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
     this.log = deps.log.child({ conn: this.id, remote: this.remoteAddress })
     this.#session = new native.RtmpSession({
@@ -260,7 +270,8 @@ export class RtmpConnection implements MergedWriter {
    * A publish or play: asks the access decision (policy, webhook, application) with the token of
    * the stream name (`name?token=...`) or of the tcUrl (`rtmp://host/app?token=...`). A refusal
    * answers `NetStream.Publish.Unauthorized` / `NetStream.Play.Unauthorized` with the reason, then
-   * closes the connection.
+   * closes the connection. An accepted request that the placement sends elsewhere gets the RTMP
+   * 302 redirect (see `#redirect`).
    */
   #request(kind: AccessAction, msid: number, fullName: string): void {
     const slot = this.#slots.get(msid)
@@ -285,8 +296,11 @@ export class RtmpConnection implements MergedWriter {
         action: kind, app: this.#app, stream: name, protocol: 'rtmp', remoteAddress: normalizeIp(this.socket.remoteAddress),
         credential, query, clientId: this.#clientId(msid),
       })
-      .then((refusal) => {
+      .then(async (refusal) => {
         if (this.#state === 'closed' || this.#slots.get(msid)?.state !== 'pending') return
+        const elsewhere = refusal ? null : await this.#placement?.().catch(() => null)
+        if (this.#isClosed() || this.#slots.get(msid)?.state !== 'pending') return
+        if (elsewhere) return this.#redirect(msid, elsewhere, fullName)
         if (refusal) {
           this.#slots.set(msid, { state: 'idle' })
           const code = kind === 'publish' ? 'NetStream.Publish.Unauthorized' : 'NetStream.Play.Unauthorized'
@@ -298,6 +312,24 @@ export class RtmpConnection implements MergedWriter {
         if (kind === 'publish') this.#startPublish(msid, name)
         else this.#startPlay(msid, name)
       })
+  }
+
+  /**
+   * Sends the client to another node, the way SRS does (and clients that follow redirects read):
+   * an `onStatus` of level `error`, code `NetConnection.Connect.Rejected`, description
+   * `RTMP 302 Redirect`, with `ex: {code: 302, redirect: <tcUrl there>, redirect2: <full URL
+   * there>}` (the app, stream name and query kept). The connection closes when the client does,
+   * or after `REDIRECT_LINGER_MS`.
+   */
+  #redirect(msid: number, base: string, fullName: string): void {
+    this.#slots.set(msid, { state: 'idle' })
+    const tcQuery = this.#tcUrl.indexOf('?') >= 0 ? this.#tcUrl.slice(this.#tcUrl.indexOf('?')) : ''
+    const tcUrl = `${base.replace(/\/+$/, '')}/${this.#app}${tcQuery}`
+    const url = `${base.replace(/\/+$/, '')}/${this.#app}/${fullName}${fullName.includes('?') ? '' : tcQuery}`
+    this.sendStatus(msid, { level: 'error', code: 'NetConnection.Connect.Rejected', description: 'RTMP 302 Redirect', ex: { code: 302, redirect: tcUrl, redirect2: url } })
+    this.flush()
+    this.log.info({ to: base, stream: `${this.#app}/${fullName.split('?')[0]}` }, 'redirected: this node is over its placement limits')
+    setTimeout(() => this.close(`redirected to ${base}`), REDIRECT_LINGER_MS).unref()
   }
 
   /** The id of the client on message stream `msid` (the connection's id for the first). */

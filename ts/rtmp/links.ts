@@ -20,7 +20,7 @@ import type { ClientRegistry } from '../clients/registry'
 import type { SluiceConfig } from '../config/schema'
 import type { HttpServer } from '../http/server'
 import { serveLinkRoutes } from '../http/link-routes'
-import { DestinationPolicy } from '../rtp/destinations'
+import { DestinationPolicy, resolveDestination } from '../rtp/destinations'
 import { ConfigError } from '../errors'
 import { parseRtmpUrl, type RtmpUrl } from './client'
 import { RtmpPush } from './push'
@@ -41,6 +41,8 @@ export class RtmpLinks {
   readonly #config: RtmpConfig
   readonly #ca: Buffer[] | undefined
   readonly #unobserve: () => void
+  /** `rtp.allowedDestinations` (set by `serveApi`; loopback only before). */
+  #destinations = new DestinationPolicy([])
 
   /** Throws `ConfigError` when `rtmp.caFile` cannot be read or a rule's URL is malformed. */
   constructor(hub: StreamHub, log: Logger, clients: ClientRegistry, config: RtmpConfig) {
@@ -68,16 +70,21 @@ export class RtmpLinks {
     })
   }
 
-  #common(url: RtmpUrl, address: string) {
+  /**
+   * `trusted`: made by the config file or the cluster, whose redirects may go anywhere; else
+   * (the API, co-hosting) a redirect's host must pass `rtp.allowedDestinations` like the URL did.
+   */
+  #common(url: RtmpUrl, address: string, trusted: boolean) {
     const c = this.#config
-    return { url, address, chunkSize: c.chunkSize, connectTimeoutMs: c.connectTimeoutMs, ca: this.#ca }
+    const checkRedirect = async (host: string) => (await (trusted ? resolveDestination(host) : this.#destinations.check(host))).address
+    return { url, address, chunkSize: c.chunkSize, connectTimeoutMs: c.connectTimeoutMs, ca: this.#ca, checkRedirect }
   }
 
   /** `ruleKey`: made by a config rule (ends with the stream), null: by the API. */
   #push(app: string, stream: string, url: RtmpUrl, address: string, ruleKey: string | null): RtmpPush {
     const c = this.#config
     const push = new RtmpPush(this.#hub, this.#log, {
-      ...this.#common(url, address), id: `rtmp-push-${nextId++}`, app, stream, queueBytes: c.playerQueueBytes, maxBehindMs: c.playerMaxBehindMs,
+      ...this.#common(url, address, ruleKey !== null), id: `rtmp-push-${nextId++}`, app, stream, queueBytes: c.playerQueueBytes, maxBehindMs: c.playerMaxBehindMs,
       endWithStream: ruleKey !== null,
       onEnd: (p) => {
         this.pushes.delete(p.id)
@@ -89,9 +96,10 @@ export class RtmpLinks {
     return push
   }
 
-  #pull(app: string, stream: string, url: RtmpUrl, address: string, idleMs: number | null, link?: { onEnd: (pull: RtmpPull) => void }): RtmpPull {
+  /** `trusted`: see `#common`. */
+  #pull(app: string, stream: string, url: RtmpUrl, address: string, idleMs: number | null, trusted: boolean, link?: { onEnd: (pull: RtmpPull) => void }): RtmpPull {
     const pull = new RtmpPull(this.#hub, this.#log, this.#clients, {
-      ...this.#common(url, address), id: `rtmp-pull-${nextId++}`, app, stream, idleMs,
+      ...this.#common(url, address, trusted), id: `rtmp-pull-${nextId++}`, app, stream, idleMs,
       ...(link ? { reconnect: false, replaceable: true } : {}),
       onEnd: (p) => {
         this.pulls.delete(p.id)
@@ -117,7 +125,7 @@ export class RtmpLinks {
    * publisher; `onEnd` when it ends for any reason. Listed in `/api/pulls`.
    */
   createLinkPull(app: string, name: string, url: RtmpUrl, address: string, onEnd: (pull: RtmpPull) => void): RtmpPull {
-    return this.#pull(app, name, url, address, null, { onEnd })
+    return this.#pull(app, name, url, address, null, true, { onEnd })
   }
 
   #onPublished(stream: Stream): void {
@@ -137,13 +145,14 @@ export class RtmpLinks {
     if (!rule) return false
     const url = parseRtmpUrl(fill(rule.url, stream.app, stream.name))
     this.#log.info({ stream: stream.key, origin: `${url.tcUrl}/***` }, 'RTMP pull on demand')
-    this.#pull(stream.app, stream.name, url, url.host, rule.idleMs)
+    this.#pull(stream.app, stream.name, url, url.host, rule.idleMs, true)
     return true
   }
 
   /** The admin routes above. `allowedDestinations`: `rtp.allowedDestinations`. */
   serveApi(http: HttpServer, allowedDestinations: readonly string[]): void {
     const destinations = new DestinationPolicy(allowedDestinations)
+    this.#destinations = destinations
     serveLinkRoutes(http, '/api/pushes', 'push', this.pushes, async (body) => {
       const url = parseRtmpUrl(body.url)
       const { address } = await destinations.check(url.host)
@@ -153,7 +162,7 @@ export class RtmpLinks {
       const url = parseRtmpUrl(body.url)
       const { address } = await destinations.check(url.host)
       if (!this.#hub.publishable(body.app, body.name)) return [409, `stream ${body.app}/${body.name} is already published`]
-      return this.#pull(body.app, body.name, url, address, null)
+      return this.#pull(body.app, body.name, url, address, null, false)
     })
   }
 

@@ -15,6 +15,7 @@ import { RequestRejectedError } from '../errors'
 import { ReconnectSchedule } from '../hub/reconnect'
 import { RtmpClient, type RtmpLinkOptions } from './client'
 import { redact } from './push'
+import { RtmpRedirects } from './redirect'
 
 export interface RtmpPullOptions extends RtmpLinkOptions {
   /** On demand: ends this long after the stream has no players (and does not reconnect without them). */
@@ -35,6 +36,7 @@ export class RtmpPull {
   readonly #clients: ClientRegistry
   readonly #log: Logger
   readonly #reconnect = new ReconnectSchedule()
+  readonly #redirects: RtmpRedirects
   #client: RtmpClient | null = null
   #stream: Stream | null = null
   #publisher: Publisher | null = null
@@ -54,6 +56,7 @@ export class RtmpPull {
     this.#options = options
     this.#hub = hub
     this.#clients = clients
+    this.#redirects = new RtmpRedirects({ url: options.url, address: options.address }, options.checkRedirect ?? null)
     this.#log = log.child({ pull: options.id, stream: `${options.app}/${options.stream}`, origin: redact(options.url) })
     this.#idleTimer = options.idleMs === null ? null : setInterval(() => this.#checkIdle(), Math.min(1000, options.idleMs))
     this.#idleTimer?.unref()
@@ -76,9 +79,11 @@ export class RtmpPull {
   #connect(): void {
     if (this.#closed || this.#client) return
     const o = this.#options
-    const client = new RtmpClient(o.url, 'play', { chunkSize: o.chunkSize, connectTimeoutMs: o.connectTimeoutMs, ca: o.ca, address: o.address })
+    const { url, address } = this.#redirects.target
+    const client = new RtmpClient(url, 'play', { chunkSize: o.chunkSize, connectTimeoutMs: o.connectTimeoutMs, ca: o.ca, address })
     this.#client = client
     client.on('ready', () => this.#onReady(client))
+    client.on('redirect', (to) => this.#redirects.redirected(to))
     client.on('metadata', (meta) => this.#stream?.setMetadata(native.encodeAmf0(['onMetaData', meta]), meta))
     client.on('media', (kind, timestamp, payload, flags, cts) => {
       const stream = this.#stream
@@ -104,6 +109,7 @@ export class RtmpPull {
       return
     }
     this.#publisher = publisher
+    this.#redirects.connected()
     this.connects++
     this.#reconnect.succeeded()
     this.#session = {
@@ -126,6 +132,18 @@ export class RtmpPull {
     if (this.#session) this.#clients.remove(this.#session, reason)
     this.#session = null
     if (this.#closed) return
+    void this.#redirects.closed().then((next) => {
+      if (this.#closed || this.#client) return
+      if (next.follow) {
+        this.#log.info({ to: redact(this.#redirects.target.url) }, 'RTMP pull redirected')
+        return this.#connect()
+      }
+      this.#retry(next.refused ?? reason)
+    })
+  }
+
+  #retry(reason: string): void {
+    this.lastError = reason
     if (this.#options.reconnect === false || (this.#options.idleMs !== null && this.#players() === 0)) return this.close(reason)
     const retryInMs = this.#reconnect.schedule(() => this.#connect())
     this.#log.warn({ reason, retryInMs }, 'RTMP pull dropped: connecting again')

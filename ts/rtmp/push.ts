@@ -17,6 +17,7 @@ import { wireBytes, type MediaFrame } from '../hub/media-frame'
 import { KeyframeGate } from '../hub/keyframe-gate'
 import type { Logger } from '../log'
 import { ReconnectSchedule } from '../hub/reconnect'
+import { RtmpRedirects } from './redirect'
 import { RtmpClient, type RtmpLinkOptions, type RtmpUrl } from './client'
 
 export interface RtmpPushOptions extends RtmpLinkOptions {
@@ -64,6 +65,7 @@ export class RtmpPush implements Subscriber {
   #client: RtmpClient | null = null
   #gate: KeyframeGate
   readonly #reconnect = new ReconnectSchedule()
+  readonly #redirects: RtmpRedirects
   #readyAt = 0
   #closed = false
   connects = 0
@@ -80,6 +82,7 @@ export class RtmpPush implements Subscriber {
     this.#hub = hub
     this.#log = log.child({ push: options.id, stream: `${options.app}/${options.stream}`, target: redact(options.url) })
     this.#gate = new KeyframeGate(options.queueBytes, options.maxBehindMs)
+    this.#redirects = new RtmpRedirects({ url: options.url, address: options.address }, options.checkRedirect ?? null)
     this.#stream = hub.subscribe(options.app, options.stream, this)
     if (this.#stream.isLive) this.#connect()
   }
@@ -87,15 +90,18 @@ export class RtmpPush implements Subscriber {
   #connect(): void {
     if (this.#closed || this.#client || !this.#stream.isLive) return
     const o = this.#options
-    const client = new RtmpClient(o.url, 'publish', { chunkSize: o.chunkSize, connectTimeoutMs: o.connectTimeoutMs, ca: o.ca, address: o.address })
+    const { url, address } = this.#redirects.target
+    const client = new RtmpClient(url, 'publish', { chunkSize: o.chunkSize, connectTimeoutMs: o.connectTimeoutMs, ca: o.ca, address })
     this.#client = client
     this.#gate = new KeyframeGate(o.queueBytes, o.maxBehindMs)
     client.on('ready', () => this.#onReady(client))
+    client.on('redirect', (to) => this.#redirects.redirected(to))
     client.on('closed', (reason) => this.#onClosed(client, reason))
   }
 
   #onReady(client: RtmpClient): void {
     this.connects++
+    this.#redirects.connected()
     this.#readyAt = Date.now()
     this.#log.info('RTMP push connected')
     const s = this.#stream
@@ -115,10 +121,17 @@ export class RtmpPush implements Subscriber {
     const lasted = this.#readyAt ? Date.now() - this.#readyAt : 0
     this.#readyAt = 0
     if (!this.#stream.isLive) return // the publisher left: wait for the next one
-    this.lastError = reason
-    if (lasted >= STABLE_MS) this.#reconnect.succeeded()
-    const wait = this.#reconnect.schedule(() => this.#connect())
-    this.#log.warn({ reason, retryInMs: wait }, 'RTMP push dropped: connecting again')
+    void this.#redirects.closed().then((next) => {
+      if (this.#closed || this.#client) return
+      if (next.follow) {
+        this.#log.info({ to: redact(this.#redirects.target.url) }, 'RTMP push redirected')
+        return this.#connect()
+      }
+      this.lastError = next.refused ?? reason
+      if (lasted >= STABLE_MS) this.#reconnect.succeeded()
+      const wait = this.#reconnect.schedule(() => this.#connect())
+      this.#log.warn({ reason: this.lastError, retryInMs: wait }, 'RTMP push dropped: connecting again')
+    })
   }
 
   #write(client: RtmpClient, frame: MediaFrame): void {

@@ -32,10 +32,11 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
   readonly #server: net.Server
   #tlsServer: tls.Server | null = null
   readonly #connections = new Set<RtmpConnection>()
-  readonly #ctx: { access: AccessControl; clients: ClientRegistry }
+  readonly #ctx: { access: AccessControl; clients: ClientRegistry; placement?: () => Promise<string | null> }
 
   /** `ctx`: the server's access decision and clients list (publish and play go through them). */
-  constructor(hub: StreamHub, log: Logger, options: Partial<RtmpOptions>, ctx: { access: AccessControl; clients: ClientRegistry }) {
+  /** `ctx.placement`: where new publishers and players go instead (a cluster node's `rtmp://host:port`), or null to stay. */
+  constructor(hub: StreamHub, log: Logger, options: Partial<RtmpOptions>, ctx: { access: AccessControl; clients: ClientRegistry; placement?: () => Promise<string | null> }) {
     super()
     this.options = { ...defaultRtmpOptions, ...options }
     this.#hub = hub
@@ -103,6 +104,7 @@ export class RtmpServer extends TypedEmitter<RtmpServerEvents> {
       clients: this.#ctx.clients,
       onClose: (c) => this.#connections.delete(c),
       onProtocolError: (c, error) => this.safeEmit('protocolError', c, error),
+      placement: this.#ctx.placement,
     })
     this.#connections.add(connection)
     this.safeEmit('connection', connection)

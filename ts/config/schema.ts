@@ -418,7 +418,8 @@ export const clusterSchema = z.strictObject({
   idleMs: z.number().int().min(0).max(3_600_000).default(10_000),
   /**
    * Placement: past either limit this node redirects new WHEP viewers and WHIP publishers
-   * (HTTP 307, RFC 9725 §4.5) to the least loaded node below its own limits. Null: no limit.
+   * (HTTP 307, RFC 9725 §4.5) and RTMP players and publishers (RTMP 302, SRS's form) to the
+   * least loaded node below its own limits. Null: no limit.
    * Default null.
    */
   maxViewers: z.number().int().min(0).nullable().default(null),

@@ -537,6 +537,16 @@ export declare class RtpFanout {
    */
   media(streamKey: string, kind: string, data: Uint8Array, ends: Uint32Array, keyframe: boolean): RtpTargets
   /**
+   * Sender reports (RFC 3550 §6.4.1, one SR each, 28 bytes) now for every live subscriber's
+   * `kind` track, with its own packet and octet counts; call once a second.
+   */
+  senderReports(kind: 'video' | 'audio'): RtpTargets
+  /**
+   * Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report
+   * re-based onto the stream's timestamps (`rtpTimestamp` current at Unix `wallMs`).
+   */
+  anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void
+  /**
    * Packets for subscriber `id` alone (its GOP replay) and its new video sequence offset;
    * `live` lets it receive the stream from now on. Returns them patched for it (none when it
    * is unknown or takes no `kind`).
@@ -583,11 +593,17 @@ export declare class RtpForwarders {
   /** Removes a forwarder (idempotent): its final counters, or null when there was none. */
   remove(id: number): RtpForwarderCounters | null
   /**
-   * A stream's packets of one frame (RTP, or its RTCP sender reports), back to back in
-   * `data`, packet `i` ending at `ends[i]`: sent at once to every live forwarder of the
-   * stream. Throws `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   * A stream's RTP packets of one frame, back to back in `data`, packet `i` ending at
+   * `ends[i]`: sent at once to every live forwarder of the stream. Throws
+   * `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
    */
   media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array): number
+  /**
+   * Sets the RTP clock rate (ticks per second) of `streamKey`'s `kind` track for its sender
+   * reports: 90 000 for video and 48 000 for audio unless set (an AAC track's is its
+   * sampling rate). Throws `RTP_INVALID_ARGUMENT` for a bad kind.
+   */
+  setClockRate(streamKey: string, kind: 'video' | 'audio', clockRate: number): void
   /**
    * Packets for one forwarder only (its sender reports and GOP at the start), numbered for
    * it, then its new sequence offset for `kind` (0–65 535); `live` lets it receive the
@@ -865,13 +881,19 @@ export declare class WebRtcViewers {
   /** Closes a viewer (idempotent); its `closed` event follows. */
   closeViewer(id: number): void
   /**
-   * A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
+   * A stream's packets of one frame (RTP), back to back in `data`, packet
    * `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
    * viewer of the stream. `lagMs`: how long the frame has been in the server already (source
    * message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
    * for `stats().latencyMs`. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
    */
   media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number): void
+  /**
+   * Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report,
+   * re-based onto the stream's RTP timestamps: `rtpTimestamp` was current at Unix `wallMs`
+   * (RFC 3550 §6.4.1). Viewers' reports otherwise follow when packets were sent.
+   */
+  anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void
   /**
    * Packets for one viewer only (its GOP replay), then its new video sequence offset
    * (0–65 535); `live` lets it receive the stream's packets after them.
@@ -1154,6 +1176,22 @@ export declare function mp4Rebase(fragment: Uint8Array, shiftMs: number, sequenc
  */
 export declare function muxMessage(csid: number, timestamp: number, typeId: number, messageStreamId: number, payload: Uint8Array, chunkSize: number): Buffer
 
+/** What one input's audio did (`sluice_mixer::audio::AudioInputStats`), in ms of audio. */
+export interface NativeMixerAudioInput {
+  /** The input's id. */
+  input: number
+  /** Frames decoded and placed on the mix clock. */
+  frames: number
+  /** Audio summed into the mix, ms. */
+  mixedMs: number
+  /** Audio that came after its place in the mix had been mixed, ms. */
+  lateMs: number
+  /** Audio dropped because more than 2 s were queued ahead of the mix, ms. */
+  overflowMs: number
+  /** Times the input's audio was placed anew (a jump backwards, a gap over 1 s). */
+  resets: number
+}
+
 /** The mix's settings (see `MixConfig` in `crates/mixer`). */
 export interface NativeMixerOptions {
   /** Output size, px (even). */
@@ -1204,6 +1242,8 @@ export interface NativeMixerStats {
    * first shows it encoded, ms (up to 1024 samples).
    */
   latencyMs: Array<number>
+  /** Each input's audio. */
+  audioInputs: Array<NativeMixerAudioInput>
 }
 
 /** One FLV tag body of the mix. */

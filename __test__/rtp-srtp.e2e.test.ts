@@ -190,7 +190,12 @@ describe('relay link between two Sluice nodes over SRTP', () => {
     const page = await browser.newPage()
     await page.goto(edge.httpUrl('/?play=live/relay'))
     await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
+    // junk at the origin's forward port from an address no forwarder sends to: dropped, the link goes on
+    const junk = dgram.createSocket('udp4')
+    const port = origin.sluice.rtpService.forwardPort!
+    for (let i = 0; i < 300; i++) junk.send(randomBytes(1 + (i % 1400)), port, '127.0.0.1')
     await page.waitForTimeout(5000)
+    junk.close()
     const framesDecoded = await videoFramesDecoded(page)
     await page.close()
     expect(await pub.exited).toBe(0)

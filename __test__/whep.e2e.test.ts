@@ -62,7 +62,14 @@ describe('WHEP playback in Chromium', () => {
     expect(s.video?.frameHeight).toBe(360)
     expect(s.audio?.totalSamplesReceived).toBeGreaterThan(48000)
     expect(s.audio?.audioLevel).toBeGreaterThan(0)
-    console.log('WHEP first frame after connected (ms):', Math.round(s.firstFrameAt! - s.connectedAt!), 'freezes:', s.video?.freezeCount)
+    console.log('WHEP first frame after connected (ms):', Math.round(s.firstFrameAt! - s.connectedAt!), 'freezes:', s.video?.freezeCount, 'sender reports:', JSON.stringify(s.reports))
+    // the transport's sender reports (one a second per track, this viewer's own counts) arrive
+    for (const [kind, got] of [['video', s.video!.packetsReceived], ['audio', s.audio!.packetsReceived]] as const) {
+      const r = s.reports?.[kind]
+      expect(r?.reportsSent, `${kind} sender reports`).toBeGreaterThanOrEqual(5)
+      expect(r!.packetsSent / got, `${kind} packets reported sent / received`).toBeGreaterThan(0.8)
+      expect(r!.packetsSent / got).toBeLessThan(1.1)
+    }
     if (transport === 'native') {
       // Chromium follows the transport-wide sequence numbers: it sends transport-cc feedback.
       const viewers = (await server.sluice.whep.pool.stats()).viewers

@@ -36,6 +36,8 @@ export interface PlayerStats {
     nackCount: number
   }
   audio?: { totalSamplesReceived: number; audioLevel: number; packetsReceived: number }
+  /** What the server's sender reports (RTCP SR) said, per kind: `remote-outbound-rtp`. */
+  reports?: { video?: { reportsSent: number; packetsSent: number }; audio?: { reportsSent: number; packetsSent: number } }
   connectedAt: number | null
   firstFrameAt: number | null
 }
@@ -50,6 +52,7 @@ export async function playerStats(page: Page): Promise<PlayerStats> {
     report.forEach((r: any) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') out.video = { ...r, codec: r.codecId ? report.get(r.codecId)?.mimeType : null }
       if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audio = r
+      if (r.type === 'remote-outbound-rtp') (out.reports ??= {})[r.kind] = r
     })
     return JSON.parse(JSON.stringify(out))
   })

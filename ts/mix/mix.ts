@@ -83,7 +83,7 @@ export interface MixStats {
   frameRate: number
   /** `clock`: `capture` when the input's frames are placed by their capture time (a WebRTC
    * publisher's sender reports: inputs so placed are shown in sync), else `arrival`. */
-  inputs: { app: string; name: string; gain: number; live: boolean; framesIn: number; clock: 'capture' | 'arrival' }[]
+  inputs: { app: string; name: string; gain: number; live: boolean; framesIn: number; clock: 'capture' | 'arrival'; audio: MixInputAudio | null }[]
   /** Inputs in the layout now. */
   visibleInputs: number
   framesOut: number
@@ -96,6 +96,19 @@ export interface MixStats {
   /** Mix latency (an input picture in → the mixed picture out, ms) over recent pictures. */
   latencyMs: { p50: number; p99: number } | null
   lastError: string | null
+}
+
+/**
+ * What one input's audio did in the mix, ms of audio: `mixedMs` heard; `lateMs` came after its
+ * place had been mixed; `overflowMs` dropped for being over 2 s ahead; `resets`: times it was
+ * placed anew (a jump back, a gap over 1 s). An input whose audio is not heard shows it here.
+ */
+export interface MixInputAudio {
+  frames: number
+  mixedMs: number
+  lateMs: number
+  overflowMs: number
+  resets: number
 }
 
 /** The mix thread's own counters (benchmarks). */
@@ -115,6 +128,8 @@ export interface MixThreadStats {
   lastError?: string | null
   /** Mix latency of recent pictures, ms (input picture in → mixed picture encoded). */
   latencyMs: number[]
+  /** Each input's audio (`input`: its index). */
+  audioInputs: ({ input: number } & MixInputAudio)[]
 }
 
 export type MixEvents = {
@@ -307,7 +322,11 @@ export class Mix extends TypedEmitter<MixEvents> implements Publisher {
     const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
     return {
       id: this.id, app: o.app, name: o.name, layout: this.#layout, width: o.width, height: o.height, frameRate: o.frameRate,
-      inputs: [...this.#inputs.values()].map((i) => ({ app: i.spec.app, name: i.spec.name, gain: i.spec.gain, live: i.stream.isLive, framesIn: i.framesIn, clock: i.captureClock ? 'capture' : 'arrival' })),
+      inputs: [...this.#inputs].map(([index, i]) => {
+        const a = s.audioInputs.find((x) => x.input === index)
+        const audio = a ? { frames: a.frames, mixedMs: Math.round(a.mixedMs), lateMs: Math.round(a.lateMs), overflowMs: Math.round(a.overflowMs), resets: a.resets } : null
+        return { app: i.spec.app, name: i.spec.name, gain: i.spec.gain, live: i.stream.isLive, framesIn: i.framesIn, clock: i.captureClock ? 'capture' : 'arrival', audio }
+      }),
       visibleInputs: s.visibleInputs, framesOut: this.framesOut, decoded: s.decoded, inputErrors: s.inputErrors, encoded: s.encoded,
       cpu: s.elapsedMs > 0 ? Math.round((s.busyMs / s.elapsedMs) * 1000) / 1000 : 0,
       latencyMs: sorted.length ? { p50: pick(0.5), p99: pick(0.99) } : null,

@@ -50,6 +50,11 @@ export class ForwardPort {
     this.#native.media(streamKey, kind, data, ends)
   }
 
+  /** The RTP clock rate of `streamKey`'s `kind` for its sender reports (90 000 video, 48 000 audio unless set). */
+  setClockRate(streamKey: string, kind: 'video' | 'audio', clockRate: number): void {
+    this.#native.setClockRate(streamKey, kind, clockRate)
+  }
+
   /** Packets for forwarder `id` alone, numbered for it; then its `kind` sequence offset; `live` starts its live packets. */
   inject(id: number, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
     this.#native.inject(id, kind, data, ends, seqOffset, live)

@@ -13,8 +13,9 @@
  * Sluice receiver can give FLV players back the decode timestamps of B-frame streams.
  *
  * Video packets are kept for retransmission on NACK (RFC 4585 §6.2.1) by the port's fan-out
- * (`sluice_rtp::egress`, the ring every sender uses). Sender reports (RFC 3550 §6.4.1) are
- * produced every second. A forwarder starts (`start`) with sender reports and, for relay links,
+ * (`sluice_rtp::egress`, the ring every sender uses), which also sends each forwarder its
+ * sender reports every second (RFC 3550 §6.4.1, its own counts, the clock following the
+ * packets sent). A forwarder starts (`start`) with sender reports and, for relay links,
  * the packets since the last keyframe numbered for it alone, so that its receiver has a picture
  * at once while the stream is packetized only once.
  */
@@ -50,24 +51,11 @@ export interface RtpSenderOptions {
 interface Track {
   ssrc: number
   base: number
-  packets: number
-  octets: number
-  /** Last RTP timestamp sent and when (wallclock ms), for sender reports. */
-  lastTimestamp: number
-  lastWall: number
   clockRate: number
 }
 
 function track(clockRate: number): Track {
-  return {
-    ssrc: randomInt(1, 0xffffffff),
-    base: randomInt(0, 0x7fffffff),
-    packets: 0,
-    octets: 0,
-    lastTimestamp: 0,
-    lastWall: 0,
-    clockRate,
-  }
+  return { ssrc: randomInt(1, 0xffffffff), base: randomInt(0, 0x7fffffff), clockRate }
 }
 
 /**
@@ -106,7 +94,6 @@ export class RtpSender implements Subscriber {
   /** Batches since the last video keyframe (video and audio in sending order). */
   #gop: SentBatch[] = []
   #videoSeen = false
-  readonly #srTimer: NodeJS.Timeout
 
   /** `egressKey`: this sender's key on `port` (one per stream and flavour). */
   constructor(stream: Stream, port: ForwardPort, egressKey: string, options: RtpSenderOptions = {}) {
@@ -119,8 +106,6 @@ export class RtpSender implements Subscriber {
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
     // packetized now (no forwarder is live yet, nothing is sent) so that the first one starts with a picture
     for (const frame of stream.gop) this.onFrame(stream, frame)
-    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
-    this.#srTimer.unref()
   }
 
   get codecs(): RtpSenderCodecs {
@@ -156,6 +141,7 @@ export class RtpSender implements Subscriber {
    */
   start(id: number, gop: boolean, now = Date.now()): void {
     this.#forwarders.add(id)
+    if (this.#audioTrack) this.#port.setClockRate(this.egressKey, 'audio', this.#audioTrack.clockRate)
     const batches = gop ? this.#gop : []
     const newest = batches.at(-1)
     const tracks = { video: this.#videoTrack, audio: this.#audioTrack }
@@ -171,7 +157,7 @@ export class RtpSender implements Subscriber {
       // the earliest first: a receiver's timeline starts at its first report, so nothing maps before it
       for (const { kind, t, first } of firsts.sort((a, b) => a.first.pts - b.first.pts)) {
         const rtp = (t.base + Math.round((first.pts * t.clockRate) / 1000)) >>> 0
-        const sr = senderReport(t.ssrc, now - (newest.pts - first.pts), rtp, t.packets, t.octets)
+        const sr = senderReport(t.ssrc, now - (newest.pts - first.pts), rtp, 0, 0)
         this.#port.inject(id, kind, sr, Uint32Array.of(sr.length), count[kind], false)
       }
     }
@@ -222,7 +208,7 @@ export class RtpSender implements Subscriber {
     const cts = Math.round((frame.pts - frame.dts) * 90)
     if (frame.keyframe) this.#gop = []
     this.#videoSeen = true
-    this.#emit('video', this.#videoTrack, out.data, out.ends, timestamp, cts, frame.pts, frame.keyframe)
+    this.#emit('video', out.data, out.ends, cts, frame.pts, frame.keyframe)
   }
 
   #onAudio(frame: MediaFrame): void {
@@ -247,39 +233,20 @@ export class RtpSender implements Subscriber {
     } catch {
       return
     }
-    this.#emit('audio', t, out.data, out.ends, timestamp, null, frame.pts, false)
+    this.#emit('audio', out.data, out.ends, null, frame.pts, false)
   }
 
-  #emit(kind: RtpKind, t: Track, data: Buffer, ends: Uint32Array, timestamp: number, cts: number | null, pts: number, keyframe: boolean): void {
+  #emit(kind: RtpKind, data: Buffer, ends: Uint32Array, cts: number | null, pts: number, keyframe: boolean): void {
     const id = this.#options.compositionTimeExtensionId
     if (id && cts !== null) ({ data, ends } = withCompositionTimes(data, ends, id, cts))
     this.#port.media(this.egressKey, kind, data, ends)
-    t.packets += ends.length
-    t.octets += data.length - 12 * ends.length
     // the GOP starts at a keyframe; a stream without video keeps its last audio
     if (keyframe || this.#gop.length > 0 || !this.#videoSeen) this.#gop.push({ kind, data, ends, pts })
     const limit = this.#videoSeen ? GOP_BATCHES : AUDIO_ONLY_BATCHES
     if (this.#gop.length > limit) this.#gop.shift()
-    // Sender reports extrapolate from the newest presentation time: a B-frame (older pts) does
-    // not move it back, or the reports would jitter by the reorder depth.
-    if (t.lastWall === 0 || ((timestamp - t.lastTimestamp) | 0) > 0) {
-      t.lastTimestamp = timestamp
-      t.lastWall = Date.now()
-    }
-  }
-
-  #senderReports(): void {
-    const now = Date.now()
-    for (const [kind, t] of [['video', this.#videoTrack], ['audio', this.#audioTrack]] as const) {
-      if (!t || t.lastWall === 0) continue
-      const rtp = (t.lastTimestamp + Math.round(((now - t.lastWall) * t.clockRate) / 1000)) >>> 0
-      const sr = senderReport(t.ssrc, now, rtp, t.packets, t.octets)
-      this.#port.media(this.egressKey, kind, sr, Uint32Array.of(sr.length))
-    }
   }
 
   close(): void {
-    clearInterval(this.#srTimer)
     this.#forwarders.clear()
     this.#gop = []
   }

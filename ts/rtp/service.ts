@@ -315,6 +315,11 @@ export class RtpService {
     return this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host
   }
 
+  /** The UDP port forwarders and relay links send from (their feedback comes back to it), or null before the first. */
+  get forwardPort(): number | null {
+    return this.#port?.port ?? null
+  }
+
   /** The forward port, opened on first use. */
   get #forwardPort(): ForwardPort {
     this.#port ??= new ForwardPort(this.options.host)

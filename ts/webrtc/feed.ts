@@ -27,7 +27,6 @@ import type { Logger } from '../log'
 import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerTransport } from './viewer-protocol'
-import { senderReport } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener, type RtpVideoCodec } from '../hub/rtp-source'
 
@@ -124,14 +123,6 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   /** Video packet batches (one per access unit) since the last keyframe, with their RTP timestamp. */
   #gop: { batch: PacketBatch; rtpTimestamp: number }[] = []
   readonly #viewers = new Map<string, FeedViewer>()
-  /** Stream media time (ms) at wallclock `#clockWall`, for sender reports. */
-  #clockMedia = 0
-  #clockWall = 0
-  #videoPackets = 0
-  #videoOctets = 0
-  #audioPackets = 0
-  #audioOctets = 0
-  readonly #srTimer: NodeJS.Timeout
   /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
   #source: RtpSource | null = null
   /** Output numbering of the forwarded tracks (publisher values + deltas, re-based per SSRC). */
@@ -148,8 +139,6 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })
     this.#attachSource(stream)
-    this.#srTimer = setInterval(() => this.#senderReports(), 1000)
-    this.#srTimer.unref()
     if (this.#source) return
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
@@ -211,13 +200,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     const out = this.#forward[kind].rewrite(packet, Date.now())
     if (!out) return
     if (kind === 'audio') {
-      this.#audioPackets++
-      this.#audioOctets += out.length
       this.#pool.media(this.stream.key, 'audio', out, Uint32Array.of(out.length), arrivedAt)
       return
     }
-    this.#videoPackets++
-    this.#videoOctets += out.length
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
       this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(rtpPayloadOffset(packet))) : false
@@ -235,14 +220,14 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     this.#pool.media(this.stream.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe)
   }
 
-  /** A publisher's sender report, re-based onto this feed's SSRC and timestamps (A/V sync). */
+  /**
+   * A publisher's sender report, re-based onto this feed's timestamps: the viewers' reports (the
+   * transport's, RFC 3550 §6.4.1) follow the publisher's capture clock (A/V sync).
+   */
   onSenderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
     const f = this.#forward[kind]
     if (!f.started) return
-    const sr = kind === 'video'
-      ? senderReport(this.videoSsrc, ntpMs, f.timestamp(rtpTimestamp), this.#videoPackets, this.#videoOctets)
-      : senderReport(this.audioSsrc, ntpMs, f.timestamp(rtpTimestamp), this.#audioPackets, this.#audioOctets)
-    this.#pool.media(this.stream.key, kind, sr, Uint32Array.of(sr.length), NaN)
+    this.#pool.anchor(this.stream.key, kind, f.timestamp(rtpTimestamp), ntpMs)
   }
 
   #replayGop(v: FeedViewer, live: boolean): void {
@@ -358,12 +343,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     }
     if (frame.keyframe) this.#gop = []
     if (frame.keyframe || this.#gop.length > 0) this.#gop.push({ batch, rtpTimestamp })
-    this.#clockMedia = frame.pts
-    this.#clockWall = Date.now()
     if (!send || batch.ends.length === 0) return
-    this.#videoPackets += batch.ends.length
-    this.#videoOctets += batch.data.length
     this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt, frame.keyframe)
+    if (frame.keyframe) this.#anchor(frame.pts)
   }
 
   /**
@@ -411,8 +393,6 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
       const ts = (this.#audioBase + out.timestamps[i]!) >>> 0
       const batch = this.#audio.packetize(out.data.subarray(start, end), ts)
       start = end
-      this.#audioPackets += batch.ends.length
-      this.#audioOctets += batch.data.length
       this.#pool.media(this.stream.key, 'audio', batch.data, batch.ends)
     }
   }
@@ -425,8 +405,6 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   #onOpus(frame: MediaFrame): void {
     if (frame.sequenceHeader || (frame.payload[0]! & 0x0f) !== 1 || frame.payload.length <= 5) return
     const batch = this.#audio.packetize(frame.payload.subarray(5), (this.#audioBase + Math.round(frame.pts * 48)) >>> 0)
-    this.#audioPackets += batch.ends.length
-    this.#audioOctets += batch.data.length
     this.#pool.media(this.stream.key, 'audio', batch.data, batch.ends)
   }
 
@@ -436,22 +414,20 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
     this.#log.warn({ reason }, 'WebRTC audio disabled')
   }
 
-  #senderReports(): void {
-    if (this.#clockWall === 0) return
+  /**
+   * Anchors both tracks' sender reports on one media clock at each keyframe: presentation time
+   * `pts` (ms) is now. Video and audio timestamps both derive from the hub's presentation times,
+   * so the viewers' reports keep them in step (lip sync) whatever order their packets leave in.
+   */
+  #anchor(pts: number): void {
     const now = Date.now()
-    const media = this.#clockMedia + (now - this.#clockWall)
-    const v = senderReport(this.videoSsrc, now, (this.#videoBase + Math.round(media * 90)) >>> 0, this.#videoPackets, this.#videoOctets)
-    this.#pool.media(this.stream.key, 'video', v, Uint32Array.of(v.length), NaN)
-    if (this.#transcoder || this.#audioPackets > 0) {
-      const a = senderReport(this.audioSsrc, now, (this.#audioBase + Math.round(media * 48)) >>> 0, this.#audioPackets, this.#audioOctets)
-      this.#pool.media(this.stream.key, 'audio', a, Uint32Array.of(a.length))
-    }
+    this.#pool.anchor(this.stream.key, 'video', (this.#videoBase + Math.round(pts * 90)) >>> 0, now)
+    this.#pool.anchor(this.stream.key, 'audio', (this.#audioBase + Math.round(pts * 48)) >>> 0, now)
   }
 
   close(): void {
     this.#source?.removeListener(this)
     this.#source = null
-    clearInterval(this.#srTimer)
     this.#viewers.clear()
     this.#gop = []
   }

@@ -239,6 +239,10 @@ export class NativeViewers implements ViewerTransport {
     if (v) this.#host.inject(v.native, kind, data, ends, seqOffset, live)
   }
 
+  anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void {
+    if (this.#byId.size > 0) this.#host.anchor(streamKey, kind, rtpTimestamp >>> 0, wallMs)
+  }
+
   async stats(): Promise<ViewerStats> {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {

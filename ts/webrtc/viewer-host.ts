@@ -29,6 +29,8 @@ type Track = ReturnType<PeerConnection['addTrack']>
 
 /** Fan-out latency samples kept (one per video batch). */
 const LATENCY_SAMPLES = 4096
+/** Sender reports go to every viewer this often, ms (RFC 3550 §6.2's pace for a few receivers). */
+const REPORT_INTERVAL_MS = 1000
 
 interface HostedViewer {
   id: string
@@ -56,8 +58,18 @@ export class ViewerHost {
   readonly #latency: number[] = new Array(LATENCY_SAMPLES)
   #latencyAt = 0
 
+  readonly #reportTimer: NodeJS.Timeout
+
   constructor(post: (m: HostMessage) => void) {
     this.#post = post
+    this.#reportTimer = setInterval(() => this.#senderReports(), REPORT_INTERVAL_MS)
+    this.#reportTimer.unref()
+  }
+
+  /** Every live viewer's sender reports (the fan-out's, with its own counts). */
+  #senderReports(): void {
+    if (this.#viewers.size === 0) return
+    for (const kind of ['video', 'audio'] as const) this.#send(this.#fanout.senderReports(kind), kind, false)
   }
 
   handle(m: PoolMessage): void {
@@ -99,6 +111,9 @@ export class ViewerHost {
         this.#send(this.#fanout.inject(v.key, m.kind, m.data, m.ends, m.seqOffset, m.live), m.kind, false)
         return
       }
+      case 'anchor':
+        this.#fanout.anchor(m.streamKey, m.kind, m.rtpTimestamp >>> 0, m.wallMs)
+        return
       case 'reset-latency':
         this.#latencyAt = 0
         return
@@ -250,6 +265,7 @@ export class ViewerHost {
 
   /** Closes every viewer (worker shutdown). */
   closeAll(): void {
+    clearInterval(this.#reportTimer)
     for (const id of [...this.#viewers.keys()]) this.#close(id, 'server shutting down')
   }
 }

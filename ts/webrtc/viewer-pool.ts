@@ -130,6 +130,12 @@ export class ViewerPool implements ViewerTransport {
     if (v) this.#post(v.worker, { op: 'inject', id, kind, data, ends, seqOffset, live })
   }
 
+  anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void {
+    for (const w of this.#workers) {
+      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'anchor', streamKey, kind, rtpTimestamp, wallMs })
+    }
+  }
+
   /**
    * Per-viewer counters from every viewer process. A process that has not answered within
    * `timeoutMs` (busy, or its queue long) is left out and counted in `unanswered`.

@@ -37,6 +37,8 @@ export type PoolMessage =
   | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number; keyframe: boolean }
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */
   | { op: 'inject'; id: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; seqOffset: number; live: boolean }
+  /** A publisher's sender report re-based onto a stream's track: `rtpTimestamp` at Unix `wallMs`. */
+  | { op: 'anchor'; streamKey: string; kind: 'video' | 'audio'; rtpTimestamp: number; wallMs: number }
   | { op: 'stats' }
   | { op: 'reset-latency' }
 
@@ -105,6 +107,13 @@ export interface ViewerTransport {
   media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean): void
   /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
+  /**
+   * Anchors the sender reports of `streamKey`'s `kind` track (which the transport sends each
+   * viewer every second, RFC 3550 §6.4.1, with its own counts) on a publisher's report re-based
+   * onto the stream's timestamps: `rtpTimestamp` was current at Unix `wallMs`. Without one,
+   * reports follow when packets were sent.
+   */
+  anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void
   stats(timeoutMs?: number): Promise<ViewerStats>
   /** Forgets the server-hop samples so far (`GET /api/stats?reset`: the next read covers a window). */
   resetLatency(): void

@@ -170,7 +170,7 @@ impl RtpFanout {
     #[napi]
     pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], keyframe: bool) -> Result<RtpTargets> {
         let packets = split_checked(data, ends)?;
-        self.inner.media(&stream_key, media_kind(&kind)?, &packets, keyframe, &mut self.targets);
+        self.inner.media(&stream_key, media_kind(&kind)?, &packets, keyframe, crate::unix_ms(), &mut self.targets);
         let bytes: usize = packets.iter().map(|p| p.len()).sum();
         let now_us = self.now_us();
         for t in &self.targets {
@@ -179,6 +179,28 @@ impl RtpFanout {
         let mut out = Packer::default();
         out.push_all(&packets, &self.targets);
         Ok(out.finish())
+    }
+
+    /// Sender reports (RFC 3550 §6.4.1, one SR each, 28 bytes) now for every live subscriber's
+    /// `kind` track, with its own packet and octet counts; call once a second.
+    #[napi(ts_args_type = "kind: 'video' | 'audio'")]
+    pub fn sender_reports(&mut self, kind: String) -> Result<RtpTargets> {
+        let kind = media_kind(&kind)?;
+        let mut reports = Vec::new();
+        self.inner.sender_reports(crate::unix_ms(), &mut reports);
+        let mut out = Packer::default();
+        for r in reports.iter().filter(|r| r.kind == kind) {
+            out.push(r.id, &r.packet, 0, 0);
+        }
+        Ok(out.finish())
+    }
+
+    /// Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report
+    /// re-based onto the stream's timestamps (`rtpTimestamp` current at Unix `wallMs`).
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number")]
+    pub fn anchor(&mut self, stream_key: String, kind: String, rtp_timestamp: u32, wall_ms: f64) -> Result<()> {
+        self.inner.anchor(&stream_key, media_kind(&kind)?, rtp_timestamp, wall_ms);
+        Ok(())
     }
 
     /// Packets for subscriber `id` alone (its GOP replay) and its new video sequence offset;

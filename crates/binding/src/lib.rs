@@ -20,3 +20,8 @@ mod send_batch;
 mod srt;
 mod srtp;
 mod webrtc;
+
+/// The wallclock as Unix ms (sender reports carry it as their NTP time).
+pub(crate) fn unix_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}

@@ -88,6 +88,25 @@ pub struct NativeMixerStats {
     /// Mix latency of recent pictures: an input picture's arrival → the mixed picture that
     /// first shows it encoded, ms (up to 1024 samples).
     pub latency_ms: Vec<f64>,
+    /// Each input's audio.
+    pub audio_inputs: Vec<NativeMixerAudioInput>,
+}
+
+/// What one input's audio did (`sluice_mixer::audio::AudioInputStats`), in ms of audio.
+#[napi(object)]
+pub struct NativeMixerAudioInput {
+    /// The input's id.
+    pub input: u32,
+    /// Frames decoded and placed on the mix clock.
+    pub frames: f64,
+    /// Audio summed into the mix, ms.
+    pub mixed_ms: f64,
+    /// Audio that came after its place in the mix had been mixed, ms.
+    pub late_ms: f64,
+    /// Audio dropped because more than 2 s were queued ahead of the mix, ms.
+    pub overflow_ms: f64,
+    /// Times the input's audio was placed anew (a jump backwards, a gap over 1 s).
+    pub resets: f64,
 }
 
 type FramesFn =
@@ -140,6 +159,7 @@ struct Counters {
     last_error: Option<String>,
     latency: Vec<f64>,
     next_latency: usize,
+    audio_inputs: Vec<sluice_mixer::audio::AudioInputStats>,
 }
 
 /// One MCU mix on its own thread.
@@ -340,6 +360,18 @@ impl NativeMixer {
             frames_dropped: self.dropped.load(Ordering::Relaxed) as f64,
             last_error: c.last_error.clone(),
             latency_ms: c.latency.clone(),
+            audio_inputs: c
+                .audio_inputs
+                .iter()
+                .map(|a| NativeMixerAudioInput {
+                    input: a.input,
+                    frames: a.frames as f64,
+                    mixed_ms: a.mixed as f64 / 48.0,
+                    late_ms: a.late as f64 / 48.0,
+                    overflow_ms: a.overflow as f64 / 48.0,
+                    resets: a.resets as f64,
+                })
+                .collect(),
         }
     }
 
@@ -466,6 +498,7 @@ fn run(
             c.input_errors = stats.video.errors + stats.audio_errors;
             c.ticks_skipped = stats.ticks_skipped;
             c.visible = mixer.visible_inputs(now) as u32;
+            c.audio_inputs = mixer.audio_input_stats();
             c.busy = busy;
             if let Some(e) = errors.pop() {
                 c.last_error = Some(e);

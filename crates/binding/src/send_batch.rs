@@ -40,6 +40,32 @@ pub struct SendCounters {
     pub gso_datagrams: u64,
 }
 
+/// Counters of every batch of one port, shared between its threads: each batch's
+/// [`SendCounters`] are moved in with [`add`](Self::add).
+#[derive(Debug, Default)]
+pub struct SendTotals {
+    calls: std::sync::atomic::AtomicU64,
+    datagrams: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl SendTotals {
+    /// Moves `batch`'s counters in (they restart from zero there).
+    pub fn add(&self, batch: &mut SendBatch) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = std::mem::take(&mut batch.counters);
+        self.calls.fetch_add(c.calls, Relaxed);
+        self.datagrams.fetch_add(c.datagrams, Relaxed);
+        self.failed.fetch_add(c.failed, Relaxed);
+    }
+
+    /// `(system calls, datagrams sent, datagrams refused)` so far.
+    pub fn get(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.calls.load(Relaxed), self.datagrams.load(Relaxed), self.failed.load(Relaxed))
+    }
+}
+
 /// A run of packets sent as one message: `buf[offset..offset + bytes]`, `segments` packets of
 /// `segment` bytes (the last may be shorter).
 #[derive(Debug, Clone, Copy)]

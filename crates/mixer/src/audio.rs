@@ -43,8 +43,26 @@ struct Minus {
     packet: Vec<u8>,
 }
 
+/// What one input's audio did, in 48 kHz samples (per channel).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AudioInputStats {
+    /// The input.
+    pub input: u32,
+    /// Frames decoded and placed.
+    pub frames: u64,
+    /// Samples summed into the mix.
+    pub mixed: u64,
+    /// Samples that came too late for the block they belonged to (its start had been mixed).
+    pub late: u64,
+    /// Samples dropped because more than 2 s were queued ahead of the mix.
+    pub overflow: u64,
+    /// Times its audio was placed anew (a jump backwards or a gap over 1 s).
+    pub resets: u64,
+}
+
 struct Input {
     id: u32,
+    stats: AudioInputStats,
     decoder: Option<Decoder>,
     minus: Option<Box<Minus>>,
     gain: f32,
@@ -62,6 +80,7 @@ impl Input {
     /// Places interleaved stereo `pcm` whose first sample plays at mixer sample `at`.
     fn place(&mut self, pcm: &[f32], at: i64) {
         let end = self.end();
+        self.stats.frames += 1;
         if self.queue.is_empty() {
             self.start = at;
         } else if (at - end).abs() <= CONTINUITY_SAMPLES {
@@ -70,12 +89,14 @@ impl Input {
             self.queue
                 .extend(std::iter::repeat_n(0.0, 2 * (at - end) as usize));
         } else {
+            self.stats.resets += 1;
             self.queue.clear();
             self.start = at;
         }
         self.queue.extend(pcm.iter().copied());
         let over = (self.queue.len() / 2).saturating_sub(MAX_QUEUED_SAMPLES);
         if over > 0 {
+            self.stats.overflow += over as u64;
             self.queue.drain(..2 * over);
             self.start += over as i64;
         }
@@ -155,6 +176,7 @@ impl AudioMixer {
         if self.inputs.iter().all(|i| i.id != id) {
             self.inputs.push(Input {
                 id,
+                stats: AudioInputStats { input: id, ..AudioInputStats::default() },
                 decoder: None,
                 minus: None,
                 gain,
@@ -204,6 +226,11 @@ impl AudioMixer {
             }));
         }
         Ok(())
+    }
+
+    /// Every input's counters.
+    pub fn input_stats(&self) -> Vec<AudioInputStats> {
+        self.inputs.iter().map(|i| i.stats).collect()
     }
 
     /// Removes an input; its queued audio is dropped.
@@ -317,6 +344,8 @@ impl AudioMixer {
             let skip = (start - input.start).max(0) as usize;
             let from = 2 * skip.min(input.queue.len() / 2);
             let lead = (input.start - start).max(0) as usize;
+            input.stats.late += (from / 2) as u64;
+            input.stats.mixed += ((input.queue.len() - from) / 2).min(n.saturating_sub(lead)) as u64;
             for (k, v) in input
                 .queue
                 .iter()

@@ -506,6 +506,11 @@ impl Mixer {
         self.video.canvas()
     }
 
+    /// Every input's audio counters.
+    pub fn audio_input_stats(&self) -> Vec<crate::audio::AudioInputStats> {
+        self.audio.input_stats()
+    }
+
     /// Counters.
     pub fn stats(&self) -> MixStats {
         MixStats {

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig};
+use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, parse_compound, ReportBlock, RtcpPacket};
 use sluice_srtp::SrtpContext;
 
@@ -92,6 +92,8 @@ pub struct ForwardHost {
     fanout: Fanout,
     /// Scratch: the forwarders one batch goes to.
     targets: Vec<FanoutTarget>,
+    /// Scratch: one round of sender reports.
+    reports: Vec<SubscriberReport>,
     events: Vec<ForwardEvent>,
 }
 
@@ -102,6 +104,7 @@ impl Default for ForwardHost {
             by_address: HashMap::new(),
             fanout: Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS),
             targets: Vec::new(),
+            reports: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -153,10 +156,10 @@ impl ForwardHost {
         self.forwarders.iter().map(|(id, f)| (*id, f.counters)).collect()
     }
 
-    /// A stream's packets of one frame (or its sender reports), for every live forwarder of
-    /// it. Returns the forwarders it went to.
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) -> usize {
-        self.fanout.media(stream_key, kind, packets, false, &mut self.targets);
+    /// A stream's packets of one frame sent at Unix `now_ms`, for every live forwarder of it.
+    /// Returns the forwarders it went to.
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], now_ms: f64, batch: &mut SendBatch) -> usize {
+        self.fanout.media(stream_key, kind, packets, false, now_ms, &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(f) = self.forwarders.get_mut(&t.id) else { continue };
@@ -167,6 +170,26 @@ impl ForwardHost {
         }
         batch.flush();
         sent
+    }
+
+    /// Sets the RTP clock rate of `stream_key`'s `kind` (an AAC track's sampling rate) for its
+    /// sender reports.
+    pub fn set_clock_rate(&mut self, stream_key: &str, kind: MediaKind, clock_rate: u32) {
+        self.fanout.set_clock_rate(stream_key, kind, clock_rate);
+    }
+
+    /// A sender report at Unix `now_ms` to every live forwarder for each track it gets, with its
+    /// own counts (RFC 3550 §6.4.1, `Fanout::sender_reports`), protected as SRTCP.
+    pub fn send_reports(&mut self, now_ms: f64, batch: &mut SendBatch) {
+        let mut reports = std::mem::take(&mut self.reports);
+        self.fanout.sender_reports(now_ms, &mut reports);
+        for r in &reports {
+            if let Some(f) = self.forwarders.get_mut(&r.id) {
+                send(f, r.kind, &r.packet, 0, 0, batch);
+            }
+        }
+        batch.flush();
+        self.reports = reports;
     }
 
     /// Packets for one forwarder only (its GOP replay, sender reports first), then its new

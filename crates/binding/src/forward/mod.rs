@@ -8,7 +8,8 @@
 //!   of the stream served in it (a few relay links and forwarders per stream, so no send
 //!   thread);
 //! - a receive thread reads feedback (SRTCP) and answers NACKs from the retransmission rings;
-//!   receiver reports reach JS as `report` events through a threadsafe function.
+//!   receiver reports reach JS as `report` events through a threadsafe function; every second
+//!   it sends each forwarder its sender reports (`sluice_rtp::egress::Fanout`, its own counts).
 //!
 //! Destinations are given by the caller, who has checked them (`rtp.allowedDestinations`).
 
@@ -18,7 +19,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -29,7 +30,8 @@ use sluice_srtp::{Profile, SrtpContext, SrtpOptions};
 
 use crate::egress::{media_kind, payload_type, split};
 use crate::rtcp::{block_out, RtcpReportBlock};
-use crate::send_batch::SendBatch;
+use crate::send_batch::{SendBatch, SendTotals};
+use crate::unix_ms;
 
 /// Options of `new RtpForwarders(options, onEvent)`.
 #[napi(object)]
@@ -129,19 +131,7 @@ type EventFn = ThreadsafeFunction<RtpForwarderEvent, (), RtpForwarderEvent, Stat
 struct PortCounters {
     datagrams_in: AtomicU64,
     unrouted: AtomicU64,
-    send_calls: AtomicU64,
-    datagrams_out: AtomicU64,
-    send_failed: AtomicU64,
-}
-
-impl PortCounters {
-    /// Moves a batch's counters into these.
-    fn publish(&self, batch: &mut SendBatch) {
-        let c = std::mem::take(&mut batch.counters);
-        self.send_calls.fetch_add(c.calls, Ordering::Relaxed);
-        self.datagrams_out.fetch_add(c.datagrams, Ordering::Relaxed);
-        self.send_failed.fetch_add(c.failed, Ordering::Relaxed);
-    }
+    sent: SendTotals,
 }
 
 struct Shared {
@@ -184,11 +174,21 @@ fn srtp_context(profile: Profile, key: &[u8]) -> Result<SrtpContext> {
     SrtpContext::from_key_material(profile, key, options).map_err(|e| invalid(format!("{}: {e}", e.code())))
 }
 
+/// Sender reports go to every forwarder this often (RFC 3550 §6.2's pace for a few receivers).
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
 fn receive_loop(shared: Arc<Shared>, socket: UdpSocket, batch_socket: UdpSocket) {
     let mut batch = SendBatch::new(batch_socket);
     let mut buf = vec![0u8; 2048];
+    let mut next_report = Instant::now() + REPORT_INTERVAL;
     while !shared.stop.load(Ordering::Relaxed) {
-        // The read timeout (to see `stop`), and ICMP errors of earlier sends: go on.
+        if Instant::now() >= next_report {
+            next_report += REPORT_INTERVAL;
+            shared.host().send_reports(unix_ms(), &mut batch);
+            shared.counters.sent.add(&mut batch);
+        }
+        // The read timeout (100 ms: to see `stop` and the report time), and ICMP errors of
+        // earlier sends: go on.
         let Ok((n, source)) = socket.recv_from(&mut buf) else { continue };
         shared.counters.datagrams_in.fetch_add(1, Ordering::Relaxed);
         let (routed, events) = {
@@ -196,7 +196,7 @@ fn receive_loop(shared: Arc<Shared>, socket: UdpSocket, batch_socket: UdpSocket)
             let routed = host.handle_datagram(source, &buf[..n], &mut batch);
             (routed, host.take_events())
         };
-        shared.counters.publish(&mut batch);
+        shared.counters.sent.add(&mut batch);
         if !routed {
             shared.counters.unrouted.fetch_add(1, Ordering::Relaxed);
         }
@@ -286,9 +286,9 @@ impl RtpForwarders {
         self.shared.host().remove(id).map(|c| counters_out(id, c))
     }
 
-    /// A stream's packets of one frame (RTP, or its RTCP sender reports), back to back in
-    /// `data`, packet `i` ending at `ends[i]`: sent at once to every live forwarder of the
-    /// stream. Throws `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
+    /// A stream's RTP packets of one frame, back to back in `data`, packet `i` ending at
+    /// `ends[i]`: sent at once to every live forwarder of the stream. Throws
+    /// `RTP_INVALID_ARGUMENT` when `ends` do not cut `data`.
     #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array")]
     pub fn media(&mut self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array) -> Result<u32> {
         let kind = media_kind(&kind)?;
@@ -296,9 +296,18 @@ impl RtpForwarders {
         if self.closed {
             return Ok(0);
         }
-        let sent = self.shared.host().media(&stream_key, kind, &packets, &mut self.batch);
-        self.shared.counters.publish(&mut self.batch);
+        let sent = self.shared.host().media(&stream_key, kind, &packets, unix_ms(), &mut self.batch);
+        self.shared.counters.sent.add(&mut self.batch);
         Ok(sent as u32)
+    }
+
+    /// Sets the RTP clock rate (ticks per second) of `streamKey`'s `kind` track for its sender
+    /// reports: 90 000 for video and 48 000 for audio unless set (an AAC track's is its
+    /// sampling rate). Throws `RTP_INVALID_ARGUMENT` for a bad kind.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', clockRate: number")]
+    pub fn set_clock_rate(&self, stream_key: String, kind: String, clock_rate: u32) -> Result<()> {
+        self.shared.host().set_clock_rate(&stream_key, media_kind(&kind)?, clock_rate);
+        Ok(())
     }
 
     /// Packets for one forwarder only (its sender reports and GOP at the start), numbered for
@@ -312,7 +321,7 @@ impl RtpForwarders {
             return Ok(());
         }
         self.shared.host().inject(id, kind, &packets, (seq_offset & 0xFFFF) as u16, live, &mut self.batch);
-        self.shared.counters.publish(&mut self.batch);
+        self.shared.counters.sent.add(&mut self.batch);
         Ok(())
     }
 
@@ -320,13 +329,14 @@ impl RtpForwarders {
     #[napi]
     pub fn stats(&self) -> RtpForwardersStats {
         let c = &self.shared.counters;
+        let (send_calls, datagrams_out, send_failed) = c.sent.get();
         RtpForwardersStats {
             forwarders: self.shared.host().counters().into_iter().map(|(id, c)| counters_out(id, c)).collect(),
             datagrams_in: c.datagrams_in.load(Ordering::Relaxed) as f64,
             unrouted: c.unrouted.load(Ordering::Relaxed) as f64,
-            send_calls: c.send_calls.load(Ordering::Relaxed) as f64,
-            datagrams_out: c.datagrams_out.load(Ordering::Relaxed) as f64,
-            send_failed: c.send_failed.load(Ordering::Relaxed) as f64,
+            send_calls: send_calls as f64,
+            datagrams_out: datagrams_out as f64,
+            send_failed: send_failed as f64,
         }
     }
 

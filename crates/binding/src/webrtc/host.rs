@@ -4,9 +4,9 @@
 //!
 //! - Which viewer gets which packet, with which payload type and sequence offset, and where a
 //!   NACKed packet (RFC 4585 §6.2.1) is found again, is `sluice_rtp::egress::Fanout`'s — the
-//!   same fan-out the node-datachannel viewers use. This host protects (SRTP, or SRTCP for the
-//!   feed's sender reports in a batch) and batches the sends. PLI and FIR become keyframe
-//!   requests for the feed.
+//!   same fan-out the node-datachannel viewers use, and so are the sender reports it sends every
+//!   viewer each second (its own counts, RFC 3550 §6.4.1). This host protects (SRTP, SRTCP) and
+//!   batches the sends. PLI and FIR become keyframe requests for the feed.
 //! - A viewer that offered the transport-wide sequence number extension gets it on every
 //!   packet and a send-side bandwidth estimate from its feedback (`sluice_rtp::bwe`, GCC);
 //!   a REMB caps it.
@@ -21,16 +21,19 @@ use std::time::Instant;
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
-use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig};
+use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
 use crate::send_batch::SendBatch;
+use crate::unix_ms;
 
 /// Video packets kept per stream for NACK (about 4 s at 2.5 Mbit/s).
 const RETRANSMIT_PACKETS: usize = 1024;
 /// Injected (GOP replay) packets kept per viewer for NACK.
 const INJECTED_PACKETS: usize = 1024;
+/// Sender reports go to every viewer this often (RFC 3550 §6.2's pace for a few receivers).
+const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the host reports to JS.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +121,10 @@ pub struct Host {
     events: Vec<HostEvent>,
     /// Time 0 of the µs timestamps the estimators get.
     epoch: Instant,
+    /// When the viewers' sender reports are next due.
+    next_report: Instant,
+    /// Scratch: the reports of one round.
+    reports: Vec<SubscriberReport>,
 }
 
 impl Host {
@@ -131,6 +138,8 @@ impl Host {
             targets: Vec::new(),
             events: Vec::new(),
             epoch: Instant::now(),
+            next_report: Instant::now() + REPORT_INTERVAL,
+            reports: Vec::new(),
         }
     }
 
@@ -200,10 +209,14 @@ impl Host {
 
     /// When [`handle_timeouts`](Self::handle_timeouts) must next run.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.viewers.values().filter_map(|v| v.peer.poll_timeout()).min()
+        let peers = self.viewers.values().filter_map(|v| v.peer.poll_timeout()).min();
+        if self.viewers.is_empty() {
+            return peers;
+        }
+        Some(peers.map_or(self.next_report, |t| t.min(self.next_report)))
     }
 
-    /// Runs every viewer's timers that are due.
+    /// Runs every viewer's timers that are due, and the sender reports when they are.
     pub fn handle_timeouts(&mut self, now: Instant, batch: &mut SendBatch) {
         let due: Vec<u32> = self.viewers.iter().filter(|(_, v)| v.peer.poll_timeout().is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
         for id in due {
@@ -212,6 +225,30 @@ impl Host {
             }
             self.drain_peer(id, batch);
         }
+        if now >= self.next_report {
+            self.next_report = now + REPORT_INTERVAL;
+            self.send_reports(batch);
+        }
+    }
+
+    /// A sender report (RFC 3550 §6.4.1) to every connected viewer for each track it gets,
+    /// with its own counts, protected as SRTCP (`sluice_rtp::egress::Fanout::sender_reports`).
+    fn send_reports(&mut self, batch: &mut SendBatch) {
+        let now_us = self.now_us();
+        let mut reports = std::mem::take(&mut self.reports);
+        self.fanout.sender_reports(unix_ms(), &mut reports);
+        for r in &reports {
+            let Some(v) = self.viewers.get_mut(&r.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
+            send_rtp(v, &r.packet, 0, 0, now_us, false, batch);
+        }
+        batch.flush();
+        self.reports = reports;
+    }
+
+    /// Anchors the clock of `stream_key`'s `kind` track on a publisher's sender report
+    /// (`sluice_rtp::egress::Fanout::anchor`).
+    pub fn anchor(&mut self, stream_key: &str, kind: MediaKind, rtp_timestamp: u32, wall_ms: f64) {
+        self.fanout.anchor(stream_key, kind, rtp_timestamp, wall_ms);
     }
 
     /// Sends a peer's pending datagrams (STUN answers, DTLS flights) and handles its events.
@@ -296,11 +333,10 @@ impl Host {
         self.events.push(HostEvent::Closed { id, reason, packets_sent: v.counters.packets_sent, bytes_sent: v.counters.bytes_sent });
     }
 
-    /// A stream's packets of one frame (or its sender reports), for every live viewer. Returns
-    /// the viewers it went to.
+    /// A stream's packets of one frame, for every live viewer. Returns the viewers it went to.
     pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) -> usize {
         let now_us = self.now_us();
-        self.fanout.media(stream_key, kind, packets, false, &mut self.targets);
+        self.fanout.media(stream_key, kind, packets, false, unix_ms(), &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
@@ -357,7 +393,7 @@ const RTX_OSN_LEN: usize = 2;
 /// payload); it gets the transport-wide sequence number extension (RFC 8285 §4.2) when `twcc` is
 /// set and the packet has no extension yet (its number, send time `now_us` and size go to the
 /// estimator), and is protected as SRTP (media that is not a `retransmission` counts in the
-/// viewer's retransmission budget); RTCP (the feed's sender reports) is protected as SRTCP. Returns whether
+/// viewer's retransmission budget); RTCP (the viewers' sender reports) is protected as SRTCP. Returns whether
 /// it was queued.
 fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
     let Viewer { peer, counters, twcc, rtx, budget, .. } = v;

@@ -28,7 +28,7 @@ use napi::bindgen_prelude::{Buffer, Error, Result, Status, Uint32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::send_batch::SendBatch;
+use crate::send_batch::{SendBatch, SendTotals};
 use host::{Host, HostEvent, ViewerSetup};
 use sluice_rtp::egress::MediaKind;
 
@@ -174,6 +174,8 @@ enum Command {
     Media(Arc<Frame>),
     Inject { id: u32, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
     Close(u32),
+    /// A publisher's sender report re-based onto a stream's track (`Host::anchor`).
+    Anchor { stream_key: String, kind: MediaKind, rtp_timestamp: u32, wall_ms: f64 },
     Shutdown,
 }
 
@@ -185,9 +187,7 @@ struct Shared {
     on_event: EventFn,
     datagrams_in: AtomicU64,
     unrouted: AtomicU64,
-    send_calls: AtomicU64,
-    datagrams_out: AtomicU64,
-    send_failed: AtomicU64,
+    sent: SendTotals,
     frames_dropped: AtomicU64,
     /// Server hop of recent video frames, ms (a ring of `LATENCY_SAMPLES`, next slot).
     latency: Mutex<(Vec<f64>, usize)>,
@@ -228,10 +228,7 @@ impl Shared {
 
     /// Moves a batch's counters into the shared ones.
     fn publish(&self, batch: &mut SendBatch) {
-        let c = std::mem::take(&mut batch.counters);
-        self.send_calls.fetch_add(c.calls, Ordering::Relaxed);
-        self.datagrams_out.fetch_add(c.datagrams, Ordering::Relaxed);
-        self.send_failed.fetch_add(c.failed, Ordering::Relaxed);
+        self.sent.add(batch);
     }
 
     /// The host of send thread `index`.
@@ -338,6 +335,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
                 }
             }
             Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
+            Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
             Some(Command::Shutdown) => {
                 host.close_all(&mut batch);
                 stop = true;
@@ -385,9 +383,7 @@ impl WebRtcViewers {
             on_event,
             datagrams_in: AtomicU64::new(0),
             unrouted: AtomicU64::new(0),
-            send_calls: AtomicU64::new(0),
-            datagrams_out: AtomicU64::new(0),
-            send_failed: AtomicU64::new(0),
+            sent: SendTotals::default(),
             frames_dropped: AtomicU64::new(0),
             latency: Mutex::new((Vec::with_capacity(LATENCY_SAMPLES), 0)),
         });
@@ -469,7 +465,7 @@ impl WebRtcViewers {
         let _ = self.commands[self.shared.host_of(id)].send(Command::Close(id));
     }
 
-    /// A stream's packets of one frame (RTP, or the feed's RTCP), back to back in `data`, packet
+    /// A stream's packets of one frame (RTP), back to back in `data`, packet
     /// `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
     /// viewer of the stream. `lagMs`: how long the frame has been in the server already (source
     /// message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
@@ -494,6 +490,18 @@ impl WebRtcViewers {
             if !self.queue(index, Command::Media(frame.clone())) {
                 frame.pending.fetch_sub(1, Ordering::AcqRel);
             }
+        }
+        Ok(())
+    }
+
+    /// Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report,
+    /// re-based onto the stream's RTP timestamps: `rtpTimestamp` was current at Unix `wallMs`
+    /// (RFC 3550 §6.4.1). Viewers' reports otherwise follow when packets were sent.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number")]
+    pub fn anchor(&self, stream_key: String, kind: String, rtp_timestamp: u32, wall_ms: f64) -> Result<()> {
+        let kind = media_kind(&kind)?;
+        for index in 0..self.commands.len() {
+            self.queue(index, Command::Anchor { stream_key: stream_key.clone(), kind, rtp_timestamp, wall_ms });
         }
         Ok(())
     }
@@ -525,6 +533,7 @@ impl WebRtcViewers {
     #[napi]
     pub fn stats(&self) -> NativeViewersStats {
         let counters: Vec<_> = (0..self.shared.hosts.len()).flat_map(|i| self.shared.host(i).viewer_counters()).collect();
+        let sent = self.shared.sent.get();
         let viewers = counters
             .into_iter()
             .map(|(id, state, c)| NativeViewerCounters {
@@ -550,9 +559,9 @@ impl WebRtcViewers {
             viewers,
             datagrams_in: self.shared.datagrams_in.load(Ordering::Relaxed) as f64,
             unrouted: self.shared.unrouted.load(Ordering::Relaxed) as f64,
-            send_calls: self.shared.send_calls.load(Ordering::Relaxed) as f64,
-            datagrams_out: self.shared.datagrams_out.load(Ordering::Relaxed) as f64,
-            send_failed: self.shared.send_failed.load(Ordering::Relaxed) as f64,
+            send_calls: sent.0 as f64,
+            datagrams_out: sent.1 as f64,
+            send_failed: sent.2 as f64,
             frames_dropped: self.shared.frames_dropped.load(Ordering::Relaxed) as f64,
             send_threads: self.shared.hosts.len() as u32,
             latency_ms: self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).0.clone(),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{sequence_number, RetransmissionRing, SequenceOffsets};
+use super::{sequence_number, RetransmissionRing, SenderClock, SequenceOffsets};
 use crate::rtcp::is_rtcp;
 
 /// A batch later than this (source arrival → fan-out, ms) puts its stream behind.
@@ -94,6 +94,9 @@ struct Subscriber {
     /// Video packets skipped meanwhile: its offset is lowered by them on resume, so the skip is
     /// not announced as loss.
     skipped: u16,
+    /// RTP packets and payload octets sent to it per kind (video, audio), for its sender
+    /// reports (RFC 3550 §6.4.1: the counts of what this receiver was sent).
+    sent: [(u32, u32); 2],
 }
 
 #[derive(Debug)]
@@ -102,6 +105,31 @@ struct Stream {
     /// Stream sequence number → video packet as the feed sent it.
     ring: RetransmissionRing,
     behind: bool,
+    /// The clocks of its video and audio, for sender reports.
+    clocks: [SenderClock; 2],
+}
+
+fn index(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Video => 0,
+        MediaKind::Audio => 1,
+    }
+}
+
+/// RTP packets and their payload octets (past the 12-byte header) in `packets`.
+fn counts(packets: &[&[u8]]) -> (u32, u32) {
+    packets.iter().filter(|p| !is_rtcp(p) && p.len() >= 12).fold((0, 0), |(n, o), p| (n + 1, o + (p.len() - 12) as u32))
+}
+
+/// A sender report for one subscriber: send `packet` (RTCP) to subscriber `id` on its `kind` track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberReport {
+    /// The subscriber.
+    pub id: u32,
+    /// Which of its tracks the report is about.
+    pub kind: MediaKind,
+    /// The SR (28 bytes).
+    pub packet: Vec<u8>,
 }
 
 /// The fan-out of streams to subscribers, sans-IO: the one place where a stream packet
@@ -116,6 +144,9 @@ struct Stream {
 ///   the offset given.
 /// - A NACKed subscriber sequence number ([`resolve_nack`](Self::resolve_nack)) is looked up in
 ///   its injected ring, else in the stream ring through the offset in force when it was sent.
+/// - Sender reports ([`sender_reports`](Self::sender_reports), RFC 3550 §6.4.1): every stream
+///   track has a [`SenderClock`] anchored on the packets sent (or on a publisher's report,
+///   [`anchor`](Self::anchor)); each live subscriber gets reports with its own counts.
 /// - Lag ([`pace`](Self::pace)): a stream whose batches arrive more than [`MAX_LAG_MS`] late
 ///   skips batches until they arrive within [`RESUME_LAG_MS`]; each live subscriber then resumes
 ///   at the next keyframe with its numbering kept continuous.
@@ -164,7 +195,12 @@ impl Fanout {
         let ring_capacity = self.ring_capacity;
         self.streams
             .entry(config.stream_key.clone())
-            .or_insert_with(|| Stream { subscribers: Vec::new(), ring: RetransmissionRing::new(ring_capacity), behind: false })
+            .or_insert_with(|| Stream {
+                subscribers: Vec::new(),
+                ring: RetransmissionRing::new(ring_capacity),
+                behind: false,
+                clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
+            })
             .subscribers
             .push(id);
         self.subscribers.insert(
@@ -179,6 +215,7 @@ impl Fanout {
                 injected: RetransmissionRing::new(self.injected_capacity),
                 await_keyframe: false,
                 skipped: 0,
+                sent: [(0, 0); 2],
             },
         );
         true
@@ -233,12 +270,17 @@ impl Fanout {
         }
     }
 
-    /// One batch of a stream's packets (one frame, or sender reports): video RTP goes into the
-    /// stream's ring; `targets` is cleared and filled with the live subscribers to send it to.
-    /// `keyframe`: the batch starts a keyframe (subscribers waiting for one resume here).
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, targets: &mut Vec<FanoutTarget>) {
+    /// One batch of a stream's packets (one frame), sent at Unix `now_ms`: video RTP goes into
+    /// the stream's ring, the track's clock follows its timestamps; `targets` is cleared and
+    /// filled with the live subscribers to send it to (their counts include it). `keyframe`:
+    /// the batch starts a keyframe (subscribers waiting for one resume here).
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, now_ms: f64, targets: &mut Vec<FanoutTarget>) {
         targets.clear();
         let Some(s) = self.streams.get_mut(stream_key) else { return };
+        for p in packets.iter().filter(|p| !is_rtcp(p)) {
+            s.clocks[index(kind)].sent(p, now_ms);
+        }
+        let (count, octets) = counts(packets);
         let mut first_rtp = None;
         if kind == MediaKind::Video {
             for p in packets.iter().filter(|p| !is_rtcp(p)) {
@@ -272,6 +314,8 @@ impl Fanout {
                 sub.skipped = 0;
             }
             let seq_offset = if kind == MediaKind::Video { sub.offsets.current() } else { sub.audio_offset };
+            let sent = &mut sub.sent[index(kind)];
+            *sent = (sent.0.wrapping_add(count), sent.1.wrapping_add(octets));
             targets.push(FanoutTarget { id: *id, payload_type, seq_offset });
         }
     }
@@ -299,11 +343,58 @@ impl Fanout {
             None => {}
         }
         sub.live |= live;
+        let (count, octets) = counts(packets);
+        let sent = &mut sub.sent[index(kind)];
+        *sent = (sent.0.wrapping_add(count), sent.1.wrapping_add(octets));
         let pt = match kind {
             MediaKind::Video => sub.video_pt,
             MediaKind::Audio => sub.audio_pt,
         };
         pt.map(|payload_type| FanoutTarget { id, payload_type, seq_offset: 0 })
+    }
+
+    /// Sets the clock rate of `stream_key`'s `kind` track (default 90 000 for video, 48 000 for
+    /// audio; an AAC track's is its sampling rate). No-op for a stream without subscribers.
+    pub fn set_clock_rate(&mut self, stream_key: &str, kind: MediaKind, clock_rate: u32) {
+        if let Some(s) = self.streams.get_mut(stream_key) {
+            s.clocks[index(kind)].clock_rate = clock_rate.max(1);
+        }
+    }
+
+    /// Anchors `stream_key`'s `kind` clock on a mapping from the publisher's own sender report,
+    /// re-based onto the stream's timestamps (`rtp_timestamp` at Unix `wall_ms`): reports then
+    /// follow the publisher's capture clock (lip sync) rather than when packets were sent.
+    /// No-op for a stream without subscribers.
+    pub fn anchor(&mut self, stream_key: &str, kind: MediaKind, rtp_timestamp: u32, wall_ms: f64) {
+        if let Some(s) = self.streams.get_mut(stream_key) {
+            s.clocks[index(kind)].anchor(rtp_timestamp, wall_ms);
+        }
+    }
+
+    /// Sender reports at Unix `now_ms` for every live subscriber and each track it takes that
+    /// has been sent something (`out` is cleared first): once a second is RFC 3550's pace for a
+    /// few receivers.
+    pub fn sender_reports(&self, now_ms: f64, out: &mut Vec<SubscriberReport>) {
+        out.clear();
+        for s in self.streams.values() {
+            for kind in [MediaKind::Video, MediaKind::Audio] {
+                let clock = &s.clocks[index(kind)];
+                for id in &s.subscribers {
+                    let Some(sub) = self.subscribers.get(id).filter(|sub| sub.live) else { continue };
+                    let has_kind = match kind {
+                        MediaKind::Video => sub.video_pt.is_some(),
+                        MediaKind::Audio => sub.audio_pt.is_some(),
+                    };
+                    let (packets, octets) = sub.sent[index(kind)];
+                    if !has_kind || packets == 0 {
+                        continue;
+                    }
+                    if let Some(packet) = clock.report(now_ms, packets, octets) {
+                        out.push(SubscriberReport { id: *id, kind, packet });
+                    }
+                }
+            }
+        }
     }
 
     /// Where subscriber `id`'s video packet `seq` (its own numbering) is kept, if it still is.

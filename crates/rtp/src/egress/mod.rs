@@ -7,9 +7,12 @@
 //!   number maps back to the stream packet it was.
 //! - [`RtpRewriter`]: one forwarded track re-numbered for its receiver (SSRC, payload type,
 //!   sequence number, timestamp; RFC 3550 §5.1), continuous across publisher restarts.
+//! - [`SenderClock`]: one sent track's RTP clock against the wallclock, for sender reports
+//!   (RFC 3550 §6.4.1).
 //! - [`Fanout`]: streams and their subscribers: each stream packet once into the stream's ring,
 //!   then the per-subscriber targets (payload type, sequence offset), GOP replays injected for
-//!   one subscriber, NACK resolution, and the lag policy (skip to the next keyframe).
+//!   one subscriber, NACK resolution, sender reports with each subscriber's counts, and the lag
+//!   policy (skip to the next keyframe).
 //! - [`patch_into`]: a stream packet written for one subscriber (payload type, sequence offset).
 //!
 //! Transports (the native WebRTC port, node-datachannel tracks, SFU downlinks, plain RTP
@@ -19,11 +22,13 @@ mod fanout;
 mod offsets;
 mod rewriter;
 mod ring;
+mod sender_clock;
 
-pub use fanout::{Fanout, FanoutCounters, FanoutTarget, MediaKind, NackResolution, Pace, SubscriberConfig, MAX_LAG_MS, RESUME_LAG_MS};
+pub use fanout::{Fanout, FanoutCounters, FanoutTarget, MediaKind, NackResolution, Pace, SubscriberConfig, SubscriberReport, MAX_LAG_MS, RESUME_LAG_MS};
 pub use offsets::SequenceOffsets;
 pub use rewriter::RtpRewriter;
 pub use ring::RetransmissionRing;
+pub use sender_clock::SenderClock;
 
 /// The sequence number (bytes 2–3) of an RTP packet at least 4 bytes long.
 pub(crate) fn sequence_number(packet: &[u8]) -> u16 {

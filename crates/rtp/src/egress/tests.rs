@@ -96,7 +96,7 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     let mut targets = Vec::new();
     let frame: Vec<Vec<u8>> = (100..103).map(|s| rtp(s, 0, 9, b"v")).collect();
     let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
-    f.media("live/a", MediaKind::Video, &refs, false, &mut targets);
+    f.media("live/a", MediaKind::Video, &refs, false, 0.0, &mut targets);
     assert!(targets.is_empty(), "nobody live yet");
     // subscriber 1 gets a GOP replay numbered 500..502, then lives with offset 403 (103 → 506... )
     let replay: Vec<Vec<u8>> = (500..503).map(|s| rtp(s, 0, 9, b"g")).collect();
@@ -105,7 +105,7 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert_eq!(t, FanoutTarget { id: 1, payload_type: 102, seq_offset: 0 });
     let live: Vec<Vec<u8>> = (103..105).map(|s| rtp(s, 0, 9, b"v")).collect();
     let live_refs: Vec<&[u8]> = live.iter().map(Vec::as_slice).collect();
-    f.media("live/a", MediaKind::Video, &live_refs, false, &mut targets);
+    f.media("live/a", MediaKind::Video, &live_refs, false, 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 400 }]);
     // NACK 501: the injected copy, as sent; NACK 503 (= stream 103 + 400): the stream ring
     let r = f.resolve_nack(1, 501).unwrap();
@@ -115,13 +115,13 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert!(f.resolve_nack(1, 900).is_none());
     assert!(f.resolve_nack(2, 103).is_some(), "subscriber 2's offset is 0");
     // audio goes with the audio payload type and its own offset: 0 until audio is injected
-    f.media("live/a", MediaKind::Audio, &live_refs, false, &mut targets);
+    f.media("live/a", MediaKind::Audio, &live_refs, false, 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 }]);
     let t = f.inject(1, MediaKind::Audio, &replay_refs, 7, true).unwrap();
     assert_eq!(t, FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 });
-    f.media("live/a", MediaKind::Audio, &live_refs, false, &mut targets);
+    f.media("live/a", MediaKind::Audio, &live_refs, false, 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 7 }]);
-    f.media("live/a", MediaKind::Video, &live_refs, false, &mut targets);
+    f.media("live/a", MediaKind::Video, &live_refs, false, 0.0, &mut targets);
     assert_eq!(targets[0].seq_offset, 400, "an audio injection leaves the video numbering");
     assert!(f.remove(1) && f.remove(2) && !f.remove(2));
     assert_eq!(f.subscribers_of("live/a"), 0);
@@ -144,16 +144,55 @@ fn fanout_skips_to_a_keyframe_when_behind_without_a_sequence_gap() {
     // a delta frame: still waiting
     let delta: Vec<Vec<u8>> = (5..7).map(|s| rtp(s, 0, 9, b"v")).collect();
     let delta_refs: Vec<&[u8]> = delta.iter().map(Vec::as_slice).collect();
-    f.media("s", MediaKind::Video, &delta_refs, false, &mut targets);
+    f.media("s", MediaKind::Video, &delta_refs, false, 0.0, &mut targets);
     assert!(targets.is_empty());
-    f.media("s", MediaKind::Audio, &delta_refs, false, &mut targets);
+    f.media("s", MediaKind::Audio, &delta_refs, false, 0.0, &mut targets);
     assert!(targets.is_empty(), "audio waits with the video");
     // the keyframe at stream 7: the subscriber last got 9 + 10 = ... its offset drops by 7
     let key: Vec<Vec<u8>> = (7..9).map(|s| rtp(s, 0, 9, b"k")).collect();
     let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
-    f.media("s", MediaKind::Video, &key_refs, true, &mut targets);
+    f.media("s", MediaKind::Video, &key_refs, true, 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 3 }]);
     // NACK of its 10 (stream 7 + 3) finds stream packet 7
     assert_eq!(f.resolve_nack(1, 10).map(|r| seq(r.packet)), Some(7));
     assert_eq!(f.counters(), FanoutCounters { lag_events: 1, packets_skipped: 5 });
+}
+
+/// RFC 3550 §6.4.1: each live subscriber gets its own counts, the RTP timestamp extrapolated
+/// from the newest packet sent (a B-frame's older timestamp does not move it back), or from a
+/// publisher's report once one anchored the clock.
+#[test]
+fn sender_reports_carry_each_subscribers_counts_and_the_extrapolated_clock() {
+    use crate::rtcp::{unix_ms_from_ntp, RtcpPacket};
+    let report = |r: &crate::egress::SubscriberReport| match RtcpPacket::read(&r.packet).unwrap().0 {
+        RtcpPacket::SenderReport(sr) => (r.id, sr.ssrc, sr.rtp_timestamp, sr.packet_count, sr.octet_count, unix_ms_from_ntp(sr.ntp_time).round()),
+        other => panic!("{other:?}"),
+    };
+    let mut f = Fanout::new(64, 64);
+    f.add(1, config("s"));
+    f.add(2, config("s"));
+    f.inject(1, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    let frame: Vec<Vec<u8>> = (0..2).map(|s| rtp(s, 9000, 77, b"0123456789")).collect();
+    let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
+    f.media("s", MediaKind::Video, &refs, true, 1_000.0, &mut targets);
+    let b_frame = rtp(2, 6000, 77, b"01234");
+    f.media("s", MediaKind::Video, &[&b_frame], false, 1_010.0, &mut targets);
+    let mut out = Vec::new();
+    f.sender_reports(1_100.0, &mut out);
+    // subscriber 2 is not live: no report; 1 got 3 packets, 25 payload octets; 9000 + 100 ms × 90
+    assert_eq!(out.iter().map(report).collect::<Vec<_>>(), vec![(1, 77, 18_000, 3, 25, 1_100.0)]);
+    f.inject(2, MediaKind::Video, &[], 0, true);
+    f.set_clock_rate("s", MediaKind::Audio, 44_100);
+    let audio = rtp(0, 1000, 78, b"aa");
+    f.media("s", MediaKind::Audio, &[&audio], false, 2_000.0, &mut targets);
+    f.sender_reports(2_000.0, &mut out);
+    let got: Vec<_> = out.iter().map(report).collect();
+    assert!(got.contains(&(1, 78, 1000, 1, 2, 2_000.0)) && got.contains(&(2, 78, 1000, 1, 2, 2_000.0)), "{got:?}");
+    // a publisher's report anchors the clock; later packets do not move it
+    f.anchor("s", MediaKind::Audio, 500, 1_900.0);
+    let later = rtp(1, 99_999, 78, b"aa");
+    f.media("s", MediaKind::Audio, &[&later], false, 2_000.0, &mut targets);
+    f.sender_reports(2_000.0, &mut out);
+    assert!(out.iter().map(report).any(|r| r == (1, 78, 500 + 4_410, 2, 4, 2_000.0)));
 }

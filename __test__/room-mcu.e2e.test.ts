@@ -137,7 +137,9 @@ async function threeParticipants(pages: Page[]): Promise<void> {
       console.log(`p${i} (${TONES[i]} Hz) hears`, TONES.map((t, k) => `${t} Hz ${levels[k]} dB`).join(', '))
       const own = levels[i]!
       const others = levels.filter((_, k) => k !== i)
-      for (const o of others) expect(o, `p${i}: others audible`).toBeGreaterThan(-70)
+      // when a tone is missing, what each input's audio did in the mix says where it went
+      const audio = () => JSON.stringify(mixStats()?.inputs.map((x) => x.audio))
+      for (const o of others) expect(o, `p${i}: others audible; inputs' audio in the mix: ${audio()}`).toBeGreaterThan(-70)
       for (const o of others) expect(o - own, `p${i}: own tone left out`).toBeGreaterThan(25)
     }
     // The last one out closes the mix.

@@ -19,6 +19,7 @@ mod rtp;
 mod send_batch;
 mod srt;
 mod srtp;
+mod udp_port;
 mod webrtc;
 
 /// The wallclock as Unix ms (sender reports carry it as their NTP time).

@@ -31,6 +31,7 @@ use sluice_srtp::{Profile, SrtpContext, SrtpOptions};
 use crate::egress::{media_kind, payload_type, split};
 use crate::rtcp::{block_out, RtcpReportBlock};
 use crate::send_batch::{SendBatch, SendTotals};
+use crate::udp_port::{bind_port, clone_socket};
 use crate::unix_ms;
 
 /// Options of `new RtpForwarders(options, onEvent)`.
@@ -222,12 +223,8 @@ impl RtpForwarders {
     /// `RTP_INVALID_ARGUMENT` for a bad address or port.
     #[napi(constructor, ts_args_type = "options: RtpForwardersOptions, onEvent: (event: RtpForwarderEvent) => void")]
     pub fn new(options: RtpForwardersOptions, on_event: EventFn) -> Result<Self> {
-        let port = u16::try_from(options.port.unwrap_or(0)).map_err(|_| invalid("port is not 0-65535"))?;
-        let ip: std::net::IpAddr = options.bind_address.parse().map_err(|_| invalid(format!("bindAddress {:?} is not an IP address", options.bind_address)))?;
-        let socket = UdpSocket::bind(SocketAddr::new(ip, port)).map_err(|e| failed("RTP_BIND_FAILED", e))?;
-        socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| failed("RTP_BIND_FAILED", e))?;
-        let port = socket.local_addr().map(|a| a.port() as u32).unwrap_or(0);
-        let clone = || socket.try_clone().map_err(|e| failed("RTP_BIND_FAILED", e));
+        let (socket, port) = bind_port(&options.bind_address, options.port, "RTP")?;
+        let clone = || clone_socket(&socket, "RTP");
         let (recv_socket, recv_batch_socket, batch_socket) = (clone()?, clone()?, clone()?);
         let shared = Arc::new(Shared { host: Mutex::new(ForwardHost::default()), stop: AtomicBool::new(false), counters: PortCounters::default(), on_event });
         let s = shared.clone();

@@ -17,7 +17,7 @@
 
 mod host;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::send_batch::{SendBatch, SendTotals};
+use crate::udp_port::{bind_port, clone_socket};
 use host::{Host, HostEvent, ViewerSetup};
 use sluice_rtp::egress::MediaKind;
 
@@ -362,17 +363,13 @@ impl WebRtcViewers {
     /// `WEBRTC_CERTIFICATE_FAILED` when no certificate can be made.
     #[napi(constructor, ts_args_type = "options: WebRtcViewersOptions, onEvent: (event: NativeViewerEvent) => void")]
     pub fn new(options: WebRtcViewersOptions, on_event: EventFn) -> Result<Self> {
-        let port = u16::try_from(options.port.unwrap_or(0)).map_err(|_| invalid("port is not 0-65535"))?;
         let send_threads = match options.send_threads {
             Some(n @ 1..=64) => n as usize,
             Some(n) => return Err(invalid(format!("sendThreads {n} is not 1-64"))),
             None => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         };
-        let ip: std::net::IpAddr = options.bind_address.parse().map_err(|_| invalid(format!("bindAddress {:?} is not an IP address", options.bind_address)))?;
-        let socket = UdpSocket::bind(SocketAddr::new(ip, port)).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
-        socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
-        let port = socket.local_addr().map(|a| a.port() as u32).unwrap_or(0);
-        let clone = || socket.try_clone().map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")));
+        let (socket, port) = bind_port(&options.bind_address, options.port, "WEBRTC")?;
+        let clone = || clone_socket(&socket, "WEBRTC");
         let recv_socket = clone()?;
         let certificate = sluice_webrtc::Certificate::generate().map_err(|e| Error::new(Status::GenericFailure, format!("{}: {e}", e.code())))?;
         let fingerprint = certificate.fingerprint_sdp();
@@ -393,7 +390,7 @@ impl WebRtcViewers {
         // From here on a failure closes what was started (`Drop`).
         for index in 0..send_threads {
             let (commands, receiver) = sync_channel(QUEUE_FRAMES);
-            let socket = shared.socket.try_clone().map_err(|e| Error::new(Status::GenericFailure, format!("WEBRTC_BIND_FAILED: {e}")))?;
+            let socket = clone_socket(&shared.socket, "WEBRTC")?;
             let s = shared.clone();
             viewers.threads.push(spawn(format!("sluice-webrtc-send-{index}")).spawn(move || send_loop(s, index, receiver, socket)).map_err(thread_failed)?);
             viewers.commands.push(commands);

@@ -447,8 +447,10 @@ pub fn reorder_buffer(data: &[u8]) {
 /// `op (1) | length (1) | bytes`: op bit 0 sends the bytes through the [`RtpRewriter`]
 /// (bit 1 first flips the SSRC's low byte: a new publisher), else through the [`Fanout`] as a
 /// video batch (bit 2 a keyframe, bit 3 an injection for subscriber 1 with the next op byte as
-/// its offset), bits 4–5 NACK subscriber 1 or 2 for the packet's sequence number; every 16th
-/// record removes and re-adds subscriber 2. Never panics; a rewritten packet is its input's
+/// its offset, bit 6 also a publisher's report anchoring its clock), bits 4–5 NACK subscriber 1
+/// or 2 for the packet's sequence number; after every fan-out batch the sender reports are made;
+/// every 16th record removes and re-adds subscriber 2. Never panics; a sender report is 28 bytes
+/// for a subscriber there is; a rewritten packet is its input's
 /// payload behind a plain 12-byte header with the rewriter's SSRC and payload type; its sequence
 /// number is the previous output's + 1 for a new input SSRC, and keeps the input's distance to
 /// the previous packet for the same SSRC (gaps and reordering stay visible to the receiver, who
@@ -513,9 +515,19 @@ pub fn rtp_egress(data: &[u8]) {
                 let offset = rest.first().copied().unwrap_or(0) as u16 * 257;
                 fanout.inject(1, MediaKind::Video, &batch, offset, true);
             } else {
-                fanout.media("s", MediaKind::Video, &batch, op & 4 != 0, &mut targets);
+                fanout.media("s", MediaKind::Video, &batch, op & 4 != 0, now, &mut targets);
                 for t in &targets {
                     let _ = patch_into(packet, &mut out, t.payload_type, t.seq_offset);
+                }
+                if op & 0x40 != 0 && packet.len() >= 8 {
+                    // a publisher's report re-based: any timestamp, any time
+                    fanout.anchor("s", MediaKind::Video, u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]), now - 500.0);
+                }
+                let mut reports = Vec::new();
+                fanout.sender_reports(now, &mut reports);
+                for r in &reports {
+                    assert_eq!(r.packet.len(), 28, "an SR without report blocks");
+                    assert!(r.id == 1 || r.id == 2);
                 }
             }
             if packet.len() >= 4 && op & 0x30 != 0 {

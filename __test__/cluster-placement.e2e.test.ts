@@ -191,6 +191,23 @@ describe('cluster placement', () => {
     }
   }, 30_000)
 
+  it('an RTMP link from another node is served by a node past its limits: its node token spares it the redirect', async () => {
+    const pubA = run('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-bf', '0', '-c:a', 'aac', '-f', 'mpegts', a.srtUrl('#!::r=live/ona,m=publish')])
+    const c = await node('c4', { links: 'rtmp' })
+    try {
+      await waitFor(() => a.sluice.hub.get('live', 'ona')?.isLive, 10_000, 'live/ona published on a (SRT: no placement there)')
+      expect(await decodedFrames(c, 'live/ona', 20)).toBe(20)
+      expect(await links(c)).toEqual([expect.objectContaining({ stream: 'live/ona', node: 'a', kind: 'rtmp' })])
+      expect(a.logs.filter((l) => String(l.msg).startsWith('redirected') && l.stream === 'live/ona')).toEqual([])
+    } finally {
+      pubA.child.kill('SIGKILL')
+      await c.close()
+      // gone from the registry before the next cases count streams
+      await waitFor(async () => !(await (await fetch(b.httpUrl('/api/cluster'))).json()).streams?.some((x: any) => x.name === 'ona'), 15_000, 'live/ona withdrawn')
+    }
+  }, 40_000)
+
   it('codecs a relay link does not carry (MP3 audio) come over an RTMP link, which a token-only origin lets in by its node token', async () => {
     const secret = 'origin-access-secret-0123'
     const d = await node('d', { maxViewers: null })

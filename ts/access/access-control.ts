@@ -55,10 +55,18 @@ export class AccessControl {
     this.#nodeSecret = options.nodeSecret ?? null
   }
 
-  /** True when the request carries a node token (see `nodeSecret`). */
+  /**
+   * True when `credential` is a node token for `action` on `app/stream` (see `nodeSecret`): the
+   * request comes from another node of the cluster (its link must be served here, never sent
+   * elsewhere by placement).
+   */
+  isNodeCredential(action: AccessAction, app: string, stream: string, credential: string | null): boolean {
+    if (!this.#nodeSecret || !credential) return false
+    return verifyToken(this.#nodeSecret, credential, action, `${app}/${stream}`) === null
+  }
+
   #fromNode(request: AccessRequest): boolean {
-    if (!this.#nodeSecret || !request.credential) return false
-    return verifyToken(this.#nodeSecret, request.credential, request.action, `${request.app}/${request.stream}`) === null
+    return this.isNodeCredential(request.action, request.app, request.stream, request.credential)
   }
 
   /** Decides a request: null accepts, an `AccessRefusal` refuses. Never throws. */

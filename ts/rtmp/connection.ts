@@ -33,7 +33,8 @@ export interface RtmpConnectionDeps {
   onProtocolError: (c: RtmpConnection, error: RtmpProtocolError) => void
   /**
    * Where a new publisher or player should go instead (`rtmp://host:port`, a less loaded cluster
-   * node), or null to serve it here. Asked after the access decision accepted it.
+   * node), or null to serve it here. Asked after the access decision accepted it, and not for
+   * another node's link (a node token).
    */
   placement?: () => Promise<string | null>
 }
@@ -298,7 +299,9 @@ export class RtmpConnection implements MergedWriter {
       })
       .then(async (refusal) => {
         if (this.#state === 'closed' || this.#slots.get(msid)?.state !== 'pending') return
-        const elsewhere = refusal ? null : await this.#placement?.().catch(() => null)
+        // another node's link (a node token) is served here: the stream is here, not elsewhere
+        const fromNode = this.#access.isNodeCredential(kind, this.#app, name, credential)
+        const elsewhere = refusal || fromNode ? null : await this.#placement?.().catch(() => null)
         if (this.#isClosed() || this.#slots.get(msid)?.state !== 'pending') return
         if (elsewhere) return this.#redirect(msid, elsewhere, fullName)
         if (refusal) {

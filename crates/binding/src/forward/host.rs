@@ -223,14 +223,15 @@ impl ForwardHost {
             }
         }
         let mut blocks = Vec::new();
-        let mut lost = Vec::new();
+        let mut lost: Vec<(MediaKind, u16)> = Vec::new();
         for packet in parse_compound(&buf) {
             match packet {
                 Ok(RtcpPacket::ReceiverReport(rr)) => blocks.extend(rr.blocks),
                 Ok(RtcpPacket::SenderReport(sr)) => blocks.extend(sr.blocks),
                 Ok(RtcpPacket::Nack(nack)) => {
                     f.counters.nacks += 1;
-                    lost.extend(nack.lost);
+                    let kind = self.fanout.kind_of_ssrc(id, nack.media_ssrc).unwrap_or(MediaKind::Video);
+                    lost.extend(nack.lost.into_iter().map(|seq| (kind, seq)));
                 }
                 // the publisher behind the stream cannot be asked (RTMP); the GOP brings the next keyframe
                 Ok(RtcpPacket::Pli(_)) | Ok(RtcpPacket::Fir(_)) => f.counters.keyframe_requests += 1,
@@ -241,9 +242,13 @@ impl ForwardHost {
                 }
             }
         }
-        for seq in lost {
-            let Some(r) = self.fanout.resolve_nack(id, seq) else { continue };
-            if send(f, MediaKind::Video, r.packet, r.payload_type, r.seq_offset, batch) {
+        for (kind, seq) in lost {
+            let found = match kind {
+                MediaKind::Video => self.fanout.resolve_nack(id, seq),
+                MediaKind::Audio => self.fanout.resolve_audio_nack(id, seq),
+            };
+            let Some(r) = found else { continue };
+            if send(f, kind, r.packet, r.payload_type, r.seq_offset, batch) {
                 f.counters.retransmitted += 1;
             }
         }

@@ -5,13 +5,18 @@ use std::collections::HashMap;
 use super::{sequence_number, RetransmissionRing, SenderClock, SequenceOffsets};
 use crate::rtcp::is_rtcp;
 
+/// Audio rings are this fraction of the video rings (a frame of audio is one packet, a frame of
+/// video several).
+const AUDIO_RING_SHARE: usize = 4;
+
 /// A batch later than this (source arrival → fan-out, ms) puts its stream behind.
 pub const MAX_LAG_MS: f64 = 1000.0;
 /// A stream that was behind resumes (at the next keyframe) once batches arrive this fresh, ms.
 pub const RESUME_LAG_MS: f64 = 150.0;
 
-/// Video or audio: each subscriber has one payload type and one sequence offset per kind; only
-/// video is kept for retransmission (audio is never retransmitted, RFC 4588 is not offered).
+/// Video or audio: each subscriber has one payload type and one sequence offset per kind; both
+/// are kept for retransmission (audio in a smaller ring: a plain RTP receiver such as a relay
+/// link NACKs AAC too; WebRTC receivers NACK video only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
     /// The video track.
@@ -84,11 +89,12 @@ struct Subscriber {
     /// Receives live packets (after its GOP replay).
     live: bool,
     offsets: SequenceOffsets,
-    /// The audio sequence offset (audio injected for it alone shifts it; audio is never
-    /// retransmitted, so no history is kept).
+    /// The audio sequence offset (audio injected for it alone shifts it; no history: an audio
+    /// NACK resolves through the current one, or the injected ring).
     audio_offset: u16,
-    /// Packets injected for it alone, as sent (subscriber sequence numbers).
+    /// Packets injected for it alone, as sent (subscriber sequence numbers): video, audio.
     injected: RetransmissionRing,
+    injected_audio: RetransmissionRing,
     /// Skipping live video until the next keyframe (its stream fell behind).
     await_keyframe: bool,
     /// Video packets skipped meanwhile: its offset is lowered by them on resume, so the skip is
@@ -104,6 +110,8 @@ struct Stream {
     subscribers: Vec<u32>,
     /// Stream sequence number → video packet as the feed sent it.
     ring: RetransmissionRing,
+    /// The same for audio.
+    audio_ring: RetransmissionRing,
     behind: bool,
     /// The clocks of its video and audio, for sender reports.
     clocks: [SenderClock; 2],
@@ -143,7 +151,9 @@ pub struct SubscriberReport {
 ///   a PLI) are kept in its own ring and shift its numbering: from then on its live packets carry
 ///   the offset given.
 /// - A NACKed subscriber sequence number ([`resolve_nack`](Self::resolve_nack)) is looked up in
-///   its injected ring, else in the stream ring through the offset in force when it was sent.
+///   its injected ring, else in the stream ring through the offset in force when it was sent;
+///   audio the same way ([`resolve_audio_nack`](Self::resolve_audio_nack); a NACK's media SSRC
+///   tells the kind: [`kind_of_ssrc`](Self::kind_of_ssrc)).
 /// - Sender reports ([`sender_reports`](Self::sender_reports), RFC 3550 §6.4.1): every stream
 ///   track has a [`SenderClock`] anchored on the packets sent (or on a publisher's report,
 ///   [`anchor`](Self::anchor)); each live subscriber gets reports with its own counts.
@@ -198,6 +208,7 @@ impl Fanout {
             .or_insert_with(|| Stream {
                 subscribers: Vec::new(),
                 ring: RetransmissionRing::new(ring_capacity),
+                audio_ring: RetransmissionRing::new(ring_capacity / AUDIO_RING_SHARE),
                 behind: false,
                 clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
             })
@@ -213,6 +224,7 @@ impl Fanout {
                 offsets: SequenceOffsets::default(),
                 audio_offset: 0,
                 injected: RetransmissionRing::new(self.injected_capacity),
+                injected_audio: RetransmissionRing::new(self.injected_capacity / AUDIO_RING_SHARE),
                 await_keyframe: false,
                 skipped: 0,
                 sent: [(0, 0); 2],
@@ -279,6 +291,9 @@ impl Fanout {
         let Some(s) = self.streams.get_mut(stream_key) else { return };
         for p in packets.iter().filter(|p| !is_rtcp(p)) {
             s.clocks[index(kind)].sent(p, now_ms);
+            if kind == MediaKind::Audio {
+                s.audio_ring.store(p);
+            }
         }
         let (count, octets) = counts(packets);
         let mut first_rtp = None;
@@ -330,6 +345,9 @@ impl Fanout {
         let mut last = None;
         if kind == MediaKind::Audio {
             sub.audio_offset = seq_offset;
+            for p in packets.iter().filter(|p| !is_rtcp(p)) {
+                sub.injected_audio.store(p);
+            }
         } else {
             for p in packets.iter().filter(|p| !is_rtcp(p)) {
                 if sub.injected.store(p) {
@@ -395,6 +413,25 @@ impl Fanout {
                 }
             }
         }
+    }
+
+    /// Which of subscriber `id`'s tracks `ssrc` (a NACK's or PLI's media SSRC) is, as its stream
+    /// sends them; `None` when it is neither (or not known yet).
+    pub fn kind_of_ssrc(&self, id: u32, ssrc: u32) -> Option<MediaKind> {
+        let s = self.streams.get(&self.subscribers.get(&id)?.stream_key)?;
+        [MediaKind::Video, MediaKind::Audio].into_iter().find(|&k| s.clocks[index(k)].ssrc == Some(ssrc))
+    }
+
+    /// Where subscriber `id`'s audio packet `seq` (its own numbering) is kept, if it still is:
+    /// its injected audio, else the stream's audio ring through its current audio offset.
+    pub fn resolve_audio_nack(&self, id: u32, seq: u16) -> Option<NackResolution<'_>> {
+        let sub = self.subscribers.get(&id)?;
+        let payload_type = sub.audio_pt?;
+        if let Some(packet) = sub.injected_audio.get(seq) {
+            return Some(NackResolution { packet, payload_type, seq_offset: 0 });
+        }
+        let packet = self.streams.get(&sub.stream_key)?.audio_ring.get(seq.wrapping_sub(sub.audio_offset))?;
+        Some(NackResolution { packet, payload_type, seq_offset: sub.audio_offset })
     }
 
     /// Where subscriber `id`'s video packet `seq` (its own numbering) is kept, if it still is.

@@ -196,3 +196,25 @@ fn sender_reports_carry_each_subscribers_counts_and_the_extrapolated_clock() {
     f.sender_reports(2_000.0, &mut out);
     assert!(out.iter().map(report).any(|r| r == (1, 78, 500 + 4_410, 2, 4, 2_000.0)));
 }
+
+/// Audio is kept too (a relay link NACKs AAC): a NACK for the audio SSRC finds the packet
+/// injected for the subscriber, or the stream's through its audio offset.
+#[test]
+fn audio_nacks_resolve_through_the_audio_offset() {
+    let mut f = Fanout::new(64, 64);
+    f.add(1, config("s"));
+    let replay: Vec<Vec<u8>> = (40..42).map(|s| rtp(s, 0, 78, b"g")).collect();
+    let replay_refs: Vec<&[u8]> = replay.iter().map(Vec::as_slice).collect();
+    f.inject(1, MediaKind::Audio, &replay_refs, 30, true);
+    let mut targets = Vec::new();
+    let live = rtp(12, 0, 78, b"a");
+    f.media("s", MediaKind::Audio, &[&live], false, 0.0, &mut targets);
+    assert_eq!(targets[0].seq_offset, 30);
+    assert_eq!(f.kind_of_ssrc(1, 78), Some(MediaKind::Audio));
+    assert_eq!(f.kind_of_ssrc(1, 77), None);
+    let r = f.resolve_audio_nack(1, 41).unwrap();
+    assert_eq!((seq(r.packet), r.seq_offset, r.payload_type), (41, 0, 111));
+    let r = f.resolve_audio_nack(1, 42).unwrap(); // stream 12 + 30
+    assert_eq!((seq(r.packet), r.seq_offset, &r.packet[12..]), (12, 30, &b"a"[..]));
+    assert!(f.resolve_nack(1, 42).is_none(), "not a video packet");
+}

@@ -342,6 +342,9 @@ impl Fanout {
     /// there is no such subscriber or it takes no `kind`.
     pub fn inject(&mut self, id: u32, kind: MediaKind, packets: &[&[u8]], seq_offset: u16, live: bool) -> Option<FanoutTarget> {
         let sub = self.subscribers.get_mut(&id)?;
+        if let (Some(s), Some(p)) = (self.streams.get_mut(&sub.stream_key), packets.iter().find(|p| !is_rtcp(p))) {
+            s.clocks[index(kind)].learn_ssrc(p);
+        }
         let mut last = None;
         if kind == MediaKind::Audio {
             sub.audio_offset = seq_offset;

@@ -43,6 +43,14 @@ impl SenderClock {
         }
     }
 
+    /// Learns the track's SSRC from a packet that does not move the clock (one injected for a
+    /// single subscriber), so that feedback naming it is understood before live packets flow.
+    pub fn learn_ssrc(&mut self, packet: &[u8]) {
+        if packet.len() >= 12 {
+            self.ssrc = Some(u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]));
+        }
+    }
+
     /// Anchors the clock on a mapping from a sender report (`rtp_timestamp` at Unix `wall_ms`);
     /// from now on only such mappings move it.
     pub fn anchor(&mut self, rtp_timestamp: u32, wall_ms: f64) {

@@ -206,6 +206,7 @@ fn audio_nacks_resolve_through_the_audio_offset() {
     let replay: Vec<Vec<u8>> = (40..42).map(|s| rtp(s, 0, 78, b"g")).collect();
     let replay_refs: Vec<&[u8]> = replay.iter().map(Vec::as_slice).collect();
     f.inject(1, MediaKind::Audio, &replay_refs, 30, true);
+    assert_eq!(f.kind_of_ssrc(1, 78), Some(MediaKind::Audio), "known from the injected packets already");
     let mut targets = Vec::new();
     let live = rtp(12, 0, 78, b"a");
     f.media("s", MediaKind::Audio, &[&live], false, 0.0, &mut targets);

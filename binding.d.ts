@@ -582,8 +582,6 @@ export declare class RtpForwarders {
   constructor(options: RtpForwardersOptions, onEvent: (event: RtpForwarderEvent) => void)
   /** The UDP port packets leave from and feedback comes to. */
   get port(): number
-  /** Forwarders now. */
-  get size(): number
   /**
    * Adds a forwarder; it sends nothing until an `inject` with `live` (its start: sender
    * reports and the GOP). Throws `RTP_INVALID_ARGUMENT`: a taken id, a destination another

@@ -65,10 +65,6 @@ export class ForwardPort {
     return this.#native.stats().forwarders.find((f) => f.id === id) ?? null
   }
 
-  get size(): number {
-    return this.#native.size
-  }
-
   close(): void {
     this.#onReport.clear()
     this.#native.close()

@@ -32,7 +32,7 @@ export type PoolMessage =
   | { op: 'candidate'; id: string; candidate: string; mid: string }
   | { op: 'close'; id: string }
   /** Live packets of a stream, back to back in `data`, packet i ending at `ends[i]`. */
-  /** `at`: when the source message reached the server (ms since the epoch, fractional; NaN for RTCP). */
+  /** `at`: when the source message reached the server (ms since the epoch, fractional; NaN when unknown). */
   /** `keyframe`: the batch is an IDR access unit (a viewer skipping ahead may resume on it). */
   | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number; keyframe: boolean }
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */

@@ -111,11 +111,6 @@ impl Default for ForwardHost {
 }
 
 impl ForwardHost {
-    /// Forwarders now.
-    pub fn len(&self) -> usize {
-        self.forwarders.len()
-    }
-
     /// Events since the last call.
     pub fn take_events(&mut self) -> Vec<ForwardEvent> {
         std::mem::take(&mut self.events)

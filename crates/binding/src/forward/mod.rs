@@ -241,12 +241,6 @@ impl RtpForwarders {
         self.port
     }
 
-    /// Forwarders now.
-    #[napi(getter)]
-    pub fn size(&self) -> u32 {
-        self.shared.host().len() as u32
-    }
-
     /// Adds a forwarder; it sends nothing until an `inject` with `live` (its start: sender
     /// reports and the GOP). Throws `RTP_INVALID_ARGUMENT`: a taken id, a destination another
     /// forwarder sends to, a bad address, payload type, profile or key length.

@@ -618,40 +618,28 @@ export declare class RtpForwarders {
 }
 
 /**
- * One forwarded track re-numbered for its receiver (`sluice_rtp::egress::RtpRewriter`: output
+ * One forwarded track re-numbered once per feed (`sluice_rtp::egress::RtpRewriter`: output
  * SSRC and payload type, continuous sequence numbers and timestamps across publisher
- * restarts, extensions and CSRCs dropped), optionally keeping what it wrote in a
- * retransmission ring for NACK. Used by the SFU downlinks and the WHEP feed.
+ * restarts, extensions and CSRCs dropped): the `RtpFeed` of a WebRTC-origin stream, whose
+ * packets the fan-out then sends to every subscriber (the retransmission ring is the fan-out's).
  */
 export declare class RtpRewriter {
   /**
-   * `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz); `ringPackets` > 0 keeps that
-   * many output packets for `retransmissions`. The first output sequence number and
-   * timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a payload type
-   * above 127 or a zero clock rate.
+   * `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz). The first output sequence
+   * number and timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a
+   * payload type above 127 or a zero clock rate.
    */
-  constructor(ssrc: number, payloadType: number, clockRate: number, ringPackets?: number | undefined | null)
-  /** The output SSRC. */
-  get ssrc(): number
+  constructor(ssrc: number, payloadType: number, clockRate: number)
   /** Whether a packet was rewritten since the last input SSRC change. */
   get started(): boolean
-  /** Packets rewritten (for sender reports). */
-  get packets(): number
-  /** Header and payload octets written. */
-  get octets(): number
   /** The output timestamp of an input RTP timestamp (to re-base the publisher's SRs). */
   timestamp(inputTimestamp: number): number
   /**
-   * `packet` rewritten (kept in the ring when there is one); null when it is not RTP
-   * version 2 or shorter than its header says (nothing changes then). `nowMs`: wallclock
-   * ms, for the timestamp jump across an input SSRC change.
+   * `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
+   * (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
+   * SSRC change.
    */
   rewrite(packet: Uint8Array, nowMs: number): Buffer | null
-  /**
-   * The kept output packets with these sequence numbers (a NACK's, RFC 4585 §6.2.1), those
-   * still in the ring, in order.
-   */
-  retransmissions(sequenceNumbers: Array<number>): Array<Buffer>
 }
 
 /**

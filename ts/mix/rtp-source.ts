@@ -2,8 +2,8 @@
  * A mix as RTP for one conference participant (`mcu` rooms): the mix's H.264 packetized once per
  * mix (RFC 6184, shared by every participant's source) and this participant's own mix-minus
  * (everyone but them) as Opus (RFC 7587), so an SFU downlink (`SfuDownlink`) sends it like any
- * publisher's tracks: its rewriter gives the packets the downlink's SSRC, sequence numbers and
- * payload type, its NACK ring repairs losses, a PLI asks the mixer for a keyframe.
+ * publisher's tracks (its feed's SSRCs and numbering, the subscriber's payload types, NACK
+ * repaired from the fan-out's ring); a PLI asks the mixer for a keyframe.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'

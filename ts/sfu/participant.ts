@@ -23,6 +23,7 @@ import type { RtpSource } from '../hub/rtp-source'
 import type { WebRtcOptions } from '../webrtc/whep'
 import { addUplinkTracks, planUplink, type Track, type UplinkPlan } from './uplink'
 import { SfuDownlink, type DownlinkStats } from './downlink'
+import type { SfuEgress } from './egress'
 import { CHAT_LABEL, parseChat } from './chat'
 import { WebRtcError } from '../errors'
 
@@ -44,6 +45,8 @@ export interface ParticipantOptions {
   app: string
   streamName: string
   hub: StreamHub
+  /** The RTP egress of the SFU's downlinks (shared by every participant). */
+  egress: SfuEgress
   log: Logger
   ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>
   /** Sends a signaling message to this participant (`from: 'sfu'` is added). */
@@ -259,7 +262,7 @@ export class SfuParticipant {
   subscribeSource(id: string, source: RtpSource, plan: UplinkPlan): void {
     const pc = this.#pc
     if (!pc || this.#closed || this.#downlinks.has(id)) return
-    const downlink = new SfuDownlink(pc, id, source, plan, `d${++this.#mids}`, this.#log.child({ publisher: id }))
+    const downlink = new SfuDownlink(pc, id, source, plan, `d${++this.#mids}`, this.#o.egress, this.#log.child({ publisher: id }))
     this.#downlinks.set(id, downlink)
     void this.#queue(() => this.#offer(pc))
   }

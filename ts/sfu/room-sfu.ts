@@ -12,8 +12,9 @@
  * `/api/streams`, and gone when the participant leaves.
  *
  * PeerConnections live in the main process (node-datachannel's own threads do ICE, DTLS and
- * SRTP); forwarding costs one RTP header rewrite and one `sendMessageBinary` per packet and
- * subscriber (see `bench/sfu.bench.mjs`).
+ * SRTP); downlinks send through the RTP egress pipeline (`SfuEgress`: one rewrite per packet and
+ * publisher, the native fan-out, one `sendMessageBinary` per packet and subscriber; see
+ * `bench/sfu.bench.mjs`).
  *
  * `mcu` rooms: the same PeerConnection per participant, but instead of everyone's tracks each
  * participant receives one stream, `mix`: a `Mix` of the room's participants (`{room}~mix` in the
@@ -29,6 +30,7 @@ import type { RelayedChat } from './chat'
 import type { UplinkPlan } from './uplink'
 import { Mix, type MixSettings, type MixStats } from '../mix/mix'
 import type { MixRtpSource } from '../mix/rtp-source'
+import { SfuEgress } from './egress'
 
 export interface RoomSfuOptions {
   /** Hub app of the participants' streams. Default `room`. */
@@ -64,6 +66,7 @@ export class RoomSfu implements SfuHandler {
   readonly #rooms = new Map<string, Map<string, SfuParticipant>>()
   /** `mcu` rooms' mixes, by room name. */
   readonly #mixes = new Map<string, RoomMix>()
+  readonly #egress = new SfuEgress()
   #closed = false
 
   constructor(hub: StreamHub, context: SfuContext, options: Partial<RoomSfuOptions> = {}) {
@@ -96,6 +99,7 @@ export class RoomSfu implements SfuHandler {
       app: this.options.app,
       streamName: roomStreamName(room.name, peer.id),
       hub: this.#hub,
+      egress: this.#egress,
       log: this.#log,
       ice: this.options.ice,
       signal: (message) => this.#context.send(peer.id, message),
@@ -203,6 +207,7 @@ export class RoomSfu implements SfuHandler {
     this.#rooms.clear()
     for (const { mix } of this.#mixes.values()) mix.close('server closing')
     this.#mixes.clear()
+    this.#egress.close()
   }
 }
 

@@ -12,11 +12,9 @@
  * keyframe) is answered the same way, from the GOP cache, at most once per
  * `KEYFRAME_REPLAY_INTERVAL_MS` per viewer.
  *
- * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`): the publisher's packets
- * are forwarded as they came, any codec, with this feed's SSRCs, continuous sequence numbers and
- * timestamps (across publisher restarts), header extensions removed (their ids were negotiated
- * with the publisher, not the viewer); its sender reports are forwarded re-based. A joining
- * viewer or a PLI asks the publisher for a keyframe.
+ * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`) are forwarded by this
+ * feed's `RtpFeed` (see rtp-feed.ts) instead: rewritten once, a joining viewer or a PLI asks the
+ * publisher for a keyframe.
  *
  * RTP clocks: video 90 kHz from the FLV pts (dts + composition time, ms); audio 48 kHz from the
  * transcoder. B-frames, whose pts is older than a frame already sent, are not sent (see #onVideo). Sender reports map both to the same NTP wallclock every second, for lip sync.
@@ -28,7 +26,8 @@ import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerTransport } from './viewer-protocol'
 import { epochMs } from './clock'
-import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener, type RtpVideoCodec } from '../hub/rtp-source'
+import type { RtpVideoCodec } from '../hub/rtp-source'
+import { RtpFeed } from './rtp-feed'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
 export const FEED_H264_PT = 102
@@ -92,12 +91,9 @@ interface FeedViewer {
  */
 const KEYFRAME_REPLAY_INTERVAL_MS = 2000
 
-/** Video packets forwarded in one batch at most (a batch ends at the marker bit). */
-const FORWARD_BATCH = 64
-
 let nextFeedId = 1
 
-export class WebRtcFeed implements Subscriber, RtpSourceListener {
+export class WebRtcFeed implements Subscriber {
   readonly id = `webrtc-feed-${nextFeedId++}`
   readonly prefersRtp = true
   readonly stream: Stream
@@ -124,22 +120,15 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   #gop: { batch: PacketBatch; rtpTimestamp: number }[] = []
   readonly #viewers = new Map<string, FeedViewer>()
   /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
-  #source: RtpSource | null = null
-  /** Output numbering of the forwarded tracks (publisher values + deltas, re-based per SSRC). */
-  readonly #forward = {
-    video: new native.RtpRewriter(this.videoSsrc, FEED_H264_PT, 90000),
-    audio: new native.RtpRewriter(this.audioSsrc, FEED_OPUS_PT, 48000),
-  }
-  #pending: Buffer[] = []
-  #pendingKeyframe = false
-  #pendingAt = 0
+  readonly #rtp: RtpFeed
 
   constructor(stream: Stream, pool: ViewerTransport, log: Logger) {
     this.stream = stream
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })
-    this.#attachSource(stream)
-    if (this.#source) return
+    this.#rtp = new RtpFeed(stream.key, pool, this.videoSsrc, this.audioSsrc)
+    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
+    if (this.#rtp.source) return
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
     for (const frame of stream.gop) if (frame.kind === 'video') this.#onVideo(frame, false)
@@ -148,14 +137,6 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   /** The video codec for viewers' SDP (see `webRtcVideoCodec`). */
   get videoCodec(): WebRtcVideoCodec {
     return webRtcVideoCodec(this.stream)
-  }
-
-  #attachSource(stream: Stream): void {
-    const source = stream.publisher?.rtpSource ?? null
-    if (source === this.#source) return
-    this.#source?.removeListener(this)
-    this.#source = source
-    source?.addListener(this)
   }
 
   get viewerCount(): number {
@@ -174,10 +155,9 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   start(id: string): void {
     const v = this.#viewers.get(id)
     if (!v || v.live) return
-    if (this.#source) {
+    if (this.#rtp.source) {
       v.live = true
-      this.#pool.inject(v.id, 'video', new Uint8Array(0), new Uint32Array(0), v.seqOffset, true)
-      this.#source.requestKeyframe('WebRTC viewer joined')
+      this.#rtp.start(v.id, v.seqOffset)
       return
     }
     v.replayedAt = Date.now()
@@ -188,46 +168,11 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   keyframeRequest(id: string): void {
     const v = this.#viewers.get(id)
     if (!v?.live) return
-    if (this.#source) return this.#source.requestKeyframe('WebRTC viewer PLI')
+    if (this.#rtp.source) return this.#rtp.keyframeRequest('WebRTC viewer PLI')
     const now = Date.now()
     if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) return
     v.replayedAt = now
     this.#replayGop(v, true)
-  }
-
-  /** A publisher's RTP packet: re-numbered for this feed and forwarded to every viewer. */
-  onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
-    const out = this.#forward[kind].rewrite(packet, Date.now())
-    if (!out) return
-    if (kind === 'audio') {
-      this.#pool.media(this.stream.key, 'audio', out, Uint32Array.of(out.length), arrivedAt)
-      return
-    }
-    if (this.#pending.length === 0) {
-      this.#pendingAt = arrivedAt
-      this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(rtpPayloadOffset(packet))) : false
-    }
-    this.#pending.push(out)
-    if ((packet[1]! & 0x80) !== 0 || this.#pending.length >= FORWARD_BATCH) this.#flushVideo()
-  }
-
-  #flushVideo(): void {
-    const packets = this.#pending
-    this.#pending = []
-    const ends = new Uint32Array(packets.length)
-    let n = 0
-    packets.forEach((p, i) => (ends[i] = n += p.length))
-    this.#pool.media(this.stream.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe)
-  }
-
-  /**
-   * A publisher's sender report, re-based onto this feed's timestamps: the viewers' reports (the
-   * transport's, RFC 3550 §6.4.1) follow the publisher's capture clock (A/V sync).
-   */
-  onSenderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
-    const f = this.#forward[kind]
-    if (!f.started) return
-    this.#pool.anchor(this.stream.key, kind, f.timestamp(rtpTimestamp), ntpMs)
   }
 
   #replayGop(v: FeedViewer, live: boolean): void {
@@ -266,7 +211,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   onPublish(stream: Stream): void {
     this.#transcoder = null
     this.#lastVideoPts = null
-    this.#attachSource(stream)
+    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
   }
 
   /** B-frames not sent to WebRTC viewers (their timestamps would go back). */
@@ -276,14 +221,13 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
 
   onUnpublish(): void {
     this.#gop = []
-    this.#source?.removeListener(this)
-    this.#source = null
+    this.#rtp.attach(null)
   }
 
   onMetadata(): void {}
 
   onFrame(_stream: Stream, frame: MediaFrame): void {
-    if (this.#source) return
+    if (this.#rtp.source) return
     if (frame.kind === 'video') this.#onVideo(frame, true)
     else this.#onAudio(frame)
   }
@@ -426,8 +370,7 @@ export class WebRtcFeed implements Subscriber, RtpSourceListener {
   }
 
   close(): void {
-    this.#source?.removeListener(this)
-    this.#source = null
+    this.#rtp.close()
     this.#viewers.clear()
     this.#gop = []
   }

@@ -5,10 +5,9 @@
  * thread's RTMP ingest, HTTP and signaling. The main thread (`viewer-pool.ts`) packetizes once per
  * stream and posts the same packets here; this host sends them to each of its viewers.
  *
- * Which viewer gets which packet — payload type, sequence offset (a GOP replay sent to one
- * viewer shifts its numbering), NACK resolution from the stream's retransmission ring or the
- * viewer's injected packets — is the native `RtpFanout` (`sluice_rtp::egress::Fanout`), the
- * same fan-out the native WebRTC port uses; this host hands its output to node-datachannel.
+ * Which viewer gets which packet, NACK and sender reports are `TrackFanout` (the native
+ * `RtpFanout`, the same fan-out the native WebRTC port and SFU downlinks use); this host makes
+ * the PeerConnections and keeps the backlog bound.
  *
  * Backlog bound (the fan-out's lag policy): when this process falls behind the stream (a video
  * batch arrives more than 1 s after the server got its RTMP message — the machine is
@@ -17,10 +16,9 @@
  * announced as losses), the way RTMP players skip to a keyframe when they fall behind.
  */
 import nodeDataChannel from 'node-datachannel'
-import { native } from '../native'
-import { parseRtcp } from '../rtp/rtcp'
 import { epochMs } from './clock'
 import { addVideoCodec } from './datachannel-codecs'
+import { TrackFanout } from './track-fanout'
 import type { HostMessage, PoolMessage, ViewerSpec } from './viewer-protocol'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
@@ -29,47 +27,24 @@ type Track = ReturnType<PeerConnection['addTrack']>
 
 /** Fan-out latency samples kept (one per video batch). */
 const LATENCY_SAMPLES = 4096
-/** Sender reports go to every viewer this often, ms (RFC 3550 §6.2's pace for a few receivers). */
-const REPORT_INTERVAL_MS = 1000
 
 interface HostedViewer {
   id: string
-  /** Its id in the fan-out. */
-  key: number
-  streamKey: string
   pc: PeerConnection
   video: Track | null
   audio: Track | null
-  packetsSent: number
-  bytesSent: number
-  nacks: number
-  retransmitted: number
-  /** Packets node-datachannel refused (track not open, or its send failed). */
-  sendFailures: number
   closed: boolean
 }
 
 export class ViewerHost {
   readonly #post: (m: HostMessage) => void
   readonly #viewers = new Map<string, HostedViewer>()
-  readonly #byKey = new Map<number, HostedViewer>()
-  readonly #fanout = new native.RtpFanout()
-  #nextKey = 1
+  readonly #fanout = new TrackFanout()
   readonly #latency: number[] = new Array(LATENCY_SAMPLES)
   #latencyAt = 0
 
-  readonly #reportTimer: NodeJS.Timeout
-
   constructor(post: (m: HostMessage) => void) {
     this.#post = post
-    this.#reportTimer = setInterval(() => this.#senderReports(), REPORT_INTERVAL_MS)
-    this.#reportTimer.unref()
-  }
-
-  /** Every live viewer's sender reports (the fan-out's, with its own counts). */
-  #senderReports(): void {
-    if (this.#viewers.size === 0) return
-    for (const kind of ['video', 'audio'] as const) this.#send(this.#fanout.senderReports(kind), kind, false)
   }
 
   handle(m: PoolMessage): void {
@@ -90,17 +65,17 @@ export class ViewerHost {
       case 'media': {
         if (!Number.isNaN(m.at)) {
           const lagMs = epochMs() - m.at
-          const pace = this.#fanout.pace(m.streamKey, lagMs)
+          const pace = this.#fanout.core.pace(m.streamKey, lagMs)
           if (pace !== 'send') {
             if (pace === 'fell-behind') {
-              this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: m.streamKey, lagMs: Math.round(lagMs), viewers: this.#fanout.subscribers(m.streamKey) } })
+              this.#post({ op: 'log', level: 'warn', msg: 'viewer process behind the stream: skipping to the next keyframe', data: { stream: m.streamKey, lagMs: Math.round(lagMs), viewers: this.#fanout.core.subscribers(m.streamKey) } })
             }
-            if (m.kind === 'video') this.#fanout.skip(m.streamKey, m.data, m.ends)
+            if (m.kind === 'video') this.#fanout.core.skip(m.streamKey, m.data, m.ends)
             return
           }
         }
-        this.#send(this.#fanout.media(m.streamKey, m.kind, m.data, m.ends, m.keyframe), m.kind, false)
-        if (m.kind === 'video' && !Number.isNaN(m.at) && this.#fanout.subscribers(m.streamKey) > 0) {
+        this.#fanout.media(m.streamKey, m.kind, m.data, m.ends, m.at, m.keyframe)
+        if (m.kind === 'video' && !Number.isNaN(m.at) && this.#fanout.core.subscribers(m.streamKey) > 0) {
           this.#latency[this.#latencyAt++ % LATENCY_SAMPLES] = epochMs() - m.at
         }
         return
@@ -108,11 +83,11 @@ export class ViewerHost {
       case 'inject': {
         const v = this.#viewers.get(m.id)
         if (!v || v.closed) return
-        this.#send(this.#fanout.inject(v.key, m.kind, m.data, m.ends, m.seqOffset, m.live), m.kind, false)
+        this.#fanout.inject(v.id, m.kind, m.data, m.ends, m.seqOffset, m.live)
         return
       }
       case 'anchor':
-        this.#fanout.anchor(m.streamKey, m.kind, m.rtpTimestamp >>> 0, m.wallMs)
+        this.#fanout.anchor(m.streamKey, m.kind, m.rtpTimestamp, m.wallMs)
         return
       case 'reset-latency':
         this.#latencyAt = 0
@@ -121,17 +96,12 @@ export class ViewerHost {
         return this.#post({
           op: 'stats',
           latencyMs: this.#latency.slice(0, Math.min(this.#latencyAt, LATENCY_SAMPLES)),
-          lagEvents: this.#fanout.lagEvents,
-          packetsSkipped: this.#fanout.packetsSkipped,
-          viewers: [...this.#viewers.values()].map((v) => ({
-            id: v.id,
-            packetsSent: v.packetsSent,
-            bytesSent: v.bytesSent,
-            nacks: v.nacks,
-            retransmitted: v.retransmitted,
-            sendFailures: v.sendFailures,
-            retransmissionsRefused: this.#fanout.retransmissionsRefused(v.key),
-          })),
+          lagEvents: this.#fanout.core.lagEvents,
+          packetsSkipped: this.#fanout.core.packetsSkipped,
+          viewers: [...this.#viewers.values()].flatMap((v) => {
+            const c = this.#fanout.counters(v.id)
+            return c ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, retransmissionsRefused: c.retransmissionsRefused }] : []
+          }),
         })
     }
   }
@@ -150,23 +120,8 @@ export class ViewerHost {
       this.#post({ op: 'error', id: spec.id, message: `PeerConnection failed: ${String(error)}` })
       return
     }
-    const v: HostedViewer = {
-      id: spec.id,
-      key: this.#nextKey++ >>> 0,
-      streamKey: spec.streamKey,
-      pc,
-      video: null,
-      audio: null,
-      packetsSent: 0,
-      bytesSent: 0,
-      nacks: 0,
-      retransmitted: 0,
-      sendFailures: 0,
-      closed: false,
-    }
+    const v: HostedViewer = { id: spec.id, pc, video: null, audio: null, closed: false }
     this.#viewers.set(spec.id, v)
-    this.#byKey.set(v.key, v)
-    this.#fanout.add(v.key, spec.streamKey, spec.video?.payloadType, spec.audio?.payloadType)
     let answered = false
     const answer = () => {
       if (answered) return
@@ -178,11 +133,9 @@ export class ViewerHost {
     try {
       if (spec.video) {
         const video = new Video(spec.video.mid, 'SendOnly')
-        const pt = spec.video.payloadType
-        addVideoCodec(video, spec.video.codec, pt, spec.video.fmtp)
+        addVideoCodec(video, spec.video.codec, spec.video.payloadType, spec.video.fmtp)
         video.addSSRC(spec.video.ssrc, spec.cname, spec.msid, `${spec.msid}-video`)
         v.video = pc.addTrack(video)
-        v.video.onMessage((msg) => this.#onRtcp(v, msg))
       }
       if (spec.audio) {
         const audio = new Audio(spec.audio.mid, 'SendOnly')
@@ -190,6 +143,14 @@ export class ViewerHost {
         audio.addSSRC(spec.audio.ssrc, spec.cname, spec.msid, `${spec.msid}-audio`)
         v.audio = pc.addTrack(audio)
       }
+      this.#fanout.add(v.id, {
+        streamKey: spec.streamKey,
+        video: v.video,
+        audio: v.audio,
+        videoPayloadType: spec.video?.payloadType,
+        audioPayloadType: spec.audio?.payloadType,
+        onKeyframeRequest: (reason) => this.#post({ op: 'keyframe', id: v.id, reason }),
+      })
       pc.onStateChange((state) => {
         this.#post({ op: 'state', id: spec.id, state })
         if (state === 'closed' || state === 'failed') this.#close(spec.id, `peer connection ${state}`)
@@ -205,54 +166,13 @@ export class ViewerHost {
     }
   }
 
-  #onRtcp(v: HostedViewer, msg: Buffer): void {
-    for (const fb of parseRtcp(msg)) {
-      if (fb.type === 'nack') {
-        v.nacks++
-        const out = this.#fanout.nack(v.key, fb.sequenceNumbers)
-        v.retransmitted += out.ends.length
-        this.#send(out, 'video', true)
-      } else if (fb.type === 'pli' || fb.type === 'fir') {
-        this.#post({ op: 'keyframe', id: v.id, reason: fb.type })
-      }
-    }
-  }
-
-  /** Sends the fan-out's packets, each to its viewer's track of `kind` (node-datachannel copies them). */
-  #send(out: { data: Buffer; ends: Uint32Array; ids: Uint32Array }, kind: 'video' | 'audio', retransmission: boolean): void {
-    let start = 0
-    let v: HostedViewer | undefined
-    for (let i = 0; i < out.ends.length; i++) {
-      const end = out.ends[i]!
-      const id = out.ids[i]!
-      if (v?.key !== id) v = this.#byKey.get(id)
-      const track = kind === 'video' ? v?.video : v?.audio
-      if (v && track && !v.closed) this.#sendOne(v, track, out.data.subarray(start, end), retransmission)
-      start = end
-    }
-  }
-
-  #sendOne(v: HostedViewer, track: Track, p: Buffer, retransmission: boolean): void {
-    try {
-      if (track.isOpen() && track.sendMessageBinary(p)) {
-        v.packetsSent++
-        v.bytesSent += p.length
-        return
-      }
-    } catch {
-      // a track closing under us: the state change closes the viewer
-    }
-    v.sendFailures++
-    if (retransmission) v.retransmitted--
-  }
-
   #close(id: string, reason: string): void {
     const v = this.#viewers.get(id)
     if (!v || v.closed) return
     v.closed = true
     this.#viewers.delete(id)
-    this.#byKey.delete(v.key)
-    this.#fanout.remove(v.key)
+    const counters = this.#fanout.counters(v.id)
+    this.#fanout.remove(v.id)
     try {
       v.video?.close()
       v.audio?.close()
@@ -260,12 +180,12 @@ export class ViewerHost {
     } catch {
       // already closed
     }
-    this.#post({ op: 'closed', id, reason, packetsSent: v.packetsSent, bytesSent: v.bytesSent })
+    this.#post({ op: 'closed', id, reason, packetsSent: counters?.packetsSent ?? 0, bytesSent: counters?.bytesSent ?? 0 })
   }
 
   /** Closes every viewer (worker shutdown). */
   closeAll(): void {
-    clearInterval(this.#reportTimer)
     for (const id of [...this.#viewers.keys()]) this.#close(id, 'server shutting down')
+    this.#fanout.close()
   }
 }

@@ -261,25 +261,23 @@ impl RtpFanout {
     }
 }
 
-/// One forwarded track re-numbered for its receiver (`sluice_rtp::egress::RtpRewriter`: output
+/// One forwarded track re-numbered once per feed (`sluice_rtp::egress::RtpRewriter`: output
 /// SSRC and payload type, continuous sequence numbers and timestamps across publisher
-/// restarts, extensions and CSRCs dropped), optionally keeping what it wrote in a
-/// retransmission ring for NACK. Used by the SFU downlinks and the WHEP feed.
+/// restarts, extensions and CSRCs dropped): the `RtpFeed` of a WebRTC-origin stream, whose
+/// packets the fan-out then sends to every subscriber (the retransmission ring is the fan-out's).
 #[napi]
 pub struct RtpRewriter {
     inner: egress::RtpRewriter,
-    ring: Option<egress::RetransmissionRing>,
     buf: Vec<u8>,
 }
 
 #[napi]
 impl RtpRewriter {
-    /// `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz); `ringPackets` > 0 keeps that
-    /// many output packets for `retransmissions`. The first output sequence number and
-    /// timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a payload type
-    /// above 127 or a zero clock rate.
+    /// `ssrc` (32-bit), `payloadType` (0–127), `clockRate` (Hz). The first output sequence
+    /// number and timestamp are random (RFC 3550 §5.1). Throws `RTP_INVALID_ARGUMENT` for a
+    /// payload type above 127 or a zero clock rate.
     #[napi(constructor)]
-    pub fn new(ssrc: u32, payload_type: u32, clock_rate: u32, ring_packets: Option<u32>) -> Result<RtpRewriter> {
+    pub fn new(ssrc: u32, payload_type: u32, clock_rate: u32) -> Result<RtpRewriter> {
         if clock_rate == 0 {
             return Err(invalid("clock rate 0".into()));
         }
@@ -288,17 +286,7 @@ impl RtpRewriter {
         let _ = getrandom::getrandom(&mut random);
         let seq = u16::from_be_bytes([random[0], random[1]]);
         let ts = u32::from_be_bytes([random[2], random[3], random[4], random[5]]) & 0x7FFF_FFFF;
-        Ok(RtpRewriter {
-            inner: egress::RtpRewriter::new(ssrc, self::payload_type(payload_type)?, clock_rate, seq, ts),
-            ring: ring_packets.filter(|n| *n > 0).map(|n| egress::RetransmissionRing::new(n.min(1 << 16) as usize)),
-            buf: vec![0; 1600],
-        })
-    }
-
-    /// The output SSRC.
-    #[napi(getter)]
-    pub fn ssrc(&self) -> u32 {
-        self.inner.ssrc()
+        Ok(RtpRewriter { inner: egress::RtpRewriter::new(ssrc, self::payload_type(payload_type)?, clock_rate, seq, ts), buf: vec![0; 1600] })
     }
 
     /// Whether a packet was rewritten since the last input SSRC change.
@@ -307,44 +295,21 @@ impl RtpRewriter {
         self.inner.started()
     }
 
-    /// Packets rewritten (for sender reports).
-    #[napi(getter)]
-    pub fn packets(&self) -> u32 {
-        self.inner.packets()
-    }
-
-    /// Header and payload octets written.
-    #[napi(getter)]
-    pub fn octets(&self) -> u32 {
-        self.inner.octets()
-    }
-
     /// The output timestamp of an input RTP timestamp (to re-base the publisher's SRs).
     #[napi]
     pub fn timestamp(&self, input_timestamp: u32) -> u32 {
         self.inner.timestamp(input_timestamp)
     }
 
-    /// `packet` rewritten (kept in the ring when there is one); null when it is not RTP
-    /// version 2 or shorter than its header says (nothing changes then). `nowMs`: wallclock
-    /// ms, for the timestamp jump across an input SSRC change.
+    /// `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
+    /// (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
+    /// SSRC change.
     #[napi]
     pub fn rewrite(&mut self, packet: &[u8], now_ms: f64) -> Option<Buffer> {
         if self.buf.len() < packet.len() {
             self.buf.resize(packet.len(), 0);
         }
         let n = self.inner.rewrite_into(packet, &mut self.buf, now_ms).ok()?;
-        if let Some(ring) = &mut self.ring {
-            ring.store(&self.buf[..n]);
-        }
         Some(self.buf[..n].to_vec().into())
-    }
-
-    /// The kept output packets with these sequence numbers (a NACK's, RFC 4585 §6.2.1), those
-    /// still in the ring, in order.
-    #[napi]
-    pub fn retransmissions(&self, sequence_numbers: Vec<u32>) -> Vec<Buffer> {
-        let Some(ring) = &self.ring else { return Vec::new() };
-        sequence_numbers.into_iter().filter_map(|s| ring.get(s as u16)).map(|p| p.to_vec().into()).collect()
     }
 }

@@ -26,6 +26,7 @@ export const REPORT_INTERVAL_MS = 1000
 
 /** What a subscriber was sent and asked, since it was added. */
 export interface TrackCounters {
+  /** RTP packets (retransmissions included; sender reports not). */
   packetsSent: number
   bytesSent: number
   /** NACK packets received. */
@@ -121,13 +122,13 @@ export class TrackFanout implements FeedSink {
    * subscribers. `_at` (when the source message arrived) is for transports that measure the hop.
    */
   media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, _at?: number, keyframe = false): void {
-    this.#send(this.core.media(streamKey, kind, data, ends, keyframe), kind, false)
+    this.#send(this.core.media(streamKey, kind, data, ends, keyframe), kind, 'media')
   }
 
   /** Packets for one subscriber (a GOP replay), then its new video sequence offset; `live` lets it get the stream's packets after them. */
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
     const s = this.#byId.get(id)
-    if (s && !s.closed) this.#send(this.core.inject(s.key, kind, data, ends, seqOffset, live), kind, false)
+    if (s && !s.closed) this.#send(this.core.inject(s.key, kind, data, ends, seqOffset, live), kind, 'media')
   }
 
   /** Anchors `streamKey`'s `kind` sender reports: `rtpTimestamp` was current at Unix `wallMs`. */
@@ -137,7 +138,7 @@ export class TrackFanout implements FeedSink {
 
   #senderReports(): void {
     if (this.#byId.size === 0) return
-    for (const kind of ['video', 'audio'] as const) this.#send(this.core.senderReports(kind), kind, false)
+    for (const kind of ['video', 'audio'] as const) this.#send(this.core.senderReports(kind), kind, 'report')
   }
 
   #onRtcp(s: Subscribed, msg: Buffer): void {
@@ -147,7 +148,7 @@ export class TrackFanout implements FeedSink {
         s.nacks++
         const out = this.core.nack(s.key, fb.sequenceNumbers)
         s.retransmitted += out.ends.length
-        this.#send(out, 'video', true)
+        this.#send(out, 'video', 'retransmission')
       } else if (fb.type === 'pli' || fb.type === 'fir') {
         s.keyframeRequests++
         s.spec.onKeyframeRequest(fb.type)
@@ -155,8 +156,11 @@ export class TrackFanout implements FeedSink {
     }
   }
 
-  /** Sends the fan-out's packets, each to its subscriber's track of `kind` (node-datachannel copies them). */
-  #send(out: Targets, kind: 'video' | 'audio', retransmission: boolean): void {
+  /**
+   * Sends the fan-out's packets, each to its subscriber's track of `kind` (node-datachannel
+   * copies them). Sender reports are not counted as packets sent.
+   */
+  #send(out: Targets, kind: 'video' | 'audio', what: 'media' | 'retransmission' | 'report'): void {
     let start = 0
     let s: Subscribed | undefined
     for (let i = 0; i < out.ends.length; i++) {
@@ -164,14 +168,15 @@ export class TrackFanout implements FeedSink {
       const key = out.ids[i]!
       if (s?.key !== key) s = this.#byKey.get(key)
       const track = kind === 'video' ? s?.spec.video : s?.spec.audio
-      if (s && track && !s.closed) this.#sendOne(s, track, out.data.subarray(start, end), retransmission)
+      if (s && track && !s.closed) this.#sendOne(s, track, out.data.subarray(start, end), what)
       start = end
     }
   }
 
-  #sendOne(s: Subscribed, track: Track, p: Buffer, retransmission: boolean): void {
+  #sendOne(s: Subscribed, track: Track, p: Buffer, what: 'media' | 'retransmission' | 'report'): void {
     try {
       if (track.isOpen() && track.sendMessageBinary(p)) {
+        if (what === 'report') return
         s.packetsSent++
         s.bytesSent += p.length
         return
@@ -179,8 +184,9 @@ export class TrackFanout implements FeedSink {
     } catch {
       // a track closing under us: its PeerConnection's state change ends the subscriber
     }
+    if (what === 'report') return
     s.sendFailures++
-    if (retransmission) s.retransmitted--
+    if (what === 'retransmission') s.retransmitted--
   }
 
   /** Removes every subscriber and stops the report timer (idempotent). */

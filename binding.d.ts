@@ -1298,7 +1298,7 @@ export interface NativeViewerEvent {
    * `connect timeout`, `closed by peer`, `WEBRTC_DTLS_FAILED: …`, …).
    */
   reason?: string
-  /** closed: SRTP/SRTCP packets sent to the viewer. */
+  /** closed: SRTP packets sent to the viewer (sender reports not counted). */
   packetsSent?: number
   /** closed: bytes sent. */
   bytesSent?: number

@@ -115,8 +115,8 @@ async function threeParticipants(pages: Page[]): Promise<void> {
       await page.waitForFunction(() => (window as any).sluiceRoom?.joined, null, { timeout: 15_000 })
       pages.push(page)
     }
-    const mixStats = () => server.sluice.sfu!.stats().rooms.find((r) => r.name === ROOM)?.mix
-    await waitFor(() => mixStats()?.visibleInputs === 3, 30_000, 'three inputs in the mix')
+    const mixStats = async () => (await server.sluice.sfu!.stats()).rooms.find((r) => r.name === ROOM)?.mix
+    await waitFor(async () => (await mixStats())?.visibleInputs === 3, 30_000, 'three inputs in the mix')
     for (const page of pages) {
       await waitFor(async () => (await mixFrames(page)) > 40, 20_000, 'the mix decoding in each page')
       expect(await page.locator('figure[data-peer="mix"]').count()).toBe(1)
@@ -128,7 +128,7 @@ async function threeParticipants(pages: Page[]): Promise<void> {
       }, 10_000, `p${i}: the three colours in their cells`)
       console.log(`p${i} sees`, seen.join(' | '))
     }
-    const stats = mixStats()!
+    const stats = (await mixStats())!
     console.log('mcu mix', JSON.stringify(stats))
     expect(stats.inputErrors).toBe(0)
     expect(server.sluice.hub.get('room', `${ROOM}~mix`)?.isLive).toBe(true)
@@ -138,8 +138,8 @@ async function threeParticipants(pages: Page[]): Promise<void> {
       const own = levels[i]!
       const others = levels.filter((_, k) => k !== i)
       // when a tone is missing, what each input's audio did in the mix says where it went
-      const audio = () => JSON.stringify(mixStats()?.inputs.map((x) => x.audio))
-      for (const o of others) expect(o, `p${i}: others audible; inputs' audio in the mix: ${audio()}`).toBeGreaterThan(-70)
+      const audio = JSON.stringify((await mixStats())?.inputs.map((x) => x.audio))
+      for (const o of others) expect(o, `p${i}: others audible; inputs' audio in the mix: ${audio}`).toBeGreaterThan(-70)
       for (const o of others) expect(o - own, `p${i}: own tone left out`).toBeGreaterThan(25)
     }
     // The last one out closes the mix.

@@ -1,11 +1,12 @@
 /**
- * SFU rooms end to end: three Chromium pages with fake cameras join an `sfu` room from Sluice's
- * `/room` page. Each publishes once to Sluice's SFU (node-datachannel PeerConnections on the
- * server) and decodes both others' videos forwarded by it; chat goes over each page's `chat`
- * data channel and the SFU relays it (with the sender's peer id); one page leaving removes its
- * video from the others (server renegotiation: its m-lines go to port 0) and they get peer-left.
- * A participant's stream is an ordinary hub stream: listed in /api/streams and played over WHEP
- * from the player page.
+ * SFU rooms end to end, on both viewer transports (the downlinks ride WHEP's): three Chromium
+ * pages with fake cameras join an `sfu` room from Sluice's `/room` page. Each publishes once to
+ * Sluice's SFU (a node-datachannel PeerConnection on the server) and decodes both others' videos
+ * forwarded by it, each over a receive-only PeerConnection of its own; chat goes over each
+ * page's `chat` data channel and the SFU relays it (with the sender's peer id); one page leaving
+ * removes its video from the others (`stream-removed` closes their PeerConnection for it) and
+ * they get peer-left. A participant's stream is an ordinary hub stream: listed in /api/streams
+ * and played over WHEP from the player page.
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -43,17 +44,17 @@ async function joinPage(name: string): Promise<{ page: Page; id: string }> {
   return { page, id }
 }
 
-beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
-  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'])
-}, 60_000)
+for (const transport of ['native', 'datachannel'] as const) describe(`SFU rooms with Chromium, downlinks on the ${transport} transport`, () => {
+  beforeAll(async () => {
+    server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 } })
+    browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'])
+  }, 60_000)
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-})
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
 
-describe('SFU rooms with Chromium', () => {
   it('three pages: each decodes both others, chat over data channels, WHEP of a room stream, one leaves', async () => {
     const peers = [await joinPage('ann'), await joinPage('bob'), await joinPage('cat')]
     const ids = peers.map((p) => p.id)
@@ -119,11 +120,9 @@ describe('SFU rooms with Chromium', () => {
       for (const d of p.downlinks) expect(d.packetsSent).toBeGreaterThan(100)
     }
 
-    // cat leaves: the others get peer-left, and its video is removed by renegotiation
+    // cat leaves: the others get peer-left and stream-removed, which closes their PeerConnection for its stream
     const [ann, bob, cat] = peers as [(typeof peers)[0], (typeof peers)[0], (typeof peers)[0]]
     expect((await liveVideoTiles(ann.page)).sort()).toEqual(others(0))
-    const offersOf = (stats: any, id: string): number => stats.rooms[0].participants.find((p: any) => p.peerId === id).offers
-    const statsBefore = (await (await fetch(server.httpUrl('/api/sfu'))).json()) as any
     await cat.page.evaluate(() => (window as any).sluiceRoom.leave())
     for (const { page } of [ann, bob]) {
       await page.waitForFunction((gone) => !(window as any).sluiceRoom.peerIds.includes(gone), cat.id, { timeout: 5000 })
@@ -134,7 +133,12 @@ describe('SFU rooms with Chromium', () => {
     const left = stats.rooms[0].participants
     expect(left.map((p: any) => p.peerId).sort()).toEqual([ann.id, bob.id].sort())
     for (const p of left) expect(p.downlinks.map((d: any) => d.publisher)).not.toContain(cat.id)
-    for (const id of [ann.id, bob.id]) expect(offersOf(stats, id)).toBe(offersOf(statsBefore, id) + 1)
+    for (const p of left) expect(p.available).toEqual([p.peerId === ann.id ? bob.id : ann.id])
+    for (const { page } of [ann, bob]) {
+      const connections = Object.keys(await page.evaluate(() => (window as any).sluiceRoom.connections())).filter((k) => k.startsWith('sfu:'))
+      expect(connections).toHaveLength(1)
+      expect(connections).not.toContain(`sfu:${cat.id}`)
+    }
     // ann and bob still decode each other
     const b1 = await framesDecoded(ann.page)
     await new Promise((r) => setTimeout(r, 2000))

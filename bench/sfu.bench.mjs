@@ -7,8 +7,11 @@
  * - one publisher joins an `sfu` room and sends a synthetic stream over SRTP: H.264 FU-A
  *   fragments of ~1180 bytes, 30 frames/s, sized for `--kbps` (default 2500 kbit/s video), a
  *   larger IDR frame every 2 s, plus Opus-sized audio (160 bytes every 20 ms);
- * - N subscribers (data channel only in their first offer) join; the SFU renegotiates each to
- *   add the publisher's two tracks, and forwards (re-numbered, SRTP by libdatachannel).
+ * - N subscribers (a data channel only on their own PeerConnection) join; the SFU announces the
+ *   publisher's stream (`stream-added`), each offers a receive-only PeerConnection for it, and
+ *   the SFU forwards (rewritten once per stream) over the viewer transport WHEP uses.
+ * The whole run is made once per --transports (default `native,datachannel`: the native port's
+ * SRTP and `sendmmsg`, or node-datachannel viewer processes), each with its own server.
  * For N in --subscribers (default 1,5,20; subscribers are added to the same room), after
  * --settle s the server's CPU time (every thread's schedstat: JS and libdatachannel's
  * ICE/DTLS/SRTP threads, user+sys, ns) is read over --window s with the packets the SFU sent
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '10' },
     settle: { type: 'string', default: '3' },
     kbps: { type: 'string', default: '2500' },
+    transports: { type: 'string', default: 'native,datachannel' },
     json: { type: 'string', default: path.join(here, 'results', 'sfu.json') },
   },
 })
@@ -61,7 +65,10 @@ const AUDIO_PT = 111
 const FPS = 30
 const FRAGMENT = 1180
 
-/** A signaling connection + one node-datachannel PeerConnection to the peer `sfu`. */
+/**
+ * A signaling connection + one node-datachannel PeerConnection to the peer `sfu` (the publisher's
+ * uplink, everyone's chat) and one receive-only PeerConnection per stream the SFU announces.
+ */
 async function client(origin, name, publish) {
   const ws = new WebSocket(origin.replace('http:', 'ws:') + '/signaling')
   await new Promise((resolve, reject) => {
@@ -69,21 +76,12 @@ async function client(origin, name, publish) {
     ws.once('error', reject)
   })
   const send = (m) => ws.readyState === 1 && ws.send(JSON.stringify(m))
-  const c = { name, ws, pc: null, tracks: [], received: 0, receivedBytes: 0, id: null, connected: false, closed: false }
-  const pc = new PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false, forceMediaTransport: true })
+  const c = { name, ws, pc: null, tracks: [], subs: new Map(), received: 0, receivedBytes: 0, id: null, connected: false, closed: false }
+  const pc = new PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
   c.pc = pc
   pc.onStateChange((s) => (c.connected = s === 'connected'))
   pc.onLocalCandidate((candidate, mid) => send({ type: 'candidate', to: 'sfu', candidate: { candidate, sdpMid: mid } }))
   pc.onLocalDescription((sdp, type) => send({ type, to: 'sfu', sdp }))
-  pc.onTrack((track) => {
-    c.tracks.push(track) // keep a reference, or it is GC-closed
-    track.onMessage((msg) => {
-      const pt = msg[1] & 0x7f
-      if (pt >= 72 && pt <= 79) return // RTCP (SR)
-      c.received++
-      c.receivedBytes += msg.length
-    })
-  })
   if (publish) {
     c.ssrcV = randomInt(1, 0xffffffff)
     c.ssrcA = randomInt(1, 0xffffffff)
@@ -103,8 +101,15 @@ async function client(origin, name, publish) {
     if (m.type === 'joined') {
       c.id = m.peerId
       c.dc = pc.createDataChannel('chat') // triggers the first offer (auto-negotiation)
-    } else if (m.type === 'answer' || m.type === 'offer') {
-      pc.setRemoteDescription(m.sdp, m.type) // an offer is answered through onLocalDescription
+    } else if (m.type === 'stream-added') {
+      void subscribe(c, m.stream, send)
+    } else if (m.type === 'answer' && m.stream) {
+      const sub = c.subs.get(m.stream)
+      sub?.pc.setRemoteDescription(m.sdp, 'answer')
+      // candidates after the answer (the DTLS race: see bench/load/whep-viewers.mjs)
+      for (const cand of sub?.candidates ?? []) send({ type: 'candidate', to: 'sfu', stream: m.stream, candidate: { candidate: cand.candidate, sdpMid: cand.mid } })
+    } else if (m.type === 'answer') {
+      pc.setRemoteDescription(m.sdp, 'answer')
     } else if (m.type === 'candidate' && m.candidate?.candidate) {
       pc.addRemoteCandidate(m.candidate.candidate, m.candidate.sdpMid ?? '0')
     } else if (m.type === 'error') {
@@ -113,6 +118,34 @@ async function client(origin, name, publish) {
   })
   send({ type: 'join', room: ROOM, mode: 'sfu', name })
   return c
+}
+
+/** Offers a receive-only PeerConnection (H.264, Opus) for an announced stream; counts the RTP it receives. */
+async function subscribe(c, stream, send) {
+  const pc = new PeerConnection(`${c.name}-${stream}`, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
+  const video = new Video('0', 'RecvOnly')
+  video.addH264Codec(VIDEO_PT, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
+  const audio = new Audio('1', 'RecvOnly')
+  audio.addOpusCodec(AUDIO_PT, 'minptime=10;useinbandfec=1')
+  const sub = { pc, candidates: [] }
+  c.subs.set(stream, sub)
+  for (const track of [pc.addTrack(video), pc.addTrack(audio)]) {
+    c.tracks.push(track) // keep a reference, or it is GC-closed
+    track.onMessage((msg) => {
+      const pt = msg[1] & 0x7f
+      if (pt >= 72 && pt <= 79) return // RTCP (SR)
+      c.received++
+      c.receivedBytes += msg.length
+    })
+  }
+  pc.onLocalCandidate((candidate, mid) => sub.candidates.push({ candidate, mid }))
+  const gathered = new Promise((resolve) => {
+    pc.onGatheringStateChange((state) => state === 'complete' && resolve())
+    setTimeout(resolve, 3000)
+  })
+  pc.setLocalDescription()
+  if (pc.gatheringState() !== 'complete') await gathered
+  send({ type: 'offer', to: 'sfu', stream, sdp: pc.localDescription().sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '') })
 }
 
 /** Sends the synthetic stream: FU-A fragments of H.264 frames at 30 fps, Opus-sized audio every 20 ms. */
@@ -235,70 +268,75 @@ async function measure(server, subs, sending, seconds) {
 const s1 = (sending) => sending.stats.videoPackets + sending.stats.audioPackets
 
 const t0 = Date.now()
-const server = await startSluice({ logLevel: 'warn' })
-log(`sluice pid ${server.pid} on ${server.origin}`)
-const clients = []
 const rows = []
-let sending = null
-try {
-  await sleep(1000)
-  const empty = await measure(server, [], { stats: { videoPackets: 0, audioPackets: 0, bytes: 0 } }, Math.max(2, windowS / 2))
-  log(`server without clients: ${empty.cpuPercent} % CPU`)
-  rows.push({ subscribers: null, note: 'server alone, no publisher', ...empty })
-  const pub = await client(server.origin, 'publisher', true)
-  clients.push(pub)
-  await until(() => pub.video?.isOpen() && pub.audio?.isOpen(), 10_000, 'the publisher connected')
-  sending = startSending(pub)
-  await sleep(settleS * 1000)
-  const idle = await measure(server, [], sending, windowS)
-  const idleCpuPerS = idle.cpuUs / idle.seconds
-  log(`publisher alone: ${idle.cpuPercent} % CPU, ${idle.sentPerSecond} packets/s, ${idle.sentKbps} kbit/s sent`)
-  rows.push({ subscribers: 0, ...idle, usPerForwardedPacket: null, marginalUsPerForwardedPacket: null, deliveredRatio: null })
-  const subs = []
-  for (const n of counts) {
-    while (subs.length < n) {
-      const s = await client(server.origin, `sub-${subs.length + 1}`, false)
-      subs.push(s)
-      clients.push(s)
-    }
-    await until(async () => subs.every((s) => s.received > 0), 20_000, `${n} subscribers receiving`).catch(async (err) => {
-      log(JSON.stringify((await (await fetch(`${server.origin}/api/sfu`)).json()).rooms[0]?.participants.map((p) => [p.peerId, p.state, p.signalingState, p.offers, p.answers, p.downlinks.length])))
-      log(subs.map((s) => [s.id, s.pc.state(), s.pc.signalingState(), s.received, s.tracks.length]))
-      throw err
-    })
+for (const transport of values.transports.split(',').filter(Boolean)) {
+  const server = await startSluice({ logLevel: 'warn', extraArgs: ['--webrtc-transport', transport], env: { SLUICE_WEBRTC_UDP_PORT: '0' } })
+  log(`transport ${transport}`)
+  log(`sluice pid ${server.pid} on ${server.origin}`)
+  const clients = []
+  let sending = null
+  try {
+    await sleep(1000)
+    const empty = await measure(server, [], { stats: { videoPackets: 0, audioPackets: 0, bytes: 0 } }, Math.max(2, windowS / 2))
+    log(`server without clients: ${empty.cpuPercent} % CPU`)
+    rows.push({ transport, subscribers: null, note: 'server alone, no publisher', ...empty })
+    const pub = await client(server.origin, 'publisher', true)
+    clients.push(pub)
+    await until(() => pub.video?.isOpen() && pub.audio?.isOpen(), 10_000, 'the publisher connected')
+    sending = startSending(pub)
     await sleep(settleS * 1000)
-    const m = await measure(server, subs, sending, windowS)
-    const usPer = m.forwarded ? m.cpuUs / m.forwarded : null
-    const marginal = m.forwarded ? (m.cpuUs - idleCpuPerS * m.seconds) / m.forwarded : null
-    const row = {
-      subscribers: n,
-      ...m,
-      forwardedPerSecond: round(m.forwarded / m.seconds),
-      usPerForwardedPacket: round(usPer, 2),
-      marginalUsPerForwardedPacket: round(marginal, 2),
-      deliveredRatio: m.forwarded ? round(m.received / m.forwarded, 4) : null,
+    const idle = await measure(server, [], sending, windowS)
+    const idleCpuPerS = idle.cpuUs / idle.seconds
+    log(`publisher alone: ${idle.cpuPercent} % CPU, ${idle.sentPerSecond} packets/s, ${idle.sentKbps} kbit/s sent`)
+    rows.push({ transport, subscribers: 0, ...idle, usPerForwardedPacket: null, marginalUsPerForwardedPacket: null, deliveredRatio: null })
+    const subs = []
+    for (const n of counts) {
+      while (subs.length < n) {
+        const s = await client(server.origin, `sub-${subs.length + 1}`, false)
+        subs.push(s)
+        clients.push(s)
+      }
+      await until(async () => subs.every((s) => s.received > 0), 20_000, `${n} subscribers receiving`).catch(async (err) => {
+        log(JSON.stringify((await (await fetch(`${server.origin}/api/sfu`)).json()).rooms[0]?.participants.map((p) => [p.peerId, p.state, p.available, p.downlinks.map((d) => d.state)])))
+        log(subs.map((s) => [s.id, s.pc.state(), s.received, [...s.subs.values()].map((x) => x.pc.state())]))
+        throw err
+      })
+      await sleep(settleS * 1000)
+      const m = await measure(server, subs, sending, windowS)
+      const usPer = m.forwarded ? m.cpuUs / m.forwarded : null
+      const marginal = m.forwarded ? (m.cpuUs - idleCpuPerS * m.seconds) / m.forwarded : null
+      const row = {
+        transport,
+        subscribers: n,
+        ...m,
+        forwardedPerSecond: round(m.forwarded / m.seconds),
+        usPerForwardedPacket: round(usPer, 2),
+        marginalUsPerForwardedPacket: round(marginal, 2),
+        deliveredRatio: m.forwarded ? round(m.received / m.forwarded, 4) : null,
+      }
+      rows.push(row)
+      log(`N=${n}: ${row.cpuPercent} % CPU, ${row.forwardedPerSecond} packets/s forwarded, ${row.usPerForwardedPacket} µs/packet (${row.marginalUsPerForwardedPacket} µs marginal), delivered ${row.deliveredRatio}`)
     }
-    rows.push(row)
-    log(`N=${n}: ${row.cpuPercent} % CPU, ${row.forwardedPerSecond} packets/s forwarded, ${row.usPerForwardedPacket} µs/packet (${row.marginalUsPerForwardedPacket} µs marginal), delivered ${row.deliveredRatio}`)
+  } finally {
+    sending?.stop()
+    for (const c of clients) c.closed = true
+    for (const c of clients) {
+      try {
+        c.ws.close()
+        for (const t of c.tracks) t.close()
+        for (const sub of c.subs.values()) sub.pc.close()
+        c.pc.close()
+      } catch {}
+    }
+    await server.stop()
   }
-} finally {
-  sending?.stop()
-  for (const c of clients) c.closed = true
-  for (const c of clients) {
-    try {
-      c.ws.close()
-      for (const t of c.tracks) t.close()
-      c.pc.close()
-    } catch {}
-  }
-  await server.stop()
 }
 
-console.log('\nsubscribers  server CPU %  forwarded/s  µs/packet  marginal µs/packet  delivered')
+console.log('\ntransport    subscribers  server CPU %  forwarded/s  µs/packet  marginal µs/packet  delivered')
 for (const r of rows) {
   if (r.subscribers === null) continue
   console.log(
-    [String(r.subscribers).padStart(11), String(r.cpuPercent).padStart(12), String(r.forwardedPerSecond ?? '-').padStart(11), String(r.usPerForwardedPacket ?? '-').padStart(9), String(r.marginalUsPerForwardedPacket ?? '-').padStart(18), String(r.deliveredRatio ?? '-').padStart(9)].join('  '),
+    [r.transport.padEnd(11), String(r.subscribers).padStart(11), String(r.cpuPercent).padStart(12), String(r.forwardedPerSecond ?? '-').padStart(11), String(r.usPerForwardedPacket ?? '-').padStart(9), String(r.marginalUsPerForwardedPacket ?? '-').padStart(18), String(r.deliveredRatio ?? '-').padStart(9)].join('  '),
   )
 }
 mkdirSync(path.dirname(values.json), { recursive: true })

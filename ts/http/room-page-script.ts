@@ -4,11 +4,11 @@
  * - `p2p` rooms: a full mesh. The newcomer offers to every peer listed in `joined`; the others
  *   answer (one deterministic offerer per pair, so no glare). Chat goes over a negotiated
  *   RTCDataChannel (`chat`, id 0) on each PeerConnection.
- * - `sfu` and `mcu` rooms: one sendrecv PeerConnection to the peer `sfu`; the page offers first and answers
- *   the server's renegotiation offers (polite: its own pending offer is rolled back). An offer's
- *   `streams` map labels remote MediaStreams with peer ids. Chat goes over the data channel
- *   `chat` to the server, which relays it. In `mcu` rooms the one remote stream is `mix`: everyone,
- *   composed by the server, with everyone's audio but one's own.
+ * - `sfu` and `mcu` rooms: one PeerConnection to the peer `sfu` for the camera/microphone (sendonly)
+ *   and the data channel `chat` (the server relays chat); for each stream the server announces
+ *   (`stream-added`: another participant's, or in `mcu` rooms `mix`, everyone composed by the
+ *   server with everyone's audio but one's own) a receive-only PeerConnection, offered with
+ *   `stream` set and closed at `stream-removed`.
  * Test hooks: `window.sluiceRoom`.
  */
 export const ROOM_SCRIPT = /* js */ `
@@ -34,7 +34,10 @@ window.sluiceRoom = {
   connections: () => {
     const out = {}
     for (const p of state.peers.values()) out[p.id] = { pc: p.pc ? p.pc.connectionState : 'new', chat: p.dc ? p.dc.readyState : 'none' }
-    if (state.sfu) out.sfu = { pc: state.sfu.pc.connectionState, chat: state.sfu.dc.readyState }
+    if (state.sfu) {
+      out.sfu = { pc: state.sfu.pc.connectionState, chat: state.sfu.dc.readyState }
+      for (const sub of state.sfu.subs.values()) out['sfu:' + sub.stream] = { pc: sub.pc.connectionState }
+    }
     return out
   },
   leave: () => leave(),
@@ -155,24 +158,41 @@ function closePeer(id) {
 // ---- SFU -----------------------------------------------------------------------------------
 function startSfu() {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers })
-  const s = { id: 'sfu', pc, dc: pc.createDataChannel('chat'), chain: Promise.resolve(), streams: {}, trackPeer: {} }
+  const s = { id: 'sfu', pc, dc: pc.createDataChannel('chat'), chain: Promise.resolve(), subs: new Map() }
   state.sfu = s
   wireChat(s.dc, null)
   pc.onicecandidate = (e) => send({ type: 'candidate', to: 'sfu', candidate: e.candidate ? e.candidate.toJSON() : null })
-  pc.ontrack = (e) => {
-    const stream = e.streams[0] || new MediaStream([e.track])
-    const id = s.streams[stream.id] || stream.id
-    s.trackPeer[e.track.id] = id
-    show(id, labelOf(id), stream)
-    stream.onremovetrack = () => { if (stream.getTracks().length === 0) removeTile(id) }
-  }
   pc.onconnectionstatechange = () => renderPeers()
   pc.onnegotiationneeded = () => queue(s, async () => {
     await pc.setLocalDescription()
     send({ type: 'offer', to: 'sfu', sdp: pc.localDescription.sdp })
   })
-  if (state.local) for (const t of state.local.getTracks()) pc.addTransceiver(t, { direction: 'sendrecv', streams: [state.local] })
-  else { pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' }) }
+  if (state.local) for (const t of state.local.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [state.local] })
+}
+/** A receive-only PeerConnection for an announced stream (a peer's id, or 'mix'). */
+function subscribe(stream) {
+  unsubscribe(stream)
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers })
+  const sub = { id: 'sfu:' + stream, stream, pc, chain: Promise.resolve() }
+  state.sfu.subs.set(stream, sub)
+  pc.addTransceiver('video', { direction: 'recvonly' })
+  pc.addTransceiver('audio', { direction: 'recvonly' })
+  const media = new MediaStream()
+  pc.ontrack = (e) => { media.addTrack(e.track); show(stream, labelOf(stream), media) }
+  pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', to: 'sfu', stream, candidate: e.candidate.toJSON() }) }
+  pc.onconnectionstatechange = () => renderPeers()
+  queue(sub, async () => {
+    await pc.setLocalDescription()
+    send({ type: 'offer', to: 'sfu', stream, sdp: pc.localDescription.sdp })
+  })
+}
+function unsubscribe(stream) {
+  const sub = state.sfu && state.sfu.subs.get(stream)
+  if (!sub) return
+  sub.pc.close()
+  state.sfu.subs.delete(stream)
+  removeTile(stream)
+  renderPeers()
 }
 
 // ---- signaling -----------------------------------------------------------------------------
@@ -198,15 +218,14 @@ function onMessage(m) {
     case 'peer-left':
       closePeer(m.peerId)
       break
+    case 'stream-added':
+      if (sfu) subscribe(m.stream)
+      break
+    case 'stream-removed':
+      if (sfu) unsubscribe(m.stream)
+      break
     case 'offer':
-      if (sfu) {
-        queue(sfu, async () => {
-          Object.assign(sfu.streams, m.streams || {})
-          await sfu.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp }) // rolls back our own pending offer
-          await sfu.pc.setLocalDescription()
-          send({ type: 'answer', to: 'sfu', sdp: sfu.pc.localDescription.sdp })
-        })
-      } else if (state.mode === 'p2p') {
+      if (state.mode === 'p2p') {
         const p = peerEntry({ id: m.from })
         queue(p, async () => {
           const pc = ensurePc(p)
@@ -219,7 +238,7 @@ function onMessage(m) {
       }
       break
     case 'answer': {
-      const p = sfu || state.peers.get(m.from)
+      const p = sfu ? (m.stream ? sfu.subs.get(m.stream) : sfu) : state.peers.get(m.from)
       if (p) queue(p, async () => { if (p.pc && p.pc.signalingState === 'have-local-offer') await p.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }) })
       break
     }
@@ -268,7 +287,11 @@ function leave() {
   if (state.ws) state.ws.close()
   state.ws = null
   for (const id of [...state.peers.keys()]) closePeer(id)
-  if (state.sfu) { state.sfu.pc.close(); state.sfu = null }
+  if (state.sfu) {
+    for (const sub of state.sfu.subs.values()) sub.pc.close()
+    state.sfu.pc.close()
+    state.sfu = null
+  }
   if (state.local) state.local.getTracks().forEach((t) => t.stop())
   state.local = null
   state.joined = false
@@ -284,13 +307,13 @@ async function framesDecoded() {
     const report = await pc.getStats()
     report.forEach((r) => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
-      const id = label || state.sfu.trackPeer[r.trackIdentifier] || r.trackIdentifier
+      const id = label || r.trackIdentifier
       const prev = out[id] || { framesDecoded: 0, bytesReceived: 0 }
       out[id] = { framesDecoded: prev.framesDecoded + (r.framesDecoded || 0), bytesReceived: prev.bytesReceived + (r.bytesReceived || 0) }
     })
   }
   for (const p of state.peers.values()) if (p.pc) await read(p.pc, p.id)
-  if (state.sfu) await read(state.sfu.pc, null)
+  if (state.sfu) for (const sub of state.sfu.subs.values()) await read(sub.pc, sub.stream)
   return out
 }
 
@@ -310,7 +333,10 @@ function renderPeers() {
     const conn = p.pc ? p.pc.connectionState : state.mode !== 'p2p' ? 'via the server' : 'waiting'
     rows.push(row(labelOf(p.id), conn + (p.dc ? ' · chat ' + p.dc.readyState : '')))
   }
-  if (state.sfu) rows.push(row('sfu', state.sfu.pc.connectionState + ' · chat ' + state.sfu.dc.readyState))
+  if (state.sfu) {
+    rows.push(row('sfu', state.sfu.pc.connectionState + ' · chat ' + state.sfu.dc.readyState))
+    for (const sub of state.sfu.subs.values()) rows.push(row(labelOf(sub.stream), 'receiving · ' + sub.pc.connectionState))
+  }
   $('peers').replaceChildren(...rows)
 }
 

@@ -1,116 +1,154 @@
 /**
- * `SfuDownlink`: one publisher's tracks forwarded to one subscriber over the subscriber's
- * PeerConnection, as send-only m-lines (`a=msid:<publisher peer id>`).
+ * `SfuDownlink`: one source's tracks (another participant's, or an `mcu` room's mix) sent to one
+ * subscriber over a receive-only PeerConnection of its own, which the subscriber offers for that
+ * stream after the server announced it (`stream-added`, docs/signaling.md) — the way a WHEP
+ * viewer plays, on the same transport (`SfuEgress`): the native port (ICE-lite, DTLS-SRTP, SRTP
+ * from `crates/srtp`, `sendmmsg`) or node-datachannel viewer processes, as `webrtc.transport`
+ * says.
  *
- * A thin adapter on the RTP egress pipeline (`SfuEgress`): the publisher's RTP is rewritten
- * once by the source's `RtpFeed` (any codec: the feed's SSRCs, continuous sequence numbers and
- * timestamps, header extensions removed) and reaches this downlink's tracks through the shared
- * `TrackFanout` (this downlink's payload types; NACK, RFC 4585 §6.2.1, answered from the
- * stream's retransmission ring; sender reports every second anchored on the publisher's, RFC
- * 3550 §6.4.1, for lip sync). PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1) from the
- * subscriber ask the publisher for a keyframe (`RtpSource.requestKeyframe`, rate-limited there);
- * so does the track opening.
+ * The source's RTP is rewritten once by its `RtpFeed` (any codec: the feed's SSRCs, continuous
+ * sequence numbers and timestamps, header extensions removed); the transport's fan-out gives
+ * this downlink its payload types, answers NACK (RFC 4585 §6.2.1) from the stream's
+ * retransmission ring and sends sender reports anchored on the publisher's (RFC 3550 §6.4.1).
+ * PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1) ask the publisher for a keyframe
+ * (`RtpSource.requestKeyframe`, rate-limited there); so does the downlink connecting.
  */
-import nodeDataChannel from 'node-datachannel'
+import { randomBytes } from 'node:crypto'
 import type { RtpSource } from '../hub/rtp-source'
 import type { Logger } from '../log'
-import { type Track, type UplinkPlan } from './uplink'
-import { addVideoCodec } from '../webrtc/datachannel-codecs'
-import { fmtpString } from '../webrtc/sdp'
+import { iceSettings, type WebRtcOptions } from '../webrtc/whep'
 import type { RtpFeed } from '../webrtc/rtp-feed'
-import type { TrackCounters } from '../webrtc/track-fanout'
+import type { ViewerCounters } from '../webrtc/viewer-protocol'
+import { viewerMedia } from '../webrtc/viewer-media'
 import type { SfuEgress } from './egress'
 
-const { Video, Audio } = nodeDataChannel
-type PeerConnection = InstanceType<typeof nodeDataChannel.PeerConnection>
-
-/** The CNAME of every SFU send track (RFC 3550 §6.5.1). */
-const CNAME = 'sluice-sfu'
+/** What a downlink sent and was asked. */
+export interface DownlinkStats {
+  /** The stream it carries: the publishing participant's peer id, or `mix`. */
+  publisher: string
+  /** ICE/DTLS state: `new`, `connecting`, `connected`, `closed`. */
+  state: string
+  packetsSent: number
+  bytesSent: number
+  /** Packets the transport could not send. */
+  sendFailures: number
+  /** NACK packets received, and packets sent again for them. */
+  nacks: number
+  retransmitted: number
+  /** PLI/FIR received. */
+  keyframeRequests: number
+}
 
 let nextDownlink = 1
 
-/** What a downlink sent and was asked (the fan-out's counters, sender reports included). */
-export interface DownlinkStats extends TrackCounters {
-  publisher: string
-}
-
 export class SfuDownlink {
-  /** The publishing participant's peer id (also the MediaStream id the subscriber sees). */
+  /** Its viewer id in the transport. */
+  readonly id = `sfu-downlink-${nextDownlink++}`
+  /** The stream it carries: the publishing participant's peer id (also the MediaStream id the subscriber sees), or `mix`. */
   readonly publisherId: string
-  /** Its subscriber id in the fan-out. */
-  readonly #id = `sfu-downlink-${nextDownlink++}`
   readonly #source: RtpSource
   readonly #feed: RtpFeed
   readonly #egress: SfuEgress
   readonly #log: Logger
-  readonly #tracks: Track[] = []
+  readonly #onEnded: (reason: string) => void
+  #state = 'new'
+  #keyframeRequests = 0
+  #last: ViewerCounters | null = null
   #closed = false
-  #last: DownlinkStats
 
-  /**
-   * Adds the send-only tracks to `pc` (mids `${midPrefix}v`/`${midPrefix}a`, unique in that
-   * PeerConnection, with the SSRCs of `source`'s feed) and subscribes them to the feed. The
-   * caller renegotiates `pc`.
-   */
-  constructor(pc: PeerConnection, publisherId: string, source: RtpSource, plan: UplinkPlan, midPrefix: string, egress: SfuEgress, log: Logger) {
+  /** `onEnded`: the transport closed it (ICE/DTLS failed, consent expired), not after `close()`. */
+  constructor(publisherId: string, source: RtpSource, egress: SfuEgress, log: Logger, onEnded: (reason: string) => void) {
     this.publisherId = publisherId
     this.#source = source
     this.#egress = egress
     this.#log = log
+    this.#onEnded = onEnded
     this.#feed = egress.acquire(source)
-    this.#last = { publisher: publisherId, packetsSent: 0, bytesSent: 0, nacks: 0, retransmitted: 0, sendFailures: 0, keyframeRequests: 0 }
-    let video: Track | null = null
-    let audio: Track | null = null
-    if (plan.video) {
-      const media = new Video(`${midPrefix}v`, 'SendOnly')
-      addVideoCodec(media, plan.video.codec, plan.video.payloadType, fmtpString({ fmtp: plan.video.fmtp }))
-      media.addSSRC(this.#feed.videoSsrc, CNAME, publisherId, `${publisherId}-video`)
-      video = pc.addTrack(media)
-    }
-    if (plan.audio) {
-      const media = new Audio(`${midPrefix}a`, 'SendOnly')
-      media.addOpusCodec(plan.audio.payloadType, fmtpString({ fmtp: plan.audio.fmtp }) || 'minptime=10;useinbandfec=1')
-      media.addSSRC(this.#feed.audioSsrc, CNAME, publisherId, `${publisherId}-audio`)
-      audio = pc.addTrack(media)
-    }
-    this.#tracks = [video, audio].filter((t): t is Track => t !== null)
-    egress.fanout.add(this.#id, {
-      streamKey: this.#feed.key,
-      video,
-      audio,
-      videoPayloadType: plan.video?.payloadType,
-      audioPayloadType: plan.audio?.payloadType,
-      onKeyframeRequest: (reason) => this.#feed.keyframeRequest(`SFU subscriber ${reason.toUpperCase()}`),
-    })
-    // both tracks ride one DTLS transport: they open together
-    this.#tracks[0]?.onOpen(() => {
-      if (!this.#closed) this.#feed.start(this.#id, 0, 'SFU subscriber track open')
-    })
   }
 
-  stats(): DownlinkStats {
-    const c = this.#egress.fanout.counters(this.#id)
-    if (c) {
-      const { retransmissionsRefused: _refused, ...counters } = c
-      this.#last = { publisher: this.publisherId, ...counters }
+  /**
+   * Answers the subscriber's offer (SDP) for this stream. Throws `WebRtcError`
+   * (`WEBRTC_OFFER_UNSUPPORTED`: no receivable video with the source's codec, no Opus, a malformed
+   * or DTLS-passive offer; `WEBRTC_TRANSPORT_CLOSED`) — the downlink is closed then.
+   */
+  async answer(offer: string, ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>): Promise<string> {
+    try {
+      const media = viewerMedia(offer, this.#source.video)
+      const msid = this.publisherId
+      return await this.#egress.viewers.create(
+        {
+          id: this.id,
+          streamKey: this.#feed.key,
+          offer,
+          cname: `sluice-sfu-${randomBytes(6).toString('hex')}`,
+          msid,
+          video: media.video && { ...media.video, ssrc: this.#feed.videoSsrc },
+          audio: { ...media.audio, ssrc: this.#feed.audioSsrc },
+          ice: iceSettings(ice),
+        },
+        {
+          onState: (state) => this.#onState(state),
+          onKeyframeRequest: (reason) => {
+            this.#keyframeRequests++
+            this.#feed.keyframeRequest(`SFU subscriber ${reason.toUpperCase()}`)
+          },
+          onClosed: (reason, packetsSent, bytesSent) => {
+            this.#last = { id: this.id, packetsSent, bytesSent, nacks: this.#last?.nacks ?? 0, retransmitted: this.#last?.retransmitted ?? 0, sendFailures: this.#last?.sendFailures ?? 0 }
+            this.#end()
+            if (!this.#closed) {
+              this.#closed = true
+              this.#onEnded(reason)
+            }
+          },
+        },
+      )
+    } catch (error) {
+      this.close()
+      throw error
     }
-    return { ...this.#last }
   }
 
-  /** Stops forwarding and closes the tracks (their m-lines go to port 0 at the next offer). Idempotent. */
+  #onState(state: string): void {
+    if (this.#closed) return
+    this.#state = state
+    if (state === 'connected') this.#feed.start(this.id, 0, 'SFU subscriber connected')
+    if (state === 'disconnected') this.#egress.viewers.closeViewer(this.id)
+  }
+
+  /** A trickled candidate of the subscriber's PeerConnection (RFC 8840). */
+  addCandidate(candidate: string, mid: string): void {
+    if (!this.#closed) this.#egress.viewers.addCandidate(this.id, candidate, mid)
+  }
+
+  /** Counters from the transport's `stats()` (its viewer entry for this downlink, if any). */
+  stats(counters?: ViewerCounters): DownlinkStats {
+    if (counters) this.#last = counters
+    const c = this.#last
+    return {
+      publisher: this.publisherId,
+      state: this.#closed ? 'closed' : this.#state,
+      packetsSent: c?.packetsSent ?? 0,
+      bytesSent: c?.bytesSent ?? 0,
+      sendFailures: c?.sendFailures ?? 0,
+      nacks: c?.nacks ?? 0,
+      retransmitted: c?.retransmitted ?? 0,
+      keyframeRequests: this.#keyframeRequests,
+    }
+  }
+
+  #released = false
+  #end(): void {
+    if (this.#released) return
+    this.#released = true
+    this.#egress.release(this.#source)
+  }
+
+  /** Closes the subscriber's PeerConnection on the server side and stops forwarding. Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    const stats = this.stats()
-    this.#egress.fanout.remove(this.#id)
-    this.#egress.release(this.#source)
-    for (const t of this.#tracks) {
-      try {
-        t.close()
-      } catch {
-        // already closed
-      }
-    }
-    this.#log.debug({ stats }, 'SFU downlink closed')
+    this.#egress.viewers.closeViewer(this.id)
+    this.#end()
+    this.#log.debug({ stats: this.stats() }, 'SFU downlink closed')
   }
 }

@@ -1,20 +1,24 @@
 /**
  * `SfuEgress`: how SFU downlinks send, on the one RTP egress pipeline. Each source forwarded to
  * subscribers (a participant's `WebRtcPublisher`, an `mcu` room's mix for one participant) has
- * one `RtpFeed` — rewritten once, whatever the number of subscribers — shared by every downlink
- * of it; the packets reach each subscriber's send tracks through one `TrackFanout` (the native
- * fan-out: payload type per subscriber, retransmission ring, sender reports), the same as WHEP
- * viewers on the node-datachannel transport.
+ * one `RtpFeed` — rewritten once, whatever the number of subscribers — whose packets go to the
+ * viewer transport WHEP uses (`webrtc.transport`: the native port, ICE-lite/DTLS/SRTP and
+ * `sendmmsg` on the binding's threads, or node-datachannel viewer processes). Each downlink is
+ * one viewer of its source's feed there.
  */
 import type { RtpSource } from '../hub/rtp-source'
 import { RtpFeed } from '../webrtc/rtp-feed'
-import { TrackFanout } from '../webrtc/track-fanout'
+import type { ViewerTransport } from '../webrtc/viewer-protocol'
 
 let nextFeed = 1
 
 export class SfuEgress {
-  readonly fanout = new TrackFanout()
+  readonly viewers: ViewerTransport
   readonly #feeds = new Map<RtpSource, { feed: RtpFeed; users: number }>()
+
+  constructor(viewers: ViewerTransport) {
+    this.viewers = viewers
+  }
 
   /** Sources with at least one downlink. */
   get feeds(): number {
@@ -25,7 +29,7 @@ export class SfuEgress {
   acquire(source: RtpSource): RtpFeed {
     let entry = this.#feeds.get(source)
     if (!entry) {
-      const feed = new RtpFeed(`sfu-feed-${nextFeed++}`, this.fanout)
+      const feed = new RtpFeed(`sfu-feed-${nextFeed++}`, this.viewers)
       feed.attach(source)
       entry = { feed, users: 0 }
       this.#feeds.set(source, entry)
@@ -42,10 +46,9 @@ export class SfuEgress {
     this.#feeds.delete(source)
   }
 
-  /** Stops every feed and the fan-out (idempotent). */
+  /** Stops every feed (idempotent; the transport is WHEP's to close). */
   close(): void {
     for (const { feed } of this.#feeds.values()) feed.close()
     this.#feeds.clear()
-    this.fanout.close()
   }
 }

@@ -1,15 +1,16 @@
 /**
- * `SfuParticipant`: one peer of an `sfu` room and its one node-datachannel PeerConnection to the
- * server, which carries its uplink (what it publishes, into a `WebRtcPublisher`), its downlinks
- * (every other participant's tracks, `SfuDownlink`) and its `chat` data channel.
+ * `SfuParticipant`: one peer of an `sfu` or `mcu` room. Its node-datachannel PeerConnection to
+ * the server carries its uplink (what it publishes, into a `WebRtcPublisher`) and its `chat` data
+ * channel; what it receives comes over one receive-only PeerConnection per stream (`SfuDownlink`,
+ * on the viewer transport WHEP uses: the native port by default config `webrtc.transport`).
  *
- * Negotiation (RFC 8829 JSEP; the SFU is the impolite peer of "perfect negotiation"):
- * 1. the client offers first (its camera/microphone and the data channel); the server answers
- *    once ICE gathering is complete (at most `GATHER_TIMEOUT_MS`), later candidates trickle;
- * 2. from then on the server offers whenever downlinks come or go (a participant published or
- *    left), one offer at a time: a change while an offer is out waits for the answer;
- * 3. a client offer that crosses one of the server's (glare) is ignored: the client rolls its
- *    own back when it applies the server's offer, and offers again later if it still needs to.
+ * Negotiation (RFC 8829 JSEP; the client always offers, the server answers):
+ * 1. the participant's own PeerConnection: the client offers (its camera/microphone and the data
+ *    channel) and may offer again; the server answers once ICE gathering is complete (at most
+ *    `GATHER_TIMEOUT_MS`), later candidates trickle;
+ * 2. the server announces each stream the participant may receive (`stream-added`: another
+ *    participant that publishes, or `mix`) and its end (`stream-removed`); the client offers a
+ *    receive-only PeerConnection with `stream` set, the server answers with `stream` set.
  * Signaling steps of one participant run in order (one promise chain).
  */
 import nodeDataChannel from 'node-datachannel'
@@ -23,6 +24,7 @@ import type { RtpSource } from '../hub/rtp-source'
 import type { WebRtcOptions } from '../webrtc/whep'
 import { addUplinkTracks, planUplink, type Track, type UplinkPlan } from './uplink'
 import { SfuDownlink, type DownlinkStats } from './downlink'
+import type { ViewerCounters } from '../webrtc/viewer-protocol'
 import type { SfuEgress } from './egress'
 import { CHAT_LABEL, parseChat } from './chat'
 import { WebRtcError } from '../errors'
@@ -51,7 +53,7 @@ export interface ParticipantOptions {
   ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>
   /** Sends a signaling message to this participant (`from: 'sfu'` is added). */
   signal(message: SfuOutgoingMessage): boolean
-  /** The first negotiation is done: the uplink (if any) is publishing, downlinks may be added. */
+  /** The first negotiation is done: the uplink (if any) is publishing, streams may be announced. */
   onReady(p: SfuParticipant): void
   /** A chat line came through the data channel. */
   onChat(p: SfuParticipant, text: string): void
@@ -61,13 +63,16 @@ export interface ParticipantOptions {
 
 export interface ParticipantStats {
   peerId: string
+  /** Its own PeerConnection's state and signaling state. */
   state: string
   signalingState: string
+  /** Its published hub stream (`app/name`), or null. */
   stream: string | null
   chat: string
-  offers: number
+  /** Answers to its own PeerConnection's offers. */
   answers: number
-  glare: number
+  /** Streams announced to it (peer ids, `mix`). */
+  available: string[]
   downlinks: DownlinkStats[]
 }
 
@@ -83,14 +88,13 @@ export class SfuParticipant {
   readonly #otherTracks: Track[] = []
   #chat: DataChannel | null = null
   readonly #chatBucket = new TokenBucket(CHAT_RATE.perSecond, CHAT_RATE.burst)
+  /** Streams announced to it: id → source. */
+  readonly #available = new Map<string, RtpSource>()
   readonly #downlinks = new Map<string, SfuDownlink>()
   #chain: Promise<void> = Promise.resolve()
   /** The first answer went out. */
   #ready = false
-  /** A downlink changed while an offer could not be made: offer at the next chance. */
-  #needsOffer = false
-  #mids = 0
-  #counts = { offers: 0, answers: 0, glare: 0, chatDropped: 0 }
+  #counts = { answers: 0, chatDropped: 0 }
   #closed = false
 
   constructor(options: ParticipantOptions) {
@@ -102,11 +106,6 @@ export class SfuParticipant {
   /** Whether the first negotiation is done. */
   get ready(): boolean {
     return this.#ready && !this.#closed
-  }
-
-  /** What this participant publishes (its codecs), once its first offer was read. */
-  get plan(): UplinkPlan | null {
-    return this.#plan
   }
 
   /** The hub publisher of this participant's media, while it publishes. */
@@ -121,29 +120,26 @@ export class SfuParticipant {
     return run
   }
 
-  /** The client's offer: the first one sets the PeerConnection up; later ones are answered. Rejects on a malformed offer. */
-  handleOffer(sdp: string): Promise<void> {
+  /**
+   * The client's offer for its own PeerConnection (no `stream`): the first one sets it up, later
+   * ones are answered; or for a receive-only PeerConnection of an announced `stream`, answered by
+   * a new `SfuDownlink` (one before it for the same stream is closed). Rejects on a malformed or
+   * unanswerable offer, or a stream not announced (`WebRtcError`).
+   */
+  handleOffer(sdp: string, stream?: string): Promise<void> {
+    if (stream !== undefined) return this.#queue(() => this.#subscribe(stream, sdp))
     return this.#queue(() => (this.#pc ? this.#reoffer(this.#pc, sdp) : this.#firstOffer(sdp)))
   }
 
-  /** The client's answer to the server's offer. */
-  handleAnswer(sdp: string): Promise<void> {
+  /** A trickled remote candidate of its own PeerConnection, or of `stream`'s (`null` or an empty candidate ends them: nothing to do). */
+  addCandidate(candidate: IceCandidate, stream?: string): Promise<void> {
     return this.#queue(() => {
-      const pc = this.#pc
-      if (!pc || pc.signalingState() !== 'have-local-offer') {
-        this.#log.debug({ state: pc?.signalingState() }, 'answer without an offer out: ignored')
+      if (!candidate?.candidate) return
+      if (stream !== undefined) {
+        this.#downlinks.get(stream)?.addCandidate(candidate.candidate, candidate.sdpMid ?? '0')
         return
       }
-      pc.setRemoteDescription(sdp, 'answer')
-      this.#counts.answers++
-      if (this.#needsOffer) this.#offer(pc)
-    })
-  }
-
-  /** A trickled remote candidate (`null` or an empty candidate ends them: nothing to do). */
-  addCandidate(candidate: IceCandidate): Promise<void> {
-    return this.#queue(() => {
-      if (!candidate?.candidate || !this.#pc) return
+      if (!this.#pc) return
       try {
         this.#pc.addRemoteCandidate(candidate.candidate, candidate.sdpMid ?? this.#plan?.video?.mid ?? '0')
       } catch (err) {
@@ -162,9 +158,6 @@ export class SfuParticipant {
       portRangeBegin: ice.portRangeBegin,
       portRangeEnd: ice.portRangeEnd,
       enableIceUdpMux: false,
-      // DTLS-SRTP even when the first offer has no media (a watch-only client's data channel):
-      // downlinks are added by renegotiation, after the transport is up
-      forceMediaTransport: true,
     })
     this.#pc = pc
     pc.onStateChange((state) => this.#onState(state))
@@ -213,68 +206,57 @@ export class SfuParticipant {
     const answer = pc.localDescription()
     if (!answer || answer.type !== 'answer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `no answer to the offer (local description: ${answer?.type ?? 'none'})`)
     this.#o.signal({ type: 'answer', sdp: answer.sdp })
+    this.#counts.answers++
     this.#ready = true
     this.#log.info({ video: plan.video?.codec ?? null, audio: plan.audio ? 'opus' : null, stream: this.#publisher ? `${this.#o.app}/${this.#o.streamName}` : null }, 'SFU participant answered')
     this.#o.onReady(this)
-    if (this.#needsOffer) this.#offer(pc)
   }
 
   #reoffer(pc: PeerConnection, sdp: string): void {
-    if (pc.signalingState() === 'have-local-offer') {
-      // glare: the server's offer wins; the polite client rolls its own back
-      this.#counts.glare++
-      this.#log.debug('client offer crossed ours: ignored')
-      return
-    }
     pc.setRemoteDescription(sdp, 'offer')
     const answer = pc.localDescription()
     if (!answer || answer.type !== 'answer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `no answer to the offer (local description: ${answer?.type ?? 'none'})`)
     this.#o.signal({ type: 'answer', sdp: answer.sdp })
-    if (this.#needsOffer) this.#offer(pc)
+    this.#counts.answers++
   }
 
-  /** Sends a server offer now if the PeerConnection is stable, else at the next chance. */
-  #offer(pc: PeerConnection): void {
-    if (!this.#ready || this.#closed || pc.signalingState() !== 'stable') {
-      this.#needsOffer = true
-      return
-    }
-    this.#needsOffer = false
-    pc.setLocalDescription('offer')
-    const offer = pc.localDescription()
-    if (!offer || offer.type !== 'offer') throw new WebRtcError('WEBRTC_NEGOTIATION_FAILED', `setLocalDescription('offer') gave ${offer?.type ?? 'nothing'}`)
-    const streams: Record<string, string> = {}
-    for (const id of this.#downlinks.keys()) streams[id] = id
-    this.#counts.offers++
-    this.#o.signal({ type: 'offer', sdp: offer.sdp, streams })
-  }
-
-  /** Starts receiving `from`'s tracks (renegotiates). Needs both participants ready. */
-  subscribe(from: SfuParticipant): void {
-    if (from === this || !from.publisher || !from.plan) return
-    this.subscribeSource(from.id, from.publisher, from.plan)
+  /** Announces another participant's stream (`from`'s publisher) to this one. Needs both participants ready. */
+  offerParticipant(from: SfuParticipant): void {
+    if (from === this || !from.publisher) return
+    this.announce(from.id, from.publisher.rtpSource)
   }
 
   /**
-   * Starts receiving `source`'s tracks as stream `id` (renegotiates): another participant's, or
-   * an `mcu` room's mix. `plan`: the codecs and payload types to send them with.
+   * Announces stream `id` (another participant's, or an `mcu` room's mix for this one):
+   * `stream-added`, which the client answers with an offer for it.
    */
-  subscribeSource(id: string, source: RtpSource, plan: UplinkPlan): void {
-    const pc = this.#pc
-    if (!pc || this.#closed || this.#downlinks.has(id)) return
-    const downlink = new SfuDownlink(pc, id, source, plan, `d${++this.#mids}`, this.#o.egress, this.#log.child({ publisher: id }))
-    this.#downlinks.set(id, downlink)
-    void this.#queue(() => this.#offer(pc))
+  announce(id: string, source: RtpSource): void {
+    if (this.#closed || this.#available.get(id) === source) return
+    this.#available.set(id, source)
+    this.#o.signal({ type: 'stream-added', stream: id })
   }
 
-  /** Stops receiving `publisherId`'s tracks (renegotiates: their m-lines are removed). */
-  unsubscribe(publisherId: string): void {
-    const downlink = this.#downlinks.get(publisherId)
-    if (!downlink) return
-    downlink.close()
-    this.#downlinks.delete(publisherId)
-    const pc = this.#pc
-    if (pc && !this.#closed) void this.#queue(() => this.#offer(pc))
+  /** Stream `id` ended: its downlink closes, the client is told (`stream-removed`). */
+  withdraw(id: string): void {
+    if (!this.#available.delete(id)) return
+    this.#downlinks.get(id)?.close()
+    this.#downlinks.delete(id)
+    if (!this.#closed) this.#o.signal({ type: 'stream-removed', stream: id })
+  }
+
+  async #subscribe(stream: string, sdp: string): Promise<void> {
+    const source = this.#available.get(stream)
+    if (!source) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', `no stream ${stream} was announced to this participant`)
+    this.#downlinks.get(stream)?.close()
+    const downlink = new SfuDownlink(stream, source, this.#o.egress, this.#log.child({ publisher: stream }), (reason) => {
+      if (this.#downlinks.get(stream) !== downlink) return
+      this.#downlinks.delete(stream)
+      this.#log.info({ publisher: stream, reason }, 'SFU downlink ended')
+    })
+    this.#downlinks.set(stream, downlink)
+    const answer = await downlink.answer(sdp, this.#o.ice)
+    if (this.#closed || this.#downlinks.get(stream) !== downlink) return
+    this.#o.signal({ type: 'answer', sdp: answer, stream })
   }
 
   /** Sends a text message on the chat data channel; false when it is not open. */
@@ -318,17 +300,17 @@ export class SfuParticipant {
     }
   }
 
-  stats(): ParticipantStats {
+  /** `viewers`: the transport's counters by viewer id (`ViewerTransport.stats()`). */
+  stats(viewers: Map<string, ViewerCounters>): ParticipantStats {
     return {
       peerId: this.id,
       state: this.#pc?.state() ?? 'new',
       signalingState: this.#pc?.signalingState() ?? 'new',
       stream: this.#publisher ? `${this.#o.app}/${this.#o.streamName}` : null,
       chat: this.#chat?.isOpen() ? 'open' : 'closed',
-      offers: this.#counts.offers,
       answers: this.#counts.answers,
-      glare: this.#counts.glare,
-      downlinks: [...this.#downlinks.values()].map((d) => d.stats()),
+      available: [...this.#available.keys()],
+      downlinks: [...this.#downlinks.values()].map((d) => d.stats(viewers.get(d.id))),
     }
   }
 
@@ -338,6 +320,7 @@ export class SfuParticipant {
     this.#closed = true
     for (const d of this.#downlinks.values()) d.close()
     this.#downlinks.clear()
+    this.#available.clear()
     this.#publisher?.close(reason)
     this.#publisher = null
     try {

@@ -1,24 +1,24 @@
 /**
  * `RoomSfu`: the server-side SFU of `sfu` rooms, plugged into the signaling server as its
- * `SfuHandler` (the peer `sfu`). Each participant publishes once to Sluice over its one
- * PeerConnection and receives every other participant's tracks from Sluice; the server offers
- * again whenever someone starts publishing or leaves (see `participant.ts` for the negotiation
- * rules). Chat lines from a participant's `chat` data channel are relayed to every other
- * participant's (`chat.ts`).
+ * `SfuHandler` (the peer `sfu`). Each participant publishes once to Sluice over its own
+ * PeerConnection and receives every other participant's stream over a receive-only
+ * PeerConnection per stream, which it offers when the server announces the stream (see
+ * `participant.ts` for the negotiation rules). Chat lines from a participant's `chat` data
+ * channel are relayed to every other participant's (`chat.ts`).
  *
  * A participant's media are also an ordinary hub stream, `{app}/{room}-{peerId}` (app `room` by
  * default), published by a `WebRtcPublisher`: playable over WHEP (forwarded RTP, any codec) and,
  * for H.264, over RTMP/HTTP-FLV (Opus → AAC while such a player watches), listed in
  * `/api/streams`, and gone when the participant leaves.
  *
- * PeerConnections live in the main process (node-datachannel's own threads do ICE, DTLS and
- * SRTP); downlinks send through the RTP egress pipeline (`SfuEgress`: one rewrite per packet and
- * publisher, the native fan-out, one `sendMessageBinary` per packet and subscriber; see
- * `bench/sfu.bench.mjs`).
+ * Participants' own PeerConnections live in the main process (node-datachannel's threads do
+ * ICE, DTLS and SRTP); downlinks are viewers of the transport WHEP uses (`SfuEgress`: one rewrite
+ * per packet and publisher, then the native port's fan-out and `sendmmsg`, or node-datachannel
+ * viewer processes; see `bench/sfu.bench.mjs`).
  *
- * `mcu` rooms: the same PeerConnection per participant, but instead of everyone's tracks each
- * participant receives one stream, `mix`: a `Mix` of the room's participants (`{room}~mix` in the
- * hub, playable by any player), its video shared, its audio everyone's but the participant's own.
+ * `mcu` rooms: the same, but instead of everyone's stream each participant is announced one,
+ * `mix`: a `Mix` of the room's participants (`{room}~mix` in the hub, playable by any player),
+ * its video shared, its audio everyone's but the participant's own.
  */
 import type { Logger } from '../log'
 import type { StreamHub } from '../hub/stream-hub'
@@ -27,10 +27,9 @@ import type { SfuContext, SfuFactory, SfuHandler, SfuPeer, SfuRoom } from '../si
 import type { WebRtcOptions } from '../webrtc/whep'
 import { SfuParticipant, type ParticipantStats } from './participant'
 import type { RelayedChat } from './chat'
-import type { UplinkPlan } from './uplink'
 import { Mix, type MixSettings, type MixStats } from '../mix/mix'
-import type { MixRtpSource } from '../mix/rtp-source'
 import { SfuEgress } from './egress'
+import type { ViewerCounters, ViewerTransport } from '../webrtc/viewer-protocol'
 
 export interface RoomSfuOptions {
   /** Hub app of the participants' streams. Default `room`. */
@@ -39,6 +38,8 @@ export interface RoomSfuOptions {
   ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>
   /** The mix of `mcu` rooms (the `mix` config's settings); null: `mcu` rooms get no media. */
   mix: MixSettings | null
+  /** What carries the downlinks: WHEP's viewer transport (`WhepEndpoint.pool`). Required. */
+  viewers: ViewerTransport
 }
 
 /** The hub stream name of an `mcu` room's mix: `{room}~mix`. */
@@ -66,18 +67,19 @@ export class RoomSfu implements SfuHandler {
   readonly #rooms = new Map<string, Map<string, SfuParticipant>>()
   /** `mcu` rooms' mixes, by room name. */
   readonly #mixes = new Map<string, RoomMix>()
-  readonly #egress = new SfuEgress()
+  readonly #egress: SfuEgress
   #closed = false
 
-  constructor(hub: StreamHub, context: SfuContext, options: Partial<RoomSfuOptions> = {}) {
+  constructor(hub: StreamHub, context: SfuContext, options: Partial<RoomSfuOptions> & Pick<RoomSfuOptions, 'viewers'>) {
     this.#hub = hub
     this.#context = context
     this.#log = context.log
-    this.options = { app: options.app ?? 'room', ice: { iceServers: [], ...options.ice }, mix: options.mix ?? null }
+    this.options = { app: options.app ?? 'room', ice: { iceServers: [], ...options.ice }, mix: options.mix ?? null, viewers: options.viewers }
+    this.#egress = new SfuEgress(options.viewers)
   }
 
   /** A factory for `SignalingOptions.sfu`; `onCreate` gets the instance (for stats). */
-  static factory(hub: StreamHub, options: Partial<RoomSfuOptions> = {}, onCreate?: (sfu: RoomSfu) => void): SfuFactory {
+  static factory(hub: StreamHub, options: Partial<RoomSfuOptions> & Pick<RoomSfuOptions, 'viewers'>, onCreate?: (sfu: RoomSfu) => void): SfuFactory {
     return (context) => {
       const sfu = new RoomSfu(hub, context, options)
       onCreate?.(sfu)
@@ -116,7 +118,7 @@ export class RoomSfu implements SfuHandler {
     if (!participants || !p) return
     participants.delete(peer.id)
     if (participants.size === 0) this.#rooms.delete(room.name)
-    for (const other of participants.values()) other.unsubscribe(peer.id)
+    for (const other of participants.values()) other.withdraw(peer.id)
     this.#leaveMix(room.name, peer.id)
     p.close('left the room')
   }
@@ -126,28 +128,29 @@ export class RoomSfu implements SfuHandler {
     if (!p) return
     switch (message.type) {
       case 'offer':
-        return p.handleOffer(message.sdp)
+        return p.handleOffer(message.sdp, message.stream)
       case 'answer':
-        return p.handleAnswer(message.sdp)
+        this.#log.debug({ room: room.name, peer: peer.id }, 'answer to the SFU ignored: it never offers')
+        return
       case 'candidate':
-        return p.addCandidate(message.candidate)
+        return p.addCandidate(message.candidate, message.stream)
     }
   }
 
-  /** A participant finished its first negotiation: it and every other ready one subscribe to each other. */
+  /** A participant finished its first negotiation: it and every other ready one are announced each other's streams. */
   #connect(room: string, p: SfuParticipant): void {
     const participants = this.#rooms.get(room)
     if (!participants?.has(p.id)) return
     for (const other of participants.values()) {
       if (other === p || !other.ready) continue
-      p.subscribe(other)
-      other.subscribe(p)
+      p.offerParticipant(other)
+      other.offerParticipant(p)
     }
   }
 
   /**
    * An `mcu` room's participant finished its first negotiation: its stream joins the room's
-   * mix (made with the first), and it receives the mix with everyone's audio but its own.
+   * mix (made with the first), and it is announced the mix with everyone's audio but its own.
    */
   #joinMix(room: string, p: SfuParticipant): void {
     const settings = this.options.mix
@@ -166,7 +169,8 @@ export class RoomSfu implements SfuHandler {
     if (roomMix.inputs.has(p.id)) return
     const index = roomMix.mix.addInput({ app: this.options.app, name: roomStreamName(room, p.id) }, false, true)
     roomMix.inputs.set(p.id, index)
-    p.subscribeSource('mix', roomMix.mix.participantSource(index) as MixRtpSource, mixPlan(p.plan))
+    const source = roomMix.mix.participantSource(index)
+    if (source) p.announce('mix', source)
   }
 
   #leaveMix(room: string, peerId: string): void {
@@ -188,15 +192,16 @@ export class RoomSfu implements SfuHandler {
     const participants = this.#rooms.get(room)
     if (participants?.get(p.id) !== p) return
     this.#log.info({ room, peer: p.id, reason }, 'SFU participant media ended: unsubscribing the others')
-    for (const other of participants.values()) other.unsubscribe(p.id)
+    for (const other of participants.values()) other.withdraw(p.id)
     participants.delete(p.id)
     this.#leaveMix(room, p.id)
     p.close(reason)
   }
 
-  /** Rooms and participants with their negotiation and forwarding counters. */
-  stats(): { rooms: { name: string; participants: ParticipantStats[]; mix: MixStats | null }[] } {
-    return { rooms: [...this.#rooms].map(([name, ps]) => ({ name, participants: [...ps.values()].map((p) => p.stats()), mix: this.#mixes.get(name)?.mix.stats() ?? null })) }
+  /** Rooms and participants with their negotiation and forwarding counters (the downlinks' from the viewer transport). */
+  async stats(): Promise<{ rooms: { name: string; participants: ParticipantStats[]; mix: MixStats | null }[] }> {
+    const viewers = this.#rooms.size > 0 ? new Map<string, ViewerCounters>((await this.#egress.viewers.stats()).viewers.map((v) => [v.id, v])) : new Map<string, ViewerCounters>()
+    return { rooms: [...this.#rooms].map(([name, ps]) => ({ name, participants: [...ps.values()].map((p) => p.stats(viewers)), mix: this.#mixes.get(name)?.mix.stats() ?? null })) }
   }
 
   /** Closes every participant (idempotent). */
@@ -208,17 +213,5 @@ export class RoomSfu implements SfuHandler {
     for (const { mix } of this.#mixes.values()) mix.close('server closing')
     this.#mixes.clear()
     this.#egress.close()
-  }
-}
-
-/**
- * How a participant receives an `mcu` mix: H.264 (its own uplink's payload type when it publishes
- * H.264, else 102) and Opus (its uplink's payload type and fmtp, else 111).
- */
-function mixPlan(plan: UplinkPlan | null): UplinkPlan {
-  const h264 = plan?.video?.codec === 'H264' ? plan.video : null
-  return {
-    video: { mid: 'mix', codec: 'H264', payloadType: h264?.payloadType ?? 102, fmtp: h264?.fmtp ?? { 'level-asymmetry-allowed': '1', 'packetization-mode': '1', 'profile-level-id': '42e01f' } },
-    audio: { mid: 'mix', payloadType: plan?.audio?.payloadType ?? 111, channels: 2, fmtp: plan?.audio?.fmtp ?? { minptime: '10', useinbandfec: '1' } },
   }
 }

@@ -11,9 +11,10 @@ export const SFU_PEER_ID = 'sfu'
 export const ROOM_NAME = /^[A-Za-z0-9._-]{1,64}$/
 
 /**
- * Room modes: `p2p` (a full mesh of browser PeerConnections), `sfu` (one PeerConnection each, to
- * the server, which forwards every other participant's tracks) or `mcu` (one PeerConnection
- * each, to the server, which sends back one mix of everyone, with everyone's audio but one's own).
+ * Room modes: `p2p` (a full mesh of browser PeerConnections), `sfu` (a PeerConnection to the
+ * server for what one publishes and the chat, and one receive-only PeerConnection per other
+ * participant's stream the server announces) or `mcu` (the same, but the one stream announced
+ * is `mix`: everyone, with everyone's audio but one's own).
  */
 export const roomMode = z.enum(['p2p', 'sfu', 'mcu'])
 export type RoomMode = z.infer<typeof roomMode>
@@ -27,6 +28,11 @@ export function isServerRoom(mode: RoomMode): boolean {
 const requestId = z.union([z.string().max(64), z.number().int().safe()]).optional()
 const peerId = z.string().min(1).max(64)
 const sdp = z.string().min(1).max(60_000)
+/**
+ * To the peer `sfu` only: the announced stream (`stream-added`) a subscriber's receive-only
+ * PeerConnection is for; without it, the message is about the participant's own PeerConnection.
+ */
+const stream = z.string().min(1).max(64).optional()
 
 /** An ICE candidate as `RTCIceCandidate.toJSON()` gives it; `null` ends the candidates. */
 export const iceCandidate = z
@@ -53,9 +59,9 @@ export const joinMessage = z.object({
   name: z.string().max(64).optional(),
 })
 export const leaveMessage = z.object({ type: z.literal('leave'), id: requestId })
-export const offerMessage = z.object({ type: z.literal('offer'), id: requestId, to: peerId, sdp })
+export const offerMessage = z.object({ type: z.literal('offer'), id: requestId, to: peerId, sdp, stream })
 export const answerMessage = z.object({ type: z.literal('answer'), id: requestId, to: peerId, sdp })
-export const candidateMessage = z.object({ type: z.literal('candidate'), id: requestId, to: peerId, candidate: iceCandidate })
+export const candidateMessage = z.object({ type: z.literal('candidate'), id: requestId, to: peerId, candidate: iceCandidate, stream })
 export const chatMessage = z.object({ type: z.literal('chat'), id: requestId, text: z.string().min(1).max(4000) })
 export const pingMessage = z.object({ type: z.literal('ping'), id: requestId, ts: z.number().optional() })
 
@@ -144,9 +150,14 @@ export type ServerMessage =
   | { type: 'left'; id?: string | number; room: string }
   | { type: 'peer-joined'; peer: PeerDescription }
   | { type: 'peer-left'; peerId: string }
-  | { type: 'offer'; from: string; sdp: string; streams?: Record<string, string> }
-  | { type: 'answer'; from: string; sdp: string }
+  | { type: 'offer'; from: string; sdp: string }
+  /** `stream`: from `sfu`, the answer to a subscriber's offer for that stream. */
+  | { type: 'answer'; from: string; sdp: string; stream?: string }
   | { type: 'candidate'; from: string; candidate: IceCandidate }
+  /** From `sfu`: a stream this participant may receive (offer a receive-only PeerConnection with `stream`). */
+  | { type: 'stream-added'; from: string; stream: string }
+  /** From `sfu`: that stream ended; the server closed its side of the subscriber's PeerConnection. */
+  | { type: 'stream-removed'; from: string; stream: string }
   | { type: 'chat'; from: string; text: string; ts: number }
   | { type: 'pong'; id?: string | number; ts?: number }
   | { type: 'error'; code: ErrorCode; message: string; id?: string | number; redirect?: string }

@@ -23,10 +23,11 @@ export interface SfuPeer {
 
 /** What the SFU may send to a peer (the server adds `from: 'sfu'`). */
 export type SfuOutgoingMessage =
-  /** A (re)negotiation offer; `streams` maps MediaStream ids in the SDP to the peer ids they show. */
-  | { type: 'offer'; sdp: string; streams?: Record<string, string> }
-  | { type: 'answer'; sdp: string }
+  /** `stream`: the answer to a subscriber's offer for that stream; without, to the participant's own. */
+  | { type: 'answer'; sdp: string; stream?: string }
   | { type: 'candidate'; candidate: IceCandidate }
+  | { type: 'stream-added'; stream: string }
+  | { type: 'stream-removed'; stream: string }
 
 /** Given to `createSfu`: the way back to the peers. */
 export interface SfuContext {

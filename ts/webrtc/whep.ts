@@ -21,7 +21,8 @@ import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import { CORS_HEADERS, answerText, iceLinkHeader, readOffer, readTrickle, redirectElsewhere } from './http-common'
-import { chooseMatching, chooseOpus, parseSdp, fmtpString, parseTrickleFragment } from './sdp'
+import { parseTrickleFragment } from './sdp'
+import { viewerMedia, type ViewerMedia } from './viewer-media'
 import { WebRtcFeed, webRtcVideoCodec } from './feed'
 import { ViewerPool } from './viewer-pool'
 import { NativeViewers } from './native-viewers'
@@ -45,6 +46,11 @@ export interface WebRtcOptions {
   udpPort?: number
   /** Addresses the native transport announces in its candidates. */
   announcedAddresses?: string[]
+}
+
+/** The ICE settings of a viewer's PeerConnection (node-datachannel transport) from the WebRTC options. */
+export function iceSettings(o: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>): IceSettings {
+  return { iceServers: o.iceServers, bindAddress: o.bindAddress, portRangeBegin: o.portRangeBegin, portRangeEnd: o.portRangeEnd }
 }
 
 /** What WHEP and WHIP need of the server: the access decision and the clients list. */
@@ -142,27 +148,17 @@ export class WhepEndpoint {
     const found = await this.#hub.playable(app, name)
     if ('refusal' in found) return fail(found.refusal.status, found.refusal.reason)
     const stream = found.stream
-    let parsed
-    try {
-      parsed = parseSdp(offer)
-    } catch (error) {
-      return fail(400, `malformed SDP offer: ${(error as Error).message}`)
-    }
-    const videoSection = parsed.media.find((m) => m.kind === 'video' && m.direction !== 'inactive' && m.direction !== 'sendonly')
-    const audioSection = parsed.media.find((m) => m.kind === 'audio' && m.direction !== 'inactive' && m.direction !== 'sendonly')
     const source = stream.publisher?.rtpSource
     if (!source && stream.video && !['H264', 'H265', 'AV1'].includes(stream.video.codec)) {
       // VP9 (or another codec) from RTMP/SRT: not packetized for WebRTC
       return fail(400, `the offer cannot be answered: the stream's video is ${stream.video.codec}, which Sluice does not send to WebRTC viewers (H.264, H.265 and AV1 only): play it over RTMP, HTTP-FLV, SRT or LL-HLS`)
     }
-    const want = source ? source.video : webRtcVideoCodec(stream)
-    const videoCodec = videoSection && want && chooseMatching(videoSection, want.codec, want.fmtp)
-    const opus = audioSection && chooseOpus(audioSection)
-    if (want && (!videoSection || !videoCodec)) {
-      const what = want.codec === 'H264' ? 'H.264 (packetization-mode=1)' : want.codec
-      return fail(400, `the offer cannot be answered: it has no receivable video with ${what}, the stream's video codec`)
+    let media: ViewerMedia
+    try {
+      media = viewerMedia(offer, source ? source.video : webRtcVideoCodec(stream))
+    } catch (error) {
+      return fail(400, (error as Error).message)
     }
-    if (!audioSection || !opus) return fail(400, 'the offer cannot be answered: it has no receivable audio with Opus')
 
     const feed = this.#feed(stream)
     const msid = randomBytes(8).toString('hex')
@@ -181,12 +177,7 @@ export class WhepEndpoint {
     const session: WhepSession = { id, feed, createdAt: Date.now(), connectedAt: null, state: 'new', client, bytesSent: 0 }
     this.#sessions.set(id, session)
     feed.addViewer(id)
-    const ice: IceSettings = {
-      iceServers: this.#options.iceServers,
-      bindAddress: this.#options.bindAddress,
-      portRangeBegin: this.#options.portRangeBegin,
-      portRangeEnd: this.#options.portRangeEnd,
-    }
+    const ice = iceSettings(this.#options)
     let answer: string
     try {
       answer = await this.pool.create(
@@ -196,10 +187,8 @@ export class WhepEndpoint {
           offer,
           cname: `sluice-${msid}`,
           msid,
-          video: want && videoSection && videoCodec
-            ? { mid: videoSection.mid, codec: want.codec, payloadType: videoCodec.payloadType, fmtp: fmtpString(videoCodec), ssrc: feed.videoSsrc }
-            : undefined,
-          audio: { mid: audioSection.mid, payloadType: opus.payloadType, fmtp: fmtpString(opus), ssrc: feed.audioSsrc },
+          video: media.video && { ...media.video, ssrc: feed.videoSsrc },
+          audio: { ...media.audio, ssrc: feed.audioSsrc },
           ice,
         },
         {

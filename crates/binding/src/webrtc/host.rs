@@ -49,6 +49,7 @@ pub enum HostEvent {
 /// Per-viewer counters.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ViewerCounters {
+    /// SRTP packets sent (retransmissions included, sender reports not), and their bytes.
     pub packets_sent: u64,
     pub bytes_sent: u64,
     pub nacks: u64,
@@ -443,8 +444,11 @@ fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64,
                 budget.media(now_us, n);
             }
             batch.commit(n, destination);
-            counters.packets_sent += 1;
-            counters.bytes_sent += n as u64;
+            // RTP only: sender reports are not media (the node-datachannel transport counts alike)
+            if !is_rtcp(packet) {
+                counters.packets_sent += 1;
+                counters.bytes_sent += n as u64;
+            }
             true
         }
         Err(_) => {

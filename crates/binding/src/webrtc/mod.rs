@@ -95,7 +95,7 @@ pub struct NativeViewerEvent {
     /// keyframe: `pli` or `fir`; closed: why (`closed by server`, `consent expired`,
     /// `connect timeout`, `closed by peer`, `WEBRTC_DTLS_FAILED: …`, …).
     pub reason: Option<String>,
-    /// closed: SRTP/SRTCP packets sent to the viewer.
+    /// closed: SRTP packets sent to the viewer (sender reports not counted).
     pub packets_sent: Option<f64>,
     /// closed: bytes sent.
     pub bytes_sent: Option<f64>,

@@ -8,113 +8,47 @@
  *   (a sequence number it was sent is sent again; one it was never sent is not);
  * - chat over the data channel is relayed with the sender's peer id.
  */
-import { createRequire } from 'node:module'
-import { randomInt } from 'node:crypto'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { genericNack, parseRtcp, pictureLossIndication } from '../dist/rtp/rtcp.js'
+// a plain .mjs module of the load tools (its shapes: Client below)
+import { joinSfuRoom } from '../bench/load/sfu-client.mjs'
 
-const nd = createRequire(import.meta.url)('node-datachannel') as typeof import('node-datachannel')
-type PeerConnection = InstanceType<typeof nd.PeerConnection>
-type Track = ReturnType<PeerConnection['addTrack']>
-type DataChannel = ReturnType<PeerConnection['createDataChannel']>
-
-let server: TestServer
-const clients: Client[] = []
-
-/** A receive-only PeerConnection for one announced stream. */
-interface Subscription {
-  pc: PeerConnection
-  video: Track
-  audio: Track
-  /** RTP received on its video track. */
-  rtp: Buffer[]
-  /** Its local candidates, sent once the answer is applied (see bench/load/whep-viewers.mjs on the DTLS race). */
-  candidates: { candidate: string; mid: string }[]
-}
-
+type Track = { sendMessageBinary(b: Buffer): boolean; isOpen(): boolean }
+/** What bench/load/sfu-client.mjs gives (the parts used here). */
 interface Client {
   id: string
   ws: WebSocket
-  pc: PeerConnection
-  tracks: Track[]
-  dc: DataChannel | null
+  dc: { isOpen(): boolean; sendMessage(s: string): boolean } | null
   video: Track | null
   videoSsrc: number
-  /** RTCP received on the publisher's own video track (from the SFU). */
   rtcp: Buffer[]
-  /** Its subscriptions, by stream (publisher peer id). */
-  subs: Map<string, Subscription>
+  subs: Map<string, { video: Track }>
   chat: string[]
-  closed: boolean
+  close(): void
 }
+
+let server: TestServer
+const clients: Client[] = []
+/** RTP video packets each client's subscriptions received, by stream. */
+const received = new Map<Client, Map<string, Buffer[]>>()
 
 async function join(room: string, publish: boolean): Promise<Client> {
-  const ws = new WebSocket(server.httpUrl('/signaling').replace('http:', 'ws:'))
-  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)))
-  const pc = new nd.PeerConnection('client', { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
-  const c: Client = { id: '', ws, pc, tracks: [], dc: null, video: null, videoSsrc: randomInt(1, 0xffffffff), rtcp: [], subs: new Map(), chat: [], closed: false }
+  const rtp = new Map<string, Buffer[]>()
+  const c = (await joinSfuRoom(server.httpUrl(''), room, {
+    publish,
+    onRtp: (stream: string, kind: string, msg: Buffer) => {
+      if (kind !== 'video') return
+      if (!rtp.has(stream)) rtp.set(stream, [])
+      rtp.get(stream)!.push(Buffer.from(msg))
+    },
+  })) as Client
   clients.push(c)
-  const send = (m: unknown) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m))
-  pc.onLocalCandidate((candidate, mid) => send({ type: 'candidate', to: 'sfu', candidate: { candidate, sdpMid: mid } }))
-  pc.onLocalDescription((sdp, type) => send({ type, to: 'sfu', sdp }))
-  if (publish) {
-    const v = new nd.Video('0', 'SendOnly')
-    v.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-    v.addSSRC(c.videoSsrc, 'test', 'pub', 'pub-video')
-    c.video = pc.addTrack(v)
-    c.video.onMessage((msg) => c.rtcp.push(Buffer.from(msg)))
-    c.tracks.push(c.video)
-  }
-  const joined = new Promise<void>((resolve) => {
-    ws.on('message', (data) => {
-      if (c.closed) return
-      const m = JSON.parse(String(data))
-      if (m.type === 'joined') {
-        c.id = m.peerId
-        c.dc = pc.createDataChannel('chat')
-        c.dc.onMessage((text) => c.chat.push(String(text)))
-        resolve()
-      } else if (m.type === 'stream-added') void subscribe(c, m.stream, send)
-      else if (m.type === 'answer' && m.stream) {
-        const sub = c.subs.get(m.stream)
-        if (!sub) return
-        sub.pc.setRemoteDescription(m.sdp, 'answer')
-        for (const cand of sub.candidates) send({ type: 'candidate', to: 'sfu', stream: m.stream, candidate: { candidate: cand.candidate, sdpMid: cand.mid } })
-      } else if (m.type === 'answer') pc.setRemoteDescription(m.sdp, 'answer')
-      else if (m.type === 'candidate' && m.candidate?.candidate) pc.addRemoteCandidate(m.candidate.candidate, m.candidate.sdpMid ?? '0')
-    })
-  })
-  send({ type: 'join', room, mode: 'sfu' })
-  await joined
+  received.set(c, rtp)
   return c
 }
-
-/** Offers a receive-only PeerConnection for `stream` (H.264 and Opus), without candidates in the offer. */
-async function subscribe(c: Client, stream: string, send: (m: unknown) => void): Promise<void> {
-  const pc = new nd.PeerConnection(`sub-${stream}`, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
-  const video = new nd.Video('0', 'RecvOnly')
-  video.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-  const audio = new nd.Audio('1', 'RecvOnly')
-  audio.addOpusCodec(111, 'minptime=10;useinbandfec=1')
-  const sub: Subscription = { pc, video: pc.addTrack(video), audio: pc.addTrack(audio), rtp: [], candidates: [] }
-  c.subs.set(stream, sub)
-  c.tracks.push(sub.video, sub.audio)
-  sub.video.onMessage((msg) => {
-    if (msg[1]! < 192 || msg[1]! > 223) sub.rtp.push(Buffer.from(msg))
-  })
-  sub.audio.onMessage(() => {})
-  const gathered = new Promise<void>((resolve) => {
-    pc.onGatheringStateChange((state) => state === 'complete' && resolve())
-    setTimeout(resolve, 3000)
-  })
-  pc.onLocalCandidate((candidate, mid) => sub.candidates.push({ candidate, mid }))
-  pc.setLocalDescription()
-  if (pc.gatheringState() !== 'complete') await gathered
-  const offer = pc.localDescription()!.sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '')
-  send({ type: 'offer', to: 'sfu', stream, sdp: offer })
-}
+const rtpOf = (c: Client, stream: string): Buffer[] => received.get(c)?.get(stream) ?? []
 
 /** Sends `count` FU-A video packets (one frame each) from a publisher. */
 function sendVideo(c: Client, count: number, state: { seq: number; ts: number }): void {
@@ -139,15 +73,7 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU feedba
   })
 
   afterAll(async () => {
-    for (const c of clients.splice(0)) {
-      c.closed = true
-      try {
-        c.ws.close()
-        for (const t of c.tracks) t.close()
-        for (const sub of c.subs.values()) sub.pc.close()
-        c.pc.close()
-      } catch {}
-    }
+    for (const c of clients.splice(0)) c.close()
     await server?.close()
   })
 
@@ -163,14 +89,14 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU feedba
     await waitFor(() => {
       sendVideo(a, 2, stateA)
       sendVideo(b, 2, stateB)
-      return (s.subs.get(a.id)?.rtp.length ?? 0) > 0 && (s.subs.get(b.id)?.rtp.length ?? 0) > 0
+      return rtpOf(s, a.id).length > 0 && rtpOf(s, b.id).length > 0
     }, 10_000, 'the subscriber receiving both publishers')
     const sfu = (await (await fetch(server.httpUrl('/api/sfu'))).json()) as any
     const sub = sfu.rooms[0].participants.find((p: any) => p.peerId === s.id)
     expect(sub.downlinks.map((d: any) => d.publisher).sort()).toEqual([a.id, b.id].sort())
     expect(sub.available.sort()).toEqual([a.id, b.id].sort())
     const downA = s.subs.get(a.id)!
-    const ssrcA = downA.rtp[0]!.readUInt32BE(8)
+    const ssrcA = rtpOf(s, a.id)[0]!.readUInt32BE(8)
 
     // PLI on A's downlink → a PLI on A's uplink, none on B's
     await new Promise((r) => setTimeout(r, 600)) // past the publisher's 500 ms PLI rate limit
@@ -183,8 +109,10 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU feedba
     // NACK for a packet A's downlink carried → found in the ring and sent again (the client's
     // SRTP replay check drops the duplicate, as it had the packet: counted server side)
     sendVideo(a, 5, stateA)
-    await waitFor(() => downA.rtp.length >= 5, 3000, 'A forwarded')
-    const seq = downA.rtp[downA.rtp.length - 3]!.readUInt16BE(2)
+    const before = rtpOf(s, a.id).length
+    await waitFor(() => rtpOf(s, a.id).length >= before + 5, 3000, 'A forwarded')
+    const sent = rtpOf(s, a.id)
+    const seq = sent[sent.length - 3]!.readUInt16BE(2)
     expect(downA.video.sendMessageBinary(genericNack(0x5eed, ssrcA, [seq, (seq + 40000) & 0xffff]))).toBe(true)
     const downlinkOf = async (publisher: string) =>
       ((await (await fetch(server.httpUrl('/api/sfu'))).json()) as any).rooms[0].participants.find((p: any) => p.peerId === s.id).downlinks.find((d: any) => d.publisher === publisher)

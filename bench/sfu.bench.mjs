@@ -28,7 +28,6 @@
  *   node bench/sfu.bench.mjs --subscribers 1,5 --window 5     # smoke run
  */
 import { parseArgs } from 'node:util'
-import { createRequire } from 'node:module'
 import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release } from 'node:os'
@@ -36,11 +35,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { descendants, procSample, round, sleep, startSluice } from './load/lib.mjs'
 import { currentCommit } from './lib.mjs'
+import { AUDIO_PT, VIDEO_PT, joinSfuRoom } from './load/sfu-client.mjs'
 
-const require = createRequire(import.meta.url)
-const nd = require('node-datachannel')
-const { WebSocket } = require('ws')
-const { PeerConnection, Video, Audio } = nd
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({
@@ -60,92 +56,23 @@ const kbps = Number(values.kbps)
 const log = (...a) => console.error('[sfu-bench]', ...a)
 
 const ROOM = 'bench'
-const VIDEO_PT = 102
-const AUDIO_PT = 111
 const FPS = 30
 const FRAGMENT = 1180
 
-/**
- * A signaling connection + one node-datachannel PeerConnection to the peer `sfu` (the publisher's
- * uplink, everyone's chat) and one receive-only PeerConnection per stream the SFU announces.
- */
+/** A participant (bench/load/sfu-client.mjs) that counts the RTP packets and bytes its subscriptions receive. */
 async function client(origin, name, publish) {
-  const ws = new WebSocket(origin.replace('http:', 'ws:') + '/signaling')
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve)
-    ws.once('error', reject)
+  const got = { received: 0, receivedBytes: 0 }
+  const c = await joinSfuRoom(origin, ROOM, {
+    name,
+    publish,
+    publishAudio: publish,
+    onRtp: (_stream, _kind, msg) => {
+      got.received++
+      got.receivedBytes += msg.length
+    },
+    onError: (m) => log(name, 'error', m.code, m.message),
   })
-  const send = (m) => ws.readyState === 1 && ws.send(JSON.stringify(m))
-  const c = { name, ws, pc: null, tracks: [], subs: new Map(), received: 0, receivedBytes: 0, id: null, connected: false, closed: false }
-  const pc = new PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
-  c.pc = pc
-  pc.onStateChange((s) => (c.connected = s === 'connected'))
-  pc.onLocalCandidate((candidate, mid) => send({ type: 'candidate', to: 'sfu', candidate: { candidate, sdpMid: mid } }))
-  pc.onLocalDescription((sdp, type) => send({ type, to: 'sfu', sdp }))
-  if (publish) {
-    c.ssrcV = randomInt(1, 0xffffffff)
-    c.ssrcA = randomInt(1, 0xffffffff)
-    const v = new Video('0', 'SendOnly')
-    v.addH264Codec(VIDEO_PT, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-    v.addSSRC(c.ssrcV, 'bench', 'pub', 'pub-video')
-    const a = new Audio('1', 'SendOnly')
-    a.addOpusCodec(AUDIO_PT, 'minptime=10;useinbandfec=1')
-    a.addSSRC(c.ssrcA, 'bench', 'pub', 'pub-audio')
-    c.video = pc.addTrack(v)
-    c.audio = pc.addTrack(a)
-    c.tracks.push(c.video, c.audio)
-  }
-  ws.on('message', (data) => {
-    if (c.closed) return
-    const m = JSON.parse(String(data))
-    if (m.type === 'joined') {
-      c.id = m.peerId
-      c.dc = pc.createDataChannel('chat') // triggers the first offer (auto-negotiation)
-    } else if (m.type === 'stream-added') {
-      void subscribe(c, m.stream, send)
-    } else if (m.type === 'answer' && m.stream) {
-      const sub = c.subs.get(m.stream)
-      sub?.pc.setRemoteDescription(m.sdp, 'answer')
-      // candidates after the answer (the DTLS race: see bench/load/whep-viewers.mjs)
-      for (const cand of sub?.candidates ?? []) send({ type: 'candidate', to: 'sfu', stream: m.stream, candidate: { candidate: cand.candidate, sdpMid: cand.mid } })
-    } else if (m.type === 'answer') {
-      pc.setRemoteDescription(m.sdp, 'answer')
-    } else if (m.type === 'candidate' && m.candidate?.candidate) {
-      pc.addRemoteCandidate(m.candidate.candidate, m.candidate.sdpMid ?? '0')
-    } else if (m.type === 'error') {
-      log(name, 'error', m.code, m.message)
-    }
-  })
-  send({ type: 'join', room: ROOM, mode: 'sfu', name })
-  return c
-}
-
-/** Offers a receive-only PeerConnection (H.264, Opus) for an announced stream; counts the RTP it receives. */
-async function subscribe(c, stream, send) {
-  const pc = new PeerConnection(`${c.name}-${stream}`, { iceServers: [], bindAddress: '127.0.0.1', enableIceUdpMux: false })
-  const video = new Video('0', 'RecvOnly')
-  video.addH264Codec(VIDEO_PT, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
-  const audio = new Audio('1', 'RecvOnly')
-  audio.addOpusCodec(AUDIO_PT, 'minptime=10;useinbandfec=1')
-  const sub = { pc, candidates: [] }
-  c.subs.set(stream, sub)
-  for (const track of [pc.addTrack(video), pc.addTrack(audio)]) {
-    c.tracks.push(track) // keep a reference, or it is GC-closed
-    track.onMessage((msg) => {
-      const pt = msg[1] & 0x7f
-      if (pt >= 72 && pt <= 79) return // RTCP (SR)
-      c.received++
-      c.receivedBytes += msg.length
-    })
-  }
-  pc.onLocalCandidate((candidate, mid) => sub.candidates.push({ candidate, mid }))
-  const gathered = new Promise((resolve) => {
-    pc.onGatheringStateChange((state) => state === 'complete' && resolve())
-    setTimeout(resolve, 3000)
-  })
-  pc.setLocalDescription()
-  if (pc.gatheringState() !== 'complete') await gathered
-  send({ type: 'offer', to: 'sfu', stream, sdp: pc.localDescription().sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '') })
+  return Object.defineProperties(c, { received: { get: () => got.received }, receivedBytes: { get: () => got.receivedBytes } })
 }
 
 /** Sends the synthetic stream: FU-A fragments of H.264 frames at 30 fps, Opus-sized audio every 20 ms. */
@@ -176,7 +103,7 @@ function startSending(pub) {
     const nal = idr ? 5 : 1
     for (let i = 0; i < n; i++) {
       const fu = Buffer.from([0x60 | 28, (i === 0 ? 0x80 : 0) | (i === n - 1 ? 0x40 : 0) | nal])
-      const p = Buffer.concat([header(VIDEO_PT, seqV, tsV, pub.ssrcV, i === n - 1), fu, payload])
+      const p = Buffer.concat([header(VIDEO_PT, seqV, tsV, pub.videoSsrc, i === n - 1), fu, payload])
       seqV = (seqV + 1) & 0xffff
       if (pub.video.sendMessageBinary(p)) {
         stats.videoPackets++
@@ -188,7 +115,7 @@ function startSending(pub) {
   }, 1000 / FPS)
   const audio = setInterval(() => {
     if (!pub.audio.isOpen()) return
-    const p = Buffer.concat([header(AUDIO_PT, seqA, tsA, pub.ssrcA, true), audioPayload])
+    const p = Buffer.concat([header(AUDIO_PT, seqA, tsA, pub.audioSsrc, true), audioPayload])
     seqA = (seqA + 1) & 0xffff
     tsA += 960
     if (pub.audio.sendMessageBinary(p)) {
@@ -319,15 +246,7 @@ for (const transport of values.transports.split(',').filter(Boolean)) {
     }
   } finally {
     sending?.stop()
-    for (const c of clients) c.closed = true
-    for (const c of clients) {
-      try {
-        c.ws.close()
-        for (const t of c.tracks) t.close()
-        for (const sub of c.subs.values()) sub.pc.close()
-        c.pc.close()
-      } catch {}
-    }
+    for (const c of clients) c.close()
     await server.stop()
   }
 }

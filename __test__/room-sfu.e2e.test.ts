@@ -118,6 +118,9 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU rooms 
     for (const p of participants) {
       expect(p.downlinks.length).toBe(2)
       for (const d of p.downlinks) expect(d.packetsSent).toBeGreaterThan(100)
+      // on the native port, Chromium's transport-wide CC feedback drives an estimate per downlink
+      if (transport === 'native') for (const d of p.downlinks) expect(d.estimateBps, JSON.stringify(d)).toBeGreaterThan(0)
+      console.log(`SFU ${transport}: ${p.peerId} downlinks`, p.downlinks.map((d: any) => `${d.publisher} ${d.packetsSent} packets, estimate ${Math.round((d.estimateBps ?? 0) / 1000)} kbit/s, received ${Math.round((d.receivedBps ?? 0) / 1000)} kbit/s`).join('; '))
     }
 
     // cat leaves: the others get peer-left and stream-removed, which closes their PeerConnection for its stream

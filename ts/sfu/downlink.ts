@@ -37,6 +37,12 @@ export interface DownlinkStats {
   retransmitted: number
   /** PLI/FIR received. */
   keyframeRequests: number
+  /**
+   * Native transport, when the subscriber's offer has transport-wide CC: the send-side bandwidth
+   * estimate (GCC) and what the subscriber reported receiving over the last 500 ms, bit/s.
+   */
+  estimateBps?: number
+  receivedBps?: number
 }
 
 let nextDownlink = 1
@@ -133,6 +139,8 @@ export class SfuDownlink {
       nacks: c?.nacks ?? 0,
       retransmitted: c?.retransmitted ?? 0,
       keyframeRequests: this.#keyframeRequests,
+      ...(c?.estimateBps ? { estimateBps: c.estimateBps } : {}),
+      ...(c?.receivedBps ? { receivedBps: c.receivedBps } : {}),
     }
   }
 

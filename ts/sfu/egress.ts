@@ -20,11 +20,6 @@ export class SfuEgress {
     this.viewers = viewers
   }
 
-  /** Sources with at least one downlink. */
-  get feeds(): number {
-    return this.#feeds.size
-  }
-
   /** `source`'s feed, made with its first downlink; `release` once per `acquire`. */
   acquire(source: RtpSource): RtpFeed {
     let entry = this.#feeds.get(source)

@@ -2,7 +2,7 @@
  * `SfuParticipant`: one peer of an `sfu` or `mcu` room. Its node-datachannel PeerConnection to
  * the server carries its uplink (what it publishes, into a `WebRtcPublisher`) and its `chat` data
  * channel; what it receives comes over one receive-only PeerConnection per stream (`SfuDownlink`,
- * on the viewer transport WHEP uses: the native port by default config `webrtc.transport`).
+ * on the viewer transport WHEP uses, `webrtc.transport`: the native port or node-datachannel).
  *
  * Negotiation (RFC 8829 JSEP; the client always offers, the server answers):
  * 1. the participant's own PeerConnection: the client offers (its camera/microphone and the data

@@ -7,9 +7,8 @@
  * subscriber's own counts (RFC 3550 §6.4.1) — and this class hands each packet to that
  * subscriber's track (`sendMessageBinary`: libdatachannel protects it with libsrtp and sends it).
  *
- * Two users: WHEP viewers on the node-datachannel transport (`ViewerHost`, in a worker thread;
- * its tracks are on PeerConnections it made) and SFU downlinks (`SfuDownlink`, in the main
- * thread; its tracks are on the participants' PeerConnections).
+ * Used by WHEP viewers (and SFU downlinks) on the node-datachannel transport (`ViewerHost`, in a
+ * worker thread; the tracks are on PeerConnections it made).
  *
  * Feedback from a subscriber's video track: generic NACK (RFC 4585 §6.2.1) is answered here;
  * PLI (§6.3.1) and FIR (RFC 5104 §4.3.1) go to the subscriber's `onKeyframeRequest`.
@@ -77,11 +76,6 @@ export class TrackFanout implements FeedSink {
   constructor() {
     this.#reportTimer = setInterval(() => this.#senderReports(), REPORT_INTERVAL_MS)
     this.#reportTimer.unref()
-  }
-
-  /** Subscribers now. */
-  get size(): number {
-    return this.#byId.size
   }
 
   /**

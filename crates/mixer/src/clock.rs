@@ -56,6 +56,46 @@ impl InputClock {
     }
 }
 
+/// Video and audio of one input whose least delayed frames disagree by more than this (ms) are
+/// placed each by its own offset (their timestamps are not on one clock) rather than together.
+const MAX_AV_SKEW_MS: i64 = 1_000;
+
+/// One input's two kinds onto the mixer's clock: an [`InputClock`] per kind, both mapped with
+/// the larger of the two offsets, so the kind whose frames come later for their timestamps (a
+/// sender whose audio is captured earlier than its video for the same send time, or whose
+/// sender reports put it so) is not placed before it arrives, and audio and video keep their
+/// timestamps' relation (lip sync). Kinds more than [`MAX_AV_SKEW_MS`] apart keep their own.
+#[derive(Debug, Clone, Default)]
+pub struct AvClock {
+    video: InputClock,
+    audio: InputClock,
+}
+
+impl AvClock {
+    /// The mixer-clock time of a frame of `kind` (`true`: audio) with `timestamp_ms` arriving
+    /// at `now_ms`.
+    pub fn map(&mut self, audio: bool, timestamp_ms: i64, now_ms: i64) -> i64 {
+        let own = if audio { &mut self.audio } else { &mut self.video };
+        own.map(timestamp_ms, now_ms);
+        timestamp_ms + self.offset_of(audio).unwrap_or_default()
+    }
+
+    /// The offset frames of `kind` are mapped with, once one of that kind was seen.
+    fn offset_of(&self, audio: bool) -> Option<i64> {
+        let (own, other) = if audio { (self.audio.offset(), self.video.offset()) } else { (self.video.offset(), self.audio.offset()) };
+        match (own, other) {
+            (Some(o), Some(p)) if (o - p).abs() <= MAX_AV_SKEW_MS => Some(o.max(p)),
+            (own, _) => own,
+        }
+    }
+
+    /// The input's offset: the larger of the two kinds' when they agree within
+    /// [`MAX_AV_SKEW_MS`], else the video's (or the only one seen).
+    pub fn offset(&self) -> Option<i64> {
+        self.offset_of(false).or_else(|| self.audio.offset())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +122,29 @@ mod tests {
             c.map(i * 50, 9_000 + i * 50 + 20);
         }
         assert_eq!(c.offset(), Some(9_020));
+    }
+
+    #[test]
+    fn audio_captured_earlier_than_video_is_not_placed_before_it_arrives() {
+        let mut c = AvClock::default();
+        // Video frames arrive 30 ms after their timestamps, audio 400 ms after (the sender's
+        // clocks put its audio earlier): both are placed with the larger offset.
+        for i in 0..50 {
+            c.map(false, i * 33, 1_000 + i * 33 + 30);
+            c.map(true, i * 20, 1_000 + i * 20 + 400);
+        }
+        assert_eq!(c.offset(), Some(1_400));
+        assert_eq!(c.map(true, 2_000, 3_400), 3_400, "audio at its arrival, not 370 ms before");
+        assert_eq!(c.map(false, 2_000, 3_030), 3_400, "video with it: lip sync as the timestamps say");
+    }
+
+    #[test]
+    fn kinds_far_apart_keep_their_own_offsets() {
+        let mut c = AvClock::default();
+        c.map(false, 0, 1_000);
+        c.map(true, 0, 5_000);
+        assert_eq!(c.map(false, 40, 1_040), 1_040);
+        assert_eq!(c.map(true, 40, 5_040), 5_040);
+        assert_eq!(c.offset(), Some(1_000));
     }
 }

@@ -5,7 +5,7 @@
 use sluice_rtmp::flv::{AudioTagHeader, VideoTagHeader};
 
 use crate::audio::{AudioMixer, EncodedAudio, EncodedMinus, SAMPLE_RATE};
-use crate::clock::InputClock;
+use crate::clock::AvClock;
 use crate::h264::EncoderSettings;
 use crate::layout::Layout;
 use crate::picture::Yuv;
@@ -99,7 +99,7 @@ pub struct MixStats {
 
 struct InputState {
     id: u32,
-    clock: InputClock,
+    clock: AvClock,
     /// Mixer-clock time the clock's offset last changed (a cached GOP arrives in a burst that
     /// lowers it frame by frame).
     offset_changed_at: i64,
@@ -205,7 +205,7 @@ impl Mixer {
         if self.inputs.iter().all(|i| i.id != id) {
             self.inputs.push(InputState {
                 id,
-                clock: InputClock::default(),
+                clock: AvClock::default(),
                 offset_changed_at: 0,
                 capture_clock: false,
             });
@@ -227,7 +227,7 @@ impl Mixer {
         if let Some(input) = self.inputs.iter_mut().find(|i| i.id == id) {
             if input.capture_clock != on {
                 input.capture_clock = on;
-                input.clock = InputClock::default(); // another time base: anchor again
+                input.clock = AvClock::default(); // another time base: anchor again
             }
         }
     }
@@ -267,6 +267,7 @@ impl Mixer {
     fn at(
         &mut self,
         id: u32,
+        audio: bool,
         sequence_header: bool,
         timestamp_ms: i64,
         now_ms: i64,
@@ -281,7 +282,7 @@ impl Mixer {
             return Ok(0);
         }
         let before = input.clock.offset();
-        let at = input.clock.map(timestamp_ms, now_ms) + latency;
+        let at = input.clock.map(audio, timestamp_ms, now_ms) + latency;
         if input.clock.offset() != before {
             input.offset_changed_at = now_ms;
         }
@@ -316,7 +317,7 @@ impl Mixer {
         now_ms: i64,
     ) -> Result<(), MixError> {
         let header = VideoTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = self.at(id, header, timestamp_ms, now_ms)?;
+        let at = self.at(id, false, header, timestamp_ms, now_ms)?;
         self.video.push(id, body, at, now_ms)
     }
 
@@ -330,7 +331,7 @@ impl Mixer {
         now_ms: i64,
     ) -> Result<(), MixError> {
         let header = AudioTagHeader::parse(body).is_some_and(|h| h.is_sequence_header);
-        let at = self.at(id, header, timestamp_ms, now_ms)?;
+        let at = self.at(id, true, header, timestamp_ms, now_ms)?;
         self.audio.push(id, body, at)
     }
 
@@ -541,9 +542,9 @@ mod tests {
         let (mut a1, mut a2, mut a3) = (0, 0, 0);
         for k in 0..50 {
             let ts = capture + k * 40;
-            a1 = m.at(1, false, ts, 10_000 + k * 40 + 50).unwrap();
-            a2 = m.at(2, false, ts, 10_000 + k * 40 + 350).unwrap();
-            a3 = m.at(3, false, k * 40, 10_000 + k * 40 + 200).unwrap();
+            a1 = m.at(1, false, false, ts, 10_000 + k * 40 + 50).unwrap();
+            a2 = m.at(2, false, false, ts, 10_000 + k * 40 + 350).unwrap();
+            a3 = m.at(3, false, false, k * 40, 10_000 + k * 40 + 200).unwrap();
         }
         // Both capture inputs' frames of one moment are placed together, after the slower path.
         assert_eq!(a1, a2);
@@ -553,11 +554,11 @@ mod tests {
         // A sender whose clock is 5 s off does not hold the others back: it keeps its own offset.
         m.add_input(4, 1.0, false).unwrap();
         m.set_capture_clock(4, true);
-        let a4 = m.at(4, false, capture + 49 * 40 - 5_000, 10_000 + 49 * 40 + 60).unwrap();
+        let a4 = m.at(4, false, false, capture + 49 * 40 - 5_000, 10_000 + 49 * 40 + 60).unwrap();
         assert_eq!(a4, 10_000 + 49 * 40 + 60 + 100);
-        assert_eq!(m.at(2, false, capture + 49 * 40, 10_000 + 49 * 40 + 350).unwrap(), a2);
+        assert_eq!(m.at(2, false, false, capture + 49 * 40, 10_000 + 49 * 40 + 350).unwrap(), a2);
         // Off again: input 1 goes back to its own (least delayed) offset.
         m.set_capture_clock(1, false);
-        assert_eq!(m.at(1, false, 5_000, 20_050).unwrap(), 20_150);
+        assert_eq!(m.at(1, false, false, 5_000, 20_050).unwrap(), 20_150);
     }
 }

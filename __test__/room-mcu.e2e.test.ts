@@ -6,7 +6,7 @@
  * (OpenH264 decode, grid, encode) with everyone's audio but its own (a mix-minus per
  * participant, Opus). Checked in each page: the mix decodes, its three cells show the three
  * colours (the fourth is the background), and its spectrum holds the two other tones but not the
- * page's own.
+ * page's own. On both viewer transports (the participants' downlinks ride WHEP's).
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -77,7 +77,6 @@ const spectrum = (page: Page, tones: number[], ms: number): Promise<number[]> =>
   )
 
 beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 }, mix: { width: 640, height: 360, frameRate: 20, videoBitrate: 600_000 } })
   for (const [i, hz] of TONES.entries()) {
     const wav = join(dir, `${hz}.wav`)
     const y4m = join(dir, `${COLOURS[i]}.y4m`)
@@ -89,13 +88,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const b of browsers) await b.close()
-  await server?.close()
 })
 
-describe('mcu rooms', () => {
-  // One retry (with new pages, after the first attempt's left the room): after 2026-12-07's
-  // changes one participant's tone was sometimes absent from another's mix for the whole 3 s
-  // window (about 1 run in 3 here, 0 in 16 before); the cause is not found — see that day's note.
+for (const transport of ['native', 'datachannel'] as const) describe(`mcu rooms, downlinks on the ${transport} transport`, () => {
+  beforeAll(async () => {
+    server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 }, mix: { width: 640, height: 360, frameRate: 20, videoBitrate: 600_000 } })
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  // Retries (with new pages, after the first attempt's left the room): one participant's tone
+  // was sometimes absent from another's mix (its audio all placed before it arrived: the
+  // mixer's shared A/V offset, fixed 2026-12-07 afternoon); kept until CI has a record of the fix.
   it('three participants each decode the mix of all three (each in its cell) and hear the two others but not themselves', { retry: 2, timeout: 120_000 }, async () => {
     const pages: Page[] = []
     try {

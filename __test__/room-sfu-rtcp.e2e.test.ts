@@ -143,6 +143,11 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU feedba
     const subAfter = after.rooms[0].participants.find((p: any) => p.peerId === s.id)
     expect(subAfter.downlinks.map((d: any) => d.publisher)).toEqual([b.id])
     expect(subAfter.available).toEqual([b.id])
+
+    // everyone leaves: no downlink is left in the viewer transport
+    expect(server.sluice.whep.pool.size).toBe(1)
+    for (const c of [b, s]) c.ws.send(JSON.stringify({ type: 'leave' }))
+    await waitFor(() => server.sluice.whep.pool.size === 0, 5000, 'the downlinks closed in the transport')
   }, 60_000)
 
   it('an offer for a stream that was not announced is refused with an error, the session goes on', async () => {

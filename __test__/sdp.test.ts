@@ -2,7 +2,9 @@
  * The one SDP reader (ts/webrtc/sdp.ts over sdp-transform): offers made by real stacks
  * (node-datachannel's libdatachannel, werift), an ffmpeg-style RTP session, and a property test
  * (fast-check) that random text and mutated real offers either parse into well-formed sections
- * or throw an `Error` with one of the documented reasons — never anything else, never a hang.
+ * or throw an `Error` with one of the documented reasons — never anything else, never a hang;
+ * the receive-only reading WHEP and the SFU answer from (`viewerMedia`) gives media to answer or
+ * a `WebRtcError` `WEBRTC_OFFER_UNSUPPORTED` for every mutated offer.
  */
 import fc from 'fast-check'
 import nodeDataChannel from 'node-datachannel'
@@ -10,6 +12,7 @@ import { describe, expect, it } from 'vitest'
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift'
 import { parseSdp } from '../dist/webrtc/sdp.js'
 import { parseSdpMedia } from '../dist/rtp/sdp.js'
+import { viewerMedia } from '../dist/webrtc/viewer-media.js'
 import { staticOffer } from './helpers/sdp'
 
 const REASONS = /^(not an SDP: it must start with "v=0"|not a readable SDP: .*|the SDP has no media section \(m=\))$/s
@@ -154,6 +157,18 @@ describe('SDP property test', () => {
         let text = chars.join('')
         if (cut !== null) text = text.slice(0, cut)
         parsesOrRefuses(text)
+        // the receive-only reading WHEP and the SFU answer from: media to answer, or a WebRtcError
+        for (const want of [{ codec: 'H264' as const, fmtp: {} }, { codec: 'VP8' as const, fmtp: {} }, null]) {
+          try {
+            const media = viewerMedia(text, want)
+            expect(Number.isInteger(media.audio.payloadType)).toBe(true)
+            if (want) expect(media.video?.codec).toBe(want.codec)
+          } catch (err) {
+            // (the class by name: the test's import of dist/errors.js is another module instance)
+            expect((err as Error).name).toBe('WebRtcError')
+            expect((err as { code?: string }).code).toBe('WEBRTC_OFFER_UNSUPPORTED')
+          }
+        }
       }),
       { numRuns: 2000 },
     )

@@ -60,21 +60,36 @@ impl InputClock {
 /// placed each by its own offset (their timestamps are not on one clock) rather than together.
 const MAX_AV_SKEW_MS: i64 = 1_000;
 
-/// One input's two kinds onto the mixer's clock: an [`InputClock`] per kind, both mapped with
-/// the larger of the two offsets, so the kind whose frames come later for their timestamps (a
-/// sender whose audio is captured earlier than its video for the same send time, or whose
-/// sender reports put it so) is not placed before it arrives, and audio and video keep their
-/// timestamps' relation (lip sync). Kinds more than [`MAX_AV_SKEW_MS`] apart keep their own.
+/// One input's two kinds onto the mixer's clock.
+///
+/// Unsplit (an input whose audio and video timestamps are one timeline by construction: RTMP,
+/// SRT): one [`InputClock`] for both, the least delayed frame of either kind.
+///
+/// Split (capture-clocked inputs, whose two kinds are put on the sender's wallclock by two
+/// different sender reports): an [`InputClock`] per kind, both mapped with the larger of the two
+/// offsets, so the kind whose frames come later for their timestamps (a sender whose reports put
+/// its audio captured earlier than its video for the same send time) is not placed before it
+/// arrives, and audio and video keep their timestamps' relation (lip sync). Kinds more than
+/// [`MAX_AV_SKEW_MS`] apart keep their own.
 #[derive(Debug, Clone, Default)]
 pub struct AvClock {
     video: InputClock,
     audio: InputClock,
+    split: bool,
 }
 
 impl AvClock {
+    /// A clock, split per kind or not (see above).
+    pub fn new(split: bool) -> AvClock {
+        AvClock { split, ..AvClock::default() }
+    }
+
     /// The mixer-clock time of a frame of `kind` (`true`: audio) with `timestamp_ms` arriving
     /// at `now_ms`.
     pub fn map(&mut self, audio: bool, timestamp_ms: i64, now_ms: i64) -> i64 {
+        if !self.split {
+            return self.video.map(timestamp_ms, now_ms);
+        }
         let own = if audio { &mut self.audio } else { &mut self.video };
         own.map(timestamp_ms, now_ms);
         timestamp_ms + self.offset_of(audio).unwrap_or_default()
@@ -92,6 +107,9 @@ impl AvClock {
     /// The input's offset: the larger of the two kinds' when they agree within
     /// [`MAX_AV_SKEW_MS`], else the video's (or the only one seen).
     pub fn offset(&self) -> Option<i64> {
+        if !self.split {
+            return self.video.offset();
+        }
         self.offset_of(false).or_else(|| self.audio.offset())
     }
 }
@@ -126,7 +144,7 @@ mod tests {
 
     #[test]
     fn audio_captured_earlier_than_video_is_not_placed_before_it_arrives() {
-        let mut c = AvClock::default();
+        let mut c = AvClock::new(true);
         // Video frames arrive 30 ms after their timestamps, audio 400 ms after (the sender's
         // clocks put its audio earlier): both are placed with the larger offset.
         for i in 0..50 {
@@ -140,11 +158,20 @@ mod tests {
 
     #[test]
     fn kinds_far_apart_keep_their_own_offsets() {
-        let mut c = AvClock::default();
+        let mut c = AvClock::new(true);
         c.map(false, 0, 1_000);
         c.map(true, 0, 5_000);
         assert_eq!(c.map(false, 40, 1_040), 1_040);
         assert_eq!(c.map(true, 40, 5_040), 5_040);
         assert_eq!(c.offset(), Some(1_000));
+    }
+
+    #[test]
+    fn unsplit_both_kinds_share_the_least_delayed_offset() {
+        let mut c = AvClock::new(false);
+        c.map(false, 0, 1_030);
+        c.map(true, 0, 1_400);
+        assert_eq!(c.offset(), Some(1_030));
+        assert_eq!(c.map(true, 40, 1_440), 1_070);
     }
 }

@@ -227,7 +227,7 @@ impl Mixer {
         if let Some(input) = self.inputs.iter_mut().find(|i| i.id == id) {
             if input.capture_clock != on {
                 input.capture_clock = on;
-                input.clock = AvClock::default(); // another time base: anchor again
+                input.clock = AvClock::new(on); // another time base: anchor again
             }
         }
     }

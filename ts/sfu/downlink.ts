@@ -80,14 +80,13 @@ export class SfuDownlink {
   async answer(offer: string, ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>): Promise<string> {
     try {
       const media = viewerMedia(offer, this.#source.video)
-      const msid = this.publisherId
       return await this.#egress.viewers.create(
         {
           id: this.id,
           streamKey: this.#feed.key,
           offer,
           cname: `sluice-sfu-${randomBytes(6).toString('hex')}`,
-          msid,
+          msid: this.publisherId,
           video: media.video && { ...media.video, ssrc: this.#feed.videoSsrc },
           audio: { ...media.audio, ssrc: this.#feed.audioSsrc },
           ice: iceSettings(ice),
@@ -100,11 +99,10 @@ export class SfuDownlink {
           },
           onClosed: (reason, packetsSent, bytesSent) => {
             this.#last = { id: this.id, packetsSent, bytesSent, nacks: this.#last?.nacks ?? 0, retransmitted: this.#last?.retransmitted ?? 0, sendFailures: this.#last?.sendFailures ?? 0 }
-            this.#end()
-            if (!this.#closed) {
-              this.#closed = true
-              this.#onEnded(reason)
-            }
+            if (this.#closed) return // after close(), which released the feed
+            this.#closed = true
+            this.#egress.release(this.#source)
+            this.#onEnded(reason)
           },
         },
       )
@@ -144,19 +142,12 @@ export class SfuDownlink {
     }
   }
 
-  #released = false
-  #end(): void {
-    if (this.#released) return
-    this.#released = true
-    this.#egress.release(this.#source)
-  }
-
   /** Closes the subscriber's PeerConnection on the server side and stops forwarding. Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
     this.#egress.viewers.closeViewer(this.id)
-    this.#end()
+    this.#egress.release(this.#source)
     this.#log.debug({ stats: this.stats() }, 'SFU downlink closed')
   }
 }

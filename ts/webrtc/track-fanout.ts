@@ -16,7 +16,6 @@
 import nodeDataChannel from 'node-datachannel'
 import { native } from '../native'
 import { isRtcpPacket, parseRtcp } from '../rtp/rtcp'
-import type { FeedSink } from './rtp-feed'
 
 type Track = ReturnType<InstanceType<typeof nodeDataChannel.PeerConnection>['addTrack']>
 
@@ -65,7 +64,7 @@ interface Targets {
   ids: Uint32Array
 }
 
-export class TrackFanout implements FeedSink {
+export class TrackFanout {
   /** The native fan-out (its pacing and lag counters are for the viewer host's backlog policy). */
   readonly core = new native.RtpFanout()
   readonly #byId = new Map<string, Subscribed>()
@@ -111,11 +110,8 @@ export class TrackFanout implements FeedSink {
     return { packetsSent, bytesSent, nacks, retransmitted, sendFailures, keyframeRequests, retransmissionsRefused: this.core.retransmissionsRefused(s.key) }
   }
 
-  /**
-   * One frame's packets of `streamKey` (back to back, packet i ending at `ends[i]`) to its live
-   * subscribers. `_at` (when the source message arrived) is for transports that measure the hop.
-   */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, _at?: number, keyframe = false): void {
+  /** One frame's packets of `streamKey` (back to back, packet i ending at `ends[i]`) to its live subscribers. */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, keyframe = false): void {
     this.#send(this.core.media(streamKey, kind, data, ends, keyframe), kind, 'media')
   }
 

@@ -864,6 +864,18 @@ export declare class WebRtcViewers {
    * `WEBRTC_INVALID_ARGUMENT` (a taken id, a bad fingerprint or payload type).
    */
   addViewer(spec: NativeViewerSpec): NativeViewerCredentials
+  /**
+   * Adds a publisher (WHIP on this port) and returns the ICE credentials for its answer: its
+   * RTP comes as `rtp` events, it gets transport-wide CC feedback when `transportCcId` is
+   * set, and `sendRtcp` reaches it; `closeViewer` closes it. Throws `WEBRTC_INVALID_ARGUMENT`
+   * (a taken id, a bad fingerprint or extension id).
+   */
+  addPublisher(spec: NativePublisherSpec): NativeViewerCredentials
+  /**
+   * Sends an RTCP packet (compound or single, unprotected) to peer `id` as SRTCP; dropped
+   * before it is connected. Throws `WEBRTC_INVALID_ARGUMENT` for something that is not RTCP.
+   */
+  sendRtcp(id: number, packet: Buffer): void
   /** Closes a viewer (idempotent); its `closed` event follows. */
   closeViewer(id: number): void
   /**
@@ -1248,6 +1260,28 @@ export interface NativeMixFrame {
   payload: Buffer
 }
 
+/** A publisher to add (WHIP on the native port): what its SDP offer and our answer said. */
+export interface NativePublisherSpec {
+  /** The caller's id for the peer (unique among live viewers and publishers). */
+  id: number
+  /** The offer's `a=ice-ufrag`. */
+  remoteUfrag?: string
+  /** The offer's `a=fingerprint` value, `sha-256 AB:CD:…`: the DTLS certificate must match. */
+  remoteFingerprint: string
+  /**
+   * The transport-wide sequence number extension's id (1–14) in our answer: the publisher
+   * then gets transport-wide CC feedback every 100 ms.
+   */
+  transportCcId?: number
+  /** Our SSRC in the RTCP we send it. */
+  ssrc: number
+  /**
+   * The RtpStreamId extension's id (1–14) in our answer (RFC 8852): each simulcast layer's
+   * SSRC is then reported once as a `rid` event, before its packets.
+   */
+  ridId?: number
+}
+
 /** Counters of one viewer. */
 export interface NativeViewerCounters {
   id: number
@@ -1272,6 +1306,9 @@ export interface NativeViewerCounters {
    * bandwidth estimate.
    */
   retransmissionsRefused: number
+  /** A publisher: RTP packets received (decrypted) and their bytes. */
+  packetsReceived: number
+  bytesReceived: number
 }
 
 /** The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`). */
@@ -1284,7 +1321,9 @@ export interface NativeViewerCredentials {
 
 /**
  * An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
- * `keyframe` (`reason`: `pli` or `fir`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
+ * `keyframe` (`reason`: `pli` or `fir`), `rtp` (a publisher's decrypted RTP packets and sender
+ * reports: `data`, packet `i` ending at `ends[i]`), `rid` (a publisher's RTP stream `ssrc` is
+ * simulcast layer `rid`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
  */
 export interface NativeViewerEvent {
   /** `state`, `keyframe` or `closed`. */
@@ -1302,6 +1341,14 @@ export interface NativeViewerEvent {
   packetsSent?: number
   /** closed: bytes sent. */
   bytesSent?: number
+  /** rtp: the packets back to back. */
+  data?: Buffer
+  /** rtp: where each packet ends in `data`. */
+  ends?: Array<number>
+  /** rid: the RTP stream's SSRC. */
+  ssrc?: number
+  /** rid: its RtpStreamId. */
+  rid?: string
 }
 
 /** A viewer to add: the stream it watches and what its SDP offer said. */

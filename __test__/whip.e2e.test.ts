@@ -2,6 +2,7 @@
  * WHIP end to end: real Chromium with a fake camera publishes from Sluice's `/publish` page; a
  * second Chromium page plays it over WHEP (forwarded RTP, no transcoding), real ffmpeg plays it
  * over RTMP (H.264 depacketized, Opus → AAC). Also VP8 (WHEP only) and the HTTP error statuses.
+ * On both transports: node-datachannel, and the native port (ICE-lite, DTLS-SRTP in the binding).
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,6 +14,7 @@ import { launchChromium, playerStats, type PlayerStats } from './helpers/browser
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-whip-'))
+for (const transport of ['datachannel', 'native'] as const) describe(`WHIP on the ${transport} transport`, () => {
 let server: TestServer
 let browser: Browser
 
@@ -36,7 +38,7 @@ function post(path: string, body: string, type = 'application/sdp'): Promise<Res
 }
 
 beforeAll(async () => {
-  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1 } })
+  server = await startSluice({ webrtc: { bindAddress: '127.0.0.1', workers: 1, transport, udpPort: 0 } })
   browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'])
 }, 60_000)
 
@@ -52,10 +54,10 @@ describe('WHIP publishing from Chromium', () => {
     const stats = await (await fetch(server.httpUrl('/api/publishers'))).json()
     expect(stats[0].video.codec).toBe('H264')
 
-    const rtmpOut = join(dir, 'rtmp.txt')
+    const rtmpOut = join(dir, `rtmp-${transport}.txt`)
     const player = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.rtmpUrl('live/cam'), '-t', '6',
       '-map', '0:v', '-map', '0:a', '-f', 'framemd5', rtmpOut])
-    const flvOut = join(dir, 'flv.txt')
+    const flvOut = join(dir, `flv-${transport}.txt`)
     const flvPlayer = run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', server.httpUrl('/live/cam.flv'), '-t', '6',
       '-map', '0:v', '-map', '0:a', '-f', 'framemd5', flvOut])
     const { page, s } = await watch('live/cam', 10)
@@ -132,4 +134,5 @@ describe('WHIP publishing from Chromium', () => {
     await publisher.close()
     expect((await fetch(server.httpUrl('/healthz'))).status).toBe(200)
   }, 60_000)
+})
 })

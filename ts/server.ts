@@ -15,6 +15,7 @@ import { HttpServer } from './http/server'
 import { createLogger, type Logger } from './log'
 import { WhepEndpoint } from './webrtc/whep'
 import { WhipEndpoint } from './webrtc/whip'
+import { NativeViewers } from './webrtc/native-viewers'
 import { servePlayerPage } from './http/player-page'
 import { servePublishPage } from './http/publish-page'
 import { serveCohostPage } from './http/cohost-page'
@@ -133,7 +134,7 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     const webrtc = { ...config.webrtc }
     const webrtcCtx = { ...ctx, placement: async () => (this.cluster ? this.cluster.placement() : null) }
     this.whep = new WhepEndpoint(this.hub, this.http, this.log, webrtc, webrtcCtx)
-    this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, webrtcCtx)
+    this.whip = new WhipEndpoint(this.hub, this.http, this.log, webrtc, webrtcCtx, this.whep.pool instanceof NativeViewers ? this.whep.pool : null)
     // in a cluster, relay offers must name an address other nodes reach (not loopback)
     const advertisedHost = config.rtp.advertisedHost ?? (config.cluster.redis ? clusterHost(config) : null)
     this.rtpService = new RtpService(this.hub, this.http, this.log, { ...config.rtp, host: config.rtp.host ?? config.http.host, advertisedHost }, ctx)

@@ -1,7 +1,8 @@
 /**
  * The publish page at `/publish`: camera and microphone → WHIP (RFC 9725) into `app/stream`, with
  * the outgoing codec, resolution, frame rate and bitrate from `getStats()`. Plain HTML and JS, no
- * build step. `/publish?stream=app/name&start=1` publishes at once (tests); `&codec=VP8` makes the
+ * build step. `/publish?stream=app/name&start=1` publishes at once (tests); `&simulcast=1` sends
+ * three simulcast layers (rids q, h, f, lowest first); `&codec=VP8` makes the
  * browser offer only that video codec (H.264 by default, so RTMP players can watch too). The
  * hints show the server's real addresses (the request's host, the RTMP port).
  */
@@ -42,6 +43,7 @@ ${navBar('publish', 'publish your camera over WebRTC (WHIP)')}
   <form id="form">
     <label>Stream <input id="stream" value="live/camera" size="24"></label>
     <label>Video <select id="codec"><option>H264</option><option>VP8</option><option>VP9</option><option>AV1</option></select></label>
+    <label title="three layers (rids q, h, f: ¼, ½ and full resolution); needs webrtc.transport native"><input id="simulcast" type="checkbox"> Simulcast</label>
     <button id="go" type="submit">Publish</button>
     <button id="stop" class="stop" type="button" disabled>Stop</button>
   </form>
@@ -86,7 +88,11 @@ async function start() {
   pub.pc = pc
   pub.media = media
   for (const track of media.getTracks()) {
-    const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [media] })
+    // simulcast: lowest layer first (Sluice's convention); viewers are switched between them
+    const encodings = track.kind === 'video' && $('simulcast').checked
+      ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
+      : undefined
+    const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [media], ...(encodings ? { sendEncodings: encodings } : {}) })
     if (track.kind === 'video') preferCodec(t, $('codec').value)
   }
   pc.onconnectionstatechange = () => {
@@ -123,17 +129,27 @@ function stat(label, value) { return '<div class="stat"><b>' + value + '</b><spa
 async function tick() {
   if (!pub.pc) return
   const report = await pub.pc.getStats()
-  let v = null, codec = null
-  report.forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') v = r })
-  if (v && v.codecId) codec = report.get(v.codecId)
-  if (!v) return
-  const now = v.timestamp, bytes = v.bytesSent
-  const kbps = pub.last ? Math.round(((bytes - pub.last.bytes) * 8) / (now - pub.last.at)) : 0
-  pub.last = { at: now, bytes }
+  const layers = []
+  report.forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') layers.push(r)
+    // the browser's own send-side estimate (what its congestion control allows)
+    if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) pub.estimateBps = r.availableOutgoingBitrate
+  })
+  if (layers.length === 0) return
+  // the largest layer (the only one without simulcast) leads; each simulcast layer gets a line
+  const v = layers.reduce((a, b) => ((b.frameWidth || 0) > (a.frameWidth || 0) ? b : a))
+  const codec = v.codecId ? report.get(v.codecId) : null
+  const last = pub.last || {}
+  const kbps = (r) => (last[r.id] ? Math.round(((r.bytesSent - last[r.id].bytes) * 8) / (r.timestamp - last[r.id].at)) : 0)
+  const rates = Object.fromEntries(layers.map((r) => [r.id, kbps(r)]))
+  pub.last = Object.fromEntries(layers.map((r) => [r.id, { at: r.timestamp, bytes: r.bytesSent }]))
+  pub.layers = layers.filter((r) => r.rid).map((r) => ({ rid: r.rid, width: r.frameWidth || 0, height: r.frameHeight || 0, fps: r.framesPerSecond || 0, kbps: rates[r.id], active: r.active !== false, limitation: r.qualityLimitationReason }))
   $('stats').innerHTML = stat('codec', codec ? codec.mimeType.replace('video/', '') : '–') +
     stat('resolution', (v.frameWidth || 0) + '×' + (v.frameHeight || 0)) +
-    stat('frames per second', v.framesPerSecond || 0) + stat('video kbit/s', kbps) +
-    stat('frames sent', v.framesSent || 0) + stat('NACKs / PLIs', (v.nackCount || 0) + ' / ' + (v.pliCount || 0))
+    stat('frames per second', v.framesPerSecond || 0) + stat('video kbit/s', layers.reduce((n, r) => n + rates[r.id], 0)) +
+    stat('frames sent', v.framesSent || 0) + stat('NACKs / PLIs', (v.nackCount || 0) + ' / ' + (v.pliCount || 0)) +
+    (pub.estimateBps ? stat('send estimate kbit/s', Math.round(pub.estimateBps / 1000)) : '') +
+    pub.layers.map((l) => stat('layer ' + l.rid, l.width + '×' + l.height + ' · ' + l.kbps + ' kbit/s')).join('')
 }
 
 $('form').onsubmit = (e) => { e.preventDefault(); start().catch((err) => status(String(err), true)) }
@@ -141,6 +157,7 @@ $('stop').onclick = () => { stop(); status('Stopped.') }
 const q = new URLSearchParams(location.search)
 if (q.get('stream')) $('stream').value = q.get('stream')
 if (q.get('codec')) $('codec').value = q.get('codec').toUpperCase()
+if (q.get('simulcast')) $('simulcast').checked = true
 if (q.get('start')) start().catch((err) => status(String(err), true))
 setInterval(tick, 1000)
 </script>

@@ -23,6 +23,11 @@ export interface RtpSource {
   removeListener(listener: RtpSourceListener): void
   /** Asks the publisher for a keyframe (PLI), rate-limited by the publisher. */
   requestKeyframe(reason: string): void
+  /**
+   * Simulcast (RFC 8853): the lower layers, lowest first, each a video-only source named by its
+   * rid; this source's own video is the top layer. Absent without simulcast.
+   */
+  readonly layers?: readonly (RtpSource & { readonly rid: string })[]
 }
 
 /**

@@ -20,7 +20,8 @@ import { write as writeSdp, type MediaDescription, type SessionDescription } fro
 import { native } from '../native'
 import type { Logger } from '../log'
 import { epochMs } from './clock'
-import { parseSdp, type SdpMediaSection } from './sdp'
+import { parseSdp, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
+import { extensionId, publisherMedia, type PublisherTrack } from './native-publisher-answer'
 import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
 import { WebRtcError } from '../errors'
 
@@ -60,16 +61,38 @@ function rtxFor(section: SdpMediaSection, apt: number, videoSsrc: number): Rtx |
   return codec ? { payloadType: codec.payloadType, ssrc: (videoSsrc ^ 0x5bd1e995) >>> 0 } : undefined
 }
 
-/** The transport-wide sequence number header extension (draft-holmer-rmcat-transport-wide-cc-extensions-01). */
-const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'
-
 /** The offer's id for the transport-wide sequence number extension, if a section has one. */
 function transportCcId(sections: SdpMediaSection[]): number | undefined {
-  for (const m of sections) for (const [id, uri] of m.extensions) if (uri === TRANSPORT_CC_URI && id >= 1 && id <= 14) return id
+  for (const m of sections) {
+    const id = extensionId(m, TRANSPORT_CC_URI)
+    if (id !== undefined) return id
+  }
   return undefined
 }
 
-type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number }
+type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number; data?: Buffer; ends?: number[]; ssrc?: number; rid?: string }
+
+/** What the owner of a publisher on the native port (WHIP) hears. */
+export interface NativePublisherEvents {
+  /** `connecting` (ICE nominated a pair) or `connected` (DTLS done, SRTP keyed). */
+  onState(state: string): void
+  /** Decrypted RTP packets and the publisher's sender reports (RTCP SR), in arrival order: packet `i` ends at `ends[i]`. */
+  onPackets(data: Buffer, ends: number[]): void
+  /** RTP stream `ssrc` is simulcast layer `rid` (reported once, before its packets). */
+  onRid(ssrc: number, rid: string): void
+  /** The peer is gone (consent expired, DTLS closed, connect timeout, closed by us). */
+  onClosed(reason: string): void
+}
+
+/** A WHIP offer to receive on the native port. */
+export interface NativePublisherSpec {
+  /** The offer's sections, as parsed. */
+  offered: SdpMediaSection[]
+  video?: PublisherTrack
+  audio?: PublisherTrack
+  /** Our SSRC in the RTCP we send the publisher. */
+  ssrc: number
+}
 
 /** The addresses to announce when none are configured. */
 function defaultAddresses(bindAddress: string): string[] {
@@ -87,6 +110,7 @@ export class NativeViewers implements ViewerTransport {
   readonly #addresses: string[]
   readonly #byId = new Map<string, NativeViewer>()
   readonly #byNative = new Map<number, NativeViewer>()
+  readonly #publishers = new Map<number, NativePublisherEvents>()
   #nextId = 1
   #closed = false
   readonly processes = 0
@@ -138,9 +162,65 @@ export class NativeViewers implements ViewerTransport {
     return this.#answer(spec, offer.media, credentials, transportCc, rtx)
   }
 
-  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined, rtx: Rtx | undefined): string {
+  /**
+   * Receives a WHIP publisher on this port: returns its id (for `sendRtcp`, `closePublisher`)
+   * and the SDP answer (see native-publisher-answer.ts). Throws `WebRtcError`
+   * (`WEBRTC_OFFER_UNSUPPORTED`) for an offer without a fingerprint or that wants to be the DTLS
+   * server, `WEBRTC_TRANSPORT_CLOSED` after `close()`.
+   */
+  addPublisher(spec: NativePublisherSpec, events: NativePublisherEvents): { id: number; answer: string } {
+    if (this.#closed) throw new WebRtcError('WEBRTC_TRANSPORT_CLOSED', 'the native WebRTC transport is closed')
+    const video = spec.video ? spec.offered.find((m) => m.mid === spec.video!.mid) : undefined
+    const audio = spec.audio ? spec.offered.find((m) => m.mid === spec.audio!.mid) : undefined
+    const first = video ?? audio
+    if (!first?.fingerprint) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer has no a=fingerprint')
+    if (first.setup === 'passive') throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
+    const id = this.#nextId++ >>> 0
+    const credentials = this.#host.addPublisher({
+      id,
+      remoteUfrag: first.iceUfrag,
+      remoteFingerprint: first.fingerprint,
+      transportCcId: transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m)),
+      ssrc: spec.ssrc,
+      ridId: extensionId(video, RID_URI),
+    })
+    this.#publishers.set(id, events)
+    const { media, accepted } = publisherMedia(spec.offered, spec.video, spec.audio, { ...credentials, fingerprint: this.#host.fingerprint, candidates: this.#candidates() })
+    return { id, answer: this.#session(media, accepted) }
+  }
+
+  /** Sends an RTCP packet (RR, NACK, PLI) to publisher `id`, protected; dropped before it is connected. */
+  sendRtcp(id: number, packet: Buffer): void {
+    if (this.#publishers.has(id)) this.#host.sendRtcp(id, packet)
+  }
+
+  /** Closes publisher `id` (idempotent); its `onClosed` follows. */
+  closePublisher(id: number): void {
+    if (this.#publishers.has(id)) this.#host.closeViewer(id)
+  }
+
+  #candidates(): NonNullable<MediaDescription['candidates']> {
     const port = this.#host.port
-    const candidates = this.#addresses.map((ip, i) => ({ foundation: String(i + 1), component: 1, transport: 'udp', priority: 2130706431 - i, ip, port, type: 'host' }))
+    return this.#addresses.map((ip, i) => ({ foundation: String(i + 1), component: 1, transport: 'udp', priority: 2130706431 - i, ip, port, type: 'host' }))
+  }
+
+  /** The session around answer sections: ICE-lite, one BUNDLE group of the accepted ones. */
+  #session(media: MediaDescription[], accepted: string[], msid?: string): string {
+    const session = {
+      version: 0,
+      origin: { username: '-', sessionId: randomInt(2 ** 47), sessionVersion: 2, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
+      name: '-',
+      timing: { start: 0, stop: 0 },
+      icelite: 'ice-lite',
+      groups: accepted.length ? [{ type: 'BUNDLE', mids: accepted.join(' ') }] : [],
+      ...(msid ? { msidSemantic: { semantic: 'WMS', token: msid } } : {}),
+      media,
+    } as SessionDescription
+    return writeSdp(session)
+  }
+
+  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined, rtx: Rtx | undefined): string {
+    const candidates = this.#candidates()
     const accepted: string[] = []
     const media = offered.map((m): MediaDescription => {
       const video = spec.video?.mid === m.mid ? spec.video : undefined
@@ -185,20 +265,12 @@ export class NativeViewers implements ViewerTransport {
         endOfCandidates: 'end-of-candidates',
       } as MediaDescription
     })
-    const session = {
-      version: 0,
-      origin: { username: '-', sessionId: randomInt(2 ** 47), sessionVersion: 2, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
-      name: '-',
-      timing: { start: 0, stop: 0 },
-      icelite: 'ice-lite',
-      groups: accepted.length ? [{ type: 'BUNDLE', mids: accepted.join(' ') }] : [],
-      msidSemantic: { semantic: 'WMS', token: spec.msid },
-      media,
-    } as SessionDescription
-    return writeSdp(session)
+    return this.#session(media, accepted, spec.msid)
   }
 
   #onEvent(e: NativeEvent): void {
+    const p = this.#publishers.get(e.id)
+    if (p) return this.#onPublisherEvent(e, p)
     const v = this.#byNative.get(e.id)
     if (!v) return
     switch (e.type) {
@@ -212,6 +284,23 @@ export class NativeViewers implements ViewerTransport {
         this.#byNative.delete(e.id)
         if (this.#byId.get(v.id) === v) this.#byId.delete(v.id)
         v.events.onClosed(e.reason ?? 'closed', e.packetsSent ?? 0, e.bytesSent ?? 0)
+    }
+  }
+
+  #onPublisherEvent(e: NativeEvent, p: NativePublisherEvents): void {
+    switch (e.type) {
+      case 'rtp':
+        if (e.data && e.ends) p.onPackets(e.data, e.ends)
+        return
+      case 'rid':
+        if (e.ssrc !== undefined && e.rid) p.onRid(e.ssrc, e.rid)
+        return
+      case 'state':
+        p.onState(e.state === 'selected' ? 'connecting' : (e.state ?? 'unknown'))
+        return
+      case 'closed':
+        this.#publishers.delete(e.id)
+        p.onClosed(e.reason ?? 'closed')
     }
   }
 

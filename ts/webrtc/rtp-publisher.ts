@@ -10,7 +10,12 @@
  *   audio (not a WebRTC feed) watches;
  * - timestamps: RTP clocks → FLV ms through the publisher's sender reports (`rtp-clock.ts`);
  * - receiver reports go back every second; keyframe requests from viewers or joining players
- *   become PLIs (at most one per 500 ms).
+ *   become PLIs (at most one per 500 ms);
+ * - simulcast (RFC 8853, received on the native port): the layers are given lowest first (the
+ *   mediasoup convention for `sendEncodings`); the top one is this publisher's video (players,
+ *   recordings), each lower one a `SimulcastLayer` (`layers`) that only WebRTC viewers take. A
+ *   packet's layer is its SSRC's rid (`bindRid`, from the RtpStreamId extension); packets of an
+ *   SSRC not bound yet are dropped (`RTP_UNKNOWN_SSRC`).
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
@@ -22,6 +27,7 @@ import { isRtcpPacket, parseRtcp, receiverReport, type ReportBlock } from '../rt
 import { RtpTrackReceiver, type ReceivedFrame, type ReceiverStats } from '../rtp/receiver'
 import { SessionClock } from '../rtp/rtp-clock'
 import { AvcFrameWriter, Vp8FrameWriter, pushAacConfig, pushAacFrame } from '../rtp/hub-frames'
+import { SimulcastLayer } from './simulcast-layer'
 
 export interface WebRtcPublisherOptions {
   app: string
@@ -35,6 +41,8 @@ export interface WebRtcPublisherOptions {
   sendRtcp(kind: 'video' | 'audio', packet: Buffer): void
   /** How long a hole is waited for before the access unit is given up, ms. Default 150. */
   maxDelayMs?: number
+  /** Simulcast rids, lowest layer first (the last is the top one); absent or one: no simulcast. */
+  simulcast?: string[]
 }
 
 export interface WebRtcPublisherStats {
@@ -44,6 +52,8 @@ export interface WebRtcPublisherStats {
   remoteAddress: string
   video: (ReceiverStats & { codec: RtpVideoCodec }) | null
   audio: (ReceiverStats & { codec: 'opus'; transcodingToAac: boolean }) | null
+  /** Simulcast: the top layer's rid (its statistics are `video`'s) and the lower layers'. */
+  simulcast: { rid: string; layers: (ReceiverStats & { rid: string })[] } | null
   dropped: Record<string, number>
 }
 
@@ -74,6 +84,11 @@ export class WebRtcPublisher implements Publisher, RtpSource {
   /** Timeline ms minus transcoder output ms, fixed at the transcoder's first output. */
   #aacOffset: number | null = null
   readonly #timer: NodeJS.Timeout
+  /** Lower simulcast layers, lowest first. */
+  readonly layers: readonly SimulcastLayer[]
+  readonly #topRid: string | null
+  /** SSRC → rid of a simulcast publisher's RTP streams. */
+  readonly #rids = new Map<number, string>()
   #closed = false
   #onClose: ((reason: string) => void) | null = null
 
@@ -105,6 +120,20 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     const videoCodec = options.video?.codec
     this.#videoReceiver = receiver('video', videoCodec === 'H264' || videoCodec === 'VP8' ? videoCodec : 'OPUS', 90000, (f) => this.#onVideoFrame(f))
     this.#audioReceiver = options.audio ? receiver('audio', 'OPUS', 48000, (f) => this.#onOpus(f)) : null
+    const rids = options.video && options.simulcast && options.simulcast.length > 1 ? options.simulcast : []
+    this.#topRid = rids.at(-1) ?? null
+    this.layers = rids.slice(0, -1).map(
+      (rid) =>
+        new SimulcastLayer(this.#log, {
+          rid,
+          video: this.video!,
+          clock: this.#clock.track(90000),
+          senderSsrc: this.#ssrc,
+          sendRtcp: (packet) => this.#o.sendRtcp('video', packet),
+          onDrop: (reason) => this.#drop(reason),
+          maxDelayMs,
+        }),
+    )
     this.stream = hub.publish(options.app, options.name, this)
     this.#avc = new AvcFrameWriter(this.stream)
     this.#vp8 = new Vp8FrameWriter(this.stream)
@@ -176,6 +205,41 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     else this.#audioReceiver?.push(packet)
   }
 
+  /** A simulcast RTP stream's rid (RFC 8852), before its packets. */
+  bindRid(ssrc: number, rid: string): void {
+    if (this.#rids.size < 16) this.#rids.set(ssrc, rid)
+  }
+
+  /**
+   * One decrypted packet of a BUNDLE transport with no per-track demultiplexing (the native port):
+   * RTCP sender reports go to the track or layer with their SSRC; RTP goes by payload type, and a
+   * simulcast publisher's video by its SSRC's rid.
+   */
+  pushBundled(packet: Buffer): void {
+    if (this.#closed || packet.length < 8) return
+    if (isRtcpPacket(packet)) {
+      const ssrc = packet.readUInt32BE(4)
+      const layer = this.layers.find((l) => l.ssrc === ssrc)
+      if (layer) {
+        for (const r of parseRtcp(packet)) if (r.type === 'sr') layer.onSenderReport(r)
+        return
+      }
+      return this.push(this.#audioReceiver?.ssrc === ssrc ? 'audio' : 'video', packet)
+    }
+    if (packet.length < 12) return this.#drop('RTP_PACKET_MALFORMED: shorter than an RTP header')
+    const pt = packet[1]! & 0x7f
+    if (pt === this.#o.audio?.payloadType) return this.push('audio', packet)
+    if (this.#topRid === null) return this.push('video', packet)
+    if (pt !== this.#o.video?.payloadType) return this.#drop(`RTP_UNKNOWN_PAYLOAD_TYPE: ${pt}`)
+    const rid = this.#rids.get(packet.readUInt32BE(8))
+    if (rid === this.#topRid) return this.push('video', packet)
+    const layer = rid === undefined ? undefined : this.layers.find((l) => l.rid === rid)
+    if (!layer) return this.#drop(`RTP_UNKNOWN_SSRC: ${packet.readUInt32BE(8)} is no simulcast layer of the offer`)
+    const arrivedAt = performance.timeOrigin + performance.now()
+    this.stream.noteMedia(arrivedAt)
+    layer.push(packet, arrivedAt)
+  }
+
   #onRtcp(kind: 'video' | 'audio', packet: Buffer): void {
     for (const report of parseRtcp(packet)) {
       if (report.type !== 'sr') continue
@@ -230,6 +294,10 @@ export class WebRtcPublisher implements Publisher, RtpSource {
       const block: ReportBlock | null | undefined = r?.reportBlock()
       if (block) this.#o.sendRtcp(kind, receiverReport(this.#ssrc, [block]))
     }
+    for (const layer of this.layers) {
+      const block = layer.reportBlock()
+      if (block) this.#o.sendRtcp('video', receiverReport(this.#ssrc, [block]))
+    }
   }
 
   stats(): WebRtcPublisherStats {
@@ -240,6 +308,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
       remoteAddress: this.remoteAddress,
       video: this.video ? { codec: this.video.codec, ...this.#videoReceiver.stats() } : null,
       audio: this.#audioReceiver ? { codec: 'opus', transcodingToAac: this.#transcoder !== null, ...this.#audioReceiver.stats() } : null,
+      simulcast: this.#topRid === null ? null : { rid: this.#topRid, layers: this.layers.map((l) => l.stats()) },
       dropped: { ...this.#dropped },
     }
   }
@@ -251,6 +320,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     clearInterval(this.#timer)
     this.#videoReceiver.close()
     this.#audioReceiver?.close()
+    for (const layer of this.layers) layer.close()
     this.#transcoder = null
     this.#listeners.clear()
     this.#hub.unpublish(this.stream, this)

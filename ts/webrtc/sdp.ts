@@ -10,6 +10,14 @@ import { parse as parseSdpText, parsePayloads } from 'sdp-transform'
 import { SdpError } from '../errors'
 import type { RtpVideoCodec } from '../hub/rtp-source'
 
+/** RTP header extension URIs Sluice negotiates (RFC 8285 `a=extmap`). */
+/** The MID (RFC 9143 §15.2) extension. */
+export const MID_URI = 'urn:ietf:params:rtp-hdrext:sdes:mid'
+/** RtpStreamId (RFC 8852 §3.1): a simulcast layer's rid. */
+export const RID_URI = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id'
+/** The transport-wide sequence number (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
+export const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'
+
 export interface SdpCodec {
   payloadType: number
   /** Encoding name as written (`H264`, `opus`, `VP8`, `rtx`...); empty without an rtpmap. */
@@ -51,6 +59,12 @@ export interface SdpMediaSection {
   fingerprint?: string
   /** `a=setup` (`actpass`, `active`, `passive`), section or session. */
   setup?: string
+  /**
+   * The simulcast layers the offerer sends (RFC 8853 `a=simulcast:send`, each named by an
+   * `a=rid:<id> send` line, RFC 8851): rid ids in the attribute's order, the first alternative of
+   * each stream, paused ones (`~`) left out. Empty without simulcast.
+   */
+  simulcastRids: string[]
 }
 
 export interface SdpOffer {
@@ -73,6 +87,23 @@ function parseFmtp(config: string): Record<string, string> {
 /** `{ [key]: value }` when the value is there (as text), else `{}`. */
 function optional<K extends string, V>(key: K, value: V | undefined, show: (v: V) => string = String): Partial<Record<K, string>> {
   return value === undefined || value === null ? {} : ({ [key]: show(value) } as Record<K, string>)
+}
+
+/** The RID grammar (RFC 8851 §10: rid-id = 1*(alpha-numeric / "-" / "_")), bounded to 64. */
+const RID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** See {@link SdpMediaSection.simulcastRids}. */
+function sendRids(m: ReturnType<typeof parseSdpText>['media'][number]): string[] {
+  const declared = new Set((m.rids ?? []).filter((r) => r.direction === 'send').map((r) => String(r.id)))
+  const sim = m.simulcast
+  if (!sim) return []
+  const list = sim.dir1 === 'send' ? sim.list1 : sim.dir2 === 'send' ? sim.list2 : undefined
+  if (!list) return []
+  const rids = String(list)
+    .split(';')
+    .map((stream) => stream.split(',')[0]!.trim())
+    .filter((rid) => !rid.startsWith('~') && RID.test(rid) && declared.has(rid))
+  return [...new Set(rids)].slice(0, 8)
 }
 
 /**
@@ -114,6 +145,7 @@ export function parseSdp(sdp: string): SdpOffer {
       ...optional('iceUfrag', m.iceUfrag ?? parsed.iceUfrag),
       ...optional('fingerprint', m.fingerprint ?? parsed.fingerprint, (f) => `${f.type} ${f.hash}`),
       ...optional('setup', m.setup ?? parsed.setup),
+      simulcastRids: sendRids(m),
       crypto: (m.crypto ?? []).flatMap((c) => {
         const inline = /^inline:([^|\s]+)/.exec(String(c.config))
         return inline ? [{ suite: String(c.suite), inline: inline[1]! }] : []

@@ -5,8 +5,12 @@
  * RFC 8840, §4.3.1); `DELETE` unpublishes (§4.2). CORS is open; ICE servers go in `Link` headers.
  *
  * The answer receives H.264 (preferred, packetization-mode=1), else VP8, VP9 or AV1 video, and
- * Opus audio. One node-datachannel PeerConnection per publisher, in the main process (publishers
- * are few; viewers' fan-out runs in the viewer processes); the media go to a `WebRtcPublisher`.
+ * Opus audio; the media go to a `WebRtcPublisher`. The transport is the one WHEP viewers use
+ * (`webrtc.transport`): on the native port (ICE-lite, DTLS-SRTP from Sluice's crates) a publisher
+ * may send simulcast (RFC 8853: `a=simulcast:send` with `a=rid` layers, given lowest first), it
+ * gets transport-wide CC feedback so its congestion control can raise its bitrate, and its RTP is
+ * decrypted off the JS thread; with `datachannel` it is one node-datachannel PeerConnection in
+ * the main process, without simulcast.
  *
  * Errors, each with a readable text body: 400 malformed SDP or no codec we can receive, 401/403 a
  * publish the access decision refused (credential: `Authorization: Bearer` or `?token=`), 404 an unknown resource, 409 a stream that is already
@@ -28,6 +32,8 @@ import type { WebRtcContext, WebRtcOptions } from './whep'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import type { ClientSession } from '../clients/registry'
+import { randomInt } from 'node:crypto'
+import type { NativeViewers } from './native-viewers'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -41,8 +47,11 @@ const CONNECT_TIMEOUT_MS = 30_000
 
 interface WhipSession {
   id: string
-  pc: PeerConnection
+  /** node-datachannel: the PeerConnection and its tracks. */
+  pc: PeerConnection | null
   tracks: Track[]
+  /** Native port: the publisher's id there. */
+  nativeId: number | null
   publisher: WebRtcPublisher
   createdAt: number
   connectedAt: number | null
@@ -56,10 +65,13 @@ export class WhipEndpoint {
   readonly #options: WebRtcOptions
   readonly #sessions = new Map<string, WhipSession>()
   readonly #ctx: WebRtcContext
+  readonly #native: NativeViewers | null
 
-  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions>, ctx: WebRtcContext) {
+  /** `native`: the native port WHEP viewers use, when `webrtc.transport` is `native` (publishers are received there too). */
+  constructor(hub: StreamHub, http: HttpServer, log: Logger, options: Partial<WebRtcOptions>, ctx: WebRtcContext, native: NativeViewers | null = null) {
     this.#hub = hub
     this.#ctx = ctx
+    this.#native = native
     this.#log = log.child({ component: 'whip' })
     this.#options = { iceServers: [], ...options }
     http.route('OPTIONS', /^\/whip\//, (_req, res) => {
@@ -110,7 +122,9 @@ export class WhipEndpoint {
     if (!video && !opus) return fail(400, 'the offer cannot be answered: it sends neither video nor audio')
 
     const tracks: { kind: 'video' | 'audio'; track: Track }[] = []
+    let nativeId: number | null = null
     const send = (kind: 'video' | 'audio', packet: Buffer) => {
+      if (nativeId !== null) return this.#native?.sendRtcp(nativeId, packet)
       const t = tracks.find((x) => x.kind === kind)?.track
       try {
         if (t?.isOpen()) t.sendMessageBinary(packet)
@@ -118,6 +132,7 @@ export class WhipEndpoint {
         // the track is closing: its state change ends the session
       }
     }
+    const simulcast = this.#native && videoSection && videoSection.simulcastRids.length > 1 ? videoSection.simulcastRids : undefined
     let publisher: WebRtcPublisher
     try {
       publisher = new WebRtcPublisher(this.#hub, this.#log, {
@@ -128,10 +143,48 @@ export class WhipEndpoint {
         video: video ? { codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp } : null,
         audio: opus ? { payloadType: opus.payloadType, channels: opus.fmtp.stereo === '1' ? 2 : 1 } : null,
         sendRtcp: send,
+        simulcast,
       })
     } catch (error) {
       if (error instanceof RequestRejectedError) return fail(409, `stream ${app}/${name} is already being published`)
       throw error
+    }
+    if (this.#native) {
+      const port = this.#native
+      const client = this.#client(id, req, app, name, publisher)
+      const session: WhipSession = { id, pc: null, tracks: [], nativeId: null, publisher, createdAt: Date.now(), connectedAt: null, timer: null, client }
+      let answer: string
+      try {
+        const added = port.addPublisher(
+          {
+            offered: parsed.media,
+            video: video && videoSection ? { mid: videoSection.mid, payloadType: video.sdp.payloadType, codec: video.sdp.name, fmtp: fmtpString(video.sdp) } : undefined,
+            audio: opus && audioSection ? { mid: audioSection.mid, payloadType: opus.payloadType, codec: 'opus', fmtp: fmtpString(opus), channels: 2 } : undefined,
+            ssrc: randomInt(1, 0xffffffff),
+          },
+          {
+            onState: (state) => this.#onState(session, state),
+            onPackets: (data, ends) => {
+              let start = 0
+              for (const end of ends) {
+                publisher.pushBundled(data.subarray(start, end))
+                start = end
+              }
+            },
+            onRid: (ssrc, rid) => publisher.bindRid(ssrc, rid),
+            onClosed: (reason) => this.#end(session, `peer closed: ${reason}`),
+          },
+        )
+        nativeId = session.nativeId = added.id
+        answer = added.answer
+      } catch (error) {
+        publisher.close('offer refused')
+        return fail(400, `the offer cannot be answered: ${String((error as Error).message ?? error)}`)
+      }
+      this.#ctx.clients.add(client)
+      this.#sessions.set(id, session)
+      publisher.onClose((reason) => this.#end(session, reason))
+      return this.#created(res, session, answer, { app, name, video: video?.codec ?? null, audio: opus ? 'opus' : null, simulcast: simulcast ?? null, remote: req.socket.remoteAddress })
     }
     let pc: PeerConnection
     try {
@@ -146,13 +199,8 @@ export class WhipEndpoint {
       publisher.close('PeerConnection failed')
       return fail(503, `cannot set up the WebRTC session: ${String(error)}`)
     }
-    const client: ClientSession = {
-      id: `whip-${id}`, protocol: 'whip', role: 'publisher', app, stream: name,
-      remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
-      counters: () => ({ bytesIn: publisher.stream.bytesIn, bytesOut: 0, queueBytes: 0 }),
-      close: (reason) => this.#end(session, reason),
-    }
-    const session: WhipSession = { id, pc, tracks: [], publisher, createdAt: Date.now(), connectedAt: null, timer: null, client }
+    const client = this.#client(id, req, app, name, publisher)
+    const session: WhipSession = { id, pc, tracks: [], nativeId: null, publisher, createdAt: Date.now(), connectedAt: null, timer: null, client }
     this.#ctx.clients.add(client)
     this.#sessions.set(id, session)
     publisher.onClose((reason) => this.#end(session, reason))
@@ -198,6 +246,25 @@ export class WhipEndpoint {
       this.#end(session, 'offer refused')
       return fail(400, `the offer cannot be answered: ${String((error as Error).message ?? error)}`)
     }
+    this.#created(res, session, answer, { app, name, video: video?.codec ?? null, audio: opus ? 'opus' : null, remote: req.socket.remoteAddress })
+  }
+
+  /** The clients-list entry of a session (its `close` ends the session). */
+  #client(id: string, req: http.IncomingMessage, app: string, name: string, publisher: WebRtcPublisher): ClientSession {
+    return {
+      id: `whip-${id}`, protocol: 'whip', role: 'publisher', app, stream: name,
+      remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
+      counters: () => ({ bytesIn: publisher.stream.bytesIn, bytesOut: 0, queueBytes: 0 }),
+      close: (reason) => {
+        const session = this.#sessions.get(id)
+        if (session) this.#end(session, reason)
+      },
+    }
+  }
+
+  /** Arms the connect timeout and answers `201 Created` with the SDP answer (RFC 9725 §4.2). */
+  #created(res: http.ServerResponse, session: WhipSession, answer: string, log: Record<string, unknown>): void {
+    const id = session.id
     session.timer = setTimeout(() => {
       if (session.connectedAt === null) this.#end(session, `ICE did not connect within ${CONNECT_TIMEOUT_MS / 1000} s`)
     }, CONNECT_TIMEOUT_MS)
@@ -211,7 +278,8 @@ export class WhipEndpoint {
       ...iceLinkHeader(this.#options.iceServers),
     })
     res.end(answer)
-    this.#log.info({ session: id, stream: `${app}/${name}`, video: video?.codec ?? null, audio: opus ? 'opus' : null, remote: req.socket.remoteAddress }, 'WHIP session created')
+    const { app, name, ...rest } = log
+    this.#log.info({ session: id, stream: `${String(app)}/${String(name)}`, ...rest }, 'WHIP session created')
   }
 
   #onState(session: WhipSession, state: string): void {
@@ -228,9 +296,10 @@ export class WhipEndpoint {
     this.#ctx.clients.remove(session.client, reason)
     if (session.timer) clearTimeout(session.timer)
     session.publisher.close(reason)
+    if (session.nativeId !== null) this.#native?.closePublisher(session.nativeId)
     try {
       for (const t of session.tracks) t.close()
-      session.pc.close()
+      session.pc?.close()
     } catch {
       // already closed
     }
@@ -242,9 +311,10 @@ export class WhipEndpoint {
     if (!session) return answerText(res, 404, `no WHIP session ${id}`)
     const body = await readTrickle(req, res)
     if (body === null) return
-    for (const c of parseTrickleFragment(body)) {
+    // the native port is ICE-lite: it learns the publisher's addresses from its checks
+    for (const c of session.pc ? parseTrickleFragment(body) : []) {
       try {
-        session.pc.addRemoteCandidate(c.candidate, c.mid)
+        session.pc?.addRemoteCandidate(c.candidate, c.mid)
       } catch (error) {
         this.#log.debug({ session: id, error: String(error) }, 'remote candidate refused')
       }

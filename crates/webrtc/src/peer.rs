@@ -1,4 +1,5 @@
-//! [`Peer`]: one browser (or other WebRTC client) that receives media from us, sans-IO.
+//! [`Peer`]: one browser (or other WebRTC client) that receives media from us, or sends us
+//! media ([`PeerConfig::receives_media`]: a WHIP publisher), sans-IO.
 //!
 //! Datagrams in ([`Peer::handle_datagram`], already routed to this peer by ufrag or address,
 //! see `sluice_ice::demux`), time in ([`Peer::handle_timeout`]); datagrams out
@@ -47,6 +48,9 @@ pub struct PeerConfig {
     pub connect_timeout: Duration,
     /// RFC 7675 consent: closed when no authenticated check came for this long.
     pub consent_timeout: Duration,
+    /// Whether the peer sends us media (a WHIP publisher): its SRTP is then decrypted and
+    /// given as [`PeerEvent::Rtp`]; otherwise SRTP from it is dropped (a viewer only receives).
+    pub receives_media: bool,
 }
 
 impl PeerConfig {
@@ -59,6 +63,7 @@ impl PeerConfig {
             remote_fingerprint: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             consent_timeout: sluice_ice::DEFAULT_CONSENT_TIMEOUT,
+            receives_media: false,
         }
     }
 }
@@ -99,6 +104,9 @@ pub enum PeerEvent {
     /// A compound RTCP packet from the browser, decrypted and parsed (a malformed tail is
     /// dropped: see [`PeerStats::rtcp_malformed`]).
     Rtcp(Vec<RtcpPacket>),
+    /// An RTP packet from a peer that sends media ([`PeerConfig::receives_media`]), decrypted
+    /// (header and payload, the SRTP tag removed; RFC 3711 §3.3).
+    Rtp(Vec<u8>),
     /// The peer closed; the last event.
     Closed(CloseReason),
 }
@@ -117,20 +125,26 @@ pub struct Transmit {
 pub struct PeerStats {
     /// STUN messages answered with a success response.
     pub stun_answered: u64,
-    /// Datagrams dropped: unparsable STUN, DTLS or SRTCP from an address that never passed a
-    /// check, RTP (we only send), unknown first bytes.
+    /// Datagrams dropped: unparsable STUN, DTLS, SRTCP or SRTP from an address that never
+    /// passed a check, SRTP from a peer that does not send media, unknown first bytes.
     pub dropped: u64,
     /// SRTCP packets that failed authentication or replay checks.
     pub srtcp_failed: u64,
+    /// SRTP packets that failed authentication or replay checks (a peer that sends media).
+    pub srtp_failed: u64,
+    /// RTP packets received and decrypted (a peer that sends media).
+    pub rtp_received: u64,
     /// Compound RTCP packets with a malformed part.
     pub rtcp_malformed: u64,
 }
 
-/// One receive-only WebRTC peer; see the [module docs](self).
+/// One WebRTC peer on our ICE-lite port (a viewer that receives from us, or with
+/// [`PeerConfig::receives_media`] a publisher); see the [module docs](self).
 pub struct Peer {
     ice: IceLite,
     dtls: dimpl::Dtls,
     remote_fingerprint: Option<[u8; 32]>,
+    receives_media: bool,
     fingerprint_ok: bool,
     dtls_connected: bool,
     dtls_source: Option<SocketAddr>,
@@ -176,6 +190,7 @@ impl Peer {
             ice,
             dtls,
             remote_fingerprint: config.remote_fingerprint,
+            receives_media: config.receives_media,
             fingerprint_ok: false,
             dtls_connected: false,
             dtls_source: None,
@@ -239,6 +254,7 @@ impl Peer {
                 self.drain_dtls();
             }
             DatagramKind::Rtcp if self.ice.knows(source) && self.inbound.is_some() => self.handle_srtcp(data),
+            DatagramKind::Rtp if self.receives_media && self.ice.knows(source) && self.inbound.is_some() => self.handle_srtp(data),
             _ => self.stats.dropped += 1,
         }
     }
@@ -275,6 +291,17 @@ impl Peer {
         if !packets.is_empty() {
             self.events.push_back(PeerEvent::Rtcp(packets));
         }
+    }
+
+    fn handle_srtp(&mut self, data: &[u8]) {
+        let Some(inbound) = self.inbound.as_mut() else { return };
+        let mut packet = data.to_vec();
+        if inbound.unprotect_rtp_vec(&mut packet).is_err() {
+            self.stats.srtp_failed += 1;
+            return;
+        }
+        self.stats.rtp_received += 1;
+        self.events.push_back(PeerEvent::Rtp(packet));
     }
 
     fn drain_ice(&mut self) {

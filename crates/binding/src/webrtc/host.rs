@@ -20,7 +20,9 @@ use std::time::Instant;
 
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
+use sluice_rtp::bwe::recorder::FeedbackRecorder;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
+use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
@@ -34,6 +36,9 @@ const RETRANSMIT_PACKETS: usize = 1024;
 const INJECTED_PACKETS: usize = 1024;
 /// Sender reports go to every viewer this often (RFC 3550 §6.2's pace for a few receivers).
 const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// A publisher gets transport-wide CC feedback this often while packets arrive (libwebrtc and
+/// mediasoup send it every 50–250 ms).
+const FEEDBACK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What the host reports to JS.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +47,12 @@ pub enum HostEvent {
     State { id: u32, state: &'static str },
     /// The viewer asked for a keyframe (`pli`, `fir`).
     Keyframe { id: u32, reason: &'static str },
+    /// RTP packets from a publisher (decrypted), in arrival order, with its sender reports
+    /// (each an RTCP SR packet) where they came.
+    Rtp { id: u32, packets: Vec<Vec<u8>> },
+    /// A publisher's RTP stream `ssrc` carries simulcast layer `rid` (RFC 8852's RtpStreamId
+    /// header extension); comes before that stream's packets.
+    Rid { id: u32, ssrc: u32, rid: String },
     /// The viewer is gone (reason as text), with what it was sent.
     Closed { id: u32, reason: String, packets_sent: u64, bytes_sent: u64 },
 }
@@ -63,6 +74,9 @@ pub struct ViewerCounters {
     pub received_bps: u64,
     /// NACKed packets not sent again: the second's retransmissions already filled the estimate.
     pub retransmissions_refused: u64,
+    /// A publisher: RTP packets received (decrypted) and their bytes.
+    pub packets_received: u64,
+    pub bytes_received: u64,
 }
 
 /// A viewer's transport-wide congestion control: the extension id, the next sequence number
@@ -90,6 +104,45 @@ pub struct ViewerSetup {
     pub rtx: Option<(u8, u32)>,
 }
 
+/// What a publisher needs besides its credentials.
+pub struct PublisherSetup {
+    pub id: u32,
+    pub local_ufrag: String,
+    pub local_password: String,
+    pub remote_ufrag: Option<String>,
+    pub remote_fingerprint: [u8; 32],
+    /// The id (1–14) of the transport-wide sequence number extension in our answer, when we
+    /// accepted it: the publisher then gets transport-wide CC feedback.
+    pub transport_cc_id: Option<u8>,
+    /// Our SSRC in the feedback we send (the answer's receiver SSRC).
+    pub ssrc: u32,
+    /// The id (1–14) of the RtpStreamId extension (`urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id`,
+    /// RFC 8852 §3.1) in our answer: each RTP stream's rid is then reported once
+    /// ([`HostEvent::Rid`]).
+    pub rid_id: Option<u8>,
+}
+
+/// RTP streams whose rid a publisher may name (simulcast layers, audio, a few restarts).
+const MAX_RID_STREAMS: usize = 16;
+/// The longest rid accepted (RFC 8851 §10: rid-id is 1*(alpha-numeric / "-" / "_"); libwebrtc
+/// allows 16 characters, we allow more).
+const MAX_RID_LEN: usize = 64;
+
+/// A publisher's receive side: its transport-wide CC arrivals, reported every
+/// [`FEEDBACK_INTERVAL`] (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1), so its
+/// congestion control can raise its bitrate.
+struct Ingest {
+    transport_cc_id: Option<u8>,
+    recorder: FeedbackRecorder,
+    ssrc: u32,
+    /// The last media SSRC seen (the feedback's media source field).
+    media_ssrc: u32,
+    next_feedback: Instant,
+    rid_id: Option<u8>,
+    /// SSRC → rid, as reported.
+    rids: HashMap<u32, String>,
+}
+
 /// A viewer's RTX stream (RFC 4588 §4): retransmissions go out with this payload type, SSRC and
 /// sequence numbers of their own, the original sequence number (OSN) in front of the payload.
 struct Rtx {
@@ -108,6 +161,8 @@ struct Viewer {
     /// How much may be retransmitted to it each second.
     budget: RetransmissionBudget,
     counters: ViewerCounters,
+    /// A publisher (it sends us media) has one.
+    ingest: Option<Ingest>,
 }
 
 /// See the [module docs](self).
@@ -176,9 +231,58 @@ impl Host {
                 // RFC 4588 §4: the RTX stream's sequence numbers start at a value of their own
                 budget: RetransmissionBudget::default(),
                 rtx: setup.rtx.map(|(payload_type, ssrc)| Rtx { payload_type, ssrc, next: (ssrc >> 7) as u16 }),
+                ingest: None,
             },
         );
         Ok(())
+    }
+
+    /// Adds a publisher: a peer whose SRTP is decrypted and reported as [`HostEvent::Rtp`]
+    /// (it watches no stream). Errors as [`add_viewer`](Self::add_viewer).
+    pub fn add_publisher(&mut self, setup: PublisherSetup, now: Instant) -> Result<(), String> {
+        if self.viewers.contains_key(&setup.id) {
+            return Err(format!("peer {} exists", setup.id));
+        }
+        let mut config = PeerConfig::new(setup.local_ufrag.clone(), setup.local_password);
+        config.remote_ufrag = setup.remote_ufrag;
+        config.remote_fingerprint = Some(setup.remote_fingerprint);
+        config.receives_media = true;
+        let peer = Peer::new(config, &self.certificate, self.dtls_config.clone(), now).map_err(|e| format!("{}: {e}", e.code()))?;
+        if !self.demux.add_peer(&setup.local_ufrag, setup.id) {
+            return Err("ICE ufrag taken".into());
+        }
+        self.viewers.insert(
+            setup.id,
+            Viewer {
+                peer,
+                ufrag: setup.local_ufrag,
+                twcc: None,
+                counters: ViewerCounters::default(),
+                budget: RetransmissionBudget::default(),
+                rtx: None,
+                ingest: Some(Ingest {
+                    transport_cc_id: setup.transport_cc_id.filter(|id| (1..=14).contains(id)),
+                    recorder: FeedbackRecorder::default(),
+                    ssrc: setup.ssrc,
+                    media_ssrc: 0,
+                    next_feedback: now + FEEDBACK_INTERVAL,
+                    rid_id: setup.rid_id.filter(|id| (1..=14).contains(id)),
+                    rids: HashMap::new(),
+                }),
+            },
+        );
+        Ok(())
+    }
+
+    /// An RTCP packet from JS for peer `id` (a publisher's receiver reports, NACK, PLI),
+    /// protected as SRTCP and sent; dropped before the peer is connected.
+    pub fn send_rtcp(&mut self, id: u32, packet: &[u8], batch: &mut SendBatch) {
+        let now_us = self.now_us();
+        let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
+        if is_rtcp(packet) {
+            send_rtp(v, packet, 0, 0, now_us, false, batch);
+            batch.flush();
+        }
     }
 
     /// Closes a viewer (idempotent): a DTLS close_notify goes out, then its `Closed` event.
@@ -210,7 +314,8 @@ impl Host {
 
     /// When [`handle_timeouts`](Self::handle_timeouts) must next run.
     pub fn next_timeout(&self) -> Option<Instant> {
-        let peers = self.viewers.values().filter_map(|v| v.peer.poll_timeout()).min();
+        let feedback = self.viewers.values().filter_map(|v| v.ingest.as_ref().filter(|i| i.recorder.has_pending()).map(|i| i.next_feedback));
+        let peers = self.viewers.values().filter_map(|v| v.peer.poll_timeout()).chain(feedback).min();
         if self.viewers.is_empty() {
             return peers;
         }
@@ -230,6 +335,23 @@ impl Host {
             self.next_report = now + REPORT_INTERVAL;
             self.send_reports(batch);
         }
+        self.send_feedback(now, batch);
+    }
+
+    /// Transport-wide CC feedback to every publisher that is due one.
+    fn send_feedback(&mut self, now: Instant, batch: &mut SendBatch) {
+        let now_us = self.now_us();
+        let mut out = Vec::new();
+        for v in self.viewers.values_mut() {
+            let Some(ingest) = v.ingest.as_mut().filter(|i| now >= i.next_feedback) else { continue };
+            ingest.next_feedback = now + FEEDBACK_INTERVAL;
+            let Some(feedback) = ingest.recorder.feedback(ingest.ssrc, ingest.media_ssrc) else { continue };
+            out.clear();
+            if feedback.write(&mut out).is_ok() && v.peer.state() == PeerState::Connected {
+                send_rtp(v, &out, 0, 0, now_us, false, batch);
+            }
+        }
+        batch.flush();
     }
 
     /// A sender report (RFC 3550 §6.4.1) to every connected viewer for each track it gets,
@@ -261,13 +383,48 @@ impl Host {
         }
         let mut closed = None;
         let mut rtcp = Vec::new();
+        let mut received = Vec::new();
+        let now_us = self.epoch.elapsed().as_micros() as i64;
         while let Some(event) = v.peer.poll_event() {
             match event {
+                PeerEvent::Rtp(packet) => {
+                    let Some(ingest) = v.ingest.as_mut() else { continue };
+                    if let Ok((header, _, _)) = RtpHeader::parse(&packet) {
+                        ingest.media_ssrc = header.ssrc;
+                        let sequence = ingest.transport_cc_id.and_then(|id| header.extension.and_then(|e| e.find(id)));
+                        if let Some(&[hi, lo, ..]) = sequence {
+                            ingest.recorder.record(u16::from_be_bytes([hi, lo]), now_us);
+                        }
+                        let rid = ingest.rid_id.and_then(|id| header.extension.and_then(|e| e.find(id)));
+                        if let Some(rid) = rid.filter(|r| !r.is_empty() && r.len() <= MAX_RID_LEN && !ingest.rids.contains_key(&header.ssrc) && ingest.rids.len() < MAX_RID_STREAMS) {
+                            let rid: String = String::from_utf8_lossy(rid).trim_end_matches('\0').to_owned();
+                            ingest.rids.insert(header.ssrc, rid.clone());
+                            self.events.push(HostEvent::Rid { id, ssrc: header.ssrc, rid });
+                        }
+                    }
+                    v.counters.packets_received += 1;
+                    v.counters.bytes_received += packet.len() as u64;
+                    received.push(packet);
+                }
                 PeerEvent::Selected(_) => self.events.push(HostEvent::State { id, state: "selected" }),
                 PeerEvent::Connected(_) => self.events.push(HostEvent::State { id, state: "connected" }),
-                PeerEvent::Rtcp(packets) => rtcp.extend(packets),
+                PeerEvent::Rtcp(packets) => {
+                    // a publisher's sender reports go to JS with its packets (its timeline, lip sync)
+                    if v.ingest.is_some() {
+                        for p in packets.iter().filter(|p| matches!(p, RtcpPacket::SenderReport(_))) {
+                            let mut out = Vec::new();
+                            if p.write(&mut out).is_ok() {
+                                received.push(out);
+                            }
+                        }
+                    }
+                    rtcp.extend(packets)
+                }
                 PeerEvent::Closed(reason) => closed = Some(reason),
             }
+        }
+        if !received.is_empty() {
+            self.events.push(HostEvent::Rtp { id, packets: received });
         }
         for p in rtcp {
             self.on_rtcp(id, p, batch);

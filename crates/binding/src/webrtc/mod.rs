@@ -1,7 +1,8 @@
-//! `WebRtcViewers`: WHEP viewers served natively on one UDP port — ICE-lite, DTLS-SRTP and
-//! SRTP from Sluice's own crates (`sluice-webrtc`), sends batched with `sendmmsg`, all off the
-//! JS thread. The JS side (`ts/webrtc/native-viewers.ts`) writes the SDP answer and feeds
-//! packets; this file owns the socket and its threads:
+//! `WebRtcViewers`: WHEP viewers (and WHIP publishers) served natively on one UDP port —
+//! ICE-lite, DTLS-SRTP and SRTP from Sluice's own crates (`sluice-webrtc`), sends batched with
+//! `sendmmsg`, all off the JS thread. The JS side (`ts/webrtc/native-viewers.ts`,
+//! `ts/webrtc/native-whip.ts`) writes the SDP answers, feeds packets and takes a publisher's;
+//! this file owns the socket and its threads:
 //!
 //! - `sendThreads` send threads (default one per core, at most 4), each with its own
 //!   [`host::Host`] holding a share of the viewers (viewer id modulo the thread count). Every
@@ -9,11 +10,12 @@
 //!   queue, fans them out to its viewers (rewrite, SRTP in place, `sendmmsg` with GSO) and runs
 //!   their timers (DTLS retransmission, consent expiry, connect timeout). A frame reaches all
 //!   viewers in about 1/N of the time one thread takes (the server hop);
-//! - the receive thread reads datagrams (STUN, DTLS, SRTCP) and offers each to the hosts in
-//!   turn until one owns it: checks, DTLS flights, NACK retransmissions.
+//! - the receive thread reads datagrams (STUN, DTLS, SRTCP, a publisher's SRTP) and offers each
+//!   to the hosts in turn until one owns it: checks, DTLS flights, NACK retransmissions, a
+//!   publisher's RTP (decrypted, to JS as `rtp` events) and its transport-wide CC arrivals
+//!   (feedback from its send thread every 100 ms).
 //!
-//! Events (`selected`, `connected`, `keyframe`, `closed`) reach JS through a threadsafe
-//! function.
+//! Events (`state`, `keyframe`, `rtp`, `closed`) reach JS through a threadsafe function.
 
 mod host;
 
@@ -30,7 +32,7 @@ use napi_derive::napi;
 
 use crate::send_batch::{SendBatch, SendTotals};
 use crate::udp_port::{bind_port, clone_socket};
-use host::{Host, HostEvent, ViewerSetup};
+use host::{Host, HostEvent, PublisherSetup, ViewerSetup};
 use sluice_rtp::egress::MediaKind;
 
 use crate::egress::{media_kind, split};
@@ -72,6 +74,25 @@ pub struct NativeViewerSpec {
     pub rtx_ssrc: Option<u32>,
 }
 
+/// A publisher to add (WHIP on the native port): what its SDP offer and our answer said.
+#[napi(object)]
+pub struct NativePublisherSpec {
+    /// The caller's id for the peer (unique among live viewers and publishers).
+    pub id: u32,
+    /// The offer's `a=ice-ufrag`.
+    pub remote_ufrag: Option<String>,
+    /// The offer's `a=fingerprint` value, `sha-256 AB:CD:…`: the DTLS certificate must match.
+    pub remote_fingerprint: String,
+    /// The transport-wide sequence number extension's id (1–14) in our answer: the publisher
+    /// then gets transport-wide CC feedback every 100 ms.
+    pub transport_cc_id: Option<u32>,
+    /// Our SSRC in the RTCP we send it.
+    pub ssrc: u32,
+    /// The RtpStreamId extension's id (1–14) in our answer (RFC 8852): each simulcast layer's
+    /// SSRC is then reported once as a `rid` event, before its packets.
+    pub rid_id: Option<u32>,
+}
+
 /// The ICE credentials to put in the viewer's SDP answer (`a=ice-ufrag`, `a=ice-pwd`).
 #[napi(object)]
 pub struct NativeViewerCredentials {
@@ -82,7 +103,9 @@ pub struct NativeViewerCredentials {
 }
 
 /// An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
-/// `keyframe` (`reason`: `pli` or `fir`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
+/// `keyframe` (`reason`: `pli` or `fir`), `rtp` (a publisher's decrypted RTP packets and sender
+/// reports: `data`, packet `i` ending at `ends[i]`), `rid` (a publisher's RTP stream `ssrc` is
+/// simulcast layer `rid`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
 #[napi(object)]
 pub struct NativeViewerEvent {
     /// `state`, `keyframe` or `closed`.
@@ -99,6 +122,20 @@ pub struct NativeViewerEvent {
     pub packets_sent: Option<f64>,
     /// closed: bytes sent.
     pub bytes_sent: Option<f64>,
+    /// rtp: the packets back to back.
+    pub data: Option<Buffer>,
+    /// rtp: where each packet ends in `data`.
+    pub ends: Option<Vec<u32>>,
+    /// rid: the RTP stream's SSRC.
+    pub ssrc: Option<u32>,
+    /// rid: its RtpStreamId.
+    pub rid: Option<String>,
+}
+
+impl NativeViewerEvent {
+    fn new(kind: &str, id: u32) -> Self {
+        NativeViewerEvent { kind: kind.into(), id, state: None, reason: None, packets_sent: None, bytes_sent: None, data: None, ends: None, ssrc: None, rid: None }
+    }
 }
 
 /// Counters of one viewer.
@@ -122,6 +159,9 @@ pub struct NativeViewerCounters {
     /// NACKed packets not sent again because that second's retransmissions had reached the
     /// bandwidth estimate.
     pub retransmissions_refused: f64,
+    /// A publisher: RTP packets received (decrypted) and their bytes.
+    pub packets_received: f64,
+    pub bytes_received: f64,
 }
 
 /// `stats()`: every viewer, and what the port did.
@@ -175,6 +215,8 @@ enum Command {
     Media(Arc<Frame>),
     Inject { id: u32, kind: MediaKind, data: Vec<u8>, ends: Vec<u32>, seq_offset: u16, live: bool },
     Close(u32),
+    /// An RTCP packet for one peer (a publisher's RR, NACK, PLI).
+    Rtcp { id: u32, data: Vec<u8> },
     /// A publisher's sender report re-based onto a stream's track (`Host::anchor`).
     Anchor { stream_key: String, kind: MediaKind, rtp_timestamp: u32, wall_ms: f64 },
     Shutdown,
@@ -212,15 +254,23 @@ impl Shared {
     fn emit(&self, events: Vec<HostEvent>) {
         for e in events {
             let event = match e {
-                HostEvent::State { id, state } => NativeViewerEvent { kind: "state".into(), id, state: Some(state.into()), reason: None, packets_sent: None, bytes_sent: None },
-                HostEvent::Keyframe { id, reason } => NativeViewerEvent { kind: "keyframe".into(), id, state: None, reason: Some(reason.into()), packets_sent: None, bytes_sent: None },
+                HostEvent::State { id, state } => NativeViewerEvent { state: Some(state.into()), ..NativeViewerEvent::new("state", id) },
+                HostEvent::Keyframe { id, reason } => NativeViewerEvent { reason: Some(reason.into()), ..NativeViewerEvent::new("keyframe", id) },
+                HostEvent::Rtp { id, packets } => {
+                    let mut ends = Vec::with_capacity(packets.len());
+                    let mut data = Vec::with_capacity(packets.iter().map(Vec::len).sum());
+                    for p in packets {
+                        data.extend_from_slice(&p);
+                        ends.push(data.len() as u32);
+                    }
+                    NativeViewerEvent { data: Some(data.into()), ends: Some(ends), ..NativeViewerEvent::new("rtp", id) }
+                }
+                HostEvent::Rid { id, ssrc, rid } => NativeViewerEvent { ssrc: Some(ssrc), rid: Some(rid), ..NativeViewerEvent::new("rid", id) },
                 HostEvent::Closed { id, reason, packets_sent, bytes_sent } => NativeViewerEvent {
-                    kind: "closed".into(),
-                    id,
-                    state: None,
                     reason: Some(reason),
                     packets_sent: Some(packets_sent as f64),
                     bytes_sent: Some(bytes_sent as f64),
+                    ..NativeViewerEvent::new("closed", id)
                 },
             };
             self.on_event.call(event, ThreadsafeFunctionCallMode::NonBlocking);
@@ -336,6 +386,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
                 }
             }
             Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
+            Some(Command::Rtcp { id, data }) => host.send_rtcp(id, &data, &mut batch),
             Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
             Some(Command::Shutdown) => {
                 host.close_all(&mut batch);
@@ -456,6 +507,46 @@ impl WebRtcViewers {
         Ok(NativeViewerCredentials { ufrag, password })
     }
 
+    /// Adds a publisher (WHIP on this port) and returns the ICE credentials for its answer: its
+    /// RTP comes as `rtp` events, it gets transport-wide CC feedback when `transportCcId` is
+    /// set, and `sendRtcp` reaches it; `closeViewer` closes it. Throws `WEBRTC_INVALID_ARGUMENT`
+    /// (a taken id, a bad fingerprint or extension id).
+    #[napi]
+    pub fn add_publisher(&self, spec: NativePublisherSpec) -> Result<NativeViewerCredentials> {
+        let remote_fingerprint = sluice_webrtc::parse_fingerprint(&spec.remote_fingerprint).map_err(|e| invalid(e.to_string()))?;
+        let ufrag = ice_chars(8)?;
+        let password = ice_chars(24)?;
+        let setup = PublisherSetup {
+            id: spec.id,
+            local_ufrag: ufrag.clone(),
+            local_password: password.clone(),
+            remote_ufrag: spec.remote_ufrag,
+            remote_fingerprint,
+            transport_cc_id: spec
+                .transport_cc_id
+                .map(|id| u8::try_from(id).ok().filter(|id| (1..=14).contains(id)).ok_or_else(|| invalid(format!("extension id {id} is not 1-14"))))
+                .transpose()?,
+            ssrc: spec.ssrc,
+            rid_id: spec
+                .rid_id
+                .map(|id| u8::try_from(id).ok().filter(|id| (1..=14).contains(id)).ok_or_else(|| invalid(format!("extension id {id} is not 1-14"))))
+                .transpose()?,
+        };
+        self.shared.host(self.shared.host_of(spec.id)).add_publisher(setup, Instant::now()).map_err(invalid)?;
+        Ok(NativeViewerCredentials { ufrag, password })
+    }
+
+    /// Sends an RTCP packet (compound or single, unprotected) to peer `id` as SRTCP; dropped
+    /// before it is connected. Throws `WEBRTC_INVALID_ARGUMENT` for something that is not RTCP.
+    #[napi]
+    pub fn send_rtcp(&self, id: u32, packet: Buffer) -> Result<()> {
+        if !sluice_rtp::rtcp::is_rtcp(&packet) {
+            return Err(invalid("not an RTCP packet"));
+        }
+        self.queue(self.shared.host_of(id), Command::Rtcp { id, data: packet.to_vec() });
+        Ok(())
+    }
+
     /// Closes a viewer (idempotent); its `closed` event follows.
     #[napi]
     pub fn close_viewer(&self, id: u32) {
@@ -550,6 +641,8 @@ impl WebRtcViewers {
                 estimate_bps: c.estimate_bps as f64,
                 received_bps: c.received_bps as f64,
                 retransmissions_refused: c.retransmissions_refused as f64,
+                packets_received: c.packets_received as f64,
+                bytes_received: c.bytes_received as f64,
             })
             .collect();
         NativeViewersStats {

@@ -7,6 +7,7 @@
 //! - [`trendline`]: the delay-based overuse detector (inter-group delay variation, trendline
 //!   slope, adaptive threshold).
 //! - [`rate`]: AIMD rate control on its signal and the loss-based bound.
+//! - [`recorder`]: the receive side, feedback for a sender (a WebRTC publisher).
 //!
 //! The estimate is `min(delay-based, loss-based)`, never above 1.5× the rate the receiver
 //! reported receiving (plus 10 kbit/s): a relay forwards what publishers send and does not
@@ -18,6 +19,7 @@
 
 pub mod history;
 pub mod rate;
+pub mod recorder;
 pub mod trendline;
 
 use std::collections::VecDeque;

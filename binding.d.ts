@@ -635,6 +635,11 @@ export declare class RtpRewriter {
   /** The output timestamp of an input RTP timestamp (to re-base the publisher's SRs). */
   timestamp(inputTimestamp: number): number
   /**
+   * Leaves `packet` (a padding-only packet) out without a hole in the output numbering, when
+   * it is the next one in order (`sluice_rtp::egress::RtpRewriter::skip`).
+   */
+  skip(packet: Uint8Array): void
+  /**
    * `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
    * (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
    * SSRC change.
@@ -883,15 +888,30 @@ export declare class WebRtcViewers {
    * `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
    * viewer of the stream. `lagMs`: how long the frame has been in the server already (source
    * message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
-   * for `stats().latencyMs`. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
+   * for `stats().latencyMs`. `keyframe`: the frame is a keyframe (a viewer switching
+   * simulcast layers moves at one). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut
+   * `data`.
    */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number): void
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, keyframe?: boolean): void
   /**
    * Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report,
    * re-based onto the stream's RTP timestamps: `rtpTimestamp` was current at Unix `wallMs`
    * (RFC 3550 §6.4.1). Viewers' reports otherwise follow when packets were sent.
    */
   anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void
+  /**
+   * Declares `streamKey`'s simulcast layers (RFC 8853): the streams `layers` (lowest first)
+   * carry the same source's video in lower qualities, `streamKey` being the top one. Each
+   * viewer of the stream is then moved between them by its bandwidth estimate (down at once,
+   * up after 2 s of fitting, probing with RTX padding for the next layer), at the layer's
+   * keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
+   */
+  setLayers(streamKey: string, layers: Array<string>): void
+  /**
+   * Pins viewer `id` to its stream's simulcast layer `index` (lowest 0), or lets its
+   * estimate choose again (`null`).
+   */
+  pinLayer(id: number, index?: number | undefined | null): void
   /**
    * Packets for one viewer only (its GOP replay), then its new video sequence offset
    * (0–65 535); `live` lets it receive the stream's packets after them.
@@ -1306,6 +1326,11 @@ export interface NativeViewerCounters {
    * bandwidth estimate.
    */
   retransmissionsRefused: number
+  /** Simulcast: the stream (or layer key) its video comes from, and the one it switches to. */
+  videoStream?: string
+  switchingTo?: string
+  /** Padding packets sent probing for a better simulcast layer. */
+  probePackets: number
   /** A publisher: RTP packets received (decrypted) and their bytes. */
   packetsReceived: number
   bytesReceived: number
@@ -1321,7 +1346,8 @@ export interface NativeViewerCredentials {
 
 /**
  * An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
- * `keyframe` (`reason`: `pli` or `fir`), `rtp` (a publisher's decrypted RTP packets and sender
+ * `keyframe` (`reason`: `pli`, `fir`, or `layer` for a simulcast layer switch; `streamKey`: the
+ * stream or layer it is wanted from), `rtp` (a publisher's decrypted RTP packets and sender
  * reports: `data`, packet `i` ending at `ends[i]`), `rid` (a publisher's RTP stream `ssrc` is
  * simulcast layer `rid`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
  */
@@ -1349,6 +1375,8 @@ export interface NativeViewerEvent {
   ssrc?: number
   /** rid: its RtpStreamId. */
   rid?: string
+  /** keyframe: the stream (hub key, or a simulcast layer's key) the keyframe is wanted from. */
+  streamKey?: string
 }
 
 /** A viewer to add: the stream it watches and what its SDP offer said. */

@@ -77,4 +77,38 @@ describe('simulcast ingest over WHIP (native port)', () => {
     expect(frames.length).toBeGreaterThan(40)
     expect(Number(width)).toBe(layers.find((l) => l.rid === 'f').width)
   }, 90_000)
+
+  it('a WHEP viewer on an open path gets the top layer; pinned by the API it gets the one named, at its keyframe, without a freeze', async () => {
+    const viewer = await browser.newPage()
+    pages.push(viewer)
+    await viewer.goto(server.httpUrl('/?play=live/sim'))
+    await viewer.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
+    const whep = async () => ((await (await fetch(server.httpUrl('/api/clients'))).json()) as any[]).find((c) => c.protocol === 'whep')
+    await waitFor(async () => (await whep())?.details?.layer === 'f', 10_000, 'the viewer on the top layer')
+    await waitFor(async () => ((await playerStats(viewer)).video?.frameWidth ?? 0) === 1280, 10_000, 'the top layer decoded')
+    const id = String((await whep()).id).replace(/^whep-/, '')
+    for (const [rid, width] of [['q', 320], ['h', 640], ['f', 1280]] as const) {
+      const before = await playerStats(viewer)
+      const r = await fetch(server.httpUrl(`/api/whep/${id}/layer`), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid }) })
+      expect(r.status).toBe(200)
+      const asked = Date.now()
+      await waitFor(async () => ((await playerStats(viewer)).video?.frameWidth ?? 0) === width, 10_000, `layer ${rid} decoded`)
+      const switchMs = Date.now() - asked
+      const decoded = await playerStats(viewer)
+      await viewer.waitForTimeout(2000)
+      const after = await playerStats(viewer)
+      console.log(`pinned ${rid}: ${width} px decoded after ${switchMs} ms (freezes at the switch +${decoded.video.freezeCount - before.video.freezeCount}); then 2 s: frames +${after.video.framesDecoded - decoded.video.framesDecoded}, freezes +${after.video.freezeCount - decoded.video.freezeCount}, dropped ${after.video.framesDropped}; details`, JSON.stringify((await whep()).details))
+      const v = after.video
+      console.log('inbound', JSON.stringify({ packetsReceived: v.packetsReceived, packetsLost: v.packetsLost, nackCount: v.nackCount, pliCount: v.pliCount, framesReceived: v.framesReceived, framesDecoded: v.framesDecoded, keyFramesDecoded: v.keyFramesDecoded, framesDropped: v.framesDropped, jbd: v.jitterBufferDelay / v.jitterBufferEmittedCount }))
+      console.log('server', JSON.stringify((await server.sluice.whep.pool.stats()).viewers))
+      expect((await whep()).details.layer).toBe(rid)
+      expect(switchMs).toBeLessThan(3000)
+      expect(after.video.framesDecoded - decoded.video.framesDecoded).toBeGreaterThan(20)
+      expect(after.video.freezeCount - decoded.video.freezeCount).toBe(0)
+    }
+    const bad = await fetch(server.httpUrl(`/api/whep/${id}/layer`), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid: 'x' }) })
+    expect(bad.status).toBe(400)
+    expect((await fetch(server.httpUrl(`/api/whep/${id}/layer`), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid: null }) })).status).toBe(200)
+    await viewer.close()
+  }, 90_000)
 })

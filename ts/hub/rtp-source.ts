@@ -28,6 +28,8 @@ export interface RtpSource {
    * rid; this source's own video is the top layer. Absent without simulcast.
    */
   readonly layers?: readonly (RtpSource & { readonly rid: string })[]
+  /** Simulcast: the top layer's rid (this source's own video). */
+  readonly rid?: string | null
 }
 
 /**
@@ -81,6 +83,17 @@ export function startsKeyframe(codec: RtpVideoCodec, payload: Buffer): boolean {
       return irap(type)
     }
   }
+}
+
+/**
+ * Whether an RTP packet carries padding only (RFC 3550 §5.1: P set and the padding, whose last
+ * octet counts it, fills the payload). Senders probe bandwidth with such packets on a media SSRC
+ * when RTX is not negotiated; they belong to no frame.
+ */
+export function isPaddingOnly(p: Buffer): boolean {
+  if ((p[0]! & 0x20) === 0) return false
+  const at = rtpPayloadOffset(p)
+  return at >= 0 && p.length - at <= p[p.length - 1]!
 }
 
 /** RTP payload offset (after CSRCs and the header extension), or -1 when malformed. */

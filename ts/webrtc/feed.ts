@@ -14,7 +14,9 @@
  *
  * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`) are forwarded by this
  * feed's `RtpFeed` (see rtp-feed.ts) instead: rewritten once, a joining viewer or a PLI asks the
- * publisher for a keyframe.
+ * publisher for a keyframe. A simulcast publisher's lower layers get an `RtpFeed` each, keyed
+ * `<stream key>~<rid>`, with the same SSRCs, declared to the transport as the stream's layers
+ * (`ViewerTransport.setLayers`): the native transport moves each viewer between them.
  *
  * RTP clocks: video 90 kHz from the FLV pts (dts + composition time, ms); audio 48 kHz from the
  * transcoder. B-frames, whose pts is older than a frame already sent, are not sent (see #onVideo). Sender reports map both to the same NTP wallclock every second, for lip sync.
@@ -26,7 +28,7 @@ import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerTransport } from './viewer-protocol'
 import { epochMs } from './clock'
-import type { RtpVideoCodec } from '../hub/rtp-source'
+import type { RtpSource, RtpVideoCodec } from '../hub/rtp-source'
 import { RtpFeed } from './rtp-feed'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
@@ -121,13 +123,15 @@ export class WebRtcFeed implements Subscriber {
   readonly #viewers = new Map<string, FeedViewer>()
   /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
   readonly #rtp: RtpFeed
+  /** Simulcast: the lower layers' feeds by key (`<stream key>~<rid>`), lowest first. */
+  readonly #layers = new Map<string, RtpFeed>()
 
   constructor(stream: Stream, pool: ViewerTransport, log: Logger) {
     this.stream = stream
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })
     this.#rtp = new RtpFeed(stream.key, pool, this.videoSsrc, this.audioSsrc)
-    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
+    this.#attach(stream.publisher?.rtpSource ?? null)
     if (this.#rtp.source) return
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
@@ -165,10 +169,10 @@ export class WebRtcFeed implements Subscriber {
   }
 
   /** PLI/FIR from a viewer: answered from the GOP cache (at most once per `KEYFRAME_REPLAY_INTERVAL_MS`), or by the WebRTC publisher. */
-  keyframeRequest(id: string): void {
+  keyframeRequest(id: string, streamKey?: string, reason = 'PLI'): void {
     const v = this.#viewers.get(id)
     if (!v?.live) return
-    if (this.#rtp.source) return this.#rtp.keyframeRequest('WebRTC viewer PLI')
+    if (this.#rtp.source) return (this.#layers.get(streamKey ?? '') ?? this.#rtp).keyframeRequest(`WebRTC viewer ${reason}`)
     const now = Date.now()
     if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) return
     v.replayedAt = now
@@ -211,7 +215,49 @@ export class WebRtcFeed implements Subscriber {
   onPublish(stream: Stream): void {
     this.#transcoder = null
     this.#lastVideoPts = null
-    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
+    this.#attach(stream.publisher?.rtpSource ?? null)
+  }
+
+  /** Forwards `source` (null: none), and its simulcast layers each through a feed of its own. */
+  #attach(source: RtpSource | null): void {
+    this.#rtp.attach(source)
+    const layers = source?.layers ?? []
+    const keys = layers.map((l) => `${this.stream.key}~${l.rid}`)
+    const had = this.#layers.size > 0
+    for (const [key, feed] of this.#layers) {
+      if (keys.includes(key)) continue
+      feed.close()
+      this.#layers.delete(key)
+    }
+    layers.forEach((layer, i) => {
+      let feed = this.#layers.get(keys[i]!)
+      if (!feed) {
+        feed = new RtpFeed(keys[i]!, this.#pool, this.videoSsrc, this.audioSsrc)
+        this.#layers.set(keys[i]!, feed)
+      }
+      feed.attach(layer)
+    })
+    if (had || keys.length > 0) this.#pool.setLayers?.(this.stream.key, keys)
+  }
+
+  /** Simulcast: the index of layer `rid` among the stream's layers (lowest 0, the top last), or null when it has none such. */
+  layerIndex(rid: string): number | null {
+    const source = this.#rtp.source
+    const lower = source?.layers?.findIndex((l) => l.rid === rid) ?? -1
+    if (lower >= 0) return lower
+    return source?.rid === rid && source.layers?.length ? source.layers.length : null
+  }
+
+  /** Simulcast: the rids of the stream's layers (lowest first), empty without. */
+  get layerRids(): string[] {
+    const source = this.#rtp.source
+    return source?.layers?.length && source.rid ? [...source.layers.map((l) => l.rid), source.rid] : []
+  }
+
+  /** The rid of the layer with key `key` (a layer key, or the stream's own: the top layer). */
+  ridOf(key: string): string | null {
+    if (key === this.stream.key) return this.#rtp.source?.rid ?? null
+    return key.startsWith(`${this.stream.key}~`) ? key.slice(this.stream.key.length + 1) : null
   }
 
   /** B-frames not sent to WebRTC viewers (their timestamps would go back). */
@@ -221,7 +267,7 @@ export class WebRtcFeed implements Subscriber {
 
   onUnpublish(): void {
     this.#gop = []
-    this.#rtp.attach(null)
+    this.#attach(null)
   }
 
   onMetadata(): void {}
@@ -370,6 +416,7 @@ export class WebRtcFeed implements Subscriber {
   }
 
   close(): void {
+    this.#attach(null)
     this.#rtp.close()
     this.#viewers.clear()
     this.#gop = []

@@ -70,7 +70,7 @@ function transportCcId(sections: SdpMediaSection[]): number | undefined {
   return undefined
 }
 
-type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number; data?: Buffer; ends?: number[]; ssrc?: number; rid?: string }
+type NativeEvent = { type: string; id: number; state?: string; reason?: string; packetsSent?: number; bytesSent?: number; data?: Buffer; ends?: number[]; ssrc?: number; rid?: string; streamKey?: string }
 
 /** What the owner of a publisher on the native port (WHIP) hears. */
 export interface NativePublisherEvents {
@@ -278,7 +278,7 @@ export class NativeViewers implements ViewerTransport {
         v.events.onState(e.state === 'selected' ? 'connecting' : (e.state ?? 'unknown'))
         return
       case 'keyframe':
-        v.events.onKeyframeRequest(e.reason ?? 'pli')
+        v.events.onKeyframeRequest(e.reason ?? 'pli', e.streamKey)
         return
       case 'closed':
         this.#byNative.delete(e.id)
@@ -319,8 +319,17 @@ export class NativeViewers implements ViewerTransport {
   }
 
   /** `at`: when the source message arrived (`epochMs()`), for the server-hop samples in `stats()`. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number): void {
-    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at)
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean): void {
+    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at, keyframe)
+  }
+
+  setLayers(streamKey: string, layers: string[]): void {
+    if (!this.#closed) this.#host.setLayers(streamKey, layers)
+  }
+
+  pinLayer(id: string, index: number | null): void {
+    const v = this.#byId.get(id)
+    if (v) this.#host.pinLayer(v.native, index ?? undefined)
   }
 
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void {
@@ -336,7 +345,7 @@ export class NativeViewers implements ViewerTransport {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {
       const v = this.#byNative.get(c.id)
-      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused }] : []
+      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused, ...(c.videoStream ? { videoStream: c.videoStream, probePackets: c.probePackets } : {}), ...(c.switchingTo ? { switchingTo: c.switchingTo } : {}) }] : []
     })
     return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }

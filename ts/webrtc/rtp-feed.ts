@@ -4,7 +4,8 @@
  * publisher's packets are forwarded as they came, any codec, rewritten once per feed (not per
  * subscriber) by the native `RtpRewriter`: this feed's SSRCs, sequence numbers and timestamps
  * continuous across publisher restarts, header extensions removed (their ids were negotiated with
- * the publisher, not the subscribers). Video packets go to the sink one frame at a time (a batch
+ * the publisher, not the subscribers), padding-only packets dropped (the publisher's bandwidth
+ * probes). Video packets go to the sink one frame at a time (a batch
  * ends at the marker bit, or after `FORWARD_BATCH` packets); the sink's fan-out gives each
  * subscriber its payload type and sequence offset, keeps the retransmission ring and sends the
  * sender reports, anchored here on the publisher's own (RFC 3550 §6.4.1, for lip sync).
@@ -14,7 +15,7 @@
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
-import { rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
+import { isPaddingOnly, rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
 import type { ViewerTransport } from './viewer-protocol'
 
 /** Where a feed's packets go, under its key: WHEP's viewer transport, or the SFU's downlinks. */
@@ -77,6 +78,9 @@ export class RtpFeed implements RtpSourceListener {
 
   /** A publisher's RTP packet: re-numbered for this feed and forwarded (video a frame at a time). */
   onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
+    // the publisher's bandwidth probes are not media (the fan-out probes each subscriber
+    // itself): left out, the numbering closed over them
+    if (isPaddingOnly(packet)) return this.#forward[kind].skip(packet)
     const out = this.#forward[kind].rewrite(packet, Date.now())
     if (!out) return
     if (kind === 'audio') {

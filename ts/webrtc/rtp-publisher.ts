@@ -205,6 +205,11 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     else this.#audioReceiver?.push(packet)
   }
 
+  /** Simulcast: the top layer's rid (this publisher's own video), else null. */
+  get rid(): string | null {
+    return this.#topRid
+  }
+
   /** A simulcast RTP stream's rid (RFC 8852), before its packets. */
   bindRid(ssrc: number, rid: string): void {
     if (this.#rids.size < 16) this.#rids.set(ssrc, rid)

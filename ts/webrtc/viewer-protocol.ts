@@ -57,6 +57,10 @@ export interface ViewerCounters {
   receivedBps?: number
   /** NACKed packets not sent again because that second's retransmissions had reached the budget (the estimate's room, or the media's rate without one). */
   retransmissionsRefused?: number
+  /** Native transport, simulcast streams: the stream or layer key its video comes from, the one it switches to, and the padding packets probes sent. */
+  videoStream?: string
+  switchingTo?: string
+  probePackets?: number
 }
 
 export type HostMessage =
@@ -72,7 +76,8 @@ export type HostMessage =
 
 export interface ViewerEvents {
   onState(state: string): void
-  onKeyframeRequest(reason: string): void
+  /** `streamKey`: the stream or simulcast layer the keyframe is wanted from (native transport; default the viewer's stream). */
+  onKeyframeRequest(reason: string, streamKey?: string): void
   onClosed(reason: string, packetsSent: number, bytesSent: number): void
 }
 
@@ -115,6 +120,14 @@ export interface ViewerTransport {
    */
   anchor(streamKey: string, kind: 'video' | 'audio', rtpTimestamp: number, wallMs: number): void
   stats(timeoutMs?: number): Promise<ViewerStats>
+  /**
+   * Simulcast (native transport only): `streamKey`'s video also comes in the streams `layers`
+   * (lower qualities, lowest first); each viewer is moved between them by its bandwidth estimate.
+   * Empty: none.
+   */
+  setLayers?(streamKey: string, layers: string[]): void
+  /** Pins viewer `id` to layer `index` of its stream's layers (lowest 0, the stream itself last), or unpins it (`null`). */
+  pinLayer?(id: string, index: number | null): void
   /** Forgets the server-hop samples so far (`GET /api/stats?reset`: the next read covers a window). */
   resetLatency(): void
   close(): Promise<void>

@@ -27,6 +27,9 @@ import { WebRtcFeed, webRtcVideoCodec } from './feed'
 import { ViewerPool } from './viewer-pool'
 import { NativeViewers } from './native-viewers'
 import type { IceSettings, ViewerTransport } from './viewer-protocol'
+import { z } from 'zod'
+import { readJson, sendJson } from '../http/server'
+import { HttpRequestError } from '../errors'
 
 export interface WebRtcOptions {
   /** ICE servers, as URLs (`stun:stun.example.net:3478`, `turn:user:pass@host:3478`). Default none. */
@@ -77,7 +80,16 @@ interface WhepSession {
   estimateBps?: number
   receivedBps?: number
   retransmissionsRefused?: number
+  /** Simulcast (native transport): the rid of the layer it gets, the one it switches to, padding packets probes sent. */
+  layer?: string
+  switchingTo?: string
+  probePackets?: number
+  /** Simulcast: the layer it was pinned to (`?layer=`, `PUT /api/whep/{id}/layer`), if any. */
+  pinned?: string
 }
+
+/** `PUT /api/whep/{id}/layer`: pin a viewer to a simulcast layer by rid, or `null` to let its estimate choose. */
+const layerBody = z.object({ rid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).nullable() }).strict()
 
 export class WhepEndpoint {
   readonly pool: ViewerTransport
@@ -104,6 +116,26 @@ export class WhepEndpoint {
     http.route('POST', /^\/whep\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name], url) => this.#post(req, res, app!, name!, url))
     http.route('PATCH', /^\/whep\/resource\/([^/]+)$/, (req, res, [id]) => this.#patch(req, res, id!))
     http.route('DELETE', /^\/whep\/resource\/([^/]+)$/, (_req, res, [id]) => this.#delete(res, id!))
+    http.route('PUT', /^\/api\/whep\/([^/]+)\/layer$/, async (req, res, [id]) => {
+      const session = this.#sessions.get(id!)
+      if (!session) throw new HttpRequestError(404, 'HTTP_NOT_FOUND', `no WHEP viewer ${id}`)
+      const { rid } = await readJson(req, layerBody)
+      this.#pin(session, rid)
+      sendJson(res, 200, { id: session.id, pinned: session.pinned ?? null, layers: session.feed.layerRids })
+    })
+  }
+
+  /**
+   * Pins a viewer to simulcast layer `rid` (null: its bandwidth estimate chooses again). Throws
+   * `HttpRequestError` 409 when the transport cannot switch layers (node-datachannel) and 400
+   * for a rid its stream does not have.
+   */
+  #pin(session: WhepSession, rid: string | null): void {
+    if (!this.pool.pinLayer) throw new HttpRequestError(409, 'WEBRTC_NO_SIMULCAST', 'simulcast layers are switched on the native transport only (webrtc.transport: native)')
+    const index = rid === null ? null : session.feed.layerIndex(rid)
+    if (rid !== null && index === null) throw new HttpRequestError(400, 'WEBRTC_UNKNOWN_LAYER', `the stream has no simulcast layer ${rid} (it has: ${session.feed.layerRids.join(', ') || 'none'})`)
+    this.pool.pinLayer(session.id, index)
+    session.pinned = rid ?? undefined
   }
 
   /** Live WHEP sessions. */
@@ -131,6 +163,11 @@ export class WhepEndpoint {
       if (v.estimateBps) s.estimateBps = v.estimateBps
       if (v.receivedBps) s.receivedBps = v.receivedBps
       if (v.retransmissionsRefused) s.retransmissionsRefused = v.retransmissionsRefused
+      if (v.videoStream) {
+        s.layer = s.feed.ridOf(v.videoStream) ?? undefined
+        s.switchingTo = v.switchingTo ? (s.feed.ridOf(v.switchingTo) ?? undefined) : undefined
+        s.probePackets = v.probePackets
+      }
     }
   }
 
@@ -166,7 +203,14 @@ export class WhepEndpoint {
       id: `whep-${id}`, protocol: 'whep', role: 'player', app, stream: name,
       remoteAddress: `${normalizeIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`, startedAt: Date.now(),
       counters: () => ({ bytesIn: 0, bytesOut: session.bytesSent, queueBytes: 0 }),
-      details: () => ({ ...(session.estimateBps ? { estimateBps: session.estimateBps } : {}), ...(session.receivedBps ? { receivedBps: session.receivedBps } : {}), ...(session.retransmissionsRefused ? { retransmissionsRefused: session.retransmissionsRefused } : {}) }),
+      details: () => ({
+        ...(session.estimateBps ? { estimateBps: session.estimateBps } : {}),
+        ...(session.receivedBps ? { receivedBps: session.receivedBps } : {}),
+        ...(session.retransmissionsRefused ? { retransmissionsRefused: session.retransmissionsRefused } : {}),
+        ...(session.layer ? { layer: session.layer, layers: session.feed.layerRids.join(','), probePackets: session.probePackets ?? 0 } : {}),
+        ...(session.switchingTo ? { switchingTo: session.switchingTo } : {}),
+        ...(session.pinned ? { pinned: session.pinned } : {}),
+      }),
       close: (reason) => {
         if (!this.#sessions.has(id)) return
         this.#log.info({ viewer: id, reason }, 'WHEP viewer closed by the server')
@@ -193,9 +237,9 @@ export class WhepEndpoint {
         },
         {
           onState: (state) => this.#onState(session, state),
-          onKeyframeRequest: (reason) => {
-            this.#log.debug({ viewer: id, reason }, 'keyframe requested: answered from the GOP cache')
-            session.feed.keyframeRequest(id)
+          onKeyframeRequest: (reason, streamKey) => {
+            this.#log.debug({ viewer: id, reason, streamKey }, 'keyframe requested')
+            session.feed.keyframeRequest(id, streamKey, reason)
           },
           onClosed: (reason, packetsSent, bytesSent) => this.#onClosed(session, reason, packetsSent, bytesSent),
         },
@@ -205,6 +249,14 @@ export class WhepEndpoint {
       return fail(503, `cannot set up the WebRTC session: ${(error as Error).message}`)
     }
     if (this.#sessions.has(id)) this.#ctx.clients.add(client)
+    const layer = url.searchParams.get('layer')
+    if (layer && this.#sessions.has(id)) {
+      try {
+        this.#pin(session, layer)
+      } catch (error) {
+        this.#log.info({ viewer: id, layer, reason: (error as Error).message }, 'WHEP ?layer= ignored')
+      }
+    }
     const location = `/whep/resource/${id}`
     res.writeHead(201, {
       ...CORS_HEADERS,

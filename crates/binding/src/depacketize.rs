@@ -192,11 +192,16 @@ impl RtpDepacketizer {
                 continue;
             };
             let payload = &packet[offset..offset + len];
+            if payload.is_empty() {
+                // Padding only (RFC 3550 §5.1: senders probe bandwidth with such packets on
+                // the media SSRC when RTX is not negotiated): it took a sequence number, so the
+                // reorder buffer saw no hole, and it belongs to no frame.
+                continue;
+            }
             let outcome = match &mut self.codec {
                 Codec::H264(d) => d.push(&header, payload, &mut video),
                 Codec::Vp8(d, _) => d.push(&header, payload, &mut vp8),
                 Codec::Aac(d) => d.push(header.timestamp, header.marker, payload, &mut audio),
-                Codec::Opus if payload.is_empty() => Err(RtpError::EmptyFrame),
                 Codec::Opus => {
                     result.frames.push(DepacketizedFrame {
                         timestamp: header.timestamp,

@@ -301,6 +301,13 @@ impl RtpRewriter {
         self.inner.timestamp(input_timestamp)
     }
 
+    /// Leaves `packet` (a padding-only packet) out without a hole in the output numbering, when
+    /// it is the next one in order (`sluice_rtp::egress::RtpRewriter::skip`).
+    #[napi]
+    pub fn skip(&mut self, packet: &[u8]) {
+        self.inner.skip(packet);
+    }
+
     /// `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
     /// (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
     /// SSRC change.

@@ -23,7 +23,8 @@ use sluice_ice::Message;
 use sluice_rtp::bwe::recorder::FeedbackRecorder;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
 use sluice_rtp::packet::RtpHeader;
-use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
+use sluice_rtp::bwe::trendline::BandwidthUsage;
+use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
@@ -39,14 +40,22 @@ const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// A publisher gets transport-wide CC feedback this often while packets arrive (libwebrtc and
 /// mediasoup send it every 50–250 ms).
 const FEEDBACK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Viewers of simulcast streams have their layer chosen this often (`sluice_rtp::egress::layers`).
+const SELECT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// A probe sends its padding in steps this far apart.
+const PROBE_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+/// A probe stops when a feedback reports more loss than this share.
+const PROBE_LOSS: f64 = 0.05;
 
 /// What the host reports to JS.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostEvent {
     /// `connected` (DTLS and SRTP up) or `selected` (ICE picked a pair).
     State { id: u32, state: &'static str },
-    /// The viewer asked for a keyframe (`pli`, `fir`).
-    Keyframe { id: u32, reason: &'static str },
+    /// A keyframe is wanted for viewer `id` from stream `stream_key` (the one its video comes
+    /// from, or a simulcast layer it is switching to): it asked (`pli`, `fir`), or its layer
+    /// changes (`layer`).
+    Keyframe { id: u32, reason: &'static str, stream_key: String },
     /// RTP packets from a publisher (decrypted), in arrival order, with its sender reports
     /// (each an RTCP SR packet) where they came.
     Rtp { id: u32, packets: Vec<Vec<u8>> },
@@ -77,6 +86,8 @@ pub struct ViewerCounters {
     /// A publisher: RTP packets received (decrypted) and their bytes.
     pub packets_received: u64,
     pub bytes_received: u64,
+    /// Padding packets a probe for a better simulcast layer sent.
+    pub probe_packets: u64,
 }
 
 /// A viewer's transport-wide congestion control: the extension id, the next sequence number
@@ -163,6 +174,10 @@ struct Viewer {
     counters: ViewerCounters,
     /// A publisher (it sends us media) has one.
     ingest: Option<Ingest>,
+    /// A probe for a better simulcast layer runs: padding tops what it is sent up to this, bit/s.
+    probe_bps: Option<f64>,
+    /// Padding bytes owed to the probe (it sends whole packets).
+    probe_credit: f64,
 }
 
 /// See the [module docs](self).
@@ -181,6 +196,11 @@ pub struct Host {
     next_report: Instant,
     /// Scratch: the reports of one round.
     reports: Vec<SubscriberReport>,
+    /// When simulcast layers are next chosen, and probes next step.
+    next_select: Instant,
+    next_probe: Instant,
+    /// When the last probe step ran.
+    last_probe: Instant,
 }
 
 impl Host {
@@ -196,6 +216,9 @@ impl Host {
             epoch: Instant::now(),
             next_report: Instant::now() + REPORT_INTERVAL,
             reports: Vec::new(),
+            next_select: Instant::now() + SELECT_INTERVAL,
+            next_probe: Instant::now() + PROBE_STEP,
+            last_probe: Instant::now(),
         }
     }
 
@@ -232,6 +255,8 @@ impl Host {
                 budget: RetransmissionBudget::default(),
                 rtx: setup.rtx.map(|(payload_type, ssrc)| Rtx { payload_type, ssrc, next: (ssrc >> 7) as u16 }),
                 ingest: None,
+                probe_bps: None,
+                probe_credit: 0.0,
             },
         );
         Ok(())
@@ -260,6 +285,8 @@ impl Host {
                 counters: ViewerCounters::default(),
                 budget: RetransmissionBudget::default(),
                 rtx: None,
+                probe_bps: None,
+                probe_credit: 0.0,
                 ingest: Some(Ingest {
                     transport_cc_id: setup.transport_cc_id.filter(|id| (1..=14).contains(id)),
                     recorder: FeedbackRecorder::default(),
@@ -280,7 +307,7 @@ impl Host {
         let now_us = self.now_us();
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         if is_rtcp(packet) {
-            send_rtp(v, packet, 0, 0, now_us, false, batch);
+            send_rtp(v, packet, 0, 0, 0, now_us, false, batch);
             batch.flush();
         }
     }
@@ -319,7 +346,12 @@ impl Host {
         if self.viewers.is_empty() {
             return peers;
         }
-        Some(peers.map_or(self.next_report, |t| t.min(self.next_report)))
+        let probing = self.viewers.values().any(|v| v.probe_bps.is_some()).then_some(self.next_probe);
+        let mut next = peers.map_or(self.next_report, |t| t.min(self.next_report));
+        if self.fanout.has_layers() {
+            next = next.min(self.next_select);
+        }
+        Some(probing.map_or(next, |p| next.min(p)))
     }
 
     /// Runs every viewer's timers that are due, and the sender reports when they are.
@@ -336,6 +368,61 @@ impl Host {
             self.send_reports(batch);
         }
         self.send_feedback(now, batch);
+        if now >= self.next_select {
+            self.next_select = now + SELECT_INTERVAL;
+            self.select_layers();
+        }
+        if now >= self.next_probe {
+            self.next_probe = now + PROBE_STEP;
+            self.probe(now, batch);
+        }
+    }
+
+    /// Chooses the simulcast layer of every viewer of a simulcast stream from its bandwidth
+    /// estimate (`Fanout::select_layers`): a pending switch asks the layer for a keyframe; a
+    /// probe starts or stops.
+    fn select_layers(&mut self) {
+        if !self.fanout.has_layers() {
+            return;
+        }
+        let now_ms = unix_ms();
+        for (id, v) in self.viewers.iter_mut().filter(|(_, v)| v.ingest.is_none() && v.peer.state() == PeerState::Connected) {
+            let estimate = v.twcc.as_ref().filter(|cc| cc.bwe.feedbacks() > 0).map(|cc| cc.bwe.estimate_bps());
+            let (switch, probe) = self.fanout.select_layers(*id, estimate, now_ms);
+            if let Some(stream_key) = switch {
+                self.events.push(HostEvent::Keyframe { id: *id, reason: "layer", stream_key });
+            }
+            // padding goes out as RTX (RFC 4588): without it, no probing
+            v.probe_bps = probe.filter(|_| v.rtx.is_some());
+            if v.probe_bps.is_none() {
+                v.probe_credit = 0.0;
+            }
+        }
+    }
+
+    /// One step of every running probe: copies of the viewer's latest video packets as RTX
+    /// (libwebrtc probes with such redundant payloads), so that what it receives reaches the
+    /// probe's rate and its estimate can show whether the path carries the next layer.
+    fn probe(&mut self, now: Instant, batch: &mut SendBatch) {
+        let elapsed_s = now.saturating_duration_since(self.last_probe).as_secs_f64().min(0.1);
+        self.last_probe = now;
+        let now_us = self.now_us();
+        for (id, v) in self.viewers.iter_mut() {
+            let Some(aim) = v.probe_bps else { continue };
+            let sending = v.twcc.as_ref().map_or(0.0, |cc| cc.bwe.sent_bps(now_us));
+            v.probe_credit += ((aim - sending).max(0.0) / 8.0) * elapsed_s;
+            let mut back = 0u16;
+            while v.probe_credit > 0.0 && back < 64 {
+                let Some(r) = self.fanout.recent_video(*id, back) else { break };
+                back += 1;
+                let size = r.packet.len() as f64;
+                if send_rtp(v, r.packet, r.payload_type, r.seq_offset, r.ts_offset, now_us, true, batch) {
+                    v.probe_credit -= size;
+                    v.counters.probe_packets += 1;
+                }
+            }
+        }
+        batch.flush();
     }
 
     /// Transport-wide CC feedback to every publisher that is due one.
@@ -348,7 +435,7 @@ impl Host {
             let Some(feedback) = ingest.recorder.feedback(ingest.ssrc, ingest.media_ssrc) else { continue };
             out.clear();
             if feedback.write(&mut out).is_ok() && v.peer.state() == PeerState::Connected {
-                send_rtp(v, &out, 0, 0, now_us, false, batch);
+                send_rtp(v, &out, 0, 0, 0, now_us, false, batch);
             }
         }
         batch.flush();
@@ -362,10 +449,25 @@ impl Host {
         self.fanout.sender_reports(unix_ms(), &mut reports);
         for r in &reports {
             let Some(v) = self.viewers.get_mut(&r.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
-            send_rtp(v, &r.packet, 0, 0, now_us, false, batch);
+            send_rtp(v, &r.packet, 0, 0, 0, now_us, false, batch);
         }
         batch.flush();
         self.reports = reports;
+    }
+
+    /// `stream_key`'s simulcast layers (`sluice_rtp::egress::Fanout::set_layers`).
+    pub fn set_layers(&mut self, stream_key: &str, layers: Vec<String>) {
+        self.fanout.set_layers(stream_key, layers);
+    }
+
+    /// Pins viewer `id` to a simulcast layer (index, lowest 0) or lets the estimate choose.
+    pub fn pin_layer(&mut self, id: u32, index: Option<usize>) {
+        self.fanout.pin_layer(id, index);
+    }
+
+    /// The stream viewer `id`'s video comes from and the one it switches to, if any.
+    pub fn video_layer(&self, id: u32) -> Option<(String, Option<String>)> {
+        self.fanout.video_layer(id).map(|(k, p)| (k.to_owned(), p.map(str::to_owned)))
     }
 
     /// Anchors the clock of `stream_key`'s `kind` track on a publisher's sender report
@@ -449,7 +551,7 @@ impl Host {
                         v.counters.retransmissions_refused += 1;
                         continue;
                     }
-                    if send_rtp(v, r.packet, r.payload_type, r.seq_offset, now_us, true, batch) {
+                    if send_rtp(v, r.packet, r.payload_type, r.seq_offset, r.ts_offset, now_us, true, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
@@ -463,6 +565,11 @@ impl Host {
                         let u = cc.bwe.feedback(&feedback, now_us);
                         v.counters.estimate_bps = u.estimate_bps as u64;
                         v.counters.received_bps = u.received_bps.map_or(0, |r| r as u64);
+                        // the path is full: a probe for a better layer stops at once
+                        if v.probe_bps.is_some() && (u.usage == BandwidthUsage::Overusing || u.loss > PROBE_LOSS) {
+                            v.probe_bps = None;
+                            self.fanout.abort_probe(id, unix_ms());
+                        }
                     }
                 }
             }
@@ -471,8 +578,14 @@ impl Host {
                     cc.bwe.remb(remb.bitrate as f64);
                 }
             }
-            RtcpPacket::Pli(_) => self.events.push(HostEvent::Keyframe { id, reason: "pli" }),
-            RtcpPacket::Fir(_) => self.events.push(HostEvent::Keyframe { id, reason: "fir" }),
+            RtcpPacket::Pli(_) | RtcpPacket::Fir(_) => {
+                let reason = if matches!(packet, RtcpPacket::Pli(_)) { "pli" } else { "fir" };
+                // a switch under way needs the target layer's keyframe; otherwise the current one
+                if let Some((key, pending)) = self.fanout.video_layer(id) {
+                    let stream_key = pending.unwrap_or(key).to_owned();
+                    self.events.push(HostEvent::Keyframe { id, reason, stream_key });
+                }
+            }
             _ => {}
         }
     }
@@ -492,14 +605,15 @@ impl Host {
     }
 
     /// A stream's packets of one frame, for every live viewer. Returns the viewers it went to.
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], batch: &mut SendBatch) -> usize {
+    /// `keyframe`: the batch starts a keyframe (a viewer switching simulcast layers moves here).
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, batch: &mut SendBatch) -> usize {
         let now_us = self.now_us();
-        self.fanout.media(stream_key, kind, packets, false, unix_ms(), &mut self.targets);
+        self.fanout.media(stream_key, kind, packets, keyframe, unix_ms(), &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
-                send_rtp(v, p, t.payload_type, t.seq_offset, now_us, false, batch);
+                send_rtp(v, p, t.payload_type, t.seq_offset, t.ts_offset, now_us, false, batch);
             }
             sent += 1;
         }
@@ -514,7 +628,7 @@ impl Host {
         let Some(t) = self.fanout.inject(id, kind, packets, seq_offset, live) else { return };
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         for p in packets {
-            send_rtp(v, p, t.payload_type, t.seq_offset, now_us, false, batch);
+            send_rtp(v, p, t.payload_type, t.seq_offset, t.ts_offset, now_us, false, batch);
         }
         batch.flush();
     }
@@ -524,9 +638,9 @@ impl Host {
         self.epoch.elapsed().as_micros() as i64
     }
 
-    /// `(id, state, counters)` of every viewer.
-    pub fn viewer_counters(&self) -> Vec<(u32, PeerState, ViewerCounters)> {
-        self.viewers.iter().map(|(id, v)| (*id, v.peer.state(), v.counters)).collect()
+    /// `(id, state, counters, its video stream and the one it switches to)` of every peer.
+    pub fn viewer_counters(&self) -> Vec<(u32, PeerState, ViewerCounters, Option<(String, Option<String>)>)> {
+        self.viewers.iter().map(|(id, v)| (*id, v.peer.state(), v.counters, self.video_layer(*id))).collect()
     }
 
     /// Closes every viewer (server shutdown).
@@ -553,7 +667,7 @@ const RTX_OSN_LEN: usize = 2;
 /// estimator), and is protected as SRTP (media that is not a `retransmission` counts in the
 /// viewer's retransmission budget); RTCP (the viewers' sender reports) is protected as SRTCP. Returns whether
 /// it was queued.
-fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
+fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, ts_offset: u32, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
     let Viewer { peer, counters, twcc, rtx, budget, .. } = v;
     let slot = batch.slot();
     if packet.len() + TWCC_EXTENSION_LEN + RTX_OSN_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
@@ -564,6 +678,7 @@ fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, now_us: i64,
         counters.send_failures += 1;
         return false;
     };
+    add_timestamp_offset(&mut slot[..len], ts_offset);
     // X = 0, CC = 0 and P = 0: a plain 12-byte header (what the packetizers and the forwarder
     // produce), so the OSN and the extension go right after it.
     let plain = !is_rtcp(packet) && packet[0] & 0x3F == 0;

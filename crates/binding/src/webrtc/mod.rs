@@ -103,7 +103,8 @@ pub struct NativeViewerCredentials {
 }
 
 /// An event from the native viewers: `type` is `state` (`state`: `selected` or `connected`),
-/// `keyframe` (`reason`: `pli` or `fir`), `rtp` (a publisher's decrypted RTP packets and sender
+/// `keyframe` (`reason`: `pli`, `fir`, or `layer` for a simulcast layer switch; `streamKey`: the
+/// stream or layer it is wanted from), `rtp` (a publisher's decrypted RTP packets and sender
 /// reports: `data`, packet `i` ending at `ends[i]`), `rid` (a publisher's RTP stream `ssrc` is
 /// simulcast layer `rid`) or `closed` (`reason`, `packetsSent`, `bytesSent`).
 #[napi(object)]
@@ -130,11 +131,13 @@ pub struct NativeViewerEvent {
     pub ssrc: Option<u32>,
     /// rid: its RtpStreamId.
     pub rid: Option<String>,
+    /// keyframe: the stream (hub key, or a simulcast layer's key) the keyframe is wanted from.
+    pub stream_key: Option<String>,
 }
 
 impl NativeViewerEvent {
     fn new(kind: &str, id: u32) -> Self {
-        NativeViewerEvent { kind: kind.into(), id, state: None, reason: None, packets_sent: None, bytes_sent: None, data: None, ends: None, ssrc: None, rid: None }
+        NativeViewerEvent { kind: kind.into(), id, state: None, reason: None, packets_sent: None, bytes_sent: None, data: None, ends: None, ssrc: None, rid: None, stream_key: None }
     }
 }
 
@@ -159,6 +162,11 @@ pub struct NativeViewerCounters {
     /// NACKed packets not sent again because that second's retransmissions had reached the
     /// bandwidth estimate.
     pub retransmissions_refused: f64,
+    /// Simulcast: the stream (or layer key) its video comes from, and the one it switches to.
+    pub video_stream: Option<String>,
+    pub switching_to: Option<String>,
+    /// Padding packets sent probing for a better simulcast layer.
+    pub probe_packets: f64,
     /// A publisher: RTP packets received (decrypted) and their bytes.
     pub packets_received: f64,
     pub bytes_received: f64,
@@ -201,6 +209,8 @@ struct Frame {
     kind: MediaKind,
     data: Vec<u8>,
     ends: Vec<u32>,
+    /// It starts a keyframe.
+    keyframe: bool,
     /// How long the frame had been in the server when `media` was called (source message
     /// arrival → call, NaN when unknown).
     lag_ms: f64,
@@ -217,6 +227,10 @@ enum Command {
     Close(u32),
     /// An RTCP packet for one peer (a publisher's RR, NACK, PLI).
     Rtcp { id: u32, data: Vec<u8> },
+    /// A stream's simulcast layers (`Host::set_layers`).
+    Layers { stream_key: String, layers: Vec<String> },
+    /// A viewer pinned to a layer, or not (`Host::pin_layer`).
+    Pin { id: u32, index: Option<usize> },
     /// A publisher's sender report re-based onto a stream's track (`Host::anchor`).
     Anchor { stream_key: String, kind: MediaKind, rtp_timestamp: u32, wall_ms: f64 },
     Shutdown,
@@ -255,7 +269,7 @@ impl Shared {
         for e in events {
             let event = match e {
                 HostEvent::State { id, state } => NativeViewerEvent { state: Some(state.into()), ..NativeViewerEvent::new("state", id) },
-                HostEvent::Keyframe { id, reason } => NativeViewerEvent { reason: Some(reason.into()), ..NativeViewerEvent::new("keyframe", id) },
+                HostEvent::Keyframe { id, reason, stream_key } => NativeViewerEvent { reason: Some(reason.into()), stream_key: Some(stream_key), ..NativeViewerEvent::new("keyframe", id) },
                 HostEvent::Rtp { id, packets } => {
                     let mut ends = Vec::with_capacity(packets.len());
                     let mut data = Vec::with_capacity(packets.iter().map(Vec::len).sum());
@@ -371,7 +385,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
         match command {
             Some(Command::Media(frame)) => {
                 if let Some(packets) = split(&frame.data, &frame.ends) {
-                    if host.media(&frame.stream_key, frame.kind, &packets, &mut batch) > 0 {
+                    if host.media(&frame.stream_key, frame.kind, &packets, frame.keyframe, &mut batch) > 0 {
                         frame.reached.store(true, Ordering::Relaxed);
                     }
                 }
@@ -387,6 +401,8 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
             }
             Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
             Some(Command::Rtcp { id, data }) => host.send_rtcp(id, &data, &mut batch),
+            Some(Command::Layers { stream_key, layers }) => host.set_layers(&stream_key, layers),
+            Some(Command::Pin { id, index }) => host.pin_layer(id, index),
             Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
             Some(Command::Shutdown) => {
                 host.close_all(&mut batch);
@@ -557,9 +573,11 @@ impl WebRtcViewers {
     /// `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
     /// viewer of the stream. `lagMs`: how long the frame has been in the server already (source
     /// message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
-    /// for `stats().latencyMs`. Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data`.
-    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number")]
-    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>) -> Result<()> {
+    /// for `stats().latencyMs`. `keyframe`: the frame is a keyframe (a viewer switching
+    /// simulcast layers moves at one). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut
+    /// `data`.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, keyframe?: boolean")]
+    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>, keyframe: Option<bool>) -> Result<()> {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
         let lag_ms = lag_ms.unwrap_or(f64::NAN);
@@ -569,6 +587,7 @@ impl WebRtcViewers {
             kind,
             data: data.to_vec(),
             ends: ends.to_vec(),
+            keyframe: keyframe.unwrap_or(false),
             lag_ms,
             queued: Instant::now(),
             pending: AtomicUsize::new(threads),
@@ -592,6 +611,25 @@ impl WebRtcViewers {
             self.queue(index, Command::Anchor { stream_key: stream_key.clone(), kind, rtp_timestamp, wall_ms });
         }
         Ok(())
+    }
+
+    /// Declares `streamKey`'s simulcast layers (RFC 8853): the streams `layers` (lowest first)
+    /// carry the same source's video in lower qualities, `streamKey` being the top one. Each
+    /// viewer of the stream is then moved between them by its bandwidth estimate (down at once,
+    /// up after 2 s of fitting, probing with RTX padding for the next layer), at the layer's
+    /// keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
+    #[napi]
+    pub fn set_layers(&self, stream_key: String, layers: Vec<String>) {
+        for index in 0..self.commands.len() {
+            let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone() });
+        }
+    }
+
+    /// Pins viewer `id` to its stream's simulcast layer `index` (lowest 0), or lets its
+    /// estimate choose again (`null`).
+    #[napi]
+    pub fn pin_layer(&self, id: u32, index: Option<u32>) {
+        let _ = self.commands[self.shared.host_of(id)].send(Command::Pin { id, index: index.map(|i| i as usize) });
     }
 
     /// Packets for one viewer only (its GOP replay), then its new video sequence offset
@@ -624,7 +662,7 @@ impl WebRtcViewers {
         let sent = self.shared.sent.get();
         let viewers = counters
             .into_iter()
-            .map(|(id, state, c)| NativeViewerCounters {
+            .map(|(id, state, c, layer)| NativeViewerCounters {
                 id,
                 state: match state {
                     sluice_webrtc::PeerState::Connecting => "connecting",
@@ -643,6 +681,9 @@ impl WebRtcViewers {
                 retransmissions_refused: c.retransmissions_refused as f64,
                 packets_received: c.packets_received as f64,
                 bytes_received: c.bytes_received as f64,
+                video_stream: layer.as_ref().map(|l| l.0.clone()),
+                switching_to: layer.and_then(|l| l.1),
+                probe_packets: c.probe_packets as f64,
             })
             .collect();
         NativeViewersStats {

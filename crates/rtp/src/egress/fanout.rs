@@ -2,8 +2,16 @@
 
 use std::collections::HashMap;
 
+use super::layers::LayerSelector;
 use super::{sequence_number, RetransmissionRing, SenderClock, SequenceOffsets};
 use crate::rtcp::is_rtcp;
+
+/// A layer's bitrate is measured over windows this long, ms.
+const RATE_WINDOW_MS: f64 = 1000.0;
+/// A layer whose last window ended this long ago has no bitrate (it stopped flowing), ms.
+const RATE_STALE_MS: f64 = 2500.0;
+/// While a layer switch waits for the layer's keyframe, it is asked for again this often, ms.
+pub const KEYFRAME_RETRY_MS: f64 = 1000.0;
 
 /// Audio rings are this fraction of the video rings (a frame of audio is one packet, a frame of
 /// video several).
@@ -38,7 +46,8 @@ pub struct SubscriberConfig {
 }
 
 /// One subscriber to send a batch to: write each packet with
-/// [`patch_into`](super::patch_into)`(packet, out, payload_type, seq_offset)`.
+/// [`patch_into`](super::patch_into)`(packet, out, payload_type, seq_offset)`, then add
+/// `ts_offset` to its timestamp ([`add_timestamp_offset`](super::add_timestamp_offset)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FanoutTarget {
     /// The subscriber.
@@ -47,10 +56,13 @@ pub struct FanoutTarget {
     pub payload_type: u8,
     /// Added to each packet's sequence number (the subscriber's offset for the batch's kind).
     pub seq_offset: u16,
+    /// Added to each packet's RTP timestamp (video after a simulcast layer switch; else 0).
+    pub ts_offset: u32,
 }
 
-/// A NACKed sequence number found again: send `packet` patched with `payload_type` and
-/// `seq_offset` (0 for a packet injected for this subscriber, which is kept as sent).
+/// A NACKed sequence number found again: send `packet` patched with `payload_type`,
+/// `seq_offset` and `ts_offset` (0 for a packet injected for this subscriber, which is kept as
+/// sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NackResolution<'a> {
     /// The packet as kept.
@@ -59,6 +71,8 @@ pub struct NackResolution<'a> {
     pub payload_type: u8,
     /// The offset it went out with.
     pub seq_offset: u16,
+    /// The timestamp offset it went out with.
+    pub ts_offset: u32,
 }
 
 /// What [`Fanout::pace`] decided for a batch that arrived `lag_ms` after its source.
@@ -103,6 +117,57 @@ struct Subscriber {
     /// RTP packets and payload octets sent to it per kind (video, audio), for its sender
     /// reports (RFC 3550 §6.4.1: the counts of what this receiver was sent).
     sent: [(u32, u32); 2],
+    /// The stream its video comes from: its own, or one of its simulcast layers.
+    video_key: String,
+    /// The layer it moves to at that layer's next keyframe, and when a keyframe was last asked
+    /// for it (ms).
+    switch_to: Option<String>,
+    switch_asked_ms: f64,
+    /// Added to its video timestamps since the last layer switch (its timeline continues).
+    ts_offset: u32,
+    /// Before the last switch: the stream, the first sequence number after the switch (its
+    /// numbering) and the timestamp offset then (NACKs from before resolve there).
+    previous: Option<(String, u16, u32)>,
+    /// The last live video packet sent to it: its sequence number and timestamp (its numbering
+    /// and timeline) and when (ms).
+    last_video: Option<(u16, u32, f64)>,
+    /// Its layer selection (simulcast streams only).
+    selector: LayerSelector,
+}
+
+/// A simulcast layer's bitrate, measured over [`RATE_WINDOW_MS`] windows.
+#[derive(Debug, Default, Clone, Copy)]
+struct LayerRate {
+    /// When the current window started (its first packet), ms.
+    window_start_ms: Option<f64>,
+    window_bytes: u64,
+    /// The last complete window's bitrate, and when it ended.
+    bps: f64,
+    at_ms: f64,
+}
+
+impl LayerRate {
+    fn add(&mut self, bytes: usize, now_ms: f64) {
+        let start = *self.window_start_ms.get_or_insert(now_ms);
+        let elapsed = now_ms - start;
+        if elapsed >= RATE_WINDOW_MS {
+            self.bps = self.window_bytes as f64 * 8000.0 / elapsed;
+            self.at_ms = now_ms;
+            self.window_start_ms = Some(now_ms);
+            self.window_bytes = 0;
+        }
+        self.window_bytes += bytes as u64;
+    }
+
+    /// The bitrate at `now_ms`: 0 once nothing came for [`RATE_STALE_MS`].
+    fn bps(&self, now_ms: f64) -> f64 {
+        let last = self.window_start_ms.map_or(f64::NEG_INFINITY, |s| s.max(self.at_ms));
+        if now_ms - last > RATE_STALE_MS {
+            0.0
+        } else {
+            self.bps
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -167,13 +232,41 @@ pub struct Fanout {
     ring_capacity: usize,
     injected_capacity: usize,
     counters: FanoutCounters,
+    /// Simulcast: a source's stream key → its layers' keys, lowest first (the key itself last:
+    /// the top layer).
+    layers: HashMap<String, Vec<String>>,
+    /// Each layer key's bitrate.
+    rates: HashMap<String, LayerRate>,
+}
+
+fn new_stream(ring_capacity: usize) -> Stream {
+    Stream {
+        subscribers: Vec::new(),
+        ring: RetransmissionRing::new(ring_capacity),
+        audio_ring: RetransmissionRing::new(ring_capacity / AUDIO_RING_SHARE),
+        behind: false,
+        clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
+    }
+}
+
+/// Whether subscriber sequence number `seq` comes before `from` (RFC 1982 serial arithmetic).
+fn before(seq: u16, from: u16) -> bool {
+    seq.wrapping_sub(from) >= 0x8000
 }
 
 impl Fanout {
     /// `ring_capacity`: video packets kept per stream; `injected_capacity`: injected packets kept
     /// per subscriber (a 2 s GOP at 2.5 Mbit/s is ~550). Both round up to powers of two.
     pub fn new(ring_capacity: usize, injected_capacity: usize) -> Fanout {
-        Fanout { streams: HashMap::new(), subscribers: HashMap::new(), ring_capacity, injected_capacity, counters: FanoutCounters::default() }
+        Fanout {
+            streams: HashMap::new(),
+            subscribers: HashMap::new(),
+            ring_capacity,
+            injected_capacity,
+            counters: FanoutCounters::default(),
+            layers: HashMap::new(),
+            rates: HashMap::new(),
+        }
     }
 
     /// Subscribers known.
@@ -203,20 +296,17 @@ impl Fanout {
             return false;
         }
         let ring_capacity = self.ring_capacity;
-        self.streams
-            .entry(config.stream_key.clone())
-            .or_insert_with(|| Stream {
-                subscribers: Vec::new(),
-                ring: RetransmissionRing::new(ring_capacity),
-                audio_ring: RetransmissionRing::new(ring_capacity / AUDIO_RING_SHARE),
-                behind: false,
-                clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
-            })
-            .subscribers
-            .push(id);
+        self.streams.entry(config.stream_key.clone()).or_insert_with(|| new_stream(ring_capacity)).subscribers.push(id);
         self.subscribers.insert(
             id,
             Subscriber {
+                video_key: config.stream_key.clone(),
+                switch_to: None,
+                switch_asked_ms: 0.0,
+                ts_offset: 0,
+                previous: None,
+                last_video: None,
+                selector: LayerSelector::default(),
                 stream_key: config.stream_key,
                 video_pt: config.video_payload_type.map(|pt| pt & 0x7F),
                 audio_pt: config.audio_payload_type.map(|pt| pt & 0x7F),
@@ -237,13 +327,155 @@ impl Fanout {
     /// whether it was there.
     pub fn remove(&mut self, id: u32) -> bool {
         let Some(sub) = self.subscribers.remove(&id) else { return false };
-        if let Some(s) = self.streams.get_mut(&sub.stream_key) {
-            s.subscribers.retain(|x| *x != id);
-            if s.subscribers.is_empty() {
-                self.streams.remove(&sub.stream_key);
-            }
+        for key in [Some(&sub.stream_key), Some(&sub.video_key), sub.switch_to.as_ref()].into_iter().flatten() {
+            self.leave(key, id);
         }
         true
+    }
+
+    /// Takes `id` off `key`'s list (a stream without subscribers is forgotten with its ring).
+    fn leave(&mut self, key: &str, id: u32) {
+        if let Some(s) = self.streams.get_mut(key) {
+            s.subscribers.retain(|x| *x != id);
+            if s.subscribers.is_empty() {
+                self.streams.remove(key);
+            }
+        }
+    }
+
+    /// Puts `id` on `key`'s list (once).
+    fn join(&mut self, key: &str, id: u32) {
+        let ring_capacity = self.ring_capacity;
+        let s = self.streams.entry(key.to_owned()).or_insert_with(|| new_stream(ring_capacity));
+        if !s.subscribers.contains(&id) {
+            s.subscribers.push(id);
+        }
+    }
+
+    /// Declares `stream_key`'s simulcast layers (RFC 8853): the streams `layers` (lowest
+    /// first) carry the same source's video in lower qualities, `stream_key` itself being the
+    /// top layer (added last when not listed). Empty: no simulcast. Subscribers of the stream
+    /// can then be switched among them ([`switch_video`](Self::switch_video),
+    /// [`select_layers`](Self::select_layers)); their audio stays on `stream_key`.
+    pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>) {
+        if let Some(old) = self.layers.remove(stream_key) {
+            for key in old.iter().filter(|k| !layers.contains(k)) {
+                self.rates.remove(key);
+            }
+        }
+        layers.retain(|k| k != stream_key);
+        if layers.is_empty() {
+            self.rates.remove(stream_key);
+            return;
+        }
+        layers.push(stream_key.to_owned());
+        for key in &layers {
+            self.rates.entry(key.clone()).or_default();
+        }
+        self.layers.insert(stream_key.to_owned(), layers);
+    }
+
+    /// `stream_key`'s layers (lowest first, itself last), empty without simulcast.
+    pub fn layers(&self, stream_key: &str) -> &[String] {
+        self.layers.get(stream_key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The bitrate of each of `stream_key`'s layers at `now_ms`, bit/s (lowest first; 0: not
+    /// flowing).
+    pub fn layer_rates(&self, stream_key: &str, now_ms: f64) -> Vec<f64> {
+        self.layers(stream_key).iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect()
+    }
+
+    /// Where subscriber `id`'s video comes from now, and the layer it moves to at that layer's
+    /// next keyframe, if any.
+    pub fn video_layer(&self, id: u32) -> Option<(&str, Option<&str>)> {
+        let sub = self.subscribers.get(&id)?;
+        Some((sub.video_key.as_str(), sub.switch_to.as_deref()))
+    }
+
+    /// Moves subscriber `id`'s video to `key` (its stream or one of its layers) at that
+    /// stream's next keyframe; the caller asks the source for one. Returns whether a switch is
+    /// now pending (false: already there, or `key` is no layer of its stream).
+    pub fn switch_video(&mut self, id: u32, key: &str) -> bool {
+        let Some(sub) = self.subscribers.get(&id) else { return false };
+        if !self.layers(&sub.stream_key).iter().any(|k| k == key) {
+            return false;
+        }
+        let pending = sub.switch_to.clone();
+        if sub.video_key == key {
+            if let Some(p) = pending {
+                self.subscribers.get_mut(&id).expect("checked").switch_to = None;
+                if p != self.subscribers[&id].stream_key {
+                    self.leave(&p, id);
+                }
+            }
+            return false;
+        }
+        if pending.as_deref() == Some(key) {
+            return true;
+        }
+        if let Some(p) = pending.filter(|p| *p != self.subscribers[&id].stream_key) {
+            self.leave(&p, id);
+        }
+        self.join(key, id);
+        self.subscribers.get_mut(&id).expect("checked").switch_to = Some(key.to_owned());
+        true
+    }
+
+    /// Pins subscriber `id` to layer `index` of its stream (lowest 0), or unpins it (`None`):
+    /// [`select_layers`](Self::select_layers) then keeps it there while that layer flows.
+    pub fn pin_layer(&mut self, id: u32, index: Option<usize>) {
+        if let Some(sub) = self.subscribers.get_mut(&id) {
+            sub.selector.pinned = index;
+        }
+    }
+
+    /// Chooses subscriber `id`'s layer from its bandwidth estimate (`None`: none) at `now_ms`
+    /// (see `super::layers`). Returns the layer key to ask for a keyframe when a switch became
+    /// pending (and again every [`KEYFRAME_RETRY_MS`] while it is: a request can be lost or
+    /// rate-limited), and the padding rate to probe with (bit/s in total, media included) when a
+    /// probe should run.
+    pub fn select_layers(&mut self, id: u32, estimate_bps: Option<f64>, now_ms: f64) -> (Option<String>, Option<f64>) {
+        let Some(sub) = self.subscribers.get(&id) else { return (None, None) };
+        let layers = self.layers(&sub.stream_key).to_vec();
+        if layers.is_empty() || !sub.live {
+            return (None, None);
+        }
+        let rates = self.layer_rates(&sub.stream_key, now_ms);
+        let current_key = sub.switch_to.as_deref().unwrap_or(&sub.video_key);
+        let current = layers.iter().position(|k| k == current_key).unwrap_or(layers.len() - 1);
+        let sub = self.subscribers.get_mut(&id).expect("checked");
+        let choice = sub.selector.choose(current, &rates, estimate_bps, now_ms);
+        let probe = sub.selector.probe_bps(current, &rates, estimate_bps, now_ms);
+        if choice.layer != current && self.switch_video(id, &layers[choice.layer]) {
+            self.subscribers.get_mut(&id).expect("checked").switch_asked_ms = now_ms;
+            return (Some(layers[choice.layer].clone()), None);
+        }
+        let sub = self.subscribers.get_mut(&id).expect("checked");
+        if let Some(pending) = sub.switch_to.clone().filter(|_| now_ms - sub.switch_asked_ms >= KEYFRAME_RETRY_MS) {
+            sub.switch_asked_ms = now_ms;
+            return (Some(pending), None);
+        }
+        (None, probe)
+    }
+
+    /// Whether any stream has simulcast layers.
+    pub fn has_layers(&self) -> bool {
+        !self.layers.is_empty()
+    }
+
+    /// Subscriber `id`'s video packet `back` packets before the last one it was sent, as a
+    /// NACK would find it (a probe's padding copies these).
+    pub fn recent_video(&self, id: u32, back: u16) -> Option<NackResolution<'_>> {
+        let (seq, _, _) = self.subscribers.get(&id)?.last_video?;
+        self.resolve_nack(id, seq.wrapping_sub(back))
+    }
+
+    /// Ends subscriber `id`'s probe (its path showed congestion).
+    pub fn abort_probe(&mut self, id: u32, now_ms: f64) {
+        if let Some(sub) = self.subscribers.get_mut(&id) {
+            sub.selector.abort_probe(now_ms);
+        }
     }
 
     /// The lag policy for one batch of `stream_key` that arrived `lag_ms` after its source.
@@ -276,7 +508,7 @@ impl Fanout {
         let n = packets.iter().filter(|p| !is_rtcp(p)).count();
         self.counters.packets_skipped += n as u64;
         for id in &s.subscribers {
-            if let Some(sub) = self.subscribers.get_mut(id).filter(|sub| sub.live) {
+            if let Some(sub) = self.subscribers.get_mut(id).filter(|sub| sub.live && sub.video_key == stream_key) {
                 sub.skipped = sub.skipped.wrapping_add(n as u16);
             }
         }
@@ -288,6 +520,11 @@ impl Fanout {
     /// the batch starts a keyframe (subscribers waiting for one resume here).
     pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, now_ms: f64, targets: &mut Vec<FanoutTarget>) {
         targets.clear();
+        if kind == MediaKind::Video {
+            if let Some(rate) = self.rates.get_mut(stream_key) {
+                rate.add(packets.iter().map(|p| p.len()).sum(), now_ms);
+            }
+        }
         let Some(s) = self.streams.get_mut(stream_key) else { return };
         for p in packets.iter().filter(|p| !is_rtcp(p)) {
             s.clocks[index(kind)].sent(p, now_ms);
@@ -305,10 +542,41 @@ impl Fanout {
             }
         }
         let rtp_packets = packets.iter().filter(|p| !is_rtcp(p)).count() as u16;
+        let first_ts = packets.iter().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+        let last_rtp = packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| (sequence_number(p), u32::from_be_bytes([p[4], p[5], p[6], p[7]])));
+        let mut left = Vec::new();
         for id in &s.subscribers {
             let Some(sub) = self.subscribers.get_mut(id) else { continue };
             if !sub.live {
                 continue;
+            }
+            match kind {
+                MediaKind::Audio if sub.stream_key != stream_key => continue,
+                MediaKind::Video if sub.switch_to.as_deref() == Some(stream_key) => {
+                    // a simulcast layer switch, at this layer's keyframe: the numbering and the
+                    // timeline go on from the last packet sent
+                    let (Some(first), Some(first_ts), true) = (first_rtp, first_ts, keyframe) else { continue };
+                    let (offset, ts_offset) = match sub.last_video {
+                        Some((seq, ts, at_ms)) => {
+                            let elapsed = ((now_ms - at_ms).clamp(1.0, 10_000.0) * 90.0) as u32;
+                            (seq.wrapping_add(1).wrapping_sub(first), ts.wrapping_add(elapsed).wrapping_sub(first_ts))
+                        }
+                        None => (sub.offsets.current(), 0),
+                    };
+                    let from = first.wrapping_add(offset);
+                    sub.previous = Some((std::mem::replace(&mut sub.video_key, stream_key.to_owned()), from, sub.ts_offset));
+                    sub.switch_to = None;
+                    sub.ts_offset = ts_offset;
+                    sub.offsets.set(offset, Some(from));
+                    sub.await_keyframe = false;
+                    sub.skipped = 0;
+                    let old = &sub.previous.as_ref().expect("set").0;
+                    if *old != sub.stream_key {
+                        left.push((old.clone(), *id));
+                    }
+                }
+                MediaKind::Video if sub.video_key != stream_key => continue,
+                _ => {}
             }
             let pt = match kind {
                 MediaKind::Video => sub.video_pt,
@@ -329,9 +597,16 @@ impl Fanout {
                 sub.skipped = 0;
             }
             let seq_offset = if kind == MediaKind::Video { sub.offsets.current() } else { sub.audio_offset };
+            let ts_offset = if kind == MediaKind::Video { sub.ts_offset } else { 0 };
+            if let (MediaKind::Video, Some((seq, ts))) = (kind, last_rtp) {
+                sub.last_video = Some((seq.wrapping_add(seq_offset), ts.wrapping_add(ts_offset), now_ms));
+            }
             let sent = &mut sub.sent[index(kind)];
             *sent = (sent.0.wrapping_add(count), sent.1.wrapping_add(octets));
-            targets.push(FanoutTarget { id: *id, payload_type, seq_offset });
+            targets.push(FanoutTarget { id: *id, payload_type, seq_offset, ts_offset });
+        }
+        for (key, id) in left {
+            self.leave(&key, id);
         }
     }
 
@@ -371,7 +646,7 @@ impl Fanout {
             MediaKind::Video => sub.video_pt,
             MediaKind::Audio => sub.audio_pt,
         };
-        pt.map(|payload_type| FanoutTarget { id, payload_type, seq_offset: 0 })
+        pt.map(|payload_type| FanoutTarget { id, payload_type, seq_offset: 0, ts_offset: 0 })
     }
 
     /// Sets the clock rate of `stream_key`'s `kind` track (default 90 000 for video, 48 000 for
@@ -397,20 +672,26 @@ impl Fanout {
     /// few receivers.
     pub fn sender_reports(&self, now_ms: f64, out: &mut Vec<SubscriberReport>) {
         out.clear();
-        for s in self.streams.values() {
+        for (key, s) in &self.streams {
             for kind in [MediaKind::Video, MediaKind::Audio] {
                 let clock = &s.clocks[index(kind)];
                 for id in &s.subscribers {
                     let Some(sub) = self.subscribers.get(id).filter(|sub| sub.live) else { continue };
-                    let has_kind = match kind {
-                        MediaKind::Video => sub.video_pt.is_some(),
-                        MediaKind::Audio => sub.audio_pt.is_some(),
+                    // a track's report comes from the stream it is sent from (video: its layer)
+                    let (has_kind, from_here) = match kind {
+                        MediaKind::Video => (sub.video_pt.is_some(), sub.video_key == *key),
+                        MediaKind::Audio => (sub.audio_pt.is_some(), sub.stream_key == *key),
                     };
                     let (packets, octets) = sub.sent[index(kind)];
-                    if !has_kind || packets == 0 {
+                    if !has_kind || !from_here || packets == 0 {
                         continue;
                     }
-                    if let Some(packet) = clock.report(now_ms, packets, octets) {
+                    if let Some(mut packet) = clock.report(now_ms, packets, octets) {
+                        if kind == MediaKind::Video && sub.ts_offset != 0 {
+                            // SR: the RTP timestamp is bytes 16–19 (RFC 3550 §6.4.1)
+                            let ts = u32::from_be_bytes([packet[16], packet[17], packet[18], packet[19]]).wrapping_add(sub.ts_offset);
+                            packet[16..20].copy_from_slice(&ts.to_be_bytes());
+                        }
                         out.push(SubscriberReport { id: *id, kind, packet });
                     }
                 }
@@ -431,10 +712,10 @@ impl Fanout {
         let sub = self.subscribers.get(&id)?;
         let payload_type = sub.audio_pt?;
         if let Some(packet) = sub.injected_audio.get(seq) {
-            return Some(NackResolution { packet, payload_type, seq_offset: 0 });
+            return Some(NackResolution { packet, payload_type, seq_offset: 0, ts_offset: 0 });
         }
         let packet = self.streams.get(&sub.stream_key)?.audio_ring.get(seq.wrapping_sub(sub.audio_offset))?;
-        Some(NackResolution { packet, payload_type, seq_offset: sub.audio_offset })
+        Some(NackResolution { packet, payload_type, seq_offset: sub.audio_offset, ts_offset: 0 })
     }
 
     /// Where subscriber `id`'s video packet `seq` (its own numbering) is kept, if it still is.
@@ -442,10 +723,16 @@ impl Fanout {
         let sub = self.subscribers.get(&id)?;
         let payload_type = sub.video_pt?;
         if let Some(packet) = sub.injected.get(seq) {
-            return Some(NackResolution { packet, payload_type, seq_offset: 0 });
+            return Some(NackResolution { packet, payload_type, seq_offset: 0, ts_offset: 0 });
         }
         let seq_offset = sub.offsets.at(seq);
-        let packet = self.streams.get(&sub.stream_key)?.ring.get(seq.wrapping_sub(seq_offset))?;
-        Some(NackResolution { packet, payload_type, seq_offset })
+        // sent before the last layer switch: from the layer it came from (only the last switch
+        // is remembered: anything older is long past a NACK's use)
+        let (key, ts_offset) = match &sub.previous {
+            Some((key, from, ts_offset)) if before(seq, *from) => (key, *ts_offset),
+            _ => (&sub.video_key, sub.ts_offset),
+        };
+        let packet = self.streams.get(key)?.ring.get(seq.wrapping_sub(seq_offset))?;
+        Some(NackResolution { packet, payload_type, seq_offset, ts_offset })
     }
 }

@@ -13,17 +13,22 @@
 //!   then the per-subscriber targets (payload type, sequence offset), GOP replays injected for
 //!   one subscriber, NACK resolution, sender reports with each subscriber's counts, and the lag
 //!   policy (skip to the next keyframe).
-//! - [`patch_into`]: a stream packet written for one subscriber (payload type, sequence offset).
+//! - [`patch_into`]: a stream packet written for one subscriber (payload type, sequence offset),
+//!   and [`add_timestamp_offset`] for its timeline after a simulcast layer switch.
+//! - [`layers`]: which simulcast layer a subscriber's bandwidth estimate carries ([`Fanout`]
+//!   switches it at the layer's keyframe, numbering and timeline continuous).
 //!
 //! Transports (the native WebRTC port, node-datachannel tracks, SFU downlinks, plain RTP
 //! forwarders) are adapters around these: they protect and send what comes out.
 
 mod fanout;
+pub mod layers;
 mod offsets;
 mod rewriter;
 mod ring;
 mod sender_clock;
 
+pub use layers::LayerSelector;
 pub use fanout::{Fanout, FanoutCounters, FanoutTarget, MediaKind, NackResolution, Pace, SubscriberConfig, SubscriberReport, MAX_LAG_MS, RESUME_LAG_MS};
 pub use offsets::SequenceOffsets;
 pub use rewriter::RtpRewriter;
@@ -33,6 +38,16 @@ pub use sender_clock::SenderClock;
 /// The sequence number (bytes 2–3) of an RTP packet at least 4 bytes long.
 pub(crate) fn sequence_number(packet: &[u8]) -> u16 {
     u16::from_be_bytes([packet[2], packet[3]])
+}
+
+/// Adds `ts_offset` to the RTP timestamp (bytes 4–7) of the RTP packet in `packet` (RTCP and
+/// anything under 12 bytes unchanged): a subscriber's timeline after a simulcast layer switch.
+pub fn add_timestamp_offset(packet: &mut [u8], ts_offset: u32) {
+    if ts_offset == 0 || packet.len() < crate::packet::FIXED_HEADER_LEN || crate::rtcp::is_rtcp(packet) {
+        return;
+    }
+    let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]).wrapping_add(ts_offset);
+    packet[4..8].copy_from_slice(&ts.to_be_bytes());
 }
 
 /// Writes `packet` into `out` with payload type `payload_type` (7 bits) and `seq_offset` added

@@ -106,6 +106,22 @@ impl RtpRewriter {
         Ok(FIXED_HEADER_LEN + packet.len() - payload_offset(packet)?)
     }
 
+    /// Leaves `packet` out of the output without a hole (a padding-only packet: the sender's
+    /// bandwidth probe, RFC 3550 §5.1), the way mediasoup's sequence manager drops one: when it
+    /// is the next input sequence number of the current input SSRC, the packets after it are
+    /// numbered one lower. Anything else (another SSRC, out of order, after a gap) changes
+    /// nothing: its number then stays a hole the receiver may NACK.
+    pub fn skip(&mut self, packet: &[u8]) {
+        if packet.len() < FIXED_HEADER_LEN {
+            return;
+        }
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if self.input_ssrc == Some(ssrc) && seq.wrapping_add(self.seq_delta) == self.last_seq.wrapping_add(1) {
+            self.seq_delta = self.seq_delta.wrapping_sub(1);
+        }
+    }
+
     /// Rewrites `packet` into `out` and returns the bytes written. `now_ms`: wallclock in ms,
     /// for the timestamp jump across an input SSRC change. Errors (nothing written, no state
     /// changed): [`RtpError::PacketTooShort`], [`RtpError::UnsupportedVersion`],

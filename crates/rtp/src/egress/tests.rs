@@ -102,11 +102,11 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     let replay: Vec<Vec<u8>> = (500..503).map(|s| rtp(s, 0, 9, b"g")).collect();
     let replay_refs: Vec<&[u8]> = replay.iter().map(Vec::as_slice).collect();
     let t = f.inject(1, MediaKind::Video, &replay_refs, 400, true).unwrap();
-    assert_eq!(t, FanoutTarget { id: 1, payload_type: 102, seq_offset: 0 });
+    assert_eq!(t, FanoutTarget { id: 1, payload_type: 102, seq_offset: 0, ts_offset: 0 });
     let live: Vec<Vec<u8>> = (103..105).map(|s| rtp(s, 0, 9, b"v")).collect();
     let live_refs: Vec<&[u8]> = live.iter().map(Vec::as_slice).collect();
     f.media("live/a", MediaKind::Video, &live_refs, false, 0.0, &mut targets);
-    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 400 }]);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 400, ts_offset: 0 }]);
     // NACK 501: the injected copy, as sent; NACK 503 (= stream 103 + 400): the stream ring
     let r = f.resolve_nack(1, 501).unwrap();
     assert_eq!((seq(r.packet), r.seq_offset, &r.packet[12..]), (501, 0, &b"g"[..]));
@@ -116,11 +116,11 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert!(f.resolve_nack(2, 103).is_some(), "subscriber 2's offset is 0");
     // audio goes with the audio payload type and its own offset: 0 until audio is injected
     f.media("live/a", MediaKind::Audio, &live_refs, false, 0.0, &mut targets);
-    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 }]);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0, ts_offset: 0 }]);
     let t = f.inject(1, MediaKind::Audio, &replay_refs, 7, true).unwrap();
-    assert_eq!(t, FanoutTarget { id: 1, payload_type: 111, seq_offset: 0 });
+    assert_eq!(t, FanoutTarget { id: 1, payload_type: 111, seq_offset: 0, ts_offset: 0 });
     f.media("live/a", MediaKind::Audio, &live_refs, false, 0.0, &mut targets);
-    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 7 }]);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 7, ts_offset: 0 }]);
     f.media("live/a", MediaKind::Video, &live_refs, false, 0.0, &mut targets);
     assert_eq!(targets[0].seq_offset, 400, "an audio injection leaves the video numbering");
     assert!(f.remove(1) && f.remove(2) && !f.remove(2));
@@ -152,7 +152,7 @@ fn fanout_skips_to_a_keyframe_when_behind_without_a_sequence_gap() {
     let key: Vec<Vec<u8>> = (7..9).map(|s| rtp(s, 0, 9, b"k")).collect();
     let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
     f.media("s", MediaKind::Video, &key_refs, true, 0.0, &mut targets);
-    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 3 }]);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 3, ts_offset: 0 }]);
     // NACK of its 10 (stream 7 + 3) finds stream packet 7
     assert_eq!(f.resolve_nack(1, 10).map(|r| seq(r.packet)), Some(7));
     assert_eq!(f.counters(), FanoutCounters { lag_events: 1, packets_skipped: 5 });
@@ -218,4 +218,105 @@ fn audio_nacks_resolve_through_the_audio_offset() {
     let r = f.resolve_audio_nack(1, 42).unwrap(); // stream 12 + 30
     assert_eq!((seq(r.packet), r.seq_offset, &r.packet[12..]), (12, 30, &b"a"[..]));
     assert!(f.resolve_nack(1, 42).is_none(), "not a video packet");
+}
+
+#[test]
+fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_timeline() {
+    let mut f = Fanout::new(1024, 1024);
+    f.set_layers("live/a", vec!["live/a~q".into(), "live/a~h".into()]);
+    assert_eq!(f.layers("live/a"), ["live/a~q", "live/a~h", "live/a"]);
+    assert!(f.add(1, config("live/a")));
+    f.inject(1, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    let send = |f: &mut Fanout, key: &str, seqs: std::ops::Range<u16>, ts: u32, keyframe: bool, now: f64, targets: &mut Vec<FanoutTarget>| {
+        let frame: Vec<Vec<u8>> = seqs.map(|s| rtp(s, ts, 9, key.as_bytes())).collect();
+        let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
+        f.media(key, MediaKind::Video, &refs, keyframe, now, targets);
+    };
+    // the top layer (the stream itself) to begin with; lower layers measured, not sent
+    send(&mut f, "live/a", 100..103, 9000, true, 0.0, &mut targets);
+    assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 0, ts_offset: 0 }]);
+    send(&mut f, "live/a~q", 7000..7001, 50, true, 0.0, &mut targets);
+    assert!(targets.is_empty());
+    assert!(!f.switch_video(1, "live/a"), "already there");
+    assert!(!f.switch_video(1, "live/b"), "not a layer");
+    assert!(f.switch_video(1, "live/a~q"));
+    assert_eq!(f.video_layer(1), Some(("live/a", Some("live/a~q"))));
+    send(&mut f, "live/a~q", 7001..7002, 3050, false, 10.0, &mut targets);
+    assert!(targets.is_empty(), "not before the layer's keyframe");
+    send(&mut f, "live/a", 103..105, 12000, false, 33.0, &mut targets);
+    assert_eq!(targets.len(), 1, "the old layer goes on meanwhile");
+    // q's keyframe 67 ms after the last packet sent: numbering from 105, timestamp 12000 + 67 × 90
+    send(&mut f, "live/a~q", 7002..7004, 6050, true, 100.0, &mut targets);
+    let t = targets[0];
+    assert_eq!(7002u16.wrapping_add(t.seq_offset), 105);
+    assert_eq!(6050u32.wrapping_add(t.ts_offset), 12000 + 67 * 90);
+    assert_eq!(f.video_layer(1), Some(("live/a~q", None)));
+    send(&mut f, "live/a", 105..106, 15000, false, 120.0, &mut targets);
+    assert!(targets.is_empty(), "the old layer is left");
+    // audio stays on the stream
+    let audio = [rtp(1, 0, 5, b"o")];
+    f.media("live/a", MediaKind::Audio, &[&audio[0]], false, 120.0, &mut targets);
+    assert_eq!(targets.len(), 1);
+    // NACKs: 104 went out from the top layer, 106 (= q's 7003) from q, with their offsets
+    let r = f.resolve_nack(1, 104).unwrap();
+    assert_eq!((seq(r.packet), r.ts_offset, &r.packet[12..]), (104, 0, &b"live/a"[..]));
+    let r = f.resolve_nack(1, 106).unwrap();
+    assert_eq!((seq(r.packet).wrapping_add(r.seq_offset), r.ts_offset, &r.packet[12..]), (106, t.ts_offset, &b"live/a~q"[..]));
+    // sender reports: video from q's clock with the offset, audio from the stream's
+    let mut reports = Vec::new();
+    f.sender_reports(200.0, &mut reports);
+    assert_eq!(reports.iter().filter(|r| r.kind == MediaKind::Video).count(), 1);
+    assert_eq!(reports.iter().filter(|r| r.kind == MediaKind::Audio).count(), 1);
+    // rates: 1 s windows; removal leaves no stream behind
+    send(&mut f, "live/a~h", 1..2, 0, false, 0.0, &mut targets);
+    send(&mut f, "live/a~h", 2..3, 0, false, 1000.0, &mut targets);
+    assert!(f.layer_rates("live/a", 1000.0)[1] > 0.0);
+    assert_eq!(f.layer_rates("live/a", 5000.0)[1], 0.0, "stale: not flowing");
+    assert!(f.remove(1));
+    assert_eq!(f.subscribers_of("live/a") + f.subscribers_of("live/a~q"), 0);
+    f.set_layers("live/a", vec![]);
+    assert!(f.layers("live/a").is_empty());
+}
+
+#[test]
+fn fanout_selects_layers_by_estimate() {
+    let mut f = Fanout::new(1024, 1024);
+    f.set_layers("live/a", vec!["live/a~q".into()]);
+    f.add(1, config("live/a"));
+    f.inject(1, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    // q at ~100 kbit/s, the top at ~1 Mbit/s
+    for i in 0..=20u16 {
+        let now = i as f64 * 100.0;
+        let q = rtp(i, 0, 9, &[0; 1238]);
+        let top: Vec<Vec<u8>> = (0..10).map(|k| rtp(i * 10 + k, 0, 9, &[0; 1238])).collect();
+        f.media("live/a~q", MediaKind::Video, &[&q], false, now, &mut targets);
+        let refs: Vec<&[u8]> = top.iter().map(Vec::as_slice).collect();
+        f.media("live/a", MediaKind::Video, &refs, false, now, &mut targets);
+    }
+    let rates = f.layer_rates("live/a", 2000.0);
+    assert!((90_000.0..110_000.0).contains(&rates[0]) && (900_000.0..1_100_000.0).contains(&rates[1]), "{rates:?}");
+    assert_eq!(f.select_layers(1, None, 2000.0), (None, None), "no estimate: the top");
+    let (switch, _) = f.select_layers(1, Some(400_000.0), 2000.0);
+    assert_eq!(switch.as_deref(), Some("live/a~q"), "down at once: ask q for a keyframe");
+    assert_eq!(f.select_layers(1, Some(400_000.0), 2100.0).0, None, "pending already");
+    let (_, probe) = f.select_layers(1, Some(400_000.0), 2100.0);
+    assert!(probe.is_none() || probe.unwrap() > 1_000_000.0);
+}
+
+#[test]
+fn rewriter_skips_padding_in_order_without_a_hole() {
+    let mut w = RtpRewriter::new(7, 96, 90_000, 99, 0);
+    let mut out = [0u8; 64];
+    w.rewrite_into(&rtp(10, 0, 1, b"a"), &mut out, 0.0).unwrap();
+    assert_eq!(seq(&out), 100);
+    w.skip(&rtp(11, 0, 1, b""));
+    w.skip(&rtp(12, 0, 1, b""));
+    w.rewrite_into(&rtp(13, 0, 1, b"b"), &mut out, 0.0).unwrap();
+    assert_eq!(seq(&out), 101, "two padding packets left no hole");
+    w.skip(&rtp(20, 0, 1, b""));
+    w.skip(&rtp(5, 0, 2, b""));
+    w.rewrite_into(&rtp(14, 0, 1, b"c"), &mut out, 0.0).unwrap();
+    assert_eq!(seq(&out), 102, "out-of-order and foreign padding change nothing");
 }

@@ -1,0 +1,182 @@
+//! Simulcast layer selection for one subscriber (RFC 8853 streams of one source, lowest first):
+//! which layer its bandwidth estimate carries, with hysteresis.
+//!
+//! - A layer *fits* when its measured bitrate × [`HEADROOM`] is at most the estimate (audio,
+//!   RTCP and retransmissions need the rest).
+//! - **Down at once**: when the layer in use no longer fits, the best one that does is chosen
+//!   (the switch itself happens at that layer's next keyframe, which the caller requests).
+//! - **Up after [`UP_HOLD_MS`]**: a better layer must have fitted that long without a break, so a
+//!   subscriber does not oscillate on a noisy estimate.
+//! - A layer with no bitrate (the publisher paused it, or it has not started) is never chosen;
+//!   a subscriber on one moves at once.
+//! - Without an estimate (no transport-wide CC feedback yet, or none negotiated) the top layer.
+//! - **Probing**: an estimate the receive rate caps (a relay does not probe on its own: the
+//!   estimator stays within 1.5× of what arrives, see `crate::bwe`) can only learn that a path
+//!   carries the next layer up if more is sent: [`LayerSelector::probe_bps`] says how much
+//!   padding to add for how long, with a back-off that doubles after each probe that did not
+//!   lift the estimate enough ([`PROBE_BACKOFF_MS`] to [`PROBE_BACKOFF_MAX_MS`]).
+
+/// A layer fits when `bitrate × HEADROOM ≤ estimate`.
+pub const HEADROOM: f64 = 1.2;
+/// A better layer must fit this long before the subscriber moves up, ms.
+pub const UP_HOLD_MS: f64 = 2000.0;
+/// A probe lasts this long at most, ms.
+pub const PROBE_MS: f64 = 1500.0;
+/// The first wait between probes, ms (doubled after each that failed, reset by a move up).
+pub const PROBE_BACKOFF_MS: f64 = 2000.0;
+/// The longest wait between probes, ms.
+pub const PROBE_BACKOFF_MAX_MS: f64 = 30_000.0;
+
+/// The selection state of one subscriber; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct LayerSelector {
+    /// A better layer has fitted since then (ms).
+    better_since: Option<f64>,
+    /// A probe runs until then (ms), aiming at this many bit/s in total.
+    probe: Option<(f64, f64)>,
+    /// No probe before then (ms).
+    next_probe_at: f64,
+    backoff_ms: f64,
+    /// A layer chosen by hand (an index into the layers): always that one while it has a bitrate.
+    pub pinned: Option<usize>,
+}
+
+/// What [`LayerSelector::choose`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    /// The layer to be on (switch at its next keyframe when it differs from the current one).
+    pub layer: usize,
+}
+
+impl LayerSelector {
+    /// The layer for a subscriber on `current`, given each layer's bitrate (bit/s, lowest layer
+    /// first; 0: not flowing) and the estimate (`None`: none), at `now_ms`.
+    pub fn choose(&mut self, current: usize, rates_bps: &[f64], estimate_bps: Option<f64>, now_ms: f64) -> Choice {
+        let available = |i: usize| rates_bps.get(i).is_some_and(|&r| r > 0.0);
+        let top = (0..rates_bps.len()).rev().find(|&i| available(i));
+        let Some(top) = top else { return Choice { layer: current } };
+        if let Some(p) = self.pinned.filter(|&p| available(p)) {
+            return Choice { layer: p };
+        }
+        let Some(estimate) = estimate_bps else {
+            self.better_since = None;
+            return Choice { layer: top };
+        };
+        let fits = |i: usize| available(i) && rates_bps[i] * HEADROOM <= estimate;
+        let lowest = (0..rates_bps.len()).find(|&i| available(i)).unwrap_or(top);
+        let best = (0..rates_bps.len()).rev().find(|&i| fits(i)).unwrap_or(lowest);
+        if !available(current) || best < current {
+            self.better_since = None;
+            return Choice { layer: best };
+        }
+        if best == current {
+            self.better_since = None;
+            return Choice { layer: current };
+        }
+        let since = *self.better_since.get_or_insert(now_ms);
+        if now_ms - since >= UP_HOLD_MS {
+            self.better_since = None;
+            self.backoff_ms = 0.0;
+            self.probe = None;
+            return Choice { layer: best };
+        }
+        Choice { layer: current }
+    }
+
+    /// Padding to send now, bit/s in total (media included), when a probe for the layer above
+    /// `current` should run: the next layer up does not fit, nothing is pinned, and the back-off
+    /// allows. `None` otherwise. A probe ends after [`PROBE_MS`] or once the estimate reached
+    /// its aim; ending short of it doubles the back-off.
+    pub fn probe_bps(&mut self, current: usize, rates_bps: &[f64], estimate_bps: Option<f64>, now_ms: f64) -> Option<f64> {
+        let estimate = estimate_bps?;
+        if self.pinned.is_some() {
+            return None;
+        }
+        if let Some((until, aim)) = self.probe {
+            if estimate >= aim {
+                self.probe = None;
+                return None;
+            }
+            if now_ms < until {
+                return Some(aim);
+            }
+            self.probe = None;
+            self.backoff_ms = if self.backoff_ms == 0.0 { PROBE_BACKOFF_MS } else { (self.backoff_ms * 2.0).min(PROBE_BACKOFF_MAX_MS) };
+            self.next_probe_at = now_ms + self.backoff_ms;
+            return None;
+        }
+        let next = ((current + 1)..rates_bps.len()).find(|&i| rates_bps[i] > 0.0)?;
+        let aim = rates_bps[next] * HEADROOM;
+        if estimate >= aim || now_ms < self.next_probe_at {
+            return None;
+        }
+        self.probe = Some((now_ms + PROBE_MS, aim));
+        Some(aim)
+    }
+
+    /// Whether a probe is running.
+    pub fn probing(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// Ends a probe at once (the path showed congestion), with the back-off of a failed one.
+    pub fn abort_probe(&mut self, now_ms: f64) {
+        if self.probe.take().is_some() {
+            self.backoff_ms = if self.backoff_ms == 0.0 { PROBE_BACKOFF_MS } else { (self.backoff_ms * 2.0).min(PROBE_BACKOFF_MAX_MS) };
+            self.next_probe_at = now_ms + self.backoff_ms;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATES: [f64; 3] = [150_000.0, 500_000.0, 1_500_000.0];
+
+    #[test]
+    fn down_at_once_up_after_the_hold() {
+        let mut s = LayerSelector::default();
+        assert_eq!(s.choose(2, &RATES, None, 0.0).layer, 2, "no estimate: the top");
+        assert_eq!(s.choose(2, &RATES, Some(400_000.0), 0.0).layer, 0, "only the lowest fits");
+        assert_eq!(s.choose(0, &RATES, Some(100_000.0), 10.0).layer, 0, "nothing fits: the lowest");
+        assert_eq!(s.choose(0, &RATES, Some(700_000.0), 100.0).layer, 0, "better fits: wait");
+        assert_eq!(s.choose(0, &RATES, Some(700_000.0), 1000.0).layer, 0);
+        assert_eq!(s.choose(0, &RATES, Some(300_000.0), 1500.0).layer, 0, "a break restarts the hold");
+        assert_eq!(s.choose(0, &RATES, Some(700_000.0), 1600.0).layer, 0);
+        assert_eq!(s.choose(0, &RATES, Some(700_000.0), 3600.0).layer, 1, "held 2 s");
+        assert_eq!(s.choose(1, &RATES, Some(5_000_000.0), 3700.0).layer, 1);
+        assert_eq!(s.choose(1, &RATES, Some(5_000_000.0), 5700.0).layer, 2);
+    }
+
+    #[test]
+    fn paused_layers_are_skipped_and_pins_hold() {
+        let mut s = LayerSelector::default();
+        let paused_top = [150_000.0, 500_000.0, 0.0];
+        assert_eq!(s.choose(2, &paused_top, Some(5_000_000.0), 0.0).layer, 1, "off a paused layer at once");
+        assert_eq!(s.choose(2, &paused_top, None, 0.0).layer, 1, "no estimate: the top that flows");
+        s.pinned = Some(0);
+        assert_eq!(s.choose(1, &RATES, Some(5_000_000.0), 0.0).layer, 0);
+        assert_eq!(s.probe_bps(0, &RATES, Some(200_000.0), 0.0), None, "no probing while pinned");
+        s.pinned = Some(2);
+        assert_eq!(s.choose(1, &paused_top, Some(5_000_000.0), 0.0).layer, 1, "a pinned layer that does not flow: as if unpinned");
+        assert_eq!(s.choose(0, &[0.0; 3], Some(1.0), 0.0).layer, 0, "nothing flows: stay");
+    }
+
+    #[test]
+    fn probes_for_the_next_layer_with_a_back_off() {
+        let mut s = LayerSelector::default();
+        let aim = RATES[1] * HEADROOM;
+        assert_eq!(s.probe_bps(0, &RATES, Some(250_000.0), 0.0), Some(aim));
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 500.0), Some(aim), "still running");
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 1600.0), None, "ended short: back off 2 s");
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 3000.0), None);
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 3700.0), Some(aim));
+        s.abort_probe(3800.0);
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 7000.0), None, "4 s now");
+        assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 7900.0), Some(aim));
+        assert_eq!(s.probe_bps(0, &RATES, Some(aim), 8000.0), None, "the estimate reached the aim");
+        assert_eq!(s.probe_bps(2, &RATES, Some(300_000.0), 9000.0), None, "nothing above the top");
+        assert_eq!(s.probe_bps(1, &RATES, None, 9000.0), None, "no estimate, no probe");
+    }
+}

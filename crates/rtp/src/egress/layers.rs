@@ -2,11 +2,14 @@
 //! which layer its bandwidth estimate carries, with hysteresis.
 //!
 //! - A layer *fits* when its measured bitrate × [`HEADROOM`] is at most the estimate (audio,
-//!   RTCP and retransmissions need the rest).
-//! - **Down at once**: when the layer in use no longer fits, the best one that does is chosen
+//!   RTCP and retransmissions need the rest); the layer in use is *kept* while its bitrate is at
+//!   most the estimate × [`KEEP_TOLERANCE`] (an estimate follows what arrives: on an open path it
+//!   sits near the layer's own rate).
+//! - **Down at once**: when the layer in use is no longer kept, the best one that fits is chosen
 //!   (the switch itself happens at that layer's next keyframe, which the caller requests).
 //! - **Up after [`UP_HOLD_MS`]**: a better layer must have fitted that long without a break, so a
-//!   subscriber does not oscillate on a noisy estimate.
+//!   subscriber does not oscillate on a noisy estimate — or at once when a probe for it reached
+//!   its aim (the probe is the evidence, and its padding stops).
 //! - A layer with no bitrate (the publisher paused it, or it has not started) is never chosen;
 //!   a subscriber on one moves at once.
 //! - Without an estimate (no transport-wide CC feedback yet, or none negotiated) the top layer.
@@ -18,6 +21,8 @@
 
 /// A layer fits when `bitrate × HEADROOM ≤ estimate`.
 pub const HEADROOM: f64 = 1.2;
+/// The layer in use is kept while `bitrate ≤ estimate × KEEP_TOLERANCE`.
+pub const KEEP_TOLERANCE: f64 = 1.1;
 /// A better layer must fit this long before the subscriber moves up, ms.
 pub const UP_HOLD_MS: f64 = 2000.0;
 /// A probe lasts this long at most, ms.
@@ -37,6 +42,8 @@ pub struct LayerSelector {
     /// No probe before then (ms).
     next_probe_at: f64,
     backoff_ms: f64,
+    /// A layer a probe showed the path carries (moved to at once).
+    proven: Option<usize>,
     /// A layer chosen by hand (an index into the layers): always that one while it has a bitrate.
     pub pinned: Option<usize>,
 }
@@ -65,11 +72,21 @@ impl LayerSelector {
         let fits = |i: usize| available(i) && rates_bps[i] * HEADROOM <= estimate;
         let lowest = (0..rates_bps.len()).find(|&i| available(i)).unwrap_or(top);
         let best = (0..rates_bps.len()).rev().find(|&i| fits(i)).unwrap_or(lowest);
-        if !available(current) || best < current {
+        if !available(current) {
             self.better_since = None;
             return Choice { layer: best };
         }
-        if best == current {
+        if rates_bps[current] > estimate * KEEP_TOLERANCE {
+            self.better_since = None;
+            self.proven = None;
+            return Choice { layer: (0..current).rev().find(|&i| fits(i)).unwrap_or(lowest) };
+        }
+        if let Some(p) = self.proven.take().filter(|&p| p > current && available(p)) {
+            self.better_since = None;
+            self.backoff_ms = 0.0;
+            return Choice { layer: p };
+        }
+        if best <= current {
             self.better_since = None;
             return Choice { layer: current };
         }
@@ -95,6 +112,7 @@ impl LayerSelector {
         if let Some((until, aim)) = self.probe {
             if estimate >= aim {
                 self.probe = None;
+                self.proven = ((current + 1)..rates_bps.len()).find(|&i| rates_bps[i] > 0.0);
                 return None;
             }
             if now_ms < until {
@@ -138,6 +156,7 @@ mod tests {
     fn down_at_once_up_after_the_hold() {
         let mut s = LayerSelector::default();
         assert_eq!(s.choose(2, &RATES, None, 0.0).layer, 2, "no estimate: the top");
+        assert_eq!(s.choose(2, &RATES, Some(1_400_000.0), 0.0).layer, 2, "kept: within the tolerance");
         assert_eq!(s.choose(2, &RATES, Some(400_000.0), 0.0).layer, 0, "only the lowest fits");
         assert_eq!(s.choose(0, &RATES, Some(100_000.0), 10.0).layer, 0, "nothing fits: the lowest");
         assert_eq!(s.choose(0, &RATES, Some(700_000.0), 100.0).layer, 0, "better fits: wait");
@@ -176,6 +195,7 @@ mod tests {
         assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 7000.0), None, "4 s now");
         assert_eq!(s.probe_bps(0, &RATES, Some(300_000.0), 7900.0), Some(aim));
         assert_eq!(s.probe_bps(0, &RATES, Some(aim), 8000.0), None, "the estimate reached the aim");
+        assert_eq!(s.choose(0, &RATES, Some(300_000.0), 8100.0).layer, 1, "proven: up at once");
         assert_eq!(s.probe_bps(2, &RATES, Some(300_000.0), 9000.0), None, "nothing above the top");
         assert_eq!(s.probe_bps(1, &RATES, None, 9000.0), None, "no estimate, no probe");
     }

@@ -1,0 +1,137 @@
+/**
+ * Simulcast layer selection by bandwidth estimate, with real Chromium and a real bandwidth limit:
+ * a Chromium publisher sends three layers (rids q, h, f: ¼, ½ and full resolution of a 1280×720
+ * test pattern, at most 150 kbit/s, 500 kbit/s and 1.5 Mbit/s) over WHIP to the native port; one
+ * Chromium viewer plays over WHEP from inside a network namespace this test creates (a veth pair,
+ * 10.215.<n>.0/30) behind `tc tbf` at 400 kbit/s on the root side (Sluice → viewer), another on
+ * the unlimited local path. Within 10 s the limited viewer is on the low layer and decodes it
+ * without freezes, the other on the top layer; lifting the limit, the first climbs to the top
+ * within 15 s (probing with RTX padding for each next layer). The publisher's layers are
+ * unchanged throughout. The estimates and layers over time are printed. Needs root, `ip`, `tc`;
+ * no traffic leaves the veth pair.
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { run } from './helpers/ffmpeg'
+import { startSluice, waitFor, type TestServer } from './helpers/sluice'
+import { launchChromium, playerStats } from './helpers/browser'
+import { createVethNamespace, type VethNamespace } from './helpers/netns'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-simulcast-bwe-'))
+const LIMIT = '400kbit'
+let net: VethNamespace
+let server: TestServer
+const browsers: Browser[] = []
+
+beforeAll(async () => {
+  net = createVethNamespace('ssc', 215)
+  net.sh('tc', ['qdisc', 'add', 'dev', net.hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
+  server = await startSluice({
+    http: { host: net.hostIp }, access: { policy: 'open' },
+    webrtc: { transport: 'native', udpPort: 0, bindAddress: net.hostIp, announcedAddresses: [net.hostIp] },
+  })
+  // a busy 1280×720 picture, so each layer runs at its maximum bitrate
+  const y4m = join(dir, 'camera.y4m')
+  const made = run('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=20', '-t', '3', '-pix_fmt', 'yuv420p', '-y', y4m])
+  expect(await made.exited).toBe(0)
+  // the page comes from the veth address, not localhost: a camera needs it treated as secure
+  const origin = `http://${net.hostIp}:${server.sluice.http.port}`
+  const publisher = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`, `--unsafely-treat-insecure-origin-as-secure=${origin}`])
+  browsers.push(publisher)
+  const page = await publisher.newPage()
+  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/publish?stream=live/sim&simulcast=1&start=1`)
+  await page.waitForFunction(() => (window as any).sluicePublisher?.connectedAt, null, { timeout: 15_000 }).catch(async (e) => {
+    throw new Error(`the publisher did not connect: ${await page.evaluate(() => document.getElementById('status')?.textContent)} (${(e as Error).message})`)
+  })
+  publisherPage = page
+  await waitFor(async () => {
+    const layers = await page.evaluate(() => (window as any).sluicePublisher.layers ?? [])
+    return layers.length === 3 && layers.every((l: any) => l.kbps > 0)
+  }, 20_000, 'three layers sent')
+}, 90_000)
+
+let publisherPage: Page
+
+afterAll(async () => {
+  for (const b of browsers) await b.close().catch(() => {})
+  await server?.close()
+  net?.remove()
+})
+
+/** Chromium inside the namespace: a wrapper that starts Debian's Chromium there. */
+function namespacedChromium(): string {
+  const wrapper = join(dir, 'chromium-in-ns.sh')
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
+  chmodSync(wrapper, 0o755)
+  return wrapper
+}
+
+async function play(browser: Browser): Promise<Page> {
+  browsers.push(browser)
+  const page = await browser.newPage()
+  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/?play=live/sim`)
+  await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
+  return page
+}
+
+interface ViewerState { layer: string; estimate: number; received: number; probes: number }
+
+/** The two viewers' layer, estimate and receive rate from the clients list. */
+async function viewers(): Promise<{ limited: ViewerState; open: ViewerState }> {
+  await server.sluice.whep.refreshCounters()
+  const list = server.sluice.clients.list().filter((c) => c.protocol === 'whep')
+  const state = (c: (typeof list)[number] | undefined): ViewerState => ({
+    layer: String(c?.details?.layer ?? '?'), estimate: Number(c?.details?.estimateBps ?? 0), received: Number(c?.details?.receivedBps ?? 0), probes: Number(c?.details?.probePackets ?? 0),
+  })
+  return { limited: state(list.find((c) => c.remoteAddress.startsWith(`${net.nsIp}:`))), open: state(list.find((c) => !c.remoteAddress.startsWith(`${net.nsIp}:`))) }
+}
+
+describe('simulcast layers chosen by the send-side bandwidth estimate (native port, tc tbf in a network namespace)', () => {
+  it(`a viewer behind ${LIMIT} gets the low layer within 10 s without freezes, an unlimited one the top; lifting the limit, the first climbs to the top within 15 s`, async () => {
+    const limitedPage = await play(await launchChromium([], namespacedChromium()))
+    const openPage = await play(await launchChromium())
+    const timeline: string[] = []
+    const kbit = (bps: number) => Math.round(bps / 1000)
+    const line = (label: string, v: { limited: ViewerState; open: ViewerState }) =>
+      timeline.push(`${label} limited ${v.limited.layer} ${kbit(v.limited.estimate)} (received ${kbit(v.limited.received)}, probe packets ${v.limited.probes}) open ${v.open.layer} ${kbit(v.open.estimate)} (received ${kbit(v.open.received)})`)
+    let onLow = 0
+    for (let s = 1; s <= 10 && !onLow; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      const v = await viewers()
+      line(`${s}s`, v)
+      const width = (await playerStats(limitedPage)).video?.frameWidth ?? 0
+      if (v.limited.layer === 'q' && width === 320) onLow = s
+    }
+    // then 8 s on the low layer: no freeze, frames flowing
+    const before = await playerStats(limitedPage)
+    for (let s = 1; s <= 8; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      line(`low +${s}s`, await viewers())
+    }
+    const after = await playerStats(limitedPage)
+    const open = await playerStats(openPage)
+    const openState = (await viewers()).open
+    const publishing = await publisherPage.evaluate(() => (window as any).sluicePublisher.layers)
+    timeline.push(`limited viewer on the low layer for 8 s: ${after.video.framesDecoded - before.video.framesDecoded} frames, freezes +${after.video.freezeCount - before.video.freezeCount}, ${after.video.frameWidth}×${after.video.frameHeight}`)
+    timeline.push(`open viewer: ${open.video.frameWidth}×${open.video.frameHeight}; publisher sends ${JSON.stringify(publishing)}`)
+    net.sh('tc', ['qdisc', 'del', 'dev', net.hostSide, 'root'])
+    let climbedAt = 0
+    for (let s = 1; s <= 15 && !climbedAt; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      const v = await viewers()
+      line(`lifted +${s}s`, v)
+      if (v.limited.layer === 'f') climbedAt = s
+    }
+    console.log(`simulcast layers and estimates, kbit/s:\n${timeline.join('\n')}`)
+    expect(onLow, 'seconds until the limited viewer decoded the low layer').toBeGreaterThan(0)
+    expect(after.video.freezeCount - before.video.freezeCount, 'freezes on the low layer').toBe(0)
+    expect(after.video.framesDecoded - before.video.framesDecoded).toBeGreaterThan(100)
+    expect(openState.layer).toBe('f')
+    expect(open.video.frameWidth).toBe(1280)
+    expect(publishing.filter((l: any) => l.active && l.kbps > 0).length, 'the publisher still sends three layers').toBe(3)
+    expect(climbedAt, 'seconds after the limit was lifted until the viewer was on the top layer').toBeGreaterThan(0)
+  }, 120_000)
+})

@@ -57,6 +57,7 @@ ${navBar('player', 'live streams over WebRTC (WHEP)')}
     </div>
     <div id="status">Pick a stream.</div>
     <div id="stats"></div>
+    <div id="layers" hidden>Simulcast layer <select id="layer"><option value="">auto (by bandwidth)</option></select> <span id="layer-now"></span></div>
   </section>
 </main>
 <script>
@@ -102,7 +103,8 @@ async function stop() {
   if (player.pc) player.pc.close()
   $('video').srcObject = null
   if (player.resource) fetch(player.resource, { method: 'DELETE' }).catch(() => {})
-  Object.assign(player, { pc: null, resource: null, connectedAt: null, firstFrameAt: null, last: null, waiting: null })
+  Object.assign(player, { pc: null, resource: null, connectedAt: null, firstFrameAt: null, last: null, waiting: null, layer: null })
+  $('layers').hidden = true
 }
 
 async function play(key) {
@@ -170,6 +172,28 @@ async function start(key) {
   refresh()
 }
 
+// simulcast (native transport): the layer the server sends this viewer, and a choice of layer
+async function layerTick() {
+  if (!player.resource || player.layer === false) return
+  try {
+    const r = await fetch(player.resource + '/layer')
+    const info = r.ok ? await r.json() : null
+    if (!info || !info.layers.length) { player.layer = false; return }
+    player.layer = info
+    const select = $('layer')
+    if (select.options.length !== info.layers.length + 1) {
+      select.length = 1
+      for (const rid of info.layers) select.add(new Option(rid, rid))
+    }
+    if (document.activeElement !== select) select.value = info.pinned || ''
+    $('layers').hidden = false
+  } catch {}
+}
+$('layer').onchange = () => {
+  if (!player.resource) return
+  fetch(player.resource + '/layer', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid: $('layer').value || null }) }).catch(() => {})
+}
+
 function stat(label, value) { return '<div class="stat"><b>' + value + '</b><span>' + label + '</span></div>' }
 
 async function tick() {
@@ -187,7 +211,9 @@ async function tick() {
   const lost = video.packetsLost || 0
   const loss = video.packetsReceived ? ((100 * lost) / (lost + video.packetsReceived)).toFixed(2) : '0.00'
   const delay = video.jitterBufferEmittedCount ? Math.round((1000 * video.jitterBufferDelay) / video.jitterBufferEmittedCount) : 0
+  await layerTick()
   $('stats').innerHTML =
+    (player.layer ? stat('simulcast layer', player.layer.layer + (player.layer.switchingTo ? ' → ' + player.layer.switchingTo : '')) + stat('bandwidth estimate', player.layer.estimateBps ? Math.round(player.layer.estimateBps / 1000) + ' kb/s' : '–') : '') +
     stat('resolution', (video.frameWidth || 0) + '×' + (video.frameHeight || 0)) +
     stat('frame rate', Math.round(video.framesPerSecond || 0) + ' fps') +
     stat('video bitrate', kbps + ' kb/s') +

@@ -23,14 +23,28 @@ export interface PublisherTrack {
   channels?: number
 }
 
+/** One host candidate of the port (RFC 8839 §5.1 fields). */
+export interface HostCandidate {
+  foundation: string
+  component: number
+  transport: string
+  priority: number
+  ip: string
+  port: number
+  type: string
+}
+
 /** The parts of the answer the port knows: ICE credentials, DTLS fingerprint, candidates. */
 export interface AnswerTransport {
   ufrag: string
   password: string
   /** `sha-256 AB:CD:…`. */
   fingerprint: string
-  candidates: MediaDescription['candidates']
+  candidates: HostCandidate[]
 }
+
+/** The answer's media sections (`sdp-transform`'s shape, kept out of the published types). */
+export type AnswerSections = { media: object[]; accepted: string[] }
 
 /** The id an offered section uses for `uri`, if any (1–14: one-byte form). */
 export function extensionId(section: SdpMediaSection | undefined, uri: string): number | undefined {
@@ -40,7 +54,7 @@ export function extensionId(section: SdpMediaSection | undefined, uri: string): 
 }
 
 /** The answer's media sections for `offered`, receiving `video` and `audio`. */
-export function publisherMedia(offered: SdpMediaSection[], video: PublisherTrack | undefined, audio: PublisherTrack | undefined, t: AnswerTransport): { media: MediaDescription[]; accepted: string[] } {
+export function publisherMedia(offered: SdpMediaSection[], video: PublisherTrack | undefined, audio: PublisherTrack | undefined, t: AnswerTransport): AnswerSections {
   const accepted: string[] = []
   const media = offered.map((m): MediaDescription => {
     const track = video?.mid === m.mid ? video : audio?.mid === m.mid ? audio : undefined

@@ -186,7 +186,7 @@ export class NativeViewers implements ViewerTransport {
     })
     this.#publishers.set(id, events)
     const { media, accepted } = publisherMedia(spec.offered, spec.video, spec.audio, { ...credentials, fingerprint: this.#host.fingerprint, candidates: this.#candidates() })
-    return { id, answer: this.#session(media, accepted) }
+    return { id, answer: this.#session(media as MediaDescription[], accepted) }
   }
 
   /** Sends an RTCP packet (RR, NACK, PLI) to publisher `id`, protected; dropped before it is connected. */

@@ -116,13 +116,35 @@ export class WhepEndpoint {
     http.route('POST', /^\/whep\/([^/]+)\/([^/]+)\/?$/, (req, res, [app, name], url) => this.#post(req, res, app!, name!, url))
     http.route('PATCH', /^\/whep\/resource\/([^/]+)$/, (req, res, [id]) => this.#patch(req, res, id!))
     http.route('DELETE', /^\/whep\/resource\/([^/]+)$/, (_req, res, [id]) => this.#delete(res, id!))
-    http.route('PUT', /^\/api\/whep\/([^/]+)\/layer$/, async (req, res, [id]) => {
-      const session = this.#sessions.get(id!)
+    // the layer of one viewer: by an operator (admin API), or by the viewer itself on its
+    // resource (whoever holds the resource URL may already DELETE it)
+    const putLayer = async (req: http.IncomingMessage, res: http.ServerResponse, id: string) => {
+      const session = this.#sessions.get(id)
       if (!session) throw new HttpRequestError(404, 'HTTP_NOT_FOUND', `no WHEP viewer ${id}`)
       const { rid } = await readJson(req, layerBody)
       this.#pin(session, rid)
-      sendJson(res, 200, { id: session.id, pinned: session.pinned ?? null, layers: session.feed.layerRids })
+      sendJson(res, 200, this.#layerInfo(session))
+    }
+    http.route('PUT', /^\/api\/whep\/([^/]+)\/layer$/, (req, res, [id]) => putLayer(req, res, id!))
+    http.route('PUT', /^\/whep\/resource\/([^/]+)\/layer$/, (req, res, [id]) => putLayer(req, res, id!))
+    http.route('GET', /^\/whep\/resource\/([^/]+)\/layer$/, async (_req, res, [id]) => {
+      const session = this.#sessions.get(id!)
+      if (!session) throw new HttpRequestError(404, 'HTTP_NOT_FOUND', `no WHEP viewer ${id}`)
+      await this.refreshCounters()
+      sendJson(res, 200, this.#layerInfo(session))
     })
+  }
+
+  /** A viewer's simulcast state: its layer, the stream's layers (lowest first), the one it switches to, its pin and estimate. */
+  #layerInfo(session: WhepSession): Record<string, unknown> {
+    return {
+      id: session.id,
+      layer: session.layer ?? null,
+      layers: session.feed.layerRids,
+      switchingTo: session.switchingTo ?? null,
+      pinned: session.pinned ?? null,
+      estimateBps: session.estimateBps ?? null,
+    }
   }
 
   /**

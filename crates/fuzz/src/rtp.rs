@@ -598,3 +598,114 @@ pub fn bwe_feedback(data: &[u8]) {
         now_us += 1_000_000; // the next record starts a new budget second
     }
 }
+
+// ------------------------------------------------------------------ twcc_recorder
+
+/// The receive side of transport-wide congestion control (`sluice_rtp::bwe::recorder`): a
+/// publisher's untrusted transport-wide sequence numbers in any order, then feedback for it.
+/// Input: records of 3 bytes `[seq hi][seq lo][step]`: packet `seq` arrived `step` × 100 µs
+/// after the previous one (our clock only moves forward); every record with `step` 0xFF builds
+/// a feedback. Checks: never panics; a feedback reports at most
+/// `MAX_FEEDBACK_PACKETS` consecutive numbers, writes, parses back to the same statuses, and
+/// every packet it reports as received was recorded, at its arrival time (±250 µs rounding).
+pub fn twcc_recorder(data: &[u8]) {
+    use sluice_rtp::bwe::recorder::{FeedbackRecorder, MAX_FEEDBACK_PACKETS};
+    use std::collections::HashMap;
+    let mut recorder = FeedbackRecorder::default();
+    let mut arrived: HashMap<u16, i64> = HashMap::new();
+    let mut now_us = 0i64;
+    for record in data.chunks_exact(3) {
+        let seq = u16::from_be_bytes([record[0], record[1]]);
+        now_us += i64::from(record[2]) * 100;
+        recorder.record(seq, now_us);
+        arrived.entry(seq).or_insert(now_us);
+        if record[2] != 0xFF {
+            continue;
+        }
+        let Some(feedback) = recorder.feedback(1, 2) else { continue };
+        assert!(!feedback.packets.is_empty() && feedback.packets.len() <= MAX_FEEDBACK_PACKETS);
+        let mut out = Vec::new();
+        feedback.write(&mut out).expect("our own feedback writes");
+        let parsed = match parse_compound(&out).next() {
+            Some(Ok(RtcpPacket::TransportFeedback(f))) => f,
+            other => panic!("our feedback parses back: {other:?}"),
+        };
+        assert_eq!(parsed.packets.len(), feedback.packets.len());
+        for (a, b) in feedback.packets.iter().zip(&parsed.packets) {
+            assert_eq!(a.sequence, b.sequence);
+            assert_eq!(a.arrival_us.is_some(), b.arrival_us.is_some());
+            if let (Some(t), Some(u)) = (a.arrival_us, b.arrival_us) {
+                assert!((t - u).abs() < 250 * 2, "arrival {t} read back as {u}");
+                // a duplicate keeps its first arrival; a wrapped number may be reported anew
+                assert!(arrived.contains_key(&a.sequence));
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ simulcast_layers
+
+/// The fan-out's simulcast layer switching (`sluice_rtp::egress::Fanout` with `set_layers`):
+/// two layers of one stream (`s~l` and `s` itself), one subscriber moved between them by
+/// untrusted estimates and pins. Input: records `[op][len][packet]`: op bit 0 picks the layer the
+/// packet arrives on, bit 1 marks a keyframe, bit 2 asks `select_layers` with an estimate of
+/// `op × 10 kbit/s`, bit 3 pins (bit 4: to the low layer, else unpins), bit 5 NACKs the packet's
+/// number. Checks: never panics; every packet sent to the subscriber is one of its current
+/// layer's; its sequence numbers continue by +1 at a switch (no hole, no repeat), and its
+/// timestamps never go back across one; a resolved NACK comes from the layer it was sent from.
+pub fn simulcast_layers(data: &[u8]) {
+    use sluice_rtp::egress::{Fanout, MediaKind, SubscriberConfig};
+    let mut fanout = Fanout::new(64, 16);
+    fanout.set_layers("s", vec!["s~l".into()]);
+    fanout.add(1, SubscriberConfig { stream_key: "s".into(), video_payload_type: Some(102), audio_payload_type: None });
+    fanout.inject(1, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    let mut now = 0.0;
+    let mut rest = data;
+    // the last (sequence number, timestamp) sent to the subscriber, its numbering
+    let mut last: Option<(u16, u32)> = None;
+    // which layer each of its sequence numbers came from
+    let mut origin: std::collections::HashMap<u16, bool> = std::collections::HashMap::new();
+    while rest.len() >= 2 {
+        let (op, len) = (rest[0], rest[1] as usize);
+        let packet = rest.get(2..2 + len).unwrap_or(&rest[2..]);
+        rest = &rest[(2 + len).min(rest.len())..];
+        now += 10.0;
+        let low = op & 1 != 0;
+        if packet.len() >= 12 && packet[0] >> 6 == 2 {
+            let key = if low { "s~l" } else { "s" };
+            let before = fanout.video_layer(1).map(|(k, p)| (k.to_owned(), p.map(str::to_owned)));
+            fanout.media(key, MediaKind::Video, &[packet], op & 2 != 0, now, &mut targets);
+            if let Some(t) = targets.iter().find(|t| t.id == 1) {
+                let (from, _) = before.clone().expect("subscribed");
+                let switched = from != key;
+                assert!(!switched || before.as_ref().and_then(|b| b.1.as_deref()) == Some(key), "only to the pending layer");
+                assert!(!switched || op & 2 != 0, "a switch happens at a keyframe");
+                let seq = u16::from_be_bytes([packet[2], packet[3]]).wrapping_add(t.seq_offset);
+                let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]).wrapping_add(t.ts_offset);
+                if let (true, Some((s, tprev))) = (switched, last) {
+                    assert_eq!(seq, s.wrapping_add(1), "numbering continues across a switch");
+                    assert!(ts.wrapping_sub(tprev) < 0x8000_0000, "the timeline does not go back at a switch");
+                }
+                origin.insert(seq, low);
+                last = Some((seq, ts));
+            }
+        }
+        if op & 4 != 0 {
+            let (key, _) = fanout.select_layers(1, Some(f64::from(op) * 10_000.0), now);
+            if let Some(k) = key {
+                assert!(k == "s" || k == "s~l");
+            }
+        }
+        if op & 8 != 0 {
+            fanout.pin_layer(1, (op & 0x10 != 0).then_some(0));
+        }
+        if op & 0x20 != 0 && packet.len() >= 4 {
+            let seq = u16::from_be_bytes([packet[2], packet[3]]);
+            if let Some(r) = fanout.resolve_nack(1, seq) {
+                let sent = u16::from_be_bytes([r.packet[2], r.packet[3]]).wrapping_add(r.seq_offset);
+                assert_eq!(sent, seq, "a NACK gets the number it asked for");
+            }
+        }
+    }
+}

@@ -137,9 +137,10 @@ impl BandwidthEstimator {
     pub fn sent(&mut self, sequence: u16, sent_us: i64, size: u32) {
         self.history.sent(sequence, sent_us, size);
         let (start, bytes) = &mut self.sent_window;
-        if sent_us - *start >= SENT_WINDOW_US {
+        let elapsed = sent_us.saturating_sub(*start);
+        if elapsed >= SENT_WINDOW_US {
             // a window with a gap of more than one window after it measured nothing since
-            self.sent_bps = if sent_us - *start < 2 * SENT_WINDOW_US { *bytes as f64 * 8e6 / (sent_us - *start) as f64 } else { 0.0 };
+            self.sent_bps = if elapsed < 2 * SENT_WINDOW_US { *bytes as f64 * 8e6 / elapsed as f64 } else { 0.0 };
             *start = sent_us;
             *bytes = 0;
         }
@@ -149,7 +150,7 @@ impl BandwidthEstimator {
     /// What was sent (packets with a transport-wide sequence number) over the last complete
     /// 250 ms window, bit/s; 0 when nothing was sent for a while at `now_us`.
     pub fn sent_bps(&self, now_us: i64) -> f64 {
-        if now_us - self.sent_window.0 >= 2 * SENT_WINDOW_US {
+        if now_us.saturating_sub(self.sent_window.0) >= 2 * SENT_WINDOW_US {
             0.0
         } else {
             self.sent_bps

@@ -1331,6 +1331,8 @@ export interface NativeViewerCounters {
   switchingTo?: string
   /** Padding packets sent probing for a better simulcast layer. */
   probePackets: number
+  /** Simulcast: the layer policy paused its video (its estimate is under the floor). */
+  videoPaused: boolean
   /** A publisher: RTP packets received (decrypted) and their bytes. */
   packetsReceived: number
   bytesReceived: number
@@ -1781,6 +1783,22 @@ export interface SdesInlineKey {
   mkiLength?: number
 }
 
+/**
+ * `webrtc.simulcast`: how every viewer's simulcast layer is chosen
+ * (`sluice_rtp::egress::layers::LayerPolicy`).
+ */
+export interface SimulcastPolicy {
+  /** The highest layer a viewer gets (0 the lowest); absent: the top. */
+  maxLayer?: number
+  /**
+   * Under this bandwidth estimate (bit/s; after the audio with `audioFirst`) a viewer's video
+   * pauses (audio only) until the estimate is 1.25 × it and the lowest layer fits. 0: never.
+   */
+  pauseVideoBelowBps?: number
+  /** The estimate covers the audio first: layers are fitted in what it leaves. Default true. */
+  audioFirst?: boolean
+}
+
 /** Caller options. */
 export interface SrtCallerOptions {
   /** The listener's IP (already resolved and checked against the allow-list by TS). */
@@ -1966,6 +1984,8 @@ export interface WebRtcViewersOptions {
   port?: number
   /** Send threads (1–64), each serving a share of the viewers. Default: one per core, at most 4. */
   sendThreads?: number
+  /** How simulcast layers are chosen for viewers (`webrtc.simulcast`). */
+  simulcast?: SimulcastPolicy
 }
 
 /**

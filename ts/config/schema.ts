@@ -155,6 +155,17 @@ export const webrtcSchema = z.strictObject({
   udpPort: port.optional(),
   /** Addresses the native transport announces in its candidates (public IP behind NAT, several interfaces). Default: `bindAddress`, or every non-internal IPv4 address. */
   announcedAddresses: z.array(z.string().min(1)).optional(),
+  /** How each WHEP viewer's simulcast layer is chosen from its bandwidth estimate (native transport). */
+  simulcast: z
+    .strictObject({
+      /** The highest layer a viewer gets (0 the lowest); null: the top. */
+      maxLayer: z.number().int().min(0).max(15).nullable().default(null),
+      /** Under this estimate (bit/s, after the audio with `audioFirst`) video pauses, audio only; 0: never. */
+      pauseVideoBelowBps: z.number().min(0).max(1e9).default(0),
+      /** The estimate covers the audio first. */
+      audioFirst: z.boolean().default(true),
+    })
+    .default({ maxLayer: null, pauseVideoBelowBps: 0, audioFirst: true }),
 })
 
 export const rtpSchema = z.strictObject({

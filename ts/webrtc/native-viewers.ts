@@ -37,6 +37,21 @@ export interface NativeViewersOptions {
   announcedAddresses?: string[]
   /** Send threads, each serving a share of the viewers (1–64). Default: one per core, at most 4. */
   sendThreads?: number
+  /** How simulcast layers are chosen for viewers. */
+  simulcast?: SimulcastPolicyOptions
+}
+
+/**
+ * `webrtc.simulcast`: how each viewer's simulcast layer is chosen from its bandwidth estimate
+ * (crates/rtp/src/egress/layers.rs).
+ */
+export interface SimulcastPolicyOptions {
+  /** The highest layer a viewer gets (0 the lowest); absent or null: the top. */
+  maxLayer?: number | null
+  /** Under this estimate (bit/s; after the audio with `audioFirst`) a viewer's video pauses, audio only, until the estimate is 1.25 × it and the lowest layer fits. 0 (default): never. */
+  pauseVideoBelowBps?: number
+  /** The estimate covers the audio first; layers are fitted in what it leaves. Default true. */
+  audioFirst?: boolean
 }
 
 interface NativeViewer {
@@ -120,7 +135,8 @@ export class NativeViewers implements ViewerTransport {
   constructor(log: Logger, options: NativeViewersOptions) {
     this.#log = log.child({ component: 'webrtc-native' })
     const bindAddress = options.bindAddress ?? '0.0.0.0'
-    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port, sendThreads: options.sendThreads }, (e: NativeEvent) => this.#onEvent(e))
+    const simulcast = options.simulcast && { maxLayer: options.simulcast.maxLayer ?? undefined, pauseVideoBelowBps: options.simulcast.pauseVideoBelowBps, audioFirst: options.simulcast.audioFirst }
+    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port, sendThreads: options.sendThreads, simulcast }, (e: NativeEvent) => this.#onEvent(e))
     this.#addresses = options.announcedAddresses?.length ? options.announcedAddresses : defaultAddresses(bindAddress)
     this.#log.info({ port: this.#host.port, announced: this.#addresses }, 'native WebRTC port open')
   }
@@ -345,7 +361,7 @@ export class NativeViewers implements ViewerTransport {
     const s = this.#host.stats()
     const viewers = s.viewers.flatMap((c) => {
       const v = this.#byNative.get(c.id)
-      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused, ...(c.videoStream ? { videoStream: c.videoStream, probePackets: c.probePackets } : {}), ...(c.switchingTo ? { switchingTo: c.switchingTo } : {}) }] : []
+      return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused, ...(c.videoStream ? { videoStream: c.videoStream, probePackets: c.probePackets, videoPaused: c.videoPaused } : {}), ...(c.switchingTo ? { switchingTo: c.switchingTo } : {}) }] : []
     })
     return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }

@@ -61,6 +61,8 @@ export interface ViewerCounters {
   videoStream?: string
   switchingTo?: string
   probePackets?: number
+  /** The simulcast layer policy paused its video (estimate under `webrtc.simulcast.pauseVideoBelowBps`). */
+  videoPaused?: boolean
 }
 
 export type HostMessage =

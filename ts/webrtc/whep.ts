@@ -25,7 +25,7 @@ import { parseTrickleFragment } from './sdp'
 import { viewerMedia, type ViewerMedia } from './viewer-media'
 import { WebRtcFeed, webRtcVideoCodec } from './feed'
 import { ViewerPool } from './viewer-pool'
-import { NativeViewers } from './native-viewers'
+import { NativeViewers, type SimulcastPolicyOptions } from './native-viewers'
 import type { IceSettings, ViewerTransport } from './viewer-protocol'
 import { z } from 'zod'
 import { readJson, sendJson } from '../http/server'
@@ -49,6 +49,8 @@ export interface WebRtcOptions {
   udpPort?: number
   /** Addresses the native transport announces in its candidates. */
   announcedAddresses?: string[]
+  /** How simulcast layers are chosen for viewers on the native transport (see `SimulcastPolicyOptions`). */
+  simulcast?: SimulcastPolicyOptions
 }
 
 /** The ICE settings of a viewer's PeerConnection (node-datachannel transport) from the WebRTC options. */
@@ -86,6 +88,8 @@ interface WhepSession {
   probePackets?: number
   /** Simulcast: the layer it was pinned to (`?layer=`, `PUT /api/whep/{id}/layer`), if any. */
   pinned?: string
+  /** Simulcast: its video is paused by `webrtc.simulcast.pauseVideoBelowBps`. */
+  videoPaused?: boolean
 }
 
 /** `PUT /api/whep/{id}/layer`: pin a viewer to a simulcast layer by rid, or `null` to let its estimate choose. */
@@ -107,7 +111,7 @@ export class WhepEndpoint {
     this.#options = { iceServers: [], ...options }
     this.pool =
       options.transport === 'native'
-        ? new NativeViewers(log, { bindAddress: options.bindAddress, port: options.udpPort ?? 8189, announcedAddresses: options.announcedAddresses, sendThreads: options.workers })
+        ? new NativeViewers(log, { bindAddress: options.bindAddress, port: options.udpPort ?? 8189, announcedAddresses: options.announcedAddresses, sendThreads: options.workers, simulcast: options.simulcast })
         : new ViewerPool(log, { workers: options.workers, viewersPerWorker: options.viewersPerWorker })
     http.route('OPTIONS', /^\/whep\//, (_req, res) => {
       res.writeHead(204, { ...CORS_HEADERS, 'Accept-Post': 'application/sdp', ...this.#linkHeader() })
@@ -144,6 +148,7 @@ export class WhepEndpoint {
       switchingTo: session.switchingTo ?? null,
       pinned: session.pinned ?? null,
       estimateBps: session.estimateBps ?? null,
+      videoPaused: session.videoPaused ?? false,
     }
   }
 
@@ -189,6 +194,7 @@ export class WhepEndpoint {
         s.layer = s.feed.ridOf(v.videoStream) ?? undefined
         s.switchingTo = v.switchingTo ? (s.feed.ridOf(v.switchingTo) ?? undefined) : undefined
         s.probePackets = v.probePackets
+        s.videoPaused = v.videoPaused
       }
     }
   }
@@ -232,6 +238,7 @@ export class WhepEndpoint {
         ...(session.layer ? { layer: session.layer, layers: session.feed.layerRids.join(','), probePackets: session.probePackets ?? 0 } : {}),
         ...(session.switchingTo ? { switchingTo: session.switchingTo } : {}),
         ...(session.pinned ? { pinned: session.pinned } : {}),
+        ...(session.videoPaused ? { videoPaused: true } : {}),
       }),
       close: (reason) => {
         if (!this.#sessions.has(id)) return

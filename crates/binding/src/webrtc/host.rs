@@ -21,9 +21,10 @@ use std::time::Instant;
 use sluice_ice::demux::{classify, DatagramKind, Demux};
 use sluice_ice::Message;
 use sluice_rtp::bwe::recorder::FeedbackRecorder;
+use sluice_rtp::bwe::trendline::BandwidthUsage;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
 use sluice_rtp::packet::RtpHeader;
-use sluice_rtp::bwe::trendline::BandwidthUsage;
+use sluice_rtp::egress::layers::{LayerPolicy, PROBE_OVERSHOOT};
 use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
@@ -44,8 +45,11 @@ const FEEDBACK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 const SELECT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// A probe sends its padding in steps this far apart.
 const PROBE_STEP: std::time::Duration = std::time::Duration::from_millis(20);
-/// A probe stops when a feedback reports more loss than this share.
+/// A probe stops when a feedback reports more loss than this share, or a growing delay.
 const PROBE_LOSS: f64 = 0.05;
+/// What a viewer received counts as evidence of its path (beside the estimate) while the loss
+/// it reports stays under this share.
+const EVIDENCE_LOSS: f64 = 0.02;
 
 /// What the host reports to JS.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +100,9 @@ struct TransportCc {
     id: u8,
     next: u16,
     bwe: BandwidthEstimator,
+    /// What the viewer last reported receiving (bit/s) and the loss share then.
+    received_bps: f64,
+    loss: f64,
 }
 
 /// What a viewer needs besides its credentials.
@@ -176,8 +183,11 @@ struct Viewer {
     ingest: Option<Ingest>,
     /// A probe for a better simulcast layer runs: padding tops what it is sent up to this, bit/s.
     probe_bps: Option<f64>,
-    /// Padding bytes owed to the probe (it sends whole packets).
+    /// Bytes owed to the probe: its rate over the time since the last step, less what was
+    /// sent meanwhile (media, audio, padding), in whole packets.
     probe_credit: f64,
+    /// `counters.bytes_sent` at the last probe step.
+    probe_mark: u64,
 }
 
 /// See the [module docs](self).
@@ -204,13 +214,16 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(certificate: Certificate) -> Host {
+    /// A host whose simulcast viewers follow `policy` (`webrtc.simulcast`).
+    pub fn new(certificate: Certificate, policy: LayerPolicy) -> Host {
+        let mut fanout = Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS);
+        fanout.set_layer_policy(policy);
         Host {
             certificate,
             dtls_config: sluice_webrtc::dtls_config(),
             viewers: HashMap::new(),
             demux: Demux::new(),
-            fanout: Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS),
+            fanout,
             targets: Vec::new(),
             events: Vec::new(),
             epoch: Instant::now(),
@@ -249,7 +262,7 @@ impl Host {
             Viewer {
                 peer,
                 ufrag: setup.local_ufrag,
-                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default() }),
+                twcc: setup.transport_cc_id.filter(|id| (1..=14).contains(id)).map(|id| TransportCc { id, next: 0, bwe: BandwidthEstimator::default(), received_bps: 0.0, loss: 0.0 }),
                 counters: ViewerCounters::default(),
                 // RFC 4588 §4: the RTX stream's sequence numbers start at a value of their own
                 budget: RetransmissionBudget::default(),
@@ -257,6 +270,7 @@ impl Host {
                 ingest: None,
                 probe_bps: None,
                 probe_credit: 0.0,
+                probe_mark: 0,
             },
         );
         Ok(())
@@ -287,6 +301,7 @@ impl Host {
                 rtx: None,
                 probe_bps: None,
                 probe_credit: 0.0,
+                probe_mark: 0,
                 ingest: Some(Ingest {
                     transport_cc_id: setup.transport_cc_id.filter(|id| (1..=14).contains(id)),
                     recorder: FeedbackRecorder::default(),
@@ -387,7 +402,12 @@ impl Host {
         }
         let now_ms = unix_ms();
         for (id, v) in self.viewers.iter_mut().filter(|(_, v)| v.ingest.is_none() && v.peer.state() == PeerState::Connected) {
-            let estimate = v.twcc.as_ref().filter(|cc| cc.bwe.feedbacks() > 0).map(|cc| cc.bwe.estimate_bps());
+            // the estimate, or what the viewer demonstrably received when it lost next to
+            // nothing (a probe's evidence: the estimator follows arrivals a little late)
+            let estimate = v.twcc.as_ref().filter(|cc| cc.bwe.feedbacks() > 0).map(|cc| {
+                let e = cc.bwe.estimate_bps();
+                if cc.loss < EVIDENCE_LOSS { e.max(cc.received_bps) } else { e }
+            });
             let (switch, probe) = self.fanout.select_layers(*id, estimate, now_ms);
             if let Some(stream_key) = switch {
                 self.events.push(HostEvent::Keyframe { id: *id, reason: "layer", stream_key });
@@ -408,9 +428,13 @@ impl Host {
         self.last_probe = now;
         let now_us = self.now_us();
         for (id, v) in self.viewers.iter_mut() {
-            let Some(aim) = v.probe_bps else { continue };
-            let sending = v.twcc.as_ref().map_or(0.0, |cc| cc.bwe.sent_bps(now_us));
-            v.probe_credit += ((aim - sending).max(0.0) / 8.0) * elapsed_s;
+            let Some(aim) = v.probe_bps else {
+                v.probe_mark = v.counters.bytes_sent;
+                continue;
+            };
+            // what the aim allows since the last step, less what went out meanwhile
+            let sent = v.counters.bytes_sent.saturating_sub(v.probe_mark) as f64;
+            v.probe_credit = (v.probe_credit + aim * PROBE_OVERSHOOT / 8.0 * elapsed_s - sent).clamp(-64_000.0, 64_000.0);
             let mut back = 0u16;
             while v.probe_credit > 0.0 && back < 64 {
                 let Some(r) = self.fanout.recent_video(*id, back) else { break };
@@ -421,6 +445,8 @@ impl Host {
                     v.counters.probe_packets += 1;
                 }
             }
+            // the padding just sent is paid for above: only later sends count at the next step
+            v.probe_mark = v.counters.bytes_sent;
         }
         batch.flush();
     }
@@ -563,6 +589,8 @@ impl Host {
                     v.counters.transport_feedback += 1;
                     if let Some(cc) = v.twcc.as_mut() {
                         let u = cc.bwe.feedback(&feedback, now_us);
+                        cc.received_bps = u.received_bps.unwrap_or(0.0);
+                        cc.loss = u.loss;
                         v.counters.estimate_bps = u.estimate_bps as u64;
                         v.counters.received_bps = u.received_bps.map_or(0, |r| r as u64);
                         // the path is full: a probe for a better layer stops at once
@@ -638,9 +666,10 @@ impl Host {
         self.epoch.elapsed().as_micros() as i64
     }
 
-    /// `(id, state, counters, its video stream and the one it switches to)` of every peer.
-    pub fn viewer_counters(&self) -> Vec<(u32, PeerState, ViewerCounters, Option<(String, Option<String>)>)> {
-        self.viewers.iter().map(|(id, v)| (*id, v.peer.state(), v.counters, self.video_layer(*id))).collect()
+    /// `(id, state, counters, its video stream and the one it switches to, whether the layer
+    /// policy paused its video)` of every peer.
+    pub fn viewer_counters(&self) -> Vec<(u32, PeerState, ViewerCounters, Option<(String, Option<String>)>, bool)> {
+        self.viewers.iter().map(|(id, v)| (*id, v.peer.state(), v.counters, self.video_layer(*id), self.fanout.video_paused(*id))).collect()
     }
 
     /// Closes every viewer (server shutdown).

@@ -33,6 +33,7 @@ use napi_derive::napi;
 use crate::send_batch::{SendBatch, SendTotals};
 use crate::udp_port::{bind_port, clone_socket};
 use host::{Host, HostEvent, PublisherSetup, ViewerSetup};
+use sluice_rtp::egress::layers::LayerPolicy;
 use sluice_rtp::egress::MediaKind;
 
 use crate::egress::{media_kind, split};
@@ -46,6 +47,21 @@ pub struct WebRtcViewersOptions {
     pub port: Option<u32>,
     /// Send threads (1–64), each serving a share of the viewers. Default: one per core, at most 4.
     pub send_threads: Option<u32>,
+    /// How simulcast layers are chosen for viewers (`webrtc.simulcast`).
+    pub simulcast: Option<SimulcastPolicy>,
+}
+
+/// `webrtc.simulcast`: how every viewer's simulcast layer is chosen
+/// (`sluice_rtp::egress::layers::LayerPolicy`).
+#[napi(object)]
+pub struct SimulcastPolicy {
+    /// The highest layer a viewer gets (0 the lowest); absent: the top.
+    pub max_layer: Option<u32>,
+    /// Under this bandwidth estimate (bit/s; after the audio with `audioFirst`) a viewer's video
+    /// pauses (audio only) until the estimate is 1.25 × it and the lowest layer fits. 0: never.
+    pub pause_video_below_bps: Option<f64>,
+    /// The estimate covers the audio first: layers are fitted in what it leaves. Default true.
+    pub audio_first: Option<bool>,
 }
 
 /// A viewer to add: the stream it watches and what its SDP offer said.
@@ -167,6 +183,8 @@ pub struct NativeViewerCounters {
     pub switching_to: Option<String>,
     /// Padding packets sent probing for a better simulcast layer.
     pub probe_packets: f64,
+    /// Simulcast: the layer policy paused its video (its estimate is under the floor).
+    pub video_paused: bool,
     /// A publisher: RTP packets received (decrypted) and their bytes.
     pub packets_received: f64,
     pub bytes_received: f64,
@@ -440,8 +458,13 @@ impl WebRtcViewers {
         let recv_socket = clone()?;
         let certificate = sluice_webrtc::Certificate::generate().map_err(|e| Error::new(Status::GenericFailure, format!("{}: {e}", e.code())))?;
         let fingerprint = certificate.fingerprint_sdp();
+        let policy = options.simulcast.map_or(LayerPolicy { audio_first: true, ..LayerPolicy::default() }, |p| LayerPolicy {
+            max_layer: p.max_layer.map(|m| m as usize),
+            pause_below_bps: p.pause_video_below_bps.filter(|b| b.is_finite() && *b > 0.0).unwrap_or(0.0),
+            audio_first: p.audio_first.unwrap_or(true),
+        });
         let shared = Arc::new(Shared {
-            hosts: (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone()))).collect(),
+            hosts: (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone(), policy))).collect(),
             socket,
             stop: AtomicBool::new(false),
             on_event,
@@ -662,7 +685,7 @@ impl WebRtcViewers {
         let sent = self.shared.sent.get();
         let viewers = counters
             .into_iter()
-            .map(|(id, state, c, layer)| NativeViewerCounters {
+            .map(|(id, state, c, layer, paused)| NativeViewerCounters {
                 id,
                 state: match state {
                     sluice_webrtc::PeerState::Connecting => "connecting",
@@ -684,6 +707,7 @@ impl WebRtcViewers {
                 video_stream: layer.as_ref().map(|l| l.0.clone()),
                 switching_to: layer.and_then(|l| l.1),
                 probe_packets: c.probe_packets as f64,
+                video_paused: paused,
             })
             .collect();
         NativeViewersStats {

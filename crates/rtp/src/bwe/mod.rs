@@ -85,13 +85,7 @@ pub struct BandwidthEstimator {
     estimate_bps: f64,
     min_bps: f64,
     feedbacks: u64,
-    /// The send rate: the current window's start (µs) and bytes, the last window's bit/s.
-    sent_window: (i64, u64),
-    sent_bps: f64,
 }
-
-/// The send rate is measured over windows this long, µs.
-const SENT_WINDOW_US: i64 = 250_000;
 
 impl Default for BandwidthEstimator {
     fn default() -> Self {
@@ -117,8 +111,6 @@ impl BandwidthEstimator {
             estimate_bps: config.start_bps.clamp(config.min_bps, config.max_bps),
             min_bps: config.min_bps,
             feedbacks: 0,
-            sent_window: (i64::MIN, 0),
-            sent_bps: 0.0,
         }
     }
 
@@ -136,25 +128,6 @@ impl BandwidthEstimator {
     /// bytes on the wire.
     pub fn sent(&mut self, sequence: u16, sent_us: i64, size: u32) {
         self.history.sent(sequence, sent_us, size);
-        let (start, bytes) = &mut self.sent_window;
-        let elapsed = sent_us.saturating_sub(*start);
-        if elapsed >= SENT_WINDOW_US {
-            // a window with a gap of more than one window after it measured nothing since
-            self.sent_bps = if elapsed < 2 * SENT_WINDOW_US { *bytes as f64 * 8e6 / elapsed as f64 } else { 0.0 };
-            *start = sent_us;
-            *bytes = 0;
-        }
-        *bytes += u64::from(size);
-    }
-
-    /// What was sent (packets with a transport-wide sequence number) over the last complete
-    /// 250 ms window, bit/s; 0 when nothing was sent for a while at `now_us`.
-    pub fn sent_bps(&self, now_us: i64) -> f64 {
-        if now_us.saturating_sub(self.sent_window.0) >= 2 * SENT_WINDOW_US {
-            0.0
-        } else {
-            self.sent_bps
-        }
     }
 
     /// The round-trip time, µs, when the sender knows it (RTCP receiver reports): it paces the

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::layers::LayerSelector;
+use super::layers::{LayerPolicy, LayerSelector, HEADROOM, RESUME_FACTOR};
 use super::{sequence_number, RetransmissionRing, SenderClock, SequenceOffsets};
 use crate::rtcp::is_rtcp;
 
@@ -133,6 +133,9 @@ struct Subscriber {
     last_video: Option<(u16, u32, f64)>,
     /// Its layer selection (simulcast streams only).
     selector: LayerSelector,
+    /// Its video is paused by the layer policy's floor (audio only): its video batches are
+    /// skipped (counted in `skipped`, so its numbering resumes without a hole).
+    video_paused: bool,
 }
 
 /// A simulcast layer's bitrate, measured over [`RATE_WINDOW_MS`] windows.
@@ -237,6 +240,9 @@ pub struct Fanout {
     layers: HashMap<String, Vec<String>>,
     /// Each layer key's bitrate.
     rates: HashMap<String, LayerRate>,
+    /// A simulcast stream's audio bitrate (for the policy's audio first).
+    audio_rates: HashMap<String, LayerRate>,
+    policy: LayerPolicy,
 }
 
 fn new_stream(ring_capacity: usize) -> Stream {
@@ -266,6 +272,8 @@ impl Fanout {
             counters: FanoutCounters::default(),
             layers: HashMap::new(),
             rates: HashMap::new(),
+            audio_rates: HashMap::new(),
+            policy: LayerPolicy::default(),
         }
     }
 
@@ -307,6 +315,7 @@ impl Fanout {
                 previous: None,
                 last_video: None,
                 selector: LayerSelector::default(),
+                video_paused: false,
                 stream_key: config.stream_key,
                 video_pt: config.video_payload_type.map(|pt| pt & 0x7F),
                 audio_pt: config.audio_payload_type.map(|pt| pt & 0x7F),
@@ -358,6 +367,7 @@ impl Fanout {
     /// can then be switched among them ([`switch_video`](Self::switch_video),
     /// [`select_layers`](Self::select_layers)); their audio stays on `stream_key`.
     pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>) {
+        self.audio_rates.remove(stream_key);
         if let Some(old) = self.layers.remove(stream_key) {
             for key in old.iter().filter(|k| !layers.contains(k)) {
                 self.rates.remove(key);
@@ -372,6 +382,7 @@ impl Fanout {
         for key in &layers {
             self.rates.entry(key.clone()).or_default();
         }
+        self.audio_rates.insert(stream_key.to_owned(), LayerRate::default());
         self.layers.insert(stream_key.to_owned(), layers);
     }
 
@@ -422,6 +433,17 @@ impl Fanout {
         true
     }
 
+    /// How every subscriber's layer is chosen (`webrtc.simulcast`: highest layer, audio first,
+    /// the floor under which video pauses).
+    pub fn set_layer_policy(&mut self, policy: LayerPolicy) {
+        self.policy = policy;
+    }
+
+    /// Whether the layer policy paused subscriber `id`'s video (audio only).
+    pub fn video_paused(&self, id: u32) -> bool {
+        self.subscribers.get(&id).is_some_and(|s| s.video_paused)
+    }
+
     /// Pins subscriber `id` to layer `index` of its stream (lowest 0), or unpins it (`None`):
     /// [`select_layers`](Self::select_layers) then keeps it there while that layer flows.
     pub fn pin_layer(&mut self, id: u32, index: Option<usize>) {
@@ -442,11 +464,43 @@ impl Fanout {
             return (None, None);
         }
         let rates = self.layer_rates(&sub.stream_key, now_ms);
+        let audio_bps = self.audio_rates.get(&sub.stream_key).map_or(0.0, |r| r.bps(now_ms));
+        let audio_first = if self.policy.audio_first { audio_bps } else { 0.0 };
         let current_key = sub.switch_to.as_deref().unwrap_or(&sub.video_key);
         let current = layers.iter().position(|k| k == current_key).unwrap_or(layers.len() - 1);
+        let policy = self.policy;
         let sub = self.subscribers.get_mut(&id).expect("checked");
-        let choice = sub.selector.choose(current, &rates, estimate_bps, now_ms);
-        let probe = sub.selector.probe_bps(current, &rates, estimate_bps, now_ms);
+        let choice = sub.selector.choose_with(current, &rates, estimate_bps, audio_bps, &policy, now_ms);
+        if choice.paused {
+            let lowest = rates.iter().enumerate().position(|(i, &r)| r > 0.0 && policy.max_layer.is_none_or(|m| i <= m));
+            let probe = lowest.and_then(|low| {
+                let aim = (rates[low] * HEADROOM).max(policy.pause_below_bps * RESUME_FACTOR) + audio_first;
+                sub.selector.probe_for(low, aim, estimate_bps, now_ms)
+            });
+            if !sub.video_paused {
+                sub.video_paused = true;
+                if let Some(pending) = sub.switch_to.take() {
+                    if pending != sub.stream_key && pending != sub.video_key {
+                        self.leave(&pending, id);
+                    }
+                }
+            }
+            return (None, probe);
+        }
+        if sub.video_paused {
+            // resumed: at the chosen layer's next keyframe, the numbering closed over the pause
+            sub.video_paused = false;
+            if layers[choice.layer] == sub.video_key {
+                sub.await_keyframe = true;
+                sub.switch_asked_ms = now_ms;
+                return (Some(sub.video_key.clone()), None);
+            }
+        }
+        let next = ((current + 1)..rates.len()).find(|&i| rates[i] > 0.0 && policy.max_layer.is_none_or(|m| i <= m));
+        let probe = match next {
+            Some(next) => sub.selector.probe_for(next, rates[next] * HEADROOM + audio_first, estimate_bps, now_ms),
+            None => sub.selector.probe_for(usize::MAX, f64::INFINITY, estimate_bps, now_ms),
+        };
         if choice.layer != current && self.switch_video(id, &layers[choice.layer]) {
             self.subscribers.get_mut(&id).expect("checked").switch_asked_ms = now_ms;
             return (Some(layers[choice.layer].clone()), None);
@@ -520,10 +574,9 @@ impl Fanout {
     /// the batch starts a keyframe (subscribers waiting for one resume here).
     pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, now_ms: f64, targets: &mut Vec<FanoutTarget>) {
         targets.clear();
-        if kind == MediaKind::Video {
-            if let Some(rate) = self.rates.get_mut(stream_key) {
-                rate.add(packets.iter().map(|p| p.len()).sum(), now_ms);
-            }
+        let rates = if kind == MediaKind::Video { &mut self.rates } else { &mut self.audio_rates };
+        if let Some(rate) = rates.get_mut(stream_key) {
+            rate.add(packets.iter().map(|p| p.len()).sum(), now_ms);
         }
         let Some(s) = self.streams.get_mut(stream_key) else { return };
         for p in packets.iter().filter(|p| !is_rtcp(p)) {
@@ -552,6 +605,13 @@ impl Fanout {
             }
             match kind {
                 MediaKind::Audio if sub.stream_key != stream_key => continue,
+                MediaKind::Video if sub.video_paused => {
+                    // the layer policy paused its video: counted, so it resumes without a hole
+                    if sub.video_key == stream_key {
+                        sub.skipped = sub.skipped.wrapping_add(rtp_packets);
+                    }
+                    continue;
+                }
                 MediaKind::Video if sub.switch_to.as_deref() == Some(stream_key) => {
                     // a simulcast layer switch, at this layer's keyframe: the numbering and the
                     // timeline go on from the last packet sent

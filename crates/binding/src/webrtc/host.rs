@@ -45,6 +45,8 @@ const FEEDBACK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 const SELECT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// A probe sends its padding in steps this far apart.
 const PROBE_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+/// A probe's rate ramps from what the viewer receives to its aim over this long.
+const PROBE_RAMP: std::time::Duration = std::time::Duration::from_millis(1000);
 /// A probe stops when a feedback reports more loss than this share, or a growing delay.
 const PROBE_LOSS: f64 = 0.05;
 /// What a viewer received counts as evidence of its path (beside the estimate) while the loss
@@ -188,6 +190,10 @@ struct Viewer {
     probe_credit: f64,
     /// `counters.bytes_sent` at the last probe step.
     probe_mark: u64,
+    /// When the running probe started: its rate ramps up from what the viewer is sent to the
+    /// aim over [`PROBE_RAMP`], so a path that cannot carry it shows a growing delay (and the
+    /// probe stops) before a deep queue delays the media.
+    probe_started: Option<Instant>,
 }
 
 /// See the [module docs](self).
@@ -271,6 +277,7 @@ impl Host {
                 probe_bps: None,
                 probe_credit: 0.0,
                 probe_mark: 0,
+                probe_started: None,
             },
         );
         Ok(())
@@ -302,6 +309,7 @@ impl Host {
                 probe_bps: None,
                 probe_credit: 0.0,
                 probe_mark: 0,
+                probe_started: None,
                 ingest: Some(Ingest {
                     transport_cc_id: setup.transport_cc_id.filter(|id| (1..=14).contains(id)),
                     recorder: FeedbackRecorder::default(),
@@ -416,6 +424,9 @@ impl Host {
             v.probe_bps = probe.filter(|_| v.rtx.is_some());
             if v.probe_bps.is_none() {
                 v.probe_credit = 0.0;
+                v.probe_started = None;
+            } else if v.probe_started.is_none() {
+                v.probe_started = Some(Instant::now());
             }
         }
     }
@@ -432,9 +443,12 @@ impl Host {
                 v.probe_mark = v.counters.bytes_sent;
                 continue;
             };
-            // what the aim allows since the last step, less what went out meanwhile
+            // what the ramp allows since the last step, less what went out meanwhile
             let sent = v.counters.bytes_sent.saturating_sub(v.probe_mark) as f64;
-            v.probe_credit = (v.probe_credit + aim * PROBE_OVERSHOOT / 8.0 * elapsed_s - sent).clamp(-64_000.0, 64_000.0);
+            let ramp = v.probe_started.map_or(1.0, |t| (now.saturating_duration_since(t).as_secs_f64() / PROBE_RAMP.as_secs_f64()).min(1.0));
+            let media_bps = v.counters.received_bps as f64;
+            let target = media_bps + (aim * PROBE_OVERSHOOT - media_bps).max(0.0) * ramp;
+            v.probe_credit = (v.probe_credit + target / 8.0 * elapsed_s - sent).clamp(-64_000.0, 64_000.0);
             let mut back = 0u16;
             while v.probe_credit > 0.0 && back < 64 {
                 let Some(r) = self.fanout.recent_video(*id, back) else { break };

@@ -9,7 +9,7 @@
  * answers within the estimate, PLI replays rate-limited), and its retransmissions come as RTX. The estimates over time are printed. Needs root, `ip` and `tc`;
  * no traffic leaves the veth pair.
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core'
 import { run, type Proc } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { launchChromium, playerStats } from './helpers/browser'
-import { createVethNamespace, type VethNamespace } from './helpers/netns'
+import { chromiumInNamespace, createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bwe-'))
 const LIMIT = '400kbit'
@@ -48,13 +48,8 @@ afterAll(async () => {
   net?.remove()
 })
 
-/** Chromium inside the namespace: a wrapper that starts Debian's Chromium there. */
-function namespacedChromium(): string {
-  const wrapper = join(dir, 'chromium-in-ns.sh')
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
-  chmodSync(wrapper, 0o755)
-  return wrapper
-}
+/** Chromium inside the namespace. */
+const namespacedChromium = () => chromiumInNamespace(net, dir)
 
 async function play(browser: Browser): Promise<Page> {
   browsers.push(browser)

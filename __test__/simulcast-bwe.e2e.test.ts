@@ -10,7 +10,7 @@
  * unchanged throughout. The estimates and layers over time are printed. Needs root, `ip`, `tc`;
  * no traffic leaves the veth pair.
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,7 +18,7 @@ import type { Browser, Page } from 'playwright-core'
 import { run } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
 import { launchChromium, playerStats } from './helpers/browser'
-import { createVethNamespace, type VethNamespace } from './helpers/netns'
+import { chromiumInNamespace, createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-simulcast-bwe-'))
 const LIMIT = '400kbit'
@@ -61,13 +61,8 @@ afterAll(async () => {
   net?.remove()
 })
 
-/** Chromium inside the namespace: a wrapper that starts Debian's Chromium there. */
-function namespacedChromium(): string {
-  const wrapper = join(dir, 'chromium-in-ns.sh')
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
-  chmodSync(wrapper, 0o755)
-  return wrapper
-}
+/** Chromium inside the namespace. */
+const namespacedChromium = () => chromiumInNamespace(net, dir)
 
 async function play(browser: Browser): Promise<Page> {
   browsers.push(browser)

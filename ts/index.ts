@@ -53,6 +53,7 @@ export type { DecisionCounts, AccessControlOptions, AskApplication } from './acc
 export type { AccessPolicy, PolicyDecision } from './access/policy'
 export type { WebRtcOptions } from './webrtc/whep'
 export type { ViewerTransport, ViewerSpec, ViewerEvents, ViewerStats, ViewerCounters, IceSettings } from './webrtc/viewer-protocol'
+export type { SimulcastPolicyOptions } from './webrtc/native-viewers'
 export type { CodecSummary } from './hub/stream'
 export type { StreamHubOptions, HubObserver, PlayRefusal } from './hub/stream-hub'
 export type { GopCacheLimits } from './hub/gop-cache'

@@ -5,6 +5,8 @@
  * a /30); the namespace and the pair go away with `remove()`. Needs root and `ip`.
  */
 import { execFileSync } from 'node:child_process'
+import { chmodSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 export interface VethNamespace {
   /** The namespace's name. */
@@ -124,4 +126,15 @@ export function createBridgedNamespaces(tag: string, second: number, count: numb
     prefix: (i) => ['ip', 'netns', 'exec', nodes[i]!.ns],
     remove,
   }
+}
+
+/**
+ * An executable that starts Debian's Chromium (or `CHROMIUM_PATH`) inside `net`'s namespace: a
+ * shell wrapper written to `dir`, for `launchChromium(args, executablePath)`.
+ */
+export function chromiumInNamespace(net: VethNamespace, dir: string): string {
+  const wrapper = join(dir, `chromium-in-${net.ns}.sh`)
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`)
+  chmodSync(wrapper, 0o755)
+  return wrapper
 }

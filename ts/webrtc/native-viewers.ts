@@ -150,14 +150,24 @@ export class NativeViewers implements ViewerTransport {
     return this.#byId.size
   }
 
-  async create(spec: ViewerSpec, events: ViewerEvents): Promise<string> {
+  /**
+   * The accepted sections of an offer (by mid) and the first one's DTLS parameters. Throws
+   * `WebRtcError`: `WEBRTC_TRANSPORT_CLOSED` after `close()`, `WEBRTC_OFFER_UNSUPPORTED` for an
+   * offer without a fingerprint or that wants to be the DTLS server (we answer passive only).
+   */
+  #sections(offered: SdpMediaSection[], videoMid: string | undefined, audioMid: string | undefined): { video?: SdpMediaSection; audio?: SdpMediaSection; first: SdpMediaSection & { fingerprint: string } } {
     if (this.#closed) throw new WebRtcError('WEBRTC_TRANSPORT_CLOSED', 'the native WebRTC transport is closed')
-    const offer = parseSdp(spec.offer)
-    const video = spec.video ? offer.media.find((m) => m.mid === spec.video!.mid) : undefined
-    const audio = spec.audio ? offer.media.find((m) => m.mid === spec.audio!.mid) : undefined
+    const video = videoMid === undefined ? undefined : offered.find((m) => m.mid === videoMid)
+    const audio = audioMid === undefined ? undefined : offered.find((m) => m.mid === audioMid)
     const first = video ?? audio
     if (!first?.fingerprint) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer has no a=fingerprint')
     if (first.setup === 'passive') throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
+    return { video, audio, first: first as SdpMediaSection & { fingerprint: string } }
+  }
+
+  async create(spec: ViewerSpec, events: ViewerEvents): Promise<string> {
+    const offer = parseSdp(spec.offer)
+    const { video, audio, first } = this.#sections(offer.media, spec.video?.mid, spec.audio?.mid)
     const nativeId = this.#nextId++ >>> 0
     const transportCc = transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m))
     const rtx = spec.video && video ? rtxFor(video, spec.video.payloadType, spec.video.ssrc) : undefined
@@ -185,12 +195,7 @@ export class NativeViewers implements ViewerTransport {
    * server, `WEBRTC_TRANSPORT_CLOSED` after `close()`.
    */
   addPublisher(spec: NativePublisherSpec, events: NativePublisherEvents): { id: number; answer: string } {
-    if (this.#closed) throw new WebRtcError('WEBRTC_TRANSPORT_CLOSED', 'the native WebRTC transport is closed')
-    const video = spec.video ? spec.offered.find((m) => m.mid === spec.video!.mid) : undefined
-    const audio = spec.audio ? spec.offered.find((m) => m.mid === spec.audio!.mid) : undefined
-    const first = video ?? audio
-    if (!first?.fingerprint) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer has no a=fingerprint')
-    if (first.setup === 'passive') throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the offer wants to be the DTLS server (a=setup:passive); Sluice answers passive only')
+    const { video, audio, first } = this.#sections(spec.offered, spec.video?.mid, spec.audio?.mid)
     const id = this.#nextId++ >>> 0
     const credentials = this.#host.addPublisher({
       id,

@@ -25,7 +25,7 @@ use sluice_rtp::bwe::trendline::BandwidthUsage;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::egress::layers::{LayerPolicy, PROBE_OVERSHOOT};
-use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
+use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, NackResolution, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
@@ -122,6 +122,17 @@ pub struct ViewerSetup {
     pub transport_cc_id: Option<u8>,
     /// RTX (RFC 4588) for retransmissions: the payload type and SSRC, when negotiated.
     pub rtx: Option<(u8, u32)>,
+}
+
+/// One peer as `Host::viewer_counters` reports it.
+pub struct PeerSnapshot {
+    pub id: u32,
+    pub state: PeerState,
+    pub counters: ViewerCounters,
+    /// Simulcast: the stream its video comes from and the one it switches to.
+    pub layer: Option<(String, Option<String>)>,
+    /// Simulcast: the layer policy paused its video.
+    pub video_paused: bool,
 }
 
 /// What a publisher needs besides its credentials.
@@ -330,7 +341,7 @@ impl Host {
         let now_us = self.now_us();
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         if is_rtcp(packet) {
-            send_rtp(v, packet, 0, 0, 0, now_us, false, batch);
+            send_rtp(v, packet, Patch::NONE, now_us, false, batch);
             batch.flush();
         }
     }
@@ -454,7 +465,7 @@ impl Host {
                 let Some(r) = self.fanout.recent_video(*id, back) else { break };
                 back += 1;
                 let size = r.packet.len() as f64;
-                if send_rtp(v, r.packet, r.payload_type, r.seq_offset, r.ts_offset, now_us, true, batch) {
+                if send_rtp(v, r.packet, r.into(), now_us, true, batch) {
                     v.probe_credit -= size;
                     v.counters.probe_packets += 1;
                 }
@@ -475,7 +486,7 @@ impl Host {
             let Some(feedback) = ingest.recorder.feedback(ingest.ssrc, ingest.media_ssrc) else { continue };
             out.clear();
             if feedback.write(&mut out).is_ok() && v.peer.state() == PeerState::Connected {
-                send_rtp(v, &out, 0, 0, 0, now_us, false, batch);
+                send_rtp(v, &out, Patch::NONE, now_us, false, batch);
             }
         }
         batch.flush();
@@ -489,7 +500,7 @@ impl Host {
         self.fanout.sender_reports(unix_ms(), &mut reports);
         for r in &reports {
             let Some(v) = self.viewers.get_mut(&r.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
-            send_rtp(v, &r.packet, 0, 0, 0, now_us, false, batch);
+            send_rtp(v, &r.packet, Patch::NONE, now_us, false, batch);
         }
         batch.flush();
         self.reports = reports;
@@ -591,7 +602,7 @@ impl Host {
                         v.counters.retransmissions_refused += 1;
                         continue;
                     }
-                    if send_rtp(v, r.packet, r.payload_type, r.seq_offset, r.ts_offset, now_us, true, batch) {
+                    if send_rtp(v, r.packet, r.into(), now_us, true, batch) {
                         v.counters.retransmitted += 1;
                     }
                 }
@@ -655,7 +666,7 @@ impl Host {
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };
             for p in packets {
-                send_rtp(v, p, t.payload_type, t.seq_offset, t.ts_offset, now_us, false, batch);
+                send_rtp(v, p, (*t).into(), now_us, false, batch);
             }
             sent += 1;
         }
@@ -670,7 +681,7 @@ impl Host {
         let Some(t) = self.fanout.inject(id, kind, packets, seq_offset, live) else { return };
         let Some(v) = self.viewers.get_mut(&id).filter(|v| v.peer.state() == PeerState::Connected) else { return };
         for p in packets {
-            send_rtp(v, p, t.payload_type, t.seq_offset, t.ts_offset, now_us, false, batch);
+            send_rtp(v, p, t.into(), now_us, false, batch);
         }
         batch.flush();
     }
@@ -680,10 +691,12 @@ impl Host {
         self.epoch.elapsed().as_micros() as i64
     }
 
-    /// `(id, state, counters, its video stream and the one it switches to, whether the layer
-    /// policy paused its video)` of every peer.
-    pub fn viewer_counters(&self) -> Vec<(u32, PeerState, ViewerCounters, Option<(String, Option<String>)>, bool)> {
-        self.viewers.iter().map(|(id, v)| (*id, v.peer.state(), v.counters, self.video_layer(*id), self.fanout.video_paused(*id))).collect()
+    /// Every peer's state and counters.
+    pub fn viewer_counters(&self) -> Vec<PeerSnapshot> {
+        self.viewers
+            .iter()
+            .map(|(id, v)| PeerSnapshot { id: *id, state: v.peer.state(), counters: v.counters, layer: self.video_layer(*id), video_paused: self.fanout.video_paused(*id) })
+            .collect()
     }
 
     /// Closes every viewer (server shutdown).
@@ -692,6 +705,32 @@ impl Host {
         for id in ids {
             self.close_viewer(id, batch);
         }
+    }
+}
+
+/// How a stream packet is written for one viewer: its payload type, and the offsets added to the
+/// sequence number and timestamp (`sluice_rtp::egress::patch_into`, `add_timestamp_offset`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Patch {
+    payload_type: u8,
+    seq_offset: u16,
+    ts_offset: u32,
+}
+
+impl Patch {
+    /// RTCP and packets kept as sent: nothing changed.
+    const NONE: Patch = Patch { payload_type: 0, seq_offset: 0, ts_offset: 0 };
+}
+
+impl From<FanoutTarget> for Patch {
+    fn from(t: FanoutTarget) -> Patch {
+        Patch { payload_type: t.payload_type, seq_offset: t.seq_offset, ts_offset: t.ts_offset }
+    }
+}
+
+impl From<NackResolution<'_>> for Patch {
+    fn from(r: NackResolution<'_>) -> Patch {
+        Patch { payload_type: r.payload_type, seq_offset: r.seq_offset, ts_offset: r.ts_offset }
     }
 }
 
@@ -710,7 +749,8 @@ const RTX_OSN_LEN: usize = 2;
 /// estimator), and is protected as SRTP (media that is not a `retransmission` counts in the
 /// viewer's retransmission budget); RTCP (the viewers' sender reports) is protected as SRTCP. Returns whether
 /// it was queued.
-fn send_rtp(v: &mut Viewer, packet: &[u8], pt: u8, seq_offset: u16, ts_offset: u32, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
+fn send_rtp(v: &mut Viewer, packet: &[u8], patch: Patch, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
+    let Patch { payload_type: pt, seq_offset, ts_offset } = patch;
     let Viewer { peer, counters, twcc, rtx, budget, .. } = v;
     let slot = batch.slot();
     if packet.len() + TWCC_EXTENSION_LEN + RTX_OSN_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {

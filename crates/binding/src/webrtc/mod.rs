@@ -685,7 +685,7 @@ impl WebRtcViewers {
         let sent = self.shared.sent.get();
         let viewers = counters
             .into_iter()
-            .map(|(id, state, c, layer, paused)| NativeViewerCounters {
+            .map(|host::PeerSnapshot { id, state, counters: c, layer, video_paused: paused }| NativeViewerCounters {
                 id,
                 state: match state {
                     sluice_webrtc::PeerState::Connecting => "connecting",

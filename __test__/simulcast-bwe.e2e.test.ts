@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { run } from './helpers/ffmpeg'
 import { startSluice, waitFor, type TestServer } from './helpers/sluice'
-import { launchChromium, playerStats } from './helpers/browser'
+import { launchChromium, openPlayer, playerStats } from './helpers/browser'
 import { chromiumInNamespace, createVethNamespace, type VethNamespace } from './helpers/netns'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-simulcast-bwe-'))
@@ -64,12 +64,9 @@ afterAll(async () => {
 /** Chromium inside the namespace. */
 const namespacedChromium = () => chromiumInNamespace(net, dir)
 
-async function play(browser: Browser): Promise<Page> {
+function play(browser: Browser): Promise<Page> {
   browsers.push(browser)
-  const page = await browser.newPage()
-  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/?play=live/sim`)
-  await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 20_000 })
-  return page
+  return openPlayer(browser, `http://${net.hostIp}:${server.sluice.http.port}/?play=live/sim`)
 }
 
 interface ViewerState { layer: string; estimate: number; received: number; probes: number }

@@ -57,3 +57,11 @@ export async function playerStats(page: Page): Promise<PlayerStats> {
     return JSON.parse(JSON.stringify(out))
   })
 }
+
+/** Opens Sluice's player page at `url` (`…/?play=app/name`) in `browser` and waits until its WebRTC connection is up. */
+export async function openPlayer(browser: Browser, url: string, timeout = 20_000): Promise<Page> {
+  const page = await browser.newPage()
+  await page.goto(url)
+  await page.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout })
+  return page
+}

@@ -10,7 +10,7 @@ import type http from 'node:http'
 import { BodyTooLargeError, readBody, sendText } from '../http/server'
 
 export const CORS_HEADERS = {
-  'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
   'Access-Control-Allow-Headers': 'Content-Type, Authorization, If-Match',
   'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Patch',
 }

@@ -458,18 +458,16 @@ impl Fanout {
     /// rate-limited), and the padding rate to probe with (bit/s in total, media included) when a
     /// probe should run.
     pub fn select_layers(&mut self, id: u32, estimate_bps: Option<f64>, now_ms: f64) -> (Option<String>, Option<f64>) {
-        let Some(sub) = self.subscribers.get(&id) else { return (None, None) };
-        let layers = self.layers(&sub.stream_key).to_vec();
-        if layers.is_empty() || !sub.live {
-            return (None, None);
-        }
-        let rates = self.layer_rates(&sub.stream_key, now_ms);
+        // fields borrowed apart (the layer list is not copied per subscriber): a key is cloned
+        // only when a switch or a keyframe request needs it
+        let Some(sub) = self.subscribers.get_mut(&id).filter(|s| s.live) else { return (None, None) };
+        let Some(layers) = self.layers.get(&sub.stream_key) else { return (None, None) };
+        let rates: Vec<f64> = layers.iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect();
         let audio_bps = self.audio_rates.get(&sub.stream_key).map_or(0.0, |r| r.bps(now_ms));
         let audio_first = if self.policy.audio_first { audio_bps } else { 0.0 };
         let current_key = sub.switch_to.as_deref().unwrap_or(&sub.video_key);
         let current = layers.iter().position(|k| k == current_key).unwrap_or(layers.len() - 1);
         let policy = self.policy;
-        let sub = self.subscribers.get_mut(&id).expect("checked");
         let choice = sub.selector.choose_with(current, &rates, estimate_bps, audio_bps, &policy, now_ms);
         if choice.paused {
             let lowest = rates.iter().enumerate().position(|(i, &r)| r > 0.0 && policy.max_layer.is_none_or(|m| i <= m));
@@ -477,13 +475,13 @@ impl Fanout {
                 let aim = (rates[low] * HEADROOM).max(policy.pause_below_bps * RESUME_FACTOR) + audio_first;
                 sub.selector.probe_for(low, aim, estimate_bps, now_ms)
             });
+            let mut left = None;
             if !sub.video_paused {
                 sub.video_paused = true;
-                if let Some(pending) = sub.switch_to.take() {
-                    if pending != sub.stream_key && pending != sub.video_key {
-                        self.leave(&pending, id);
-                    }
-                }
+                left = sub.switch_to.take().filter(|p| *p != sub.stream_key && *p != sub.video_key);
+            }
+            if let Some(pending) = left {
+                self.leave(&pending, id);
             }
             return (None, probe);
         }
@@ -501,9 +499,12 @@ impl Fanout {
             Some(next) => sub.selector.probe_for(next, rates[next] * HEADROOM + audio_first, estimate_bps, now_ms),
             None => sub.selector.probe_for(usize::MAX, f64::INFINITY, estimate_bps, now_ms),
         };
-        if choice.layer != current && self.switch_video(id, &layers[choice.layer]) {
-            self.subscribers.get_mut(&id).expect("checked").switch_asked_ms = now_ms;
-            return (Some(layers[choice.layer].clone()), None);
+        let target = (choice.layer != current).then(|| layers[choice.layer].clone());
+        if let Some(target) = target {
+            if self.switch_video(id, &target) {
+                self.subscribers.get_mut(&id).expect("checked").switch_asked_ms = now_ms;
+                return (Some(target), None);
+            }
         }
         let sub = self.subscribers.get_mut(&id).expect("checked");
         if let Some(pending) = sub.switch_to.clone().filter(|_| now_ms - sub.switch_asked_ms >= KEYFRAME_RETRY_MS) {

@@ -908,6 +908,11 @@ export declare class WebRtcViewers {
    */
   setLayers(streamKey: string, layers: Array<string>): void
   /**
+   * How the simulcast layers of `streamKey`'s viewers are chosen, in place of the port's
+   * `simulcast` option (an SFU room's policy); `null`: the port's again.
+   */
+  setLayerPolicy(streamKey: string, policy?: SimulcastPolicy | undefined | null): void
+  /**
    * Pins viewer `id` to its stream's simulcast layer `index` (lowest 0), or lets its
    * estimate choose again (`null`).
    */

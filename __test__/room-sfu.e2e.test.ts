@@ -150,4 +150,24 @@ for (const transport of ['native', 'datachannel'] as const) describe(`SFU rooms 
     expect((await liveVideoTiles(ann.page)).sort()).toEqual([bob.id])
     expect((await liveVideoTiles(bob.page)).sort()).toEqual([ann.id])
   }, 120_000)
+
+  it(transport === 'native' ? 'a page ticking simulcast publishes on the native port (publish offer)' : 'a page ticking simulcast is refused the publish offer and publishes on its own PeerConnection', async () => {
+    const page = await browser.newPage()
+    await page.goto(server.httpUrl(`/room?room=${ROOM}-sim&mode=sfu&name=sim&simulcast=1`))
+    await page.waitForFunction(() => (window as any).sluiceRoom?.joined, null, { timeout: 15_000 })
+    const id = await page.evaluate(() => (window as any).sluiceRoom.peerId as string)
+    await waitFor(async () => (await (await fetch(server.httpUrl('/api/streams'))).json() as any).streams.some((s: any) => s.name === `${ROOM}-sim-${id}`), 15_000, 'the simulcast page published')
+    const sfu = (await (await fetch(server.httpUrl('/api/sfu'))).json()) as any
+    const me = sfu.rooms.find((r: any) => r.name === `${ROOM}-sim`).participants[0]
+    if (transport === 'native') {
+      expect(me.uplink).toBe('native')
+      await waitFor(async () => (await page.evaluate(() => (window as any).sluiceRoom.publishing?.pc)) === 'connected', 10_000, 'the publish PeerConnection connected')
+    } else {
+      expect(me.uplink).toBe('peer-connection')
+      const errors = (await page.evaluate(() => (window as any).sluiceRoom.errors)) as { code: string; message: string; id?: string }[]
+      expect(errors).toEqual([{ type: 'error', code: 'INTERNAL', id: 'publish', message: expect.stringMatching(/^SFU refused: publish offers are received on the native port only/) }])
+      expect(await page.evaluate(() => (window as any).sluiceRoom.publishing)).toEqual({ simulcast: false })
+    }
+    await page.close()
+  }, 60_000)
 })

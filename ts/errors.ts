@@ -122,7 +122,9 @@ export class SdpError extends SluiceError {
  * A WebRTC negotiation or transport failure. Codes: `WEBRTC_TRANSPORT_CLOSED` (the transport was
  * closed before the call), `WEBRTC_OFFER_UNSUPPORTED` (the offer lacks what Sluice needs, e.g. a
  * DTLS fingerprint, or asks Sluice to be the DTLS client), `WEBRTC_NEGOTIATION_FAILED` (the ICE/DTLS
- * agent produced no answer or offer).
+ * agent produced no answer or offer), `WEBRTC_NO_SIMULCAST` (a simulcast layer asked of a transport
+ * that cannot switch layers: node-datachannel), `WEBRTC_UNKNOWN_LAYER` (a rid the stream has no
+ * layer for).
  */
 export class WebRtcError extends SluiceError {}
 

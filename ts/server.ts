@@ -41,6 +41,7 @@ import { ClientRegistry, type ClientEnded } from './clients/registry'
 import { notifyWebhook } from './access/webhooks'
 import { serveStats } from './http/stats'
 import { serveClientsApi } from './http/clients-api'
+import { serveSfuApi } from './http/sfu-api'
 import { drain, type DrainResult } from './drain'
 import { serveMetrics } from './metrics/metrics'
 import { serveDashboard } from './http/dashboard-page'
@@ -156,14 +157,10 @@ export class Sluice extends TypedEmitter<SluiceEvents> {
     serveCohostPage(this.http)
     serveHttpFlv(this.http, this.hub, this.log, { queueBytes: config.rtmp.playerQueueBytes, maxBehindMs: config.rtmp.playerMaxBehindMs }, ctx)
     const ice = { iceServers: config.webrtc.iceServers, bindAddress: config.webrtc.bindAddress, portRangeBegin: config.webrtc.portRangeBegin, portRangeEnd: config.webrtc.portRangeEnd }
-    const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice, mix: { ...config.mix }, viewers: this.whep.pool }, (created) => (this.sfu = created)) : undefined)
+    const sfu = sfuFactory ?? (config.sfu.enabled ? RoomSfu.factory(this.hub, { app: config.sfu.app, ice, mix: { ...config.mix }, viewers: this.whep.pool, simulcast: config.sfu.simulcast }, (created) => (this.sfu = created)) : undefined)
     const rooms = this.cluster ? { locate: async (name: string) => (await this.cluster!.roomNode(name))?.http ?? null, closed: (name: string) => this.cluster!.roomClosed(name) } : undefined
     this.signaling = new SignalingServer(this.http, this.log, { ...config.signaling, iceServers: ice.iceServers, sfu, app: config.sfu.app }, { ...ctx, rooms, bus: this.cluster?.p2p })
-    this.http.route('GET', /^\/api\/sfu$/, async (_req, res) => {
-      const body = JSON.stringify((await this.sfu?.stats()) ?? { rooms: [] })
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' })
-      res.end(body)
-    })
+    serveSfuApi(this)
     serveRoomPage(this.http)
     serveStats(this)
     serveClientsApi(this)

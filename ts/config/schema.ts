@@ -129,6 +129,16 @@ export const httpSchema = z.strictObject({
     .prefault({}),
 })
 
+/** How a viewer's simulcast layer is chosen from its bandwidth estimate (`webrtc.simulcast`, `sfu.simulcast`, a room's policy). */
+export const simulcastPolicySchema = z.strictObject({
+  /** The highest layer a viewer gets (0 the lowest); null: the top. */
+  maxLayer: z.number().int().min(0).max(15).nullable().default(null),
+  /** Under this estimate (bit/s, after the audio with `audioFirst`) video pauses, audio only; 0: never. */
+  pauseVideoBelowBps: z.number().min(0).max(1e9).default(0),
+  /** The estimate covers the audio first. */
+  audioFirst: z.boolean().default(true),
+})
+
 export const webrtcSchema = z.strictObject({
   /** ICE servers announced to viewers, as URLs (`stun:host:3478`, `turn:user:pass@host:3478`). */
   iceServers: z.array(z.string().min(1)).default([]),
@@ -156,16 +166,7 @@ export const webrtcSchema = z.strictObject({
   /** Addresses the native transport announces in its candidates (public IP behind NAT, several interfaces). Default: `bindAddress`, or every non-internal IPv4 address. */
   announcedAddresses: z.array(z.string().min(1)).optional(),
   /** How each WHEP viewer's simulcast layer is chosen from its bandwidth estimate (native transport). */
-  simulcast: z
-    .strictObject({
-      /** The highest layer a viewer gets (0 the lowest); null: the top. */
-      maxLayer: z.number().int().min(0).max(15).nullable().default(null),
-      /** Under this estimate (bit/s, after the audio with `audioFirst`) video pauses, audio only; 0: never. */
-      pauseVideoBelowBps: z.number().min(0).max(1e9).default(0),
-      /** The estimate covers the audio first. */
-      audioFirst: z.boolean().default(true),
-    })
-    .default({ maxLayer: null, pauseVideoBelowBps: 0, audioFirst: true }),
+  simulcast: simulcastPolicySchema.default({ maxLayer: null, pauseVideoBelowBps: 0, audioFirst: true }),
 })
 
 export const rtpSchema = z.strictObject({
@@ -225,6 +226,8 @@ export const sfuSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Hub app of the participants' streams. Default `room`. */
   app: z.string().min(1).default('room'),
+  /** The simulcast layer policy of rooms without their own (`PUT /api/sfu/rooms/{room}/simulcast`); null (default): `webrtc.simulcast`. */
+  simulcast: simulcastPolicySchema.nullable().default(null),
 })
 
 export const accessSchema = z.strictObject({

@@ -9,12 +9,20 @@
  *   (`stream-added`: another participant's, or in `mcu` rooms `mix`, everyone composed by the
  *   server with everyone's audio but one's own) a receive-only PeerConnection, offered with
  *   `stream` set and closed at `stream-removed`.
+ *   With "simulcast" ticked (`&simulcast=1`) in an `sfu` room the camera goes on a PeerConnection
+ *   of its own, offered with `publish: true` (received on the server's native port) and sent in
+ *   three layers (rids q/h/f: ¼, ½ and full resolution, ≤ 150 k, 500 k, 1.5 Mbit/s); a server
+ *   that refuses it gets the camera on the first PeerConnection instead. The server reports each
+ *   downlink's layer and estimate on the data channel (`layers`), shown under the video with a
+ *   menu that pins a layer (`{"type":"layer","stream","rid"}`).
  * Test hooks: `window.sluiceRoom`.
  */
 export const ROOM_SCRIPT = /* js */ `
 const $ = (id) => document.getElementById(id)
 const params = new URLSearchParams(location.search)
-const state = { ws: null, room: null, mode: null, peerId: null, local: null, iceServers: [], peers: new Map(), sfu: null, chat: [], errors: [], joined: false }
+const state = { ws: null, room: null, mode: null, peerId: null, local: null, iceServers: [], peers: new Map(), sfu: null, chat: [], errors: [], joined: false, layers: {} }
+/** The simulcast layers the room page sends (RFC 8853 rids, lowest first). */
+const SIMULCAST = [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
 
 window.sluiceRoom = {
   get peerId() { return state.peerId },
@@ -28,8 +36,14 @@ window.sluiceRoom = {
   /** error messages from the server */
   errors: state.errors,
   sendChat: (text) => sendChat(text),
-  /** per remote peer: inbound video framesDecoded (and bytes) from getStats */
+  /** per remote peer: inbound video framesDecoded (and bytes, frame size, freezes, drops) from getStats */
   framesDecoded: () => framesDecoded(),
+  /** sfu rooms: per stream, the server's last layers report {layer, layers, switchingTo, pinned, estimateBps} */
+  get layers() { return state.layers },
+  /** sfu rooms: pins the downlink of stream to layer rid (null: the estimate chooses) */
+  setLayer: (stream, rid) => setLayer(stream, rid),
+  /** whether the camera goes out as simulcast on its own PeerConnection, and its state */
+  get publishing() { return state.sfu && state.sfu.pub ? { simulcast: true, pc: state.sfu.pub.pc.connectionState } : state.sfu && state.local ? { simulcast: false } : null },
   /** per remote peer: RTCPeerConnection state and chat channel state */
   connections: () => {
     const out = {}
@@ -89,6 +103,7 @@ function wireChat(dc, peerId) {
     try {
       const m = JSON.parse(e.data)
       if (m && m.type === 'chat' && typeof m.text === 'string') addChat(peerId || String(m.from || 'sfu'), m.text)
+      if (m && m.type === 'layers' && Array.isArray(m.downlinks)) for (const d of m.downlinks) showLayers(d)
     } catch {}
   }
   dc.onopen = () => renderPeers()
@@ -158,7 +173,7 @@ function closePeer(id) {
 // ---- SFU -----------------------------------------------------------------------------------
 function startSfu() {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers })
-  const s = { id: 'sfu', pc, dc: pc.createDataChannel('chat'), chain: Promise.resolve(), subs: new Map() }
+  const s = { id: 'sfu', pc, dc: pc.createDataChannel('chat'), chain: Promise.resolve(), subs: new Map(), pub: null }
   state.sfu = s
   wireChat(s.dc, null)
   pc.onicecandidate = (e) => send({ type: 'candidate', to: 'sfu', candidate: e.candidate ? e.candidate.toJSON() : null })
@@ -167,7 +182,64 @@ function startSfu() {
     await pc.setLocalDescription()
     send({ type: 'offer', to: 'sfu', sdp: pc.localDescription.sdp })
   })
+  if (state.local && state.mode === 'sfu' && $('simulcast').checked) {
+    // the first offer waits for the publish offer's fate: refused, the camera goes in it
+    s.chain = new Promise((resolve) => (s.decided = resolve))
+    publishSimulcast()
+  } else addCamera(pc)
+}
+function addCamera(pc) {
   if (state.local) for (const t of state.local.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [state.local] })
+}
+/** The camera in three layers on a PeerConnection of its own, offered with publish: true. */
+function publishSimulcast() {
+  const pc = new RTCPeerConnection({ iceServers: state.iceServers })
+  const pub = { id: 'publish', pc, chain: Promise.resolve() }
+  state.sfu.pub = pub
+  pc.onconnectionstatechange = () => renderPeers()
+  for (const t of state.local.getTracks()) {
+    pc.addTransceiver(t, t.kind === 'video' ? { direction: 'sendonly', streams: [state.local], sendEncodings: SIMULCAST } : { direction: 'sendonly', streams: [state.local] })
+  }
+  queue(pub, async () => {
+    await pc.setLocalDescription()
+    send({ type: 'offer', id: 'publish', to: 'sfu', publish: true, sdp: pc.localDescription.sdp })
+  })
+}
+/** The server did not take the publish offer: the camera goes on the first PeerConnection. */
+function publishFallback() {
+  const s = state.sfu
+  if (!s || !s.pub) return
+  s.pub.pc.close()
+  s.pub = null
+  addCamera(s.pc)
+  if (s.decided) s.decided()
+  renderPeers()
+}
+function setLayer(stream, rid) {
+  const s = state.sfu
+  if (!s || s.dc.readyState !== 'open') return false
+  s.dc.send(JSON.stringify({ type: 'layer', stream, rid: rid || null }))
+  return true
+}
+function mbps(bps) { return bps >= 1e6 ? (bps / 1e6).toFixed(1) + ' Mbit/s' : Math.round(bps / 1e3) + ' kbit/s' }
+/** A downlink's layers report under its video: layer, estimate and a menu that pins one. */
+function showLayers(d) {
+  state.layers[d.stream] = d
+  const t = document.querySelector('figure[data-peer="' + CSS.escape(d.stream) + '"]')
+  if (!t) return
+  let box = t.querySelector('.layers')
+  if (!box) {
+    box = document.createElement('div')
+    box.className = 'layers'
+    box.innerHTML = '<span></span> <select title="simulcast layer"></select>'
+    box.querySelector('select').onchange = (e) => setLayer(d.stream, e.target.value || null)
+    t.appendChild(box)
+  }
+  const select = box.querySelector('select')
+  const options = ['', ...d.layers]
+  if (select.options.length !== options.length) select.replaceChildren(...options.map((rid) => { const o = document.createElement('option'); o.value = rid; o.textContent = rid || 'auto'; return o }))
+  if (document.activeElement !== select) select.value = d.pinned || ''
+  box.querySelector('span').textContent = 'layer ' + (d.layer || 'paused') + (d.switchingTo ? ' → ' + d.switchingTo : '') + ' · estimate ' + (d.estimateBps ? mbps(d.estimateBps) : '–')
 }
 /** A receive-only PeerConnection for an announced stream (a peer's id, or 'mix'). */
 function subscribe(stream) {
@@ -238,8 +310,9 @@ function onMessage(m) {
       }
       break
     case 'answer': {
-      const p = sfu ? (m.stream ? sfu.subs.get(m.stream) : sfu) : state.peers.get(m.from)
+      const p = sfu ? (m.stream ? sfu.subs.get(m.stream) : m.publish ? sfu.pub : sfu) : state.peers.get(m.from)
       if (p) queue(p, async () => { if (p.pc && p.pc.signalingState === 'have-local-offer') await p.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }) })
+      if (sfu && m.publish && sfu.decided) sfu.decided()
       break
     }
     case 'candidate': {
@@ -253,6 +326,7 @@ function onMessage(m) {
     case 'error':
       state.errors.push(m)
       status(m.code + ': ' + m.message, true)
+      if (m.id === 'publish') publishFallback()
       // a cluster pins each SFU/MCU room to one node: the page moves there and joins again
       if (m.code === 'ROOM_ELSEWHERE' && m.redirect) location.href = m.redirect + location.pathname + location.search
       break
@@ -262,7 +336,9 @@ function onMessage(m) {
 async function join(room, mode, name) {
   if (state.ws) return
   try {
-    state.local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true })
+    // simulcast needs a picture its quarter still shows (Chromium sends fewer layers below 720p)
+    const size = $('simulcast').checked ? { width: 1280, height: 720 } : { width: 640, height: 360 }
+    state.local = await navigator.mediaDevices.getUserMedia({ video: size, audio: true })
     show('local', 'me', state.local)
     tile('local').querySelector('video').muted = true
   } catch (err) {
@@ -279,7 +355,7 @@ async function join(room, mode, name) {
   const ping = setInterval(() => (state.ws === ws ? send({ type: 'ping', ts: Date.now() }) : clearInterval(ping)), 10000)
   $('join').disabled = true
   $('leave').disabled = false
-  history.replaceState(null, '', '?room=' + encodeURIComponent(room) + '&mode=' + mode)
+  history.replaceState(null, '', '?room=' + encodeURIComponent(room) + '&mode=' + mode + ($('simulcast').checked ? '&simulcast=1' : ''))
 }
 
 function leave() {
@@ -290,7 +366,9 @@ function leave() {
   if (state.sfu) {
     for (const sub of state.sfu.subs.values()) sub.pc.close()
     state.sfu.pc.close()
+    if (state.sfu.pub) state.sfu.pub.pc.close()
     state.sfu = null
+    state.layers = {}
   }
   if (state.local) state.local.getTracks().forEach((t) => t.stop())
   state.local = null
@@ -308,8 +386,12 @@ async function framesDecoded() {
     report.forEach((r) => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return
       const id = label || r.trackIdentifier
-      const prev = out[id] || { framesDecoded: 0, bytesReceived: 0 }
-      out[id] = { framesDecoded: prev.framesDecoded + (r.framesDecoded || 0), bytesReceived: prev.bytesReceived + (r.bytesReceived || 0) }
+      const prev = out[id] || { framesDecoded: 0, bytesReceived: 0, freezeCount: 0, framesDropped: 0 }
+      out[id] = {
+        framesDecoded: prev.framesDecoded + (r.framesDecoded || 0), bytesReceived: prev.bytesReceived + (r.bytesReceived || 0),
+        freezeCount: prev.freezeCount + (r.freezeCount || 0), framesDropped: prev.framesDropped + (r.framesDropped || 0),
+        frameWidth: r.frameWidth || prev.frameWidth || 0, frameHeight: r.frameHeight || prev.frameHeight || 0,
+      }
     })
   }
   for (const p of state.peers.values()) if (p.pc) await read(p.pc, p.id)
@@ -335,6 +417,7 @@ function renderPeers() {
   }
   if (state.sfu) {
     rows.push(row('sfu', state.sfu.pc.connectionState + ' · chat ' + state.sfu.dc.readyState))
+    if (state.sfu.pub) rows.push(row('camera (simulcast)', state.sfu.pub.pc.connectionState))
     for (const sub of state.sfu.subs.values()) rows.push(row(labelOf(sub.stream), 'receiving · ' + sub.pc.connectionState))
   }
   $('peers').replaceChildren(...rows)
@@ -343,6 +426,7 @@ function renderPeers() {
 $('room').value = params.get('room') || ''
 $('mode').value = ['sfu', 'mcu'].includes(params.get('mode')) ? params.get('mode') : 'p2p'
 $('name').value = params.get('name') || ''
+$('simulcast').checked = params.get('simulcast') === '1'
 $('join-form').onsubmit = (e) => {
   e.preventDefault()
   const room = $('room').value.trim()

@@ -32,6 +32,8 @@ ${NAV_CSS}
   figure { margin:0; background:#000; border-radius:10px; overflow:hidden; position:relative; aspect-ratio:16/9; }
   figure video { width:100%; height:100%; object-fit:cover; display:block; }
   figcaption { position:absolute; left:8px; bottom:6px; background:rgba(0,0,0,.55); padding:2px 8px; border-radius:5px; font-size:12px; }
+  figure .layers { position:absolute; right:8px; bottom:6px; background:rgba(0,0,0,.55); padding:2px 6px; border-radius:5px; font-size:12px; }
+  figure .layers select { padding:0 4px; font-size:12px; }
   aside { display:flex; flex-direction:column; gap:14px; }
   .panel { background:var(--panel); border-radius:10px; padding:14px; }
   .panel h2 { margin:0 0 10px; font-size:13px; text-transform:uppercase; letter-spacing:1px; color:var(--muted); }
@@ -53,6 +55,7 @@ ${navBar('room', 'rooms: P2P mesh or SFU over WebRTC')}
     <input id="room" placeholder="room name" required maxlength="64">
     <select id="mode"><option value="p2p">P2P (mesh)</option><option value="sfu">SFU (server)</option><option value="mcu">MCU (server mix)</option></select>
     <input id="name" placeholder="your name" maxlength="64">
+    <label title="sfu rooms: send the camera in three layers (the server's native port)"><input id="simulcast" type="checkbox"> simulcast</label>
     <button id="join" type="submit">Join</button>
     <button id="leave" type="button" disabled>Leave</button>
   </form>

@@ -12,6 +12,10 @@
  * retransmission ring and sends sender reports anchored on the publisher's (RFC 3550 §6.4.1).
  * PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1) ask the publisher for a keyframe
  * (`RtpSource.requestKeyframe`, rate-limited there); so does the downlink connecting.
+ *
+ * A simulcast publisher's layers (native transport): the fan-out moves this downlink between
+ * them by its bandwidth estimate (under the room's layer policy), at the target layer's
+ * keyframe; `pin` holds it on one (the data channel's `layer` message).
  */
 import { randomBytes } from 'node:crypto'
 import type { RtpSource } from '../hub/rtp-source'
@@ -21,6 +25,8 @@ import type { RtpFeed } from '../webrtc/rtp-feed'
 import type { ViewerCounters } from '../webrtc/viewer-protocol'
 import { viewerMedia } from '../webrtc/viewer-media'
 import type { SfuEgress } from './egress'
+import type { DownlinkLayers } from './chat'
+import { WebRtcError } from '../errors'
 
 /** What a downlink sent and was asked. */
 export interface DownlinkStats {
@@ -43,6 +49,12 @@ export interface DownlinkStats {
    */
   estimateBps?: number
   receivedBps?: number
+  /** Simulcast (native transport): the rid of the layer it gets, the one it switches to, the one it is pinned to, the stream's layers. */
+  layer?: string
+  switchingTo?: string
+  pinned?: string
+  layers?: string[]
+  videoPaused?: boolean
 }
 
 let nextDownlink = 1
@@ -60,16 +72,18 @@ export class SfuDownlink {
   #state = 'new'
   #keyframeRequests = 0
   #last: ViewerCounters | null = null
+  /** The layer it is pinned to (`pin`), or null. */
+  #pinned: string | null = null
   #closed = false
 
   /** `onEnded`: the transport closed it (ICE/DTLS failed, consent expired), not after `close()`. */
-  constructor(publisherId: string, source: RtpSource, egress: SfuEgress, log: Logger, onEnded: (reason: string) => void) {
+  constructor(publisherId: string, source: RtpSource, room: string, egress: SfuEgress, log: Logger, onEnded: (reason: string) => void) {
     this.publisherId = publisherId
     this.#source = source
     this.#egress = egress
     this.#log = log
     this.#onEnded = onEnded
-    this.#feed = egress.acquire(source)
+    this.#feed = egress.acquire(source, room)
   }
 
   /**
@@ -93,9 +107,9 @@ export class SfuDownlink {
         },
         {
           onState: (state) => this.#onState(state),
-          onKeyframeRequest: (reason) => {
+          onKeyframeRequest: (reason, streamKey) => {
             this.#keyframeRequests++
-            this.#feed.keyframeRequest(`SFU subscriber ${reason.toUpperCase()}`)
+            this.#feed.keyframeRequest(reason === 'layer' ? 'SFU subscriber layer switch' : `SFU subscriber ${reason.toUpperCase()}`, streamKey)
           },
           onClosed: (reason, packetsSent, bytesSent) => {
             this.#last = { id: this.id, packetsSent, bytesSent, nacks: this.#last?.nacks ?? 0, retransmitted: this.#last?.retransmitted ?? 0, sendFailures: this.#last?.sendFailures ?? 0 }
@@ -124,6 +138,40 @@ export class SfuDownlink {
     if (!this.#closed) this.#egress.viewers.addCandidate(this.id, candidate, mid)
   }
 
+  /** The simulcast layers of its stream (rids, lowest first), empty without. */
+  get layerRids(): string[] {
+    return this.#feed.layerRids
+  }
+
+  /**
+   * Pins it to simulcast layer `rid`, or lets its bandwidth estimate choose again (`null`).
+   * Throws `WebRtcError` `WEBRTC_NO_SIMULCAST` when the transport cannot switch layers
+   * (node-datachannel), `WEBRTC_UNKNOWN_LAYER` for a rid its stream does not have.
+   */
+  pin(rid: string | null): void {
+    const viewers = this.#egress.viewers
+    if (!viewers.pinLayer) throw new WebRtcError('WEBRTC_NO_SIMULCAST', 'simulcast layers are switched on the native transport only (webrtc.transport: native)')
+    const index = rid === null ? null : this.#feed.layerIndex(rid)
+    if (rid !== null && index === null) throw new WebRtcError('WEBRTC_UNKNOWN_LAYER', `stream ${this.publisherId} has no simulcast layer ${rid} (it has: ${this.layerRids.join(', ') || 'none'})`)
+    viewers.pinLayer(this.id, index)
+    this.#pinned = rid
+  }
+
+  /** Its simulcast state for the data channel's `layers` message, or null when its stream has no layers. */
+  layers(counters?: ViewerCounters): DownlinkLayers | null {
+    const layers = this.layerRids
+    if (layers.length === 0 || this.#closed) return null
+    const c = counters ?? this.#last
+    return {
+      stream: this.publisherId,
+      layer: c?.videoPaused ? null : (c?.videoStream && this.#feed.ridOf(c.videoStream)) || layers[layers.length - 1]!,
+      layers,
+      switchingTo: (c?.switchingTo && this.#feed.ridOf(c.switchingTo)) || null,
+      pinned: this.#pinned,
+      estimateBps: c?.estimateBps ?? 0,
+    }
+  }
+
   /** Counters from the transport's `stats()` (its viewer entry for this downlink, if any). */
   stats(counters?: ViewerCounters): DownlinkStats {
     if (counters) this.#last = counters
@@ -139,7 +187,14 @@ export class SfuDownlink {
       keyframeRequests: this.#keyframeRequests,
       ...(c?.estimateBps ? { estimateBps: c.estimateBps } : {}),
       ...(c?.receivedBps ? { receivedBps: c.receivedBps } : {}),
+      ...this.#layerStats(c),
     }
+  }
+
+  #layerStats(c: ViewerCounters | null): Partial<DownlinkStats> {
+    const l = this.layers(c ?? undefined)
+    if (!l) return {}
+    return { layers: l.layers, ...(l.layer ? { layer: l.layer } : {}), ...(l.switchingTo ? { switchingTo: l.switchingTo } : {}), ...(l.pinned ? { pinned: l.pinned } : {}), ...(c?.videoPaused ? { videoPaused: true } : {}) }
   }
 
   /** Closes the subscriber's PeerConnection on the server side and stops forwarding. Idempotent. */

@@ -8,6 +8,9 @@
  * 1. the participant's own PeerConnection: the client offers (its camera/microphone and the data
  *    channel) and may offer again; the server answers once ICE gathering is complete (at most
  *    `GATHER_TIMEOUT_MS`), later candidates trickle;
+ *    A client that wants to publish simulcast offers its camera on a PeerConnection of its own
+ *    instead (`offer` with `publish: true`), received on the native port (ICE-lite, DTLS-SRTP,
+ *    `a=rid` layers; `native-ingest.ts`); its own PeerConnection then carries the chat only;
  * 2. the server announces each stream the participant may receive (`stream-added`: another
  *    participant that publishes, or `mix`) and its end (`stream-removed`); the client offers a
  *    receive-only PeerConnection with `stream` set, the server answers with `stream` set.
@@ -26,8 +29,11 @@ import { addUplinkTracks, planUplink, type Track, type UplinkPlan } from './upli
 import { SfuDownlink, type DownlinkStats } from './downlink'
 import type { ViewerCounters } from '../webrtc/viewer-protocol'
 import type { SfuEgress } from './egress'
-import { CHAT_LABEL, parseChat } from './chat'
+import { CHAT_LABEL, parseDataMessage, type DownlinkLayers } from './chat'
 import { WebRtcError } from '../errors'
+import type { NativeViewers } from '../webrtc/native-viewers'
+import { receiveOnNativePort } from '../webrtc/native-ingest'
+import type { WebRtcPublisherStats } from '../webrtc/rtp-publisher'
 
 const { PeerConnection } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -49,11 +55,13 @@ export interface ParticipantOptions {
   hub: StreamHub
   /** The RTP egress of the SFU's downlinks (shared by every participant). */
   egress: SfuEgress
+  /** The native port (`webrtc.transport: native`), which receives `publish` offers; null: none. */
+  native: NativeViewers | null
   log: Logger
   ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>
   /** Sends a signaling message to this participant (`from: 'sfu'` is added). */
   signal(message: SfuOutgoingMessage): boolean
-  /** The first negotiation is done: the uplink (if any) is publishing, streams may be announced. */
+  /** The first negotiation is done: the uplink (if any) is publishing, streams may be announced. Again when a `publish` PeerConnection starts publishing. */
   onReady(p: SfuParticipant): void
   /** A chat line came through the data channel. */
   onChat(p: SfuParticipant, text: string): void
@@ -68,6 +76,10 @@ export interface ParticipantStats {
   signalingState: string
   /** Its published hub stream (`app/name`), or null. */
   stream: string | null
+  /** Where its uplink is received: its own PeerConnection, the native port (`publish` offer), or none. */
+  uplink: 'peer-connection' | 'native' | null
+  /** The uplink's receive counters (per simulcast layer too), while it publishes. */
+  publisher: WebRtcPublisherStats | null
   chat: string
   /** Answers to its own PeerConnection's offers. */
   answers: number
@@ -84,6 +96,8 @@ export class SfuParticipant {
   #plan: UplinkPlan | null = null
   #publisher: WebRtcPublisher | null = null
   #uplink: { video: Track | null; audio: Track | null } = { video: null, audio: null }
+  /** Its publisher's id on the native port (a `publish` offer), or null. */
+  #nativeUplink: number | null = null
   /** Tracks libdatachannel made for m-lines we did not take (kept referenced, or GC closes them). */
   readonly #otherTracks: Track[] = []
   #chat: DataChannel | null = null
@@ -126,8 +140,9 @@ export class SfuParticipant {
    * a new `SfuDownlink` (one before it for the same stream is closed). Rejects on a malformed or
    * unanswerable offer, or a stream not announced (`WebRtcError`).
    */
-  handleOffer(sdp: string, stream?: string): Promise<void> {
+  handleOffer(sdp: string, stream?: string, publish?: boolean): Promise<void> {
     if (stream !== undefined) return this.#queue(() => this.#subscribe(stream, sdp))
+    if (publish) return this.#queue(() => this.#publishNative(sdp))
     return this.#queue(() => (this.#pc ? this.#reoffer(this.#pc, sdp) : this.#firstOffer(sdp)))
   }
 
@@ -168,24 +183,14 @@ export class SfuParticipant {
       if (this.#ready && !this.#closed) this.#o.signal({ type: 'candidate', candidate: { candidate: candidate.replace(/^a=/, ''), sdpMid: mid } })
     })
     if (plan.video || plan.audio) {
-      const send = (kind: 'video' | 'audio', packet: Buffer) => {
+      const publisher = this.#startPublisher(plan, (kind, packet) => {
         const t = this.#uplink[kind]
         try {
           if (t?.isOpen()) t.sendMessageBinary(packet)
         } catch {
           // the track is closing
         }
-      }
-      this.#publisher = new WebRtcPublisher(this.#o.hub, this.#log, {
-        app: this.#o.app,
-        name: this.#o.streamName,
-        protocol: 'sfu',
-        remoteAddress: this.#o.remoteAddress,
-        video: plan.video ? { codec: plan.video.codec, payloadType: plan.video.payloadType, fmtp: plan.video.fmtp } : null,
-        audio: plan.audio ? { payloadType: plan.audio.payloadType, channels: plan.audio.channels } : null,
-        sendRtcp: send,
       })
-      const publisher = this.#publisher
       this.#uplink = addUplinkTracks(pc, plan, (kind, packet) => publisher.push(kind, packet))
     }
     pc.setRemoteDescription(sdp, 'offer')
@@ -210,6 +215,60 @@ export class SfuParticipant {
     this.#ready = true
     this.#log.info({ video: plan.video?.codec ?? null, audio: plan.audio ? 'opus' : null, stream: this.#publisher ? `${this.#o.app}/${this.#o.streamName}` : null }, 'SFU participant answered')
     this.#o.onReady(this)
+  }
+
+  /** Publishes `plan` as this participant's hub stream (`simulcast`: the layers' rids, lowest first). Throws `RequestRejectedError` when it publishes already. */
+  #startPublisher(plan: UplinkPlan, sendRtcp: (kind: 'video' | 'audio', packet: Buffer) => void, simulcast?: string[]): WebRtcPublisher {
+    if (this.#publisher) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'this participant publishes already (one camera per participant)')
+    this.#publisher = new WebRtcPublisher(this.#o.hub, this.#log, {
+      app: this.#o.app,
+      name: this.#o.streamName,
+      protocol: 'sfu',
+      remoteAddress: this.#o.remoteAddress,
+      video: plan.video ? { codec: plan.video.codec, payloadType: plan.video.payloadType, fmtp: plan.video.fmtp } : null,
+      audio: plan.audio ? { payloadType: plan.audio.payloadType, channels: plan.audio.channels } : null,
+      sendRtcp,
+      simulcast,
+    })
+    return this.#publisher
+  }
+
+  /**
+   * A `publish` offer: the participant's camera (simulcast welcome) on a PeerConnection of its
+   * own, received on the native port; answered at once (ICE-lite: the port's host candidates are
+   * in the answer). Throws `WebRtcError` `WEBRTC_OFFER_UNSUPPORTED` without a native port, for an
+   * offer that sends nothing we can receive, or when the participant publishes already.
+   */
+  #publishNative(sdp: string): void {
+    const port = this.#o.native
+    if (!port) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'publish offers are received on the native port only (webrtc.transport: native); publish on your own PeerConnection')
+    const plan = planUplink(sdp)
+    if (!plan.video && !plan.audio) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the publish offer sends no H.264/VP8/VP9/AV1 video and no Opus audio')
+    const publisher = this.#startPublisher(plan, (_kind, packet) => this.#nativeUplink !== null && port.sendRtcp(this.#nativeUplink, packet), plan.simulcast.length > 1 ? plan.simulcast : undefined)
+    let added: { id: number; answer: string }
+    try {
+      added = receiveOnNativePort(port, plan.offered, plan, publisher, {
+        onState: (state) => {
+          if (state !== 'connected' || this.#closed) return
+          this.#log.info({ simulcast: plan.simulcast }, 'SFU participant publishing on the native port')
+          publisher.requestKeyframe('SFU participant connected')
+        },
+        onClosed: (reason) => {
+          if (this.#nativeUplink === null || this.#closed) return
+          this.#nativeUplink = null
+          this.#o.onMediaEnded(this, `publish peer closed: ${reason}`)
+        },
+      })
+    } catch (error) {
+      this.#publisher = null
+      publisher.close('publish offer refused')
+      throw error
+    }
+    this.#nativeUplink = added.id
+    this.#o.signal({ type: 'answer', sdp: added.answer, publish: true })
+    this.#counts.answers++
+    this.#log.info({ video: plan.video?.codec ?? null, audio: plan.audio ? 'opus' : null, simulcast: plan.simulcast, stream: `${this.#o.app}/${this.#o.streamName}` }, 'SFU participant publish offer answered (native port)')
+    if (this.#ready) this.#o.onReady(this)
   }
 
   #reoffer(pc: PeerConnection, sdp: string): void {
@@ -248,7 +307,7 @@ export class SfuParticipant {
     const source = this.#available.get(stream)
     if (!source) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', `no stream ${stream} was announced to this participant`)
     this.#downlinks.get(stream)?.close()
-    const downlink = new SfuDownlink(stream, source, this.#o.egress, this.#log.child({ publisher: stream }), (reason) => {
+    const downlink = new SfuDownlink(stream, source, this.#o.room, this.#o.egress, this.#log.child({ publisher: stream }), (reason) => {
       if (this.#downlinks.get(stream) !== downlink) return
       this.#downlinks.delete(stream)
       this.#log.info({ publisher: stream, reason }, 'SFU downlink ended')
@@ -278,12 +337,17 @@ export class SfuParticipant {
     }
     this.#chat = dc
     dc.onMessage((message) => {
-      const text = parseChat(message)
-      if (text === null || !this.#chatBucket.take()) {
-        if (this.#counts.chatDropped++ % 100 === 0) this.#log.info({ dropped: this.#counts.chatDropped }, 'data channel message dropped (not a chat message, or over the rate)')
+      const m = parseDataMessage(message)
+      if (m === null || !this.#chatBucket.take()) {
+        if (this.#counts.chatDropped++ % 100 === 0) this.#log.info({ dropped: this.#counts.chatDropped }, 'data channel message dropped (not a chat or layer message, or over the rate)')
         return
       }
-      this.#o.onChat(this, text)
+      if (m.type === 'chat') return this.#o.onChat(this, m.text)
+      try {
+        this.#downlinks.get(m.stream)?.pin(m.rid)
+      } catch (error) {
+        this.#log.info({ stream: m.stream, rid: m.rid, reason: (error as Error).message }, 'layer message ignored')
+      }
     })
     dc.onClosed(() => {
       if (this.#chat === dc) this.#chat = null
@@ -300,6 +364,22 @@ export class SfuParticipant {
     }
   }
 
+  /** Whether a downlink of a simulcast stream is open (it gets `layers` messages). */
+  get hasLayeredDownlinks(): boolean {
+    for (const d of this.#downlinks.values()) if (d.layerRids.length > 0) return true
+    return false
+  }
+
+  /** Sends `{"type":"layers","downlinks":[...]}` on the data channel: each simulcast downlink's layer and estimate (`viewers`: the transport's counters). */
+  sendLayers(viewers: Map<string, ViewerCounters>): void {
+    const downlinks: DownlinkLayers[] = []
+    for (const d of this.#downlinks.values()) {
+      const layers = d.layers(viewers.get(d.id))
+      if (layers) downlinks.push(layers)
+    }
+    if (downlinks.length > 0) this.sendData(JSON.stringify({ type: 'layers', downlinks }))
+  }
+
   /** `viewers`: the transport's counters by viewer id (`ViewerTransport.stats()`). */
   stats(viewers: Map<string, ViewerCounters>): ParticipantStats {
     return {
@@ -307,6 +387,8 @@ export class SfuParticipant {
       state: this.#pc?.state() ?? 'new',
       signalingState: this.#pc?.signalingState() ?? 'new',
       stream: this.#publisher ? `${this.#o.app}/${this.#o.streamName}` : null,
+      uplink: this.#publisher ? (this.#nativeUplink !== null ? 'native' : 'peer-connection') : null,
+      publisher: this.#publisher?.stats() ?? null,
       chat: this.#chat?.isOpen() ? 'open' : 'closed',
       answers: this.#counts.answers,
       available: [...this.#available.keys()],
@@ -323,6 +405,8 @@ export class SfuParticipant {
     this.#available.clear()
     this.#publisher?.close(reason)
     this.#publisher = null
+    if (this.#nativeUplink !== null) this.#o.native?.closePublisher(this.#nativeUplink)
+    this.#nativeUplink = null
     try {
       this.#chat?.close()
       this.#uplink.video?.close()

@@ -16,6 +16,13 @@
  * per packet and publisher, then the native port's fan-out and `sendmmsg`, or node-datachannel
  * viewer processes; see `bench/sfu.bench.mjs`).
  *
+ * Simulcast: a participant may publish on a PeerConnection of its own received on the native
+ * port (`publish` offers), with `a=rid` layers; each downlink of it then gets the layer its
+ * bandwidth estimate carries, under the room's layer policy (`setRoomPolicy`, else
+ * `sfu.simulcast`, else `webrtc.simulcast`), and may be pinned by the subscriber (a `layer`
+ * message on its data channel). Every second each participant with such downlinks gets their
+ * layers and estimates on its data channel (`layers`, see chat.ts).
+ *
  * `mcu` rooms: the same, but instead of everyone's stream each participant is announced one,
  * `mix`: a `Mix` of the room's participants (`{room}~mix` in the hub, playable by any player),
  * its video shared, its audio everyone's but the participant's own.
@@ -30,6 +37,10 @@ import type { RelayedChat } from './chat'
 import { Mix, type MixSettings, type MixStats } from '../mix/mix'
 import { SfuEgress } from './egress'
 import type { ViewerCounters, ViewerTransport } from '../webrtc/viewer-protocol'
+import { NativeViewers, type SimulcastPolicyOptions } from '../webrtc/native-viewers'
+
+/** How often participants with simulcast downlinks are sent their layers, ms. */
+const LAYERS_INTERVAL_MS = 1000
 
 export interface RoomSfuOptions {
   /** Hub app of the participants' streams. Default `room`. */
@@ -38,8 +49,10 @@ export interface RoomSfuOptions {
   ice: Pick<WebRtcOptions, 'iceServers' | 'bindAddress' | 'portRangeBegin' | 'portRangeEnd'>
   /** The mix of `mcu` rooms (the `mix` config's settings); null: `mcu` rooms get no media. */
   mix: MixSettings | null
-  /** What carries the downlinks: WHEP's viewer transport (`WhepEndpoint.pool`). Required. */
+  /** What carries the downlinks: WHEP's viewer transport (`WhepEndpoint.pool`). Required. On the native port, participants may also publish there (simulcast). */
   viewers: ViewerTransport
+  /** The layer policy of every room without its own (`sfu.simulcast`); null: the native port's (`webrtc.simulcast`). */
+  simulcast: SimulcastPolicyOptions | null
 }
 
 /** The hub stream name of an `mcu` room's mix: `{room}~mix`. */
@@ -68,14 +81,39 @@ export class RoomSfu implements SfuHandler {
   /** `mcu` rooms' mixes, by room name. */
   readonly #mixes = new Map<string, RoomMix>()
   readonly #egress: SfuEgress
+  readonly #layersTimer: NodeJS.Timeout
   #closed = false
 
   constructor(hub: StreamHub, context: SfuContext, options: Partial<RoomSfuOptions> & Pick<RoomSfuOptions, 'viewers'>) {
     this.#hub = hub
     this.#context = context
     this.#log = context.log
-    this.options = { app: options.app ?? 'room', ice: { iceServers: [], ...options.ice }, mix: options.mix ?? null, viewers: options.viewers }
-    this.#egress = new SfuEgress(options.viewers)
+    this.options = { app: options.app ?? 'room', ice: { iceServers: [], ...options.ice }, mix: options.mix ?? null, viewers: options.viewers, simulcast: options.simulcast ?? null }
+    this.#egress = new SfuEgress(options.viewers, this.options.simulcast)
+    this.#layersTimer = setInterval(() => void this.#sendLayers(), LAYERS_INTERVAL_MS)
+    this.#layersTimer.unref()
+  }
+
+  /**
+   * Sets room `room`'s simulcast layer policy (max layer, pause video under a rate, audio first)
+   * for its downlinks now and later; `null`: back to `sfu.simulcast` / `webrtc.simulcast`. The
+   * room need not exist yet.
+   */
+  setRoomPolicy(room: string, policy: SimulcastPolicyOptions | null): void {
+    this.#egress.setRoomPolicy(room, policy)
+  }
+
+  /** Room `room`'s layer policy in force (null: the native port's, `webrtc.simulcast`). */
+  roomPolicy(room: string): SimulcastPolicyOptions | null {
+    return this.#egress.policyOf(room)
+  }
+
+  /** Sends each participant with simulcast downlinks their layers and estimates (data channel `layers`). */
+  async #sendLayers(): Promise<void> {
+    const receivers = [...this.#rooms.values()].flatMap((ps) => [...ps.values()]).filter((p) => p.hasLayeredDownlinks)
+    if (receivers.length === 0) return
+    const viewers = new Map<string, ViewerCounters>((await this.#egress.viewers.stats()).viewers.map((v) => [v.id, v]))
+    for (const p of receivers) p.sendLayers(viewers)
   }
 
   /** A factory for `SignalingOptions.sfu`; `onCreate` gets the instance (for stats). */
@@ -102,6 +140,7 @@ export class RoomSfu implements SfuHandler {
       streamName: roomStreamName(room.name, peer.id),
       hub: this.#hub,
       egress: this.#egress,
+      native: this.options.viewers instanceof NativeViewers ? this.options.viewers : null,
       log: this.#log,
       ice: this.options.ice,
       signal: (message) => this.#context.send(peer.id, message),
@@ -128,11 +167,12 @@ export class RoomSfu implements SfuHandler {
     if (!p) return
     switch (message.type) {
       case 'offer':
-        return p.handleOffer(message.sdp, message.stream)
+        return p.handleOffer(message.sdp, message.stream, message.publish)
       case 'answer':
         this.#log.debug({ room: room.name, peer: peer.id }, 'answer to the SFU ignored: it never offers')
         return
       case 'candidate':
+        if (message.publish) return // the native port is ICE-lite: it learns the addresses from the checks
         return p.addCandidate(message.candidate, message.stream)
     }
   }
@@ -199,15 +239,18 @@ export class RoomSfu implements SfuHandler {
   }
 
   /** Rooms and participants with their negotiation and forwarding counters (the downlinks' from the viewer transport). */
-  async stats(): Promise<{ rooms: { name: string; participants: ParticipantStats[]; mix: MixStats | null }[] }> {
+  async stats(): Promise<{ rooms: { name: string; simulcast: SimulcastPolicyOptions | null; participants: ParticipantStats[]; mix: MixStats | null }[] }> {
     const viewers = this.#rooms.size > 0 ? new Map<string, ViewerCounters>((await this.#egress.viewers.stats()).viewers.map((v) => [v.id, v])) : new Map<string, ViewerCounters>()
-    return { rooms: [...this.#rooms].map(([name, ps]) => ({ name, participants: [...ps.values()].map((p) => p.stats(viewers)), mix: this.#mixes.get(name)?.mix.stats() ?? null })) }
+    return {
+      rooms: [...this.#rooms].map(([name, ps]) => ({ name, simulcast: this.#egress.policyOf(name), participants: [...ps.values()].map((p) => p.stats(viewers)), mix: this.#mixes.get(name)?.mix.stats() ?? null })),
+    }
   }
 
   /** Closes every participant (idempotent). */
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#layersTimer)
     for (const participants of this.#rooms.values()) for (const p of participants.values()) p.close('server closing')
     this.#rooms.clear()
     for (const { mix } of this.#mixes.values()) mix.close('server closing')

@@ -3,20 +3,25 @@
  * JSEP), and the receive-only tracks that take it. Video: H.264 packetization-mode=1 preferred
  * (so the room stream plays over RTMP/FLV too), else VP8, VP9 profile 0 or AV1; audio: Opus.
  * Only the first sending video and audio m-lines are taken (one camera, one microphone).
+ *
+ * The uplink is received on the participant's own node-datachannel PeerConnection, or, for an
+ * offer sent with `publish: true`, on the native port (`native-ingest.ts`), where it may be
+ * simulcast (RFC 8853).
  */
 import nodeDataChannel from 'node-datachannel'
-import type { RtpVideoCodec } from '../hub/rtp-source'
-import { chooseOpus, choosePublishVideo, fmtpString, parseSdp } from '../webrtc/sdp'
+import { chooseOpus, choosePublishVideo, fmtpString, parseSdp, type SdpMediaSection } from '../webrtc/sdp'
+import type { PublishTracks } from '../webrtc/native-ingest'
 import { addVideoCodec } from '../webrtc/datachannel-codecs'
 
 const { Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof nodeDataChannel.PeerConnection>
 export type Track = ReturnType<PeerConnection['addTrack']>
 
-/** The codecs a participant publishes with, as negotiated (payload types are the offer's). */
-export interface UplinkPlan {
-  video: { mid: string; codec: RtpVideoCodec; payloadType: number; fmtp: Record<string, string> } | null
-  audio: { mid: string; payloadType: number; channels: number; fmtp: Record<string, string> } | null
+/** The codecs a participant publishes with, as negotiated (payload types are the offer's), and the offer's sections. */
+export interface UplinkPlan extends PublishTracks {
+  offered: SdpMediaSection[]
+  /** The video's simulcast layers (`a=simulcast:send` rids, lowest first), empty without. */
+  simulcast: string[]
 }
 
 /**
@@ -31,6 +36,8 @@ export function planUplink(offer: string): UplinkPlan {
   const video = v && choosePublishVideo(v)
   const opus = a && chooseOpus(a)
   return {
+    offered: parsed.media,
+    simulcast: v && video && v.simulcastRids.length > 1 ? v.simulcastRids : [],
     video: v && video ? { mid: v.mid, codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp } : null,
     audio: a && opus ? { mid: a.mid, payloadType: opus.payloadType, channels: opus.fmtp.stereo === '1' ? 2 : 1, fmtp: opus.fmtp } : null,
   }

@@ -33,6 +33,12 @@ const sdp = z.string().min(1).max(60_000)
  * PeerConnection is for; without it, the message is about the participant's own PeerConnection.
  */
 const stream = z.string().min(1).max(64).optional()
+/**
+ * To the peer `sfu` only: the offer is for a PeerConnection that publishes the participant's
+ * camera (simulcast welcome), received on the server's native port; candidates for it need not
+ * be sent (the server is ICE-lite) and are ignored.
+ */
+const publish = z.boolean().optional()
 
 /** An ICE candidate as `RTCIceCandidate.toJSON()` gives it; `null` ends the candidates. */
 export const iceCandidate = z
@@ -59,9 +65,9 @@ export const joinMessage = z.object({
   name: z.string().max(64).optional(),
 })
 export const leaveMessage = z.object({ type: z.literal('leave'), id: requestId })
-export const offerMessage = z.object({ type: z.literal('offer'), id: requestId, to: peerId, sdp, stream })
+export const offerMessage = z.object({ type: z.literal('offer'), id: requestId, to: peerId, sdp, stream, publish })
 export const answerMessage = z.object({ type: z.literal('answer'), id: requestId, to: peerId, sdp })
-export const candidateMessage = z.object({ type: z.literal('candidate'), id: requestId, to: peerId, candidate: iceCandidate, stream })
+export const candidateMessage = z.object({ type: z.literal('candidate'), id: requestId, to: peerId, candidate: iceCandidate, stream, publish })
 export const chatMessage = z.object({ type: z.literal('chat'), id: requestId, text: z.string().min(1).max(4000) })
 export const pingMessage = z.object({ type: z.literal('ping'), id: requestId, ts: z.number().optional() })
 
@@ -151,8 +157,8 @@ export type ServerMessage =
   | { type: 'peer-joined'; peer: PeerDescription }
   | { type: 'peer-left'; peerId: string }
   | { type: 'offer'; from: string; sdp: string }
-  /** `stream`: from `sfu`, the answer to a subscriber's offer for that stream. */
-  | { type: 'answer'; from: string; sdp: string; stream?: string }
+  /** `stream`: from `sfu`, the answer to a subscriber's offer for that stream; `publish`: to the participant's `publish` offer. */
+  | { type: 'answer'; from: string; sdp: string; stream?: string; publish?: boolean }
   | { type: 'candidate'; from: string; candidate: IceCandidate }
   /** From `sfu`: a stream this participant may receive (offer a receive-only PeerConnection with `stream`). */
   | { type: 'stream-added'; from: string; stream: string }

@@ -19,6 +19,7 @@ import type { AccessControl } from '../access/access-control'
 import { normalizeIp } from '../access/address'
 import type { ClientRegistry, ClientSession } from '../clients/registry'
 import type { SfuContext, SfuFactory, SfuHandler, SfuOutgoingMessage, SfuPeer } from './sfu-handler'
+import { SluiceError } from '../errors'
 
 /** What signaling needs of the server: the access decision and the clients list. */
 export interface SignalingContext {
@@ -392,7 +393,7 @@ export class SignalingServer {
     const room = peer.room
     if (!room) return this.#error(peer, ErrorCode.NOT_IN_ROOM, 'join a room first', msg.id)
     if (msg.to === SFU_PEER_ID && isServerRoom(room.mode)) {
-      this.#callSfu(peer, (sfu, r, p) => sfu.onSignal(r, p, msg))
+      this.#callSfu(peer, (sfu, r, p) => sfu.onSignal(r, p, msg), peer.room, msg.id)
       return
     }
     const out: ServerMessage = msg.type === 'candidate' ? { type: 'candidate', from: peer.id, candidate: msg.candidate } : { type: msg.type, from: peer.id, sdp: msg.sdp }
@@ -402,14 +403,16 @@ export class SignalingServer {
     return this.#error(peer, ErrorCode.UNKNOWN_PEER, `no peer ${msg.to} in room ${room.name}`, msg.id)
   }
 
-  #callSfu(peer: SignalingPeer, call: (sfu: SfuHandler, room: Room, peer: SfuPeer) => void | Promise<void>, room = peer.room): void {
+  /** Calls the SFU; a throw or rejection answers `INTERNAL` (with `id`, the message's that caused it). */
+  #callSfu(peer: SignalingPeer, call: (sfu: SfuHandler, room: Room, peer: SfuPeer) => void | Promise<void>, room = peer.room, id?: string | number): void {
     const sfu = this.#sfu
     if (!room) return
     if (!sfu) return this.#error(peer, ErrorCode.SFU_UNAVAILABLE, 'this server has no SFU')
     const view: SfuPeer = { id: peer.id, name: peer.name, remoteAddress: peer.remoteAddress }
     const failed = (err: unknown) => {
       this.#log.error({ peer: peer.id, room: room.name, err: String(err) }, 'SFU handler failed')
-      this.#error(peer, ErrorCode.INTERNAL, 'SFU failed')
+      // a refusal with a reason (an offer the SFU cannot take) is told; anything else is not
+      this.#error(peer, ErrorCode.INTERNAL, err instanceof SluiceError ? `SFU refused: ${err.message}` : 'SFU failed', id)
     }
     try {
       const result = call(sfu, room, view)

@@ -23,8 +23,8 @@ export interface SfuPeer {
 
 /** What the SFU may send to a peer (the server adds `from: 'sfu'`). */
 export type SfuOutgoingMessage =
-  /** `stream`: the answer to a subscriber's offer for that stream; without, to the participant's own. */
-  | { type: 'answer'; sdp: string; stream?: string }
+  /** `stream`: the answer to a subscriber's offer for that stream; `publish`: to a `publish` offer; without either, to the participant's own. */
+  | { type: 'answer'; sdp: string; stream?: string; publish?: boolean }
   | { type: 'candidate'; candidate: IceCandidate }
   | { type: 'stream-added'; stream: string }
   | { type: 'stream-removed'; stream: string }

@@ -14,9 +14,8 @@
  *
  * RTP-origin streams (WHIP, SFU rooms: a publisher with an `RtpSource`) are forwarded by this
  * feed's `RtpFeed` (see rtp-feed.ts) instead: rewritten once, a joining viewer or a PLI asks the
- * publisher for a keyframe. A simulcast publisher's lower layers get an `RtpFeed` each, keyed
- * `<stream key>~<rid>`, with the same SSRCs, declared to the transport as the stream's layers
- * (`ViewerTransport.setLayers`): the native transport moves each viewer between them.
+ * publisher for a keyframe; a simulcast publisher's layers are that feed's too (keyed
+ * `<stream key>~<rid>`, moved between per viewer by the native transport).
  *
  * RTP clocks: video 90 kHz from the FLV pts (dts + composition time, ms); audio 48 kHz from the
  * transcoder. B-frames, whose pts is older than a frame already sent, are not sent (see #onVideo). Sender reports map both to the same NTP wallclock every second, for lip sync.
@@ -28,7 +27,7 @@ import type { Stream, Subscriber } from '../hub/stream'
 import type { MediaFrame } from '../hub/media-frame'
 import type { ViewerTransport } from './viewer-protocol'
 import { epochMs } from './clock'
-import type { RtpSource, RtpVideoCodec } from '../hub/rtp-source'
+import type { RtpVideoCodec } from '../hub/rtp-source'
 import { RtpFeed } from './rtp-feed'
 
 /** Canonical payload types of the shared packets; a viewer's own are patched in by its worker. */
@@ -123,15 +122,13 @@ export class WebRtcFeed implements Subscriber {
   readonly #viewers = new Map<string, FeedViewer>()
   /** The publisher's RTP when it has some: forwarded instead of packetizing hub frames. */
   readonly #rtp: RtpFeed
-  /** Simulcast: the lower layers' feeds by key (`<stream key>~<rid>`), lowest first. */
-  readonly #layers = new Map<string, RtpFeed>()
 
   constructor(stream: Stream, pool: ViewerTransport, log: Logger) {
     this.stream = stream
     this.#pool = pool
     this.#log = log.child({ stream: stream.key, feed: this.id })
     this.#rtp = new RtpFeed(stream.key, pool, this.videoSsrc, this.audioSsrc)
-    this.#attach(stream.publisher?.rtpSource ?? null)
+    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
     if (this.#rtp.source) return
     if (stream.videoSequenceHeader) this.onFrame(stream, stream.videoSequenceHeader)
     if (stream.audioSequenceHeader) this.onFrame(stream, stream.audioSequenceHeader)
@@ -172,7 +169,7 @@ export class WebRtcFeed implements Subscriber {
   keyframeRequest(id: string, streamKey?: string, reason = 'PLI'): void {
     const v = this.#viewers.get(id)
     if (!v?.live) return
-    if (this.#rtp.source) return (this.#layers.get(streamKey ?? '') ?? this.#rtp).keyframeRequest(`WebRTC viewer ${reason}`)
+    if (this.#rtp.source) return this.#rtp.keyframeRequest(`WebRTC viewer ${reason}`, streamKey)
     const now = Date.now()
     if (now - v.replayedAt < KEYFRAME_REPLAY_INTERVAL_MS) return
     v.replayedAt = now
@@ -215,49 +212,22 @@ export class WebRtcFeed implements Subscriber {
   onPublish(stream: Stream): void {
     this.#transcoder = null
     this.#lastVideoPts = null
-    this.#attach(stream.publisher?.rtpSource ?? null)
-  }
-
-  /** Forwards `source` (null: none), and its simulcast layers each through a feed of its own. */
-  #attach(source: RtpSource | null): void {
-    this.#rtp.attach(source)
-    const layers = source?.layers ?? []
-    const keys = layers.map((l) => `${this.stream.key}~${l.rid}`)
-    const had = this.#layers.size > 0
-    for (const [key, feed] of this.#layers) {
-      if (keys.includes(key)) continue
-      feed.close()
-      this.#layers.delete(key)
-    }
-    layers.forEach((layer, i) => {
-      let feed = this.#layers.get(keys[i]!)
-      if (!feed) {
-        feed = new RtpFeed(keys[i]!, this.#pool, this.videoSsrc, this.audioSsrc)
-        this.#layers.set(keys[i]!, feed)
-      }
-      feed.attach(layer)
-    })
-    if (had || keys.length > 0) this.#pool.setLayers?.(this.stream.key, keys)
+    this.#rtp.attach(stream.publisher?.rtpSource ?? null)
   }
 
   /** Simulcast: the index of layer `rid` among the stream's layers (lowest 0, the top last), or null when it has none such. */
   layerIndex(rid: string): number | null {
-    const source = this.#rtp.source
-    const lower = source?.layers?.findIndex((l) => l.rid === rid) ?? -1
-    if (lower >= 0) return lower
-    return source?.rid === rid && source.layers?.length ? source.layers.length : null
+    return this.#rtp.layerIndex(rid)
   }
 
   /** Simulcast: the rids of the stream's layers (lowest first), empty without. */
   get layerRids(): string[] {
-    const source = this.#rtp.source
-    return source?.layers?.length && source.rid ? [...source.layers.map((l) => l.rid), source.rid] : []
+    return this.#rtp.layerRids
   }
 
   /** The rid of the layer with key `key` (a layer key, or the stream's own: the top layer). */
   ridOf(key: string): string | null {
-    if (key === this.stream.key) return this.#rtp.source?.rid ?? null
-    return key.startsWith(`${this.stream.key}~`) ? key.slice(this.stream.key.length + 1) : null
+    return this.#rtp.ridOf(key)
   }
 
   /** B-frames not sent to WebRTC viewers (their timestamps would go back). */
@@ -267,7 +237,7 @@ export class WebRtcFeed implements Subscriber {
 
   onUnpublish(): void {
     this.#gop = []
-    this.#attach(null)
+    this.#rtp.attach(null)
   }
 
   onMetadata(): void {}
@@ -416,7 +386,7 @@ export class WebRtcFeed implements Subscriber {
   }
 
   close(): void {
-    this.#attach(null)
+    this.#rtp.attach(null)
     this.#rtp.close()
     this.#viewers.clear()
     this.#gop = []

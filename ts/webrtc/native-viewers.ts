@@ -348,6 +348,10 @@ export class NativeViewers implements ViewerTransport {
     if (!this.#closed) this.#host.setLayers(streamKey, layers)
   }
 
+  setLayerPolicy(streamKey: string, policy: SimulcastPolicyOptions | null): void {
+    if (!this.#closed) this.#host.setLayerPolicy(streamKey, policy ? { maxLayer: policy.maxLayer ?? undefined, pauseVideoBelowBps: policy.pauseVideoBelowBps, audioFirst: policy.audioFirst } : undefined)
+  }
+
   pinLayer(id: string, index: number | null): void {
     const v = this.#byId.get(id)
     if (v) this.#host.pinLayer(v.native, index ?? undefined)

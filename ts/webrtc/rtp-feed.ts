@@ -12,6 +12,11 @@
  *
  * A joining subscriber or a PLI/FIR asks the publisher for a keyframe (`RtpSource.requestKeyframe`,
  * rate-limited by the publisher).
+ *
+ * Simulcast (RFC 8853): each lower layer of the source (`RtpSource.layers`, lowest first) gets a
+ * feed of its own, keyed `<key>~<rid>`, with this feed's SSRCs, declared to a sink that can
+ * switch layers (`ViewerTransport.setLayers`: the native transport moves each subscriber between
+ * them); this feed carries the top layer. A sink without `setLayers` gets the top layer only.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
@@ -19,7 +24,7 @@ import { isPaddingOnly, rtpPayloadOffset, startsKeyframe, type RtpSource, type R
 import type { ViewerTransport } from './viewer-protocol'
 
 /** Where a feed's packets go, under its key: WHEP's viewer transport, or the SFU's downlinks. */
-export type FeedSink = Pick<ViewerTransport, 'media' | 'inject' | 'anchor'>
+export type FeedSink = Pick<ViewerTransport, 'media' | 'inject' | 'anchor'> & Partial<Pick<ViewerTransport, 'setLayers'>>
 
 /** Video packets forwarded in one batch at most (a batch ends at the marker bit). */
 const FORWARD_BATCH = 64
@@ -38,6 +43,8 @@ export class RtpFeed implements RtpSourceListener {
   #pending: Buffer[] = []
   #pendingKeyframe = false
   #pendingAt = 0
+  /** Simulcast: the lower layers' feeds by key (`<key>~<rid>`). */
+  readonly #layers = new Map<string, RtpFeed>()
 
   /** `videoSsrc`/`audioSsrc`: the SSRCs subscribers are told (random when not given). */
   constructor(key: string, sink: FeedSink, videoSsrc = randomInt(1, 0xffffffff), audioSsrc = randomInt(1, 0xffffffff)) {
@@ -56,13 +63,54 @@ export class RtpFeed implements RtpSourceListener {
     return this.#source
   }
 
-  /** Forwards `source` from now on (null: none); the numbering continues from the last one's. */
+  /**
+   * Forwards `source` from now on (null: none), and its simulcast layers each through a feed of
+   * its own; the numbering continues from the last one's.
+   */
   attach(source: RtpSource | null): void {
     if (source === this.#source) return
     this.#source?.removeListener(this)
     this.#pending = []
     this.#source = source
     source?.addListener(this)
+    if (!this.#sink.setLayers) return
+    const layers = source?.layers ?? []
+    const keys = layers.map((l) => `${this.key}~${l.rid}`)
+    const had = this.#layers.size > 0
+    for (const [key, feed] of this.#layers) {
+      if (keys.includes(key)) continue
+      feed.close()
+      this.#layers.delete(key)
+    }
+    layers.forEach((layer, i) => {
+      let feed = this.#layers.get(keys[i]!)
+      if (!feed) {
+        feed = new RtpFeed(keys[i]!, this.#sink, this.videoSsrc, this.audioSsrc)
+        this.#layers.set(keys[i]!, feed)
+      }
+      feed.attach(layer)
+    })
+    if (had || keys.length > 0) this.#sink.setLayers(this.key, keys)
+  }
+
+  /** Simulcast: the index of layer `rid` among the source's layers (lowest 0, the top last), or null when it has none such. */
+  layerIndex(rid: string): number | null {
+    const source = this.#source
+    const lower = source?.layers?.findIndex((l) => l.rid === rid) ?? -1
+    if (lower >= 0) return lower
+    return source?.rid === rid && source.layers?.length ? source.layers.length : null
+  }
+
+  /** Simulcast: the rids of the source's layers (lowest first), empty without. */
+  get layerRids(): string[] {
+    const source = this.#source
+    return source?.layers?.length && source.rid ? [...source.layers.map((l) => l.rid), source.rid] : []
+  }
+
+  /** The rid of the layer with key `key` (a layer's key, or this feed's: the top layer), or null. */
+  ridOf(key: string): string | null {
+    if (key === this.key) return this.#source?.rid ?? null
+    return key.startsWith(`${this.key}~`) ? key.slice(this.key.length + 1) : null
   }
 
   /** Subscriber `id` of the sink is ready: it gets the live packets from now on, from a keyframe the publisher is asked for. */
@@ -71,9 +119,10 @@ export class RtpFeed implements RtpSourceListener {
     this.#source?.requestKeyframe(reason)
   }
 
-  /** A subscriber's PLI/FIR: asks the publisher for a keyframe. */
-  keyframeRequest(reason: string): void {
-    this.#source?.requestKeyframe(reason)
+  /** A subscriber's PLI/FIR: asks the publisher for a keyframe, of the layer with key `streamKey` (default: this feed's). */
+  keyframeRequest(reason: string, streamKey?: string): void {
+    const feed = streamKey === undefined || streamKey === this.key ? this : this.#layers.get(streamKey)
+    feed?.source?.requestKeyframe(reason)
   }
 
   /** A publisher's RTP packet: re-numbered for this feed and forwarded (video a frame at a time). */
@@ -113,7 +162,7 @@ export class RtpFeed implements RtpSourceListener {
     if (f.started) this.#sink.anchor(this.key, kind, f.timestamp(rtpTimestamp), ntpMs)
   }
 
-  /** Stops listening to the source (idempotent). */
+  /** Stops listening to the source and its layers (idempotent). */
   close(): void {
     this.attach(null)
   }

@@ -5,6 +5,7 @@
  * interface on `WebRtcViewers` from the binding.
  */
 import type { RtpVideoCodec } from '../hub/rtp-source'
+import type { SimulcastPolicyOptions } from './native-viewers'
 
 export interface IceSettings {
   /** STUN/TURN servers as node-datachannel strings (`stun:host:port`, `turn:user:pass@host:port`). */
@@ -128,6 +129,8 @@ export interface ViewerTransport {
    * Empty: none.
    */
   setLayers?(streamKey: string, layers: string[]): void
+  /** How the layers of `streamKey`'s viewers are chosen, in place of the transport's policy (an SFU room's); `null`: the transport's again. */
+  setLayerPolicy?(streamKey: string, policy: SimulcastPolicyOptions | null): void
   /** Pins viewer `id` to layer `index` of its stream's layers (lowest 0, the stream itself last), or unpins it (`null`). */
   pinLayer?(id: string, index: number | null): void
   /** Forgets the server-hop samples so far (`GET /api/stats?reset`: the next read covers a window). */

@@ -32,8 +32,8 @@ import type { WebRtcContext, WebRtcOptions } from './whep'
 import { normalizeIp } from '../access/address'
 import { httpCredential } from '../access/http-credential'
 import type { ClientSession } from '../clients/registry'
-import { randomInt } from 'node:crypto'
 import type { NativeViewers } from './native-viewers'
+import { receiveOnNativePort, type PublishTracks } from './native-ingest'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -155,26 +155,14 @@ export class WhipEndpoint {
       const session: WhipSession = { id, pc: null, tracks: [], nativeId: null, publisher, createdAt: Date.now(), connectedAt: null, timer: null, client }
       let answer: string
       try {
-        const added = port.addPublisher(
-          {
-            offered: parsed.media,
-            video: video && videoSection ? { mid: videoSection.mid, payloadType: video.sdp.payloadType, codec: video.sdp.name, fmtp: fmtpString(video.sdp) } : undefined,
-            audio: opus && audioSection ? { mid: audioSection.mid, payloadType: opus.payloadType, codec: 'opus', fmtp: fmtpString(opus), channels: 2 } : undefined,
-            ssrc: randomInt(1, 0xffffffff),
-          },
-          {
-            onState: (state) => this.#onState(session, state),
-            onPackets: (data, ends) => {
-              let start = 0
-              for (const end of ends) {
-                publisher.pushBundled(data.subarray(start, end))
-                start = end
-              }
-            },
-            onRid: (ssrc, rid) => publisher.bindRid(ssrc, rid),
-            onClosed: (reason) => this.#end(session, `peer closed: ${reason}`),
-          },
-        )
+        const tracks: PublishTracks = {
+          video: video && videoSection ? { mid: videoSection.mid, codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp } : null,
+          audio: opus && audioSection ? { mid: audioSection.mid, payloadType: opus.payloadType, channels: 2, fmtp: opus.fmtp } : null,
+        }
+        const added = receiveOnNativePort(port, parsed.media, tracks, publisher, {
+          onState: (state) => this.#onState(session, state),
+          onClosed: (reason) => this.#end(session, `peer closed: ${reason}`),
+        })
         nativeId = session.nativeId = added.id
         answer = added.answer
       } catch (error) {

@@ -511,6 +511,11 @@ impl Host {
         self.fanout.set_layers(stream_key, layers);
     }
 
+    /// The layer policy of `stream_key`'s viewers (`Fanout::set_stream_policy`).
+    pub fn set_stream_policy(&mut self, stream_key: &str, policy: Option<LayerPolicy>) {
+        self.fanout.set_stream_policy(stream_key, policy);
+    }
+
     /// Pins viewer `id` to a simulcast layer (index, lowest 0) or lets the estimate choose.
     pub fn pin_layer(&mut self, id: u32, index: Option<usize>) {
         self.fanout.pin_layer(id, index);

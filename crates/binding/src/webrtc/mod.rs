@@ -64,6 +64,14 @@ pub struct SimulcastPolicy {
     pub audio_first: Option<bool>,
 }
 
+fn layer_policy(p: SimulcastPolicy) -> LayerPolicy {
+    LayerPolicy {
+        max_layer: p.max_layer.map(|m| m as usize),
+        pause_below_bps: p.pause_video_below_bps.filter(|b| b.is_finite() && *b > 0.0).unwrap_or(0.0),
+        audio_first: p.audio_first.unwrap_or(true),
+    }
+}
+
 /// A viewer to add: the stream it watches and what its SDP offer said.
 #[napi(object)]
 pub struct NativeViewerSpec {
@@ -247,6 +255,8 @@ enum Command {
     Rtcp { id: u32, data: Vec<u8> },
     /// A stream's simulcast layers (`Host::set_layers`).
     Layers { stream_key: String, layers: Vec<String> },
+    /// A stream's own layer policy, or the port's again (`Host::set_stream_policy`).
+    Policy { stream_key: String, policy: Option<LayerPolicy> },
     /// A viewer pinned to a layer, or not (`Host::pin_layer`).
     Pin { id: u32, index: Option<usize> },
     /// A publisher's sender report re-based onto a stream's track (`Host::anchor`).
@@ -421,6 +431,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
             Some(Command::Rtcp { id, data }) => host.send_rtcp(id, &data, &mut batch),
             Some(Command::Layers { stream_key, layers }) => host.set_layers(&stream_key, layers),
             Some(Command::Pin { id, index }) => host.pin_layer(id, index),
+            Some(Command::Policy { stream_key, policy }) => host.set_stream_policy(&stream_key, policy),
             Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
             Some(Command::Shutdown) => {
                 host.close_all(&mut batch);
@@ -458,11 +469,7 @@ impl WebRtcViewers {
         let recv_socket = clone()?;
         let certificate = sluice_webrtc::Certificate::generate().map_err(|e| Error::new(Status::GenericFailure, format!("{}: {e}", e.code())))?;
         let fingerprint = certificate.fingerprint_sdp();
-        let policy = options.simulcast.map_or(LayerPolicy { audio_first: true, ..LayerPolicy::default() }, |p| LayerPolicy {
-            max_layer: p.max_layer.map(|m| m as usize),
-            pause_below_bps: p.pause_video_below_bps.filter(|b| b.is_finite() && *b > 0.0).unwrap_or(0.0),
-            audio_first: p.audio_first.unwrap_or(true),
-        });
+        let policy = options.simulcast.map_or(LayerPolicy { audio_first: true, ..LayerPolicy::default() }, layer_policy);
         let shared = Arc::new(Shared {
             hosts: (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone(), policy))).collect(),
             socket,
@@ -645,6 +652,16 @@ impl WebRtcViewers {
     pub fn set_layers(&self, stream_key: String, layers: Vec<String>) {
         for index in 0..self.commands.len() {
             let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone() });
+        }
+    }
+
+    /// How the simulcast layers of `streamKey`'s viewers are chosen, in place of the port's
+    /// `simulcast` option (an SFU room's policy); `null`: the port's again.
+    #[napi]
+    pub fn set_layer_policy(&self, stream_key: String, policy: Option<SimulcastPolicy>) {
+        let policy = policy.map(layer_policy);
+        for index in 0..self.commands.len() {
+            let _ = self.commands[index].send(Command::Policy { stream_key: stream_key.clone(), policy });
         }
     }
 

@@ -243,6 +243,8 @@ pub struct Fanout {
     /// A simulcast stream's audio bitrate (for the policy's audio first).
     audio_rates: HashMap<String, LayerRate>,
     policy: LayerPolicy,
+    /// Policies for some streams (an SFU room's), in place of `policy`.
+    stream_policies: HashMap<String, LayerPolicy>,
 }
 
 fn new_stream(ring_capacity: usize) -> Stream {
@@ -274,6 +276,7 @@ impl Fanout {
             rates: HashMap::new(),
             audio_rates: HashMap::new(),
             policy: LayerPolicy::default(),
+            stream_policies: HashMap::new(),
         }
     }
 
@@ -439,6 +442,20 @@ impl Fanout {
         self.policy = policy;
     }
 
+    /// How the layers of `stream_key`'s subscribers are chosen, in place of the policy of
+    /// [`set_layer_policy`](Self::set_layer_policy) (an SFU room's own); `None`: that one again.
+    pub fn set_stream_policy(&mut self, stream_key: &str, policy: Option<LayerPolicy>) {
+        match policy {
+            Some(p) => self.stream_policies.insert(stream_key.to_owned(), p),
+            None => self.stream_policies.remove(stream_key),
+        };
+    }
+
+    /// The policy `stream_key`'s subscribers follow.
+    pub fn policy_of(&self, stream_key: &str) -> LayerPolicy {
+        self.stream_policies.get(stream_key).copied().unwrap_or(self.policy)
+    }
+
     /// Whether the layer policy paused subscriber `id`'s video (audio only).
     pub fn video_paused(&self, id: u32) -> bool {
         self.subscribers.get(&id).is_some_and(|s| s.video_paused)
@@ -464,10 +481,10 @@ impl Fanout {
         let Some(layers) = self.layers.get(&sub.stream_key) else { return (None, None) };
         let rates: Vec<f64> = layers.iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect();
         let audio_bps = self.audio_rates.get(&sub.stream_key).map_or(0.0, |r| r.bps(now_ms));
-        let audio_first = if self.policy.audio_first { audio_bps } else { 0.0 };
+        let policy = self.stream_policies.get(&sub.stream_key).copied().unwrap_or(self.policy);
+        let audio_first = if policy.audio_first { audio_bps } else { 0.0 };
         let current_key = sub.switch_to.as_deref().unwrap_or(&sub.video_key);
         let current = layers.iter().position(|k| k == current_key).unwrap_or(layers.len() - 1);
-        let policy = self.policy;
         let choice = sub.selector.choose_with(current, &rates, estimate_bps, audio_bps, &policy, now_ms);
         if choice.paused {
             let lowest = rates.iter().enumerate().position(|(i, &r)| r > 0.0 && policy.max_layer.is_none_or(|m| i <= m));

@@ -29,7 +29,8 @@ pub const HEADROOM: f64 = 1.2;
 /// Paused video resumes once the estimate is this many times the pause floor.
 pub const RESUME_FACTOR: f64 = 1.25;
 
-/// How layers are chosen for every subscriber of a port (`webrtc.simulcast`).
+/// How layers are chosen for the subscribers of a port (`webrtc.simulcast`) or of one stream (an
+/// SFU room's, `Fanout::set_stream_policy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LayerPolicy {
     /// The highest layer a subscriber gets (0 the lowest); `None`: the top.

@@ -1,4 +1,5 @@
 use super::*;
+use super::layers::LayerPolicy;
 
 /// A 12-byte-header RTP packet with payload type 96, then `payload`.
 fn rtp(seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
@@ -303,6 +304,36 @@ fn fanout_selects_layers_by_estimate() {
     assert_eq!(f.select_layers(1, Some(400_000.0), 2100.0).0, None, "pending already");
     let (_, probe) = f.select_layers(1, Some(400_000.0), 2100.0);
     assert!(probe.is_none() || probe.unwrap() > 1_000_000.0);
+}
+
+#[test]
+fn a_stream_policy_caps_only_that_streams_subscribers() {
+    let mut f = Fanout::new(1024, 1024);
+    for key in ["room/a", "room/b"] {
+        f.set_layers(key, vec![format!("{key}~q")]);
+    }
+    f.set_stream_policy("room/a", Some(LayerPolicy { max_layer: Some(0), ..LayerPolicy::default() }));
+    assert_eq!(f.policy_of("room/a").max_layer, Some(0));
+    assert_eq!(f.policy_of("room/b"), LayerPolicy::default());
+    f.add(1, config("room/a"));
+    f.add(2, config("room/b"));
+    f.inject(1, MediaKind::Video, &[], 0, true);
+    f.inject(2, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    for i in 0..=20u16 {
+        let now = i as f64 * 100.0;
+        for key in ["room/a", "room/b"] {
+            let q = rtp(i, 0, 9, &[0; 1238]);
+            f.media(&format!("{key}~q"), MediaKind::Video, &[&q], false, now, &mut targets);
+            let top = rtp(i, 0, 9, &[0; 1238]);
+            f.media(key, MediaKind::Video, &[&top], false, now, &mut targets);
+        }
+    }
+    // a plentiful estimate: room/a's subscriber is held at q by its room's policy, room/b's stays on top
+    assert_eq!(f.select_layers(1, Some(50_000_000.0), 2000.0).0.as_deref(), Some("room/a~q"));
+    assert_eq!(f.select_layers(2, Some(50_000_000.0), 2000.0).0, None);
+    f.set_stream_policy("room/a", None);
+    assert_eq!(f.policy_of("room/a"), LayerPolicy::default());
 }
 
 #[test]

@@ -640,9 +640,17 @@ export declare class RtpRewriter {
    */
   skip(packet: Uint8Array): void
   /**
-   * `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
-   * (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
-   * SSRC change.
+   * Keeps only one operating point of a VP9 SVC input from now on: spatial layers up to
+   * `maxSpatial`, temporal layers up to `maxTemporal` (0–7 each); the others are left out
+   * without a hole and the marker bit ends each picture at the top spatial layer kept
+   * (`sluice_rtp::svc`, RFC 9628).
+   */
+  setSvcFilter(maxSpatial: number, maxTemporal: number): void
+  /**
+   * `packet` rewritten; null when it is not RTP version 2 or shorter than its header says,
+   * or (with an SVC filter) of a layer left out or with an unreadable VP9 descriptor
+   * (nothing changes then but the numbering closing over a layer left out). `nowMs`:
+   * wallclock ms, for the timestamp jump across an input SSRC change.
    */
   rewrite(packet: Uint8Array, nowMs: number): Buffer | null
 }
@@ -1413,6 +1421,12 @@ export interface NativeViewerSpec {
   rtxPayloadType?: number
   /** The RTX stream's SSRC (the answer's `a=ssrc-group:FID video rtx`). */
   rtxSsrc?: number
+  /**
+   * Viewers with the same path group are one receiver's (an SFU participant's downlinks, one
+   * PeerConnection per stream) and share its network path: a growing delay or loss one of
+   * them sees stops the probes of all. Absent: a path of its own.
+   */
+  pathGroup?: string
 }
 
 /** `stats()`: every viewer, and what the port did. */
@@ -1979,6 +1993,22 @@ export interface TsHubFrame {
   sequenceHeader: boolean
   /** The FLV tag body (FLV spec v10.1 §E.4.2.1 / §E.4.3.1). */
   payload: Buffer
+}
+
+/**
+ * The scalability structure in a VP9 RTP payload (the descriptor first), or null when the
+ * payload has none (`V` = 0) or its descriptor cannot be read.
+ */
+export declare function vp9Structure(payload: Uint8Array): Vp9Structure | null
+
+/** A VP9 stream's layers, from the scalability structure of a key picture (RFC 9628 §4.2.1). */
+export interface Vp9Structure {
+  /** Spatial layers (1–8). */
+  spatialLayers: number
+  /** Temporal layers (1–8). */
+  temporalLayers: number
+  /** Each spatial layer's `[width, height]`, lowest first (empty when the SS has none). */
+  resolutions: Array<Array<number>>
 }
 
 /** Options of `new WebRtcViewers(options, onEvent)`. */

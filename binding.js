@@ -874,4 +874,5 @@ module.exports.RTMP_FEED_COUNT_SHIFT = nativeBinding.RTMP_FEED_COUNT_SHIFT
 module.exports.RTMP_FEED_DETAILS = nativeBinding.RTMP_FEED_DETAILS
 module.exports.RTMP_FEED_NEW_INDEX = nativeBinding.RTMP_FEED_NEW_INDEX
 module.exports.RTMP_VIDEO = nativeBinding.RTMP_VIDEO
+module.exports.vp9Structure = nativeBinding.vp9Structure
 module.exports.writeRtcp = nativeBinding.writeRtcp

@@ -5,8 +5,9 @@
  * PeerConnection of their own offered with `publish: true` and received on the native port; two
  * only watch, one of them from inside a network namespace this test creates (a veth pair,
  * 10.216.<n>.0/30) behind `tc tbf` at 700 kbit/s on the root side (Sluice → that page). Within
- * 15 s the limited subscriber gets both streams on the low layer and decodes them without
- * freezes, the other subscriber and the publishers (each other's) the top; the publishers'
+ * 15 s the limited subscriber gets both streams on the low layer and, from 2 s later (its
+ * downlinks start on the top layer: that first burst drains), decodes them for 8 s without
+ * freezes; the other subscriber and the publishers (each other's) get the top; the publishers'
  * uplinks keep all three layers flowing. Then the layer controls: a `layer` message on the data
  * channel pins one downlink of the open subscriber to `h` (and unpins it), and the room's policy
  * set over the admin API (`PUT /api/sfu/rooms/{room}/simulcast`, `maxLayer: 0`) holds every
@@ -49,7 +50,7 @@ async function joinPage(browser: Browser, name: string, simulcast: boolean): Pro
 }
 
 /** The server's view: each participant's downlinks (layer, estimate) and uplink layers' bytes. */
-async function sfuState(): Promise<Map<string, { downlinks: Map<string, { layer?: string; estimateBps?: number; receivedBps?: number }>; uplink: Map<string, number> }>> {
+async function sfuState(): Promise<Map<string, { downlinks: Map<string, { layer?: string; estimateBps?: number; receivedBps?: number; probePackets?: number }>; uplink: Map<string, number> }>> {
   const stats = await server.sluice.sfu!.stats()
   const room = stats.rooms.find((r) => r.name === ROOM)
   const out = new Map()
@@ -124,10 +125,19 @@ describe('simulcast in an SFU room (native port, one subscriber behind tc tbf in
     console.log(`room simulcast, layers and estimates (kbit/s):\n${timeline.join('\n')}`)
     expect(settledAt, 'seconds until the limited subscriber decoded both low layers').toBeGreaterThan(0)
 
-    // 8 s on the low layers: frames flowing, no freeze; the others on the top; the uplinks whole
+    // 8 s on the low layers: frames flowing, no freeze; the others on the top; the uplinks whole.
+    // The window opens 2 s after the switch: each downlink starts on the top layer before its
+    // first feedback, and the queue that burst built in the 700 kbit/s link drains first.
+    await new Promise((r) => setTimeout(r, 2000))
     const before = await framesDecoded(dan.page)
     const uplinkBefore = await sfuState()
-    await new Promise((r) => setTimeout(r, 8000))
+    for (let s = 1; s <= 8; s++) {
+      await new Promise((r) => setTimeout(r, 1000))
+      const d = (await sfuState()).get(dan.id)?.downlinks
+      const f = await framesDecoded(dan.page)
+      timeline.push(`low +${s}s dan ${publishers.map((id) => `${d?.get(id)?.layer ?? '?'} ${kbit(d?.get(id)?.estimateBps)} (received ${kbit(d?.get(id)?.receivedBps)}, probe packets ${d?.get(id)?.probePackets ?? 0}, freezes ${f[id]?.freezeCount ?? 0})`).join(', ')}`)
+    }
+    console.log(`room simulcast, the limited subscriber on the low layers:\n${timeline.slice(-8).join('\n')}`)
     const after = await framesDecoded(dan.page)
     const state = await sfuState()
     for (const id of publishers) {
@@ -137,16 +147,25 @@ describe('simulcast in an SFU room (native port, one subscriber behind tc tbf in
       expect(freezes, `freezes of ${id} on the low layer`).toBe(0)
       expect(frames).toBeGreaterThan(80)
       expect(state.get(dan.id)!.downlinks.get(id)!.layer).toBe('q')
-      expect(state.get(cat.id)!.downlinks.get(id)!.layer, `cat's downlink of ${id}`).toBe('f')
       const uplink = [...state.get(id)!.uplink].map(([rid, bytes]) => [rid, kbit(((bytes - (uplinkBefore.get(id)!.uplink.get(rid) ?? 0)) * 8) / 8)] as const)
       console.log(`${id}'s uplink over 8 s, kbit/s: ${uplink.map(([rid, k]) => `${rid} ${k}`).join(', ')}`)
       expect(uplink.map(([rid]) => rid).sort()).toEqual(['f', 'h', 'q'])
       for (const [rid, k] of uplink) expect(k, `${id}'s layer ${rid}`).toBeGreaterThan(rid === 'f' ? 200 : 30)
     }
-    expect(state.get(ann.id)!.downlinks.get(bob.id)!.layer).toBe('f')
-    expect(state.get(bob.id)!.downlinks.get(ann.id)!.layer).toBe('f')
-    const open = await framesDecoded(cat.page)
-    for (const id of publishers) expect(open[id]!.frameWidth, `cat decodes ${id} at full size`).toBe(1280)
+    // the unlimited subscriber and the publishers get the top layers (climbing there by their
+    // own estimates and probes on a loopback path shared with three busy Chromiums)
+    const onTop = async () => {
+      const st = await sfuState()
+      const open = await framesDecoded(cat.page)
+      return publishers.every((id) => st.get(cat.id)!.downlinks.get(id)!.layer === 'f' && open[id]!.frameWidth === 1280) && st.get(ann.id)!.downlinks.get(bob.id)!.layer === 'f' && st.get(bob.id)!.downlinks.get(ann.id)!.layer === 'f'
+    }
+    const topFrom = Date.now()
+    await waitFor(onTop, 15_000, 'cat, ann and bob on the top layers').catch(async (e) => {
+      const st = await sfuState()
+      throw new Error(`${(e as Error).message}: ${JSON.stringify([cat, ann, bob].map((p) => [p.name, [...st.get(p.id)!.downlinks].map(([k, d]) => `${k} ${d.layer} ${kbit(d.estimateBps)}`)]))}`)
+    })
+    console.log(`the others on the top layers ${Date.now() - topFrom} ms after the limited window`)
+    expect(state.get(dan.id)!.downlinks.get(ann.id)!.layer, 'dan still on the low layer').toBe('q')
     // the page shows what the server reported on the data channel
     const reported = await layersOf(dan.page)
     expect(publishers.map((id) => reported[id]?.layer)).toEqual(['q', 'q'])
@@ -160,9 +179,8 @@ describe('simulcast in an SFU room (native port, one subscriber behind tc tbf in
     // pin cat's downlink of ann to h: ann's picture at half size there, bob's untouched
     expect(await cat.page.evaluate((id) => (window as any).sluiceRoom.setLayer(id, 'h'), ann.id)).toBe(true)
     const pinnedAt = Date.now()
-    await waitFor(async () => (await layersOf(cat.page))[ann.id]?.layer === 'h' && (await catDecodes(ann.id)) === 640, 10_000, 'cat on h of ann')
+    await waitFor(async () => (await layersOf(cat.page))[ann.id]?.pinned === 'h' && (await layersOf(cat.page))[ann.id]?.layer === 'h' && (await catDecodes(ann.id)) === 640, 10_000, 'cat on h of ann')
     console.log(`pinned to h: decoded at 640×360 after ${Date.now() - pinnedAt} ms`)
-    expect((await layersOf(cat.page))[ann.id]!.pinned).toBe('h')
     expect((await layersOf(cat.page))[bob.id]!.layer).toBe('f')
     expect(await cat.page.evaluate((id) => (window as any).sluiceRoom.setLayer(id, null), ann.id)).toBe(true)
     await waitFor(async () => (await layersOf(cat.page))[ann.id]?.layer === 'f' && (await catDecodes(ann.id)) === 1280, 15_000, 'cat back on f of ann')

@@ -9,6 +9,10 @@
  * within 15 s (probing with RTX padding for each next layer). The publisher's layers are
  * unchanged throughout. The estimates and layers over time are printed. Needs root, `ip`, `tc`;
  * no traffic leaves the veth pair.
+ *
+ * The same with VP9 SVC (`scalabilityMode` `L3T3_KEY`: three spatial layers on one SSRC): the
+ * feed offers its operating points S0, S1 and S2 (all spatial layers up to it, every temporal
+ * layer), the limited viewer gets S0 (320×180), the other S2 (1280×720).
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,12 +26,20 @@ import { chromiumInNamespace, createVethNamespace, type VethNamespace } from './
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-simulcast-bwe-'))
 const LIMIT = '400kbit'
+
+/** The ways a publisher sends layers: simulcast (three encodings with rids), VP9 SVC (one scalable stream). */
+const MODES = [
+  { name: 'simulcast', query: 'simulcast=1', low: 'q', top: 'f', octet: 215, layers: (p: any) => (p.layers ?? []).filter((l: any) => l.active && l.kbps > 0).length === 3 },
+  { name: 'VP9 SVC L3T3_KEY', query: 'svc=L3T3_KEY&codec=VP9', low: 'S0', top: 'S2', octet: 217, layers: (p: any) => p.scalabilityMode === 'L3T3_KEY' },
+] as const
+
+for (const mode of MODES) describe(`${mode.name}: layers chosen by the send-side bandwidth estimate (native port, tc tbf in a network namespace)`, () => {
 let net: VethNamespace
 let server: TestServer
 const browsers: Browser[] = []
 
 beforeAll(async () => {
-  net = createVethNamespace('ssc', 215)
+  net = createVethNamespace(mode.octet === 215 ? 'ssc' : 'ssv', mode.octet)
   net.sh('tc', ['qdisc', 'add', 'dev', net.hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
   server = await startSluice({
     http: { host: net.hostIp }, access: { policy: 'open' },
@@ -42,15 +54,12 @@ beforeAll(async () => {
   const publisher = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`, `--unsafely-treat-insecure-origin-as-secure=${origin}`])
   browsers.push(publisher)
   const page = await publisher.newPage()
-  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/publish?stream=live/sim&simulcast=1&start=1`)
+  await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/publish?stream=live/sim&${mode.query}&start=1`)
   await page.waitForFunction(() => (window as any).sluicePublisher?.connectedAt, null, { timeout: 15_000 }).catch(async (e) => {
     throw new Error(`the publisher did not connect: ${await page.evaluate(() => document.getElementById('status')?.textContent)} (${(e as Error).message})`)
   })
   publisherPage = page
-  await waitFor(async () => {
-    const layers = await page.evaluate(() => (window as any).sluicePublisher.layers ?? [])
-    return layers.length === 3 && layers.every((l: any) => l.kbps > 0)
-  }, 20_000, 'three layers sent')
+  await waitFor(async () => mode.layers(await page.evaluate(() => (window as any).sluicePublisher)), 20_000, `${mode.name} sent`)
 }, 90_000)
 
 let publisherPage: Page
@@ -81,7 +90,6 @@ async function viewers(): Promise<{ limited: ViewerState; open: ViewerState }> {
   return { limited: state(list.find((c) => c.remoteAddress.startsWith(`${net.nsIp}:`))), open: state(list.find((c) => !c.remoteAddress.startsWith(`${net.nsIp}:`))) }
 }
 
-describe('simulcast layers chosen by the send-side bandwidth estimate (native port, tc tbf in a network namespace)', () => {
   it(`a viewer behind ${LIMIT} gets the low layer within 10 s without freezes, an unlimited one the top; lifting the limit, the first climbs to the top within 15 s`, async () => {
     const limitedPage = await play(await launchChromium([], namespacedChromium()))
     const openPage = await play(await launchChromium())
@@ -95,7 +103,7 @@ describe('simulcast layers chosen by the send-side bandwidth estimate (native po
       const v = await viewers()
       line(`${s}s`, v)
       const width = (await playerStats(limitedPage)).video?.frameWidth ?? 0
-      if (v.limited.layer === 'q' && width === 320) onLow = s
+      if (v.limited.layer === mode.low && width === 320) onLow = s
     }
     // then 8 s on the low layer: no freeze, frames flowing
     const before = await playerStats(limitedPage)
@@ -106,7 +114,7 @@ describe('simulcast layers chosen by the send-side bandwidth estimate (native po
     const after = await playerStats(limitedPage)
     const open = await playerStats(openPage)
     const openState = (await viewers()).open
-    const publishing = await publisherPage.evaluate(() => (window as any).sluicePublisher.layers)
+    const publishing = await publisherPage.evaluate(() => { const p = (window as any).sluicePublisher; return p.layers?.length ? p.layers : p.scalabilityMode })
     timeline.push(`limited viewer on the low layer for 8 s: ${after.video.framesDecoded - before.video.framesDecoded} frames, freezes +${after.video.freezeCount - before.video.freezeCount}, ${after.video.frameWidth}×${after.video.frameHeight}`)
     timeline.push(`open viewer: ${open.video.frameWidth}×${open.video.frameHeight}; publisher sends ${JSON.stringify(publishing)}`)
     net.sh('tc', ['qdisc', 'del', 'dev', net.hostSide, 'root'])
@@ -115,15 +123,15 @@ describe('simulcast layers chosen by the send-side bandwidth estimate (native po
       await new Promise((r) => setTimeout(r, 1000))
       const v = await viewers()
       line(`lifted +${s}s`, v)
-      if (v.limited.layer === 'f') climbedAt = s
+      if (v.limited.layer === mode.top) climbedAt = s
     }
-    console.log(`simulcast layers and estimates, kbit/s:\n${timeline.join('\n')}`)
+    console.log(`${mode.name} layers and estimates, kbit/s:\n${timeline.join('\n')}`)
     expect(onLow, 'seconds until the limited viewer decoded the low layer').toBeGreaterThan(0)
     expect(after.video.freezeCount - before.video.freezeCount, 'freezes on the low layer').toBe(0)
     expect(after.video.framesDecoded - before.video.framesDecoded).toBeGreaterThan(100)
-    expect(openState.layer).toBe('f')
+    expect(openState.layer).toBe(mode.top)
     expect(open.video.frameWidth).toBe(1280)
-    expect(publishing.filter((l: any) => l.active && l.kbps > 0).length, 'the publisher still sends three layers').toBe(3)
+    expect(mode.layers(await publisherPage.evaluate(() => (window as any).sluicePublisher)), `the publisher still sends its ${mode.name} layers`).toBe(true)
     expect(climbedAt, 'seconds after the limit was lifted until the viewer was on the top layer').toBeGreaterThan(0)
   }, 120_000)
 })

@@ -2,7 +2,8 @@
  * The publish page at `/publish`: camera and microphone → WHIP (RFC 9725) into `app/stream`, with
  * the outgoing codec, resolution, frame rate and bitrate from `getStats()`. Plain HTML and JS, no
  * build step. `/publish?stream=app/name&start=1` publishes at once (tests); `&simulcast=1` sends
- * three simulcast layers (rids q, h, f, lowest first); `&codec=VP8` makes the
+ * three simulcast layers (rids q, h, f, lowest first); `&svc=L3T3_KEY` (or `L1T3`, ...) sends one
+ * scalable stream in that mode (VP9 or AV1, `scalabilityMode`); `&codec=VP8` makes the
  * browser offer only that video codec (H.264 by default, so RTMP players can watch too). The
  * hints show the server's real addresses (the request's host, the RTMP port).
  */
@@ -44,6 +45,7 @@ ${navBar('publish', 'publish your camera over WebRTC (WHIP)')}
     <label>Stream <input id="stream" value="live/camera" size="24"></label>
     <label>Video <select id="codec"><option>H264</option><option>VP8</option><option>VP9</option><option>AV1</option></select></label>
     <label title="three layers (rids q, h, f: ¼, ½ and full resolution); needs webrtc.transport native"><input id="simulcast" type="checkbox"> Simulcast</label>
+    <label title="one scalable stream (VP9 or AV1); viewers get the layers their path carries on webrtc.transport native">SVC <select id="svc"><option value="">off</option><option>L1T3</option><option>L3T3_KEY</option></select></label>
     <button id="go" type="submit">Publish</button>
     <button id="stop" class="stop" type="button" disabled>Stop</button>
   </form>
@@ -89,8 +91,9 @@ async function start() {
   pub.media = media
   for (const track of media.getTracks()) {
     // simulcast: lowest layer first (Sluice's convention); viewers are switched between them
-    const encodings = track.kind === 'video' && $('simulcast').checked
-      ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
+    const encodings = track.kind !== 'video' ? undefined
+      : $('simulcast').checked ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
+      : $('svc').value ? [{ scalabilityMode: $('svc').value }]
       : undefined
     const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [media], ...(encodings ? { sendEncodings: encodings } : {}) })
     if (track.kind === 'video') preferCodec(t, $('codec').value)
@@ -143,6 +146,7 @@ async function tick() {
   const kbps = (r) => (last[r.id] ? Math.round(((r.bytesSent - last[r.id].bytes) * 8) / (r.timestamp - last[r.id].at)) : 0)
   const rates = Object.fromEntries(layers.map((r) => [r.id, kbps(r)]))
   pub.last = Object.fromEntries(layers.map((r) => [r.id, { at: r.timestamp, bytes: r.bytesSent }]))
+  pub.scalabilityMode = v.scalabilityMode || null
   pub.layers = layers.filter((r) => r.rid).map((r) => ({ rid: r.rid, width: r.frameWidth || 0, height: r.frameHeight || 0, fps: r.framesPerSecond || 0, kbps: rates[r.id], active: r.active !== false, limitation: r.qualityLimitationReason }))
   $('stats').innerHTML = stat('codec', codec ? codec.mimeType.replace('video/', '') : '–') +
     stat('resolution', (v.frameWidth || 0) + '×' + (v.frameHeight || 0)) +
@@ -158,6 +162,7 @@ const q = new URLSearchParams(location.search)
 if (q.get('stream')) $('stream').value = q.get('stream')
 if (q.get('codec')) $('codec').value = q.get('codec').toUpperCase()
 if (q.get('simulcast')) $('simulcast').checked = true
+if (q.get('svc')) $('svc').value = q.get('svc')
 if (q.get('start')) start().catch((err) => status(String(err), true))
 setInterval(tick, 1000)
 </script>

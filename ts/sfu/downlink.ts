@@ -55,6 +55,8 @@ export interface DownlinkStats {
   pinned?: string
   layers?: string[]
   videoPaused?: boolean
+  /** Simulcast: padding packets sent to probe its path for a better layer. */
+  probePackets?: number
 }
 
 let nextDownlink = 1
@@ -72,13 +74,16 @@ export class SfuDownlink {
   #state = 'new'
   #keyframeRequests = 0
   #last: ViewerCounters | null = null
+  readonly #receiver: string
   /** The layer it is pinned to (`pin`), or null. */
   #pinned: string | null = null
   #closed = false
 
   /** `onEnded`: the transport closed it (ICE/DTLS failed, consent expired), not after `close()`. */
-  constructor(publisherId: string, source: RtpSource, room: string, egress: SfuEgress, log: Logger, onEnded: (reason: string) => void) {
+  /** `receiver`: the subscribing participant (`<room>/<peer id>`): its downlinks share its path. */
+  constructor(publisherId: string, source: RtpSource, room: string, receiver: string, egress: SfuEgress, log: Logger, onEnded: (reason: string) => void) {
     this.publisherId = publisherId
+    this.#receiver = receiver
     this.#source = source
     this.#egress = egress
     this.#log = log
@@ -104,6 +109,7 @@ export class SfuDownlink {
           video: media.video && { ...media.video, ssrc: this.#feed.videoSsrc },
           audio: { ...media.audio, ssrc: this.#feed.audioSsrc },
           ice: iceSettings(ice),
+          pathGroup: this.#receiver,
         },
         {
           onState: (state) => this.#onState(state),
@@ -194,7 +200,7 @@ export class SfuDownlink {
   #layerStats(c: ViewerCounters | null): Partial<DownlinkStats> {
     const l = this.layers(c ?? undefined)
     if (!l) return {}
-    return { layers: l.layers, ...(l.layer ? { layer: l.layer } : {}), ...(l.switchingTo ? { switchingTo: l.switchingTo } : {}), ...(l.pinned ? { pinned: l.pinned } : {}), ...(c?.videoPaused ? { videoPaused: true } : {}) }
+    return { layers: l.layers, probePackets: c?.probePackets ?? 0, ...(l.layer ? { layer: l.layer } : {}), ...(l.switchingTo ? { switchingTo: l.switchingTo } : {}), ...(l.pinned ? { pinned: l.pinned } : {}), ...(c?.videoPaused ? { videoPaused: true } : {}) }
   }
 
   /** Closes the subscriber's PeerConnection on the server side and stops forwarding. Idempotent. */

@@ -307,7 +307,7 @@ export class SfuParticipant {
     const source = this.#available.get(stream)
     if (!source) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', `no stream ${stream} was announced to this participant`)
     this.#downlinks.get(stream)?.close()
-    const downlink = new SfuDownlink(stream, source, this.#o.room, this.#o.egress, this.#log.child({ publisher: stream }), (reason) => {
+    const downlink = new SfuDownlink(stream, source, this.#o.room, `${this.#o.room}/${this.id}`, this.#o.egress, this.#log.child({ publisher: stream }), (reason) => {
       if (this.#downlinks.get(stream) !== downlink) return
       this.#downlinks.delete(stream)
       this.#log.info({ publisher: stream, reason }, 'SFU downlink ended')

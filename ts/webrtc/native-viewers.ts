@@ -181,6 +181,7 @@ export class NativeViewers implements ViewerTransport {
       transportCcId: transportCc,
       rtxPayloadType: rtx?.payloadType,
       rtxSsrc: rtx?.ssrc,
+      pathGroup: spec.pathGroup,
     })
     const v: NativeViewer = { id: spec.id, native: nativeId, events }
     this.#byId.set(spec.id, v)

@@ -17,6 +17,15 @@
  * feed of its own, keyed `<key>~<rid>`, with this feed's SSRCs, declared to a sink that can
  * switch layers (`ViewerTransport.setLayers`: the native transport moves each subscriber between
  * them); this feed carries the top layer. A sink without `setLayers` gets the top layer only.
+ *
+ * Scalable video (VP9 SVC, RFC 9628: Chromium's `scalabilityMode` `L3T3_KEY`, `L1T3`...): every
+ * layer comes on one SSRC. When a key picture's scalability structure shows several layers
+ * (`vp9Structure`), each lower operating point gets a feed of its own the same way, keyed
+ * `<key>~S<n>` (spatial layers 0..n, all temporal layers) or, with one spatial layer,
+ * `<key>~T<n>` (temporal layers 0..n), whose rewriter keeps only that operating point's packets
+ * (`RtpRewriter.setSvcFilter`: numbering without holes, the marker bit at the end of the top
+ * spatial layer kept); this feed carries them all (`S<top>` / `T<top>`). The native transport
+ * then moves each subscriber between operating points as between simulcast layers.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
@@ -43,11 +52,18 @@ export class RtpFeed implements RtpSourceListener {
   #pending: Buffer[] = []
   #pendingKeyframe = false
   #pendingAt = 0
-  /** Simulcast: the lower layers' feeds by key (`<key>~<rid>`). */
+  /** Simulcast or SVC: the lower layers' feeds by key (`<key>~<rid>`, `<key>~S<n>`, `<key>~T<n>`). */
   readonly #layers = new Map<string, RtpFeed>()
+  /** SVC: the operating points' names, lowest first (this feed's last), and the structure they came from. */
+  #svc: { names: string[]; shape: string } | null = null
+  /** An SVC operating point's feed: video only, through its filter. */
+  readonly #operatingPoint: boolean
 
-  /** `videoSsrc`/`audioSsrc`: the SSRCs subscribers are told (random when not given). */
-  constructor(key: string, sink: FeedSink, videoSsrc = randomInt(1, 0xffffffff), audioSsrc = randomInt(1, 0xffffffff)) {
+  /**
+   * `videoSsrc`/`audioSsrc`: the SSRCs subscribers are told (random when not given). `svc`: this
+   * feed is one operating point of an SVC source (its spatial and temporal layers kept).
+   */
+  constructor(key: string, sink: FeedSink, videoSsrc = randomInt(1, 0xffffffff), audioSsrc = randomInt(1, 0xffffffff), svc?: { maxSpatial: number; maxTemporal: number }) {
     this.key = key
     this.#sink = sink
     this.videoSsrc = videoSsrc
@@ -56,6 +72,8 @@ export class RtpFeed implements RtpSourceListener {
       video: new native.RtpRewriter(videoSsrc, PLACEHOLDER_PT, 90000),
       audio: new native.RtpRewriter(audioSsrc, PLACEHOLDER_PT, 48000),
     }
+    this.#operatingPoint = svc !== undefined
+    if (svc) this.#forward.video.setSvcFilter(svc.maxSpatial, svc.maxTemporal)
   }
 
   /** The source forwarded now, or null. */
@@ -73,7 +91,8 @@ export class RtpFeed implements RtpSourceListener {
     this.#pending = []
     this.#source = source
     source?.addListener(this)
-    if (!this.#sink.setLayers) return
+    if (!this.#sink.setLayers || this.#operatingPoint) return
+    this.#closeSvc()
     const layers = source?.layers ?? []
     const keys = layers.map((l) => `${this.key}~${l.rid}`)
     const had = this.#layers.size > 0
@@ -93,23 +112,61 @@ export class RtpFeed implements RtpSourceListener {
     if (had || keys.length > 0) this.#sink.setLayers(this.key, keys)
   }
 
-  /** Simulcast: the index of layer `rid` among the source's layers (lowest 0, the top last), or null when it has none such. */
-  layerIndex(rid: string): number | null {
-    const source = this.#source
-    const lower = source?.layers?.findIndex((l) => l.rid === rid) ?? -1
-    if (lower >= 0) return lower
-    return source?.rid === rid && source.layers?.length ? source.layers.length : null
+  /**
+   * SVC: a key picture's scalability structure (`payload`: its first packet's) decides the
+   * operating points; when it differs from the last one, their feeds are made anew and declared
+   * to the sink. (They listen to the source from then on: the source's dispatch, a `Set`, may
+   * give them the packet being dispatched too, or not; a feed's first batch counts as a
+   * keyframe only when it starts one.)
+   */
+  #readStructure(payload: Buffer): void {
+    const structure = native.vp9Structure(payload)
+    if (!structure) return
+    const { spatialLayers: spatial, temporalLayers: temporal } = structure
+    const shape = `${spatial}x${temporal}`
+    if (this.#svc?.shape === shape) return
+    this.#closeSvc()
+    const dimension = spatial > 1 ? 'S' : 'T'
+    const count = spatial > 1 ? spatial : temporal
+    if (count <= 1) return
+    const names = Array.from({ length: count }, (_, i) => `${dimension}${i}`)
+    const keys: string[] = []
+    for (let i = 0; i < count - 1; i++) {
+      const key = `${this.key}~${names[i]}`
+      const feed = new RtpFeed(key, this.#sink, this.videoSsrc, this.audioSsrc, spatial > 1 ? { maxSpatial: i, maxTemporal: 7 } : { maxSpatial: 0, maxTemporal: i })
+      feed.attach(this.#source)
+      this.#layers.set(key, feed)
+      keys.push(key)
+    }
+    this.#svc = { names, shape }
+    this.#sink.setLayers!(this.key, keys)
   }
 
-  /** Simulcast: the rids of the source's layers (lowest first), empty without. */
+  /** Ends the SVC operating points' feeds, if any. */
+  #closeSvc(): void {
+    if (!this.#svc) return
+    this.#svc = null
+    for (const feed of this.#layers.values()) feed.close()
+    this.#layers.clear()
+    this.#sink.setLayers?.(this.key, [])
+  }
+
+  /** Simulcast or SVC: the index of layer `rid` among the source's layers (lowest 0, the top last), or null when it has none such. */
+  layerIndex(rid: string): number | null {
+    const index = this.layerRids.indexOf(rid)
+    return index >= 0 ? index : null
+  }
+
+  /** Simulcast or SVC: the rids (SVC: `S<n>` / `T<n>`) of the source's layers, lowest first; empty without. */
   get layerRids(): string[] {
+    if (this.#svc) return [...this.#svc.names]
     const source = this.#source
     return source?.layers?.length && source.rid ? [...source.layers.map((l) => l.rid), source.rid] : []
   }
 
   /** The rid of the layer with key `key` (a layer's key, or this feed's: the top layer), or null. */
   ridOf(key: string): string | null {
-    if (key === this.key) return this.#source?.rid ?? null
+    if (key === this.key) return this.#svc ? this.#svc.names[this.#svc.names.length - 1]! : (this.#source?.rid ?? null)
     return key.startsWith(`${this.key}~`) ? key.slice(this.key.length + 1) : null
   }
 
@@ -129,6 +186,7 @@ export class RtpFeed implements RtpSourceListener {
   onRtp(kind: 'video' | 'audio', packet: Buffer, arrivedAt: number): void {
     // the publisher's bandwidth probes are not media (the fan-out probes each subscriber
     // itself): left out, the numbering closed over them
+    if (kind === 'audio' && this.#operatingPoint) return // the top feed carries the audio
     if (isPaddingOnly(packet)) return this.#forward[kind].skip(packet)
     const out = this.#forward[kind].rewrite(packet, Date.now())
     if (!out) return
@@ -136,12 +194,16 @@ export class RtpFeed implements RtpSourceListener {
       this.#sink.media(this.key, 'audio', out, Uint32Array.of(out.length), arrivedAt)
       return
     }
+    const codec = this.#source?.video?.codec
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
-      this.#pendingKeyframe = this.#source?.video ? startsKeyframe(this.#source.video.codec, packet.subarray(rtpPayloadOffset(packet))) : false
+      const payload = packet.subarray(rtpPayloadOffset(packet))
+      this.#pendingKeyframe = codec ? startsKeyframe(codec, payload) : false
+      if (this.#pendingKeyframe && codec === 'VP9' && this.#sink.setLayers && !this.#operatingPoint && !this.#source?.layers?.length) this.#readStructure(payload)
     }
     this.#pending.push(out)
-    if ((packet[1]! & 0x80) !== 0 || this.#pending.length >= FORWARD_BATCH) this.#flushVideo()
+    // the output's marker: an SVC operating point ends its pictures at its top spatial layer
+    if ((out[1]! & 0x80) !== 0 || this.#pending.length >= FORWARD_BATCH) this.#flushVideo()
   }
 
   #flushVideo(): void {
@@ -158,6 +220,7 @@ export class RtpFeed implements RtpSourceListener {
    * (the sink's) follow the publisher's capture clock (A/V sync).
    */
   onSenderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
+    if (kind === 'audio' && this.#operatingPoint) return
     const f = this.#forward[kind]
     if (f.started) this.#sink.anchor(this.key, kind, f.timestamp(rtpTimestamp), ntpMs)
   }

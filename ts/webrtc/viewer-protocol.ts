@@ -26,6 +26,11 @@ export interface ViewerSpec {
   video?: { mid: string; codec: RtpVideoCodec; payloadType: number; fmtp: string; ssrc: number }
   audio?: { mid: string; payloadType: number; fmtp: string; ssrc: number }
   ice: IceSettings
+  /**
+   * Native transport: viewers with the same path group are one receiver's (an SFU participant's
+   * downlinks) and share its path: congestion one of them sees stops the probes of all.
+   */
+  pathGroup?: string
 }
 
 export type PoolMessage =

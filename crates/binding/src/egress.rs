@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use sluice_rtp::bwe::RetransmissionBudget;
 use sluice_rtp::egress::{self, Fanout, FanoutTarget, MediaKind, Pace, SubscriberConfig};
+use sluice_rtp::svc;
 
 fn invalid(message: String) -> Error {
     Error::new(Status::InvalidArg, format!("RTP_INVALID_ARGUMENT: {message}"))
@@ -308,15 +309,25 @@ impl RtpRewriter {
         self.inner.skip(packet);
     }
 
-    /// `packet` rewritten; null when it is not RTP version 2 or shorter than its header says
-    /// (nothing changes then). `nowMs`: wallclock ms, for the timestamp jump across an input
-    /// SSRC change.
+    /// Keeps only one operating point of a VP9 SVC input from now on: spatial layers up to
+    /// `maxSpatial`, temporal layers up to `maxTemporal` (0–7 each); the others are left out
+    /// without a hole and the marker bit ends each picture at the top spatial layer kept
+    /// (`sluice_rtp::svc`, RFC 9628).
+    #[napi]
+    pub fn set_svc_filter(&mut self, max_spatial: u32, max_temporal: u32) {
+        self.inner.set_svc(Some(svc::SvcFilter { max_spatial: max_spatial.min(7) as u8, max_temporal: max_temporal.min(7) as u8 }));
+    }
+
+    /// `packet` rewritten; null when it is not RTP version 2 or shorter than its header says,
+    /// or (with an SVC filter) of a layer left out or with an unreadable VP9 descriptor
+    /// (nothing changes then but the numbering closing over a layer left out). `nowMs`:
+    /// wallclock ms, for the timestamp jump across an input SSRC change.
     #[napi]
     pub fn rewrite(&mut self, packet: &[u8], now_ms: f64) -> Option<Buffer> {
         if self.buf.len() < packet.len() {
             self.buf.resize(packet.len(), 0);
         }
-        let n = self.inner.rewrite_into(packet, &mut self.buf, now_ms).ok()?;
+        let n = self.inner.forward_into(packet, &mut self.buf, now_ms).ok()??;
         Some(self.buf[..n].to_vec().into())
     }
 }

@@ -19,6 +19,7 @@ mod rtp;
 mod send_batch;
 mod srt;
 mod srtp;
+mod svc;
 mod udp_port;
 mod webrtc;
 

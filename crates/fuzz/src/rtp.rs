@@ -709,3 +709,55 @@ pub fn simulcast_layers(data: &[u8]) {
         }
     }
 }
+
+// ------------------------------------------------------------------ svc_filter
+
+/// VP9 SVC forwarding (`sluice_rtp::svc`): the payload descriptor parser and an operating point
+/// kept by the RTP rewriter's SVC filter. Input: byte 0 picks the operating point (bits 0–1
+/// `max_spatial`, bits 2–3 `max_temporal`); then records `[flags][len][payload]`, each one RTP
+/// packet in order (flags bit 0: the marker bit). Checks: never panics; a parsed descriptor is
+/// no longer than its payload; every packet forwarded is of a kept layer, numbered one after
+/// the last one forwarded (the layers left out leave no hole), and carries the marker bit
+/// exactly when its input did or it ends the top spatial layer kept; a packet whose descriptor
+/// cannot be read is not forwarded.
+pub fn svc_filter(data: &[u8]) {
+    use sluice_rtp::egress::RtpRewriter;
+    use sluice_rtp::svc::{SvcFilter, Vp9Descriptor};
+    let Some((&op, mut rest)) = data.split_first() else { return };
+    let filter = SvcFilter { max_spatial: op & 3, max_temporal: (op >> 2) & 3 };
+    let mut rewriter = RtpRewriter::new(7, 98, 90_000, 1000, 0);
+    rewriter.set_svc(Some(filter));
+    let mut out = vec![0u8; 1600];
+    let mut last = 1000u16;
+    let mut seq = 0u16;
+    while rest.len() >= 2 {
+        let (flags, len) = (rest[0], rest[1] as usize);
+        let payload = rest.get(2..2 + len).unwrap_or(&rest[2..]);
+        rest = &rest[(2 + len).min(rest.len())..];
+        let parsed = Vp9Descriptor::parse(payload);
+        if let Ok(d) = &parsed {
+            assert!(d.length <= payload.len());
+        }
+        let marker = flags & 1 != 0;
+        let mut packet = vec![0x80, if marker { 0x80 | 96 } else { 96 }, 0, 0, 0, 0, 0, 9, 0, 0, 0, 5];
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        seq = seq.wrapping_add(1);
+        packet.extend_from_slice(payload);
+        match rewriter.forward_into(&packet, &mut out, 0.0) {
+            Ok(Some(n)) => {
+                let d = parsed.expect("a forwarded packet has a readable descriptor");
+                assert!(d.spatial_id <= filter.max_spatial && d.temporal_id <= filter.max_temporal);
+                let out_seq = u16::from_be_bytes([out[2], out[3]]);
+                assert_eq!(out_seq, last.wrapping_add(1), "no hole, no repeat");
+                last = out_seq;
+                assert_eq!(out[1] & 0x80 != 0, marker || (d.end && d.spatial_id == filter.max_spatial));
+                assert_eq!(&out[12..n], payload);
+            }
+            Ok(None) => {
+                let d = parsed.expect("a dropped packet was read");
+                assert!(d.spatial_id > filter.max_spatial || d.temporal_id > filter.max_temporal);
+            }
+            Err(_) => assert!(parsed.is_err()),
+        }
+    }
+}

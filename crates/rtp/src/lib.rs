@@ -17,6 +17,8 @@
 //!   NACK, PLI, FIR, REMB and transport-wide CC feedback, parsed into
 //!   [`RtcpPacket`](rtcp::RtcpPacket)s and written back.
 //!
+//! - [`svc`]: scalable video forwarding: the VP9 payload descriptor (RFC 9628 §4.2) and the
+//!   [`SvcFilter`](svc::SvcFilter) that keeps one operating point's packets.
 //! - [`bwe`]: send-side bandwidth estimation from transport-wide CC feedback (delay-based
 //!   trendline detector with AIMD, loss-based bound; draft-ietf-rmcat-gcc-02).
 //!
@@ -33,5 +35,6 @@ mod error;
 pub mod packet;
 pub mod packetizer;
 pub mod rtcp;
+pub mod svc;
 
 pub use error::RtpError;

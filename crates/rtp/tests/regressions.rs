@@ -28,6 +28,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::bwe_feedback(input);
         harness::twcc_recorder(input);
         harness::simulcast_layers(input);
+        harness::svc_filter(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }
@@ -242,5 +243,41 @@ fn simulcast_and_twcc_recorder_harnesses_survive_a_sweep() {
             }
         }
         harness::simulcast_layers(&input);
+    }
+}
+
+/// A VP9 L3T3_KEY-shaped stream through each operating point of the SVC filter: a key picture
+/// (S0 with the scalability structure, S1, S2) and inter pictures of each temporal layer, then
+/// every truncation and one-byte corruption of it.
+#[test]
+fn svc_filter_sweeps_every_operating_point() {
+    let mut stream = Vec::new();
+    let mut record = |flags: u8, payload: &[u8]| {
+        stream.push(flags);
+        stream.push(payload.len() as u8);
+        stream.extend_from_slice(payload);
+    };
+    // key picture: S0 (B, SS of 3 layers, 1 TID group entry), S1 (D), S2 (D, E, marker)
+    record(0, &[0xAA, 0x81, 0x00, 0x00, 0x05, 0x50, 1, 64, 0, 180, 2, 128, 1, 104, 5, 0, 2, 208, 0xEE]);
+    record(0, &[0xAC, 0x81, 0x00, 0x03, 0x05, 0xEE]);
+    record(1, &[0xAC, 0x81, 0x00, 0x05, 0x05, 0xEE]);
+    for (tid, pid) in [(2u8, 1u8), (1, 2), (2, 3)] {
+        for sid in 0..3u8 {
+            let b0 = 0x80 | 0x40 | 0x20 | 0x08 | 0x04;
+            record(u8::from(sid == 2), &[b0, pid, (tid << 5) | 0x10 | (sid << 1), 0x05, 0xEE, 0xEE]);
+        }
+    }
+    for op in 0..16u8 {
+        let mut input = vec![op];
+        input.extend_from_slice(&stream);
+        harness::svc_filter(&input);
+        for cut in 1..input.len() {
+            harness::svc_filter(&input[..cut]);
+        }
+        for at in 1..input.len() {
+            let mut bad = input.clone();
+            bad[at] ^= 0xA5;
+            harness::svc_filter(&bad);
+        }
     }
 }

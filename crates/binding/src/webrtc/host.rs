@@ -10,6 +10,9 @@
 //! - A viewer that offered the transport-wide sequence number extension gets it on every
 //!   packet and a send-side bandwidth estimate from its feedback (`sluice_rtp::bwe`, GCC);
 //!   a REMB caps it.
+//! - Simulcast and SVC viewers get their layer from their estimate; the viewers of one receiver
+//!   (a path group) share their path's congestion: one sees it, every probe there stops
+//!   (`super::paths`).
 //! - Datagrams on the port are routed by STUN USERNAME (the local ufrag) and, once a check
 //!   passed, by source address (`sluice_ice::demux::Demux`); anything else is dropped.
 
@@ -29,6 +32,7 @@ use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget,
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
+use super::paths::SharedPaths;
 use crate::send_batch::SendBatch;
 use crate::unix_ms;
 
@@ -122,6 +126,8 @@ pub struct ViewerSetup {
     pub transport_cc_id: Option<u8>,
     /// RTX (RFC 4588) for retransmissions: the payload type and SSRC, when negotiated.
     pub rtx: Option<(u8, u32)>,
+    /// The receiver whose path it shares with its other viewers (`super::paths`), if any.
+    pub path_group: Option<Arc<str>>,
 }
 
 /// One peer as `Host::viewer_counters` reports it.
@@ -205,6 +211,8 @@ struct Viewer {
     /// aim over [`PROBE_RAMP`], so a path that cannot carry it shows a growing delay (and the
     /// probe stops) before a deep queue delays the media.
     probe_started: Option<Instant>,
+    /// The path it shares with the other viewers of its receiver (`super::paths`), if any.
+    path_group: Option<Arc<str>>,
 }
 
 /// See the [module docs](self).
@@ -228,11 +236,14 @@ pub struct Host {
     next_probe: Instant,
     /// When the last probe step ran.
     last_probe: Instant,
+    /// The port's viewers' paths, shared by its send threads.
+    paths: Arc<SharedPaths>,
 }
 
 impl Host {
-    /// A host whose simulcast viewers follow `policy` (`webrtc.simulcast`).
-    pub fn new(certificate: Certificate, policy: LayerPolicy) -> Host {
+    /// A host whose simulcast viewers follow `policy` (`webrtc.simulcast`); `paths`: the port's
+    /// (one for all its hosts).
+    pub fn new(certificate: Certificate, policy: LayerPolicy, paths: Arc<SharedPaths>) -> Host {
         let mut fanout = Fanout::new(RETRANSMIT_PACKETS, INJECTED_PACKETS);
         fanout.set_layer_policy(policy);
         Host {
@@ -249,6 +260,7 @@ impl Host {
             next_select: Instant::now() + SELECT_INTERVAL,
             next_probe: Instant::now() + PROBE_STEP,
             last_probe: Instant::now(),
+            paths,
         }
     }
 
@@ -289,6 +301,7 @@ impl Host {
                 probe_credit: 0.0,
                 probe_mark: 0,
                 probe_started: None,
+                path_group: setup.path_group,
             },
         );
         Ok(())
@@ -321,6 +334,7 @@ impl Host {
                 probe_credit: 0.0,
                 probe_mark: 0,
                 probe_started: None,
+                path_group: None,
                 ingest: Some(Ingest {
                     transport_cc_id: setup.transport_cc_id.filter(|id| (1..=14).contains(id)),
                     recorder: FeedbackRecorder::default(),
@@ -420,6 +434,7 @@ impl Host {
             return;
         }
         let now_ms = unix_ms();
+        let now = Instant::now();
         for (id, v) in self.viewers.iter_mut().filter(|(_, v)| v.ingest.is_none() && v.peer.state() == PeerState::Connected) {
             // the estimate, or what the viewer demonstrably received when it lost next to
             // nothing (a probe's evidence: the estimator follows arrivals a little late)
@@ -431,13 +446,17 @@ impl Host {
             if let Some(stream_key) = switch {
                 self.events.push(HostEvent::Keyframe { id: *id, reason: "layer", stream_key });
             }
-            // padding goes out as RTX (RFC 4588): without it, no probing
-            v.probe_bps = probe.filter(|_| v.rtx.is_some());
+            // padding goes out as RTX (RFC 4588): without it, no probing; one probe per path
+            let was_probing = v.probe_bps.is_some();
+            v.probe_bps = probe.filter(|_| v.rtx.is_some() && v.path_group.as_ref().is_none_or(|g| self.paths.try_probe(g, *id, now)));
             if v.probe_bps.is_none() {
                 v.probe_credit = 0.0;
                 v.probe_started = None;
+                if let Some(g) = v.path_group.as_ref().filter(|_| was_probing) {
+                    self.paths.end_probe(g, *id, now);
+                }
             } else if v.probe_started.is_none() {
-                v.probe_started = Some(Instant::now());
+                v.probe_started = Some(now);
             }
         }
     }
@@ -450,6 +469,12 @@ impl Host {
         self.last_probe = now;
         let now_us = self.now_us();
         for (id, v) in self.viewers.iter_mut() {
+            // another viewer on its path saw congestion: the probe ends
+            if v.probe_bps.is_some() && v.path_group.as_ref().is_some_and(|g| !self.paths.probing(g, *id)) {
+                v.probe_bps = None;
+                v.probe_started = None;
+                self.fanout.abort_probe(*id, unix_ms());
+            }
             let Some(aim) = v.probe_bps else {
                 v.probe_mark = v.counters.bytes_sent;
                 continue;
@@ -623,9 +648,15 @@ impl Host {
                         cc.loss = u.loss;
                         v.counters.estimate_bps = u.estimate_bps as u64;
                         v.counters.received_bps = u.received_bps.map_or(0, |r| r as u64);
-                        // the path is full: a probe for a better layer stops at once
-                        if v.probe_bps.is_some() && (u.usage == BandwidthUsage::Overusing || u.loss > PROBE_LOSS) {
-                            v.probe_bps = None;
+                        // the path is full: its own probe for a better layer stops at once; loss
+                        // (not a growing delay, which its own keyframe bursts cause too) stops
+                        // every probe on the path, and none starts there for a while
+                        if u.loss > PROBE_LOSS {
+                            if let Some(g) = &v.path_group {
+                                self.paths.mark_congested(g, Instant::now());
+                            }
+                        }
+                        if (u.usage == BandwidthUsage::Overusing || u.loss > PROBE_LOSS) && v.probe_bps.take().is_some() {
                             self.fanout.abort_probe(id, unix_ms());
                         }
                     }
@@ -650,6 +681,9 @@ impl Host {
 
     fn remove(&mut self, id: u32, reason: CloseReason) {
         let Some(v) = self.viewers.remove(&id) else { return };
+        if let Some(g) = &v.path_group {
+            self.paths.end_probe(g, id, Instant::now());
+        }
         self.demux.remove_peer(&v.ufrag);
         self.fanout.remove(id);
         let reason = match reason {

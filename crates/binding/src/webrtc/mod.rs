@@ -18,6 +18,7 @@
 //! Events (`state`, `keyframe`, `rtp`, `closed`) reach JS through a threadsafe function.
 
 mod host;
+mod paths;
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -96,6 +97,10 @@ pub struct NativeViewerSpec {
     pub rtx_payload_type: Option<u32>,
     /// The RTX stream's SSRC (the answer's `a=ssrc-group:FID video rtx`).
     pub rtx_ssrc: Option<u32>,
+    /// Viewers with the same path group are one receiver's (an SFU participant's downlinks, one
+    /// PeerConnection per stream) and share its network path: a growing delay or loss one of
+    /// them sees stops the probes of all. Absent: a path of its own.
+    pub path_group: Option<String>,
 }
 
 /// A publisher to add (WHIP on the native port): what its SDP offer and our answer said.
@@ -471,7 +476,10 @@ impl WebRtcViewers {
         let fingerprint = certificate.fingerprint_sdp();
         let policy = options.simulcast.map_or(LayerPolicy { audio_first: true, ..LayerPolicy::default() }, layer_policy);
         let shared = Arc::new(Shared {
-            hosts: (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone(), policy))).collect(),
+            hosts: {
+                let paths = Arc::new(paths::SharedPaths::default());
+                (0..send_threads).map(|_| Mutex::new(Host::new(certificate.clone(), policy, paths.clone()))).collect()
+            },
             socket,
             stop: AtomicBool::new(false),
             on_event,
@@ -548,6 +556,7 @@ impl WebRtcViewers {
                 (Some(pt), Some(ssrc)) => Some((pt, ssrc)),
                 _ => None,
             },
+            path_group: spec.path_group.map(Arc::from),
         };
         self.shared.host(self.shared.host_of(spec_id)).add_viewer(setup, Instant::now()).map_err(invalid)?;
         Ok(NativeViewerCredentials { ufrag, password })

@@ -1,6 +1,7 @@
 //! [`RtpRewriter`]: one forwarded track re-numbered for its receiver.
 
 use crate::packet::FIXED_HEADER_LEN;
+use crate::svc::{SvcFilter, SvcVerdict};
 use crate::RtpError;
 
 /// Re-numbers one forwarded RTP track (RFC 3550 §5.1) so its receiver sees one continuous
@@ -27,6 +28,8 @@ pub struct RtpRewriter {
     last_at_ms: Option<f64>,
     packets: u32,
     octets: u32,
+    /// Scalable video: the operating point this track keeps ([`forward_into`](Self::forward_into)).
+    svc: Option<SvcFilter>,
 }
 
 /// The payload offset of an RTP packet (after CSRCs and the header extension), padding left in.
@@ -68,6 +71,7 @@ impl RtpRewriter {
             last_at_ms: None,
             packets: 0,
             octets: 0,
+            svc: None,
         }
     }
 
@@ -119,6 +123,35 @@ impl RtpRewriter {
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         if self.input_ssrc == Some(ssrc) && seq.wrapping_add(self.seq_delta) == self.last_seq.wrapping_add(1) {
             self.seq_delta = self.seq_delta.wrapping_sub(1);
+        }
+    }
+
+    /// Keeps only the packets of one operating point of a VP9 SVC input from now on (`None`:
+    /// every packet), see [`forward_into`](Self::forward_into).
+    pub fn set_svc(&mut self, filter: Option<SvcFilter>) {
+        self.svc = filter;
+    }
+
+    /// [`rewrite_into`](Self::rewrite_into) through the SVC filter, if one is set: a packet of a
+    /// layer the operating point leaves out is [skipped](Self::skip) (`Ok(None)`), a kept one
+    /// rewritten with the marker bit set where it now ends a picture (`crate::svc`). Errors: as
+    /// `rewrite_into`, and `MalformedPayload` for a VP9 descriptor that cannot be read (nothing
+    /// changed; the caller drops the packet).
+    pub fn forward_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<Option<usize>, RtpError> {
+        let Some(filter) = self.svc else { return self.rewrite_into(packet, out, now_ms).map(Some) };
+        let at = payload_offset(packet)?;
+        match filter.admit(&packet[at..], packet[1] & 0x80 != 0)? {
+            SvcVerdict::Drop => {
+                self.skip(packet);
+                Ok(None)
+            }
+            SvcVerdict::Forward { marker } => {
+                let n = self.rewrite_into(packet, out, now_ms)?;
+                if marker {
+                    out[1] |= 0x80;
+                }
+                Ok(Some(n))
+            }
         }
     }
 

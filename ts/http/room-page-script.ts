@@ -44,6 +44,8 @@ window.sluiceRoom = {
   setLayer: (stream, rid) => setLayer(stream, rid),
   /** whether the camera goes out as simulcast on its own PeerConnection, and its state */
   get publishing() { return state.sfu && state.sfu.pub ? { simulcast: true, pc: state.sfu.pub.pc.connectionState } : state.sfu && state.local ? { simulcast: false } : null },
+  /** simulcast: each layer the browser sends {rid, width, bytesSent, limitation} and its send estimate (bit/s), from getStats */
+  publishStats: () => publishStats(),
   /** per remote peer: RTCPeerConnection state and chat channel state */
   connections: () => {
     const out = {}
@@ -214,6 +216,16 @@ function publishFallback() {
   addCamera(s.pc)
   if (s.decided) s.decided()
   renderPeers()
+}
+async function publishStats() {
+  const pub = state.sfu && state.sfu.pub
+  if (!pub) return null
+  const out = { layers: [], estimateBps: 0 }
+  ;(await pub.pc.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') out.layers.push({ rid: r.rid || '', width: r.frameWidth || 0, bytesSent: r.bytesSent || 0, limitation: r.qualityLimitationReason || 'none', active: r.active !== false })
+    if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.estimateBps = r.availableOutgoingBitrate
+  })
+  return out
 }
 function setLayer(stream, rid) {
   const s = state.sfu

@@ -160,7 +160,7 @@ describe('simulcast in an SFU room (native port, one subscriber behind tc tbf in
       expect(uplink.map(([rid]) => rid).sort()).toEqual(['f', 'h', 'q'])
       for (const [rid, k] of uplink) if (rid !== 'f') expect(k, `${id}'s layer ${rid}`).toBeGreaterThan(30)
       // nothing on Sluice's side holds a publisher back: its estimate stays high, no layer is bandwidth-limited
-      expect(sent.estimateBps, `${id}'s send estimate`).toBeGreaterThan(1_500_000)
+      expect(sent.estimateBps, `${id}'s send estimate`).toBeGreaterThan(1_000_000)
       for (const l of sent.layers) expect(l.limitation, `${id}'s layer ${l.rid}`).not.toBe('bandwidth')
       topOf.set(id, (uplink.find(([rid]) => rid === 'f')?.[1] ?? 0) > 0 ? 'f' : 'h')
     }

@@ -217,7 +217,11 @@ export class SfuParticipant {
     this.#o.onReady(this)
   }
 
-  /** Publishes `plan` as this participant's hub stream (`simulcast`: the layers' rids, lowest first). Throws `RequestRejectedError` when it publishes already. */
+  /**
+   * Publishes `plan` as this participant's hub stream (`simulcast`: the layers' rids, lowest
+   * first). Throws `WebRtcError` `WEBRTC_OFFER_UNSUPPORTED` when it publishes already, and
+   * `RequestRejectedError` when the hub stream is taken.
+   */
   #startPublisher(plan: UplinkPlan, sendRtcp: (kind: 'video' | 'audio', packet: Buffer) => void, simulcast?: string[]): WebRtcPublisher {
     if (this.#publisher) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'this participant publishes already (one camera per participant)')
     this.#publisher = new WebRtcPublisher(this.#o.hub, this.#log, {

@@ -9,6 +9,7 @@
  */
 import type { HttpServer } from './server'
 import { NAV_CSS, fillAddresses, navBar, sendPage } from './nav'
+import { SIMULCAST_ENCODINGS } from './simulcast-encodings'
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -92,7 +93,7 @@ async function start() {
   for (const track of media.getTracks()) {
     // simulcast: lowest layer first (Sluice's convention); viewers are switched between them
     const encodings = track.kind !== 'video' ? undefined
-      : $('simulcast').checked ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
+      : $('simulcast').checked ? ${JSON.stringify(SIMULCAST_ENCODINGS)}
       : $('svc').value ? [{ scalabilityMode: $('svc').value }]
       : undefined
     const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [media], ...(encodings ? { sendEncodings: encodings } : {}) })

@@ -17,12 +17,14 @@
  *   menu that pins a layer (`{"type":"layer","stream","rid"}`).
  * Test hooks: `window.sluiceRoom`.
  */
+import { SIMULCAST_ENCODINGS } from './simulcast-encodings'
+
 export const ROOM_SCRIPT = /* js */ `
 const $ = (id) => document.getElementById(id)
 const params = new URLSearchParams(location.search)
 const state = { ws: null, room: null, mode: null, peerId: null, local: null, iceServers: [], peers: new Map(), sfu: null, chat: [], errors: [], joined: false, layers: {} }
 /** The simulcast layers the room page sends (RFC 8853 rids, lowest first). */
-const SIMULCAST = [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 }, { rid: 'f', maxBitrate: 1500000 }]
+const SIMULCAST = ${JSON.stringify(SIMULCAST_ENCODINGS)}
 
 window.sluiceRoom = {
   get peerId() { return state.peerId },

@@ -109,6 +109,11 @@ export interface NativePublisherSpec {
   ssrc: number
 }
 
+/** A layer policy as the binding takes it (`null` max layer: absent), or undefined for none. */
+function nativePolicy(policy: SimulcastPolicyOptions | null | undefined) {
+  return policy ? { maxLayer: policy.maxLayer ?? undefined, pauseVideoBelowBps: policy.pauseVideoBelowBps, audioFirst: policy.audioFirst } : undefined
+}
+
 /** The addresses to announce when none are configured. */
 function defaultAddresses(bindAddress: string): string[] {
   if (bindAddress !== '0.0.0.0' && bindAddress !== '::') return [bindAddress]
@@ -135,8 +140,7 @@ export class NativeViewers implements ViewerTransport {
   constructor(log: Logger, options: NativeViewersOptions) {
     this.#log = log.child({ component: 'webrtc-native' })
     const bindAddress = options.bindAddress ?? '0.0.0.0'
-    const simulcast = options.simulcast && { maxLayer: options.simulcast.maxLayer ?? undefined, pauseVideoBelowBps: options.simulcast.pauseVideoBelowBps, audioFirst: options.simulcast.audioFirst }
-    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port, sendThreads: options.sendThreads, simulcast }, (e: NativeEvent) => this.#onEvent(e))
+    this.#host = new native.WebRtcViewers({ bindAddress, port: options.port, sendThreads: options.sendThreads, simulcast: nativePolicy(options.simulcast) }, (e: NativeEvent) => this.#onEvent(e))
     this.#addresses = options.announcedAddresses?.length ? options.announcedAddresses : defaultAddresses(bindAddress)
     this.#log.info({ port: this.#host.port, announced: this.#addresses }, 'native WebRTC port open')
   }
@@ -350,7 +354,7 @@ export class NativeViewers implements ViewerTransport {
   }
 
   setLayerPolicy(streamKey: string, policy: SimulcastPolicyOptions | null): void {
-    if (!this.#closed) this.#host.setLayerPolicy(streamKey, policy ? { maxLayer: policy.maxLayer ?? undefined, pauseVideoBelowBps: policy.pauseVideoBelowBps, audioFirst: policy.audioFirst } : undefined)
+    if (!this.#closed) this.#host.setLayerPolicy(streamKey, nativePolicy(policy))
   }
 
   pinLayer(id: string, index: number | null): void {

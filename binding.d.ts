@@ -640,12 +640,21 @@ export declare class RtpRewriter {
    */
   skip(packet: Uint8Array): void
   /**
-   * Keeps only one operating point of a VP9 SVC input from now on: spatial layers up to
+   * Keeps only one operating point of a scalable input from now on: spatial layers up to
    * `maxSpatial`, temporal layers up to `maxTemporal` (0–7 each); the others are left out
    * without a hole and the marker bit ends each picture at the top spatial layer kept
-   * (`sluice_rtp::svc`, RFC 9628).
+   * (`sluice_rtp::svc`). The layers are read from the VP9 payload descriptor (RFC 9628), or,
+   * given `dependencyDescriptorId` (the publisher's `extmap` id of the Dependency Descriptor
+   * extension, 1–255), from that extension (AV1 RTP Appendix A; nothing is kept before a
+   * packet carrying its template structure).
    */
-  setSvcFilter(maxSpatial: number, maxTemporal: number): void
+  setSvcFilter(maxSpatial: number, maxTemporal: number, dependencyDescriptorId?: number | undefined | null): void
+  /**
+   * Keeps the input's header extension element `id` (1–255; null: none, the default) in the
+   * output, under a placeholder id the native transport maps to each viewer's
+   * (`sluice_rtp::egress::kept_extension`): an AV1 SVC stream's Dependency Descriptor.
+   */
+  keepExtension(id?: number | undefined | null): void
   /**
    * `packet` rewritten; null when it is not RTP version 2 or shorter than its header says,
    * or (with an SVC filter) of a layer left out or with an unreadable VP9 descriptor
@@ -1094,6 +1103,13 @@ export interface DepacketizerOptions {
 }
 
 /**
+ * The template structure in an RTP packet's (header included) Dependency Descriptor
+ * extension `extensionId` (1–255), or null when the packet has none there (only key frames'
+ * first packets carry one) or it cannot be read.
+ */
+export declare function dependencyStructure(packet: Uint8Array, extensionId: number): SvcStructure | null
+
+/**
  * Describes the codec of an audio message body (FLV §E.4.2.1, Enhanced RTMP v2 `Opus`), reading
  * the AudioSpecificConfig of an AAC sequence header and the ID header (RFC 7845 §5.1) of an Opus
  * sequence start. `null` when too short.
@@ -1427,6 +1443,13 @@ export interface NativeViewerSpec {
    * them sees stops the probes of all. Absent: a path of its own.
    */
   pathGroup?: string
+  /**
+   * The offer's `a=extmap` id (1–255) of the Dependency Descriptor extension (RTP Payload
+   * Format for AV1, Appendix A), when the answer accepts it: a forwarded AV1 SVC stream's
+   * descriptors then reach this viewer (its decoder assembles each spatial layer's frame by
+   * them); absent, they are removed.
+   */
+  dependencyDescriptorId?: number
 }
 
 /** `stats()`: every viewer, and what the port did. */
@@ -1964,6 +1987,19 @@ export interface SrtSessionStats {
   encrypted: boolean
 }
 
+/**
+ * A scalable stream's layers, from a key frame's VP9 scalability structure (RFC 9628
+ * §4.2.1) or Dependency Descriptor template structure (AV1 RTP §A.8.2).
+ */
+export interface SvcStructure {
+  /** Spatial layers (1–8). */
+  spatialLayers: number
+  /** Temporal layers (1–8). */
+  temporalLayers: number
+  /** Each spatial layer's `[width, height]`, lowest first (empty when the structure has none). */
+  resolutions: Array<Array<number>>
+}
+
 /** Counters of a demuxer. */
 export interface TsDemuxStats {
   /** Transport packets read. */
@@ -1999,17 +2035,7 @@ export interface TsHubFrame {
  * The scalability structure in a VP9 RTP payload (the descriptor first), or null when the
  * payload has none (`V` = 0) or its descriptor cannot be read.
  */
-export declare function vp9Structure(payload: Uint8Array): Vp9Structure | null
-
-/** A VP9 stream's layers, from the scalability structure of a key picture (RFC 9628 §4.2.1). */
-export interface Vp9Structure {
-  /** Spatial layers (1–8). */
-  spatialLayers: number
-  /** Temporal layers (1–8). */
-  temporalLayers: number
-  /** Each spatial layer's `[width, height]`, lowest first (empty when the SS has none). */
-  resolutions: Array<Array<number>>
-}
+export declare function vp9Structure(payload: Uint8Array): SvcStructure | null
 
 /** Options of `new WebRtcViewers(options, onEvent)`. */
 export interface WebRtcViewersOptions {

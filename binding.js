@@ -860,6 +860,7 @@ module.exports.avcDecoderConfigurationRecord = nativeBinding.avcDecoderConfigura
 module.exports.avcKeyframeWithParameterSets = nativeBinding.avcKeyframeWithParameterSets
 module.exports.avcParameterSets = nativeBinding.avcParameterSets
 module.exports.decodeAmf0 = nativeBinding.decodeAmf0
+module.exports.dependencyStructure = nativeBinding.dependencyStructure
 module.exports.describeAudioTag = nativeBinding.describeAudioTag
 module.exports.describeVideoTag = nativeBinding.describeVideoTag
 module.exports.encodeAmf0 = nativeBinding.encodeAmf0

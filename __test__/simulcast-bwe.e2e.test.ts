@@ -12,7 +12,9 @@
  *
  * The same with VP9 SVC (`scalabilityMode` `L3T3_KEY`: three spatial layers on one SSRC): the
  * feed offers its operating points S0, S1 and S2 (all spatial layers up to it, every temporal
- * layer), the limited viewer gets S0 (320×180), the other S2 (1280×720).
+ * layer), the limited viewer gets S0 (320×180), the other S2 (1280×720). And with AV1 SVC
+ * `L3T3_KEY`, whose layers Sluice reads from the Dependency Descriptor extension and forwards to
+ * the viewers (the player page offers it), so the open one decodes all three spatial layers.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,10 +29,11 @@ import { chromiumInNamespace, createVethNamespace, type VethNamespace } from './
 const dir = mkdtempSync(join(tmpdir(), 'sluice-simulcast-bwe-'))
 const LIMIT = '400kbit'
 
-/** The ways a publisher sends layers: simulcast (three encodings with rids), VP9 SVC (one scalable stream). */
+/** The ways a publisher sends layers: simulcast (three encodings with rids), VP9 or AV1 SVC (one scalable stream). */
 const MODES = [
-  { name: 'simulcast', query: 'simulcast=1', low: 'q', top: 'f', octet: 215, layers: (p: any) => (p.layers ?? []).filter((l: any) => l.active && l.kbps > 0).length === 3 },
-  { name: 'VP9 SVC L3T3_KEY', query: 'svc=L3T3_KEY&codec=VP9', low: 'S0', top: 'S2', octet: 217, layers: (p: any) => p.scalabilityMode === 'L3T3_KEY' },
+  { name: 'simulcast', query: 'simulcast=1', low: 'q', top: 'f', tag: 'ssc', octet: 215, layers: (p: any) => (p.layers ?? []).filter((l: any) => l.active && l.kbps > 0).length === 3 },
+  { name: 'VP9 SVC L3T3_KEY', query: 'svc=L3T3_KEY&codec=VP9', low: 'S0', top: 'S2', tag: 'ssv', octet: 217, layers: (p: any) => p.scalabilityMode === 'L3T3_KEY' },
+  { name: 'AV1 SVC L3T3_KEY', query: 'svc=L3T3_KEY&codec=AV1', low: 'S0', top: 'S2', tag: 'ssa', octet: 218, layers: (p: any) => p.scalabilityMode === 'L3T3_KEY' },
 ] as const
 
 for (const mode of MODES) describe(`${mode.name}: layers chosen by the send-side bandwidth estimate (native port, tc tbf in a network namespace)`, () => {
@@ -39,7 +42,7 @@ let server: TestServer
 const browsers: Browser[] = []
 
 beforeAll(async () => {
-  net = createVethNamespace(mode.octet === 215 ? 'ssc' : 'ssv', mode.octet)
+  net = createVethNamespace(mode.tag, mode.octet)
   net.sh('tc', ['qdisc', 'add', 'dev', net.hostSide, 'root', 'tbf', 'rate', LIMIT, 'burst', '8kb', 'latency', '300ms'])
   server = await startSluice({
     http: { host: net.hostIp }, access: { policy: 'open' },

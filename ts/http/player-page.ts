@@ -7,6 +7,7 @@
  */
 import type { HttpServer } from './server'
 import { NAV_CSS, fillAddresses, navBar, sendPage } from './nav'
+import { OFFER_DEPENDENCY_DESCRIPTOR } from './receive-extensions'
 
 const PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -61,6 +62,7 @@ ${navBar('player', 'live streams over WebRTC (WHEP)')}
   </section>
 </main>
 <script>
+${OFFER_DEPENDENCY_DESCRIPTOR}
 // the page's ?token= is the credential of its WHEP/WHIP request (the access decision)
 const pageToken = () => { const t = new URLSearchParams(location.search).get('token'); return t ? { Authorization: 'Bearer ' + t } : {} }
 const $ = (id) => document.getElementById(id)
@@ -126,7 +128,7 @@ async function start(key) {
   status('Connecting to ' + key + '…')
   const pc = new RTCPeerConnection()
   player.pc = pc
-  pc.addTransceiver('video', { direction: 'recvonly' })
+  offerDependencyDescriptor(pc.addTransceiver('video', { direction: 'recvonly' }))
   pc.addTransceiver('audio', { direction: 'recvonly' })
   // the video gets its MediaStream with the first track: a <video> given a stream with no track
   // waits for media and holds the page's load event (forever when the stream is not live)

@@ -18,6 +18,7 @@
  * Test hooks: `window.sluiceRoom`.
  */
 import { SIMULCAST_ENCODINGS } from './simulcast-encodings'
+import { OFFER_DEPENDENCY_DESCRIPTOR } from './receive-extensions'
 
 export const ROOM_SCRIPT = /* js */ `
 const $ = (id) => document.getElementById(id)
@@ -25,6 +26,7 @@ const params = new URLSearchParams(location.search)
 const state = { ws: null, room: null, mode: null, peerId: null, local: null, iceServers: [], peers: new Map(), sfu: null, chat: [], errors: [], joined: false, layers: {} }
 /** The simulcast layers the room page sends (RFC 8853 rids, lowest first). */
 const SIMULCAST = ${JSON.stringify(SIMULCAST_ENCODINGS)}
+${OFFER_DEPENDENCY_DESCRIPTOR}
 
 window.sluiceRoom = {
   get peerId() { return state.peerId },
@@ -261,7 +263,7 @@ function subscribe(stream) {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers })
   const sub = { id: 'sfu:' + stream, stream, pc, chain: Promise.resolve() }
   state.sfu.subs.set(stream, sub)
-  pc.addTransceiver('video', { direction: 'recvonly' })
+  offerDependencyDescriptor(pc.addTransceiver('video', { direction: 'recvonly' }))
   pc.addTransceiver('audio', { direction: 'recvonly' })
   const media = new MediaStream()
   pc.ontrack = (e) => { media.addTrack(e.track); show(stream, labelOf(stream), media) }

@@ -15,8 +15,12 @@ export interface RtpSourceListener {
 }
 
 export interface RtpSource {
-  /** The video codec and its fmtp parameters as negotiated with the publisher, or null. */
-  readonly video: { codec: RtpVideoCodec; fmtp: Record<string, string> } | null
+  /**
+   * The video codec and its fmtp parameters as negotiated with the publisher, or null;
+   * `dependencyDescriptorId`: the Dependency Descriptor extension's id in its packets, when
+   * negotiated (the layers of a scalable AV1, VP8 or H.264 stream are read from it).
+   */
+  readonly video: { codec: RtpVideoCodec; fmtp: Record<string, string>; dependencyDescriptorId?: number } | null
   /** Opus audio (48 kHz RTP clock), or null. */
   readonly audio: { codec: 'opus'; channels: number } | null
   addListener(listener: RtpSourceListener): void

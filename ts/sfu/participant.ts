@@ -33,6 +33,7 @@ import { CHAT_LABEL, parseDataMessage, type DownlinkLayers } from './chat'
 import { WebRtcError } from '../errors'
 import type { NativeViewers } from '../webrtc/native-viewers'
 import { receiveOnNativePort } from '../webrtc/native-ingest'
+import { dependencyDescriptorId } from '../webrtc/native-publisher-answer'
 import type { WebRtcPublisherStats } from '../webrtc/rtp-publisher'
 
 const { PeerConnection } = nodeDataChannel
@@ -222,14 +223,14 @@ export class SfuParticipant {
    * first). Throws `WebRtcError` `WEBRTC_OFFER_UNSUPPORTED` when it publishes already, and
    * `RequestRejectedError` when the hub stream is taken.
    */
-  #startPublisher(plan: UplinkPlan, sendRtcp: (kind: 'video' | 'audio', packet: Buffer) => void, simulcast?: string[]): WebRtcPublisher {
+  #startPublisher(plan: UplinkPlan, sendRtcp: (kind: 'video' | 'audio', packet: Buffer) => void, simulcast?: string[], dependencyDescriptorId?: number): WebRtcPublisher {
     if (this.#publisher) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'this participant publishes already (one camera per participant)')
     this.#publisher = new WebRtcPublisher(this.#o.hub, this.#log, {
       app: this.#o.app,
       name: this.#o.streamName,
       protocol: 'sfu',
       remoteAddress: this.#o.remoteAddress,
-      video: plan.video ? { codec: plan.video.codec, payloadType: plan.video.payloadType, fmtp: plan.video.fmtp } : null,
+      video: plan.video ? { codec: plan.video.codec, payloadType: plan.video.payloadType, fmtp: plan.video.fmtp, dependencyDescriptorId } : null,
       audio: plan.audio ? { payloadType: plan.audio.payloadType, channels: plan.audio.channels } : null,
       sendRtcp,
       simulcast,
@@ -248,7 +249,8 @@ export class SfuParticipant {
     if (!port) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'publish offers are received on the native port only (webrtc.transport: native); publish on your own PeerConnection')
     const plan = planUplink(sdp)
     if (!plan.video && !plan.audio) throw new WebRtcError('WEBRTC_OFFER_UNSUPPORTED', 'the publish offer sends no H.264/VP8/VP9/AV1 video and no Opus audio')
-    const publisher = this.#startPublisher(plan, (_kind, packet) => this.#nativeUplink !== null && port.sendRtcp(this.#nativeUplink, packet), plan.simulcast.length > 1 ? plan.simulcast : undefined)
+    const dd = dependencyDescriptorId(plan.offered.find((m) => m.mid === plan.video?.mid))
+    const publisher = this.#startPublisher(plan, (_kind, packet) => this.#nativeUplink !== null && port.sendRtcp(this.#nativeUplink, packet), plan.simulcast.length > 1 ? plan.simulcast : undefined, dd)
     let added: { id: number; answer: string }
     try {
       added = receiveOnNativePort(port, plan.offered, plan, publisher, {

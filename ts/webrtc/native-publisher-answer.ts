@@ -2,14 +2,16 @@
  * The SDP answer to a WHIP publisher on the native port (RFC 9725 §4.2; JSEP, RFC 8829 §5.3):
  * `recvonly` video and audio with the payload type chosen from the offer, generic NACK, PLI and
  * FIR feedback, the transport-wide sequence number extension with `transport-cc` when offered (we
- * send the feedback its congestion control needs), the MID and RtpStreamId extensions, and — for a
- * simulcast offer (RFC 8853) — `a=rid:<id> recv` for each layer it sends with
+ * send the feedback its congestion control needs), the MID and RtpStreamId extensions, the
+ * Dependency Descriptor on video (the layers of an AV1 SVC stream, or of VP8/H.264 temporal layers;
+ * `a=extmap-allow-mixed` echoed, as its key frame structure needs the two-byte form, RFC 8285
+ * §4.3), and — for a simulcast offer (RFC 8853) — `a=rid:<id> recv` for each layer it sends with
  * `a=simulcast:recv`. RTX is not accepted: retransmissions come on the layer's own SSRC. Other
  * sections are rejected (port 0). ICE-lite, DTLS and the candidates as for viewers
  * (`native-viewers.ts`).
  */
 import type { MediaDescription } from 'sdp-transform'
-import { MID_URI, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
+import { DEPENDENCY_DESCRIPTOR_URI, MID_URI, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
 
 /** What is received from the publisher: a section's mid, payload type and codec. */
 export interface PublisherTrack {
@@ -53,6 +55,11 @@ export function extensionId(section: SdpMediaSection | undefined, uri: string): 
   return undefined
 }
 
+/** The Dependency Descriptor extension id the answer accepts on a video section (the offer's), if any. */
+export function dependencyDescriptorId(section: SdpMediaSection | undefined): number | undefined {
+  return extensionId(section, DEPENDENCY_DESCRIPTOR_URI)
+}
+
 /** The answer's media sections for `offered`, receiving `video` and `audio`. */
 export function publisherMedia(offered: SdpMediaSection[], video: PublisherTrack | undefined, audio: PublisherTrack | undefined, t: AnswerTransport): AnswerSections {
   const accepted: string[] = []
@@ -64,7 +71,7 @@ export function publisherMedia(offered: SdpMediaSection[], video: PublisherTrack
     accepted.push(m.mid)
     const isVideo = track === video
     const pt = track.payloadType
-    const ext = [MID_URI, TRANSPORT_CC_URI, ...(isVideo ? [RID_URI] : [])].flatMap((uri) => {
+    const ext = [MID_URI, TRANSPORT_CC_URI, ...(isVideo ? [RID_URI, DEPENDENCY_DESCRIPTOR_URI] : [])].flatMap((uri) => {
       const id = extensionId(m, uri)
       return id === undefined ? [] : [{ value: id, uri }]
     })
@@ -92,6 +99,7 @@ export function publisherMedia(offered: SdpMediaSection[], video: PublisherTrack
         ...(transportCc ? [{ payload: pt, type: 'transport-cc' }] : []),
       ],
       ext,
+      ...(m.extmapAllowMixed ? { extmapAllowMixed: 'extmap-allow-mixed' } : {}),
       ...(rids.length > 0 ? { rids: rids.map((id) => ({ id, direction: 'recv' })), simulcast: { dir1: 'recv', list1: rids.join(';') } } : {}),
       candidates: t.candidates,
       endOfCandidates: 'end-of-candidates',

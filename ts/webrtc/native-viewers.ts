@@ -20,8 +20,8 @@ import { write as writeSdp, type MediaDescription, type SessionDescription } fro
 import { native } from '../native'
 import type { Logger } from '../log'
 import { epochMs } from './clock'
-import { parseSdp, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
-import { extensionId, publisherMedia, type PublisherTrack } from './native-publisher-answer'
+import { DEPENDENCY_DESCRIPTOR_URI, parseSdp, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
+import { dependencyDescriptorId, extensionId, publisherMedia, type PublisherTrack } from './native-publisher-answer'
 import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
 import { WebRtcError } from '../errors'
 
@@ -175,6 +175,9 @@ export class NativeViewers implements ViewerTransport {
     const nativeId = this.#nextId++ >>> 0
     const transportCc = transportCcId([video, audio].filter((m): m is SdpMediaSection => !!m))
     const rtx = spec.video && video ? rtxFor(video, spec.video.payloadType, spec.video.ssrc) : undefined
+    // the Dependency Descriptor (an AV1 SVC stream's frames per spatial layer): its key frames'
+    // structure needs the two-byte form, so only with a=extmap-allow-mixed
+    const dd = spec.video && video?.extmapAllowMixed ? dependencyDescriptorId(video) : undefined
     const credentials = this.#host.addViewer({
       id: nativeId,
       streamKey: spec.streamKey,
@@ -186,11 +189,12 @@ export class NativeViewers implements ViewerTransport {
       rtxPayloadType: rtx?.payloadType,
       rtxSsrc: rtx?.ssrc,
       pathGroup: spec.pathGroup,
+      dependencyDescriptorId: dd,
     })
     const v: NativeViewer = { id: spec.id, native: nativeId, events }
     this.#byId.set(spec.id, v)
     this.#byNative.set(nativeId, v)
-    return this.#answer(spec, offer.media, credentials, transportCc, rtx)
+    return this.#answer(spec, offer.media, credentials, transportCc, rtx, dd)
   }
 
   /**
@@ -245,7 +249,7 @@ export class NativeViewers implements ViewerTransport {
     return writeSdp(session)
   }
 
-  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined, rtx: Rtx | undefined): string {
+  #answer(spec: ViewerSpec, offered: SdpMediaSection[], ice: { ufrag: string; password: string }, transportCc: number | undefined, rtx: Rtx | undefined, dd: number | undefined): string {
     const candidates = this.#candidates()
     const accepted: string[] = []
     const media = offered.map((m): MediaDescription => {
@@ -280,7 +284,11 @@ export class NativeViewers implements ViewerTransport {
         rtcpFb: video
           ? [{ payload: pt, type: 'nack' }, { payload: pt, type: 'nack', subtype: 'pli' }, ...(transportCc ? [{ payload: pt, type: 'transport-cc' }] : [])]
           : [],
-        ext: transportCc && m.extensions.get(transportCc) === TRANSPORT_CC_URI ? [{ value: transportCc, uri: TRANSPORT_CC_URI }] : [],
+        ext: [
+          ...(transportCc && m.extensions.get(transportCc) === TRANSPORT_CC_URI ? [{ value: transportCc, uri: TRANSPORT_CC_URI }] : []),
+          ...(video && dd !== undefined ? [{ value: dd, uri: DEPENDENCY_DESCRIPTOR_URI }] : []),
+        ],
+        ...(video && dd !== undefined ? { extmapAllowMixed: 'extmap-allow-mixed' } : {}),
         ssrcs: [
           { id: ssrc, attribute: 'cname', value: spec.cname },
           { id: ssrc, attribute: 'msid', value: `${spec.msid} ${track}` },

@@ -18,9 +18,12 @@
  * switch layers (`ViewerTransport.setLayers`: the native transport moves each subscriber between
  * them); this feed carries the top layer. A sink without `setLayers` gets the top layer only.
  *
- * Scalable video (VP9 SVC, RFC 9628: Chromium's `scalabilityMode` `L3T3_KEY`, `L1T3`...): every
- * layer comes on one SSRC. When a key picture's scalability structure shows several layers
- * (`vp9Structure`), each lower operating point gets a feed of its own the same way, keyed
+ * Scalable video (Chromium's `scalabilityMode` `L3T3_KEY`, `L1T3`...): every layer comes on one
+ * SSRC, marked in the VP9 payload descriptor (RFC 9628) or, for AV1 (and VP8/H.264 temporal
+ * layers), in the Dependency Descriptor extension when the publisher negotiated it
+ * (`RtpSource.video.dependencyDescriptorId`). When a key picture's structure shows several
+ * layers (`vp9Structure`, `dependencyStructure`), each lower operating point gets a feed of its
+ * own the same way, keyed
  * `<key>~S<n>` (spatial layers 0..n, all temporal layers) or, with one spatial layer,
  * `<key>~T<n>` (temporal layers 0..n), whose rewriter keeps only that operating point's packets
  * (`RtpRewriter.setSvcFilter`: numbering without holes, the marker bit at the end of the top
@@ -63,7 +66,7 @@ export class RtpFeed implements RtpSourceListener {
    * `videoSsrc`/`audioSsrc`: the SSRCs subscribers are told (random when not given). `svc`: this
    * feed is one operating point of an SVC source (its spatial and temporal layers kept).
    */
-  constructor(key: string, sink: FeedSink, videoSsrc = randomInt(1, 0xffffffff), audioSsrc = randomInt(1, 0xffffffff), svc?: { maxSpatial: number; maxTemporal: number }) {
+  constructor(key: string, sink: FeedSink, videoSsrc = randomInt(1, 0xffffffff), audioSsrc = randomInt(1, 0xffffffff), svc?: { maxSpatial: number; maxTemporal: number; dependencyDescriptorId?: number }) {
     this.key = key
     this.#sink = sink
     this.videoSsrc = videoSsrc
@@ -73,7 +76,7 @@ export class RtpFeed implements RtpSourceListener {
       audio: new native.RtpRewriter(audioSsrc, PLACEHOLDER_PT, 48000),
     }
     this.#operatingPoint = svc !== undefined
-    if (svc) this.#forward.video.setSvcFilter(svc.maxSpatial, svc.maxTemporal)
+    if (svc) this.#forward.video.setSvcFilter(svc.maxSpatial, svc.maxTemporal, svc.dependencyDescriptorId)
   }
 
   /** The source forwarded now, or null. */
@@ -113,14 +116,15 @@ export class RtpFeed implements RtpSourceListener {
   }
 
   /**
-   * SVC: a key picture's scalability structure (`payload`: its first packet's) decides the
-   * operating points; when it differs from the last one, their feeds are made anew and declared
+   * SVC: a key picture's structure (`packet`: its first packet; VP9's scalability structure in
+   * `payload`, else the Dependency Descriptor's template structure `dependencyDescriptorId`)
+   * decides the operating points; when it differs from the last one, their feeds are made anew and declared
    * to the sink. (They listen to the source from then on: the source's dispatch, a `Set`, may
    * give them the packet being dispatched too, or not; a feed's first batch counts as a
    * keyframe only when it starts one.)
    */
-  #readStructure(payload: Buffer): void {
-    const structure = native.vp9Structure(payload)
+  #readStructure(packet: Buffer, payload: Buffer, dependencyDescriptorId: number | undefined): void {
+    const structure = dependencyDescriptorId === undefined ? native.vp9Structure(payload) : native.dependencyStructure(packet, dependencyDescriptorId)
     if (!structure) return
     const { spatialLayers: spatial, temporalLayers: temporal } = structure
     const shape = `${spatial}x${temporal}`
@@ -130,10 +134,15 @@ export class RtpFeed implements RtpSourceListener {
     const count = spatial > 1 ? spatial : temporal
     if (count <= 1) return
     const names = Array.from({ length: count }, (_, i) => `${dimension}${i}`)
+    // the Dependency Descriptor goes on to the subscribers: their decoders assemble each
+    // spatial layer's frame by it (VP9's payload descriptor says it itself)
+    this.#forward.video.keepExtension(dependencyDescriptorId ?? null)
     const keys: string[] = []
     for (let i = 0; i < count - 1; i++) {
       const key = `${this.key}~${names[i]}`
-      const feed = new RtpFeed(key, this.#sink, this.videoSsrc, this.audioSsrc, spatial > 1 ? { maxSpatial: i, maxTemporal: 7 } : { maxSpatial: 0, maxTemporal: i })
+      const point = spatial > 1 ? { maxSpatial: i, maxTemporal: 7 } : { maxSpatial: 0, maxTemporal: i }
+      const feed = new RtpFeed(key, this.#sink, this.videoSsrc, this.audioSsrc, { ...point, dependencyDescriptorId })
+      feed.#forward.video.keepExtension(dependencyDescriptorId ?? null)
       feed.attach(this.#source)
       this.#layers.set(key, feed)
       keys.push(key)
@@ -146,6 +155,7 @@ export class RtpFeed implements RtpSourceListener {
   #closeSvc(): void {
     if (!this.#svc) return
     this.#svc = null
+    this.#forward.video.keepExtension(null)
     for (const feed of this.#layers.values()) feed.close()
     this.#layers.clear()
     this.#sink.setLayers?.(this.key, [])
@@ -188,18 +198,27 @@ export class RtpFeed implements RtpSourceListener {
     // itself): left out, the numbering closed over them
     if (kind === 'audio' && this.#operatingPoint) return // the top feed carries the audio
     if (isPaddingOnly(packet)) return this.#forward[kind].skip(packet)
+    let keyframe = false
+    if (kind === 'video' && this.#pending.length === 0) {
+      // a frame starts: a key picture's structure may change the operating points (before
+      // this packet is rewritten: the top feed then keeps its descriptor from the start)
+      const video = this.#source?.video
+      const payload = packet.subarray(rtpPayloadOffset(packet))
+      keyframe = video ? startsKeyframe(video.codec, payload) : false
+      // layers: VP9's own descriptor, else the Dependency Descriptor if negotiated
+      const dd = video?.codec === 'VP9' ? undefined : video?.dependencyDescriptorId
+      const scalable = video?.codec === 'VP9' || dd !== undefined
+      if (keyframe && scalable && this.#sink.setLayers && !this.#operatingPoint && !this.#source?.layers?.length) this.#readStructure(packet, payload, dd)
+    }
     const out = this.#forward[kind].rewrite(packet, Date.now())
     if (!out) return
     if (kind === 'audio') {
       this.#sink.media(this.key, 'audio', out, Uint32Array.of(out.length), arrivedAt)
       return
     }
-    const codec = this.#source?.video?.codec
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
-      const payload = packet.subarray(rtpPayloadOffset(packet))
-      this.#pendingKeyframe = codec ? startsKeyframe(codec, payload) : false
-      if (this.#pendingKeyframe && codec === 'VP9' && this.#sink.setLayers && !this.#operatingPoint && !this.#source?.layers?.length) this.#readStructure(payload)
+      this.#pendingKeyframe = keyframe
     }
     this.#pending.push(out)
     // the output's marker: an SVC operating point ends its pictures at its top spatial layer

@@ -35,7 +35,8 @@ export interface WebRtcPublisherOptions {
   /** `whip` or `sfu`. */
   protocol: string
   remoteAddress: string
-  video: { codec: RtpVideoCodec; payloadType: number; fmtp: Record<string, string> } | null
+  /** `dependencyDescriptorId`: the Dependency Descriptor extension id negotiated with the publisher, if any. */
+  video: { codec: RtpVideoCodec; payloadType: number; fmtp: Record<string, string>; dependencyDescriptorId?: number } | null
   audio: { payloadType: number; channels: number } | null
   /** Sends an RTCP packet (NACK, PLI, RR) to the publisher on a track. */
   sendRtcp(kind: 'video' | 'audio', packet: Buffer): void
@@ -98,7 +99,7 @@ export class WebRtcPublisher implements Publisher, RtpSource {
     this.#o = options
     this.protocol = options.protocol
     this.remoteAddress = options.remoteAddress
-    this.video = options.video ? { codec: options.video.codec, fmtp: options.video.fmtp } : null
+    this.video = options.video ? { codec: options.video.codec, fmtp: options.video.fmtp, ...(options.video.dependencyDescriptorId !== undefined ? { dependencyDescriptorId: options.video.dependencyDescriptorId } : {}) } : null
     this.audio = options.audio ? { codec: 'opus', channels: options.audio.channels } : null
     this.#log = log.child({ publisher: this.id, stream: `${options.app}/${options.name}` })
     const maxDelayMs = options.maxDelayMs ?? 150

@@ -17,6 +17,8 @@ export const MID_URI = 'urn:ietf:params:rtp-hdrext:sdes:mid'
 export const RID_URI = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id'
 /** The transport-wide sequence number (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
 export const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01'
+/** The Dependency Descriptor (RTP Payload Format for AV1, Appendix A): each packet's frame and its spatial/temporal layer. */
+export const DEPENDENCY_DESCRIPTOR_URI = 'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension'
 
 export interface SdpCodec {
   payloadType: number
@@ -49,6 +51,8 @@ export interface SdpMediaSection {
   codecs: SdpCodec[]
   /** RTP header extensions: id → URI. */
   extensions: Map<number, string>
+  /** `a=extmap-allow-mixed` (RFC 8285 §6), section or session: one- and two-byte extension elements may be mixed. */
+  extmapAllowMixed: boolean
   /** SSRCs announced by the offerer (a=ssrc), each once. */
   ssrcs: number[]
   /** SDES keys offered (a=crypto), in order. */
@@ -141,6 +145,7 @@ export function parseSdp(sdp: string): SdpOffer {
       direction: direction as SdpMediaSection['direction'],
       codecs,
       extensions: new Map((m.ext ?? []).filter((e) => Number.isInteger(e.value)).map((e) => [e.value, String(e.uri)])),
+      extmapAllowMixed: Boolean(m.extmapAllowMixed ?? parsed.extmapAllowMixed),
       ssrcs,
       ...optional('iceUfrag', m.iceUfrag ?? parsed.iceUfrag),
       ...optional('fingerprint', m.fingerprint ?? parsed.fingerprint, (f) => `${f.type} ${f.hash}`),

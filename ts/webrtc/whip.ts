@@ -34,6 +34,7 @@ import { httpCredential } from '../access/http-credential'
 import type { ClientSession } from '../clients/registry'
 import type { NativeViewers } from './native-viewers'
 import { receiveOnNativePort, type PublishTracks } from './native-ingest'
+import { dependencyDescriptorId } from './native-publisher-answer'
 
 const { PeerConnection, Video, Audio } = nodeDataChannel
 type PeerConnection = InstanceType<typeof PeerConnection>
@@ -140,7 +141,7 @@ export class WhipEndpoint {
         name,
         protocol: 'whip',
         remoteAddress: req.socket.remoteAddress ?? '',
-        video: video ? { codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp } : null,
+        video: video ? { codec: video.codec, payloadType: video.sdp.payloadType, fmtp: video.sdp.fmtp, dependencyDescriptorId: this.#native ? dependencyDescriptorId(videoSection) : undefined } : null,
         audio: opus ? { payloadType: opus.payloadType, channels: opus.fmtp.stereo === '1' ? 2 : 1 } : null,
         sendRtcp: send,
         simulcast,

@@ -309,13 +309,28 @@ impl RtpRewriter {
         self.inner.skip(packet);
     }
 
-    /// Keeps only one operating point of a VP9 SVC input from now on: spatial layers up to
+    /// Keeps only one operating point of a scalable input from now on: spatial layers up to
     /// `maxSpatial`, temporal layers up to `maxTemporal` (0–7 each); the others are left out
     /// without a hole and the marker bit ends each picture at the top spatial layer kept
-    /// (`sluice_rtp::svc`, RFC 9628).
+    /// (`sluice_rtp::svc`). The layers are read from the VP9 payload descriptor (RFC 9628), or,
+    /// given `dependencyDescriptorId` (the publisher's `extmap` id of the Dependency Descriptor
+    /// extension, 1–255), from that extension (AV1 RTP Appendix A; nothing is kept before a
+    /// packet carrying its template structure).
     #[napi]
-    pub fn set_svc_filter(&mut self, max_spatial: u32, max_temporal: u32) {
-        self.inner.set_svc(Some(svc::SvcFilter { max_spatial: max_spatial.min(7) as u8, max_temporal: max_temporal.min(7) as u8 }));
+    pub fn set_svc_filter(&mut self, max_spatial: u32, max_temporal: u32, dependency_descriptor_id: Option<u32>) {
+        let (s, t) = (max_spatial.min(7) as u8, max_temporal.min(7) as u8);
+        self.inner.set_svc(Some(match dependency_descriptor_id {
+            Some(id) => svc::SvcFilter::dependency_descriptor(s, t, id.clamp(1, 255) as u8),
+            None => svc::SvcFilter::vp9(s, t),
+        }));
+    }
+
+    /// Keeps the input's header extension element `id` (1–255; null: none, the default) in the
+    /// output, under a placeholder id the native transport maps to each viewer's
+    /// (`sluice_rtp::egress::kept_extension`): an AV1 SVC stream's Dependency Descriptor.
+    #[napi]
+    pub fn keep_extension(&mut self, id: Option<u32>) {
+        self.inner.keep_extension(id.and_then(|id| u8::try_from(id).ok()).filter(|&id| id >= 1));
     }
 
     /// `packet` rewritten; null when it is not RTP version 2 or shorter than its header says,
@@ -324,8 +339,10 @@ impl RtpRewriter {
     /// wallclock ms, for the timestamp jump across an input SSRC change.
     #[napi]
     pub fn rewrite(&mut self, packet: &[u8], now_ms: f64) -> Option<Buffer> {
-        if self.buf.len() < packet.len() {
-            self.buf.resize(packet.len(), 0);
+        // a kept element's two-byte-form block may be a few bytes longer than the input's
+        let room = packet.len() + 8;
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
         }
         let n = self.inner.forward_into(packet, &mut self.buf, now_ms).ok()??;
         Some(self.buf[..n].to_vec().into())

@@ -724,9 +724,9 @@ pub fn svc_filter(data: &[u8]) {
     use sluice_rtp::egress::RtpRewriter;
     use sluice_rtp::svc::{SvcFilter, Vp9Descriptor};
     let Some((&op, mut rest)) = data.split_first() else { return };
-    let filter = SvcFilter { max_spatial: op & 3, max_temporal: (op >> 2) & 3 };
+    let filter = SvcFilter::vp9(op & 3, (op >> 2) & 3);
     let mut rewriter = RtpRewriter::new(7, 98, 90_000, 1000, 0);
-    rewriter.set_svc(Some(filter));
+    rewriter.set_svc(Some(filter.clone()));
     let mut out = vec![0u8; 1600];
     let mut last = 1000u16;
     let mut seq = 0u16;
@@ -758,6 +758,81 @@ pub fn svc_filter(data: &[u8]) {
                 assert!(d.spatial_id > filter.max_spatial || d.temporal_id > filter.max_temporal);
             }
             Err(_) => assert!(parsed.is_err()),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ dependency_descriptor
+
+/// The Dependency Descriptor extension (`sluice_rtp::svc::dependency_descriptor`) and an
+/// operating point kept by the RTP rewriter's SVC filter reading it. Input: byte 0 picks the
+/// operating point (bits 0–1 `max_spatial`, bits 2–3 `max_temporal`); then records
+/// `[flags][len][descriptor]`, each one RTP packet in order carrying that descriptor as header
+/// extension element 5 (flags bit 0: the marker bit; bit 1: no extension at all). Checks: never
+/// panics; every descriptor parsed alone parses the same with any structure known; every
+/// packet forwarded is of a kept layer of the last structure seen (tracked here beside the
+/// filter), numbered one after the last one forwarded, with the marker bit exactly when its
+/// input had it or it ends the top spatial layer kept; nothing is forwarded before a structure.
+pub fn dependency_descriptor(data: &[u8]) {
+    use sluice_rtp::egress::RtpRewriter;
+    use sluice_rtp::svc::{DependencyDescriptor, SvcFilter};
+    let Some((&op, mut rest)) = data.split_first() else { return };
+    let (max_spatial, max_temporal) = (op & 3, (op >> 2) & 3);
+    let mut rewriter = RtpRewriter::new(7, 98, 90_000, 1000, 0);
+    rewriter.set_svc(Some(SvcFilter::dependency_descriptor(max_spatial, max_temporal, 5)));
+    let mut structure = None;
+    let mut out = vec![0u8; 1600];
+    let (mut last, mut seq) = (1000u16, 0u16);
+    while rest.len() >= 2 {
+        let (flags, len) = (rest[0], rest[1] as usize);
+        let dd = rest.get(2..2 + len).unwrap_or(&rest[2..]);
+        rest = &rest[(2 + len).min(rest.len())..];
+        let parsed = DependencyDescriptor::parse(dd, structure.as_ref());
+        if let Ok(d) = &parsed {
+            if d.structure.is_some() {
+                assert_eq!(DependencyDescriptor::parse(dd, None).as_ref(), Ok(d), "a structure's own mask width wins");
+            }
+        }
+        let marker = flags & 1 != 0;
+        let with_extension = flags & 2 == 0 && !dd.is_empty();
+        let mut packet = vec![if with_extension { 0x90 } else { 0x80 }, if marker { 0x80 | 98 } else { 98 }, 0, 0, 0, 0, 0, 9, 0, 0, 0, 5];
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        seq = seq.wrapping_add(1);
+        if with_extension {
+            let mut ext = vec![5, dd.len() as u8];
+            ext.extend_from_slice(dd);
+            ext.resize(ext.len().div_ceil(4) * 4, 0);
+            packet.extend_from_slice(&[0x10, 0x00]);
+            packet.extend_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+            packet.extend_from_slice(&ext);
+        }
+        packet.extend_from_slice(&[0xEE, 0xEE]);
+        let verdict = rewriter.forward_into(&packet, &mut out, 0.0);
+        let frame = match (&parsed, with_extension) {
+            (Ok(d), true) => {
+                if let Some(s) = &d.structure {
+                    structure = Some(s.clone());
+                }
+                structure.as_ref().and_then(|s| s.layer_of(d.template_id)).map(|layer| (layer, d.end_of_frame))
+            }
+            _ => None,
+        };
+        match verdict {
+            Ok(Some(n)) => {
+                let ((spatial, temporal), end) = frame.expect("a forwarded packet has a known layer");
+                assert!(spatial <= max_spatial && temporal <= max_temporal);
+                let out_seq = u16::from_be_bytes([out[2], out[3]]);
+                assert_eq!(out_seq, last.wrapping_add(1), "no hole, no repeat");
+                last = out_seq;
+                assert_eq!(out[1] & 0x80 != 0, marker || (end && spatial == max_spatial));
+                assert_eq!(&out[12..n], &[0xEE, 0xEE]);
+            }
+            Ok(None) => {
+                if let Some(((spatial, temporal), _)) = frame {
+                    assert!(spatial > max_spatial || temporal > max_temporal);
+                }
+            }
+            Err(_) => assert!(with_extension && parsed.is_err()),
         }
     }
 }

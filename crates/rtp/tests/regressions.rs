@@ -29,6 +29,7 @@ fn harnesses_accept_trivial_inputs() {
         harness::twcc_recorder(input);
         harness::simulcast_layers(input);
         harness::svc_filter(input);
+        harness::dependency_descriptor(input);
     }
     harness::rtp_packet(&[0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xAB]);
 }

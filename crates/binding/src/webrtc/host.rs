@@ -26,6 +26,7 @@ use sluice_ice::Message;
 use sluice_rtp::bwe::recorder::FeedbackRecorder;
 use sluice_rtp::bwe::trendline::BandwidthUsage;
 use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
+use sluice_rtp::egress::kept_extension;
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::egress::layers::{LayerPolicy, PROBE_OVERSHOOT};
 use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, NackResolution, SubscriberConfig, SubscriberReport};
@@ -128,6 +129,10 @@ pub struct ViewerSetup {
     pub rtx: Option<(u8, u32)>,
     /// The receiver whose path it shares with its other viewers (`super::paths`), if any.
     pub path_group: Option<Arc<str>>,
+    /// The offer's id (1–255) for the Dependency Descriptor extension, when the answer accepted
+    /// it: a kept element (`sluice_rtp::egress::kept_extension`) goes out under this id, else
+    /// it is removed.
+    pub dependency_descriptor_id: Option<u8>,
 }
 
 /// One peer as `Host::viewer_counters` reports it.
@@ -195,6 +200,8 @@ struct Viewer {
     twcc: Option<TransportCc>,
     /// Where retransmissions go when the offer had RTX.
     rtx: Option<Rtx>,
+    /// The id a kept extension element is sent under (`ViewerSetup::dependency_descriptor_id`).
+    kept_extension_id: Option<u8>,
     /// How much may be retransmitted to it each second.
     budget: RetransmissionBudget,
     counters: ViewerCounters,
@@ -296,6 +303,7 @@ impl Host {
                 // RFC 4588 §4: the RTX stream's sequence numbers start at a value of their own
                 budget: RetransmissionBudget::default(),
                 rtx: setup.rtx.map(|(payload_type, ssrc)| Rtx { payload_type, ssrc, next: (ssrc >> 7) as u16 }),
+                kept_extension_id: setup.dependency_descriptor_id.filter(|&id| id > 0),
                 ingest: None,
                 probe_bps: None,
                 probe_credit: 0.0,
@@ -330,6 +338,7 @@ impl Host {
                 counters: ViewerCounters::default(),
                 budget: RetransmissionBudget::default(),
                 rtx: None,
+                kept_extension_id: None,
                 probe_bps: None,
                 probe_credit: 0.0,
                 probe_mark: 0,
@@ -774,8 +783,27 @@ impl From<NackResolution<'_>> for Patch {
 }
 
 /// Bytes the transport-wide sequence number adds to a packet without extensions: the RFC 8285
-/// one-byte header (`0xBEDE`, length 1) and one element (id/len, 2 bytes, 1 byte padding).
+/// one-byte header (`0xBEDE`, length 1) and one element (id/len, 2 bytes, 1 byte padding); to a
+/// packet with a kept element (two-byte form), 4 (id, length, 2 bytes).
 const TWCC_EXTENSION_LEN: usize = 8;
+
+/// A kept extension element (`kept_extension`) made the viewer's: sent under `id`, or, without
+/// one, the block removed (`X` cleared). Returns the new length and the payload offset (12
+/// without a block). A packet not in that layout is left alone.
+fn adapt_kept_extension(slot: &mut [u8], len: usize, id: Option<u8>) -> (usize, usize) {
+    let Some((id_at, end)) = kept_extension::find_block(&slot[..len]) else { return (len, 12) };
+    match id {
+        Some(id) => {
+            slot[id_at] = id;
+            (len, end)
+        }
+        None => {
+            slot.copy_within(end..len, 12);
+            slot[0] &= !0x10;
+            (len - (end - 12), 12)
+        }
+    }
+}
 
 /// Bytes RTX adds in front of the payload: the original sequence number (RFC 4588 §4).
 const RTX_OSN_LEN: usize = 2;
@@ -790,7 +818,7 @@ const RTX_OSN_LEN: usize = 2;
 /// it was queued.
 fn send_rtp(v: &mut Viewer, packet: &[u8], patch: Patch, now_us: i64, retransmission: bool, batch: &mut SendBatch) -> bool {
     let Patch { payload_type: pt, seq_offset, ts_offset } = patch;
-    let Viewer { peer, counters, twcc, rtx, budget, .. } = v;
+    let Viewer { peer, counters, twcc, rtx, budget, kept_extension_id, .. } = v;
     let slot = batch.slot();
     if packet.len() + TWCC_EXTENSION_LEN + RTX_OSN_LEN + sluice_srtp::MAX_TRAILER_LEN > slot.len() {
         counters.send_failures += 1;
@@ -801,12 +829,20 @@ fn send_rtp(v: &mut Viewer, packet: &[u8], patch: Patch, now_us: i64, retransmis
         return false;
     };
     add_timestamp_offset(&mut slot[..len], ts_offset);
-    // X = 0, CC = 0 and P = 0: a plain 12-byte header (what the packetizers and the forwarder
-    // produce), so the OSN and the extension go right after it.
-    let plain = !is_rtcp(packet) && packet[0] & 0x3F == 0;
+    let rtcp = is_rtcp(packet);
+    // the payload offset: 12 (what the packetizers and the forwarder produce), or after a kept
+    // element's block (two-byte form)
+    let mut payload_at = 12;
+    if !rtcp {
+        (len, payload_at) = adapt_kept_extension(slot, len, *kept_extension_id);
+    }
+    // CC = 0 and no extension but a kept element's: the OSN (P = 0) and the transport-wide
+    // sequence number go in at known places
+    let known = !rtcp && packet[0] & 0x0F == 0 && (slot[0] & 0x10 == 0 || payload_at > 12);
+    let plain = known && packet[0] & 0x20 == 0;
     if let Some(rtx) = rtx.as_mut().filter(|_| retransmission && plain) {
-        slot.copy_within(12..len, 12 + RTX_OSN_LEN);
-        slot.copy_within(2..4, 12);
+        slot.copy_within(payload_at..len, payload_at + RTX_OSN_LEN);
+        slot.copy_within(2..4, payload_at);
         slot[1] = (slot[1] & 0x80) | rtx.payload_type;
         slot[2..4].copy_from_slice(&rtx.next.to_be_bytes());
         slot[8..12].copy_from_slice(&rtx.ssrc.to_be_bytes());
@@ -817,15 +853,25 @@ fn send_rtp(v: &mut Viewer, packet: &[u8], patch: Patch, now_us: i64, retransmis
     let protected = if is_rtcp(packet) {
         peer.protect_rtcp(slot, len)
     } else {
-        if let Some(cc) = twcc.as_mut().filter(|_| packet[0] & 0x1F == 0) {
-            // X = 0 and CC = 0: a plain 12-byte header, the extension goes right after it.
-            slot.copy_within(12..len, 12 + TWCC_EXTENSION_LEN);
-            slot[0] |= 0x10;
+        if let Some(cc) = twcc.as_mut().filter(|_| known) {
             let [hi, lo] = cc.next.to_be_bytes();
-            slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (cc.id << 4) | 1, hi, lo, 0]);
+            if slot[0] & 0x10 == 0 {
+                // a plain 12-byte header: a one-byte-form block right after it
+                slot.copy_within(12..len, 12 + TWCC_EXTENSION_LEN);
+                slot[0] |= 0x10;
+                slot[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, (cc.id << 4) | 1, hi, lo, 0]);
+                len += TWCC_EXTENSION_LEN;
+            } else {
+                // a kept element's two-byte-form block: one more word, this element in it
+                let end = 16 + 4 * usize::from(u16::from_be_bytes([slot[14], slot[15]]));
+                slot.copy_within(end..len, end + 4);
+                slot[end..end + 4].copy_from_slice(&[cc.id, 2, hi, lo]);
+                let words = u16::from_be_bytes([slot[14], slot[15]]) + 1;
+                slot[14..16].copy_from_slice(&words.to_be_bytes());
+                len += 4;
+            }
             sequence = Some(cc.next);
             cc.next = cc.next.wrapping_add(1);
-            len += TWCC_EXTENSION_LEN;
         }
         peer.protect_rtp(slot, len)
     };

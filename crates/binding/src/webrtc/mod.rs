@@ -101,6 +101,11 @@ pub struct NativeViewerSpec {
     /// PeerConnection per stream) and share its network path: a growing delay or loss one of
     /// them sees stops the probes of all. Absent: a path of its own.
     pub path_group: Option<String>,
+    /// The offer's `a=extmap` id (1–255) of the Dependency Descriptor extension (RTP Payload
+    /// Format for AV1, Appendix A), when the answer accepts it: a forwarded AV1 SVC stream's
+    /// descriptors then reach this viewer (its decoder assembles each spatial layer's frame by
+    /// them); absent, they are removed.
+    pub dependency_descriptor_id: Option<u32>,
 }
 
 /// A publisher to add (WHIP on the native port): what its SDP offer and our answer said.
@@ -557,6 +562,10 @@ impl WebRtcViewers {
                 _ => None,
             },
             path_group: spec.path_group.map(Arc::from),
+            dependency_descriptor_id: spec
+                .dependency_descriptor_id
+                .map(|id| u8::try_from(id).ok().filter(|&id| id >= 1).ok_or_else(|| invalid(format!("extension id {id} is not 1-255"))))
+                .transpose()?,
         };
         self.shared.host(self.shared.host_of(spec_id)).add_viewer(setup, Instant::now()).map_err(invalid)?;
         Ok(NativeViewerCredentials { ufrag, password })

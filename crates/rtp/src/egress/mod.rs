@@ -15,6 +15,8 @@
 //!   policy (skip to the next keyframe).
 //! - [`patch_into`]: a stream packet written for one subscriber (payload type, sequence offset),
 //!   and [`add_timestamp_offset`] for its timeline after a simulcast layer switch.
+//! - [`kept_extension`]: the one header extension element a forwarded packet keeps (an AV1 SVC
+//!   stream's Dependency Descriptor), written under a placeholder id each transport maps.
 //! - [`layers`]: which simulcast layer a subscriber's bandwidth estimate carries ([`Fanout`]
 //!   switches it at the layer's keyframe, numbering and timeline continuous).
 //!
@@ -22,6 +24,7 @@
 //! forwarders) are adapters around these: they protect and send what comes out.
 
 mod fanout;
+pub mod kept_extension;
 pub mod layers;
 mod offsets;
 mod rewriter;

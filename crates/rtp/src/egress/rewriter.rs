@@ -1,6 +1,7 @@
 //! [`RtpRewriter`]: one forwarded track re-numbered for its receiver.
 
-use crate::packet::FIXED_HEADER_LEN;
+use super::kept_extension;
+use crate::packet::{RtpHeader, FIXED_HEADER_LEN};
 use crate::svc::{SvcFilter, SvcVerdict};
 use crate::RtpError;
 
@@ -10,10 +11,12 @@ use crate::RtpError;
 /// input SSRC changes (a publisher restart, or a new publisher, continues right after the last
 /// packet sent, the timestamp advanced by the wallclock gap); the header extension and CSRCs
 /// are dropped (extension ids are negotiated per connection, not shared by publisher and
-/// receiver). Padding is kept.
+/// receiver) — but one element may be kept ([`keep_extension`](Self::keep_extension)).
+/// Padding is kept.
 ///
 /// Output layout: the 12-byte fixed header (`V=2`, `P` as the input's, `X=0`, `CC=0`), then the
-/// input's payload from its payload offset to its end.
+/// input's payload from its payload offset to its end; with a kept element, `X=1` and its
+/// block between them (`kept_extension`).
 #[derive(Debug, Clone)]
 pub struct RtpRewriter {
     ssrc: u32,
@@ -30,6 +33,8 @@ pub struct RtpRewriter {
     octets: u32,
     /// Scalable video: the operating point this track keeps ([`forward_into`](Self::forward_into)).
     svc: Option<SvcFilter>,
+    /// The input's extension element id kept in the output, if any.
+    keep: Option<u8>,
 }
 
 /// The payload offset of an RTP packet (after CSRCs and the header extension), padding left in.
@@ -72,7 +77,20 @@ impl RtpRewriter {
             packets: 0,
             octets: 0,
             svc: None,
+            keep: None,
         }
+    }
+
+    /// Keeps the input's header extension element `id` (1–255; None: none) in the output,
+    /// under [`kept_extension::KEPT_ID`] in the layout `kept_extension` documents.
+    pub fn keep_extension(&mut self, id: Option<u8>) {
+        self.keep = id;
+    }
+
+    /// The element to keep from `packet`, if any.
+    fn kept<'a>(&self, packet: &'a [u8]) -> Option<&'a [u8]> {
+        let id = self.keep?;
+        RtpHeader::parse(packet).ok()?.0.extension?.find(id)
     }
 
     /// The output SSRC.
@@ -107,7 +125,8 @@ impl RtpRewriter {
 
     /// Output size of `packet`. Errors: not RTP version 2, or shorter than its header says.
     pub fn output_len(&self, packet: &[u8]) -> Result<usize, RtpError> {
-        Ok(FIXED_HEADER_LEN + packet.len() - payload_offset(packet)?)
+        let block = self.kept(packet).map_or(0, |e| kept_extension::block_len(e.len()));
+        Ok(FIXED_HEADER_LEN + block + packet.len() - payload_offset(packet)?)
     }
 
     /// Leaves `packet` out of the output without a hole (a padding-only packet: the sender's
@@ -126,7 +145,7 @@ impl RtpRewriter {
         }
     }
 
-    /// Keeps only the packets of one operating point of a VP9 SVC input from now on (`None`:
+    /// Keeps only the packets of one operating point of a scalable input from now on (`None`:
     /// every packet), see [`forward_into`](Self::forward_into).
     pub fn set_svc(&mut self, filter: Option<SvcFilter>) {
         self.svc = filter;
@@ -135,12 +154,11 @@ impl RtpRewriter {
     /// [`rewrite_into`](Self::rewrite_into) through the SVC filter, if one is set: a packet of a
     /// layer the operating point leaves out is [skipped](Self::skip) (`Ok(None)`), a kept one
     /// rewritten with the marker bit set where it now ends a picture (`crate::svc`). Errors: as
-    /// `rewrite_into`, and `MalformedPayload` for a VP9 descriptor that cannot be read (nothing
-    /// changed; the caller drops the packet).
+    /// `rewrite_into`, and `MalformedPayload` for a VP9 descriptor or dependency descriptor
+    /// that cannot be read (nothing changed; the caller drops the packet).
     pub fn forward_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<Option<usize>, RtpError> {
-        let Some(filter) = self.svc else { return self.rewrite_into(packet, out, now_ms).map(Some) };
-        let at = payload_offset(packet)?;
-        match filter.admit(&packet[at..], packet[1] & 0x80 != 0)? {
+        let Some(filter) = self.svc.as_mut() else { return self.rewrite_into(packet, out, now_ms).map(Some) };
+        match filter.admit(packet)? {
             SvcVerdict::Drop => {
                 self.skip(packet);
                 Ok(None)
@@ -161,7 +179,9 @@ impl RtpRewriter {
     /// [`RtpError::BufferTooSmall`].
     pub fn rewrite_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<usize, RtpError> {
         let at = payload_offset(packet)?;
-        let n = FIXED_HEADER_LEN + packet.len() - at;
+        let kept = self.kept(packet);
+        let block = kept.map_or(0, |e| kept_extension::block_len(e.len()));
+        let n = FIXED_HEADER_LEN + block + packet.len() - at;
         if out.len() < n {
             return Err(RtpError::BufferTooSmall { needed: n, available: out.len() });
         }
@@ -182,7 +202,11 @@ impl RtpRewriter {
         out[2..4].copy_from_slice(&self.last_seq.to_be_bytes());
         out[4..8].copy_from_slice(&self.last_ts.to_be_bytes());
         out[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-        out[12..n].copy_from_slice(&packet[at..]);
+        if let Some(element) = kept {
+            out[0] |= 0x10;
+            kept_extension::write_block(&mut out[FIXED_HEADER_LEN..], element);
+        }
+        out[FIXED_HEADER_LEN + block..n].copy_from_slice(&packet[at..]);
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(n as u32);
         Ok(n)

@@ -1,17 +1,23 @@
 //! Scalable video (SVC) forwarding: which packets of a layered stream one operating point
 //! keeps, sans-IO.
 //!
-//! A VP9 SVC publisher (Chromium's `scalabilityMode` `L1T3`, `L3T3_KEY`...) sends every spatial
-//! and temporal layer on one SSRC, each packet marked with its layer in the payload descriptor
-//! ([`vp9`]). An [`SvcFilter`] keeps the packets of one operating point (spatial layers up to
-//! `max_spatial`, temporal up to `max_temporal`) and says where a picture now ends: the last
-//! packet of the highest spatial layer kept carries the marker bit (RFC 9628 §4.1: the marker
-//! ends a picture), so a receiver of a lower operating point sees whole pictures. The RTP
-//! rewriter then numbers what is kept without holes (`egress::RtpRewriter::skip` for the rest).
+//! A scalable publisher (Chromium's `scalabilityMode` `L1T3`, `L3T3_KEY`...) sends every spatial
+//! and temporal layer on one SSRC, each packet marked with its layer: VP9 in its payload
+//! descriptor ([`vp9`], RFC 9628), AV1 (and VP8 or H.264 temporal layers, where a WebRTC
+//! sender attaches it) in the Dependency Descriptor header extension
+//! ([`dependency_descriptor`]). An [`SvcFilter`] keeps the packets of one operating point
+//! (spatial layers up to `max_spatial`, temporal up to `max_temporal`) and says where a picture
+//! now ends: the last packet of the highest spatial layer kept carries the marker bit (RFC 9628
+//! §4.1, AV1 RTP §4.2: the marker ends a picture / temporal unit), so a receiver of a lower
+//! operating point sees whole pictures. The RTP rewriter then numbers what is kept without
+//! holes (`egress::RtpRewriter::skip` for the rest).
 
+pub mod dependency_descriptor;
 pub mod vp9;
 
+use crate::packet::RtpHeader;
 use crate::RtpError;
+pub use dependency_descriptor::{DependencyDescriptor, FrameDependencyStructure};
 pub use vp9::{Vp9Descriptor, Vp9Scalability};
 
 /// What an operating point does with one packet.
@@ -27,26 +33,65 @@ pub enum SvcVerdict {
     },
 }
 
-/// One operating point of a VP9 SVC stream: spatial layers `0..=max_spatial`, temporal layers
+/// Where a packet's layer is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layering {
+    /// The VP9 payload descriptor.
+    Vp9,
+    /// The Dependency Descriptor extension with this id; its layers are the templates of the
+    /// last structure seen (none yet: every packet is left out).
+    DependencyDescriptor { extension_id: u8, structure: Option<Box<FrameDependencyStructure>> },
+}
+
+/// One operating point of a scalable stream: spatial layers `0..=max_spatial`, temporal layers
 /// `0..=max_temporal`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SvcFilter {
-    /// The highest spatial layer kept (`SID`).
+    /// The highest spatial layer kept (VP9 `SID`, DD template spatial id).
     pub max_spatial: u8,
-    /// The highest temporal layer kept (`TID`).
+    /// The highest temporal layer kept (VP9 `TID`, DD template temporal id).
     pub max_temporal: u8,
+    layering: Layering,
 }
 
 impl SvcFilter {
-    /// Decides for one packet: `payload` is its RTP payload (the VP9 descriptor first),
-    /// `marker` its marker bit. Errors: a malformed descriptor (`MalformedPayload`); the caller
-    /// drops such a packet.
-    pub fn admit(&self, payload: &[u8], marker: bool) -> Result<SvcVerdict, RtpError> {
-        let d = Vp9Descriptor::parse(payload)?;
-        if d.spatial_id > self.max_spatial || d.temporal_id > self.max_temporal {
+    /// An operating point of a VP9 stream, read from each packet's payload descriptor.
+    pub fn vp9(max_spatial: u8, max_temporal: u8) -> SvcFilter {
+        SvcFilter { max_spatial, max_temporal, layering: Layering::Vp9 }
+    }
+
+    /// An operating point read from the Dependency Descriptor extension `extension_id` (the
+    /// publisher's `extmap` id, 1–255). It learns the template structure from the packets that
+    /// carry one (key frames); until the first, it keeps nothing.
+    pub fn dependency_descriptor(max_spatial: u8, max_temporal: u8, extension_id: u8) -> SvcFilter {
+        SvcFilter { max_spatial, max_temporal, layering: Layering::DependencyDescriptor { extension_id, structure: None } }
+    }
+
+    /// Decides for one RTP packet (header included). Errors: a malformed RTP header, VP9
+    /// descriptor or dependency descriptor (`MalformedPayload`); the caller drops such a
+    /// packet. A packet without the dependency descriptor, or naming a template the
+    /// structure does not have, is left out (`Drop`).
+    pub fn admit(&mut self, packet: &[u8]) -> Result<SvcVerdict, RtpError> {
+        let (header, payload_at, payload_len) = RtpHeader::parse(packet)?;
+        let (spatial, temporal, end) = match &mut self.layering {
+            Layering::Vp9 => {
+                let d = Vp9Descriptor::parse(&packet[payload_at..payload_at + payload_len])?;
+                (d.spatial_id, d.temporal_id, d.end)
+            }
+            Layering::DependencyDescriptor { extension_id, structure } => {
+                let Some(data) = header.extension.and_then(|e| e.find(*extension_id)) else { return Ok(SvcVerdict::Drop) };
+                let d = DependencyDescriptor::parse(data, structure.as_deref())?;
+                if let Some(s) = d.structure {
+                    *structure = Some(Box::new(s));
+                }
+                let Some((spatial, temporal)) = structure.as_ref().and_then(|s| s.layer_of(d.template_id)) else { return Ok(SvcVerdict::Drop) };
+                (spatial, temporal, d.end_of_frame)
+            }
+        };
+        if spatial > self.max_spatial || temporal > self.max_temporal {
             return Ok(SvcVerdict::Drop);
         }
-        Ok(SvcVerdict::Forward { marker: marker || (d.end && d.spatial_id == self.max_spatial) })
+        Ok(SvcVerdict::Forward { marker: header.marker || (end && spatial == self.max_spatial) })
     }
 }
 

@@ -56,18 +56,162 @@ fn every_truncation_is_an_error_not_a_panic() {
     }
 }
 
+/// An RTP packet (PT 98, sequence `seq`) with `payload`, the marker bit as given and, when
+/// `dd` is given, a one-byte-form header extension holding it as element `DD_ID` (RFC 8285
+/// §4.2; a two-byte form when longer than 16 bytes, §4.3).
+fn rtp(seq: u16, payload: &[u8], marker: bool, dd: Option<&[u8]>) -> Vec<u8> {
+    let mut p = vec![0x80, if marker { 0x80 | 98 } else { 98 }, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 7];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    if let Some(dd) = dd {
+        p[0] |= 0x10;
+        let mut ext = if dd.len() <= 16 { vec![(DD_ID << 4) | (dd.len() as u8 - 1)] } else { vec![DD_ID, dd.len() as u8] };
+        ext.extend_from_slice(dd);
+        while ext.len() % 4 != 0 {
+            ext.push(0);
+        }
+        let profile: u16 = if dd.len() <= 16 { 0xBEDE } else { 0x1000 };
+        p.extend_from_slice(&profile.to_be_bytes());
+        p.extend_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+        p.extend_from_slice(&ext);
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+const DD_ID: u8 = 12;
+
 #[test]
 fn an_operating_point_drops_higher_layers_and_ends_pictures_at_its_top_spatial_layer() {
-    let s1 = SvcFilter { max_spatial: 1, max_temporal: 2 };
-    assert_eq!(s1.admit(&layer_descriptor(0, 2, true, true), true).unwrap(), SvcVerdict::Drop, "spatial layer 2");
-    assert_eq!(s1.admit(&layer_descriptor(0, 1, false, true), false).unwrap(), SvcVerdict::Forward { marker: true }, "the end of layer 1 ends the picture");
-    assert_eq!(s1.admit(&layer_descriptor(0, 1, true, false), false).unwrap(), SvcVerdict::Forward { marker: false });
-    assert_eq!(s1.admit(&layer_descriptor(0, 0, false, true), false).unwrap(), SvcVerdict::Forward { marker: false }, "layer 0 ends below the top kept");
-    let all = SvcFilter { max_spatial: 2, max_temporal: 2 };
-    assert_eq!(all.admit(&layer_descriptor(0, 1, false, true), false).unwrap(), SvcVerdict::Forward { marker: false });
-    assert_eq!(all.admit(&layer_descriptor(0, 2, false, true), true).unwrap(), SvcVerdict::Forward { marker: true });
-    let t1 = SvcFilter { max_spatial: 0, max_temporal: 1 };
-    assert_eq!(t1.admit(&layer_descriptor(2, 0, true, true), true).unwrap(), SvcVerdict::Drop, "temporal layer 2");
-    assert_eq!(t1.admit(&layer_descriptor(1, 0, true, true), true).unwrap(), SvcVerdict::Forward { marker: true });
-    assert!(t1.admit(&[0xA0], false).is_err());
+    let admit = |f: &mut SvcFilter, d: Vec<u8>, marker: bool| f.admit(&rtp(1, &d, marker, None)).unwrap();
+    let mut s1 = SvcFilter::vp9(1, 2);
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 2, true, true), true), SvcVerdict::Drop, "spatial layer 2");
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: true }, "the end of layer 1 ends the picture");
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, true, false), false), SvcVerdict::Forward { marker: false });
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 0, false, true), false), SvcVerdict::Forward { marker: false }, "layer 0 ends below the top kept");
+    let mut all = SvcFilter::vp9(2, 2);
+    assert_eq!(admit(&mut all, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: false });
+    assert_eq!(admit(&mut all, layer_descriptor(0, 2, false, true), true), SvcVerdict::Forward { marker: true });
+    let mut t1 = SvcFilter::vp9(0, 1);
+    assert_eq!(admit(&mut t1, layer_descriptor(2, 0, true, true), true), SvcVerdict::Drop, "temporal layer 2");
+    assert_eq!(admit(&mut t1, layer_descriptor(1, 0, true, true), true), SvcVerdict::Forward { marker: true });
+    assert!(t1.admit(&rtp(1, &[0xA0], false, None)).is_err());
+    assert!(t1.admit(&[0x80, 98, 0]).is_err(), "not an RTP packet");
+}
+
+/// MSB-first bit writer for dependency descriptors.
+#[derive(Default)]
+struct Bits {
+    bytes: Vec<u8>,
+    bit: usize,
+}
+
+impl Bits {
+    fn put(&mut self, n: u32, v: u32) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.bit % 8 == 0 {
+                self.bytes.push(0);
+            }
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= (((v >> i) & 1) as u8) << (7 - self.bit % 8);
+            self.bit += 1;
+        }
+        self
+    }
+}
+
+/// The mandatory fields of a dependency descriptor (AV1 RTP Appendix A.8.1).
+fn dd_mandatory(start: bool, end: bool, template_id: u8, frame_number: u16) -> Bits {
+    let mut b = Bits::default();
+    b.put(1, u32::from(start)).put(1, u32::from(end)).put(6, u32::from(template_id)).put(16, u32::from(frame_number));
+    b
+}
+
+/// A key frame's descriptor carrying an `L2T2`-shaped structure (A.8.2): template id offset
+/// 10, templates (S0,T0) (S0,T1) (S1,T0) (S1,T1), 4 decode targets, one chain per spatial
+/// layer, render resolutions 640×360 and 1280×720.
+fn dd_with_structure(template_id: u8) -> Vec<u8> {
+    let mut b = dd_mandatory(true, false, template_id, 100);
+    b.put(1, 1).put(1, 0).put(3, 0); // structure present, no active mask, no custom fields
+    b.put(6, 10).put(5, 3); // template id offset 10, DtCnt 4
+    for idc in [1, 2, 1, 3] {
+        b.put(2, idc); // next_layer_idc: T+1, S+1, T+1, end
+    }
+    for dtis in [[2u32, 2, 2, 2], [0, 1, 0, 1], [0, 0, 2, 2], [0, 0, 0, 1]] {
+        for dti in dtis {
+            b.put(2, dti);
+        }
+    }
+    for fdiffs in [&[][..], &[1][..], &[1][..], &[1, 2][..]] {
+        for &f in fdiffs {
+            b.put(1, 1).put(4, f - 1);
+        }
+        b.put(1, 0);
+    }
+    // chain_cnt ns(5) = 2: w 3, m 3, value 2 < 3 in 2 bits
+    b.put(2, 2);
+    for protected_by in [0u32, 0, 1, 1] {
+        b.put(1, protected_by); // ns(2): w 2, m 2, one bit
+    }
+    for _ in 0..4 {
+        b.put(4, 1).put(4, 1);
+    }
+    b.put(1, 1).put(16, 639).put(16, 359).put(16, 1279).put(16, 719);
+    b.bytes
+}
+
+#[test]
+fn reads_a_template_structure_and_each_frames_layer_from_its_template() {
+    let bytes = dd_with_structure(10);
+    let d = DependencyDescriptor::parse(&bytes, None).unwrap();
+    assert!(d.start_of_frame && !d.end_of_frame);
+    assert_eq!((d.template_id, d.frame_number, d.active_decode_targets), (10, 100, Some(0b1111)));
+    let s = d.structure.unwrap();
+    assert_eq!(s.templates, vec![(0, 0), (0, 1), (1, 0), (1, 1)]);
+    assert_eq!((s.decode_targets, s.spatial_layers(), s.temporal_layers()), (4, 2, 2));
+    assert_eq!(s.resolutions, vec![(640, 360), (1280, 720)]);
+    assert_eq!(s.layer_of(10), Some((0, 0)));
+    assert_eq!(s.layer_of(13), Some((1, 1)));
+    assert_eq!(s.layer_of(14), None, "past the templates");
+    assert_eq!(s.layer_of(9), None, "ids wrap at 64: 9 is index 63");
+    // a later frame: mandatory fields only
+    let d = DependencyDescriptor::parse(&dd_mandatory(false, true, 12, 101).bytes, Some(&s)).unwrap();
+    assert!(d.structure.is_none() && d.end_of_frame && d.template_id == 12);
+    // an active decode targets mask without a structure takes the known structure's width
+    let mut b = dd_mandatory(true, true, 11, 102);
+    b.put(1, 0).put(1, 1).put(3, 0).put(4, 0b0101);
+    assert_eq!(DependencyDescriptor::parse(&b.bytes, Some(&s)).unwrap().active_decode_targets, Some(0b0101));
+}
+
+#[test]
+fn every_truncated_dependency_descriptor_is_an_error_not_a_panic() {
+    let bytes = dd_with_structure(10);
+    for cut in (0..bytes.len()).filter(|&c| c != 3) {
+        assert!(matches!(DependencyDescriptor::parse(&bytes[..cut], None), Err(RtpError::MalformedPayload { .. })), "cut at {cut}");
+    }
+    // 64 templates, then a 65th
+    let mut b = dd_mandatory(true, false, 0, 0);
+    b.put(5, 0b10000).put(6, 0).put(5, 0);
+    for _ in 0..64 {
+        b.put(2, 0);
+    }
+    b.put(2, 3);
+    assert!(DependencyDescriptor::parse(&b.bytes, None).is_err());
+}
+
+#[test]
+fn a_dependency_descriptor_operating_point_learns_the_structure_then_filters_by_template() {
+    let mut s0 = SvcFilter::dependency_descriptor(0, 1, DD_ID);
+    let later = |start: bool, end: bool, template: u8| dd_mandatory(start, end, template, 7).bytes;
+    assert_eq!(s0.admit(&rtp(1, &[1], false, Some(&later(true, true, 10)))).unwrap(), SvcVerdict::Drop, "no structure yet");
+    assert_eq!(s0.admit(&rtp(2, &[1], false, Some(&dd_with_structure(10)))).unwrap(), SvcVerdict::Forward { marker: false }, "S0 key frame start (a 2-byte-form element)");
+    assert_eq!(s0.admit(&rtp(3, &[1], false, Some(&later(false, true, 10)))).unwrap(), SvcVerdict::Forward { marker: true }, "S0 ends the picture for this point");
+    assert_eq!(s0.admit(&rtp(4, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Drop, "S1");
+    assert_eq!(s0.admit(&rtp(5, &[1], false, Some(&later(true, true, 11)))).unwrap(), SvcVerdict::Forward { marker: true }, "S0 T1");
+    assert_eq!(s0.admit(&rtp(6, &[1], false, None)).unwrap(), SvcVerdict::Drop, "no descriptor");
+    assert_eq!(s0.admit(&rtp(7, &[1], false, Some(&later(true, true, 30)))).unwrap(), SvcVerdict::Drop, "unknown template");
+    let mut t0 = SvcFilter::dependency_descriptor(1, 0, DD_ID);
+    t0.admit(&rtp(1, &[1], false, Some(&dd_with_structure(10)))).unwrap();
+    assert_eq!(t0.admit(&rtp(2, &[1], false, Some(&later(true, true, 13)))).unwrap(), SvcVerdict::Drop, "T1");
+    assert_eq!(t0.admit(&rtp(3, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Forward { marker: true });
+    assert!(t0.admit(&rtp(4, &[1], false, Some(&[0x80, 0]))).is_err(), "a descriptor shorter than 3 bytes");
 }

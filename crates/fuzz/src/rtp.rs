@@ -719,7 +719,7 @@ pub fn simulcast_layers(data: &[u8]) {
 /// no longer than its payload; every packet forwarded is of a kept layer, numbered one after
 /// the last one forwarded (the layers left out leave no hole), and carries the marker bit
 /// exactly when its input did or it ends the top spatial layer kept; a packet whose descriptor
-/// cannot be read is not forwarded.
+/// cannot be read is not forwarded (and, skipped, leaves no hole).
 pub fn svc_filter(data: &[u8]) {
     use sluice_rtp::egress::RtpRewriter;
     use sluice_rtp::svc::{SvcFilter, Vp9Descriptor};

@@ -282,3 +282,34 @@ fn svc_filter_sweeps_every_operating_point() {
         }
     }
 }
+
+/// The dependency descriptor harness over Chromium's own `L3T3_KEY` key frame structure (the
+/// 90-byte element of `svc::tests::CHROMIUM_L3T3_KEY_STRUCTURE`) and then a picture of frames
+/// naming each of its templates, at every operating point; then every truncation and a byte
+/// flip at every offset.
+#[test]
+fn dependency_descriptor_sweeps_chromiums_structure() {
+    let key = "80005c80081485214eaaaaa8000600004000100002aa80a8000600004000100002a000a800060000400016d549241b5524906d54923157e001974ca864330e222396eca8655304224390eca87753013f00b3027f016704ff02cf";
+    let key: Vec<u8> = (0..key.len()).step_by(2).map(|i| u8::from_str_radix(&key[i..i + 2], 16).unwrap()).collect();
+    let mut stream = vec![0u8, key.len() as u8];
+    stream.extend_from_slice(&key);
+    for template in 0..16u8 {
+        // start and end of frame, template id from the key frame's onwards, frame number 93 + n
+        let id = (key[0] & 0x3F).wrapping_add(template) & 0x3F;
+        stream.extend_from_slice(&[u8::from(template % 3 == 2), 3, 0xC0 | id, 0, 93 + template]);
+    }
+    stream.extend_from_slice(&[2, 3, 0xC0, 0, 1]); // a packet without the extension
+    for op in 0..16u8 {
+        let mut input = vec![op];
+        input.extend_from_slice(&stream);
+        harness::dependency_descriptor(&input);
+        for cut in 1..input.len() {
+            harness::dependency_descriptor(&input[..cut]);
+        }
+        for at in 1..input.len() {
+            let mut bad = input.clone();
+            bad[at] ^= 0xA5;
+            harness::dependency_descriptor(&bad);
+        }
+    }
+}

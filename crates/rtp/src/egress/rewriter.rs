@@ -155,10 +155,18 @@ impl RtpRewriter {
     /// layer the operating point leaves out is [skipped](Self::skip) (`Ok(None)`), a kept one
     /// rewritten with the marker bit set where it now ends a picture (`crate::svc`). Errors: as
     /// `rewrite_into`, and `MalformedPayload` for a VP9 descriptor or dependency descriptor
-    /// that cannot be read (nothing changed; the caller drops the packet).
+    /// that cannot be read (nothing written; the packet is skipped like a layer left out, so
+    /// its number leaves no hole a receiver would ask for in vain).
     pub fn forward_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<Option<usize>, RtpError> {
         let Some(filter) = self.svc.as_mut() else { return self.rewrite_into(packet, out, now_ms).map(Some) };
-        match filter.admit(packet)? {
+        let verdict = match filter.admit(packet) {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                self.skip(packet);
+                return Err(e);
+            }
+        };
+        match verdict {
             SvcVerdict::Drop => {
                 self.skip(packet);
                 Ok(None)

@@ -215,3 +215,28 @@ fn a_dependency_descriptor_operating_point_learns_the_structure_then_filters_by_
     assert_eq!(t0.admit(&rtp(3, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Forward { marker: true });
     assert!(t0.admit(&rtp(4, &[1], false, Some(&[0x80, 0]))).is_err(), "a descriptor shorter than 3 bytes");
 }
+
+/// A real key frame descriptor: the first packet of a Chromium 156 AV1 `L3T3_KEY` key frame
+/// (WHIP to Sluice, 1280×720 camera), the 90-byte Dependency Descriptor element as sent.
+pub(crate) const CHROMIUM_L3T3_KEY_STRUCTURE: &str = "80005c80081485214eaaaaa8000600004000100002aa80a8000600004000100002a000a800060000400016d549241b5524906d54923157e001974ca864330e222396eca8655304224390eca87753013f00b3027f016704ff02cf";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+#[test]
+fn reads_chromiums_l3t3_key_structure() {
+    let d = DependencyDescriptor::parse(&hex(CHROMIUM_L3T3_KEY_STRUCTURE), None).unwrap();
+    assert!(d.start_of_frame && !d.end_of_frame);
+    let s = d.structure.expect("a key frame carries the structure");
+    assert_eq!((s.spatial_layers(), s.temporal_layers(), s.decode_targets), (3, 3, 9));
+    assert_eq!(s.resolutions, vec![(320, 180), (640, 360), (1280, 720)]);
+    assert_eq!(s.layer_of(d.template_id), Some((0, 0)), "the key frame starts at S0 T0");
+    assert_eq!(d.active_decode_targets, Some(0x1FF));
+    // every (spatial, temporal) pair has a template
+    for sid in 0..3 {
+        for tid in 0..3 {
+            assert!(s.templates.contains(&(sid, tid)), "S{sid}T{tid}");
+        }
+    }
+}

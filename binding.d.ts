@@ -922,8 +922,10 @@ export declare class WebRtcViewers {
    * viewer of the stream is then moved between them by its bandwidth estimate (down at once,
    * up after 2 s of fitting, probing with RTX padding for the next layer), at the layer's
    * keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
+   * `scalable`: the layers are operating points of one SVC stream (each lower one a subset
+   * of the pictures above it), so a viewer moves down at the next picture, no keyframe asked.
    */
-  setLayers(streamKey: string, layers: Array<string>): void
+  setLayers(streamKey: string, layers: Array<string>, scalable?: boolean | undefined | null): void
   /**
    * How the simulcast layers of `streamKey`'s viewers are chosen, in place of the port's
    * `simulcast` option (an SFU room's policy); `null`: the port's again.

@@ -10,10 +10,16 @@
  * and a second page plays over WHEP. The viewer is pinned to q, h, f in turn (--switches times,
  * default 30). Each switch asks the layer for a keyframe (PLI) and moves the viewer at it: the
  * time is PLI → the publisher's encoder → its keyframe through Sluice → decoded and shown.
- * JSON: bench/results/simulcast-switch.json (--json PATH).
+ *
+ * `--mode vp9-svc` / `av1-svc`: the publisher sends one VP9 / AV1 `L3T3_KEY` scalable stream
+ * instead, and the viewer is pinned to its operating points S0, S1, S2 in turn: a move down
+ * happens at the next picture (no keyframe), a move up at a keyframe; the two are reported
+ * apart (`downMs`, `upMs`).
+ * JSON: bench/results/simulcast-switch.json, or simulcast-switch-<mode>.json (--json PATH).
  *
  *   npm run bench:simulcast
  *   node bench/simulcast-switch.mjs --switches 9     # smoke run
+ *   node bench/simulcast-switch.mjs --mode vp9-svc
  */
 import { parseArgs } from 'node:util'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -29,11 +35,20 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({
   options: {
     switches: { type: 'string', default: '30' },
-    json: { type: 'string', default: path.join(here, 'results', 'simulcast-switch.json') },
+    mode: { type: 'string', default: 'simulcast' },
+    json: { type: 'string' },
   },
 })
+const MODES = {
+  simulcast: { query: 'simulcast=1', order: ['q', 'h', 'f'], ready: (p) => (p.layers ?? []).filter((l) => l.kbps > 0).length === 3 },
+  'vp9-svc': { query: 'svc=L3T3_KEY&codec=VP9', order: ['S0', 'S1', 'S2'], ready: (p) => p.scalabilityMode === 'L3T3_KEY' },
+  'av1-svc': { query: 'svc=L3T3_KEY&codec=AV1', order: ['S0', 'S1', 'S2'], ready: (p) => p.scalabilityMode === 'L3T3_KEY' },
+}
+const mode = MODES[values.mode]
+if (!mode) throw new Error(`--mode: one of ${Object.keys(MODES).join(', ')}`)
+const jsonPath = values.json ?? path.join(here, 'results', values.mode === 'simulcast' ? 'simulcast-switch.json' : `simulcast-switch-${values.mode}.json`)
 const log = (...a) => console.error('[simulcast-bench]', ...a)
-const WIDTHS = { q: 320, h: 640, f: 1280 }
+const WIDTHS = { q: 320, h: 640, f: 1280, S0: 320, S1: 640, S2: 1280 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-simulcast-bench-'))
 const y4m = path.join(dir, 'camera.y4m')
@@ -47,11 +62,18 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
 })
 const samples = []
+const down = []
+const up = []
+// keyframe requests (PLI + FIR) the publisher received over each direction's switches
+const asked = { down: 0, up: 0 }
 try {
   const publisher = await browser.newPage()
-  await publisher.goto(`${server.origin}/publish?stream=live/sim&simulcast=1&start=1`)
+  await publisher.goto(`${server.origin}/publish?stream=live/sim&${mode.query}&start=1`)
   await publisher.waitForFunction(() => window.sluicePublisher?.connectedAt, null, { timeout: 20_000 })
-  await publisher.waitForFunction(() => (window.sluicePublisher.layers ?? []).filter((l) => l.kbps > 0).length === 3, null, { timeout: 20_000 })
+  for (let waited = 0; !mode.ready(await publisher.evaluate(() => window.sluicePublisher)); waited += 250) {
+    if (waited > 20_000) throw new Error(`the publisher does not send its ${values.mode} layers`)
+    await sleep(250)
+  }
   const viewer = await browser.newPage()
   await viewer.goto(`${server.origin}/?play=live/sim`)
   await viewer.waitForFunction(() => window.sluicePlayer?.connectedAt, null, { timeout: 20_000 })
@@ -67,11 +89,20 @@ try {
     video.requestVideoFrameCallback(each)
   })
   await viewer.waitForFunction(() => window.__frames.some(([w]) => w === 1280), null, { timeout: 20_000 })
+  // playing for 2 s first (the first switch right after the first frame measured start-up)
+  await viewer.waitForFunction(() => window.__frames.length >= 40, null, { timeout: 20_000 })
   const clients = await (await fetch(`${server.origin}/api/clients`)).json()
   const id = String(clients.find((c) => c.protocol === 'whep').id).replace(/^whep-/, '')
-  const order = ['q', 'h', 'f']
+  const order = mode.order
   for (let i = 0; i < Number(values.switches); i++) {
     const rid = order[i % 3]
+    const downward = i % 3 === 0
+    const keyframeRequests = () => publisher.evaluate(async () => {
+      let n = 0
+      ;(await window.sluicePublisher.pc.getStats()).forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') n += (r.pliCount ?? 0) + (r.firCount ?? 0) })
+      return n
+    })
+    const requestsBefore = await keyframeRequests()
     const ms = await viewer.evaluate(async ({ id, rid, width }) => {
       const asked = performance.now()
       const r = await fetch(`/api/whep/${id}/layer`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid }) })
@@ -84,15 +115,23 @@ try {
       }
     }, { id, rid, width: WIDTHS[rid] })
     log(`switch ${i + 1} → ${rid}: ${ms === null ? 'timed out' : `${Math.round(ms)} ms`}`)
-    if (ms !== null) samples.push(ms)
+    if (ms !== null) {
+      samples.push(ms)
+      ;(downward ? down : up).push(ms)
+    }
     await sleep(1000)
+    asked[downward ? 'down' : 'up'] += (await keyframeRequests()) - requestsBefore
   }
 } finally {
   await browser.close().catch(() => {})
   await server.stop()
 }
 const sorted = [...samples].sort((a, b) => a - b)
-const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null)
+const percentile = (list, p) => {
+  const s = [...list].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null
+}
+const pct = (p) => percentile(sorted, p)
 const result = {
   benchmark: 'simulcast-switch',
   date: new Date().toISOString(),
@@ -100,8 +139,12 @@ const result = {
   machine: { cpus: cpus()[0]?.model, count: cpus().length, node: process.version },
   switches: Number(values.switches),
   completed: samples.length,
+  mode: values.mode,
   switchMs: { p50: round(pct(50), 1), p99: round(pct(99), 1), min: round(sorted[0] ?? null, 1), max: round(sorted.at(-1) ?? null, 1) },
+  // to the lowest layer (from the top) and up (one layer each)
+  downMs: { p50: round(percentile(down, 50), 1), p99: round(percentile(down, 99), 1), n: down.length, keyframeRequests: asked.down },
+  upMs: { p50: round(percentile(up, 50), 1), p99: round(percentile(up, 99), 1), n: up.length, keyframeRequests: asked.up },
 }
-mkdirSync(path.dirname(values.json), { recursive: true })
-writeFileSync(values.json, JSON.stringify(result, null, 1) + '\n')
-console.log(`simulcast layer switch (request → first frame of the new layer rendered): p50 ${result.switchMs.p50} ms, p99 ${result.switchMs.p99} ms over ${samples.length}/${result.switches} switches`)
+mkdirSync(path.dirname(jsonPath), { recursive: true })
+writeFileSync(jsonPath, JSON.stringify(result, null, 1) + '\n')
+console.log(`${values.mode} layer switch (request → first frame of the new layer rendered): p50 ${result.switchMs.p50} ms, p99 ${result.switchMs.p99} ms over ${samples.length}/${result.switches} switches; down p50 ${result.downMs.p50} ms p99 ${result.downMs.p99} ms (${asked.down} keyframe requests to the publisher), up p50 ${result.upMs.p50} ms p99 ${result.upMs.p99} ms (${asked.up})`)

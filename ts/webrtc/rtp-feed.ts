@@ -148,7 +148,7 @@ export class RtpFeed implements RtpSourceListener {
       keys.push(key)
     }
     this.#svc = { names, shape }
-    this.#sink.setLayers!(this.key, keys)
+    this.#sink.setLayers!(this.key, keys, true)
   }
 
   /** Ends the SVC operating points' feeds, if any. */

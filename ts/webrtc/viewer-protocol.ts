@@ -131,9 +131,10 @@ export interface ViewerTransport {
   /**
    * Simulcast (native transport only): `streamKey`'s video also comes in the streams `layers`
    * (lower qualities, lowest first); each viewer is moved between them by its bandwidth estimate.
-   * Empty: none.
+   * Empty: none. `scalable`: they are operating points of one SVC stream (down at the next
+   * picture, no keyframe asked for; up at a keyframe, as between simulcast layers).
    */
-  setLayers?(streamKey: string, layers: string[]): void
+  setLayers?(streamKey: string, layers: string[], scalable?: boolean): void
   /** How the layers of `streamKey`'s viewers are chosen, in place of the transport's policy (an SFU room's); `null`: the transport's again. */
   setLayerPolicy?(streamKey: string, policy: SimulcastPolicyOptions | null): void
   /** Pins viewer `id` to layer `index` of its stream's layers (lowest 0, the stream itself last), or unpins it (`null`). */

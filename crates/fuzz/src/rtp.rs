@@ -647,16 +647,23 @@ pub fn twcc_recorder(data: &[u8]) {
 
 /// The fan-out's simulcast layer switching (`sluice_rtp::egress::Fanout` with `set_layers`):
 /// two layers of one stream (`s~l` and `s` itself), one subscriber moved between them by
-/// untrusted estimates and pins. Input: records `[op][len][packet]`: op bit 0 picks the layer the
+/// untrusted estimates and pins. Input: byte 0 bit 0 declares the layers scalable (SVC operating
+/// points: down at a picture start); then records `[op][len][packet]`: op bit 0 picks the layer the
 /// packet arrives on, bit 1 marks a keyframe, bit 2 asks `select_layers` with an estimate of
 /// `op × 10 kbit/s`, bit 3 pins (bit 4: to the low layer, else unpins), bit 5 NACKs the packet's
 /// number. Checks: never panics; every packet sent to the subscriber is one of its current
-/// layer's; its sequence numbers continue by +1 at a switch (no hole, no repeat), and its
+/// layer's; a switch happens at a keyframe, or (scalable, down to `s~l`) at a picture start
+/// (the layer's last packet had the marker bit); its sequence numbers continue by +1 at a
+/// switch (no hole, no repeat), and its
 /// timestamps never go back across one; a resolved NACK comes from the layer it was sent from.
 pub fn simulcast_layers(data: &[u8]) {
     use sluice_rtp::egress::{Fanout, MediaKind, SubscriberConfig};
+    let Some((&flags, data)) = data.split_first() else { return };
+    let scalable = flags & 1 != 0;
     let mut fanout = Fanout::new(64, 16);
-    fanout.set_layers("s", vec!["s~l".into()]);
+    fanout.set_layers("s", vec!["s~l".into()], scalable);
+    // the low layer's last packet had the marker bit: its next one starts a picture
+    let mut low_at_picture_start = false;
     fanout.add(1, SubscriberConfig { stream_key: "s".into(), video_payload_type: Some(102), audio_payload_type: None });
     fanout.inject(1, MediaKind::Video, &[], 0, true);
     let mut targets = Vec::new();
@@ -672,15 +679,20 @@ pub fn simulcast_layers(data: &[u8]) {
         rest = &rest[(2 + len).min(rest.len())..];
         now += 10.0;
         let low = op & 1 != 0;
-        if packet.len() >= 12 && packet[0] >> 6 == 2 {
+        // RTP as the fan-out tells it (a second byte of 192–223 reads as RTCP: not numbered)
+        if packet.len() >= 12 && packet[0] >> 6 == 2 && !(192..=223).contains(&packet[1]) {
             let key = if low { "s~l" } else { "s" };
             let before = fanout.video_layer(1).map(|(k, p)| (k.to_owned(), p.map(str::to_owned)));
             fanout.media(key, MediaKind::Video, &[packet], op & 2 != 0, now, &mut targets);
+            let down_at_picture = scalable && low && low_at_picture_start;
+            if low {
+                low_at_picture_start = packet[1] & 0x80 != 0;
+            }
             if let Some(t) = targets.iter().find(|t| t.id == 1) {
                 let (from, _) = before.clone().expect("subscribed");
                 let switched = from != key;
                 assert!(!switched || before.as_ref().and_then(|b| b.1.as_deref()) == Some(key), "only to the pending layer");
-                assert!(!switched || op & 2 != 0, "a switch happens at a keyframe");
+                assert!(!switched || op & 2 != 0 || down_at_picture, "a switch happens at a keyframe, or down at a scalable stream's picture start");
                 let seq = u16::from_be_bytes([packet[2], packet[3]]).wrapping_add(t.seq_offset);
                 let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]).wrapping_add(t.ts_offset);
                 if let (true, Some((s, tprev))) = (switched, last) {

@@ -540,9 +540,9 @@ impl Host {
         self.reports = reports;
     }
 
-    /// `stream_key`'s simulcast layers (`sluice_rtp::egress::Fanout::set_layers`).
-    pub fn set_layers(&mut self, stream_key: &str, layers: Vec<String>) {
-        self.fanout.set_layers(stream_key, layers);
+    /// `stream_key`'s simulcast layers or SVC operating points (`sluice_rtp::egress::Fanout::set_layers`).
+    pub fn set_layers(&mut self, stream_key: &str, layers: Vec<String>, scalable: bool) {
+        self.fanout.set_layers(stream_key, layers, scalable);
     }
 
     /// The layer policy of `stream_key`'s viewers (`Fanout::set_stream_policy`).

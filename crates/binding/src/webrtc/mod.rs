@@ -264,7 +264,7 @@ enum Command {
     /// An RTCP packet for one peer (a publisher's RR, NACK, PLI).
     Rtcp { id: u32, data: Vec<u8> },
     /// A stream's simulcast layers (`Host::set_layers`).
-    Layers { stream_key: String, layers: Vec<String> },
+    Layers { stream_key: String, layers: Vec<String>, scalable: bool },
     /// A stream's own layer policy, or the port's again (`Host::set_stream_policy`).
     Policy { stream_key: String, policy: Option<LayerPolicy> },
     /// A viewer pinned to a layer, or not (`Host::pin_layer`).
@@ -439,7 +439,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
             }
             Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
             Some(Command::Rtcp { id, data }) => host.send_rtcp(id, &data, &mut batch),
-            Some(Command::Layers { stream_key, layers }) => host.set_layers(&stream_key, layers),
+            Some(Command::Layers { stream_key, layers, scalable }) => host.set_layers(&stream_key, layers, scalable),
             Some(Command::Pin { id, index }) => host.pin_layer(id, index),
             Some(Command::Policy { stream_key, policy }) => host.set_stream_policy(&stream_key, policy),
             Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
@@ -666,10 +666,13 @@ impl WebRtcViewers {
     /// viewer of the stream is then moved between them by its bandwidth estimate (down at once,
     /// up after 2 s of fitting, probing with RTX padding for the next layer), at the layer's
     /// keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
+    /// `scalable`: the layers are operating points of one SVC stream (each lower one a subset
+    /// of the pictures above it), so a viewer moves down at the next picture, no keyframe asked.
     #[napi]
-    pub fn set_layers(&self, stream_key: String, layers: Vec<String>) {
+    pub fn set_layers(&self, stream_key: String, layers: Vec<String>, scalable: Option<bool>) {
+        let scalable = scalable.unwrap_or(false);
         for index in 0..self.commands.len() {
-            let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone() });
+            let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone(), scalable });
         }
     }
 

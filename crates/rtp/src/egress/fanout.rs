@@ -1,6 +1,6 @@
 //! [`Fanout`]: streams, their subscribers, and what each subscriber is sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::layers::{LayerPolicy, LayerSelector, HEADROOM, RESUME_FACTOR};
 use super::{sequence_number, RetransmissionRing, SenderClock, SequenceOffsets};
@@ -183,6 +183,8 @@ struct Stream {
     behind: bool,
     /// The clocks of its video and audio, for sender reports.
     clocks: [SenderClock; 2],
+    /// Its last video batch ended a picture (the marker bit): the next one starts one.
+    at_picture_start: bool,
 }
 
 fn index(kind: MediaKind) -> usize {
@@ -238,6 +240,9 @@ pub struct Fanout {
     /// Simulcast: a source's stream key → its layers' keys, lowest first (the key itself last:
     /// the top layer).
     layers: HashMap<String, Vec<String>>,
+    /// The sources whose layers are operating points of one scalable stream (SVC): a
+    /// subscriber moves down among them at the next picture, not the next keyframe.
+    scalable: HashSet<String>,
     /// Each layer key's bitrate.
     rates: HashMap<String, LayerRate>,
     /// A simulcast stream's audio bitrate (for the policy's audio first).
@@ -254,7 +259,16 @@ fn new_stream(ring_capacity: usize) -> Stream {
         audio_ring: RetransmissionRing::new(ring_capacity / AUDIO_RING_SHARE),
         behind: false,
         clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
+        at_picture_start: false,
     }
+}
+
+/// Whether a subscriber of `stream_key` moves from layer `from` to `to` without a keyframe:
+/// down among the operating points of a scalable stream (see [`Fanout::set_layers`]).
+fn moves_down_at_picture(layers: &HashMap<String, Vec<String>>, scalable: &HashSet<String>, stream_key: &str, from: &str, to: &str) -> bool {
+    let Some(layers) = layers.get(stream_key).filter(|_| scalable.contains(stream_key)) else { return false };
+    let at = |key: &str| layers.iter().position(|k| k == key);
+    matches!((at(to), at(from)), (Some(t), Some(f)) if t < f)
 }
 
 /// Whether subscriber sequence number `seq` comes before `from` (RFC 1982 serial arithmetic).
@@ -277,6 +291,7 @@ impl Fanout {
             audio_rates: HashMap::new(),
             policy: LayerPolicy::default(),
             stream_policies: HashMap::new(),
+            scalable: HashSet::new(),
         }
     }
 
@@ -369,8 +384,14 @@ impl Fanout {
     /// top layer (added last when not listed). Empty: no simulcast. Subscribers of the stream
     /// can then be switched among them ([`switch_video`](Self::switch_video),
     /// [`select_layers`](Self::select_layers)); their audio stays on `stream_key`.
-    pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>) {
+    ///
+    /// `scalable`: the layers are operating points of one scalable stream (VP9 or AV1 SVC: each
+    /// lower one a subset of the pictures of the one above it), so a move to a lower one
+    /// happens at its next picture start without a keyframe (the pictures it keeps reference
+    /// only pictures the subscriber was sent); up still waits for a keyframe.
+    pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>, scalable: bool) {
         self.audio_rates.remove(stream_key);
+        self.scalable.remove(stream_key);
         if let Some(old) = self.layers.remove(stream_key) {
             for key in old.iter().filter(|k| !layers.contains(k)) {
                 self.rates.remove(key);
@@ -387,7 +408,12 @@ impl Fanout {
         }
         self.audio_rates.insert(stream_key.to_owned(), LayerRate::default());
         self.layers.insert(stream_key.to_owned(), layers);
+        if scalable {
+            self.scalable.insert(stream_key.to_owned());
+        }
     }
+
+
 
     /// `stream_key`'s layers (lowest first, itself last), empty without simulcast.
     pub fn layers(&self, stream_key: &str) -> &[String] {
@@ -519,12 +545,18 @@ impl Fanout {
         let target = (choice.layer != current).then(|| layers[choice.layer].clone());
         if let Some(target) = target {
             if self.switch_video(id, &target) {
-                self.subscribers.get_mut(&id).expect("checked").switch_asked_ms = now_ms;
+                let sub = self.subscribers.get_mut(&id).expect("checked");
+                sub.switch_asked_ms = now_ms;
+                // down among operating points: at the next picture, no keyframe asked for
+                if moves_down_at_picture(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, &target) {
+                    return (None, probe);
+                }
                 return (Some(target), None);
             }
         }
         let sub = self.subscribers.get_mut(&id).expect("checked");
-        if let Some(pending) = sub.switch_to.clone().filter(|_| now_ms - sub.switch_asked_ms >= KEYFRAME_RETRY_MS) {
+        let down = sub.switch_to.as_deref().is_some_and(|to| moves_down_at_picture(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, to));
+        if let Some(pending) = sub.switch_to.clone().filter(|_| !down && now_ms - sub.switch_asked_ms >= KEYFRAME_RETRY_MS) {
             sub.switch_asked_ms = now_ms;
             return (Some(pending), None);
         }
@@ -615,6 +647,11 @@ impl Fanout {
         let rtp_packets = packets.iter().filter(|p| !is_rtcp(p)).count() as u16;
         let first_ts = packets.iter().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
         let last_rtp = packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| (sequence_number(p), u32::from_be_bytes([p[4], p[5], p[6], p[7]])));
+        // a scalable stream's subscribers move down at a picture start
+        let at_picture_start = s.at_picture_start;
+        if let (MediaKind::Video, Some(last)) = (kind, packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12)) {
+            s.at_picture_start = last[1] & 0x80 != 0;
+        }
         let mut left = Vec::new();
         for id in &s.subscribers {
             let Some(sub) = self.subscribers.get_mut(id) else { continue };
@@ -631,9 +668,11 @@ impl Fanout {
                     continue;
                 }
                 MediaKind::Video if sub.switch_to.as_deref() == Some(stream_key) => {
-                    // a simulcast layer switch, at this layer's keyframe: the numbering and the
-                    // timeline go on from the last packet sent
-                    let (Some(first), Some(first_ts), true) = (first_rtp, first_ts, keyframe) else { continue };
+                    // a simulcast layer switch, at this layer's keyframe (or, down among a
+                    // scalable stream's operating points, its next picture): the numbering and
+                    // the timeline go on from the last packet sent
+                    let down = at_picture_start && moves_down_at_picture(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, stream_key);
+                    let (Some(first), Some(first_ts), true) = (first_rtp, first_ts, keyframe || down) else { continue };
                     let (offset, ts_offset) = match sub.last_video {
                         Some((seq, ts, at_ms)) => {
                             let elapsed = ((now_ms - at_ms).clamp(1.0, 10_000.0) * 90.0) as u32;

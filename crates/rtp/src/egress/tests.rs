@@ -224,7 +224,7 @@ fn audio_nacks_resolve_through_the_audio_offset() {
 #[test]
 fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_timeline() {
     let mut f = Fanout::new(1024, 1024);
-    f.set_layers("live/a", vec!["live/a~q".into(), "live/a~h".into()]);
+    f.set_layers("live/a", vec!["live/a~q".into(), "live/a~h".into()], false);
     assert_eq!(f.layers("live/a"), ["live/a~q", "live/a~h", "live/a"]);
     assert!(f.add(1, config("live/a")));
     f.inject(1, MediaKind::Video, &[], 0, true);
@@ -276,14 +276,53 @@ fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_t
     assert_eq!(f.layer_rates("live/a", 5000.0)[1], 0.0, "stale: not flowing");
     assert!(f.remove(1));
     assert_eq!(f.subscribers_of("live/a") + f.subscribers_of("live/a~q"), 0);
-    f.set_layers("live/a", vec![]);
+    f.set_layers("live/a", vec![], false);
     assert!(f.layers("live/a").is_empty());
+}
+
+#[test]
+fn a_scalable_streams_subscriber_moves_down_at_the_next_picture_without_a_keyframe() {
+    let mut f = Fanout::new(1024, 1024);
+    f.set_layers("live/s", vec!["live/s~S0".into(), "live/s~S1".into()], true);
+    f.add(1, config("live/s"));
+    f.inject(1, MediaKind::Video, &[], 0, true);
+    let mut targets = Vec::new();
+    // one picture per batch, the marker on its last packet
+    let picture = |f: &mut Fanout, key: &str, seq: u16, ts: u32, marker: bool, keyframe: bool, now: f64, targets: &mut Vec<FanoutTarget>| {
+        let mut p = rtp(seq, ts, 9, key.as_bytes());
+        if marker {
+            p[1] |= 0x80;
+        }
+        f.media(key, MediaKind::Video, &[&p], keyframe, now, targets);
+    };
+    picture(&mut f, "live/s", 10, 0, true, true, 0.0, &mut targets);
+    picture(&mut f, "live/s~S0", 500, 0, false, true, 0.0, &mut targets);
+    assert!(f.switch_video(1, "live/s~S0"));
+    picture(&mut f, "live/s~S0", 501, 0, true, false, 10.0, &mut targets);
+    assert!(targets.is_empty(), "mid-picture (the last batch did not end one)");
+    picture(&mut f, "live/s~S0", 502, 3000, true, false, 40.0, &mut targets);
+    assert_eq!(targets.len(), 1, "down at the next picture start, no keyframe");
+    assert_eq!(502u16.wrapping_add(targets[0].seq_offset), 11, "numbering continues");
+    assert_eq!(f.video_layer(1), Some(("live/s~S0", None)));
+    // up waits for a keyframe
+    assert!(f.switch_video(1, "live/s~S1"));
+    picture(&mut f, "live/s~S1", 800, 3000, true, false, 50.0, &mut targets);
+    picture(&mut f, "live/s~S1", 801, 6000, true, false, 80.0, &mut targets);
+    assert!(targets.is_empty(), "up: not before a keyframe");
+    picture(&mut f, "live/s~S1", 802, 9000, true, true, 110.0, &mut targets);
+    assert_eq!(targets.len(), 1);
+    // simulcast layers (not scalable) wait for a keyframe down too
+    f.set_layers("live/s", vec!["live/s~S0".into(), "live/s~S1".into()], false);
+    assert!(f.switch_video(1, "live/s~S0"));
+    picture(&mut f, "live/s~S0", 503, 6000, true, false, 120.0, &mut targets);
+    picture(&mut f, "live/s~S0", 504, 9000, true, false, 150.0, &mut targets);
+    assert!(targets.is_empty());
 }
 
 #[test]
 fn fanout_selects_layers_by_estimate() {
     let mut f = Fanout::new(1024, 1024);
-    f.set_layers("live/a", vec!["live/a~q".into()]);
+    f.set_layers("live/a", vec!["live/a~q".into()], false);
     f.add(1, config("live/a"));
     f.inject(1, MediaKind::Video, &[], 0, true);
     let mut targets = Vec::new();
@@ -310,7 +349,7 @@ fn fanout_selects_layers_by_estimate() {
 fn a_stream_policy_caps_only_that_streams_subscribers() {
     let mut f = Fanout::new(1024, 1024);
     for key in ["room/a", "room/b"] {
-        f.set_layers(key, vec![format!("{key}~q")]);
+        f.set_layers(key, vec![format!("{key}~q")], false);
     }
     f.set_stream_policy("room/a", Some(LayerPolicy { max_layer: Some(0), ..LayerPolicy::default() }));
     assert_eq!(f.policy_of("room/a").max_layer, Some(0));

@@ -3,7 +3,8 @@
  * q, h, f) over WHIP to the native port; every layer is received (its own SSRC, named by the
  * RtpStreamId extension), the publisher gets transport-wide CC feedback and raises its bitrate to
  * send all three, the top layer reaches RTMP players, and WHEP viewers are switched between the
- * layers by their bandwidth estimate.
+ * layers by their bandwidth estimate. And temporal layers (`L1T3`) of H.264 and VP8, marked in the
+ * Dependency Descriptor extension: a viewer pinned to T0 gets a quarter of the frames.
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -125,4 +126,47 @@ describe('simulcast ingest over WHIP (native port)', () => {
     expect((await (await fetch(server.httpUrl(`/whep/resource/${id}/layer`))).json()).pinned).toBe('q')
     await viewer.close()
   }, 90_000)
+})
+
+// Temporal layers marked in the Dependency Descriptor extension (Chromium's `scalabilityMode`
+// `L1T3` on H.264 and VP8): the feed reads the template structure and offers T0, T1 and T2.
+describe('temporal layers from the Dependency Descriptor (native port)', () => {
+  for (const codec of ['H264', 'VP8'] as const) {
+    it(`${codec} L1T3: a viewer pinned to T0 gets a quarter of the frames, decoded, and T2 all of them again`, async () => {
+      const stream = `live/temporal-${codec.toLowerCase()}`
+      const page = await browser.newPage()
+      pages.push(page)
+      await page.goto(server.httpUrl(`/publish?stream=${stream}&svc=L1T3&codec=${codec}&start=1`))
+      await page.waitForFunction(() => (window as any).sluicePublisher?.scalabilityMode === 'L1T3', null, { timeout: 15_000 })
+      const viewer = await browser.newPage()
+      pages.push(viewer)
+      await viewer.goto(server.httpUrl(`/?play=${stream}`))
+      await viewer.waitForFunction(() => (window as any).sluicePlayer?.connectedAt, null, { timeout: 10_000 })
+      const whep = async () => ((await (await fetch(server.httpUrl('/api/clients'))).json()) as any[]).find((c) => c.protocol === 'whep' && `${c.app}/${c.stream}` === stream)
+      await waitFor(async () => ((await playerStats(viewer)).video?.framesDecoded ?? 0) > 20, 10_000, 'frames decoded')
+      const id = String((await whep()).id).replace(/^whep-/, '')
+      await waitFor(async () => JSON.stringify((await (await fetch(server.httpUrl(`/whep/resource/${id}/layer`))).json()).layers) === '["T0","T1","T2"]', 10_000, 'the temporal layers offered')
+      /** Frames decoded in 3 s, from 1 s after pinning `rid`, and the freezes and decoded keyframes meanwhile. */
+      const pinned = async (rid: string) => {
+        const r = await fetch(server.httpUrl(`/api/whep/${id}/layer`), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid }) })
+        expect(r.status).toBe(200)
+        await viewer.waitForTimeout(1000)
+        const before = (await playerStats(viewer)).video
+        await viewer.waitForTimeout(3000)
+        const after = (await playerStats(viewer)).video
+        return { layer: (await whep()).details.layer, frames: after.framesDecoded - before.framesDecoded, freezes: after.freezeCount - before.freezeCount, keyframes: after.keyFramesDecoded - before.keyFramesDecoded }
+      }
+      const top = await pinned('T2')
+      const low = await pinned('T0')
+      const back = await pinned('T2')
+      console.log(`${codec} L1T3 in 3 s: T2 ${JSON.stringify(top)}, T0 ${JSON.stringify(low)}, T2 again ${JSON.stringify(back)}`)
+      expect([top.layer, low.layer, back.layer]).toEqual(['T2', 'T0', 'T2'])
+      expect(low.frames).toBeGreaterThan(5)
+      expect(low.frames).toBeLessThan(top.frames * 0.5)
+      expect(low.freezes).toBe(0)
+      expect(back.frames).toBeGreaterThan(top.frames * 0.7)
+      await viewer.close()
+      await page.close()
+    }, 60_000)
+  }
 })

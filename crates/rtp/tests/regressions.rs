@@ -268,17 +268,23 @@ fn svc_filter_sweeps_every_operating_point() {
             record(u8::from(sid == 2), &[b0, pid, (tid << 5) | 0x10 | (sid << 1), 0x05, 0xEE, 0xEE]);
         }
     }
+    sweep_operating_points(&stream, harness::svc_filter);
+}
+
+/// Runs `harness` on `[op] + stream` for each of the 16 operating points `op` picks, then on
+/// every truncation and with a byte flipped at every offset.
+fn sweep_operating_points(stream: &[u8], harness: fn(&[u8])) {
     for op in 0..16u8 {
         let mut input = vec![op];
-        input.extend_from_slice(&stream);
-        harness::svc_filter(&input);
+        input.extend_from_slice(stream);
+        harness(&input);
         for cut in 1..input.len() {
-            harness::svc_filter(&input[..cut]);
+            harness(&input[..cut]);
         }
         for at in 1..input.len() {
             let mut bad = input.clone();
             bad[at] ^= 0xA5;
-            harness::svc_filter(&bad);
+            harness(&bad);
         }
     }
 }
@@ -299,19 +305,7 @@ fn dependency_descriptor_sweeps_chromiums_structure() {
         stream.extend_from_slice(&[u8::from(template % 3 == 2), 3, 0xC0 | id, 0, 93 + template]);
     }
     stream.extend_from_slice(&[2, 3, 0xC0, 0, 1]); // a packet without the extension
-    for op in 0..16u8 {
-        let mut input = vec![op];
-        input.extend_from_slice(&stream);
-        harness::dependency_descriptor(&input);
-        for cut in 1..input.len() {
-            harness::dependency_descriptor(&input[..cut]);
-        }
-        for at in 1..input.len() {
-            let mut bad = input.clone();
-            bad[at] ^= 0xA5;
-            harness::dependency_descriptor(&bad);
-        }
-    }
+    sweep_operating_points(&stream, harness::dependency_descriptor);
 }
 
 /// `simulcast_layers` on scalable layers: a top-layer packet whose second byte reads as RTCP

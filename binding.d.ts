@@ -924,8 +924,11 @@ export declare class WebRtcViewers {
    * keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
    * `scalable`: the layers are operating points of one SVC stream (each lower one a subset
    * of the pictures above it), so a viewer moves down at the next picture, no keyframe asked.
+   * `withoutDescriptorMaxLayer`: the highest layer (index) a viewer that did not negotiate
+   * the Dependency Descriptor can decode (an AV1 SVC stream's lowest spatial layer); such
+   * viewers are held there.
    */
-  setLayers(streamKey: string, layers: Array<string>, scalable?: boolean | undefined | null): void
+  setLayers(streamKey: string, layers: Array<string>, scalable?: boolean | undefined | null, withoutDescriptorMaxLayer?: number | undefined | null): void
   /**
    * How the simulcast layers of `streamKey`'s viewers are chosen, in place of the port's
    * `simulcast` option (an SFU room's policy); `null`: the port's again.

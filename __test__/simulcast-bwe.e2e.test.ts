@@ -137,4 +137,42 @@ async function viewers(): Promise<{ limited: ViewerState; open: ViewerState }> {
     expect(mode.layers(await publisherPage.evaluate(() => (window as any).sluicePublisher)), `the publisher still sends its ${mode.name} layers`).toBe(true)
     expect(climbedAt, 'seconds after the limit was lifted until the viewer was on the top layer').toBeGreaterThan(0)
   }, 120_000)
+
+  // AV1's spatial layers above S0 decode only with the Dependency Descriptor at the viewer: a
+  // WHEP client that does not offer it (Chromium's default on a receive-only transceiver) is
+  // held at S0 whatever its estimate, and plays it
+  if (mode.tag === 'ssa') it('a viewer that does not offer the Dependency Descriptor is held at S0 and decodes it', async () => {
+    const browser = await launchChromium()
+    browsers.push(browser)
+    const page = await browser.newPage()
+    await page.goto(`http://${net.hostIp}:${server.sluice.http.port}/`)
+    const offered = await page.evaluate(async () => {
+      const pc = new RTCPeerConnection()
+      ;(window as any).rawPc = pc
+      pc.addTransceiver('video', { direction: 'recvonly' })
+      pc.addTransceiver('audio', { direction: 'recvonly' })
+      pc.ontrack = (e) => { const v = document.createElement('video'); v.muted = true; v.srcObject = new MediaStream([e.track]); document.body.append(v); v.play().catch(() => {}) }
+      await pc.setLocalDescription(await pc.createOffer())
+      await new Promise((r) => setTimeout(r, 500))
+      const res = await fetch('/whep/live/sim', { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription!.sdp })
+      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() })
+      return pc.localDescription!.sdp.includes('dependency-descriptor')
+    })
+    expect(offered, 'Chromium offers no Dependency Descriptor on a receive-only transceiver by itself').toBe(false)
+    const video = () => page.evaluate(async () => {
+      let out: any = null
+      ;(await (window as any).rawPc.getStats()).forEach((r: any) => { if (r.type === 'inbound-rtp' && r.kind === 'video') out = r })
+      return JSON.parse(JSON.stringify(out ?? {}))
+    })
+    await waitFor(async () => ((await video()).framesDecoded ?? 0) > 20, 15_000, 'frames decoded without the descriptor')
+    const before = await video()
+    await new Promise((r) => setTimeout(r, 3000))
+    const after = await video()
+    await server.sluice.whep.refreshCounters()
+    const layer = server.sluice.clients.list().filter((c) => c.protocol === 'whep').map((c) => c.details?.layer)
+    console.log(`viewer without the descriptor: layers of the WHEP viewers ${JSON.stringify(layer)}; 3 s: ${after.framesDecoded - before.framesDecoded} frames at ${after.frameWidth}×${after.frameHeight}, freezes +${after.freezeCount - before.freezeCount}`)
+    expect(after.frameWidth).toBe(320)
+    expect(after.framesDecoded - before.framesDecoded).toBeGreaterThan(40)
+    expect(after.freezeCount - before.freezeCount).toBe(0)
+  }, 60_000)
 })

@@ -3,8 +3,8 @@
  * before the offer, as inline-script source: they offer the Dependency Descriptor header
  * extension (RTP Payload Format for AV1, Appendix A), which Chromium offers only on transceivers
  * that send. The native transport then forwards an AV1 SVC stream's descriptors, by which the
- * decoder assembles each spatial layer's frame; without them a viewer of an AV1 SVC stream
- * decodes its lowest spatial layer only. Browsers without `setHeaderExtensionsToNegotiate`
+ * decoder assembles each spatial layer's frame; a viewer without them is held at an AV1 SVC
+ * stream's lowest spatial layer (the only one it can decode). Browsers without `setHeaderExtensionsToNegotiate`
  * (W3C WebRTC Extensions §6) offer what they offer.
  */
 import { DEPENDENCY_DESCRIPTOR_URI } from '../webrtc/sdp'

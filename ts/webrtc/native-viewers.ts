@@ -357,8 +357,8 @@ export class NativeViewers implements ViewerTransport {
     if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at, keyframe)
   }
 
-  setLayers(streamKey: string, layers: string[], scalable = false): void {
-    if (!this.#closed) this.#host.setLayers(streamKey, layers, scalable)
+  setLayers(streamKey: string, layers: string[], scalable = false, withoutDescriptorMaxLayer?: number): void {
+    if (!this.#closed) this.#host.setLayers(streamKey, layers, scalable, withoutDescriptorMaxLayer)
   }
 
   setLayerPolicy(streamKey: string, policy: SimulcastPolicyOptions | null): void {

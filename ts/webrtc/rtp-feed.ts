@@ -148,7 +148,9 @@ export class RtpFeed implements RtpSourceListener {
       keys.push(key)
     }
     this.#svc = { names, shape }
-    this.#sink.setLayers!(this.key, keys, true)
+    // spatial layers above the lowest decode only with the descriptor at the viewer (VP9 and
+    // temporal layers need none)
+    this.#sink.setLayers!(this.key, keys, true, dependencyDescriptorId !== undefined && spatial > 1 ? 0 : undefined)
   }
 
   /** Ends the SVC operating points' feeds, if any. */

@@ -133,8 +133,11 @@ export interface ViewerTransport {
    * (lower qualities, lowest first); each viewer is moved between them by its bandwidth estimate.
    * Empty: none. `scalable`: they are operating points of one SVC stream (down at the next
    * picture, no keyframe asked for; up at a keyframe, as between simulcast layers).
+   * `withoutDescriptorMaxLayer`: the highest layer (index) a viewer that did not negotiate the
+   * Dependency Descriptor can decode (an AV1 SVC stream's lowest spatial layer: 0); such
+   * viewers are held there.
    */
-  setLayers?(streamKey: string, layers: string[], scalable?: boolean): void
+  setLayers?(streamKey: string, layers: string[], scalable?: boolean, withoutDescriptorMaxLayer?: number): void
   /** How the layers of `streamKey`'s viewers are chosen, in place of the transport's policy (an SFU room's); `null`: the transport's again. */
   setLayerPolicy?(streamKey: string, policy: SimulcastPolicyOptions | null): void
   /** Pins viewer `id` to layer `index` of its stream's layers (lowest 0, the stream itself last), or unpins it (`null`). */

@@ -131,6 +131,7 @@ impl RtpFanout {
                 stream_key,
                 video_payload_type: video_payload_type.map(payload_type).transpose()?,
                 audio_payload_type: audio_payload_type.map(payload_type).transpose()?,
+                takes_descriptor: false,
             },
         ))
     }

@@ -463,7 +463,7 @@ pub fn rtp_egress(data: &[u8]) {
     use sluice_rtp::egress::{patch_into, Fanout, MediaKind, RtpRewriter, SubscriberConfig};
     let mut rewriter = RtpRewriter::new(0x5EED, 111, 90_000, 0xFFF0, 7);
     let mut fanout = Fanout::new(64, 16);
-    let sub = |key: &str| SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: None };
+    let sub = |key: &str| SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: None, takes_descriptor: false };
     fanout.add(1, sub("s"));
     fanout.add(2, sub("s"));
     let mut out = vec![0u8; 300];
@@ -664,7 +664,7 @@ pub fn simulcast_layers(data: &[u8]) {
     fanout.set_layers("s", vec!["s~l".into()], scalable);
     // the low layer's last packet had the marker bit: its next one starts a picture
     let mut low_at_picture_start = false;
-    fanout.add(1, SubscriberConfig { stream_key: "s".into(), video_payload_type: Some(102), audio_payload_type: None });
+    fanout.add(1, SubscriberConfig { stream_key: "s".into(), video_payload_type: Some(102), audio_payload_type: None, takes_descriptor: false });
     fanout.inject(1, MediaKind::Video, &[], 0, true);
     let mut targets = Vec::new();
     let mut now = 0.0;

@@ -126,7 +126,7 @@ impl ForwardHost {
         if let Some(taken) = setup.destinations.all().into_iter().find(|a| self.by_address.contains_key(a)) {
             return Err(format!("another forwarder already sends to {taken}"));
         }
-        self.fanout.add(setup.id, SubscriberConfig { stream_key: setup.stream_key, video_payload_type: setup.video_pt, audio_payload_type: setup.audio_pt });
+        self.fanout.add(setup.id, SubscriberConfig { stream_key: setup.stream_key, video_payload_type: setup.video_pt, audio_payload_type: setup.audio_pt, takes_descriptor: false });
         for a in setup.destinations.all() {
             self.by_address.insert(a, setup.id);
         }

@@ -292,7 +292,10 @@ impl Host {
         if !self.demux.add_peer(&setup.local_ufrag, setup.id) {
             return Err("ICE ufrag taken".into());
         }
-        self.fanout.add(setup.id, SubscriberConfig { stream_key: setup.stream_key, video_payload_type: setup.video_pt, audio_payload_type: setup.audio_pt });
+        self.fanout.add(
+            setup.id,
+            SubscriberConfig { stream_key: setup.stream_key, video_payload_type: setup.video_pt, audio_payload_type: setup.audio_pt, takes_descriptor: setup.dependency_descriptor_id.is_some() },
+        );
         self.viewers.insert(
             setup.id,
             Viewer {
@@ -541,8 +544,9 @@ impl Host {
     }
 
     /// `stream_key`'s simulcast layers or SVC operating points (`sluice_rtp::egress::Fanout::set_layers`).
-    pub fn set_layers(&mut self, stream_key: &str, layers: Vec<String>, scalable: bool) {
+    pub fn set_layers(&mut self, stream_key: &str, layers: Vec<String>, scalable: bool, without_descriptor: Option<usize>) {
         self.fanout.set_layers(stream_key, layers, scalable);
+        self.fanout.set_layers_without_descriptor(stream_key, without_descriptor);
     }
 
     /// The layer policy of `stream_key`'s viewers (`Fanout::set_stream_policy`).

@@ -264,7 +264,7 @@ enum Command {
     /// An RTCP packet for one peer (a publisher's RR, NACK, PLI).
     Rtcp { id: u32, data: Vec<u8> },
     /// A stream's simulcast layers (`Host::set_layers`).
-    Layers { stream_key: String, layers: Vec<String>, scalable: bool },
+    Layers { stream_key: String, layers: Vec<String>, scalable: bool, without_descriptor: Option<usize> },
     /// A stream's own layer policy, or the port's again (`Host::set_stream_policy`).
     Policy { stream_key: String, policy: Option<LayerPolicy> },
     /// A viewer pinned to a layer, or not (`Host::pin_layer`).
@@ -439,7 +439,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
             }
             Some(Command::Close(id)) => host.close_viewer(id, &mut batch),
             Some(Command::Rtcp { id, data }) => host.send_rtcp(id, &data, &mut batch),
-            Some(Command::Layers { stream_key, layers, scalable }) => host.set_layers(&stream_key, layers, scalable),
+            Some(Command::Layers { stream_key, layers, scalable, without_descriptor }) => host.set_layers(&stream_key, layers, scalable, without_descriptor),
             Some(Command::Pin { id, index }) => host.pin_layer(id, index),
             Some(Command::Policy { stream_key, policy }) => host.set_stream_policy(&stream_key, policy),
             Some(Command::Anchor { stream_key, kind, rtp_timestamp, wall_ms }) => host.anchor(&stream_key, kind, rtp_timestamp, wall_ms),
@@ -668,11 +668,15 @@ impl WebRtcViewers {
     /// keyframe, asked for with a `keyframe` event (`reason` `layer`). Empty: no simulcast.
     /// `scalable`: the layers are operating points of one SVC stream (each lower one a subset
     /// of the pictures above it), so a viewer moves down at the next picture, no keyframe asked.
+    /// `withoutDescriptorMaxLayer`: the highest layer (index) a viewer that did not negotiate
+    /// the Dependency Descriptor can decode (an AV1 SVC stream's lowest spatial layer); such
+    /// viewers are held there.
     #[napi]
-    pub fn set_layers(&self, stream_key: String, layers: Vec<String>, scalable: Option<bool>) {
+    pub fn set_layers(&self, stream_key: String, layers: Vec<String>, scalable: Option<bool>, without_descriptor_max_layer: Option<u32>) {
         let scalable = scalable.unwrap_or(false);
+        let without_descriptor = without_descriptor_max_layer.map(|m| m as usize);
         for index in 0..self.commands.len() {
-            let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone(), scalable });
+            let _ = self.commands[index].send(Command::Layers { stream_key: stream_key.clone(), layers: layers.clone(), scalable, without_descriptor });
         }
     }
 

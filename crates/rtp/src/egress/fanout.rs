@@ -43,6 +43,9 @@ pub struct SubscriberConfig {
     pub video_payload_type: Option<u8>,
     /// Its audio payload type (7 bits).
     pub audio_payload_type: Option<u8>,
+    /// It negotiated the Dependency Descriptor extension (it is sent the descriptors a scalable
+    /// stream keeps; see [`Fanout::set_layers`]).
+    pub takes_descriptor: bool,
 }
 
 /// One subscriber to send a batch to: write each packet with
@@ -100,6 +103,8 @@ struct Subscriber {
     stream_key: String,
     video_pt: Option<u8>,
     audio_pt: Option<u8>,
+    /// See [`SubscriberConfig::takes_descriptor`].
+    takes_descriptor: bool,
     /// Receives live packets (after its GOP replay).
     live: bool,
     offsets: SequenceOffsets,
@@ -243,6 +248,9 @@ pub struct Fanout {
     /// The sources whose layers are operating points of one scalable stream (SVC): a
     /// subscriber moves down among them at the next picture, not the next keyframe.
     scalable: HashSet<String>,
+    /// The highest layer of a source a subscriber without the Dependency Descriptor decodes
+    /// (an AV1 SVC stream's lowest spatial layer).
+    without_descriptor: HashMap<String, usize>,
     /// Each layer key's bitrate.
     rates: HashMap<String, LayerRate>,
     /// A simulcast stream's audio bitrate (for the policy's audio first).
@@ -292,6 +300,7 @@ impl Fanout {
             policy: LayerPolicy::default(),
             stream_policies: HashMap::new(),
             scalable: HashSet::new(),
+            without_descriptor: HashMap::new(),
         }
     }
 
@@ -336,6 +345,7 @@ impl Fanout {
                 video_paused: false,
                 stream_key: config.stream_key,
                 video_pt: config.video_payload_type.map(|pt| pt & 0x7F),
+                takes_descriptor: config.takes_descriptor,
                 audio_pt: config.audio_payload_type.map(|pt| pt & 0x7F),
                 live: false,
                 offsets: SequenceOffsets::default(),
@@ -392,6 +402,7 @@ impl Fanout {
     pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>, scalable: bool) {
         self.audio_rates.remove(stream_key);
         self.scalable.remove(stream_key);
+        self.without_descriptor.remove(stream_key);
         if let Some(old) = self.layers.remove(stream_key) {
             for key in old.iter().filter(|k| !layers.contains(k)) {
                 self.rates.remove(key);
@@ -411,6 +422,18 @@ impl Fanout {
         if scalable {
             self.scalable.insert(stream_key.to_owned());
         }
+    }
+
+    /// The highest layer of `stream_key` (index, lowest 0) its subscribers without the
+    /// Dependency Descriptor ([`SubscriberConfig::takes_descriptor`]) can decode (`None`: all):
+    /// an AV1 SVC stream's spatial layers above the lowest need the descriptor at the
+    /// receiver. Such subscribers are held there as by a policy's `max_layer`. Reset by
+    /// [`set_layers`](Self::set_layers).
+    pub fn set_layers_without_descriptor(&mut self, stream_key: &str, max_layer: Option<usize>) {
+        match max_layer {
+            Some(m) => self.without_descriptor.insert(stream_key.to_owned(), m),
+            None => self.without_descriptor.remove(stream_key),
+        };
     }
 
 
@@ -507,7 +530,10 @@ impl Fanout {
         let Some(layers) = self.layers.get(&sub.stream_key) else { return (None, None) };
         let rates: Vec<f64> = layers.iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect();
         let audio_bps = self.audio_rates.get(&sub.stream_key).map_or(0.0, |r| r.bps(now_ms));
-        let policy = self.stream_policies.get(&sub.stream_key).copied().unwrap_or(self.policy);
+        let mut policy = self.stream_policies.get(&sub.stream_key).copied().unwrap_or(self.policy);
+        if let Some(&cap) = self.without_descriptor.get(&sub.stream_key).filter(|_| !sub.takes_descriptor) {
+            policy.max_layer = Some(policy.max_layer.map_or(cap, |m| m.min(cap)));
+        }
         let audio_first = if policy.audio_first { audio_bps } else { 0.0 };
         let current_key = sub.switch_to.as_deref().unwrap_or(&sub.video_key);
         let current = layers.iter().position(|k| k == current_key).unwrap_or(layers.len() - 1);

@@ -85,7 +85,7 @@ fn rewriter_strips_extensions_and_continues_across_a_new_publisher() {
 }
 
 fn config(key: &str) -> SubscriberConfig {
-    SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: Some(111) }
+    SubscriberConfig { stream_key: key.into(), video_payload_type: Some(102), audio_payload_type: Some(111), takes_descriptor: false }
 }
 
 #[test]
@@ -317,6 +317,32 @@ fn a_scalable_streams_subscriber_moves_down_at_the_next_picture_without_a_keyfra
     picture(&mut f, "live/s~S0", 503, 6000, true, false, 120.0, &mut targets);
     picture(&mut f, "live/s~S0", 504, 9000, true, false, 150.0, &mut targets);
     assert!(targets.is_empty());
+}
+
+#[test]
+fn subscribers_without_the_descriptor_are_held_at_the_layer_they_decode() {
+    let mut f = Fanout::new(1024, 1024);
+    f.set_layers("live/s", vec!["live/s~S0".into()], true);
+    f.set_layers_without_descriptor("live/s", Some(0));
+    f.add(1, config("live/s"));
+    f.add(2, SubscriberConfig { takes_descriptor: true, ..config("live/s") });
+    for id in [1, 2] {
+        f.inject(id, MediaKind::Video, &[], 0, true);
+    }
+    let mut targets = Vec::new();
+    for i in 0..=10u16 {
+        let now = f64::from(i) * 100.0;
+        f.media("live/s~S0", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 200])], false, now, &mut targets);
+        f.media("live/s", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 1200])], false, now, &mut targets);
+    }
+    let (switch, _) = f.select_layers(1, None, 1000.0);
+    assert_eq!(switch, None, "down among operating points: no keyframe asked for");
+    assert_eq!(f.video_layer(1), Some(("live/s", Some("live/s~S0"))), "held at S0 whatever its estimate");
+    assert_eq!(f.select_layers(2, None, 1000.0), (None, None));
+    assert_eq!(f.video_layer(2), Some(("live/s", None)), "with the descriptor: the top");
+    f.pin_layer(1, Some(1));
+    f.select_layers(1, None, 1000.0);
+    assert_eq!(f.video_layer(1), Some(("live/s", Some("live/s~S0"))), "a pin does not lift the hold");
 }
 
 #[test]

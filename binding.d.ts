@@ -649,6 +649,15 @@ export declare class RtpRewriter {
    * packet carrying its template structure).
    */
   setSvcFilter(maxSpatial: number, maxTemporal: number, dependencyDescriptorId?: number | undefined | null): void
+  /** Keeps every packet again (no SVC filter). */
+  clearSvcFilter(): void
+  /**
+   * Whether the last packet `rewrite` returned starts a switching point of the SVC filter's
+   * operating point: a viewer of a lower operating point may move up to this one there,
+   * without a keyframe (VP9 `U` on a base layer frame, a Dependency Descriptor switch
+   * indication; `sluice_rtp::svc`). False without a filter.
+   */
+  get switchPoint(): boolean
   /**
    * Keeps the input's header extension element `id` (1–255; null: none, the default) in the
    * output, under a placeholder id the native transport maps to each viewer's
@@ -905,11 +914,13 @@ export declare class WebRtcViewers {
    * `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
    * viewer of the stream. `lagMs`: how long the frame has been in the server already (source
    * message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
-   * for `stats().latencyMs`. `keyframe`: the frame is a keyframe (a viewer switching
-   * simulcast layers moves at one). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut
-   * `data`.
+   * for `stats().latencyMs`. `start`: what the frame starts: `keyframe` (a viewer switching
+   * layers moves at one), `switch-point` (a switching point of an SVC operating point,
+   * `RtpRewriter.switchPoint`: a viewer moving up to this one moves there), or nothing of
+   * note (omitted). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data` or
+   * `start` is another string.
    */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, keyframe?: boolean): void
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, start?: 'keyframe' | 'switch-point'): void
   /**
    * Anchors the sender reports of `streamKey`'s `kind` track on a publisher's own report,
    * re-based onto the stream's RTP timestamps: `rtpTimestamp` was current at Unix `wallMs`

@@ -3,8 +3,10 @@
  * q, h, f) over WHIP to the native port; every layer is received (its own SSRC, named by the
  * RtpStreamId extension), the publisher gets transport-wide CC feedback and raises its bitrate to
  * send all three, the top layer reaches RTMP players, and WHEP viewers are switched between the
- * layers by their bandwidth estimate. And temporal layers (`L1T3`) of H.264 and VP8, marked in the
- * Dependency Descriptor extension: a viewer pinned to T0 gets a quarter of the frames.
+ * layers by their bandwidth estimate. And temporal layers (`L1T3`) of H.264, VP8 and AV1, marked in
+ * the Dependency Descriptor extension, and of VP9, marked in its payload descriptor: a viewer
+ * pinned to T0 gets a quarter of the frames, and moves back up at a switching point (a base
+ * layer frame), without a keyframe asked of the publisher.
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -128,10 +130,11 @@ describe('simulcast ingest over WHIP (native port)', () => {
   }, 90_000)
 })
 
-// Temporal layers marked in the Dependency Descriptor extension (Chromium's `scalabilityMode`
-// `L1T3` on H.264 and VP8): the feed reads the template structure and offers T0, T1 and T2.
-describe('temporal layers from the Dependency Descriptor (native port)', () => {
-  for (const codec of ['H264', 'VP8'] as const) {
+// Temporal layers (Chromium's `scalabilityMode` `L1T3`) marked in the Dependency Descriptor
+// extension (H.264, VP8, AV1: the feed reads the template structure) or in VP9's payload
+// descriptor (its scalability structure): T0, T1 and T2 are offered.
+describe('temporal layers (native port)', () => {
+  for (const codec of ['H264', 'VP8', 'VP9', 'AV1'] as const) {
     it(`${codec} L1T3: a viewer pinned to T0 gets a quarter of the frames, decoded, and T2 all of them again`, async () => {
       const stream = `live/temporal-${codec.toLowerCase()}`
       const page = await browser.newPage()
@@ -146,15 +149,25 @@ describe('temporal layers from the Dependency Descriptor (native port)', () => {
       await waitFor(async () => ((await playerStats(viewer)).video?.framesDecoded ?? 0) > 20, 10_000, 'frames decoded')
       const id = String((await whep()).id).replace(/^whep-/, '')
       await waitFor(async () => JSON.stringify((await (await fetch(server.httpUrl(`/whep/resource/${id}/layer`))).json()).layers) === '["T0","T1","T2"]', 10_000, 'the temporal layers offered')
-      /** Frames decoded in 3 s, from 1 s after pinning `rid`, and the freezes and decoded keyframes meanwhile. */
+      /** Keyframe requests (PLI, FIR) the publisher has received. */
+      const keyframeRequests = () => page.evaluate(async () => {
+        let n = 0
+        ;(await (window as any).sluicePublisher.pc.getStats()).forEach((r: any) => { if (r.type === 'outbound-rtp' && r.kind === 'video') n += (r.pliCount ?? 0) + (r.firCount ?? 0) })
+        return n
+      })
+      /**
+       * Frames decoded in 3 s, from 1 s after pinning `rid`, and the freezes and decoded
+       * keyframes meanwhile; keyframe requests to the publisher from the pin on.
+       */
       const pinned = async (rid: string) => {
+        const asked = await keyframeRequests()
         const r = await fetch(server.httpUrl(`/api/whep/${id}/layer`), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid }) })
         expect(r.status).toBe(200)
         await viewer.waitForTimeout(1000)
         const before = (await playerStats(viewer)).video
         await viewer.waitForTimeout(3000)
         const after = (await playerStats(viewer)).video
-        return { layer: (await whep()).details.layer, frames: after.framesDecoded - before.framesDecoded, freezes: after.freezeCount - before.freezeCount, keyframes: after.keyFramesDecoded - before.keyFramesDecoded }
+        return { layer: (await whep()).details.layer, frames: after.framesDecoded - before.framesDecoded, freezes: after.freezeCount - before.freezeCount, keyframes: after.keyFramesDecoded - before.keyFramesDecoded, asked: (await keyframeRequests()) - asked }
       }
       const top = await pinned('T2')
       const low = await pinned('T0')
@@ -165,6 +178,8 @@ describe('temporal layers from the Dependency Descriptor (native port)', () => {
       expect(low.frames).toBeLessThan(top.frames * 0.5)
       expect(low.freezes).toBe(0)
       expect(back.frames).toBeGreaterThan(top.frames * 0.7)
+      // down at the next picture, up at a switching point: no keyframe either way
+      expect([low.asked, back.asked]).toEqual([0, 0])
       await viewer.close()
       await page.close()
     }, 60_000)

@@ -15,11 +15,20 @@
  * instead, and the viewer is pinned to its operating points S0, S1, S2 in turn: a move down
  * happens at the next picture (no keyframe), a move up at a keyframe; the two are reported
  * apart (`downMs`, `upMs`).
+ *
+ * `--mode vp9-l1t3` / `av1-l1t3`: one VP9 / AV1 `L1T3` stream (temporal layers only), the
+ * viewer pinned to T0, T1, T2 in turn: down at the next picture, up at the target's next
+ * switching point (a base layer frame), neither asking for a keyframe. The new layer's first
+ * frame is told by the RTP timestamp steps between rendered frames (T2's step measured before
+ * the first switch; T1's is twice it, T0's four times): up, the first shorter step ends at it;
+ * down, the first longer step starts at it (its time is that step earlier, at the frame rate
+ * the steps show).
  * JSON: bench/results/simulcast-switch.json, or simulcast-switch-<mode>.json (--json PATH).
  *
  *   npm run bench:simulcast
  *   node bench/simulcast-switch.mjs --switches 9     # smoke run
  *   node bench/simulcast-switch.mjs --mode vp9-svc
+ *   node bench/simulcast-switch.mjs --mode vp9-l1t3
  */
 import { parseArgs } from 'node:util'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -43,6 +52,9 @@ const MODES = {
   simulcast: { query: 'simulcast=1', order: ['q', 'h', 'f'], ready: (p) => (p.layers ?? []).filter((l) => l.kbps > 0).length === 3 },
   'vp9-svc': { query: 'svc=L3T3_KEY&codec=VP9', order: ['S0', 'S1', 'S2'], ready: (p) => p.scalabilityMode === 'L3T3_KEY' },
   'av1-svc': { query: 'svc=L3T3_KEY&codec=AV1', order: ['S0', 'S1', 'S2'], ready: (p) => p.scalabilityMode === 'L3T3_KEY' },
+  // a smaller camera: the encoder keeps its frame rate (the steps tell the layer)
+  'vp9-l1t3': { query: 'svc=L1T3&codec=VP9', order: ['T0', 'T1', 'T2'], ready: (p) => p.scalabilityMode === 'L1T3', temporal: true, size: '640x360' },
+  'av1-l1t3': { query: 'svc=L1T3&codec=AV1', order: ['T0', 'T1', 'T2'], ready: (p) => p.scalabilityMode === 'L1T3', temporal: true, size: '640x360' },
 }
 const mode = MODES[values.mode]
 if (!mode) throw new Error(`--mode: one of ${Object.keys(MODES).join(', ')}`)
@@ -52,7 +64,7 @@ const WIDTHS = { q: 320, h: 640, f: 1280, S0: 320, S1: 640, S2: 1280 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-simulcast-bench-'))
 const y4m = path.join(dir, 'camera.y4m')
-const made = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=20', '-t', '3', '-pix_fmt', 'yuv420p', '-y', y4m])
+const made = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${mode.size ?? '1280x720'}:rate=20`, '-t', '3', '-pix_fmt', 'yuv420p', '-y', y4m])
 if (made.status !== 0) throw new Error(`ffmpeg could not make the fake camera: ${made.stderr}`)
 const config = path.join(dir, 'sluice.yaml')
 writeFileSync(config, 'webrtc:\n  transport: native\n  udpPort: 0\n')
@@ -77,20 +89,32 @@ try {
   const viewer = await browser.newPage()
   await viewer.goto(`${server.origin}/?play=live/sim`)
   await viewer.waitForFunction(() => window.sluicePlayer?.connectedAt, null, { timeout: 20_000 })
-  // every rendered frame's width and time, on the page's clock
+  // every rendered frame's width, time (the page's clock) and RTP timestamp
   await viewer.evaluate(() => {
     const video = document.querySelector('video')
     window.__frames = []
     const each = (now, meta) => {
-      window.__frames.push([meta.width, now])
+      window.__frames.push([meta.width, now, meta.rtpTimestamp])
       if (window.__frames.length > 2000) window.__frames.splice(0, 1000)
       video.requestVideoFrameCallback(each)
     }
     video.requestVideoFrameCallback(each)
   })
-  await viewer.waitForFunction(() => window.__frames.some(([w]) => w === 1280), null, { timeout: 20_000 })
+  // the top layer at full size (temporal layers: the camera's size, which the encoder may scale first)
+  await viewer.waitForFunction((width) => window.__frames.some(([w]) => w === width), mode.temporal ? Number(mode.size.split('x')[0]) : 1280, { timeout: 20_000 })
   // playing for 2 s first (the first switch right after the first frame measured start-up)
   await viewer.waitForFunction(() => window.__frames.length >= 40, null, { timeout: 20_000 })
+  // temporal layers: the RTP timestamp step of T2 (all frames), the median over the last 40
+  const base = await viewer.evaluate(() => {
+    const steps = window.__frames.slice(-41).map(([, , ts], i, all) => (i ? (ts - all[i - 1][2]) >>> 0 : 0)).slice(1).sort((a, b) => a - b)
+    return steps[steps.length >> 1]
+  })
+  if (mode.temporal) {
+    const steps = await viewer.evaluate(() => window.__frames.slice(-41).map(([, , ts], i, all) => (i ? (ts - all[i - 1][2]) >>> 0 : 0)).slice(1))
+    const regular = steps.filter((s) => Math.abs(s - base) <= base * 0.2).length / steps.length
+    log(`T2 frame step: ${base} ticks (90 kHz), ${Math.round(regular * 100)} % of the last 40 steps within 20 % of it`)
+    if (regular < 0.8) log('the frame rate is not steady: the switch times below are not reliable')
+  }
   const clients = await (await fetch(`${server.origin}/api/clients`)).json()
   const id = String(clients.find((c) => c.protocol === 'whep').id).replace(/^whep-/, '')
   const order = mode.order
@@ -103,17 +127,32 @@ try {
       return n
     })
     const requestsBefore = await keyframeRequests()
-    const ms = await viewer.evaluate(async ({ id, rid, width }) => {
+    // temporal: the step the layer moved from (T2 base, T1 2 × base, T0 4 × base); down, the
+    // first longer step (a frame left out), up the first shorter one
+    const from = mode.temporal ? base * 2 ** (2 - Number(order[(i + 2) % 3].slice(1))) : 0
+    const steps = mode.temporal ? (downward ? [from * 1.5, Infinity] : [0, from * 0.75]) : null
+    const ms = await viewer.evaluate(async ({ id, rid, width, steps }) => {
       const asked = performance.now()
       const r = await fetch(`/api/whep/${id}/layer`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid }) })
       if (r.status !== 200) throw new Error(`PUT layer: ${r.status} ${await r.text()}`)
+      const isHit = ([w, t, ts], i, all) => {
+        if (t < asked) return false
+        if (!steps) return w === width
+        const step = i > 0 ? (ts - all[i - 1][2]) >>> 0 : NaN
+        return step >= steps[0] && step <= steps[1]
+      }
       for (;;) {
-        const hit = window.__frames.find(([w, t]) => w === width && t >= asked)
-        if (hit) return hit[1] - asked
+        const at = window.__frames.findIndex(isHit)
+        if (at >= 0) {
+          // temporal, down: the frame before the longer step was the new layer's first (its
+          // frames are the old one's too), shown one step earlier
+          const [, t, ts] = window.__frames[at]
+          return t - asked - (steps && steps[1] === Infinity ? ((ts - window.__frames[at - 1][2]) >>> 0) / 90 : 0)
+        }
         if (performance.now() - asked > 10_000) return null
         await new Promise((r) => setTimeout(r, 10))
       }
-    }, { id, rid, width: WIDTHS[rid] })
+    }, { id, rid, width: WIDTHS[rid], steps })
     log(`switch ${i + 1} → ${rid}: ${ms === null ? 'timed out' : `${Math.round(ms)} ms`}`)
     if (ms !== null) {
       samples.push(ms)

@@ -353,8 +353,10 @@ export class NativeViewers implements ViewerTransport {
   }
 
   /** `at`: when the source message arrived (`epochMs()`), for the server-hop samples in `stats()`. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean): void {
-    if (this.#byId.size > 0) this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at, keyframe)
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean, switchPoint?: boolean): void {
+    if (this.#byId.size === 0) return
+    const start = keyframe ? 'keyframe' : switchPoint ? 'switch-point' : undefined
+    this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at, start)
   }
 
   setLayers(streamKey: string, layers: string[], scalable = false, withoutDescriptorMaxLayer?: number): void {

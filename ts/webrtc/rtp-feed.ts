@@ -27,8 +27,11 @@
  * `<key>~S<n>` (spatial layers 0..n, all temporal layers) or, with one spatial layer,
  * `<key>~T<n>` (temporal layers 0..n), whose rewriter keeps only that operating point's packets
  * (`RtpRewriter.setSvcFilter`: numbering without holes, the marker bit at the end of the top
- * spatial layer kept); this feed carries them all (`S<top>` / `T<top>`). The native transport
- * then moves each subscriber between operating points as between simulcast layers.
+ * spatial layer kept); this feed carries them all (`S<top>` / `T<top>`, through a filter that
+ * keeps every layer). The native transport then moves each subscriber between operating points
+ * as between simulcast layers: down at the next picture, up at the target's next switching point
+ * (`RtpRewriter.switchPoint`, passed with each frame: a base layer frame after which the higher
+ * temporal layers need nothing older, e.g. every `T0` frame of `L1T3`) or keyframe.
  */
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
@@ -54,6 +57,8 @@ export class RtpFeed implements RtpSourceListener {
   readonly #forward: Record<'video' | 'audio', InstanceType<typeof native.RtpRewriter>>
   #pending: Buffer[] = []
   #pendingKeyframe = false
+  /** SVC: the pending frame starts a switching point of this feed's operating point. */
+  #pendingSwitchPoint = false
   #pendingAt = 0
   /** Simulcast or SVC: the lower layers' feeds by key (`<key>~<rid>`, `<key>~S<n>`, `<key>~T<n>`). */
   readonly #layers = new Map<string, RtpFeed>()
@@ -124,8 +129,15 @@ export class RtpFeed implements RtpSourceListener {
    * keyframe only when it starts one.)
    */
   #readStructure(packet: Buffer, payload: Buffer, dependencyDescriptorId: number | undefined): void {
-    const structure = dependencyDescriptorId === undefined ? native.vp9Structure(payload) : native.dependencyStructure(packet, dependencyDescriptorId)
+    let structure = dependencyDescriptorId === undefined ? native.vp9Structure(payload) : native.dependencyStructure(packet, dependencyDescriptorId)
     if (!structure) return
+    // VP9 in flexible mode (Chromium's `scalabilityMode`) sends no picture group in its SS, so
+    // no temporal layer count: the Dependency Descriptor's templates give it, when negotiated
+    const vp9Descriptor = dependencyDescriptorId === undefined ? this.#source?.video?.dependencyDescriptorId : undefined
+    if (vp9Descriptor !== undefined && structure.temporalLayers === 1) {
+      const templates = native.dependencyStructure(packet, vp9Descriptor)
+      if (templates?.spatialLayers === structure.spatialLayers) structure = { ...structure, temporalLayers: templates.temporalLayers }
+    }
     const { spatialLayers: spatial, temporalLayers: temporal } = structure
     const shape = `${spatial}x${temporal}`
     if (this.#svc?.shape === shape) return
@@ -148,6 +160,9 @@ export class RtpFeed implements RtpSourceListener {
       keys.push(key)
     }
     this.#svc = { names, shape }
+    // this feed is the top operating point: its filter keeps every layer, and says where a
+    // viewer of a lower one may move up (its switching points)
+    this.#forward.video.setSvcFilter(spatial > 1 ? spatial - 1 : 0, spatial > 1 ? 7 : temporal - 1, dependencyDescriptorId)
     // spatial layers above the lowest decode only with the descriptor at the viewer (VP9 and
     // temporal layers need none)
     this.#sink.setLayers!(this.key, keys, true, dependencyDescriptorId !== undefined && spatial > 1 ? 0 : undefined)
@@ -158,6 +173,7 @@ export class RtpFeed implements RtpSourceListener {
     if (!this.#svc) return
     this.#svc = null
     this.#forward.video.keepExtension(null)
+    this.#forward.video.clearSvcFilter()
     for (const feed of this.#layers.values()) feed.close()
     this.#layers.clear()
     this.#sink.setLayers?.(this.key, [])
@@ -221,6 +237,7 @@ export class RtpFeed implements RtpSourceListener {
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
       this.#pendingKeyframe = keyframe
+      this.#pendingSwitchPoint = (this.#operatingPoint || this.#svc !== null) && this.#forward.video.switchPoint
     }
     this.#pending.push(out)
     // the output's marker: an SVC operating point ends its pictures at its top spatial layer
@@ -233,7 +250,7 @@ export class RtpFeed implements RtpSourceListener {
     const ends = new Uint32Array(packets.length)
     let n = 0
     packets.forEach((p, i) => (ends[i] = n += p.length))
-    this.#sink.media(this.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe)
+    this.#sink.media(this.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe, this.#pendingSwitchPoint)
   }
 
   /**

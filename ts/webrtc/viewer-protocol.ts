@@ -116,8 +116,13 @@ export interface ViewerTransport {
   addCandidate(id: string, candidate: string, mid: string): void
   /** Closes a viewer (idempotent); `onClosed` follows. */
   closeViewer(id: string): void
-  /** A stream's packets of one frame, back to back in `data`, packet i ending at `ends[i]`. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean): void
+  /**
+   * A stream's packets of one frame, back to back in `data`, packet i ending at `ends[i]`.
+   * `keyframe`: it starts a keyframe; `switchPoint`: it starts a switching point of an SVC
+   * operating point (`RtpRewriter.switchPoint`; a transport that switches layers moves a viewer
+   * up to it there).
+   */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean, switchPoint?: boolean): void
   /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
   /**

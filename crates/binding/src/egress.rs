@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use sluice_rtp::bwe::RetransmissionBudget;
-use sluice_rtp::egress::{self, Fanout, FanoutTarget, MediaKind, Pace, SubscriberConfig};
+use sluice_rtp::egress::{self, Fanout, FanoutTarget, FrameStart, MediaKind, Pace, SubscriberConfig};
 use sluice_rtp::svc;
 
 fn invalid(message: String) -> Error {
@@ -172,7 +172,7 @@ impl RtpFanout {
     #[napi]
     pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], keyframe: bool) -> Result<RtpTargets> {
         let packets = split_checked(data, ends)?;
-        self.inner.media(&stream_key, media_kind(&kind)?, &packets, keyframe, crate::unix_ms(), &mut self.targets);
+        self.inner.media(&stream_key, media_kind(&kind)?, &packets, FrameStart::keyframe_if(keyframe), crate::unix_ms(), &mut self.targets);
         let bytes: usize = packets.iter().map(|p| p.len()).sum();
         let now_us = self.now_us();
         for t in &self.targets {
@@ -324,6 +324,21 @@ impl RtpRewriter {
             Some(id) => svc::SvcFilter::dependency_descriptor(s, t, id.clamp(1, 255) as u8),
             None => svc::SvcFilter::vp9(s, t),
         }));
+    }
+
+    /// Keeps every packet again (no SVC filter).
+    #[napi]
+    pub fn clear_svc_filter(&mut self) {
+        self.inner.set_svc(None);
+    }
+
+    /// Whether the last packet `rewrite` returned starts a switching point of the SVC filter's
+    /// operating point: a viewer of a lower operating point may move up to this one there,
+    /// without a keyframe (VP9 `U` on a base layer frame, a Dependency Descriptor switch
+    /// indication; `sluice_rtp::svc`). False without a filter.
+    #[napi(getter)]
+    pub fn switch_point(&self) -> bool {
+        self.inner.switch_point()
     }
 
     /// Keeps the input's header extension element `id` (1–255; null: none, the default) in the

@@ -515,7 +515,8 @@ pub fn rtp_egress(data: &[u8]) {
                 let offset = rest.first().copied().unwrap_or(0) as u16 * 257;
                 fanout.inject(1, MediaKind::Video, &batch, offset, true);
             } else {
-                fanout.media("s", MediaKind::Video, &batch, op & 4 != 0, now, &mut targets);
+                let start = if op & 4 != 0 { sluice_rtp::egress::FrameStart::Keyframe } else { sluice_rtp::egress::FrameStart::Delta };
+                fanout.media("s", MediaKind::Video, &batch, start, now, &mut targets);
                 for t in &targets {
                     let _ = patch_into(packet, &mut out, t.payload_type, t.seq_offset);
                 }
@@ -648,16 +649,17 @@ pub fn twcc_recorder(data: &[u8]) {
 /// The fan-out's simulcast layer switching (`sluice_rtp::egress::Fanout` with `set_layers`):
 /// two layers of one stream (`s~l` and `s` itself), one subscriber moved between them by
 /// untrusted estimates and pins. Input: byte 0 bit 0 declares the layers scalable (SVC operating
-/// points: down at a picture start); then records `[op][len][packet]`: op bit 0 picks the layer the
-/// packet arrives on, bit 1 marks a keyframe, bit 2 asks `select_layers` with an estimate of
-/// `op × 10 kbit/s`, bit 3 pins (bit 4: to the low layer, else unpins), bit 5 NACKs the packet's
-/// number. Checks: never panics; every packet sent to the subscriber is one of its current
-/// layer's; a switch happens at a keyframe, or (scalable, down to `s~l`) at a picture start
-/// (the layer's last packet had the marker bit); its sequence numbers continue by +1 at a
+/// points: down at a picture start, up at a switching point); then records `[op][len][packet]`:
+/// op bit 0 picks the layer the packet arrives on, bit 1 marks a keyframe (bit 6: else a
+/// switching point), bit 2 asks `select_layers` with an estimate of `op × 10 kbit/s`, bit 3
+/// pins (bit 4: to the low layer, else unpins), bit 5 NACKs the packet's number. Checks: never
+/// panics; every packet sent to the subscriber is one of its current layer's; a switch happens
+/// at a keyframe, or (scalable) down to `s~l` at a picture start (the layer's last packet had
+/// the marker bit) or up to `s` at a switching point; its sequence numbers continue by +1 at a
 /// switch (no hole, no repeat), and its
 /// timestamps never go back across one; a resolved NACK comes from the layer it was sent from.
 pub fn simulcast_layers(data: &[u8]) {
-    use sluice_rtp::egress::{Fanout, MediaKind, SubscriberConfig};
+    use sluice_rtp::egress::{Fanout, FrameStart, MediaKind, SubscriberConfig};
     let Some((&flags, data)) = data.split_first() else { return };
     let scalable = flags & 1 != 0;
     let mut fanout = Fanout::new(64, 16);
@@ -683,8 +685,14 @@ pub fn simulcast_layers(data: &[u8]) {
         if packet.len() >= 12 && packet[0] >> 6 == 2 && !(192..=223).contains(&packet[1]) {
             let key = if low { "s~l" } else { "s" };
             let before = fanout.video_layer(1).map(|(k, p)| (k.to_owned(), p.map(str::to_owned)));
-            fanout.media(key, MediaKind::Video, &[packet], op & 2 != 0, now, &mut targets);
+            let start = match (op & 2 != 0, op & 0x40 != 0) {
+                (true, _) => FrameStart::Keyframe,
+                (false, true) => FrameStart::SwitchPoint,
+                (false, false) => FrameStart::Delta,
+            };
+            fanout.media(key, MediaKind::Video, &[packet], start, now, &mut targets);
             let down_at_picture = scalable && low && low_at_picture_start;
+            let up_at_switch_point = scalable && !low && start == FrameStart::SwitchPoint;
             if low {
                 low_at_picture_start = packet[1] & 0x80 != 0;
             }
@@ -692,7 +700,7 @@ pub fn simulcast_layers(data: &[u8]) {
                 let (from, _) = before.clone().expect("subscribed");
                 let switched = from != key;
                 assert!(!switched || before.as_ref().and_then(|b| b.1.as_deref()) == Some(key), "only to the pending layer");
-                assert!(!switched || op & 2 != 0 || down_at_picture, "a switch happens at a keyframe, or down at a scalable stream's picture start");
+                assert!(!switched || op & 2 != 0 || down_at_picture || up_at_switch_point, "a switch happens at a keyframe, or down at a scalable stream's picture start, or up at its switching point");
                 let seq = u16::from_be_bytes([packet[2], packet[3]]).wrapping_add(t.seq_offset);
                 let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]).wrapping_add(t.ts_offset);
                 if let (true, Some((s, tprev))) = (switched, last) {
@@ -764,12 +772,15 @@ pub fn svc_filter(data: &[u8]) {
                 last = out_seq;
                 assert_eq!(out[1] & 0x80 != 0, marker || (d.end && d.spatial_id == filter.max_spatial));
                 assert_eq!(&out[12..n], payload);
+                let switch_point = filter.max_spatial == 0 && d.begin && d.spatial_id == 0 && d.temporal_id == 0 && d.switching_up;
+                assert_eq!(rewriter.switch_point(), switch_point, "a switching point: a base layer frame's start with U");
             }
             Ok(None) => {
                 let d = parsed.expect("a dropped packet was read");
                 assert!(d.spatial_id > filter.max_spatial || d.temporal_id > filter.max_temporal);
+                assert!(!rewriter.switch_point());
             }
-            Err(_) => assert!(parsed.is_err()),
+            Err(_) => assert!(parsed.is_err() && !rewriter.switch_point()),
         }
     }
 }
@@ -784,10 +795,12 @@ pub fn svc_filter(data: &[u8]) {
 /// panics; every descriptor parsed alone parses the same with any structure known; every
 /// packet forwarded is of a kept layer of the last structure seen (tracked here beside the
 /// filter), numbered one after the last one forwarded, with the marker bit exactly when its
-/// input had it or it ends the top spatial layer kept; nothing is forwarded before a structure.
+/// input had it or it ends the top spatial layer kept, and a switching point exactly when it
+/// starts a base layer frame whose DTIs (its own or its template's) say `Switch` for the
+/// operating point's decode target; nothing is forwarded before a structure.
 pub fn dependency_descriptor(data: &[u8]) {
     use sluice_rtp::egress::RtpRewriter;
-    use sluice_rtp::svc::{DependencyDescriptor, SvcFilter};
+    use sluice_rtp::svc::{DecodeTargetIndication, DependencyDescriptor, SvcFilter};
     let Some((&op, mut rest)) = data.split_first() else { return };
     let (max_spatial, max_temporal) = (op & 3, (op >> 2) & 3);
     let mut rewriter = RtpRewriter::new(7, 98, 90_000, 1000, 0);
@@ -825,13 +838,18 @@ pub fn dependency_descriptor(data: &[u8]) {
                 if let Some(s) = &d.structure {
                     structure = Some(s.clone());
                 }
-                structure.as_ref().and_then(|s| s.layer_of(d.template_id)).map(|layer| (layer, d.end_of_frame))
+                structure.as_ref().and_then(|s| s.layer_of(d.template_id)).map(|layer| {
+                    let s = structure.as_ref().expect("a layer comes from a structure");
+                    let switch = s.decode_target_of(max_spatial, max_temporal).is_some_and(|dt| d.dtis(s).is_some_and(|w| DecodeTargetIndication::of(w, dt) == DecodeTargetIndication::Switch));
+                    (layer, d.end_of_frame, d.start_of_frame && layer == (0, 0) && switch)
+                })
             }
             _ => None,
         };
         match verdict {
             Ok(Some(n)) => {
-                let ((spatial, temporal), end) = frame.expect("a forwarded packet has a known layer");
+                let ((spatial, temporal), end, switch_point) = frame.expect("a forwarded packet has a known layer");
+                assert_eq!(rewriter.switch_point(), switch_point);
                 assert!(spatial <= max_spatial && temporal <= max_temporal);
                 let out_seq = u16::from_be_bytes([out[2], out[3]]);
                 assert_eq!(out_seq, last.wrapping_add(1), "no hole, no repeat");
@@ -840,9 +858,10 @@ pub fn dependency_descriptor(data: &[u8]) {
                 assert_eq!(&out[12..n], &[0xEE, 0xEE]);
             }
             Ok(None) => {
-                if let Some(((spatial, temporal), _)) = frame {
+                if let Some(((spatial, temporal), _, _)) = frame {
                     assert!(spatial > max_spatial || temporal > max_temporal);
                 }
+                assert!(!rewriter.switch_point());
             }
             Err(_) => assert!(with_extension && parsed.is_err()),
         }

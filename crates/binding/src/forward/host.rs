@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, MediaKind, SubscriberConfig, SubscriberReport};
+use sluice_rtp::egress::{patch_into, Fanout, FanoutTarget, FrameStart, MediaKind, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, parse_compound, ReportBlock, RtcpPacket};
 use sluice_srtp::SrtpContext;
 
@@ -154,7 +154,7 @@ impl ForwardHost {
     /// A stream's packets of one frame sent at Unix `now_ms`, for every live forwarder of it.
     /// Returns the forwarders it went to.
     pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], now_ms: f64, batch: &mut SendBatch) -> usize {
-        self.fanout.media(stream_key, kind, packets, false, now_ms, &mut self.targets);
+        self.fanout.media(stream_key, kind, packets, FrameStart::Delta, now_ms, &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(f) = self.forwarders.get_mut(&t.id) else { continue };

@@ -29,7 +29,7 @@ use sluice_rtp::bwe::{BandwidthEstimator, RetransmissionBudget};
 use sluice_rtp::egress::kept_extension;
 use sluice_rtp::packet::RtpHeader;
 use sluice_rtp::egress::layers::{LayerPolicy, PROBE_OVERSHOOT};
-use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, MediaKind, NackResolution, SubscriberConfig, SubscriberReport};
+use sluice_rtp::egress::{add_timestamp_offset, patch_into, Fanout, FanoutTarget, FrameStart, MediaKind, NackResolution, SubscriberConfig, SubscriberReport};
 use sluice_rtp::rtcp::{is_rtcp, RtcpPacket};
 use sluice_webrtc::{Certificate, CloseReason, Peer, PeerConfig, PeerEvent, PeerState};
 
@@ -710,10 +710,11 @@ impl Host {
     }
 
     /// A stream's packets of one frame, for every live viewer. Returns the viewers it went to.
-    /// `keyframe`: the batch starts a keyframe (a viewer switching simulcast layers moves here).
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, batch: &mut SendBatch) -> usize {
+    /// `start`: what the batch starts (a viewer switching layers moves at a keyframe, or up
+    /// among SVC operating points at a switching point).
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], start: FrameStart, batch: &mut SendBatch) -> usize {
         let now_us = self.now_us();
-        self.fanout.media(stream_key, kind, packets, keyframe, unix_ms(), &mut self.targets);
+        self.fanout.media(stream_key, kind, packets, start, unix_ms(), &mut self.targets);
         let mut sent = 0;
         for t in &self.targets {
             let Some(v) = self.viewers.get_mut(&t.id).filter(|v| v.peer.state() == PeerState::Connected) else { continue };

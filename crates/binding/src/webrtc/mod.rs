@@ -35,7 +35,7 @@ use crate::send_batch::{SendBatch, SendTotals};
 use crate::udp_port::{bind_port, clone_socket};
 use host::{Host, HostEvent, PublisherSetup, ViewerSetup};
 use sluice_rtp::egress::layers::LayerPolicy;
-use sluice_rtp::egress::MediaKind;
+use sluice_rtp::egress::{FrameStart, MediaKind};
 
 use crate::egress::{media_kind, split};
 
@@ -245,8 +245,8 @@ struct Frame {
     kind: MediaKind,
     data: Vec<u8>,
     ends: Vec<u32>,
-    /// It starts a keyframe.
-    keyframe: bool,
+    /// What it starts (a keyframe, an SVC switching point).
+    start: FrameStart,
     /// How long the frame had been in the server when `media` was called (source message
     /// arrival → call, NaN when unknown).
     lag_ms: f64,
@@ -423,7 +423,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
         match command {
             Some(Command::Media(frame)) => {
                 if let Some(packets) = split(&frame.data, &frame.ends) {
-                    if host.media(&frame.stream_key, frame.kind, &packets, frame.keyframe, &mut batch) > 0 {
+                    if host.media(&frame.stream_key, frame.kind, &packets, frame.start, &mut batch) > 0 {
                         frame.reached.store(true, Ordering::Relaxed);
                     }
                 }
@@ -621,13 +621,21 @@ impl WebRtcViewers {
     /// `i` ending at `ends[i]`: queued for the send thread, which sends them to every live
     /// viewer of the stream. `lagMs`: how long the frame has been in the server already (source
     /// message arrival → now, ms); with it, the frame's server hop (+ queue and sends) is kept
-    /// for `stats().latencyMs`. `keyframe`: the frame is a keyframe (a viewer switching
-    /// simulcast layers moves at one). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut
-    /// `data`.
-    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, keyframe?: boolean")]
-    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>, keyframe: Option<bool>) -> Result<()> {
+    /// for `stats().latencyMs`. `start`: what the frame starts: `keyframe` (a viewer switching
+    /// layers moves at one), `switch-point` (a switching point of an SVC operating point,
+    /// `RtpRewriter.switchPoint`: a viewer moving up to this one moves there), or nothing of
+    /// note (omitted). Throws `WEBRTC_INVALID_ARGUMENT` when `ends` do not cut `data` or
+    /// `start` is another string.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, lagMs?: number, start?: 'keyframe' | 'switch-point'")]
+    pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>, start: Option<String>) -> Result<()> {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
+        let start = match start.as_deref() {
+            None => FrameStart::Delta,
+            Some("keyframe") => FrameStart::Keyframe,
+            Some("switch-point") => FrameStart::SwitchPoint,
+            Some(other) => return Err(invalid(format!("start: {other}"))),
+        };
         let lag_ms = lag_ms.unwrap_or(f64::NAN);
         let threads = self.commands.len();
         let frame = Arc::new(Frame {
@@ -635,7 +643,7 @@ impl WebRtcViewers {
             kind,
             data: data.to_vec(),
             ends: ends.to_vec(),
-            keyframe: keyframe.unwrap_or(false),
+            start,
             lag_ms,
             queued: Instant::now(),
             pending: AtomicUsize::new(threads),

@@ -1,5 +1,6 @@
 //! [`Fanout`]: streams, their subscribers, and what each subscriber is sent.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use super::layers::{LayerPolicy, LayerSelector, HEADROOM, RESUME_FACTOR};
@@ -21,6 +22,35 @@ const AUDIO_RING_SHARE: usize = 4;
 pub const MAX_LAG_MS: f64 = 1000.0;
 /// A stream that was behind resumes (at the next keyframe) once batches arrive this fresh, ms.
 pub const RESUME_LAG_MS: f64 = 150.0;
+
+/// What the first packet of a video batch starts: where a subscriber waiting to move onto the
+/// stream may do so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameStart {
+    /// Nothing of note (a delta frame, or the middle of one).
+    Delta,
+    /// A switching point of an SVC operating point (`crate::svc`): a subscriber of a lower
+    /// operating point of the same scalable stream may move up to this one here.
+    SwitchPoint,
+    /// A keyframe: any subscriber may start here.
+    Keyframe,
+}
+
+impl FrameStart {
+    /// `Keyframe` when `keyframe`, else `Delta`.
+    pub fn keyframe_if(keyframe: bool) -> FrameStart {
+        if keyframe {
+            FrameStart::Keyframe
+        } else {
+            FrameStart::Delta
+        }
+    }
+}
+
+/// An up-switch among a scalable stream's operating points waits this long for a switching
+/// point of its target when that target showed one within this time, before asking for a
+/// keyframe, ms.
+pub const SWITCH_POINT_WAIT_MS: f64 = 1000.0;
 
 /// Video or audio: each subscriber has one payload type and one sequence offset per kind; both
 /// are kept for retransmission (audio in a smaller ring: a plain RTP receiver such as a relay
@@ -188,6 +218,15 @@ struct Stream {
     behind: bool,
     /// The clocks of its video and audio, for sender reports.
     clocks: [SenderClock; 2],
+}
+
+/// What the fan-out follows of each layer of a source with layers, subscribed or not.
+#[derive(Debug, Default, Clone, Copy)]
+struct LayerState {
+    /// Its video bitrate.
+    rate: LayerRate,
+    /// When it last started a switching point that was no keyframe (ms).
+    switch_point_ms: Option<f64>,
     /// Its last video batch ended a picture (the marker bit): the next one starts one.
     at_picture_start: bool,
 }
@@ -251,8 +290,8 @@ pub struct Fanout {
     /// The highest layer of a source a subscriber without the Dependency Descriptor decodes
     /// (an AV1 SVC stream's lowest spatial layer).
     without_descriptor: HashMap<String, usize>,
-    /// Each layer key's bitrate.
-    rates: HashMap<String, LayerRate>,
+    /// Each layer key's bitrate, switching points and picture starts.
+    layer_states: HashMap<String, LayerState>,
     /// A simulcast stream's audio bitrate (for the policy's audio first).
     audio_rates: HashMap<String, LayerRate>,
     policy: LayerPolicy,
@@ -267,16 +306,23 @@ fn new_stream(ring_capacity: usize) -> Stream {
         audio_ring: RetransmissionRing::new(ring_capacity / AUDIO_RING_SHARE),
         behind: false,
         clocks: [SenderClock::new(90_000), SenderClock::new(48_000)],
-        at_picture_start: false,
     }
 }
 
-/// Whether a subscriber of `stream_key` moves from layer `from` to `to` without a keyframe:
-/// down among the operating points of a scalable stream (see [`Fanout::set_layers`]).
-fn moves_down_at_picture(layers: &HashMap<String, Vec<String>>, scalable: &HashSet<String>, stream_key: &str, from: &str, to: &str) -> bool {
-    let Some(layers) = layers.get(stream_key).filter(|_| scalable.contains(stream_key)) else { return false };
+/// Where layer `to` lies from layer `from` among the operating points of `stream_key`'s
+/// scalable stream (see [`Fanout::set_layers`]): `Less` below it (moved to at the next picture,
+/// without a keyframe), `Greater` above it (moved to at its next switching point or keyframe).
+/// None when they are no operating points of one scalable stream.
+fn scalable_step(layers: &HashMap<String, Vec<String>>, scalable: &HashSet<String>, stream_key: &str, from: &str, to: &str) -> Option<Ordering> {
+    let layers = layers.get(stream_key).filter(|_| scalable.contains(stream_key))?;
     let at = |key: &str| layers.iter().position(|k| k == key);
-    matches!((at(to), at(from)), (Some(t), Some(f)) if t < f)
+    Some(at(to)?.cmp(&at(from)?))
+}
+
+/// Whether a subscriber of `stream_key` moves from layer `from` to `to` at the next picture,
+/// without a keyframe: down among the operating points of a scalable stream.
+fn moves_down_at_picture(layers: &HashMap<String, Vec<String>>, scalable: &HashSet<String>, stream_key: &str, from: &str, to: &str) -> bool {
+    scalable_step(layers, scalable, stream_key, from, to) == Some(Ordering::Less)
 }
 
 /// Whether subscriber sequence number `seq` comes before `from` (RFC 1982 serial arithmetic).
@@ -295,7 +341,7 @@ impl Fanout {
             injected_capacity,
             counters: FanoutCounters::default(),
             layers: HashMap::new(),
-            rates: HashMap::new(),
+            layer_states: HashMap::new(),
             audio_rates: HashMap::new(),
             policy: LayerPolicy::default(),
             stream_policies: HashMap::new(),
@@ -398,24 +444,26 @@ impl Fanout {
     /// `scalable`: the layers are operating points of one scalable stream (VP9 or AV1 SVC: each
     /// lower one a subset of the pictures of the one above it), so a move to a lower one
     /// happens at its next picture start without a keyframe (the pictures it keeps reference
-    /// only pictures the subscriber was sent); up still waits for a keyframe.
+    /// only pictures the subscriber was sent); a move up happens at the target's next
+    /// switching point ([`FrameStart::SwitchPoint`]) or keyframe, and asks for a keyframe only
+    /// when the target showed no switching point for [`SWITCH_POINT_WAIT_MS`].
     pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>, scalable: bool) {
         self.audio_rates.remove(stream_key);
         self.scalable.remove(stream_key);
         self.without_descriptor.remove(stream_key);
         if let Some(old) = self.layers.remove(stream_key) {
             for key in old.iter().filter(|k| !layers.contains(k)) {
-                self.rates.remove(key);
+                self.layer_states.remove(key);
             }
         }
         layers.retain(|k| k != stream_key);
         if layers.is_empty() {
-            self.rates.remove(stream_key);
+            self.layer_states.remove(stream_key);
             return;
         }
         layers.push(stream_key.to_owned());
         for key in &layers {
-            self.rates.entry(key.clone()).or_default();
+            self.layer_states.entry(key.clone()).or_default();
         }
         self.audio_rates.insert(stream_key.to_owned(), LayerRate::default());
         self.layers.insert(stream_key.to_owned(), layers);
@@ -446,7 +494,7 @@ impl Fanout {
     /// The bitrate of each of `stream_key`'s layers at `now_ms`, bit/s (lowest first; 0: not
     /// flowing).
     pub fn layer_rates(&self, stream_key: &str, now_ms: f64) -> Vec<f64> {
-        self.layers(stream_key).iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect()
+        self.layers(stream_key).iter().map(|k| self.layer_states.get(k).map_or(0.0, |l| l.rate.bps(now_ms))).collect()
     }
 
     /// Where subscriber `id`'s video comes from now, and the layer it moves to at that layer's
@@ -528,7 +576,7 @@ impl Fanout {
         // only when a switch or a keyframe request needs it
         let Some(sub) = self.subscribers.get_mut(&id).filter(|s| s.live) else { return (None, None) };
         let Some(layers) = self.layers.get(&sub.stream_key) else { return (None, None) };
-        let rates: Vec<f64> = layers.iter().map(|k| self.rates.get(k).map_or(0.0, |r| r.bps(now_ms))).collect();
+        let rates: Vec<f64> = layers.iter().map(|k| self.layer_states.get(k).map_or(0.0, |l| l.rate.bps(now_ms))).collect();
         let audio_bps = self.audio_rates.get(&sub.stream_key).map_or(0.0, |r| r.bps(now_ms));
         let mut policy = self.stream_policies.get(&sub.stream_key).copied().unwrap_or(self.policy);
         if let Some(&cap) = self.without_descriptor.get(&sub.stream_key).filter(|_| !sub.takes_descriptor) {
@@ -573,11 +621,13 @@ impl Fanout {
             if self.switch_video(id, &target) {
                 let sub = self.subscribers.get_mut(&id).expect("checked");
                 sub.switch_asked_ms = now_ms;
-                // down among operating points: at the next picture, no keyframe asked for
-                if moves_down_at_picture(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, &target) {
-                    return (None, probe);
+                // down among operating points: at the next picture; up to one that shows
+                // switching points: at its next one (a keyframe is asked for only if none comes)
+                match scalable_step(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, &target) {
+                    Some(Ordering::Less) => return (None, probe),
+                    Some(Ordering::Greater) if self.layer_states.get(&target).and_then(|l| l.switch_point_ms).is_some_and(|at| now_ms - at <= SWITCH_POINT_WAIT_MS) => return (None, probe),
+                    _ => return (Some(target), None),
                 }
-                return (Some(target), None);
             }
         }
         let sub = self.subscribers.get_mut(&id).expect("checked");
@@ -646,13 +696,33 @@ impl Fanout {
 
     /// One batch of a stream's packets (one frame), sent at Unix `now_ms`: video RTP goes into
     /// the stream's ring, the track's clock follows its timestamps; `targets` is cleared and
-    /// filled with the live subscribers to send it to (their counts include it). `keyframe`:
-    /// the batch starts a keyframe (subscribers waiting for one resume here).
-    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], keyframe: bool, now_ms: f64, targets: &mut Vec<FanoutTarget>) {
+    /// filled with the live subscribers to send it to (their counts include it). `start`: what
+    /// the batch starts (subscribers waiting for a keyframe resume at one; a subscriber moving
+    /// up among operating points moves at a switching point too).
+    pub fn media(&mut self, stream_key: &str, kind: MediaKind, packets: &[&[u8]], start: FrameStart, now_ms: f64, targets: &mut Vec<FanoutTarget>) {
         targets.clear();
-        let rates = if kind == MediaKind::Video { &mut self.rates } else { &mut self.audio_rates };
-        if let Some(rate) = rates.get_mut(stream_key) {
-            rate.add(packets.iter().map(|p| p.len()).sum(), now_ms);
+        let keyframe = start == FrameStart::Keyframe;
+        let bytes = packets.iter().map(|p| p.len()).sum();
+        // a scalable stream's subscribers move down at a picture start
+        let mut at_picture_start = false;
+        match kind {
+            MediaKind::Video => {
+                if let Some(layer) = self.layer_states.get_mut(stream_key) {
+                    layer.rate.add(bytes, now_ms);
+                    if start == FrameStart::SwitchPoint {
+                        layer.switch_point_ms = Some(now_ms);
+                    }
+                    at_picture_start = layer.at_picture_start;
+                    if let Some(last) = packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12) {
+                        layer.at_picture_start = last[1] & 0x80 != 0;
+                    }
+                }
+            }
+            MediaKind::Audio => {
+                if let Some(rate) = self.audio_rates.get_mut(stream_key) {
+                    rate.add(bytes, now_ms);
+                }
+            }
         }
         let Some(s) = self.streams.get_mut(stream_key) else { return };
         for p in packets.iter().filter(|p| !is_rtcp(p)) {
@@ -673,11 +743,6 @@ impl Fanout {
         let rtp_packets = packets.iter().filter(|p| !is_rtcp(p)).count() as u16;
         let first_ts = packets.iter().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
         let last_rtp = packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12).map(|p| (sequence_number(p), u32::from_be_bytes([p[4], p[5], p[6], p[7]])));
-        // a scalable stream's subscribers move down at a picture start
-        let at_picture_start = s.at_picture_start;
-        if let (MediaKind::Video, Some(last)) = (kind, packets.iter().rev().find(|p| !is_rtcp(p) && p.len() >= 12)) {
-            s.at_picture_start = last[1] & 0x80 != 0;
-        }
         let mut left = Vec::new();
         for id in &s.subscribers {
             let Some(sub) = self.subscribers.get_mut(id) else { continue };
@@ -694,11 +759,17 @@ impl Fanout {
                     continue;
                 }
                 MediaKind::Video if sub.switch_to.as_deref() == Some(stream_key) => {
-                    // a simulcast layer switch, at this layer's keyframe (or, down among a
-                    // scalable stream's operating points, its next picture): the numbering and
-                    // the timeline go on from the last packet sent
-                    let down = at_picture_start && moves_down_at_picture(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, stream_key);
-                    let (Some(first), Some(first_ts), true) = (first_rtp, first_ts, keyframe || down) else { continue };
+                    // a simulcast layer switch, at this layer's keyframe (among a scalable
+                    // stream's operating points: down at its next picture, up at its next
+                    // switching point): the numbering and the timeline go on from the last
+                    // packet sent
+                    let step = scalable_step(&self.layers, &self.scalable, &sub.stream_key, &sub.video_key, stream_key);
+                    let now = match step {
+                        Some(Ordering::Less) => at_picture_start,
+                        Some(Ordering::Greater) => start == FrameStart::SwitchPoint,
+                        _ => false,
+                    };
+                    let (Some(first), Some(first_ts), true) = (first_rtp, first_ts, keyframe || now) else { continue };
                     let (offset, ts_offset) = match sub.last_video {
                         Some((seq, ts, at_ms)) => {
                             let elapsed = ((now_ms - at_ms).clamp(1.0, 10_000.0) * 90.0) as u32;

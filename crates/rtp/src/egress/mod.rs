@@ -32,7 +32,7 @@ mod ring;
 mod sender_clock;
 
 pub use layers::LayerSelector;
-pub use fanout::{Fanout, FanoutCounters, FanoutTarget, MediaKind, NackResolution, Pace, SubscriberConfig, SubscriberReport, MAX_LAG_MS, RESUME_LAG_MS};
+pub use fanout::{Fanout, FanoutCounters, FanoutTarget, FrameStart, MediaKind, NackResolution, Pace, SubscriberConfig, SubscriberReport, MAX_LAG_MS, RESUME_LAG_MS, SWITCH_POINT_WAIT_MS};
 pub use offsets::SequenceOffsets;
 pub use rewriter::RtpRewriter;
 pub use ring::RetransmissionRing;

@@ -33,6 +33,8 @@ pub struct RtpRewriter {
     octets: u32,
     /// Scalable video: the operating point this track keeps ([`forward_into`](Self::forward_into)).
     svc: Option<SvcFilter>,
+    /// The last packet forwarded starts a switching point ([`switch_point`](Self::switch_point)).
+    switch_point: bool,
     /// The input's extension element id kept in the output, if any.
     keep: Option<u8>,
 }
@@ -77,6 +79,7 @@ impl RtpRewriter {
             packets: 0,
             octets: 0,
             svc: None,
+            switch_point: false,
             keep: None,
         }
     }
@@ -151,6 +154,13 @@ impl RtpRewriter {
         self.svc = filter;
     }
 
+    /// Whether the last packet [`forward_into`](Self::forward_into) wrote starts a switching
+    /// point into its operating point (`crate::svc`): a receiver of a lower operating point
+    /// may move up to this one there, without a key frame. False without an SVC filter.
+    pub fn switch_point(&self) -> bool {
+        self.switch_point
+    }
+
     /// [`rewrite_into`](Self::rewrite_into) through the SVC filter, if one is set: a packet of a
     /// layer the operating point leaves out is [skipped](Self::skip) (`Ok(None)`), a kept one
     /// rewritten with the marker bit set where it now ends a picture (`crate::svc`). Errors: as
@@ -158,6 +168,7 @@ impl RtpRewriter {
     /// that cannot be read (nothing written; the packet is skipped like a layer left out, so
     /// its number leaves no hole a receiver would ask for in vain).
     pub fn forward_into(&mut self, packet: &[u8], out: &mut [u8], now_ms: f64) -> Result<Option<usize>, RtpError> {
+        self.switch_point = false;
         let Some(filter) = self.svc.as_mut() else { return self.rewrite_into(packet, out, now_ms).map(Some) };
         let verdict = match filter.admit(packet) {
             Ok(verdict) => verdict,
@@ -171,11 +182,12 @@ impl RtpRewriter {
                 self.skip(packet);
                 Ok(None)
             }
-            SvcVerdict::Forward { marker } => {
+            SvcVerdict::Forward { marker, switch_point } => {
                 let n = self.rewrite_into(packet, out, now_ms)?;
                 if marker {
                     out[1] |= 0x80;
                 }
+                self.switch_point = switch_point;
                 Ok(Some(n))
             }
         }

@@ -16,7 +16,7 @@
 //!              DTIs (2 × decode targets per template), fdiffs (1 + 4 per diff per template),
 //!              chains (ns(decode targets + 1), ...), render resolutions (1, 16 + 16 per spatial layer)
 //!   active decode targets bitmask (decode targets bits), when present
-//!   then the frame's custom DTIs, fdiffs and chains (not read: a layer filter needs none)
+//!   then the frame's custom DTIs (2 bits per decode target), fdiffs and chains (not read)
 //! ```
 //!
 //! A frame's spatial and temporal id are those of its template (`(template id + 64 − template
@@ -27,6 +27,33 @@ use crate::RtpError;
 /// The most frame dependency templates a structure may hold (template ids are 6 bits).
 pub const MAX_TEMPLATES: usize = 64;
 
+/// A frame's decode target indication for one decode target (§A.8.3.2, 2 bits on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeTargetIndication {
+    /// 0: the frame is not in the decode target.
+    NotPresent,
+    /// 1: in it, and no later frame of it depends on this one.
+    Discardable,
+    /// 2: in it, and a switch point: from this frame on, the decode target decodes given this
+    /// frame (its own references decoded).
+    Switch,
+    /// 3: in it, and later frames of it may depend on this one.
+    Required,
+}
+
+impl DecodeTargetIndication {
+    /// Decode target `decode_target`'s indication in a DTI word (2 bits per decode target,
+    /// decode target n at bits 2n and 2n + 1).
+    pub fn of(dtis: u64, decode_target: u8) -> DecodeTargetIndication {
+        match (dtis >> (2 * u32::from(decode_target.min(31)))) & 3 {
+            0 => DecodeTargetIndication::NotPresent,
+            1 => DecodeTargetIndication::Discardable,
+            2 => DecodeTargetIndication::Switch,
+            _ => DecodeTargetIndication::Required,
+        }
+    }
+}
+
 /// A template dependency structure (§A.8.2), as sent with a key frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameDependencyStructure {
@@ -36,6 +63,9 @@ pub struct FrameDependencyStructure {
     pub decode_targets: u8,
     /// Each template's `(spatial id, temporal id)`, in template order (1–64).
     pub templates: Vec<(u8, u8)>,
+    /// Each template's decode target indications, in template order: 2 bits per decode
+    /// target, decode target n at bits 2n and 2n + 1 ([`DecodeTargetIndication::of`]).
+    pub dtis: Vec<u64>,
     /// Each spatial layer's render width and height in pixels, lowest first (empty when the
     /// structure has none).
     pub resolutions: Vec<(u32, u32)>,
@@ -52,11 +82,36 @@ impl FrameDependencyStructure {
         self.templates.iter().map(|&(_, t)| t).max().unwrap_or(0) + 1
     }
 
+    /// The index into [`templates`](Self::templates) of template id `template_id`.
+    fn index_of(&self, template_id: u8) -> usize {
+        (usize::from(template_id) + MAX_TEMPLATES - usize::from(self.template_id_offset)) % MAX_TEMPLATES
+    }
+
     /// The `(spatial id, temporal id)` of the template a frame names by `template_id`, or None
     /// when the structure has no such template.
     pub fn layer_of(&self, template_id: u8) -> Option<(u8, u8)> {
-        let index = (usize::from(template_id) + MAX_TEMPLATES - usize::from(self.template_id_offset)) % MAX_TEMPLATES;
-        self.templates.get(index).copied()
+        self.templates.get(self.index_of(template_id)).copied()
+    }
+
+    /// The decode target indications (a DTI word) of template id `template_id`, or None when
+    /// the structure has no such template.
+    pub fn dtis_of(&self, template_id: u8) -> Option<u64> {
+        self.dtis.get(self.index_of(template_id)).copied()
+    }
+
+    /// The decode target that is the operating point "spatial layers up to `max_spatial`,
+    /// temporal up to `max_temporal`": of the decode targets whose frames (the templates
+    /// present in it) all lie within those layers, the one reaching the highest (spatial,
+    /// temporal) layer. None when no decode target lies within them.
+    pub fn decode_target_of(&self, max_spatial: u8, max_temporal: u8) -> Option<u8> {
+        (0..self.decode_targets)
+            .filter_map(|dt| {
+                let present = self.templates.iter().zip(&self.dtis).filter(|(_, &d)| DecodeTargetIndication::of(d, dt) != DecodeTargetIndication::NotPresent);
+                let top = present.map(|(&layer, _)| layer).fold(None, |top: Option<(u8, u8)>, (s, t)| Some(top.map_or((s, t), |(ts, tt)| (ts.max(s), tt.max(t)))))?;
+                (top.0 <= max_spatial && top.1 <= max_temporal).then_some((top, dt))
+            })
+            .max_by_key(|&(top, dt)| (top, std::cmp::Reverse(dt)))
+            .map(|(_, dt)| dt)
     }
 }
 
@@ -75,6 +130,10 @@ pub struct DependencyDescriptor {
     pub structure: Option<FrameDependencyStructure>,
     /// `active_decode_targets_bitmask`, when this packet carries one (bit n: decode target n).
     pub active_decode_targets: Option<u32>,
+    /// The frame's own decode target indications (`custom_dtis_flag`), a DTI word as in
+    /// [`FrameDependencyStructure::dtis`], in place of its template's; read only when the
+    /// structure (this packet's or `known`) gives their count.
+    pub custom_dtis: Option<u64>,
 }
 
 impl DependencyDescriptor {
@@ -89,11 +148,12 @@ impl DependencyDescriptor {
         let end_of_frame = r.bits(1)? == 1;
         let template_id = r.bits(6)? as u8;
         let frame_number = r.bits(16)? as u16;
-        let (mut structure, mut active_decode_targets) = (None, None);
+        let (mut structure, mut active_decode_targets, mut custom_dtis) = (None, None, None);
         if data.len() > 3 {
             let structure_present = r.bits(1)? == 1;
             let active_present = r.bits(1)? == 1;
-            r.bits(3)?; // custom DTIs, fdiffs, chains: the frame's own, after these fields
+            let custom_dtis_present = r.bits(1)? == 1;
+            r.bits(2)?; // custom fdiffs, chains: the frame's own, after its DTIs
             if structure_present {
                 let s = read_structure(&mut r)?;
                 active_decode_targets = Some(if s.decode_targets >= 32 { u32::MAX } else { (1u32 << s.decode_targets) - 1 });
@@ -105,8 +165,18 @@ impl DependencyDescriptor {
                     active_decode_targets = Some(r.bits(u32::from(s.decode_targets))?);
                 }
             }
+            // frame_dependency_definition(): its custom DTIs come first (§A.8.3)
+            if let Some(s) = structure.as_ref().or(known).filter(|_| custom_dtis_present) {
+                custom_dtis = Some(read_dtis(&mut r, s.decode_targets)?);
+            }
         }
-        Ok(DependencyDescriptor { start_of_frame, end_of_frame, template_id, frame_number, structure, active_decode_targets })
+        Ok(DependencyDescriptor { start_of_frame, end_of_frame, template_id, frame_number, structure, active_decode_targets, custom_dtis })
+    }
+
+    /// The frame's decode target indications: its own, else its template's in `structure`
+    /// (None when it has no such template).
+    pub fn dtis(&self, structure: &FrameDependencyStructure) -> Option<u64> {
+        self.custom_dtis.or_else(|| structure.dtis_of(self.template_id))
     }
 }
 
@@ -136,7 +206,7 @@ fn read_structure(r: &mut BitReader<'_>) -> Result<FrameDependencyStructure, Rtp
         }
     }
     // template_dtis(): 2 bits per template and decode target
-    r.skip(templates.len() * usize::from(decode_targets) * 2)?;
+    let dtis = templates.iter().map(|_| read_dtis(r, decode_targets)).collect::<Result<Vec<u64>, RtpError>>()?;
     // template_fdiffs(): for each template, (follows flag (1), fdiff − 1 (4))* then a 0 flag
     for _ in 0..templates.len() {
         while r.bits(1)? == 1 {
@@ -161,7 +231,12 @@ fn read_structure(r: &mut BitReader<'_>) -> Result<FrameDependencyStructure, Rtp
             resolutions.push((width, height));
         }
     }
-    Ok(FrameDependencyStructure { template_id_offset, decode_targets, templates, resolutions })
+    Ok(FrameDependencyStructure { template_id_offset, decode_targets, templates, dtis, resolutions })
+}
+
+/// `decode_targets` DTIs of 2 bits (decode target 0 first) as a DTI word.
+fn read_dtis(r: &mut BitReader<'_>, decode_targets: u8) -> Result<u64, RtpError> {
+    (0..decode_targets).try_fold(0u64, |word, dt| Ok(word | (u64::from(r.bits(2)?) << (2 * u32::from(dt)))))
 }
 
 /// Bounds-checked MSB-first bit reader over an extension element.

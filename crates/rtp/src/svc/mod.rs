@@ -11,13 +11,22 @@
 //! §4.1, AV1 RTP §4.2: the marker ends a picture / temporal unit), so a receiver of a lower
 //! operating point sees whole pictures. The RTP rewriter then numbers what is kept without
 //! holes (`egress::RtpRewriter::skip` for the rest).
+//!
+//! It also says where a receiver of a lower operating point may move up to this one without a
+//! key frame (a *switching point*): at a frame of the base layer (S0 T0, which every operating
+//! point holds, so the receiver has it and its references) after which this operating point's
+//! frames depend on nothing the receiver lacks — VP9's `U` (switching up point, RFC 9628 §4.2:
+//! later higher temporal layer pictures do not depend on earlier ones above this picture's
+//! `TID`), for operating points of spatial layer 0 only (`U` says nothing about spatial
+//! layers); the Dependency Descriptor's `Switch` indication for this operating point's decode
+//! target (AV1 RTP §A.8.3.2).
 
 pub mod dependency_descriptor;
 pub mod vp9;
 
 use crate::packet::RtpHeader;
 use crate::RtpError;
-pub use dependency_descriptor::{DependencyDescriptor, FrameDependencyStructure};
+pub use dependency_descriptor::{DecodeTargetIndication, DependencyDescriptor, FrameDependencyStructure};
 pub use vp9::{Vp9Descriptor, Vp9Scalability};
 
 /// What an operating point does with one packet.
@@ -30,6 +39,8 @@ pub enum SvcVerdict {
     Forward {
         /// Set the RTP marker bit.
         marker: bool,
+        /// It starts a switching point into this operating point (see the [module docs](self)).
+        switch_point: bool,
     },
 }
 
@@ -39,8 +50,9 @@ enum Layering {
     /// The VP9 payload descriptor.
     Vp9,
     /// The Dependency Descriptor extension with this id; its layers are the templates of the
-    /// last structure seen (none yet: every packet is left out).
-    DependencyDescriptor { extension_id: u8, structure: Option<Box<FrameDependencyStructure>> },
+    /// last structure seen (none yet: every packet is left out), the operating point its decode
+    /// target in that structure (none: no switching points).
+    DependencyDescriptor { extension_id: u8, structure: Option<Box<FrameDependencyStructure>>, decode_target: Option<u8> },
 }
 
 /// One operating point of a scalable stream: spatial layers `0..=max_spatial`, temporal layers
@@ -64,7 +76,7 @@ impl SvcFilter {
     /// publisher's `extmap` id, 1–255). It learns the template structure from the packets that
     /// carry one (key frames); until the first, it keeps nothing.
     pub fn dependency_descriptor(max_spatial: u8, max_temporal: u8, extension_id: u8) -> SvcFilter {
-        SvcFilter { max_spatial, max_temporal, layering: Layering::DependencyDescriptor { extension_id, structure: None } }
+        SvcFilter { max_spatial, max_temporal, layering: Layering::DependencyDescriptor { extension_id, structure: None, decode_target: None } }
     }
 
     /// Decides for one RTP packet (header included). Errors: a malformed RTP header, VP9
@@ -73,25 +85,30 @@ impl SvcFilter {
     /// structure does not have, is left out (`Drop`).
     pub fn admit(&mut self, packet: &[u8]) -> Result<SvcVerdict, RtpError> {
         let (header, payload_at, payload_len) = RtpHeader::parse(packet)?;
-        let (spatial, temporal, end) = match &mut self.layering {
+        let (spatial, temporal, end, switch_point) = match &mut self.layering {
             Layering::Vp9 => {
                 let d = Vp9Descriptor::parse(&packet[payload_at..payload_at + payload_len])?;
-                (d.spatial_id, d.temporal_id, d.end)
+                let switch_point = self.max_spatial == 0 && d.begin && d.spatial_id == 0 && d.temporal_id == 0 && d.switching_up;
+                (d.spatial_id, d.temporal_id, d.end, switch_point)
             }
-            Layering::DependencyDescriptor { extension_id, structure } => {
+            Layering::DependencyDescriptor { extension_id, structure, decode_target } => {
                 let Some(data) = header.extension.and_then(|e| e.find(*extension_id)) else { return Ok(SvcVerdict::Drop) };
-                let d = DependencyDescriptor::parse(data, structure.as_deref())?;
-                if let Some(s) = d.structure {
+                let mut d = DependencyDescriptor::parse(data, structure.as_deref())?;
+                if let Some(s) = d.structure.take() {
+                    *decode_target = s.decode_target_of(self.max_spatial, self.max_temporal);
                     *structure = Some(Box::new(s));
                 }
-                let Some((spatial, temporal)) = structure.as_ref().and_then(|s| s.layer_of(d.template_id)) else { return Ok(SvcVerdict::Drop) };
-                (spatial, temporal, d.end_of_frame)
+                let Some(s) = structure.as_deref() else { return Ok(SvcVerdict::Drop) };
+                let Some((spatial, temporal)) = s.layer_of(d.template_id) else { return Ok(SvcVerdict::Drop) };
+                let switch = |dt: u8| d.dtis(s).is_some_and(|w| DecodeTargetIndication::of(w, dt) == DecodeTargetIndication::Switch);
+                let switch_point = d.start_of_frame && (spatial, temporal) == (0, 0) && decode_target.is_some_and(switch);
+                (spatial, temporal, d.end_of_frame, switch_point)
             }
         };
         if spatial > self.max_spatial || temporal > self.max_temporal {
             return Ok(SvcVerdict::Drop);
         }
-        Ok(SvcVerdict::Forward { marker: header.marker || (end && spatial == self.max_spatial) })
+        Ok(SvcVerdict::Forward { marker: header.marker || (end && spatial == self.max_spatial), switch_point })
     }
 }
 

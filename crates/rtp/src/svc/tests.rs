@@ -85,15 +85,15 @@ fn an_operating_point_drops_higher_layers_and_ends_pictures_at_its_top_spatial_l
     let admit = |f: &mut SvcFilter, d: Vec<u8>, marker: bool| f.admit(&rtp(1, &d, marker, None)).unwrap();
     let mut s1 = SvcFilter::vp9(1, 2);
     assert_eq!(admit(&mut s1, layer_descriptor(0, 2, true, true), true), SvcVerdict::Drop, "spatial layer 2");
-    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: true }, "the end of layer 1 ends the picture");
-    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, true, false), false), SvcVerdict::Forward { marker: false });
-    assert_eq!(admit(&mut s1, layer_descriptor(0, 0, false, true), false), SvcVerdict::Forward { marker: false }, "layer 0 ends below the top kept");
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: true, switch_point: false }, "the end of layer 1 ends the picture");
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 1, true, false), false), SvcVerdict::Forward { marker: false, switch_point: false });
+    assert_eq!(admit(&mut s1, layer_descriptor(0, 0, false, true), false), SvcVerdict::Forward { marker: false, switch_point: false }, "layer 0 ends below the top kept");
     let mut all = SvcFilter::vp9(2, 2);
-    assert_eq!(admit(&mut all, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: false });
-    assert_eq!(admit(&mut all, layer_descriptor(0, 2, false, true), true), SvcVerdict::Forward { marker: true });
+    assert_eq!(admit(&mut all, layer_descriptor(0, 1, false, true), false), SvcVerdict::Forward { marker: false, switch_point: false });
+    assert_eq!(admit(&mut all, layer_descriptor(0, 2, false, true), true), SvcVerdict::Forward { marker: true, switch_point: false });
     let mut t1 = SvcFilter::vp9(0, 1);
     assert_eq!(admit(&mut t1, layer_descriptor(2, 0, true, true), true), SvcVerdict::Drop, "temporal layer 2");
-    assert_eq!(admit(&mut t1, layer_descriptor(1, 0, true, true), true), SvcVerdict::Forward { marker: true });
+    assert_eq!(admit(&mut t1, layer_descriptor(1, 0, true, true), true), SvcVerdict::Forward { marker: true, switch_point: false });
     assert!(t1.admit(&rtp(1, &[0xA0], false, None)).is_err());
     assert!(t1.admit(&[0x80, 98, 0]).is_err(), "not an RTP packet");
 }
@@ -203,16 +203,16 @@ fn a_dependency_descriptor_operating_point_learns_the_structure_then_filters_by_
     let mut s0 = SvcFilter::dependency_descriptor(0, 1, DD_ID);
     let later = |start: bool, end: bool, template: u8| dd_mandatory(start, end, template, 7).bytes;
     assert_eq!(s0.admit(&rtp(1, &[1], false, Some(&later(true, true, 10)))).unwrap(), SvcVerdict::Drop, "no structure yet");
-    assert_eq!(s0.admit(&rtp(2, &[1], false, Some(&dd_with_structure(10)))).unwrap(), SvcVerdict::Forward { marker: false }, "S0 key frame start (a 2-byte-form element)");
-    assert_eq!(s0.admit(&rtp(3, &[1], false, Some(&later(false, true, 10)))).unwrap(), SvcVerdict::Forward { marker: true }, "S0 ends the picture for this point");
+    assert_eq!(s0.admit(&rtp(2, &[1], false, Some(&dd_with_structure(10)))).unwrap(), SvcVerdict::Forward { marker: false, switch_point: true }, "S0 key frame start (a 2-byte-form element): a switch point for S0 T0–T1");
+    assert_eq!(s0.admit(&rtp(3, &[1], false, Some(&later(false, true, 10)))).unwrap(), SvcVerdict::Forward { marker: true, switch_point: false }, "S0 ends the picture for this point");
     assert_eq!(s0.admit(&rtp(4, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Drop, "S1");
-    assert_eq!(s0.admit(&rtp(5, &[1], false, Some(&later(true, true, 11)))).unwrap(), SvcVerdict::Forward { marker: true }, "S0 T1");
+    assert_eq!(s0.admit(&rtp(5, &[1], false, Some(&later(true, true, 11)))).unwrap(), SvcVerdict::Forward { marker: true, switch_point: false }, "S0 T1");
     assert_eq!(s0.admit(&rtp(6, &[1], false, None)).unwrap(), SvcVerdict::Drop, "no descriptor");
     assert_eq!(s0.admit(&rtp(7, &[1], false, Some(&later(true, true, 30)))).unwrap(), SvcVerdict::Drop, "unknown template");
     let mut t0 = SvcFilter::dependency_descriptor(1, 0, DD_ID);
     t0.admit(&rtp(1, &[1], false, Some(&dd_with_structure(10)))).unwrap();
     assert_eq!(t0.admit(&rtp(2, &[1], false, Some(&later(true, true, 13)))).unwrap(), SvcVerdict::Drop, "T1");
-    assert_eq!(t0.admit(&rtp(3, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Forward { marker: true });
+    assert_eq!(t0.admit(&rtp(3, &[1], true, Some(&later(true, true, 12)))).unwrap(), SvcVerdict::Forward { marker: true, switch_point: false });
     assert!(t0.admit(&rtp(4, &[1], false, Some(&[0x80, 0]))).is_err(), "a descriptor shorter than 3 bytes");
 }
 
@@ -239,4 +239,76 @@ fn reads_chromiums_l3t3_key_structure() {
             assert!(s.templates.contains(&(sid, tid)), "S{sid}T{tid}");
         }
     }
+}
+
+#[test]
+fn decode_targets_come_from_the_template_dtis() {
+    let s = DependencyDescriptor::parse(&dd_with_structure(10), None).unwrap().structure.unwrap();
+    // dt0 S0T0, dt1 S0T0–T1, dt2 S0T0 + S1T0, dt3 all (the DTIs of dd_with_structure)
+    assert_eq!(s.dtis, vec![0b10_10_10_10, 0b01_00_01_00, 0b10_10_00_00, 0b01_00_00_00]);
+    assert_eq!(DecodeTargetIndication::of(s.dtis[1], 1), DecodeTargetIndication::Discardable);
+    assert_eq!(DecodeTargetIndication::of(s.dtis[0], 3), DecodeTargetIndication::Switch);
+    assert_eq!(s.decode_target_of(0, 0), Some(0));
+    assert_eq!(s.decode_target_of(0, 7), Some(1));
+    assert_eq!(s.decode_target_of(1, 0), Some(2));
+    assert_eq!(s.decode_target_of(1, 1), Some(3));
+    assert_eq!(s.decode_target_of(7, 7), Some(3));
+    // a frame's own DTIs (custom_dtis_flag) follow the extended fields
+    let mut b = dd_mandatory(true, true, 11, 102);
+    b.put(1, 0).put(1, 0).put(1, 1).put(2, 0).put(2, 3).put(2, 2).put(2, 0).put(2, 1);
+    let d = DependencyDescriptor::parse(&b.bytes, Some(&s)).unwrap();
+    assert_eq!(d.custom_dtis, Some(0b01_00_10_11));
+    assert_eq!(d.dtis(&s), Some(0b01_00_10_11), "in place of the template's");
+    assert_eq!(DependencyDescriptor::parse(&b.bytes, None).unwrap().custom_dtis, None, "no structure: their count is unknown");
+}
+
+#[test]
+fn switching_points_are_base_layer_frames_that_say_so() {
+    // VP9: TID 0, SID 0, B and U; only for operating points of spatial layer 0
+    let up = |tid: u8| {
+        let mut d = layer_descriptor(tid, 0, true, true);
+        d[2] |= 0x10;
+        d
+    };
+    let verdict = |f: &mut SvcFilter, d: Vec<u8>| f.admit(&rtp(1, &d, true, None)).unwrap();
+    let mut t2 = SvcFilter::vp9(0, 2);
+    assert_eq!(verdict(&mut t2, up(0)), SvcVerdict::Forward { marker: true, switch_point: true });
+    assert_eq!(verdict(&mut t2, up(1)), SvcVerdict::Forward { marker: true, switch_point: false }, "above the base layer");
+    assert_eq!(verdict(&mut t2, layer_descriptor(0, 0, true, true)), SvcVerdict::Forward { marker: true, switch_point: false }, "no U");
+    let mut not_begin = up(0);
+    not_begin[0] &= !0x08;
+    assert_eq!(verdict(&mut t2, not_begin), SvcVerdict::Forward { marker: true, switch_point: false }, "not the frame's start");
+    let mut s1 = SvcFilter::vp9(1, 7);
+    assert_eq!(verdict(&mut s1, up(0)), SvcVerdict::Forward { marker: true, switch_point: false }, "U says nothing of spatial layers");
+
+    // Dependency Descriptor: a Switch indication for the operating point's decode target
+    let later = |start: bool, template: u8| dd_mandatory(start, true, template, 7).bytes;
+    let mut s1t0 = SvcFilter::dependency_descriptor(1, 0, DD_ID);
+    assert_eq!(s1t0.admit(&rtp(1, &[1], false, Some(&dd_with_structure(10)))).unwrap(), SvcVerdict::Forward { marker: false, switch_point: true }, "key: S for dt2");
+    assert_eq!(s1t0.admit(&rtp(2, &[1], false, Some(&later(true, 10)))).unwrap(), SvcVerdict::Forward { marker: false, switch_point: true });
+    assert_eq!(s1t0.admit(&rtp(3, &[1], false, Some(&later(false, 10)))).unwrap(), SvcVerdict::Forward { marker: false, switch_point: false }, "not the frame's start");
+    assert_eq!(s1t0.admit(&rtp(4, &[1], true, Some(&later(true, 12)))).unwrap(), SvcVerdict::Forward { marker: true, switch_point: false }, "S1: not the base layer");
+    let mut s1t1 = SvcFilter::dependency_descriptor(1, 1, DD_ID);
+    s1t1.admit(&rtp(1, &[1], false, Some(&dd_with_structure(10)))).unwrap();
+    // template 10 with custom DTIs: not a switch for dt3 this time
+    let mut b = dd_mandatory(true, true, 10, 8);
+    b.put(1, 0).put(1, 0).put(1, 1).put(2, 0).put(2, 3).put(2, 3).put(2, 3).put(2, 3);
+    assert_eq!(s1t1.admit(&rtp(2, &[1], false, Some(&b.bytes))).unwrap(), SvcVerdict::Forward { marker: false, switch_point: false }, "its own DTIs rule");
+}
+
+#[test]
+fn chromiums_l3t3_key_switches_temporal_layers_at_base_frames_only() {
+    let s = DependencyDescriptor::parse(&hex(CHROMIUM_L3T3_KEY_STRUCTURE), None).unwrap().structure.unwrap();
+    for (sid, tid) in [(0u8, 0u8), (0, 2), (1, 1), (2, 2)] {
+        let dt = s.decode_target_of(sid, tid).expect("a decode target");
+        let present: Vec<(u8, u8)> = s.templates.iter().zip(&s.dtis).filter(|(_, &w)| DecodeTargetIndication::of(w, dt) != DecodeTargetIndication::NotPresent).map(|(&l, _)| l).collect();
+        assert!(present.contains(&(sid, tid)) && present.iter().all(|&(ps, pt)| ps <= sid && pt <= tid), "S{sid}T{tid}: {present:?}");
+    }
+    // a base layer frame that is no key frame switches S0's temporal layers, not S1's
+    let s0 = s.decode_target_of(0, 7).unwrap();
+    let s1 = s.decode_target_of(1, 7).unwrap();
+    let base: Vec<u64> = s.templates.iter().zip(&s.dtis).filter(|(&l, _)| l == (0, 0)).map(|(_, &w)| w).collect();
+    assert!(base.iter().any(|&w| DecodeTargetIndication::of(w, s0) == DecodeTargetIndication::Switch));
+    let delta = base.iter().find(|&&w| DecodeTargetIndication::of(w, s1) == DecodeTargetIndication::NotPresent);
+    assert!(delta.is_some_and(|&w| DecodeTargetIndication::of(w, s0) == DecodeTargetIndication::Switch), "{base:?}");
 }

@@ -81,7 +81,11 @@ export class RtpFeed implements RtpSourceListener {
       audio: new native.RtpRewriter(audioSsrc, PLACEHOLDER_PT, 48000),
     }
     this.#operatingPoint = svc !== undefined
-    if (svc) this.#forward.video.setSvcFilter(svc.maxSpatial, svc.maxTemporal, svc.dependencyDescriptorId)
+    if (svc) {
+      this.#forward.video.setSvcFilter(svc.maxSpatial, svc.maxTemporal, svc.dependencyDescriptorId)
+      // the Dependency Descriptor goes on to the subscribers (VP9's payload descriptor says it itself)
+      this.#forward.video.keepExtension(svc.dependencyDescriptorId ?? null)
+    }
   }
 
   /** The source forwarded now, or null. */
@@ -154,7 +158,6 @@ export class RtpFeed implements RtpSourceListener {
       const key = `${this.key}~${names[i]}`
       const point = spatial > 1 ? { maxSpatial: i, maxTemporal: 7 } : { maxSpatial: 0, maxTemporal: i }
       const feed = new RtpFeed(key, this.#sink, this.videoSsrc, this.audioSsrc, { ...point, dependencyDescriptorId })
-      feed.#forward.video.keepExtension(dependencyDescriptorId ?? null)
       feed.attach(this.#source)
       this.#layers.set(key, feed)
       keys.push(key)

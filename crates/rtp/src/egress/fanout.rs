@@ -448,24 +448,26 @@ impl Fanout {
     /// switching point ([`FrameStart::SwitchPoint`]) or keyframe, and asks for a keyframe only
     /// when the target showed no switching point for [`SWITCH_POINT_WAIT_MS`].
     pub fn set_layers(&mut self, stream_key: &str, mut layers: Vec<String>, scalable: bool) {
-        self.audio_rates.remove(stream_key);
         self.scalable.remove(stream_key);
         self.without_descriptor.remove(stream_key);
+        layers.retain(|k| k != stream_key);
+        if !layers.is_empty() {
+            layers.push(stream_key.to_owned());
+        }
+        // what is followed of a layer declared again (its rate...) is kept
         if let Some(old) = self.layers.remove(stream_key) {
             for key in old.iter().filter(|k| !layers.contains(k)) {
                 self.layer_states.remove(key);
             }
         }
-        layers.retain(|k| k != stream_key);
         if layers.is_empty() {
-            self.layer_states.remove(stream_key);
+            self.audio_rates.remove(stream_key);
             return;
         }
-        layers.push(stream_key.to_owned());
         for key in &layers {
             self.layer_states.entry(key.clone()).or_default();
         }
-        self.audio_rates.insert(stream_key.to_owned(), LayerRate::default());
+        self.audio_rates.entry(stream_key.to_owned()).or_default();
         self.layers.insert(stream_key.to_owned(), layers);
         if scalable {
             self.scalable.insert(stream_key.to_owned());

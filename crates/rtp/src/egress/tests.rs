@@ -274,6 +274,12 @@ fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_t
     send(&mut f, "live/a~h", 2..3, 0, false, 1000.0, &mut targets);
     assert!(f.layer_rates("live/a", 1000.0)[1] > 0.0);
     assert_eq!(f.layer_rates("live/a", 5000.0)[1], 0.0, "stale: not flowing");
+    // declared again (a publisher's layers re-read): the rates measured are kept, the top's too
+    send(&mut f, "live/a", 106..107, 18000, false, 1100.0, &mut targets);
+    let before = f.layer_rates("live/a", 1100.0);
+    assert!(before[2] > 0.0);
+    f.set_layers("live/a", vec!["live/a~q".into(), "live/a~h".into()], false);
+    assert_eq!(f.layer_rates("live/a", 1100.0), before);
     assert!(f.remove(1));
     assert_eq!(f.subscribers_of("live/a") + f.subscribers_of("live/a~q"), 0);
     f.set_layers("live/a", vec![], false);

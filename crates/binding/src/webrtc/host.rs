@@ -377,13 +377,15 @@ impl Host {
         if let Some(v) = self.viewers.get_mut(&id) {
             v.peer.close();
         }
-        self.drain_peer(id, batch);
+        self.drain_peer(id, Instant::now(), batch);
     }
 
     /// One datagram that arrived on the port: handled when it belongs to one of this host's
     /// viewers (a STUN check naming its ufrag, anything else from its address). Returns whether
-    /// it did; the port then offers it to the next host.
-    pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant, batch: &mut SendBatch) -> bool {
+    /// it did; the port then offers it to the next host. `now`: the time it was read;
+    /// `arrived`: when it arrived (the kernel's stamp, `crate::udp_port::recv_stamped`), which
+    /// the transport-wide CC feedback to a publisher reports.
+    pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant, arrived: Instant, batch: &mut SendBatch) -> bool {
         let id = if classify(data) == DatagramKind::Stun {
             Message::parse(data).ok().and_then(|m| m.username().ok().flatten().and_then(|u| self.demux.by_ufrag(u)))
         } else {
@@ -395,7 +397,7 @@ impl Host {
         if v.peer.knows(source) && self.demux.by_address(source) != Some(id) {
             self.demux.bind_address(source, id);
         }
-        self.drain_peer(id, batch);
+        self.drain_peer(id, arrived, batch);
         true
     }
 
@@ -421,7 +423,7 @@ impl Host {
             if let Some(v) = self.viewers.get_mut(&id) {
                 v.peer.handle_timeout(now);
             }
-            self.drain_peer(id, batch);
+            self.drain_peer(id, Instant::now(), batch);
         }
         if now >= self.next_report {
             self.next_report = now + REPORT_INTERVAL;
@@ -570,8 +572,9 @@ impl Host {
         self.fanout.anchor(stream_key, kind, rtp_timestamp, wall_ms);
     }
 
-    /// Sends a peer's pending datagrams (STUN answers, DTLS flights) and handles its events.
-    fn drain_peer(&mut self, id: u32, batch: &mut SendBatch) {
+    /// Sends a peer's pending datagrams (STUN answers, DTLS flights) and handles its events;
+    /// RTP it received arrived at `arrived`.
+    fn drain_peer(&mut self, id: u32, arrived: Instant, batch: &mut SendBatch) {
         let Some(v) = self.viewers.get_mut(&id) else { return };
         while let Some(t) = v.peer.poll_transmit() {
             // Control traffic is rare: straight out, no batching.
@@ -580,7 +583,7 @@ impl Host {
         let mut closed = None;
         let mut rtcp = Vec::new();
         let mut received = Vec::new();
-        let now_us = self.epoch.elapsed().as_micros() as i64;
+        let now_us = arrived.saturating_duration_since(self.epoch).as_micros() as i64;
         while let Some(event) = v.peer.poll_event() {
             match event {
                 PeerEvent::Rtp(packet) => {

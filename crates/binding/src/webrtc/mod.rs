@@ -32,7 +32,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::send_batch::{SendBatch, SendTotals};
-use crate::udp_port::{bind_port, clone_socket};
+use crate::udp_port::{bind_port, clone_socket, recv_stamped};
 use host::{Host, HostEvent, PublisherSetup, ViewerSetup};
 use sluice_rtp::egress::layers::LayerPolicy;
 use sluice_rtp::egress::{FrameStart, MediaKind};
@@ -377,15 +377,15 @@ fn receive_loop(shared: Arc<Shared>, socket: UdpSocket) {
     let mut batch = SendBatch::new(socket);
     let mut buf = vec![0u8; 2048];
     while !shared.stop.load(Ordering::Relaxed) {
-        match shared.socket.recv_from(&mut buf) {
-            Ok((n, source)) => {
+        match recv_stamped(&shared.socket, &mut buf) {
+            Ok((n, source, arrived)) => {
                 shared.datagrams_in.fetch_add(1, Ordering::Relaxed);
                 let now = Instant::now();
                 let mut routed = false;
                 for index in 0..shared.hosts.len() {
                     let events = {
                         let mut host = shared.host(index);
-                        routed = host.handle_datagram(source, &buf[..n], now, &mut batch);
+                        routed = host.handle_datagram(source, &buf[..n], now, arrived, &mut batch);
                         host.take_events()
                     };
                     shared.publish(&mut batch);

@@ -47,7 +47,9 @@ const MAX_STAMP_AGE: Duration = Duration::from_secs(1);
 /// the kernel's receive timestamp (`SO_TIMESTAMPNS`, asked for by [`bind_port`]; wall clock,
 /// mapped onto `Instant` by its age), so the time the reading thread waited for a core or a lock
 /// is not counted in an arrival (transport-wide CC feedback reports arrivals to the µs); else,
-/// and when the stamp is missing or not believable, the time the read returned. Errors: as
+/// and when the stamp is missing or not believable, the time the read returned. (Right after
+/// the first socket on a box asks for stamps, the kernel stamps a datagram when it is read,
+/// until its deferred switch-on has run.) Errors: as
 /// `UdpSocket::recv_from` (the read timeout included); a datagram longer than `buf` is cut.
 pub fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Instant)> {
     #[cfg(target_os = "linux")]
@@ -94,16 +96,26 @@ mod tests {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bound");
         socket.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         enable_receive_timestamps(&socket);
+        // the first socket on the box to ask for stamps turns them on in a deferred kernel work
+        // item: a datagram before that is stamped when it is read (the kernel's fallback), so
+        // one of a few tries must show the stamp
         let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
-        let sent_at = Instant::now();
-        sender.send_to(b"hello", socket.local_addr().unwrap()).expect("sent");
-        std::thread::sleep(Duration::from_millis(50));
         let mut buf = [0u8; 64];
-        let (n, source, arrived) = recv_stamped(&socket, &mut buf).expect("read");
-        assert_eq!((&buf[..n], source), (&b"hello"[..], sender.local_addr().unwrap()));
-        let waited = arrived.saturating_duration_since(sent_at);
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(50));
+            let sent_at = Instant::now();
+            sender.send_to(b"hello", socket.local_addr().unwrap()).expect("sent");
+            std::thread::sleep(Duration::from_millis(50));
+            let (n, source, arrived) = recv_stamped(&socket, &mut buf).expect("read");
+            assert_eq!((&buf[..n], source), (&b"hello"[..], sender.local_addr().unwrap()));
+            waits.push(arrived.saturating_duration_since(sent_at));
+            if waits.last().is_some_and(|w| *w < Duration::from_millis(25)) {
+                break;
+            }
+        }
         if cfg!(target_os = "linux") {
-            assert!(waited < Duration::from_millis(25), "the kernel's stamp, not the read 50 ms later: {waited:?}");
+            assert!(waits.iter().any(|w| *w < Duration::from_millis(25)), "the kernel's stamp, not the read 50 ms later: {waits:?}");
         }
         // nothing more: the read timeout
         assert!(recv_stamped(&socket, &mut buf).is_err());

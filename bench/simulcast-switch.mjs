@@ -105,12 +105,9 @@ try {
   // playing for 2 s first (the first switch right after the first frame measured start-up)
   await viewer.waitForFunction(() => window.__frames.length >= 40, null, { timeout: 20_000 })
   // temporal layers: the RTP timestamp step of T2 (all frames), the median over the last 40
-  const base = await viewer.evaluate(() => {
-    const steps = window.__frames.slice(-41).map(([, , ts], i, all) => (i ? (ts - all[i - 1][2]) >>> 0 : 0)).slice(1).sort((a, b) => a - b)
-    return steps[steps.length >> 1]
-  })
+  const steps = await viewer.evaluate(() => window.__frames.slice(-41).map(([, , ts], i, all) => (i ? (ts - all[i - 1][2]) >>> 0 : 0)).slice(1))
+  const base = [...steps].sort((a, b) => a - b)[steps.length >> 1]
   if (mode.temporal) {
-    const steps = await viewer.evaluate(() => window.__frames.slice(-41).map(([, , ts], i, all) => (i ? (ts - all[i - 1][2]) >>> 0 : 0)).slice(1))
     const regular = steps.filter((s) => Math.abs(s - base) <= base * 0.2).length / steps.length
     log(`T2 frame step: ${base} ticks (90 kHz), ${Math.round(regular * 100)} % of the last 40 steps within 20 % of it`)
     if (regular < 0.8) log('the frame rate is not steady: the switch times below are not reliable')

@@ -531,11 +531,11 @@ export declare class RtpFanout {
   /** Counts a skipped video batch against the live subscribers of `streamKey`. */
   skip(streamKey: string, data: Uint8Array, ends: Uint32Array): void
   /**
-   * One batch of a stream (`kind` `"video"` or `"audio"`; `keyframe`: it starts a keyframe):
-   * the packets for every live subscriber. Throws `RTP_INVALID_ARGUMENT` for a bad kind or
-   * `ends`.
+   * One batch of a stream (`kind` `"video"` or `"audio"`; `start`: what it starts, as in
+   * `WebRtcViewers.media`): the packets for every live subscriber. Throws
+   * `RTP_INVALID_ARGUMENT` for a bad kind, `ends` or `start`.
    */
-  media(streamKey: string, kind: string, data: Uint8Array, ends: Uint32Array, keyframe: boolean): RtpTargets
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, start?: 'keyframe' | 'switch-point'): RtpTargets
   /**
    * Sender reports (RFC 3550 §6.4.1, one SR each, 28 bytes) now for every live subscriber's
    * `kind` track, with its own packet and octet counts; call once a second.

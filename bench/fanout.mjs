@@ -23,7 +23,9 @@
  * viewers, at most 4), --player-procs K (default: one per 250 players, at most 4),
  * --whep-transports native,datachannel (WHEP cells per transport), --whep-client node|rust
  * (rust: crates/webrtc/examples/whep_load.rs against the native transport only, for 500-1000
- * viewers that node-datachannel clients cannot load on a small machine).
+ * viewers that node-datachannel clients cannot load on a small machine), --client-gro 1|0 (the
+ * Rust client's sockets ask for UDP GRO, default 1; see whep_load.rs: on loopback without it the
+ * server's own system calls cut its GSO datagrams and queue every packet at the viewers).
  */
 import { parseArgs } from 'node:util'
 import { spawn, spawnSync } from 'node:child_process'
@@ -43,6 +45,10 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'sluice,nginx,nms' },
     'whep-transports': { type: 'string', default: 'native,datachannel' },
     'whep-client': { type: 'string', default: 'node' },
+    /** the Rust client's sockets take the server's GSO datagrams whole (UDP GRO): 1, or 0 */
+    'client-gro': { type: 'string', default: '1' },
+    /** the Rust client's nice(1) value: 19 lets the server's threads run first when both want a core */
+    'client-nice': { type: 'string', default: '0' },
     window: { type: 'string', default: '15' },
     settle: { type: 'string', default: '2' },
     idle: { type: 'string', default: '3' },
@@ -280,7 +286,7 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
     log(`WHEP sluice-native × ${n} viewers (Rust client)`)
     const r = await cell('sluice-native', async (server, publisher, idle) => {
       const join = Math.max(5, Math.ceil(n / 150))
-      const proc = spawn(whepLoad, ['--url', `${server.origin}/whep/${STREAM}`, '--viewers', String(n), '--duration', String(join + Number(values.settle) + windowS + 1)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const proc = spawn('nice', ['-n', values['client-nice'], whepLoad, '--url', `${server.origin}/whep/${STREAM}`, '--viewers', String(n), '--duration', String(join + Number(values.settle) + windowS + 1), '--gro', values['client-gro']], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       let err = ''
       proc.stdout.on('data', (d) => (out += d))
@@ -297,7 +303,7 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
     })
     const j = r.json
     rows.push({
-      kind: 'whep', server: 'sluice-native', client: 'rust', n, error: r.error ?? (j ? null : `no results: ${r.err ?? ''}`.slice(0, 200)),
+      kind: 'whep', server: 'sluice-native', client: 'rust', clientGro: values['client-gro'] !== '0', n, error: r.error ?? (j ? null : `no results: ${r.err ?? ''}`.slice(0, 200)),
       ...(j && {
         playing: j.connected,
         cpuPercent: r.window.cpuPercent,

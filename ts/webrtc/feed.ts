@@ -304,7 +304,7 @@ export class WebRtcFeed implements Subscriber {
     if (frame.keyframe) this.#gop = []
     if (frame.keyframe || this.#gop.length > 0) this.#gop.push({ batch, rtpTimestamp })
     if (!send || batch.ends.length === 0) return
-    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt, frame.keyframe)
+    this.#pool.media(this.stream.key, 'video', batch.data, batch.ends, arrivedAt, frame.keyframe ? 'keyframe' : undefined)
     if (frame.keyframe) this.#anchor(frame.pts)
   }
 

@@ -22,7 +22,7 @@ import type { Logger } from '../log'
 import { epochMs } from './clock'
 import { DEPENDENCY_DESCRIPTOR_URI, parseSdp, RID_URI, TRANSPORT_CC_URI, type SdpMediaSection } from './sdp'
 import { dependencyDescriptorId, extensionId, publisherMedia, type PublisherTrack } from './native-publisher-answer'
-import type { ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
+import type { FrameStart, ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
 import { WebRtcError } from '../errors'
 
 export interface NativeViewersOptions {
@@ -353,9 +353,8 @@ export class NativeViewers implements ViewerTransport {
   }
 
   /** `at`: when the source message arrived (`epochMs()`), for the server-hop samples in `stats()`. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean, switchPoint?: boolean): void {
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, start?: FrameStart): void {
     if (this.#byId.size === 0) return
-    const start = keyframe ? 'keyframe' : switchPoint ? 'switch-point' : undefined
     this.#host.media(streamKey, kind, data, ends, at === undefined || Number.isNaN(at) ? undefined : epochMs() - at, start)
   }
 

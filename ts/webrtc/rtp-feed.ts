@@ -36,7 +36,7 @@
 import { randomInt } from 'node:crypto'
 import { native } from '../native'
 import { isPaddingOnly, rtpPayloadOffset, startsKeyframe, type RtpSource, type RtpSourceListener } from '../hub/rtp-source'
-import type { ViewerTransport } from './viewer-protocol'
+import type { FrameStart, ViewerTransport } from './viewer-protocol'
 
 /** Where a feed's packets go, under its key: WHEP's viewer transport, or the SFU's downlinks. */
 export type FeedSink = Pick<ViewerTransport, 'media' | 'inject' | 'anchor'> & Partial<Pick<ViewerTransport, 'setLayers'>>
@@ -56,9 +56,8 @@ export class RtpFeed implements RtpSourceListener {
   #source: RtpSource | null = null
   readonly #forward: Record<'video' | 'audio', InstanceType<typeof native.RtpRewriter>>
   #pending: Buffer[] = []
-  #pendingKeyframe = false
-  /** SVC: the pending frame starts a switching point of this feed's operating point. */
-  #pendingSwitchPoint = false
+  /** What the pending frame starts (SVC: a switching point of this feed's operating point). */
+  #pendingStart: FrameStart | undefined
   #pendingAt = 0
   /** Simulcast or SVC: the lower layers' feeds by key (`<key>~<rid>`, `<key>~S<n>`, `<key>~T<n>`). */
   readonly #layers = new Map<string, RtpFeed>()
@@ -239,8 +238,8 @@ export class RtpFeed implements RtpSourceListener {
     }
     if (this.#pending.length === 0) {
       this.#pendingAt = arrivedAt
-      this.#pendingKeyframe = keyframe
-      this.#pendingSwitchPoint = (this.#operatingPoint || this.#svc !== null) && this.#forward.video.switchPoint
+      const switchPoint = (this.#operatingPoint || this.#svc !== null) && this.#forward.video.switchPoint
+      this.#pendingStart = keyframe ? 'keyframe' : switchPoint ? 'switch-point' : undefined
     }
     this.#pending.push(out)
     // the output's marker: an SVC operating point ends its pictures at its top spatial layer
@@ -253,7 +252,7 @@ export class RtpFeed implements RtpSourceListener {
     const ends = new Uint32Array(packets.length)
     let n = 0
     packets.forEach((p, i) => (ends[i] = n += p.length))
-    this.#sink.media(this.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingKeyframe, this.#pendingSwitchPoint)
+    this.#sink.media(this.key, 'video', Buffer.concat(packets, n), ends, this.#pendingAt, this.#pendingStart)
   }
 
   /**

@@ -16,6 +16,7 @@
 import nodeDataChannel from 'node-datachannel'
 import { native } from '../native'
 import { isRtcpPacket, parseRtcp } from '../rtp/rtcp'
+import type { FrameStart } from './viewer-protocol'
 
 type Track = ReturnType<InstanceType<typeof nodeDataChannel.PeerConnection>['addTrack']>
 
@@ -110,9 +111,9 @@ export class TrackFanout {
     return { packetsSent, bytesSent, nacks, retransmitted, sendFailures, keyframeRequests, retransmissionsRefused: this.core.retransmissionsRefused(s.key) }
   }
 
-  /** One frame's packets of `streamKey` (back to back, packet i ending at `ends[i]`) to its live subscribers. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, keyframe = false): void {
-    this.#send(this.core.media(streamKey, kind, data, ends, keyframe), kind, 'media')
+  /** One frame's packets of `streamKey` (back to back, packet i ending at `ends[i]`) to its live subscribers; `start`: what it starts. */
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, start?: FrameStart): void {
+    this.#send(this.core.media(streamKey, kind, data, ends, start), kind, 'media')
   }
 
   /** Packets for one subscriber (a GOP replay), then its new video sequence offset; `live` lets it get the stream's packets after them. */

@@ -74,7 +74,7 @@ export class ViewerHost {
             return
           }
         }
-        this.#fanout.media(m.streamKey, m.kind, m.data, m.ends, m.keyframe)
+        this.#fanout.media(m.streamKey, m.kind, m.data, m.ends, m.start)
         if (m.kind === 'video' && !Number.isNaN(m.at) && this.#fanout.core.subscribers(m.streamKey) > 0) {
           this.#latency[this.#latencyAt++ % LATENCY_SAMPLES] = epochMs() - m.at
         }

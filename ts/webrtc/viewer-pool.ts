@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fork, type ChildProcess } from 'node:child_process'
 import type { Logger } from '../log'
-import type { HostMessage, PoolMessage, ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
+import type { FrameStart, HostMessage, PoolMessage, ViewerEvents, ViewerSpec, ViewerStats, ViewerTransport } from './viewer-protocol'
 
 export type { ViewerEvents, ViewerStats } from './viewer-protocol'
 import { epochMs } from './clock'
@@ -118,9 +118,9 @@ export class ViewerPool implements ViewerTransport {
   }
 
   /** Posts a stream's packets to every worker that hosts viewers of it. */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at = epochMs(), keyframe = false): void {
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at = epochMs(), start?: FrameStart): void {
     for (const w of this.#workers) {
-      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends, at, keyframe })
+      if ((w.streams.get(streamKey) ?? 0) > 0) this.#post(w, { op: 'media', streamKey, kind, data, ends, at, start })
     }
   }
 

@@ -33,14 +33,23 @@ export interface ViewerSpec {
   pathGroup?: string
 }
 
+/**
+ * What a frame's first packet starts, for a transport that moves viewers between layers:
+ * `keyframe` (any layer may be joined there), `switch-point` (a switching point of an SVC
+ * operating point, `RtpRewriter.switchPoint`: a viewer moving up to it moves there); absent:
+ * nothing of note. The native port takes the same strings (`WebRtcViewers.media`,
+ * `TrackFanout.media`).
+ */
+export type FrameStart = 'keyframe' | 'switch-point'
+
 export type PoolMessage =
   | { op: 'create'; viewer: ViewerSpec }
   | { op: 'candidate'; id: string; candidate: string; mid: string }
   | { op: 'close'; id: string }
   /** Live packets of a stream, back to back in `data`, packet i ending at `ends[i]`. */
   /** `at`: when the source message reached the server (ms since the epoch, fractional; NaN when unknown). */
-  /** `keyframe`: the batch is an IDR access unit (a viewer skipping ahead may resume on it). */
-  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number; keyframe: boolean }
+  /** `start`: what the batch starts (a viewer skipping ahead may resume on a keyframe). */
+  | { op: 'media'; streamKey: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; at: number; start?: FrameStart }
   /** Packets for one viewer only (GOP replay), then its new video sequence offset. */
   | { op: 'inject'; id: string; kind: 'video' | 'audio'; data: Uint8Array; ends: Uint32Array; seqOffset: number; live: boolean }
   /** A publisher's sender report re-based onto a stream's track: `rtpTimestamp` at Unix `wallMs`. */
@@ -117,12 +126,10 @@ export interface ViewerTransport {
   /** Closes a viewer (idempotent); `onClosed` follows. */
   closeViewer(id: string): void
   /**
-   * A stream's packets of one frame, back to back in `data`, packet i ending at `ends[i]`.
-   * `keyframe`: it starts a keyframe; `switchPoint`: it starts a switching point of an SVC
-   * operating point (`RtpRewriter.switchPoint`; a transport that switches layers moves a viewer
-   * up to it there).
+   * A stream's packets of one frame, back to back in `data`, packet i ending at `ends[i]`;
+   * `at`: when its source message arrived (`epochMs()`); `start`: what it starts.
    */
-  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, keyframe?: boolean, switchPoint?: boolean): void
+  media(streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, at?: number, start?: FrameStart): void
   /** Packets for one viewer (GOP replay); `live` lets it receive the stream's packets after them. */
   inject(id: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, seqOffset: number, live: boolean): void
   /**

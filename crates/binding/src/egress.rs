@@ -47,6 +47,17 @@ pub(crate) fn media_kind(kind: &str) -> Result<MediaKind> {
     }
 }
 
+/// What a frame starts, as JS spells it (`FrameStart` in `ts/webrtc/viewer-protocol.ts`):
+/// absent (nothing of note), `"keyframe"` or `"switch-point"`; `None` for another string.
+pub(crate) fn frame_start(start: Option<&str>) -> Option<FrameStart> {
+    match start {
+        None => Some(FrameStart::Delta),
+        Some("keyframe") => Some(FrameStart::Keyframe),
+        Some("switch-point") => Some(FrameStart::SwitchPoint),
+        Some(_) => None,
+    }
+}
+
 /// A payload type 0–127, or throws `RTP_INVALID_ARGUMENT`.
 pub(crate) fn payload_type(pt: u32) -> Result<u8> {
     u8::try_from(pt).ok().filter(|p| *p < 128).ok_or_else(|| invalid(format!("payload type {pt} is not 0-127")))
@@ -166,13 +177,14 @@ impl RtpFanout {
         Ok(())
     }
 
-    /// One batch of a stream (`kind` `"video"` or `"audio"`; `keyframe`: it starts a keyframe):
-    /// the packets for every live subscriber. Throws `RTP_INVALID_ARGUMENT` for a bad kind or
-    /// `ends`.
-    #[napi]
-    pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], keyframe: bool) -> Result<RtpTargets> {
+    /// One batch of a stream (`kind` `"video"` or `"audio"`; `start`: what it starts, as in
+    /// `WebRtcViewers.media`): the packets for every live subscriber. Throws
+    /// `RTP_INVALID_ARGUMENT` for a bad kind, `ends` or `start`.
+    #[napi(ts_args_type = "streamKey: string, kind: 'video' | 'audio', data: Uint8Array, ends: Uint32Array, start?: 'keyframe' | 'switch-point'")]
+    pub fn media(&mut self, stream_key: String, kind: String, data: &[u8], ends: &[u32], start: Option<String>) -> Result<RtpTargets> {
         let packets = split_checked(data, ends)?;
-        self.inner.media(&stream_key, media_kind(&kind)?, &packets, FrameStart::keyframe_if(keyframe), crate::unix_ms(), &mut self.targets);
+        let start = frame_start(start.as_deref()).ok_or_else(|| invalid(format!("start: {start:?}")))?;
+        self.inner.media(&stream_key, media_kind(&kind)?, &packets, start, crate::unix_ms(), &mut self.targets);
         let bytes: usize = packets.iter().map(|p| p.len()).sum();
         let now_us = self.now_us();
         for t in &self.targets {

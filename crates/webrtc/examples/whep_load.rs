@@ -12,9 +12,17 @@
 //! a context sees, so a sampled context could guess it wrong across a wrap). No NACKs are sent:
 //! on loopback nothing is lost unless a receive buffer overflows, and that shows as gaps.
 //!
+//! Sockets ask for UDP GRO (`UDP_GRO`, Linux ≥ 5.0) unless `--gro 0`: the server sends a frame's
+//! packets to one viewer as one GSO datagram, and on loopback a GRO socket takes it whole (one
+//! `recvmsg`, cut at the `UDP_GRO` control message's segment size) where a plain socket makes
+//! the *sender's* kernel cut it and queue every packet on its own, in the sender's system call.
+//! A NIC with UDP segmentation offload does that cutting in hardware and the viewers' costs fall
+//! on their own machines, so `--gro 1` (the default) is the closer model of a server on a
+//! network; `--gro 0` measures the loopback worst case.
+//!
 //! ```sh
 //! cargo run --release -p sluice-webrtc --example whep_load -- \
-//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8]
+//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8] [--gro 0|1]
 //! ```
 //! Prints one JSON object: viewers asked, connected, connect ms (median, max), video packets per
 //! viewer (min, median), gaps (sequence numbers never seen between the first and the last),
@@ -39,10 +47,11 @@ struct Args {
     viewers: usize,
     duration: Duration,
     verify_every: u64,
+    gro: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8 };
+    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8, gro: true };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
@@ -51,6 +60,7 @@ fn args() -> Args {
             "--viewers" => a.viewers = v.parse().expect("--viewers N"),
             "--duration" => a.duration = Duration::from_secs_f64(v.parse().expect("--duration S")),
             "--verify-every" => a.verify_every = v.parse::<u64>().expect("--verify-every N").max(1),
+            "--gro" => a.gro = v != "0",
             _ => panic!("unknown option {k}"),
         }
     }
@@ -232,6 +242,21 @@ impl Viewer {
     }
 }
 
+/// One datagram read into `buf`: its length and, when the kernel joined several (UDP GRO), the
+/// size of each but the last (`UDP_GRO` control message). `None`: nothing to read.
+fn receive(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, Option<usize>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(i32);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let m = recvmsg::<SockaddrIn>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).ok()?;
+    let segment = m.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::UdpGroSegments(size) => usize::try_from(size).ok(),
+        _ => None,
+    });
+    Some((m.bytes, segment))
+}
+
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
@@ -263,6 +288,9 @@ fn main() {
             .or_else(|_| nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &(4 << 20)));
         let mut dtls = dimpl::Dtls::new_12(config.clone(), dimpl::DtlsCertificate { certificate: cert.der.clone(), private_key: cert.private_key.clone() }, Instant::now());
         dtls.set_active(true);
+        if a.gro {
+            nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::UdpGroSegment, &true).expect("UDP_GRO (use --gro 0 on a kernel without it)");
+        }
         let mut v = Viewer {
             socket,
             server,
@@ -291,7 +319,7 @@ fn main() {
     eprintln!("whep_load: {} offers answered in {} ms", viewers.len(), t0.elapsed().as_millis());
 
     let mut scratch = vec![0u8; 2048];
-    let mut buf = vec![0u8; 2048];
+    let mut buf = vec![0u8; 65_536];
     let end = Instant::now() + a.duration;
     let cpu0 = cpu_seconds();
     let wall0 = Instant::now();
@@ -305,8 +333,10 @@ fn main() {
         for i in ready {
             let v = &mut viewers[i];
             let verify = (i as u64).is_multiple_of(a.verify_every);
-            while let Ok((n, _)) = v.socket.recv_from(&mut buf) {
-                v.on_datagram(&buf[..n], now, &mut scratch, verify);
+            while let Some((n, segment)) = receive(&v.socket, &mut buf) {
+                for d in buf[..n].chunks(segment.unwrap_or(n).max(1)) {
+                    v.on_datagram(d, now, &mut scratch, verify);
+                }
             }
         }
         for v in viewers.iter_mut() {

@@ -37,7 +37,7 @@ use host::{Host, HostEvent, PublisherSetup, ViewerSetup};
 use sluice_rtp::egress::layers::LayerPolicy;
 use sluice_rtp::egress::{FrameStart, MediaKind};
 
-use crate::egress::{media_kind, split};
+use crate::egress::{frame_start, media_kind, split};
 
 /// Options of `new WebRtcViewers(options, onEvent)`.
 #[napi(object)]
@@ -630,12 +630,7 @@ impl WebRtcViewers {
     pub fn media(&self, stream_key: String, kind: String, data: Buffer, ends: Uint32Array, lag_ms: Option<f64>, start: Option<String>) -> Result<()> {
         let kind = media_kind(&kind)?;
         split(&data, &ends).ok_or_else(|| invalid("ends do not cut data"))?;
-        let start = match start.as_deref() {
-            None => FrameStart::Delta,
-            Some("keyframe") => FrameStart::Keyframe,
-            Some("switch-point") => FrameStart::SwitchPoint,
-            Some(other) => return Err(invalid(format!("start: {other}"))),
-        };
+        let start = frame_start(start.as_deref()).ok_or_else(|| invalid(format!("start: {start:?}")))?;
         let lag_ms = lag_ms.unwrap_or(f64::NAN);
         let threads = self.commands.len();
         let frame = Arc::new(Frame {

@@ -886,7 +886,10 @@ export declare class WebRtcViewers {
   get port(): number
   /** The certificate's fingerprint for the SDP answer: `sha-256 AB:CD:…`. */
   get fingerprint(): string
-  /** Forgets the server-hop samples so far (`stats().latencyMs` then covers from now on). */
+  /**
+   * Forgets the server-hop samples so far (`stats().latencyMs` and `queueMs` then cover
+   * from now on).
+   */
   resetLatency(): void
   /** Viewers now (any state). */
   get size(): number
@@ -1493,6 +1496,12 @@ export interface NativeViewersStats {
    * handed to the kernel), ms, up to 4096 samples.
    */
   latencyMs: Array<number>
+  /**
+   * Of the same frames, in the same order: the part of the hop spent before the fan-out
+   * (source message arrival → the send thread that finished last took the frame from its
+   * queue, behind the frames before it), ms. The rest of the hop is that thread's fan-out.
+   */
+  queueMs: Array<number>
 }
 
 /** The Opus packets one call produced, back to back in one Buffer. */

@@ -323,6 +323,8 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
         clientCpuPercent: j.clientCpuPercent,
         serverHopMsP50: r.serverStats?.webrtc?.fanoutLatencyMs?.p50 ?? null,
         serverHopMsP99: r.serverStats?.webrtc?.fanoutLatencyMs?.p99 ?? null,
+        serverQueueMsP50: r.serverStats?.webrtc?.fanoutQueueMs?.p50 ?? null,
+        serverQueueMsP99: r.serverStats?.webrtc?.fanoutQueueMs?.p99 ?? null,
         eventLoopMsP99: r.serverStats?.eventLoopDelayMs?.p99 ?? null,
         summary: j,
       }),
@@ -376,6 +378,8 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
         machineBusyPercent: s.machine?.busyPercent,
         serverHopMsP50: s.server?.fanoutLatencyMs?.p50 ?? null,
         serverHopMsP99: s.server?.fanoutLatencyMs?.p99 ?? null,
+        serverQueueMsP50: s.server?.fanoutQueueMs?.p50 ?? null,
+        serverQueueMsP99: s.server?.fanoutQueueMs?.p99 ?? null,
         eventLoopMsP99: s.server?.eventLoopDelayMs?.p99 ?? null,
         udpRcvbufErrors: s.kernel?.udpRcvbufErrors,
         allPlayedEverything: s.allReceivedEverything,
@@ -390,7 +394,7 @@ await cleanup()
 
 // ───────────────────────────── table ─────────────────────────────
 const fmt = (x, d = 0) => (x === null || x === undefined ? '-' : typeof x === 'number' ? x.toFixed(d) : String(x))
-const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'sys', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'hop p50/p99, loop p99 ms', 'client CPU %', 'machine %']
+const header = ['kind', 'server', 'N', 'ok', 'CPU % idle→N', 'CPU %/100', '(−idle)', 'sys', 'RSS MB', 'RSS KB/cl', 'kbit/s med / min (src)', 'deliv med / min', 'gaps/lag', 'join ms med', 'hop p50/p99 (queue), loop p99 ms', 'client CPU %', 'machine %']
 const table = [header]
 for (const r of rows) {
   if (r.error) {
@@ -402,7 +406,7 @@ for (const r of rows) {
     r.kind === 'rtmp' ? (r.cpuPercent ? `${fmt((r.cpuSysPercent / r.cpuPercent) * 100)}%` : '-') : r.cpuSysPercent === null ? '-' : `${fmt(r.cpuSysPercent)}%*`, `${fmt(r.rssMbIdle)}→${fmt(r.rssMbMax)}`, fmt(r.rssKbPerClient),
     `${fmt(r.medianKbps)} / ${fmt(r.minKbps)} (${r.sourceKbps})`, `${fmt(r.medianDelivery, 2)} / ${fmt(r.minDelivery, 2)}`,
     r.kind === 'rtmp' ? `${r.withGaps}/${r.lagging}` : `${r.unrecovered}/${r.lagging}`, fmt(r.firstKeyframeMsMedian),
-    r.kind === 'whep' ? `${fmt(r.serverHopMsP50, 1)}/${fmt(r.serverHopMsP99, 1)}, ${fmt(r.eventLoopMsP99, 1)}` : '-', fmt(r.clientCpuPercent), fmt(r.machineBusyPercent),
+    r.kind === 'whep' ? `${fmt(r.serverHopMsP50, 1)}/${fmt(r.serverHopMsP99, 1)} (${fmt(r.serverQueueMsP50, 1)}/${fmt(r.serverQueueMsP99, 1)}), ${fmt(r.eventLoopMsP99, 1)}` : '-', fmt(r.clientCpuPercent), fmt(r.machineBusyPercent),
   ])
 }
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)))
@@ -420,8 +424,9 @@ kbit/s: per client over the window — RTMP: audio+video message payload vs the 
 WHEP: video RTP packet bytes vs the source's video bitrate. deliv = that ÷ source (1.00 = all of it).
 gaps/lag: RTMP players with missing frames / players whose media time fell >1 s behind the window;
 WHEP: packets never recovered / viewers >1 s behind. join ms: connect → first keyframe (median).
-hop p50/p99, loop p99 (WHEP): server hop, RTMP message in → the last viewer's packet of that video frame
-sent, over the window, and the server's main event-loop delay p99.
+hop p50/p99 (queue), loop p99 (WHEP): server hop, RTMP message in → the last viewer's packet of that video frame
+sent, over the window; (queue: native transport, its part before the fan-out, waiting behind earlier
+frames in the send thread that finished last); and the server's main event-loop delay p99.
 client CPU % is the load tools' own processes; machine % is everything on the box (incl. other users).
 total ${((Date.now() - t0) / 1000).toFixed(0)} s`)
 

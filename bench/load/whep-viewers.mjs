@@ -709,6 +709,7 @@ async function runMain() {
       retransmitted: delta('webrtc.retransmitted'),
       sendFailures: delta('webrtc.sendFailures'),
       fanoutLatencyMs: stats1?.webrtc?.fanoutLatencyMs ?? null,
+      fanoutQueueMs: stats1?.webrtc?.fanoutQueueMs ?? null,
       /** viewer processes that fell > 1 s behind and skipped to a keyframe, and packets skipped */
       lagEvents: delta('webrtc.lagEvents'),
       packetsSkipped: delta('webrtc.packetsSkipped'),

@@ -25,6 +25,7 @@ export function serveStats(sluice: Sluice): void {
         retransmissionsRefused: viewers.reduce((n, v) => n + (v.retransmissionsRefused ?? 0), 0),
         sendFailures: viewers.reduce((n, v) => n + v.sendFailures, 0),
         fanoutLatencyMs: percentiles(pool.latencyMs),
+        fanoutQueueMs: pool.queueMs ? percentiles(pool.queueMs) : null,
         lagEvents: pool.lagEvents,
         packetsSkipped: pool.packetsSkipped,
         viewerProcessesUnanswered: pool.unanswered,

@@ -386,7 +386,7 @@ export class NativeViewers implements ViewerTransport {
       const v = this.#byNative.get(c.id)
       return v ? [{ id: v.id, packetsSent: c.packetsSent, bytesSent: c.bytesSent, nacks: c.nacks, retransmitted: c.retransmitted, sendFailures: c.sendFailures, transportFeedback: c.transportFeedback, estimateBps: c.estimateBps, receivedBps: c.receivedBps, retransmissionsRefused: c.retransmissionsRefused, ...(c.videoStream ? { videoStream: c.videoStream, probePackets: c.probePackets, videoPaused: c.videoPaused } : {}), ...(c.switchingTo ? { switchingTo: c.switchingTo } : {}) }] : []
     })
-    return { viewers, latencyMs: s.latencyMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
+    return { viewers, latencyMs: s.latencyMs, queueMs: s.queueMs, lagEvents: 0, packetsSkipped: 0, unanswered: 0 }
   }
 
   resetLatency(): void {
@@ -395,7 +395,7 @@ export class NativeViewers implements ViewerTransport {
 
   /** Port-level counters: datagrams in, unrouted, `sendmmsg` calls, datagrams out and refused, frames dropped behind a full send queue. */
   portStats(): { datagramsIn: number; unrouted: number; sendCalls: number; datagramsOut: number; sendFailed: number; framesDropped: number } {
-    const { viewers: _viewers, latencyMs: _latency, ...port } = this.#host.stats()
+    const { viewers: _viewers, latencyMs: _latency, queueMs: _queue, ...port } = this.#host.stats()
     return port
   }
 

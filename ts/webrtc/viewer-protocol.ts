@@ -103,6 +103,11 @@ export interface ViewerStats {
   viewers: ViewerCounters[]
   /** Source message arrival → last viewer's last packet sent, ms, recent video batches. */
   latencyMs: number[]
+  /**
+   * Native transport: of the same batches, in the same order, the part of `latencyMs` before the
+   * fan-out (source message arrival → the send thread that finished last took the batch up), ms.
+   */
+  queueMs?: number[]
   /** Times a viewer process fell behind a stream and skipped to the next keyframe, since the pool started. */
   lagEvents: number
   /** Video packets skipped by viewer processes while behind, since the pool started. */

@@ -230,6 +230,10 @@ pub struct NativeViewersStats {
     /// Server hop of recent video frames (source message arrival → the last viewer's packets
     /// handed to the kernel), ms, up to 4096 samples.
     pub latency_ms: Vec<f64>,
+    /// Of the same frames, in the same order: the part of the hop spent before the fan-out
+    /// (source message arrival → the send thread that finished last took the frame from its
+    /// queue, behind the frames before it), ms. The rest of the hop is that thread's fan-out.
+    pub queue_ms: Vec<f64>,
 }
 
 /// Frames (media or injected batches) queued for the send thread, at most: about 10 s of a
@@ -284,23 +288,39 @@ struct Shared {
     unrouted: AtomicU64,
     sent: SendTotals,
     frames_dropped: AtomicU64,
-    /// Server hop of recent video frames, ms (a ring of `LATENCY_SAMPLES`, next slot).
-    latency: Mutex<(Vec<f64>, usize)>,
+    /// Server hop of recent video frames.
+    latency: Mutex<HopSamples>,
+}
+
+/// The server hop of recent video frames and its queue part, ms: rings of `LATENCY_SAMPLES`
+/// (`hop[i]` and `queue[i]` are one frame's).
+#[derive(Default)]
+struct HopSamples {
+    hop: Vec<f64>,
+    queue: Vec<f64>,
+    /// The slot the next sample takes once the rings are full.
+    next: usize,
+}
+
+impl HopSamples {
+    fn record(&mut self, hop_ms: f64, queue_ms: f64) {
+        if self.hop.len() < LATENCY_SAMPLES {
+            self.hop.push(hop_ms);
+            self.queue.push(queue_ms);
+        } else {
+            self.hop[self.next] = hop_ms;
+            self.queue[self.next] = queue_ms;
+        }
+        self.next = (self.next + 1) % LATENCY_SAMPLES;
+    }
 }
 
 /// Server-hop samples kept (one per video frame sent to at least one viewer).
 const LATENCY_SAMPLES: usize = 4096;
 
 impl Shared {
-    fn record_latency(&self, ms: f64) {
-        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let (samples, next) = &mut *l;
-        if samples.len() < LATENCY_SAMPLES {
-            samples.push(ms);
-        } else {
-            samples[*next % LATENCY_SAMPLES] = ms;
-        }
-        *next = (*next + 1) % LATENCY_SAMPLES;
+    fn latency(&self) -> std::sync::MutexGuard<'_, HopSamples> {
+        self.latency.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn emit(&self, events: Vec<HostEvent>) {
@@ -422,6 +442,7 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
         let mut stop = false;
         match command {
             Some(Command::Media(frame)) => {
+                let taken = frame.queued.elapsed();
                 if let Some(packets) = split(&frame.data, &frame.ends) {
                     if host.media(&frame.stream_key, frame.kind, &packets, frame.start, &mut batch) > 0 {
                         frame.reached.store(true, Ordering::Relaxed);
@@ -429,7 +450,8 @@ fn send_loop(shared: Arc<Shared>, index: usize, commands: std::sync::mpsc::Recei
                 }
                 let last = frame.pending.fetch_sub(1, Ordering::AcqRel) == 1;
                 if last && frame.kind == MediaKind::Video && frame.reached.load(Ordering::Relaxed) && frame.lag_ms.is_finite() {
-                    shared.record_latency(frame.lag_ms + frame.queued.elapsed().as_secs_f64() * 1000.0);
+                    let ms = |d: Duration| frame.lag_ms + d.as_secs_f64() * 1000.0;
+                    shared.latency().record(ms(frame.queued.elapsed()), ms(taken));
                 }
             }
             Some(Command::Inject { id, kind, data, ends, seq_offset, live }) => {
@@ -492,7 +514,7 @@ impl WebRtcViewers {
             unrouted: AtomicU64::new(0),
             sent: SendTotals::default(),
             frames_dropped: AtomicU64::new(0),
-            latency: Mutex::new((Vec::with_capacity(LATENCY_SAMPLES), 0)),
+            latency: Mutex::new(HopSamples::default()),
         });
         let spawn = |name: String| std::thread::Builder::new().name(name);
         let thread_failed = |e: std::io::Error| Error::new(Status::GenericFailure, format!("WEBRTC_THREAD_FAILED: {e}"));
@@ -522,12 +544,11 @@ impl WebRtcViewers {
         self.fingerprint.clone()
     }
 
-    /// Forgets the server-hop samples so far (`stats().latencyMs` then covers from now on).
+    /// Forgets the server-hop samples so far (`stats().latencyMs` and `queueMs` then cover
+    /// from now on).
     #[napi]
     pub fn reset_latency(&self) {
-        let mut l = self.shared.latency.lock().unwrap_or_else(|p| p.into_inner());
-        l.0.clear();
-        l.1 = 0;
+        *self.shared.latency() = HopSamples::default();
     }
 
     /// Viewers now (any state).
@@ -755,6 +776,10 @@ impl WebRtcViewers {
                 video_paused: paused,
             })
             .collect();
+        let (latency_ms, queue_ms) = {
+            let l = self.shared.latency();
+            (l.hop.clone(), l.queue.clone())
+        };
         NativeViewersStats {
             viewers,
             datagrams_in: self.shared.datagrams_in.load(Ordering::Relaxed) as f64,
@@ -764,7 +789,8 @@ impl WebRtcViewers {
             send_failed: sent.2 as f64,
             frames_dropped: self.shared.frames_dropped.load(Ordering::Relaxed) as f64,
             send_threads: self.shared.hosts.len() as u32,
-            latency_ms: self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).0.clone(),
+            latency_ms,
+            queue_ms,
         }
     }
 

@@ -25,7 +25,9 @@
  * (rust: crates/webrtc/examples/whep_load.rs against the native transport only, for 500-1000
  * viewers that node-datachannel clients cannot load on a small machine), --client-gro 1|0 (the
  * Rust client's sockets ask for UDP GRO, default 1; see whep_load.rs: on loopback without it the
- * server's own system calls cut its GSO datagrams and queue every packet at the viewers).
+ * server's own system calls cut its GSO datagrams and queue every packet at the viewers),
+ * --client-nice N (the Rust client's nice(1) value, default 0; 19 lets the server's threads run
+ * first), --join-rate N (Rust client: viewers join N per second rather than all at once).
  */
 import { parseArgs } from 'node:util'
 import { spawn, spawnSync } from 'node:child_process'
@@ -49,6 +51,8 @@ const { values } = parseArgs({
     'client-gro': { type: 'string', default: '1' },
     /** the Rust client's nice(1) value: 19 lets the server's threads run first when both want a core */
     'client-nice': { type: 'string', default: '0' },
+    /** Rust client: viewers joining per second (default: all at once) */
+    'join-rate': { type: 'string' },
     window: { type: 'string', default: '15' },
     settle: { type: 'string', default: '2' },
     idle: { type: 'string', default: '3' },
@@ -285,8 +289,11 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
   for (const n of viewerCounts) {
     log(`WHEP sluice-native × ${n} viewers (Rust client)`)
     const r = await cell('sluice-native', async (server, publisher, idle) => {
-      const join = Math.max(5, Math.ceil(n / 150))
-      const proc = spawn('nice', ['-n', values['client-nice'], whepLoad, '--url', `${server.origin}/whep/${STREAM}`, '--viewers', String(n), '--duration', String(join + Number(values.settle) + windowS + 1), '--gro', values['client-gro']], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const rate = values['join-rate'] ? Number(values['join-rate']) : null
+      // joined by the time it says so (paced), or within `join` s of it
+      const join = rate ? 2 : Math.max(5, Math.ceil(n / 150))
+      const pacing = rate ? Math.ceil(n / rate) : 0
+      const proc = spawn('nice', ['-n', values['client-nice'], whepLoad, '--url', `${server.origin}/whep/${STREAM}`, '--viewers', String(n), '--duration', String(pacing + join + Number(values.settle) + windowS + 1), '--gro', values['client-gro'], ...(rate ? ['--join-rate', String(rate)] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       let err = ''
       proc.stdout.on('data', (d) => (out += d))

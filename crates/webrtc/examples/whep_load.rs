@@ -20,9 +20,13 @@
 //! on their own machines, so `--gro 1` (the default) is the closer model of a server on a
 //! network; `--gro 0` measures the loopback worst case.
 //!
+//! `--join-rate N`: viewers join N per second, from inside the receive loop (the first ones
+//! receive while the others join), instead of all before it; the server's memory then shows
+//! what a viewer costs once its join is behind it.
+//!
 //! ```sh
 //! cargo run --release -p sluice-webrtc --example whep_load -- \
-//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8] [--gro 0|1]
+//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8] [--gro 0|1] [--join-rate N]
 //! ```
 //! Prints one JSON object: viewers asked, connected, connect ms (median, max), video packets per
 //! viewer (min, median), gaps (sequence numbers never seen between the first and the last),
@@ -48,10 +52,12 @@ struct Args {
     duration: Duration,
     verify_every: u64,
     gro: bool,
+    /// Viewers joining per second, in the receive loop (default: all before it).
+    join_rate: Option<f64>,
 }
 
 fn args() -> Args {
-    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8, gro: true };
+    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8, gro: true, join_rate: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
@@ -61,6 +67,7 @@ fn args() -> Args {
             "--duration" => a.duration = Duration::from_secs_f64(v.parse().expect("--duration S")),
             "--verify-every" => a.verify_every = v.parse::<u64>().expect("--verify-every N").max(1),
             "--gro" => a.gro = v != "0",
+            "--join-rate" => a.join_rate = Some(v.parse::<f64>().expect("--join-rate N").max(0.1)),
             _ => panic!("unknown option {k}"),
         }
     }
@@ -264,59 +271,70 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// One viewer: its offer answered, its socket bound and its first ICE check sent. Exits the
+/// process (status 2) when the server refuses the offer.
+fn join(a: &Args, cert: &Certificate, config: &Arc<dimpl::Config>) -> Viewer {
+    let (ufrag, pwd) = (random_chars(8), random_chars(24));
+    let (server_ufrag, server_pwd, server_fingerprint, server) = match post(&a.url, &offer(&ufrag, &pwd, &cert.fingerprint_sdp())) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("whep_load: offer refused: {e}");
+            std::process::exit(2);
+        }
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_nonblocking(true).expect("non-blocking");
+    // The GOP replay at join comes as a burst of a few hundred kB: a default 208 kB receive
+    // buffer drops its tail (the kernel counts it in UdpRcvbufErrors). Browsers NACK that
+    // back; this client does not NACK, so it takes a 4 MB buffer (past rmem_max as root).
+    let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))
+        .or_else(|_| nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &(4 << 20)));
+    let mut dtls = dimpl::Dtls::new_12(Arc::clone(config), dimpl::DtlsCertificate { certificate: cert.der.clone(), private_key: cert.private_key.clone() }, Instant::now());
+    dtls.set_active(true);
+    if a.gro {
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::UdpGroSegment, &true).expect("UDP_GRO (use --gro 0 on a kernel without it)");
+    }
+    let mut v = Viewer {
+        socket,
+        server,
+        username: format!("{server_ufrag}:{ufrag}"),
+        server_pwd,
+        server_fingerprint,
+        dtls,
+        dtls_timeout: None,
+        started: Instant::now(),
+        ice_ok: false,
+        next_check: Instant::now(),
+        connected_at: None,
+        fingerprint_ok: false,
+        rx: None,
+        first: None,
+        last: 0,
+        seen: Default::default(),
+        video: 0,
+        verified: 0,
+        failed: 0,
+        error: None,
+    };
+    v.check();
+    v
+}
+
 fn main() {
     let a = args();
     let cert = Certificate::generate().expect("certificate");
     let config: Arc<dimpl::Config> = dtls_config();
     let mut viewers = Vec::with_capacity(a.viewers);
     let t0 = Instant::now();
-    for _ in 0..a.viewers {
-        let (ufrag, pwd) = (random_chars(8), random_chars(24));
-        let (server_ufrag, server_pwd, server_fingerprint, server) = match post(&a.url, &offer(&ufrag, &pwd, &cert.fingerprint_sdp())) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("whep_load: offer refused: {e}");
-                std::process::exit(2);
-            }
-        };
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        socket.set_nonblocking(true).expect("non-blocking");
-        // The GOP replay at join comes as a burst of a few hundred kB: a default 208 kB receive
-        // buffer drops its tail (the kernel counts it in UdpRcvbufErrors). Browsers NACK that
-        // back; this client does not NACK, so it takes a 4 MB buffer (past rmem_max as root).
-        let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))
-            .or_else(|_| nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &(4 << 20)));
-        let mut dtls = dimpl::Dtls::new_12(config.clone(), dimpl::DtlsCertificate { certificate: cert.der.clone(), private_key: cert.private_key.clone() }, Instant::now());
-        dtls.set_active(true);
-        if a.gro {
-            nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::UdpGroSegment, &true).expect("UDP_GRO (use --gro 0 on a kernel without it)");
-        }
-        let mut v = Viewer {
-            socket,
-            server,
-            username: format!("{server_ufrag}:{ufrag}"),
-            server_pwd,
-            server_fingerprint,
-            dtls,
-            dtls_timeout: None,
-            started: Instant::now(),
-            ice_ok: false,
-            next_check: Instant::now(),
-            connected_at: None,
-            fingerprint_ok: false,
-            rx: None,
-            first: None,
-            last: 0,
-            seen: Default::default(),
-            video: 0,
-            verified: 0,
-            failed: 0,
-            error: None,
-        };
-        v.check();
-        viewers.push(v);
+    // all at once, or (--join-rate) paced inside the receive loop below
+    let up_front = if a.join_rate.is_some() { 0 } else { a.viewers };
+    for _ in 0..up_front {
+        viewers.push(join(&a, &cert, &config));
     }
-    eprintln!("whep_load: {} offers answered in {} ms", viewers.len(), t0.elapsed().as_millis());
+    let mut announced = a.join_rate.is_none();
+    if announced {
+        eprintln!("whep_load: {} offers answered in {} ms", viewers.len(), t0.elapsed().as_millis());
+    }
 
     let mut scratch = vec![0u8; 2048];
     let mut buf = vec![0u8; 65_536];
@@ -324,6 +342,16 @@ fn main() {
     let cpu0 = cpu_seconds();
     let wall0 = Instant::now();
     while Instant::now() < end {
+        if let Some(rate) = a.join_rate {
+            let due = ((wall0.elapsed().as_secs_f64() * rate) as usize + 1).min(a.viewers);
+            while viewers.len() < due {
+                viewers.push(join(&a, &cert, &config));
+            }
+            if !announced && viewers.len() == a.viewers {
+                announced = true;
+                eprintln!("whep_load: {} offers answered in {} ms", viewers.len(), t0.elapsed().as_millis());
+            }
+        }
         let ready: Vec<usize> = {
             let mut fds: Vec<PollFd> = viewers.iter().map(|v| PollFd::new(v.socket.as_fd(), PollFlags::POLLIN)).collect();
             let _ = poll(&mut fds, PollTimeout::from(10u16));

@@ -142,8 +142,12 @@ struct Subscriber {
     /// NACK resolves through the current one, or the injected ring).
     audio_offset: u16,
     /// Packets injected for it alone, as sent (subscriber sequence numbers): video, audio.
+    /// Released once a ring's length of live packets of that kind went out after them (a NACK
+    /// that old would not find a live packet in the stream's ring either).
     injected: RetransmissionRing,
     injected_audio: RetransmissionRing,
+    /// Live packets sent per kind (video, audio) since the last injection of that kind.
+    live_since_injected: [usize; 2],
     /// Skipping live video until the next keyframe (its stream fell behind).
     await_keyframe: bool,
     /// Video packets skipped meanwhile: its offset is lowered by them on resume, so the skip is
@@ -332,7 +336,8 @@ fn before(seq: u16, from: u16) -> bool {
 
 impl Fanout {
     /// `ring_capacity`: video packets kept per stream; `injected_capacity`: injected packets kept
-    /// per subscriber (a 2 s GOP at 2.5 Mbit/s is ~550). Both round up to powers of two.
+    /// per subscriber (a 2 s GOP at 2.5 Mbit/s is ~550), until as many live packets followed
+    /// them. Both round up to powers of two (audio rings: a quarter of each).
     pub fn new(ring_capacity: usize, injected_capacity: usize) -> Fanout {
         Fanout {
             streams: HashMap::new(),
@@ -398,6 +403,7 @@ impl Fanout {
                 audio_offset: 0,
                 injected: RetransmissionRing::new(self.injected_capacity),
                 injected_audio: RetransmissionRing::new(self.injected_capacity / AUDIO_RING_SHARE),
+                live_since_injected: [0; 2],
                 await_keyframe: false,
                 skipped: 0,
                 sent: [(0, 0); 2],
@@ -819,6 +825,17 @@ impl Fanout {
             }
             let sent = &mut sub.sent[index(kind)];
             *sent = (sent.0.wrapping_add(count), sent.1.wrapping_add(octets));
+            let injected = match kind {
+                MediaKind::Video => &mut sub.injected,
+                MediaKind::Audio => &mut sub.injected_audio,
+            };
+            if !injected.is_released() {
+                let since = &mut sub.live_since_injected[index(kind)];
+                *since += usize::from(rtp_packets);
+                if *since >= injected.capacity() {
+                    injected.release();
+                }
+            }
             targets.push(FanoutTarget { id: *id, payload_type, seq_offset, ts_offset });
         }
         for (key, id) in left {
@@ -837,6 +854,7 @@ impl Fanout {
             s.clocks[index(kind)].learn_ssrc(p);
         }
         let mut last = None;
+        sub.live_since_injected[index(kind)] = 0;
         if kind == MediaKind::Audio {
             sub.audio_offset = seq_offset;
             for p in packets.iter().filter(|p| !is_rtcp(p)) {

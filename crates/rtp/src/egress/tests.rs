@@ -30,6 +30,43 @@ fn ring_answers_only_for_the_sequence_number_it_holds() {
 }
 
 #[test]
+fn a_ring_takes_memory_at_its_first_packet_and_gives_it_back_on_release() {
+    let mut ring = RetransmissionRing::new(16);
+    assert!(ring.is_released() && ring.get(3).is_none());
+    assert!(ring.store(&rtp(3, 0, 1, b"a")));
+    assert!(!ring.is_released() && ring.get(3).is_some());
+    ring.release();
+    assert!(ring.is_released() && ring.get(3).is_none());
+    assert_eq!(ring.capacity(), 16);
+    assert!(ring.store(&rtp(4, 0, 1, b"b")) && ring.get(4).is_some(), "usable again");
+}
+
+#[test]
+fn a_gop_replay_is_kept_for_nacks_until_a_rings_length_of_live_packets_followed_it() {
+    let mut f = Fanout::new(64, 16);
+    assert!(f.add(1, config("s")));
+    let mut targets = Vec::new();
+    let replay: Vec<Vec<u8>> = (0..4).map(|s| rtp(s, 0, 9, b"g")).collect();
+    let replay_refs: Vec<&[u8]> = replay.iter().map(Vec::as_slice).collect();
+    f.inject(1, MediaKind::Video, &replay_refs, 0, true).unwrap();
+    // 15 live packets after it: the replay still answers NACKs
+    for s in 4..19u16 {
+        let p = rtp(s, 0, 9, b"v");
+        f.media("s", MediaKind::Video, &[&p], FrameStart::Delta, 0.0, &mut targets);
+    }
+    assert_eq!(f.resolve_nack(1, 2).map(|r| &r.packet[12..]), Some(&b"g"[..]));
+    // the 16th: released; a NACK for it goes to the stream ring, which has no such packet
+    let p = rtp(19, 0, 9, b"v");
+    f.media("s", MediaKind::Video, &[&p], FrameStart::Delta, 0.0, &mut targets);
+    assert!(f.resolve_nack(1, 2).is_none());
+    assert_eq!(f.resolve_nack(1, 18).map(|r| &r.packet[12..]), Some(&b"v"[..]), "live packets still answer");
+    // a later injection is kept again, and counted from there
+    let again = rtp(20, 0, 9, b"h");
+    f.inject(1, MediaKind::Video, &[&again], 0, true).unwrap();
+    assert_eq!(f.resolve_nack(1, 20).map(|r| &r.packet[12..]), Some(&b"h"[..]));
+}
+
+#[test]
 fn offsets_map_back_across_wraparound() {
     let mut o = SequenceOffsets::default();
     assert_eq!(o.at(10), 0);

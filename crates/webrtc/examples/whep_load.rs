@@ -20,17 +20,23 @@
 //! on their own machines, so `--gro 1` (the default) is the closer model of a server on a
 //! network; `--gro 0` measures the loopback worst case.
 //!
+//! Each viewer negotiates transport-wide congestion control (unless `--twcc 0`) and, as Chromium
+//! does, reports every RTP packet's arrival back (transport-cc feedback, draft-holmer-rmcat-
+//! transport-wide-cc-extensions-01 §3.1, SRTCP) every 50 ms: the server's per-viewer estimator
+//! then runs as it does for browsers.
+//!
 //! `--join-rate N`: viewers join N per second, from inside the receive loop (the first ones
 //! receive while the others join), instead of all before it; the server's memory then shows
 //! what a viewer costs once its join is behind it.
 //!
 //! ```sh
 //! cargo run --release -p sluice-webrtc --example whep_load -- \
-//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8] [--gro 0|1] [--join-rate N]
+//!   --url http://127.0.0.1:8000/whep/live/test --viewers 500 --duration 20 [--verify-every 8] [--gro 0|1] [--twcc 0|1] [--join-rate N]
 //! ```
 //! Prints one JSON object: viewers asked, connected, connect ms (median, max), video packets per
 //! viewer (min, median), gaps (sequence numbers never seen between the first and the last),
-//! packets verified and failed, this process's CPU % (100 = one core). Exit 0 when every viewer
+//! packets verified and failed, transport-cc feedback packets sent, this process's CPU % (100 =
+//! one core). Exit 0 when every viewer
 //! connected and no packet failed verification.
 
 use std::io::{Read, Write};
@@ -43,6 +49,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sluice_ice::attribute::*;
 use sluice_ice::demux::{classify, DatagramKind};
 use sluice_ice::{Class, Message, MessageBuilder, METHOD_BINDING};
+use sluice_rtp::bwe::recorder::FeedbackRecorder;
+use sluice_rtp::packet::RtpHeader;
 use sluice_srtp::{SrtpContext, SrtpOptions};
 use sluice_webrtc::{dtls_config, parse_fingerprint, srtp_contexts, srtp_profile, Certificate};
 
@@ -52,12 +60,14 @@ struct Args {
     duration: Duration,
     verify_every: u64,
     gro: bool,
+    /// Negotiate transport-cc and send its feedback.
+    twcc: bool,
     /// Viewers joining per second, in the receive loop (default: all before it).
     join_rate: Option<f64>,
 }
 
 fn args() -> Args {
-    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8, gro: true, join_rate: None };
+    let mut a = Args { url: String::new(), viewers: 10, duration: Duration::from_secs(10), verify_every: 8, gro: true, twcc: true, join_rate: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
@@ -67,6 +77,7 @@ fn args() -> Args {
             "--duration" => a.duration = Duration::from_secs_f64(v.parse().expect("--duration S")),
             "--verify-every" => a.verify_every = v.parse::<u64>().expect("--verify-every N").max(1),
             "--gro" => a.gro = v != "0",
+            "--twcc" => a.twcc = v != "0",
             "--join-rate" => a.join_rate = Some(v.parse::<f64>().expect("--join-rate N").max(0.1)),
             _ => panic!("unknown option {k}"),
         }
@@ -82,7 +93,13 @@ fn random_chars(n: usize) -> String {
     b.iter().map(|x| A[*x as usize % A.len()] as char).collect()
 }
 
-fn offer(ufrag: &str, pwd: &str, fingerprint: &str) -> String {
+/// The transport-wide sequence number's extension id in the offer.
+const TWCC_ID: u8 = 3;
+/// How often a viewer sends transport-cc feedback (Chromium: every 50 ms or so).
+const FEEDBACK_INTERVAL: Duration = Duration::from_millis(50);
+
+fn offer(ufrag: &str, pwd: &str, fingerprint: &str, twcc: bool) -> String {
+    let twcc = if twcc { format!("a=extmap:{TWCC_ID} http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\na=rtcp-fb:102 transport-cc\r\n") } else { String::new() };
     let section = |kind: &str, pt: u8, mid: u8, codec: &str| {
         format!(
             "m={kind} 9 UDP/TLS/RTP/SAVPF {pt}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=fingerprint:{fingerprint}\r\na=setup:actpass\r\na=mid:{mid}\r\na=recvonly\r\na=rtcp-mux\r\n{codec}"
@@ -90,13 +107,24 @@ fn offer(ufrag: &str, pwd: &str, fingerprint: &str) -> String {
     };
     format!(
         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n{}{}",
-        section("video", 102, 0, "a=rtpmap:102 H264/90000\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 nack pli\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"),
+        section("video", 102, 0, &format!("a=rtpmap:102 H264/90000\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 nack pli\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n{twcc}")),
         section("audio", 111, 1, "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"),
     )
 }
 
-/// POSTs the offer; returns the answer's (ufrag, password, fingerprint, first host candidate).
-fn post(url: &str, body: &str) -> Result<(String, String, [u8; 32], SocketAddr), String> {
+/// What a viewer needs of the answer.
+struct Answer {
+    ufrag: String,
+    pwd: String,
+    fingerprint: [u8; 32],
+    /// The first host candidate.
+    address: SocketAddr,
+    /// The transport-wide sequence number's extension id, when the answer kept it.
+    twcc_id: Option<u8>,
+}
+
+/// POSTs the offer; returns what the answer says.
+fn post(url: &str, body: &str) -> Result<Answer, String> {
     let rest = url.trim_start_matches("http://");
     let (host, path) = rest.split_once('/').ok_or("URL without a path")?;
     let mut s = TcpStream::connect(host).map_err(|e| e.to_string())?;
@@ -113,7 +141,8 @@ fn post(url: &str, body: &str) -> Result<(String, String, [u8; 32], SocketAddr),
     let candidate = attr("a=candidate:").ok_or("no candidate")?;
     let f: Vec<&str> = candidate.split_whitespace().collect();
     let address = format!("{}:{}", f.get(4).ok_or("candidate ip")?, f.get(5).ok_or("candidate port")?).parse().map_err(|_| "candidate address")?;
-    Ok((ufrag, pwd, fingerprint, address))
+    let twcc_id = text.lines().find_map(|l| l.strip_prefix("a=extmap:").filter(|l| l.contains("transport-wide-cc")).and_then(|l| l.split_whitespace().next()?.parse().ok()));
+    Ok(Answer { ufrag, pwd, fingerprint, address, twcc_id })
 }
 
 struct Viewer {
@@ -122,6 +151,15 @@ struct Viewer {
     username: String,
     server_pwd: String,
     server_fingerprint: [u8; 32],
+    /// Transport-cc: the extension id, arrivals to report, when next, the video SSRC, feedback
+    /// packets sent.
+    twcc_id: Option<u8>,
+    recorder: FeedbackRecorder,
+    next_feedback: Instant,
+    media_ssrc: u32,
+    feedbacks: u64,
+    /// Outbound SRTCP (the feedback).
+    tx: Option<SrtpContext>,
     dtls: dimpl::Dtls,
     dtls_timeout: Option<Instant>,
     started: Instant,
@@ -174,7 +212,10 @@ impl Viewer {
                 dimpl::Output::KeyingMaterial(m, p) => {
                     // We are the DTLS client: what the server sends is our inbound context.
                     let options = SrtpOptions { replay_window: 1024, ..SrtpOptions::default() };
-                    self.rx = srtp_profile(p).and_then(|p| srtp_contexts(p, &m, true, options)).ok().map(|(_, inbound)| inbound);
+                    if let Some((outbound, inbound)) = srtp_profile(p).and_then(|p| srtp_contexts(p, &m, true, options)).ok() {
+                        self.tx = Some(outbound);
+                        self.rx = Some(inbound);
+                    }
                 }
                 dimpl::Output::Connected => {}
                 _ => {}
@@ -204,7 +245,9 @@ impl Viewer {
                     self.connected_at = Some(now);
                 }
             }
+            DatagramKind::Rtp if self.rx.is_some() && self.twcc_id.is_some() && data[1] & 0x7F != 102 => self.record_arrival(data, now),
             DatagramKind::Rtp if self.rx.is_some() && data.len() >= 12 && data[1] & 0x7F == 102 => {
+                self.record_arrival(data, now);
                 let seq = u16::from_be_bytes([data[2], data[3]]) as i64;
                 let ext = match self.first {
                     None => {
@@ -235,7 +278,33 @@ impl Viewer {
         }
     }
 
+    /// Transport-cc: the packet's transport-wide sequence number arrived now.
+    fn record_arrival(&mut self, data: &[u8], now: Instant) {
+        let Some(id) = self.twcc_id else { return };
+        let Ok((header, _, _)) = RtpHeader::parse(data) else { return };
+        if header.payload_type == 102 {
+            self.media_ssrc = header.ssrc;
+        }
+        if let Some(&[hi, lo, ..]) = header.extension.and_then(|e| e.find(id)) {
+            self.recorder.record(u16::from_be_bytes([hi, lo]), (now - self.started).as_micros() as i64);
+        }
+    }
+
+    /// Transport-cc feedback of the arrivals since the last, as SRTCP.
+    fn send_feedback(&mut self) {
+        let (Some(tx), Some(feedback)) = (self.tx.as_mut(), self.recorder.feedback(1, self.media_ssrc)) else { return };
+        let mut out = Vec::new();
+        if feedback.write(&mut out).is_ok() && tx.protect_rtcp_vec(&mut out).is_ok() {
+            let _ = self.socket.send_to(&out, self.server);
+            self.feedbacks += 1;
+        }
+    }
+
     fn on_time(&mut self, now: Instant, scratch: &mut Vec<u8>) {
+        if self.twcc_id.is_some() && now >= self.next_feedback {
+            self.next_feedback = now + FEEDBACK_INTERVAL;
+            self.send_feedback();
+        }
         if now >= self.next_check {
             self.check();
             self.next_check = now + if self.ice_ok { Duration::from_secs(5) } else { Duration::from_millis(100) };
@@ -275,7 +344,7 @@ fn cpu_seconds() -> f64 {
 /// process (status 2) when the server refuses the offer.
 fn join(a: &Args, cert: &Certificate, config: &Arc<dimpl::Config>) -> Viewer {
     let (ufrag, pwd) = (random_chars(8), random_chars(24));
-    let (server_ufrag, server_pwd, server_fingerprint, server) = match post(&a.url, &offer(&ufrag, &pwd, &cert.fingerprint_sdp())) {
+    let answer = match post(&a.url, &offer(&ufrag, &pwd, &cert.fingerprint_sdp(), a.twcc)) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("whep_load: offer refused: {e}");
@@ -296,10 +365,16 @@ fn join(a: &Args, cert: &Certificate, config: &Arc<dimpl::Config>) -> Viewer {
     }
     let mut v = Viewer {
         socket,
-        server,
-        username: format!("{server_ufrag}:{ufrag}"),
-        server_pwd,
-        server_fingerprint,
+        server: answer.address,
+        username: format!("{}:{ufrag}", answer.ufrag),
+        server_pwd: answer.pwd,
+        server_fingerprint: answer.fingerprint,
+        twcc_id: answer.twcc_id,
+        recorder: FeedbackRecorder::default(),
+        next_feedback: Instant::now(),
+        media_ssrc: 0,
+        feedbacks: 0,
+        tx: None,
         dtls,
         dtls_timeout: None,
         started: Instant::now(),
@@ -393,7 +468,7 @@ fn main() {
     let errors: Vec<&str> = viewers.iter().filter_map(|v| v.error.as_deref()).collect();
     let median = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(0.0);
     println!(
-        "{{\"viewers\":{},\"connected\":{},\"connectMsMedian\":{:.1},\"connectMsMax\":{:.1},\"videoPacketsMin\":{},\"videoPacketsMedian\":{},\"gaps\":{},\"verified\":{},\"failed\":{},\"errors\":{},\"clientCpuPercent\":{:.1}}}",
+        "{{\"viewers\":{},\"connected\":{},\"connectMsMedian\":{:.1},\"connectMsMax\":{:.1},\"videoPacketsMin\":{},\"videoPacketsMedian\":{},\"gaps\":{},\"verified\":{},\"failed\":{},\"errors\":{},\"feedbacks\":{},\"clientCpuPercent\":{:.1}}}",
         viewers.len(),
         connect_ms.len(),
         median(&connect_ms),
@@ -404,6 +479,7 @@ fn main() {
         verified,
         failed,
         errors.len(),
+        viewers.iter().map(|v| v.feedbacks).sum::<u64>(),
         cpu
     );
     if connect_ms.len() != viewers.len() || failed > 0 {

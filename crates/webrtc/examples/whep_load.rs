@@ -212,7 +212,7 @@ impl Viewer {
                 dimpl::Output::KeyingMaterial(m, p) => {
                     // We are the DTLS client: what the server sends is our inbound context.
                     let options = SrtpOptions { replay_window: 1024, ..SrtpOptions::default() };
-                    if let Some((outbound, inbound)) = srtp_profile(p).and_then(|p| srtp_contexts(p, &m, true, options)).ok() {
+                    if let Ok((outbound, inbound)) = srtp_profile(p).and_then(|p| srtp_contexts(p, &m, true, options)) {
                         self.tx = Some(outbound);
                         self.rx = Some(inbound);
                     }

@@ -310,7 +310,7 @@ if (viewerCounts.length && values['whep-client'] === 'rust') {
     })
     const j = r.json
     rows.push({
-      kind: 'whep', server: 'sluice-native', client: 'rust', clientGro: values['client-gro'] !== '0', n, error: r.error ?? (j ? null : `no results: ${r.err ?? ''}`.slice(0, 200)),
+      kind: 'whep', server: 'sluice-native', client: 'rust', clientGro: values['client-gro'] !== '0', clientNice: Number(values['client-nice']), joinRate: values['join-rate'] ? Number(values['join-rate']) : null, n, error: r.error ?? (j ? null : `no results: ${r.err ?? ''}`.slice(0, 200)),
       ...(j && {
         playing: j.connected,
         cpuPercent: r.window.cpuPercent,

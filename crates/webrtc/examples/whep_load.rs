@@ -245,9 +245,12 @@ impl Viewer {
                     self.connected_at = Some(now);
                 }
             }
-            DatagramKind::Rtp if self.rx.is_some() && self.twcc_id.is_some() && data[1] & 0x7F != 102 => self.record_arrival(data, now),
-            DatagramKind::Rtp if self.rx.is_some() && data.len() >= 12 && data[1] & 0x7F == 102 => {
+            DatagramKind::Rtp if self.rx.is_some() => {
+                // every RTP packet's arrival (audio too); video is counted and verified
                 self.record_arrival(data, now);
+                if data.len() < 12 || data[1] & 0x7F != 102 {
+                    return;
+                }
                 let seq = u16::from_be_bytes([data[2], data[3]]) as i64;
                 let ext = match self.first {
                     None => {

@@ -36,17 +36,6 @@ pub enum FrameStart {
     Keyframe,
 }
 
-impl FrameStart {
-    /// `Keyframe` when `keyframe`, else `Delta`.
-    pub fn keyframe_if(keyframe: bool) -> FrameStart {
-        if keyframe {
-            FrameStart::Keyframe
-        } else {
-            FrameStart::Delta
-        }
-    }
-}
-
 /// An up-switch among a scalable stream's operating points waits this long for a switching
 /// point of its target when that target showed one within this time, before asking for a
 /// keyframe, ms.

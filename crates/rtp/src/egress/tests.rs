@@ -15,6 +15,15 @@ fn seq(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[2], p[3]])
 }
 
+/// `Keyframe` when `keyframe`, else `Delta`.
+fn keyframe_if(keyframe: bool) -> FrameStart {
+    if keyframe {
+        FrameStart::Keyframe
+    } else {
+        FrameStart::Delta
+    }
+}
+
 #[test]
 fn ring_answers_only_for_the_sequence_number_it_holds() {
     let mut ring = RetransmissionRing::new(1000);
@@ -134,7 +143,7 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     let mut targets = Vec::new();
     let frame: Vec<Vec<u8>> = (100..103).map(|s| rtp(s, 0, 9, b"v")).collect();
     let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
-    f.media("live/a", MediaKind::Video, &refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("live/a", MediaKind::Video, &refs, keyframe_if(false), 0.0, &mut targets);
     assert!(targets.is_empty(), "nobody live yet");
     // subscriber 1 gets a GOP replay numbered 500..502, then lives with offset 403 (103 → 506... )
     let replay: Vec<Vec<u8>> = (500..503).map(|s| rtp(s, 0, 9, b"g")).collect();
@@ -143,7 +152,7 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert_eq!(t, FanoutTarget { id: 1, payload_type: 102, seq_offset: 0, ts_offset: 0 });
     let live: Vec<Vec<u8>> = (103..105).map(|s| rtp(s, 0, 9, b"v")).collect();
     let live_refs: Vec<&[u8]> = live.iter().map(Vec::as_slice).collect();
-    f.media("live/a", MediaKind::Video, &live_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("live/a", MediaKind::Video, &live_refs, keyframe_if(false), 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 400, ts_offset: 0 }]);
     // NACK 501: the injected copy, as sent; NACK 503 (= stream 103 + 400): the stream ring
     let r = f.resolve_nack(1, 501).unwrap();
@@ -153,13 +162,13 @@ fn fanout_sends_live_subscribers_and_resolves_nacks_through_offsets() {
     assert!(f.resolve_nack(1, 900).is_none());
     assert!(f.resolve_nack(2, 103).is_some(), "subscriber 2's offset is 0");
     // audio goes with the audio payload type and its own offset: 0 until audio is injected
-    f.media("live/a", MediaKind::Audio, &live_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("live/a", MediaKind::Audio, &live_refs, keyframe_if(false), 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 0, ts_offset: 0 }]);
     let t = f.inject(1, MediaKind::Audio, &replay_refs, 7, true).unwrap();
     assert_eq!(t, FanoutTarget { id: 1, payload_type: 111, seq_offset: 0, ts_offset: 0 });
-    f.media("live/a", MediaKind::Audio, &live_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("live/a", MediaKind::Audio, &live_refs, keyframe_if(false), 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 111, seq_offset: 7, ts_offset: 0 }]);
-    f.media("live/a", MediaKind::Video, &live_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("live/a", MediaKind::Video, &live_refs, keyframe_if(false), 0.0, &mut targets);
     assert_eq!(targets[0].seq_offset, 400, "an audio injection leaves the video numbering");
     assert!(f.remove(1) && f.remove(2) && !f.remove(2));
     assert_eq!(f.subscribers_of("live/a"), 0);
@@ -182,14 +191,14 @@ fn fanout_skips_to_a_keyframe_when_behind_without_a_sequence_gap() {
     // a delta frame: still waiting
     let delta: Vec<Vec<u8>> = (5..7).map(|s| rtp(s, 0, 9, b"v")).collect();
     let delta_refs: Vec<&[u8]> = delta.iter().map(Vec::as_slice).collect();
-    f.media("s", MediaKind::Video, &delta_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("s", MediaKind::Video, &delta_refs, keyframe_if(false), 0.0, &mut targets);
     assert!(targets.is_empty());
-    f.media("s", MediaKind::Audio, &delta_refs, FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("s", MediaKind::Audio, &delta_refs, keyframe_if(false), 0.0, &mut targets);
     assert!(targets.is_empty(), "audio waits with the video");
     // the keyframe at stream 7: the subscriber last got 9 + 10 = ... its offset drops by 7
     let key: Vec<Vec<u8>> = (7..9).map(|s| rtp(s, 0, 9, b"k")).collect();
     let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
-    f.media("s", MediaKind::Video, &key_refs, FrameStart::keyframe_if(true), 0.0, &mut targets);
+    f.media("s", MediaKind::Video, &key_refs, keyframe_if(true), 0.0, &mut targets);
     assert_eq!(targets, vec![FanoutTarget { id: 1, payload_type: 102, seq_offset: 3, ts_offset: 0 }]);
     // NACK of its 10 (stream 7 + 3) finds stream packet 7
     assert_eq!(f.resolve_nack(1, 10).map(|r| seq(r.packet)), Some(7));
@@ -213,9 +222,9 @@ fn sender_reports_carry_each_subscribers_counts_and_the_extrapolated_clock() {
     let mut targets = Vec::new();
     let frame: Vec<Vec<u8>> = (0..2).map(|s| rtp(s, 9000, 77, b"0123456789")).collect();
     let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
-    f.media("s", MediaKind::Video, &refs, FrameStart::keyframe_if(true), 1_000.0, &mut targets);
+    f.media("s", MediaKind::Video, &refs, keyframe_if(true), 1_000.0, &mut targets);
     let b_frame = rtp(2, 6000, 77, b"01234");
-    f.media("s", MediaKind::Video, &[&b_frame], FrameStart::keyframe_if(false), 1_010.0, &mut targets);
+    f.media("s", MediaKind::Video, &[&b_frame], keyframe_if(false), 1_010.0, &mut targets);
     let mut out = Vec::new();
     f.sender_reports(1_100.0, &mut out);
     // subscriber 2 is not live: no report; 1 got 3 packets, 25 payload octets; 9000 + 100 ms × 90
@@ -223,14 +232,14 @@ fn sender_reports_carry_each_subscribers_counts_and_the_extrapolated_clock() {
     f.inject(2, MediaKind::Video, &[], 0, true);
     f.set_clock_rate("s", MediaKind::Audio, 44_100);
     let audio = rtp(0, 1000, 78, b"aa");
-    f.media("s", MediaKind::Audio, &[&audio], FrameStart::keyframe_if(false), 2_000.0, &mut targets);
+    f.media("s", MediaKind::Audio, &[&audio], keyframe_if(false), 2_000.0, &mut targets);
     f.sender_reports(2_000.0, &mut out);
     let got: Vec<_> = out.iter().map(report).collect();
     assert!(got.contains(&(1, 78, 1000, 1, 2, 2_000.0)) && got.contains(&(2, 78, 1000, 1, 2, 2_000.0)), "{got:?}");
     // a publisher's report anchors the clock; later packets do not move it
     f.anchor("s", MediaKind::Audio, 500, 1_900.0);
     let later = rtp(1, 99_999, 78, b"aa");
-    f.media("s", MediaKind::Audio, &[&later], FrameStart::keyframe_if(false), 2_000.0, &mut targets);
+    f.media("s", MediaKind::Audio, &[&later], keyframe_if(false), 2_000.0, &mut targets);
     f.sender_reports(2_000.0, &mut out);
     assert!(out.iter().map(report).any(|r| r == (1, 78, 500 + 4_410, 2, 4, 2_000.0)));
 }
@@ -247,7 +256,7 @@ fn audio_nacks_resolve_through_the_audio_offset() {
     assert_eq!(f.kind_of_ssrc(1, 78), Some(MediaKind::Audio), "known from the injected packets already");
     let mut targets = Vec::new();
     let live = rtp(12, 0, 78, b"a");
-    f.media("s", MediaKind::Audio, &[&live], FrameStart::keyframe_if(false), 0.0, &mut targets);
+    f.media("s", MediaKind::Audio, &[&live], keyframe_if(false), 0.0, &mut targets);
     assert_eq!(targets[0].seq_offset, 30);
     assert_eq!(f.kind_of_ssrc(1, 78), Some(MediaKind::Audio));
     assert_eq!(f.kind_of_ssrc(1, 77), None);
@@ -269,7 +278,7 @@ fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_t
     let send = |f: &mut Fanout, key: &str, seqs: std::ops::Range<u16>, ts: u32, keyframe: bool, now: f64, targets: &mut Vec<FanoutTarget>| {
         let frame: Vec<Vec<u8>> = seqs.map(|s| rtp(s, ts, 9, key.as_bytes())).collect();
         let refs: Vec<&[u8]> = frame.iter().map(Vec::as_slice).collect();
-        f.media(key, MediaKind::Video, &refs, FrameStart::keyframe_if(keyframe), now, targets);
+        f.media(key, MediaKind::Video, &refs, keyframe_if(keyframe), now, targets);
     };
     // the top layer (the stream itself) to begin with; lower layers measured, not sent
     send(&mut f, "live/a", 100..103, 9000, true, 0.0, &mut targets);
@@ -294,7 +303,7 @@ fn fanout_switches_simulcast_layers_at_keyframes_with_continuous_numbering_and_t
     assert!(targets.is_empty(), "the old layer is left");
     // audio stays on the stream
     let audio = [rtp(1, 0, 5, b"o")];
-    f.media("live/a", MediaKind::Audio, &[&audio[0]], FrameStart::keyframe_if(false), 120.0, &mut targets);
+    f.media("live/a", MediaKind::Audio, &[&audio[0]], keyframe_if(false), 120.0, &mut targets);
     assert_eq!(targets.len(), 1);
     // NACKs: 104 went out from the top layer, 106 (= q's 7003) from q, with their offsets
     let r = f.resolve_nack(1, 104).unwrap();
@@ -336,7 +345,7 @@ fn a_scalable_streams_subscriber_moves_down_at_the_next_picture_without_a_keyfra
         if marker {
             p[1] |= 0x80;
         }
-        f.media(key, MediaKind::Video, &[&p], FrameStart::keyframe_if(keyframe), now, targets);
+        f.media(key, MediaKind::Video, &[&p], keyframe_if(keyframe), now, targets);
     };
     picture(&mut f, "live/s", 10, 0, true, true, 0.0, &mut targets);
     picture(&mut f, "live/s~S0", 500, 0, false, true, 0.0, &mut targets);
@@ -375,8 +384,8 @@ fn subscribers_without_the_descriptor_are_held_at_the_layer_they_decode() {
     let mut targets = Vec::new();
     for i in 0..=10u16 {
         let now = f64::from(i) * 100.0;
-        f.media("live/s~S0", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 200])], FrameStart::keyframe_if(false), now, &mut targets);
-        f.media("live/s", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 1200])], FrameStart::keyframe_if(false), now, &mut targets);
+        f.media("live/s~S0", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 200])], keyframe_if(false), now, &mut targets);
+        f.media("live/s", MediaKind::Video, &[&rtp(i, 0, 9, &[0; 1200])], keyframe_if(false), now, &mut targets);
     }
     let (switch, _) = f.select_layers(1, None, 1000.0);
     assert_eq!(switch, None, "down among operating points: no keyframe asked for");
@@ -400,9 +409,9 @@ fn fanout_selects_layers_by_estimate() {
         let now = i as f64 * 100.0;
         let q = rtp(i, 0, 9, &[0; 1238]);
         let top: Vec<Vec<u8>> = (0..10).map(|k| rtp(i * 10 + k, 0, 9, &[0; 1238])).collect();
-        f.media("live/a~q", MediaKind::Video, &[&q], FrameStart::keyframe_if(false), now, &mut targets);
+        f.media("live/a~q", MediaKind::Video, &[&q], keyframe_if(false), now, &mut targets);
         let refs: Vec<&[u8]> = top.iter().map(Vec::as_slice).collect();
-        f.media("live/a", MediaKind::Video, &refs, FrameStart::keyframe_if(false), now, &mut targets);
+        f.media("live/a", MediaKind::Video, &refs, keyframe_if(false), now, &mut targets);
     }
     let rates = f.layer_rates("live/a", 2000.0);
     assert!((90_000.0..110_000.0).contains(&rates[0]) && (900_000.0..1_100_000.0).contains(&rates[1]), "{rates:?}");
@@ -432,9 +441,9 @@ fn a_stream_policy_caps_only_that_streams_subscribers() {
         let now = i as f64 * 100.0;
         for key in ["room/a", "room/b"] {
             let q = rtp(i, 0, 9, &[0; 1238]);
-            f.media(&format!("{key}~q"), MediaKind::Video, &[&q], FrameStart::keyframe_if(false), now, &mut targets);
+            f.media(&format!("{key}~q"), MediaKind::Video, &[&q], keyframe_if(false), now, &mut targets);
             let top = rtp(i, 0, 9, &[0; 1238]);
-            f.media(key, MediaKind::Video, &[&top], FrameStart::keyframe_if(false), now, &mut targets);
+            f.media(key, MediaKind::Video, &[&top], keyframe_if(false), now, &mut targets);
         }
     }
     // a plentiful estimate: room/a's subscriber is held at q by its room's policy, room/b's stays on top
@@ -518,7 +527,7 @@ fn an_up_switch_asks_for_a_keyframe_when_its_target_shows_no_switching_points() 
         for key in ["live/s", "live/s~S0"] {
             let mut p = rtp(10 + i, u32::from(i) * 3000, 9, key.as_bytes());
             p[1] |= 0x80;
-            f.media(key, MediaKind::Video, &[&p], FrameStart::keyframe_if(i == 0), now, &mut targets);
+            f.media(key, MediaKind::Video, &[&p], keyframe_if(i == 0), now, &mut targets);
         }
         now += 33.0;
         if i == 35 {
